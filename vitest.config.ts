@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Temporal Workers and native modules are happiest in child processes, one file at a time.
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: false } },
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+  },
+});
