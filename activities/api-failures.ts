@@ -1,0 +1,58 @@
+// Turns Ppoppo API errors into Temporal ApplicationFailures the workflows can act on.
+// Messages come from PpoppoApiError (which never carries secrets); anything else is scrubbed.
+import { ApplicationFailure } from '@temporalio/common';
+import { PpoppoApiError, ResourceExhaustedError } from '../src/api/errors';
+
+/** Details of a `SendRefused` failure: nothing was accepted; retry after `retryAfterMs` if given. */
+export interface SendRefusedDetails {
+  retryAfterMs: number | null;
+  quota: boolean;
+  codeName: string;
+}
+
+/** Details of `SendRejected` (will not succeed as is) and `SendAmbiguous` (may have been accepted). */
+export interface SendErrorDetails {
+  codeName: string;
+  message: string;
+}
+
+/** CreateSendRequest failed: say whether anything may have been accepted. Never retried by Temporal. */
+export function sendFailure(err: unknown): ApplicationFailure {
+  if (err instanceof PpoppoApiError) {
+    const message = scrub(err.message);
+    if (err.retry === 'safe') {
+      const details: SendRefusedDetails = {
+        retryAfterMs: err.retryAfterMs ?? null,
+        quota: err instanceof ResourceExhaustedError && err.isQuota === true,
+        codeName: err.codeName,
+      };
+      return ApplicationFailure.create({ type: 'SendRefused', message, details: [details], nonRetryable: true });
+    }
+    const type = err.retry === 'unsafe' ? 'SendRejected' : 'SendAmbiguous';
+    const details: SendErrorDetails = { codeName: err.codeName, message };
+    return ApplicationFailure.create({ type, message, details: [details], nonRetryable: true });
+  }
+  // Not an API status (e.g. a bug or a transport surprise): we cannot know whether it was accepted.
+  const message = scrub(err instanceof Error ? err.message : String(err));
+  const details: SendErrorDetails = { codeName: 'UNKNOWN', message };
+  return ApplicationFailure.create({ type: 'SendAmbiguous', message, details: [details], nonRetryable: true });
+}
+
+/**
+ * Any other API call (templates, status, polls): refusals that will not change become
+ * non-retryable; the rest stay retryable, honouring the server's retry-after hint.
+ */
+export function apiFailure(err: unknown, what: string): Error {
+  if (!(err instanceof PpoppoApiError)) return err instanceof Error ? new Error(`${what}: ${scrub(err.message)}`) : new Error(what);
+  const message = `${what}: ${scrub(err.message)}`;
+  if (err.retry === 'unsafe') return ApplicationFailure.create({ type: err.codeName, message, nonRetryable: true });
+  return ApplicationFailure.create({ type: err.codeName, message, nextRetryDelay: err.retryAfterMs ?? undefined });
+}
+
+/** Belt and braces: strip anything that looks like a bearer token or JWT from a message. */
+export function scrub(message: string): string {
+  return message
+    .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]')
+    .replace(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[redacted-jwt]')
+    .replace(/(client_secret|password|token)=([^&\s]+)/gi, '$1=[redacted]');
+}

@@ -1,0 +1,22 @@
+// Every activity the campaign and chunk workflows use, built from their dependencies.
+// Workflows type their proxies with `import type { createActivities }` and never import this at runtime.
+import type { Client } from '@temporalio/client';
+import type { PpoppoClient } from '../src/api/client';
+import { createFallbackActivities } from './fallback/index';
+import { createRecipientActivities } from './recipients';
+import { createSendActivities } from './send';
+
+export interface ActivityDeps {
+  client: PpoppoClient;
+  temporalClient?: Client;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createRecipientActivities(),
+    ...createSendActivities(deps),
+    ...createFallbackActivities(),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

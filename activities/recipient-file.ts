@@ -1,0 +1,202 @@
+// Streaming readers for recipient files (CSV and NDJSON) that never hold the whole file in memory.
+//
+// A file is cut into *records* at byte level: one record per line, except that a CSV line break
+// inside a quoted field continues the record (RFC 4180). Each record knows its byte range and the
+// 1-based file line it starts on, so a plan can name lines and a chunk can be re-read by byte range.
+import { createReadStream } from 'node:fs';
+import type { RecipientInput } from '../src/api/types';
+import { isValidPpnum } from '../src/api/validation';
+
+export type RecipientFileFormat = 'csv' | 'ndjson';
+
+export interface FileRecord {
+  /** Record text without its line ending. */
+  text: string;
+  /** Byte offset of the record's first byte. */
+  start: number;
+  /** Byte offset just past the record's line ending (exclusive). */
+  end: number;
+  /** 1-based file line the record starts on. */
+  line: number;
+}
+
+export interface ReadRange {
+  /** First byte to read (must be the start of a record). */
+  start?: number;
+  /** Exclusive end byte; omit to read to the end of the file. */
+  end?: number;
+  /** Line number of the record at `start`. */
+  firstLine?: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+
+/**
+ * Yields the records of a file (or of a byte range of it). Blank records are yielded too, with
+ * empty text, so callers decide what to do with them.
+ */
+export async function* readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}): AsyncGenerator<FileRecord> {
+  const start = range.start ?? 0;
+  if (range.end !== undefined && range.end <= start) return;
+  const stream = createReadStream(path, { start, end: range.end === undefined ? undefined : range.end - 1, highWaterMark: 256 * 1024 });
+  const quoteAware = format === 'csv';
+  let pending: Buffer[] = []; // bytes of the record being read, across stream chunks
+  let recordStart = start;
+  let offset = start; // byte offset of the next unread byte
+  let line = range.firstLine ?? 1; // line the current record starts on
+  let linesInRecord = 0; // line breaks inside quotes seen so far in the current record
+  let inQuotes = false;
+
+  const finish = (bytes: Buffer, end: number): FileRecord => {
+    let length = bytes.length;
+    if (length > 0 && bytes[length - 1] === LF) length -= 1;
+    if (length > 0 && bytes[length - 1] === CR) length -= 1;
+    const record: FileRecord = { text: bytes.toString('utf8', 0, length), start: recordStart, end, line };
+    line += linesInRecord + 1;
+    linesInRecord = 0;
+    recordStart = end;
+    return record;
+  };
+
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (quoteAware && byte === QUOTE) {
+        inQuotes = !inQuotes;
+      } else if (byte === LF) {
+        if (inQuotes) {
+          linesInRecord += 1;
+          continue;
+        }
+        const piece = chunk.subarray(from, i + 1);
+        const bytes = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
+        pending = [];
+        from = i + 1;
+        yield finish(bytes, offset + i + 1);
+      }
+    }
+    if (from < chunk.length) pending.push(chunk.subarray(from));
+    offset += chunk.length;
+  }
+  if (pending.length > 0) yield finish(Buffer.concat(pending), offset);
+}
+
+/** Result of parsing one record: a recipient, or a problem with the field it concerns. */
+export type RecordParse =
+  | { ok: true; recipient: RecipientInput }
+  | { ok: false; field: string; ppnum?: string; message: string };
+
+/** Splits one CSV record into fields (RFC 4180). Returns an error message for malformed quoting. */
+export function parseCsvFields(text: string): { fields: string[] } | { error: string } {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (text[i] === '"') {
+      let value = '';
+      i += 1;
+      for (;;) {
+        const close = text.indexOf('"', i);
+        if (close === -1) return { error: `field ${fields.length + 1} opens a quote that is never closed` };
+        value += text.slice(i, close);
+        if (text[close + 1] === '"') {
+          value += '"';
+          i = close + 2;
+          continue;
+        }
+        i = close + 1;
+        break;
+      }
+      fields.push(value);
+      if (i === text.length) return { fields };
+      if (text[i] !== ',') return { error: `field ${fields.length} has text after its closing quote (write "" for a quote inside a quoted field)` };
+      i += 1;
+    } else {
+      const comma = text.indexOf(',', i);
+      const value = comma === -1 ? text.slice(i) : text.slice(i, comma);
+      if (value.includes('"')) return { error: `field ${fields.length + 1} contains a quote but is not quoted (wrap it in quotes and write "" for each quote)` };
+      fields.push(value);
+      if (comma === -1) return { fields };
+      i = comma + 1;
+    }
+  }
+}
+
+/** The CSV header: column names, the ppnum column's index, or a problem a person can fix. */
+export type CsvHeader = { columns: string[]; ppnumIndex: number } | { error: string; field: string };
+
+export function parseCsvHeader(text: string, requiredVars: readonly string[]): CsvHeader {
+  const parsed = parseCsvFields(text.replace(/^\uFEFF/, ''));
+  if ('error' in parsed) return { error: `the header row is malformed: ${parsed.error}`, field: 'row' };
+  const columns = parsed.fields.map((name) => name.trim());
+  const seen = new Set<string>();
+  for (const name of columns) {
+    if (name === '') return { error: 'the header row has an empty column name', field: 'row' };
+    if (seen.has(name)) return { error: `the header row names column "${name}" twice`, field: 'row' };
+    seen.add(name);
+  }
+  const ppnumIndex = columns.indexOf('ppnum');
+  if (ppnumIndex === -1) return { error: 'the header row has no "ppnum" column', field: 'ppnum' };
+  const missing = requiredVars.filter((name) => !seen.has(name));
+  if (missing.length > 0) {
+    return { error: `the header row has no column for template variable(s) ${missing.map((m) => `"${m}"`).join(', ')}`, field: `vars.${missing[0]}` };
+  }
+  return { columns, ppnumIndex };
+}
+
+export function parseCsvRecord(text: string, header: { columns: string[]; ppnumIndex: number }, requiredVars: readonly string[]): RecordParse {
+  const parsed = parseCsvFields(text);
+  if ('error' in parsed) return { ok: false, field: 'row', message: parsed.error };
+  const { fields } = parsed;
+  const ppnum = (fields[header.ppnumIndex] ?? '').trim();
+  if (fields.length !== header.columns.length) {
+    return { ok: false, field: 'row', ppnum: ppnum || undefined, message: `the row has ${fields.length} field(s) but the header has ${header.columns.length} column(s)` };
+  }
+  const vars: Record<string, string> = {};
+  header.columns.forEach((name, index) => {
+    if (index !== header.ppnumIndex) vars[name] = fields[index] ?? '';
+  });
+  return checkRecipient(ppnum, vars, requiredVars);
+}
+
+export function parseNdjsonRecord(text: string, requiredVars: readonly string[]): RecordParse {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, field: 'row', message: `the line is not valid JSON (${(err as Error).message})` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, field: 'row', message: 'the line must be a JSON object like {"ppnum": "12300000001", "vars": {...}}' };
+  }
+  const object = value as Record<string, unknown>;
+  const rawPpnum = object.ppnum;
+  if (typeof rawPpnum !== 'string') {
+    const hint = typeof rawPpnum === 'number' ? ' (write it as a string: large numbers lose digits)' : '';
+    return { ok: false, field: 'ppnum', message: `ppnum is missing or not a string${hint}` };
+  }
+  const ppnum = rawPpnum.trim();
+  const nested = object.vars;
+  const source = typeof nested === 'object' && nested !== null && !Array.isArray(nested) ? (nested as Record<string, unknown>) : object;
+  const vars: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(source)) {
+    if (source === object && (name === 'ppnum' || name === 'vars')) continue;
+    if (typeof raw === 'string') vars[name] = raw;
+    else if (typeof raw === 'number' || typeof raw === 'boolean') vars[name] = String(raw);
+    else if (raw !== null) return { ok: false, field: `vars.${name}`, ppnum, message: `variable "${name}" must be a string, number or boolean` };
+  }
+  return checkRecipient(ppnum, vars, requiredVars);
+}
+
+function checkRecipient(ppnum: string, vars: Record<string, string>, requiredVars: readonly string[]): RecordParse {
+  if (ppnum === '') return { ok: false, field: 'ppnum', message: 'ppnum is empty' };
+  if (!isValidPpnum(ppnum)) return { ok: false, field: 'ppnum', ppnum, message: `ppnum "${ppnum}" is not valid: it must be 11 or more digits` };
+  for (const name of requiredVars) {
+    if ((vars[name] ?? '') === '') {
+      return { ok: false, field: `vars.${name}`, ppnum, message: `the template needs "${name}" but it is missing or empty` };
+    }
+  }
+  return { ok: true, recipient: { ppnum, vars } };
+}

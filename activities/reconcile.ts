@@ -1,0 +1,107 @@
+// Reconciling an ambiguous CreateSendRequest: was it accepted after all, and under which id?
+//
+// The API has no idempotency key, so we look at the app-wide event stream from a cursor taken
+// before the call: an accepted request produces events for its recipients. Every send request
+// with events about our ppnums is a candidate; it is ours only if its recipient set equals ours
+// (GetSendRequestStatus) and no other chunk workflow owns it. "Nothing found" is only answered once
+// the stream has been read past the scan start plus a settle period (or stayed quiet that long).
+import { ApplicationFailure } from '@temporalio/common';
+import type { PpoppoClient } from '../src/api/client';
+import type { ChunkDirectory } from './chunk-directory';
+import { activityContext } from './heartbeat';
+import { apiFailure } from './api-failures';
+
+export interface ReconcileInput {
+  cursorBefore: string | null;
+  ppnums: string[];
+  templateId: string;
+  settleMs?: number;
+}
+
+export interface ReconcileOptions {
+  settleMs: number;
+  /** Give up (retryably) when the stream neither goes quiet nor catches up within this time. */
+  maxScanMs: number;
+  /** Used to rule out send requests other chunk workflows already own; optional. */
+  directory?: ChunkDirectory;
+}
+
+export async function reconcileSendRequest(client: PpoppoClient, input: ReconcileInput, options: ReconcileOptions): Promise<{ sendRequestId: string | null }> {
+  const ctx = activityContext();
+  const ourWorkflowId = ctx?.info.workflowExecution.workflowId;
+  const settleMs = input.settleMs ?? options.settleMs;
+  const ours = new Set(input.ppnums);
+  const checked = new Set<string>();
+  const startedAt = Date.now();
+  const stream = client.streamEvents({ afterEventId: input.cursorBefore ?? undefined });
+  const iterator = stream[Symbol.asyncIterator]();
+  let lastEventAt = startedAt;
+  let scanned = 0;
+  const onCancel = () => stream.close();
+  ctx?.cancellationSignal.addEventListener('abort', onCancel);
+
+  try {
+    for (;;) {
+      // Wait for the next event, but no longer than the remaining quiet period.
+      const quietLeft = lastEventAt + settleMs - Date.now();
+      const next = await nextWithin(iterator, Math.max(0, quietLeft));
+      if (next === 'timeout') return { sendRequestId: null }; // quiet for settleMs: nothing more is coming
+      if (next.done) {
+        if (ctx?.cancellationSignal.aborted) await ctx.cancelled;
+        throw ApplicationFailure.retryable('event stream ended during reconciliation', 'ReconcileInconclusive');
+      }
+      const event = next.value;
+      lastEventAt = Date.now();
+      scanned += 1;
+      if (scanned % 500 === 0) ctx?.heartbeat({ scanned, at: event.eventId });
+      if (event.ppnum !== undefined && ours.has(event.ppnum) && !checked.has(event.sendRequestId)) {
+        checked.add(event.sendRequestId);
+        if (await isOurs(event.sendRequestId)) return { sendRequestId: event.sendRequestId };
+      }
+      // Caught up: the stream already shows events from settleMs after we started looking.
+      if (ulidTime(event.eventId) >= startedAt + settleMs) return { sendRequestId: null };
+      if (Date.now() - startedAt > options.maxScanMs) {
+        throw ApplicationFailure.retryable(`event stream did not catch up within ${options.maxScanMs} ms`, 'ReconcileInconclusive');
+      }
+    }
+  } finally {
+    stream.close();
+    ctx?.cancellationSignal.removeEventListener('abort', onCancel);
+  }
+
+  async function isOurs(sendRequestId: string): Promise<boolean> {
+    const owner = (await options.directory?.resolve([sendRequestId]))?.get(sendRequestId);
+    if (owner !== undefined && owner !== ourWorkflowId) return false;
+    const status = await client.getSendRequestStatus(sendRequestId).catch((err: unknown) => {
+      throw apiFailure(err, `checking send request ${sendRequestId}`);
+    });
+    // GetSendRequestStatus does not show the template; the exact recipient set is the fingerprint.
+    const theirs = new Set(status.recipients.map((recipient) => recipient.ppnum));
+    return theirs.size === ours.size && [...ours].every((ppnum) => theirs.has(ppnum));
+  }
+}
+
+type Next<T> = IteratorResult<T> | 'timeout';
+
+/** iterator.next(), or 'timeout' after `ms`. A pending next() is abandoned with the stream. */
+function nextWithin<T>(iterator: AsyncIterator<T>, ms: number): Promise<Next<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  return Promise.race([iterator.next(), timeout]).finally(() => clearTimeout(timer));
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** Milliseconds encoded in the first 10 characters of a ULID (NaN when it is not a ULID). */
+export function ulidTime(ulid: string): number {
+  if (ulid.length < 10) return Number.NaN;
+  let time = 0;
+  for (const char of ulid.slice(0, 10).toUpperCase()) {
+    const value = CROCKFORD.indexOf(char);
+    if (value === -1) return Number.NaN;
+    time = time * 32 + value;
+  }
+  return time;
+}

@@ -1,0 +1,151 @@
+// Send-side activities: template, pre-send cursor, the one CreateSendRequest call, reconciliation
+// of ambiguous sends, and poll results. Each takes its dependencies from the factory.
+import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { PpoppoClient } from '../src/api/client';
+import { PpoppoApiError } from '../src/api/errors';
+import type { PollConfigSpec, SendReceipt, TemplateComponentSpec, TemplateInfo } from '../src/api/types';
+import { extractPlaceholders } from '../src/api/validation';
+import type { ChunkSource } from '../src/campaign/spec';
+import { LISTENER_WORKFLOW_ID } from '../src/temporal/names';
+import { listenerCursorQuery } from '../workflows/listener';
+import { apiFailure, sendFailure } from './api-failures';
+import { ChunkDirectory } from './chunk-directory';
+import { reconcileSendRequest } from './reconcile';
+import type { ReconcileInput } from './reconcile';
+import { readChunkRecipients } from './recipients';
+
+export interface SendDeps {
+  client: PpoppoClient;
+  /** Needed by beginSend (listener cursor) and to rule out other chunks' requests in reconcileSend. */
+  temporalClient?: Client;
+  /** Quiet period after which reconcileSend answers "nothing was accepted". */
+  reconcileSettleMs?: number;
+  reconcileMaxScanMs?: number;
+}
+
+export type EnsureTemplateInput = { name: string; description?: string; components: TemplateComponentSpec[] } | { templateId: string };
+
+export interface EnsuredTemplate {
+  templateId: string;
+  placeholders: string[];
+  isPoll: boolean;
+}
+
+export interface CreateSendRequestInput {
+  templateId: string;
+  source: ChunkSource;
+  pollConfig?: PollConfigSpec;
+}
+
+const LISTENER_QUERY_TIMEOUT_MS = 5_000;
+
+export function createSendActivities(deps: SendDeps) {
+  const { client, temporalClient } = deps;
+  const settleMs = deps.reconcileSettleMs ?? Number(process.env.RECONCILE_SETTLE_MS ?? 5_000);
+  const maxScanMs = deps.reconcileMaxScanMs ?? Number(process.env.RECONCILE_MAX_SCAN_MS ?? 120_000);
+  const directory = temporalClient ? new ChunkDirectory(temporalClient) : undefined;
+
+  /** Creates the template, or finds an identical one by name (safe to run again). */
+  async function ensureTemplate(input: EnsureTemplateInput): Promise<EnsuredTemplate> {
+    if ('templateId' in input) {
+      const template = await client.getTemplate(input.templateId).catch((err: unknown) => {
+        throw apiFailure(err, `template ${input.templateId} cannot be used`);
+      });
+      if (!template.isActive) throw ApplicationFailure.nonRetryable(`template ${template.id} ("${template.name}") is not active`, 'TemplateInactive');
+      return describe(template);
+    }
+    const existing = await findByName(input.name);
+    if (existing) return describe(checkSame(existing, input.components));
+    try {
+      return describe(await client.createTemplate(input));
+    } catch (err) {
+      // A previous attempt (or another campaign) created it meanwhile: use it if it is the same.
+      if (err instanceof PpoppoApiError && err.codeName === 'ALREADY_EXISTS') {
+        const found = await findByName(input.name);
+        if (found) return describe(checkSame(found, input.components));
+      }
+      throw apiFailure(err, `creating template "${input.name}"`);
+    }
+  }
+
+  async function findByName(name: string): Promise<TemplateInfo | undefined> {
+    return client.findTemplateByName(name).catch((err: unknown) => {
+      throw apiFailure(err, `looking up template "${name}"`);
+    });
+  }
+
+  /**
+   * A stream cursor taken before a send: the listener's committed cursor (every event up to it
+   * was already emitted, so events of a request made from now on come after it). Null when no
+   * listener answers; reconcileSend then scans from the start of the stream.
+   */
+  async function beginSend(): Promise<{ cursorBefore: string | null }> {
+    if (!temporalClient) return { cursorBefore: null };
+    try {
+      const handle = temporalClient.workflow.getHandle(LISTENER_WORKFLOW_ID);
+      const cursor = await temporalClient.withDeadline(Date.now() + LISTENER_QUERY_TIMEOUT_MS, () => handle.query(listenerCursorQuery));
+      return { cursorBefore: cursor ?? null };
+    } catch {
+      return { cursorBefore: null };
+    }
+  }
+
+  /** Calls CreateSendRequest exactly once; the workflow decides about retries from the failure type. */
+  async function createSendRequest(input: CreateSendRequestInput): Promise<SendReceipt> {
+    const recipients = await readChunkRecipients({ source: input.source });
+    if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', 'EmptyChunk');
+    try {
+      return await client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig });
+    } catch (err) {
+      throw sendFailure(err);
+    }
+  }
+
+  async function reconcileSend(input: ReconcileInput): Promise<{ sendRequestId: string | null }> {
+    return reconcileSendRequest(client, input, { settleMs, maxScanMs, directory });
+  }
+
+  /** Poll totals over the chunks' send requests (poll_id = send_request_id). */
+  async function fetchPollResults(input: { sendRequestIds: string[] }): Promise<{ options: Record<string, number>; totalResponses: number }> {
+    const options: Record<string, number> = {};
+    let totalResponses = 0;
+    for (const id of input.sendRequestIds) {
+      let results;
+      try {
+        results = await client.getPollResults(id);
+      } catch (err) {
+        if (err instanceof PpoppoApiError && err.codeName === 'NOT_FOUND') continue; // no poll (yet) for this request
+        throw apiFailure(err, `reading poll results of ${id}`);
+      }
+      totalResponses += results.totalResponses;
+      for (const option of results.results) options[option.optionText] = (options[option.optionText] ?? 0) + option.count;
+    }
+    return { options, totalResponses };
+  }
+
+  return { ensureTemplate, beginSend, createSendRequest, reconcileSend, fetchPollResults };
+}
+
+function describe(template: TemplateInfo): EnsuredTemplate {
+  return {
+    templateId: template.id,
+    placeholders: extractPlaceholders(template.components),
+    isPoll: template.components.some((component) => component.type === 'poll'),
+  };
+}
+
+function checkSame(existing: TemplateInfo, components: TemplateComponentSpec[]): TemplateInfo {
+  if (JSON.stringify(normalize(existing.components)) !== JSON.stringify(normalize(components))) {
+    throw ApplicationFailure.nonRetryable(
+      `a template named "${existing.name}" already exists (${existing.id}) with different components; rename the template in the campaign or reference it by templateId`,
+      'TemplateConflict',
+    );
+  }
+  return existing;
+}
+
+/** Components compared field by field in a fixed order, ignoring absent optional fields. */
+function normalize(components: TemplateComponentSpec[]): unknown[] {
+  return components.map((component) => Object.fromEntries(Object.entries(component).filter(([, value]) => value !== undefined && value !== '').sort(([a], [b]) => a.localeCompare(b))));
+}

@@ -1,0 +1,90 @@
+// The listener process (`npm run listener`): a worker on 'ppoppo-listener' that hosts both the
+// singleton listener workflow and its consumeEvents activity, and makes sure that workflow runs.
+//
+// The workflow lives on the listener's own task queue so this process is self-contained; while
+// it is down the workflow simply waits (and beginSend's cursor query times out → null cursor).
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import { PpoppoClient } from './api/client';
+import { clientConfigFromEnv } from './api/config';
+import { LISTENER_WORKFLOW_ID } from './temporal/names';
+import { createListenerActivities } from '../activities/listener';
+import type { ListenerDeps } from '../activities/listener';
+import { listenerWorkflow } from '../workflows/listener';
+import { connectClient, connectWorkerConnection, isMainModule } from './worker';
+
+export const LISTENER_TASK_QUEUE = 'ppoppo-listener';
+export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener.ts', import.meta.url));
+
+export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'unknownGraceMs'> {
+  connection?: NativeConnection;
+  temporalClient?: Client;
+  ppoppoClient?: PpoppoClient;
+  namespace?: string;
+  taskQueue?: string;
+  workflowId?: string;
+  /** Start the listener workflow if it is not running (default true). */
+  startWorkflow?: boolean;
+  /** Length of one consumeEvents run (tests use short runs). */
+  maxRunMs?: number;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export interface RunningListener {
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function runListener(options: RunListenerOptions = {}): Promise<RunningListener> {
+  const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const taskQueue = options.taskQueue ?? LISTENER_TASK_QUEUE;
+  const owned: Array<() => Promise<void> | void> = [];
+  const connection = options.connection ?? (await connectWorkerConnection());
+  if (!options.connection) owned.push(() => connection.close());
+  const temporalClient = options.temporalClient ?? (await connectClient(namespace));
+  if (!options.temporalClient) owned.push(() => temporalClient.connection.close());
+  const ppoppoClient = options.ppoppoClient ?? new PpoppoClient(clientConfigFromEnv());
+  if (!options.ppoppoClient) owned.push(() => ppoppoClient.close());
+
+  const activities = createListenerActivities({
+    client: ppoppoClient,
+    temporalClient,
+    batchMaxEvents: options.batchMaxEvents,
+    batchMaxDelayMs: options.batchMaxDelayMs,
+    unknownGraceMs: options.unknownGraceMs,
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: LISTENER_WORKFLOWS_PATH }),
+    activities,
+  });
+  const finished = worker.run().finally(async () => {
+    for (const close of owned.reverse()) await close();
+  });
+
+  if (options.startWorkflow !== false) {
+    await temporalClient.workflow.start(listenerWorkflow, {
+      workflowId: options.workflowId ?? LISTENER_WORKFLOW_ID,
+      taskQueue,
+      args: [{ cursor: null, maxRunMs: options.maxRunMs }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+  }
+  return {
+    finished,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await finished;
+    },
+  };
+}
+
+if (isMainModule(import.meta.url)) {
+  const listener = await runListener();
+  console.info(`listener running on task queue ${LISTENER_TASK_QUEUE} (workflow ${LISTENER_WORKFLOW_ID}) - Ctrl-C to stop`);
+  await listener.finished;
+}

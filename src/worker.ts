@@ -1,0 +1,107 @@
+// The worker process (`npm run worker`): two Temporal workers in one process.
+//  - 'ppoppo-campaigns': campaign and chunk workflows plus every activity except the send call.
+//  - 'ppoppo-send': only createSendRequest, with maxTaskQueueActivitiesPerSecond = the app's
+//    request rate. The Temporal server enforces that rate across the whole fleet of workers.
+// SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers).
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { WorkerOptions } from '@temporalio/worker';
+import { PpoppoClient } from './api/client';
+import { clientConfigFromEnv } from './api/config';
+import { createActivities } from '../activities/index';
+
+export interface TaskQueueNames {
+  campaigns: string;
+  send: string;
+}
+
+export interface RunWorkersOptions {
+  /** Defaults to a connection to TEMPORAL_ADDRESS (closed on shutdown). */
+  connection?: NativeConnection;
+  /** Client the activities use (listener cursor, visibility); defaults to one on TEMPORAL_ADDRESS. */
+  temporalClient?: Client;
+  /** Defaults to `new PpoppoClient(clientConfigFromEnv())` (closed on shutdown). */
+  ppoppoClient?: PpoppoClient;
+  namespace?: string;
+  /** The app's CreateSendRequest rate; default env SEND_RATE_PER_SECOND, unset = unlimited. */
+  sendRatePerSecond?: number;
+  /** Workflow code; defaults to workflows/index.ts. Tests may pass a prebuilt bundle instead. */
+  workflowsPath?: string;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  taskQueues?: Partial<TaskQueueNames>;
+}
+
+export interface RunningWorkers {
+  /** Resolves when both workers have stopped and owned connections are closed. */
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export const DEFAULT_TASK_QUEUES: TaskQueueNames = { campaigns: 'ppoppo-campaigns', send: 'ppoppo-send' };
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export async function runWorkers(options: RunWorkersOptions = {}): Promise<RunningWorkers> {
+  const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const taskQueues = { ...DEFAULT_TASK_QUEUES, ...options.taskQueues };
+  const owned: Array<() => Promise<void> | void> = [];
+  const connection = options.connection ?? (await connectWorkerConnection());
+  if (!options.connection) owned.push(() => connection.close());
+  const temporalClient = options.temporalClient ?? (await connectClient(namespace));
+  if (!options.temporalClient) owned.push(() => temporalClient.connection.close());
+  const ppoppoClient = options.ppoppoClient ?? new PpoppoClient(clientConfigFromEnv());
+  if (!options.ppoppoClient) owned.push(() => ppoppoClient.close());
+
+  const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient });
+  const rate = options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND');
+  const workflowCode = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? WORKFLOWS_PATH };
+
+  const campaignsWorker = await Worker.create({ connection, namespace, taskQueue: taskQueues.campaigns, ...workflowCode, activities: campaignActivities });
+  const sendWorker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: taskQueues.send,
+    activities: { createSendRequest },
+    ...(rate !== undefined ? { maxTaskQueueActivitiesPerSecond: rate } : {}),
+  });
+
+  const finished = Promise.all([campaignsWorker.run(), sendWorker.run()]).finally(async () => {
+    for (const close of owned.reverse()) await close();
+  }).then(() => undefined);
+  return {
+    finished,
+    async shutdown() {
+      for (const worker of [campaignsWorker, sendWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await finished;
+    },
+  };
+}
+
+// TODO(lead): switch to connectWorkerConnection/connectClient from src/temporal/config.ts once it exists.
+export async function connectWorkerConnection(): Promise<NativeConnection> {
+  return NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+}
+
+export async function connectClient(namespace = process.env.TEMPORAL_NAMESPACE ?? 'default'): Promise<Client> {
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+  return new Client({ connection, namespace });
+}
+
+function envNumber(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+/** True when this module is the script node/tsx was started with. */
+export function isMainModule(metaUrl: string): boolean {
+  return process.argv[1] !== undefined && metaUrl === pathToFileURL(process.argv[1]).href;
+}
+
+if (isMainModule(import.meta.url)) {
+  const workers = await runWorkers();
+  console.info('workers running on task queues', DEFAULT_TASK_QUEUES, '- Ctrl-C to stop');
+  await workers.finished;
+}

@@ -1,0 +1,168 @@
+import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { planRecipients, readChunkPpnums, readChunkRecipients } from '../../activities/recipients';
+import type { RecipientPlan } from '../../activities/recipients';
+import { parseCsvFields } from '../../activities/recipient-file';
+
+const dir = mkdtempSync(join(tmpdir(), 'recipients-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCounter = 0;
+function writeTemp(content: string, ext = 'csv'): string {
+  const path = join(dir, `file-${fileCounter++}.${ext}`);
+  writeFileSync(path, content);
+  return path;
+}
+
+const plan = (file: string, format: 'csv' | 'ndjson', opts: { requiredVars?: string[]; chunkSize?: number; maxIssues?: number } = {}) =>
+  planRecipients({ campaignId: 'c1', file, format, requiredVars: opts.requiredVars ?? [], chunkSize: opts.chunkSize ?? 1000, maxIssues: opts.maxIssues ?? 100 });
+
+async function readAll(p: RecipientPlan) {
+  const all = [];
+  for (const chunk of p.chunks) all.push(...(await readChunkRecipients({ source: chunk })));
+  return all;
+}
+
+describe('parseCsvFields', () => {
+  it('handles quotes, escaped quotes, commas and newlines inside quotes', () => {
+    expect(parseCsvFields('a,"b,c","say ""hi""","x\ny",')).toEqual({ fields: ['a', 'b,c', 'say "hi"', 'x\ny', ''] });
+    expect(parseCsvFields('""')).toEqual({ fields: [''] });
+  });
+  it('rejects malformed quoting with a readable reason', () => {
+    expect(parseCsvFields('a,b"c')).toEqual({ error: expect.stringContaining('field 2 contains a quote') });
+    expect(parseCsvFields('"ab"c,d')).toEqual({ error: expect.stringContaining('text after its closing quote') });
+    expect(parseCsvFields('"abc')).toEqual({ error: expect.stringContaining('never closed') });
+  });
+});
+
+describe('planRecipients + readChunk* on CSV', () => {
+  it('plans valid rows, reports bad rows by line and field, and reads chunks back identically', async () => {
+    const csv = [
+      'ppnum,first_name,city', // line 1
+      '12300000001,Ada,Seoul', // 2
+      '123,Bob,Busan', // 3 bad ppnum
+      '12300000002,"Lee, Chan","Da""egu"', // 4 quoted
+      '12300000003,,Incheon', // 5 missing first_name
+      '12300000001,Ada again,Seoul', // 6 duplicate of line 2
+      '12300000004,"Multi', // 7 quoted newline spans 7-8
+      'line",Jeju',
+      '12300000005,Eve', // 9 too few fields
+      '', // 10 blank: ignored
+      '12300000006,Kim,"x"y', // 11 malformed quoting
+      '12300000007,Park,Gwangju', // 12
+    ].join('\r\n') + '\r\n';
+    const file = writeTemp(csv);
+    const p = await plan(file, 'csv', { requiredVars: ['first_name'], chunkSize: 2 });
+    expect(p).toMatchObject({ total: 9, valid: 4, invalidCount: 4, duplicateCount: 1 });
+    expect(p.issues.map((i) => [i.line, i.field])).toEqual([
+      [3, 'ppnum'], [5, 'vars.first_name'], [6, 'ppnum'], [9, 'row'], [11, 'row'],
+    ]);
+    expect(p.issues[2]?.message).toContain('line 2');
+    expect(p.issues[1]?.ppnum).toBe('12300000003');
+    expect(p.chunks).toHaveLength(2);
+    expect(p.chunks[0]).toMatchObject({ kind: 'file', firstLine: 2, skipLines: [3] });
+    expect(p.chunks[1]).toMatchObject({ firstLine: 7, skipLines: [9, 11] });
+
+    const recipients = await readAll(p);
+    expect(recipients).toEqual([
+      { ppnum: '12300000001', vars: { first_name: 'Ada', city: 'Seoul' } },
+      { ppnum: '12300000002', vars: { first_name: 'Lee, Chan', city: 'Da"egu' } },
+      { ppnum: '12300000004', vars: { first_name: 'Multi\r\nline', city: 'Jeju' } },
+      { ppnum: '12300000007', vars: { first_name: 'Park', city: 'Gwangju' } },
+    ]);
+    expect(await readChunkPpnums(p.chunks[1]!)).toEqual(['12300000004', '12300000007']);
+    expect(await readChunkRecipients({ source: p.chunks[1]!, ppnums: ['12300000007'] })).toHaveLength(1);
+  });
+
+  it('rejects a header without the ppnum column or a required variable column', async () => {
+    const noPpnum = await plan(writeTemp('phone,name\n12300000001,A\n'), 'csv');
+    expect(noPpnum).toMatchObject({ total: 1, valid: 0, invalidCount: 1, chunks: [] });
+    expect(noPpnum.issues).toEqual([expect.objectContaining({ line: 1, field: 'ppnum' })]);
+    const noVar = await plan(writeTemp('ppnum,name\n12300000001,A\n'), 'csv', { requiredVars: ['first_name'] });
+    expect(noVar.issues).toEqual([expect.objectContaining({ line: 1, field: 'vars.first_name', message: expect.stringContaining('first_name') })]);
+  });
+
+  it('caps issues but keeps counting', async () => {
+    const rows = ['ppnum'];
+    for (let i = 0; i < 50; i++) rows.push('bad');
+    const p = await plan(writeTemp(rows.join('\n')), 'csv', { maxIssues: 5 });
+    expect(p.issues).toHaveLength(5);
+    expect(p.invalidCount).toBe(50);
+  });
+
+  it('reports a missing file as a non-retryable failure', async () => {
+    await expect(plan(join(dir, 'nope.csv'), 'csv')).rejects.toMatchObject({ type: 'RecipientFileUnreadable', nonRetryable: true });
+  });
+
+  it('detects a file that changed after planning', async () => {
+    const file = writeTemp('ppnum,name\n12300000001,A\n12300000002,B\n');
+    const p = await plan(file, 'csv');
+    writeFileSync(file, 'ppnum,name\n12300000001,A\nxxxxxxxxxxx,B\n');
+    await expect(readChunkPpnums(p.chunks[0]!)).rejects.toMatchObject({ type: 'RecipientFileChanged' });
+  });
+});
+
+describe('planRecipients + readChunk* on NDJSON', () => {
+  it('accepts nested and flat objects and reports bad lines', async () => {
+    const lines = [
+      '{"ppnum":"12300000001","vars":{"first_name":"Ada","n":3}}', // 1
+      '{"ppnum":"12300000002","first_name":"Bo"}', // 2 flat
+      '{"ppnum":12300000003,"first_name":"C"}', // 3 number ppnum
+      'not json', // 4
+      '{"ppnum":"12300000004"}', // 5 missing var
+      '{"ppnum":"12300000002","first_name":"dup"}', // 6 duplicate
+      '{"ppnum":"12300000005","vars":{"first_name":"E","x":{"y":1}}}', // 7 object var
+      '{"ppnum":"12300000006","vars":{"first_name":"F"}}', // 8
+    ];
+    const file = writeTemp(lines.join('\n'), 'ndjson'); // no trailing newline
+    const p = await plan(file, 'ndjson', { requiredVars: ['first_name'], chunkSize: 1000 });
+    expect(p).toMatchObject({ total: 8, valid: 3, invalidCount: 4, duplicateCount: 1 });
+    expect(p.issues.map((i) => [i.line, i.field])).toEqual([[3, 'ppnum'], [4, 'row'], [5, 'vars.first_name'], [6, 'ppnum'], [7, 'vars.x']]);
+    expect(p.chunks).toEqual([expect.objectContaining({ firstLine: 1, skipLines: [3, 4, 5, 6, 7] })]);
+    expect(await readAll(p)).toEqual([
+      { ppnum: '12300000001', vars: { first_name: 'Ada', n: '3' } },
+      { ppnum: '12300000002', vars: { first_name: 'Bo' } },
+      { ppnum: '12300000006', vars: { first_name: 'F' } },
+    ]);
+  });
+});
+
+describe('large files', () => {
+  it('plans 50,000 CSV rows into chunks that read back every valid recipient exactly once', async () => {
+    const file = join(dir, 'big.csv');
+    const out = createWriteStream(file);
+    out.write('ppnum,first_name,note\n');
+    const rows = 50_000;
+    for (let i = 0; i < rows; i++) {
+      // every 997th row is invalid, every 1,009th row duplicates the row before it
+      const ppnum = i % 997 === 500 ? 'x' : String(20000000000 + (i % 1009 === 7 ? i - 1 : i));
+      if (!out.write(`${ppnum},Name ${i},"quoted, ""${i}"""\n`)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+
+    const p = await plan(file, 'csv', { requiredVars: ['first_name'], chunkSize: 1000, maxIssues: 10 });
+    const invalid = Array.from({ length: rows }, (_, i) => i).filter((i) => i % 997 === 500).length;
+    const dups = Array.from({ length: rows }, (_, i) => i).filter((i) => i % 1009 === 7 && (i - 1) % 997 !== 500 && i % 997 !== 500).length;
+    expect(p.total).toBe(rows);
+    expect(p.invalidCount).toBe(invalid);
+    expect(p.duplicateCount).toBe(dups);
+    expect(p.valid).toBe(rows - invalid - dups);
+    expect(p.issues).toHaveLength(10);
+    expect(p.chunks).toHaveLength(Math.ceil(p.valid / 1000));
+
+    const seen = new Set<string>();
+    let count = 0;
+    for (const chunk of p.chunks) {
+      const ppnums = await readChunkPpnums(chunk);
+      expect(ppnums.length).toBeLessThanOrEqual(1000);
+      for (const ppnum of ppnums) seen.add(ppnum);
+      count += ppnums.length;
+    }
+    expect(count).toBe(p.valid);
+    expect(seen.size).toBe(p.valid);
+  });
+});

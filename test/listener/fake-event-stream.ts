@@ -1,0 +1,55 @@
+// An in-memory stand-in for the Ppoppo app-wide event stream, for the listener tests: an
+// append-only event log that streams replay after `afterEventId` and then follow live.
+import { monotonicFactory } from 'ulid';
+import type { DeliveryEvent, EventType } from '../../src/api/types';
+
+const nextUlid = monotonicFactory();
+
+export class FakeEventLog {
+  readonly events: DeliveryEvent[] = [];
+  private waiters = new Set<() => void>();
+  streamsOpened = 0;
+
+  append(sendRequestId: string, type: EventType, ppnum?: string): DeliveryEvent {
+    const event: DeliveryEvent = { eventId: nextUlid(), sendRequestId, type, ppnum, occurredAt: new Date().toISOString() };
+    this.events.push(event);
+    for (const wake of this.waiters) wake();
+    return event;
+  }
+
+  /** Same shape as PpoppoClient.streamEvents for the parts the listener uses. */
+  streamEvents(request: { afterEventId?: string }): AsyncIterable<DeliveryEvent> & { cursor: string | undefined; close(): void } {
+    this.streamsOpened += 1;
+    const log = this;
+    let cursor = request.afterEventId;
+    let closed = false;
+    let wakeReader: (() => void) | undefined;
+    return {
+      get cursor() {
+        return cursor;
+      },
+      close() {
+        closed = true;
+        wakeReader?.();
+      },
+      async *[Symbol.asyncIterator]() {
+        let index = cursor === undefined ? 0 : log.events.findIndex((event) => event.eventId > cursor!);
+        if (index === -1) index = log.events.length;
+        while (!closed) {
+          const event = log.events[index];
+          if (event) {
+            index += 1;
+            cursor = event.eventId;
+            yield event;
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            wakeReader = resolve;
+            log.waiters.add(resolve);
+          });
+          log.waiters.delete(wakeReader!);
+        }
+      },
+    };
+  }
+}
