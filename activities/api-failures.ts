@@ -1,7 +1,7 @@
 // Turns Ppoppo API errors into Temporal ApplicationFailures the workflows can act on.
-// Messages come from PpoppoApiError (which never carries secrets); anything else is scrubbed.
+// PpoppoApiError messages are already scrubbed of secrets; anything else is scrubbed here.
 import { ApplicationFailure } from '@temporalio/common';
-import { PpoppoApiError, ResourceExhaustedError } from '../src/api/errors';
+import { PpoppoApiError, ResourceExhaustedError, scrubSecrets as scrub } from '../src/api/errors';
 
 /** Details of a `SendRefused` failure: nothing was accepted; retry after `retryAfterMs` if given. */
 export interface SendRefusedDetails {
@@ -47,12 +47,4 @@ export function apiFailure(err: unknown, what: string): Error {
   const message = `${what}: ${scrub(err.message)}`;
   if (err.retry === 'unsafe') return ApplicationFailure.create({ type: err.codeName, message, nonRetryable: true });
   return ApplicationFailure.create({ type: err.codeName, message, nextRetryDelay: err.retryAfterMs ?? undefined });
-}
-
-/** Belt and braces: strip anything that looks like a bearer token or JWT from a message. */
-export function scrub(message: string): string {
-  return message
-    .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]')
-    .replace(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[redacted-jwt]')
-    .replace(/(client_secret|password|token)=([^&\s]+)/gi, '$1=[redacted]');
 }

@@ -2,9 +2,7 @@
 // attribute (a visibility query). Found mappings are cached (LRU-bounded); ids not found yet are
 // looked up again at most every `retryLookupMs`, because visibility lags the workflow's upsert.
 import type { Client } from '@temporalio/client';
-import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
-
-const SEND_REQUEST_ID_KEY = defineSearchAttributeKey('PpoppoSendRequestId', SearchAttributeType.KEYWORD);
+import { SEND_REQUEST_ID_KEY } from '../src/temporal/names';
 const IDS_PER_QUERY = 50;
 
 export interface ChunkDirectoryOptions {
@@ -40,7 +38,7 @@ export class ChunkDirectory {
     for (let i = 0; i < toLookUp.length; i += IDS_PER_QUERY) {
       const ids = toLookUp.slice(i, i + IDS_PER_QUERY);
       for (const id of ids) this.lastLookupAt.set(id, now);
-      const query = `PpoppoSendRequestId IN (${ids.map((id) => `"${id}"`).join(', ')})`;
+      const query = `${SEND_REQUEST_ID_KEY.name} IN (${ids.map((id) => `"${id}"`).join(', ')})`;
       for await (const info of this.client.workflow.list({ query })) {
         const id = info.typedSearchAttributes.get(SEND_REQUEST_ID_KEY);
         if (id === undefined || result.has(id)) continue;

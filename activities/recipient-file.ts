@@ -5,7 +5,7 @@
 // 1-based file line it starts on, so a plan can name lines and a chunk can be re-read by byte range.
 import { createReadStream } from 'node:fs';
 import type { RecipientInput } from '../src/api/types';
-import { isValidPpnum } from '../src/api/validation';
+import { isValidPpnum, missingVars } from '../src/api/validation';
 
 export type RecipientFileFormat = 'csv' | 'ndjson';
 
@@ -193,10 +193,7 @@ export function parseNdjsonRecord(text: string, requiredVars: readonly string[])
 function checkRecipient(ppnum: string, vars: Record<string, string>, requiredVars: readonly string[]): RecordParse {
   if (ppnum === '') return { ok: false, field: 'ppnum', message: 'ppnum is empty' };
   if (!isValidPpnum(ppnum)) return { ok: false, field: 'ppnum', ppnum, message: `ppnum "${ppnum}" is not valid: it must be 11 or more digits` };
-  for (const name of requiredVars) {
-    if ((vars[name] ?? '') === '') {
-      return { ok: false, field: `vars.${name}`, ppnum, message: `the template needs "${name}" but it is missing or empty` };
-    }
-  }
+  const [missing] = missingVars(requiredVars, vars);
+  if (missing !== undefined) return { ok: false, field: `vars.${missing}`, ppnum, message: `the template needs "${missing}" but it is missing or empty` };
   return { ok: true, recipient: { ppnum, vars } };
 }

@@ -38,6 +38,8 @@ export type FileChunkSource = Extract<ChunkSource, { kind: 'file' }>;
 type RecordParser = (text: string) => RecordParse;
 
 const HEARTBEAT_EVERY_RECORDS = 10_000;
+/** skipLines travel in the plan (an activity result, at most 2 MB): keep them well below that. */
+const MAX_SKIPPED_LINES_IN_CHUNKS = 150_000;
 
 /** Reads the CSV header (the first non-blank record) or undefined for an empty file. */
 async function readCsvHeaderRecord(path: string): Promise<{ text: string; line: number } | undefined> {
@@ -127,6 +129,13 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
     throw fileFailure(file, err);
   }
   closeChunk();
+  const skipped = plan.chunks.reduce((sum, chunk) => sum + chunk.skipLines.length, 0);
+  if (skipped > MAX_SKIPPED_LINES_IN_CHUNKS) {
+    throw ApplicationFailure.nonRetryable(
+      `${file} has ${plan.invalidCount} invalid and ${plan.duplicateCount} duplicate rows between valid ones; clean the file (too many to skip)`,
+      'TooManyInvalidRows',
+    );
+  }
   return plan;
 }
 

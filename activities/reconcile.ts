@@ -6,6 +6,7 @@
 // (GetSendRequestStatus) and no other chunk workflow owns it. "Nothing found" is only answered once
 // the stream has been read past the scan start plus a settle period (or stayed quiet that long).
 import { ApplicationFailure } from '@temporalio/common';
+import { decodeTime } from 'ulid';
 import type { PpoppoClient } from '../src/api/client';
 import type { ChunkDirectory } from './chunk-directory';
 import { activityContext } from './heartbeat';
@@ -28,7 +29,7 @@ export interface ReconcileOptions {
 
 export async function reconcileSendRequest(client: PpoppoClient, input: ReconcileInput, options: ReconcileOptions): Promise<{ sendRequestId: string | null }> {
   const ctx = activityContext();
-  const ourWorkflowId = ctx?.info.workflowExecution.workflowId;
+  const ourWorkflowId = ctx?.info.workflowExecution?.workflowId;
   const settleMs = input.settleMs ?? options.settleMs;
   const ours = new Set(input.ppnums);
   const checked = new Set<string>();
@@ -92,16 +93,11 @@ function nextWithin<T>(iterator: AsyncIterator<T>, ms: number): Promise<Next<T>>
   return Promise.race([iterator.next(), timeout]).finally(() => clearTimeout(timer));
 }
 
-const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-
-/** Milliseconds encoded in the first 10 characters of a ULID (NaN when it is not a ULID). */
+/** Milliseconds encoded in a ULID event id (NaN when it is not a ULID). */
 export function ulidTime(ulid: string): number {
-  if (ulid.length < 10) return Number.NaN;
-  let time = 0;
-  for (const char of ulid.slice(0, 10).toUpperCase()) {
-    const value = CROCKFORD.indexOf(char);
-    if (value === -1) return Number.NaN;
-    time = time * 32 + value;
+  try {
+    return decodeTime(ulid);
+  } catch {
+    return Number.NaN;
   }
-  return time;
 }

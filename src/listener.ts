@@ -9,13 +9,13 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { PpoppoClient } from './api/client';
 import { clientConfigFromEnv } from './api/config';
-import { LISTENER_WORKFLOW_ID } from './temporal/names';
+import { LISTENER_WORKFLOW_ID, TASK_QUEUES } from './temporal/names';
 import { createListenerActivities } from '../activities/listener';
 import type { ListenerDeps } from '../activities/listener';
 import { listenerWorkflow } from '../workflows/listener';
-import { connectClient, connectWorkerConnection, isMainModule } from './worker';
+import { isMainModule } from './run-helpers';
+import { connectClient, connectWorkerConnection, describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 
-export const LISTENER_TASK_QUEUE = 'ppoppo-listener';
 export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener.ts', import.meta.url));
 
 export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'unknownGraceMs'> {
@@ -38,12 +38,13 @@ export interface RunningListener {
 }
 
 export async function runListener(options: RunListenerOptions = {}): Promise<RunningListener> {
-  const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
-  const taskQueue = options.taskQueue ?? LISTENER_TASK_QUEUE;
+  const temporalConfig = temporalConfigFromEnv();
+  const namespace = options.namespace ?? temporalConfig.namespace;
+  const taskQueue = options.taskQueue ?? TASK_QUEUES.listener;
   const owned: Array<() => Promise<void> | void> = [];
-  const connection = options.connection ?? (await connectWorkerConnection());
+  const connection = options.connection ?? (await connectWorkerConnection(temporalConfig));
   if (!options.connection) owned.push(() => connection.close());
-  const temporalClient = options.temporalClient ?? (await connectClient(namespace));
+  const temporalClient = options.temporalClient ?? (await connectClient({ ...temporalConfig, namespace }));
   if (!options.temporalClient) owned.push(() => temporalClient.connection.close());
   const ppoppoClient = options.ppoppoClient ?? new PpoppoClient(clientConfigFromEnv());
   if (!options.ppoppoClient) owned.push(() => ppoppoClient.close());
@@ -85,6 +86,6 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
 
 if (isMainModule(import.meta.url)) {
   const listener = await runListener();
-  console.info(`listener running on task queue ${LISTENER_TASK_QUEUE} (workflow ${LISTENER_WORKFLOW_ID}) - Ctrl-C to stop`);
+  console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID} - Ctrl-C to stop`);
   await listener.finished;
 }

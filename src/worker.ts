@@ -3,13 +3,16 @@
 //  - 'ppoppo-send': only createSendRequest, with maxTaskQueueActivitiesPerSecond = the app's
 //    request rate. The Temporal server enforces that rate across the whole fleet of workers.
 // SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers).
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import type { WorkerOptions } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { PpoppoClient } from './api/client';
 import { clientConfigFromEnv } from './api/config';
 import { createActivities } from '../activities/index';
+import { isMainModule } from './run-helpers';
+import { connectClient, connectWorkerConnection, describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
+import { TASK_QUEUES } from './temporal/names';
 
 export interface TaskQueueNames {
   campaigns: string;
@@ -17,9 +20,9 @@ export interface TaskQueueNames {
 }
 
 export interface RunWorkersOptions {
-  /** Defaults to a connection to TEMPORAL_ADDRESS (closed on shutdown). */
+  /** Defaults to a connection from the TEMPORAL_* environment (closed on shutdown). */
   connection?: NativeConnection;
-  /** Client the activities use (listener cursor, visibility); defaults to one on TEMPORAL_ADDRESS. */
+  /** Client the activities use (listener cursor, visibility); defaults to one from the environment. */
   temporalClient?: Client;
   /** Defaults to `new PpoppoClient(clientConfigFromEnv())` (closed on shutdown). */
   ppoppoClient?: PpoppoClient;
@@ -38,16 +41,17 @@ export interface RunningWorkers {
   shutdown(): Promise<void>;
 }
 
-export const DEFAULT_TASK_QUEUES: TaskQueueNames = { campaigns: 'ppoppo-campaigns', send: 'ppoppo-send' };
+export const DEFAULT_TASK_QUEUES: TaskQueueNames = { campaigns: TASK_QUEUES.campaigns, send: TASK_QUEUES.send };
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export async function runWorkers(options: RunWorkersOptions = {}): Promise<RunningWorkers> {
-  const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const temporalConfig = temporalConfigFromEnv();
+  const namespace = options.namespace ?? temporalConfig.namespace;
   const taskQueues = { ...DEFAULT_TASK_QUEUES, ...options.taskQueues };
   const owned: Array<() => Promise<void> | void> = [];
-  const connection = options.connection ?? (await connectWorkerConnection());
+  const connection = options.connection ?? (await connectWorkerConnection(temporalConfig));
   if (!options.connection) owned.push(() => connection.close());
-  const temporalClient = options.temporalClient ?? (await connectClient(namespace));
+  const temporalClient = options.temporalClient ?? (await connectClient({ ...temporalConfig, namespace }));
   if (!options.temporalClient) owned.push(() => temporalClient.connection.close());
   const ppoppoClient = options.ppoppoClient ?? new PpoppoClient(clientConfigFromEnv());
   if (!options.ppoppoClient) owned.push(() => ppoppoClient.close());
@@ -77,16 +81,6 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   };
 }
 
-// TODO(lead): switch to connectWorkerConnection/connectClient from src/temporal/config.ts once it exists.
-export async function connectWorkerConnection(): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-}
-
-export async function connectClient(namespace = process.env.TEMPORAL_NAMESPACE ?? 'default'): Promise<Client> {
-  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-  return new Client({ connection, namespace });
-}
-
 function envNumber(name: string): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -95,13 +89,8 @@ function envNumber(name: string): number | undefined {
   return value;
 }
 
-/** True when this module is the script node/tsx was started with. */
-export function isMainModule(metaUrl: string): boolean {
-  return process.argv[1] !== undefined && metaUrl === pathToFileURL(process.argv[1]).href;
-}
-
 if (isMainModule(import.meta.url)) {
   const workers = await runWorkers();
-  console.info('workers running on task queues', DEFAULT_TASK_QUEUES, '- Ctrl-C to stop');
+  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send} - Ctrl-C to stop`);
   await workers.finished;
 }

@@ -27,7 +27,7 @@ const RUNS_BEFORE_CONTINUE_AS_NEW = 200;
 export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<void> {
   const maxRunMs = input.maxRunMs ?? LISTENER_MAX_RUN_MS;
   const { consumeEvents } = proxyActivities<ReturnType<typeof createListenerActivities>>({
-    // No taskQueue: the activity runs on the workflow's own queue ('ppoppo-listener').
+    // No taskQueue: the activity runs on the workflow's own queue (TASK_QUEUES.listener).
     startToCloseTimeout: maxRunMs + 60_000,
     heartbeatTimeout: 15_000,
     retry: { initialInterval: 500, backoffCoefficient: 2, maximumInterval: 10_000 }, // unlimited attempts

@@ -20,7 +20,7 @@ export class FakeEventLog {
   /** Same shape as PpoppoClient.streamEvents for the parts the listener uses. */
   streamEvents(request: { afterEventId?: string }): AsyncIterable<DeliveryEvent> & { cursor: string | undefined; close(): void } {
     this.streamsOpened += 1;
-    const log = this;
+    const { events, waiters } = this;
     let cursor = request.afterEventId;
     let closed = false;
     let wakeReader: (() => void) | undefined;
@@ -33,10 +33,10 @@ export class FakeEventLog {
         wakeReader?.();
       },
       async *[Symbol.asyncIterator]() {
-        let index = cursor === undefined ? 0 : log.events.findIndex((event) => event.eventId > cursor!);
-        if (index === -1) index = log.events.length;
+        let index = cursor === undefined ? 0 : events.findIndex((event) => event.eventId > cursor!);
+        if (index === -1) index = events.length;
         while (!closed) {
-          const event = log.events[index];
+          const event = events[index];
           if (event) {
             index += 1;
             cursor = event.eventId;
@@ -45,9 +45,9 @@ export class FakeEventLog {
           }
           await new Promise<void>((resolve) => {
             wakeReader = resolve;
-            log.waiters.add(resolve);
+            waiters.add(resolve);
           });
-          log.waiters.delete(wakeReader!);
+          waiters.delete(wakeReader!);
         }
       },
     };

@@ -1,0 +1,151 @@
+// The `sendFallbacks` activity: delivers one batch of a chunk's fallback messages through the
+// campaign's channel. Each item gets its own result (one bad address does not fail the batch).
+// Finished items are reported in heartbeat details, so a retried attempt (worker crash, timeout)
+// skips them; what slips through between heartbeats is deduplicated by receivers via the
+// idempotency key / Message-ID.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { RecipientInput } from '../../src/api/types';
+import { renderTemplate } from '../../src/api/validation';
+import type { ChunkSource, RecipientOutcome } from '../../src/campaign/spec';
+import { activityContext } from '../heartbeat';
+import { readChunkRecipients } from '../recipients';
+import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel, type FallbackChannelSettings, type FallbackTriggerOutcome } from './channel';
+import { createEmailChannel } from './email';
+import { parseChannelSettings, type RawChannelSettings } from './settings';
+import { createWebhookChannel } from './webhook';
+
+export type * from './channel';
+
+export interface FallbackItem {
+  ppnum: string;
+  /** One of FALLBACK_OUTCOMES; anything else is reported as failed. */
+  outcome: RecipientOutcome;
+  /** Omitted for file sources: the activity reads them from `source`, keeping them out of histories. */
+  vars?: Record<string, string>;
+}
+
+export interface SendFallbacksInput {
+  campaignId: string;
+  chunkIndex: number;
+  /** `fallback.channel` from the spec; validated here. */
+  channel: RawChannelSettings | FallbackChannelSettings;
+  /** Fallback text with {{placeholders}}. Required for email. */
+  template?: string;
+  items: FallbackItem[];
+  /** The chunk's file source, to read vars of items that come without them. */
+  source?: ChunkSource;
+}
+
+export interface FallbackItemResult {
+  ppnum: string;
+  status: 'sent' | 'failed';
+  attempts: number;
+  error?: string;
+}
+
+/** Heartbeat details: results of the items finished so far in this batch. */
+interface FallbackProgress {
+  done: FallbackItemResult[];
+}
+
+export interface FallbackActivityOptions {
+  /** Builds the channel for validated settings; default webhook/email reading secrets from process.env. */
+  channelFactory?: (settings: FallbackChannelSettings) => FallbackChannel;
+  /** Reads vars for file sources; default readChunkRecipients. */
+  readRecipients?: (input: { source: ChunkSource; ppnums: string[] }) => Promise<RecipientInput[]>;
+  /** Messages in flight at once; default 4. */
+  concurrency?: number;
+}
+
+const FALLBACK_OUTCOMES: readonly string[] = ['denied', 'expired', 'failed'] satisfies FallbackTriggerOutcome[];
+
+export function defaultChannelFactory(settings: FallbackChannelSettings): FallbackChannel {
+  return settings.type === 'webhook' ? createWebhookChannel(settings) : createEmailChannel(settings);
+}
+
+export function createFallbackActivities(options: FallbackActivityOptions = {}) {
+  const channelFactory = options.channelFactory ?? defaultChannelFactory;
+  const readRecipients = options.readRecipients ?? readChunkRecipients;
+  const concurrency = options.concurrency ?? 4;
+
+  async function sendFallbacks(input: SendFallbacksInput): Promise<FallbackItemResult[]> {
+    const context = activityContext();
+    const previous = (context?.info.heartbeatDetails as FallbackProgress | undefined)?.done ?? [];
+    const done = new Map(previous.map((result) => [result.ppnum, result]));
+    const pending = input.items.filter((item) => !done.has(item.ppnum));
+
+    const channel = openChannel(input, channelFactory);
+    try {
+      const vars = await varsFor(pending, input.source, readRecipients);
+      await eachConcurrently(pending, concurrency, async (item) => {
+        const result = await deliver(channel, input, item, vars.get(item.ppnum));
+        done.set(item.ppnum, result);
+        context?.heartbeat({ done: [...done.values()] } satisfies FallbackProgress);
+      });
+    } finally {
+      await channel.close?.();
+    }
+    return input.items.map((item) => done.get(item.ppnum)!);
+  }
+
+  return { sendFallbacks };
+}
+
+/** Bad settings or a missing secret will not fix themselves on retry. */
+function openChannel(input: SendFallbacksInput, factory: (settings: FallbackChannelSettings) => FallbackChannel): FallbackChannel {
+  try {
+    const settings = parseChannelSettings(input.channel as RawChannelSettings);
+    if (settings.type === 'email' && !input.template) throw new Error('an email fallback needs fallback.text');
+    return factory(settings);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), 'FallbackConfigInvalid');
+  }
+}
+
+async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item: FallbackItem, vars: Record<string, string> | undefined): Promise<FallbackItemResult> {
+  const failed = (error: string): FallbackItemResult => ({ ppnum: item.ppnum, status: 'failed', attempts: 0, error });
+  if (!isFallbackOutcome(item.outcome)) return failed(`outcome ${item.outcome} does not call for a fallback`);
+  if (!vars) return failed(`recipient ${item.ppnum} not found in the chunk's source`);
+  const text = input.template ? renderTemplate([{ type: 'text', content: input.template }], vars) : '';
+  const message = { campaignId: input.campaignId, ppnum: item.ppnum, outcome: item.outcome, idempotencyKey: idempotencyKeyFor(input.campaignId, item.ppnum), text, vars };
+  try {
+    const delivery = await channel.send(message);
+    return { ppnum: item.ppnum, status: 'sent', attempts: delivery.attempts };
+  } catch (err) {
+    const attempts = err instanceof FallbackDeliveryError ? err.attempts : 1;
+    return { ppnum: item.ppnum, status: 'failed', attempts, error: `${channel.name}: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+function isFallbackOutcome(outcome: string): outcome is FallbackTriggerOutcome {
+  return FALLBACK_OUTCOMES.includes(outcome);
+}
+
+/** Vars by ppnum: given inline, or read from the file source for items that come without. */
+async function varsFor(
+  items: FallbackItem[],
+  source: ChunkSource | undefined,
+  readRecipients: NonNullable<FallbackActivityOptions['readRecipients']>,
+): Promise<Map<string, Record<string, string>>> {
+  const vars = new Map<string, Record<string, string>>();
+  const missing: string[] = [];
+  for (const item of items) {
+    if (item.vars) vars.set(item.ppnum, item.vars);
+    else missing.push(item.ppnum);
+  }
+  if (missing.length === 0) return vars;
+  if (!source) {
+    for (const ppnum of missing) vars.set(ppnum, {});
+    return vars;
+  }
+  for (const recipient of await readRecipients({ source, ppnums: missing })) vars.set(recipient.ppnum, recipient.vars);
+  return vars;
+}
+
+async function eachConcurrently<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(lanes);
+}

@@ -1,0 +1,217 @@
+// Local checks of recipients and template components, run before anything is sent.
+// PURE: no Node or gRPC imports, so workflow code may import this module.
+import type { RecipientInput, TemplateComponentSpec } from './types';
+
+/** One problem found in the input. `index` is the position in a list, `line` a line in a file. */
+export interface ValidationIssue {
+  index?: number;
+  line?: number;
+  ppnum?: string;
+  /** What is wrong, as a path: 'ppnum', 'vars.first_name', 'components[2].url', 'recipients'. */
+  field: string;
+  message: string;
+}
+
+/** A ppnum repeated in a list: `index` is dropped, `firstIndex` is the entry kept. */
+export interface DuplicateRecipient {
+  index: number;
+  ppnum: string;
+  firstIndex: number;
+}
+
+export interface RecipientValidation {
+  /** Valid recipients, deduplicated by ppnum (first occurrence wins), in input order. */
+  recipients: RecipientInput[];
+  issues: ValidationIssue[];
+  duplicates: DuplicateRecipient[];
+}
+
+/** The API's limits for one CreateSendRequest. */
+export const MIN_RECIPIENTS_PER_REQUEST = 1;
+export const MAX_RECIPIENTS_PER_REQUEST = 1000;
+
+const PPNUM_PATTERN = /^[0-9]{11,}$/;
+/** `{{ name }}`: letters, digits and underscores, not starting with a digit; spaces inside braces allowed. */
+const PLACEHOLDER_PATTERN = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/** ASCII digits only, at least 11 (the API's wire form; display hyphens are not accepted). */
+export function isValidPpnum(value: unknown): value is string {
+  return typeof value === 'string' && PPNUM_PATTERN.test(value);
+}
+
+/** Names of `requiredVars` that `vars` lacks or leaves empty. */
+export function missingVars(requiredVars: readonly string[], vars: Readonly<Record<string, unknown>> | undefined): string[] {
+  return requiredVars.filter((name) => {
+    const value = vars?.[name];
+    return typeof value !== 'string' || value === '';
+  });
+}
+
+/**
+ * Checks every entry (ppnum format, vars are strings, required vars present) and drops repeated
+ * ppnums, keeping the first. Entries with issues are left out of `recipients`.
+ */
+export function validateRecipients(list: readonly unknown[], options: { requiredVars?: readonly string[] } = {}): RecipientValidation {
+  const requiredVars = options.requiredVars ?? [];
+  const recipients: RecipientInput[] = [];
+  const issues: ValidationIssue[] = [];
+  const duplicates: DuplicateRecipient[] = [];
+  const firstIndexOf = new Map<string, number>();
+
+  list.forEach((entry, index) => {
+    const entryIssues = checkRecipient(entry, index, requiredVars);
+    if (entryIssues.length > 0) {
+      issues.push(...entryIssues);
+      return;
+    }
+    const recipient = entry as RecipientInput;
+    const firstIndex = firstIndexOf.get(recipient.ppnum);
+    if (firstIndex !== undefined) {
+      duplicates.push({ index, ppnum: recipient.ppnum, firstIndex });
+      return;
+    }
+    firstIndexOf.set(recipient.ppnum, index);
+    recipients.push({ ppnum: recipient.ppnum, vars: { ...(recipient.vars ?? {}) } });
+  });
+  return { recipients, issues, duplicates };
+}
+
+function checkRecipient(entry: unknown, index: number, requiredVars: readonly string[]): ValidationIssue[] {
+  if (!isPlainObject(entry)) return [{ index, field: 'recipient', message: 'each recipient must be an object like { ppnum, vars }' }];
+  const { ppnum, vars } = entry;
+  if (typeof ppnum !== 'string') return [{ index, field: 'ppnum', message: 'ppnum is missing or not a string' }];
+  const issues: ValidationIssue[] = [];
+  if (!isValidPpnum(ppnum)) {
+    issues.push({ index, ppnum, field: 'ppnum', message: `ppnum "${ppnum}" is not valid: it must be 11 or more digits (no hyphens or spaces)` });
+  }
+  if (vars !== undefined && !isPlainObject(vars)) {
+    issues.push({ index, ppnum, field: 'vars', message: 'vars must be an object of strings' });
+    return issues;
+  }
+  for (const [name, value] of Object.entries(vars ?? {})) {
+    if (typeof value !== 'string') issues.push({ index, ppnum, field: `vars.${name}`, message: `variable "${name}" must be a string` });
+  }
+  for (const name of missingVars(requiredVars, vars)) {
+    if (vars?.[name] !== undefined && typeof vars[name] !== 'string') continue; // already reported as not a string
+    issues.push({ index, ppnum, field: `vars.${name}`, message: `the template needs "${name}" but it is missing or empty` });
+  }
+  return issues;
+}
+
+/** Checks a template's components; issues name the component as `components[i].field`. */
+export function validateComponents(components: readonly unknown[]): ValidationIssue[] {
+  if (!Array.isArray(components) || components.length === 0) {
+    return [{ field: 'components', message: 'a template needs at least one component' }];
+  }
+  const issues: ValidationIssue[] = [];
+  let polls = 0;
+  components.forEach((component, i) => {
+    const at = (field: string) => `components[${i}]${field ? `.${field}` : ''}`;
+    const issue = (field: string, message: string) => issues.push({ index: i, field: at(field), message });
+    if (!isPlainObject(component)) return issue('', 'each component must be an object with a "type"');
+    const text = (field: string, required = true) => {
+      const value = component[field];
+      if (value === undefined && !required) return;
+      if (typeof value !== 'string' || (required && value.trim() === '')) return issue(field, `${component.type} ${field} must be a non-empty string`);
+      checkPlaceholderSyntax(value, (message) => issue(field, message));
+    };
+    const url = (field: string) => {
+      text(field);
+      const value = component[field];
+      if (typeof value === 'string' && value.trim() !== '' && !/^(https?:\/\/|\{\{)/i.test(value.trim())) {
+        issue(field, `${component.type} ${field} must start with http:// or https:// (or a {{placeholder}})`);
+      }
+    };
+    switch (component.type) {
+      case 'text':
+        return text('content');
+      case 'divider':
+        return;
+      case 'button':
+        text('label');
+        return url('url');
+      case 'image':
+        url('url');
+        return text('alt', false);
+      case 'poll': {
+        polls += 1;
+        if (polls === 2) issue('type', 'a template can hold only one poll');
+        text('question');
+        const options = component.options;
+        if (!Array.isArray(options) || options.length < 2) return issue('options', 'a poll needs at least two options');
+        const seen = new Set<string>();
+        options.forEach((option, j) => {
+          const field = `options[${j}]`;
+          if (typeof option !== 'string' || option.trim() === '') return issue(field, 'poll options must be non-empty strings');
+          if (seen.has(option.trim())) issue(field, `poll option "${option}" appears twice`);
+          seen.add(option.trim());
+          checkPlaceholderSyntax(option, (message) => issue(field, message));
+        });
+        return;
+      }
+      default:
+        return issue('type', `unknown component type ${JSON.stringify(component.type)}; use text, divider, button, image or poll`);
+    }
+  });
+  return issues;
+}
+
+/** Reports `{{` without a matching well-formed `{{name}}` (e.g. `{{first name}}` or `{{name`). */
+function checkPlaceholderSyntax(value: string, report: (message: string) => void): void {
+  const leftover = value.replace(PLACEHOLDER_PATTERN, '');
+  if (leftover.includes('{{') || leftover.includes('}}')) {
+    report('has a malformed placeholder: write {{name}} with letters, digits and underscores only');
+  }
+}
+
+/** Every `{{placeholder}}` name in the components, in order of first appearance. */
+export function extractPlaceholders(components: readonly TemplateComponentSpec[]): string[] {
+  const names = new Set<string>();
+  for (const text of componentTexts(components)) {
+    for (const match of text.matchAll(PLACEHOLDER_PATTERN)) names.add(match[1]!);
+  }
+  return [...names];
+}
+
+/** The text of a message as a recipient would read it (for previews and tests). Unknown vars stay as `{{name}}`. */
+export function renderTemplate(components: readonly TemplateComponentSpec[], vars: Readonly<Record<string, string>>): string {
+  const fill = (text: string) => text.replace(PLACEHOLDER_PATTERN, (whole, name: string) => vars[name] ?? whole);
+  return components
+    .map((component) => {
+      switch (component.type) {
+        case 'text':
+          return fill(component.content);
+        case 'divider':
+          return '---';
+        case 'button':
+          return `[${fill(component.label)}](${fill(component.url)})`;
+        case 'image':
+          return `![${fill(component.alt ?? '')}](${fill(component.url)})`;
+        case 'poll':
+          return [fill(component.question), ...component.options.map((option) => `- ${fill(option)}`)].join('\n');
+      }
+    })
+    .join('\n');
+}
+
+/** The strings of each component that may hold placeholders. */
+function componentTexts(components: readonly TemplateComponentSpec[]): string[] {
+  return components.flatMap((component) => {
+    switch (component.type) {
+      case 'text':
+        return [component.content];
+      case 'divider':
+        return [];
+      case 'button':
+        return [component.label, component.url];
+      case 'image':
+        return [component.url, component.alt ?? ''];
+      case 'poll':
+        return [component.question, ...component.options];
+    }
+  });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,152 @@
+// Send activities against the real sandbox over real gRPC, through the real PpoppoClient.
+// Faults are injected with POST /inspect/faults; the ledger is read from /inspect/send-requests.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { PpoppoClient } from '../../src/api/client';
+import { makeClientConfig } from '../../src/api/config';
+import { startSandbox } from '../../src/sandbox/server';
+import { createSendActivities } from '../../activities/send';
+import type { ChunkSource } from '../../src/campaign/spec';
+
+type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+
+let sandbox: Sandbox;
+let client: PpoppoClient;
+let activities: ReturnType<typeof createSendActivities>;
+let templateId: string;
+
+function clientFor(sb: Sandbox, clientSecret = sb.clientSecret): PpoppoClient {
+  return new PpoppoClient(makeClientConfig({ apiUrl: sb.grpcUrl, tokenUrl: sb.tokenUrl, clientId: sb.clientId, clientSecret }));
+}
+
+async function injectFaults(faults: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${sandbox.httpUrl}/inspect/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+  expect(response.ok).toBe(true);
+}
+
+/** Send requests the sandbox accepted whose recipients include `ppnum`. */
+async function acceptedWith(ppnum: string): Promise<string[]> {
+  const response = await fetch(`${sandbox.httpUrl}/inspect/send-requests`);
+  const body = (await response.json()) as unknown;
+  const list = (Array.isArray(body) ? body : ((body as { sendRequests?: unknown[] }).sendRequests ?? [])) as Array<Record<string, unknown>>;
+  return list
+    .filter((request) => JSON.stringify(request).includes(ppnum))
+    .map((request) => String(request.id ?? request.sendRequestId));
+}
+
+const inline = (...ppnums: string[]): ChunkSource => ({ kind: 'inline', recipients: ppnums.map((ppnum) => ({ ppnum, vars: { name: `n${ppnum.slice(-3)}` } })) });
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+let unique = 0;
+/** Fresh ppnums per test so sandbox state (consent, ledger) never mixes between tests. */
+const freshPpnum = () => `4${String(Date.now() % 1e9).padStart(9, '0')}${String(unique++).padStart(3, '0')}`;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({});
+  client = clientFor(sandbox);
+  activities = createSendActivities({ client, reconcileSettleMs: 1_500, reconcileMaxScanMs: 30_000 });
+  templateId = (await activities.ensureTemplate({ name: 'send-test', components: [{ type: 'text', content: 'Hello {{name}}' }] })).templateId;
+});
+
+afterAll(async () => {
+  client?.close();
+  await sandbox?.close();
+});
+
+describe('ensureTemplate', () => {
+  it('is idempotent by name and refuses a different template under the same name', async () => {
+    const again = await activities.ensureTemplate({ name: 'send-test', components: [{ type: 'text', content: 'Hello {{name}}' }] });
+    expect(again).toEqual({ templateId, placeholders: ['name'], isPoll: false });
+    const byId = await activities.ensureTemplate({ templateId });
+    expect(byId.templateId).toBe(templateId);
+    const conflict = await failureOf(activities.ensureTemplate({ name: 'send-test', components: [{ type: 'text', content: 'Bye {{name}}' }] }));
+    expect(conflict).toMatchObject({ type: 'TemplateConflict', nonRetryable: true });
+  });
+
+  it('reports an unknown template id as non-retryable', async () => {
+    const failure = await failureOf(activities.ensureTemplate({ templateId: 'does-not-exist' }));
+    expect(failure.nonRetryable).toBe(true);
+  });
+});
+
+describe('createSendRequest', () => {
+  it('returns the receipt of an accepted request', async () => {
+    const receipt = await activities.createSendRequest({ templateId, source: inline(freshPpnum(), freshPpnum()) });
+    expect(receipt.sendRequestId).toBeTruthy();
+    expect(receipt.totalRecipients).toBe(2);
+  });
+
+  it('maps RESOURCE_EXHAUSTED to SendRefused with the retry-after hint', async () => {
+    const ppnum = freshPpnum();
+    await injectFaults({ resourceExhaustedNext: 1, retryAfterMs: 1234 });
+    const failure = await failureOf(activities.createSendRequest({ templateId, source: inline(ppnum) }));
+    expect(failure).toMatchObject({ type: 'SendRefused', nonRetryable: true });
+    expect(failure.details?.[0]).toMatchObject({ retryAfterMs: 1234, quota: false, codeName: 'RESOURCE_EXHAUSTED' });
+    expect(await acceptedWith(ppnum)).toEqual([]);
+  });
+
+  it('maps UNAVAILABLE to SendRefused without a hint', async () => {
+    await injectFaults({ unavailableNext: 1 });
+    const failure = await failureOf(activities.createSendRequest({ templateId, source: inline(freshPpnum()) }));
+    expect(failure.type).toBe('SendRefused');
+    expect(failure.details?.[0]).toMatchObject({ retryAfterMs: null, codeName: 'UNAVAILABLE' });
+  });
+
+  it('maps a refusal that will not change (unknown template) to SendRejected', async () => {
+    const failure = await failureOf(activities.createSendRequest({ templateId: 'no-such-template', source: inline(freshPpnum()) }));
+    expect(failure).toMatchObject({ type: 'SendRejected', nonRetryable: true });
+    expect(failure.details?.[0]).toMatchObject({ codeName: 'NOT_FOUND' });
+  });
+
+  it('maps an answer lost after acceptance to SendAmbiguous', async () => {
+    await injectFaults({ ambiguousNext: 1 });
+    const failure = await failureOf(activities.createSendRequest({ templateId, source: inline(freshPpnum()) }));
+    expect(failure).toMatchObject({ type: 'SendAmbiguous', nonRetryable: true });
+  });
+
+  it('never puts the client secret in a failure', async () => {
+    const secret = 'wrong-secret-value-7f3a9c';
+    const badClient = clientFor(sandbox, secret);
+    try {
+      const bad = createSendActivities({ client: badClient });
+      const err = await bad.createSendRequest({ templateId, source: inline(freshPpnum()) }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain(secret);
+      expect(String((err as Error).stack)).not.toContain(secret);
+    } finally {
+      badClient.close();
+    }
+  });
+});
+
+describe('reconcileSend', () => {
+  it('finds the request accepted behind an ambiguous failure, and not a request with other recipients', async () => {
+    const [p1, p2] = [freshPpnum(), freshPpnum()];
+    const { cursorBefore } = await activities.beginSend();
+    const other = await activities.createSendRequest({ templateId, source: inline(p1, p2) }); // overlaps, different set
+    await injectFaults({ ambiguousNext: 1 });
+    await failureOf(activities.createSendRequest({ templateId, source: inline(p1) }));
+    const accepted = (await acceptedWith(p1)).filter((id) => id !== other.sendRequestId);
+    expect(accepted).toHaveLength(1);
+
+    const result = await activities.reconcileSend({ cursorBefore, ppnums: [p1], templateId });
+    expect(result).toEqual({ sendRequestId: accepted[0] });
+  });
+
+  it('answers null when nothing was accepted', async () => {
+    const ppnum = freshPpnum();
+    const { cursorBefore } = await activities.beginSend();
+    await injectFaults({ unavailableNext: 1 });
+    await failureOf(activities.createSendRequest({ templateId, source: inline(ppnum) }));
+    expect(await activities.reconcileSend({ cursorBefore, ppnums: [ppnum], templateId })).toEqual({ sendRequestId: null });
+    expect(await acceptedWith(ppnum)).toEqual([]);
+  });
+});

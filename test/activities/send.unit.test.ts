@@ -1,0 +1,138 @@
+// Unit tests of the send activities' own logic with a stand-in API client (the sandbox-based
+// integration tests are in send.test.ts): reconciliation's stop rules and candidate checks,
+// template idempotency, reading file rows inside the send activity, poll totals.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { PpoppoClient } from '../../src/api/client';
+import { AlreadyExistsError, GRPC_CODES, NotFoundError } from '../../src/api/errors';
+import type { RecipientInput, TemplateComponentSpec, TemplateInfo } from '../../src/api/types';
+import { createSendActivities } from '../../activities/send';
+import { planRecipients } from '../../activities/recipients';
+import { FakeEventLog } from '../listener/fake-event-stream';
+
+/** A stand-in for the parts of PpoppoClient the send activities use. */
+class FakeApi {
+  readonly log = new FakeEventLog();
+  readonly requests = new Map<string, string[]>(); // send request id → ppnums
+  readonly templates: TemplateInfo[] = [];
+  readonly sent: RecipientInput[][] = [];
+  polls = new Map<string, { optionText: string; count: number }[]>();
+
+  streamEvents(request: { afterEventId?: string }) {
+    return this.log.streamEvents(request);
+  }
+  async getSendRequestStatus(id: string) {
+    const ppnums = this.requests.get(id) ?? [];
+    return { totals: { sendRequestId: id, status: 'PROCESSING', totalRecipients: ppnums.length, delivered: 0, pendingConsent: 0, failed: 0 }, recipients: ppnums.map((ppnum) => ({ ppnum, status: 'PENDING' })) };
+  }
+  /** Accepts a request: records it and emits one event per recipient. */
+  accept(id: string, ppnums: string[]) {
+    this.requests.set(id, ppnums);
+    for (const ppnum of ppnums) this.log.append(id, 'RECIPIENT_PENDING_CONSENT', ppnum);
+  }
+  async findTemplateByName(name: string) {
+    return this.templates.find((t) => t.name === name);
+  }
+  async createTemplate(input: { name: string; components: TemplateComponentSpec[] }): Promise<TemplateInfo> {
+    if (this.templates.some((t) => t.name === input.name)) throw new AlreadyExistsError({ grpcCode: GRPC_CODES.ALREADY_EXISTS, method: 'CreateTemplate', details: 'exists' });
+    const template = { id: `t${this.templates.length + 1}`, name: input.name, components: input.components, isActive: true, version: 1 };
+    this.templates.push(template);
+    return template;
+  }
+  async createSendRequest(input: { templateId: string; recipients: RecipientInput[] }) {
+    this.sent.push(input.recipients);
+    return { sendRequestId: `sr${this.sent.length}`, status: 'QUEUED' as const, totalRecipients: input.recipients.length };
+  }
+  async getPollResults(id: string) {
+    const results = this.polls.get(id);
+    if (!results) throw new NotFoundError({ grpcCode: GRPC_CODES.NOT_FOUND, method: 'GetPollResults', details: 'no poll' });
+    return { pollId: id, question: 'q', results: results.map((r) => ({ ...r, percentage: 0 })), totalResponses: results.reduce((sum, r) => sum + r.count, 0) };
+  }
+}
+
+function setup(settleMs = 300) {
+  const api = new FakeApi();
+  const activities = createSendActivities({ client: api as unknown as PpoppoClient, reconcileSettleMs: settleMs, reconcileMaxScanMs: 20_000 });
+  return { api, activities };
+}
+
+describe('reconcileSend', () => {
+  it('adopts the request whose recipient set equals ours, not one that only overlaps', async () => {
+    const { api, activities } = setup();
+    api.accept('other', ['12300000001', '12300000002']);
+    api.accept('ours', ['12300000001']);
+    expect(await activities.reconcileSend({ cursorBefore: null, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: 'ours' });
+  });
+
+  it('only looks after cursorBefore', async () => {
+    const { api, activities } = setup();
+    api.accept('old', ['12300000001']);
+    const cursorBefore = api.log.events.at(-1)!.eventId;
+    expect(await activities.reconcileSend({ cursorBefore, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: null });
+  });
+
+  it('answers null once the stream stays quiet for the settle period', async () => {
+    const { api, activities } = setup();
+    api.accept('someone-else', ['12300000009']);
+    expect(await activities.reconcileSend({ cursorBefore: null, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: null });
+  });
+
+  it('sees a request whose events arrive during the settle period', async () => {
+    const { api, activities } = setup(1_000);
+    const pending = activities.reconcileSend({ cursorBefore: null, ppnums: ['12300000001', '12300000002'], templateId: 't1' });
+    setTimeout(() => api.accept('late', ['12300000002', '12300000001']), 200);
+    expect(await pending).toEqual({ sendRequestId: 'late' });
+  });
+
+  it('answers null on a busy stream once it has read past the settle period', async () => {
+    const { api, activities } = setup();
+    const noise = setInterval(() => api.log.append('noise', 'RECIPIENT_DELIVERED', '12300000077'), 10);
+    try {
+      expect(await activities.reconcileSend({ cursorBefore: null, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: null });
+    } finally {
+      clearInterval(noise);
+    }
+  });
+});
+
+describe('ensureTemplate', () => {
+  const components: TemplateComponentSpec[] = [{ type: 'text', content: 'Hi {{first_name}}' }, { type: 'poll', question: 'Ok?', options: ['yes', 'no'] }];
+
+  it('creates once, reuses an identical template, and refuses a different one with the same name', async () => {
+    const { api, activities } = setup();
+    const first = await activities.ensureTemplate({ name: 'welcome', components });
+    expect(first).toEqual({ templateId: 't1', placeholders: ['first_name'], isPoll: true });
+    expect(await activities.ensureTemplate({ name: 'welcome', components })).toEqual(first);
+    expect(api.templates).toHaveLength(1);
+    await expect(activities.ensureTemplate({ name: 'welcome', components: [{ type: 'text', content: 'Bye' }] })).rejects.toMatchObject({ type: 'TemplateConflict', nonRetryable: true });
+  });
+});
+
+describe('createSendRequest', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'send-unit-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the rows of a file chunk itself, variables included', async () => {
+    const file = join(dir, 'r.csv');
+    writeFileSync(file, 'ppnum,first_name\n12300000001,Ada\nbad,Bo\n12300000002,"Lee, C"\n');
+    const plan = await planRecipients({ campaignId: 'c', file, format: 'csv', requiredVars: ['first_name'], chunkSize: 1000, maxIssues: 10 });
+    const { api, activities } = setup();
+    const receipt = await activities.createSendRequest({ templateId: 't1', source: plan.chunks[0]! });
+    expect(receipt).toMatchObject({ sendRequestId: 'sr1', totalRecipients: 2 });
+    expect(api.sent[0]).toEqual([
+      { ppnum: '12300000001', vars: { first_name: 'Ada' } },
+      { ppnum: '12300000002', vars: { first_name: 'Lee, C' } },
+    ]);
+  });
+});
+
+describe('fetchPollResults', () => {
+  it('adds up the options over send requests and skips requests without a poll', async () => {
+    const { api, activities } = setup();
+    api.polls.set('a', [{ optionText: 'yes', count: 2 }, { optionText: 'no', count: 1 }]);
+    api.polls.set('b', [{ optionText: 'yes', count: 3 }]);
+    expect(await activities.fetchPollResults({ sendRequestIds: ['a', 'b', 'c'] })).toEqual({ options: { yes: 5, no: 1 }, totalResponses: 6 });
+  });
+});

@@ -1,0 +1,140 @@
+// The sendFallbacks activity (run in a MockActivityEnvironment for its Context) delivering to a
+// real local webhook receiver: per-item results, heartbeat progress, resume after a retry,
+// vars read from a file source, and configuration errors.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createFallbackActivities, type FallbackItemResult, type SendFallbacksInput } from '../../activities/fallback/index';
+import { createWebhookChannel } from '../../activities/fallback/webhook';
+import { planRecipients } from '../../activities/recipients';
+import { startWebhookReceiver, type WebhookReceiver } from './receivers';
+
+const A = '12300000003';
+const B = '12300000005';
+const C = '45600000001';
+
+let receiver: WebhookReceiver | undefined;
+afterEach(async () => {
+  await receiver?.close();
+  receiver = undefined;
+});
+
+/** Activities whose webhook channel retries fast; the receiver answers 400 for ppnums in `refuse`. */
+async function setup(refuse: string[] = []) {
+  receiver = await startWebhookReceiver((request) => ({ status: refuse.some((ppnum) => request.body.includes(ppnum)) ? 400 : 200 }));
+  const { sendFallbacks } = createFallbackActivities({
+    channelFactory: (settings) => {
+      if (settings.type !== 'webhook') throw new Error('webhook expected');
+      return createWebhookChannel(settings, { env: {}, backoff: { initialMs: 5, maxMs: 50 } });
+    },
+  });
+  const input = (items: SendFallbacksInput['items'], extra: Partial<SendFallbacksInput> = {}): SendFallbacksInput => ({
+    campaignId: 'spring',
+    chunkIndex: 0,
+    channel: { type: 'webhook', url: receiver!.url },
+    template: 'Hello {{name}}',
+    items,
+    ...extra,
+  });
+  return { sendFallbacks, input, receiver };
+}
+
+function sentPpnums(r: WebhookReceiver): string[] {
+  return r.requests.map((request) => (JSON.parse(request.body) as { ppnum: string }).ppnum).sort();
+}
+
+describe('sendFallbacks', () => {
+  it('returns one result per item in order; a permanent failure does not fail the batch', async () => {
+    const { sendFallbacks, input, receiver } = await setup([B]);
+    const heartbeats: { done: FallbackItemResult[] }[] = [];
+    const env = new MockActivityEnvironment();
+    env.on('heartbeat', (details: { done: FallbackItemResult[] }) => heartbeats.push(details));
+
+    const results = await env.run(sendFallbacks, input([
+      { ppnum: A, outcome: 'denied', vars: { name: 'Ana' } },
+      { ppnum: B, outcome: 'expired', vars: { name: 'Bo' } },
+      { ppnum: C, outcome: 'failed', vars: { name: 'Cy' } },
+    ]));
+
+    expect(results).toEqual([
+      { ppnum: A, status: 'sent', attempts: 1 },
+      { ppnum: B, status: 'failed', attempts: 1, error: 'webhook: webhook answered HTTP 400' },
+      { ppnum: C, status: 'sent', attempts: 1 },
+    ]);
+    expect(sentPpnums(receiver)).toEqual([A, B, C].sort());
+    const bodyOfA = JSON.parse(receiver.requests.find((r) => r.body.includes(A))!.body) as { text: string; idempotencyKey: string };
+    expect(bodyOfA).toMatchObject({ text: 'Hello Ana', idempotencyKey: `spring:${A}` });
+    // One heartbeat per finished item, each carrying everything finished so far.
+    expect(heartbeats.map((h) => h.done.length)).toEqual([1, 2, 3]);
+  });
+
+  it('on a retried attempt, skips items its heartbeat details report done', async () => {
+    const { sendFallbacks, input, receiver } = await setup();
+    const doneBefore: FallbackItemResult[] = [{ ppnum: A, status: 'sent', attempts: 2 }];
+    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: doneBefore } });
+
+    const results = await env.run(sendFallbacks, input([
+      { ppnum: A, outcome: 'denied', vars: { name: 'Ana' } },
+      { ppnum: B, outcome: 'denied', vars: { name: 'Bo' } },
+    ]));
+
+    expect(sentPpnums(receiver)).toEqual([B]);
+    expect(results).toEqual([
+      { ppnum: A, status: 'sent', attempts: 2 },
+      { ppnum: B, status: 'sent', attempts: 1 },
+    ]);
+  });
+
+  it('reports outcomes that do not call for a fallback as failed without sending', async () => {
+    const { sendFallbacks, input, receiver } = await setup();
+    const results = await new MockActivityEnvironment().run(sendFallbacks, input([{ ppnum: A, outcome: 'delivered', vars: {} }]));
+    expect(results).toEqual([{ ppnum: A, status: 'failed', attempts: 0, error: 'outcome delivered does not call for a fallback' }]);
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('rejects bad channel settings as a non-retryable failure', async () => {
+    const { sendFallbacks, input } = await setup();
+    const env = new MockActivityEnvironment();
+    const items = [{ ppnum: A, outcome: 'denied' as const, vars: {} }];
+
+    const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } })).catch((err: unknown) => err);
+    expect(unknownType).toBeInstanceOf(ApplicationFailure);
+    expect((unknownType as ApplicationFailure).nonRetryable).toBe(true);
+    expect((unknownType as ApplicationFailure).type).toBe('FallbackConfigInvalid');
+
+    const emailWithoutText = await env.run(sendFallbacks, input(items, {
+      template: undefined,
+      channel: { type: 'email', host: '127.0.0.1', port: 25, from: 'a@example.com', addressColumn: 'email' },
+    })).catch((err: unknown) => err);
+    expect((emailWithoutText as ApplicationFailure).message).toBe('an email fallback needs fallback.text');
+  });
+
+  describe('with a file source', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'ppoppo-fallback-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('reads the vars of items sent without them from the chunk file', async () => {
+      const file = join(dir, 'recipients.csv');
+      writeFileSync(file, `ppnum,name\n${A},Ana\n${B},Bo\n`);
+      const plan = await planRecipients({ campaignId: 'spring', file, format: 'csv', requiredVars: ['name'], chunkSize: 10, maxIssues: 10 });
+      const { sendFallbacks, input, receiver } = await setup();
+
+      const results = await new MockActivityEnvironment().run(sendFallbacks, input(
+        [{ ppnum: B, outcome: 'denied' }, { ppnum: C, outcome: 'denied' }],
+        { source: plan.chunks[0] },
+      ));
+
+      expect(results).toEqual([
+        { ppnum: B, status: 'sent', attempts: 1 },
+        { ppnum: C, status: 'failed', attempts: 0, error: `recipient ${C} not found in the chunk's source` },
+      ]);
+      expect(JSON.parse(receiver.requests[0]!.body)).toMatchObject({ ppnum: B, text: 'Hello Bo', vars: { name: 'Bo' } });
+    });
+  });
+});

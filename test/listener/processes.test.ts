@@ -1,0 +1,86 @@
+// Smoke tests of the two process entry points as a user runs them (`npm run worker`,
+// `npm run listener`): they start against real Temporal and the real sandbox, do their job, and
+// stop cleanly on SIGTERM.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox } from '../../src/sandbox/server';
+import { LISTENER_WORKFLOW_ID } from '../../src/temporal/names';
+import { connectTestClient, testTemporalAddress } from '../support/temporal';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const address = testTemporalAddress();
+
+let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+let client: Client;
+const children: ChildProcess[] = [];
+
+function startScript(script: string): { child: ChildProcess; output: () => string } {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: root,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      PCS_API_URL: sandbox.grpcUrl,
+      PAS_TOKEN_URL: sandbox.tokenUrl,
+      PAS_PCS_CLIENT_ID: sandbox.clientId,
+      PAS_PCS_CLIENT_SECRET: sandbox.clientSecret,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (data: Buffer) => (output += data.toString()));
+  child.stderr?.on('data', (data: Buffer) => (output += data.toString()));
+  children.push(child);
+  return { child, output: () => output };
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({});
+  client = await connectTestClient(address);
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await client?.workflow.getHandle(LISTENER_WORKFLOW_ID).terminate('test finished').catch(() => undefined);
+  await client?.connection.close();
+  await sandbox?.close();
+});
+
+describe('process entry points', () => {
+  it('npm run worker starts both workers and exits cleanly on SIGTERM', async () => {
+    const { child, output } = startScript('src/worker.ts');
+    await waitFor('the worker to report it is running', () => output().includes('workers running') || child.exitCode !== null);
+    expect(child.exitCode).toBeNull();
+    expect(await stop(child)).toBe(0);
+  }, 120_000);
+
+  it('npm run listener starts the singleton listener workflow and exits cleanly on SIGTERM', async () => {
+    const { child, output } = startScript('src/listener.ts');
+    const handle = client.workflow.getHandle(LISTENER_WORKFLOW_ID);
+    await waitFor('the listener workflow to run', async () => {
+      if (child.exitCode !== null) throw new Error(`listener exited early:\n${output()}`);
+      const status = await handle.describe().then((d) => d.status.name, () => undefined);
+      return status === 'RUNNING' && output().includes('listener running');
+    });
+    expect(await stop(child)).toBe(0);
+  }, 120_000);
+});

@@ -1,0 +1,243 @@
+// The campaign workflow with real chunk workflows on a real Temporal server, stub activities:
+// spec and recipient validation before sending, parking, pause/resume/cancel, exact counts, and
+// continue-as-new (the test server suggests it after ~200 events).
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecipientInput } from '../../src/api/types';
+import { emptyCounts } from '../../src/campaign/spec';
+import type { CampaignSpec } from '../../src/campaign/spec';
+import type { CampaignResult } from '../../workflows/messages';
+import { cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate } from '../../workflows/messages';
+import { pollUntil, testTemporalAddress } from '../support/temporal';
+import { StubWorld, recipients, refused } from './stub-worker';
+import type { Scenario } from './stub-worker';
+
+const world = new StubWorld();
+const started: string[] = [];
+
+beforeAll(() => world.start(testTemporalAddress()));
+afterAll(async () => {
+  // Chunks are abandoned children: end them too.
+  for await (const info of world.client.workflow.list({ query: `TaskQueue = "${world.taskQueue}" AND ExecutionStatus = "Running"` })) {
+    await world.client.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
+  }
+  await world.stop();
+});
+
+/** A campaign whose id is its template id, so the stubs find the scenario (and log fallbacks) by either. */
+function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<CampaignSpec> = {}) {
+  const { templateId, calls } = world.scenario(scenario);
+  const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: list }, ...extra };
+  return { spec, calls };
+}
+
+async function start(spec: unknown) {
+  const campaignId = (spec as { campaignId?: string }).campaignId ?? randomUUID();
+  started.push(campaignId);
+  return world.client.workflow.start('campaignWorkflow', {
+    workflowId: `campaign/${campaignId}`,
+    taskQueue: world.taskQueue,
+    args: [spec],
+    memo: world.memo,
+  });
+}
+
+async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+describe('validation before sending', () => {
+  it('rejects an invalid spec, naming each path, before any activity runs', async () => {
+    const { spec, calls } = campaign({}, recipients(2));
+    const handle = await start({ ...spec, consentWindow: 'soon', limits: { chunkSize: 0 } });
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe('InvalidCampaignSpec');
+    expect(failure.message).toContain('consentWindow');
+    expect(failure.message).toContain('limits.chunkSize');
+    expect(calls.ensureTemplate).toBe(0);
+  });
+
+  it('aborts on invalid rows (the default), naming entry and field, before sending', async () => {
+    const list = [...recipients(2), { ppnum: '123-45', vars: { name: 'x' } }, { ppnum: '45600000099', vars: {} }];
+    const { spec, calls } = campaign({ placeholders: ['name'] }, list);
+    const failure = await failureOf(await start(spec));
+    expect(failure.type).toBe('InvalidRecipients');
+    expect(failure.message).toContain('recipients.inline[2].ppnum');
+    expect(failure.message).toContain('recipients.inline[3].vars.name');
+    expect(calls.sends).toHaveLength(0);
+  });
+
+  it('skips invalid rows when asked, counting each as invalid', async () => {
+    const list = [...recipients(3), { ppnum: 'nope', vars: { name: 'x' } }, recipients(1)[0]!];
+    const { spec, calls } = campaign({ placeholders: ['name'] }, list, { onInvalidRows: 'skip', limits: { chunkSize: 2 } });
+    const result: CampaignResult = await (await start(spec)).result();
+    expect(result.status).toBe('completed');
+    expect(result.total).toBe(4); // 3 distinct valid + 1 invalid; the repeated ppnum is not a recipient
+    expect(result.counts).toMatchObject({ delivered: 3, invalid: 1 });
+    expect(result.issues.map((issue) => issue.field)).toEqual(['recipients.inline[3].ppnum', 'recipients.inline[4].ppnum']);
+    expect(calls.sends.flatMap((call) => call.ppnums).sort()).toEqual(recipients(3).map((r) => r.ppnum).sort());
+  });
+});
+
+describe('file sources', () => {
+  const rows = recipients(5).map((r) => r.ppnum);
+  const badRow = { line: 4, ppnum: '123', field: 'ppnum', message: 'ppnum "123" is not valid' };
+
+  it('aborts on invalid rows, naming the line and field', async () => {
+    const { templateId, calls } = world.scenario({ file: { chunks: [rows], invalid: [badRow] } });
+    const handle = await start({ campaignId: templateId, template: { templateId }, recipients: { file: `stub-file://${templateId}`, format: 'csv' } });
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe('InvalidRecipients');
+    expect(failure.message).toContain('line 4, ppnum');
+    expect(calls.sends).toHaveLength(0);
+  });
+
+  it('sends the planned chunks and leaves recipient vars to the fallback activity', async () => {
+    const denied = rows[2]!;
+    const { templateId, calls } = world.scenario({
+      file: { chunks: [rows.slice(0, 3), rows.slice(3)], invalid: [badRow] },
+      eventsFor: (ppnum) => (ppnum === denied ? ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'] : ['RECIPIENT_DELIVERED']),
+    });
+    const result: CampaignResult = await (
+      await start({
+        campaignId: templateId,
+        template: { templateId },
+        recipients: { file: `stub-file://${templateId}`, format: 'csv' },
+        onInvalidRows: 'skip',
+        fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+      })
+    ).result();
+    expect(result).toMatchObject({ status: 'completed', total: 6, chunks: 2 });
+    expect(result.counts).toMatchObject({ delivered: 4, denied: 1, invalid: 1, fallbackSent: 1 });
+    expect(result.issues).toEqual([badRow]);
+    expect(calls.fallbacks).toHaveLength(1);
+    expect(calls.fallbacks[0]).toMatchObject({ ppnum: denied, outcome: 'denied', source: { kind: 'file', byteStart: 0 } });
+    expect(calls.fallbacks[0]!.vars).toBeUndefined();
+  });
+});
+
+describe('parking, pause, resume and cancel', () => {
+  it('parks on a quota refusal, pauses, rejects a second resume, and cancels with an exact account', async () => {
+    const { spec, calls } = campaign(
+      {
+        send: () => {
+          throw refused(60 * 60_000, true);
+        },
+      },
+      recipients(10),
+      { limits: { chunkSize: 2, chunksInFlight: 1 } },
+    );
+    const handle = await start(spec);
+    const parked = await pollUntil('parked', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    expect(parked.parkedReason).toBe('quota');
+    expect(parked.parkedUntil).toBeDefined();
+    expect((await handle.describe()).searchAttributes.PpoppoCampaignStatus).toEqual(['parked']);
+
+    await expect(handle.executeUpdate(resumeUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((await handle.executeUpdate(pauseUpdate)).status).toBe('paused');
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('running');
+    expect((await handle.executeUpdate(cancelUpdate)).status).toBe('cancelling');
+
+    const result: CampaignResult = await handle.result();
+    expect(result.status).toBe('cancelled');
+    expect(result.counts.cancelled).toBe(10);
+    expect(result.total).toBe(10);
+    expect(calls.sends).toHaveLength(1); // only chunk 0 ever tried; the window held the rest back
+    await expect(handle.executeUpdate(cancelUpdate)).rejects.toThrow();
+  });
+
+  it('pause stops new chunks at once; resume continues from what was actually sent', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { spec, calls } = campaign(
+      {
+        send: async (_call, attempt) => {
+          if (attempt === 1) await gate; // chunk 0 is mid-send when the pause arrives
+          return `sr-${randomUUID().slice(0, 6)}`;
+        },
+      },
+      recipients(6),
+      { limits: { chunkSize: 2, chunksInFlight: 1 } },
+    );
+    const handle = await start(spec);
+    await pollUntil('first send', async () => calls.sends.length, (n) => n === 1);
+    expect((await handle.executeUpdate(pauseUpdate)).status).toBe('paused');
+    release();
+    const paused = await pollUntil('chunk 0 sent', () => handle.query(progressQuery), (p) => p.chunksSent === 1);
+    expect(paused.chunksStarted).toBe(1);
+    expect(calls.sends).toHaveLength(1);
+
+    await handle.executeUpdate(resumeUpdate);
+    const result: CampaignResult = await handle.result();
+    expect(result.counts.delivered).toBe(6);
+    expect(calls.sends.flatMap((call) => call.ppnums).sort()).toEqual(recipients(6).map((r) => r.ppnum).sort());
+  });
+});
+
+describe('counts and continue-as-new', () => {
+  it('counts a chunk once even when it reports twice, and adds poll results', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { spec, calls } = campaign(
+      {
+        isPoll: true,
+        send: async (call) => {
+          if (call.workflowId.endsWith('000001')) await gate; // chunk 1 holds the campaign open
+          return `sr-${call.workflowId.slice(-6)}`;
+        },
+      },
+      recipients(4),
+      { limits: { chunkSize: 2, chunksInFlight: 2 } },
+    );
+    const handle = await start(spec);
+    await pollUntil('chunk 0 finished', () => handle.query(progressQuery), (p) => p.chunksFinished === 1);
+    await handle.signal(chunkFinishedSignal, { chunkIndex: 0, counts: { ...emptyCounts(), delivered: 2 } });
+    release();
+    const result: CampaignResult = await handle.result();
+    expect(result.counts.delivered).toBe(4);
+    expect(result.poll).toEqual({ options: { yes: 2 }, totalResponses: 2 }); // the stub counts send requests
+    expect(calls.sends).toHaveLength(2);
+  });
+
+  it('keeps exact counts across continue-as-new with 300 one-recipient chunks', async () => {
+    const list = recipients(300);
+    const outcomeOf = (ppnum: string) => Number(ppnum) % 3;
+    const { spec, calls } = campaign(
+      {
+        eventsFor: (ppnum) =>
+          outcomeOf(ppnum) === 0 ? ['RECIPIENT_DELIVERED'] : outcomeOf(ppnum) === 1 ? ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'] : ['RECIPIENT_FAILED'],
+      },
+      list,
+      {
+        limits: { chunkSize: 1, chunksInFlight: 20 },
+        fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+      },
+    );
+    const handle = await start(spec);
+    const result: CampaignResult = await handle.result();
+    const expected = { delivered: 0, denied: 0, failed: 0 };
+    for (const r of list) expected[(['delivered', 'denied', 'failed'] as const)[outcomeOf(r.ppnum)]!] += 1;
+    expect(result).toMatchObject({ status: 'completed', total: 300, chunks: 300 });
+    expect(result.counts).toEqual({ ...expected, expired: 0, invalid: 0, cancelled: 0, fallbackSent: expected.denied, fallbackFailed: 0 });
+    expect(calls.sends).toHaveLength(300);
+    expect(new Set(calls.fallbacks.map((f) => f.ppnum)).size).toBe(calls.fallbacks.length);
+
+    // Several runs continued as new, each keeping its history small, and the counts crossed them.
+    const runs: { status: string; historyLength: number }[] = [];
+    for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) {
+      runs.push({ status: info.status.name, historyLength: info.historyLength ?? 0 });
+    }
+    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThan(1_000);
+  }, 180_000);
+});

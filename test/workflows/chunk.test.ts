@@ -1,0 +1,226 @@
+// The chunk workflow on a real Temporal server with stub activities: every send decision
+// (refused → wait → retry, ambiguous → reconcile → adopt, timed out → reconcile → resend),
+// pause/resume/cancel before sending, the consent window, and fallback at most once.
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeliveryEvent, EventType } from '../../src/api/types';
+import type { ChunkInput, ChunkResult } from '../../workflows/messages';
+import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, deliveryEventsSignal } from '../../workflows/messages';
+import { pollUntil, testTemporalAddress } from '../support/temporal';
+import { StubWorld, ambiguous, recipients, refused, rejected } from './stub-worker';
+
+const world = new StubWorld();
+const started: WorkflowHandle[] = [];
+
+beforeAll(() => world.start(testTemporalAddress()));
+afterAll(async () => {
+  for (const handle of started) await handle.terminate('test finished').catch(() => undefined);
+  await world.stop();
+});
+
+function chunkInput(templateId: string, overrides: Partial<ChunkInput> = {}): ChunkInput {
+  return {
+    campaignId: templateId, // the stubs log fallbacks by campaign id
+    chunkIndex: 0,
+    templateId,
+    source: { kind: 'inline', recipients: recipients(3) },
+    consentWindowMs: 60_000,
+    parentWorkflowId: `no-such-campaign-${templateId}`,
+    ...overrides,
+  };
+}
+
+async function startChunk(input: ChunkInput): Promise<WorkflowHandle> {
+  const handle = await world.client.workflow.start('chunkWorkflow', {
+    workflowId: `chunk-test-${randomUUID()}`,
+    taskQueue: world.taskQueue,
+    args: [input],
+    memo: world.memo,
+  });
+  started.push(handle);
+  return handle;
+}
+
+async function historyEvents(handle: WorkflowHandle) {
+  return (await handle.fetchHistory()).events ?? [];
+}
+
+describe('sending', () => {
+  it('waits exactly the retry hint on a workflow timer after a refusal, then sends again', async () => {
+    const { templateId, calls } = world.scenario({
+      send: (_call, attempt) => {
+        if (attempt === 1) throw refused(1_500);
+        return 'sr-after-refusal';
+      },
+    });
+    const handle = await startChunk(chunkInput(templateId));
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends).toHaveLength(2);
+    expect(result.sendRequestId).toBe('sr-after-refusal');
+    expect(result.counts.delivered).toBe(3);
+    const timers = (await historyEvents(handle)).filter((e) => e.timerStartedEventAttributes);
+    expect(timers.map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds) * 1000 + (e.timerStartedEventAttributes!.startToFireTimeout!.nanos ?? 0) / 1e6)).toContain(1_500);
+  });
+
+  it('adopts the request reconciliation finds after an ambiguous failure, without sending again', async () => {
+    const { templateId, calls } = world.scenario({
+      send: () => {
+        throw ambiguous();
+      },
+      reconcile: () => 'sr-found-by-reconcile',
+    });
+    const handle = await startChunk(chunkInput(templateId));
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends).toHaveLength(1);
+    expect(calls.reconciles).toHaveLength(1);
+    expect(calls.reconciles[0]!.ppnums).toEqual(recipients(3).map((r) => r.ppnum));
+    expect(result.sendRequestId).toBe('sr-found-by-reconcile');
+    expect(result.counts.delivered).toBe(3);
+    const description = await handle.describe();
+    expect(description.searchAttributes.PpoppoSendRequestId).toEqual(['sr-found-by-reconcile']);
+  });
+
+  it('sends again when the attempt timed out and reconciliation is certain nothing was accepted', async () => {
+    const { templateId, calls } = world.scenario({
+      send: async (_call, attempt) => {
+        // The first attempt outlives its 30 s start-to-close timeout, like a worker that died mid-call.
+        if (attempt === 1) await new Promise((resolve) => setTimeout(resolve, 33_000));
+        return `sr-attempt-${attempt}`;
+      },
+      reconcile: () => null,
+    });
+    const handle = await startChunk(chunkInput(templateId));
+    const result: ChunkResult = await handle.result();
+    expect(calls.reconciles).toHaveLength(1);
+    expect(calls.sends).toHaveLength(2);
+    expect(result.sendRequestId).toBe('sr-attempt-2');
+    expect(result.counts.delivered).toBe(3);
+  }, 90_000);
+
+  it('marks every recipient invalid when the request is rejected', async () => {
+    const { templateId, calls } = world.scenario({
+      send: () => {
+        throw rejected('INVALID_ARGUMENT');
+      },
+    });
+    const handle = await startChunk(chunkInput(templateId));
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends).toHaveLength(1);
+    expect(result.sendRequestId).toBeUndefined();
+    expect(result.counts.invalid).toBe(3);
+    const records = await handle.query(chunkRecipientsQuery);
+    expect(records.every((r) => r.state === 'invalid' && r.errorCode === 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
+
+describe('history size', () => {
+  it('keeps a directly delivered 1,000-recipient chunk within 30 history events', async () => {
+    const { templateId } = world.scenario(); // accepted; every recipient delivered, in one listener batch
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: recipients(1000) } }));
+    const result: ChunkResult = await handle.result();
+    expect(result.counts.delivered).toBe(1000);
+    expect((await historyEvents(handle)).length).toBeLessThanOrEqual(30);
+  });
+});
+
+describe('pause, resume and cancel before sending', () => {
+  it('holds a paused chunk until it is resumed', async () => {
+    const { templateId, calls } = world.scenario();
+    const handle = await startChunk(chunkInput(templateId, { initialControl: 'paused' }));
+    await pollUntil('paused phase', () => handle.query(chunkProgressQuery), (p) => p.phase === 'paused' && p.recipients === 3);
+    expect(calls.sends).toHaveLength(0);
+    await handle.signal(chunkControlSignal, { action: 'resume' });
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends).toHaveLength(1);
+    expect(result.counts.delivered).toBe(3);
+  });
+
+  it('cancels a paused chunk: nobody is sent anything, everyone is cancelled', async () => {
+    const { templateId, calls } = world.scenario();
+    const handle = await startChunk(chunkInput(templateId, { initialControl: 'paused' }));
+    await pollUntil('paused phase', () => handle.query(chunkProgressQuery), (p) => p.phase === 'paused');
+    await handle.signal(chunkControlSignal, { action: 'cancel' });
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends).toHaveLength(0);
+    expect(result.counts.cancelled).toBe(3);
+    const records = await handle.query(chunkRecipientsQuery);
+    expect(records.map((r) => r.state)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+  });
+
+  it('cancels a chunk waiting out a refusal at once, without another attempt', async () => {
+    const { templateId, calls } = world.scenario({
+      send: () => {
+        throw refused(10 * 60_000, true);
+      },
+    });
+    const handle = await startChunk(chunkInput(templateId));
+    const progress = await pollUntil('retry wait', () => handle.query(chunkProgressQuery), (p) => p.phase === 'waiting_retry');
+    expect(progress.retryAt).toBeDefined();
+    await handle.signal(chunkControlSignal, { action: 'cancel' });
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends).toHaveLength(1);
+    expect(result.counts.cancelled).toBe(3);
+  });
+});
+
+describe('outcomes and fallback', () => {
+  const [delivered, pending, denied, silent] = recipients(4);
+
+  it('expires what is still pending at the end of the consent window and falls back once per recipient', async () => {
+    const { templateId, calls } = world.scenario({
+      send: () => 'sr-window',
+      eventsFor: (ppnum): EventType[] => {
+        if (ppnum === delivered!.ppnum) return ['RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED', 'RECIPIENT_DELIVERED', 'RECIPIENT_DELIVERED'];
+        if (ppnum === pending!.ppnum) return ['RECIPIENT_PENDING_CONSENT'];
+        if (ppnum === denied!.ppnum) return ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED', 'CONSENT_DENIED'];
+        return []; // silent: accepted, then never a word
+      },
+    });
+    const handle = await startChunk(
+      chunkInput(templateId, {
+        source: { kind: 'inline', recipients: [delivered!, pending!, denied!, silent!] },
+        consentWindowMs: 2_000,
+        fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+      }),
+    );
+    // Duplicates of what already happened arrive later again (stream replay): harmless.
+    await pollUntil('denied', () => handle.query(chunkRecipientsQuery), (records) => records.some((r) => r.state === 'denied'));
+    const replay: DeliveryEvent[] = [
+      { eventId: 'dup-1', sendRequestId: 'sr-window', type: 'CONSENT_DENIED', ppnum: denied!.ppnum },
+      { eventId: 'dup-2', sendRequestId: 'sr-window', type: 'RECIPIENT_PENDING_CONSENT', ppnum: delivered!.ppnum },
+      { eventId: 'other', sendRequestId: 'sr-someone-else', type: 'RECIPIENT_DELIVERED', ppnum: pending!.ppnum },
+    ];
+    await handle.signal(deliveryEventsSignal, { events: replay });
+
+    const result: ChunkResult = await handle.result();
+    expect(result.counts).toMatchObject({ delivered: 1, denied: 1, expired: 1, failed: 1, fallbackSent: 2, fallbackFailed: 0 });
+    expect(calls.fallbacks.map((item) => [item.ppnum, item.outcome]).sort()).toEqual(
+      [
+        [denied!.ppnum, 'denied'],
+        [pending!.ppnum, 'expired'],
+      ].sort(),
+    );
+    expect(calls.fallbacks.find((item) => item.ppnum === denied!.ppnum)!.vars).toEqual(denied!.vars);
+    const byPpnum = new Map((await handle.query(chunkRecipientsQuery)).map((r) => [r.ppnum, r]));
+    expect(byPpnum.get(pending!.ppnum)).toMatchObject({ state: 'expired', outcome: 'expired', errorCode: 'CONSENT_WINDOW_ENDED', fallback: 'sent' });
+    expect(byPpnum.get(silent!.ppnum)).toMatchObject({ state: 'failed', errorCode: 'NO_EVENT' });
+    expect(byPpnum.get(silent!.ppnum)!.fallback).toBeUndefined();
+    expect(byPpnum.get(delivered!.ppnum)!.fallback).toBeUndefined();
+    expect(byPpnum.get(delivered!.ppnum)!.history.map((h) => h.event).slice(-3)).toEqual(['RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED', 'RECIPIENT_DELIVERED']);
+  });
+
+  it('falls back on a denial as soon as it is known, before the consent window ends', async () => {
+    const { templateId, calls } = world.scenario({ send: () => 'sr-early', eventsFor: () => ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'] });
+    const handle = await startChunk(
+      chunkInput(templateId, {
+        source: { kind: 'inline', recipients: [denied!] },
+        consentWindowMs: 24 * 3_600_000,
+        fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+      }),
+    );
+    const result: ChunkResult = await handle.result();
+    expect(result.counts).toMatchObject({ denied: 1, fallbackSent: 1 });
+    expect(calls.fallbacks).toHaveLength(1);
+  });
+});

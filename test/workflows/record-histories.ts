@@ -1,0 +1,88 @@
+// Records the histories of a finished campaign and its chunks as JSON fixtures for the replay
+// test (test/workflows/replay.test.ts). Run `npm run record-histories` after an intended change to
+// workflow code; a change that breaks determinism then shows up as a replay failure instead.
+//
+// Uses TEMPORAL_ADDRESS when set; otherwise starts a throwaway dev server (src/temporal/dev-server.ts).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { EventType } from '../../src/api/types';
+import type { CampaignSpec } from '../../src/campaign/spec';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
+import { pauseUpdate, resumeUpdate } from '../../workflows/messages';
+import { StubWorld, ambiguous, recipients, refused } from './stub-worker';
+
+const HISTORIES_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
+
+async function main(): Promise<void> {
+  const server = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer();
+  const world = new StubWorld();
+  await world.start(server?.address ?? process.env.TEMPORAL_ADDRESS!);
+  try {
+    await record(world);
+  } finally {
+    await world.stop();
+    await server?.stop();
+  }
+}
+
+/** Three chunks that walk every branch: refused → retry, ambiguous → adopt, plain; denied, expired, delivered; fallback. */
+async function record(world: StubWorld): Promise<void> {
+  const list = recipients(6);
+  const attempts = new Map<string, number>();
+  const chunkOf = (workflowId: string) => Number(workflowId.split('/').at(-1));
+  const { templateId } = world.scenario({
+    send: (call) => {
+      const attempt = (attempts.get(call.workflowId) ?? 0) + 1;
+      attempts.set(call.workflowId, attempt);
+      const chunk = chunkOf(call.workflowId);
+      if (chunk === 0 && attempt === 1) throw refused(500);
+      if (chunk === 1) throw ambiguous();
+      return `sr-fixture-${chunk}-${attempt}`;
+    },
+    reconcile: (call) => `sr-fixture-${chunkOf(call.workflowId)}-adopted`,
+    eventsFor: (ppnum): EventType[] => {
+      if (ppnum === list[1]!.ppnum) return ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'];
+      if (ppnum === list[3]!.ppnum) return ['RECIPIENT_PENDING_CONSENT'];
+      return ['RECIPIENT_DELIVERED'];
+    },
+    placeholders: ['name'],
+  });
+  const spec: CampaignSpec = {
+    campaignId: templateId,
+    template: { templateId },
+    recipients: { inline: list },
+    consentWindow: '3s',
+    fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+    limits: { chunkSize: 2, chunksInFlight: 2 },
+  };
+  const handle = await world.client.workflow.start('campaignWorkflow', {
+    workflowId: campaignWorkflowId(templateId),
+    taskQueue: world.taskQueue,
+    args: [spec],
+    memo: world.memo,
+  });
+  await handle.executeUpdate(pauseUpdate);
+  await handle.executeUpdate(resumeUpdate);
+  const result = await handle.result();
+  console.log('campaign result', JSON.stringify(result));
+
+  mkdirSync(HISTORIES_DIR, { recursive: true });
+  // Replay needs each history's workflow id (the campaign checks its own id), kept in index.json.
+  const index: { file: string; workflowId: string }[] = [];
+  const save = async (name: string, workflowId: string) => {
+    const history = await world.client.workflow.getHandle(workflowId).fetchHistory();
+    writeFileSync(`${HISTORIES_DIR}${name}.json`, historyToJSON(history));
+    index.push({ file: `${name}.json`, workflowId });
+    console.log(`wrote ${name}.json (${history.events?.length} events)`);
+  };
+  await save('campaign', handle.workflowId);
+  for (let chunk = 0; chunk < 3; chunk++) await save(`chunk-${chunk}`, chunkWorkflowId(templateId, chunk));
+  writeFileSync(`${HISTORIES_DIR}index.json`, JSON.stringify(index, null, 2) + '\n');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import {
+  campaignSettings,
+  checkInlineRecipients,
+  chunkInline,
+  countRecipients,
+  emptyCounts,
+  parseCampaignSpec,
+  parseDuration,
+  requiredVarsFor,
+} from '../../src/campaign/spec';
+import { fromRanges, toRanges } from '../../src/campaign/ranges';
+
+const validSpec = {
+  campaignId: 'spring-sale',
+  template: { name: 'spring', components: [{ type: 'text', content: 'Hello {{name}}' }] },
+  recipients: { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }] },
+};
+
+describe('parseDuration', () => {
+  it.each([
+    ['24h', 86_400_000],
+    ['90s', 90_000],
+    ['1h30m', 5_400_000],
+    ['500ms', 500],
+    ['2d', 172_800_000],
+    ['1500', 1500],
+  ])('%s → %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(['', 'soon', '10 minutes', '-5s', '5x'])('rejects %j', (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe('parseCampaignSpec', () => {
+  it('accepts a minimal spec and applies defaults', () => {
+    const { spec, issues } = parseCampaignSpec(validSpec);
+    expect(issues).toEqual([]);
+    expect(campaignSettings(spec!)).toEqual({ consentWindowMs: 86_400_000, chunkSize: 1000, chunksInFlight: 4, onInvalidRows: 'abort', fallbackOn: [] });
+  });
+
+  it('names the JSON path of every problem', () => {
+    const { spec, issues } = parseCampaignSpec({
+      campaignId: 'bad/id',
+      template: { name: 'x', components: [{ type: 'button', label: 'Go', url: 'ftp://x' }] },
+      recipients: { file: 'list.txt' },
+      consentWindow: 'forever',
+      fallback: { on: ['denied', 'bounced'], channel: {} },
+      limits: { chunkSize: 5000, chunksInFlight: 0 },
+      onInvalidRows: 'ignore',
+      recipient: [],
+    });
+    expect(spec).toBeUndefined();
+    expect(issues.map((issue) => issue.path).sort()).toEqual(
+      [
+        'campaignId',
+        'consentWindow',
+        'fallback.channel',
+        'fallback.on[1]',
+        'limits.chunkSize',
+        'limits.chunksInFlight',
+        'onInvalidRows',
+        'recipient',
+        'recipients.format',
+        'template.components[0].url',
+      ].sort(),
+    );
+  });
+
+  it('checks the fallback channel settings', () => {
+    const paths = (fallback: unknown) => parseCampaignSpec({ ...validSpec, fallback }).issues.map((i) => `${i.path}: ${i.message}`);
+    expect(paths({ on: ['denied'], channel: { type: 'webhook', url: 'ftp://x' } })).toEqual(['fallback.channel: fallback.channel.url must be an http(s) URL']);
+    expect(paths({ on: ['denied'], channel: { type: 'email', host: 'smtp', port: 25, from: 'a@b', addressColumn: 'email' } })).toEqual(['fallback.text: an email fallback needs a text']);
+    expect(paths({ on: ['denied'], channel: { type: 'webhook', url: 'https://hooks.example/x' } })).toEqual([]);
+  });
+
+  it('rejects a non-object and an empty inline list', () => {
+    expect(parseCampaignSpec('x').issues).toHaveLength(1);
+    expect(parseCampaignSpec({ ...validSpec, recipients: { inline: [] } }).issues.map((i) => i.path)).toEqual(['recipients.inline']);
+  });
+
+  it('always includes denied in fallback.on and infers the file format', () => {
+    const { spec } = parseCampaignSpec({ ...validSpec, recipients: { file: '/data/list.ndjson' }, fallback: { on: ['expired'], channel: { type: 'webhook', url: 'http://x' } } });
+    expect(spec!.fallback!.on).toEqual(['denied', 'expired']);
+    expect(spec!.recipients).toEqual({ file: '/data/list.ndjson', format: 'ndjson' });
+  });
+});
+
+describe('checkInlineRecipients', () => {
+  it('reports invalid rows by JSON path and drops duplicates', () => {
+    const result = checkInlineRecipients(
+      [
+        { ppnum: '12300000001', vars: { name: 'A' } },
+        { ppnum: '123-bad', vars: { name: 'B' } },
+        { ppnum: '12300000002', vars: {} },
+        { ppnum: '12300000001', vars: { name: 'A again' } },
+      ],
+      ['name'],
+    );
+    expect(result.recipients.map((r) => r.ppnum)).toEqual(['12300000001']);
+    expect(result.invalidCount).toBe(2);
+    expect(result.duplicateCount).toBe(1);
+    expect(result.issues.map((i) => i.field)).toEqual(['recipients.inline[1].ppnum', 'recipients.inline[2].vars.name', 'recipients.inline[3].ppnum']);
+  });
+
+  it('requires the fallback text placeholders too', () => {
+    expect(requiredVarsFor(['name'], { on: ['denied'], channel: { type: 'webhook' }, text: 'Hi {{name}}, code {{code}}' })).toEqual(['name', 'code']);
+  });
+});
+
+describe('chunking and counting', () => {
+  it('splits inline lists into chunks of at most chunkSize', () => {
+    const recipients = Array.from({ length: 7 }, (_, i) => ({ ppnum: `1230000010${i}`, vars: {} }));
+    const chunks = chunkInline(recipients, 3);
+    expect(chunks.map((c) => (c.kind === 'inline' ? c.recipients.length : -1))).toEqual([3, 3, 1]);
+  });
+
+  it('counts recipients, not fallbacks', () => {
+    expect(countRecipients({ ...emptyCounts(), delivered: 2, denied: 1, fallbackSent: 1 })).toBe(3);
+  });
+
+  it('carries chunk index sets as ranges', () => {
+    const set = new Set([0, 1, 2, 5, 7, 8]);
+    expect(toRanges(set)).toEqual([[0, 2], [5, 5], [7, 8]]);
+    expect(fromRanges(toRanges(set))).toEqual(set);
+  });
+});

@@ -1,0 +1,189 @@
+// Workflow unit tests: the real campaign and chunk workflows on a real Temporal server, with
+// stub activities. Each test picks its own templateId; the stubs look up that test's scenario by
+// templateId, so one worker serves every test in a file.
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
+import type { ValidationIssue } from '../../src/api/validation';
+import type { ChunkSource } from '../../src/campaign/spec';
+import { deliveryEventsSignal } from '../../workflows/messages';
+
+export interface SendCall {
+  templateId: string;
+  ppnums: string[];
+  workflowId: string;
+}
+
+export interface FallbackItem {
+  ppnum: string;
+  outcome: string;
+  vars?: Record<string, string>;
+  /** Set when the batch carried a file source (the activity reads the vars itself). */
+  source?: ChunkSource;
+}
+
+/** What the stubs do for one test; every hook is optional. */
+export interface Scenario {
+  /** Throw to fail the attempt; return a send request id to accept. Default: accept, deliver everyone. */
+  send?: (call: SendCall, attempt: number) => Promise<string> | string;
+  reconcile?: (call: SendCall) => string | null;
+  /** Events to emit (to the chunk workflow, by signal) once a request is accepted or adopted. */
+  eventsFor?: (ppnum: string) => EventType[];
+  placeholders?: string[];
+  isPoll?: boolean;
+  /** A file source: the ppnums of each planned chunk, and the plan's invalid rows. */
+  file?: { chunks: string[][]; invalid?: ValidationIssue[] };
+}
+
+/** Calls made by the stubs, per templateId. */
+export class CallLog {
+  sends: SendCall[] = [];
+  reconciles: SendCall[] = [];
+  fallbacks: FallbackItem[] = [];
+  ensureTemplate = 0;
+}
+
+export class StubWorld {
+  readonly taskQueue = `workflows-test-${randomUUID().slice(0, 8)}`;
+  client!: Client;
+  private worker!: Worker;
+  private running!: Promise<void>;
+  private scenarios = new Map<string, Scenario>();
+  private logs = new Map<string, CallLog>();
+
+  /** Registers a scenario under a fresh templateId and returns that id with its call log. */
+  scenario(scenario: Scenario = {}): { templateId: string; calls: CallLog } {
+    const templateId = `tpl-${randomUUID().slice(0, 8)}`;
+    this.scenarios.set(templateId, scenario);
+    const calls = new CallLog();
+    this.logs.set(templateId, calls);
+    return { templateId, calls };
+  }
+
+  /** `address`: the shared test server (testTemporalAddress()) or the record script's own. */
+  async start(address: string): Promise<void> {
+    quietWorkerLogs();
+    this.client = new Client({ connection: await Connection.connect({ address }) });
+    this.worker = await Worker.create({
+      connection: await NativeConnection.connect({ address }),
+      taskQueue: this.taskQueue,
+      workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
+      activities: this.activities(),
+    });
+    this.running = this.worker.run();
+  }
+
+  async stop(): Promise<void> {
+    this.worker?.shutdown();
+    await this.running;
+  }
+
+  /** Workflow start options that route the send activity to this worker. */
+  get memo(): Record<string, string> {
+    return { sendTaskQueue: this.taskQueue };
+  }
+
+  private activities() {
+    const scenarioOf = (templateId: string) => this.scenarios.get(templateId) ?? {};
+    const logOf = (templateId: string) => this.logs.get(templateId) ?? new CallLog();
+    const signal = (workflowId: string, events: DeliveryEvent[]) => this.client.workflow.getHandle(workflowId).signal(deliveryEventsSignal, { events });
+    const currentWorkflowId = () => Context.current().info.workflowExecution?.workflowId ?? '';
+    // Stub file sources are named stub-file://<templateId>; byteStart is the chunk's index in the plan.
+    const ppnumsOf = (source: ChunkSource) =>
+      source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []);
+
+    async function emit(workflowId: string, sendRequestId: string, ppnums: string[], scenario: Scenario): Promise<void> {
+      const events: DeliveryEvent[] = [];
+      for (const ppnum of ppnums) {
+        for (const type of scenario.eventsFor?.(ppnum) ?? ['RECIPIENT_DELIVERED']) {
+          events.push({ eventId: randomUUID(), sendRequestId, type, ppnum });
+        }
+      }
+      if (events.length > 0) await signal(workflowId, events);
+    }
+
+    return {
+      async ensureTemplate(input: { templateId: string } | { name: string }) {
+        const templateId = 'templateId' in input ? input.templateId : input.name;
+        logOf(templateId).ensureTemplate += 1;
+        const scenario = scenarioOf(templateId);
+        return { templateId, placeholders: scenario.placeholders ?? [], isPoll: scenario.isPoll ?? false };
+      },
+      async readChunkPpnums(source: ChunkSource) {
+        return ppnumsOf(source);
+      },
+      async readChunkRecipients(input: { source: ChunkSource }): Promise<RecipientInput[]> {
+        return input.source.kind === 'inline' ? input.source.recipients : [];
+      },
+      async beginSend() {
+        return { cursorBefore: 'cursor-before' };
+      },
+      async createSendRequest(input: { templateId: string; source: ChunkSource }): Promise<SendReceipt> {
+        const workflowId = currentWorkflowId();
+        const call: SendCall = { templateId: input.templateId, ppnums: ppnumsOf(input.source), workflowId };
+        const log = logOf(input.templateId);
+        log.sends.push(call);
+        const scenario = scenarioOf(input.templateId);
+        const sendRequestId = scenario.send ? await scenario.send(call, log.sends.length) : `sr-${randomUUID().slice(0, 8)}`;
+        // Like the real API, events may reach the chunk before the receipt does: it buffers them.
+        await emit(workflowId, sendRequestId, call.ppnums, scenario);
+        return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length };
+      },
+      async reconcileSend(input: { ppnums: string[]; templateId: string }) {
+        const workflowId = currentWorkflowId();
+        const call: SendCall = { templateId: input.templateId, ppnums: input.ppnums, workflowId };
+        logOf(input.templateId).reconciles.push(call);
+        const scenario = scenarioOf(input.templateId);
+        const sendRequestId = scenario.reconcile?.(call) ?? null;
+        if (sendRequestId) await emit(workflowId, sendRequestId, call.ppnums, scenario);
+        return { sendRequestId };
+      },
+      sendFallbacks: async (input: { campaignId: string; items: FallbackItem[]; source?: ChunkSource }) => {
+        // The campaign id doubles as the template id in these tests' campaigns; chunk tests use the template id too.
+        const log = this.logs.get(input.campaignId);
+        log?.fallbacks.push(...input.items.map((item) => ({ ...item, source: input.source })));
+        return input.items.map((item) => ({ ppnum: item.ppnum, status: 'sent' as const, attempts: 1 }));
+      },
+      async fetchPollResults(input: { sendRequestIds: string[] }) {
+        return { options: { yes: input.sendRequestIds.length }, totalResponses: input.sendRequestIds.length };
+      },
+      async planRecipients(input: { file: string }) {
+        const file = scenarioOf(input.file.replace('stub-file://', '')).file;
+        if (!file) throw ApplicationFailure.nonRetryable(`no stub file ${input.file}`, 'NotStubbed');
+        const chunks: ChunkSource[] = file.chunks.map((_, i) => ({ kind: 'file', path: input.file, format: 'csv', byteStart: i, byteEnd: i + 1, firstLine: 2, skipLines: [] }));
+        const valid = file.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+        const invalid = file.invalid ?? [];
+        return { total: valid + invalid.length, valid, invalidCount: invalid.length, duplicateCount: 0, issues: invalid, chunks };
+      },
+    };
+  }
+}
+
+/** These tests provoke failures on purpose: keep the worker's log to errors (once per process). */
+function quietWorkerLogs(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed in this process
+  }
+}
+
+export function refused(retryAfterMs: number | null, quota = false): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'SendRefused', message: 'refused', nonRetryable: true, details: [{ retryAfterMs, quota, codeName: 'RESOURCE_EXHAUSTED' }] });
+}
+
+export function ambiguous(): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'SendAmbiguous', message: 'answer lost', nonRetryable: true, details: [{ codeName: 'INTERNAL', message: 'answer lost' }] });
+}
+
+export function rejected(codeName = 'INVALID_ARGUMENT'): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'SendRejected', message: 'rejected', nonRetryable: true, details: [{ codeName, message: 'rejected' }] });
+}
+
+export function recipients(n: number, offset = 0): RecipientInput[] {
+  return Array.from({ length: n }, (_, i) => ({ ppnum: String(45600000000 + offset + i), vars: { name: `R${offset + i}` } }));
+}
