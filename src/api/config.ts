@@ -26,7 +26,7 @@ export class ConfigError extends Error {
 export function clientConfigFromEnv(env: Record<string, string | undefined> = process.env): ClientConfig {
   const required = (name: string) => {
     const value = env[name]?.trim();
-    if (!value) throw new ConfigError(`${name} is not set: the Ppoppo client needs it (see README, "Configuration")`);
+    if (!value) throw new ConfigError(`${name} is not set: the Ppoppo API client needs it`);
     return value;
   };
   const apiUrl = env.PCS_API_URL?.trim() || DEFAULT_API_URL;

@@ -23,7 +23,7 @@ import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
 import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
 import { chunkRecipientsQuery } from '../../workflows/messages';
-import { testTemporalAddress } from '../support/temporal';
+import { quietTemporalLogs, testTemporalAddress } from '../support/temporal';
 
 const run = randomUUID().slice(0, 8);
 const queues = { campaigns: `e2e-campaigns-${run}`, send: `e2e-send-${run}` };
@@ -46,10 +46,13 @@ let workers: RunningWorkers;
 let listener: RunningListener;
 let receiver: Server;
 let receiverUrl: string;
-const fallbackRequests: string[] = [];
+/** Bodies the fallback receiver got: { idempotencyKey, campaignId, ppnum, outcome, text, vars }. */
+const fallbackRequests: { ppnum: string; outcome: string; text: string; campaignId: string }[] = [];
 
 beforeAll(async () => {
-  sandbox = await startSandbox({});
+  quietTemporalLogs();
+  // Consent decisions within 200 ms; an undecided consent (…05) expires after 3 s, inside the campaign's window.
+  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 3_000 });
   // The reconciliation settle period (6 is "answer lost") stays short in tests.
   process.env.RECONCILE_SETTLE_MS ??= '2000';
   ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
@@ -70,7 +73,7 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
-      fallbackRequests.push(body);
+      fallbackRequests.push(JSON.parse(body) as (typeof fallbackRequests)[number]);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
   });
@@ -105,18 +108,22 @@ async function recipientsOf(campaignId: string, chunks: number): Promise<Recipie
   return all;
 }
 
-/** Ledger entries (GET /inspect/messages): one per message the sandbox delivered or queued. */
+/** The sandbox's delivery ledger (GET /inspect/messages): one entry per message it accepted. */
 async function ledgerPpnums(): Promise<string[]> {
-  const body = (await (await fetch(`${sandbox.httpUrl}/inspect/messages`)).json()) as unknown;
-  const entries = (Array.isArray(body) ? body : ((body as { messages?: unknown[] }).messages ?? [])) as { ppnum?: string; recipient?: string }[];
-  return entries.map((entry) => entry.ppnum ?? entry.recipient ?? '');
+  const body = (await (await fetch(`${sandbox.httpUrl}/inspect/messages`)).json()) as { messages: { ppnum: string }[] };
+  return body.messages.map((entry) => entry.ppnum);
 }
 
-function fallbackCount(ppnum: string): number {
-  return fallbackRequests.filter((body) => body.includes(ppnum)).length;
+/** Recipients the sandbox messaged more than once with the same template (GET /inspect/duplicates). */
+async function duplicates(): Promise<unknown[]> {
+  return ((await (await fetch(`${sandbox.httpUrl}/inspect/duplicates`)).json()) as { duplicates: unknown[] }).duplicates;
 }
 
-describe('a campaign over every sandbox test number', () => {
+function fallbacksFor(campaignId: string, ppnum: string) {
+  return fallbackRequests.filter((body) => body.campaignId === campaignId && body.ppnum === ppnum);
+}
+
+describe('campaigns on the real stack (sandbox, worker, listener, fallback webhook)', () => {
   it('lands each recipient in its final state, falls back once, and messages nobody twice', async () => {
     const campaignId = `e2e-${run}`;
     const ppnums = Object.keys(EXPECTED);
@@ -124,7 +131,7 @@ describe('a campaign over every sandbox test number', () => {
       campaignId,
       template: { name: `e2e-welcome-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { inline: ppnums.map((ppnum, i) => ({ ppnum, vars: { name: `Tester ${i}` } })) },
-      consentWindow: '20s',
+      consentWindow: '30s',
       fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiverUrl }, text: 'Hello {{name}}, see you elsewhere' },
       limits: { chunkSize: 1, chunksInFlight: ppnums.length },
     });
@@ -134,14 +141,54 @@ describe('a campaign over every sandbox test number', () => {
     const records = await recipientsOf(campaignId, result.chunks);
     expect(Object.fromEntries(records.map((r) => [r.ppnum, r.state]))).toEqual(EXPECTED);
     expect(result.counts).toEqual({ delivered: 4, denied: 1, failed: 1, expired: 1, invalid: 0, cancelled: 0, fallbackSent: 2, fallbackFailed: 0 });
+    const byPpnum = new Map(records.map((r) => [r.ppnum, r]));
+    const events = (ppnum: string) => byPpnum.get(ppnum)!.history.map((h) => h.event);
+    expect(events('12300000006')).toContainEqual(expect.stringMatching(/^adopted after reconciliation/));
+    expect(events('12300000007').filter((e) => e === 'refused (UNAVAILABLE)')).toHaveLength(2);
+    expect(byPpnum.get('12300000005')).toMatchObject({ errorCode: 'CONSENT_EXPIRED', fallback: 'sent' });
 
-    expect(fallbackCount('12300000003')).toBe(1);
-    expect(fallbackCount('12300000005')).toBe(1);
-    for (const ppnum of ['12300000001', '12300000002', '12300000004', '12300000006', '12300000007']) expect(fallbackCount(ppnum)).toBe(0);
+    expect(fallbacksFor(campaignId, '12300000003')).toEqual([expect.objectContaining({ outcome: 'denied', text: 'Hello Tester 2, see you elsewhere' })]);
+    expect(fallbacksFor(campaignId, '12300000005')).toEqual([expect.objectContaining({ outcome: 'expired' })]);
+    for (const ppnum of ['12300000001', '12300000002', '12300000004', '12300000006', '12300000007']) expect(fallbacksFor(campaignId, ppnum)).toEqual([]);
+
+    // Each recipient was accepted by the API exactly once: …06's lost answer was adopted, not resent.
+    const ledger = await ledgerPpnums();
+    for (const ppnum of ppnums) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBe(1);
+    expect(await duplicates()).toEqual([]);
+  }, 180_000);
+
+  it('waits exactly the retry hint after RESOURCE_EXHAUSTED, adopts an ambiguous send, and survives a stream cut', async () => {
+    const campaignId = `e2e-faults-${run}`;
+    const ppnums = Array.from({ length: 3 }, (_, i) => String(88800000000 + i));
+    const faults = { resourceExhaustedNext: 2, retryAfterMs: 1_500, ambiguousNext: 1, cutStreamsNow: true };
+    await fetch(`${sandbox.httpUrl}/inspect/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+    const result = await runCampaign({
+      campaignId,
+      template: { name: `e2e-faults-${run}`, components: [{ type: 'text', content: 'Hello' }] },
+      recipients: { inline: ppnums.map((ppnum) => ({ ppnum, vars: {} })) },
+      consentWindow: '30s',
+      limits: { chunkSize: 1, chunksInFlight: 3 },
+    });
+    expect(result).toMatchObject({ status: 'completed', total: 3 });
+    const records = await recipientsOf(campaignId, result.chunks);
+    expect(records.every((r) => r.outcome !== undefined)).toBe(true);
+    const allEvents = records.flatMap((r) => r.history.map((h) => h.event));
+    expect(allEvents.filter((e) => e === 'refused (RESOURCE_EXHAUSTED)')).toHaveLength(2);
+    expect(allEvents.filter((e) => e.startsWith('adopted after reconciliation'))).toHaveLength(1);
+
+    // Each refusal waited on a workflow timer of exactly the server's 1,500 ms.
+    const timersMs: number[] = [];
+    for (let i = 0; i < result.chunks; i++) {
+      for (const event of (await temporal.workflow.getHandle(chunkWorkflowId(campaignId, i)).fetchHistory()).events ?? []) {
+        const timeout = event.timerStartedEventAttributes?.startToFireTimeout;
+        if (timeout) timersMs.push(Number(timeout.seconds ?? 0) * 1000 + (timeout.nanos ?? 0) / 1e6);
+      }
+    }
+    expect(timersMs.filter((ms) => ms === 1_500)).toHaveLength(2);
 
     const ledger = await ledgerPpnums();
-    for (const ppnum of ppnums) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBeLessThanOrEqual(1);
-    expect(ledger).toContain('12300000006'); // accepted once, adopted, never resent
+    for (const ppnum of ppnums) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBe(1);
+    expect(await duplicates()).toEqual([]);
   }, 180_000);
 
   it('runs a CSV campaign: skips the invalid row by line, sends the rest once', async () => {
@@ -166,6 +213,7 @@ describe('a campaign over every sandbox test number', () => {
     expect(records.map((r) => r.ppnum).sort()).toEqual(valid);
     expect(records.every((r) => r.outcome !== undefined)).toBe(true);
     const ledger = await ledgerPpnums();
-    for (const ppnum of valid) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBeLessThanOrEqual(1);
+    for (const ppnum of valid) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBe(1);
+    expect(await duplicates()).toEqual([]);
   }, 180_000);
 });
