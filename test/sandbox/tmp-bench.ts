@@ -7,7 +7,7 @@ const c = connect(sb);
 const token = await tokenFor(sb);
 const tpl = (await rpc<any>(c.template, 'createTemplate', { name: 'b', components: [text('Hello {{name}}')] }, token)).template.id;
 let completedCount = 0; let events = 0;
-const streamDone = readStream(c.message, {}, token, (evs) => { events = evs.length; completedCount = evs.filter(e => e.eventType === E.REQUEST_COMPLETED).length; return completedCount >= N; });
+const streamDone = readStream(c.message, {}, token, (evs) => { const e = evs[evs.length - 1]; if (e && e.eventType === E.REQUEST_COMPLETED) completedCount++; events = evs.length; return completedCount >= N; });
 const t0 = Date.now();
 let base = 30000000000;
 for (let i = 0; i < N; i++) {

@@ -1,0 +1,199 @@
+// The main job on the embedded default: a local Temporal dev server (SQLite, Web UI), the Ppoppo
+// sandbox, the worker and the listener, then one example campaign of a few thousand sandbox
+// recipients covering every outcome, with live progress and a final report.
+//
+//   npm run demo                      run the example campaign, report, stop everything
+//   npm run demo -- --keep            same, then keep the stack running until Ctrl-C
+//   npm run demo -- --recipients 5000 --json
+//   npm start                         (= --serve) bring the stack up for real use and keep it up
+//
+// Exit codes: 0 campaign completed and every check passed; 1 a check failed; 2 bad flags.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { PpoppoClient } from '../src/api/client';
+import { makeClientConfig } from '../src/api/config';
+import type { CampaignSpec, OutcomeCounts } from '../src/campaign/spec';
+import { runListener } from '../src/listener';
+import { startSandbox } from '../src/sandbox/server';
+import { startDevServer } from '../src/temporal/dev-server';
+import { campaignWorkflowId } from '../src/temporal/names';
+import { runWorkers } from '../src/worker';
+import type { CampaignProgress, CampaignResult } from '../workflows/messages';
+import { progressQuery } from '../workflows/messages';
+
+const USAGE = 'usage: npm run demo -- [--recipients N] [--keep] [--serve] [--json] [--port 7233] [--ui-port 8233] [--data-dir .data]';
+
+function parseFlags() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        recipients: { type: 'string', default: '3000' },
+        keep: { type: 'boolean', default: false },
+        serve: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        port: { type: 'string', default: '7233' },
+        'ui-port': { type: 'string', default: '8233' },
+        'data-dir': { type: 'string', default: '.data' },
+        help: { type: 'boolean', default: false },
+      },
+    });
+    const recipients = Number(values.recipients);
+    if (!Number.isInteger(recipients) || recipients < 7 || recipients > 200_000) throw new Error('--recipients must be an integer from 7 to 200000');
+    const port = Number(values.port);
+    const uiPort = Number(values['ui-port']);
+    if (!Number.isInteger(port) || !Number.isInteger(uiPort)) throw new Error('--port and --ui-port must be integers');
+    return { ...values, recipients, port, uiPort };
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const flags = parseFlags();
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const say = (line: string) => {
+  if (!flags.json) console.log(line);
+};
+
+/** Every documented and sandbox-only test number first, then ppnums whose outcome the sandbox derives. */
+function writeRecipients(path: string, count: number): void {
+  const rows = ['ppnum,name'];
+  for (let i = 1; i <= 7; i++) rows.push(`1230000000${i},Tester ${i}`);
+  for (let i = 7; i < count; i++) rows.push(`${45600000000 + i},Customer ${i}`);
+  writeFileSync(path, `${rows.join('\n')}\n`);
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+function countsLine(c: OutcomeCounts): string {
+  return `delivered ${c.delivered} · failed ${c.failed} · denied ${c.denied} · expired ${c.expired} · invalid ${c.invalid} · cancelled ${c.cancelled} · fallback ${c.fallbackSent}`;
+}
+
+const dataDir = resolve(flags['data-dir']);
+mkdirSync(dataDir, { recursive: true });
+const stops: Array<() => Promise<unknown>> = [];
+async function stopAll(): Promise<void> {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+}
+
+async function main(): Promise<number> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  say(`Starting the Temporal dev server (SQLite state in ${join(dataDir, 'temporal.db')}) …`);
+  const temporal = await startDevServer({ dbFile: join(dataDir, 'temporal.db'), port: flags.port, uiPort: flags.uiPort, ui: true, logFile: join(dataDir, 'temporal.log') });
+  stops.push(() => temporal.stop());
+  say(`  Temporal ${temporal.address}, Web UI ${temporal.uiUrl}`);
+
+  // The consent window is scaled from 24 h to seconds so the whole story fits in a minute.
+  const sandbox = await startSandbox({ dbPath: ':memory:', consentDecisionDelayMs: 1_500, consentWindowMs: 8_000, grpcPort: 0, httpPort: 0 });
+  stops.push(() => sandbox.close());
+  say(`  Ppoppo sandbox ${sandbox.grpcUrl} (inspection ${sandbox.httpUrl})`);
+
+  const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
+  stops.push(async () => ppoppo.close());
+  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  stops.push(() => client.connection.close());
+  const connection = await NativeConnection.connect({ address: temporal.address });
+  stops.push(() => connection.close());
+  process.env.RECONCILE_SETTLE_MS ??= '2000';
+  const workers = await runWorkers({ connection, temporalClient: client, ppoppoClient: ppoppo });
+  stops.push(() => workers.shutdown());
+  const listener = await runListener({ connection, temporalClient: client, ppoppoClient: ppoppo, maxRunMs: 10_000 });
+  stops.push(() => listener.shutdown());
+  say('  worker and listener running');
+
+  if (flags.serve) {
+    say(`\nStack is up. Point the CLI or app code at:\n  TEMPORAL_ADDRESS=${temporal.address}\n  PCS_API_URL=${sandbox.grpcUrl}\n  PAS_TOKEN_URL=${sandbox.tokenUrl}\n  PAS_PCS_CLIENT_ID=${sandbox.clientId}\n  PAS_PCS_CLIENT_SECRET=<sandbox secret>\nCtrl-C stops everything.`);
+    await new Promise<void>((done) => process.once('SIGINT', done));
+    return 0;
+  }
+
+  // A local webhook receiver stands in for the fallback channel.
+  const fallbacks: { ppnum: string; outcome: string }[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      fallbacks.push(JSON.parse(body) as { ppnum: string; outcome: string });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((done) => receiver.listen(0, '127.0.0.1', done));
+  stops.push(async () => receiver.close());
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/fallback`;
+
+  const campaignId = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+  const file = join(dataDir, `${campaignId}.csv`);
+  writeRecipients(file, flags.recipients);
+  const spec: CampaignSpec = {
+    campaignId,
+    template: { name: `demo-welcome-${campaignId}`, components: [{ type: 'text', content: 'Hello {{name}}, welcome aboard!' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
+    recipients: { file, format: 'csv' },
+    consentWindow: '20s',
+    fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiverUrl }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
+    limits: { chunkSize: 500, chunksInFlight: 4 },
+  };
+  const workflowId = campaignWorkflowId(campaignId);
+  const handle = await client.workflow.start('campaignWorkflow', { workflowId, taskQueue: 'ppoppo-campaigns', args: [spec] });
+  const uiLink = `${temporal.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
+  say(`\nCampaign ${campaignId}: ${flags.recipients} recipients from ${file}\n  Web UI: ${uiLink}\n`);
+
+  const started = Date.now();
+  const ticker = setInterval(() => {
+    handle.query(progressQuery).then((p: CampaignProgress) => {
+      const done = Object.values({ ...p.counts, fallbackSent: 0, fallbackFailed: 0 }).reduce((a, b) => a + b, 0);
+      if (!flags.json && process.stdout.isTTY) process.stdout.write(`\r${bar(done, p.total)} ${done}/${p.total} ${p.status} · ${countsLine(p.counts)} · ${((Date.now() - started) / 1000).toFixed(0)}s   `);
+      else say(`${p.status} ${done}/${p.total} · ${countsLine(p.counts)}`);
+    }, () => undefined);
+  }, flags.json || !process.stdout.isTTY ? 5_000 : 500);
+  const result: CampaignResult = await handle.result().finally(() => clearInterval(ticker));
+  say('');
+
+  // Checks against the sandbox's own ledger and the fallback receiver.
+  const duplicates = ((await (await fetch(`${sandbox.httpUrl}/inspect/duplicates`)).json()) as { duplicates: unknown[] }).duplicates;
+  const fallbackKeys = fallbacks.map((f) => f.ppnum);
+  const checks = {
+    completed: result.status === 'completed',
+    everyRecipientHasOneOutcome: Object.values({ ...result.counts, fallbackSent: 0, fallbackFailed: 0 }).reduce((a, b) => a + b, 0) === result.total,
+    nobodyMessagedTwice: duplicates.length === 0,
+    fallbackOncePerRecipient: new Set(fallbackKeys).size === fallbackKeys.length,
+    fallbackMatchesPolicy: fallbackKeys.length === result.counts.denied + result.counts.expired,
+  };
+  const ok = Object.values(checks).every(Boolean);
+  const seconds = (Date.now() - started) / 1000;
+  if (flags.json) {
+    console.log(JSON.stringify({ campaignId, seconds, result, fallbacksReceived: fallbacks.length, checks, webUi: uiLink }, null, 2));
+  } else {
+    console.log(`Campaign ${result.status} in ${seconds.toFixed(1)} s`);
+    console.log(`  recipients      ${result.total} in ${result.chunks} chunks`);
+    for (const [outcome, count] of Object.entries(result.counts)) console.log(`  ${outcome.padEnd(15)} ${count}`);
+    console.log(`  fallbacks received by the webhook: ${fallbacks.length}`);
+    for (const [name, passed] of Object.entries(checks)) console.log(`  ${passed ? 'ok  ' : 'FAIL'} ${name}`);
+    console.log(`  Web UI: ${uiLink}`);
+  }
+  if (flags.keep) {
+    say('\n--keep: the stack stays up; Ctrl-C stops everything.');
+    await new Promise<void>((done) => process.once('SIGINT', done));
+  }
+  return ok ? 0 : 1;
+}
+
+main()
+  .then(async (code) => {
+    await stopAll();
+    process.exit(code);
+  })
+  .catch(async (error: unknown) => {
+    console.error(`demo failed: ${(error as Error).stack ?? String(error)}`);
+    await stopAll();
+    process.exit(1);
+  });
