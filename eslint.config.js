@@ -19,7 +19,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         patterns: [
           { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process'], message: 'Workflow code must stay deterministic: do I/O in activities.' },
-          { group: ['@grpc/*', 'jose', 'better-sqlite3', 'nodemailer', '../src/api/*', '../activities/*'], message: 'Workflow code must not import I/O libraries; use `import type` for activity types.', allowTypeImports: true },
+          { group: ['@grpc/*', 'jose', 'better-sqlite3', 'nodemailer', '../src/api/client*', '../src/api/auth*', '../src/api/stream*', '../src/api/config*', '../src/api/gen/*', '../src/sandbox/*', '../activities/*'], message: 'Workflow code must not import I/O libraries; use `import type` for activity types.', allowTypeImports: true },
         ],
       }],
     },
