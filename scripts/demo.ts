@@ -18,6 +18,7 @@ import { PpoppoClient } from '../src/api/client';
 import { makeClientConfig } from '../src/api/config';
 import type { CampaignSpec, OutcomeCounts } from '../src/campaign/spec';
 import { runListener } from '../src/listener';
+import { parseDurationMs } from '../src/sandbox/options';
 import { startSandbox } from '../src/sandbox/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { campaignWorkflowId } from '../src/temporal/names';
@@ -94,7 +95,11 @@ async function main(): Promise<number> {
   say(`  Temporal ${temporal.address}, Web UI ${temporal.uiUrl}`);
 
   // The consent window is scaled from 24 h to seconds so the whole story fits in a minute.
-  const sandbox = await startSandbox({ dbPath: ':memory:', consentDecisionDelayMs: 1_500, consentWindowMs: 8_000, grpcPort: 0, httpPort: 0 });
+  // `--serve` is for real use: the usual sandbox ports, state kept in .data/, a consent window from
+  // SANDBOX_CONSENT_WINDOW (default 24 h). The demo itself gets a fresh, fast sandbox.
+  const sandbox = await startSandbox(flags.serve
+    ? { dbPath: join(dataDir, 'sandbox.sqlite'), grpcPort: 3203, httpPort: 3100, consentWindowMs: parseDurationMs(process.env.SANDBOX_CONSENT_WINDOW ?? '24h') }
+    : { dbPath: ':memory:', consentDecisionDelayMs: 1_500, consentWindowMs: 8_000, grpcPort: 0, httpPort: 0 });
   stops.push(() => sandbox.close());
   say(`  Ppoppo sandbox ${sandbox.grpcUrl} (inspection ${sandbox.httpUrl})`);
 

@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { OutcomeCounts } from '../../src/campaign/spec';
 import { freePort } from '../../src/temporal/dev-server';
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -25,7 +26,7 @@ describe('npm run demo', () => {
     const [port, uiPort] = [await freePort(), await freePort()];
     const { code, stdout, stderr } = await runDemo(['--recipients', '400', '--json', '--port', String(port), '--ui-port', String(uiPort), '--data-dir', dataDir]);
     expect(code, stderr).toBe(0);
-    const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { result: { status: string; total: number; counts: Record<string, number> }; checks: Record<string, boolean>; fallbacksReceived: number; webUi: string };
+    const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { result: { status: string; total: number; counts: OutcomeCounts }; checks: Record<string, boolean>; fallbacksReceived: number; webUi: string };
     expect(report.result.status).toBe('completed');
     expect(report.result.total).toBe(400);
     expect(Object.values(report.checks).every(Boolean), JSON.stringify(report.checks)).toBe(true);
