@@ -102,6 +102,13 @@ export function readStream(client: AnyClient, request: StreamSendRequestEventsRe
   });
 }
 
+/** Like readStream, but fails unless `done` was reached (the server ending the stream first is an error). */
+export async function readUntil(client: AnyClient, request: StreamSendRequestEventsReq, token: string, done: (events: SendRequestEvent[]) => boolean): Promise<SendRequestEvent[]> {
+  const result = await readStream(client, request, token, done);
+  if (result.end !== 'client') throw new Error(`stream ended (${result.end}: ${result.error?.message ?? 'by the server'}) after ${result.events.length} events, before the expected ones`);
+  return result.events;
+}
+
 export async function fetchToken(sandbox: RunningSandbox, form: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: sandbox.clientId, client_secret: sandbox.clientSecret, ...form });
   const response = await fetch(sandbox.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });

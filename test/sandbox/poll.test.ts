@@ -11,14 +11,15 @@ import {
   type Template,
 } from '../../src/api/gen/ppoppo/external/v1/external';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
-import { connect, failure, freshPpnum, readStream, rpc, text, tokenFor, type Clients } from './helpers';
+import { connect, failure, freshPpnum, readUntil, rpc, text, tokenFor, type Clients } from './helpers';
 
 let sandbox: RunningSandbox;
 let clients: Clients;
 let token: string;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ pollResponseDelayMs: 20, streamMaxEvents: 0 });
+  // No consent expiry in the mix: with the default 24 h window such a request would never complete.
+  sandbox = await startSandbox({ pollResponseDelayMs: 20, consentDecisionDelayMs: 50, streamMaxEvents: 0, streamMaxMs: 0, outcomeMix: { consentExpired: 0 } });
   clients = connect(sandbox);
   token = await tokenFor(sandbox);
 });
@@ -36,7 +37,7 @@ describe('polls', () => {
     const ppnums = ['12300000001', '12300000004', ...Array.from({ length: 8 }, () => freshPpnum())];
     const receipt = await rpc<CreateSendRequestResp>(clients.message, 'createSendRequest', { templateId, recipients: ppnums.map((ppnum) => ({ ppnum })) }, token);
 
-    const { events } = await readStream(clients.message, { sendRequestId: receipt.id }, token, (seen) => {
+    const events = await readUntil(clients.message, { sendRequestId: receipt.id }, token, (seen) => {
       const delivered = seen.filter((e) => e.eventType === E.RECIPIENT_DELIVERED).length;
       const answered = seen.filter((e) => e.eventType === E.POLL_RESPONSE_RECEIVED).length;
       return seen.some((e) => e.eventType === E.REQUEST_COMPLETED) && delivered === answered;

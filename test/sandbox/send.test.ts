@@ -11,7 +11,7 @@ import {
   type Template,
 } from '../../src/api/gen/ppoppo/external/v1/external';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
-import { completed, connect, failure, freshPpnum, inspect, readStream, rpc, sequences, text, tokenFor, uniqueName, type Clients } from './helpers';
+import { completed, connect, failure, freshPpnum, inspect, readUntil, rpc, sequences, text, tokenFor, uniqueName, type Clients } from './helpers';
 
 let sandbox: RunningSandbox;
 let clients: Clients;
@@ -21,7 +21,7 @@ let templateId: string;
 const send = (recipients: object[], template = templateId) => rpc<CreateSendRequestResp>(clients.message, 'createSendRequest', { templateId: template, recipients }, token);
 const to = (...ppnums: string[]) => ppnums.map((ppnum) => ({ ppnum, vars: { name: `n${ppnum.slice(-2)}` } }));
 const statusOf = (id: string) => rpc<GetSendRequestStatusResp>(clients.message, 'getSendRequestStatus', { id }, token);
-const eventsUntilCompleted = async (id: string) => (await readStream(clients.message, { sendRequestId: id }, token, completed(id))).events;
+const eventsUntilCompleted = (id: string) => readUntil(clients.message, { sendRequestId: id }, token, completed(id));
 
 interface LedgerEntry { sendRequestId: string; ppnum: string; templateId: string; text: string; status: string }
 const ledger = async (query: string) => (await inspect<{ messages: LedgerEntry[] }>(sandbox, `/inspect/messages?${query}`)).messages;
@@ -114,7 +114,7 @@ describe('test numbers', () => {
 
   it('totals agree with the events at every moment, also while consent is pending', async () => {
     const receipt = await send(to('12300000005'));
-    await readStream(clients.message, { sendRequestId: receipt.id }, token, (events) => events.some((e) => e.eventType === E.RECIPIENT_PENDING_CONSENT));
+    await readUntil(clients.message, { sendRequestId: receipt.id }, token, (events) => events.some((e) => e.eventType === E.RECIPIENT_PENDING_CONSENT));
     const { request, recipients } = await statusOf(receipt.id);
     expect(request).toMatchObject({ status: S.SEND_REQUEST_STATUS_PROCESSING, pendingConsent: 1, delivered: 0, failed: 0 });
     expect(recipients[0]?.status).toBe(R.RECIPIENT_DELIVERY_STATUS_PENDING_CONSENT);

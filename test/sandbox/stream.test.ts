@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SendRequestEventType as E, type CreateSendRequestResp, type SendRequestEvent, type Template } from '../../src/api/gen/ppoppo/external/v1/external';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
-import { completed, connect, freshPpnum, inspect, readStream, rpc, text, tokenFor, type Clients } from './helpers';
+import { completed, connect, freshPpnum, inspect, readStream, readUntil, rpc, text, tokenFor, type Clients } from './helpers';
 
 let sandbox: RunningSandbox;
 let clients: Clients;
@@ -28,12 +28,12 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-/** Reads the app-wide stream from `cursor`, reconnecting after every server-side end, until `done`. */
-async function readResuming(cursor: string | undefined, done: (events: SendRequestEvent[]) => boolean): Promise<{ events: SendRequestEvent[]; serverEnds: number }> {
+/** Reads the stream from `cursor`, reconnecting after every server-side end, until `done`. */
+async function readResuming(cursor: string | undefined, done: (events: SendRequestEvent[]) => boolean, sendRequestId?: string): Promise<{ events: SendRequestEvent[]; serverEnds: number }> {
   const events: SendRequestEvent[] = [];
   let serverEnds = 0;
   while (!done(events)) {
-    const part = await readStream(clients.message, cursor ? { afterEventId: cursor } : {}, token, (seen) => done([...events, ...seen]));
+    const part = await readStream(clients.message, { sendRequestId, afterEventId: cursor }, token, (seen) => done([...events, ...seen]));
     events.push(...part.events);
     cursor = events.at(-1)?.eventId ?? cursor;
     if (part.end === 'error') throw part.error;
@@ -53,8 +53,8 @@ describe('event stream', () => {
     // The same range read in one go, without server-side ends, holds exactly the same events.
     await inspect(sandbox, '/inspect/config', { streamMaxEvents: 0 });
     try {
-      const reference = await readStream(clients.message, {}, token, (seen) => seen.length >= events.length);
-      expect(ids(reference.events)).toEqual(ids(events));
+      const reference = await readUntil(clients.message, {}, token, (seen) => seen.length >= events.length);
+      expect(ids(reference)).toEqual(ids(events));
     } finally {
       await inspect(sandbox, '/inspect/config', { streamMaxEvents: STREAM_MAX_EVENTS });
     }
@@ -72,9 +72,9 @@ describe('event stream', () => {
   });
 
   it('a well-formed cursor that is not an event id replays the events that sort after it', async () => {
-    const first = (await readStream(clients.message, {}, token, (seen) => seen.length >= 1)).events[0]!;
+    const first = (await readUntil(clients.message, {}, token, (seen) => seen.length >= 1))[0]!;
     const between = `${first.eventId.slice(0, 25)}${first.eventId.endsWith('Z') ? 'Y' : 'Z'}`;
-    const next = (await readStream(clients.message, { afterEventId: between }, token, (seen) => seen.length >= 1)).events[0]!;
+    const next = (await readUntil(clients.message, { afterEventId: between }, token, (seen) => seen.length >= 1))[0]!;
     expect(next.eventId > between).toBe(true);
   });
 
@@ -82,7 +82,7 @@ describe('event stream', () => {
     const a = await send(3);
     await send(3);
     const { events } = await readResuming(undefined, completed(a.id));
-    const only = await readStream(clients.message, { sendRequestId: a.id }, token, completed(a.id));
+    const only = await readResuming(undefined, completed(a.id), a.id);
     expect(only.events.every((e) => e.sendRequestId === a.id)).toBe(true);
     expect(ids(only.events)).toEqual(ids(events.filter((e) => e.sendRequestId === a.id)));
   });
