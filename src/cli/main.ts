@@ -1,0 +1,128 @@
+// The campaign CLI: `npm run campaign -- <command> [args] [flags]`. Run with no arguments for help.
+// Exit codes: 0 ok, 1 campaign or validation failure, 2 usage error, 3 not found, 4 cannot connect.
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../api/config';
+import { UnavailableError } from '../api/errors';
+import { CampaignNotFoundError } from '../client/campaigns';
+import * as commands from './commands';
+import type { CommandContext, Flags } from './commands';
+import { CliError, EXIT } from './errors';
+import type { ExitCode } from './errors';
+
+type FlagName = keyof Flags;
+
+interface CommandDef {
+  usage: string;
+  /** Number of positional arguments: exact, or [min, max]. */
+  args: [number, number];
+  flags: FlagName[];
+  run(ctx: CommandContext): Promise<ExitCode>;
+}
+
+const QUEUES: FlagName[] = ['task-queue', 'send-task-queue'];
+
+const COMMANDS: Record<string, CommandDef> = {
+  start: { usage: 'start <spec.json|spec.yaml> [--recipients file.csv|file.ndjson] [--wait]', args: [1, 1], flags: ['recipients', 'wait', ...QUEUES], run: commands.start },
+  validate: { usage: 'validate <spec.json|spec.yaml> [--recipients file]', args: [1, 1], flags: ['recipients'], run: commands.validate },
+  status: { usage: 'status <campaignId>', args: [1, 1], flags: QUEUES, run: commands.status },
+  watch: { usage: 'watch <campaignId> [--interval ms]', args: [1, 1], flags: ['interval', ...QUEUES], run: commands.watch },
+  list: { usage: 'list', args: [0, 0], flags: QUEUES, run: commands.list },
+  pause: { usage: 'pause <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('pause') },
+  resume: { usage: 'resume <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('resume') },
+  cancel: { usage: 'cancel <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('cancel') },
+  report: { usage: 'report <campaignId> [--format csv|json] [--out file]', args: [1, 1], flags: ['format', 'out', ...QUEUES], run: commands.report },
+  recipient: { usage: 'recipient <campaignId> <ppnum>', args: [2, 2], flags: QUEUES, run: commands.recipient },
+  'template create': { usage: 'template create <template.json>', args: [1, 1], flags: [], run: commands.templateCreate },
+  alert: { usage: 'alert <ppnum...> --text "message"', args: [1, Infinity], flags: ['text'], run: commands.alert },
+};
+
+const FLAG_TYPES: Record<FlagName, 'string' | 'boolean'> = {
+  json: 'boolean',
+  wait: 'boolean',
+  recipients: 'string',
+  format: 'string',
+  out: 'string',
+  text: 'string',
+  'task-queue': 'string',
+  'send-task-queue': 'string',
+  interval: 'string',
+};
+
+const HELP = [
+  'usage: npm run campaign -- <command> [args] [--json]',
+  '',
+  'commands:',
+  ...Object.values(COMMANDS).map((def) => `  ${def.usage}`),
+  '',
+  'every command accepts --json (machine-readable output).',
+  'start/status/watch/... also accept --task-queue Q (env CAMPAIGN_TASK_QUEUE) and --send-task-queue Q (env CAMPAIGN_SEND_TASK_QUEUE).',
+  'Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*; API: PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET.',
+  'exit codes: 0 ok, 1 campaign or validation failure, 2 usage error, 3 not found, 4 cannot connect.',
+].join('\n');
+
+const HELP_COMMAND: CommandDef = {
+  usage: 'help',
+  args: [0, 0],
+  flags: [],
+  run: (ctx) => {
+    ctx.print(HELP);
+    return Promise.resolve(EXIT.ok);
+  },
+};
+
+function findCommand(argv: string[]): { name: string; def: CommandDef; rest: string[] } {
+  const [first, second] = argv;
+  if (first === undefined) throw new CliError(HELP, EXIT.usage);
+  if (first === 'help' || first === '--help' || first === '-h') return { name: 'help', def: HELP_COMMAND, rest: [] };
+  const two = `${first} ${second ?? ''}`;
+  if (COMMANDS[two]) return { name: two, def: COMMANDS[two], rest: argv.slice(2) };
+  if (first === 'template') throw new CliError(`unknown template command "${second ?? ''}"; use: template create <template.json>`, EXIT.usage);
+  const def = COMMANDS[first];
+  if (!def) throw new CliError(`unknown command "${first}"; commands: ${Object.keys(COMMANDS).join(', ')} (run with --help)`, EXIT.usage);
+  return { name: first, def, rest: argv.slice(1) };
+}
+
+function parseCommand(argv: string[]): { name: string; def: CommandDef; args: string[]; flags: Flags } {
+  const { name, def, rest } = findCommand(argv);
+  const options = Object.fromEntries(['json', ...def.flags].map((flag) => [flag, { type: FLAG_TYPES[flag as FlagName] }]));
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\nusage: npm run campaign -- ${def.usage} [--json]`, EXIT.usage);
+  }
+  const [min, max] = def.args;
+  if (parsed.positionals.length < min || parsed.positionals.length > max) {
+    throw new CliError(`${name}: expected ${min === max ? min : `${min} or more`} argument(s), got ${parsed.positionals.length}\nusage: npm run campaign -- ${def.usage} [--json]`, EXIT.usage);
+  }
+  return { name, def, args: parsed.positionals, flags: parsed.values as Flags };
+}
+
+/** Maps any error to a message and an exit code; never prints a stack for expected failures. */
+function exitCodeFor(err: unknown): { message: string; code: ExitCode } {
+  if (err instanceof CliError) return { message: err.message, code: err.code };
+  if (err instanceof CampaignNotFoundError) return { message: `${err.message}; check the id with \`npm run campaign -- list\``, code: EXIT.notFound };
+  if (err instanceof ConfigError) return { message: `configuration: ${err.message}`, code: EXIT.usage };
+  if (err instanceof UnavailableError) return { message: `cannot reach the Ppoppo API: ${err.message}; check PCS_API_URL`, code: EXIT.cannotConnect };
+  const code = (err as { code?: unknown }).code;
+  if (code === 14) return { message: `cannot connect: ${(err as Error).message}; check TEMPORAL_ADDRESS`, code: EXIT.cannotConnect };
+  return { message: err instanceof Error ? `${err.name}: ${err.message}` : String(err), code: EXIT.failure };
+}
+
+export async function main(argv: string[]): Promise<ExitCode> {
+  const temporal = { connector: undefined as ReturnType<typeof commands.temporalConnector> | undefined };
+  try {
+    const { def, args, flags } = parseCommand(argv);
+    temporal.connector = commands.temporalConnector(flags);
+    const connector = temporal.connector;
+    return await def.run({ args, flags, print: (text) => console.log(text), campaigns: () => connector.get() });
+  } catch (err) {
+    const { message, code } = exitCodeFor(err);
+    console.error(message);
+    return code;
+  } finally {
+    await temporal.connector?.close().catch(() => undefined);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,163 @@
+// CampaignClient: the app-code API for campaigns (start, watch, control, read outcomes), on top of a
+// @temporalio/client Client. The CLI (src/cli) is a thin shell over this class.
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { parseCampaignSpec } from '../campaign/spec';
+import type { CampaignSpec, SpecIssue } from '../campaign/spec';
+import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, TASK_QUEUES, campaignWorkflowId, chunkWorkflowId } from '../temporal/names';
+import { cancelUpdate, chunkRecipientsQuery, pauseUpdate, progressQuery, resumeUpdate } from '../../workflows/messages';
+import type { CampaignProgress, CampaignResult, RecipientRecord } from '../../workflows/messages';
+
+export interface CampaignClientOptions {
+  /** Task queue of the campaign workflows (default TASK_QUEUES.campaigns). */
+  taskQueue?: string;
+  /** Non-default send queue, passed to the workflow as memo `sendTaskQueue` (tests, isolated workers). */
+  sendTaskQueue?: string;
+}
+
+export interface StartedCampaign {
+  campaignId: string;
+  workflowId: string;
+  runId: string;
+  /** The campaign had already finished: nothing was started (a finished campaign never reruns). */
+  alreadyFinished?: boolean;
+}
+
+export interface CampaignSummary {
+  campaignId: string;
+  workflowId: string;
+  runId: string;
+  /** The campaign's own status (search attribute), or the workflow's if not yet set. */
+  status: string;
+  workflowStatus: string;
+  startTime: string;
+  closeTime?: string;
+}
+
+/** The spec failed parseCampaignSpec; `issues` lists every problem by JSON path. */
+export class InvalidSpecError extends Error {
+  constructor(readonly issues: SpecIssue[]) {
+    super(`invalid campaign spec:\n${issues.map((issue) => `  ${issue.path || '(spec)'}: ${issue.message}`).join('\n')}`);
+    this.name = 'InvalidSpecError';
+  }
+}
+
+/** No campaign with this id exists on the server. */
+export class CampaignNotFoundError extends Error {
+  constructor(readonly campaignId: string) {
+    super(`no campaign "${campaignId}" (workflow ${campaignWorkflowId(campaignId)} not found)`);
+    this.name = 'CampaignNotFoundError';
+  }
+}
+
+export class CampaignClient {
+  readonly #client: Client;
+  readonly #options: CampaignClientOptions;
+
+  constructor(client: Client, options: CampaignClientOptions | string = {}) {
+    this.#client = client;
+    this.#options = typeof options === 'string' ? { taskQueue: options } : options;
+  }
+
+  /**
+   * Starts the campaign, or attaches to the running one with the same campaignId (the workflow id
+   * is derived from it, and a second start uses the existing run). A finished campaign is not run
+   * again: its last run is returned with `alreadyFinished`.
+   */
+  async startCampaign(input: unknown): Promise<StartedCampaign> {
+    const { spec, issues } = parseCampaignSpec(input);
+    if (!spec) throw new InvalidSpecError(issues);
+    const workflowId = campaignWorkflowId(spec.campaignId);
+    try {
+      const handle = await this.#client.workflow.start('campaignWorkflow', {
+        workflowId,
+        taskQueue: this.#options.taskQueue ?? TASK_QUEUES.campaigns,
+        args: [spec satisfies CampaignSpec],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        memo: this.#options.sendTaskQueue ? { sendTaskQueue: this.#options.sendTaskQueue } : undefined,
+      });
+      return { campaignId: spec.campaignId, workflowId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const info = await this.#client.workflow.getHandle(workflowId).describe();
+      return { campaignId: spec.campaignId, workflowId, runId: info.runId, alreadyFinished: true };
+    }
+  }
+
+  getProgress(campaignId: string): Promise<CampaignProgress> {
+    return this.#call(campaignId, (handle) => handle.query(progressQuery));
+  }
+
+  pause(campaignId: string): Promise<CampaignProgress> {
+    return this.#call(campaignId, (handle) => handle.executeUpdate(pauseUpdate));
+  }
+
+  resume(campaignId: string): Promise<CampaignProgress> {
+    return this.#call(campaignId, (handle) => handle.executeUpdate(resumeUpdate));
+  }
+
+  cancel(campaignId: string): Promise<CampaignProgress> {
+    return this.#call(campaignId, (handle) => handle.executeUpdate(cancelUpdate));
+  }
+
+  /** Waits for the campaign to end (follows continue-as-new). */
+  result(campaignId: string): Promise<CampaignResult> {
+    return this.#call(campaignId, (handle) => handle.result() as Promise<CampaignResult>);
+  }
+
+  /** Whether the campaign workflow has closed (completed, cancelled, failed, terminated...). */
+  async isClosed(campaignId: string): Promise<boolean> {
+    const info = await this.#call(campaignId, (handle) => handle.describe());
+    return info.status.name !== 'RUNNING';
+  }
+
+  /** Every recipient of the campaign, chunk by chunk (chunks not started yet have none). */
+  async *recipients(campaignId: string): AsyncGenerator<RecipientRecord> {
+    const progress = await this.getProgress(campaignId);
+    for (let index = 0; index < progress.chunksTotal; index++) {
+      const handle = this.#client.workflow.getHandle(chunkWorkflowId(campaignId, index));
+      let records: RecipientRecord[];
+      try {
+        records = await handle.query(chunkRecipientsQuery);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) continue; // not started yet
+        throw err;
+      }
+      yield* records;
+    }
+  }
+
+  async recipient(campaignId: string, ppnum: string): Promise<RecipientRecord | undefined> {
+    for await (const record of this.recipients(campaignId)) if (record.ppnum === ppnum) return record;
+    return undefined;
+  }
+
+  /** Campaigns on the server, newest first (visibility is eventually consistent: a new one may lag). */
+  async list(query?: string): Promise<CampaignSummary[]> {
+    const campaigns: CampaignSummary[] = [];
+    const filter = `WorkflowType = "campaignWorkflow"${query ? ` AND (${query})` : ''}`;
+    for await (const info of this.#client.workflow.list({ query: filter })) {
+      const attributes = info.typedSearchAttributes;
+      campaigns.push({
+        campaignId: attributes.get(CAMPAIGN_ID_KEY) ?? info.workflowId.replace(/^campaign\//, ''),
+        workflowId: info.workflowId,
+        runId: info.runId,
+        status: attributes.get(CAMPAIGN_STATUS_KEY) ?? info.status.name.toLowerCase(),
+        workflowStatus: info.status.name,
+        startTime: info.startTime.toISOString(),
+        closeTime: info.closeTime?.toISOString(),
+      });
+    }
+    return campaigns;
+  }
+
+  async #call<T>(campaignId: string, action: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
+    try {
+      return await action(this.#client.workflow.getHandle(campaignWorkflowId(campaignId)));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new CampaignNotFoundError(campaignId);
+      throw err;
+    }
+  }
+}

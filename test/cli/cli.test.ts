@@ -1,0 +1,270 @@
+// The campaign CLI as a user runs it: each command is a real `npx tsx src/cli/main.ts` process
+// against the shared Temporal test server, with the production worker and listener running here on
+// unique task queues and the Ppoppo sandbox behind them. Also runs examples/start-campaign.ts.
+//
+// Exit codes checked: 0 ok, 1 validation failure (also a spec that parses but is invalid),
+// 2 usage error (unknown command/flag, missing file, spec file that is not valid JSON/YAML), 3 not found.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PpoppoClient } from '../../src/api/client';
+import { makeClientConfig } from '../../src/api/config';
+import { runListener } from '../../src/listener';
+import type { RunningListener } from '../../src/listener';
+import { startSandbox } from '../../src/sandbox/server';
+import { runWorkers } from '../../src/worker';
+import type { RunningWorkers } from '../../src/worker';
+import type { CampaignProgress, CampaignResult, RecipientRecord } from '../../workflows/messages';
+import { connectTestClient, connectTestWorkerConnection, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
+
+const run = randomUUID().slice(0, 8);
+const queues = { campaigns: `cli-campaigns-${run}`, send: `cli-send-${run}` };
+const dir = mkdtempSync(join(tmpdir(), 'campaign-cli-'));
+
+let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+let ppoppo: PpoppoClient;
+let temporal: Client;
+let connection: NativeConnection;
+let workers: RunningWorkers;
+let listener: RunningListener;
+let env: Record<string, string>;
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runProcess(args: string[]): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn('npx', ['tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const cli = (...args: string[]) => runProcess(['src/cli/main.ts', ...args]);
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const TEMPLATE = { name: `cli-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] };
+
+beforeAll(async () => {
+  quietTemporalLogs();
+  // Consent decisions within 200 ms; an undecided consent (…05) expires after 10 s, which gives
+  // the cancel test time to pause, resume, list and cancel while its one chunk is still open.
+  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 10_000 });
+  ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
+  temporal = await connectTestClient();
+  connection = await connectTestWorkerConnection();
+  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
+  listener = await runListener({
+    connection,
+    temporalClient: temporal,
+    ppoppoClient: ppoppo,
+    taskQueue: `cli-listener-${run}`,
+    workflowId: `cli-listener-${run}`,
+    maxRunMs: 2_000,
+    batchMaxDelayMs: 100,
+  });
+  env = {
+    TEMPORAL_ADDRESS: testTemporalAddress(),
+    CAMPAIGN_TASK_QUEUE: queues.campaigns,
+    CAMPAIGN_SEND_TASK_QUEUE: queues.send,
+    PCS_API_URL: sandbox.grpcUrl,
+    PAS_TOKEN_URL: sandbox.tokenUrl,
+    PAS_PCS_CLIENT_ID: sandbox.clientId,
+    PAS_PCS_CLIENT_SECRET: sandbox.clientSecret,
+  };
+}, 120_000);
+
+afterAll(async () => {
+  for await (const info of temporal.workflow.list({ query: `TaskQueue = "${queues.campaigns}" AND ExecutionStatus = "Running"` })) {
+    await temporal.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
+  }
+  await temporal?.workflow.getHandle(`cli-listener-${run}`).terminate('test finished').catch(() => undefined);
+  await listener?.shutdown();
+  await workers?.shutdown();
+  await connection?.close();
+  await temporal?.connection.close();
+  await sandbox?.close();
+});
+
+describe('campaign CLI: validate (local, nothing sent)', () => {
+  it('names every bad row by line and field and exits 1', async () => {
+    write('bad.csv', 'ppnum,name\n12300000001,Ada\n123,Bob\n12300000002,\n');
+    const spec = write('bad.json', JSON.stringify({ campaignId: `bad-${run}`, template: TEMPLATE, recipients: { file: 'bad.csv' } }));
+    const text = await cli('validate', spec);
+    expect(text.code, text.stderr).toBe(1);
+    expect(text.stdout).toMatch(/line 3 \(123\): ppnum:/);
+    expect(text.stdout).toMatch(/line 4 \(12300000002\): vars\.name:/);
+
+    const json = await cli('validate', spec, '--json');
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as { ok: boolean; valid: number; rowIssues: { line: number; field: string }[] };
+    expect(report).toMatchObject({ ok: false, valid: 1 });
+    expect(report.rowIssues.map((issue) => [issue.line, issue.field])).toEqual([
+      [3, 'ppnum'],
+      [4, 'vars.name'],
+    ]);
+  });
+
+  it('accepts a clean YAML spec with --recipients overriding its source (exit 0)', async () => {
+    const csv = write('good.csv', 'ppnum,name\n12300000001,Ada\n');
+    const spec = write('good.yaml', `campaignId: good-${run}\ntemplate:\n  name: t\n  components:\n    - type: text\n      content: "Hi {{name}}"\nrecipients:\n  inline: []\n`);
+    const ran = await cli('validate', spec, '--recipients', csv);
+    expect(ran.code, ran.stdout + ran.stderr).toBe(0);
+    expect(ran.stdout).toContain('1 valid, 0 invalid');
+  });
+
+  it('exits 2 for a missing file, naming it', async () => {
+    const ran = await cli('validate', join(dir, 'nope.json'));
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain('nope.json: not found');
+  });
+
+  it('exits 2 for a spec that is not valid JSON, and 1 for a spec with invalid fields', async () => {
+    const syntax = await cli('validate', write('syntax.json', '{"campaignId": '));
+    expect(syntax.code).toBe(2);
+    expect(syntax.stderr).toContain('cannot parse spec file');
+    const fields = await cli('validate', write('fields.json', JSON.stringify({ campaignId: 'x', template: TEMPLATE, recipients: { inline: [] }, consentWindow: 'soon' })));
+    expect(fields.code).toBe(1);
+    expect(fields.stdout).toContain('consentWindow:');
+  });
+
+  it('exits 2 for an unknown command or flag', async () => {
+    expect((await cli('launch')).code).toBe(2);
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('exit codes:');
+    const flag = await cli('status', 'x', '--bogus');
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('--bogus');
+  });
+});
+
+describe('campaign CLI on the real stack', () => {
+  const campaignId = `cli-${run}`;
+  const EXPECTED: Record<string, string> = { '12300000001': 'delivered', '12300000002': 'delivered', '12300000003': 'denied', '12300000004': 'failed' };
+
+  it('starts a campaign twice concurrently and both attach to one run', async () => {
+    const csv = write('run.csv', `ppnum,name\n${Object.keys(EXPECTED).map((ppnum, i) => `${ppnum},Name ${i}`).join('\n')}\n`);
+    const spec = write('run.json', JSON.stringify({ campaignId, template: TEMPLATE, recipients: { inline: [] }, consentWindow: '1m', limits: { chunkSize: 2 } }));
+    const [first, second] = await Promise.all([cli('start', spec, '--recipients', csv, '--json'), cli('start', spec, '--recipients', csv, '--json')]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
+    const [a, b] = [JSON.parse(first.stdout) as { runId: string }, JSON.parse(second.stdout) as { runId: string }];
+    expect(a.runId).toBeTruthy();
+    expect(b.runId).toBe(a.runId);
+  });
+
+  it('watch --json prints progress lines and ends with the completed result', async () => {
+    const ran = await cli('watch', campaignId, '--json', '--interval', '300');
+    expect(ran.code, ran.stderr).toBe(0);
+    const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; progress?: CampaignProgress; result?: CampaignResult });
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.slice(0, -1).every((line) => line.type === 'progress' && line.progress?.campaignId === campaignId)).toBe(true);
+    const last = lines.at(-1)!;
+    expect(last.type).toBe('result');
+    expect(last.result).toMatchObject({ status: 'completed', total: 4, counts: { delivered: 2, denied: 1, failed: 1 } });
+  });
+
+  it('status, report and recipient describe the finished campaign', async () => {
+    const status = await cli('status', campaignId, '--json');
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout) as CampaignProgress).toMatchObject({ status: 'completed', total: 4, chunksTotal: 2 });
+
+    const csvOut = join(dir, 'report.csv');
+    const csv = await cli('report', campaignId, '--out', csvOut);
+    expect(csv.code, csv.stderr).toBe(0);
+    const rows = readFileSync(csvOut, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('ppnum,state,outcome,fallback,errorCode,responded,lastEventAt,lastEvent');
+    expect(Object.fromEntries(rows.slice(1).map((row) => row.split(',').slice(0, 2)))).toEqual(EXPECTED);
+
+    const json = await cli('report', campaignId, '--format', 'json');
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as RecipientRecord[]).map((r) => [r.ppnum, r.state])).toEqual(Object.entries(EXPECTED));
+
+    const one = await cli('recipient', campaignId, '12300000003', '--json');
+    expect(one.code, one.stderr).toBe(0);
+    const record = JSON.parse(one.stdout) as RecipientRecord;
+    expect(record).toMatchObject({ ppnum: '12300000003', state: 'denied', outcome: 'denied' });
+    expect(record.history.length).toBeGreaterThan(0);
+
+    // Starting a finished campaign again sends nothing: it reports the finished run.
+    const again = await cli('start', join(dir, 'run.json'), '--recipients', join(dir, 'run.csv'), '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ campaignId, alreadyFinished: true });
+
+    const text = await cli('recipient', campaignId, '12300000003');
+    expect(text.stdout).toMatch(/^12300000003: denied/);
+    expect((await cli('recipient', campaignId, '12399999999')).code).toBe(3);
+  });
+
+  it('lists, pauses, resumes and cancels a running campaign; watch then exits 1', async () => {
+    const id = `cli-cancel-${run}`;
+    // 12300000005 never decides: its chunk stays open until the sandbox expires the consent (10 s).
+    // Cancel stops unsent chunks; the sent one still ends (expired), then the campaign is cancelled.
+    const spec = write('cancel.json', JSON.stringify({ campaignId: id, template: TEMPLATE, recipients: { inline: [{ ppnum: '12300000005', vars: { name: 'Eve' } }] }, consentWindow: '10m' }));
+    expect((await cli('start', spec)).code).toBe(0);
+    const pause = await cli('pause', id, '--json');
+    expect(pause.code, pause.stderr).toBe(0);
+    expect((JSON.parse(pause.stdout) as CampaignProgress).status).toBe('paused');
+    const resume = await cli('resume', id, '--json');
+    expect(resume.code, resume.stderr).toBe(0);
+    expect((JSON.parse(resume.stdout) as CampaignProgress).status).not.toBe('paused');
+
+    // Visibility is eventually consistent: list until the campaign shows up.
+    let listed: { campaignId: string }[] = [];
+    for (let attempt = 0; attempt < 10 && !listed.some((c) => c.campaignId === id); attempt++) {
+      const list = await cli('list', '--json');
+      expect(list.code, list.stderr).toBe(0);
+      listed = JSON.parse(list.stdout) as { campaignId: string }[];
+    }
+    expect(listed.map((c) => c.campaignId)).toContain(id);
+
+    const cancel = await cli('cancel', id);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toMatch(/^cancel: campaign .* is now (cancelling|cancelled)/);
+    const watch = await cli('watch', id, '--interval', '200');
+    expect(watch.code, watch.stdout + watch.stderr).toBe(1);
+    expect(watch.stdout).toContain(`campaign ${id} cancelled`);
+  });
+
+  it('exits 3 for an unknown campaign id, saying how to find ids', async () => {
+    const ran = await cli('status', `no-such-${run}`);
+    expect(ran.code).toBe(3);
+    expect(ran.stderr).toContain(`no campaign "no-such-${run}"`);
+  });
+
+  it('creates a template and sends an alert through the API', async () => {
+    const template = await cli('template', 'create', write('template.json', JSON.stringify({ name: `cli-tpl-${run}`, components: [{ type: 'text', content: 'Hi {{name}}' }] })), '--json');
+    expect(template.code, template.stderr).toBe(0);
+    expect((JSON.parse(template.stdout) as { id: string }).id).toBeTruthy();
+    const alert = await cli('alert', '12300000001', '--text', 'maintenance tonight', '--json');
+    expect(alert.code, alert.stderr).toBe(0);
+    expect(JSON.parse(alert.stdout)).toMatchObject({ totalRecipients: 1 });
+  });
+});
+
+describe('examples/start-campaign.ts', () => {
+  it('runs a campaign through CampaignClient and prints its result', async () => {
+    const ran = await runProcess(['examples/start-campaign.ts', `example-${run}`]);
+    expect(ran.code, ran.stderr).toBe(0);
+    const result = JSON.parse(ran.stdout.trim().split('\n').at(-1)!) as CampaignResult;
+    expect(result).toMatchObject({ campaignId: `example-${run}`, status: 'completed', total: 2, counts: { delivered: 1, failed: 1 } });
+    expect(ran.stderr).toContain('12300000004: failed');
+  });
+});
