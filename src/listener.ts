@@ -7,14 +7,13 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
-import { PpoppoClient } from './api/client';
-import { clientConfigFromEnv } from './api/config';
+import type { PpoppoClient } from './api/client';
 import { LISTENER_WORKFLOW_ID, TASK_QUEUES } from './temporal/names';
 import { createListenerActivities } from '../activities/listener';
 import type { ListenerDeps } from '../activities/listener';
 import { listenerWorkflow } from '../workflows/listener';
-import { isMainModule } from './run-helpers';
-import { connectClient, connectWorkerConnection, describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
+import { isMainModule, openProcessDeps } from './run-helpers';
+import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 
 export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener.ts', import.meta.url));
 
@@ -38,16 +37,8 @@ export interface RunningListener {
 }
 
 export async function runListener(options: RunListenerOptions = {}): Promise<RunningListener> {
-  const temporalConfig = temporalConfigFromEnv();
-  const namespace = options.namespace ?? temporalConfig.namespace;
+  const { namespace, connection, temporalClient, ppoppoClient, closeOwned } = await openProcessDeps(options);
   const taskQueue = options.taskQueue ?? TASK_QUEUES.listener;
-  const owned: Array<() => Promise<void> | void> = [];
-  const connection = options.connection ?? (await connectWorkerConnection(temporalConfig));
-  if (!options.connection) owned.push(() => connection.close());
-  const temporalClient = options.temporalClient ?? (await connectClient({ ...temporalConfig, namespace }));
-  if (!options.temporalClient) owned.push(() => temporalClient.connection.close());
-  const ppoppoClient = options.ppoppoClient ?? new PpoppoClient(clientConfigFromEnv());
-  if (!options.ppoppoClient) owned.push(() => ppoppoClient.close());
 
   const activities = createListenerActivities({
     client: ppoppoClient,
@@ -64,7 +55,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     activities,
   });
   const finished = worker.run().finally(async () => {
-    for (const close of owned.reverse()) await close();
+    await closeOwned();
   });
 
   if (options.startWorkflow !== false) {

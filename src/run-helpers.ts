@@ -1,7 +1,39 @@
 // Small helpers shared by the worker and listener processes.
 import { pathToFileURL } from 'node:url';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { PpoppoClient } from './api/client';
+import { clientConfigFromEnv } from './api/config';
+import { connectClient, connectWorkerConnection, temporalConfigFromEnv } from './temporal/config';
 
 /** True when the module with this import.meta.url is the script node/tsx was started with. */
 export function isMainModule(metaUrl: string): boolean {
   return process.argv[1] !== undefined && metaUrl === pathToFileURL(process.argv[1]).href;
+}
+
+export interface ProcessDepsOptions {
+  connection?: NativeConnection;
+  temporalClient?: Client;
+  ppoppoClient?: PpoppoClient;
+  namespace?: string;
+}
+
+/**
+ * The connections a worker process needs: the ones passed in, or new ones from the environment.
+ * `closeOwned` closes only those opened here, newest first.
+ */
+export async function openProcessDeps(options: ProcessDepsOptions) {
+  const temporalConfig = temporalConfigFromEnv();
+  const namespace = options.namespace ?? temporalConfig.namespace;
+  const owned: Array<() => Promise<void> | void> = [];
+  const connection = options.connection ?? (await connectWorkerConnection(temporalConfig));
+  if (!options.connection) owned.push(() => connection.close());
+  const temporalClient = options.temporalClient ?? (await connectClient({ ...temporalConfig, namespace }));
+  if (!options.temporalClient) owned.push(() => temporalClient.connection.close());
+  const ppoppoClient = options.ppoppoClient ?? new PpoppoClient(clientConfigFromEnv());
+  if (!options.ppoppoClient) owned.push(() => ppoppoClient.close());
+  const closeOwned = async () => {
+    for (const close of owned.reverse()) await close();
+  };
+  return { namespace, connection, temporalClient, ppoppoClient, closeOwned };
 }

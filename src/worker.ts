@@ -7,11 +7,10 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
-import { PpoppoClient } from './api/client';
-import { clientConfigFromEnv } from './api/config';
+import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
-import { isMainModule } from './run-helpers';
-import { connectClient, connectWorkerConnection, describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
+import { isMainModule, openProcessDeps } from './run-helpers';
+import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
 
 export interface TaskQueueNames {
@@ -45,16 +44,8 @@ export const DEFAULT_TASK_QUEUES: TaskQueueNames = { campaigns: TASK_QUEUES.camp
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export async function runWorkers(options: RunWorkersOptions = {}): Promise<RunningWorkers> {
-  const temporalConfig = temporalConfigFromEnv();
-  const namespace = options.namespace ?? temporalConfig.namespace;
+  const { namespace, connection, temporalClient, ppoppoClient, closeOwned } = await openProcessDeps(options);
   const taskQueues = { ...DEFAULT_TASK_QUEUES, ...options.taskQueues };
-  const owned: Array<() => Promise<void> | void> = [];
-  const connection = options.connection ?? (await connectWorkerConnection(temporalConfig));
-  if (!options.connection) owned.push(() => connection.close());
-  const temporalClient = options.temporalClient ?? (await connectClient({ ...temporalConfig, namespace }));
-  if (!options.temporalClient) owned.push(() => temporalClient.connection.close());
-  const ppoppoClient = options.ppoppoClient ?? new PpoppoClient(clientConfigFromEnv());
-  if (!options.ppoppoClient) owned.push(() => ppoppoClient.close());
 
   const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient });
   const rate = options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND');
@@ -70,7 +61,7 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   });
 
   const finished = Promise.all([campaignsWorker.run(), sendWorker.run()]).finally(async () => {
-    for (const close of owned.reverse()) await close();
+    await closeOwned();
   }).then(() => undefined);
   return {
     finished,
