@@ -12,7 +12,7 @@ import { LISTENER_WORKFLOW_ID, TASK_QUEUES } from './temporal/names';
 import { createListenerActivities } from '../activities/listener';
 import type { ListenerDeps } from '../activities/listener';
 import { listenerWorkflow } from '../workflows/listener';
-import { isMainModule, openProcessDeps } from './run-helpers';
+import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 
 export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener.ts', import.meta.url));
@@ -26,7 +26,7 @@ export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' 
   workflowId?: string;
   /** Start the listener workflow if it is not running (default true). */
   startWorkflow?: boolean;
-  /** Length of one consumeEvents run (tests use short runs). */
+  /** Length of one consumeEvents run (default env LISTENER_MAX_RUN_MS, else 60 s; tests use short runs). */
   maxRunMs?: number;
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -44,7 +44,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     client: ppoppoClient,
     temporalClient,
     batchMaxEvents: options.batchMaxEvents,
-    batchMaxDelayMs: options.batchMaxDelayMs,
+    batchMaxDelayMs: options.batchMaxDelayMs ?? envNumber('LISTENER_BATCH_MAX_DELAY_MS'),
     unknownGraceMs: options.unknownGraceMs,
   });
   const worker = await Worker.create({
@@ -62,7 +62,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     await temporalClient.workflow.start(listenerWorkflow, {
       workflowId: options.workflowId ?? LISTENER_WORKFLOW_ID,
       taskQueue,
-      args: [{ cursor: null, maxRunMs: options.maxRunMs }],
+      args: [{ cursor: null, maxRunMs: options.maxRunMs ?? envNumber('LISTENER_MAX_RUN_MS') }],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
   }

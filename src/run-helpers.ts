@@ -37,3 +37,12 @@ export async function openProcessDeps(options: ProcessDepsOptions) {
   };
   return { namespace, connection, temporalClient, ppoppoClient, closeOwned };
 }
+
+/** A positive number from the environment, or undefined when unset; anything else is an error naming the variable. */
+export function envNumber(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}

@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
-import { isMainModule, openProcessDeps } from './run-helpers';
+import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
 
@@ -70,14 +70,6 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
       await finished;
     },
   };
-}
-
-function envNumber(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return value;
 }
 
 if (isMainModule(import.meta.url)) {

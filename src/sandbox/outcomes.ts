@@ -24,13 +24,22 @@ export function isTestNumber(ppnum: string): boolean {
   return ppnum in TEST_NUMBERS;
 }
 
-/** FNV-1a: a stable number in [0, 1) for a string, the same in every run. */
+/**
+ * FNV-1a plus murmur3's final mix: a stable number in [0, 1) for a string, the same in every run.
+ * The final mix matters: consecutive ppnums (a CSV of 45600000000, 45600000001, ...) differ only in
+ * their last digits, and plain FNV-1a maps them to clustered values that skew the outcome mix.
+ */
 export function unitHash(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return (h >>> 0) / 0x1_0000_0000;
 }
 

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FallbackDeliveryError, type EmailChannelSettings, type FallbackMessage } from '../../activities/fallback/channel';
 import { createEmailChannel } from '../../activities/fallback/email';
-import { startSmtpReceiver, type SmtpReceiver } from './receivers';
+import { startSmtpReceiver, type SmtpReceiver } from '../harness/receivers';
 
 const fastBackoff = { initialMs: 5, maxMs: 50 };
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FallbackDeliveryError, type FallbackMessage } from '../../activities/fallback/channel';
 import { parseRetryAfter } from '../../activities/fallback/retry';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
-import { startWebhookReceiver, type WebhookReceiver } from './receivers';
+import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
 
 const SECRET = 'test-webhook-secret';
 const env = { FALLBACK_WEBHOOK_SECRET: SECRET, OTHER_SECRET: 'other-secret' };

@@ -20,6 +20,16 @@ describe('outcomeFor', () => {
     for (const n of Object.values(counts)) expect(n).toBeGreaterThan(0);
     expect(outcomeFor('40000000001', { delivered: 0, consentGranted: 0, consentDenied: 0, failed: 1, consentExpired: 0 })).toBe('fail');
   });
+
+  it('follows the mix within every block of consecutive ppnums (a CSV numbered in order)', () => {
+    const mix = { delivered: 70, consentGranted: 10, consentDenied: 8, failed: 7, consentExpired: 5 };
+    const expected: Record<Outcome, number> = { deliver: 70, consent_grant: 10, consent_deny: 8, fail: 7, consent_expire: 5 };
+    for (const start of [45_600_000_000, 45_700_000_007, 12_345_678_900]) {
+      const counts: Record<Outcome, number> = { deliver: 0, fail: 0, consent_grant: 0, consent_deny: 0, consent_expire: 0 };
+      for (let i = 0; i < 500; i++) counts[outcomeFor(String(start + i), mix)]++;
+      for (const outcome of Object.keys(expected) as Outcome[]) expect(Math.abs(counts[outcome] / 5 - expected[outcome]), `${outcome} from ${start}`).toBeLessThan(5);
+    }
+  });
 });
 
 describe('TokenBucket', () => {

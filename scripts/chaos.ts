@@ -1,0 +1,225 @@
+// The fault campaign (`npm run chaos`): runs one campaign on the whole stack as real processes while
+// injecting faults at seeded random moments, then checks the campaign's report against the
+// sandbox's delivery ledger and the fallback receiver. The seed reproduces the schedule.
+//
+//   npm run chaos                              random seed, 9 faults, 6,000 recipients
+//   npm run chaos -- --seed 42 --faults 20 --recipients 20000
+//   npm run chaos -- --short --json            the fixed-seed run the tests use (every kind once)
+//
+// Exit codes: 0 every check passed; 1 a check failed or the run broke; 2 bad flags.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startStack } from '../test/harness/stack';
+import type { Stack } from '../test/harness/stack';
+import { startWebhookReceiver } from '../test/harness/receivers';
+import { checkCampaign, type Check } from '../test/harness/checks';
+import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../test/harness/faults';
+import { seededRandom } from '../test/harness/random';
+import type { CampaignSpec } from '../src/campaign/spec';
+import { countRecipients } from '../src/campaign/spec';
+
+const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--short] [--json] [--out FILE] [--keep]
+fault kinds: ${FAULT_KINDS.join(', ')}`;
+
+interface ChaosFlags {
+  seed: number;
+  faults: number;
+  kinds: FaultKind[];
+  recipients: number;
+  horizonMs: number;
+  json: boolean;
+  out: string;
+  keep: boolean;
+  /** Every kind exactly once, in seeded order (the short test run). */
+  everyKindOnce: boolean;
+}
+
+function parseFlags(argv: string[]): ChaosFlags {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      seed: { type: 'string' },
+      faults: { type: 'string' },
+      kinds: { type: 'string' },
+      recipients: { type: 'string' },
+      horizon: { type: 'string' },
+      short: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const int = (flag: string, text: string | undefined, fallback: number, min: number, max: number) => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer from ${min} to ${max}, got "${text}"`);
+    return n;
+  };
+  const kinds = (values.kinds?.split(',').map((k) => k.trim()) ?? [...FAULT_KINDS]) as FaultKind[];
+  const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k));
+  if (unknown.length > 0) throw new Error(`--kinds: unknown fault kind ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
+  const short = values.short;
+  const seed = int('seed', values.seed, short ? 1 : Math.floor(Math.random() * 1_000_000), 0, 2 ** 31);
+  return {
+    seed,
+    faults: int('faults', values.faults, short ? kinds.length : 9, 0, 1000),
+    kinds,
+    recipients: int('recipients', values.recipients, short ? 2_000 : 6_000, 7, 1_000_000),
+    horizonMs: int('horizon', values.horizon, short ? 25 : 45, 1, 3600) * 1000,
+    json: values.json,
+    out: values.out ?? `test-results/chaos-${seed}.json`,
+    keep: values.keep,
+    everyKindOnce: short,
+  };
+}
+
+/** Test numbers first (every outcome and the API's own failure modes), then derived ppnums. */
+function writeRecipients(path: string, count: number): string[] {
+  const ppnums: string[] = [];
+  for (let i = 1; i <= 7; i++) ppnums.push(`1230000000${i}`);
+  for (let i = 7; i < count; i++) ppnums.push(String(45_700_000_000 + i));
+  writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},Person ${i + 1}`).join('\n')}\n`);
+  return ppnums;
+}
+
+interface ChaosReport {
+  seed: number;
+  recipients: number;
+  seconds: number;
+  faults: InjectedFault[];
+  checks: Check[];
+  ok: boolean;
+  result?: unknown;
+  dir: string;
+}
+
+/** Sandbox consent window; the campaign waits a little longer so every sandbox decision is seen. */
+const CONSENT: ConsentTiming = { consentWindowMs: 8_000, consentDecisionDelayMs: 1_500 };
+const CAMPAIGN_CONSENT_WINDOW = '12s';
+/** The app's request rate: the sandbox enforces it, the send queue is configured with it. */
+const RATE_PER_SECOND = 5;
+
+async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise<ChaosReport> {
+  const dir = mkdtempSync(join(tmpdir(), `ppoppo-chaos-${flags.seed}-`));
+  const random = seededRandom(flags.seed);
+  const receiver = await startWebhookReceiver();
+  let stack: Stack | undefined;
+  const started = Date.now();
+  const faults: InjectedFault[] = [];
+  try {
+    say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
+    stack = await startStack({
+      dir,
+      sandboxFlags: {
+        'consent-window': `${CONSENT.consentWindowMs}ms`,
+        'consent-decision-delay': `${CONSENT.consentDecisionDelayMs}ms`,
+        'delivery-delay': '200ms',
+        'rate-limit-rps': String(RATE_PER_SECOND),
+        'rate-limit-burst': String(RATE_PER_SECOND),
+        'outcome-mix': '70/10/8/7/5',
+      },
+      env: { SEND_RATE_PER_SECOND: String(RATE_PER_SECOND), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100' },
+    });
+    say(`stack up: Temporal ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}`);
+
+    const file = join(dir, 'recipients.csv');
+    const ppnums = writeRecipients(file, flags.recipients);
+    const campaignId = `chaos-${flags.seed}`;
+    const spec: CampaignSpec = {
+      campaignId,
+      template: { name: `chaos-${flags.seed}`, components: [{ type: 'text', content: 'Hello {{name}}' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
+      recipients: { file, format: 'csv' },
+      consentWindow: CAMPAIGN_CONSENT_WINDOW,
+      fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
+      limits: { chunkSize: 100, chunksInFlight: 8 },
+    };
+    await stack.campaigns.startCampaign(spec);
+
+    const plan = planFaults(random, { count: flags.faults, kinds: flags.kinds, horizonMs: flags.horizonMs, everyKindOnce: flags.everyKindOnce });
+    const resultPromise = stack.campaigns.result(campaignId);
+    let done = false;
+    void resultPromise.finally(() => (done = true)).catch(() => undefined);
+    const ticker = setInterval(() => {
+      stack!.campaigns.getProgress(campaignId).then(
+        (p) => say(`  ${((Date.now() - started) / 1000).toFixed(0)}s ${p.status}: ${countRecipients(p.counts)}/${p.total} final, ${p.chunksSent}/${p.chunksTotal} chunks sent`),
+        () => undefined,
+      );
+    }, 5_000);
+    try {
+      for (const planned of plan) {
+        const wait = started + planned.atMs - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (done) say(`  (campaign already finished; injecting ${planned.kind} anyway)`);
+        const fault = await injectFault(stack, planned, random, CONSENT);
+        faults.push(fault);
+        say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
+      }
+      say('faults done; waiting for the campaign to finish');
+      const result = await withTimeout(resultPromise, 15 * 60_000, 'the campaign did not finish within 15 minutes');
+      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults });
+      return { seed: flags.seed, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
+    } finally {
+      clearInterval(ticker);
+    }
+  } catch (err) {
+    const message = (err as Error).stack ?? String(err);
+    return {
+      seed: flags.seed,
+      recipients: flags.recipients,
+      seconds: (Date.now() - started) / 1000,
+      faults,
+      checks: [{ name: 'run completed', ok: false, detail: message }],
+      ok: false,
+      dir,
+    };
+  } finally {
+    await stack?.stop();
+    await receiver.close();
+    if (!flags.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+async function main(): Promise<number> {
+  let flags: ChaosFlags;
+  try {
+    flags = parseFlags(process.argv.slice(2));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const say = (line: string) => {
+    if (!flags.json) console.log(line);
+  };
+  const report = await runChaos(flags, say);
+  mkdirSync(dirname(resolve(flags.out)), { recursive: true });
+  writeFileSync(flags.out, `${JSON.stringify(report, null, 2)}\n`);
+  if (flags.json) {
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    console.log(`\nseed ${report.seed} · ${report.recipients} recipients · ${report.seconds.toFixed(1)} s · ${report.faults.length} faults`);
+    for (const fault of report.faults) console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail}`);
+    for (const check of report.checks) console.log(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}${check.detail ? ` — ${check.detail}` : ''}`);
+    console.log(`${report.ok ? 'all checks passed' : `FAILED — reproduce with: npm run chaos -- --seed ${report.seed}`}; report in ${flags.out}`);
+  }
+  return report.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

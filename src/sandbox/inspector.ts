@@ -1,0 +1,106 @@
+// Client for the sandbox's TEST-ONLY /inspect endpoints: the delivery ledger, duplicates, counters,
+// fault injection. Used by the demo, the bench, the fault campaign and the tests.
+import type { FaultRequest } from './faults';
+
+/** One message the sandbox accepted (GET /inspect/messages). */
+export interface LedgerEntry {
+  sendRequestId: string;
+  recipientId: string;
+  appId: string;
+  templateId: string;
+  ppnum: string;
+  text: string;
+  /** DELIVERED, FAILED, PENDING_CONSENT, CONSENT_DENIED, ... (RecipientDeliveryStatus without prefix). */
+  status: string;
+  messageId: string | null;
+  errorCode: string | null;
+  acceptedAt: string | null;
+  updatedAt: string | null;
+}
+
+export interface SendRequestEntry {
+  id: string;
+  templateId: string;
+  status: string;
+  totalRecipients: number;
+  createdAt: string | null;
+  completedAt: string | null;
+  ppnums: string[];
+}
+
+export interface Duplicate {
+  templateId: string;
+  ppnum: string;
+  times: number;
+  sendRequestIds: string[];
+}
+
+export interface SandboxStats {
+  sendRequests: number;
+  messages: number;
+  recipientsByStatus: Record<string, number>;
+  createSendRequest: {
+    calls: number;
+    accepted: number;
+    ambiguousAnswers: number;
+    refusals: Record<string, number>;
+    maxCallsInAnySecond: number;
+    maxAcceptedInAnySecond: number;
+  };
+  rateLimitRefusals: number;
+  quotaRefusals: number;
+}
+
+export class SandboxInspector {
+  constructor(readonly httpUrl: string) {}
+
+  /** The whole delivery ledger, read as NDJSON so a million entries never sit in one string. */
+  async messages(filter: { ppnum?: string; sendRequestId?: string } = {}): Promise<LedgerEntry[]> {
+    const query = new URLSearchParams({ format: 'ndjson' });
+    if (filter.ppnum) query.set('ppnum', filter.ppnum);
+    if (filter.sendRequestId) query.set('send_request_id', filter.sendRequestId);
+    return this.ndjson<LedgerEntry>(`/inspect/messages?${query}`);
+  }
+
+  sendRequests(): Promise<SendRequestEntry[]> {
+    return this.ndjson<SendRequestEntry>('/inspect/send-requests?format=ndjson');
+  }
+
+  async duplicates(): Promise<Duplicate[]> {
+    return (await this.json<{ duplicates: Duplicate[] }>('/inspect/duplicates')).duplicates;
+  }
+
+  stats(): Promise<SandboxStats> {
+    return this.json<SandboxStats>('/inspect/stats');
+  }
+
+  faults(request: FaultRequest): Promise<unknown> {
+    return this.json('/inspect/faults', request);
+  }
+
+  /** Changes runtime settings (delays, rate limit, outcome mix): see POST /inspect/config. */
+  config(patch: Record<string, unknown>): Promise<unknown> {
+    return this.json('/inspect/config', patch);
+  }
+
+  private async json<T>(path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.httpUrl}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`sandbox ${path} answered HTTP ${res.status}`);
+    return (await res.json()) as T;
+  }
+
+  private async ndjson<T>(path: string): Promise<T[]> {
+    const res = await fetch(`${this.httpUrl}${path}`);
+    if (!res.ok || !res.body) throw new Error(`sandbox ${path} answered HTTP ${res.status}`);
+    const items: T[] = [];
+    let rest = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) {
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) items.push(JSON.parse(line) as T);
+    }
+    if (rest.trim()) items.push(JSON.parse(rest) as T);
+    return items;
+  }
+}

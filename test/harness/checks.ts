@@ -1,0 +1,102 @@
+// The promises, checked after a campaign against the parties that saw it happen: the sandbox's
+// delivery ledger (who was messaged, and how it ended), the fallback receiver (who got a fallback),
+// and the campaign's own per-recipient report.
+import type { FallbackTrigger, RecipientOutcome } from '../../src/campaign/spec';
+import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/spec';
+import type { LedgerEntry } from '../../src/sandbox/inspector';
+import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
+import type { InjectedFault } from './faults';
+import type { WebhookReceiver } from './receivers';
+import type { Stack } from './stack';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+/** The outcome the API itself reports for a message, or undefined while it is not final. */
+export function ledgerOutcome(entry: LedgerEntry): RecipientOutcome | undefined {
+  if (entry.status === 'DELIVERED') return 'delivered';
+  if (entry.status !== 'FAILED') return undefined;
+  if (entry.errorCode === 'CONSENT_DENIED') return 'denied';
+  if (entry.errorCode === 'CONSENT_EXPIRED') return 'expired';
+  return 'failed';
+}
+
+export interface CampaignEvidence {
+  stack: Stack;
+  campaignId: string;
+  /** Every valid recipient of the campaign's input. */
+  ppnums: string[];
+  fallbackOn: FallbackTrigger[];
+  receiver: WebhookReceiver;
+  result: CampaignResult;
+  faults?: InjectedFault[];
+}
+
+const sample = (items: string[]) => (items.length > 5 ? `${items.slice(0, 5).join(', ')} … (${items.length})` : items.join(', '));
+
+export async function checkCampaign(evidence: CampaignEvidence): Promise<Check[]> {
+  const { stack, campaignId, ppnums, result, receiver } = evidence;
+  const checks: Check[] = [];
+  const check = (name: string, ok: boolean, detail?: string) => checks.push({ name, ok, ...(detail ? { detail } : {}) });
+
+  check('campaign completed', result.status === 'completed', `status ${result.status}`);
+  check('summary counts add up to the recipients', countRecipients(result.counts) === ppnums.length && result.total === ppnums.length, `${countRecipients(result.counts)} outcomes, total ${result.total}, input ${ppnums.length}`);
+
+  const records: RecipientRecord[] = [];
+  for await (const record of stack.campaigns.recipients(campaignId)) records.push(record);
+  const byPpnum = new Map<string, RecipientRecord>();
+  const reportedTwice: string[] = [];
+  for (const record of records) {
+    if (byPpnum.has(record.ppnum)) reportedTwice.push(record.ppnum);
+    byPpnum.set(record.ppnum, record);
+  }
+  const withoutOutcome = records.filter((r) => r.outcome === undefined).map((r) => r.ppnum);
+  const missingFromReport = ppnums.filter((p) => !byPpnum.has(p));
+  check('every recipient has exactly one final outcome', reportedTwice.length === 0 && withoutOutcome.length === 0 && missingFromReport.length === 0,
+    `${records.length} reported; twice: ${reportedTwice.length}; no outcome: ${sample(withoutOutcome)}; missing: ${sample(missingFromReport)}`);
+  const reportCounts = Object.fromEntries(RECIPIENT_OUTCOMES.map((o) => [o, records.filter((r) => r.outcome === o).length]));
+  check('report agrees with the summary', RECIPIENT_OUTCOMES.every((o) => reportCounts[o] === result.counts[o]), JSON.stringify(reportCounts));
+
+  const ledger = await stack.inspector.messages();
+  const messaged = new Map<string, LedgerEntry>();
+  for (const entry of ledger) messaged.set(entry.ppnum, entry);
+  const duplicates = await stack.inspector.duplicates();
+  check('nobody messaged twice', duplicates.length === 0, `${ledger.length} messages in the ledger; duplicates: ${sample(duplicates.map((d) => `${d.ppnum}×${d.times}`))}`);
+  const skipped = ppnums.filter((p) => !messaged.has(p));
+  check('nobody skipped', skipped.length === 0, skipped.length ? `never messaged: ${sample(skipped)}` : `${messaged.size} recipients messaged`);
+
+  const disagree: string[] = [];
+  for (const ppnum of ppnums) {
+    const entry = messaged.get(ppnum);
+    const reported = byPpnum.get(ppnum)?.outcome;
+    if (!entry) continue;
+    const truth = ledgerOutcome(entry);
+    if (truth !== reported) disagree.push(`${ppnum}: report ${reported ?? 'none'}, ledger ${entry.status}${entry.errorCode ? `/${entry.errorCode}` : ''}`);
+  }
+  check('every outcome matches the ledger', disagree.length === 0, disagree.length ? sample(disagree) : undefined);
+
+  const policy = new Set<RecipientOutcome>(evidence.fallbackOn);
+  const expected = new Set(records.filter((r) => r.outcome !== undefined && policy.has(r.outcome)).map((r) => r.ppnum));
+  const bodies = receiver.requests.map((request) => JSON.parse(request.body) as { idempotencyKey: string; ppnum: string; campaignId: string });
+  const keys = new Map<string, number>();
+  for (const body of bodies) keys.set(body.idempotencyKey, (keys.get(body.idempotencyKey) ?? 0) + 1);
+  const received = new Set(bodies.map((b) => b.ppnum));
+  const unexpected = [...received].filter((p) => !expected.has(p));
+  const notReceived = [...expected].filter((p) => !received.has(p));
+  const repeatedKeys = [...keys.values()].filter((n) => n > 1).length;
+  const oneKeyPerRecipient = new Set(bodies.map((b) => `${b.ppnum}|${b.idempotencyKey}`)).size === received.size;
+  check('fallback reached exactly the recipients the policy names', unexpected.length === 0 && notReceived.length === 0,
+    `${expected.size} expected, ${received.size} received; unexpected: ${sample(unexpected)}; missing: ${sample(notReceived)}`);
+  // A webhook is at-least-once on the wire (a worker killed mid-batch retries what it had not yet
+  // recorded); the idempotency key makes it once for the receiver. Repeats are reported, not hidden.
+  check('fallback once per recipient (one idempotency key each)', oneKeyPerRecipient,
+    `${bodies.length} webhook requests for ${received.size} recipients; ${repeatedKeys} keys repeated on the wire`);
+
+  const stats = await stack.inspector.stats();
+  const refusals = stats.rateLimitRefusals + (evidence.faults ?? []).reduce((n, f) => n + (f.rateLimitRefusalsBeforeRestart ?? 0), 0);
+  check('rate limit never exceeded', refusals === 0, `${refusals} requests refused by the sandbox's rate limit (injected storms not counted); max ${stats.createSendRequest.maxCallsInAnySecond} calls in one second since its last start`);
+  return checks;
+}

@@ -1,0 +1,129 @@
+// The faults the fault campaign injects, and its seeded schedule. Every fault is real: processes
+// are SIGKILLed and started again, the Temporal server restarts on its SQLite file, and the
+// sandbox's own fault switches (POST /inspect/faults, /inspect/config) misbehave on the wire.
+import type { Random } from './random';
+import type { Stack } from './stack';
+
+export const FAULT_KINDS = [
+  'worker-kill',
+  'listener-kill',
+  'sandbox-restart',
+  'temporal-restart',
+  'ambiguous-send',
+  'unavailable-burst',
+  'resource-exhausted-storm',
+  'stream-cut',
+  'consent-race',
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface PlannedFault {
+  kind: FaultKind;
+  /** When to inject it, from the start of the campaign. */
+  atMs: number;
+}
+
+export interface InjectedFault extends PlannedFault {
+  detail: string;
+  /** How long the injection (kill + restart, or the storm) took. */
+  recoveryMs: number;
+  /** Rate-limit refusals the sandbox had counted before it was restarted (its counters are in memory). */
+  rateLimitRefusalsBeforeRestart?: number;
+}
+
+/**
+ * `count` faults at sorted random moments in [0.5 s, horizon]. With everyKindOnce, each kind
+ * appears once (in seeded order) before any repeats, so a short run still covers every kind.
+ */
+export function planFaults(random: Random, options: { count: number; kinds: readonly FaultKind[]; horizonMs: number; everyKindOnce?: boolean }): PlannedFault[] {
+  const times = Array.from({ length: options.count }, () => 500 + random.next() * Math.max(0, options.horizonMs - 500)).sort((a, b) => a - b);
+  const kinds: FaultKind[] = [];
+  if (options.everyKindOnce) {
+    const bag = [...options.kinds];
+    while (bag.length > 0 && kinds.length < options.count) kinds.push(bag.splice(random.int(0, bag.length - 1), 1)[0]!);
+  }
+  while (kinds.length < options.count) kinds.push(random.pick(options.kinds));
+  return times.map((atMs, i) => ({ kind: kinds[i]!, atMs: Math.round(atMs) }));
+}
+
+/** The sandbox's configured consent timing, which the consent race bends and restores. */
+export interface ConsentTiming {
+  consentWindowMs: number;
+  consentDecisionDelayMs: number;
+}
+
+export async function injectFault(stack: Stack, planned: PlannedFault, random: Random, consent: ConsentTiming): Promise<InjectedFault> {
+  const started = Date.now();
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  let detail: string;
+  let rateLimitRefusalsBeforeRestart: number | undefined;
+  switch (planned.kind) {
+    case 'worker-kill': {
+      const worker = random.pick(stack.workers);
+      const downMs = random.int(0, 2_000);
+      await worker.kill('SIGKILL');
+      await pause(downMs);
+      await worker.start();
+      detail = `SIGKILL ${worker.spec.name}, down ${downMs} ms, restarted`;
+      break;
+    }
+    case 'listener-kill': {
+      const downMs = random.int(0, 2_000);
+      await stack.listener.kill('SIGKILL');
+      await pause(downMs);
+      await stack.listener.start();
+      detail = `SIGKILL listener, down ${downMs} ms, restarted`;
+      break;
+    }
+    case 'sandbox-restart': {
+      rateLimitRefusalsBeforeRestart = (await stack.inspector.stats()).rateLimitRefusals;
+      const downMs = random.int(0, 2_000);
+      await stack.sandbox.kill('SIGKILL');
+      await pause(downMs);
+      await stack.sandbox.start();
+      detail = `SIGKILL sandbox, down ${downMs} ms, restarted on the same SQLite file and ports`;
+      break;
+    }
+    case 'temporal-restart': {
+      await stack.temporal.restart();
+      detail = 'Temporal dev server stopped and started on the same SQLite file and port';
+      break;
+    }
+    case 'ambiguous-send': {
+      const n = random.int(1, 3);
+      await stack.inspector.faults({ ambiguousNext: n });
+      detail = `next ${n} CreateSendRequest accepted but answered INTERNAL`;
+      break;
+    }
+    case 'unavailable-burst': {
+      const n = random.int(3, 10);
+      await stack.inspector.faults({ unavailableNext: n });
+      detail = `next ${n} CreateSendRequest refused with UNAVAILABLE`;
+      break;
+    }
+    case 'resource-exhausted-storm': {
+      const n = random.int(5, 20);
+      const retryAfterMs = random.int(300, 3_000);
+      await stack.inspector.faults({ resourceExhaustedNext: n, retryAfterMs });
+      detail = `next ${n} CreateSendRequest refused with RESOURCE_EXHAUSTED, retry-after-ms ${retryAfterMs}`;
+      break;
+    }
+    case 'stream-cut': {
+      await stack.inspector.faults({ cutStreamsNow: true });
+      detail = 'every open event stream cut';
+      break;
+    }
+    case 'consent-race': {
+      // For a few seconds, consent decisions land just before the sandbox's window ends.
+      const delay = consent.consentWindowMs - random.int(50, 400);
+      const holdMs = random.int(3_000, 6_000);
+      await stack.inspector.config({ consentDecisionDelayMs: delay });
+      await pause(holdMs);
+      await stack.inspector.config({ consentDecisionDelayMs: consent.consentDecisionDelayMs });
+      detail = `consent decisions ${delay} ms after acceptance (window ${consent.consentWindowMs} ms) for ${holdMs} ms`;
+      break;
+    }
+  }
+  return { ...planned, detail, recoveryMs: Date.now() - started, ...(rateLimitRefusalsBeforeRestart !== undefined ? { rateLimitRefusalsBeforeRestart } : {}) };
+}
