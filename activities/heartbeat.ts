@@ -14,3 +14,19 @@ export function activityContext(): Context | undefined {
 export function heartbeat(details?: unknown): void {
   activityContext()?.heartbeat(details);
 }
+
+/**
+ * Runs `work` while heartbeating every `everyMs` with the latest `details()`, so a worker that dies
+ * is noticed after the activity's heartbeatTimeout, not its much longer startToCloseTimeout, even
+ * while the work itself is quietly waiting (a settle period, a webhook's retry backoff).
+ */
+export async function withKeepAlive<T>(work: () => Promise<T>, details: () => unknown = () => undefined, everyMs = 5_000): Promise<T> {
+  const context = activityContext();
+  if (!context) return work();
+  const timer = setInterval(() => context.heartbeat(details()), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { decodeTime } from 'ulid';
 import type { PpoppoClient } from '../src/api/client';
 import type { ChunkDirectory } from './chunk-directory';
-import { activityContext } from './heartbeat';
+import { activityContext, withKeepAlive } from './heartbeat';
 import { apiFailure } from './api-failures';
 
 export interface ReconcileInput {
@@ -42,6 +42,13 @@ export async function reconcileSendRequest(client: PpoppoClient, input: Reconcil
   ctx?.cancellationSignal.addEventListener('abort', onCancel);
 
   try {
+    return await withKeepAlive(scan, () => ({ scanned }));
+  } finally {
+    stream.close();
+    ctx?.cancellationSignal.removeEventListener('abort', onCancel);
+  }
+
+  async function scan(): Promise<{ sendRequestId: string | null }> {
     for (;;) {
       // Wait for the next event, but no longer than the remaining quiet period.
       const quietLeft = lastEventAt + settleMs - Date.now();
@@ -54,7 +61,6 @@ export async function reconcileSendRequest(client: PpoppoClient, input: Reconcil
       const event = next.value;
       lastEventAt = Date.now();
       scanned += 1;
-      if (scanned % 500 === 0) ctx?.heartbeat({ scanned, at: event.eventId });
       if (event.ppnum !== undefined && ours.has(event.ppnum) && !checked.has(event.sendRequestId)) {
         checked.add(event.sendRequestId);
         if (await isOurs(event.sendRequestId)) return { sendRequestId: event.sendRequestId };
@@ -65,9 +71,6 @@ export async function reconcileSendRequest(client: PpoppoClient, input: Reconcil
         throw ApplicationFailure.retryable(`event stream did not catch up within ${options.maxScanMs} ms`, 'ReconcileInconclusive');
       }
     }
-  } finally {
-    stream.close();
-    ctx?.cancellationSignal.removeEventListener('abort', onCancel);
   }
 
   async function isOurs(sendRequestId: string): Promise<boolean> {

@@ -20,7 +20,7 @@ import { seededRandom } from '../test/harness/random';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/spec';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--short] [--json] [--out FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--json] [--out FILE] [--keep]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
 
 interface ChaosFlags {
@@ -29,6 +29,8 @@ interface ChaosFlags {
   kinds: FaultKind[];
   recipients: number;
   horizonMs: number;
+  /** The app's request rate: the sandbox enforces it, the send queue is configured with it. */
+  rate: number;
   json: boolean;
   out: string;
   keep: boolean;
@@ -45,6 +47,7 @@ function parseFlags(argv: string[]): ChaosFlags {
       kinds: { type: 'string' },
       recipients: { type: 'string' },
       horizon: { type: 'string' },
+      rate: { type: 'string' },
       short: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -73,6 +76,7 @@ function parseFlags(argv: string[]): ChaosFlags {
     kinds,
     recipients: int('recipients', values.recipients, short ? 2_000 : 6_000, 7, 1_000_000),
     horizonMs: int('horizon', values.horizon, short ? 25 : 45, 1, 3600) * 1000,
+    rate: int('rate', values.rate, 5, 1, 1000),
     json: values.json,
     out: values.out ?? `test-results/chaos-${seed}.json`,
     keep: values.keep,
@@ -103,8 +107,6 @@ interface ChaosReport {
 /** Sandbox consent window; the campaign waits a little longer so every sandbox decision is seen. */
 const CONSENT: ConsentTiming = { consentWindowMs: 8_000, consentDecisionDelayMs: 1_500 };
 const CAMPAIGN_CONSENT_WINDOW = '12s';
-/** The app's request rate: the sandbox enforces it, the send queue is configured with it. */
-const RATE_PER_SECOND = 5;
 
 async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise<ChaosReport> {
   const dir = mkdtempSync(join(tmpdir(), `ppoppo-chaos-${flags.seed}-`));
@@ -121,11 +123,11 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         'consent-window': `${CONSENT.consentWindowMs}ms`,
         'consent-decision-delay': `${CONSENT.consentDecisionDelayMs}ms`,
         'delivery-delay': '200ms',
-        'rate-limit-rps': String(RATE_PER_SECOND),
-        'rate-limit-burst': String(RATE_PER_SECOND),
+        'rate-limit-rps': String(flags.rate),
+        'rate-limit-burst': String(flags.rate),
         'outcome-mix': '70/10/8/7/5',
       },
-      env: { SEND_RATE_PER_SECOND: String(RATE_PER_SECOND), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100' },
+      env: { SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100' },
     });
     say(`stack up: Temporal ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}`);
 
@@ -146,8 +148,9 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     const resultPromise = stack.campaigns.result(campaignId);
     let done = false;
     void resultPromise.finally(() => (done = true)).catch(() => undefined);
+    let progressQuery: Promise<unknown> = Promise.resolve();
     const ticker = setInterval(() => {
-      stack!.campaigns.getProgress(campaignId).then(
+      progressQuery = stack!.campaigns.getProgress(campaignId).then(
         (p) => say(`  ${((Date.now() - started) / 1000).toFixed(0)}s ${p.status}: ${countRecipients(p.counts)}/${p.total} final, ${p.chunksSent}/${p.chunksTotal} chunks sent`),
         () => undefined,
       );
@@ -163,10 +166,11 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       }
       say('faults done; waiting for the campaign to finish');
       const result = await withTimeout(resultPromise, 15 * 60_000, 'the campaign did not finish within 15 minutes');
-      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults });
+      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate } });
       return { seed: flags.seed, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
     } finally {
       clearInterval(ticker);
+      await withTimeout(progressQuery, 10_000, 'progress query hung').catch(() => undefined); // never close the client under it
     }
   } catch (err) {
     const message = (err as Error).stack ?? String(err);

@@ -48,6 +48,8 @@ const { readChunkPpnums, beginSend } = proxyLocalActivities<Activities>({
 /** Reconciliation reads the event stream for a settle period: a regular activity. */
 const { reconcileSend } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  // The activity heartbeats every few seconds: a dead worker costs seconds, not the full 5 minutes.
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
@@ -71,6 +73,7 @@ export const SEND_TASK_QUEUE_MEMO = 'sendTaskQueue';
 /** Fallbacks are idempotent per recipient (key campaignId:ppnum), so Temporal may retry them. */
 const { sendFallbacks } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
 });
 

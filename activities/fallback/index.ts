@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { RecipientInput } from '../../src/api/types';
 import { renderTemplate } from '../../src/api/validation';
 import type { ChunkSource, RecipientOutcome } from '../../src/campaign/spec';
-import { activityContext } from '../heartbeat';
+import { activityContext, withKeepAlive } from '../heartbeat';
 import { readChunkRecipients } from '../recipients';
 import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel, type FallbackChannelSettings, type FallbackTriggerOutcome } from './channel';
 import { createEmailChannel } from './email';
@@ -75,13 +75,18 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
     const pending = input.items.filter((item) => !done.has(item.ppnum));
 
     const channel = openChannel(input, channelFactory);
+    const progress = (): FallbackProgress => ({ done: [...done.values()] });
     try {
       const vars = await varsFor(pending, input.source, readRecipients);
-      await eachConcurrently(pending, concurrency, async (item) => {
-        const result = await deliver(channel, input, item, vars.get(item.ppnum));
-        done.set(item.ppnum, result);
-        context?.heartbeat({ done: [...done.values()] } satisfies FallbackProgress);
-      });
+      await withKeepAlive(
+        () =>
+          eachConcurrently(pending, concurrency, async (item) => {
+            const result = await deliver(channel, input, item, vars.get(item.ppnum));
+            done.set(item.ppnum, result);
+            context?.heartbeat(progress());
+          }),
+        progress,
+      );
     } finally {
       await channel.close?.();
     }

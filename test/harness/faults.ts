@@ -28,8 +28,8 @@ export interface InjectedFault extends PlannedFault {
   detail: string;
   /** How long the injection (kill + restart, or the storm) took. */
   recoveryMs: number;
-  /** Rate-limit refusals the sandbox had counted before it was restarted (its counters are in memory). */
-  rateLimitRefusalsBeforeRestart?: number;
+  /** The sandbox's send counters just before it was restarted (they live in memory). */
+  sandboxBeforeRestart?: { rateLimitRefusals: number; maxCallsInAnySecond: number };
 }
 
 /**
@@ -57,7 +57,7 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
   const started = Date.now();
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   let detail: string;
-  let rateLimitRefusalsBeforeRestart: number | undefined;
+  let sandboxBeforeRestart: InjectedFault['sandboxBeforeRestart'];
   switch (planned.kind) {
     case 'worker-kill': {
       const worker = random.pick(stack.workers);
@@ -77,7 +77,8 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       break;
     }
     case 'sandbox-restart': {
-      rateLimitRefusalsBeforeRestart = (await stack.inspector.stats()).rateLimitRefusals;
+      const stats = await stack.inspector.stats();
+      sandboxBeforeRestart = { rateLimitRefusals: stats.rateLimitRefusals, maxCallsInAnySecond: stats.createSendRequest.maxCallsInAnySecond };
       const downMs = random.int(0, 2_000);
       await stack.sandbox.kill('SIGKILL');
       await pause(downMs);
@@ -125,5 +126,5 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       break;
     }
   }
-  return { ...planned, detail, recoveryMs: Date.now() - started, ...(rateLimitRefusalsBeforeRestart !== undefined ? { rateLimitRefusalsBeforeRestart } : {}) };
+  return { ...planned, detail, recoveryMs: Date.now() - started, ...(sandboxBeforeRestart ? { sandboxBeforeRestart } : {}) };
 }
