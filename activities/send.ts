@@ -11,9 +11,17 @@ import { LISTENER_WORKFLOW_ID } from '../src/temporal/names';
 import { listenerCursorQuery } from '../workflows/listener';
 import { apiFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
+import { withKeepAlive } from './heartbeat';
 import { reconcileSendRequest } from './reconcile';
 import type { ReconcileInput } from './reconcile';
 import { readChunkRecipients } from './recipients';
+
+/** A recipient's final status as GetSendRequestStatus reports it. */
+export interface RecipientSnapshot {
+  ppnum: string;
+  status: 'DELIVERED' | 'FAILED';
+  errorCode?: string;
+}
 
 export interface SendDeps {
   client: PpoppoClient;
@@ -96,7 +104,8 @@ export function createSendActivities(deps: SendDeps) {
     const recipients = await readChunkRecipients({ source: input.source });
     if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', 'EmptyChunk');
     try {
-      return await client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig });
+      // Heartbeats while the call is out: a worker that dies mid-send is noticed in seconds.
+      return await withKeepAlive(() => client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig }), undefined, 1_000);
     } catch (err) {
       throw sendFailure(err);
     }
@@ -124,7 +133,22 @@ export function createSendActivities(deps: SendDeps) {
     return { options, totalResponses };
   }
 
-  return { ensureTemplate, beginSend, createSendRequest, reconcileSend, fetchPollResults };
+  /**
+   * The API's own account (GetSendRequestStatus) of the given recipients, final ones only. The chunk
+   * asks before it closes its consent window, so a decision the stream has not brought yet (listener
+   * down, events late) is taken from the source of truth instead of being declared expired.
+   */
+  async function snapshotOutcomes(input: { sendRequestId: string; ppnums: string[] }): Promise<RecipientSnapshot[]> {
+    const wanted = new Set(input.ppnums);
+    const status = await client.getSendRequestStatus(input.sendRequestId).catch((err: unknown) => {
+      throw apiFailure(err, `reading send request ${input.sendRequestId}`);
+    });
+    return status.recipients
+      .filter((r) => wanted.has(r.ppnum) && (r.status === 'DELIVERED' || r.status === 'FAILED'))
+      .map((r) => ({ ppnum: r.ppnum, status: r.status as RecipientSnapshot['status'], ...(r.errorCode ? { errorCode: r.errorCode } : {}) }));
+  }
+
+  return { ensureTemplate, beginSend, createSendRequest, reconcileSend, fetchPollResults, snapshotOutcomes };
 }
 
 function describe(template: TemplateInfo): EnsuredTemplate {

@@ -13,6 +13,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -22,6 +23,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index';
+import type { RecipientSnapshot } from '../activities/send';
 import type { DeliveryEvent } from '../src/api/types';
 import { emptyCounts, fallbackTriggers } from '../src/campaign/spec';
 import type { FallbackTrigger, OutcomeCounts, RecipientOutcome } from '../src/campaign/spec';
@@ -46,7 +48,7 @@ const { readChunkPpnums, beginSend } = proxyLocalActivities<Activities>({
 });
 
 /** Reconciliation reads the event stream for a settle period: a regular activity. */
-const { reconcileSend } = proxyActivities<Activities>({
+const { reconcileSend, snapshotOutcomes } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   // The activity heartbeats every few seconds: a dead worker costs seconds, not the full 5 minutes.
   heartbeatTimeout: '20 seconds',
@@ -63,6 +65,8 @@ function sendActivities() {
   return proxyActivities<Activities>({
     taskQueue: typeof memoQueue === 'string' ? memoQueue : TASK_QUEUES.send,
     startToCloseTimeout: '30 seconds',
+    // A dead worker mid-send is found in seconds (the activity heartbeats every second), then reconciled.
+    heartbeatTimeout: '5 seconds',
     retry: { maximumAttempts: 1 },
   });
 }
@@ -203,9 +207,17 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput): Promise<voi
     if (remaining <= 0) break;
     await condition(() => chunk.allSettled() || chunk.fallbackQueue.length > 0, remaining);
   }
+  // Before declaring anyone expired, ask the API itself: the stream may be late (listener down).
+  if (!chunk.allSettled() && chunk.sendRequestId !== undefined && patched(SNAPSHOT_BEFORE_EXPIRY)) {
+    const unsettled = chunk.records.filter((r) => r.outcome === undefined).map((r) => r.ppnum);
+    chunk.applySnapshot(await snapshotOutcomes({ sendRequestId: chunk.sendRequestId, ppnums: unsettled }));
+  }
   chunk.expireUnsettled();
   await dispatchFallbacks(chunk, input);
 }
+
+/** Patch id: histories recorded before the end-of-window status snapshot replay without it. */
+const SNAPSHOT_BEFORE_EXPIRY = 'snapshot-before-expiry';
 
 async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput): Promise<void> {
   const fallback = input.fallback;
@@ -405,6 +417,18 @@ class ChunkState {
   /** Never sent (cancelled, or rejected/empty already settled): what is left is cancelled. */
   finishUnsent(): void {
     this.finishAll('cancelled', undefined, 'cancelled before sending');
+  }
+
+  /** Final statuses from the API's snapshot, applied like the events that would have carried them. */
+  applySnapshot(snapshot: RecipientSnapshot[]): void {
+    for (const { ppnum, status, errorCode } of snapshot) {
+      const record = this.byPpnum.get(ppnum);
+      if (!record || record.outcome !== undefined) continue;
+      const outcome: RecipientOutcome =
+        status === 'DELIVERED' ? 'delivered' : errorCode === 'CONSENT_DENIED' ? 'denied' : errorCode === 'CONSENT_EXPIRED' ? 'expired' : 'failed';
+      this.move(record, outcome, `status snapshot: ${status}${errorCode ? ` ${errorCode}` : ''}`, errorCode);
+    }
+    this.updateDetails();
   }
 
   /**

@@ -210,6 +210,35 @@ describe('outcomes and fallback', () => {
     expect(byPpnum.get(delivered!.ppnum)!.history.map((h) => h.event).slice(-3)).toEqual(['RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED', 'RECIPIENT_DELIVERED']);
   });
 
+  it('asks the API for the unsettled recipients before closing the window, and believes it over silence', async () => {
+    const [granted, deniedLate, deliveredQuietly, undecided] = recipients(4, 100);
+    const { templateId, calls } = world.scenario({
+      send: () => `sr-snap-${templateIdSuffix()}`,
+      // The stream brings only the consent prompts (the listener was down for the rest).
+      eventsFor: (ppnum): EventType[] => (ppnum === deliveredQuietly!.ppnum ? [] : ['RECIPIENT_PENDING_CONSENT']),
+      snapshot: (ppnums) => [
+        { ppnum: granted!.ppnum, status: 'DELIVERED' as const },
+        { ppnum: deniedLate!.ppnum, status: 'FAILED' as const, errorCode: 'CONSENT_DENIED' },
+        { ppnum: deliveredQuietly!.ppnum, status: 'DELIVERED' as const },
+      ].filter((s) => ppnums.includes(s.ppnum)),
+    });
+    const handle = await startChunk(
+      chunkInput(templateId, {
+        source: { kind: 'inline', recipients: [granted!, deniedLate!, deliveredQuietly!, undecided!] },
+        consentWindowMs: 1_500,
+        fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+      }),
+    );
+    const result: ChunkResult = await handle.result();
+    expect(calls.snapshots).toHaveLength(1);
+    expect([...calls.snapshots[0]!].sort()).toEqual([granted, deniedLate, deliveredQuietly, undecided].map((r) => r!.ppnum).sort());
+    expect(result.counts).toMatchObject({ delivered: 2, denied: 1, expired: 1, failed: 0, fallbackSent: 2 });
+    expect(calls.fallbacks.map((item) => [item.ppnum, item.outcome]).sort()).toEqual([[deniedLate!.ppnum, 'denied'], [undecided!.ppnum, 'expired']].sort());
+    const byPpnum = new Map((await handle.query(chunkRecipientsQuery)).map((r) => [r.ppnum, r]));
+    expect(byPpnum.get(granted!.ppnum)!.history.at(-1)!.event).toBe('status snapshot: DELIVERED');
+    expect(byPpnum.get(undecided!.ppnum)).toMatchObject({ outcome: 'expired', errorCode: 'CONSENT_WINDOW_ENDED' });
+  });
+
   it('falls back on a denial as soon as it is known, before the consent window ends', async () => {
     const { templateId, calls } = world.scenario({ send: () => 'sr-early', eventsFor: () => ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'] });
     const handle = await startChunk(
@@ -224,3 +253,7 @@ describe('outcomes and fallback', () => {
     expect(calls.fallbacks).toHaveLength(1);
   });
 });
+
+function templateIdSuffix(): string {
+  return Math.random().toString(36).slice(2, 10);
+}

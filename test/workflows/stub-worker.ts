@@ -10,6 +10,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/spec';
+import type { RecipientSnapshot } from '../../activities/send';
 import { deliveryEventsSignal } from '../../workflows/messages';
 
 export interface SendCall {
@@ -35,6 +36,8 @@ export interface Scenario {
   eventsFor?: (ppnum: string) => EventType[];
   placeholders?: string[];
   isPoll?: boolean;
+  /** What GetSendRequestStatus reports as final at the end of the consent window (default: nothing). */
+  snapshot?: (ppnums: string[]) => RecipientSnapshot[];
   /** A file source: the ppnums of each planned chunk, and the plan's invalid rows. */
   file?: { chunks: string[][]; invalid?: ValidationIssue[] };
 }
@@ -44,6 +47,8 @@ export class CallLog {
   sends: SendCall[] = [];
   reconciles: SendCall[] = [];
   fallbacks: FallbackItem[] = [];
+  /** The unsettled ppnums of each end-of-window status snapshot. */
+  snapshots: string[][] = [];
   ensureTemplate = 0;
 }
 
@@ -91,6 +96,7 @@ export class StubWorld {
     const scenarioOf = (templateId: string) => this.scenarios.get(templateId) ?? {};
     const logOf = (templateId: string) => this.logs.get(templateId) ?? new CallLog();
     const signal = (workflowId: string, events: DeliveryEvent[]) => this.client.workflow.getHandle(workflowId).signal(deliveryEventsSignal, { events });
+    const templateOfRequest = new Map<string, string>();
     const currentWorkflowId = () => Context.current().info.workflowExecution?.workflowId ?? '';
     // Stub file sources are named stub-file://<templateId>; byteStart is the chunk's index in the plan.
     const ppnumsOf = (source: ChunkSource) =>
@@ -129,6 +135,7 @@ export class StubWorld {
         log.sends.push(call);
         const scenario = scenarioOf(input.templateId);
         const sendRequestId = scenario.send ? await scenario.send(call, log.sends.length) : `sr-${randomUUID().slice(0, 8)}`;
+        templateOfRequest.set(sendRequestId, input.templateId);
         // Like the real API, events may reach the chunk before the receipt does: it buffers them.
         await emit(workflowId, sendRequestId, call.ppnums, scenario);
         return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length };
@@ -147,6 +154,11 @@ export class StubWorld {
         const log = this.logs.get(input.campaignId);
         log?.fallbacks.push(...input.items.map((item) => ({ ...item, source: input.source })));
         return input.items.map((item) => ({ ppnum: item.ppnum, status: 'sent' as const, attempts: 1 }));
+      },
+      async snapshotOutcomes(input: { sendRequestId: string; ppnums: string[] }): Promise<RecipientSnapshot[]> {
+        const templateId = templateOfRequest.get(input.sendRequestId) ?? '';
+        logOf(templateId).snapshots.push(input.ppnums);
+        return scenarioOf(templateId).snapshot?.(input.ppnums) ?? [];
       },
       async fetchPollResults(input: { sendRequestIds: string[] }) {
         return { options: { yes: input.sendRequestIds.length }, totalResponses: input.sendRequestIds.length };
