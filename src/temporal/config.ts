@@ -3,7 +3,8 @@
 //
 // Reads: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default "default"),
 // TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (paths, mTLS), TEMPORAL_TLS_CA (path, optional server CA),
-// TEMPORAL_TLS_SERVER_NAME (optional SNI override), TEMPORAL_API_KEY (implies TLS).
+// TEMPORAL_TLS_SERVER_NAME (optional SNI override), TEMPORAL_API_KEY (implies TLS),
+// TEMPORAL_CONNECT_TIMEOUT (client connect deadline: milliseconds or "2s"; default 10 s).
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -15,6 +16,8 @@ export interface TemporalConfig {
   tls?: TLSConfig;
   /** Sent as a bearer token; never logged (see describeTemporalConfig). */
   apiKey?: string;
+  /** How long a Client waits for the server to answer when connecting; undefined = SDK default (10 s). */
+  connectTimeoutMs?: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -38,7 +41,16 @@ export function temporalConfigFromEnv(env: Env = process.env): TemporalConfig {
   if (tls && env.TEMPORAL_TLS_CA) tls.serverRootCACertificate = readFileSync(env.TEMPORAL_TLS_CA);
   if (tls && env.TEMPORAL_TLS_SERVER_NAME) tls.serverNameOverride = env.TEMPORAL_TLS_SERVER_NAME;
 
-  return { address, namespace, tls, apiKey };
+  const connectTimeoutMs = env.TEMPORAL_CONNECT_TIMEOUT ? parseTimeoutMs(env.TEMPORAL_CONNECT_TIMEOUT) : undefined;
+  return { address, namespace, tls, apiKey, connectTimeoutMs };
+}
+
+/** "1500" (ms), "1500ms", "2s" or "1m". */
+function parseTimeoutMs(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value.trim());
+  if (!match) throw new Error(`TEMPORAL_CONNECT_TIMEOUT must be milliseconds or a duration like "2s", got "${value}"`);
+  const unit = { ms: 1, s: 1_000, m: 60_000 }[match[2] ?? 'ms'] ?? 1;
+  return Number(match[1]) * unit;
 }
 
 /** A log-safe one-liner: address, namespace and auth mode, never the key or cert contents. */
@@ -49,7 +61,7 @@ export function describeTemporalConfig(config: TemporalConfig): string {
 
 /** Client on its own Connection; close it with `client.connection.close()`. */
 export async function connectClient(config: TemporalConfig = temporalConfigFromEnv()): Promise<Client> {
-  const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
+  const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey, connectTimeout: config.connectTimeoutMs });
   return new Client({ connection, namespace: config.namespace });
 }
 

@@ -3,7 +3,8 @@
 // unique task queues and the Ppoppo sandbox behind them. Also runs examples/start-campaign.ts.
 //
 // Exit codes checked: 0 ok, 1 validation failure (also a spec that parses but is invalid),
-// 2 usage error (unknown command/flag, missing file, spec file that is not valid JSON/YAML), 3 not found.
+// 2 usage error (unknown command/flag, missing file, spec file that is not valid JSON/YAML), 3 not found,
+// 4 cannot connect (TEMPORAL_ADDRESS on a closed port, with a short TEMPORAL_CONNECT_TIMEOUT).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { makeClientConfig } from '../../src/api/config';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
 import { startSandbox } from '../../src/sandbox/server';
+import { freePort } from '../../src/temporal/dev-server';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
 import type { CampaignProgress, CampaignResult, RecipientRecord } from '../../workflows/messages';
@@ -40,9 +42,9 @@ interface Ran {
   stderr: string;
 }
 
-function runProcess(args: string[]): Promise<Ran> {
+function runProcess(args: string[], extraEnv: Record<string, string> = {}): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn('npx', ['tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn('npx', ['tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, ...extraEnv } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -152,6 +154,16 @@ describe('campaign CLI: validate (local, nothing sent)', () => {
     const flag = await cli('status', 'x', '--bogus');
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('--bogus');
+  });
+});
+
+describe('campaign CLI without a Temporal server', () => {
+  it('exits 4 with a message naming the address and TEMPORAL_ADDRESS', async () => {
+    const closedPort = await freePort(); // free a moment ago: nothing listens there
+    const ran = await runProcess(['src/cli/main.ts', 'status', `any-${run}`], { TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`, TEMPORAL_CONNECT_TIMEOUT: '1s' });
+    expect(ran.code, ran.stdout + ran.stderr).toBe(4);
+    expect(ran.stderr).toContain(`cannot connect to Temporal at 127.0.0.1:${closedPort}`);
+    expect(ran.stderr).toContain('TEMPORAL_ADDRESS');
   });
 });
 

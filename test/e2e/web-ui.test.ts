@@ -1,0 +1,161 @@
+// The Temporal Web UI as a user sees it, in headless Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core; no browser download). A private dev server with its UI, the production worker
+// and listener on the production task queues, and the Ppoppo sandbox. Checks that a running
+// campaign is listed and findable by its campaign id, that its page shows its current details and
+// answers the progress query, and that the "Start Workflow" form starts a campaign from the pasted
+// JSON spec (the README's Web UI steps).
+// Screenshots go to test-results/ (the CI artifact dir): web-ui-campaign.png is the campaign page.
+import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PpoppoClient } from '../../src/api/client';
+import { makeClientConfig } from '../../src/api/config';
+import type { CampaignSpec } from '../../src/campaign/spec';
+import { runListener } from '../../src/listener';
+import type { RunningListener } from '../../src/listener';
+import { startSandbox } from '../../src/sandbox/server';
+import { connectClient, connectWorkerConnection } from '../../src/temporal/config';
+import { freePort, startDevServer } from '../../src/temporal/dev-server';
+import type { DevServer } from '../../src/temporal/dev-server';
+import { CAMPAIGN_ID_KEY, TASK_QUEUES, campaignWorkflowId } from '../../src/temporal/names';
+import { runWorkers } from '../../src/worker';
+import type { RunningWorkers } from '../../src/worker';
+import { progressQuery } from '../../workflows/messages';
+import type { CampaignProgress } from '../../workflows/messages';
+import { pollUntil, quietTemporalLogs } from '../support/temporal';
+
+/** Debian's chromium package (see .ci/run REQUIRED_DEBS). */
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = 'test-results';
+const run = randomUUID().slice(0, 8);
+
+let server: DevServer;
+let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+let temporal: Client;
+let connection: NativeConnection;
+let workers: RunningWorkers;
+let listener: RunningListener;
+let browser: Browser;
+let page: Page;
+
+/** Two chunks of one recipient: 12300000001 is delivered, 12300000005 never decides (stays running). */
+function specFor(campaignId: string): CampaignSpec {
+  return {
+    campaignId,
+    template: { name: campaignId, components: [{ type: 'text', content: 'Hello {{name}}' }] },
+    recipients: { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }, { ppnum: '12300000005', vars: { name: 'Eve' } }] },
+    consentWindow: '1h',
+    limits: { chunkSize: 1 },
+  };
+}
+
+async function startCampaign(campaignId: string): Promise<void> {
+  await temporal.workflow.start('campaignWorkflow', { workflowId: campaignWorkflowId(campaignId), taskQueue: TASK_QUEUES.campaigns, args: [specFor(campaignId)] });
+}
+
+function progressOf(campaignId: string): Promise<CampaignProgress> {
+  return temporal.workflow.getHandle(campaignWorkflowId(campaignId)).query(progressQuery);
+}
+
+/** Visibility is eventually consistent and the UI does not refresh by itself: reload until `text` shows. */
+async function openUntilVisible(url: string, text: string): Promise<void> {
+  await pollUntil(
+    `"${text}" on ${url}`,
+    async () => {
+      await page.goto(url);
+      await page.getByText(text, { exact: true }).first().waitFor({ timeout: 10_000 });
+      return true;
+    },
+    (shown) => shown,
+    90_000,
+  );
+}
+
+beforeAll(async () => {
+  quietTemporalLogs();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await startDevServer({ uiPort: await freePort(), logFile: `${ARTIFACTS}/web-ui-dev-server.log` });
+  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 600_000 });
+  const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
+  const config = { address: server.address, namespace: 'default' };
+  temporal = await connectClient(config);
+  connection = await connectWorkerConnection(config);
+  // A private server: the production task queues (the ones the README's form steps name) are ours alone.
+  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo });
+  listener = await runListener({ connection, temporalClient: temporal, ppoppoClient: ppoppo, maxRunMs: 2_000, batchMaxDelayMs: 100 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await listener?.shutdown();
+  await workers?.shutdown();
+  await connection?.close();
+  await temporal?.connection.close();
+  await sandbox?.close();
+  await server?.stop();
+}, 120_000);
+
+describe('Temporal Web UI (headless Chromium)', () => {
+  const campaignId = `webui-${run}`;
+  const otherId = `webui-other-${run}`;
+
+  it('lists a running campaign, finds it by its campaign id and shows its current details', async () => {
+    await startCampaign(campaignId);
+    await startCampaign(otherId);
+    // Chunk 0 (12300000001) finished, chunk 1 (12300000005) sent and waiting: details are stable from here.
+    await pollUntil('chunk 0 finished and chunk 1 sent', () => progressOf(campaignId), (p) => p.chunksFinished === 1 && p.chunksSent === 2, 90_000);
+
+    // Workflows page filtered by the search attribute: the campaign and its chunks, not the other campaign.
+    const query = encodeURIComponent(`PpoppoCampaignId="${campaignId}"`);
+    await openUntilVisible(`${server.uiUrl}/namespaces/default/workflows?query=${query}`, campaignWorkflowId(campaignId));
+    await page.getByText(`${campaignWorkflowId(campaignId)}/chunk/000001`, { exact: true }).first().waitFor();
+    expect(await page.getByText(campaignWorkflowId(otherId), { exact: true }).count()).toBe(0);
+    await page.screenshot({ path: `${ARTIFACTS}/web-ui-campaign-list.png`, fullPage: true });
+
+    // The campaign's page: running, and its current details (set by the workflow) in User Metadata.
+    await page.getByText(campaignWorkflowId(campaignId), { exact: true }).first().click();
+    await page.getByRole('heading', { name: campaignWorkflowId(campaignId) }).waitFor();
+    await page.getByText('User Metadata', { exact: true }).first().click();
+    // The UI renders the details as markdown in an iframe (/render?content=…); "1/2" becomes "1⁄2".
+    const details = await pollUntil(
+      'current details rendered',
+      async () => (await page.frames().find((frame) => frame.url().includes('/render?'))?.locator('body').innerText()) ?? '',
+      (text) => text.includes('running:'),
+      30_000,
+    );
+    expect(details).toMatch(/running: 1.2 done · awaiting outcome 1 · delivered 1 · chunks 2.2 sent, 1 finished/);
+    expect(await page.getByText('Running', { exact: true }).count()).toBeGreaterThan(0);
+    await page.screenshot({ path: `${ARTIFACTS}/web-ui-campaign.png`, fullPage: true });
+
+    // Queries tab: `progress` is offered and answers with the campaign's progress.
+    await page.getByText('Queries', { exact: true }).first().click();
+    await page.getByRole('button', { name: 'Run Query' }).click();
+    await page.getByText(new RegExp(`"campaignId": "${campaignId}"`)).first().waitFor({ timeout: 30_000 });
+  }, 240_000);
+
+  it('starts a campaign from the "Start Workflow" form with the JSON spec pasted', async () => {
+    const formId = `webui-form-${run}`;
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows/start-workflow`);
+    await page.getByTestId('workflowId').fill(campaignWorkflowId(formId));
+    await page.getByTestId('taskQueue').fill(TASK_QUEUES.campaigns);
+    await page.getByTestId('workflowType').fill('campaignWorkflow');
+    await page.locator('[contenteditable="true"][data-language="json"]').click();
+    await page.keyboard.insertText(JSON.stringify(specFor(formId), null, 2)); // what a paste inserts
+    await page.getByTestId('start-workflow-button').click();
+    await page.getByText('Workflow started successfully').waitFor({ timeout: 30_000 });
+
+    // The form started the real campaign: the worker runs it and it sets its search attributes.
+    const progress = await pollUntil('the form-started campaign sent', () => progressOf(formId), (p) => p.chunksSent === 2, 90_000);
+    expect(progress).toMatchObject({ campaignId: formId, status: 'running', total: 2 });
+    const description = await temporal.workflow.getHandle(campaignWorkflowId(formId)).describe();
+    expect(description.taskQueue).toBe(TASK_QUEUES.campaigns);
+    expect(description.typedSearchAttributes.get(CAMPAIGN_ID_KEY)).toBe(formId);
+    await page.screenshot({ path: `${ARTIFACTS}/web-ui-start-workflow.png`, fullPage: true });
+  }, 240_000);
+});
