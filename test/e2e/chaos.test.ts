@@ -1,0 +1,81 @@
+// Resilience, end to end: `npm run chaos` as a user runs it (its own Temporal dev server, sandbox,
+// worker and listener as real processes, a real webhook receiver). First a clean run of the campaign
+// gives its result; then the same campaign under each fault alone must end with the very same
+// result, checked against the sandbox's delivery ledger; then the fixed-seed short run throws every
+// fault kind at one campaign.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { FAULT_KINDS } from '../harness/faults';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface ChaosReport {
+  seed: number;
+  ok: boolean;
+  faults: { kind: string; detail: string }[];
+  checks: { name: string; ok: boolean; detail?: string }[];
+  result?: { status: string; total: number; counts: Record<string, number> };
+}
+
+async function chaos(args: string[]): Promise<{ code: number | null; report: ChaosReport }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--json', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
+  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  let report: ChaosReport;
+  try {
+    report = JSON.parse(stdout) as ChaosReport;
+  } catch {
+    throw new Error(`chaos printed no JSON report (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`);
+  }
+  return { code, report };
+}
+
+const failedChecks = (report: ChaosReport) => report.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`);
+
+/** A small campaign sent slowly (2 requests/s), so a fault in the first seconds lands mid-send. */
+const SINGLE_FAULT_RUN = ['--recipients', '1200', '--rate', '2', '--horizon', '5', '--seed', '7'];
+
+describe('npm run chaos', () => {
+  let baseline: Record<string, number> | undefined;
+
+  it('a clean run: every check passes without faults', async () => {
+    const { code, report } = await chaos([...SINGLE_FAULT_RUN, '--faults', '0']);
+    expect(failedChecks(report)).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.result?.status).toBe('completed');
+    // The campaign covers every outcome the fallback policy cares about.
+    expect(report.result?.counts.denied).toBeGreaterThan(0);
+    expect(report.result?.counts.expired).toBeGreaterThan(0);
+    baseline = report.result?.counts;
+  }, 300_000);
+
+  it.each(FAULT_KINDS)('the same campaign survives %s with the same exact result', async (kind) => {
+    const { code, report } = await chaos([...SINGLE_FAULT_RUN, '--faults', '1', '--kinds', kind]);
+    expect(failedChecks(report)).toEqual([]);
+    expect(report.faults.map((f) => f.kind)).toEqual([kind]);
+    expect(code).toBe(0);
+    expect(baseline).toBeDefined();
+    expect(report.result?.counts).toEqual(baseline);
+  }, 300_000);
+
+  it('the fixed-seed short run survives every fault kind in one campaign', async () => {
+    const { code, report } = await chaos(['--short', '--out', 'test-results/chaos-short.json']);
+    expect(failedChecks(report)).toEqual([]);
+    expect(new Set(report.faults.map((f) => f.kind))).toEqual(new Set(FAULT_KINDS));
+    expect(code).toBe(0);
+  }, 600_000);
+
+  it('exits 2 and names the flag on bad input', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--kinds', 'worker-kill,meteor-strike'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(2);
+    expect(stderr).toContain('--kinds: unknown fault kind meteor-strike');
+  }, 60_000);
+});
