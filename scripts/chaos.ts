@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { startStack } from '../test/harness/stack';
 import type { Stack } from '../test/harness/stack';
 import { startWebhookReceiver } from '../test/harness/receivers';
-import { checkCampaign, type Check } from '../test/harness/checks';
+import { checkCampaign, checkNoSecrets, type Check } from '../test/harness/checks';
 import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../test/harness/faults';
 import { seededRandom } from '../test/harness/random';
 import type { CampaignSpec } from '../src/campaign/spec';
@@ -107,6 +107,8 @@ interface ChaosReport {
 /** Sandbox consent window; the campaign waits a little longer so every sandbox decision is seen. */
 const CONSENT: ConsentTiming = { consentWindowMs: 8_000, consentDecisionDelayMs: 1_500 };
 const CAMPAIGN_CONSENT_WINDOW = '12s';
+/** The webhook's HMAC key: only the worker's environment holds it; the final check looks for leaks. */
+const WEBHOOK_SECRET = 'chaos-hmac-key-5f1d2c';
 
 async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise<ChaosReport> {
   const dir = mkdtempSync(join(tmpdir(), `ppoppo-chaos-${flags.seed}-`));
@@ -127,7 +129,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         'rate-limit-burst': String(flags.rate),
         'outcome-mix': '70/10/8/7/5',
       },
-      env: { SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100' },
+      env: { FALLBACK_WEBHOOK_SECRET: WEBHOOK_SECRET, SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100' },
     });
     say(`stack up: Temporal ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}`);
 
@@ -167,6 +169,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       say('faults done; waiting for the campaign to finish');
       const result = await withTimeout(resultPromise, 15 * 60_000, 'the campaign did not finish within 15 minutes');
       const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate } });
+      checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], spec.template && 'name' in spec.template ? spec.template.name : campaignId));
       return { seed: flags.seed, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
     } finally {
       clearInterval(ticker);
