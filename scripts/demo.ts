@@ -19,6 +19,7 @@ import { makeClientConfig } from '../src/api/config';
 import type { CampaignSpec, OutcomeCounts } from '../src/campaign/spec';
 import { runListener } from '../src/listener';
 import { parseDurationMs } from '../src/sandbox/options';
+import { SandboxInspector } from '../src/sandbox/inspector';
 import { startSandbox } from '../src/sandbox/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { campaignWorkflowId } from '../src/temporal/names';
@@ -164,7 +165,7 @@ async function main(): Promise<number> {
   say('');
 
   // Checks against the sandbox's own ledger and the fallback receiver.
-  const duplicates = ((await (await fetch(`${sandbox.httpUrl}/inspect/duplicates`)).json()) as { duplicates: unknown[] }).duplicates;
+  const duplicates = await new SandboxInspector(sandbox.httpUrl).duplicates();
   const fallbackKeys = fallbacks.map((f) => f.ppnum);
   const checks = {
     completed: result.status === 'completed',

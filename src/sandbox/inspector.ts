@@ -62,8 +62,11 @@ export class SandboxInspector {
     return this.ndjson<LedgerEntry>(`/inspect/messages?${query}`);
   }
 
-  sendRequests(): Promise<SendRequestEntry[]> {
-    return this.ndjson<SendRequestEntry>('/inspect/send-requests?format=ndjson');
+  /** Accepted send requests, oldest first; with `ppnum`, only those whose recipients include it. */
+  sendRequests(filter: { ppnum?: string } = {}): Promise<SendRequestEntry[]> {
+    const query = new URLSearchParams({ format: 'ndjson' });
+    if (filter.ppnum) query.set('ppnum', filter.ppnum);
+    return this.ndjson<SendRequestEntry>(`/inspect/send-requests?${query}`);
   }
 
   async duplicates(): Promise<Duplicate[]> {
@@ -74,7 +77,7 @@ export class SandboxInspector {
     return this.json<SandboxStats>('/inspect/stats');
   }
 
-  faults(request: FaultRequest): Promise<unknown> {
+  faults(request: FaultRequest): Promise<{ cutStreams: number }> {
     return this.json('/inspect/faults', request);
   }
 

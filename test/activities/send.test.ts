@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { PpoppoClient } from '../../src/api/client';
 import { makeClientConfig } from '../../src/api/config';
+import type { FaultRequest } from '../../src/sandbox/faults';
+import { SandboxInspector } from '../../src/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
 import { createSendActivities } from '../../activities/send';
 import type { ChunkSource } from '../../src/campaign/spec';
@@ -19,19 +21,13 @@ function clientFor(sb: Sandbox, clientSecret = sb.clientSecret): PpoppoClient {
   return new PpoppoClient(makeClientConfig({ apiUrl: sb.grpcUrl, tokenUrl: sb.tokenUrl, clientId: sb.clientId, clientSecret }));
 }
 
-async function injectFaults(faults: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${sandbox.httpUrl}/inspect/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
-  expect(response.ok).toBe(true);
+async function injectFaults(faults: FaultRequest): Promise<void> {
+  await new SandboxInspector(sandbox.httpUrl).faults(faults);
 }
 
 /** Send requests the sandbox accepted whose recipients include `ppnum`. */
 async function acceptedWith(ppnum: string): Promise<string[]> {
-  const response = await fetch(`${sandbox.httpUrl}/inspect/send-requests`);
-  const body = (await response.json()) as unknown;
-  const list = (Array.isArray(body) ? body : ((body as { sendRequests?: unknown[] }).sendRequests ?? [])) as Array<Record<string, unknown>>;
-  return list
-    .filter((request) => JSON.stringify(request).includes(ppnum))
-    .map((request) => String(request.id ?? request.sendRequestId));
+  return (await new SandboxInspector(sandbox.httpUrl).sendRequests({ ppnum })).map((request) => request.id);
 }
 
 const inline = (...ppnums: string[]): ChunkSource => ({ kind: 'inline', recipients: ppnums.map((ppnum) => ({ ppnum, vars: { name: `n${ppnum.slice(-3)}` } })) });

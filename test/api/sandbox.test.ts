@@ -22,6 +22,8 @@ import {
 } from '../../src/api/errors';
 import type { ReconnectInfo } from '../../src/api/stream';
 import type { DeliveryEvent, EventType } from '../../src/api/types';
+import type { FaultRequest } from '../../src/sandbox/faults';
+import { SandboxInspector } from '../../src/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
@@ -41,16 +43,13 @@ function clientFor(sb: Sandbox, overrides: { apiUrl?: string; clientId?: string;
   return client;
 }
 
-async function injectFaults(sb: Sandbox, faults: Record<string, unknown>): Promise<{ cutStreams: number }> {
-  const response = await fetch(`${sb.httpUrl}/inspect/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
-  expect(response.ok).toBe(true);
-  return (await response.json()) as { cutStreams: number };
+function injectFaults(sb: Sandbox, faults: FaultRequest): Promise<{ cutStreams: number }> {
+  return new SandboxInspector(sb.httpUrl).faults(faults);
 }
 
 /** Send requests the sandbox accepted whose recipients include `ppnum` (its ledger). */
 async function acceptedWith(sb: Sandbox, ppnum: string): Promise<string[]> {
-  const body = (await (await fetch(`${sb.httpUrl}/inspect/send-requests?ppnum=${ppnum}`)).json()) as { sendRequests: { id: string }[] };
-  return body.sendRequests.map((request) => request.id);
+  return (await new SandboxInspector(sb.httpUrl).sendRequests({ ppnum })).map((request) => request.id);
 }
 
 /**

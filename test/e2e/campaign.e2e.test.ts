@@ -17,6 +17,7 @@ import { makeClientConfig } from '../../src/api/config';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
+import { SandboxInspector } from '../../src/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
 import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
 import { runWorkers } from '../../src/worker';
@@ -108,15 +109,14 @@ async function recipientsOf(campaignId: string, chunks: number): Promise<Recipie
   return all;
 }
 
-/** The sandbox's delivery ledger (GET /inspect/messages): one entry per message it accepted. */
+/** The sandbox's delivery ledger: one entry per message it accepted. */
 async function ledgerPpnums(): Promise<string[]> {
-  const body = (await (await fetch(`${sandbox.httpUrl}/inspect/messages`)).json()) as { messages: { ppnum: string }[] };
-  return body.messages.map((entry) => entry.ppnum);
+  return (await new SandboxInspector(sandbox.httpUrl).messages()).map((entry) => entry.ppnum);
 }
 
-/** Recipients the sandbox messaged more than once with the same template (GET /inspect/duplicates). */
+/** Recipients the sandbox messaged more than once with the same template. */
 async function duplicates(): Promise<unknown[]> {
-  return ((await (await fetch(`${sandbox.httpUrl}/inspect/duplicates`)).json()) as { duplicates: unknown[] }).duplicates;
+  return new SandboxInspector(sandbox.httpUrl).duplicates();
 }
 
 function fallbacksFor(campaignId: string, ppnum: string) {
