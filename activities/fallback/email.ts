@@ -4,7 +4,8 @@
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { renderTemplate } from '../../src/api/validation';
-import { FallbackDeliveryError, type EmailChannelSettings, type FallbackChannel, type FallbackMessage } from './channel';
+import type { EmailChannelSettings } from '../../src/campaign/fallback-settings';
+import { FallbackDeliveryError, type FallbackChannel, type FallbackMessage } from './channel';
 import { withRetries, type BackoffOptions, type TryResult } from './retry';
 
 export const DEFAULT_SMTP_PASSWORD_ENV = 'SMTP_PASSWORD';

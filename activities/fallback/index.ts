@@ -9,9 +9,9 @@ import { renderTemplate } from '../../src/api/validation';
 import type { ChunkSource, RecipientOutcome } from '../../src/campaign/spec';
 import { activityContext, withKeepAlive } from '../heartbeat';
 import { readChunkRecipients } from '../recipients';
-import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel, type FallbackChannelSettings, type FallbackTriggerOutcome } from './channel';
+import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel, type FallbackTriggerOutcome } from './channel';
 import { createEmailChannel } from './email';
-import { parseChannelSettings, type RawChannelSettings } from './settings';
+import { parseChannelSettings, type FallbackChannelSettings, type RawChannelSettings } from '../../src/campaign/fallback-settings';
 import { createWebhookChannel } from './webhook';
 
 export type * from './channel';

@@ -2,7 +2,8 @@
 // (sha256=<hex HMAC-SHA256 of the raw body, keyed with the shared secret>) and drop repeats by
 // `idempotency-key`: a retry (ours or Temporal's) sends the same key and the same body.
 import { createHmac } from 'node:crypto';
-import type { FallbackChannel, FallbackMessage, WebhookChannelSettings } from './channel';
+import type { WebhookChannelSettings } from '../../src/campaign/fallback-settings';
+import type { FallbackChannel, FallbackMessage } from './channel';
 import { parseRetryAfter, withRetries, type BackoffOptions, type TryResult } from './retry';
 
 export const DEFAULT_WEBHOOK_SECRET_ENV = 'FALLBACK_WEBHOOK_SECRET';

@@ -14,7 +14,7 @@ import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, validateComponents, va
 import type { ValidationIssue } from '../api/validation';
 // Pure (type imports only): the fallback activity's own check of channel settings, run here too so a
 // bad channel is rejected with the spec, before anything is sent.
-import { parseChannelSettings } from '../../activities/fallback/settings';
+import { parseChannelSettings } from './fallback-settings';
 
 export type FallbackTrigger = 'denied' | 'expired' | 'failed';
 

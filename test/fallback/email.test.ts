@@ -1,7 +1,8 @@
 // Email channel against a real local SMTP server (smtp-server): address from the recipient's
 // column, deterministic Message-ID, body, auth from an env var, permanent vs temporary failures.
 import { afterEach, describe, expect, it } from 'vitest';
-import { FallbackDeliveryError, type EmailChannelSettings, type FallbackMessage } from '../../activities/fallback/channel';
+import { FallbackDeliveryError, type FallbackMessage } from '../../activities/fallback/channel';
+import type { EmailChannelSettings } from '../../src/campaign/fallback-settings';
 import { createEmailChannel } from '../../activities/fallback/email';
 import { startSmtpReceiver, type SmtpReceiver } from '../harness/receivers';
 

@@ -1,6 +1,39 @@
-// Validates `fallback.channel` from the campaign spec (opaque to the workflows) into typed settings.
+// The fallback channel settings a campaign spec holds (`fallback.channel`), and their validation
+// into typed settings. Pure: the spec parser, the CLI and the fallback activities share it.
 // Accepts `type` (the spec's field) and `kind` as its alias.
-import type { EmailChannelSettings, FallbackChannelSettings, WebhookChannelSettings } from './channel';
+
+/** Settings as written in the campaign spec (`fallback.channel`). Secrets appear only as env var names. */
+export interface WebhookChannelSettings {
+  type: 'webhook';
+  url: string;
+  /** Env var holding the HMAC key; default FALLBACK_WEBHOOK_SECRET. Unsigned if neither is set. */
+  secretEnv?: string;
+  /** Per request; default 10 000. */
+  timeoutMs?: number;
+  /** Tries per message, for network errors, 5xx, 408 and 429; default 5. */
+  maxAttempts?: number;
+}
+
+export interface EmailChannelSettings {
+  type: 'email';
+  host: string;
+  port: number;
+  /** TLS from the start (port 465); otherwise STARTTLS when the server offers it. */
+  secure?: boolean;
+  user?: string;
+  /** Env var holding the SMTP password; default SMTP_PASSWORD when `user` is set. */
+  passwordEnv?: string;
+  from: string;
+  /** Recipient variable (CSV column / NDJSON field) holding the email address. */
+  addressColumn: string;
+  /** Subject line; may use {{placeholders}}. */
+  subject?: string;
+  /** Tries per message for connection errors and 4xx SMTP replies; default 3. */
+  maxAttempts?: number;
+}
+
+export type FallbackChannelSettings = WebhookChannelSettings | EmailChannelSettings;
+
 
 export type RawChannelSettings = Record<string, unknown>;
 
