@@ -2,6 +2,7 @@
 // Workflows type their proxies with `import type { createActivities }` and never import this at runtime.
 import type { Client } from '@temporalio/client';
 import type { PpoppoClient } from '../src/api/client';
+import { createChunkStatusActivities } from './chunk-status';
 import { createFallbackActivities } from './fallback/index';
 import { createRecipientActivities } from './recipients';
 import { createSendActivities } from './send';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRecipientActivities(),
     ...createSendActivities(deps),
     ...createFallbackActivities(),
+    ...createChunkStatusActivities(deps),
   };
 }
 

@@ -11,6 +11,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -26,10 +27,11 @@ import type { CampaignSpec, ChunkSource, OutcomeCounts, SpecIssue } from '../src
 import { fromRanges, toRanges } from '../src/campaign/ranges';
 import type { Ranges } from '../src/campaign/ranges';
 import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, campaignWorkflowId, chunkWorkflowId } from '../src/temporal/names';
-import { SEND_TASK_QUEUE_MEMO, chunkWorkflow } from './chunk';
+import { SEND_TASK_QUEUE_MEMO, chunkWorkflow, innermostMessage } from './chunk';
 import {
   cancelUpdate,
   chunkControlSignal,
+  chunkFailedSignal,
   chunkFinishedSignal,
   chunkParkedSignal,
   chunkSentSignal,
@@ -45,6 +47,16 @@ const { ensureTemplate, fetchPollResults } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
+
+/** Asks what became of a chunk an earlier run of this campaign started (a restart). */
+const { describeChunk } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+/** Patch id: histories recorded before restarts adopted closed chunks replay without describeChunk. */
+const ADOPT_EXISTING_CHUNKS = 'adopt-existing-chunks';
 
 /** Streams the whole recipient file once (heartbeating), so it gets a long timeout. */
 const { planRecipients } = proxyActivities<Activities>({
@@ -97,6 +109,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   setHandler(chunkSentSignal, (payload) => campaign.onChunkSent(payload.chunkIndex, payload.sendRequestId, payload.recipients));
   setHandler(chunkFinishedSignal, (payload) => campaign.onChunkFinished(payload.chunkIndex, payload.counts, payload.sendRequestId));
   setHandler(chunkParkedSignal, (payload) => campaign.onChunkParked(payload.until, payload.reason));
+  setHandler(chunkFailedSignal, (payload) => campaign.onChunkFailed(payload.chunkIndex, payload.reason));
   setHandler(progressQuery, () => campaign.progress());
   setHandler(pauseUpdate, () => campaign.control('pause'), { validator: () => campaign.check('pause') });
   setHandler(resumeUpdate, () => campaign.control('resume'), { validator: () => campaign.check('resume') });
@@ -289,14 +302,29 @@ class Campaign {
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         typedSearchAttributes: [{ key: CAMPAIGN_ID_KEY, value: this.campaignId }],
       });
-      child.result().catch((err: unknown) => this.onChunkFailed(chunkIndex, source, err));
+      child.result().catch((err: unknown) => this.onChunkFailed(chunkIndex, innermostMessage(err)));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       log.info('chunk workflow already started', { chunkIndex });
+      if (patched(ADOPT_EXISTING_CHUNKS)) await this.adoptExisting(chunkIndex);
     }
     // A pause or cancel accepted while the chunk was being started still reaches it.
     if (this.status === 'paused' || this.status === 'cancelling') await this.forward(this.status === 'paused' ? 'pause' : 'cancel', [chunkIndex]);
     this.updateDetails();
+  }
+
+  /**
+   * An earlier run of this campaign started the chunk (restart after a terminate, or the same
+   * campaign id started again): adopt what it did, and never send it again.
+   */
+  private async adoptExisting(chunkIndex: number): Promise<void> {
+    const status = await describeChunk({ workflowId: chunkWorkflowId(this.campaignId, chunkIndex) });
+    if (status.state === 'completed') this.onChunkFinished(chunkIndex, status.result.counts, status.result.sendRequestId);
+    else if (status.state === 'closed') this.onChunkFailed(chunkIndex, `chunk workflow ${status.status.toLowerCase()} before this run`);
+    else if (status.sendRequestId !== undefined) this.onChunkSent(chunkIndex, status.sendRequestId, status.recipients);
+    // Running and not sent yet: its chunkSent and chunkFinished signals come to this run as usual.
+    // The old run may have paused it; this run's own pause or cancel follows in startNextChunk.
+    else if (this.status === 'running' || this.status === 'parked') await this.forward('resume', [chunkIndex]);
   }
 
   // ------------------------------------------------------------ messages from chunks
@@ -330,13 +358,26 @@ class Campaign {
     this.updateDetails();
   }
 
-  /** A chunk workflow that failed (a bug or an operator's terminate) still needs an account. */
-  private onChunkFailed(chunkIndex: number, source: ChunkSource, err: unknown): void {
+  /**
+   * A chunk workflow that failed (e.g. its file rows could not be read, a bug, an operator's
+   * terminate) still needs an account: each of its planned recipients counts as failed. Reported
+   * by the chunk's own signal (any run), and by its result (the run that started it).
+   */
+  onChunkFailed(chunkIndex: number, reason: string): void {
     if (this.finished.has(chunkIndex)) return;
-    const recipients = source.kind === 'inline' ? source.recipients.length : (this.sentRecipients.get(chunkIndex) ?? 0);
-    log.error('chunk workflow failed', { chunkIndex, error: String(err) });
-    if (this.issues.length < MAX_ISSUES) this.issues.push({ field: `chunks[${chunkIndex}]`, message: `chunk workflow failed: ${String(err)}` });
-    this.onChunkFinished(chunkIndex, { ...emptyCounts(), failed: recipients });
+    log.error('chunk workflow failed', { chunkIndex, error: reason });
+    if (this.issues.length < MAX_ISSUES) this.issues.push({ field: `chunks[${chunkIndex}]`, message: `chunk workflow failed: ${reason}` });
+    this.onChunkFinished(chunkIndex, { ...emptyCounts(), failed: this.plannedRecipients(chunkIndex) });
+  }
+
+  /**
+   * Recipients of a chunk, known without reading it: the plan fills every chunk but the last to
+   * exactly chunkSize valid recipients (inline lists and file plans alike).
+   */
+  private plannedRecipients(chunkIndex: number): number {
+    const { chunkSize } = campaignSettings(this.spec);
+    const last = this.chunksTotal - 1;
+    return chunkIndex < last ? chunkSize : this.validTotal - chunkSize * last;
   }
 
   // ------------------------------------------------------------ pause / resume / cancel

@@ -8,6 +8,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   TimeoutFailure,
   allHandlersFinished,
   condition,
@@ -30,6 +31,7 @@ import type { FallbackTrigger, OutcomeCounts, RecipientOutcome } from '../src/ca
 import { SEND_REQUEST_ID_KEY, TASK_QUEUES } from '../src/temporal/names';
 import {
   chunkControlSignal,
+  chunkFailedSignal,
   chunkFinishedSignal,
   chunkParkedSignal,
   chunkProgressQuery,
@@ -112,7 +114,23 @@ export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
   setHandler(chunkControlSignal, ({ action }) => chunk.control(action));
   setHandler(chunkRecipientsQuery, () => chunk.records);
   setHandler(chunkProgressQuery, () => chunk.progress());
+  try {
+    return await runChunk(chunk, input);
+  } catch (err) {
+    // The campaign may have continued as new since it started this chunk; then no run of it
+    // awaits our result, so the failure is reported by signal like every other outcome.
+    if (patched(REPORT_CHUNK_FAILURE)) {
+      const reason = innermostMessage(err);
+      await CancellationScope.nonCancellable(() => signalParent(input, (parent) => parent.signal(chunkFailedSignal, { chunkIndex: input.chunkIndex, reason })));
+    }
+    throw err;
+  }
+}
 
+/** Patch id: histories recorded before chunks reported their own failure replay without the signal. */
+const REPORT_CHUNK_FAILURE = 'report-chunk-failure';
+
+async function runChunk(chunk: ChunkState, input: ChunkInput): Promise<ChunkResult> {
   chunk.load(input.source.kind === 'inline' ? input.source.recipients.map((r) => r.ppnum) : await readChunkPpnums(input.source));
   if (chunk.records.length > 0) await send(chunk, input);
   if (chunk.sendRequestId === undefined) {
@@ -500,6 +518,13 @@ class ChunkState {
     const flags = [p.paused && !p.sendRequestId ? 'paused' : '', p.cancelled ? 'cancelled' : '', p.retryAt ? `retry at ${p.retryAt}` : ''].filter(Boolean);
     setCurrentDetails(`chunk ${p.chunkIndex} ${p.phase}${p.sendRequestId ? ` (${p.sendRequestId})` : ''}: ${states}${flags.length ? ` · ${flags.join(' · ')}` : ''}`);
   }
+}
+
+/** "recipient file … changed since …" rather than "Activity task failed". */
+export function innermostMessage(err: unknown): string {
+  let inner = err;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  return inner instanceof Error ? inner.message : String(inner);
 }
 
 function now(): string {

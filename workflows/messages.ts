@@ -138,6 +138,12 @@ export interface ChunkFinishedPayload {
   pollResponses?: number;
 }
 
+/** A chunk workflow failing (e.g. its file rows cannot be read) says so before it ends. */
+export interface ChunkFailedPayload {
+  chunkIndex: number;
+  reason: string;
+}
+
 export interface ChunkParkedPayload {
   chunkIndex: number;
   /** ISO time the chunk will try again. */
@@ -148,6 +154,7 @@ export interface ChunkParkedPayload {
 export const chunkSentSignal = defineSignal<[ChunkSentPayload]>('chunkSent');
 export const chunkFinishedSignal = defineSignal<[ChunkFinishedPayload]>('chunkFinished');
 export const chunkParkedSignal = defineSignal<[ChunkParkedPayload]>('chunkParked');
+export const chunkFailedSignal = defineSignal<[ChunkFailedPayload]>('chunkFailed');
 
 export const pauseUpdate = defineUpdate<CampaignProgress>('pause');
 export const resumeUpdate = defineUpdate<CampaignProgress>('resume');

@@ -124,6 +124,29 @@ describe('file sources', () => {
     expect(calls.fallbacks[0]).toMatchObject({ ppnum: denied, outcome: 'denied', source: { kind: 'file', byteStart: 0 } });
     expect(calls.fallbacks[0]!.vars).toBeUndefined();
   });
+
+  it('counts every planned recipient of a chunk whose rows cannot be read (failed), so the totals add up', async () => {
+    const { templateId, calls } = world.scenario({ file: { chunks: [rows.slice(0, 2), rows.slice(2, 4), rows.slice(4)], invalid: [badRow], unreadable: [1] } });
+    const result: CampaignResult = await (
+      await start({ campaignId: templateId, template: { templateId }, recipients: { file: `stub-file://${templateId}`, format: 'csv' }, onInvalidRows: 'skip', limits: { chunkSize: 2 } })
+    ).result();
+    expect(result).toMatchObject({ status: 'completed', total: 6, chunks: 3 });
+    expect(result.counts).toEqual({ ...emptyCounts(), delivered: 3, failed: 2, invalid: 1 });
+    expect(result.issues).toContainEqual(expect.objectContaining({ field: 'chunks[1]', message: expect.stringContaining('unreadable') }));
+    expect(calls.sends.map((call) => call.ppnums)).toEqual(expect.arrayContaining([rows.slice(0, 2), rows.slice(4)]));
+    expect(calls.sends).toHaveLength(2);
+  });
+});
+
+describe('restarting a campaign whose chunks already ran', () => {
+  it('adopts the closed chunks\' results: same account, nobody sent again', async () => {
+    const { spec, calls } = campaign({}, recipients(5), { limits: { chunkSize: 2, chunksInFlight: 2 } });
+    const first: CampaignResult = await (await start(spec)).result();
+    expect(calls.sends).toHaveLength(3);
+    const second: CampaignResult = await (await start(spec)).result();
+    expect(second).toEqual(first);
+    expect(calls.sends).toHaveLength(3);
+  });
 });
 
 describe('parking, pause, resume and cancel', () => {

@@ -3,6 +3,7 @@
 // pause/resume/cancel before sending, the consent window, and fallback at most once.
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryEvent, EventType } from '../../src/api/types';
 import type { ChunkInput, ChunkResult } from '../../workflows/messages';
@@ -111,6 +112,23 @@ describe('sending', () => {
     expect(result.counts.invalid).toBe(3);
     const records = await handle.query(chunkRecipientsQuery);
     expect(records.every((r) => r.state === 'invalid' && r.errorCode === 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
+
+describe('failure', () => {
+  it('tells the campaign by signal when its rows cannot be read (a continued-as-new campaign awaits no result), then fails', async () => {
+    const { templateId, calls } = world.scenario({ file: { chunks: [['45600000000']], unreadable: [0] } });
+    const source = { kind: 'file' as const, path: `stub-file://${templateId}`, format: 'csv' as const, byteStart: 0, byteEnd: 1, firstLine: 2, skipLines: [] };
+    const handle = await startChunk(chunkInput(templateId, { chunkIndex: 7, source }));
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    const signals = (await historyEvents(handle)).flatMap((event) => {
+      const attributes = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
+      return attributes ? [{ name: attributes.signalName, to: attributes.workflowExecution?.workflowId, input: attributes.input?.payloads?.[0]?.data }] : [];
+    });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]).toMatchObject({ name: 'chunkFailed', to: `no-such-campaign-${templateId}` });
+    expect(JSON.parse(Buffer.from(signals[0]!.input!).toString())).toEqual({ chunkIndex: 7, reason: 'stub file chunk 0 is unreadable' });
+    expect(calls.sends).toHaveLength(0);
   });
 });
 

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { EventType } from '../../src/api/types';
 import type { CampaignSpec } from '../../src/campaign/spec';
+import { isMainModule } from '../../src/run-helpers';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
 import { pauseUpdate, resumeUpdate } from '../../workflows/messages';
@@ -71,18 +72,40 @@ async function record(world: StubWorld): Promise<void> {
   mkdirSync(HISTORIES_DIR, { recursive: true });
   // Replay needs each history's workflow id (the campaign checks its own id), kept in index.json.
   const index: { file: string; workflowId: string }[] = [];
-  const save = async (name: string, workflowId: string) => {
+  const save = saver(world, index);
+  await save('campaign', handle.workflowId);
+  for (let chunk = 0; chunk < 3; chunk++) await save(`chunk-${chunk}`, chunkWorkflowId(templateId, chunk));
+  await recordRestart(world, spec, save);
+  writeFileSync(`${HISTORIES_DIR}index.json`, JSON.stringify(index, null, 2) + '\n');
+}
+
+type Save = (name: string, workflowId: string) => Promise<void>;
+
+/** Writes the latest run's history of a workflow id as a fixture and lists it in `index`. */
+export function saver(world: StubWorld, index: { file: string; workflowId: string }[]): Save {
+  return async (name, workflowId) => {
     const history = await world.client.workflow.getHandle(workflowId).fetchHistory();
     writeFileSync(`${HISTORIES_DIR}${name}.json`, historyToJSON(history));
     index.push({ file: `${name}.json`, workflowId });
     console.log(`wrote ${name}.json (${history.events?.length} events)`);
   };
-  await save('campaign', handle.workflowId);
-  for (let chunk = 0; chunk < 3; chunk++) await save(`chunk-${chunk}`, chunkWorkflowId(templateId, chunk));
-  writeFileSync(`${HISTORIES_DIR}index.json`, JSON.stringify(index, null, 2) + '\n');
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+/** The finished campaign started again under its id: every chunk id is taken, so it adopts their results. */
+export async function recordRestart(world: StubWorld, spec: CampaignSpec, save: Save): Promise<void> {
+  const handle = await world.client.workflow.start('campaignWorkflow', {
+    workflowId: campaignWorkflowId(spec.campaignId),
+    taskQueue: world.taskQueue,
+    args: [spec],
+    memo: world.memo,
+  });
+  console.log('restarted campaign result', JSON.stringify(await handle.result()));
+  await save('campaign-restarted', handle.workflowId);
+}
+
+if (isMainModule(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -10,6 +10,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/spec';
+import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../activities/send';
 import { deliveryEventsSignal } from '../../workflows/messages';
 
@@ -38,8 +39,8 @@ export interface Scenario {
   isPoll?: boolean;
   /** What GetSendRequestStatus reports as final at the end of the consent window (default: nothing). */
   snapshot?: (ppnums: string[]) => RecipientSnapshot[];
-  /** A file source: the ppnums of each planned chunk, and the plan's invalid rows. */
-  file?: { chunks: string[][]; invalid?: ValidationIssue[] };
+  /** A file source: the ppnums of each planned chunk, the plan's invalid rows, and chunks whose rows can no longer be read. */
+  file?: { chunks: string[][]; invalid?: ValidationIssue[]; unreadable?: number[] };
 }
 
 /** Calls made by the stubs, per templateId. */
@@ -113,6 +114,8 @@ export class StubWorld {
     }
 
     return {
+      // The real one: it only talks to Temporal.
+      ...createChunkStatusActivities({ temporalClient: this.client }),
       async ensureTemplate(input: { templateId: string } | { name: string }) {
         const templateId = 'templateId' in input ? input.templateId : input.name;
         logOf(templateId).ensureTemplate += 1;
@@ -120,6 +123,9 @@ export class StubWorld {
         return { templateId, placeholders: scenario.placeholders ?? [], isPoll: scenario.isPoll ?? false };
       },
       async readChunkPpnums(source: ChunkSource) {
+        if (source.kind === 'file' && scenarioOf(source.path.replace('stub-file://', '')).file?.unreadable?.includes(source.byteStart)) {
+          throw ApplicationFailure.nonRetryable(`stub file chunk ${source.byteStart} is unreadable`, 'RecipientFileChanged');
+        }
         return ppnumsOf(source);
       },
       async readChunkRecipients(input: { source: ChunkSource }): Promise<RecipientInput[]> {

@@ -1,0 +1,190 @@
+// A campaign started again under the same id, on the real stack (Temporal dev server, sandbox,
+// production worker and listener): its chunk ids are taken (they are never started twice), so the
+// new run adopts what the earlier run's chunks did. Nobody is messaged twice, and the account is
+// complete: after a completed campaign, the same result again; after a terminated one, the rest.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PpoppoClient } from '../../src/api/client';
+import { makeClientConfig } from '../../src/api/config';
+import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/spec';
+import type { CampaignSpec } from '../../src/campaign/spec';
+import { runListener } from '../../src/listener';
+import type { RunningListener } from '../../src/listener';
+import { SandboxInspector } from '../../src/sandbox/inspector';
+import { startSandbox } from '../../src/sandbox/server';
+import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
+import { runWorkers } from '../../src/worker';
+import type { RunningWorkers } from '../../src/worker';
+import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
+import { chunkProgressQuery, chunkRecipientsQuery, pauseUpdate, progressQuery } from '../../workflows/messages';
+import { ledgerOutcome } from '../harness/checks';
+import { pollUntil, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
+
+const run = randomUUID().slice(0, 8);
+const queues = { campaigns: `e2e-restart-campaigns-${run}`, send: `e2e-restart-send-${run}` };
+
+let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+let inspector: SandboxInspector;
+let temporal: Client;
+let workers: RunningWorkers;
+let listener: RunningListener;
+
+beforeAll(async () => {
+  quietTemporalLogs();
+  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 3_000 });
+  inspector = new SandboxInspector(sandbox.httpUrl);
+  process.env.RECONCILE_SETTLE_MS ??= '2000';
+  const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
+  const address = testTemporalAddress();
+  temporal = new Client({ connection: await Connection.connect({ address }) });
+  const connection = await NativeConnection.connect({ address });
+  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
+  listener = await runListener({
+    connection,
+    temporalClient: temporal,
+    ppoppoClient: ppoppo,
+    taskQueue: `e2e-restart-listener-${run}`,
+    workflowId: `e2e-restart-listener-${run}`,
+    maxRunMs: 2_000,
+    batchMaxDelayMs: 100,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for await (const info of temporal.workflow.list({ query: `TaskQueue = "${queues.campaigns}" AND ExecutionStatus = "Running"` })) {
+    await temporal.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
+  }
+  await temporal?.workflow.getHandle(`e2e-restart-listener-${run}`).terminate('test finished').catch(() => undefined);
+  await listener?.shutdown();
+  await workers?.shutdown();
+  await sandbox?.close();
+});
+
+/** Starts the campaign workflow the way the Web UI or `temporal workflow start` would (the id may be reused). */
+function startCampaign(spec: CampaignSpec) {
+  return temporal.workflow.start('campaignWorkflow', {
+    workflowId: campaignWorkflowId(spec.campaignId),
+    taskQueue: queues.campaigns,
+    args: [spec],
+    memo: { sendTaskQueue: queues.send },
+  });
+}
+
+async function recipientsOf(campaignId: string, chunks: number): Promise<RecipientRecord[]> {
+  const all: RecipientRecord[] = [];
+  for (let i = 0; i < chunks; i++) all.push(...(await temporal.workflow.getHandle(chunkWorkflowId(campaignId, i)).query(chunkRecipientsQuery)));
+  return all;
+}
+
+/** Ledger entries (messages the sandbox accepted) for these ppnums, and the outcome counts they add up to. */
+async function ledgerFor(ppnums: string[]) {
+  const wanted = new Set(ppnums);
+  const entries = (await inspector.messages()).filter((entry) => wanted.has(entry.ppnum));
+  const outcomes = Object.fromEntries(RECIPIENT_OUTCOMES.map((outcome) => [outcome, entries.filter((entry) => ledgerOutcome(entry) === outcome).length]));
+  return { entries, outcomes };
+}
+
+function expectEachMessagedOnce(entries: { ppnum: string }[], ppnums: string[]): void {
+  const times = new Map<string, number>();
+  for (const entry of entries) times.set(entry.ppnum, (times.get(entry.ppnum) ?? 0) + 1);
+  expect(ppnums.filter((ppnum) => times.get(ppnum) !== 1)).toEqual([]);
+}
+
+describe('a campaign started again under the same id', () => {
+  it('after it completed: ends with the same account, and nobody is messaged again', async () => {
+    const ppnums = Array.from({ length: 12 }, (_, i) => String(45610000000 + i));
+    const spec: CampaignSpec = {
+      campaignId: `e2e-restart-done-${run}`,
+      template: { name: `e2e-restart-done-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
+      recipients: { inline: ppnums.map((ppnum, i) => ({ ppnum, vars: { name: `R${i}` } })) },
+      consentWindow: '30s',
+      limits: { chunkSize: 5, chunksInFlight: 2 },
+    };
+    const first = (await (await startCampaign(spec)).result()) as CampaignResult;
+    expect(first).toMatchObject({ status: 'completed', total: 12, chunks: 3 });
+    const callsBefore = (await inspector.stats()).createSendRequest.calls;
+    const ledgerBefore = await ledgerFor(ppnums);
+
+    const second = (await (await startCampaign(spec)).result()) as CampaignResult;
+
+    expect(second).toEqual(first);
+    expect((await inspector.stats()).createSendRequest.calls).toBe(callsBefore);
+    const ledgerAfter = await ledgerFor(ppnums);
+    expect(ledgerAfter.entries).toEqual(ledgerBefore.entries);
+    expectEachMessagedOnce(ledgerAfter.entries, ppnums);
+    expect(await inspector.duplicates()).toEqual([]);
+    // The account is the API's own: each outcome count agrees with the ledger.
+    for (const outcome of RECIPIENT_OUTCOMES) expect(second.counts[outcome], outcome).toBe(ledgerAfter.outcomes[outcome]);
+  }, 240_000);
+
+  it('after it was terminated mid-campaign: adopts the finished and the running chunks, sends the rest once', async () => {
+    const campaignId = `e2e-restart-terminated-${run}`;
+    const dir = mkdtempSync(join(tmpdir(), 'ppoppo-restart-'));
+    const file = join(dir, 'recipients.csv');
+    const ppnums = Array.from({ length: 30 }, (_, i) => String(45620000000 + i));
+    writeFileSync(file, ['ppnum,name', ...ppnums.map((ppnum, i) => `${ppnum},R${i}`)].join('\n') + '\n');
+    const spec: CampaignSpec = {
+      campaignId,
+      template: { name: `e2e-restart-terminated-${run}`, components: [{ type: 'text', content: 'Hi {{name}}' }] },
+      recipients: { file, format: 'csv' },
+      consentWindow: '30s',
+      limits: { chunkSize: 5, chunksInFlight: 1 },
+    };
+    const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
+    const firstRun = await startCampaign(spec);
+    await pollUntil('two chunks finished', () => firstRun.query(progressQuery), (p) => p.chunksFinished >= 2, 120_000);
+    await firstRun.terminate('operator restarts the campaign');
+
+    const result = (await (await startCampaign(spec)).result()) as CampaignResult;
+
+    expect(result).toMatchObject({ status: 'completed', total: 30, chunks: 6 });
+    expect(countRecipients(result.counts)).toBe(30);
+    const records = await recipientsOf(campaignId, result.chunks);
+    expect(records.map((r) => r.ppnum).sort()).toEqual(ppnums);
+    expect(records.filter((r) => r.outcome === undefined)).toEqual([]);
+    const ledger = await ledgerFor(ppnums);
+    expectEachMessagedOnce(ledger.entries, ppnums);
+    expect(await inspector.duplicates()).toEqual([]);
+    for (const outcome of RECIPIENT_OUTCOMES) expect(result.counts[outcome], outcome).toBe(ledger.outcomes[outcome]);
+    // One send request per chunk across both runs.
+    expect((await inspector.stats()).createSendRequest.accepted - acceptedBefore).toBe(6);
+  }, 300_000);
+
+  it('after it was paused and terminated: resumes the chunk the old run paused before its send, which sends once', async () => {
+    const campaignId = `e2e-restart-paused-${run}`;
+    const ppnums = Array.from({ length: 10 }, (_, i) => String(45630000000 + i));
+    const spec: CampaignSpec = {
+      campaignId,
+      template: { name: `e2e-restart-paused-${run}`, components: [{ type: 'text', content: 'Hello' }] },
+      recipients: { inline: ppnums.map((ppnum) => ({ ppnum, vars: {} })) },
+      consentWindow: '30s',
+      limits: { chunkSize: 5, chunksInFlight: 1 },
+    };
+    const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
+    // Chunk 0's first send is refused: it waits 3 s, unsent, while the old run pauses it and is terminated.
+    await inspector.faults({ resourceExhaustedNext: 1, retryAfterMs: 3_000 });
+    const firstRun = await startCampaign(spec);
+    const chunk0 = temporal.workflow.getHandle(chunkWorkflowId(campaignId, 0));
+    await pollUntil('chunk 0 waiting to retry', () => chunk0.query(chunkProgressQuery), (p) => p.phase === 'waiting_retry', 60_000);
+    await firstRun.executeUpdate(pauseUpdate);
+    await pollUntil('chunk 0 paused', () => chunk0.query(chunkProgressQuery), (p) => p.paused, 60_000);
+    await firstRun.terminate('operator restarts the campaign');
+
+    const result = (await (await startCampaign(spec)).result()) as CampaignResult;
+
+    expect(result).toMatchObject({ status: 'completed', total: 10, chunks: 2 });
+    expect(countRecipients(result.counts)).toBe(10);
+    const records = await recipientsOf(campaignId, result.chunks);
+    const chunk0Events = records.find((r) => r.ppnum === ppnums[0])!.history.map((h) => h.event);
+    expect(chunk0Events.filter((e) => e === 'refused (RESOURCE_EXHAUSTED)')).toHaveLength(1);
+    const ledger = await ledgerFor(ppnums);
+    expectEachMessagedOnce(ledger.entries, ppnums);
+    expect(await inspector.duplicates()).toEqual([]);
+    expect((await inspector.stats()).createSendRequest.accepted - acceptedBefore).toBe(2);
+  }, 300_000);
+});
