@@ -29,6 +29,7 @@ import type { Ranges } from '../src/campaign/ranges';
 import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, campaignWorkflowId, chunkWorkflowId } from '../src/temporal/names';
 import { SEND_TASK_QUEUE_MEMO, chunkWorkflow, innermostMessage } from './chunk';
 import {
+  campaignControlSignal,
   cancelUpdate,
   chunkControlSignal,
   chunkFailedSignal,
@@ -114,6 +115,15 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   setHandler(pauseUpdate, () => campaign.control('pause'), { validator: () => campaign.check('pause') });
   setHandler(resumeUpdate, () => campaign.control('resume'), { validator: () => campaign.check('resume') });
   setHandler(cancelUpdate, () => campaign.control('cancel'), { validator: () => campaign.check('cancel') });
+  setHandler(campaignControlSignal, async ({ action }) => {
+    try {
+      campaign.check(action);
+    } catch (err) {
+      log.warn('control signal ignored', { action, reason: (err as Error).message });
+      return;
+    }
+    await campaign.control(action);
+  });
 
   if (!carry) {
     await campaign.prepare().catch((err: unknown) => {

@@ -156,6 +156,12 @@ export const chunkFinishedSignal = defineSignal<[ChunkFinishedPayload]>('chunkFi
 export const chunkParkedSignal = defineSignal<[ChunkParkedPayload]>('chunkParked');
 export const chunkFailedSignal = defineSignal<[ChunkFailedPayload]>('chunkFailed');
 
+/**
+ * The same controls as a signal, for tools that can only signal (the Web UI's "Send a Signal",
+ * `temporal workflow signal`). Unlike the updates it cannot answer: an action the campaign's
+ * state does not allow is logged and ignored.
+ */
+export const campaignControlSignal = defineSignal<[ChunkControlPayload]>('control');
 export const pauseUpdate = defineUpdate<CampaignProgress>('pause');
 export const resumeUpdate = defineUpdate<CampaignProgress>('resume');
 export const cancelUpdate = defineUpdate<CampaignProgress>('cancel');

@@ -61,8 +61,9 @@ export class CampaignClient {
 
   /**
    * Starts the campaign, or attaches to the running one with the same campaignId (the workflow id
-   * is derived from it, and a second start uses the existing run). A finished campaign is not run
-   * again: its last run is returned with `alreadyFinished`.
+   * is derived from it, and a second start uses the existing run). A completed campaign is not run
+   * again: its last run is returned with `alreadyFinished`. One that was terminated, failed or timed
+   * out starts again and takes over what its chunks already did: nobody is sent anything twice.
    */
   async startCampaign(input: unknown): Promise<StartedCampaign> {
     const { spec, issues } = parseCampaignSpec(input);
@@ -74,7 +75,7 @@ export class CampaignClient {
         taskQueue: this.#options.taskQueue ?? TASK_QUEUES.campaigns,
         args: [spec satisfies CampaignSpec],
         workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         memo: this.#options.sendTaskQueue ? { sendTaskQueue: this.#options.sendTaskQueue } : undefined,
       });
       return { campaignId: spec.campaignId, workflowId, runId: handle.firstExecutionRunId };

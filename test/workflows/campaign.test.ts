@@ -10,7 +10,7 @@ import type { RecipientInput } from '../../src/api/types';
 import { emptyCounts } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../workflows/messages';
-import { cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate } from '../../workflows/messages';
+import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate } from '../../workflows/messages';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
 import { StubWorld, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
@@ -204,6 +204,28 @@ describe('parking, pause, resume and cancel', () => {
     const result: CampaignResult = await handle.result();
     expect(result.counts.delivered).toBe(6);
     expect(calls.sends.flatMap((call) => call.ppnums).sort()).toEqual(recipients(6).map((r) => r.ppnum).sort());
+  });
+
+  it('takes the same controls as a signal (Web UI "Send a Signal"), ignoring one the state does not allow', async () => {
+    const { spec, calls } = campaign(
+      {
+        send: () => {
+          throw refused(60 * 60_000, true);
+        },
+      },
+      recipients(4),
+      { limits: { chunkSize: 2, chunksInFlight: 1 } },
+    );
+    const handle = await start(spec);
+    await pollUntil('parked', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    await handle.signal(campaignControlSignal, { action: 'resume' }); // not paused: ignored
+    await handle.signal(campaignControlSignal, { action: 'pause' });
+    await pollUntil('paused', () => handle.query(progressQuery), (p) => p.status === 'paused');
+    await handle.signal(campaignControlSignal, { action: 'cancel' });
+    const result: CampaignResult = await handle.result();
+    expect(result.status).toBe('cancelled');
+    expect(result.counts.cancelled).toBe(4);
+    expect(calls.sends).toHaveLength(1);
   });
 });
 
