@@ -1,0 +1,388 @@
+// The benchmark (`npm run bench`): the orchestrator against a plain script without durability, side by
+// side in one run, on the whole stack as real processes. Each measured run gets the machine alone
+// (one after the other, each on a fresh sandbox with the same settings).
+//
+//   npm run bench                               rate-limited, no-limit and consent-heavy modes
+//   npm run bench -- --rate 2 --recipients 130000
+//   npm run bench -- --quick --json             a tiny run (the test uses it)
+//   npm run bench -- --scale                    only the 1,000,000-recipient scale run
+//
+// Exit codes: 0 the run completed (targets missed are reported, not failures); 1 the run broke; 2 bad flags.
+import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runBaseline } from '../test/harness/bench-baseline';
+import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type SendPhase } from '../test/harness/bench-measure';
+import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../test/harness/bench-orchestrator';
+
+const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
+                        [--concurrency N] [--default-partitions] [--worker-heap-mb N] [--quick] [--scale] [--scale-recipients N]
+                        [--json] [--out FILE] [--keep]`;
+
+interface BenchFlags {
+  rate: number;
+  recipients: number;
+  noLimitRecipients: number;
+  consentRecipients: number;
+  /** chunksInFlight of the campaign and the baseline's concurrency (the same for both). */
+  concurrency: number;
+  /** Keep Temporal's default task queue partitions (the rate limit then splits across them). */
+  defaultPartitions: boolean;
+  /** Caps the V8 old space of the worker and listener processes (NODE_OPTIONS), or null for Node's default. */
+  workerHeapMb: number | null;
+  scale: boolean;
+  scaleRecipients: number;
+  json: boolean;
+  out: string;
+  keep: boolean;
+}
+
+/** Default rate: the send phase at the ceiling lasts over a minute with the default recipients. */
+const DEFAULT_RATE = 2;
+
+function parseFlags(argv: string[]): BenchFlags {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rate: { type: 'string' },
+      recipients: { type: 'string' },
+      'nolimit-recipients': { type: 'string' },
+      'consent-recipients': { type: 'string' },
+      concurrency: { type: 'string' },
+      'default-partitions': { type: 'boolean', default: false },
+      'worker-heap-mb': { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      scale: { type: 'boolean', default: false },
+      'scale-recipients': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const int = (flag: string, text: string | undefined, fallback: number, min: number, max: number) => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer from ${min} to ${max}, got "${text}"`);
+    return n;
+  };
+  const quick = values.quick;
+  const rate = int('rate', values.rate, quick ? 2 : DEFAULT_RATE, 1, 1000);
+  // At the ceiling (R × 1,000 recipients/s) the default send phase lasts 65 s.
+  const recipients = int('recipients', values.recipients, quick ? 6_000 : rate * 1000 * 65, 1000, 2_000_000);
+  return {
+    rate,
+    recipients,
+    noLimitRecipients: int('nolimit-recipients', values['nolimit-recipients'], quick ? 6_000 : recipients, 1000, 2_000_000),
+    consentRecipients: int('consent-recipients', values['consent-recipients'], quick ? 2_000 : 20_000, 1000, 2_000_000),
+    concurrency: int('concurrency', values.concurrency, 8, 1, 100),
+    defaultPartitions: values['default-partitions'],
+    workerHeapMb: values['worker-heap-mb'] === undefined ? null : int('worker-heap-mb', values['worker-heap-mb'], 0, 64, 16_384),
+    scale: values.scale,
+    scaleRecipients: int('scale-recipients', values['scale-recipients'], 1_000_000, 1000, 5_000_000),
+    json: values.json,
+    out: values.out ?? (values.scale ? 'test-results/bench-scale.json' : 'test-results/bench.json'),
+    keep: values.keep,
+  };
+}
+
+/**
+ * Temporal matching applies a task queue's rate limit (the send queue's
+ * maxTaskQueueActivitiesPerSecond) per partition: with the default partitions the send phase ran at
+ * about half the limit. One partition makes it exact; the send queue needs no more at these rates.
+ */
+const ONE_PARTITION = { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 };
+
+function stackSettings(flags: BenchFlags): { dynamicConfig?: Record<string, number>; processEnv?: NodeJS.ProcessEnv } {
+  return {
+    dynamicConfig: flags.defaultPartitions ? undefined : ONE_PARTITION,
+    processEnv: flags.workerHeapMb === null ? undefined : { NODE_OPTIONS: `--max-old-space-size=${flags.workerHeapMb}` },
+  };
+}
+
+const DELIVERED_MIX = '100/0/0/0/0';
+const CONSENT_MIX = '20/40/30/5/5';
+/** Sandbox consent settings of the consent-heavy mode; the campaign waits longer than the sandbox. */
+const CONSENT_FLAGS = { 'consent-window': '8s', 'consent-decision-delay': '1s' };
+const CAMPAIGN_CONSENT_WINDOW = '12s';
+
+interface SideBySide {
+  rate: number | null;
+  recipients: number;
+  orchestrator: OrchestratorRun;
+  baseline: SendPhase & { cpuSeconds: { script: number; sandbox: number } };
+  /** Orchestrator recipients/s over baseline recipients/s. */
+  orchestratorToBaseline: number;
+}
+
+interface Target {
+  name: string;
+  target: string;
+  value: number | null;
+  pass: boolean;
+}
+
+interface BenchReport {
+  ok: boolean;
+  error?: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; node: string; platform: string };
+  startedAt: string;
+  seconds: number;
+  flags: Omit<BenchFlags, 'json' | 'out' | 'keep'>;
+  rateLimited?: SideBySide;
+  noLimit?: SideBySide;
+  consentHeavy?: { recipients: number; mix: string; rate: number; orchestrator: OrchestratorRun };
+  scale?: { recipients: number; orchestrator: OrchestratorRun; workerRssMb: { first: number; peak: number; last: number } };
+  targets: Target[];
+}
+
+async function sideBySide(name: string, flags: BenchFlags, dir: string, rate: number | null, recipients: number, say: (line: string) => void): Promise<SideBySide> {
+  const file = join(dir, `${name}-recipients.csv`);
+  writeRecipientsFile(file, recipients);
+  const sandboxFlags: Record<string, string> = { 'outcome-mix': DELIVERED_MIX };
+  if (rate !== null) Object.assign(sandboxFlags, { 'rate-limit-rps': String(rate), 'rate-limit-burst': String(rate) });
+  say(`${name}: orchestrator, ${recipients} recipients, ${rate === null ? 'no rate limit' : `${rate} requests/s`}, ${flags.concurrency} chunks in flight`);
+  const orchestrator = await runOrchestrator({
+    name,
+    dir,
+    file,
+    recipients,
+    sandboxFlags,
+    rate,
+    chunksInFlight: flags.concurrency,
+    ...stackSettings(flags),
+    measureListener: true,
+    timeoutMs: 30 * 60_000,
+    say,
+  });
+  say(`${name}: orchestrator ${fmt(orchestrator.send.recipientsPerSecond, 0)} recipients/s; baseline next (concurrency ${flags.concurrency})`);
+  const run = await runBaseline({ dir: join(dir, `${name}-baseline`), sandboxFlags, file, template: BENCH_TEMPLATE, concurrency: flags.concurrency });
+  try {
+    const [requests, stats] = [await run.inspector.sendRequests(), await run.inspector.stats()];
+    const baseline = { ...sendPhase(requests, stats, run.chunkStarts, rate), cpuSeconds: run.cpuSeconds };
+    say(`${name}: baseline ${fmt(baseline.recipientsPerSecond, 0)} recipients/s (${run.refusals} RESOURCE_EXHAUSTED waited out)`);
+    return {
+      rate,
+      recipients,
+      orchestrator,
+      baseline,
+      orchestratorToBaseline: baseline.recipientsPerSecond > 0 ? orchestrator.send.recipientsPerSecond / baseline.recipientsPerSecond : 0,
+    };
+  } finally {
+    await run.stop();
+  }
+}
+
+async function consentHeavy(flags: BenchFlags, dir: string, say: (line: string) => void): Promise<NonNullable<BenchReport['consentHeavy']>> {
+  const file = join(dir, 'consent-recipients.csv');
+  writeRecipientsFile(file, flags.consentRecipients);
+  say(`consent-heavy: orchestrator, ${flags.consentRecipients} recipients, mix ${CONSENT_MIX}, ${flags.rate} requests/s`);
+  const orchestrator = await runOrchestrator({
+    name: 'consent',
+    dir,
+    file,
+    recipients: flags.consentRecipients,
+    sandboxFlags: { 'outcome-mix': CONSENT_MIX, 'rate-limit-rps': String(flags.rate), 'rate-limit-burst': String(flags.rate), ...CONSENT_FLAGS },
+    rate: flags.rate,
+    chunksInFlight: flags.concurrency,
+    consentWindow: CAMPAIGN_CONSENT_WINDOW,
+    ...stackSettings(flags),
+    measureListener: true,
+    timeoutMs: 30 * 60_000,
+    say,
+  });
+  return { recipients: flags.consentRecipients, mix: CONSENT_MIX, rate: flags.rate, orchestrator };
+}
+
+async function scaleRun(flags: BenchFlags, dir: string, say: (line: string) => void): Promise<NonNullable<BenchReport['scale']>> {
+  const file = join(dir, 'scale-recipients.csv');
+  writeRecipientsFile(file, flags.scaleRecipients);
+  say(`scale: orchestrator, ${flags.scaleRecipients} recipients from a file, no rate limit, ${flags.concurrency} chunks in flight`);
+  const orchestrator = await runOrchestrator({
+    name: 'scale',
+    dir,
+    file,
+    recipients: flags.scaleRecipients,
+    sandboxFlags: { 'outcome-mix': DELIVERED_MIX },
+    rate: null,
+    chunksInFlight: flags.concurrency,
+    ...stackSettings(flags),
+    measureListener: false,
+    tickMs: 15_000,
+    timeoutMs: 3 * 3600_000,
+    say,
+  });
+  const worker = orchestrator.rss.map((s) => s.workerMb).filter((v) => v > 0);
+  return {
+    recipients: flags.scaleRecipients,
+    orchestrator,
+    workerRssMb: { first: worker[0] ?? 0, peak: Math.max(0, ...worker), last: worker[worker.length - 1] ?? 0 },
+  };
+}
+
+function targetsOf(report: BenchReport): Target[] {
+  const targets: Target[] = [];
+  const add = (name: string, target: string, value: number | null, pass: (v: number) => boolean) => targets.push({ name, target, value, pass: value !== null && pass(value) });
+  if (report.rateLimited) {
+    add('rate-limited send phase / ceiling', '≥ 0.95', report.rateLimited.orchestrator.send.ratioToCeiling, (v) => v >= 0.95);
+    add('rate-limited orchestrator / baseline', '≥ 0.95', report.rateLimited.orchestratorToBaseline, (v) => v >= 0.95);
+    add('history events per 1,000 recipients (all delivered)', '≤ 40', report.rateLimited.orchestrator.cost.eventsPer1000Recipients, (v) => v <= 40);
+  }
+  if (report.noLimit) add('no-limit orchestrator / baseline', '≥ 0.80', report.noLimit.orchestratorToBaseline, (v) => v >= 0.8);
+  if (report.consentHeavy) add('listener latency p99, consent-heavy (ms)', '< 1000', report.consentHeavy.orchestrator.listenerLatencyMs?.p99 ?? null, (v) => v < 1000);
+  if (report.scale) {
+    add('scale: worker peak RSS (MB)', '< 500', report.scale.orchestrator.workerPeakRssBytes / 2 ** 20, (v) => v < 500);
+    const largest = report.scale.orchestrator.cost.largestShareOfLimit;
+    add('scale: largest history / Temporal limit', '< 0.10', Math.max(largest.events, largest.bytes), (v) => v < 0.1);
+  }
+  return targets;
+}
+
+// ---------------------------------------------------------------- output
+
+function fmt(value: number | null | undefined, digits = 1): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? '—' : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ms(p: Percentiles | null): string {
+  return p && p.p50 !== null ? `${fmt(p.p50, 0)} / ${fmt(p.p99, 0)}` : '—';
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  return rows.map((row) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`).map((line, i) => (i === 1 ? `${rowRule(widths)}\n${line}` : line)).join('\n');
+}
+
+function rowRule(widths: number[]): string {
+  return `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+}
+
+function sideBySideRows(label: string, s: SideBySide): string[][] {
+  const row = (who: string, send: SendPhase, ratio: string) => [
+    `${label}: ${who}`,
+    fmt(send.recipientsPerSecond, 0),
+    fmt(send.requestsPerSecond, 2),
+    fmt(send.seconds, 1),
+    send.ratioToCeiling === null ? '—' : `${fmt(send.ratioToCeiling * 100, 1)} %`,
+    ms(send.chunkToAcceptedMs),
+    String(send.resourceExhausted),
+    ratio,
+  ];
+  return [row('orchestrator', s.orchestrator.send, `${fmt(s.orchestratorToBaseline * 100, 1)} %`), row('baseline', s.baseline, '')];
+}
+
+function render(report: BenchReport): string {
+  const lines: string[] = [];
+  const m = report.machine;
+  lines.push(`ppoppo-campaigns benchmark · ${m.cpus} cores (${m.cpuModel}) · Node ${m.node} · ${report.startedAt} · ${fmt(report.seconds, 0)} s`);
+  lines.push(`command: ${report.command}`, '');
+  const send: string[][] = [['send phase', 'recipients/s', 'requests/s', 'seconds', 'of ceiling', 'chunk→accepted p50/p99 ms', 'RESOURCE_EXHAUSTED', 'orch/baseline']];
+  if (report.rateLimited) send.push(...sideBySideRows(`${report.rateLimited.rate} req/s, ${report.rateLimited.recipients.toLocaleString('en-US')}`, report.rateLimited));
+  if (report.noLimit) send.push(...sideBySideRows(`no limit, ${report.noLimit.recipients.toLocaleString('en-US')}`, report.noLimit));
+  if (send.length > 1) lines.push(table(send), '');
+
+  const runs: [string, OrchestratorRun][] = [];
+  if (report.rateLimited) runs.push(['rate-limited, all delivered', report.rateLimited.orchestrator]);
+  if (report.noLimit) runs.push(['no limit, all delivered', report.noLimit.orchestrator]);
+  if (report.consentHeavy) runs.push([`consent-heavy ${report.consentHeavy.mix}`, report.consentHeavy.orchestrator]);
+  if (report.scale) runs.push([`scale ${report.scale.recipients.toLocaleString('en-US')}`, report.scale.orchestrator]);
+  if (runs.length > 0) {
+    const cost: string[][] = [['orchestrator run', 'campaign s', 'listener p50/p99 ms', 'events/1k', 'history KB/1k', 'largest history', 'worker peak MB', 'listener peak MB']];
+    for (const [label, run] of runs) {
+      cost.push([
+        label,
+        fmt(run.campaignSeconds, 1),
+        ms(run.listenerLatencyMs),
+        fmt(run.cost.eventsPer1000Recipients, 1),
+        fmt(run.cost.bytesPer1000Recipients / 1024, 1),
+        `${run.cost.largestEvents.events} ev / ${fmt(run.cost.largestBytes.bytes / 1024, 0)} KB`,
+        fmt(run.workerPeakRssBytes / 2 ** 20, 0),
+        fmt(run.listenerPeakRssBytes / 2 ** 20, 0),
+      ]);
+    }
+    lines.push(table(cost), '');
+    const cpu: string[][] = [['where the CPU went (share of all cores over the campaign)', 'temporal', 'worker', 'listener', 'sandbox', 'rest (others, idle)']];
+    for (const [label, run] of runs) {
+      const share = run.cpu.shareOfMachine;
+      const busy = Object.values(share).reduce((a, b) => a + b, 0);
+      cpu.push([label, ...['temporal', 'worker', 'listener', 'sandbox'].map((k) => `${fmt((share[k] ?? 0) * 100, 0)} %`), `${fmt(Math.max(0, 1 - busy) * 100, 0)} %`]);
+    }
+    lines.push(table(cpu), '');
+  }
+  if (report.scale) {
+    const s = report.scale;
+    lines.push(`scale: worker RSS first/peak/last ${s.workerRssMb.first}/${s.workerRssMb.peak}/${s.workerRssMb.last} MB; largest history ${fmt(s.orchestrator.cost.largestShareOfLimit.events * 100, 2)} % of ${TEMPORAL_HISTORY_LIMITS.events} events, ${fmt(s.orchestrator.cost.largestShareOfLimit.bytes * 100, 2)} % of 50 MB`, '');
+  }
+  if (report.targets.length > 0) {
+    lines.push(table([['target', 'wanted', 'measured', ''], ...report.targets.map((t) => [t.name, t.target, fmt(t.value, 2), t.pass ? 'pass' : 'FAIL'])]));
+  }
+  if (report.error) lines.push('', `RUN FAILED: ${report.error}`);
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+async function runBench(flags: BenchFlags, say: (line: string) => void): Promise<BenchReport> {
+  const dir = mkdtempSync(join(tmpdir(), 'ppoppo-bench-'));
+  const started = Date.now();
+  const { json: _json, out: _out, keep: _keep, ...shown } = flags;
+  const report: BenchReport = {
+    ok: false,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.versions.node, platform: `${process.platform} ${process.arch}` },
+    startedAt: new Date(started).toISOString(),
+    seconds: 0,
+    flags: shown,
+    targets: [],
+  };
+  say(`bench: state in ${dir}`);
+  try {
+    if (flags.scale) {
+      report.scale = await scaleRun(flags, dir, say);
+    } else {
+      report.rateLimited = await sideBySide('rate-limited', flags, dir, flags.rate, flags.recipients, say);
+      report.noLimit = await sideBySide('no-limit', flags, dir, null, flags.noLimitRecipients, say);
+      report.consentHeavy = await consentHeavy(flags, dir, say);
+    }
+    report.ok = true;
+  } catch (err) {
+    report.error = (err as Error).stack ?? String(err);
+  } finally {
+    if (!flags.keep) rmSync(dir, { recursive: true, force: true });
+  }
+  report.seconds = (Date.now() - started) / 1000;
+  report.targets = targetsOf(report);
+  return report;
+}
+
+async function main(): Promise<number> {
+  let flags: BenchFlags;
+  try {
+    flags = parseFlags(process.argv.slice(2));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  // Progress goes to stderr with --json, so stdout holds only the report.
+  const say = (line: string) => (flags.json ? console.error(line) : console.log(line));
+  const report = await runBench(flags, say);
+  mkdirSync(dirname(resolve(flags.out)), { recursive: true });
+  writeFileSync(flags.out, `${JSON.stringify(report, null, 2)}\n`);
+  if (flags.json) console.log(JSON.stringify(report, null, 2));
+  else console.log(`\n${render(report)}\n\nreport in ${flags.out}`);
+  return report.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

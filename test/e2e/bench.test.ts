@@ -1,0 +1,95 @@
+// `npm run bench` as a user runs it, tiny (--quick): its own stacks of real processes, the baseline on
+// its own sandbox. Checks that the JSON report holds every figure with a sane type and that the
+// runs really happened (all recipients accepted, histories read) — never how fast anything was.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const outDir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+
+async function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
+  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+const number = expect.any(Number);
+const percentiles = { samples: number, p50: number, p99: number, max: number };
+const sendPhase = {
+  requests: number,
+  recipients: number,
+  seconds: number,
+  requestsPerSecond: number,
+  recipientsPerSecond: number,
+  chunkToAcceptedMs: percentiles,
+  resourceExhausted: number,
+  createSendRequestCalls: number,
+};
+const orchestratorRun = {
+  campaignSeconds: number,
+  send: sendPhase,
+  listenerLatencyMs: percentiles,
+  cost: expect.objectContaining({ events: number, bytes: number, eventsPer1000Recipients: number, bytesPer1000Recipients: number, largestShareOfLimit: { events: number, bytes: number } }),
+  workerPeakRssBytes: number,
+  listenerPeakRssBytes: number,
+};
+
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+describe('npm run bench', () => {
+  it('--quick --json: a report with every figure, also written to --out', async () => {
+    const out = join(outDir, 'bench.json');
+    const { code, stdout, stderr } = await bench(['--quick', '--json', '--out', out]);
+    let report: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    try {
+      report = JSON.parse(stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    } catch {
+      throw new Error(`bench printed no JSON report (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);
+    }
+    expect(report.error).toBeUndefined();
+    expect(code).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
+    expect(stderr).toContain('baseline'); // progress lines go to stderr with --json
+
+    for (const mode of ['rateLimited', 'noLimit'] as const) {
+      const s = report[mode];
+      expect(s, mode).toMatchObject({ recipients: 6000, orchestrator: orchestratorRun, baseline: sendPhase, orchestratorToBaseline: number });
+      // Every recipient was accepted exactly once by each side, in chunks of 1,000.
+      expect(s.orchestrator.send.recipients).toBe(6000);
+      expect(s.baseline.recipients).toBe(6000);
+      expect(s.orchestrator.send.requests).toBe(6);
+      expect(s.orchestrator.send.chunkToAcceptedMs.samples).toBe(6);
+      expect(s.baseline.chunkToAcceptedMs.samples).toBe(6);
+      expect(s.orchestrator.result.counts.delivered).toBe(6000);
+      expect(s.orchestrator.listenerLatencyMs.samples).toBe(6000);
+      expect(s.orchestrator.cost.workflows).toBeGreaterThanOrEqual(7); // campaign + 6 chunks
+      expect(s.orchestrator.workerPeakRssBytes).toBeGreaterThan(0);
+    }
+    expect(report.rateLimited.rate).toBe(2);
+    expect(report.rateLimited.orchestrator.send.ceilingRecipientsPerSecond).toBe(2000);
+    expect(report.rateLimited.orchestrator.send.ratioToCeiling).toEqual(number);
+    expect(report.noLimit.rate).toBeNull();
+    expect(report.noLimit.orchestrator.send.ratioToCeiling).toBeNull();
+
+    expect(report.consentHeavy).toMatchObject({ recipients: 2000, orchestrator: orchestratorRun });
+    expect(report.consentHeavy.orchestrator.result.counts.denied).toBeGreaterThan(0);
+    expect(report.targets.map((t: { name: string }) => t.name)).toHaveLength(5);
+    for (const target of report.targets) expect(target).toMatchObject({ name: expect.any(String), target: expect.any(String), value: number, pass: expect.any(Boolean) });
+  }, 900_000);
+
+  it('exits 2 on a bad flag, with the usage', async () => {
+    const { code, stderr } = await bench(['--rate', 'fast']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('usage: npm run bench');
+  }, 60_000);
+});

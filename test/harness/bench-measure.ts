@@ -1,0 +1,207 @@
+// The benchmark's measurements, read after a run from the sandbox (acceptance times, refusals, the
+// delivery ledger) and from Temporal (chunk start times, history sizes, recipient histories).
+// Used by scripts/bench.ts; no timing is asserted anywhere.
+import { readFileSync } from 'node:fs';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { CampaignClient } from '../../src/client/campaigns';
+import type { SandboxInspector, SandboxStats, SendRequestEntry } from '../../src/sandbox/inspector';
+import { SEND_REQUEST_ID_KEY, campaignWorkflowId } from '../../src/temporal/names';
+
+export interface Percentiles {
+  samples: number;
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+/** Nearest-rank percentiles of a list of milliseconds. */
+export function percentiles(values: number[]): Percentiles {
+  if (values.length === 0) return { samples: 0, p50: null, p99: null, max: null };
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+  return { samples: sorted.length, p50: rank(0.5), p99: rank(0.99), max: sorted[sorted.length - 1]! };
+}
+
+/** The send phase: from the first to the last send request the sandbox accepted. */
+export interface SendPhase {
+  requests: number;
+  recipients: number;
+  seconds: number;
+  /** Requests after the first one, per second of the phase (the first one opens the phase). */
+  requestsPerSecond: number;
+  recipientsPerSecond: number;
+  /** R × 1,000 when a rate limit R was set. */
+  ceilingRecipientsPerSecond: number | null;
+  ratioToCeiling: number | null;
+  /** From a chunk's start (workflow start, or the script taking the chunk) to its request's acceptance. */
+  chunkToAcceptedMs: Percentiles;
+  /** CreateSendRequest calls refused with RESOURCE_EXHAUSTED (sandbox counters). */
+  resourceExhausted: number;
+  createSendRequestCalls: number;
+}
+
+export function sendPhase(requests: SendRequestEntry[], stats: SandboxStats, chunkStarts: Map<string, number>, rate: number | null): SendPhase {
+  const accepted = requests
+    .map((r) => ({ id: r.id, at: Date.parse(r.createdAt ?? ''), recipients: r.totalRecipients }))
+    .filter((r) => Number.isFinite(r.at))
+    .sort((a, b) => a.at - b.at);
+  const first = accepted[0];
+  const last = accepted[accepted.length - 1];
+  const seconds = first && last ? (last.at - first.at) / 1000 : 0;
+  const recipients = accepted.reduce((sum, r) => sum + r.recipients, 0);
+  const perSecond = (n: number) => (seconds > 0 ? n / seconds : 0);
+  const recipientsPerSecond = perSecond(recipients - (first?.recipients ?? 0));
+  const ceiling = rate === null ? null : rate * 1000;
+  const latencies: number[] = [];
+  for (const request of accepted) {
+    const started = chunkStarts.get(request.id);
+    if (started !== undefined) latencies.push(request.at - started);
+  }
+  return {
+    requests: accepted.length,
+    recipients,
+    seconds,
+    requestsPerSecond: perSecond(accepted.length - 1),
+    recipientsPerSecond,
+    ceilingRecipientsPerSecond: ceiling,
+    ratioToCeiling: ceiling === null ? null : recipientsPerSecond / ceiling,
+    chunkToAcceptedMs: percentiles(latencies),
+    resourceExhausted: stats.createSendRequest.refusals.RESOURCE_EXHAUSTED ?? stats.rateLimitRefusals,
+    createSendRequestCalls: stats.createSendRequest.calls,
+  };
+}
+
+/** Every workflow run of one campaign (campaign runs across continue-as-new, and its chunks). */
+export interface CampaignWorkflows {
+  campaignRuns: WorkflowExecutionInfo[];
+  chunks: WorkflowExecutionInfo[];
+}
+
+/**
+ * Lists the campaign's runs and chunks from visibility, waiting until it shows every chunk closed
+ * (visibility is eventually consistent, and the last chunk closes just after the campaign's result).
+ */
+export async function listCampaignWorkflows(client: Client, campaignId: string, chunks: number, timeoutMs = 120_000): Promise<CampaignWorkflows> {
+  const prefix = campaignWorkflowId(campaignId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const campaignRuns: WorkflowExecutionInfo[] = [];
+    const chunkRuns: WorkflowExecutionInfo[] = [];
+    for await (const info of client.workflow.list({ query: `WorkflowId STARTS_WITH "${prefix}"` })) {
+      if (info.type === 'chunkWorkflow') chunkRuns.push(info);
+      else if (info.type === 'campaignWorkflow') campaignRuns.push(info);
+    }
+    const closed = [...campaignRuns, ...chunkRuns].every((info) => info.status.name !== 'RUNNING');
+    if ((chunkRuns.length >= chunks && closed) || Date.now() > deadline) return { campaignRuns, chunks: chunkRuns };
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+/** Chunk workflow start time by the send request it adopted (search attribute PpoppoSendRequestId). */
+export function chunkStartsBySendRequest(chunks: WorkflowExecutionInfo[]): Map<string, number> {
+  const starts = new Map<string, number>();
+  for (const info of chunks) {
+    const id = info.typedSearchAttributes.get(SEND_REQUEST_ID_KEY);
+    if (id) starts.set(id, info.startTime.getTime());
+  }
+  return starts;
+}
+
+export interface HistoryCost {
+  workflows: number;
+  campaignRuns: number;
+  /** Events of the campaign's runs and of the average chunk (one chunk = up to 1,000 recipients). */
+  campaignEvents: number;
+  chunkEventsAverage: number;
+  /** Bytes of the average chunk history (mostly the listener's deliveryEvents signal payloads). */
+  chunkBytesAverage: number;
+  events: number;
+  bytes: number;
+  eventsPer1000Recipients: number;
+  bytesPer1000Recipients: number;
+  /** The longest history (events) and the heaviest one (bytes); often not the same workflow. */
+  largestEvents: { workflowId: string; events: number };
+  largestBytes: { workflowId: string; bytes: number };
+  /** Largest histories as a share of Temporal's limits (51,200 events, 50 MB). */
+  largestShareOfLimit: { events: number; bytes: number };
+}
+
+export const TEMPORAL_HISTORY_LIMITS = { events: 51_200, bytes: 50 * 1024 * 1024 };
+
+export function historyCost(workflows: CampaignWorkflows, recipients: number): HistoryCost {
+  const all = [...workflows.campaignRuns, ...workflows.chunks];
+  let events = 0;
+  let bytes = 0;
+  let largestEvents = { workflowId: '', events: 0 };
+  let largestBytes = { workflowId: '', bytes: 0 };
+  for (const info of all) {
+    const size = info.historySize ?? 0;
+    events += info.historyLength;
+    bytes += size;
+    if (info.historyLength > largestEvents.events) largestEvents = { workflowId: info.workflowId, events: info.historyLength };
+    if (size > largestBytes.bytes) largestBytes = { workflowId: info.workflowId, bytes: size };
+  }
+  const thousands = recipients / 1000;
+  const sum = (infos: WorkflowExecutionInfo[], of: (info: WorkflowExecutionInfo) => number) => infos.reduce((total, info) => total + of(info), 0);
+  const chunkCount = Math.max(1, workflows.chunks.length);
+  return {
+    workflows: all.length,
+    campaignRuns: workflows.campaignRuns.length,
+    campaignEvents: sum(workflows.campaignRuns, (info) => info.historyLength),
+    chunkEventsAverage: sum(workflows.chunks, (info) => info.historyLength) / chunkCount,
+    chunkBytesAverage: sum(workflows.chunks, (info) => info.historySize ?? 0) / chunkCount,
+    events,
+    bytes,
+    eventsPer1000Recipients: thousands > 0 ? events / thousands : 0,
+    bytesPer1000Recipients: thousands > 0 ? bytes / thousands : 0,
+    largestEvents,
+    largestBytes,
+    largestShareOfLimit: { events: largestEvents.events / TEMPORAL_HISTORY_LIMITS.events, bytes: largestBytes.bytes / TEMPORAL_HISTORY_LIMITS.bytes },
+  };
+}
+
+/** Names of history entries that apply an API event carrying a recipient's final status. */
+const FINAL_EVENTS = new Set(['RECIPIENT_DELIVERED', 'RECIPIENT_FAILED', 'CONSENT_DENIED']);
+
+/**
+ * Listener latency: from the creation of a recipient's final event in the sandbox (the ledger's
+ * updatedAt is that event's occurred_at) to the chunk workflow applying it (history `at`, the
+ * workflow task's time). Recipients settled otherwise (snapshot, window end) are not counted.
+ */
+export async function listenerLatency(campaigns: CampaignClient, inspector: SandboxInspector, campaignId: string): Promise<Percentiles> {
+  const createdAt = new Map<string, number>();
+  for (const entry of await inspector.messages()) {
+    if (entry.updatedAt) createdAt.set(entry.ppnum, Date.parse(entry.updatedAt));
+  }
+  const latencies: number[] = [];
+  for await (const record of campaigns.recipients(campaignId)) {
+    const applied = record.history.findLast((h) => FINAL_EVENTS.has(h.event));
+    const created = createdAt.get(record.ppnum);
+    if (applied && created !== undefined) latencies.push(Date.parse(applied.at) - created);
+  }
+  return percentiles(latencies);
+}
+
+/** CPU time (user + system) a live process has used so far, in seconds (Linux /proc; 0 if gone). */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name "(...)": state is field 3, utime 14, stime 15 (clock ticks, 100/s).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds per process between two readings, and as a share of the machine over `seconds`. */
+export function cpuUse(before: Record<string, number>, after: Record<string, number>, seconds: number, cores: number): { seconds: Record<string, number>; shareOfMachine: Record<string, number> } {
+  const used: Record<string, number> = {};
+  const share: Record<string, number> = {};
+  for (const [name, value] of Object.entries(after)) {
+    used[name] = Math.max(0, value - (before[name] ?? 0));
+    share[name] = seconds > 0 ? used[name] / (seconds * cores) : 0;
+  }
+  return { seconds: used, shareOfMachine: share };
+}
