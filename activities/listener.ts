@@ -60,7 +60,8 @@ interface QueuedEvent {
 const SIGNAL_CONCURRENCY = 16;
 
 export function createListenerActivities(deps: ListenerDeps) {
-  const batchMaxEvents = deps.batchMaxEvents ?? 500;
+  // One signal per chunk for a directly delivered chunk of 1,000 (about 225 KB): fewer history events.
+  const batchMaxEvents = deps.batchMaxEvents ?? 1_000;
   const batchMaxDelayMs = deps.batchMaxDelayMs ?? 150;
   const unknownGraceMs = deps.unknownGraceMs ?? Number(process.env.LISTENER_UNKNOWN_GRACE_MS ?? 10 * 60_000);
   const maxQueuedEvents = deps.maxQueuedEvents ?? 100_000;

@@ -91,17 +91,13 @@ function parseFlags(argv: string[]): BenchFlags {
   };
 }
 
-/**
- * Temporal matching applies a task queue's rate limit (the send queue's
- * maxTaskQueueActivitiesPerSecond) per partition: with the default partitions the send phase ran at
- * about half the limit. One partition makes it exact; the send queue needs no more at these rates.
- */
-const ONE_PARTITION = { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 };
+/** Temporal's own default partitions, to show what the dev server's one partition (DEV_DYNAMIC_CONFIG) buys. */
+const TEMPORAL_DEFAULT_PARTITIONS = { 'matching.numTaskqueueReadPartitions': 4, 'matching.numTaskqueueWritePartitions': 4 };
 
-function stackSettings(flags: BenchFlags): { dynamicConfig?: Record<string, number>; processEnv?: NodeJS.ProcessEnv } {
+function stackSettings(flags: BenchFlags): { dynamicConfig?: Record<string, number>; workerHeapMb?: number } {
   return {
-    dynamicConfig: flags.defaultPartitions ? undefined : ONE_PARTITION,
-    processEnv: flags.workerHeapMb === null ? undefined : { NODE_OPTIONS: `--max-old-space-size=${flags.workerHeapMb}` },
+    dynamicConfig: flags.defaultPartitions ? TEMPORAL_DEFAULT_PARTITIONS : undefined,
+    workerHeapMb: flags.workerHeapMb ?? undefined,
   };
 }
 

@@ -108,7 +108,7 @@ describe('docker-compose.yml', () => {
       expect(service.command, `${name}.command`).toEqual(['npm', 'run', expect.any(String)]);
       const script = (service.command as string[])[2]!;
       expect(packageScripts[script], `${name}: npm script "${script}"`).toBeDefined();
-      const file = /^tsx (\S+)/.exec(packageScripts[script]!)?.[1];
+      const file = /^tsx (?:--\S+ )*(\S+)/.exec(packageScripts[script]!)?.[1];
       expect(file, `${name}: npm script "${script}" runs a file with tsx`).toBeDefined();
       expect(existsSync(join(ROOT, file!)), `${name}: ${file}`).toBe(true);
       expect(inImage(file!), `${name}: ${file} is copied into the image`).toBe(true);

@@ -45,7 +45,8 @@ export interface OrchestratorOptions {
   /** Temporal dynamic config for the dev server (experiments; the bench uses the defaults). */
   dynamicConfig?: Record<string, string | number | boolean>;
   /** Extra environment of the worker and listener processes (e.g. NODE_OPTIONS). */
-  processEnv?: NodeJS.ProcessEnv;
+  /** The workers' heap cap (default: the stack's, as `npm run worker`). */
+  workerHeapMb?: number;
   consentWindow?: string;
   /** Read every recipient's history and the ledger for the listener latency (skip for huge runs). */
   measureListener: boolean;
@@ -79,8 +80,8 @@ export interface OrchestratorRun {
 
 export async function runOrchestrator(options: OrchestratorOptions): Promise<OrchestratorRun> {
   const { say } = options;
-  const env: NodeJS.ProcessEnv = { ...options.processEnv, ...(options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) }) };
-  const stack: Stack = await startStack({ dir: join(options.dir, options.name), sandboxFlags: options.sandboxFlags, env, dynamicConfig: options.dynamicConfig });
+  const env: NodeJS.ProcessEnv = options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) };
+  const stack: Stack = await startStack({ dir: join(options.dir, options.name), sandboxFlags: options.sandboxFlags, env, dynamicConfig: options.dynamicConfig, workerHeapMb: options.workerHeapMb });
   try {
     const campaignId = `bench-${options.name}`;
     const spec: CampaignSpec = {

@@ -12,6 +12,8 @@ export interface ProcessSpec {
   name: string;
   /** Script path relative to the project root, run with `node --import tsx`. */
   script: string;
+  /** Node flags before the script (e.g. a heap cap). */
+  nodeArgs?: string[];
   args?: string[];
   env: NodeJS.ProcessEnv;
   /** Text on stdout/stderr that means the process is ready. */
@@ -44,7 +46,7 @@ export class ManagedProcess {
     const log = openSync(this.spec.logFile, 'a');
     let logOpen = true;
     this.output = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', this.spec.script, ...(this.spec.args ?? [])], {
+    const child = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), '--import', 'tsx', this.spec.script, ...(this.spec.args ?? [])], {
       cwd: ROOT,
       env: this.spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],
