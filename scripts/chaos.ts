@@ -150,12 +150,15 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     const resultPromise = stack.campaigns.result(campaignId);
     let done = false;
     void resultPromise.finally(() => (done = true)).catch(() => undefined);
-    let progressQuery: Promise<unknown> = Promise.resolve();
+    // One progress query at a time: a query retrying across a server restart must not pile up, and
+    // the last one is awaited before the client closes (a retry firing later would crash the process).
+    let progressQuery: Promise<unknown> | undefined;
     const ticker = setInterval(() => {
+      if (progressQuery) return;
       progressQuery = stack!.campaigns.getProgress(campaignId).then(
         (p) => say(`  ${((Date.now() - started) / 1000).toFixed(0)}s ${p.status}: ${countRecipients(p.counts)}/${p.total} final, ${p.chunksSent}/${p.chunksTotal} chunks sent`),
         () => undefined,
-      );
+      ).finally(() => (progressQuery = undefined));
     }, 5_000);
     try {
       for (const planned of plan) {
@@ -173,7 +176,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       return { seed: flags.seed, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
     } finally {
       clearInterval(ticker);
-      await withTimeout(progressQuery, 10_000, 'progress query hung').catch(() => undefined); // never close the client under it
+      if (progressQuery) await withTimeout(progressQuery, 60_000, 'progress query hung').catch(() => undefined);
     }
   } catch (err) {
     const message = (err as Error).stack ?? String(err);

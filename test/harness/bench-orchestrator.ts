@@ -102,15 +102,18 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       const p = await stack.campaigns.getProgress(campaignId).catch(() => undefined);
       if (p) say(`  ${options.name} ${sample.second}s ${p.status}: ${p.chunksSent}/${p.chunksTotal} chunks sent, ${countRecipients(p.counts)}/${p.total} final · worker ${sample.workerMb} MB, listener ${sample.listenerMb} MB`);
     };
-    let ticking: Promise<void> = Promise.resolve();
-    const ticker = setInterval(() => (ticking = tick()), options.tickMs ?? 5_000);
+    // One tick at a time, and the last one awaited before the stack (and its client) stops.
+    let ticking: Promise<void> | undefined;
+    const ticker = setInterval(() => {
+      ticking ??= tick().finally(() => (ticking = undefined));
+    }, options.tickMs ?? 5_000);
     let result: CampaignResult;
     try {
       await stack.campaigns.startCampaign(spec);
       result = await withTimeout(stack.campaigns.result(campaignId), options.timeoutMs, `campaign ${campaignId} did not finish in ${options.timeoutMs / 1000} s`);
     } finally {
       clearInterval(ticker);
-      await ticking.catch(() => undefined);
+      await ticking?.catch(() => undefined);
     }
     const campaignSeconds = (Date.now() - started) / 1000;
     // Peaks up to the campaign's end: reading the measurements (queries replay closed chunks) is not the campaign.
