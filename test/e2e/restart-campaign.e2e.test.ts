@@ -13,6 +13,7 @@ import { PpoppoClient } from '../../src/api/client';
 import { makeClientConfig } from '../../src/api/config';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
+import { CampaignClient } from '../../src/client/campaigns';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
 import { SandboxInspector } from '../../src/sandbox/inspector';
@@ -140,7 +141,13 @@ describe('a campaign started again under the same id', () => {
     await pollUntil('two chunks finished', () => firstRun.query(progressQuery), (p) => p.chunksFinished >= 2, 120_000);
     await firstRun.terminate('operator restarts the campaign');
 
-    const result = (await (await startCampaign(spec)).result()) as CampaignResult;
+    // The second start goes through the client library (what `npm run campaign -- start` uses): a
+    // terminated campaign may be started again, a completed one may not.
+    const campaigns = new CampaignClient(temporal, { taskQueue: queues.campaigns, sendTaskQueue: queues.send });
+    const restarted = await campaigns.startCampaign(spec);
+    expect(restarted.alreadyFinished).toBeUndefined();
+    expect(restarted.runId).not.toBe(firstRun.firstExecutionRunId);
+    const result = await campaigns.result(campaignId);
 
     expect(result).toMatchObject({ status: 'completed', total: 30, chunks: 6 });
     expect(countRecipients(result.counts)).toBe(30);
@@ -175,7 +182,13 @@ describe('a campaign started again under the same id', () => {
     await pollUntil('chunk 0 paused', () => chunk0.query(chunkProgressQuery), (p) => p.paused, 60_000);
     await firstRun.terminate('operator restarts the campaign');
 
-    const result = (await (await startCampaign(spec)).result()) as CampaignResult;
+    // The second start goes through the client library (what `npm run campaign -- start` uses): a
+    // terminated campaign may be started again, a completed one may not.
+    const campaigns = new CampaignClient(temporal, { taskQueue: queues.campaigns, sendTaskQueue: queues.send });
+    const restarted = await campaigns.startCampaign(spec);
+    expect(restarted.alreadyFinished).toBeUndefined();
+    expect(restarted.runId).not.toBe(firstRun.firstExecutionRunId);
+    const result = await campaigns.result(campaignId);
 
     expect(result).toMatchObject({ status: 'completed', total: 10, chunks: 2 });
     expect(countRecipients(result.counts)).toBe(10);
