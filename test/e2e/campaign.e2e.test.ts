@@ -5,30 +5,20 @@
 // recipients once each, and never message anybody twice.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PpoppoClient } from '../../src/api/client';
-import { makeClientConfig } from '../../src/api/config';
 import type { CampaignSpec } from '../../src/campaign/spec';
-import { runListener } from '../../src/listener';
-import type { RunningListener } from '../../src/listener';
-import { SandboxInspector } from '../../src/sandbox/inspector';
-import { startSandbox } from '../../src/sandbox/server';
+import type { SandboxInspector } from '../../src/sandbox/inspector';
 import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
-import { runWorkers } from '../../src/worker';
-import type { RunningWorkers } from '../../src/worker';
+import type { TaskQueueNames } from '../../src/worker';
 import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
 import { chunkRecipientsQuery } from '../../workflows/messages';
-import { quietTemporalLogs, testTemporalAddress } from '../support/temporal';
+import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
 const run = randomUUID().slice(0, 8);
-const queues = { campaigns: `e2e-campaigns-${run}`, send: `e2e-send-${run}` };
-
 /** Sandbox test numbers and where each must end. */
 const EXPECTED: Record<string, RecipientRecord['state']> = {
   '12300000001': 'delivered', // delivered
@@ -40,57 +30,22 @@ const EXPECTED: Record<string, RecipientRecord['state']> = {
   '12300000007': 'delivered', // refused twice (UNAVAILABLE), then accepted
 };
 
-let sandbox: Awaited<ReturnType<typeof startSandbox>>;
-let ppoppo: PpoppoClient;
+let stack: CampaignStack;
 let temporal: Client;
-let workers: RunningWorkers;
-let listener: RunningListener;
-let receiver: Server;
-let receiverUrl: string;
-/** Bodies the fallback receiver got: { idempotencyKey, campaignId, ppnum, outcome, text, vars }. */
-const fallbackRequests: { ppnum: string; outcome: string; text: string; campaignId: string }[] = [];
+let inspector: SandboxInspector;
+let queues: TaskQueueNames;
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
-  quietTemporalLogs();
   // Consent decisions within 200 ms; an undecided consent (…05) expires after 3 s, inside the campaign's window.
-  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 3_000 });
-  // The reconciliation settle period (6 is "answer lost") stays short in tests.
-  process.env.RECONCILE_SETTLE_MS ??= '2000';
-  ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
-  const address = testTemporalAddress();
-  temporal = new Client({ connection: await Connection.connect({ address }) });
-  const connection = await NativeConnection.connect({ address });
-  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
-  listener = await runListener({
-    connection,
-    temporalClient: temporal,
-    ppoppoClient: ppoppo,
-    taskQueue: `e2e-listener-${run}`,
-    workflowId: `e2e-listener-${run}`,
-    maxRunMs: 2_000,
-    batchMaxDelayMs: 100,
-  });
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      fallbackRequests.push(JSON.parse(body) as (typeof fallbackRequests)[number]);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/fallback`;
+  stack = await startCampaignStack('e2e', { sandbox: { consentDecisionDelayMs: 200, consentWindowMs: 3_000 }, listener: { maxRunMs: 2_000 } });
+  ({ temporal, inspector, queues } = stack);
+  receiver = await startWebhookReceiver();
 }, 120_000);
 
 afterAll(async () => {
-  for await (const info of temporal.workflow.list({ query: `TaskQueue = "${queues.campaigns}" AND ExecutionStatus = "Running"` })) {
-    await temporal.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
-  }
-  await temporal?.workflow.getHandle(`e2e-listener-${run}`).terminate('test finished').catch(() => undefined);
-  await listener?.shutdown();
-  await workers?.shutdown();
-  receiver?.close();
-  await sandbox?.close();
+  await stack?.stop();
+  await receiver?.close();
 });
 
 async function runCampaign(spec: CampaignSpec): Promise<CampaignResult> {
@@ -111,16 +66,13 @@ async function recipientsOf(campaignId: string, chunks: number): Promise<Recipie
 
 /** The sandbox's delivery ledger: one entry per message it accepted. */
 async function ledgerPpnums(): Promise<string[]> {
-  return (await new SandboxInspector(sandbox.httpUrl).messages()).map((entry) => entry.ppnum);
+  return (await inspector.messages()).map((entry) => entry.ppnum);
 }
 
-/** Recipients the sandbox messaged more than once with the same template. */
-async function duplicates(): Promise<unknown[]> {
-  return new SandboxInspector(sandbox.httpUrl).duplicates();
-}
-
+/** Bodies the fallback receiver got for this recipient: { idempotencyKey, campaignId, ppnum, outcome, text, vars }. */
 function fallbacksFor(campaignId: string, ppnum: string) {
-  return fallbackRequests.filter((body) => body.campaignId === campaignId && body.ppnum === ppnum);
+  const bodies = receiver.requests.map((request) => JSON.parse(request.body) as { ppnum: string; outcome: string; text: string; campaignId: string });
+  return bodies.filter((body) => body.campaignId === campaignId && body.ppnum === ppnum);
 }
 
 describe('campaigns on the real stack (sandbox, worker, listener, fallback webhook)', () => {
@@ -132,7 +84,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
       template: { name: `e2e-welcome-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { inline: ppnums.map((ppnum, i) => ({ ppnum, vars: { name: `Tester ${i}` } })) },
       consentWindow: '30s',
-      fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiverUrl }, text: 'Hello {{name}}, see you elsewhere' },
+      fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, see you elsewhere' },
       limits: { chunkSize: 1, chunksInFlight: ppnums.length },
     });
 
@@ -154,14 +106,14 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
     // Each recipient was accepted by the API exactly once: …06's lost answer was adopted, not resent.
     const ledger = await ledgerPpnums();
     for (const ppnum of ppnums) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBe(1);
-    expect(await duplicates()).toEqual([]);
+    expect(await inspector.duplicates()).toEqual([]);
   }, 180_000);
 
   it('waits exactly the retry hint after RESOURCE_EXHAUSTED, adopts an ambiguous send, and survives a stream cut', async () => {
     const campaignId = `e2e-faults-${run}`;
     const ppnums = Array.from({ length: 3 }, (_, i) => String(88800000000 + i));
     const faults = { resourceExhaustedNext: 2, retryAfterMs: 1_500, ambiguousNext: 1, cutStreamsNow: true };
-    await fetch(`${sandbox.httpUrl}/inspect/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+    await inspector.faults(faults);
     const result = await runCampaign({
       campaignId,
       template: { name: `e2e-faults-${run}`, components: [{ type: 'text', content: 'Hello' }] },
@@ -188,7 +140,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
 
     const ledger = await ledgerPpnums();
     for (const ppnum of ppnums) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBe(1);
-    expect(await duplicates()).toEqual([]);
+    expect(await inspector.duplicates()).toEqual([]);
   }, 180_000);
 
   it('runs a CSV campaign: skips the invalid row by line, sends the rest once', async () => {
@@ -214,6 +166,6 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
     expect(records.every((r) => r.outcome !== undefined)).toBe(true);
     const ledger = await ledgerPpnums();
     for (const ppnum of valid) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBe(1);
-    expect(await duplicates()).toEqual([]);
+    expect(await inspector.duplicates()).toEqual([]);
   }, 180_000);
 });

@@ -8,24 +8,18 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PpoppoClient } from '../../src/api/client';
-import { makeClientConfig } from '../../src/api/config';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
-import { runListener } from '../../src/listener';
-import type { RunningListener } from '../../src/listener';
-import { SandboxInspector } from '../../src/sandbox/inspector';
-import { startSandbox } from '../../src/sandbox/server';
+import type { SandboxInspector } from '../../src/sandbox/inspector';
 import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
-import { runWorkers } from '../../src/worker';
-import type { RunningWorkers } from '../../src/worker';
+import type { TaskQueueNames } from '../../src/worker';
 import type { CampaignResult } from '../../workflows/messages';
 import { chunkRecipientsQuery } from '../../workflows/messages';
 import { ledgerOutcome } from '../harness/checks';
-import { pollUntil, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
+import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
+import { pollUntil } from '../support/temporal';
 
 const RECIPIENTS = 50_000;
 /** Temporal's hard limits per workflow history. */
@@ -33,39 +27,22 @@ const MAX_HISTORY_EVENTS = 51_200;
 const MAX_HISTORY_BYTES = 50 * 1024 * 1024;
 
 const run = randomUUID().slice(0, 8);
-const queues = { campaigns: `e2e-large-campaigns-${run}`, send: `e2e-large-send-${run}` };
-const listenerId = `e2e-large-listener-${run}`;
 const dir = mkdtempSync(join(tmpdir(), 'ppoppo-large-'));
 
-let sandbox: Awaited<ReturnType<typeof startSandbox>>;
-let inspector: SandboxInspector;
+let stack: CampaignStack;
 let temporal: Client;
-let workers: RunningWorkers;
-let listener: RunningListener;
+let inspector: SandboxInspector;
+let queues: TaskQueueNames;
 
 beforeAll(async () => {
-  quietTemporalLogs();
   // The default outcome mix (80 % delivered, 8 % consent granted, 5 % denied, 5 % failed, 2 %
   // consent expired); an undecided consent expires after 3 s, well inside the campaign's window.
-  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 3_000 });
-  inspector = new SandboxInspector(sandbox.httpUrl);
-  process.env.RECONCILE_SETTLE_MS ??= '2000';
-  const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
-  const address = testTemporalAddress();
-  temporal = new Client({ connection: await Connection.connect({ address }) });
-  const connection = await NativeConnection.connect({ address });
-  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
-  listener = await runListener({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueue: `e2e-large-listener-${run}`, workflowId: listenerId, batchMaxDelayMs: 100 });
+  stack = await startCampaignStack('e2e-large', { sandbox: { consentDecisionDelayMs: 200, consentWindowMs: 3_000 } });
+  ({ temporal, inspector, queues } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  for await (const info of temporal.workflow.list({ query: `TaskQueue = "${queues.campaigns}" AND ExecutionStatus = "Running"` })) {
-    await temporal.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
-  }
-  await temporal?.workflow.getHandle(listenerId).terminate('test finished').catch(() => undefined);
-  await listener?.shutdown();
-  await workers?.shutdown();
-  await sandbox?.close();
+  await stack?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

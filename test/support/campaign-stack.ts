@@ -1,0 +1,79 @@
+// The production worker and listener, in the test process, on the shared Temporal test server and a
+// fresh sandbox, with task queues and a listener workflow of their own so test files never meet.
+// (test/harness/stack.ts is the other way: every part as a separate process, for kill/restart.)
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { PpoppoClient } from '../../src/api/client';
+import { makeClientConfig } from '../../src/api/config';
+import { runListener, type RunListenerOptions, type RunningListener } from '../../src/listener';
+import { SandboxInspector } from '../../src/sandbox/inspector';
+import type { SandboxOptions } from '../../src/sandbox/options';
+import { startSandbox } from '../../src/sandbox/server';
+import { runWorkers, type RunningWorkers, type TaskQueueNames } from '../../src/worker';
+import { connectTestClient, connectTestWorkerConnection, quietTemporalLogs } from './temporal';
+
+export interface CampaignStack {
+  sandbox: Awaited<ReturnType<typeof startSandbox>>;
+  inspector: SandboxInspector;
+  ppoppo: PpoppoClient;
+  temporal: Client;
+  connection: NativeConnection;
+  workers: RunningWorkers;
+  listener: RunningListener;
+  queues: TaskQueueNames;
+  listenerWorkflowId: string;
+  /** Terminates what still runs on the stack's queues, then stops workers, listener and sandbox. */
+  stop(): Promise<void>;
+}
+
+/** `name` prefixes the task queues and the listener workflow id (plus a random run id). */
+export async function startCampaignStack(
+  name: string,
+  options: { sandbox?: SandboxOptions; listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs'> } = {},
+): Promise<CampaignStack> {
+  quietTemporalLogs();
+  const run = randomUUID().slice(0, 8);
+  const queues = { campaigns: `${name}-campaigns-${run}`, send: `${name}-send-${run}` };
+  const listenerWorkflowId = `${name}-listener-${run}`;
+  // The reconciliation settle period (…06 is "answer lost") stays short in tests.
+  process.env.RECONCILE_SETTLE_MS ??= '2000';
+  const sandbox = await startSandbox(options.sandbox ?? {});
+  const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
+  const temporal = await connectTestClient();
+  const connection = await connectTestWorkerConnection();
+  const workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
+  const listener = await runListener({
+    connection,
+    temporalClient: temporal,
+    ppoppoClient: ppoppo,
+    taskQueue: listenerWorkflowId,
+    workflowId: listenerWorkflowId,
+    batchMaxDelayMs: 100,
+    ...options.listener,
+  });
+  return {
+    sandbox,
+    inspector: new SandboxInspector(sandbox.httpUrl),
+    ppoppo,
+    temporal,
+    connection,
+    workers,
+    listener,
+    queues,
+    listenerWorkflowId,
+    async stop() {
+      // Chunks are abandoned children: end them too.
+      for await (const info of temporal.workflow.list({ query: `TaskQueue = "${queues.campaigns}" AND ExecutionStatus = "Running"` })) {
+        await temporal.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
+      }
+      await temporal.workflow.getHandle(listenerWorkflowId).terminate('test finished').catch(() => undefined);
+      await listener.shutdown();
+      await workers.shutdown();
+      await connection.close();
+      await temporal.connection.close();
+      ppoppo.close();
+      await sandbox.close();
+    },
+  };
+}
