@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBaseline } from '../test/harness/bench-baseline';
 import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type SendPhase } from '../test/harness/bench-measure';
+import { integerFlag } from '../test/harness/script-helpers';
 import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../test/harness/bench-orchestrator';
 
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
@@ -65,26 +66,20 @@ function parseFlags(argv: string[]): BenchFlags {
     console.log(USAGE);
     process.exit(0);
   }
-  const int = (flag: string, text: string | undefined, fallback: number, min: number, max: number) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer from ${min} to ${max}, got "${text}"`);
-    return n;
-  };
   const quick = values.quick;
-  const rate = int('rate', values.rate, quick ? 2 : DEFAULT_RATE, 1, 1000);
+  const rate = integerFlag('rate', values.rate, quick ? 2 : DEFAULT_RATE, 1, 1000);
   // At the ceiling (R × 1,000 recipients/s) the default send phase lasts 65 s.
-  const recipients = int('recipients', values.recipients, quick ? 6_000 : rate * 1000 * 65, 1000, 2_000_000);
+  const recipients = integerFlag('recipients', values.recipients, quick ? 6_000 : rate * 1000 * 65, 1000, 2_000_000);
   return {
     rate,
     recipients,
-    noLimitRecipients: int('nolimit-recipients', values['nolimit-recipients'], quick ? 6_000 : recipients, 1000, 2_000_000),
-    consentRecipients: int('consent-recipients', values['consent-recipients'], quick ? 2_000 : 20_000, 1000, 2_000_000),
-    concurrency: int('concurrency', values.concurrency, 8, 1, 100),
+    noLimitRecipients: integerFlag('nolimit-recipients', values['nolimit-recipients'], quick ? 6_000 : recipients, 1000, 2_000_000),
+    consentRecipients: integerFlag('consent-recipients', values['consent-recipients'], quick ? 2_000 : 20_000, 1000, 2_000_000),
+    concurrency: integerFlag('concurrency', values.concurrency, 8, 1, 100),
     defaultPartitions: values['default-partitions'],
-    workerHeapMb: values['worker-heap-mb'] === undefined ? null : int('worker-heap-mb', values['worker-heap-mb'], 0, 64, 16_384),
+    workerHeapMb: values['worker-heap-mb'] === undefined ? null : integerFlag('worker-heap-mb', values['worker-heap-mb'], 0, 64, 16_384),
     scale: values.scale,
-    scaleRecipients: int('scale-recipients', values['scale-recipients'], 1_000_000, 1000, 5_000_000),
+    scaleRecipients: integerFlag('scale-recipients', values['scale-recipients'], 1_000_000, 1000, 5_000_000),
     json: values.json,
     out: values.out ?? (values.scale ? 'test-results/bench-scale.json' : 'test-results/bench.json'),
     keep: values.keep,

@@ -17,6 +17,7 @@ import { startWebhookReceiver } from '../test/harness/receivers';
 import { checkCampaign, checkNoSecrets, type Check } from '../test/harness/checks';
 import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../test/harness/faults';
 import { seededRandom } from '../test/harness/random';
+import { integerFlag, withTimeout } from '../test/harness/script-helpers';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/spec';
 
@@ -59,24 +60,18 @@ function parseFlags(argv: string[]): ChaosFlags {
     console.log(USAGE);
     process.exit(0);
   }
-  const int = (flag: string, text: string | undefined, fallback: number, min: number, max: number) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer from ${min} to ${max}, got "${text}"`);
-    return n;
-  };
   const kinds = (values.kinds?.split(',').map((k) => k.trim()) ?? [...FAULT_KINDS]) as FaultKind[];
   const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k));
   if (unknown.length > 0) throw new Error(`--kinds: unknown fault kind ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
   const short = values.short;
-  const seed = int('seed', values.seed, short ? 1 : Math.floor(Math.random() * 1_000_000), 0, 2 ** 31);
+  const seed = integerFlag('seed', values.seed, short ? 1 : Math.floor(Math.random() * 1_000_000), 0, 2 ** 31);
   return {
     seed,
-    faults: int('faults', values.faults, short ? kinds.length : 9, 0, 1000),
+    faults: integerFlag('faults', values.faults, short ? kinds.length : 9, 0, 1000),
     kinds,
-    recipients: int('recipients', values.recipients, short ? 2_000 : 6_000, 7, 1_000_000),
-    horizonMs: int('horizon', values.horizon, short ? 25 : 45, 1, 3600) * 1000,
-    rate: int('rate', values.rate, 5, 1, 1000),
+    recipients: integerFlag('recipients', values.recipients, short ? 2_000 : 6_000, 7, 1_000_000),
+    horizonMs: integerFlag('horizon', values.horizon, short ? 25 : 45, 1, 3600) * 1000,
+    rate: integerFlag('rate', values.rate, 5, 1, 1000),
     json: values.json,
     out: values.out ?? `test-results/chaos-${seed}.json`,
     keep: values.keep,
@@ -194,11 +189,6 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     await receiver.close();
     if (!flags.keep) rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 async function main(): Promise<number> {

@@ -19,6 +19,7 @@ import {
   type Percentiles,
   type SendPhase,
 } from './bench-measure';
+import { withTimeout } from './script-helpers';
 import { startStack, type Stack } from './stack';
 
 export const BENCH_TEMPLATE: { name: string; components: TemplateComponentSpec[] } = {
@@ -145,9 +146,4 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
 
 function mb(bytes: number): number {
   return Math.round(bytes / (1024 * 1024));
-}
-
-export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,15 @@
+// Small pieces the harness scripts (`npm run chaos`, `npm run bench`) share.
+
+/** An integer flag in [min, max], or `fallback` when absent; anything else is an error naming the flag. */
+export function integerFlag(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+/** `promise`, or a rejection with `message` after `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+}
