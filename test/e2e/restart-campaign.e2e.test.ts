@@ -57,10 +57,26 @@ async function ledgerFor(ppnums: string[]) {
   return { entries, outcomes };
 }
 
-function expectEachMessagedOnce(entries: { ppnum: string }[], ppnums: string[]): void {
+/** Every one of `ppnums` is in the ledger exactly once, and the sandbox saw no duplicate at all; returns their ledger. */
+async function expectEachMessagedOnce(ppnums: string[]) {
+  const ledger = await ledgerFor(ppnums);
   const times = new Map<string, number>();
-  for (const entry of entries) times.set(entry.ppnum, (times.get(entry.ppnum) ?? 0) + 1);
+  for (const entry of ledger.entries) times.set(entry.ppnum, (times.get(entry.ppnum) ?? 0) + 1);
   expect(ppnums.filter((ppnum) => times.get(ppnum) !== 1)).toEqual([]);
+  expect(await inspector.duplicates()).toEqual([]);
+  return ledger;
+}
+
+/**
+ * Starts a terminated campaign again through the client library (what `npm run campaign -- start`
+ * uses): a terminated campaign may be started again (a completed one may not). Returns its result.
+ */
+async function restartThroughClient(spec: CampaignSpec, firstRunId: string): Promise<CampaignResult> {
+  const campaigns = new CampaignClient(temporal, { taskQueue: queues.campaigns, sendTaskQueue: queues.send });
+  const restarted = await campaigns.startCampaign(spec);
+  expect(restarted.alreadyFinished).toBeUndefined();
+  expect(restarted.runId).not.toBe(firstRunId);
+  return campaigns.result(spec.campaignId);
 }
 
 describe('a campaign started again under the same id', () => {
@@ -82,10 +98,8 @@ describe('a campaign started again under the same id', () => {
 
     expect(second).toEqual(first);
     expect((await inspector.stats()).createSendRequest.calls).toBe(callsBefore);
-    const ledgerAfter = await ledgerFor(ppnums);
+    const ledgerAfter = await expectEachMessagedOnce(ppnums);
     expect(ledgerAfter.entries).toEqual(ledgerBefore.entries);
-    expectEachMessagedOnce(ledgerAfter.entries, ppnums);
-    expect(await inspector.duplicates()).toEqual([]);
     // The account is the API's own: each outcome count agrees with the ledger.
     for (const outcome of RECIPIENT_OUTCOMES) expect(second.counts[outcome], outcome).toBe(ledgerAfter.outcomes[outcome]);
   }, 240_000);
@@ -108,22 +122,14 @@ describe('a campaign started again under the same id', () => {
     await pollUntil('two chunks finished', () => firstRun.query(progressQuery), (p) => p.chunksFinished >= 2, 120_000);
     await firstRun.terminate('operator restarts the campaign');
 
-    // The second start goes through the client library (what `npm run campaign -- start` uses): a
-    // terminated campaign may be started again, a completed one may not.
-    const campaigns = new CampaignClient(temporal, { taskQueue: queues.campaigns, sendTaskQueue: queues.send });
-    const restarted = await campaigns.startCampaign(spec);
-    expect(restarted.alreadyFinished).toBeUndefined();
-    expect(restarted.runId).not.toBe(firstRun.firstExecutionRunId);
-    const result = await campaigns.result(campaignId);
+    const result = await restartThroughClient(spec, firstRun.firstExecutionRunId);
 
     expect(result).toMatchObject({ status: 'completed', total: 30, chunks: 6 });
     expect(countRecipients(result.counts)).toBe(30);
     const records = await recipientsOf(campaignId, result.chunks);
     expect(records.map((r) => r.ppnum).sort()).toEqual(ppnums);
     expect(records.filter((r) => r.outcome === undefined)).toEqual([]);
-    const ledger = await ledgerFor(ppnums);
-    expectEachMessagedOnce(ledger.entries, ppnums);
-    expect(await inspector.duplicates()).toEqual([]);
+    const ledger = await expectEachMessagedOnce(ppnums);
     for (const outcome of RECIPIENT_OUTCOMES) expect(result.counts[outcome], outcome).toBe(ledger.outcomes[outcome]);
     // One send request per chunk across both runs.
     expect((await inspector.stats()).createSendRequest.accepted - acceptedBefore).toBe(6);
@@ -149,22 +155,14 @@ describe('a campaign started again under the same id', () => {
     await pollUntil('chunk 0 paused', () => chunk0.query(chunkProgressQuery), (p) => p.paused, 60_000);
     await firstRun.terminate('operator restarts the campaign');
 
-    // The second start goes through the client library (what `npm run campaign -- start` uses): a
-    // terminated campaign may be started again, a completed one may not.
-    const campaigns = new CampaignClient(temporal, { taskQueue: queues.campaigns, sendTaskQueue: queues.send });
-    const restarted = await campaigns.startCampaign(spec);
-    expect(restarted.alreadyFinished).toBeUndefined();
-    expect(restarted.runId).not.toBe(firstRun.firstExecutionRunId);
-    const result = await campaigns.result(campaignId);
+    const result = await restartThroughClient(spec, firstRun.firstExecutionRunId);
 
     expect(result).toMatchObject({ status: 'completed', total: 10, chunks: 2 });
     expect(countRecipients(result.counts)).toBe(10);
     const records = await recipientsOf(campaignId, result.chunks);
     const chunk0Events = records.find((r) => r.ppnum === ppnums[0])!.history.map((h) => h.event);
     expect(chunk0Events.filter((e) => e === 'refused (RESOURCE_EXHAUSTED)')).toHaveLength(1);
-    const ledger = await ledgerFor(ppnums);
-    expectEachMessagedOnce(ledger.entries, ppnums);
-    expect(await inspector.duplicates()).toEqual([]);
+    await expectEachMessagedOnce(ppnums);
     expect((await inspector.stats()).createSendRequest.accepted - acceptedBefore).toBe(2);
   }, 300_000);
 });
