@@ -1,9 +1,10 @@
 // Email channel against a real local SMTP server (smtp-server): address from the recipient's
 // column, deterministic Message-ID, body, auth from an env var, permanent vs temporary failures.
 import { afterEach, describe, expect, it } from 'vitest';
-import { FallbackDeliveryError, type FallbackMessage } from '../../activities/fallback/channel';
+import type { FallbackMessage } from '../../activities/fallback/channel';
 import type { EmailChannelSettings } from '../../src/campaign/fallback-settings';
 import { createEmailChannel } from '../../activities/fallback/email';
+import { sendExpectingFailure } from './expect-failure';
 import { startSmtpReceiver, type SmtpReceiver } from '../harness/receivers';
 
 const fastBackoff = { initialMs: 5, maxMs: 50 };
@@ -21,15 +22,6 @@ afterEach(async () => {
   await receiver?.close();
   receiver = undefined;
 });
-
-async function sendExpectingFailure(send: Promise<unknown>): Promise<FallbackDeliveryError> {
-  const error = await send.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(FallbackDeliveryError);
-  return error as FallbackDeliveryError;
-}
 
 describe('email fallback channel', () => {
   it('mails the rendered text to the address in the recipient column, with a deterministic Message-ID', async () => {

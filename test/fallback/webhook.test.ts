@@ -1,9 +1,10 @@
 // Webhook channel against a real local HTTP server: signature, headers, retries, permanent errors.
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FallbackDeliveryError, type FallbackMessage } from '../../activities/fallback/channel';
+import type { FallbackMessage } from '../../activities/fallback/channel';
 import { parseRetryAfter } from '../../activities/fallback/retry';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
+import { sendExpectingFailure } from './expect-failure';
 import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
 
 const SECRET = 'test-webhook-secret';
@@ -27,15 +28,6 @@ afterEach(async () => {
 
 function expectedSignature(body: string, secret = SECRET): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-}
-
-async function sendExpectingFailure(send: Promise<unknown>): Promise<FallbackDeliveryError> {
-  const error = await send.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(FallbackDeliveryError);
-  return error as FallbackDeliveryError;
 }
 
 describe('webhook fallback channel', () => {
