@@ -9,7 +9,6 @@
 //
 // Exit codes: 0 campaign completed and every check passed; 1 a check failed; 2 bad flags.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -24,6 +23,7 @@ import { startSandbox } from '../src/sandbox/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { campaignWorkflowId } from '../src/temporal/names';
 import { runWorkers } from '../src/worker';
+import { startWebhookReceiver } from '../test/harness/receivers';
 import type { CampaignProgress, CampaignResult } from '../workflows/messages';
 import { progressQuery } from '../workflows/messages';
 
@@ -124,18 +124,8 @@ async function main(): Promise<number> {
   }
 
   // A local webhook receiver stands in for the fallback channel.
-  const fallbacks: { ppnum: string; outcome: string }[] = [];
-  const receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      fallbacks.push(JSON.parse(body) as { ppnum: string; outcome: string });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((done) => receiver.listen(0, '127.0.0.1', done));
-  stops.push(async () => receiver.close());
-  const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/fallback`;
+  const receiver = await startWebhookReceiver();
+  stops.push(() => receiver.close());
 
   const campaignId = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   const file = join(dataDir, `${campaignId}.csv`);
@@ -145,7 +135,7 @@ async function main(): Promise<number> {
     template: { name: `demo-welcome-${campaignId}`, components: [{ type: 'text', content: 'Hello {{name}}, welcome aboard!' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
     recipients: { file, format: 'csv' },
     consentWindow: '20s',
-    fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiverUrl }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
+    fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
     limits: { chunkSize: 500, chunksInFlight: 4 },
   };
   const workflowId = campaignWorkflowId(campaignId);
@@ -166,6 +156,7 @@ async function main(): Promise<number> {
 
   // Checks against the sandbox's own ledger and the fallback receiver.
   const duplicates = await new SandboxInspector(sandbox.httpUrl).duplicates();
+  const fallbacks = receiver.requests.map((request) => JSON.parse(request.body) as { ppnum: string; outcome: string });
   const fallbackKeys = fallbacks.map((f) => f.ppnum);
   const checks = {
     completed: result.status === 'completed',
