@@ -15,17 +15,17 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { PpoppoClient } from '../src/api/client';
 import { makeClientConfig } from '../src/api/config';
-import type { CampaignSpec, OutcomeCounts } from '../src/campaign/spec';
+import type { CampaignSpec } from '../src/campaign/spec';
+import type { OutcomeCounts } from '../src/campaign/outcomes';
 import { runListener } from '../src/listener';
 import { parseDurationMs } from '../src/sandbox/options';
 import { SandboxInspector } from '../src/sandbox/inspector';
 import { startSandbox } from '../src/sandbox/server';
 import { startDevServer } from '../src/temporal/dev-server';
-import { campaignWorkflowId } from '../src/temporal/names';
+import { campaignWorkflowId, progressQuery } from '../src/contracts/campaign';
 import { runWorkers } from '../src/worker';
 import { startWebhookReceiver } from '../test/harness/receivers';
-import type { CampaignProgress, CampaignResult } from '../workflows/messages';
-import { progressQuery } from '../workflows/messages';
+import type { CampaignProgress, CampaignResult } from '../src/contracts/campaign';
 
 const USAGE = 'usage: npm run demo -- [--recipients N] [--keep] [--serve] [--json] [--port 7233] [--ui-port 8233] [--data-dir .data]';
 

@@ -12,6 +12,15 @@ export interface ValidationIssue {
   message: string;
 }
 
+/**
+ * "line 12, vars.name: …" (files) or "entry 3, ppnum: …" (lists; a field path like
+ * 'recipients.inline[3].ppnum' already says where). Never the ppnum itself: the text may be stored.
+ */
+export function describeIssue(issue: ValidationIssue): string {
+  const where = issue.line !== undefined ? `line ${issue.line}, ` : issue.index !== undefined && !issue.field.includes('[') ? `entry ${issue.index}, ` : '';
+  return `${where}${issue.field}: ${issue.message}`;
+}
+
 /** A ppnum repeated in a list: `index` is dropped, `firstIndex` is the entry kept. */
 export interface DuplicateRecipient {
   index: number;

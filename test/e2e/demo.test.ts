@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { OutcomeCounts } from '../../src/campaign/spec';
+import type { OutcomeCounts } from '../../src/campaign/outcomes';
 import { freePort } from '../../src/temporal/dev-server';
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

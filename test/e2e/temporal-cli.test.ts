@@ -22,7 +22,8 @@ import { temporalCliPath } from '../../src/temporal/dev-server';
 import { TASK_QUEUES } from '../../src/temporal/names';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
-import type { CampaignProgress, RecipientRecord } from '../../workflows/messages';
+import type { CampaignProgress } from '../../src/contracts/campaign';
+import type { RecipientRecord } from '../../src/contracts/chunk';
 import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

@@ -21,11 +21,11 @@ import { startSandbox } from '../../src/sandbox/server';
 import { connectClient, connectWorkerConnection } from '../../src/temporal/config';
 import { freePort, startDevServer } from '../../src/temporal/dev-server';
 import type { DevServer } from '../../src/temporal/dev-server';
-import { CAMPAIGN_ID_KEY, TASK_QUEUES, campaignWorkflowId } from '../../src/temporal/names';
+import { CAMPAIGN_ID_KEY, TASK_QUEUES } from '../../src/temporal/names';
+import { campaignWorkflowId, progressQuery, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
-import { progressQuery } from '../../workflows/messages';
-import type { CampaignProgress } from '../../workflows/messages';
+import type { CampaignProgress } from '../../src/contracts/campaign';
 import { pollUntil, quietTemporalLogs } from '../support/temporal';
 
 /** Debian's chromium package (see .ci/run REQUIRED_DEBS). */
@@ -54,7 +54,7 @@ function specFor(campaignId: string): CampaignSpec {
 }
 
 async function startCampaign(campaignId: string): Promise<void> {
-  await temporal.workflow.start('campaignWorkflow', { workflowId: campaignWorkflowId(campaignId), taskQueue: TASK_QUEUES.campaigns, args: [specFor(campaignId)] });
+  await temporal.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId: campaignWorkflowId(campaignId), taskQueue: TASK_QUEUES.campaigns, args: [specFor(campaignId)] });
 }
 
 function progressOf(campaignId: string): Promise<CampaignProgress> {
@@ -144,7 +144,7 @@ describe('Temporal Web UI (headless Chromium)', () => {
     await page.goto(`${server.uiUrl}/namespaces/default/workflows/start-workflow`);
     await page.getByTestId('workflowId').fill(campaignWorkflowId(formId));
     await page.getByTestId('taskQueue').fill(TASK_QUEUES.campaigns);
-    await page.getByTestId('workflowType').fill('campaignWorkflow');
+    await page.getByTestId('workflowType').fill(CAMPAIGN_WORKFLOW_TYPE);
     await page.locator('[contenteditable="true"][data-language="json"]').click();
     await page.keyboard.insertText(JSON.stringify(specFor(formId), null, 2)); // what a paste inserts
     await page.getByTestId('start-workflow-button').click();

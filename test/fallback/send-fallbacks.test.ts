@@ -10,6 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFallbackActivities, type FallbackItemResult, type SendFallbacksInput } from '../../activities/fallback/index';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { planRecipients } from '../../activities/recipients';
+import type { FallbackChannelSettings } from '../../src/campaign/fallback-settings';
 import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
 
 const A = '12300000003';
@@ -100,7 +101,7 @@ describe('sendFallbacks', () => {
     const env = new MockActivityEnvironment();
     const items = [{ ppnum: A, outcome: 'denied' as const, vars: {} }];
 
-    const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } })).catch((err: unknown) => err);
+    const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } as unknown as FallbackChannelSettings })).catch((err: unknown) => err);
     expect(unknownType).toBeInstanceOf(ApplicationFailure);
     expect((unknownType as ApplicationFailure).nonRetryable).toBe(true);
     expect((unknownType as ApplicationFailure).type).toBe('FallbackConfigInvalid');

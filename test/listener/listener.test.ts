@@ -3,15 +3,14 @@
 // in place of the Ppoppo stream, so the test decides exactly when each event appears.
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { Client } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PpoppoClient } from '../../src/api/client';
 import { runListener } from '../../src/listener';
 import type { RunningListener, RunListenerOptions } from '../../src/listener';
-import { listenerCursorQuery } from '../../workflows/listener';
+import { listenerCursorQuery } from '../../src/contracts/listener';
 import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs } from '../support/temporal';
 import { FakeEventLog } from './fake-event-stream';
 import { fakeChunkWorkflow, finishSignal, receivedQuery } from './fixtures/workflows';
