@@ -22,7 +22,8 @@ import { parseDurationMs } from '../src/sandbox/options';
 import { SandboxInspector } from '../src/sandbox/inspector';
 import { startSandbox } from '../src/sandbox/server';
 import { startDevServer } from '../src/temporal/dev-server';
-import { campaignWorkflowId, progressQuery } from '../src/contracts/campaign';
+import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId, progressQuery } from '../src/contracts/campaign';
+import { TASK_QUEUES } from '../src/temporal/names';
 import { runWorkers } from '../src/worker';
 import { startWebhookReceiver } from '../test/harness/receivers';
 import type { CampaignProgress, CampaignResult } from '../src/contracts/campaign';
@@ -139,7 +140,7 @@ async function main(): Promise<number> {
     limits: { chunkSize: 500, chunksInFlight: 4 },
   };
   const workflowId = campaignWorkflowId(campaignId);
-  const handle = await client.workflow.start('campaignWorkflow', { workflowId, taskQueue: 'ppoppo-campaigns', args: [spec] });
+  const handle = await client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId, taskQueue: TASK_QUEUES.campaigns, args: [spec] });
   const uiLink = `${temporal.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
   say(`\nCampaign ${campaignId}: ${flags.recipients} recipients from ${file}\n  Web UI: ${uiLink}\n`);
 
