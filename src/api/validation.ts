@@ -14,11 +14,13 @@ export interface ValidationIssue {
 
 /**
  * "line 12, vars.name: …" (files) or "entry 3, ppnum: …" (lists; a field path like
- * 'recipients.inline[3].ppnum' already says where). Never the ppnum itself: the text may be stored.
+ * 'recipients.inline[3].ppnum' already says where). The ppnum only when asked for (local output
+ * to the person who owns the file): texts that are stored never name a recipient.
  */
-export function describeIssue(issue: ValidationIssue): string {
-  const where = issue.line !== undefined ? `line ${issue.line}, ` : issue.index !== undefined && !issue.field.includes('[') ? `entry ${issue.index}, ` : '';
-  return `${where}${issue.field}: ${issue.message}`;
+export function describeIssue(issue: ValidationIssue, options: { withPpnum?: boolean } = {}): string {
+  const where = issue.line !== undefined ? `line ${issue.line}` : issue.index !== undefined && !issue.field.includes('[') ? `entry ${issue.index}` : '';
+  const who = options.withPpnum && issue.ppnum ? ` (${issue.ppnum})` : '';
+  return `${where}${who}${where || who ? ': ' : ''}${issue.field}: ${issue.message}`;
 }
 
 /** A ppnum repeated in a list: `index` is dropped, `firstIndex` is the entry kept. */

@@ -14,7 +14,7 @@ export function formatValidation(report: ValidationReport): string {
     return lines.join('\n');
   }
   lines.push(`campaign ${report.campaignId}: ${report.valid} valid, ${report.invalid} invalid, ${report.duplicates} duplicate recipients`);
-  lines.push(...report.rowIssues.map((issue) => `  ${describeIssue(issue)}`));
+  lines.push(...report.rowIssues.map((issue) => `  ${describeIssue(issue, { withPpnum: true })}`));
   lines.push(...report.notes.map((note) => `note: ${note}`));
   lines.push(report.ok ? 'OK: nothing was sent' : 'NOT OK: fix the rows above (nothing was sent)');
   return lines.join('\n');

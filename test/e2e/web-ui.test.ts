@@ -122,14 +122,17 @@ describe('Temporal Web UI (headless Chromium)', () => {
     await page.getByText(campaignWorkflowId(campaignId), { exact: true }).first().click();
     await page.getByRole('heading', { name: campaignWorkflowId(campaignId) }).waitFor();
     await page.getByText('User Metadata', { exact: true }).first().click();
-    // The UI renders the details as markdown in an iframe (/render?content=…); "1/2" becomes "1⁄2".
+    // The UI renders the details as Markdown in an iframe (/render?content=…).
     const details = await pollUntil(
       'current details rendered',
       async () => (await page.frames().find((frame) => frame.url().includes('/render?'))?.locator('body').innerText()) ?? '',
-      (text) => text.includes('running:'),
+      (text) => text.includes('recipients done'),
       30_000,
     );
-    expect(details).toMatch(/running: 1.2 done · awaiting outcome 1 · delivered 1 · chunks 2.2 sent, 1 finished/);
+    // Rendered Markdown: the heading line, then the tables (innerText separates cells with tabs).
+    expect(details).toContain('running · 1 of 2 recipients done');
+    expect(details).toMatch(/awaiting outcome\t1\ndelivered\t1\n/);
+    expect(details).toMatch(/planned\t2\nstarted\t2\nsent\t2\nfinished\t1/);
     expect(await page.getByText('Running', { exact: true }).count()).toBeGreaterThan(0);
     await page.screenshot({ path: `${ARTIFACTS}/web-ui-campaign.png`, fullPage: true });
 

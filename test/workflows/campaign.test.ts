@@ -98,7 +98,7 @@ describe('file sources', () => {
     const handle = await start({ campaignId: templateId, template: { templateId }, recipients: { file: `stub-file://${templateId}`, format: 'csv' } });
     const failure = await failureOf(handle);
     expect(failure.type).toBe('InvalidRecipients');
-    expect(failure.message).toContain('line 4, ppnum');
+    expect(failure.message).toContain('line 4: ppnum');
     expect(calls.sends).toHaveLength(0);
   });
 
