@@ -23,6 +23,12 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS modules the Temporal SDK loads by path (src/temporal/failure-converter.cjs).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', exports: 'writable', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries.
     files: ['workflows/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: WORKFLOW_RESTRICTIONS }] },

@@ -39,7 +39,7 @@ export interface RunningListener {
 }
 
 export async function runListener(options: RunListenerOptions = {}): Promise<RunningListener> {
-  const { namespace, connection, temporalClient, ppoppoClient, closeOwned } = await openProcessDeps(options);
+  const { namespace, connection, temporalClient, ppoppoClient, dataConverter, closeOwned } = await openProcessDeps(options);
   const taskQueue = options.taskQueue ?? TASK_QUEUES.listener;
 
   const activities = createListenerActivities({
@@ -52,6 +52,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
   const worker = await Worker.create({
     connection,
     namespace,
+    dataConverter,
     taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: LISTENER_WORKFLOWS_PATH }),
     activities,

@@ -1,10 +1,12 @@
 // Small helpers shared by the worker and listener processes.
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { PpoppoClient } from './api/client';
 import { clientConfigFromEnv } from './api/config';
 import { connectClient, connectWorkerConnection, temporalConfigFromEnv } from './temporal/config';
+import { dataConverterFromEnv } from './temporal/data-converter';
 
 /** True when the module with this import.meta.url is the script node/tsx was started with. */
 export function isMainModule(metaUrl: string): boolean {
@@ -16,26 +18,29 @@ export interface ProcessDepsOptions {
   temporalClient?: Client;
   ppoppoClient?: PpoppoClient;
   namespace?: string;
+  /** Payload encryption for the Workers and the Client opened here; default from the PAYLOAD_* environment. */
+  dataConverter?: DataConverter;
 }
 
 /**
- * The connections a worker process needs: the ones passed in, or new ones from the environment.
- * `closeOwned` closes only those opened here, newest first.
+ * The connections a worker process needs: the ones passed in, or new ones from the environment,
+ * and the data converter its Workers must use. `closeOwned` closes only those opened here, newest first.
  */
 export async function openProcessDeps(options: ProcessDepsOptions) {
   const temporalConfig = temporalConfigFromEnv();
+  const dataConverter = options.dataConverter ?? dataConverterFromEnv();
   const namespace = options.namespace ?? temporalConfig.namespace;
   const owned: Array<() => Promise<void> | void> = [];
   const connection = options.connection ?? (await connectWorkerConnection(temporalConfig));
   if (!options.connection) owned.push(() => connection.close());
-  const temporalClient = options.temporalClient ?? (await connectClient({ ...temporalConfig, namespace }));
+  const temporalClient = options.temporalClient ?? (await connectClient({ ...temporalConfig, namespace }, dataConverter));
   if (!options.temporalClient) owned.push(() => temporalClient.connection.close());
   const ppoppoClient = options.ppoppoClient ?? new PpoppoClient(clientConfigFromEnv());
   if (!options.ppoppoClient) owned.push(() => ppoppoClient.close());
   const closeOwned = async () => {
     for (const close of owned.reverse()) await close();
   };
-  return { namespace, connection, temporalClient, ppoppoClient, closeOwned };
+  return { namespace, connection, temporalClient, ppoppoClient, dataConverter, closeOwned };
 }
 
 /** A positive number from the environment, or undefined when unset; anything else is an error naming the variable. */

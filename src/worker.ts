@@ -28,7 +28,7 @@ export interface RunWorkersOptions {
   namespace?: string;
   /** The app's CreateSendRequest rate; default env SEND_RATE_PER_SECOND, unset = unlimited. */
   sendRatePerSecond?: number;
-  /** Workflow code; defaults to workflows/index.ts. Tests may pass a prebuilt bundle instead. */
+  /** Workflow code; defaults to workflows/index.ts. Tests may pass a prebuilt bundle instead (built with FAILURE_CONVERTER_PATH). */
   workflowsPath?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueues?: Partial<TaskQueueNames>;
@@ -44,17 +44,18 @@ export const DEFAULT_TASK_QUEUES: TaskQueueNames = { campaigns: TASK_QUEUES.camp
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export async function runWorkers(options: RunWorkersOptions = {}): Promise<RunningWorkers> {
-  const { namespace, connection, temporalClient, ppoppoClient, closeOwned } = await openProcessDeps(options);
+  const { namespace, connection, temporalClient, ppoppoClient, dataConverter, closeOwned } = await openProcessDeps(options);
   const taskQueues = { ...DEFAULT_TASK_QUEUES, ...options.taskQueues };
 
   const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient });
   const rate = options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND');
   const workflowCode = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? WORKFLOWS_PATH };
 
-  const campaignsWorker = await Worker.create({ connection, namespace, taskQueue: taskQueues.campaigns, ...workflowCode, activities: campaignActivities });
+  const campaignsWorker = await Worker.create({ connection, namespace, dataConverter, taskQueue: taskQueues.campaigns, ...workflowCode, activities: campaignActivities });
   const sendWorker = await Worker.create({
     connection,
     namespace,
+    dataConverter,
     taskQueue: taskQueues.send,
     activities: { createSendRequest },
     ...(rate !== undefined ? { maxTaskQueueActivitiesPerSecond: rate } : {}),

@@ -2,8 +2,11 @@
 // fresh SQLite file. Tests get its address via inject('temporalAddress') (see test/support/temporal.ts)
 // or process.env.TEMPORAL_ADDRESS (set here before the test forks start, so they inherit it).
 // Set TEST_TEMPORAL_ADDRESS to use a server you already run instead (it needs our search attributes).
+// Payload encryption is on in every test, as in production: one fresh key per run in PAYLOAD_KEYS
+// (inherited by the test forks and the processes they start), unless the environment sets one.
 import { mkdirSync, rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
+import { newPayloadKeyLine } from '../src/temporal/codec';
 import { startDevServer } from '../src/temporal/dev-server';
 
 /**
@@ -24,6 +27,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  if (!process.env.PAYLOAD_KEYS && !process.env.PAYLOAD_KEY_FILE) process.env.PAYLOAD_KEYS = newPayloadKeyLine();
   const existing = process.env.TEST_TEMPORAL_ADDRESS;
   if (existing) {
     project.provide('temporalAddress', existing);

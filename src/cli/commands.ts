@@ -11,6 +11,7 @@ import type { CreateTemplateInput } from '../api/client';
 import { AlertSender } from '../alerts';
 import { countRecipients } from '../campaign/outcomes';
 import { connectClient, temporalConfigFromEnv, describeTemporalConfig } from '../temporal/config';
+import { dataConverterFromEnv } from '../temporal/data-converter';
 import { CampaignClient, InvalidSpecError } from '../client/campaigns';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import { CliError, EXIT } from './errors';
@@ -222,8 +223,9 @@ export function temporalConnector(flags: Flags): { get(): Promise<CampaignClient
   return {
     async get() {
       const config = temporalConfigFromEnv();
+      const dataConverter = dataConverterFromEnv(); // missing payload keys: a configuration error, not a connection one
       try {
-        client ??= await connectClient(config);
+        client ??= await connectClient(config, dataConverter);
       } catch (err) {
         throw new CliError(`cannot connect to Temporal at ${describeTemporalConfig(config)}: ${(err as Error).message}; start it (npm start) or set TEMPORAL_ADDRESS`, EXIT.cannotConnect);
       }

@@ -5,9 +5,13 @@
 // TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (paths, mTLS), TEMPORAL_TLS_CA (path, optional server CA),
 // TEMPORAL_TLS_SERVER_NAME (optional SNI override), TEMPORAL_API_KEY (implies TLS),
 // TEMPORAL_CONNECT_TIMEOUT (client connect deadline: milliseconds or "2s"; default 10 s).
+// Every Client gets the payload encryption of data-converter.ts (PAYLOAD_* variables); Workers
+// take the same from dataConverterFromEnv().
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
+import { dataConverterFromEnv } from './data-converter';
 
 export interface TemporalConfig {
   address: string;
@@ -59,10 +63,13 @@ export function describeTemporalConfig(config: TemporalConfig): string {
   return `${config.address} namespace=${config.namespace} (${auth})`;
 }
 
-/** Client on its own Connection; close it with `client.connection.close()`. */
-export async function connectClient(config: TemporalConfig = temporalConfigFromEnv()): Promise<Client> {
+/**
+ * Client on its own Connection, encrypting and decrypting payloads; close it with
+ * `client.connection.close()`. The data converter is read before connecting, so missing keys fail fast.
+ */
+export async function connectClient(config: TemporalConfig = temporalConfigFromEnv(), dataConverter: DataConverter = dataConverterFromEnv()): Promise<Client> {
   const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey, connectTimeout: config.connectTimeoutMs });
-  return new Client({ connection, namespace: config.namespace });
+  return new Client({ connection, namespace: config.namespace, dataConverter });
 }
 
 /** Connection for Workers; the namespace goes on the Worker options (config.namespace). */

@@ -12,6 +12,7 @@ import { startSandbox } from '../../src/sandbox/server';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
 import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs } from '../support/temporal';
+import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { fakeChunkWorkflow, receivedQuery } from './fixtures/workflows';
 
 const run = randomUUID().slice(0, 8);
@@ -50,6 +51,7 @@ beforeAll(async () => {
   client = await connectTestClient();
   fixtureWorker = await Worker.create({
     connection: workerConnection,
+    dataConverter: dataConverterFromEnv(),
     taskQueue: fixtureQueue,
     workflowsPath: fileURLToPath(new URL('./fixtures/workflows.ts', import.meta.url)),
   });

@@ -12,6 +12,7 @@ import { runListener } from '../../src/listener';
 import type { RunningListener, RunListenerOptions } from '../../src/listener';
 import { listenerCursorQuery } from '../../src/contracts/listener';
 import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs } from '../support/temporal';
+import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { FakeEventLog } from './fake-event-stream';
 import { fakeChunkWorkflow, finishSignal, receivedQuery } from './fixtures/workflows';
 
@@ -60,6 +61,7 @@ beforeAll(async () => {
   client = await connectTestClient();
   fixtureWorker = await Worker.create({
     connection: workerConnection,
+    dataConverter: dataConverterFromEnv(),
     taskQueue: fixtureQueue,
     workflowsPath: fileURLToPath(new URL('./fixtures/workflows.ts', import.meta.url)),
   });

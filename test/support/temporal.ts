@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 
 /** Frontend address of the shared test server. */
 export function testTemporalAddress(): string {
@@ -11,13 +12,16 @@ export function testTemporalAddress(): string {
   return address;
 }
 
-/** Client on the shared server, namespace "default". Close with `client.connection.close()`. */
+/**
+ * Client on the shared server, namespace "default", with the payload encryption every connection
+ * of ours uses (test/global-setup.ts sets PAYLOAD_KEYS). Close with `client.connection.close()`.
+ */
 export async function connectTestClient(address = testTemporalAddress()): Promise<Client> {
   const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace: 'default' });
+  return new Client({ connection, namespace: 'default', dataConverter: dataConverterFromEnv() });
 }
 
-/** Worker connection on the shared server. Close with `connection.close()`. */
+/** Worker connection on the shared server (Workers on it take `dataConverter: dataConverterFromEnv()`). Close with `connection.close()`. */
 export function connectTestWorkerConnection(address = testTemporalAddress()): Promise<NativeConnection> {
   return NativeConnection.connect({ address });
 }

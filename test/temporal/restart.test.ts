@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { connectTestClient, connectTestWorkerConnection, quietTemporalLogs, uniqueTaskQueue } from '../support/temporal';
+import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { smokeActivities } from './fixtures/activities';
 import { finishSignal, waitForFinishWorkflow } from './fixtures/workflows';
 
@@ -47,7 +48,7 @@ it('keeps a running workflow across a server restart on the same SQLite file', a
     expect(description.runId).toBe(runId);
     expect(description.status.name).toBe('RUNNING');
 
-    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities: smokeActivities });
+    const worker = await Worker.create({ connection, taskQueue, dataConverter: dataConverterFromEnv(), workflowsPath, activities: smokeActivities });
     const result = await worker.runUntil(async () => {
       await handle.signal(finishSignal);
       return handle.result();

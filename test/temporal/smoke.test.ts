@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { CAMPAIGN_ID_KEY } from '../../src/temporal/names';
+import { FAILURE_CONVERTER_PATH, dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { campaignWorkflowId } from '../../src/contracts/campaign';
 import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs, uniqueTaskQueue } from '../support/temporal';
 import { smokeActivities } from './fixtures/activities';
@@ -22,7 +23,7 @@ describe('shared Temporal dev server', () => {
     quietTemporalLogs();
     client = await connectTestClient();
     connection = await connectTestWorkerConnection();
-    bundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+    bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger });
   });
 
   afterAll(async () => {
@@ -33,7 +34,7 @@ describe('shared Temporal dev server', () => {
   it('runs a workflow with a real worker, answers updates, and finds it by PpoppoCampaignId', async () => {
     const taskQueue = uniqueTaskQueue('smoke');
     const campaignId = `smoke-${randomUUID()}`;
-    const worker = await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities: smokeActivities });
+    const worker = await Worker.create({ connection, taskQueue, dataConverter: dataConverterFromEnv(), workflowBundle: bundle, activities: smokeActivities });
 
     const result = await worker.runUntil(async () => {
       const handle = await client.workflow.start(smokeWorkflow, {

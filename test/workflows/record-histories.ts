@@ -3,6 +3,8 @@
 // workflow code; a change that breaks determinism then shows up as a replay failure instead.
 //
 // Uses TEMPORAL_ADDRESS when set; otherwise starts a throwaway dev server (src/temporal/dev-server.ts).
+// Records with payload encryption off: the fixtures are cleartext test data (made-up recipients),
+// so the replay test needs no key, and it shows that cleartext histories still decode.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -17,6 +19,7 @@ import { StubWorld, ambiguous, recipients, refused } from './stub-worker';
 const HISTORIES_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
 
 async function main(): Promise<void> {
+  process.env.PAYLOAD_ENCRYPTION = 'off';
   const server = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer();
   const world = new StubWorld();
   await world.start(server?.address ?? process.env.TEMPORAL_ADDRESS!);

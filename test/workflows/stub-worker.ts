@@ -14,6 +14,7 @@ import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../src/contracts/chunk';
 import { deliveryEventsSignal, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
+import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 
 export interface SendCall {
   templateId: string;
@@ -74,9 +75,11 @@ export class StubWorld {
   /** `address`: the shared test server (testTemporalAddress()) or the record script's own. */
   async start(address: string): Promise<void> {
     quietWorkerLogs();
-    this.client = new Client({ connection: await Connection.connect({ address }) });
+    const dataConverter = dataConverterFromEnv();
+    this.client = new Client({ connection: await Connection.connect({ address }), dataConverter });
     this.worker = await Worker.create({
       connection: await NativeConnection.connect({ address }),
+      dataConverter,
       taskQueue: this.taskQueue,
       workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
       activities: this.activities(),
