@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
-import type { Payload } from '@temporalio/common';
+import type { FailureConverter, Payload } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { ENCRYPTED_ENCODING, EncryptionCodec, KEY_ID_METADATA_KEY, ensureKeyFile, newPayloadKeyLine, parsePayloadKeys, readKeyFile } from '../../src/temporal/codec';
 import { FAILURE_CONVERTER_PATH, dataConverterFromEnv, describePayloadEncryption, payloadEncryptionFromEnv } from '../../src/temporal/data-converter';
@@ -121,7 +121,7 @@ describe('payload encryption from the environment', () => {
     const converter = dataConverterFromEnv({ PAYLOAD_KEYS: newPayloadKeyLine() });
     expect(converter.payloadCodecs).toHaveLength(1);
     expect(converter.failureConverterPath).toBe(FAILURE_CONVERTER_PATH);
-    const { failureConverter } = (await import(FAILURE_CONVERTER_PATH)) as { failureConverter: import('@temporalio/common').FailureConverter };
+    const { failureConverter } = (await import(FAILURE_CONVERTER_PATH)) as { failureConverter: FailureConverter };
     const failure = failureConverter.errorToFailure(ApplicationFailure.nonRetryable(`row of ${SECRET_TEXT}`, 'Example'), defaultPayloadConverter);
     expect(failure.message).toBe('Encoded failure');
     expect(JSON.stringify(failure)).not.toContain('Ada');
