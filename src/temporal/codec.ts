@@ -14,7 +14,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname } from 'node:path';
 import { METADATA_ENCODING_KEY, ValueError } from '@temporalio/common';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto'; // CommonJS: a default import works under tsx, vitest and the bundler alike
+
+const PayloadProto = proto.temporal.api.common.v1.Payload;
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA_KEY = 'encryption-key-id';
@@ -52,7 +54,7 @@ export class EncryptionCodec implements PayloadCodec {
     const key = this.#keys.get(keyId)!;
     return payloads.map((payload) => ({
       metadata: { [METADATA_ENCODING_KEY]: utf8(ENCRYPTED_ENCODING), [KEY_ID_METADATA_KEY]: utf8(keyId) },
-      data: encrypt(temporal.api.common.v1.Payload.encode(payload).finish(), key, keyId),
+      data: encrypt(PayloadProto.encode(payload).finish(), key, keyId),
     }));
   }
 
@@ -64,7 +66,7 @@ export class EncryptionCodec implements PayloadCodec {
       const key = this.#keys.get(keyId);
       if (!key) throw new ValueError(`payload encrypted with key "${keyId}", which is not loaded (loaded: ${this.keyIds.join(', ')}); add it to PAYLOAD_KEYS or PAYLOAD_KEY_FILE`);
       if (!payload.data) throw new ValueError('an encrypted payload has no data');
-      return temporal.api.common.v1.Payload.decode(decrypt(payload.data, key, keyId));
+      return PayloadProto.decode(decrypt(payload.data, key, keyId));
     });
   }
 }
