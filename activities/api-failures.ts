@@ -1,7 +1,9 @@
 // Turns Ppoppo API errors into Temporal ApplicationFailures the workflows can act on.
-// PpoppoApiError messages are already scrubbed of secrets; anything else is scrubbed here.
+// PpoppoApiError messages are already scrubbed of secrets; anything else is scrubbed here, and
+// ppnums an error text may quote are redacted (failure texts also reach worker logs).
 import { ApplicationFailure } from '@temporalio/common';
-import { PpoppoApiError, ResourceExhaustedError, scrubSecrets as scrub } from '../src/api/errors';
+import { PpoppoApiError, ResourceExhaustedError, scrubSecrets } from '../src/api/errors';
+import { redactPpnums } from '../src/api/validation';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { SendErrorDetails, SendRefusedDetails } from '../src/contracts/chunk';
 
@@ -31,6 +33,10 @@ export function sendFailure(err: unknown): ApplicationFailure {
  * Any other API call (templates, status, polls): refusals that will not change become
  * non-retryable; the rest stay retryable, honouring the server's retry-after hint.
  */
+function scrub(message: string): string {
+  return redactPpnums(scrubSecrets(message));
+}
+
 export function apiFailure(err: unknown, what: string): Error {
   if (!(err instanceof PpoppoApiError)) return err instanceof Error ? new Error(`${what}: ${scrub(err.message)}`) : new Error(what);
   const message = `${what}: ${scrub(err.message)}`;

@@ -10,6 +10,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import type { DeliveryEvent } from '../src/api/types';
 import type { PpoppoClient } from '../src/api/client';
+import { redactPpnum } from '../src/api/validation';
 import { deliveryEventsSignal } from '../src/contracts/chunk';
 import { ChunkDirectory } from './chunk-directory';
 import { activityContext } from './heartbeat';
@@ -231,12 +232,6 @@ function laterCursor(a: string | null, b: string | null): string | null {
   if (a === null) return b;
   if (b === null) return a;
   return a > b ? a : b;
-}
-
-/** Only the last 4 digits of a ppnum may appear in logs. */
-export function redactPpnum(ppnum: string | undefined): string {
-  if (!ppnum) return '-';
-  return `…${ppnum.slice(-4)}`;
 }
 
 function streamReconnects(stream: object): number {

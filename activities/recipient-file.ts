@@ -5,7 +5,7 @@
 // 1-based file line it starts on, so a plan can name lines and a chunk can be re-read by byte range.
 import { createReadStream } from 'node:fs';
 import type { RecipientInput } from '../src/api/types';
-import { isValidPpnum, missingVars } from '../src/api/validation';
+import { checkVars, isValidPpnum } from '../src/api/validation';
 import type { RecipientFileFormat } from '../src/campaign/chunk-source';
 
 export interface FileRecord {
@@ -83,7 +83,11 @@ export async function* readRecords(path: string, format: RecipientFileFormat, ra
   if (pending.length > 0) yield finish(Buffer.concat(pending), offset);
 }
 
-/** Result of parsing one record: a recipient, or a problem with the field it concerns. */
+/**
+ * Result of parsing one record: a recipient, or a problem with the field it concerns. Messages
+ * never quote the file's content (a mistyped path could point at any file): they name the field
+ * or column, and the caller adds the line number.
+ */
 export type RecordParse =
   | { ok: true; recipient: RecipientInput }
   | { ok: false; field: string; ppnum?: string; message: string };
@@ -131,9 +135,9 @@ export function parseCsvHeader(text: string, requiredVars: readonly string[]): C
   if ('error' in parsed) return { error: `the header row is malformed: ${parsed.error}`, field: 'row' };
   const columns = parsed.fields.map((name) => name.trim());
   const seen = new Set<string>();
-  for (const name of columns) {
+  for (const [index, name] of columns.entries()) {
     if (name === '') return { error: 'the header row has an empty column name', field: 'row' };
-    if (seen.has(name)) return { error: `the header row names column "${name}" twice`, field: 'row' };
+    if (seen.has(name)) return { error: `the header row names ${columnName(name, index)} twice`, field: 'row' };
     seen.add(name);
   }
   const ppnumIndex = columns.indexOf('ppnum');
@@ -145,27 +149,28 @@ export function parseCsvHeader(text: string, requiredVars: readonly string[]): C
   return { columns, ppnumIndex };
 }
 
-export function parseCsvRecord(text: string, header: { columns: string[]; ppnumIndex: number }, requiredVars: readonly string[]): RecordParse {
+/** `urlTemplates`: the template's links with placeholders, whose rendered value must stay an http(s) address. */
+export function parseCsvRecord(text: string, header: { columns: string[]; ppnumIndex: number }, requiredVars: readonly string[], urlTemplates: readonly string[] = []): RecordParse {
   const parsed = parseCsvFields(text);
   if ('error' in parsed) return { ok: false, field: 'row', message: parsed.error };
   const { fields } = parsed;
   const ppnum = (fields[header.ppnumIndex] ?? '').trim();
   if (fields.length !== header.columns.length) {
-    return { ok: false, field: 'row', ppnum: ppnum || undefined, message: `the row has ${fields.length} field(s) but the header has ${header.columns.length} column(s)` };
+    return { ok: false, field: 'row', ppnum: isValidPpnum(ppnum) ? ppnum : undefined, message: `the row has ${fields.length} field(s) but the header has ${header.columns.length} column(s)` };
   }
   const vars: Record<string, string> = {};
   header.columns.forEach((name, index) => {
     if (index !== header.ppnumIndex) vars[name] = fields[index] ?? '';
   });
-  return checkRecipient(ppnum, vars, requiredVars);
+  return checkRecipient(ppnum, vars, requiredVars, urlTemplates);
 }
 
-export function parseNdjsonRecord(text: string, requiredVars: readonly string[]): RecordParse {
+export function parseNdjsonRecord(text: string, requiredVars: readonly string[], urlTemplates: readonly string[] = []): RecordParse {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, field: 'row', message: `the line is not valid JSON (${(err as Error).message})` };
+  } catch {
+    return { ok: false, field: 'row', message: 'the line is not valid JSON' }; // the parser's own message quotes the line
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, field: 'row', message: 'the line must be a JSON object like {"ppnum": "12300000001", "vars": {...}}' };
@@ -184,15 +189,27 @@ export function parseNdjsonRecord(text: string, requiredVars: readonly string[])
     if (source === object && (name === 'ppnum' || name === 'vars')) continue;
     if (typeof raw === 'string') vars[name] = raw;
     else if (typeof raw === 'number' || typeof raw === 'boolean') vars[name] = String(raw);
-    else if (raw !== null) return { ok: false, field: `vars.${name}`, ppnum, message: `variable "${name}" must be a string, number or boolean` };
+    else if (raw !== null) {
+      const field = isFieldName(name) ? `vars.${name}` : 'vars';
+      return { ok: false, field, ppnum: isValidPpnum(ppnum) ? ppnum : undefined, message: `${isFieldName(name) ? `variable "${name}"` : 'a variable'} must be a string, number or boolean` };
+    }
   }
-  return checkRecipient(ppnum, vars, requiredVars);
+  return checkRecipient(ppnum, vars, requiredVars, urlTemplates);
 }
 
-function checkRecipient(ppnum: string, vars: Record<string, string>, requiredVars: readonly string[]): RecordParse {
+function checkRecipient(ppnum: string, vars: Record<string, string>, requiredVars: readonly string[], urlTemplates: readonly string[]): RecordParse {
   if (ppnum === '') return { ok: false, field: 'ppnum', message: 'ppnum is empty' };
-  if (!isValidPpnum(ppnum)) return { ok: false, field: 'ppnum', ppnum, message: `ppnum "${ppnum}" is not valid: it must be 11 or more digits` };
-  const [missing] = missingVars(requiredVars, vars);
-  if (missing !== undefined) return { ok: false, field: `vars.${missing}`, ppnum, message: `the template needs "${missing}" but it is missing or empty` };
+  if (!isValidPpnum(ppnum)) return { ok: false, field: 'ppnum', message: 'ppnum is not valid: it must be 11 or more digits' };
+  const problem = checkVars(vars, { requiredVars, urlTemplates });
+  if (problem) return { ok: false, ppnum, ...problem };
   return { ok: true, recipient: { ppnum, vars } };
+}
+
+/** Names that read as a field name may be quoted; anything else (a line of some other file read as CSV) is only counted. */
+function isFieldName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_ .-]{0,63}$/.test(name);
+}
+
+function columnName(name: string, index: number): string {
+  return isFieldName(name) ? `column "${name}"` : `column ${index + 1}`;
 }

@@ -3,10 +3,12 @@
 // The plan and the chunk reader share one parser, so a chunk always yields exactly the recipients
 // the plan counted for it. Recipient variables never enter workflow histories for file sources:
 // the workflow only carries the byte range, and the send activity reads its own rows.
+// Every read goes through confineRecipientFile (file-roots.ts): only files under RECIPIENT_FILE_ROOTS.
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../src/api/types';
 import type { ValidationIssue } from '../src/api/validation';
 import type { ChunkSource, FileChunkSource, RecipientFileFormat } from '../src/campaign/chunk-source';
+import { confineRecipientFile } from './file-roots';
 import { heartbeat } from './heartbeat';
 import { parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecords } from './recipient-file';
 import type { RecordParse } from './recipient-file';
@@ -17,6 +19,8 @@ export interface PlanRecipientsInput {
   format: RecipientFileFormat;
   /** Template placeholders every recipient must have a non-empty value for. */
   requiredVars: string[];
+  /** The template's links with placeholders: each row's rendered link must be http(s). Absent in older histories. */
+  urlTemplates?: string[];
   /** Valid recipients per chunk (1..1000). */
   chunkSize: number;
   /** At most this many issues are returned (counts are always complete). */
@@ -51,21 +55,30 @@ async function readCsvHeaderRecord(path: string): Promise<{ text: string; line: 
  * Builds the row parser for a file. For CSV this reads the header; a header problem is returned
  * as an issue (every row is then invalid).
  */
-async function parserFor(path: string, format: RecipientFileFormat, requiredVars: readonly string[]): Promise<{ parse?: RecordParser; headerLine?: number; headerIssue?: ValidationIssue }> {
-  if (format === 'ndjson') return { parse: (text) => parseNdjsonRecord(text, requiredVars) };
+async function parserFor(path: string, format: RecipientFileFormat, requiredVars: readonly string[], urlTemplates: readonly string[] = []): Promise<{ parse?: RecordParser; headerLine?: number; headerIssue?: ValidationIssue }> {
+  if (format === 'ndjson') return { parse: (text) => parseNdjsonRecord(text, requiredVars, urlTemplates) };
   const record = await readCsvHeaderRecord(path);
   if (!record) return {};
   const header = parseCsvHeader(record.text, requiredVars);
   if ('error' in header) return { headerLine: record.line, headerIssue: { line: record.line, field: header.field, message: header.error } };
-  return { parse: (text) => parseCsvRecord(text, header, requiredVars), headerLine: record.line };
+  return { parse: (text) => parseCsvRecord(text, header, requiredVars, urlTemplates), headerLine: record.line };
 }
 
+/** The activity: plans a file the worker may read (under RECIPIENT_FILE_ROOTS). */
 export async function planRecipients(input: PlanRecipientsInput): Promise<RecipientPlan> {
+  return planRecipientFile(input, await confineRecipientFile(input.file));
+}
+
+/**
+ * Plans `input.file`, reading it at `readPath`. The worker reads the confined real path; the CLI's
+ * `validate` reads the user's own file on the user's machine, where no confinement applies.
+ */
+export async function planRecipientFile(input: PlanRecipientsInput, readPath = input.file): Promise<RecipientPlan> {
   const { file, format, requiredVars, chunkSize, maxIssues } = input;
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1000) {
     throw ApplicationFailure.nonRetryable(`chunkSize must be an integer from 1 to 1000, got ${chunkSize}`, 'InvalidPlanInput');
   }
-  const { parse, headerLine, headerIssue } = await parserFor(file, format, requiredVars).catch((err: unknown) => {
+  const { parse, headerLine, headerIssue } = await parserFor(readPath, format, requiredVars, input.urlTemplates).catch((err: unknown) => {
     throw fileFailure(file, err);
   });
   const plan: RecipientPlan = { total: 0, valid: 0, invalidCount: 0, duplicateCount: 0, issues: [], chunks: [] };
@@ -89,7 +102,7 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
   };
 
   try {
-    for await (const record of readRecords(file, format)) {
+    for await (const record of readRecords(readPath, format)) {
       if (record.line === headerLine || record.text.trim() === '') continue;
       plan.total += 1;
       if (plan.total % HEARTBEAT_EVERY_RECORDS === 0) heartbeat({ line: record.line });
@@ -108,7 +121,7 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
       const firstLine = firstLineOf.get(ppnum);
       if (firstLine !== undefined) {
         plan.duplicateCount += 1;
-        addIssue({ line: record.line, ppnum, field: 'ppnum', message: `ppnum ${ppnum} already appears on line ${firstLine}; only that first row is used` });
+        addIssue({ line: record.line, ppnum, field: 'ppnum', message: `this ppnum already appears on line ${firstLine}; only that first row is used` });
         skip(record.line);
         continue;
       }
@@ -139,11 +152,12 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
 
 /** Yields the recipients of one file chunk, in file order. Throws if the file changed since the plan. */
 async function* fileChunkRecipients(source: FileChunkSource): AsyncGenerator<RecipientInput> {
-  const { parse } = await parserFor(source.path, source.format, []);
+  const path = await confineRecipientFile(source.path);
+  const { parse } = await parserFor(path, source.format, []);
   if (!parse) throw fileChanged(source, source.firstLine, 'its header is now missing or malformed');
   const skipLines = new Set(source.skipLines);
   const range = { start: source.byteStart, end: source.byteEnd, firstLine: source.firstLine };
-  for await (const record of readRecords(source.path, source.format, range)) {
+  for await (const record of readRecords(path, source.format, range)) {
     if (skipLines.has(record.line) || record.text.trim() === '') continue;
     const parsed = parse(record.text);
     if (!parsed.ok) throw fileChanged(source, record.line, parsed.message);

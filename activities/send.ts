@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { PpoppoClient } from '../src/api/client';
 import { PpoppoApiError } from '../src/api/errors';
 import type { PollConfigSpec, SendReceipt, TemplateComponentSpec, TemplateInfo } from '../src/api/types';
-import { extractPlaceholders } from '../src/api/validation';
+import { extractPlaceholders, urlTemplates } from '../src/api/validation';
 import type { ChunkSource } from '../src/campaign/chunk-source';
 import type { TemplateSource } from '../src/campaign/spec';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
@@ -30,6 +30,8 @@ export interface SendDeps {
 export interface EnsuredTemplate {
   templateId: string;
   placeholders: string[];
+  /** Button and image links with placeholders: every recipient's rendered link must be http(s). Absent in older histories. */
+  urlTemplates?: string[];
   isPoll: boolean;
 }
 
@@ -149,6 +151,7 @@ function describe(template: TemplateInfo): EnsuredTemplate {
   return {
     templateId: template.id,
     placeholders: extractPlaceholders(template.components),
+    urlTemplates: urlTemplates(template.components),
     isPoll: template.components.some((component) => component.type === 'poll'),
   };
 }

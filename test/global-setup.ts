@@ -4,7 +4,10 @@
 // Set TEST_TEMPORAL_ADDRESS to use a server you already run instead (it needs our search attributes).
 // Payload encryption is on in every test, as in production: one fresh key per run in PAYLOAD_KEYS
 // (inherited by the test forks and the processes they start), unless the environment sets one.
+// Workers read recipient files only under RECIPIENT_FILE_ROOTS: tests write theirs to the system's
+// temp dir, so that is the root (test/activities/file-roots.test.ts checks the confinement itself).
 import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { TestProject } from 'vitest/node';
 import { newPayloadKeyLine } from '../src/temporal/codec';
 import { startDevServer } from '../src/temporal/dev-server';
@@ -28,6 +31,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (!process.env.PAYLOAD_KEYS && !process.env.PAYLOAD_KEY_FILE) process.env.PAYLOAD_KEYS = newPayloadKeyLine();
+  process.env.RECIPIENT_FILE_ROOTS ??= tmpdir();
   const existing = process.env.TEST_TEMPORAL_ADDRESS;
   if (existing) {
     project.provide('temporalAddress', existing);

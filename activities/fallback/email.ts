@@ -54,12 +54,15 @@ export function emailMessageId(idempotencyKey: string): string {
   return `<${idempotencyKey}@ppoppo-campaigns>`;
 }
 
-/** The recipient's address from their vars; a missing or malformed one is a permanent failure. */
+/**
+ * The recipient's address from their vars; a missing or malformed one is a permanent failure. The
+ * message names the column, not the address or the recipient: it is stored as the recipient's outcome.
+ */
 function recipientAddress(msg: FallbackMessage, column: string): string {
   const address = msg.vars[column]?.trim();
-  const fail = (why: string) => new FallbackDeliveryError(`recipient ${msg.ppnum}: ${why} in column "${column}"`, { permanent: true, attempts: 0 });
+  const fail = (why: string) => new FallbackDeliveryError(`${why} in column "${column}"`, { permanent: true, attempts: 0 });
   if (!address) throw fail('no email address');
-  if (!/^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/.test(address)) throw fail(`invalid email address ${JSON.stringify(address)}`);
+  if (!/^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/.test(address)) throw fail('not a valid email address');
   return address;
 }
 

@@ -109,7 +109,7 @@ function openChannel(input: SendFallbacksInput, factory: (settings: FallbackChan
 async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item: FallbackItem, vars: Record<string, string> | undefined): Promise<FallbackItemResult> {
   const failed = (error: string): FallbackItemResult => ({ ppnum: item.ppnum, status: 'failed', attempts: 0, error });
   if (!isFallbackTrigger(item.outcome)) return failed(`outcome ${item.outcome} does not call for a fallback`);
-  if (!vars) return failed(`recipient ${item.ppnum} not found in the chunk's source`);
+  if (!vars) return failed("the recipient is not in the chunk's source");
   const text = input.template ? renderTemplate([{ type: 'text', content: input.template }], vars) : '';
   const message = { campaignId: input.campaignId, ppnum: item.ppnum, outcome: item.outcome, idempotencyKey: idempotencyKeyFor(input.campaignId, item.ppnum), text, vars };
   try {

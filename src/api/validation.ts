@@ -50,6 +50,17 @@ export function isValidPpnum(value: unknown): value is string {
   return typeof value === 'string' && PPNUM_PATTERN.test(value);
 }
 
+/** Only the last 4 digits of a ppnum may appear in logs and in texts stored outside encrypted payloads. */
+export function redactPpnum(ppnum: string | undefined): string {
+  if (!ppnum) return '-';
+  return `…${ppnum.slice(-4)}`;
+}
+
+/** A text with every ppnum-like run of 11+ digits redacted (error texts of the API may name recipients). */
+export function redactPpnums(text: string): string {
+  return text.replace(/(?<![A-Za-z0-9])\d{11,}(?![A-Za-z0-9])/g, (digits) => redactPpnum(digits));
+}
+
 /** Names of `requiredVars` that `vars` lacks or leaves empty. */
 export function missingVars(requiredVars: readonly string[], vars: Readonly<Record<string, unknown>> | undefined): string[] {
   return requiredVars.filter((name) => {
@@ -58,19 +69,48 @@ export function missingVars(requiredVars: readonly string[], vars: Readonly<Reco
   });
 }
 
+/** What a recipient's variables must satisfy for a template: its placeholders filled, its URLs still URLs. */
+export interface VarRules {
+  /** Placeholders every recipient needs a non-empty value for. */
+  requiredVars?: readonly string[];
+  /** Button and image URLs of the template that hold placeholders (see urlTemplates). */
+  urlTemplates?: readonly string[];
+}
+
 /**
- * Checks every entry (ppnum format, vars are strings, required vars present) and drops repeated
- * ppnums, keeping the first. Entries with issues are left out of `recipients`.
+ * The first problem with a recipient's variables, or undefined. Messages name the variable, never
+ * its value: they end up in statuses, failures and logs.
  */
-export function validateRecipients(list: readonly unknown[], options: { requiredVars?: readonly string[] } = {}): RecipientValidation {
-  const requiredVars = options.requiredVars ?? [];
+export function checkVars(vars: Readonly<Record<string, string>>, rules: VarRules): { field: string; message: string } | undefined {
+  const [missing] = missingVars(rules.requiredVars ?? [], vars);
+  if (missing !== undefined) return { field: `vars.${missing}`, message: `the template needs "${missing}" but it is missing or empty` };
+  for (const template of rules.urlTemplates ?? []) {
+    const rendered = template.replace(PLACEHOLDER_PATTERN, (whole, name: string) => vars[name] ?? whole).trim();
+    if (/^https?:\/\/[^\s]/i.test(rendered)) continue;
+    const name = [...template.matchAll(PLACEHOLDER_PATTERN)][0]![1]!;
+    return { field: `vars.${name}`, message: `a link of the template is "${template}": with this row's "${name}" it is not an http:// or https:// address` };
+  }
+  return undefined;
+}
+
+/** Button and image URLs with a {{placeholder}}: their rendered value must be checked per recipient. */
+export function urlTemplates(components: readonly TemplateComponentSpec[]): string[] {
+  const urls = components.flatMap((component) => (component.type === 'button' || component.type === 'image' ? [component.url] : []));
+  return [...new Set(urls.filter((url) => new RegExp(PLACEHOLDER_PATTERN.source).test(url)))];
+}
+
+/**
+ * Checks every entry (ppnum format, vars are strings, required vars present, links still links)
+ * and drops repeated ppnums, keeping the first. Entries with issues are left out of `recipients`.
+ */
+export function validateRecipients(list: readonly unknown[], options: VarRules = {}): RecipientValidation {
   const recipients: RecipientInput[] = [];
   const issues: ValidationIssue[] = [];
   const duplicates: DuplicateRecipient[] = [];
   const firstIndexOf = new Map<string, number>();
 
   list.forEach((entry, index) => {
-    const entryIssues = checkRecipient(entry, index, requiredVars);
+    const entryIssues = checkRecipient(entry, index, options);
     if (entryIssues.length > 0) {
       issues.push(...entryIssues);
       return;
@@ -87,14 +127,14 @@ export function validateRecipients(list: readonly unknown[], options: { required
   return { recipients, issues, duplicates };
 }
 
-function checkRecipient(entry: unknown, index: number, requiredVars: readonly string[]): ValidationIssue[] {
+/** Issues never quote a value: an invalid ppnum is left out of the issue, a variable is named, not shown. */
+function checkRecipient(entry: unknown, index: number, rules: VarRules): ValidationIssue[] {
   if (!isPlainObject(entry)) return [{ index, field: 'recipient', message: 'each recipient must be an object like { ppnum, vars }' }];
-  const { ppnum, vars } = entry;
-  if (typeof ppnum !== 'string') return [{ index, field: 'ppnum', message: 'ppnum is missing or not a string' }];
+  const { vars } = entry;
+  if (typeof entry.ppnum !== 'string') return [{ index, field: 'ppnum', message: 'ppnum is missing or not a string' }];
+  const ppnum = isValidPpnum(entry.ppnum) ? entry.ppnum : undefined;
   const issues: ValidationIssue[] = [];
-  if (!isValidPpnum(ppnum)) {
-    issues.push({ index, ppnum, field: 'ppnum', message: `ppnum "${ppnum}" is not valid: it must be 11 or more digits (no hyphens or spaces)` });
-  }
+  if (!ppnum) issues.push({ index, field: 'ppnum', message: 'ppnum is not valid: it must be 11 or more digits (no hyphens or spaces)' });
   if (vars !== undefined && !isPlainObject(vars)) {
     issues.push({ index, ppnum, field: 'vars', message: 'vars must be an object of strings' });
     return issues;
@@ -102,9 +142,13 @@ function checkRecipient(entry: unknown, index: number, requiredVars: readonly st
   for (const [name, value] of Object.entries(vars ?? {})) {
     if (typeof value !== 'string') issues.push({ index, ppnum, field: `vars.${name}`, message: `variable "${name}" must be a string` });
   }
-  for (const name of missingVars(requiredVars, vars)) {
+  for (const name of missingVars(rules.requiredVars ?? [], vars)) {
     if (vars?.[name] !== undefined && typeof vars[name] !== 'string') continue; // already reported as not a string
     issues.push({ index, ppnum, field: `vars.${name}`, message: `the template needs "${name}" but it is missing or empty` });
+  }
+  if (issues.length === 0) {
+    const problem = checkVars((vars ?? {}) as Record<string, string>, { urlTemplates: rules.urlTemplates });
+    if (problem) issues.push({ index, ppnum, ...problem });
   }
   return issues;
 }

@@ -115,18 +115,19 @@ export interface InlineCheck {
 }
 
 /**
- * Validates an inline recipient list against the template's placeholders. Repeated ppnums are
- * dropped (first wins) and reported; they do not count as recipients of the campaign.
+ * Validates an inline recipient list against the template's placeholders and its links with
+ * placeholders (`urlTemplates`). Repeated ppnums are dropped (first wins) and reported; they do
+ * not count as recipients of the campaign.
  */
-export function checkInlineRecipients(list: readonly unknown[], requiredVars: readonly string[]): InlineCheck {
-  const result = validateRecipients(list, { requiredVars });
+export function checkInlineRecipients(list: readonly unknown[], requiredVars: readonly string[], urlTemplates: readonly string[] = []): InlineCheck {
+  const result = validateRecipients(list, { requiredVars, urlTemplates });
   const issues: ValidationIssue[] = result.issues.map((issue) => ({ ...issue, field: `recipients.inline[${issue.index}].${issue.field}` }));
   for (const duplicate of result.duplicates) {
     issues.push({
       index: duplicate.index,
       ppnum: duplicate.ppnum,
       field: `recipients.inline[${duplicate.index}].ppnum`,
-      message: `ppnum ${duplicate.ppnum} repeats entry ${duplicate.firstIndex}; it is sent once`,
+      message: `this ppnum repeats entry ${duplicate.firstIndex}; it is sent once`,
     });
   }
   const invalidIndexes = new Set(result.issues.map((issue) => issue.index));

@@ -1,11 +1,17 @@
 // `validate`: everything the campaign would reject, found locally without sending anything: the
-// spec's structure, then every recipient row (file sources through the same planRecipients the
-// worker runs, inline lists through checkInlineRecipients).
-import { extractPlaceholders } from '../api/validation';
+// spec's structure, then every recipient row (file sources through the same planner the worker
+// runs, inline lists through checkInlineRecipients).
+//
+// It runs on the user's machine and reads the user's own file, so the worker's confinement
+// (RECIPIENT_FILE_ROOTS) does not apply, unless that variable is set here too: then a file the
+// worker would refuse is reported, as the worker would report it.
+import { ApplicationFailure } from '@temporalio/common';
+import { extractPlaceholders, urlTemplates } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../campaign/spec';
 import type { SpecIssue } from '../campaign/spec';
-import { planRecipients } from '../../activities/recipients';
+import { RECIPIENT_FILE_REFUSED, confineRecipientFile, recipientFileRoots } from '../../activities/file-roots';
+import { planRecipientFile } from '../../activities/recipients';
 
 export interface ValidationReport {
   ok: boolean;
@@ -21,25 +27,31 @@ export interface ValidationReport {
   notes: string[];
 }
 
-export async function validateSpec(input: unknown): Promise<ValidationReport> {
+export async function validateSpec(input: unknown, env: Record<string, string | undefined> = process.env): Promise<ValidationReport> {
   const report: ValidationReport = { ok: false, specIssues: [], valid: 0, invalid: 0, duplicates: 0, rowIssues: [], notes: [] };
   const { spec, issues } = parseCampaignSpec(input);
   if (!spec) return { ...report, specIssues: issues };
   report.campaignId = spec.campaignId;
 
   const templateVars = 'components' in spec.template ? extractPlaceholders(spec.template.components) : [];
+  const links = 'components' in spec.template ? urlTemplates(spec.template.components) : [];
   if ('templateId' in spec.template) report.notes.push(`template ${spec.template.templateId} is fetched at start: its variables are not checked here`);
   const requiredVars = requiredVarsFor(templateVars, spec.fallback);
 
   if ('inline' in spec.recipients) {
-    const checked = checkInlineRecipients(spec.recipients.inline, requiredVars);
+    const checked = checkInlineRecipients(spec.recipients.inline, requiredVars, links);
     Object.assign(report, { valid: checked.recipients.length, invalid: checked.invalidCount, duplicates: checked.duplicateCount, rowIssues: checked.issues });
   } else {
-    const plan = await planRecipients({
+    if (env.RECIPIENT_FILE_ROOTS) {
+      const refusal = await confineRecipientFile(spec.recipients.file, recipientFileRoots(env)).then(() => undefined, (err: unknown) => err);
+      if (refusal instanceof ApplicationFailure && refusal.type === RECIPIENT_FILE_REFUSED) return { ...report, specIssues: [{ path: 'recipients.file', message: refusal.message }] };
+    }
+    const plan = await planRecipientFile({
       campaignId: spec.campaignId,
       file: spec.recipients.file,
       format: spec.recipients.format ?? 'csv',
       requiredVars,
+      urlTemplates: links,
       chunkSize: campaignSettings(spec).chunkSize,
       maxIssues: Number.MAX_SAFE_INTEGER,
     });

@@ -23,6 +23,12 @@ describe('sendFailure', () => {
     expect(sendFailure(new InternalError({ grpcCode: GRPC_CODES.INTERNAL, method, details: 'boom' })).type).toBe(SEND_FAILURE_TYPES.ambiguous);
   });
 
+  it('redacts ppnums an API error text quotes (failure texts reach worker logs), keeping ids intact', () => {
+    const failure = sendFailure(new InvalidArgumentError({ grpcCode: GRPC_CODES.INVALID_ARGUMENT, method, details: 'recipient 12300000042 is blocked (request 01J9ABC12345678901234XYZ)' }));
+    expect(failure.message).toContain('recipient …0042 is blocked (request 01J9ABC12345678901234XYZ)');
+    expect(JSON.stringify(failure.details)).not.toContain('12300000042');
+  });
+
   it('treats an unknown error as ambiguous and scrubs tokens from it', () => {
     const failure = sendFailure(new Error('failed with Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl'));
     expect(failure.type).toBe(SEND_FAILURE_TYPES.ambiguous);

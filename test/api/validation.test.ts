@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TemplateComponentSpec } from '../../src/api/types';
-import { extractPlaceholders, isValidPpnum, missingVars, renderTemplate, validateComponents, validateRecipients } from '../../src/api/validation';
+import { checkVars, extractPlaceholders, isValidPpnum, missingVars, renderTemplate, urlTemplates, validateComponents, validateRecipients } from '../../src/api/validation';
 
 describe('isValidPpnum', () => {
   it('accepts 11 or more ASCII digits only', () => {
@@ -38,9 +38,37 @@ describe('validateRecipients', () => {
       [5, 'recipient'],
       [6, 'ppnum'],
     ]);
-    expect(result.issues[0]).toMatchObject({ ppnum: '123', message: expect.stringContaining('11 or more digits') });
+    // An invalid ppnum is named by its position, never quoted: issue texts end up in statuses and logs.
+    expect(result.issues[0]).toEqual({ index: 1, field: 'ppnum', message: expect.stringContaining('11 or more digits') });
+    expect(result.issues[0]!.message).not.toContain('123');
     expect(result.issues[1]!.message).toContain('missing or empty');
     expect(result.issues[2]!.message).toContain('must be a string');
+  });
+
+  it('checks links after rendering: a placeholder link that renders to anything but http(s) is an invalid row, named by variable', () => {
+    const links = urlTemplates([
+      { type: 'text', content: 'Hi {{name}}' },
+      { type: 'button', label: 'Open', url: '{{link}}' },
+      { type: 'image', url: 'https://cdn.example/{{img}}.png' },
+      { type: 'button', label: 'Fixed', url: 'https://example.com' },
+    ]);
+    expect(links).toEqual(['{{link}}', 'https://cdn.example/{{img}}.png']);
+    const result = validateRecipients(
+      [
+        { ppnum: '12300000001', vars: { link: 'https://shop.example/a', img: 'x' } },
+        { ppnum: '12300000002', vars: { link: 'javascript:alert(document.cookie)', img: 'x' } },
+        { ppnum: '12300000003', vars: { link: '  data:text/html,hi', img: 'x' } },
+        { ppnum: '12300000004', vars: { link: 'HTTPS://shop.example/b', img: 'x' } },
+      ],
+      { requiredVars: ['link', 'img'], urlTemplates: links },
+    );
+    expect(result.recipients.map((r) => r.ppnum)).toEqual(['12300000001', '12300000004']);
+    expect(result.issues).toEqual([
+      { index: 1, ppnum: '12300000002', field: 'vars.link', message: 'a link of the template is "{{link}}": with this row\'s "link" it is not an http:// or https:// address' },
+      { index: 2, ppnum: '12300000003', field: 'vars.link', message: expect.stringContaining('not an http:// or https:// address') },
+    ]);
+    expect(JSON.stringify(result.issues)).not.toContain('javascript');
+    expect(checkVars({ link: 'mailto:x@example.org' }, { urlTemplates: ['{{link}}'] })).toEqual({ field: 'vars.link', message: expect.stringContaining('"link"') });
   });
 
   it('treats missing vars as empty and needs nothing when no vars are required', () => {

@@ -133,7 +133,7 @@ describe('sendFallbacks', () => {
 
       expect(results).toEqual([
         { ppnum: B, status: 'sent', attempts: 1 },
-        { ppnum: C, status: 'failed', attempts: 0, error: `recipient ${C} not found in the chunk's source` },
+        { ppnum: C, status: 'failed', attempts: 0, error: "the recipient is not in the chunk's source" },
       ]);
       expect(JSON.parse(receiver.requests[0]!.body)).toMatchObject({ ppnum: B, text: 'Hello Bo', vars: { name: 'Bo' } });
     });

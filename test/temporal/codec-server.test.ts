@@ -48,7 +48,8 @@ describe('codec server', () => {
   });
 
   it('refuses requests without the right token, saying what is needed', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: TOKEN }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: TOKEN }];
+    for (const headers of attempts) {
       const response = await post('/decode', { payloads: [] }, headers);
       expect(response.status).toBe(401);
       expect(response.headers.get('www-authenticate')).toBe('Bearer');

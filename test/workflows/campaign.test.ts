@@ -91,7 +91,7 @@ describe('validation before sending', () => {
 
 describe('file sources', () => {
   const rows = recipients(5).map((r) => r.ppnum);
-  const badRow = { line: 4, ppnum: '123', field: 'ppnum', message: 'ppnum "123" is not valid' };
+  const badRow = { line: 4, field: 'ppnum', message: 'ppnum is not valid: it must be 11 or more digits' };
 
   it('aborts on invalid rows, naming the line and field', async () => {
     const { templateId, calls } = world.scenario({ file: { chunks: [rows], invalid: [badRow] } });

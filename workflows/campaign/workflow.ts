@@ -258,10 +258,11 @@ async function prepare(input: CampaignSpec, state: CampaignState, fail: (type: s
 
   const template = await ensureTemplate(valid.template);
   const requiredVars = requiredVarsFor(template.placeholders, valid.fallback);
+  const urlTemplates = template.urlTemplates ?? [];
   const plan: Omit<CampaignPlan, 'validTotal' | 'invalidRows' | 'issues' | 'chunks'> = { templateId: template.templateId, isPoll: template.isPoll, chunkSize: settings.chunkSize };
 
   if ('inline' in valid.recipients) {
-    const checked = checkInlineRecipients(valid.recipients.inline, requiredVars);
+    const checked = checkInlineRecipients(valid.recipients.inline, requiredVars, urlTemplates);
     if (checked.invalidCount > 0 && settings.onInvalidRows === 'abort') {
       fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${checked.invalidCount} recipient(s) are invalid (onInvalidRows is "abort")`, checked.issues);
     }
@@ -270,7 +271,7 @@ async function prepare(input: CampaignSpec, state: CampaignState, fail: (type: s
     return { ...valid, recipients: { inline: [] } };
   }
   const { file, format } = valid.recipients;
-  const planned = await planRecipients({ campaignId: valid.campaignId, file, format: format ?? 'csv', requiredVars, chunkSize: settings.chunkSize, maxIssues: MAX_ISSUES });
+  const planned = await planRecipients({ campaignId: valid.campaignId, file, format: format ?? 'csv', requiredVars, urlTemplates, chunkSize: settings.chunkSize, maxIssues: MAX_ISSUES });
   if (planned.invalidCount > 0 && settings.onInvalidRows === 'abort') {
     fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${planned.invalidCount} row(s) of ${file} are invalid (onInvalidRows is "abort")`, planned.issues);
   }
