@@ -38,7 +38,7 @@ const messages = Object.values(contracts)
 
 const names = {
   workflowTypes: [campaign.CAMPAIGN_WORKFLOW_TYPE, chunk.CHUNK_WORKFLOW_TYPE, listener.LISTENER_WORKFLOW_TYPE],
-  failureTypes: [...Object.values(chunk.SEND_FAILURE_TYPES), ...Object.values(campaign.CAMPAIGN_FAILURE_TYPES)],
+  failureTypes: [...Object.values(chunk.SEND_FAILURE_TYPES), ...Object.values(chunk.FALLBACK_FAILURE_TYPES), ...Object.values(campaign.CAMPAIGN_FAILURE_TYPES)],
   memoKeys: Object.values(campaign.CAMPAIGN_MEMO),
   ids: [listener.LISTENER_WORKFLOW_ID],
   messages: messages.map((message) => message.name),

@@ -1,34 +1,64 @@
 // Email fallback over SMTP (nodemailer). The address comes from the recipient's vars
 // (settings.addressColumn); the Message-ID is deterministic, `<campaignId:ppnum@ppoppo-campaigns>`,
-// so receivers can drop a duplicate sent by a retry.
+// so receivers can drop a duplicate sent by a retry. The SMTP host must be allowed by
+// FALLBACK_ALLOWED_HOSTS (outbound.ts): it is resolved and checked once, and the connection goes
+// to the checked address, with TLS verified against the host name.
+import { isIP } from 'node:net';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { renderTemplate } from '../../src/api/validation';
+import { DEFAULT_SMTP_PASSWORD_ENV } from '../../src/campaign/fallback-settings';
 import type { EmailChannelSettings } from '../../src/campaign/fallback-settings';
 import { FallbackDeliveryError, type FallbackChannel, type FallbackMessage } from './channel';
+import { OutboundRefusedError, checkDestination, outboundPolicyFromEnv, resolveDestination } from './outbound';
+import type { OutboundPolicy } from './outbound';
 import { withRetries, type BackoffOptions, type TryResult } from './retry';
 
-export const DEFAULT_SMTP_PASSWORD_ENV = 'SMTP_PASSWORD';
+type SmtpTransport = Transporter<SMTPTransport.SentMessageInfo>;
 
 export interface EmailChannelOptions {
   env?: Record<string, string | undefined>;
+  /** Where it may connect; default from FALLBACK_ALLOWED_HOSTS in `env`. */
+  policy?: OutboundPolicy;
   backoff?: BackoffOptions;
   /** SMTP connections kept open at once (match the batch concurrency). Default 4. */
   maxConnections?: number;
 }
 
+/** Throws (a configuration fault, not a recipient's) when the password is missing or the host is not allowed. */
 export function createEmailChannel(settings: EmailChannelSettings, options: EmailChannelOptions = {}): FallbackChannel {
-  const transport = nodemailer.createTransport({
-    host: settings.host,
-    port: settings.port,
-    secure: settings.secure ?? false,
-    auth: settings.user ? { user: settings.user, pass: smtpPassword(settings, options.env ?? process.env) } : undefined,
-    pool: true,
-    maxConnections: options.maxConnections ?? 4,
-    connectionTimeout: 10_000,
-    socketTimeout: 30_000,
-  });
+  const env = options.env ?? process.env;
+  const policy = options.policy ?? outboundPolicyFromEnv(env);
+  checkDestination(policy, settings.host, settings.port);
+  const auth = settings.user ? { user: settings.user, pass: smtpPassword(settings, env) } : undefined;
   const maxAttempts = settings.maxAttempts ?? 3;
+  let transport: Promise<SmtpTransport> | undefined;
+  const open = async (): Promise<SmtpTransport> => {
+    const [address] = await resolveDestination(policy, settings.host, settings.port);
+    return nodemailer.createTransport({
+      host: address!.address,
+      port: settings.port,
+      secure: settings.secure ?? false,
+      tls: isIP(settings.host) === 0 ? { servername: settings.host } : undefined,
+      auth,
+      pool: true,
+      maxConnections: options.maxConnections ?? 4,
+      connectionTimeout: 10_000,
+      socketTimeout: 30_000,
+    });
+  };
+  /** One try; an unresolvable host is tried again later, a refused one ends the batch (OutboundRefusedError). */
+  const attempt = async (mail: SendMailOptions): Promise<TryResult<string>> => {
+    let smtp: SmtpTransport;
+    try {
+      smtp = await (transport ??= open());
+    } catch (err) {
+      transport = undefined;
+      if (err instanceof OutboundRefusedError) throw err;
+      return { ok: false, retryable: true, message: `SMTP host ${settings.host} cannot be resolved (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+    }
+    return sendOnce(smtp, mail);
+  };
 
   return {
     name: 'email',
@@ -41,11 +71,11 @@ export function createEmailChannel(settings: EmailChannelSettings, options: Emai
         text: msg.text,
         messageId: emailMessageId(msg.idempotencyKey),
       };
-      const { value, attempts } = await withRetries(maxAttempts, options.backoff ?? {}, () => sendOnce(transport, mail));
+      const { value, attempts } = await withRetries(maxAttempts, options.backoff ?? {}, () => attempt(mail));
       return { attempts, detail: value };
     },
     async close() {
-      transport.close();
+      (await transport?.catch(() => undefined))?.close();
     },
   };
 }
@@ -69,21 +99,26 @@ function recipientAddress(msg: FallbackMessage, column: string): string {
 function smtpPassword(settings: EmailChannelSettings, env: Record<string, string | undefined>): string | undefined {
   const name = settings.passwordEnv ?? DEFAULT_SMTP_PASSWORD_ENV;
   const password = env[name];
-  if (!password) throw new Error(`SMTP password: environment variable ${name} is not set (user ${settings.user})`);
+  if (!password) throw new Error(`SMTP password: environment variable ${name} is not set on the worker (user ${settings.user})`);
   return password;
 }
 
-async function sendOnce(transport: Transporter<SMTPTransport.SentMessageInfo>, mail: SendMailOptions): Promise<TryResult<string>> {
+async function sendOnce(transport: SmtpTransport, mail: SendMailOptions): Promise<TryResult<string>> {
   try {
     const info = await transport.sendMail(mail);
-    return { ok: true, value: info.response };
+    return { ok: true, value: withoutAddresses(info.response) };
   } catch (err) {
     const { code, responseCode, response } = err as { code?: string; responseCode?: number; response?: string };
-    const message = `SMTP: ${response ?? (err instanceof Error ? err.message : String(err))}`;
+    const message = `SMTP: ${withoutAddresses(response ?? (err instanceof Error ? err.message : String(err)))}`;
     // 4xx replies and connection trouble are temporary; 5xx replies and bad credentials are not.
     const retryable = responseCode !== undefined ? responseCode < 500 : code !== 'EAUTH' && code !== 'EMESSAGE';
     return { ok: false, retryable, message };
   }
+}
+
+/** SMTP replies often quote the recipient's address; the reply is kept as the outcome, the address is not. */
+function withoutAddresses(text: string): string {
+  return text.replace(/[^\s<>"'@]+@[^\s<>"'@]+/g, '<address>');
 }
 
 function oneLine(text: string): string {

@@ -3,16 +3,22 @@
 // Finished items are reported in heartbeat details, so a retried attempt (worker crash, timeout)
 // skips them; what slips through between heartbeats is deduplicated by receivers via the
 // idempotency key / Message-ID.
+//
+// A channel that cannot be used as the worker is configured (secret or password missing, host not
+// allowed) fails the whole batch as FallbackConfigInvalid: an operator's fault, never a recipient's
+// outcome. checkFallbackChannel runs the same checks when a campaign starts, before anything is sent.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { RecipientInput } from '../../src/api/types';
 import { renderTemplate } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { parseChannelSettings, type FallbackChannelSettings } from '../../src/campaign/fallback-settings';
 import { isFallbackTrigger, type RecipientOutcome } from '../../src/campaign/outcomes';
+import { FALLBACK_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { activityContext, withKeepAlive } from '../heartbeat';
 import { readChunkRecipients } from '../recipients';
 import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel } from './channel';
 import { createEmailChannel } from './email';
+import { OutboundRefusedError, outboundPolicyFromEnv, resolveDestination, urlDestination } from './outbound';
 import { createWebhookChannel } from './webhook';
 
 export type * from './channel';
@@ -50,7 +56,9 @@ interface FallbackProgress {
 }
 
 export interface FallbackActivityOptions {
-  /** Builds the channel for validated settings; default webhook/email reading secrets from process.env. */
+  /** The worker's environment: secrets and FALLBACK_ALLOWED_HOSTS. Default process.env. */
+  env?: Record<string, string | undefined>;
+  /** Builds the channel for validated settings; default webhook/email reading secrets from `env`. */
   channelFactory?: (settings: FallbackChannelSettings) => FallbackChannel;
   /** Reads vars for file sources; default readChunkRecipients. */
   readRecipients?: (input: { source: ChunkSource; ppnums: string[] }) => Promise<RecipientInput[]>;
@@ -58,12 +66,14 @@ export interface FallbackActivityOptions {
   concurrency?: number;
 }
 
-export function defaultChannelFactory(settings: FallbackChannelSettings): FallbackChannel {
-  return settings.type === 'webhook' ? createWebhookChannel(settings) : createEmailChannel(settings);
+/** Channels reading their secrets and FALLBACK_ALLOWED_HOSTS from the worker's environment. */
+export function defaultChannelFactory(settings: FallbackChannelSettings, env: Record<string, string | undefined> = process.env): FallbackChannel {
+  return settings.type === 'webhook' ? createWebhookChannel(settings, { env }) : createEmailChannel(settings, { env });
 }
 
 export function createFallbackActivities(options: FallbackActivityOptions = {}) {
-  const channelFactory = options.channelFactory ?? defaultChannelFactory;
+  const env = options.env ?? process.env;
+  const channelFactory = options.channelFactory ?? ((settings: FallbackChannelSettings) => defaultChannelFactory(settings, env));
   const readRecipients = options.readRecipients ?? readChunkRecipients;
   const concurrency = options.concurrency ?? 4;
 
@@ -73,7 +83,7 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
     const done = new Map(previous.map((result) => [result.ppnum, result]));
     const pending = input.items.filter((item) => !done.has(item.ppnum));
 
-    const channel = openChannel(input, channelFactory);
+    const channel = openChannel(input.channel, input.template, channelFactory);
     const progress = (): FallbackProgress => ({ done: [...done.values()] });
     try {
       const vars = await varsFor(pending, input.source, readRecipients);
@@ -86,23 +96,44 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
           }),
         progress,
       );
+    } catch (err) {
+      throw err instanceof OutboundRefusedError ? configInvalid(err.message) : err;
     } finally {
       await channel.close?.();
     }
     return input.items.map((item) => done.get(item.ppnum)!);
   }
 
-  return { sendFallbacks };
+  /**
+   * Run when a campaign starts: the channel can be used as this worker is configured (settings,
+   * secret or password present, host allowed and resolving to an allowed address). Throws
+   * FallbackConfigInvalid (non-retryable) naming the setting; a name that does not resolve yet is retried.
+   */
+  async function checkFallbackChannel(input: { channel: FallbackChannelSettings; template?: string }): Promise<void> {
+    const channel = openChannel(input.channel, input.template, channelFactory);
+    await channel.close?.();
+    const settings = parseChannelSettings(input.channel);
+    const { host, port } = settings.type === 'webhook' ? urlDestination(settings.url) : { host: settings.host, port: settings.port };
+    await resolveDestination(outboundPolicyFromEnv(env), host, port).catch((err: unknown) => {
+      throw err instanceof OutboundRefusedError ? configInvalid(err.message) : new Error(`fallback host ${host} cannot be resolved (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    });
+  }
+
+  return { sendFallbacks, checkFallbackChannel };
 }
 
-/** Bad settings or a missing secret will not fix themselves on retry. */
-function openChannel(input: SendFallbacksInput, factory: (settings: FallbackChannelSettings) => FallbackChannel): FallbackChannel {
+function configInvalid(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`fallback channel: ${message}`, FALLBACK_FAILURE_TYPES.configInvalid);
+}
+
+/** Bad settings, a missing secret or a host the operator does not allow will not fix themselves on retry. */
+function openChannel(raw: FallbackChannelSettings, template: string | undefined, factory: (settings: FallbackChannelSettings) => FallbackChannel): FallbackChannel {
   try {
-    const settings = parseChannelSettings(input.channel);
-    if (settings.type === 'email' && !input.template) throw new Error('an email fallback needs fallback.text');
+    const settings = parseChannelSettings(raw);
+    if (settings.type === 'email' && !template) throw new Error('an email fallback needs fallback.text');
     return factory(settings);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), 'FallbackConfigInvalid');
+    throw configInvalid(err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -116,6 +147,7 @@ async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item
     const delivery = await channel.send(message);
     return { ppnum: item.ppnum, status: 'sent', attempts: delivery.attempts };
   } catch (err) {
+    if (err instanceof OutboundRefusedError) throw err; // the operator's setting: the batch fails, not this recipient
     const attempts = err instanceof FallbackDeliveryError ? err.attempts : 1;
     return { ppnum: item.ppnum, status: 'failed', attempts, error: `${channel.name}: ${err instanceof Error ? err.message : String(err)}` };
   }

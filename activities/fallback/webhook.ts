@@ -1,20 +1,35 @@
-// Webhook fallback: POSTs the message as JSON. Receivers verify `x-ppoppo-signature`
-// (sha256=<hex HMAC-SHA256 of the raw body, keyed with the shared secret>) and drop repeats by
-// `idempotency-key`: a retry (ours or Temporal's) sends the same key and the same body.
-import { createHmac } from 'node:crypto';
+// Webhook fallback: POSTs the message as JSON, signed the Standard Webhooks way (webhook-id,
+// webhook-timestamp, webhook-signature: see src/webhooks/signature.ts and the README's "Security"
+// section; examples/verify-webhook.ts is a receiver that verifies them). The same message always
+// has the same body and webhook-id (= idempotency-key), so a receiver drops repeats; each attempt
+// is signed with its own timestamp. Unsigned only when the spec says "unsigned": true.
+//
+// Where it may connect is FALLBACK_ALLOWED_HOSTS (outbound.ts); a redirect is never followed.
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { DEFAULT_WEBHOOK_SECRET_ENV } from '../../src/campaign/fallback-settings';
 import type { WebhookChannelSettings } from '../../src/campaign/fallback-settings';
+import { signWebhook, webhookKey } from '../../src/webhooks/signature';
 import type { FallbackChannel, FallbackMessage } from './channel';
+import { OutboundRefusedError, checkDestination, guardedLookup, outboundPolicyFromEnv, urlDestination } from './outbound';
+import type { OutboundPolicy } from './outbound';
 import { parseRetryAfter, withRetries, type BackoffOptions, type TryResult } from './retry';
-
-export const DEFAULT_WEBHOOK_SECRET_ENV = 'FALLBACK_WEBHOOK_SECRET';
 
 export interface WebhookChannelOptions {
   env?: Record<string, string | undefined>;
+  /** Where it may connect; default from FALLBACK_ALLOWED_HOSTS in `env`. */
+  policy?: OutboundPolicy;
   backoff?: BackoffOptions;
 }
 
+/** Throws (a configuration fault, not a recipient's) when the secret is missing or the URL is not allowed. */
 export function createWebhookChannel(settings: WebhookChannelSettings, options: WebhookChannelOptions = {}): FallbackChannel {
-  const secret = webhookSecret(settings, options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const secret = webhookSecret(settings, env);
+  const policy = options.policy ?? outboundPolicyFromEnv(env);
+  const { host, port } = urlDestination(settings.url);
+  checkDestination(policy, host, port);
   const timeoutMs = settings.timeoutMs ?? 10_000;
   const maxAttempts = settings.maxAttempts ?? 5;
 
@@ -22,13 +37,12 @@ export function createWebhookChannel(settings: WebhookChannelSettings, options: 
     name: 'webhook',
     async send(msg) {
       const body = JSON.stringify(webhookBody(msg));
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'idempotency-key': msg.idempotencyKey,
-        'x-ppoppo-timestamp': String(Math.floor(Date.now() / 1000)),
+      const attempt = () => {
+        const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': msg.idempotencyKey };
+        if (secret) Object.assign(headers, signWebhook({ id: msg.idempotencyKey, body, secret }));
+        return postOnce(settings.url, headers, body, timeoutMs, policy, port);
       };
-      if (secret) headers['x-ppoppo-signature'] = signBody(body, secret);
-      const { value, attempts } = await withRetries(maxAttempts, options.backoff ?? {}, () => postOnce(settings.url, headers, body, timeoutMs));
+      const { value, attempts } = await withRetries(maxAttempts, options.backoff ?? {}, attempt);
       return { attempts, detail: value };
     },
   };
@@ -39,37 +53,47 @@ export function webhookBody(msg: FallbackMessage) {
   return { idempotencyKey: msg.idempotencyKey, campaignId: msg.campaignId, ppnum: msg.ppnum, outcome: msg.outcome, text: msg.text, vars: msg.vars };
 }
 
-export function signBody(body: string, secret: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-}
-
-/** The secret named by secretEnv (must then be set), else FALLBACK_WEBHOOK_SECRET if set, else none. */
+/** The secret named by secretEnv, else FALLBACK_SECRET_WEBHOOK; it must be set unless the spec says "unsigned": true. */
 function webhookSecret(settings: WebhookChannelSettings, env: Record<string, string | undefined>): string | undefined {
-  if (settings.secretEnv) {
-    const secret = env[settings.secretEnv];
-    if (!secret) throw new Error(`webhook secret: environment variable ${settings.secretEnv} is not set`);
-    return secret;
+  if (settings.unsigned) return undefined;
+  const name = settings.secretEnv ?? DEFAULT_WEBHOOK_SECRET_ENV;
+  const secret = env[name];
+  if (!secret) throw new Error(`webhook secret: environment variable ${name} is not set on the worker (or mark the channel "unsigned": true to send unsigned webhooks)`);
+  try {
+    webhookKey(secret);
+  } catch (err) {
+    throw new Error(`webhook secret in ${name}: ${(err as Error).message}`);
   }
-  return env[DEFAULT_WEBHOOK_SECRET_ENV] || undefined;
+  return secret;
 }
 
 // Error messages name the status, never the URL: webhook URLs often carry tokens.
-async function postOnce(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<TryResult<string>> {
-  let response: Response;
+async function postOnce(url: string, headers: Record<string, string>, body: string, timeoutMs: number, policy: OutboundPolicy, port: number): Promise<TryResult<string>> {
+  let response: IncomingMessage;
   try {
-    response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    response = await post(url, headers, body, timeoutMs, policy, port);
   } catch (err) {
-    const reason = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : networkReason(err);
+    const error = err as NodeJS.ErrnoException;
+    const refused = [error, error.cause].find((e) => e instanceof OutboundRefusedError);
+    if (refused) throw refused; // the operator's setting, not this recipient: the whole batch fails as a configuration fault
+    const timedOut = [error.name, (error.cause as Error | undefined)?.name].includes('TimeoutError');
+    const reason = timedOut ? `no answer within ${timeoutMs} ms` : (error.code ?? String(err));
     return { ok: false, retryable: true, message: `webhook unreachable (${reason})` };
   }
-  await response.body?.cancel().catch(() => undefined); // we only need the status
-  const status = response.status;
+  response.resume(); // we only need the status
+  const status = response.statusCode ?? 0;
   if (status >= 200 && status < 300) return { ok: true, value: `HTTP ${status}` };
+  if (status >= 300 && status < 400) return { ok: false, retryable: false, message: `webhook answered HTTP ${status} (a redirect: fallbacks never follow one; point the channel at the final URL)` };
   const retryable = status >= 500 || status === 408 || status === 429;
-  return { ok: false, retryable, message: `webhook answered HTTP ${status}`, retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) };
+  const retryAfter = response.headers['retry-after'];
+  return { ok: false, retryable, message: `webhook answered HTTP ${status}`, retryAfterMs: parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null) };
 }
 
-function networkReason(err: unknown): string {
-  const cause = err instanceof Error ? (err.cause as { code?: string } | undefined) : undefined;
-  return cause?.code ?? (err instanceof Error ? err.message : String(err));
+function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, policy: OutboundPolicy, port: number): Promise<IncomingMessage> {
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: guardedLookup(policy, port), signal: AbortSignal.timeout(timeoutMs) }, resolve);
+    req.once('error', reject);
+    req.end(body);
+  });
 }

@@ -1,13 +1,27 @@
 // The fallback channel settings a campaign spec holds (`fallback.channel`), and their validation
 // into typed settings. Pure: the spec parser, the CLI and the fallback activities share it.
 // Accepts `type` (the spec's field) and `kind` as its alias.
+//
+// A spec names secrets only by environment variable, and only variables starting with
+// FALLBACK_SECRET_: a spec author must not be able to point a channel at any other worker
+// variable (the API client secret, say) and receive an HMAC keyed with it. Where a channel may
+// connect is the worker operator's decision (FALLBACK_ALLOWED_HOSTS, activities/fallback/outbound.ts).
+
+/** The prefix of every environment variable a spec may name as a secret. */
+export const FALLBACK_SECRET_PREFIX = 'FALLBACK_SECRET_';
+/** The webhook's HMAC key when the channel names none. */
+export const DEFAULT_WEBHOOK_SECRET_ENV = 'FALLBACK_SECRET_WEBHOOK';
+/** The SMTP password of a channel with a `user` when it names none. */
+export const DEFAULT_SMTP_PASSWORD_ENV = 'FALLBACK_SECRET_SMTP';
 
 /** Settings as written in the campaign spec (`fallback.channel`). Secrets appear only as env var names. */
 export interface WebhookChannelSettings {
   type: 'webhook';
   url: string;
-  /** Env var holding the HMAC key; default FALLBACK_WEBHOOK_SECRET. Unsigned if neither is set. */
+  /** Env var (FALLBACK_SECRET_…) holding the signing secret; default FALLBACK_SECRET_WEBHOOK, which must then be set. */
   secretEnv?: string;
+  /** true: send without a signature (the receiver cannot tell our webhooks from forged ones). Must be said explicitly. */
+  unsigned?: boolean;
   /** Per request; default 10 000. */
   timeoutMs?: number;
   /** Tries per message, for network errors, 5xx, 408 and 429; default 5. */
@@ -21,7 +35,7 @@ export interface EmailChannelSettings {
   /** TLS from the start (port 465); otherwise STARTTLS when the server offers it. */
   secure?: boolean;
   user?: string;
-  /** Env var holding the SMTP password; default SMTP_PASSWORD when `user` is set. */
+  /** Env var (FALLBACK_SECRET_…) holding the SMTP password; default FALLBACK_SECRET_SMTP when `user` is set. */
   passwordEnv?: string;
   from: string;
   /** Recipient variable (CSV column / NDJSON field) holding the email address. */
@@ -47,11 +61,16 @@ export function parseChannelSettings(input: object): FallbackChannelSettings {
 
 function webhookSettings(raw: RawChannelSettings): WebhookChannelSettings {
   const url = requireString(raw, 'url');
-  if (!/^https?:\/\//.test(url)) throw new Error('fallback.channel.url must be an http(s) URL');
+  if (!/^https?:\/\/[^/?#\s]+/i.test(url)) throw new Error('fallback.channel.url must be an http(s) URL');
+  if (/^https?:\/\/[^/?#]*@/i.test(url)) throw new Error('fallback.channel.url must not hold credentials (user:password@); sign with secretEnv instead');
+  if (raw.unsigned !== undefined && typeof raw.unsigned !== 'boolean') throw new Error('fallback.channel.unsigned must be true or false');
+  const secretEnv = optionalEnvName(raw, 'secretEnv');
+  if (raw.unsigned === true && secretEnv) throw new Error('fallback.channel: give secretEnv or "unsigned": true, not both');
   return {
     type: 'webhook',
     url,
-    secretEnv: optionalString(raw, 'secretEnv'),
+    secretEnv,
+    ...(raw.unsigned === true ? { unsigned: true } : {}),
     timeoutMs: optionalPositive(raw, 'timeoutMs'),
     maxAttempts: optionalPositive(raw, 'maxAttempts'),
   };
@@ -67,7 +86,7 @@ function emailSettings(raw: RawChannelSettings): EmailChannelSettings {
     port,
     secure: raw.secure as boolean | undefined,
     user: optionalString(raw, 'user'),
-    passwordEnv: optionalString(raw, 'passwordEnv'),
+    passwordEnv: optionalEnvName(raw, 'passwordEnv'),
     from: requireString(raw, 'from'),
     addressColumn: requireString(raw, 'addressColumn'),
     subject: optionalString(raw, 'subject'),
@@ -84,6 +103,15 @@ function requireString(raw: RawChannelSettings, key: string): string {
 function optionalString(raw: RawChannelSettings, key: string): string | undefined {
   if (raw[key] === undefined) return undefined;
   return requireString(raw, key);
+}
+
+/** An environment variable a spec may name: FALLBACK_SECRET_ and upper-case letters, digits, underscores. */
+function optionalEnvName(raw: RawChannelSettings, key: string): string | undefined {
+  const name = optionalString(raw, key);
+  if (name !== undefined && !new RegExp(`^${FALLBACK_SECRET_PREFIX}[A-Z0-9_]+$`).test(name)) {
+    throw new Error(`fallback.channel.${key} must name an environment variable starting with ${FALLBACK_SECRET_PREFIX} (e.g. ${FALLBACK_SECRET_PREFIX}PARTNER_HOOK), got "${name}"`);
+  }
+  return name;
 }
 
 function optionalPositive(raw: RawChannelSettings, key: string): number | undefined {

@@ -12,6 +12,7 @@ import { AlertSender } from '../alerts';
 import { countRecipients } from '../campaign/outcomes';
 import { connectClient, temporalConfigFromEnv, describeTemporalConfig } from '../temporal/config';
 import { dataConverterFromEnv } from '../temporal/data-converter';
+import { innermostMessage } from '../temporal/failures';
 import { CampaignClient, InvalidSpecError } from '../client/campaigns';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import { CliError, EXIT } from './errors';
@@ -55,7 +56,7 @@ async function awaitResult(client: CampaignClient, campaignId: string): Promise<
   try {
     return await client.result(campaignId);
   } catch (err) {
-    if (err instanceof WorkflowFailedError) throw new CliError(`campaign ${campaignId} failed: ${err.cause?.message ?? err.message}`, EXIT.failure);
+    if (err instanceof WorkflowFailedError) throw new CliError(`campaign ${campaignId} failed: ${innermostMessage(err)}`, EXIT.failure);
     throw err;
   }
 }

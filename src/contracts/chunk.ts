@@ -128,6 +128,17 @@ export const SEND_FAILURE_TYPES = {
   empty: 'EmptyChunk',
 } as const;
 
+// ------------------------------------------------------------ fallback failures (activity → campaign, chunk)
+
+/**
+ * The fallback channel cannot be used as configured on the worker (no signing secret, SMTP
+ * password missing, host not allowed by FALLBACK_ALLOWED_HOSTS): an operator's fault, not a
+ * recipient's. Thrown non-retryable by checkFallbackChannel (campaign start) and sendFallbacks.
+ */
+export const FALLBACK_FAILURE_TYPES = {
+  configInvalid: 'FallbackConfigInvalid',
+} as const;
+
 export interface SendRefusedDetails {
   retryAfterMs: number | null;
   /** The monthly quota, not the rate limit: the wait is long and the campaign parks. */

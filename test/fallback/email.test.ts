@@ -1,5 +1,6 @@
 // Email channel against a real local SMTP server (smtp-server): address from the recipient's
-// column, deterministic Message-ID, body, auth from an env var, permanent vs temporary failures.
+// column, deterministic Message-ID, body, auth from an env var, permanent vs temporary failures,
+// and the SMTP host allowed by FALLBACK_ALLOWED_HOSTS (the local server is allowed explicitly).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FallbackMessage } from '../../activities/fallback/channel';
 import type { EmailChannelSettings } from '../../src/campaign/fallback-settings';
@@ -17,6 +18,11 @@ function settings(port: number, extra: Partial<EmailChannelSettings> = {}): Emai
   return { type: 'email', host: '127.0.0.1', port, from: 'campaigns@example.com', addressColumn: 'email', subject: 'News for {{name}}', ...extra };
 }
 
+/** The worker's environment: the local SMTP server's address allowed, plus `extra`. */
+function allowing(port: number, extra: Record<string, string> = {}): Record<string, string> {
+  return { FALLBACK_ALLOWED_HOSTS: `127.0.0.1:${port}`, ...extra };
+}
+
 let receiver: SmtpReceiver | undefined;
 afterEach(async () => {
   await receiver?.close();
@@ -26,7 +32,7 @@ afterEach(async () => {
 describe('email fallback channel', () => {
   it('mails the rendered text to the address in the recipient column, with a deterministic Message-ID', async () => {
     receiver = await startSmtpReceiver({ login: { user: 'mailer', password: 'smtp-pass' } });
-    const channel = createEmailChannel(settings(receiver.port, { user: 'mailer', passwordEnv: 'TEST_SMTP_PASSWORD' }), { env: { TEST_SMTP_PASSWORD: 'smtp-pass' } });
+    const channel = createEmailChannel(settings(receiver.port, { user: 'mailer', passwordEnv: 'FALLBACK_SECRET_TEST_SMTP' }), { env: allowing(receiver.port, { FALLBACK_SECRET_TEST_SMTP: 'smtp-pass' }) });
     try {
       const delivery = await channel.send(message({ name: 'Ana', email: 'ana@example.com' }));
       expect(delivery.attempts).toBe(1);
@@ -46,7 +52,7 @@ describe('email fallback channel', () => {
 
   it('fails permanently, naming the column (not the recipient or the address), when the address is missing or invalid', async () => {
     receiver = await startSmtpReceiver();
-    const channel = createEmailChannel(settings(receiver.port), { env: {} });
+    const channel = createEmailChannel(settings(receiver.port), { env: allowing(receiver.port) });
     try {
       const missing = await sendExpectingFailure(channel.send(message({ name: 'Ana' })));
       expect(missing.permanent).toBe(true);
@@ -62,13 +68,14 @@ describe('email fallback channel', () => {
   });
 
   it('treats a 5xx reply as permanent (no retry)', async () => {
-    receiver = await startSmtpReceiver({ rcpt: () => ({ code: 550, message: 'No such user' }) });
-    const channel = createEmailChannel(settings(receiver.port), { env: {}, backoff: fastBackoff });
+    receiver = await startSmtpReceiver({ rcpt: (address) => ({ code: 550, message: `No such user <${address}>` }) });
+    const channel = createEmailChannel(settings(receiver.port), { env: allowing(receiver.port), backoff: fastBackoff });
     try {
       const error = await sendExpectingFailure(channel.send(message({ email: 'gone@example.com' })));
       expect(error.permanent).toBe(true);
       expect(error.attempts).toBe(1);
       expect(error.message).toContain('550');
+      expect(error.message).toContain('No such user <<address>>'); // the reply is kept, the address is not
     } finally {
       await channel.close?.();
     }
@@ -77,7 +84,7 @@ describe('email fallback channel', () => {
 
   it('retries a 4xx reply and then delivers', async () => {
     receiver = await startSmtpReceiver({ rcpt: (_address, n) => (n === 1 ? { code: 451, message: 'Try again later' } : undefined) });
-    const channel = createEmailChannel(settings(receiver.port), { env: {}, backoff: fastBackoff });
+    const channel = createEmailChannel(settings(receiver.port), { env: allowing(receiver.port), backoff: fastBackoff });
     try {
       const delivery = await channel.send(message({ email: 'ana@example.com' }));
       expect(delivery.attempts).toBe(2);
@@ -88,6 +95,14 @@ describe('email fallback channel', () => {
   });
 
   it('refuses to start when the password variable is unset', () => {
-    expect(() => createEmailChannel(settings(25, { user: 'mailer' }), { env: {} })).toThrow(/SMTP_PASSWORD is not set/);
+    expect(() => createEmailChannel(settings(25, { user: 'mailer' }), { env: allowing(25) })).toThrow('SMTP password: environment variable FALLBACK_SECRET_SMTP is not set on the worker (user mailer)');
+  });
+
+  it('refuses an SMTP host FALLBACK_ALLOWED_HOSTS does not allow, before connecting', async () => {
+    receiver = await startSmtpReceiver();
+    for (const env of [{}, { FALLBACK_ALLOWED_HOSTS: 'smtp.example.com:587' }, { FALLBACK_ALLOWED_HOSTS: `127.0.0.1:${receiver.port + 1}` }]) {
+      expect(() => createEmailChannel(settings(receiver!.port), { env })).toThrow(/127\.0\.0\.1:\d+ (is a private or loopback address|is not in FALLBACK_ALLOWED_HOSTS)/);
+    }
+    expect(receiver.rcptAttempts).toEqual([]);
   });
 });

@@ -23,13 +23,20 @@ afterEach(async () => {
   receiver = undefined;
 });
 
-/** Activities whose webhook channel retries fast; the receiver answers 400 for ppnums in `refuse`. */
-async function setup(refuse: string[] = []) {
+const SECRET = 'a-webhook-secret-of-some-length';
+
+/**
+ * Activities whose webhook channel retries fast, with the worker's environment `env` (default: the
+ * secret set and the receiver allowed); the receiver answers 400 for ppnums in `refuse`.
+ */
+async function setup(refuse: string[] = [], env?: Record<string, string>) {
   receiver = await startWebhookReceiver((request) => ({ status: refuse.some((ppnum) => request.body.includes(ppnum)) ? 400 : 200 }));
-  const { sendFallbacks } = createFallbackActivities({
+  const workerEnv = env ?? { FALLBACK_SECRET_WEBHOOK: SECRET, FALLBACK_ALLOWED_HOSTS: new URL(receiver.url).host };
+  const { sendFallbacks, checkFallbackChannel } = createFallbackActivities({
+    env: workerEnv,
     channelFactory: (settings) => {
       if (settings.type !== 'webhook') throw new Error('webhook expected');
-      return createWebhookChannel(settings, { env: {}, backoff: { initialMs: 5, maxMs: 50 } });
+      return createWebhookChannel(settings, { env: workerEnv, backoff: { initialMs: 5, maxMs: 50 } });
     },
   });
   const input = (items: SendFallbacksInput['items'], extra: Partial<SendFallbacksInput> = {}): SendFallbacksInput => ({
@@ -40,7 +47,7 @@ async function setup(refuse: string[] = []) {
     items,
     ...extra,
   });
-  return { sendFallbacks, input, receiver };
+  return { sendFallbacks, checkFallbackChannel, input, receiver };
 }
 
 function sentPpnums(r: WebhookReceiver): string[] {
@@ -110,7 +117,32 @@ describe('sendFallbacks', () => {
       template: undefined,
       channel: { type: 'email', host: '127.0.0.1', port: 25, from: 'a@example.com', addressColumn: 'email' },
     })).catch((err: unknown) => err);
-    expect((emailWithoutText as ApplicationFailure).message).toBe('an email fallback needs fallback.text');
+    expect((emailWithoutText as ApplicationFailure).message).toBe('fallback channel: an email fallback needs fallback.text');
+  });
+
+  it('fails the batch as FallbackConfigInvalid, sending nothing, when the worker lacks the secret or does not allow the host', async () => {
+    const items = [{ ppnum: A, outcome: 'denied' as const, vars: { name: 'Ana' } }];
+    const envs: Record<string, string>[] = [{ FALLBACK_ALLOWED_HOSTS: '127.0.0.1' }, { FALLBACK_SECRET_WEBHOOK: SECRET }, { FALLBACK_SECRET_WEBHOOK: SECRET, FALLBACK_ALLOWED_HOSTS: '*.example.com' }];
+    for (const env of envs) {
+      const { sendFallbacks, input, receiver } = await setup([], env);
+      const failure = await new MockActivityEnvironment().run(sendFallbacks, input(items)).catch((err: unknown) => err);
+      expect(failure).toMatchObject({ type: 'FallbackConfigInvalid', nonRetryable: true, message: expect.stringMatching(/^fallback channel: (webhook secret|127\.0\.0\.1:\d+ )/) });
+      expect(receiver.requests).toHaveLength(0);
+      await receiver.close();
+    }
+  });
+
+  it('checkFallbackChannel (campaign start) finds the same faults before anything is sent, and passes a usable channel', async () => {
+    const refused = await setup([], { FALLBACK_SECRET_WEBHOOK: SECRET });
+    await expect(new MockActivityEnvironment().run(refused.checkFallbackChannel, { channel: refused.input([]).channel })).rejects.toMatchObject({
+      type: 'FallbackConfigInvalid',
+      nonRetryable: true,
+      message: expect.stringContaining('is a private or loopback address: list it in FALLBACK_ALLOWED_HOSTS'),
+    });
+    await refused.receiver.close();
+    const usable = await setup();
+    await expect(new MockActivityEnvironment().run(usable.checkFallbackChannel, { channel: usable.input([]).channel })).resolves.toBeUndefined();
+    expect(usable.receiver.requests).toHaveLength(0);
   });
 
   describe('with a file source', () => {

@@ -12,6 +12,7 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
+import { innermostMessage } from '../../src/temporal/failures';
 import { StubWorld, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
 
@@ -75,6 +76,19 @@ describe('validation before sending', () => {
     expect(failure.message).toContain('recipients.inline[2].ppnum');
     expect(failure.message).toContain('recipients.inline[3].vars.name');
     expect(calls.sends).toHaveLength(0);
+  });
+
+  it('fails before the template or any send when the worker cannot use the fallback channel (FallbackConfigInvalid)', async () => {
+    const reason = 'fallback channel: webhook secret: environment variable FALLBACK_SECRET_WEBHOOK is not set on the worker';
+    const fallback = { on: ['denied' as const], channel: { type: 'webhook' as const, url: 'https://hooks.example/x' } };
+    const { spec, calls } = campaign({ fallbackConfigInvalid: reason }, recipients(2), { fallback });
+    const err = await (await start(spec)).result().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(innermostMessage(err)).toBe(reason);
+    expect(calls).toMatchObject({ fallbackChecks: 1, ensureTemplate: 0, sends: [] });
+    const { spec: fine, calls: fineCalls } = campaign({}, recipients(1), { fallback });
+    expect((await (await start(fine)).result()).status).toBe('completed');
+    expect(fineCalls.fallbackChecks).toBe(1);
   });
 
   it('skips invalid rows when asked, counting each as invalid', async () => {

@@ -65,6 +65,22 @@ describe('parseCampaignSpec', () => {
     expect(paths({ on: ['denied'], channel: { type: 'webhook', url: 'https://hooks.example/x' } })).toEqual([]);
   });
 
+  it('lets a spec name secrets only as FALLBACK_SECRET_ variables, and asks for "unsigned" in so many words', () => {
+    const paths = (channel: object) => parseCampaignSpec({ ...validSpec, fallback: { on: ['denied'], channel } }).issues.map((i) => i.message);
+    const webhook = { type: 'webhook', url: 'https://hooks.example/x' };
+    expect(paths({ ...webhook, secretEnv: 'PAS_PCS_CLIENT_SECRET' })).toEqual([
+      'fallback.channel.secretEnv must name an environment variable starting with FALLBACK_SECRET_ (e.g. FALLBACK_SECRET_PARTNER_HOOK), got "PAS_PCS_CLIENT_SECRET"',
+    ]);
+    expect(paths({ ...webhook, secretEnv: 'FALLBACK_SECRET_partner' })).toHaveLength(1);
+    expect(paths({ ...webhook, secretEnv: 'FALLBACK_SECRET_PARTNER' })).toEqual([]);
+    expect(paths({ type: 'email', host: 'smtp.example.com', port: 587, user: 'u', passwordEnv: 'HOME', from: 'a@b', addressColumn: 'email' })[0]).toContain('passwordEnv must name an environment variable starting with FALLBACK_SECRET_');
+    expect(paths({ ...webhook, unsigned: 'yes' })).toEqual(['fallback.channel.unsigned must be true or false']);
+    expect(paths({ ...webhook, unsigned: true, secretEnv: 'FALLBACK_SECRET_X' })).toEqual(['fallback.channel: give secretEnv or "unsigned": true, not both']);
+    expect(paths({ ...webhook, url: 'https://user:pw@hooks.example/x' })).toEqual(['fallback.channel.url must not hold credentials (user:password@); sign with secretEnv instead']);
+    const { spec } = parseCampaignSpec({ ...validSpec, fallback: { on: ['denied'], channel: { ...webhook, unsigned: true } } });
+    expect(spec!.fallback!.channel).toMatchObject({ unsigned: true });
+  });
+
   it('rejects a non-object and an empty inline list', () => {
     expect(parseCampaignSpec('x').issues).toHaveLength(1);
     expect(parseCampaignSpec({ ...validSpec, recipients: { inline: [] } }).issues.map((i) => i.path)).toEqual(['recipients.inline']);

@@ -12,7 +12,7 @@ import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../src/contracts/chunk';
-import { deliveryEventsSignal, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
+import { deliveryEventsSignal, FALLBACK_FAILURE_TYPES, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 
@@ -41,6 +41,8 @@ export interface Scenario {
   isPoll?: boolean;
   /** What GetSendRequestStatus reports as final at the end of the consent window (default: nothing). */
   snapshot?: (ppnums: string[]) => RecipientSnapshot[];
+  /** The worker's check of the fallback channel at campaign start: a message makes it fail as FallbackConfigInvalid. */
+  fallbackConfigInvalid?: string;
   /** A file source: the ppnums of each planned chunk, the plan's invalid rows, and chunks whose rows can no longer be read. */
   file?: { chunks: string[][]; invalid?: ValidationIssue[]; unreadable?: number[] };
 }
@@ -53,6 +55,7 @@ export class CallLog {
   /** The unsettled ppnums of each end-of-window status snapshot. */
   snapshots: string[][] = [];
   ensureTemplate = 0;
+  fallbackChecks = 0;
 }
 
 export class StubWorld {
@@ -120,6 +123,13 @@ export class StubWorld {
     return {
       // The real one: it only talks to Temporal.
       ...createChunkStatusActivities({ temporalClient: this.client }),
+      // The campaign id doubles as the template id in these tests' campaigns (workflow id campaign/<id>).
+      async checkFallbackChannel() {
+        const templateId = currentWorkflowId().replace(/^campaign\//, '');
+        logOf(templateId).fallbackChecks += 1;
+        const invalid = scenarioOf(templateId).fallbackConfigInvalid;
+        if (invalid) throw ApplicationFailure.nonRetryable(invalid, FALLBACK_FAILURE_TYPES.configInvalid);
+      },
       async ensureTemplate(input: { templateId: string } | { name: string }) {
         const templateId = 'templateId' in input ? input.templateId : input.name;
         logOf(templateId).ensureTemplate += 1;

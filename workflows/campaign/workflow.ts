@@ -52,7 +52,7 @@ import { campaignDetails, chunkSummary } from './details';
 import { CampaignState, MAX_ISSUES } from './state';
 import type { CampaignCarry, CampaignPlan } from './state';
 
-const { ensureTemplate, fetchPollResults } = proxyActivities<Activities>({
+const { ensureTemplate, fetchPollResults, checkFallbackChannel } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -73,6 +73,8 @@ const { planRecipients } = proxyActivities<Activities>({
 
 /** Patch id: histories recorded before restarts adopted closed chunks replay without describeChunk. */
 const ADOPT_EXISTING_CHUNKS = 'adopt-existing-chunks';
+/** Patch id: histories recorded before the worker checked the fallback channel at start replay without it. */
+const CHECK_FALLBACK_CHANNEL = 'check-fallback-channel';
 
 /** Our own cap besides the server's continue-as-new suggestion. */
 const MAX_HISTORY_EVENTS = 10_000;
@@ -256,6 +258,8 @@ async function prepare(input: CampaignSpec, state: CampaignState, fail: (type: s
   const valid = spec!;
   const settings = campaignSettings(valid);
 
+  // Secrets, allowed hosts: only the worker knows them. A channel it cannot use fails the campaign here, before anything is sent.
+  if (valid.fallback && patched(CHECK_FALLBACK_CHANNEL)) await checkFallbackChannel({ channel: valid.fallback.channel, template: valid.fallback.text });
   const template = await ensureTemplate(valid.template);
   const requiredVars = requiredVarsFor(template.placeholders, valid.fallback);
   const urlTemplates = template.urlTemplates ?? [];
