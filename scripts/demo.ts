@@ -156,7 +156,7 @@ async function main(): Promise<number> {
   say('');
 
   // Checks against the sandbox's own ledger and the fallback receiver.
-  const duplicates = await new SandboxInspector(sandbox.httpUrl).duplicates();
+  const duplicates = await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).duplicates();
   const fallbacks = receiver.requests.map((request) => JSON.parse(request.body) as { ppnum: string; outcome: string });
   const fallbackKeys = fallbacks.map((f) => f.ppnum);
   const checks = {

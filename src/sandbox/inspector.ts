@@ -1,5 +1,6 @@
 // Client for the sandbox's TEST-ONLY /inspect endpoints: the delivery ledger, duplicates, counters,
-// fault injection. Used by the demo, the bench, the fault campaign and the tests.
+// fault injection. Used by the demo, the bench, the fault campaign and the tests. The endpoints
+// need the sandbox's inspect token (RunningSandbox.inspectToken, or SANDBOX_INSPECT_TOKEN).
 import type { FaultRequest } from './faults';
 
 /** One message the sandbox accepted (GET /inspect/messages). */
@@ -52,7 +53,10 @@ export interface SandboxStats {
 }
 
 export class SandboxInspector {
-  constructor(readonly httpUrl: string) {}
+  constructor(
+    readonly httpUrl: string,
+    private readonly token: string,
+  ) {}
 
   /** The whole delivery ledger, read as NDJSON so a million entries never sit in one string. */
   async messages(filter: { ppnum?: string; sendRequestId?: string } = {}): Promise<LedgerEntry[]> {
@@ -87,13 +91,14 @@ export class SandboxInspector {
   }
 
   private async json<T>(path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.httpUrl}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const auth = { authorization: `Bearer ${this.token}` };
+    const res = await fetch(`${this.httpUrl}${path}`, body === undefined ? { headers: auth } : { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`sandbox ${path} answered HTTP ${res.status}`);
     return (await res.json()) as T;
   }
 
   private async ndjson<T>(path: string): Promise<T[]> {
-    const res = await fetch(`${this.httpUrl}${path}`);
+    const res = await fetch(`${this.httpUrl}${path}`, { headers: { authorization: `Bearer ${this.token}` } });
     if (!res.ok || !res.body) throw new Error(`sandbox ${path} answered HTTP ${res.status}`);
     const items: T[] = [];
     let rest = '';

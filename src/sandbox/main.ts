@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   console.log(`Ppoppo sandbox (local, test-only) — state in ${options.dbPath}
   gRPC  ${sandbox.grpcUrl}  (also under ${sandbox.grpcUrl}/ext)
   HTTP  ${sandbox.httpUrl}  (POST /oauth/token, GET /.well-known/jwks.json, /inspect/*)
+  /inspect needs: Authorization: Bearer ${sandbox.inspectToken}  (set it with SANDBOX_INSPECT_TOKEN)
 
 Point a client at it:
 PCS_API_URL=${sandbox.grpcUrl}

@@ -35,6 +35,8 @@ export interface SandboxOptions {
   dbPath?: string;
   /** Default: one app, client `sandbox-client` / `sandbox-secret`, scope `messaging`. */
   apps?: SandboxApp[];
+  /** Bearer token the /inspect endpoints require (ledger with rendered texts, faults, config). Default: a random one per start. */
+  inspectToken?: string;
   /** Lifetime of issued access tokens. Default 3600. */
   tokenTtlSeconds?: number;
   /** Time from acceptance (or consent grant) to the delivery outcome. Default 50. */

@@ -1,5 +1,6 @@
 // startSandbox: wires the state DB, delivery engine, gRPC server and HTTP server together.
 // See README.md beside this file for options, endpoints and test numbers.
+import { randomBytes } from 'node:crypto';
 import type { Server } from '@grpc/grpc-js';
 import { DeliveryEngine } from './engine';
 import { EventLog } from './events';
@@ -30,6 +31,8 @@ export interface RunningSandbox {
   /** Credentials of the first configured app. */
   clientId: string;
   clientSecret: string;
+  /** `Authorization: Bearer <inspectToken>` opens /inspect (SandboxInspector sends it). */
+  inspectToken: string;
   /** Stops both servers, the engine's timer and open streams, then closes the DB. */
   close(): Promise<void>;
 }
@@ -72,7 +75,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     template: templateService(auth, report, store),
     app: appService(auth, report, store, config),
   });
-  const httpServer = createHttpServer({ apps, tokens, tokenTtlSeconds: options.tokenTtlSeconds ?? 3600, report, store, config, limiter, faults, stats, streams, engine });
+  const inspectToken = options.inspectToken ?? randomBytes(18).toString('base64url');
+  const httpServer = createHttpServer({ apps, tokens, tokenTtlSeconds: options.tokenTtlSeconds ?? 3600, inspectToken, report, store, config, limiter, faults, stats, streams, engine });
 
   let grpcPort: number;
   let httpPort: number;
@@ -97,6 +101,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     tokenUrl: `${httpUrl}/oauth/token`,
     clientId: apps[0]!.clientId,
     clientSecret: apps[0]!.clientSecret,
+    inspectToken,
     async close() {
       if (closed) return;
       closed = true;

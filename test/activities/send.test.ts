@@ -23,12 +23,12 @@ function clientFor(sb: Sandbox, clientSecret = sb.clientSecret): PpoppoClient {
 }
 
 async function injectFaults(faults: FaultRequest): Promise<void> {
-  await new SandboxInspector(sandbox.httpUrl).faults(faults);
+  await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).faults(faults);
 }
 
 /** Send requests the sandbox accepted whose recipients include `ppnum`. */
 async function acceptedWith(ppnum: string): Promise<string[]> {
-  return (await new SandboxInspector(sandbox.httpUrl).sendRequests({ ppnum })).map((request) => request.id);
+  return (await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).sendRequests({ ppnum })).map((request) => request.id);
 }
 
 const inline = (...ppnums: string[]): ChunkSource => ({ kind: 'inline', recipients: ppnums.map((ppnum) => ({ ppnum, vars: { name: `n${ppnum.slice(-3)}` } })) });
@@ -61,7 +61,9 @@ afterAll(async () => {
 describe('ensureTemplate', () => {
   it('is idempotent by name and refuses a different template under the same name', async () => {
     const again = await activities.ensureTemplate({ name: 'send-test', components: [{ type: 'text', content: 'Hello {{name}}' }] });
-    expect(again).toEqual({ templateId, placeholders: ['name'], isPoll: false });
+    expect(again).toEqual({ templateId, placeholders: ['name'], urlTemplates: [], isPoll: false });
+    const withLink = await activities.ensureTemplate({ name: `send-test-link-${Date.now()}`, components: [{ type: 'text', content: 'Hi' }, { type: 'button', label: 'Open', url: '{{link}}' }] });
+    expect(withLink).toMatchObject({ placeholders: ['link'], urlTemplates: ['{{link}}'] }); // every row's rendered link is checked
     const byId = await activities.ensureTemplate({ templateId });
     expect(byId.templateId).toBe(templateId);
     const conflict = await failureOf(activities.ensureTemplate({ name: 'send-test', components: [{ type: 'text', content: 'Bye {{name}}' }] }));

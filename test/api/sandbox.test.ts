@@ -45,12 +45,12 @@ function clientFor(sb: Sandbox, overrides: { apiUrl?: string; clientId?: string;
 }
 
 function injectFaults(sb: Sandbox, faults: FaultRequest): Promise<{ cutStreams: number }> {
-  return new SandboxInspector(sb.httpUrl).faults(faults);
+  return new SandboxInspector(sb.httpUrl, sb.inspectToken).faults(faults);
 }
 
 /** Send requests the sandbox accepted whose recipients include `ppnum` (its ledger). */
 async function acceptedWith(sb: Sandbox, ppnum: string): Promise<string[]> {
-  return (await new SandboxInspector(sb.httpUrl).sendRequests({ ppnum })).map((request) => request.id);
+  return (await new SandboxInspector(sb.httpUrl, sb.inspectToken).sendRequests({ ppnum })).map((request) => request.id);
 }
 
 /**
@@ -235,7 +235,7 @@ describe('sandbox: send failures', () => {
 
   it('an inactive template is FAILED_PRECONDITION (unsafe)', async () => {
     const inactive = await textTemplate(client, 'inactive');
-    const response = await fetch(`${sandbox.httpUrl}/inspect/templates/${inactive}/deactivate`, { method: 'POST' });
+    const response = await fetch(`${sandbox.httpUrl}/inspect/templates/${inactive}/deactivate`, { method: 'POST', headers: { authorization: `Bearer ${sandbox.inspectToken}` } });
     expect(response.ok).toBe(true);
     expect((await client.getTemplate(inactive)).isActive).toBe(false);
     const err = await client.createSendRequest({ templateId: inactive, recipients: [{ ppnum: freshPpnum(), vars: { name: 'x' } }] }).catch((e: unknown) => e);
@@ -305,7 +305,7 @@ describe('sandbox: polls, alerts and quota', () => {
     expect(first.sendRequestId).not.toBe(second.sendRequestId);
     const page = await client.listTemplates({ limit: 1000 });
     expect(page.templates.filter((t) => t.name === name)).toHaveLength(1);
-    const ledger = (await (await fetch(`${sandbox.httpUrl}/inspect/messages?send_request_id=${first.sendRequestId}`)).json()) as { messages: unknown[] };
+    const ledger = (await (await fetch(`${sandbox.httpUrl}/inspect/messages?send_request_id=${first.sendRequestId}`, { headers: { authorization: `Bearer ${sandbox.inspectToken}` } })).json()) as { messages: unknown[] };
     expect(JSON.stringify(ledger.messages)).toContain('Disk full on db-1');
   });
 

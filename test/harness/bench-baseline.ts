@@ -2,6 +2,7 @@
 // file, sends chunks of 1,000 with the same API client and bounded concurrency, and on
 // RESOURCE_EXHAUSTED waits exactly the server's retry-after-ms. Any other error ends the run (no
 // reconciliation, no resume). It runs in the bench process against its own fresh sandbox process.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PpoppoClient } from '../../src/api/client';
@@ -40,10 +41,11 @@ export interface BaselineRun {
 }
 
 /** Starts a fresh sandbox process the way the stack does, for the baseline alone. */
-export async function startBaselineSandbox(dir: string, flags: Record<string, string>): Promise<{ sandbox: ManagedProcess; grpcPort: number; httpPort: number }> {
+export async function startBaselineSandbox(dir: string, flags: Record<string, string>): Promise<{ sandbox: ManagedProcess; grpcPort: number; httpPort: number; inspectToken: string }> {
   mkdirSync(dir, { recursive: true });
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const all = { db: join(dir, 'baseline-sandbox.sqlite'), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), ...flags };
+  const inspectToken = randomBytes(18).toString('base64url');
+  const all = { db: join(dir, 'baseline-sandbox.sqlite'), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), 'inspect-token': inspectToken, ...flags };
   const sandbox = new ManagedProcess({
     name: 'baseline-sandbox',
     script: 'src/sandbox/main.ts',
@@ -53,7 +55,7 @@ export async function startBaselineSandbox(dir: string, flags: Record<string, st
     logFile: join(dir, 'baseline-sandbox.log'),
   });
   await sandbox.start();
-  return { sandbox, grpcPort, httpPort };
+  return { sandbox, grpcPort, httpPort, inspectToken };
 }
 
 /** Chunks of the recipients file, read as a stream (the same CSV reader the campaign uses). */
@@ -80,7 +82,7 @@ async function* fileChunks(file: string, size: number): AsyncGenerator<Recipient
 }
 
 export async function runBaseline(options: BaselineOptions): Promise<BaselineRun> {
-  const { sandbox, grpcPort, httpPort } = await startBaselineSandbox(options.dir, options.sandboxFlags);
+  const { sandbox, grpcPort, httpPort, inspectToken } = await startBaselineSandbox(options.dir, options.sandboxFlags);
   const client = new PpoppoClient(
     makeClientConfig({ apiUrl: `http://127.0.0.1:${grpcPort}`, tokenUrl: `http://127.0.0.1:${httpPort}/oauth/token`, clientId: DEFAULT_APP.clientId, clientSecret: DEFAULT_APP.clientSecret }),
   );
@@ -119,7 +121,7 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRun
     await Promise.all(Array.from({ length: options.concurrency }, sender));
     const script = process.cpuUsage(cpuBefore.script);
     const cpu = { script: (script.user + script.system) / 1e6, sandbox: cpuSeconds(sandbox.pid) - cpuBefore.sandbox };
-    return { seconds: (lastAccepted - started) / 1000, chunkStarts, refusals, cpuSeconds: cpu, sandbox, inspector: new SandboxInspector(`http://127.0.0.1:${httpPort}`), stop };
+    return { seconds: (lastAccepted - started) / 1000, chunkStarts, refusals, cpuSeconds: cpu, sandbox, inspector: new SandboxInspector(`http://127.0.0.1:${httpPort}`, inspectToken), stop };
   } catch (err) {
     await stop();
     throw err;

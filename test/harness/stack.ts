@@ -2,6 +2,7 @@
 // its own SQLite file, the Ppoppo sandbox (`npm run sandbox`), N workers (`npm run worker`) and the
 // listener (`npm run listener`). Each can be killed and started again on the same ports and files.
 // Used by the fault campaign (scripts/chaos.ts), the benchmark (scripts/bench.ts) and their tests.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -59,7 +60,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stops.push(() => temporal.stop());
 
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const sandboxFlags = { db: join(options.dir, 'sandbox.sqlite'), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), ...options.sandboxFlags };
+    const inspectToken = randomBytes(18).toString('base64url');
+    const sandboxFlags = { db: join(options.dir, 'sandbox.sqlite'), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), 'inspect-token': inspectToken, ...options.sandboxFlags };
     const sandbox = new ManagedProcess({
       name: 'sandbox',
       script: 'src/sandbox/main.ts',
@@ -99,7 +101,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       sandbox,
       workers,
       listener,
-      inspector: new SandboxInspector(`http://127.0.0.1:${httpPort}`),
+      inspector: new SandboxInspector(`http://127.0.0.1:${httpPort}`, inspectToken),
       client,
       campaigns: new CampaignClient(client),
       env,

@@ -8,6 +8,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PpoppoClient } from '../../src/api/client';
 import { makeClientConfig } from '../../src/api/config';
+import { SandboxInspector } from '../../src/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
@@ -83,7 +84,7 @@ describe('listener on the sandbox stream', () => {
     const receipt = await ppoppo.createSendRequest({ templateId, recipients: [{ ppnum: '12300000001', vars: { name: 'Ada' } }] });
     // The chunk becomes visible only after its events exist: they are held, then delivered.
     const expected = await eventIdsOf(receipt.sendRequestId, 2); // RECIPIENT_DELIVERED + REQUEST_COMPLETED
-    await fetch(`${sandbox.httpUrl}/inspect/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cutStreamsNow: true }) });
+    await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).faults({ cutStreamsNow: true });
     const handle = await client.workflow.start(fakeChunkWorkflow, {
       workflowId: `listener-sandbox-chunk-${run}`,
       taskQueue: fixtureQueue,

@@ -2,6 +2,7 @@
 import { status } from '@grpc/grpc-js';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SandboxInspector } from '../../src/sandbox/inspector';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { connect, failure, fetchToken, readStream, rpc, text, tokenFor, uniqueName, type Clients } from './helpers';
 
@@ -99,6 +100,45 @@ describe('method paths', () => {
       expect((await failure(rpc(c.message, 'grantConsent', { ppnumId: 'p', appId: 'a' }, token))).code).toBe(status.UNIMPLEMENTED);
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('/inspect (ledger with rendered texts, fault injection, config)', () => {
+  const paths: [string, RequestInit][] = [
+    ['/inspect/messages', {}],
+    ['/inspect/stats', {}],
+    ['/inspect/config', { method: 'POST', body: JSON.stringify({ rateLimit: { requestsPerSecond: 1 } }) }],
+    ['/inspect/faults', { method: 'POST', body: JSON.stringify({ unavailableNext: 5 }) }],
+  ];
+
+  it('refuses every request without the inspect token, or with a wrong one, and changes nothing', async () => {
+    for (const [path, init] of paths) {
+      const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer not-the-token' }, { authorization: sandbox.inspectToken }];
+      for (const headers of attempts) {
+        const response = await fetch(`${sandbox.httpUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', ...headers } });
+        expect(response.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(await response.json()).toEqual({ error: 'unauthorized', message: '/inspect needs Authorization: Bearer <inspect token> (printed when the sandbox starts)' });
+      }
+    }
+    // Nothing was injected: the next send goes through (an UNAVAILABLE fault would refuse it).
+    const token = await tokenFor(sandbox);
+    const { template } = await rpc<{ template: { id: string } }>(clients.template, 'createTemplate', { name: uniqueName('inspect'), components: [text('Hi')] }, token);
+    const receipt = await rpc<{ id: string }>(clients.message, 'createSendRequest', { templateId: template.id, recipients: [{ ppnum: '12300000001', vars: {} }] }, token);
+    expect(receipt.id).toBeTruthy();
+    expect((await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).stats()).createSendRequest.refusals).toMatchObject({ injectedUnavailable: 0 });
+  });
+
+  it('answers with the token (a random one per start unless set)', async () => {
+    expect(sandbox.inspectToken.length).toBeGreaterThanOrEqual(20);
+    expect((await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).stats()).sendRequests).toBeGreaterThanOrEqual(0);
+    const fixed = await startSandbox({ inspectToken: 'a-fixed-inspect-token' });
+    try {
+      expect(fixed.inspectToken).toBe('a-fixed-inspect-token');
+      expect(fixed.inspectToken).not.toBe(sandbox.inspectToken);
+      expect((await fetch(`${fixed.httpUrl}/inspect/stats`, { headers: { authorization: 'Bearer a-fixed-inspect-token' } })).status).toBe(200);
+    } finally {
+      await fixed.close();
     }
   });
 });

@@ -32,10 +32,11 @@ const { events } = await streamed;
 console.log(`streamed ${events.length} events; every request completed after ${Date.now() - started} ms`);
 
 let t = Date.now();
-const ledger = await (await fetch(`${sandbox.httpUrl}/inspect/messages?format=ndjson`)).text();
+const auth = { headers: { authorization: `Bearer ${sandbox.inspectToken}` } };
+const ledger = await (await fetch(`${sandbox.httpUrl}/inspect/messages?format=ndjson`, auth)).text();
 console.log(`ledger: ${ledger.split('\n').length - 1} rows in ${Date.now() - t} ms`);
 t = Date.now();
-const { duplicates } = (await (await fetch(`${sandbox.httpUrl}/inspect/duplicates`)).json()) as { duplicates: unknown[] };
+const { duplicates } = (await (await fetch(`${sandbox.httpUrl}/inspect/duplicates`, auth)).json()) as { duplicates: unknown[] };
 console.log(`duplicates: ${duplicates.length} in ${Date.now() - t} ms`);
 
 clients.close();

@@ -122,7 +122,8 @@ export async function tokenFor(sandbox: RunningSandbox, form: Record<string, str
 }
 
 export async function inspect<T>(sandbox: RunningSandbox, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${sandbox.httpUrl}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const auth = { authorization: `Bearer ${sandbox.inspectToken}` };
+  const response = await fetch(`${sandbox.httpUrl}${path}`, body === undefined ? { headers: auth } : { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`${path} answered ${response.status}`);
   return (await response.json()) as T;
 }

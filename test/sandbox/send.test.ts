@@ -219,7 +219,7 @@ describe('ledger', () => {
     const { duplicates } = await inspect<{ duplicates: Array<{ ppnum: string; templateId: string; times: number }> }>(sandbox, '/inspect/duplicates');
     expect(duplicates.filter((d) => d.templateId === tpl)).toEqual([expect.objectContaining({ ppnum: twice, times: 2 })]);
 
-    const ndjson = await (await fetch(`${sandbox.httpUrl}/inspect/messages?format=ndjson&ppnum=${twice}`)).text();
+    const ndjson = await (await fetch(`${sandbox.httpUrl}/inspect/messages?format=ndjson&ppnum=${twice}`, { headers: { authorization: `Bearer ${sandbox.inspectToken}` } })).text();
     expect(ndjson.trim().split('\n').map((line) => (JSON.parse(line) as LedgerEntry).ppnum)).toEqual([twice, twice]);
   });
 });

@@ -54,7 +54,7 @@ export async function startCampaignStack(
   });
   return {
     sandbox,
-    inspector: new SandboxInspector(sandbox.httpUrl),
+    inspector: new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken),
     ppoppo,
     temporal,
     connection,

@@ -1,6 +1,8 @@
 // The sandbox's HTTP server: the token endpoint and JWKS (standing in for Ppoppo accounts, PAS),
-// plus the test-only /inspect endpoints.
-import { createServer, type Server } from 'node:http';
+// plus the test-only /inspect endpoints, which need `Authorization: Bearer <inspectToken>`: they
+// show every rendered message and can inject faults, so they are nobody's to read by default.
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { SandboxApp } from '../options';
 import type { TokenIssuer } from '../tokens';
 import { handleInspect, type InspectDeps } from './inspect';
@@ -11,6 +13,7 @@ export interface HttpDeps extends InspectDeps {
   apps: SandboxApp[];
   tokens: TokenIssuer;
   tokenTtlSeconds: number;
+  inspectToken: string;
   report: (err: unknown) => void;
 }
 
@@ -21,7 +24,10 @@ export function createHttpServer(deps: HttpDeps): Server {
       try {
         if (req.method === 'POST' && url.pathname === '/oauth/token') return await handleToken(req, res, deps.apps, deps.tokens, deps.tokenTtlSeconds);
         if (req.method === 'GET' && url.pathname === '/.well-known/jwks.json') return handleJwks(res, deps.tokens);
-        if (url.pathname.startsWith('/inspect/') && (await handleInspect(req, res, url, deps))) return;
+        if (url.pathname.startsWith('/inspect/')) {
+          if (!hasToken(req, deps.inspectToken)) return sendJson(res, 401, { error: 'unauthorized', message: '/inspect needs Authorization: Bearer <inspect token> (printed when the sandbox starts)' });
+          if (await handleInspect(req, res, url, deps)) return;
+        }
         sendJson(res, 404, { error: 'not_found' });
       } catch (err) {
         if (err instanceof SyntaxError) return sendJson(res, 400, { error: 'invalid_json' });
@@ -31,6 +37,12 @@ export function createHttpServer(deps: HttpDeps): Server {
       }
     })();
   });
+}
+
+function hasToken(req: IncomingMessage, token: string): boolean {
+  const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 export function listenHttp(server: Server, host: string, port: number): Promise<number> {
