@@ -57,6 +57,8 @@ const HELP = [
   'every command accepts --json (machine-readable output).',
   'start/status/watch/... also accept --task-queue Q (env CAMPAIGN_TASK_QUEUE) and --send-task-queue Q (env CAMPAIGN_SEND_TASK_QUEUE).',
   'Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*; API: PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET.',
+  'Payload encryption (the workers\' keys): PAYLOAD_KEY_FILE or PAYLOAD_KEYS (npm start prints them), or PAYLOAD_ENCRYPTION=off for local play.',
+  'validate also applies the workers\' RECIPIENT_FILE_ROOTS and FALLBACK_ALLOWED_HOSTS when they are set.',
   'exit codes: 0 ok, 1 campaign or validation failure, 2 usage error, 3 not found, 4 cannot connect.',
 ].join('\n');
 

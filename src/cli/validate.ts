@@ -4,13 +4,15 @@
 //
 // It runs on the user's machine and reads the user's own file, so the worker's confinement
 // (RECIPIENT_FILE_ROOTS) does not apply, unless that variable is set here too: then a file the
-// worker would refuse is reported, as the worker would report it.
+// worker would refuse is reported, as the worker would report it. The same goes for the
+// worker's outbound allow-list (FALLBACK_ALLOWED_HOSTS): checked when set here, without DNS.
 import { ApplicationFailure } from '@temporalio/common';
 import { extractPlaceholders, urlTemplates } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../campaign/spec';
 import type { SpecIssue } from '../campaign/spec';
 import { RECIPIENT_FILE_REFUSED, confineRecipientFile, recipientFileRoots } from '../../activities/file-roots';
+import { OutboundRefusedError, checkDestination, outboundPolicyFromEnv, urlDestination } from '../../activities/fallback/outbound';
 import { planRecipientFile } from '../../activities/recipients';
 
 export interface ValidationReport {
@@ -32,6 +34,16 @@ export async function validateSpec(input: unknown, env: Record<string, string | 
   const { spec, issues } = parseCampaignSpec(input);
   if (!spec) return { ...report, specIssues: issues };
   report.campaignId = spec.campaignId;
+  if (spec.fallback && env.FALLBACK_ALLOWED_HOSTS) {
+    const channel = spec.fallback.channel;
+    const [path, { host, port }] = channel.type === 'webhook' ? ['fallback.channel.url', urlDestination(channel.url)] : ['fallback.channel.host', { host: channel.host, port: channel.port }];
+    try {
+      checkDestination(outboundPolicyFromEnv(env), host, port);
+    } catch (err) {
+      if (!(err instanceof OutboundRefusedError)) throw err;
+      return { ...report, specIssues: [{ path, message: err.message }] };
+    }
+  }
 
   const templateVars = 'components' in spec.template ? extractPlaceholders(spec.template.components) : [];
   const links = 'components' in spec.template ? urlTemplates(spec.template.components) : [];

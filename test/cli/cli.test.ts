@@ -111,7 +111,7 @@ describe('campaign CLI: validate (local, nothing sent)', () => {
     const spec = write('bad.json', JSON.stringify({ campaignId: `bad-${run}`, template: TEMPLATE, recipients: { file: 'bad.csv' } }));
     const text = await cli('validate', spec);
     expect(text.code, text.stderr).toBe(1);
-    expect(text.stdout).toMatch(/line 3 \(123\): ppnum:/);
+    expect(text.stdout).toMatch(/line 3: ppnum: ppnum is not valid/); // the invalid value itself is not repeated
     expect(text.stdout).toMatch(/line 4 \(12300000002\): vars\.name:/);
 
     const json = await cli('validate', spec, '--json');
@@ -130,6 +130,33 @@ describe('campaign CLI: validate (local, nothing sent)', () => {
     const ran = await cli('validate', spec, '--recipients', csv);
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
     expect(ran.stdout).toContain('1 valid, 0 invalid');
+  });
+
+  it('applies the workers\' file roots and outbound allow-list when they are set here too', async () => {
+    const spec = (recipients: object, fallback?: object) =>
+      write(`limits-${randomUUID()}.json`, JSON.stringify({ campaignId: `limits-${run}`, template: TEMPLATE, recipients, ...(fallback ? { fallback } : {}) }));
+    const passwd = await runProcess(['src/cli/main.ts', 'validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: '' });
+    expect(passwd.code).toBe(1); // locally the user's own files are read (not confined), and still never quoted
+    expect(passwd.stdout).toContain('line 1: ppnum: the header row has no "ppnum" column');
+    expect(passwd.stdout).not.toContain('root:');
+    const confined = await runProcess(['src/cli/main.ts', 'validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: dir });
+    expect(confined.code).toBe(1);
+    expect(confined.stdout).toContain(`recipients.file: recipient file /etc/passwd is refused: it is outside the allowed directories; workers read recipient files only under RECIPIENT_FILE_ROOTS (${dir})`);
+    expect(confined.stdout).not.toContain('root:');
+
+    const hook = { on: ['denied'], channel: { type: 'webhook', url: 'http://169.254.169.254/latest/meta-data' } };
+    const inline = { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }] };
+    expect((await cli('validate', spec(inline, hook))).code).toBe(0);
+    const refused = await runProcess(['src/cli/main.ts', 'validate', spec(inline, hook)], { FALLBACK_ALLOWED_HOSTS: 'hooks.example.com' });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('fallback.channel.url: 169.254.169.254:80 is not in FALLBACK_ALLOWED_HOSTS');
+  });
+
+  it('exits 2 with a plain configuration message when payload keys are missing', async () => {
+    const ran = await runProcess(['src/cli/main.ts', 'list'], { PAYLOAD_KEYS: '', PAYLOAD_KEY_FILE: '' });
+    expect(ran.code, ran.stderr).toBe(2);
+    expect(ran.stderr.trim()).toMatch(/^configuration: payload encryption needs keys: set PAYLOAD_KEY_FILE/);
+    expect(ran.stderr).not.toContain('    at ');
   });
 
   it('exits 2 for a missing file, naming it', async () => {
