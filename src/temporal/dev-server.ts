@@ -19,6 +19,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; the UI runs only when this is set or `ui` is true. */
   uiPort?: number;
+  /** The Web UI decodes payloads through this codec server (`--ui-codec-endpoint`), e.g. CodecServer.uiEndpoint. */
+  uiCodecEndpoint?: string;
   ui?: boolean;
   /** Extra dynamic config, e.g. { 'limit.historyCount.suggestContinueAsNew': 200 }, over DEV_DYNAMIC_CONFIG. Values are JSON-encoded. */
   dynamicConfig?: Record<string, string | number | boolean>;
@@ -66,6 +68,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const uiPort = withUi ? (options.uiPort ?? (await freePort())) : undefined;
   const address = `${HOST}:${port}`;
   const args = serverArgs({ dbFile, port, uiPort, dynamicConfig: { ...DEV_DYNAMIC_CONFIG, ...options.dynamicConfig }, logLevel: options.logLevel ?? 'warn' });
+  if (uiPort !== undefined && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
 
   let proc = await launch(cli, args, address, options);
   const killOnExit = () => proc.child.kill('SIGKILL'); // never leave an orphan server behind

@@ -16,6 +16,7 @@ import { chunkWorkflowId, chunkRecipientsQuery } from '../../src/contracts/chunk
 import type { TaskQueueNames } from '../../src/worker';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
+import { verifyWebhook } from '../../src/webhooks/signature';
 import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
@@ -37,11 +38,16 @@ let inspector: SandboxInspector;
 let queues: TaskQueueNames;
 let receiver: WebhookReceiver;
 
+const WEBHOOK_SECRET = 'e2e-webhook-signing-secret-0123456789';
+
 beforeAll(async () => {
   // Consent decisions within 200 ms; an undecided consent (…05) expires after 3 s, inside the campaign's window.
   stack = await startCampaignStack('e2e', { sandbox: { consentDecisionDelayMs: 200, consentWindowMs: 3_000 }, listener: { maxRunMs: 2_000 } });
   ({ temporal, inspector, queues } = stack);
   receiver = await startWebhookReceiver();
+  // The worker (in this process) signs webhooks and may reach this loopback receiver only because it is listed.
+  process.env.FALLBACK_SECRET_WEBHOOK = WEBHOOK_SECRET;
+  process.env.FALLBACK_ALLOWED_HOSTS = new URL(receiver.url).host;
 }, 120_000);
 
 afterAll(async () => {
@@ -101,6 +107,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
     expect(byPpnum.get('12300000005')).toMatchObject({ errorCode: 'CONSENT_EXPIRED', fallback: 'sent' });
 
     expect(fallbacksFor(campaignId, '12300000003')).toEqual([expect.objectContaining({ outcome: 'denied', text: 'Hello Tester 2, see you elsewhere' })]);
+    for (const request of receiver.requests) expect(verifyWebhook({ headers: request.headers, body: request.body, secret: WEBHOOK_SECRET }).ok).toBe(true);
     expect(fallbacksFor(campaignId, '12300000005')).toEqual([expect.objectContaining({ outcome: 'expired' })]);
     for (const ppnum of ['12300000001', '12300000002', '12300000004', '12300000006', '12300000007']) expect(fallbacksFor(campaignId, ppnum)).toEqual([]);
 

@@ -3,8 +3,10 @@
 // and listener on the production task queues, and the Ppoppo sandbox. Checks that a running
 // campaign is listed and findable by its campaign id, that its page shows its current details and
 // answers the progress query, and that the "Start Workflow" form starts a campaign from the pasted
-// JSON spec (the README's Web UI steps).
-// Screenshots go to test-results/ (the CI artifact dir): web-ui-campaign.png is the campaign page.
+// JSON spec (the README's Web UI steps). Payloads are encrypted: the UI reads them through our codec
+// server (--ui-codec-endpoint), so the campaign page shows the decoded spec and details.
+// Screenshots go to test-results/ (the CI artifact dir): web-ui-campaign.png is the campaign page,
+// web-ui-decoded-input.png its Input panel with the decoded spec.
 import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
@@ -26,6 +28,9 @@ import { campaignWorkflowId, progressQuery, CAMPAIGN_WORKFLOW_TYPE } from '../..
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
 import type { CampaignProgress } from '../../src/contracts/campaign';
+import { startCodecServer, type CodecServer } from '../../src/temporal/codec-server';
+import { KEY_ID_METADATA_KEY } from '../../src/temporal/codec';
+import { payloadEncryptionFromEnv } from '../../src/temporal/data-converter';
 import { pollUntil, quietTemporalLogs } from '../support/temporal';
 
 /** Debian's chromium package (see .ci/run REQUIRED_DEBS). */
@@ -34,6 +39,8 @@ const ARTIFACTS = 'test-results';
 const run = randomUUID().slice(0, 8);
 
 let server: DevServer;
+let codecServer: CodecServer;
+let encryptingKeyId: string;
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 let temporal: Client;
 let connection: NativeConnection;
@@ -78,7 +85,12 @@ async function openUntilVisible(url: string, text: string): Promise<void> {
 beforeAll(async () => {
   quietTemporalLogs();
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startDevServer({ uiPort: await freePort(), logFile: `${ARTIFACTS}/web-ui-dev-server.log` });
+  const uiPort = await freePort();
+  const encryption = payloadEncryptionFromEnv();
+  if (!encryption.on) throw new Error('this test needs payload encryption on (test/global-setup.ts sets PAYLOAD_KEYS)');
+  encryptingKeyId = encryption.codec.encryptingKeyId;
+  codecServer = await startCodecServer({ codec: encryption.codec, token: `web-ui-${randomUUID()}`, corsOrigins: [`http://127.0.0.1:${uiPort}`], port: 0 });
+  server = await startDevServer({ uiPort, uiCodecEndpoint: codecServer.uiEndpoint, logFile: `${ARTIFACTS}/web-ui-dev-server.log` });
   sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 600_000 });
   const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
   const config = { address: server.address, namespace: 'default' };
@@ -99,6 +111,7 @@ afterAll(async () => {
   await temporal?.connection.close();
   await sandbox?.close();
   await server?.stop();
+  await codecServer?.close();
 }, 120_000);
 
 describe('Temporal Web UI (headless Chromium)', () => {
@@ -136,6 +149,19 @@ describe('Temporal Web UI (headless Chromium)', () => {
     expect(await page.getByText('Running', { exact: true }).count()).toBeGreaterThan(0);
     await page.screenshot({ path: `${ARTIFACTS}/web-ui-campaign.png`, fullPage: true });
 
+    // Input and Results: the spec as started, decoded by the codec server (the server only has ciphertext).
+    const history = await temporal.workflow.getHandle(campaignWorkflowId(campaignId)).fetchHistory();
+    const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    expect(Buffer.from(input.metadata!.encoding!).toString()).toBe('binary/encrypted');
+    expect(Buffer.from(input.data!).toString('latin1')).not.toContain('12300000005');
+    await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(campaignWorkflowId(campaignId))}/${history.events![0]!.workflowExecutionStartedEventAttributes!.originalExecutionRunId}/history`);
+    try {
+      await page.getByText(/"ppnum":\s*"12300000005"/).first().waitFor({ timeout: 30_000 });
+      await page.getByText(/"name":\s*"Eve"/).first().waitFor();
+    } finally {
+      await page.screenshot({ path: `${ARTIFACTS}/web-ui-decoded-input.png`, fullPage: true });
+    }
+
     // Queries tab: `progress` is offered and answers with the campaign's progress.
     await page.getByText('Queries', { exact: true }).first().click();
     await page.getByRole('button', { name: 'Run Query' }).click();
@@ -159,6 +185,10 @@ describe('Temporal Web UI (headless Chromium)', () => {
     const description = await temporal.workflow.getHandle(campaignWorkflowId(formId)).describe();
     expect(description.taskQueue).toBe(TASK_QUEUES.campaigns);
     expect(description.typedSearchAttributes.get(CAMPAIGN_ID_KEY)).toBe(formId);
+    // The UI sent the pasted spec through the codec server's /encode: it is stored encrypted, with our key.
+    const started = (await temporal.workflow.getHandle(campaignWorkflowId(formId)).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    expect(Buffer.from(started.metadata!.encoding!).toString()).toBe('binary/encrypted');
+    expect(Buffer.from(started.metadata![KEY_ID_METADATA_KEY]!).toString()).toBe(encryptingKeyId);
     await page.screenshot({ path: `${ARTIFACTS}/web-ui-start-workflow.png`, fullPage: true });
   }, 240_000);
 });
