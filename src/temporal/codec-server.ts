@@ -149,7 +149,8 @@ function parsePayloads(body: string): Payload[] {
   } catch {
     throw new BadRequest(400, 'the body is not JSON');
   }
-  const list = (parsed as { payloads?: unknown } | null)?.payloads;
+  if (typeof parsed !== 'object' || parsed === null) throw new BadRequest(400, 'the body must be {"payloads": [...]}');
+  const list = (parsed as { payloads?: unknown }).payloads ?? []; // proto3 JSON leaves an empty list out: {}
   if (!Array.isArray(list)) throw new BadRequest(400, 'the body must be {"payloads": [...]}');
   return list.map((item: JsonPayload, i): Payload => {
     if (typeof item !== 'object' || item === null) throw new BadRequest(400, `payloads[${i}] must be an object`);

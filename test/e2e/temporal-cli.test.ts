@@ -3,6 +3,7 @@
 // substituted, and each runs with the real `temporal` binary against the shared test server. The
 // production worker (on the production task queues the README names), the listener and the Ppoppo
 // sandbox run here. vitest runs test files one at a time, so no other test polls those queues.
+// Payloads are encrypted: the CLI goes through our codec server, as the README's export line says.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,12 +19,15 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
 import { startSandbox } from '../../src/sandbox/server';
+import { startCodecServer, type CodecServer } from '../../src/temporal/codec-server';
+import { payloadEncryptionFromEnv } from '../../src/temporal/data-converter';
 import { temporalCliPath } from '../../src/temporal/dev-server';
 import { TASK_QUEUES } from '../../src/temporal/names';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
 import type { CampaignProgress } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
+import { cleartextFound, isSearchAttribute, payloadsIn } from '../support/cleartext';
 import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -68,6 +72,9 @@ function shellCommands(block: string): string[][] {
 }
 
 const README_COMMANDS = shellCommands(readmeBlock('### From the Temporal CLI', 'sh'));
+const README_CODEC_ENDPOINT = 'http://127.0.0.1:8888';
+/** The block's `export NAME=value …` line: which variables point the CLI at the codec server. */
+const README_EXPORTS = Object.fromEntries((README_COMMANDS.find((words) => words[0] === 'export') ?? []).slice(1).map((word) => word.split('=', 2) as [string, string]));
 
 /** The README command `temporal workflow <sub> …` whose arguments include every one of `having`. */
 function readmeCommand(sub: string, ...having: string[]): string[] {
@@ -87,6 +94,10 @@ let temporal: Client;
 let connection: NativeConnection;
 let workers: RunningWorkers;
 let listener: RunningListener;
+let codecServer: CodecServer;
+const codecToken = `tcli-codec-${randomUUID()}`;
+/** The README's `export TEMPORAL_CODEC_ENDPOINT=… TEMPORAL_CODEC_AUTH=…` line, with this test's codec server. */
+let codecEnv: Record<string, string>;
 
 interface Ran {
   code: number | null;
@@ -94,16 +105,22 @@ interface Ran {
   stderr: string;
 }
 
-/** Runs a README command with the real binary: our campaign id and spec file, plus --address. */
-function temporalCli(words: string[], replace: Record<string, string> = {}): Promise<Ran> {
+/**
+ * Runs a README command with the real binary: our campaign id, spec file and codec server (the
+ * README's codec URL and $CODEC_SERVER_TOKEN), plus --address. `env` replaces the codec variables.
+ */
+function temporalCli(words: string[], replace: Record<string, string> = {}, env: Record<string, string> = codecEnv): Promise<Ran> {
   const args = words.slice(1).map((word) => {
     let arg = replace[word] ?? word;
     if (arg === 'spec.json') arg = specPath;
+    if (arg === README_CODEC_ENDPOINT) arg = codecServer.url;
+    if (arg === 'Bearer $CODEC_SERVER_TOKEN') arg = `Bearer ${codecToken}`;
     return arg.replace(`campaign/${README_CAMPAIGN_ID}`, `campaign/${campaignId}`);
   });
   args.push('--address', testTemporalAddress());
   return new Promise((resolve) => {
-    const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { TEMPORAL_CODEC_ENDPOINT: _endpoint, TEMPORAL_CODEC_AUTH: _auth, ...inherited } = process.env;
+    const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...inherited, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -129,6 +146,10 @@ beforeAll(async () => {
   connection = await connectTestWorkerConnection();
   workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo }); // production queues
   listener = await runListener({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueue: listenerQueue, workflowId: listenerQueue, maxRunMs: 2_000, batchMaxDelayMs: 100 });
+  const encryption = payloadEncryptionFromEnv();
+  if (!encryption.on) throw new Error('this test needs payload encryption on (test/global-setup.ts sets PAYLOAD_KEYS)');
+  codecServer = await startCodecServer({ codec: encryption.codec, token: codecToken, corsOrigins: [], port: 0 });
+  codecEnv = { TEMPORAL_CODEC_ENDPOINT: codecServer.url, TEMPORAL_CODEC_AUTH: `Bearer ${codecToken}` };
 }, 120_000);
 
 afterAll(async () => {
@@ -143,6 +164,7 @@ afterAll(async () => {
   await connection?.close();
   await temporal?.connection.close();
   await sandbox?.close();
+  await codecServer?.close();
 });
 
 describe('README: Temporal CLI commands with the real temporal binary', () => {
@@ -153,6 +175,8 @@ describe('README: Temporal CLI commands with the real temporal binary', () => {
     readmeCommand('list');
     readmeCommand('query', '--type', 'recipients');
     readmeCommand('signal');
+    readmeCommand('show', '--codec-endpoint', README_CODEC_ENDPOINT, '--codec-auth');
+    expect(README_EXPORTS).toEqual({ TEMPORAL_CODEC_ENDPOINT: README_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH: 'Bearer $CODEC_SERVER_TOKEN' });
     const readmeSpec = JSON.parse(readmeBlock('A campaign is a JSON spec', 'json')) as unknown;
     expect(parseCampaignSpec(readmeSpec).issues).toEqual([]);
     expect(readmeSpec).toMatchObject({ campaignId: README_CAMPAIGN_ID });
@@ -177,6 +201,9 @@ describe('README: Temporal CLI commands with the real temporal binary', () => {
     expect(ran.stdout).toMatch(new RegExp(`WorkflowId\\s+campaign/${campaignId}\\b`));
     expect(ran.stdout).toMatch(/Type\s+campaignWorkflow/);
     expect(ran.stdout).toMatch(new RegExp(`TaskQueue\\s+${TASK_QUEUES.campaigns}`));
+    // Through the codec server the CLI stored the spec encrypted: Temporal never had it in cleartext.
+    const started = (await temporal.workflow.getHandle(`campaign/${campaignId}`).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    expect(Buffer.from(started.metadata!.encoding!).toString()).toBe('binary/encrypted');
   });
 
   it('queries progress as JSON', async () => {
@@ -238,6 +265,27 @@ describe('README: Temporal CLI commands with the real temporal binary', () => {
     const history = await temporal.workflow.getHandle(chunkId).fetchHistory();
     const signalled = (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'chunkControl');
     expect(signalled).toHaveLength(1);
+  });
+
+  it('shows the history decoded with --codec-endpoint/--codec-auth, and ciphertext without them', async () => {
+    const show = readmeCommand('show');
+    const shown = async (words: string[], replace: Record<string, string> = {}) => {
+      const ran = await temporalCli([...words, '--output', 'json'], replace, {});
+      expect(ran.code, ran.stderr).toBe(0);
+      return payloadsIn(JSON.parse(ran.stdout));
+    };
+    const decoded = await shown(show);
+    expect(new Set(decoded.map((p) => p.encoding))).not.toContain('binary/encrypted');
+    expect(cleartextFound(decoded.map((p) => p.data), ['"name":"N5"', '12300000005'])).toEqual(['"name":"N5"', '12300000005']);
+
+    const plain = await shown(['temporal', 'workflow', 'show', '--workflow-id', `campaign/${campaignId}`]);
+    expect(plain.length).toBeGreaterThan(5);
+    expect(plain.filter((p) => !isSearchAttribute(p) && p.encoding !== 'binary/encrypted').map((p) => `${p.path}: ${p.encoding}`)).toEqual([]);
+    expect(cleartextFound(plain.map((p) => p.data), ['N5', '12300000005'])).toEqual([]);
+
+    const wrongToken = await temporalCli([...show, '--output', 'json'], { 'Bearer $CODEC_SERVER_TOKEN': 'Bearer not-the-token' }, {});
+    expect(wrongToken.code).not.toBe(0);
+    expect(wrongToken.stdout + wrongToken.stderr).not.toContain('12300000005');
   });
 
   it('cancels with the update; the sent chunk still ends, then the campaign is cancelled', async () => {

@@ -30,7 +30,7 @@ export interface CampaignStack {
 /** `name` prefixes the task queues and the listener workflow id (plus a random run id). */
 export async function startCampaignStack(
   name: string,
-  options: { sandbox?: SandboxOptions; listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs'> } = {},
+  options: { sandbox?: SandboxOptions; listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs'>; /** Another Temporal server than the shared one. */ temporalAddress?: string } = {},
 ): Promise<CampaignStack> {
   quietTemporalLogs();
   const run = randomUUID().slice(0, 8);
@@ -40,8 +40,8 @@ export async function startCampaignStack(
   process.env.RECONCILE_SETTLE_MS ??= '2000';
   const sandbox = await startSandbox(options.sandbox ?? {});
   const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
-  const temporal = await connectTestClient();
-  const connection = await connectTestWorkerConnection();
+  const temporal = await connectTestClient(options.temporalAddress);
+  const connection = await connectTestWorkerConnection(options.temporalAddress);
   const workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
   const listener = await runListener({
     connection,

@@ -72,6 +72,8 @@ describe('codec server', () => {
 
   it('explains malformed requests and undecodable payloads without echoing them', async () => {
     expect(await (await post('/decode', 'not json')).json()).toEqual({ error: 'the body is not JSON' });
+    expect(await (await post('/decode', { payloads: 'x' })).json()).toEqual({ error: 'the body must be {"payloads": [...]}' });
+    expect(await (await post('/decode', {})).json()).toEqual({ payloads: [] }); // proto3 JSON of an empty list (the temporal CLI sends it)
     expect((await post('/other', { payloads: [] })).status).toBe(404);
     const foreign = await new EncryptionCodec(parsePayloadKeys(newPayloadKeyLine(), 'other')).encode([defaultPayloadConverter.toPayload('x')!]);
     const response = await post('/decode', { payloads: foreign.map((p) => ({ metadata: Object.fromEntries(Object.entries(p.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(p.data!).toString('base64') })) });
