@@ -27,7 +27,7 @@ import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
 import type { CampaignProgress } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
-import { cleartextFound, isSearchAttribute, payloadsIn } from '../support/cleartext';
+import { cleartextFound, isOutsideCodec, payloadsIn } from '../support/cleartext';
 import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -280,7 +280,7 @@ describe('README: Temporal CLI commands with the real temporal binary', () => {
 
     const plain = await shown(['temporal', 'workflow', 'show', '--workflow-id', `campaign/${campaignId}`]);
     expect(plain.length).toBeGreaterThan(5);
-    expect(plain.filter((p) => !isSearchAttribute(p) && p.encoding !== 'binary/encrypted').map((p) => `${p.path}: ${p.encoding}`)).toEqual([]);
+    expect(plain.filter((p) => !isOutsideCodec(p) && p.encoding !== 'binary/encrypted').map((p) => `${p.path}: ${p.encoding}`)).toEqual([]);
     expect(cleartextFound(plain.map((p) => p.data), ['N5', '12300000005'])).toEqual([]);
 
     const wrongToken = await temporalCli([...show, '--output', 'json'], { 'Bearer $CODEC_SERVER_TOKEN': 'Bearer not-the-token' }, {});

@@ -19,9 +19,13 @@ export function payloadsIn(value: unknown, path = ''): ShownPayload[] {
   return [...own, ...Object.entries(record).flatMap(([key, child]) => payloadsIn(child, path ? `${path}.${key}` : key))];
 }
 
-/** Search attribute values are payloads a codec never touches (ids and statuses only, by design). */
-export function isSearchAttribute(payload: ShownPayload): boolean {
-  return /searchAttributes/i.test(payload.path);
+/**
+ * Payloads no codec ever sees, by the SDK's design: search attribute values (ids and statuses, our
+ * choice of what to put there) and the SDK's own marker records: a local activity's sequence
+ * number, type and times (its result beside them is encoded) and a patch's id.
+ */
+export function isOutsideCodec(payload: ShownPayload): boolean {
+  return /searchAttributes/i.test(payload.path) || /markerRecordedEventAttributes\.details\.(data|patch-data)\./.test(payload.path);
 }
 
 /**
