@@ -5,6 +5,7 @@
 // it is down the workflow simply waits (and beginSend's cursor query times out → null cursor).
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
@@ -24,6 +25,8 @@ export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' 
   temporalClient?: Client;
   ppoppoClient?: PpoppoClient;
   namespace?: string;
+  /** Payload encryption; default from the PAYLOAD_* environment (src/temporal/data-converter.ts). */
+  dataConverter?: DataConverter;
   taskQueue?: string;
   workflowId?: string;
   /** Start the listener workflow if it is not running (default true). */

@@ -5,6 +5,7 @@
 // SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers).
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
@@ -26,6 +27,8 @@ export interface RunWorkersOptions {
   /** Defaults to `new PpoppoClient(clientConfigFromEnv())` (closed on shutdown). */
   ppoppoClient?: PpoppoClient;
   namespace?: string;
+  /** Payload encryption; default from the PAYLOAD_* environment (src/temporal/data-converter.ts). */
+  dataConverter?: DataConverter;
   /** The app's CreateSendRequest rate; default env SEND_RATE_PER_SECOND, unset = unlimited. */
   sendRatePerSecond?: number;
   /** Workflow code; defaults to workflows/index.ts. Tests may pass a prebuilt bundle instead (built with FAILURE_CONVERTER_PATH). */
