@@ -7,12 +7,16 @@
 //   npm run demo -- --recipients 5000 --json
 //   npm start                         (= --serve) bring the stack up for real use and keep it up
 //
+// Payload encryption is on: the keys are <data dir>/payload-keys (created on first run) unless
+// PAYLOAD_KEYS / PAYLOAD_KEY_FILE say otherwise, and a codec server (port 8888) lets the Web UI
+// and the temporal CLI show decrypted payloads (scripts/local-codec.ts).
+//
 // Exit codes: 0 campaign completed and every check passed; 1 a check failed; 2 bad flags.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { randomBytes } from 'node:crypto';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { PpoppoClient } from '../src/api/client';
 import { makeClientConfig } from '../src/api/config';
 import type { CampaignSpec } from '../src/campaign/spec';
@@ -21,14 +25,17 @@ import { runListener } from '../src/listener';
 import { parseDurationMs } from '../src/sandbox/options';
 import { SandboxInspector } from '../src/sandbox/inspector';
 import { startSandbox } from '../src/sandbox/server';
+import { connectClient, connectWorkerConnection } from '../src/temporal/config';
 import { startDevServer } from '../src/temporal/dev-server';
+import { verifyWebhook } from '../src/webhooks/signature';
 import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId, progressQuery } from '../src/contracts/campaign';
 import { TASK_QUEUES } from '../src/temporal/names';
 import { runWorkers } from '../src/worker';
 import { startWebhookReceiver } from '../test/harness/receivers';
 import type { CampaignProgress, CampaignResult } from '../src/contracts/campaign';
+import { codecEnvLines, startLocalCodec } from './local-codec';
 
-const USAGE = 'usage: npm run demo -- [--recipients N] [--keep] [--serve] [--json] [--port 7233] [--ui-port 8233] [--data-dir .data]';
+const USAGE = 'usage: npm run demo -- [--recipients N] [--keep] [--serve] [--json] [--port 7233] [--ui-port 8233] [--codec-port 8888] [--data-dir .data]';
 
 function parseFlags() {
   try {
@@ -40,6 +47,7 @@ function parseFlags() {
         json: { type: 'boolean', default: false },
         port: { type: 'string', default: '7233' },
         'ui-port': { type: 'string', default: '8233' },
+        'codec-port': { type: 'string', default: '8888' },
         'data-dir': { type: 'string', default: '.data' },
         help: { type: 'boolean', default: false },
       },
@@ -48,8 +56,9 @@ function parseFlags() {
     if (!Number.isInteger(recipients) || recipients < 7 || recipients > 200_000) throw new Error('--recipients must be an integer from 7 to 200000');
     const port = Number(values.port);
     const uiPort = Number(values['ui-port']);
-    if (!Number.isInteger(port) || !Number.isInteger(uiPort)) throw new Error('--port and --ui-port must be integers');
-    return { ...values, recipients, port, uiPort };
+    const codecPort = Number(values['codec-port']);
+    if (![port, uiPort, codecPort].every(Number.isInteger)) throw new Error('--port, --ui-port and --codec-port must be integers');
+    return { ...values, recipients, port, uiPort, codecPort };
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -91,8 +100,13 @@ async function stopAll(): Promise<void> {
 
 async function main(): Promise<number> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Workers read recipient files only under RECIPIENT_FILE_ROOTS: here, the data dir.
+  process.env.RECIPIENT_FILE_ROOTS ||= dataDir;
+  const codec = await startLocalCodec({ dataDir, uiPort: flags.uiPort, port: flags.codecPort, portMayMove: !flags.serve });
+  if (codec.server) stops.push(() => codec.server!.close());
+  for (const line of codec.lines) say(line);
   say(`Starting the Temporal dev server (SQLite state in ${join(dataDir, 'temporal.db')}) …`);
-  const temporal = await startDevServer({ dbFile: join(dataDir, 'temporal.db'), port: flags.port, uiPort: flags.uiPort, ui: true, logFile: join(dataDir, 'temporal.log') });
+  const temporal = await startDevServer({ dbFile: join(dataDir, 'temporal.db'), port: flags.port, uiPort: flags.uiPort, ui: true, uiCodecEndpoint: codec.server?.uiEndpoint, logFile: join(dataDir, 'temporal.log') });
   stops.push(() => temporal.stop());
   say(`  Temporal ${temporal.address}, Web UI ${temporal.uiUrl}`);
 
@@ -107,9 +121,10 @@ async function main(): Promise<number> {
 
   const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
   stops.push(async () => ppoppo.close());
-  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  const temporalConfig = { address: temporal.address, namespace: 'default' };
+  const client = await connectClient(temporalConfig); // encrypting with the keys above, like the workers
   stops.push(() => client.connection.close());
-  const connection = await NativeConnection.connect({ address: temporal.address });
+  const connection = await connectWorkerConnection(temporalConfig);
   stops.push(() => connection.close());
   process.env.RECONCILE_SETTLE_MS ??= '2000';
   const workers = await runWorkers({ connection, temporalClient: client, ppoppoClient: ppoppo });
@@ -119,14 +134,25 @@ async function main(): Promise<number> {
   say('  worker and listener running');
 
   if (flags.serve) {
-    say(`\nStack is up. Point the CLI or app code at:\n  TEMPORAL_ADDRESS=${temporal.address}\n  PCS_API_URL=${sandbox.grpcUrl}\n  PAS_TOKEN_URL=${sandbox.tokenUrl}\n  PAS_PCS_CLIENT_ID=${sandbox.clientId}\n  PAS_PCS_CLIENT_SECRET=<sandbox secret>\nCtrl-C stops everything.`);
+    const env = [
+      `TEMPORAL_ADDRESS=${temporal.address}`,
+      ...codecEnvLines(codec, dataDir),
+      `PCS_API_URL=${sandbox.grpcUrl}`,
+      `PAS_TOKEN_URL=${sandbox.tokenUrl}`,
+      `PAS_PCS_CLIENT_ID=${sandbox.clientId}`,
+      'PAS_PCS_CLIENT_SECRET=<sandbox secret>',
+    ];
+    say(`\nStack is up. Point the CLI, the temporal CLI or app code at:\n${env.map((line) => `  export ${line}`).join('\n')}\nSandbox inspection (${sandbox.httpUrl}/inspect/…): Authorization: Bearer ${sandbox.inspectToken}\nCtrl-C stops everything.`);
     await new Promise<void>((done) => process.once('SIGINT', done));
     return 0;
   }
 
-  // A local webhook receiver stands in for the fallback channel.
+  // A local webhook receiver stands in for the fallback channel: the workers sign for it, and may
+  // reach it (a loopback address) only because it is listed in FALLBACK_ALLOWED_HOSTS.
   const receiver = await startWebhookReceiver();
   stops.push(() => receiver.close());
+  const webhookSecret = (process.env.FALLBACK_SECRET_WEBHOOK ||= `whsec_${randomBytes(32).toString('base64')}`);
+  process.env.FALLBACK_ALLOWED_HOSTS = [process.env.FALLBACK_ALLOWED_HOSTS, new URL(receiver.url).host].filter(Boolean).join(',');
 
   const campaignId = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   const file = join(dataDir, `${campaignId}.csv`);
@@ -165,11 +191,12 @@ async function main(): Promise<number> {
     nobodyMessagedTwice: duplicates.length === 0,
     fallbackOncePerRecipient: new Set(fallbackKeys).size === fallbackKeys.length,
     fallbackMatchesPolicy: fallbackKeys.length === result.counts.denied + result.counts.expired,
+    fallbacksSigned: receiver.requests.every((request) => verifyWebhook({ headers: request.headers, body: request.body, secret: webhookSecret }).ok),
   };
   const ok = Object.values(checks).every(Boolean);
   const seconds = (Date.now() - started) / 1000;
   if (flags.json) {
-    console.log(JSON.stringify({ campaignId, seconds, result, fallbacksReceived: fallbacks.length, checks, webUi: uiLink }, null, 2));
+    console.log(JSON.stringify({ campaignId, seconds, result, fallbacksReceived: fallbacks.length, checks, webUi: uiLink, payloadKeyFile: process.env.PAYLOAD_KEY_FILE, codecServer: codec.server?.url }, null, 2));
   } else {
     console.log(`Campaign ${result.status} in ${seconds.toFixed(1)} s`);
     console.log(`  recipients      ${result.total} in ${result.chunks} chunks`);
