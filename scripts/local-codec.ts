@@ -6,11 +6,9 @@
 // PAYLOAD_KEY_FILE for this process. PAYLOAD_ENCRYPTION=off: no keys, no codec server (and a
 // warning from data-converter.ts). The codec server's token is CODEC_SERVER_TOKEN, or
 // <data dir>/codec-server-token, created the same way, so shells set up once keep working.
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureKeyFile } from '../src/temporal/codec';
-import { DEFAULT_CODEC_SERVER_PORT, startCodecServer, type CodecServer } from '../src/temporal/codec-server';
+import { DEFAULT_CODEC_SERVER_PORT, ensureTokenFile, startCodecServer, type CodecServer } from '../src/temporal/codec-server';
 import { payloadEncryptionFromEnv } from '../src/temporal/data-converter';
 
 export interface LocalCodec {
@@ -45,11 +43,6 @@ export async function startLocalCodec(options: { dataDir: string; uiPort: number
   });
   lines.push(`Codec server: ${server.url} (the Web UI decodes through it; token in ${env.CODEC_SERVER_TOKEN?.trim() ? 'CODEC_SERVER_TOKEN' : tokenFile})`);
   return { server, lines };
-
-  function ensureTokenFile(path: string): string {
-    if (!existsSync(path)) writeFileSync(path, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
-    return readFileSync(path, 'utf8').trim();
-  }
 }
 
 /** Shell lines for the temporal CLI and our CLI: the key file and the codec server. */

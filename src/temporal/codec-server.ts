@@ -10,10 +10,12 @@
 // the token as the first path segment, `/<token>/decode`, for the Web UI, which sends no header of
 // its own unless it has a login to pass on. Browsers may call it only from CODEC_CORS_ORIGINS.
 //
-// Reads: PAYLOAD_KEYS / PAYLOAD_KEY_FILE (data-converter.ts), CODEC_SERVER_TOKEN (required),
-// CODEC_SERVER_HOST (default 127.0.0.1), CODEC_SERVER_PORT (default 8888), CODEC_CORS_ORIGINS
-// (comma-separated Web UI origins; default http://127.0.0.1:8233,http://localhost:8233).
-import { timingSafeEqual } from 'node:crypto';
+// Reads: PAYLOAD_KEYS / PAYLOAD_KEY_FILE (data-converter.ts), CODEC_SERVER_TOKEN or
+// CODEC_SERVER_TOKEN_FILE (a file holding it; one is required), CODEC_SERVER_HOST (default
+// 127.0.0.1), CODEC_SERVER_PORT (default 8888), CODEC_CORS_ORIGINS (comma-separated Web UI origins;
+// default http://127.0.0.1:8233,http://localhost:8233).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -173,12 +175,27 @@ function toJson(payload: Payload): JsonPayload {
 export function codecServerOptionsFromEnv(env: Record<string, string | undefined> = process.env): CodecServerOptions {
   const encryption = payloadEncryptionFromEnv(env);
   if (!encryption.on) throw new ConfigError('PAYLOAD_ENCRYPTION=off: there is nothing for a codec server to decode');
-  const token = env.CODEC_SERVER_TOKEN?.trim();
-  if (!token) throw new ConfigError('CODEC_SERVER_TOKEN is not set: every codec request must carry it (16+ random characters)');
+  const tokenFile = env.CODEC_SERVER_TOKEN_FILE?.trim();
+  const token = env.CODEC_SERVER_TOKEN?.trim() || (tokenFile ? readToken(tokenFile) : undefined);
+  if (!token) throw new ConfigError('CODEC_SERVER_TOKEN (or CODEC_SERVER_TOKEN_FILE) is not set: every codec request must carry the token (16+ random characters)');
   const port = env.CODEC_SERVER_PORT?.trim() ? Number(env.CODEC_SERVER_PORT) : DEFAULT_CODEC_SERVER_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`CODEC_SERVER_PORT must be a port number, got "${env.CODEC_SERVER_PORT}"`);
   const origins = env.CODEC_CORS_ORIGINS?.trim() ? env.CODEC_CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean) : DEFAULT_CODEC_CORS_ORIGINS;
   return { codec: encryption.codec, token, corsOrigins: origins, host: env.CODEC_SERVER_HOST?.trim() || '127.0.0.1', port };
+}
+
+function readToken(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`CODEC_SERVER_TOKEN_FILE ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** A token file with a new random token, created unless it exists (owner-readable only); returns the token. */
+export function ensureTokenFile(path: string): string {
+  if (!existsSync(path)) writeFileSync(path, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  return readToken(path);
 }
 
 if (isMainModule(import.meta.url)) {

@@ -88,6 +88,7 @@ describe('docker-compose.yml', () => {
     for (const [name] of ourServices) {
       const environment = services[name]?.environment ?? {};
       for (const [key, value] of Object.entries(environment)) {
+        if (key === 'CODEC_CORS_ORIGINS') continue; // the browser's origin (the Web UI as the host sees it), not an address a container connects to
         expect(String(value ?? ''), `${name}.environment.${key}`).not.toMatch(/127\.0\.0\.1|localhost/);
       }
     }
@@ -97,7 +98,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs the sandbox, worker and listener from npm scripts whose files exist and are in the image', () => {
-    expect(ourServices.map(([name]) => name).sort()).toEqual(['listener', 'sandbox', 'worker']);
+    expect(ourServices.map(([name]) => name).sort()).toEqual(['codec-server', 'keys', 'listener', 'sandbox', 'worker']);
     for (const [name, service] of ourServices) {
       const dockerfile = join(ROOT, service.build!.context, service.build!.dockerfile ?? 'Dockerfile');
       expect(existsSync(dockerfile), `${name}: ${dockerfile}`).toBe(true);
@@ -144,6 +145,22 @@ describe('docker-compose.yml', () => {
       const unread = Object.keys(service.environment ?? {}).filter((key) => !source.includes(key));
       expect(unread, `${name}.environment`).toEqual([]);
     }
+  });
+
+  it('publishes the sandbox (with /inspect) and the codec server on the host\'s loopback only, and encrypts with the keys volume', async () => {
+    const resolved = await composeConfig(ENV_EXAMPLE);
+    const services = (parse(resolved.stdout) as { services: Record<string, { ports?: { host_ip?: string; published?: string | number }[] | string[]; volumes?: unknown; environment?: Record<string, string> }> }).services;
+    for (const name of ['sandbox', 'codec-server']) {
+      const ports = services[name]?.ports ?? [];
+      expect(ports.length, name).toBeGreaterThan(0);
+      for (const port of ports) expect(typeof port === 'string' ? port : port.host_ip, `${name} ${JSON.stringify(port)}`).toMatch(/^127\.0\.0\.1/);
+    }
+    for (const name of ['worker', 'listener', 'codec-server']) {
+      expect(services[name]?.environment?.PAYLOAD_KEY_FILE, name).toBe('/keys/payload-keys');
+      expect(JSON.stringify(services[name]?.volumes), name).toContain('/keys');
+    }
+    expect(services['temporal-ui']?.environment?.TEMPORAL_CODEC_ENDPOINT).toBe('http://localhost:8888');
+    expect(raw.services.keys?.restart).toBe('no');
   });
 
   it('registers exactly our search attributes in temporal-setup', () => {
