@@ -115,12 +115,14 @@ export async function checkCampaign(evidence: CampaignEvidence): Promise<Check[]
 }
 
 /**
- * Secrets must never reach a workflow payload, a history or a log. Scans every byte the stack
- * persisted (the Temporal server's SQLite file and its WAL, where histories, inputs and memos live)
- * and the logs of our processes and the Temporal server. The canary is a string that IS in the histories (e.g. the template name),
- * proving the scan can see payloads at all.
+ * Secrets must never reach a workflow payload, a history or a log, and recipients (`personal`, e.g.
+ * ppnums) must not be in cleartext there (payloads are encrypted; logs redact). Scans every byte the
+ * stack persisted (the Temporal server's SQLite file and its WAL, where histories, inputs and memos
+ * live) and the logs of our processes and the Temporal server. The canary is a string that IS in
+ * cleartext in the database (the campaign id: workflow ids, search attributes), proving the scan
+ * reads it at all.
  */
-export function checkNoSecrets(dir: string, secrets: string[], canary: string): Check {
+export function checkNoSecrets(dir: string, secrets: string[], personal: string[], canary: string): Check {
   // The sandbox's own log is left out: it is the API's stand-in and prints its test credentials.
   const ours = (f: string) => f.startsWith('temporal.') || f.startsWith('worker-') || f.startsWith('listener');
   const files = readdirSync(dir).filter(ours).map((f) => join(dir, f)).filter((f) => existsSync(f));
@@ -130,10 +132,11 @@ export function checkNoSecrets(dir: string, secrets: string[], canary: string): 
     const bytes = readFileSync(file);
     if (file.includes('temporal.db') && bytes.includes(canary)) canarySeen = true;
     for (const secret of secrets) if (bytes.includes(secret)) leaks.push(`${secret.slice(0, 3)}… in ${file}`);
+    for (const value of personal) if (bytes.includes(value)) leaks.push(`recipient …${value.slice(-4)} in ${file}`);
   }
   return {
-    name: 'no secret in any history, payload or log',
+    name: 'no secret or recipient in cleartext in any history, payload or log',
     ok: canarySeen && leaks.length === 0,
-    detail: `${files.length} files scanned for ${secrets.length} secrets; ${canarySeen ? 'payloads visible to the scan' : 'CANARY NOT FOUND: the scan cannot see payloads'}${leaks.length ? `; leaks: ${leaks.join(', ')}` : ''}`,
+    detail: `${files.length} files scanned for ${secrets.length} secrets and ${personal.length} ppnums; ${canarySeen ? 'the database is readable to the scan' : 'CANARY NOT FOUND: the scan cannot read the database'}${leaks.length ? `; leaks: ${leaks.slice(0, 10).join(', ')}` : ''}`,
   };
 }

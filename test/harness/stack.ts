@@ -2,6 +2,8 @@
 // its own SQLite file, the Ppoppo sandbox (`npm run sandbox`), N workers (`npm run worker`) and the
 // listener (`npm run listener`). Each can be killed and started again on the same ports and files.
 // Used by the fault campaign (scripts/chaos.ts), the benchmark (scripts/bench.ts) and their tests.
+// Payloads are encrypted as in production: with the PAYLOAD_* environment when set, otherwise with
+// a key file made for this stack in its directory.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +11,8 @@ import { Client, Connection } from '@temporalio/client';
 import { CampaignClient } from '../../src/client/campaigns';
 import { DEFAULT_APP } from '../../src/sandbox/options';
 import { SandboxInspector } from '../../src/sandbox/inspector';
+import { ensureKeyFile } from '../../src/temporal/codec';
+import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { ManagedProcess } from './process';
 
@@ -73,8 +77,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await sandbox.start();
     stops.push(() => sandbox.kill());
 
+    const keys: NodeJS.ProcessEnv = {};
+    if (!process.env.PAYLOAD_KEYS && !process.env.PAYLOAD_KEY_FILE && process.env.PAYLOAD_ENCRYPTION !== 'off') {
+      keys.PAYLOAD_KEY_FILE = join(options.dir, 'payload-keys');
+      ensureKeyFile(keys.PAYLOAD_KEY_FILE);
+    }
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      ...keys,
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: 'default',
       PCS_API_URL: `http://127.0.0.1:${grpcPort}`,
@@ -94,7 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await listener.start();
     stops.push(() => listener.kill());
 
-    const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+    const client = new Client({ connection: await Connection.connect({ address: temporal.address }), dataConverter: dataConverterFromEnv(env) });
     stops.push(() => client.connection.close());
     return {
       temporal,
