@@ -17,6 +17,7 @@ import type { ListenerDeps } from '../activities/listener';
 import type { listenerWorkflow } from '../workflows/listener/workflow';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
+import { describePayloadEncryption, payloadEncryptionFromEnv } from './temporal/data-converter';
 
 export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener/workflow.ts', import.meta.url));
 
@@ -84,6 +85,6 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
 
 if (isMainModule(import.meta.url)) {
   const listener = await runListener();
-  console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID} - Ctrl-C to stop`);
+  console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID}, ${describePayloadEncryption(payloadEncryptionFromEnv())} - Ctrl-C to stop`);
   await listener.finished;
 }

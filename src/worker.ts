@@ -12,6 +12,7 @@ import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
+import { describePayloadEncryption, payloadEncryptionFromEnv } from './temporal/data-converter';
 import { TASK_QUEUES } from './temporal/names';
 
 export interface TaskQueueNames {
@@ -78,6 +79,6 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
 
 if (isMainModule(import.meta.url)) {
   const workers = await runWorkers();
-  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send} - Ctrl-C to stop`);
+  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}, ${describePayloadEncryption(payloadEncryptionFromEnv())} - Ctrl-C to stop`);
   await workers.finished;
 }

@@ -103,7 +103,7 @@ describe('ensureTemplate', () => {
   it('creates once, reuses an identical template, and refuses a different one with the same name', async () => {
     const { api, activities } = setup();
     const first = await activities.ensureTemplate({ name: 'welcome', components });
-    expect(first).toEqual({ templateId: 't1', placeholders: ['first_name'], isPoll: true });
+    expect(first).toEqual({ templateId: 't1', placeholders: ['first_name'], urlTemplates: [], isPoll: true });
     expect(await activities.ensureTemplate({ name: 'welcome', components })).toEqual(first);
     expect(api.templates).toHaveLength(1);
     await expect(activities.ensureTemplate({ name: 'welcome', components: [{ type: 'text', content: 'Bye' }] })).rejects.toMatchObject({ type: 'TemplateConflict', nonRetryable: true });

@@ -174,7 +174,7 @@ describe('PpoppoClient (scripted server)', () => {
     const c = client();
     const bad = await c.createSendRequest({ templateId: 'tpl_1', recipients: [{ ppnum: '123', vars: {} }] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(InvalidRecipientsError);
-    expect((bad as InvalidRecipientsError).issues).toEqual([expect.objectContaining({ index: 0, field: 'ppnum', ppnum: '123' })]);
+    expect((bad as InvalidRecipientsError).issues).toEqual([{ index: 0, field: 'ppnum', message: expect.stringContaining('11 or more digits') }]); // the bad value is not repeated
     const tooMany = Array.from({ length: 1001 }, (_, i) => ({ ppnum: String(12300000000 + i), vars: {} }));
     await expect(c.createSendRequest({ templateId: 'tpl_1', recipients: tooMany })).rejects.toThrow(/at most 1000/);
     await expect(c.createSendRequest({ templateId: 'tpl_1', recipients: [] })).rejects.toThrow(/at least one recipient/);

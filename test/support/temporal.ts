@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 
@@ -24,6 +26,13 @@ export async function connectTestClient(address = testTemporalAddress()): Promis
 /** Worker connection on the shared server (Workers on it take `dataConverter: dataConverterFromEnv()`). Close with `connection.close()`. */
 export function connectTestWorkerConnection(address = testTemporalAddress()): Promise<NativeConnection> {
   return NativeConnection.connect({ address });
+}
+
+/** A payload from a raw history (as the server stores it: encrypted), decrypted and converted back to its value. */
+export async function decodePayload<T>(payload: Payload): Promise<T> {
+  let decoded = [payload];
+  for (const codec of [...(dataConverterFromEnv().payloadCodecs ?? [])].reverse()) decoded = await codec.decode(decoded);
+  return defaultPayloadConverter.fromPayload<T>(decoded[0]!);
 }
 
 /** A task queue no other test (or earlier run on the same server) uses. */

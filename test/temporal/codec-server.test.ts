@@ -84,7 +84,7 @@ describe('codec server', () => {
 
   it('takes its settings from the environment, and will not start without a token or keys', () => {
     const keys = newPayloadKeyLine();
-    expect(() => codecServerOptionsFromEnv({ PAYLOAD_KEYS: keys })).toThrow('CODEC_SERVER_TOKEN is not set');
+    expect(() => codecServerOptionsFromEnv({ PAYLOAD_KEYS: keys })).toThrow('CODEC_SERVER_TOKEN (or CODEC_SERVER_TOKEN_FILE) is not set');
     expect(() => codecServerOptionsFromEnv({ PAYLOAD_ENCRYPTION: 'off', CODEC_SERVER_TOKEN: TOKEN })).toThrow('nothing for a codec server to decode');
     const options = codecServerOptionsFromEnv({ PAYLOAD_KEYS: keys, CODEC_SERVER_TOKEN: TOKEN, CODEC_CORS_ORIGINS: 'http://localhost:8080, http://ui.internal' });
     expect(options).toMatchObject({ token: TOKEN, port: 8888, host: '127.0.0.1', corsOrigins: ['http://localhost:8080', 'http://ui.internal'] });

@@ -4,11 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryEvent, EventType } from '../../src/api/types';
 import type { ChunkInput, ChunkResult } from '../../src/contracts/chunk';
 import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, deliveryEventsSignal, CHUNK_ERROR_CODES, CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
-import { pollUntil, testTemporalAddress } from '../support/temporal';
+import { decodePayload, pollUntil, testTemporalAddress } from '../support/temporal';
 import { StubWorld, ambiguous, recipients, refused, rejected } from './stub-worker';
 
 const world = new StubWorld();
@@ -123,11 +124,11 @@ describe('failure', () => {
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     const signals = (await historyEvents(handle)).flatMap((event) => {
       const attributes = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
-      return attributes ? [{ name: attributes.signalName, to: attributes.workflowExecution?.workflowId, input: attributes.input?.payloads?.[0]?.data }] : [];
+      return attributes ? [{ name: attributes.signalName, to: attributes.workflowExecution?.workflowId, input: attributes.input?.payloads?.[0] }] : [];
     });
     expect(signals).toHaveLength(1);
     expect(signals[0]).toMatchObject({ name: 'chunkFailed', to: `no-such-campaign-${templateId}` });
-    expect(JSON.parse(Buffer.from(signals[0]!.input!).toString())).toEqual({ chunkIndex: 7, reason: 'stub file chunk 0 is unreadable' });
+    expect(await decodePayload(signals[0]!.input as Payload)).toEqual({ chunkIndex: 7, reason: 'stub file chunk 0 is unreadable' });
     expect(calls.sends).toHaveLength(0);
   });
 });
