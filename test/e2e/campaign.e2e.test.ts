@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
-import type { SandboxInspector } from '../../src/sandbox/inspector';
+import type { SandboxInspector } from '../../dev/sandbox/inspector';
 import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
 import type { TaskQueueNames } from '../../src/worker';
 import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
 import { chunkRecipientsQuery } from '../../workflows/messages';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
 const run = randomUUID().slice(0, 8);

@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient } from '../../src/client/campaigns';
-import type { SandboxInspector } from '../../src/sandbox/inspector';
+import type { SandboxInspector } from '../../dev/sandbox/inspector';
 import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
 import type { TaskQueueNames } from '../../src/worker';
 import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
 import { chunkProgressQuery, chunkRecipientsQuery, pauseUpdate, progressQuery } from '../../workflows/messages';
-import { ledgerOutcome } from '../harness/checks';
+import { ledgerOutcome } from '../../dev/chaos/checks';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 import { pollUntil } from '../support/temporal';
 

@@ -10,7 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFallbackActivities, type FallbackItemResult, type SendFallbacksInput } from '../../activities/fallback/index';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { planRecipients } from '../../activities/recipients';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 
 const A = '12300000003';
 const B = '12300000005';

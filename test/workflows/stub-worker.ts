@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/spec';
 import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../activities/send';
 import { deliveryEventsSignal } from '../../workflows/messages';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 export interface SendCall {
   templateId: string;
@@ -72,7 +73,7 @@ export class StubWorld {
 
   /** `address`: the shared test server (testTemporalAddress()) or the record script's own. */
   async start(address: string): Promise<void> {
-    quietWorkerLogs();
+    quietTemporalLogs();
     this.client = new Client({ connection: await Connection.connect({ address }) });
     this.worker = await Worker.create({
       connection: await NativeConnection.connect({ address }),
@@ -178,15 +179,6 @@ export class StubWorld {
         return { total: valid + invalid.length, valid, invalidCount: invalid.length, duplicateCount: 0, issues: invalid, chunks };
       },
     };
-  }
-}
-
-/** These tests provoke failures on purpose: keep the worker's log to errors (once per process). */
-function quietWorkerLogs(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
   }
 }
 

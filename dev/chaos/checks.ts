@@ -5,11 +5,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FallbackTrigger, RecipientOutcome } from '../../src/campaign/spec';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/spec';
-import type { LedgerEntry } from '../../src/sandbox/inspector';
+import type { LedgerEntry } from '../sandbox/inspector';
 import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
 import type { InjectedFault } from './faults';
-import type { WebhookReceiver } from './receivers';
-import type { Stack } from './stack';
+import type { WebhookReceiver } from '../receivers';
+import type { Stack } from '../stack/start-stack';
 
 export interface Check {
   name: string;
