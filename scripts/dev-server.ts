@@ -60,7 +60,7 @@ if (flags.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const taken = await portsTakenMessage([{ port: flags.port, flag: '--port' }, ...(flags.headless ? [] : [{ port: flags.uiPort, flag: '--ui-port' }])]);
+const taken = await portsTakenMessage([{ port: flags.port, flag: '--port N' }, ...(flags.headless ? [] : [{ port: flags.uiPort, flag: '--ui-port N' }])]);
 if (taken) fail(taken, EXIT_PORT_IN_USE);
 
 const dbFile = flags['db-file'];

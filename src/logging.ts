@@ -6,7 +6,7 @@
 import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, Runtime, type LogEntry, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel, type LogMetadata, type Logger } from '@temporalio/worker';
 
 export interface ProcessLogOptions {
   /** Append the full log here (the directory is created); undefined: no file. */
@@ -29,10 +29,19 @@ const FILE_ONLY = [
 const NOISE = new Set(['taskToken', 'namespace', 'taskQueue', 'activityId', 'activityRunId', 'workflowRunId', 'runId', 'isLocal', 'sdkComponent', 'workflowType', 'durationMs', 'error', 'attempt']);
 
 /**
- * Installs the process-wide Temporal Runtime logger. Call it once, before the first Worker or
- * NativeConnection; later calls in the same process are ignored (the Runtime is a singleton).
+ * Installs the process-wide Temporal Runtime logger (processLogger). Call it once, before the first
+ * Worker or NativeConnection; later calls in the same process are ignored (the Runtime is a singleton).
  */
 export function installProcessLogger(options: ProcessLogOptions = {}): void {
+  try {
+    Runtime.install({ logger: processLogger(options), telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } } });
+  } catch {
+    // already installed in this process (e.g. a test file that starts several workers)
+  }
+}
+
+/** A Temporal SDK Logger that writes the full log to `file` and plain lines to the terminal. */
+export function processLogger(options: ProcessLogOptions = {}): Logger {
   const terminalSeverity = SEVERITY[options.terminalLevel ?? 'WARN'];
   const print = options.print ?? ((line: string) => console.error(line));
   let fd: number | undefined;
@@ -41,17 +50,12 @@ export function installProcessLogger(options: ProcessLogOptions = {}): void {
     fd = openSync(options.file, 'a');
     writeSync(fd, `--- ${new Date().toISOString()} pid ${process.pid}: ${process.argv.slice(1).join(' ')}\n`);
   }
-  const logger = new DefaultLogger('INFO', (entry) => {
+  return new DefaultLogger('INFO', (entry) => {
     if (fd !== undefined) writeSync(fd, fileLine(entry));
     if (SEVERITY[entry.level] < terminalSeverity) return;
     const line = plainLine(entry);
     if (line !== undefined) print(line);
   });
-  try {
-    Runtime.install({ logger, telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } } });
-  } catch {
-    // already installed in this process (e.g. a test file that starts several workers)
-  }
 }
 
 /** One entry for the log file: time, level, message, meta as JSON, then the error's stack. No task token. */

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     console.error(`${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const taken = await portsTakenMessage([{ port: options.grpcPort ?? 0, flag: '--grpc-port (SANDBOX_GRPC_PORT)' }, { port: options.httpPort ?? 0, flag: '--http-port (SANDBOX_HTTP_PORT)' }], options.host);
+  const taken = await portsTakenMessage([{ port: options.grpcPort ?? 0, flag: '--grpc-port N (or SANDBOX_GRPC_PORT)' }, { port: options.httpPort ?? 0, flag: '--http-port N (or SANDBOX_HTTP_PORT)' }], options.host);
   if (taken) {
     console.error(taken);
     process.exit(EXIT_PORT_IN_USE);

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
-import { importGraph, npmScriptsIn, readImage, scriptEntry, type ImageContents } from '../support/docker-image';
+import { importGraph, npmScriptsIn, readImage, scriptCommand, scriptEntry, type ImageContents } from '../support/docker-image';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -64,15 +64,16 @@ function dockerfileOf(service: Service): string {
 function serviceFiles(): string[] {
   const files = new Set<string>();
   for (const [, service] of ourServices) {
-    const entries = [...npmScriptsIn(strings(service.command).join(' ')).map((script) => scriptEntry(packageScripts[script] ?? '')), ...healthCheckFiles(service)];
+    const entries = [...npmScriptsIn(strings(service.command).join(' ')).map((script) => scriptEntry(packageScripts[script] ?? '')), healthCheckCommand(service)?.entry];
     for (const entry of entries) if (entry && existsSync(join(ROOT, entry))) for (const file of importGraph(ROOT, entry).files) files.add(file);
   }
   return [...files];
 }
 
-/** Files of our own code a health check runs (e.g. `npx tsx scripts/task-queue-health.ts`). */
-function healthCheckFiles(service: Service): string[] {
-  return strings(service.healthcheck?.test).flatMap((word) => word.split(/\s+/)).filter((word) => /\.(ts|js|mjs)$/.test(word));
+/** The file of ours a health check runs (e.g. `npx tsx scripts/task-queue-health.ts`), if any. */
+function healthCheckCommand(service: Service): ReturnType<typeof scriptCommand> {
+  const words = strings(service.healthcheck?.test);
+  return scriptCommand(words.filter((word) => !['CMD', 'CMD-SHELL', 'NONE'].includes(word)).join(' '));
 }
 
 /**
@@ -82,12 +83,13 @@ function healthCheckFiles(service: Service): string[] {
 function missingForScript(image: ImageContents, script: string): string[] {
   const command = packageScripts[script];
   if (command === undefined) return [`npm script "${script}" is not in package.json`];
-  const entry = scriptEntry(command);
-  if (entry === undefined) return []; // not a file run by tsx/node/bash (e.g. tsc, vitest): nothing to resolve
-  return missingForFile(image, entry, `npm run ${script}`);
+  const run = scriptCommand(command);
+  if (run === undefined) return []; // not a file run by tsx/node/bash (e.g. tsc, vitest): nothing to resolve
+  return missingForFile(image, run.entry, `npm run ${script}`, run.runnerPackage);
 }
 
-function missingForFile(image: ImageContents, entry: string, what: string): string[] {
+/** `runnerPackage`: the npm package that runs the file (tsx), which must be installed too. */
+function missingForFile(image: ImageContents, entry: string, what: string, runnerPackage?: string): string[] {
   if (!existsSync(join(ROOT, entry))) return [`${what}: ${entry} does not exist`];
   const graph = importGraph(ROOT, entry);
   const problems = graph.unresolved.map((unresolved) => `${what}: import ${unresolved} resolves to no file`);
@@ -95,7 +97,7 @@ function missingForFile(image: ImageContents, entry: string, what: string): stri
     if (!image.has(file)) problems.push(`${what}: ${graph.chains.get(file)!.join(' → ')} is not in the image (the Dockerfile copies ${image.copied.join(', ')}; see also .dockerignore)`);
   }
   const installed = image.omitsDevDependencies ? packageJson.dependencies : { ...packageJson.dependencies, ...packageJson.devDependencies };
-  for (const name of graph.packages) if (!(name in installed)) problems.push(`${what}: package ${name} is not installed in the image`);
+  for (const name of [...graph.packages, ...(runnerPackage ? [runnerPackage] : [])]) if (!(name in installed)) problems.push(`${what}: package ${name} is not installed in the image`);
   return problems;
 }
 
@@ -136,8 +138,9 @@ describe('docker-compose.yml', () => {
       const script = (service.command as string[])[2]!;
       expect(scriptEntry(packageScripts[script] ?? ''), `${name}: npm script "${script}" runs a file`).toBeDefined();
       expect(missingForScript(image, script), name).toEqual([]);
-      // Health checks that run our code need their files in the image too.
-      for (const file of healthCheckFiles(service)) expect(missingForFile(image, file, `${name} healthcheck`), name).toEqual([]);
+      // A health check that runs our code needs its files in the image too.
+      const check = healthCheckCommand(service);
+      if (check) expect(missingForFile(image, check.entry, `${name} healthcheck`, check.runnerPackage), name).toEqual([]);
     }
   });
 

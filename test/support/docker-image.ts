@@ -59,7 +59,7 @@ export function readImage(root: string, dockerfile: string): ImageContents {
     const dest = paths.pop()!;
     for (const source of paths) {
       const from = normalize(source).replace(/\/$/, '');
-      const isDir = existsSync(join(root, from)) && statSync(join(root, from)).isDirectory();
+      const isDir = isDirectory(join(root, from));
       const to = normalize(isDir || !(dest.endsWith('/') || paths.length > 1) ? dest : join(dest, from.split('/').pop()!)).replace(/\/$/, '');
       (to === from || (from === '.' && to === '.') ? copied : misplaced).push(from);
     }
@@ -117,12 +117,24 @@ function globRegex(pattern: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
-/** The file an npm script runs with tsx, node or bash (after npx and flags), or undefined. */
-export function scriptEntry(command: string): string | undefined {
+/** The file an npm script runs with tsx, node or bash (after npx and flags), and the npm package that runs it, if any. */
+export function scriptCommand(command: string): { entry: string; runnerPackage?: string } | undefined {
   const parts = command.trim().split(/\s+/);
   if (parts[0] === 'npx') parts.shift();
-  if (!['tsx', 'node', 'bash', 'sh'].includes(parts[0] ?? '')) return undefined;
-  return parts.slice(1).find((part) => !part.startsWith('-'));
+  const runner = parts[0] ?? '';
+  if (!['tsx', 'node', 'bash', 'sh'].includes(runner)) return undefined;
+  if (parts.some((part) => ['-e', '--eval', '-p', '--print', '-c'].includes(part))) return undefined; // inline code, no file
+  const entry = parts.slice(1).find((part) => !part.startsWith('-'));
+  return entry === undefined ? undefined : { entry, ...(runner === 'tsx' ? { runnerPackage: 'tsx' } : {}) };
+}
+
+/** The file an npm script runs, or undefined when it runs no file of ours (tsc, vitest, `npm run` chains). */
+export function scriptEntry(command: string): string | undefined {
+  return scriptCommand(command)?.entry;
+}
+
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
 }
 
 const RESOLVE_SUFFIXES = ['', '.ts', '.tsx', '.mts', '.js', '.mjs', '.cjs', '.json', '/index.ts', '/index.js'];
@@ -155,7 +167,10 @@ export function importGraph(root: string, entry: string): ImportGraph {
     if (!/\.(ts|tsx|mts|js|mjs|cjs)$/.test(file)) continue; // a shell script, a JSON or data file: no imports to follow
     const text = readFileSync(join(root, file), 'utf8');
     const specifiers = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
-    for (const match of text.matchAll(/new URL\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g)) specifiers.push(match[1]!);
+    for (const match of text.matchAll(/new URL\(\s*['"](\.{1,2}\/[^'"]*)['"]\s*,\s*import\.meta\.url\s*\)/g)) {
+      // A file the code opens or hands to a tool (a workflow bundle's entry, a shell script); a directory (the project root) is no file.
+      if (!isDirectory(join(root, dirname(file), match[1]!))) specifiers.push(match[1]!);
+    }
     for (const specifier of specifiers) {
       if (!specifier.startsWith('.')) {
         const name = packageName(specifier.replace(/^node:/, ''));
