@@ -28,7 +28,7 @@ export const PROCESS_FLAGS_USAGE = `  --log-file PATH   also append the full SDK
 
 /**
  * Runs a process entry point (`npm run worker`, `npm run listener`): --help prints `usage` and exits 0,
- * an unknown flag exits 2 naming it; the Temporal SDK logs one plain line per warning (INFO and up)
+ * an unknown flag exits 2 naming it; the Temporal SDK logs one plain line per entry (INFO and up)
  * on the terminal; a failure is one line on stderr and a meaningful exit code, never a stack trace.
  */
 export function runProcess(name: string, usage: string, main: () => Promise<void>): void {
