@@ -2,19 +2,8 @@
 // PpoppoApiError messages are already scrubbed of secrets; anything else is scrubbed here.
 import { ApplicationFailure } from '@temporalio/common';
 import { PpoppoApiError, ResourceExhaustedError, scrubSecrets as scrub } from '../src/api/errors';
-
-/** Details of a `SendRefused` failure: nothing was accepted; retry after `retryAfterMs` if given. */
-export interface SendRefusedDetails {
-  retryAfterMs: number | null;
-  quota: boolean;
-  codeName: string;
-}
-
-/** Details of `SendRejected` (will not succeed as is) and `SendAmbiguous` (may have been accepted). */
-export interface SendErrorDetails {
-  codeName: string;
-  message: string;
-}
+import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
+import type { SendErrorDetails, SendRefusedDetails } from '../src/contracts/chunk';
 
 /** CreateSendRequest failed: say whether anything may have been accepted. Never retried by Temporal. */
 export function sendFailure(err: unknown): ApplicationFailure {
@@ -26,16 +15,16 @@ export function sendFailure(err: unknown): ApplicationFailure {
         quota: err instanceof ResourceExhaustedError && err.isQuota === true,
         codeName: err.codeName,
       };
-      return ApplicationFailure.create({ type: 'SendRefused', message, details: [details], nonRetryable: true });
+      return ApplicationFailure.create({ type: SEND_FAILURE_TYPES.refused, message, details: [details], nonRetryable: true });
     }
-    const type = err.retry === 'unsafe' ? 'SendRejected' : 'SendAmbiguous';
+    const type = err.retry === 'unsafe' ? SEND_FAILURE_TYPES.rejected : SEND_FAILURE_TYPES.ambiguous;
     const details: SendErrorDetails = { codeName: err.codeName, message };
     return ApplicationFailure.create({ type, message, details: [details], nonRetryable: true });
   }
   // Not an API status (e.g. a bug or a transport surprise): we cannot know whether it was accepted.
   const message = scrub(err instanceof Error ? err.message : String(err));
   const details: SendErrorDetails = { codeName: 'UNKNOWN', message };
-  return ApplicationFailure.create({ type: 'SendAmbiguous', message, details: [details], nonRetryable: true });
+  return ApplicationFailure.create({ type: SEND_FAILURE_TYPES.ambiguous, message, details: [details], nonRetryable: true });
 }
 
 /**

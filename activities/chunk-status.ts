@@ -4,8 +4,8 @@
 // instead: a closed chunk never signals again, so the campaign adopts its result.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import { chunkProgressQuery } from '../workflows/messages';
-import type { ChunkResult } from '../workflows/messages';
+import { chunkProgressQuery } from '../src/contracts/chunk';
+import type { ChunkResult } from '../src/contracts/chunk';
 import { withKeepAlive } from './heartbeat';
 
 export type ChunkStatus =

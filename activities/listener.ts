@@ -5,11 +5,12 @@
 // skipped: chunk already closed, or no campaign owns it after a grace period). The committed
 // cursor is the last event of the done prefix, so it never passes an event still held for a chunk
 // that is not visible yet. Re-delivery after a restart is harmless: chunks apply events by state.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import type { DeliveryEvent } from '../src/api/types';
 import type { PpoppoClient } from '../src/api/client';
-import { deliveryEventsSignal } from '../workflows/messages';
+import { deliveryEventsSignal } from '../src/contracts/chunk';
 import { ChunkDirectory } from './chunk-directory';
 import { activityContext } from './heartbeat';
 
@@ -223,6 +224,8 @@ export function createListenerActivities(deps: ListenerDeps) {
   return { consumeEvents };
 }
 
+export type ListenerActivities = ReturnType<typeof createListenerActivities>;
+
 /** ULIDs sort by time: the later of two cursors. */
 function laterCursor(a: string | null, b: string | null): string | null {
   if (a === null) return b;
@@ -239,10 +242,6 @@ export function redactPpnum(ppnum: string | undefined): string {
 function streamReconnects(stream: object): number {
   const value = (stream as { reconnects?: unknown }).reconnects;
   return typeof value === 'number' ? value : 0;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 const consoleLogger = {

@@ -6,8 +6,7 @@
 import { createReadStream } from 'node:fs';
 import type { RecipientInput } from '../src/api/types';
 import { isValidPpnum, missingVars } from '../src/api/validation';
-
-export type RecipientFileFormat = 'csv' | 'ndjson';
+import type { RecipientFileFormat } from '../src/campaign/chunk-source';
 
 export interface FileRecord {
   /** Record text without its line ending. */

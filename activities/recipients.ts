@@ -6,10 +6,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../src/api/types';
 import type { ValidationIssue } from '../src/api/validation';
-import type { ChunkSource } from '../src/campaign/spec';
+import type { ChunkSource, FileChunkSource, RecipientFileFormat } from '../src/campaign/chunk-source';
 import { heartbeat } from './heartbeat';
 import { parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecords } from './recipient-file';
-import type { RecipientFileFormat, RecordParse } from './recipient-file';
+import type { RecordParse } from './recipient-file';
 
 export interface PlanRecipientsInput {
   campaignId: string;
@@ -32,8 +32,6 @@ export interface RecipientPlan {
   issues: ValidationIssue[];
   chunks: FileChunkSource[];
 }
-
-export type FileChunkSource = Extract<ChunkSource, { kind: 'file' }>;
 
 type RecordParser = (text: string) => RecordParse;
 

@@ -6,22 +6,17 @@ import type { PpoppoClient } from '../src/api/client';
 import { PpoppoApiError } from '../src/api/errors';
 import type { PollConfigSpec, SendReceipt, TemplateComponentSpec, TemplateInfo } from '../src/api/types';
 import { extractPlaceholders } from '../src/api/validation';
-import type { ChunkSource } from '../src/campaign/spec';
-import { LISTENER_WORKFLOW_ID } from '../src/temporal/names';
-import { listenerCursorQuery } from '../workflows/listener';
+import type { ChunkSource } from '../src/campaign/chunk-source';
+import type { TemplateSource } from '../src/campaign/spec';
+import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
+import type { RecipientSnapshot } from '../src/contracts/chunk';
+import { LISTENER_WORKFLOW_ID, listenerCursorQuery } from '../src/contracts/listener';
 import { apiFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
 import { withKeepAlive } from './heartbeat';
 import { reconcileSendRequest } from './reconcile';
 import type { ReconcileInput } from './reconcile';
 import { readChunkRecipients } from './recipients';
-
-/** A recipient's final status as GetSendRequestStatus reports it. */
-export interface RecipientSnapshot {
-  ppnum: string;
-  status: 'DELIVERED' | 'FAILED';
-  errorCode?: string;
-}
 
 export interface SendDeps {
   client: PpoppoClient;
@@ -32,15 +27,14 @@ export interface SendDeps {
   reconcileMaxScanMs?: number;
 }
 
-export type EnsureTemplateInput = { name: string; description?: string; components: TemplateComponentSpec[] } | { templateId: string };
-
 export interface EnsuredTemplate {
   templateId: string;
   placeholders: string[];
   isPoll: boolean;
 }
 
-export interface CreateSendRequestInput {
+/** One chunk's send: the activity reads the chunk's own rows (vars never enter the history for files). */
+export interface SendChunkInput {
   templateId: string;
   source: ChunkSource;
   pollConfig?: PollConfigSpec;
@@ -55,7 +49,7 @@ export function createSendActivities(deps: SendDeps) {
   const directory = temporalClient ? new ChunkDirectory(temporalClient) : undefined;
 
   /** Creates the template, or finds an identical one by name (safe to run again). */
-  async function ensureTemplate(input: EnsureTemplateInput): Promise<EnsuredTemplate> {
+  async function ensureTemplate(input: TemplateSource): Promise<EnsuredTemplate> {
     if ('templateId' in input) {
       const template = await client.getTemplate(input.templateId).catch((err: unknown) => {
         throw apiFailure(err, `template ${input.templateId} cannot be used`);
@@ -100,9 +94,9 @@ export function createSendActivities(deps: SendDeps) {
   }
 
   /** Calls CreateSendRequest exactly once; the workflow decides about retries from the failure type. */
-  async function createSendRequest(input: CreateSendRequestInput): Promise<SendReceipt> {
+  async function createSendRequest(input: SendChunkInput): Promise<SendReceipt> {
     const recipients = await readChunkRecipients({ source: input.source });
-    if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', 'EmptyChunk');
+    if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', SEND_FAILURE_TYPES.empty);
     try {
       // Heartbeats while the call is out: a worker that dies mid-send is noticed in seconds.
       return await withKeepAlive(() => client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig }), undefined, 1_000);

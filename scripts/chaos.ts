@@ -20,7 +20,7 @@ import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKin
 import { seededRandom } from '../dev/chaos/random';
 import { integerFlag, withTimeout } from '../dev/script-helpers';
 import type { CampaignSpec } from '../src/campaign/spec';
-import { countRecipients } from '../src/campaign/spec';
+import { countRecipients } from '../src/campaign/outcomes';
 
 const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--json] [--out FILE] [--keep]
 fault kinds: ${FAULT_KINDS.join(', ')}`;

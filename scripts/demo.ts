@@ -21,19 +21,20 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { PpoppoClient } from '../src/api/client';
 import { makeClientConfig } from '../src/api/config';
-import type { CampaignSpec, OutcomeCounts } from '../src/campaign/spec';
+import type { CampaignSpec } from '../src/campaign/spec';
+import type { OutcomeCounts } from '../src/campaign/outcomes';
 import { runListener } from '../src/listener';
 import { installProcessLogger } from '../src/logging';
 import { parseDurationMs } from '../src/sandbox/options';
 import { startSandbox } from '../src/sandbox/server';
-import { campaignWorkflowId } from '../src/temporal/names';
+import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId, progressQuery } from '../src/contracts/campaign';
+import type { CampaignProgress, CampaignResult } from '../src/contracts/campaign';
+import { TASK_QUEUES } from '../src/temporal/names';
 import { runWorkers } from '../src/worker';
 import { EXIT_PORT_IN_USE, freePort, portInUse, portsTakenMessage } from '../dev/ports';
 import { startWebhookReceiver } from '../dev/receivers';
 import { SandboxInspector } from '../dev/sandbox/inspector';
 import { startDevServer } from '../dev/temporal/dev-server';
-import type { CampaignProgress, CampaignResult } from '../workflows/messages';
-import { progressQuery } from '../workflows/messages';
 
 const USAGE = `usage: npm run demo -- [--recipients N] [--keep] [--serve] [--json] [--data-dir .data]
                        [--port 7233] [--ui-port 8233] [--sandbox-grpc-port 3203] [--sandbox-http-port 3100]
@@ -201,7 +202,7 @@ async function main(): Promise<number> {
     limits: { chunkSize: 500, chunksInFlight: 4 },
   };
   const workflowId = campaignWorkflowId(campaignId);
-  const handle = await client.workflow.start('campaignWorkflow', { workflowId, taskQueue: 'ppoppo-campaigns', args: [spec] });
+  const handle = await client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId, taskQueue: TASK_QUEUES.campaigns, args: [spec] });
   const uiLink = `${temporal.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
   say(`\nCampaign ${campaignId}: ${flags.recipients} recipients from ${file}\n  Web UI: ${uiLink}\n`);
 

@@ -8,14 +8,16 @@ import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
-import { LISTENER_WORKFLOW_ID, TASK_QUEUES } from './temporal/names';
+import { TASK_QUEUES } from './temporal/names';
+import { LISTENER_WORKFLOW_ID, LISTENER_WORKFLOW_TYPE } from './contracts/listener';
+import type { ListenerWorkflowInput } from './contracts/listener';
 import { createListenerActivities } from '../activities/listener';
 import type { ListenerDeps } from '../activities/listener';
-import { listenerWorkflow } from '../workflows/listener';
+import type { listenerWorkflow } from '../workflows/listener/workflow';
 import { envNumber, isMainModule, openProcessDeps, PROCESS_FLAGS_USAGE, runProcess } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 
-export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener.ts', import.meta.url));
+export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener/workflow.ts', import.meta.url));
 
 export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'unknownGraceMs'> {
   connection?: NativeConnection;
@@ -59,10 +61,11 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
   });
 
   if (options.startWorkflow !== false) {
-    await temporalClient.workflow.start(listenerWorkflow, {
+    const input: ListenerWorkflowInput = { cursor: null, maxRunMs: options.maxRunMs ?? envNumber('LISTENER_MAX_RUN_MS') };
+    await temporalClient.workflow.start<typeof listenerWorkflow>(LISTENER_WORKFLOW_TYPE, {
       workflowId: options.workflowId ?? LISTENER_WORKFLOW_ID,
       taskQueue,
-      args: [{ cursor: null, maxRunMs: options.maxRunMs ?? envNumber('LISTENER_MAX_RUN_MS') }],
+      args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
   }

@@ -1,13 +1,12 @@
 // Fallback channels: where a recipient's message goes when Ppoppo could not deliver it (consent
 // denied, consent window expired, delivery failed). Types only, plus the error channels throw.
 // The channels' settings (what a campaign spec says) live in src/campaign/fallback-settings.ts.
-
-export type FallbackTriggerOutcome = 'denied' | 'expired' | 'failed';
+import type { FallbackTrigger } from '../../src/campaign/outcomes';
 
 export interface FallbackMessage {
   campaignId: string;
   ppnum: string;
-  outcome: FallbackTriggerOutcome;
+  outcome: FallbackTrigger;
   /** `${campaignId}:${ppnum}`: the same recipient of the same campaign always gets the same key. */
   idempotencyKey: string;
   /** Fallback text rendered with the recipient's vars. */

@@ -6,19 +6,20 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { RecipientInput } from '../../src/api/types';
 import { renderTemplate } from '../../src/api/validation';
-import type { ChunkSource, RecipientOutcome } from '../../src/campaign/spec';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
+import { parseChannelSettings, type FallbackChannelSettings } from '../../src/campaign/fallback-settings';
+import { isFallbackTrigger, type RecipientOutcome } from '../../src/campaign/outcomes';
 import { activityContext, withKeepAlive } from '../heartbeat';
 import { readChunkRecipients } from '../recipients';
-import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel, type FallbackTriggerOutcome } from './channel';
+import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel } from './channel';
 import { createEmailChannel } from './email';
-import { parseChannelSettings, type FallbackChannelSettings, type RawChannelSettings } from '../../src/campaign/fallback-settings';
 import { createWebhookChannel } from './webhook';
 
 export type * from './channel';
 
 export interface FallbackItem {
   ppnum: string;
-  /** One of FALLBACK_OUTCOMES; anything else is reported as failed. */
+  /** A FallbackTrigger; anything else is reported as failed. */
   outcome: RecipientOutcome;
   /** Omitted for file sources: the activity reads them from `source`, keeping them out of histories. */
   vars?: Record<string, string>;
@@ -27,8 +28,8 @@ export interface FallbackItem {
 export interface SendFallbacksInput {
   campaignId: string;
   chunkIndex: number;
-  /** `fallback.channel` from the spec; validated here. */
-  channel: RawChannelSettings | FallbackChannelSettings;
+  /** `fallback.channel` from the spec; validated again here (inputs may come from older histories). */
+  channel: FallbackChannelSettings;
   /** Fallback text with {{placeholders}}. Required for email. */
   template?: string;
   items: FallbackItem[];
@@ -56,8 +57,6 @@ export interface FallbackActivityOptions {
   /** Messages in flight at once; default 4. */
   concurrency?: number;
 }
-
-const FALLBACK_OUTCOMES: readonly string[] = ['denied', 'expired', 'failed'] satisfies FallbackTriggerOutcome[];
 
 export function defaultChannelFactory(settings: FallbackChannelSettings): FallbackChannel {
   return settings.type === 'webhook' ? createWebhookChannel(settings) : createEmailChannel(settings);
@@ -99,7 +98,7 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
 /** Bad settings or a missing secret will not fix themselves on retry. */
 function openChannel(input: SendFallbacksInput, factory: (settings: FallbackChannelSettings) => FallbackChannel): FallbackChannel {
   try {
-    const settings = parseChannelSettings(input.channel as RawChannelSettings);
+    const settings = parseChannelSettings(input.channel);
     if (settings.type === 'email' && !input.template) throw new Error('an email fallback needs fallback.text');
     return factory(settings);
   } catch (err) {
@@ -109,7 +108,7 @@ function openChannel(input: SendFallbacksInput, factory: (settings: FallbackChan
 
 async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item: FallbackItem, vars: Record<string, string> | undefined): Promise<FallbackItemResult> {
   const failed = (error: string): FallbackItemResult => ({ ppnum: item.ppnum, status: 'failed', attempts: 0, error });
-  if (!isFallbackOutcome(item.outcome)) return failed(`outcome ${item.outcome} does not call for a fallback`);
+  if (!isFallbackTrigger(item.outcome)) return failed(`outcome ${item.outcome} does not call for a fallback`);
   if (!vars) return failed(`recipient ${item.ppnum} not found in the chunk's source`);
   const text = input.template ? renderTemplate([{ type: 'text', content: input.template }], vars) : '';
   const message = { campaignId: input.campaignId, ppnum: item.ppnum, outcome: item.outcome, idempotencyKey: idempotencyKeyFor(input.campaignId, item.ppnum), text, vars };
@@ -120,10 +119,6 @@ async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item
     const attempts = err instanceof FallbackDeliveryError ? err.attempts : 1;
     return { ppnum: item.ppnum, status: 'failed', attempts, error: `${channel.name}: ${err instanceof Error ? err.message : String(err)}` };
   }
-}
-
-function isFallbackOutcome(outcome: string): outcome is FallbackTriggerOutcome {
-  return FALLBACK_OUTCOMES.includes(outcome);
 }
 
 /** Vars by ppnum: given inline, or read from the file source for items that come without. */

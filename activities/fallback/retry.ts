@@ -1,4 +1,5 @@
 // Retries one delivery with exponential backoff (jittered), honouring a server's Retry-After.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FallbackDeliveryError } from './channel';
 
 export interface BackoffOptions {
@@ -30,8 +31,4 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
   if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
   const at = Date.parse(header);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

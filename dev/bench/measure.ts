@@ -6,7 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { CampaignClient } from '../../src/client/campaigns';
 import type { SandboxInspector, SandboxStats, SendRequestEntry } from '../sandbox/inspector';
-import { SEND_REQUEST_ID_KEY, campaignWorkflowId } from '../../src/temporal/names';
+import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
+import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
+import { CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
 
 export interface Percentiles {
   samples: number;
@@ -89,8 +91,8 @@ export async function listCampaignWorkflows(client: Client, campaignId: string, 
     const campaignRuns: WorkflowExecutionInfo[] = [];
     const chunkRuns: WorkflowExecutionInfo[] = [];
     for await (const info of client.workflow.list({ query: `WorkflowId STARTS_WITH "${prefix}"` })) {
-      if (info.type === 'chunkWorkflow') chunkRuns.push(info);
-      else if (info.type === 'campaignWorkflow') campaignRuns.push(info);
+      if (info.type === CHUNK_WORKFLOW_TYPE) chunkRuns.push(info);
+      else if (info.type === CAMPAIGN_WORKFLOW_TYPE) campaignRuns.push(info);
     }
     const closed = [...campaignRuns, ...chunkRuns].every((info) => info.status.name !== 'RUNNING');
     if ((chunkRuns.length >= chunks && closed) || Date.now() > deadline) return { campaignRuns, chunks: chunkRuns };

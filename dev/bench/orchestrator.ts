@@ -5,8 +5,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { TemplateComponentSpec } from '../../src/api/types';
 import type { CampaignSpec } from '../../src/campaign/spec';
-import { countRecipients } from '../../src/campaign/spec';
-import type { CampaignResult } from '../../workflows/messages';
+import { countRecipients } from '../../src/campaign/outcomes';
+import type { CampaignResult } from '../../src/contracts/campaign';
 import {
   chunkStartsBySendRequest,
   cpuSeconds,

@@ -21,7 +21,7 @@ import {
   totalsFromProto,
 } from './convert';
 import type { PollResults } from './convert';
-import { AlreadyExistsError, FailedPreconditionError, GRPC_CODES, InvalidRecipientsError, InvalidTemplateError, PpoppoApiError, UnauthenticatedError, toPpoppoError } from './errors';
+import { InvalidRecipientsError, InvalidTemplateError, PpoppoApiError, UnauthenticatedError, toPpoppoError } from './errors';
 import {
   ExternalAppServiceService,
   ExternalMessageServiceService,
@@ -30,7 +30,7 @@ import {
 import { EventStream } from './stream';
 import type { StreamEventsOptions } from './stream';
 import type { PollConfigSpec, RecipientInput, RecipientStatusInfo, SendReceipt, SendRequestTotals, TemplateComponentSpec, TemplateInfo } from './types';
-import { extractPlaceholders, MAX_RECIPIENTS_PER_REQUEST, validateComponents, validateRecipients } from './validation';
+import { MAX_RECIPIENTS_PER_REQUEST, validateComponents, validateRecipients } from './validation';
 import type { ValidationIssue } from './validation';
 
 export interface PpoppoClientOptions {
@@ -73,17 +73,6 @@ export interface SendRequestStatusInfo {
   recipients: RecipientStatusInfo[];
 }
 
-export interface SendAlertInput {
-  text: string;
-  ppnums?: string[];
-  /** Recipients with their own vars; `message` is set to `text` for each. */
-  recipients?: RecipientInput[];
-  /** Template to use or create (default 'ppoppo-campaigns-alert'): one Text component "{{message}}". */
-  templateName?: string;
-}
-
-export const ALERT_TEMPLATE_NAME = 'ppoppo-campaigns-alert';
-const ALERT_COMPONENTS: TemplateComponentSpec[] = [{ type: 'text', content: '{{message}}' }];
 /** Reads do not wait longer than this for a server's retry-after hint; they fail instead. */
 const MAX_READ_RETRY_WAIT_MS = 5_000;
 const LIST_PAGE_SIZE = 100;
@@ -115,7 +104,6 @@ export class PpoppoClient {
   readonly #templates: grpc.Client;
   readonly #app: grpc.Client;
   readonly #streams = new Set<EventStream>();
-  readonly #alertTemplates = new Map<string, Promise<string>>();
 
   constructor(config: ClientConfig, options: PpoppoClientOptions = {}) {
     this.endpoint = parseApiUrl(config.apiUrl);
@@ -221,51 +209,6 @@ export class PpoppoClient {
   async getPollResults(pollId: string, options: CallOptions = {}): Promise<PollResults> {
     const resp = await this.#read(this.#app, this.#rpc.app.getPollResults, { pollId }, options);
     return pollResultsFromProto(resp);
-  }
-
-  /**
-   * Sends one pre-formatted text to some ppnums through a one-component template ("{{message}}"),
-   * found by name or created on first use and then cached.
-   */
-  async sendAlert(input: SendAlertInput, options: CallOptions = {}): Promise<SendReceipt> {
-    const recipients: RecipientInput[] = [
-      ...(input.ppnums ?? []).map((ppnum) => ({ ppnum, vars: { message: input.text } })),
-      ...(input.recipients ?? []).map((recipient) => ({ ppnum: recipient.ppnum, vars: { ...recipient.vars, message: input.text } })),
-    ];
-    if (recipients.length === 0) throw new InvalidRecipientsError('sendAlert', [{ field: 'ppnums', message: 'an alert needs at least one ppnum' }]);
-    const templateId = await this.#alertTemplateId(input.templateName ?? ALERT_TEMPLATE_NAME, options);
-    return this.createSendRequest({ templateId, recipients }, options);
-  }
-
-  #alertTemplateId(name: string, options: CallOptions): Promise<string> {
-    let pending = this.#alertTemplates.get(name);
-    if (!pending) {
-      pending = this.#ensureAlertTemplate(name, options);
-      pending.catch(() => this.#alertTemplates.delete(name)); // try again next time
-      this.#alertTemplates.set(name, pending);
-    }
-    return pending;
-  }
-
-  async #ensureAlertTemplate(name: string, options: CallOptions): Promise<string> {
-    const usable = (template: TemplateInfo) => {
-      const placeholders = extractPlaceholders(template.components);
-      if (placeholders.length !== 1 || placeholders[0] !== 'message') {
-        const details = `template "${name}" (${template.id}) exists but is not an alert template: it must have the single placeholder {{message}}`;
-        throw new FailedPreconditionError({ grpcCode: GRPC_CODES.FAILED_PRECONDITION, method: 'sendAlert', details });
-      }
-      return template.id;
-    };
-    const existing = await this.findTemplateByName(name, options);
-    if (existing) return usable(existing);
-    try {
-      return (await this.createTemplate({ name, description: 'Alerts: one text, sent as is', components: ALERT_COMPONENTS }, options)).id;
-    } catch (err) {
-      if (!(err instanceof AlreadyExistsError)) throw err;
-      const created = await this.findTemplateByName(name, options); // created concurrently by someone else
-      if (!created) throw err;
-      return usable(created);
-    }
   }
 
   // ── Events ─────────────────────────────────────────────────────────────────────────────────

@@ -12,6 +12,17 @@ export interface ValidationIssue {
   message: string;
 }
 
+/**
+ * "line 12, vars.name: …" (files) or "entry 3, ppnum: …" (lists; a field path like
+ * 'recipients.inline[3].ppnum' already says where). The ppnum only when asked for (local output
+ * to the person who owns the file): texts that are stored never name a recipient.
+ */
+export function describeIssue(issue: ValidationIssue, options: { withPpnum?: boolean } = {}): string {
+  const where = issue.line !== undefined ? `line ${issue.line}` : issue.index !== undefined && !issue.field.includes('[') ? `entry ${issue.index}` : '';
+  const who = options.withPpnum && issue.ppnum ? ` (${issue.ppnum})` : '';
+  return `${where}${who}${where || who ? ': ' : ''}${issue.field}: ${issue.message}`;
+}
+
 /** A ppnum repeated in a list: `index` is dropped, `firstIndex` is the entry kept. */
 export interface DuplicateRecipient {
   index: number;

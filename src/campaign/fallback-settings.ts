@@ -34,11 +34,11 @@ export interface EmailChannelSettings {
 
 export type FallbackChannelSettings = WebhookChannelSettings | EmailChannelSettings;
 
-
-export type RawChannelSettings = Record<string, unknown>;
+type RawChannelSettings = Record<string, unknown>;
 
 /** Typed settings, or an Error naming the first problem (no secrets: settings hold none). */
-export function parseChannelSettings(raw: RawChannelSettings): FallbackChannelSettings {
+export function parseChannelSettings(input: object): FallbackChannelSettings {
+  const raw = input as RawChannelSettings;
   const type = raw.type ?? raw.kind;
   if (type === 'webhook') return webhookSettings(raw);
   if (type === 'email') return emailSettings(raw);

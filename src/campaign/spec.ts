@@ -1,6 +1,5 @@
-// The campaign spec: what a person types (CLI, Temporal CLI, Web UI, app code), its parsing and
-// defaults, and the shapes that travel between the campaign workflow, chunk workflows and activities.
-// PURE: no Node imports; workflow code imports this module.
+// The campaign spec: what a person writes (CLI, Temporal CLI, Web UI, app code), its parsing,
+// validation and defaults. PURE: no Node imports; workflow code imports this module.
 //
 // Example (start workflow `campaignWorkflow` with id `campaign/spring-sale` and this as its input):
 //   { "campaignId": "spring-sale",
@@ -12,32 +11,27 @@
 import type { PollConfigSpec, RecipientInput, TemplateComponentSpec } from '../api/types';
 import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, validateComponents, validateRecipients } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
-// Pure (type imports only): the fallback activity's own check of channel settings, run here too so a
-// bad channel is rejected with the spec, before anything is sent.
+import type { RecipientFileFormat } from './chunk-source';
 import { parseChannelSettings } from './fallback-settings';
-
-export type FallbackTrigger = 'denied' | 'expired' | 'failed';
-
-/**
- * Where a fallback goes: { type: 'webhook', url, ... } or { type: 'email', host, port, from,
- * addressColumn, ... } (activities/fallback/channel.ts). The workflows pass it on as is; secrets are
- * never written here, only the names of environment variables that hold them.
- */
-export type FallbackChannelSettings = { type: string } & Record<string, unknown>;
+import type { FallbackChannelSettings } from './fallback-settings';
+import { isFallbackTrigger } from './outcomes';
+import type { FallbackTrigger } from './outcomes';
 
 export interface FallbackSpec {
   /** Outcomes that trigger a fallback; 'denied' is always included. */
   on: FallbackTrigger[];
+  /** Where fallbacks go. Secrets are never written here, only the names of environment variables that hold them. */
   channel: FallbackChannelSettings;
   /** Fallback message with {{placeholders}}; the channel renders it with the recipient's vars. */
   text?: string;
 }
 
+/** A template to create (or find by name, if identical), or one that exists. */
 export type TemplateSource =
   | { name: string; description?: string; components: TemplateComponentSpec[] }
   | { templateId: string };
 
-export type RecipientSourceSpec = { inline: RecipientInput[] } | { file: string; format?: 'csv' | 'ndjson' };
+export type RecipientSourceSpec = { inline: RecipientInput[] } | { file: string; format?: RecipientFileFormat };
 
 export interface CampaignSpec {
   campaignId: string;
@@ -56,20 +50,6 @@ export interface SpecIssue {
   path: string;
   message: string;
 }
-
-/**
- * The recipients of one chunk (one CreateSendRequest). A file chunk is a byte range of the source
- * file; `skipLines` are the invalid or duplicate rows inside it that the plan excluded.
- */
-export type ChunkSource =
-  | { kind: 'inline'; recipients: RecipientInput[] }
-  | { kind: 'file'; path: string; format: 'csv' | 'ndjson'; byteStart: number; byteEnd: number; firstLine: number; skipLines: number[] };
-
-export type RecipientOutcome = 'delivered' | 'failed' | 'denied' | 'expired' | 'invalid' | 'cancelled';
-export type FallbackOutcome = 'sent' | 'failed' | 'skipped';
-export type OutcomeCounts = Record<RecipientOutcome, number> & { fallbackSent: number; fallbackFailed: number };
-
-export const RECIPIENT_OUTCOMES: readonly RecipientOutcome[] = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled'];
 
 export const DEFAULT_CONSENT_WINDOW = '24h';
 export const DEFAULT_CHUNK_SIZE = MAX_RECIPIENTS_PER_REQUEST;
@@ -106,20 +86,6 @@ export function fallbackTriggers(fallback: FallbackSpec | undefined): FallbackTr
   return ['denied', ...fallback.on.filter((outcome) => outcome !== 'denied')];
 }
 
-export function emptyCounts(): OutcomeCounts {
-  return { delivered: 0, failed: 0, denied: 0, expired: 0, invalid: 0, cancelled: 0, fallbackSent: 0, fallbackFailed: 0 };
-}
-
-export function addCounts(into: OutcomeCounts, more: Partial<OutcomeCounts>): OutcomeCounts {
-  for (const key of Object.keys(into) as (keyof OutcomeCounts)[]) into[key] += more[key] ?? 0;
-  return into;
-}
-
-/** Recipients with a final outcome (fallback counts are beside the outcomes, not extra recipients). */
-export function countRecipients(counts: OutcomeCounts): number {
-  return RECIPIENT_OUTCOMES.reduce((sum, outcome) => sum + counts[outcome], 0);
-}
-
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
 
@@ -132,20 +98,6 @@ export function parseDuration(value: string | number): number | undefined {
   let total = 0;
   for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(amount) * DURATION_UNITS[unit!]!;
   return Math.round(total);
-}
-
-/** Splits a list into inline chunk sources of at most `chunkSize` recipients. */
-export function chunkInline(recipients: readonly RecipientInput[], chunkSize: number): ChunkSource[] {
-  const chunks: ChunkSource[] = [];
-  for (let start = 0; start < recipients.length; start += chunkSize) {
-    chunks.push({ kind: 'inline', recipients: recipients.slice(start, start + chunkSize) });
-  }
-  return chunks;
-}
-
-/** Number of recipients in a chunk source when it is known without reading a file. */
-export function inlineSize(source: ChunkSource): number | undefined {
-  return source.kind === 'inline' ? source.recipients.length : undefined;
 }
 
 /** Variables every recipient needs: the template's placeholders and those of the fallback text. */
@@ -183,7 +135,6 @@ export function checkInlineRecipients(list: readonly unknown[], requiredVars: re
 
 const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows'];
-const FALLBACK_TRIGGERS: readonly FallbackTrigger[] = ['denied', 'expired', 'failed'];
 
 /**
  * Checks the structure of a spec (as parsed from JSON) and returns it with each issue located by
@@ -232,15 +183,15 @@ export function parseCampaignSpec(input: unknown): { spec: CampaignSpec | undefi
   return { spec: normalize(input as unknown as CampaignSpec), issues };
 }
 
-/** Fills defaults that are cheap to state explicitly (file format from the extension, 'denied' in fallback.on). */
+/** States the defaults a reader should see: the file format from the extension, 'denied' in fallback.on, typed channel settings. */
 function normalize(spec: CampaignSpec): CampaignSpec {
   const normalized: CampaignSpec = { ...spec };
   if ('file' in spec.recipients) normalized.recipients = { file: spec.recipients.file, format: spec.recipients.format ?? formatFromName(spec.recipients.file) };
-  if (spec.fallback) normalized.fallback = { ...spec.fallback, on: fallbackTriggers(spec.fallback) };
+  if (spec.fallback) normalized.fallback = { ...spec.fallback, on: fallbackTriggers(spec.fallback), channel: parseChannelSettings(spec.fallback.channel) };
   return normalized;
 }
 
-function formatFromName(file: string): 'csv' | 'ndjson' | undefined {
+function formatFromName(file: string): RecipientFileFormat | undefined {
   const lower = file.toLowerCase();
   if (lower.endsWith('.csv')) return 'csv';
   if (lower.endsWith('.ndjson') || lower.endsWith('.jsonl')) return 'ndjson';
@@ -291,7 +242,7 @@ function checkFallback(fallback: unknown, issue: Report): void {
   if (!Array.isArray(fallback.on)) issue('fallback.on', 'on must be a list of "denied", "expired", "failed"');
   else {
     fallback.on.forEach((outcome, i) => {
-      if (!FALLBACK_TRIGGERS.includes(outcome as FallbackTrigger)) issue(`fallback.on[${i}]`, `unknown outcome ${JSON.stringify(outcome)}; use "denied", "expired" or "failed"`);
+      if (!isFallbackTrigger(outcome)) issue(`fallback.on[${i}]`, `unknown outcome ${JSON.stringify(outcome)}; use "denied", "expired" or "failed"`);
     });
   }
   if (!isObject(fallback.channel)) issue('fallback.channel', 'channel must be an object with a "type": "webhook" or "email"');

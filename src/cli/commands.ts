@@ -2,15 +2,17 @@
 // with --json) and returns an exit code; failures are thrown as CliError (see errors.ts).
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { PpoppoClient } from '../api/client';
 import { clientConfigFromEnv } from '../api/config';
 import type { CreateTemplateInput } from '../api/client';
-import { countRecipients } from '../campaign/spec';
+import { AlertSender } from '../alerts';
+import { countRecipients } from '../campaign/outcomes';
 import { connectClient, temporalConfigFromEnv, describeTemporalConfig } from '../temporal/config';
 import { CampaignClient, InvalidSpecError } from '../client/campaigns';
-import type { CampaignProgress, CampaignResult } from '../../workflows/messages';
+import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import { CliError, EXIT } from './errors';
 import type { ExitCode } from './errors';
 import { REPORT_COLUMNS, csvLine, formatProgress, formatRecipient, formatResult, formatValidation, progressLine, reportRow } from './format';
@@ -117,7 +119,7 @@ export async function watch(ctx: CommandContext): Promise<ExitCode> {
       lastLine = line;
     }
     if (closed || FINAL_STATUSES.has(progress.status)) break;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
   if (tty) process.stdout.write('\n');
   const result = await awaitResult(client, campaignId);
@@ -205,7 +207,7 @@ export async function alert(ctx: CommandContext): Promise<ExitCode> {
   if (!ctx.flags.text) throw new CliError('alert needs --text "message"', EXIT.usage);
   const api = ppoppoClient();
   try {
-    const receipt = await api.sendAlert({ ppnums: ctx.args, text: ctx.flags.text });
+    const receipt = await new AlertSender(api).send({ ppnums: ctx.args, text: ctx.flags.text });
     if (ctx.flags.json) printJson(ctx, receipt);
     else ctx.print(`sent alert to ${receipt.totalRecipients} recipients: send request ${receipt.sendRequestId} (${receipt.status})`);
   } finally {

@@ -1,15 +1,11 @@
 // Text rendering for the campaign CLI: progress lines, the validation report and the CSV report.
-import type { ValidationIssue } from '../api/validation';
-import { RECIPIENT_OUTCOMES, countRecipients } from '../campaign/spec';
-import type { CampaignProgress, CampaignResult, RecipientRecord } from '../../workflows/messages';
+import { describeIssue } from '../api/validation';
+import { RECIPIENT_OUTCOMES, countRecipients } from '../campaign/outcomes';
+import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
+import type { RecipientRecord } from '../contracts/chunk';
 import type { ValidationReport } from './validate';
 
 const BAR_WIDTH = 30;
-
-export function describeIssue(issue: ValidationIssue): string {
-  const where = issue.line !== undefined ? `line ${issue.line}` : issue.index !== undefined ? `entry ${issue.index}` : 'file';
-  return `${where}${issue.ppnum ? ` (${issue.ppnum})` : ''}: ${issue.field}: ${issue.message}`;
-}
 
 export function formatValidation(report: ValidationReport): string {
   const lines: string[] = [];
@@ -18,7 +14,7 @@ export function formatValidation(report: ValidationReport): string {
     return lines.join('\n');
   }
   lines.push(`campaign ${report.campaignId}: ${report.valid} valid, ${report.invalid} invalid, ${report.duplicates} duplicate recipients`);
-  lines.push(...report.rowIssues.map((issue) => `  ${describeIssue(issue)}`));
+  lines.push(...report.rowIssues.map((issue) => `  ${describeIssue(issue, { withPpnum: true })}`));
   lines.push(...report.notes.map((note) => `note: ${note}`));
   lines.push(report.ok ? 'OK: nothing was sent' : 'NOT OK: fix the rows above (nothing was sent)');
   return lines.join('\n');

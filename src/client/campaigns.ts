@@ -2,16 +2,19 @@
 // @temporalio/client Client. The CLI (src/cli) is a thin shell over this class.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { parseCampaignSpec } from '../campaign/spec';
+import { campaignSettings, parseCampaignSpec } from '../campaign/spec';
 import type { CampaignSpec, SpecIssue } from '../campaign/spec';
-import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, TASK_QUEUES, campaignWorkflowId, chunkWorkflowId } from '../temporal/names';
-import { cancelUpdate, chunkRecipientsQuery, pauseUpdate, progressQuery, resumeUpdate } from '../../workflows/messages';
-import type { CampaignProgress, CampaignResult, RecipientRecord } from '../../workflows/messages';
+import { CAMPAIGN_MEMO, CAMPAIGN_WORKFLOW_TYPE, campaignIdOf, campaignWorkflowId, cancelUpdate, pauseUpdate, progressQuery, resumeUpdate } from '../contracts/campaign';
+import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
+import { chunkRecipientsQuery, chunkWorkflowId } from '../contracts/chunk';
+import type { RecipientRecord } from '../contracts/chunk';
+import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, TASK_QUEUES } from '../temporal/names';
+import type { campaignWorkflow } from '../../workflows/campaign/workflow';
 
 export interface CampaignClientOptions {
   /** Task queue of the campaign workflows (default TASK_QUEUES.campaigns). */
   taskQueue?: string;
-  /** Non-default send queue, passed to the workflow as memo `sendTaskQueue` (tests, isolated workers). */
+  /** Non-default send queue, passed to the workflow in its memo (tests, isolated workers). */
   sendTaskQueue?: string;
 }
 
@@ -54,9 +57,9 @@ export class CampaignClient {
   readonly #client: Client;
   readonly #options: CampaignClientOptions;
 
-  constructor(client: Client, options: CampaignClientOptions | string = {}) {
+  constructor(client: Client, options: CampaignClientOptions = {}) {
     this.#client = client;
-    this.#options = typeof options === 'string' ? { taskQueue: options } : options;
+    this.#options = options;
   }
 
   /**
@@ -70,13 +73,14 @@ export class CampaignClient {
     if (!spec) throw new InvalidSpecError(issues);
     const workflowId = campaignWorkflowId(spec.campaignId);
     try {
-      const handle = await this.#client.workflow.start('campaignWorkflow', {
+      const handle = await this.#client.workflow.start<typeof campaignWorkflow>(CAMPAIGN_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.#options.taskQueue ?? TASK_QUEUES.campaigns,
-        args: [spec satisfies CampaignSpec],
+        args: [spec],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        memo: this.#options.sendTaskQueue ? { sendTaskQueue: this.#options.sendTaskQueue } : undefined,
+        memo: this.#options.sendTaskQueue ? { [CAMPAIGN_MEMO.sendTaskQueue]: this.#options.sendTaskQueue } : undefined,
+        ...campaignSummary(spec),
       });
       return { campaignId: spec.campaignId, workflowId, runId: handle.firstExecutionRunId };
     } catch (err) {
@@ -137,11 +141,11 @@ export class CampaignClient {
   /** Campaigns on the server, newest first (visibility is eventually consistent: a new one may lag). */
   async list(query?: string): Promise<CampaignSummary[]> {
     const campaigns: CampaignSummary[] = [];
-    const filter = `WorkflowType = "campaignWorkflow"${query ? ` AND (${query})` : ''}`;
+    const filter = `WorkflowType = "${CAMPAIGN_WORKFLOW_TYPE}"${query ? ` AND (${query})` : ''}`;
     for await (const info of this.#client.workflow.list({ query: filter })) {
       const attributes = info.typedSearchAttributes;
       campaigns.push({
-        campaignId: attributes.get(CAMPAIGN_ID_KEY) ?? info.workflowId.replace(/^campaign\//, ''),
+        campaignId: attributes.get(CAMPAIGN_ID_KEY) ?? campaignIdOf(info.workflowId),
         workflowId: info.workflowId,
         runId: info.runId,
         status: attributes.get(CAMPAIGN_STATUS_KEY) ?? info.status.name.toLowerCase(),
@@ -161,4 +165,19 @@ export class CampaignClient {
       throw err;
     }
   }
+}
+
+/**
+ * The Web UI's Summary panel for a campaign: id, template, where the recipients come from, and
+ * the settings that shape the run. Counts and names only, never a recipient's data.
+ */
+export function campaignSummary(spec: CampaignSpec): { staticSummary: string; staticDetails: string } {
+  const template = 'templateId' in spec.template ? `template ${spec.template.templateId}` : `template "${spec.template.name}"`;
+  const recipients = 'inline' in spec.recipients ? `${spec.recipients.inline.length} inline recipients` : `recipients from a ${spec.recipients.format ?? 'csv'} file`;
+  const settings = campaignSettings(spec);
+  const fallback = spec.fallback ? `fallback by ${spec.fallback.channel.type} on ${spec.fallback.on.join(', ')}` : 'no fallback';
+  return {
+    staticSummary: `campaign ${spec.campaignId} · ${template} · ${recipients}`,
+    staticDetails: [`consent window ${spec.consentWindow ?? '24h'}`, `chunks of ${settings.chunkSize}, ${settings.chunksInFlight} in flight`, fallback].join(' · '),
+  };
 }

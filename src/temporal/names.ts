@@ -1,5 +1,6 @@
-// Names shared by workflows, workers, the listener and the CLI: task queues, search attributes and
-// workflow ids. Pure module (workflow code imports it): no Node imports, no I/O.
+// Names the whole deployment shares: task queues and search attributes. Workflow types, ids,
+// messages and memo keys belong to each workflow's contract (src/contracts/).
+// PURE: workflow code imports this module.
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 
 export const TASK_QUEUES = {
@@ -11,30 +12,14 @@ export const TASK_QUEUES = {
   listener: 'ppoppo-listener',
 } as const;
 
-export type TaskQueueName = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
-
-/** Custom search attributes and their types, as the server must register them (all Keyword). */
-export const SEARCH_ATTRIBUTES = {
-  PpoppoCampaignId: 'Keyword',
-  PpoppoCampaignStatus: 'Keyword',
-  PpoppoSendRequestId: 'Keyword',
-} as const;
-
-export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
-
-/** Typed keys for `typedSearchAttributes` / `upsertSearchAttributes` with a TypedSearchAttributes value. */
+/** Set on campaign and chunk workflows. */
 export const CAMPAIGN_ID_KEY = defineSearchAttributeKey('PpoppoCampaignId', SearchAttributeType.KEYWORD);
+/** The campaign's own status (CampaignStatus), on campaign workflows. */
 export const CAMPAIGN_STATUS_KEY = defineSearchAttributeKey('PpoppoCampaignStatus', SearchAttributeType.KEYWORD);
+/** Set on a chunk workflow once its send request is known. */
 export const SEND_REQUEST_ID_KEY = defineSearchAttributeKey('PpoppoSendRequestId', SearchAttributeType.KEYWORD);
 
-/** The singleton listener workflow. */
-export const LISTENER_WORKFLOW_ID = 'ppoppo-listener';
-
-export function campaignWorkflowId(campaignId: string): string {
-  return `campaign/${campaignId}`;
-}
-
-/** Chunk index zero-padded to 6 digits so ids of one campaign sort in chunk order. */
-export function chunkWorkflowId(campaignId: string, index: number): string {
-  return `${campaignWorkflowId(campaignId)}/chunk/${String(index).padStart(6, '0')}`;
-}
+/** Our custom search attributes as a server must register them (name → type), all Keyword. */
+export const SEARCH_ATTRIBUTES: Readonly<Record<string, 'Keyword'>> = Object.fromEntries(
+  [CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, SEND_REQUEST_ID_KEY].map((key) => [key.name, 'Keyword']),
+);

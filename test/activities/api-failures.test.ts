@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { GRPC_CODES, InternalError, InvalidArgumentError, ResourceExhaustedError, UnavailableError } from '../../src/api/errors';
 import { apiFailure, sendFailure } from '../../activities/api-failures';
+import { SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 
 const method = 'CreateSendRequest';
 
 describe('sendFailure', () => {
   it('turns a rate limit into SendRefused with the retry-after hint', () => {
     const failure = sendFailure(new ResourceExhaustedError({ grpcCode: GRPC_CODES.RESOURCE_EXHAUSTED, method, details: 'rate limit exceeded', retryAfterMs: 750 }));
-    expect(failure).toMatchObject({ type: 'SendRefused', nonRetryable: true });
+    expect(failure).toMatchObject({ type: SEND_FAILURE_TYPES.refused, nonRetryable: true });
     expect(failure.details).toEqual([{ retryAfterMs: 750, quota: false, codeName: 'RESOURCE_EXHAUSTED' }]);
   });
 
@@ -17,14 +18,14 @@ describe('sendFailure', () => {
   });
 
   it('maps server UNAVAILABLE to SendRefused, INVALID_ARGUMENT to SendRejected, INTERNAL to SendAmbiguous', () => {
-    expect(sendFailure(new UnavailableError({ grpcCode: GRPC_CODES.UNAVAILABLE, method, details: 'try later' })).type).toBe('SendRefused');
-    expect(sendFailure(new InvalidArgumentError({ grpcCode: GRPC_CODES.INVALID_ARGUMENT, method, details: 'recipients[0].ppnum bad' }))).toMatchObject({ type: 'SendRejected', details: [{ codeName: 'INVALID_ARGUMENT' }] });
-    expect(sendFailure(new InternalError({ grpcCode: GRPC_CODES.INTERNAL, method, details: 'boom' })).type).toBe('SendAmbiguous');
+    expect(sendFailure(new UnavailableError({ grpcCode: GRPC_CODES.UNAVAILABLE, method, details: 'try later' })).type).toBe(SEND_FAILURE_TYPES.refused);
+    expect(sendFailure(new InvalidArgumentError({ grpcCode: GRPC_CODES.INVALID_ARGUMENT, method, details: 'recipients[0].ppnum bad' }))).toMatchObject({ type: SEND_FAILURE_TYPES.rejected, details: [{ codeName: 'INVALID_ARGUMENT' }] });
+    expect(sendFailure(new InternalError({ grpcCode: GRPC_CODES.INTERNAL, method, details: 'boom' })).type).toBe(SEND_FAILURE_TYPES.ambiguous);
   });
 
   it('treats an unknown error as ambiguous and scrubs tokens from it', () => {
     const failure = sendFailure(new Error('failed with Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl'));
-    expect(failure.type).toBe('SendAmbiguous');
+    expect(failure.type).toBe(SEND_FAILURE_TYPES.ambiguous);
     expect(failure.message).not.toContain('eyJ');
   });
 });

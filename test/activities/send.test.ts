@@ -8,7 +8,8 @@ import type { FaultRequest } from '../../src/sandbox/faults';
 import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
 import { createSendActivities } from '../../activities/send';
-import type { ChunkSource } from '../../src/campaign/spec';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
+import { SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -84,7 +85,7 @@ describe('createSendRequest', () => {
     const ppnum = freshPpnum();
     await injectFaults({ resourceExhaustedNext: 1, retryAfterMs: 1234 });
     const failure = await failureOf(activities.createSendRequest({ templateId, source: inline(ppnum) }));
-    expect(failure).toMatchObject({ type: 'SendRefused', nonRetryable: true });
+    expect(failure).toMatchObject({ type: SEND_FAILURE_TYPES.refused, nonRetryable: true });
     expect(failure.details?.[0]).toMatchObject({ retryAfterMs: 1234, quota: false, codeName: 'RESOURCE_EXHAUSTED' });
     expect(await acceptedWith(ppnum)).toEqual([]);
   });
@@ -92,20 +93,20 @@ describe('createSendRequest', () => {
   it('maps UNAVAILABLE to SendRefused without a hint', async () => {
     await injectFaults({ unavailableNext: 1 });
     const failure = await failureOf(activities.createSendRequest({ templateId, source: inline(freshPpnum()) }));
-    expect(failure.type).toBe('SendRefused');
+    expect(failure.type).toBe(SEND_FAILURE_TYPES.refused);
     expect(failure.details?.[0]).toMatchObject({ retryAfterMs: null, codeName: 'UNAVAILABLE' });
   });
 
   it('maps a refusal that will not change (unknown template) to SendRejected', async () => {
     const failure = await failureOf(activities.createSendRequest({ templateId: 'no-such-template', source: inline(freshPpnum()) }));
-    expect(failure).toMatchObject({ type: 'SendRejected', nonRetryable: true });
+    expect(failure).toMatchObject({ type: SEND_FAILURE_TYPES.rejected, nonRetryable: true });
     expect(failure.details?.[0]).toMatchObject({ codeName: 'NOT_FOUND' });
   });
 
   it('maps an answer lost after acceptance to SendAmbiguous', async () => {
     await injectFaults({ ambiguousNext: 1 });
     const failure = await failureOf(activities.createSendRequest({ templateId, source: inline(freshPpnum()) }));
-    expect(failure).toMatchObject({ type: 'SendAmbiguous', nonRetryable: true });
+    expect(failure).toMatchObject({ type: SEND_FAILURE_TYPES.ambiguous, nonRetryable: true });
   });
 
   it('never puts the client secret in a failure', async () => {

@@ -21,6 +21,7 @@ import {
   TemplateComponentType,
 } from '../../src/api/gen/ppoppo/external/v1/external';
 import type { CreateSendRequestReq, Template } from '../../src/api/gen/ppoppo/external/v1/external';
+import { AlertSender } from '../../src/alerts';
 
 type Handler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 
@@ -239,7 +240,7 @@ describe('PpoppoClient (scripted server)', () => {
     expect(err).toMatchObject({ retry: 'ambiguous', method: 'CreateSendRequest' });
   });
 
-  it('sendAlert finds or creates its template once and reuses it', async () => {
+  it('AlertSender finds or creates its template once and reuses it', async () => {
     const templates: Template[] = [];
     handlers.set('ListTemplates', (_call, callback) => callback(null, { templates, hasMore: false }));
     handlers.set('CreateTemplate', (call, callback) => {
@@ -248,16 +249,16 @@ describe('PpoppoClient (scripted server)', () => {
       callback(null, { template: created });
     });
     handlers.set('CreateSendRequest', (call, callback) => callback(null, { id: 'sr_a', status: SendRequestStatus.SEND_REQUEST_STATUS_QUEUED, totalRecipients: (call.request as CreateSendRequestReq).recipients.length }));
-    const c = client();
-    await c.sendAlert({ ppnums: ['12300000001'], text: 'Disk full' });
-    await c.sendAlert({ recipients: [{ ppnum: '12300000002', vars: { x: 'y' } }], text: 'Disk still full' });
+    const alerts = new AlertSender(client());
+    await alerts.send({ ppnums: ['12300000001'], text: 'Disk full' });
+    await alerts.send({ recipients: [{ ppnum: '12300000002', vars: { x: 'y' } }], text: 'Disk still full' });
     expect(seen.filter((call) => call.method === 'CreateTemplate')).toHaveLength(1);
     const sends = seen.filter((call) => call.method === 'CreateSendRequest').map((call) => call.request as CreateSendRequestReq);
     expect(sends.map((send) => send.templateId)).toEqual(['tpl_1', 'tpl_1']);
     expect(sends[0]!.recipients).toEqual([{ ppnum: '12300000001', vars: { message: 'Disk full' } }]);
     expect(sends[1]!.recipients).toEqual([{ ppnum: '12300000002', vars: { x: 'y', message: 'Disk still full' } }]);
     // A second client finds the existing template instead of creating another.
-    await client().sendAlert({ ppnums: ['12300000001'], text: 'again' });
+    await new AlertSender(client()).send({ ppnums: ['12300000001'], text: 'again' });
     expect(seen.filter((call) => call.method === 'CreateTemplate')).toHaveLength(1);
   });
 });

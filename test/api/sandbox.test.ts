@@ -26,6 +26,7 @@ import type { DeliveryEvent, EventType } from '../../src/api/types';
 import type { FaultRequest } from '../../src/sandbox/faults';
 import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
+import { AlertSender } from '../../src/alerts';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -297,11 +298,11 @@ describe('sandbox: polls, alerts and quota', () => {
     expect(results.results.reduce((sum, r) => sum + r.count, 0)).toBe(1);
   });
 
-  it('sendAlert creates its template once and delivers the text', async () => {
+  it('AlertSender creates its template once and delivers the text', async () => {
     const client = clientFor(sandbox);
     const name = `alerts-${unique++}`;
-    const first = await client.sendAlert({ ppnums: ['12300000001'], text: 'Disk full on db-1', templateName: name });
-    const second = await clientFor(sandbox).sendAlert({ ppnums: ['12300000001'], text: 'Disk fine again', templateName: name });
+    const first = await new AlertSender(client, name).send({ ppnums: ['12300000001'], text: 'Disk full on db-1' });
+    const second = await new AlertSender(clientFor(sandbox), name).send({ ppnums: ['12300000001'], text: 'Disk fine again' });
     expect(first.sendRequestId).not.toBe(second.sendRequestId);
     const page = await client.listTemplates({ limit: 1000 });
     expect(page.templates.filter((t) => t.name === name)).toHaveLength(1);

@@ -21,7 +21,8 @@ import { startSandbox } from '../../src/sandbox/server';
 import { freePort } from '../../dev/ports';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
-import type { CampaignProgress, CampaignResult, RecipientRecord } from '../../workflows/messages';
+import type { CampaignProgress, CampaignResult } from '../../src/contracts/campaign';
+import type { RecipientRecord } from '../../src/contracts/chunk';
 import { connectTestClient, connectTestWorkerConnection, testTemporalAddress } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
 

@@ -11,10 +11,11 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { SandboxInspector } from '../../dev/sandbox/inspector';
-import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
+import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO } from '../../src/contracts/campaign';
+import { chunkWorkflowId, chunkRecipientsQuery } from '../../src/contracts/chunk';
 import type { TaskQueueNames } from '../../src/worker';
-import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
-import { chunkRecipientsQuery } from '../../workflows/messages';
+import type { CampaignResult } from '../../src/contracts/campaign';
+import type { RecipientRecord } from '../../src/contracts/chunk';
 import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
@@ -49,11 +50,11 @@ afterAll(async () => {
 });
 
 async function runCampaign(spec: CampaignSpec): Promise<CampaignResult> {
-  const handle = await temporal.workflow.start('campaignWorkflow', {
+  const handle = await temporal.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
     workflowId: campaignWorkflowId(spec.campaignId),
     taskQueue: queues.campaigns,
     args: [spec],
-    memo: { sendTaskQueue: queues.send },
+    memo: { [CAMPAIGN_MEMO.sendTaskQueue]: queues.send },
   });
   return handle.result();
 }

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { OutcomeCounts } from '../../src/campaign/spec';
+import type { OutcomeCounts } from '../../src/campaign/outcomes';
 import { freePort } from '../../dev/ports';
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

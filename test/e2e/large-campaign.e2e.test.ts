@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/spec';
+import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { SandboxInspector } from '../../dev/sandbox/inspector';
-import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
+import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO } from '../../src/contracts/campaign';
+import { chunkWorkflowId, chunkRecipientsQuery } from '../../src/contracts/chunk';
 import type { TaskQueueNames } from '../../src/worker';
-import type { CampaignResult } from '../../workflows/messages';
-import { chunkRecipientsQuery } from '../../workflows/messages';
+import type { CampaignResult } from '../../src/contracts/campaign';
 import { ledgerOutcome } from '../../dev/chaos/checks';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 import { pollUntil } from '../support/temporal';
@@ -84,11 +84,11 @@ describe('a 50,000-recipient campaign from a CSV file', () => {
     };
 
     const startedAt = Date.now();
-    const handle = await temporal.workflow.start('campaignWorkflow', {
+    const handle = await temporal.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
       workflowId: campaignWorkflowId(campaignId),
       taskQueue: queues.campaigns,
       args: [spec],
-      memo: { sendTaskQueue: queues.send },
+      memo: { [CAMPAIGN_MEMO.sendTaskQueue]: queues.send },
     });
     const result = (await handle.result()) as CampaignResult;
     console.info(`large campaign: ${RECIPIENTS} recipients in ${Math.round((Date.now() - startedAt) / 1000)} s, counts ${JSON.stringify(result.counts)}`);

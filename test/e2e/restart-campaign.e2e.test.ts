@@ -8,14 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/spec';
+import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient } from '../../src/client/campaigns';
 import type { SandboxInspector } from '../../dev/sandbox/inspector';
-import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
+import { campaignWorkflowId, pauseUpdate, progressQuery, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO } from '../../src/contracts/campaign';
+import { chunkWorkflowId, chunkProgressQuery, chunkRecipientsQuery } from '../../src/contracts/chunk';
 import type { TaskQueueNames } from '../../src/worker';
-import type { CampaignResult, RecipientRecord } from '../../workflows/messages';
-import { chunkProgressQuery, chunkRecipientsQuery, pauseUpdate, progressQuery } from '../../workflows/messages';
+import type { CampaignResult } from '../../src/contracts/campaign';
+import type { RecipientRecord } from '../../src/contracts/chunk';
 import { ledgerOutcome } from '../../dev/chaos/checks';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 import { pollUntil } from '../support/temporal';
@@ -35,11 +36,11 @@ afterAll(() => stack?.stop());
 
 /** Starts the campaign workflow the way the Web UI or `temporal workflow start` would (the id may be reused). */
 function startCampaign(spec: CampaignSpec) {
-  return temporal.workflow.start('campaignWorkflow', {
+  return temporal.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
     workflowId: campaignWorkflowId(spec.campaignId),
     taskQueue: queues.campaigns,
     args: [spec],
-    memo: { sendTaskQueue: queues.send },
+    memo: { [CAMPAIGN_MEMO.sendTaskQueue]: queues.send },
   });
 }
 

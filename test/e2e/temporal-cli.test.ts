@@ -22,7 +22,8 @@ import { temporalCliPath } from '../../dev/temporal/dev-server';
 import { TASK_QUEUES } from '../../src/temporal/names';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
-import type { CampaignProgress, RecipientRecord } from '../../workflows/messages';
+import type { CampaignProgress } from '../../src/contracts/campaign';
+import type { RecipientRecord } from '../../src/contracts/chunk';
 import { connectTestClient, connectTestWorkerConnection, pollUntil, testTemporalAddress } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
 

@@ -22,11 +22,11 @@ import { connectClient, connectWorkerConnection } from '../../src/temporal/confi
 import { freePort } from '../../dev/ports';
 import { startDevServer } from '../../dev/temporal/dev-server';
 import type { DevServer } from '../../dev/temporal/dev-server';
-import { CAMPAIGN_ID_KEY, TASK_QUEUES, campaignWorkflowId } from '../../src/temporal/names';
+import { CAMPAIGN_ID_KEY, TASK_QUEUES } from '../../src/temporal/names';
+import { campaignWorkflowId, progressQuery, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
-import { progressQuery } from '../../workflows/messages';
-import type { CampaignProgress } from '../../workflows/messages';
+import type { CampaignProgress } from '../../src/contracts/campaign';
 import { pollUntil } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
 
@@ -56,7 +56,7 @@ function specFor(campaignId: string): CampaignSpec {
 }
 
 async function startCampaign(campaignId: string): Promise<void> {
-  await temporal.workflow.start('campaignWorkflow', { workflowId: campaignWorkflowId(campaignId), taskQueue: TASK_QUEUES.campaigns, args: [specFor(campaignId)] });
+  await temporal.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId: campaignWorkflowId(campaignId), taskQueue: TASK_QUEUES.campaigns, args: [specFor(campaignId)] });
 }
 
 function progressOf(campaignId: string): Promise<CampaignProgress> {
@@ -124,14 +124,17 @@ describe('Temporal Web UI (headless Chromium)', () => {
     await page.getByText(campaignWorkflowId(campaignId), { exact: true }).first().click();
     await page.getByRole('heading', { name: campaignWorkflowId(campaignId) }).waitFor();
     await page.getByText('User Metadata', { exact: true }).first().click();
-    // The UI renders the details as markdown in an iframe (/render?content=…); "1/2" becomes "1⁄2".
+    // The UI renders the details as Markdown in an iframe (/render?content=…).
     const details = await pollUntil(
       'current details rendered',
       async () => (await page.frames().find((frame) => frame.url().includes('/render?'))?.locator('body').innerText()) ?? '',
-      (text) => text.includes('running:'),
+      (text) => text.includes('recipients done'),
       30_000,
     );
-    expect(details).toMatch(/running: 1.2 done · awaiting outcome 1 · delivered 1 · chunks 2.2 sent, 1 finished/);
+    // Rendered Markdown: the heading line, then the tables (innerText separates cells with tabs).
+    expect(details).toContain('running · 1 of 2 recipients done');
+    expect(details).toMatch(/awaiting outcome\t1\ndelivered\t1\n/);
+    expect(details).toMatch(/planned\t2\nstarted\t2\nsent\t2\nfinished\t1/);
     expect(await page.getByText('Running', { exact: true }).count()).toBeGreaterThan(0);
     await page.screenshot({ path: `${ARTIFACTS}/web-ui-campaign.png`, fullPage: true });
 
@@ -146,7 +149,7 @@ describe('Temporal Web UI (headless Chromium)', () => {
     await page.goto(`${server.uiUrl}/namespaces/default/workflows/start-workflow`);
     await page.getByTestId('workflowId').fill(campaignWorkflowId(formId));
     await page.getByTestId('taskQueue').fill(TASK_QUEUES.campaigns);
-    await page.getByTestId('workflowType').fill('campaignWorkflow');
+    await page.getByTestId('workflowType').fill(CAMPAIGN_WORKFLOW_TYPE);
     await page.locator('[contenteditable="true"][data-language="json"]').click();
     await page.keyboard.insertText(JSON.stringify(specFor(formId), null, 2)); // what a paste inserts
     await page.getByTestId('start-workflow-button').click();

@@ -10,6 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFallbackActivities, type FallbackItemResult, type SendFallbacksInput } from '../../activities/fallback/index';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { planRecipients } from '../../activities/recipients';
+import type { FallbackChannelSettings } from '../../src/campaign/fallback-settings';
 import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { testLogger } from '../support/quiet-logs';
 
@@ -106,7 +107,7 @@ describe('sendFallbacks', () => {
     const env = mockEnvironment();
     const items = [{ ppnum: A, outcome: 'denied' as const, vars: {} }];
 
-    const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } })).catch((err: unknown) => err);
+    const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } as unknown as FallbackChannelSettings })).catch((err: unknown) => err);
     expect(unknownType).toBeInstanceOf(ApplicationFailure);
     expect((unknownType as ApplicationFailure).nonRetryable).toBe(true);
     expect((unknownType as ApplicationFailure).type).toBe('FallbackConfigInvalid');

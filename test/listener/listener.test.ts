@@ -2,17 +2,16 @@
 // (via runListener), stand-in chunk workflows (fixtures/workflows.ts) and an in-memory event log
 // in place of the Ppoppo stream, so the test decides exactly when each event appears.
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
+import { fileURLToPath } from 'node:url';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PpoppoClient } from '../../src/api/client';
 import { runListener } from '../../src/listener';
 import type { RunningListener, RunListenerOptions } from '../../src/listener';
-import { listenerCursorQuery } from '../../workflows/listener';
+import { listenerCursorQuery } from '../../src/contracts/listener';
 import { connectTestClient, connectTestWorkerConnection, pollUntil } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
 import { FakeEventLog } from './fake-event-stream';

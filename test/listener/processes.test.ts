@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/server';
-import { LISTENER_WORKFLOW_ID } from '../../src/temporal/names';
+import { LISTENER_WORKFLOW_ID } from '../../src/contracts/listener';
 import { connectTestClient, testTemporalAddress } from '../support/temporal';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

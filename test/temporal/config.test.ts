@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeTemporalConfig, temporalConfigFromEnv } from '../../src/temporal/config';
-import { LISTENER_WORKFLOW_ID, TASK_QUEUES, campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
+import { TASK_QUEUES } from '../../src/temporal/names';
+import { LISTENER_WORKFLOW_ID } from '../../src/contracts/listener';
+import { campaignWorkflowId } from '../../src/contracts/campaign';
+import { chunkWorkflowId } from '../../src/contracts/chunk';
 
 describe('temporalConfigFromEnv', () => {
   it('defaults to the local dev server in plaintext', () => {

@@ -7,10 +7,10 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecipientInput } from '../../src/api/types';
-import { emptyCounts } from '../../src/campaign/spec';
+import { emptyCounts } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
-import type { CampaignResult } from '../../workflows/messages';
-import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate } from '../../workflows/messages';
+import type { CampaignResult } from '../../src/contracts/campaign';
+import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
 import { StubWorld, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
@@ -37,7 +37,7 @@ function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<Cam
 async function start(spec: unknown) {
   const campaignId = (spec as { campaignId?: string }).campaignId ?? randomUUID();
   started.push(campaignId);
-  return world.client.workflow.start('campaignWorkflow', {
+  return world.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
     workflowId: `campaign/${campaignId}`,
     taskQueue: world.taskQueue,
     args: [spec],
@@ -98,7 +98,7 @@ describe('file sources', () => {
     const handle = await start({ campaignId: templateId, template: { templateId }, recipients: { file: `stub-file://${templateId}`, format: 'csv' } });
     const failure = await failureOf(handle);
     expect(failure.type).toBe('InvalidRecipients');
-    expect(failure.message).toContain('line 4, ppnum');
+    expect(failure.message).toContain('line 4: ppnum');
     expect(calls.sends).toHaveLength(0);
   });
 

@@ -7,8 +7,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryEvent, EventType } from '../../src/api/types';
-import type { ChunkInput, ChunkResult } from '../../workflows/messages';
-import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, deliveryEventsSignal } from '../../workflows/messages';
+import type { ChunkInput, ChunkResult } from '../../src/contracts/chunk';
+import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, deliveryEventsSignal, CHUNK_ERROR_CODES, CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
 import { StubWorld, ambiguous, recipients, refused, rejected } from './stub-worker';
 
@@ -34,7 +34,7 @@ function chunkInput(templateId: string, overrides: Partial<ChunkInput> = {}): Ch
 }
 
 async function startChunk(input: ChunkInput): Promise<WorkflowHandle> {
-  const handle = await world.client.workflow.start('chunkWorkflow', {
+  const handle = await world.client.workflow.start(CHUNK_WORKFLOW_TYPE, {
     workflowId: `chunk-test-${randomUUID()}`,
     taskQueue: world.taskQueue,
     args: [input],
@@ -222,8 +222,8 @@ describe('outcomes and fallback', () => {
     );
     expect(calls.fallbacks.find((item) => item.ppnum === denied!.ppnum)!.vars).toEqual(denied!.vars);
     const byPpnum = new Map((await handle.query(chunkRecipientsQuery)).map((r) => [r.ppnum, r]));
-    expect(byPpnum.get(pending!.ppnum)).toMatchObject({ state: 'expired', outcome: 'expired', errorCode: 'CONSENT_WINDOW_ENDED', fallback: 'sent' });
-    expect(byPpnum.get(silent!.ppnum)).toMatchObject({ state: 'failed', errorCode: 'NO_EVENT' });
+    expect(byPpnum.get(pending!.ppnum)).toMatchObject({ state: 'expired', outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded, fallback: 'sent' });
+    expect(byPpnum.get(silent!.ppnum)).toMatchObject({ state: 'failed', errorCode: CHUNK_ERROR_CODES.noEvent });
     expect(byPpnum.get(silent!.ppnum)!.fallback).toBeUndefined();
     expect(byPpnum.get(delivered!.ppnum)!.fallback).toBeUndefined();
     expect(byPpnum.get(delivered!.ppnum)!.history.map((h) => h.event).slice(-3)).toEqual(['RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED', 'RECIPIENT_DELIVERED']);
@@ -255,7 +255,7 @@ describe('outcomes and fallback', () => {
     expect(calls.fallbacks.map((item) => [item.ppnum, item.outcome]).sort()).toEqual([[deniedLate!.ppnum, 'denied'], [undecided!.ppnum, 'expired']].sort());
     const byPpnum = new Map((await handle.query(chunkRecipientsQuery)).map((r) => [r.ppnum, r]));
     expect(byPpnum.get(granted!.ppnum)!.history.at(-1)!.event).toBe('status snapshot: DELIVERED');
-    expect(byPpnum.get(undecided!.ppnum)).toMatchObject({ outcome: 'expired', errorCode: 'CONSENT_WINDOW_ENDED' });
+    expect(byPpnum.get(undecided!.ppnum)).toMatchObject({ outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded });
   });
 
   it('falls back on a denial as soon as it is known, before the consent window ends', async () => {

@@ -10,8 +10,8 @@ import type { EventType } from '../../src/api/types';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { isMainModule } from '../../src/run-helpers';
 import { startDevServer } from '../../dev/temporal/dev-server';
-import { campaignWorkflowId, chunkWorkflowId } from '../../src/temporal/names';
-import { pauseUpdate, resumeUpdate } from '../../workflows/messages';
+import { campaignWorkflowId, pauseUpdate, resumeUpdate, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
+import { chunkWorkflowId } from '../../src/contracts/chunk';
 import { StubWorld, ambiguous, recipients, refused } from './stub-worker';
 
 const HISTORIES_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
@@ -58,7 +58,7 @@ async function record(world: StubWorld): Promise<void> {
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
     limits: { chunkSize: 2, chunksInFlight: 2 },
   };
-  const handle = await world.client.workflow.start('campaignWorkflow', {
+  const handle = await world.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
     workflowId: campaignWorkflowId(templateId),
     taskQueue: world.taskQueue,
     args: [spec],
@@ -93,7 +93,7 @@ export function saver(world: StubWorld, index: { file: string; workflowId: strin
 
 /** The finished campaign started again under its id: every chunk id is taken, so it adopts their results. */
 export async function recordRestart(world: StubWorld, spec: CampaignSpec, save: Save): Promise<void> {
-  const handle = await world.client.workflow.start('campaignWorkflow', {
+  const handle = await world.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
     workflowId: campaignWorkflowId(spec.campaignId),
     taskQueue: world.taskQueue,
     args: [spec],

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  campaignSettings,
-  checkInlineRecipients,
-  chunkInline,
-  countRecipients,
-  emptyCounts,
-  parseCampaignSpec,
-  parseDuration,
-  requiredVarsFor,
-} from '../../src/campaign/spec';
+import { campaignSettings, checkInlineRecipients, parseCampaignSpec, parseDuration, requiredVarsFor } from '../../src/campaign/spec';
+import { chunkInline } from '../../src/campaign/chunk-source';
+import { countRecipients, emptyCounts } from '../../src/campaign/outcomes';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
 
 const validSpec = {
@@ -102,7 +95,7 @@ describe('checkInlineRecipients', () => {
   });
 
   it('requires the fallback text placeholders too', () => {
-    expect(requiredVarsFor(['name'], { on: ['denied'], channel: { type: 'webhook' }, text: 'Hi {{name}}, code {{code}}' })).toEqual(['name', 'code']);
+    expect(requiredVarsFor(['name'], { on: ['denied'], channel: { type: 'webhook', url: 'https://example.com/hook' }, text: 'Hi {{name}}, code {{code}}' })).toEqual(['name', 'code']);
   });
 });
 

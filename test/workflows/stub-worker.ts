@@ -9,10 +9,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
-import type { ChunkSource } from '../../src/campaign/spec';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { createChunkStatusActivities } from '../../activities/chunk-status';
-import type { RecipientSnapshot } from '../../activities/send';
-import { deliveryEventsSignal } from '../../workflows/messages';
+import type { RecipientSnapshot } from '../../src/contracts/chunk';
+import { deliveryEventsSignal, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
+import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import { quietTemporalLogs } from '../support/quiet-logs';
 
 export interface SendCall {
@@ -91,7 +92,7 @@ export class StubWorld {
 
   /** Workflow start options that route the send activity to this worker. */
   get memo(): Record<string, string> {
-    return { sendTaskQueue: this.taskQueue };
+    return { [CAMPAIGN_MEMO.sendTaskQueue]: this.taskQueue };
   }
 
   private activities() {
@@ -183,15 +184,15 @@ export class StubWorld {
 }
 
 export function refused(retryAfterMs: number | null, quota = false): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'SendRefused', message: 'refused', nonRetryable: true, details: [{ retryAfterMs, quota, codeName: 'RESOURCE_EXHAUSTED' }] });
+  return ApplicationFailure.create({ type: SEND_FAILURE_TYPES.refused, message: 'refused', nonRetryable: true, details: [{ retryAfterMs, quota, codeName: 'RESOURCE_EXHAUSTED' }] });
 }
 
 export function ambiguous(): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'SendAmbiguous', message: 'answer lost', nonRetryable: true, details: [{ codeName: 'INTERNAL', message: 'answer lost' }] });
+  return ApplicationFailure.create({ type: SEND_FAILURE_TYPES.ambiguous, message: 'answer lost', nonRetryable: true, details: [{ codeName: 'INTERNAL', message: 'answer lost' }] });
 }
 
 export function rejected(codeName = 'INVALID_ARGUMENT'): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'SendRejected', message: 'rejected', nonRetryable: true, details: [{ codeName, message: 'rejected' }] });
+  return ApplicationFailure.create({ type: SEND_FAILURE_TYPES.rejected, message: 'rejected', nonRetryable: true, details: [{ codeName, message: 'rejected' }] });
 }
 
 export function recipients(n: number, offset = 0): RecipientInput[] {

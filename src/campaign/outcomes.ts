@@ -1,0 +1,32 @@
+// What becomes of each recipient: the final outcomes, the fallback beside them, and their counts.
+// PURE: workflow code imports this module.
+
+export type RecipientOutcome = 'delivered' | 'failed' | 'denied' | 'expired' | 'invalid' | 'cancelled';
+export const RECIPIENT_OUTCOMES: readonly RecipientOutcome[] = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled'];
+
+/** The outcomes a fallback policy may name ('denied' always triggers one). */
+export type FallbackTrigger = Extract<RecipientOutcome, 'denied' | 'expired' | 'failed'>;
+export const FALLBACK_TRIGGERS: readonly FallbackTrigger[] = ['denied', 'expired', 'failed'];
+
+export function isFallbackTrigger(outcome: unknown): outcome is FallbackTrigger {
+  return FALLBACK_TRIGGERS.includes(outcome as FallbackTrigger);
+}
+
+/** What became of a recipient's fallback message. */
+export type FallbackOutcome = 'sent' | 'failed';
+
+export type OutcomeCounts = Record<RecipientOutcome, number> & { fallbackSent: number; fallbackFailed: number };
+
+export function emptyCounts(): OutcomeCounts {
+  return { delivered: 0, failed: 0, denied: 0, expired: 0, invalid: 0, cancelled: 0, fallbackSent: 0, fallbackFailed: 0 };
+}
+
+export function addCounts(into: OutcomeCounts, more: Partial<OutcomeCounts>): OutcomeCounts {
+  for (const key of Object.keys(into) as (keyof OutcomeCounts)[]) into[key] += more[key] ?? 0;
+  return into;
+}
+
+/** Recipients with a final outcome (fallback counts are beside the outcomes, not extra recipients). */
+export function countRecipients(counts: OutcomeCounts): number {
+  return RECIPIENT_OUTCOMES.reduce((sum, outcome) => sum + counts[outcome], 0);
+}

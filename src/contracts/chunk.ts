@@ -1,0 +1,164 @@
+// The chunk workflow's contract (one CreateSendRequest and its recipients' outcomes): its type and
+// id, input and result, the messages it takes, and the failures the send activity reports to it.
+// The campaign starts it, the listener signals it, the send activity fails with the types below,
+// the client queries it. PURE: no I/O; workflow code imports this module.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { DeliveryEvent, PollConfigSpec } from '../api/types';
+import type { ChunkSource } from '../campaign/chunk-source';
+import type { FallbackOutcome, OutcomeCounts, RecipientOutcome } from '../campaign/outcomes';
+import type { FallbackSpec } from '../campaign/spec';
+import { campaignWorkflowId } from './campaign';
+
+export const CHUNK_WORKFLOW_TYPE = 'chunkWorkflow';
+
+/** Chunk index zero-padded to 6 digits so the ids of one campaign sort in chunk order. */
+export function chunkWorkflowId(campaignId: string, index: number): string {
+  return `${campaignWorkflowId(campaignId)}/chunk/${String(index).padStart(6, '0')}`;
+}
+
+export interface ChunkInput {
+  campaignId: string;
+  chunkIndex: number;
+  templateId: string;
+  source: ChunkSource;
+  pollConfig?: PollConfigSpec;
+  consentWindowMs: number;
+  fallback?: FallbackSpec;
+  /** Workflow id of the campaign, signalled by id so reporting survives its continue-as-new. */
+  parentWorkflowId: string;
+  /** Start paused (the campaign was paused when this chunk was started). */
+  initialControl?: 'paused';
+}
+
+export interface ChunkResult {
+  chunkIndex: number;
+  sendRequestId?: string;
+  counts: OutcomeCounts;
+}
+
+export type RecipientState =
+  | 'queued'
+  | 'sending'
+  | 'sent'
+  | 'pending_consent'
+  | 'granted'
+  | 'delivered'
+  | 'failed'
+  | 'denied'
+  | 'expired'
+  | 'invalid'
+  | 'cancelled';
+
+export interface RecipientRecord {
+  ppnum: string;
+  state: RecipientState;
+  /** Set once the recipient reached its final outcome. */
+  outcome?: RecipientOutcome;
+  fallback?: FallbackOutcome;
+  /** API error code (RECIPIENT_FAILED's error_code, a rejected request's code, or one of CHUNK_ERROR_CODES). */
+  errorCode?: string;
+  /** Whether a poll response was received from this recipient. */
+  responded?: boolean;
+  history: { at: string; event: string }[];
+}
+
+/** A recipient's final status as GetSendRequestStatus reports it (the snapshotOutcomes activity). */
+export interface RecipientSnapshot {
+  ppnum: string;
+  status: 'DELIVERED' | 'FAILED';
+  errorCode?: string;
+}
+
+/** Error codes the chunk itself gives a recipient (the API's own codes pass through as they are). */
+export const CHUNK_ERROR_CODES = {
+  /** Sent, but no final event and no final status by the end of the consent window. */
+  noEvent: 'NO_EVENT',
+  /** Still waiting for consent when our consent window ended. */
+  consentWindowEnded: 'CONSENT_WINDOW_ENDED',
+} as const;
+
+export type ChunkPhase = 'reading' | 'paused' | 'sending' | 'waiting_retry' | 'reconciling' | 'sent' | 'fallback' | 'finished';
+
+export interface ChunkProgress {
+  chunkIndex: number;
+  phase: ChunkPhase;
+  sendRequestId?: string;
+  recipients: number;
+  /** Recipients per current state. */
+  states: Partial<Record<RecipientState, number>>;
+  counts: OutcomeCounts;
+  sendAttempts: number;
+  /** When the next send attempt is due (a refused send waits for the server's retry hint). */
+  retryAt?: string;
+  paused: boolean;
+  cancelled: boolean;
+}
+
+export interface DeliveryEventsPayload {
+  events: DeliveryEvent[];
+}
+
+export type ControlAction = 'pause' | 'resume' | 'cancel';
+
+export interface ControlPayload {
+  action: ControlAction;
+}
+
+/** Sent by the listener in batches; applied idempotently (by event id and by state). */
+export const deliveryEventsSignal = defineSignal<[DeliveryEventsPayload]>('deliveryEvents');
+/** Forwarded by the campaign to chunks that have not sent yet. */
+export const chunkControlSignal = defineSignal<[ControlPayload]>('chunkControl');
+export const chunkRecipientsQuery = defineQuery<RecipientRecord[]>('recipients');
+export const chunkProgressQuery = defineQuery<ChunkProgress>('progress');
+
+// ------------------------------------------------------------ send failures (activity → chunk)
+
+/**
+ * ApplicationFailure types of the send activity. The activity never retries: the chunk decides
+ * from the type whether the send may be repeated.
+ */
+export const SEND_FAILURE_TYPES = {
+  /** Nothing was accepted; try again after the server's hint (details: SendRefusedDetails). */
+  refused: 'SendRefused',
+  /** Nothing was accepted, and sending the same again will not help (details: SendErrorDetails). */
+  rejected: 'SendRejected',
+  /** The request may have been accepted: reconcile before sending again (details: SendErrorDetails). */
+  ambiguous: 'SendAmbiguous',
+  /** The chunk's source yielded no recipients. */
+  empty: 'EmptyChunk',
+} as const;
+
+export interface SendRefusedDetails {
+  retryAfterMs: number | null;
+  /** The monthly quota, not the rate limit: the wait is long and the campaign parks. */
+  quota: boolean;
+  codeName: string;
+}
+
+export interface SendErrorDetails {
+  codeName: string;
+  message: string;
+}
+
+/** What the chunk makes of a failed send attempt. */
+export type SendFailure =
+  | ({ kind: 'refused' } & SendRefusedDetails)
+  | ({ kind: 'rejected' } & SendErrorDetails)
+  | { kind: 'empty' }
+  | { kind: 'ambiguous' };
+
+/** Decodes the send activity's failure (type and first details entry); anything unknown is ambiguous. */
+export function decodeSendFailure(type: string | undefined | null, details: unknown, message: string): SendFailure {
+  const fields = (typeof details === 'object' && details !== null ? details : {}) as Partial<SendRefusedDetails & SendErrorDetails>;
+  const codeName = typeof fields.codeName === 'string' ? fields.codeName : 'UNKNOWN';
+  switch (type) {
+    case SEND_FAILURE_TYPES.refused:
+      return { kind: 'refused', retryAfterMs: typeof fields.retryAfterMs === 'number' ? fields.retryAfterMs : null, quota: fields.quota === true, codeName };
+    case SEND_FAILURE_TYPES.rejected:
+      return { kind: 'rejected', codeName, message: typeof fields.message === 'string' ? fields.message : message };
+    case SEND_FAILURE_TYPES.empty:
+      return { kind: 'empty' };
+    default:
+      return { kind: 'ambiguous' };
+  }
+}

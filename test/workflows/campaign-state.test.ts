@@ -1,0 +1,201 @@
+// CampaignState without a server: planning, the sliding window, chunk reports in any order and
+// twice, parking, controls in every status, cancellation accounting, continue-as-new round trip.
+import { describe, expect, it } from 'vitest';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
+import { emptyCounts } from '../../src/campaign/outcomes';
+import type { OutcomeCounts } from '../../src/campaign/outcomes';
+import type { CampaignStatus } from '../../src/contracts/campaign';
+import type { ControlAction } from '../../src/contracts/chunk';
+import { CampaignState } from '../../workflows/campaign/state';
+
+const source = (n: number): ChunkSource => ({ kind: 'file', path: '/data/r.csv', format: 'csv', byteStart: n, byteEnd: n + 1, firstLine: 2, skipLines: [] });
+
+/** 25 valid recipients in chunks of 10 (10, 10, 5) and 2 invalid rows skipped. */
+function planned(): CampaignState {
+  const state = new CampaignState('spring');
+  state.planned({ templateId: 'tpl_1', chunkSize: 10, isPoll: false, validTotal: 25, invalidRows: 2, issues: [], chunks: [source(0), source(1), source(2)] });
+  return state;
+}
+
+const counts = (partial: Partial<OutcomeCounts>): OutcomeCounts => ({ ...emptyCounts(), ...partial });
+
+describe('planning', () => {
+  it('starts validating, runs once planned, and counts the skipped invalid rows', () => {
+    const fresh = new CampaignState('spring');
+    expect(fresh.status).toBe('validating');
+    const state = planned();
+    expect(state.progress()).toMatchObject({ status: 'running', total: 27, chunksTotal: 3, templateId: 'tpl_1', counts: { invalid: 2 } });
+  });
+
+  it('stays paused when paused while validating', () => {
+    const state = new CampaignState('spring');
+    state.control('pause');
+    state.planned({ templateId: 'tpl_1', chunkSize: 10, isPoll: false, validTotal: 5, invalidRows: 0, issues: [], chunks: [source(0)] });
+    expect(state.status).toBe('paused');
+    state.control('resume');
+    expect(state.status).toBe('running');
+  });
+
+  it('resumes to validating when the plan is not made yet', () => {
+    const state = new CampaignState('spring');
+    state.control('pause');
+    state.control('resume');
+    expect(state.status).toBe('validating');
+  });
+
+  it('keeps at most 100 issues and marks a failure', () => {
+    const state = new CampaignState('spring');
+    state.failed(Array.from({ length: 150 }, (_, i) => ({ line: i + 2, field: 'ppnum', message: 'bad' })));
+    expect(state.status).toBe('failed');
+    expect(state.issues).toHaveLength(100);
+  });
+});
+
+describe('the sliding window', () => {
+  it('starts chunks while fewer than chunksInFlight are unsent, in order, within the per-run budget', () => {
+    const state = planned();
+    const started: number[] = [];
+    while (state.canStartChunk(2, 1_000)) started.push(state.takeNextChunk().chunkIndex);
+    expect(started).toEqual([0, 1]);
+    expect(state.progress().inFlight).toBe(2);
+    state.chunkSent(0, 'sr_0', 10);
+    expect(state.canStartChunk(2, 1_000)).toBe(true);
+    expect(state.takeNextChunk()).toEqual({ chunkIndex: 2, source: source(2) });
+    expect(state.canStartChunk(5, 1_000)).toBe(false); // none left
+    const budget = planned();
+    budget.takeNextChunk();
+    expect(budget.canStartChunk(5, 1)).toBe(false); // this run's budget is spent
+  });
+
+  it('starts nothing while paused or cancelling, and again when resumed or parked', () => {
+    const state = planned();
+    for (const [action, open] of [['pause', false], ['resume', true]] as [ControlAction, boolean][]) {
+      state.control(action);
+      expect(state.canStartChunk(4, 1_000)).toBe(open);
+    }
+    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    expect(state.canStartChunk(4, 1_000)).toBe(true);
+    state.control('cancel');
+    expect(state.canStartChunk(4, 1_000)).toBe(false);
+  });
+});
+
+describe('chunk reports', () => {
+  it('counts each chunk once however often and in whatever order its reports come', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.takeNextChunk();
+    state.chunkSent(0, 'sr_0', 10);
+    expect(state.progress().awaitingOutcome).toBe(10);
+    state.chunkFinished(0, counts({ delivered: 9, denied: 1 }));
+    state.chunkFinished(0, counts({ delivered: 9, denied: 1 })); // repeated signal
+    state.chunkSent(0, 'sr_0', 10); // late duplicate: no new awaited recipients
+    // chunk 1 reports finished before sent (signals may cross)
+    state.chunkFinished(1, counts({ delivered: 10 }));
+    state.chunkSent(1, 'sr_1', 10);
+    expect(state.progress()).toMatchObject({ chunksSent: 2, chunksFinished: 2, awaitingOutcome: 0, inFlight: 0, counts: { delivered: 19, denied: 1, invalid: 2 } });
+  });
+
+  it('parks while running, shows until when and why, and runs again when a chunk sends', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.chunkParked('2026-12-01T01:00:00.000Z', 'quota');
+    expect(state.progress()).toMatchObject({ status: 'parked', parkedUntil: '2026-12-01T01:00:00.000Z', parkedReason: 'quota' });
+    state.chunkSent(0, 'sr_0', 10);
+    expect(state.progress()).toMatchObject({ status: 'running', parkedUntil: undefined });
+  });
+
+  it('does not turn a paused campaign into a parked one', () => {
+    const state = planned();
+    state.control('pause');
+    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    expect(state.status).toBe('paused');
+  });
+
+  it('counts a failed chunk as its planned recipients failed, once, with the reason as an issue', () => {
+    const state = planned();
+    expect(state.chunkFailed(0, 'recipient file changed')).toBe(true);
+    expect(state.chunkFailed(2, 'terminated')).toBe(true); // the last chunk holds the remainder: 5
+    expect(state.chunkFailed(2, 'terminated')).toBe(false);
+    expect(state.progress().counts.failed).toBe(15);
+    expect(state.issues.map((issue) => issue.field)).toEqual(['chunks[0]', 'chunks[2]']);
+  });
+
+  it('is done when every chunk finished', () => {
+    const state = planned();
+    for (let i = 0; i < 3; i++) state.chunkFinished(i, counts({ delivered: i < 2 ? 10 : 5 }));
+    expect(state.allDone()).toBe(true);
+    state.close();
+    expect(state.result(undefined)).toMatchObject({ status: 'completed', total: 27, chunks: 3, counts: { delivered: 25, invalid: 2 } });
+  });
+});
+
+describe('controls', () => {
+  const matrix: [CampaignStatus, Record<ControlAction, boolean>][] = [
+    ['validating', { pause: true, resume: false, cancel: true }],
+    ['running', { pause: true, resume: false, cancel: true }],
+    ['parked', { pause: true, resume: false, cancel: true }],
+    ['paused', { pause: false, resume: true, cancel: true }],
+    ['cancelling', { pause: false, resume: false, cancel: false }],
+    ['completed', { pause: false, resume: false, cancel: false }],
+    ['cancelled', { pause: false, resume: false, cancel: false }],
+    ['failed', { pause: false, resume: false, cancel: false }],
+  ];
+  for (const [status, allowed] of matrix) {
+    it(`in status ${status} allows ${Object.entries(allowed).filter(([, ok]) => ok).map(([a]) => a).join(', ') || 'nothing'}`, () => {
+      for (const action of ['pause', 'resume', 'cancel'] as ControlAction[]) {
+        const state = planned();
+        state.status = status;
+        if (allowed[action]) expect(() => state.check(action)).not.toThrow();
+        else expect(() => state.check(action)).toThrow(`cannot ${action} campaign spring: it is ${status}`);
+      }
+    });
+  }
+
+  it('forwards a control to the started chunks that have not sent', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.takeNextChunk();
+    state.chunkSent(0, 'sr_0', 10);
+    expect(state.control('pause')).toEqual([1]);
+  });
+
+  it('cancels: done when the started chunks finished, the never-started recipients end cancelled', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.control('cancel');
+    expect(state.allDone()).toBe(false);
+    state.chunkFinished(0, counts({ delivered: 10 }));
+    expect(state.allDone()).toBe(true);
+    state.close();
+    expect(state.result(undefined)).toMatchObject({ status: 'cancelled', counts: { delivered: 10, cancelled: 15, invalid: 2 } });
+  });
+});
+
+describe('continue-as-new', () => {
+  it('carries everything the next run needs, and nothing it can recompute', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.takeNextChunk();
+    state.chunkSent(0, 'sr_0', 10);
+    state.chunkFinished(1, counts({ delivered: 10 }));
+    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    const carry = JSON.parse(JSON.stringify(state.carry())); // as Temporal would serialize it
+    const next = new CampaignState('spring', { carry, chunkSize: 10 });
+    expect(next.progress()).toEqual(state.progress());
+    expect(next.startedThisRun).toBe(0);
+    expect(next.takeNextChunk().chunkIndex).toBe(2);
+    expect(next.chunkFailed(2, 'x')).toBe(true);
+    expect(next.progress().counts.failed).toBe(5);
+  });
+
+  it('keeps poll send request ids only for poll templates', () => {
+    const poll = new CampaignState('poll');
+    poll.planned({ templateId: 'tpl_p', chunkSize: 10, isPoll: true, validTotal: 10, invalidRows: 0, issues: [], chunks: [source(0)] });
+    poll.chunkSent(0, 'sr_p', 10);
+    expect(poll.pollSendRequestIds()).toEqual(['sr_p']);
+    const plain = planned();
+    plain.chunkSent(0, 'sr_0', 10);
+    expect(plain.pollSendRequestIds()).toEqual([]);
+  });
+});

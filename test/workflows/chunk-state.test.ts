@@ -1,0 +1,275 @@
+// ChunkState without a server: every transition, every event order, duplicate and out-of-order
+// events, the end-of-window snapshot and the fallback queue.
+import { describe, expect, it } from 'vitest';
+import type { DeliveryEvent, EventType } from '../../src/api/types';
+import type { FallbackTrigger } from '../../src/campaign/outcomes';
+import { CHUNK_ERROR_CODES } from '../../src/contracts/chunk';
+import { ChunkState } from '../../workflows/chunk/state';
+
+const A = '45600000001';
+const B = '45600000002';
+const C = '45600000003';
+const SR = 'sr_1';
+
+function newChunk(options: { fallbackOn?: FallbackTrigger[]; paused?: boolean } = {}) {
+  let clock = Date.parse('2026-12-01T00:00:00Z');
+  const chunk = new ChunkState({ chunkIndex: 7, fallbackOn: options.fallbackOn ?? [], paused: options.paused, now: () => clock });
+  return {
+    chunk,
+    tick(ms = 1_000) {
+      clock += ms;
+    },
+  };
+}
+
+/** A loaded chunk whose send was accepted as SR. */
+function sentChunk(fallbackOn: FallbackTrigger[] = ['denied']) {
+  const made = newChunk({ fallbackOn });
+  made.chunk.load([A, B, C]);
+  made.chunk.beginAttempt(1);
+  made.chunk.markSending();
+  made.chunk.accepted(SR, 'accepted');
+  return made;
+}
+
+let eventSeq = 0;
+function event(type: EventType, ppnum: string | undefined, extra: Partial<DeliveryEvent> = {}): DeliveryEvent {
+  eventSeq += 1;
+  return { eventId: `ev${String(eventSeq).padStart(6, '0')}`, sendRequestId: SR, type, ppnum, ...extra };
+}
+
+function stateOf(chunk: ChunkState, ppnum: string) {
+  return chunk.records.find((r) => r.ppnum === ppnum)!;
+}
+
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+}
+
+describe('before the send', () => {
+  it('loads every recipient as queued, with its history', () => {
+    const { chunk } = newChunk();
+    chunk.load([A, B]);
+    expect(chunk.records.map((r) => [r.ppnum, r.state, r.history.length])).toEqual([
+      [A, 'queued', 1],
+      [B, 'queued', 1],
+    ]);
+    expect(chunk.progress()).toMatchObject({ chunkIndex: 7, phase: 'reading', recipients: 2, states: { queued: 2 }, sendAttempts: 0 });
+  });
+
+  it('takes pause, resume and cancel until the send is accepted, and ignores them afterwards', () => {
+    const { chunk } = newChunk({ paused: true });
+    chunk.load([A]);
+    expect(chunk.paused).toBe(true);
+    expect(chunk.control('resume')).toBe(true);
+    expect(chunk.paused).toBe(false);
+    expect(chunk.control('pause')).toBe(true);
+    chunk.holdForPause();
+    expect(chunk.phase).toBe('paused');
+    chunk.accepted(SR, 'accepted');
+    expect(chunk.control('cancel')).toBe(false);
+    expect(chunk.cancelled).toBe(false);
+  });
+
+  it('cancels a chunk that never sent: every recipient ends cancelled', () => {
+    const { chunk } = newChunk({ fallbackOn: ['denied', 'failed'] });
+    chunk.load([A, B]);
+    chunk.control('cancel');
+    chunk.finishUnsent();
+    expect(chunk.records.map((r) => r.outcome)).toEqual(['cancelled', 'cancelled']);
+    expect(chunk.hasFallbacksDue()).toBe(false);
+    expect(chunk.counts()).toMatchObject({ cancelled: 2 });
+  });
+
+  it('walks an attempt: sending, refused with the retry time, due again, then accepted', () => {
+    const { chunk, tick } = newChunk();
+    chunk.load([A, B]);
+    chunk.beginAttempt(1);
+    expect(chunk.phase).toBe('sending');
+    chunk.markSending();
+    expect(chunk.progress().states).toEqual({ sending: 2 });
+    chunk.refused('RESOURCE_EXHAUSTED', '2026-12-01T00:00:02.000Z');
+    expect(chunk.progress()).toMatchObject({ phase: 'waiting_retry', retryAt: '2026-12-01T00:00:02.000Z', states: { queued: 2 } });
+    expect(stateOf(chunk, A).history.at(-1)!.event).toBe('refused (RESOURCE_EXHAUSTED)');
+    chunk.retryDue();
+    expect(chunk.retryAt).toBeUndefined();
+    tick(2_000);
+    chunk.beginAttempt(2);
+    chunk.markSending();
+    chunk.accepted(SR, 'accepted');
+    expect(chunk.progress()).toMatchObject({ phase: 'sent', sendRequestId: SR, sendAttempts: 2, states: { sent: 2 } });
+    expect(chunk.sentAt).toBe(Date.parse('2026-12-01T00:00:02Z'));
+  });
+
+  it('reconciles an ambiguous send: nothing accepted means queued again, then adopted', () => {
+    const { chunk } = newChunk();
+    chunk.load([A]);
+    chunk.beginAttempt(1);
+    chunk.markSending();
+    chunk.reconciling();
+    expect(chunk.phase).toBe('reconciling');
+    chunk.notAccepted();
+    expect(stateOf(chunk, A).state).toBe('queued');
+    chunk.beginAttempt(2);
+    chunk.markSending();
+    chunk.accepted('sr_adopted', 'adopted after reconciliation');
+    expect(stateOf(chunk, A).history.at(-1)!.event).toBe('adopted after reconciliation: sr_adopted');
+  });
+
+  it('settles a rejected request: invalid or failed with the code, and queues fallbacks the policy names', () => {
+    const { chunk } = newChunk({ fallbackOn: ['denied', 'failed'] });
+    chunk.load([A, B]);
+    chunk.rejected('failed', 'FAILED_PRECONDITION', 'Template inactive');
+    expect(chunk.records.map((r) => [r.outcome, r.errorCode])).toEqual([
+      ['failed', 'FAILED_PRECONDITION'],
+      ['failed', 'FAILED_PRECONDITION'],
+    ]);
+    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([A, B]);
+    chunk.finishUnsent(); // nothing left to cancel
+    expect(chunk.counts()).toMatchObject({ failed: 2, cancelled: 0 });
+  });
+});
+
+describe('events after the send', () => {
+  it('moves each recipient by its events: delivered, failed with its code, consent expired, denied', () => {
+    const { chunk } = sentChunk(['denied', 'expired', 'failed']);
+    chunk.receive([event('RECIPIENT_DELIVERED', A), event('RECIPIENT_FAILED', B, { errorCode: 'DELIVERY_FAILED' }), event('RECIPIENT_PENDING_CONSENT', C)]);
+    expect([stateOf(chunk, A).outcome, stateOf(chunk, B).outcome, stateOf(chunk, C).state]).toEqual(['delivered', 'failed', 'pending_consent']);
+    expect(stateOf(chunk, B).errorCode).toBe('DELIVERY_FAILED');
+    chunk.receive([event('RECIPIENT_FAILED', C, { errorCode: 'CONSENT_EXPIRED' })]);
+    expect(stateOf(chunk, C)).toMatchObject({ state: 'expired', outcome: 'expired', errorCode: 'CONSENT_EXPIRED' });
+    expect(chunk.allSettled()).toBe(true);
+    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([B, C]);
+  });
+
+  it('ends the same way whatever order the consent events arrive in', () => {
+    const granted: EventType[] = ['RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED', 'RECIPIENT_DELIVERED'];
+    for (const order of permutations(granted)) {
+      const { chunk } = sentChunk();
+      chunk.receive(order.map((type) => event(type, A)));
+      expect(stateOf(chunk, A).outcome, order.join(' > ')).toBe('delivered');
+    }
+    const denied: EventType[] = ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'];
+    for (const order of permutations(denied)) {
+      const { chunk } = sentChunk();
+      chunk.receive(order.map((type) => event(type, A)));
+      expect(stateOf(chunk, A).outcome, order.join(' > ')).toBe('denied');
+      expect(chunk.nextFallbackBatch(10)).toHaveLength(1);
+    }
+  });
+
+  it('never moves backwards, and the first final outcome stands', () => {
+    const { chunk } = sentChunk();
+    chunk.receive([event('CONSENT_GRANTED', A), event('RECIPIENT_PENDING_CONSENT', A)]);
+    expect(stateOf(chunk, A).state).toBe('granted');
+    chunk.receive([event('CONSENT_DENIED', B), event('RECIPIENT_DELIVERED', B)]);
+    expect(stateOf(chunk, B).outcome).toBe('denied');
+  });
+
+  it('applies a repeated batch once: same states, same history, one fallback', () => {
+    const { chunk } = sentChunk();
+    const batch = [event('RECIPIENT_PENDING_CONSENT', A), event('CONSENT_DENIED', A), event('RECIPIENT_DELIVERED', B)];
+    chunk.receive(batch);
+    const once = JSON.stringify(chunk.records);
+    chunk.receive(batch);
+    chunk.receive([...batch].reverse());
+    expect(JSON.stringify(chunk.records)).toBe(once);
+    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([A]);
+    expect(chunk.nextFallbackBatch(10)).toEqual([]);
+  });
+
+  it('ignores events of another send request, of unknown ppnums, and without a recipient', () => {
+    const { chunk } = sentChunk();
+    chunk.receive([event('RECIPIENT_DELIVERED', A, { sendRequestId: 'sr_other' }), event('RECIPIENT_DELIVERED', '45699999999'), event('REQUEST_COMPLETED', undefined)]);
+    expect(chunk.progress().states).toEqual({ sent: 3 });
+  });
+
+  it('holds events that arrive before the records or the send request id, and applies them once both are known', () => {
+    const { chunk } = newChunk();
+    chunk.receive([event('RECIPIENT_PENDING_CONSENT', A)]); // before load
+    chunk.load([A, B]);
+    chunk.receive([event('RECIPIENT_DELIVERED', B)]); // before the receipt
+    expect(chunk.progress().states).toEqual({ queued: 2 });
+    chunk.accepted(SR, 'accepted');
+    expect([stateOf(chunk, A).state, stateOf(chunk, B).outcome]).toEqual(['pending_consent', 'delivered']);
+  });
+
+  it('counts a poll response once per recipient', () => {
+    const { chunk } = sentChunk();
+    chunk.receive([event('RECIPIENT_DELIVERED', A), event('POLL_RESPONSE_RECEIVED', A), event('POLL_RESPONSE_RECEIVED', A)]);
+    expect(chunk.pollResponses()).toBe(1);
+    expect(stateOf(chunk, A).history.filter((h) => h.event === 'POLL_RESPONSE_RECEIVED')).toHaveLength(1);
+  });
+});
+
+describe('the end of the consent window', () => {
+  it('takes final statuses from the snapshot for the unsettled, and leaves the settled alone', () => {
+    const { chunk } = sentChunk(['denied', 'expired']);
+    chunk.receive([event('RECIPIENT_DELIVERED', A), event('RECIPIENT_PENDING_CONSENT', B), event('RECIPIENT_PENDING_CONSENT', C)]);
+    expect(chunk.unsettledPpnums()).toEqual([B, C]);
+    chunk.applySnapshot([
+      { ppnum: A, status: 'FAILED', errorCode: 'DELIVERY_FAILED' }, // already delivered: stays delivered
+      { ppnum: B, status: 'FAILED', errorCode: 'CONSENT_DENIED' },
+      { ppnum: C, status: 'FAILED', errorCode: 'CONSENT_EXPIRED' },
+      { ppnum: '45699999999', status: 'DELIVERED' },
+    ]);
+    expect([stateOf(chunk, A).outcome, stateOf(chunk, B).outcome, stateOf(chunk, C).outcome]).toEqual(['delivered', 'denied', 'expired']);
+    expect(stateOf(chunk, B).history.at(-1)!.event).toBe('status snapshot: FAILED CONSENT_DENIED');
+    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([B, C]);
+  });
+
+  it('maps a delivered and a plainly failed snapshot status', () => {
+    const { chunk } = sentChunk();
+    chunk.applySnapshot([
+      { ppnum: A, status: 'DELIVERED' },
+      { ppnum: B, status: 'FAILED', errorCode: 'DELIVERY_FAILED' },
+    ]);
+    expect([stateOf(chunk, A).outcome, stateOf(chunk, B).outcome, stateOf(chunk, B).errorCode]).toEqual(['delivered', 'failed', 'DELIVERY_FAILED']);
+  });
+
+  it('expires those still waiting for consent and fails the ones that never had a final event', () => {
+    const { chunk } = sentChunk(['denied', 'expired']);
+    chunk.receive([event('RECIPIENT_PENDING_CONSENT', A), event('RECIPIENT_PENDING_CONSENT', B), event('CONSENT_GRANTED', B), event('RECIPIENT_DELIVERED', C)]);
+    chunk.expireUnsettled();
+    expect(stateOf(chunk, A)).toMatchObject({ outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded });
+    expect(stateOf(chunk, B)).toMatchObject({ outcome: 'failed', errorCode: CHUNK_ERROR_CODES.noEvent });
+    expect(stateOf(chunk, C).outcome).toBe('delivered');
+    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([A]);
+    chunk.expireUnsettled(); // nothing left: no change
+    expect(chunk.counts()).toMatchObject({ delivered: 1, expired: 1, failed: 1 });
+  });
+});
+
+describe('fallbacks', () => {
+  it('hands out each recipient once, in batches, and records one fallback outcome each', () => {
+    const { chunk } = sentChunk(['denied']);
+    chunk.receive([event('CONSENT_DENIED', A), event('CONSENT_DENIED', B), event('CONSENT_DENIED', C)]);
+    const first = chunk.nextFallbackBatch(2);
+    expect(chunk.phase).toBe('fallback');
+    const second = chunk.nextFallbackBatch(2);
+    expect([first.map((r) => r.ppnum), second.map((r) => r.ppnum)]).toEqual([[A, B], [C]]);
+    expect(chunk.hasFallbacksDue()).toBe(false);
+    chunk.recordFallback(A, 'sent');
+    chunk.recordFallback(A, 'failed', 'late duplicate'); // ignored: one fallback outcome per recipient
+    chunk.recordFallback(B, 'failed', 'HTTP 500');
+    expect(stateOf(chunk, B).history.at(-1)!.event).toBe('fallback failed: HTTP 500');
+    expect(chunk.counts()).toMatchObject({ denied: 3, fallbackSent: 1, fallbackFailed: 1 });
+  });
+
+  it('queues no fallback without a policy, and only for the outcomes the policy names', () => {
+    const none = sentChunk([]).chunk;
+    none.receive([event('CONSENT_DENIED', A)]);
+    expect(none.hasFallbacksDue()).toBe(false);
+    const deniedOnly = sentChunk(['denied']).chunk;
+    deniedOnly.receive([event('RECIPIENT_FAILED', A, { errorCode: 'DELIVERY_FAILED' }), event('RECIPIENT_FAILED', B, { errorCode: 'CONSENT_EXPIRED' })]);
+    expect(deniedOnly.hasFallbacksDue()).toBe(false);
+  });
+
+  it('finishes with the phase and counts the campaign adds up', () => {
+    const { chunk } = sentChunk();
+    chunk.receive([event('RECIPIENT_DELIVERED', A), event('RECIPIENT_DELIVERED', B), event('CONSENT_DENIED', C)]);
+    chunk.finish();
+    expect(chunk.progress()).toMatchObject({ phase: 'finished', counts: { delivered: 2, denied: 1 }, states: { delivered: 2, denied: 1 } });
+  });
+});

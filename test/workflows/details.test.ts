@@ -1,0 +1,52 @@
+// The Web UI texts: Markdown the UI renders as tables, with no "a/b" between numbers (the UI
+// shows 1/2 as a fraction glyph) and nothing about a recipient but counts.
+import { describe, expect, it } from 'vitest';
+import { emptyCounts } from '../../src/campaign/outcomes';
+import type { CampaignProgress } from '../../src/contracts/campaign';
+import { campaignDetails, chunkSummary } from '../../workflows/campaign/details';
+import { chunkDetails } from '../../workflows/chunk/details';
+
+const progress: CampaignProgress = {
+  campaignId: 'spring',
+  status: 'parked',
+  parkedUntil: '2026-12-01T10:00:00.000Z',
+  parkedReason: 'quota',
+  total: 12_000,
+  chunksTotal: 12,
+  chunksStarted: 4,
+  chunksSent: 3,
+  chunksFinished: 1,
+  counts: { ...emptyCounts(), delivered: 1_150, failed: 50, fallbackSent: 12 },
+  inFlight: 1,
+  awaitingOutcome: 2_000,
+  issues: [],
+};
+
+describe('campaign details', () => {
+  const text = campaignDetails(progress);
+
+  it('heads with the status, why it waits, and how much is done', () => {
+    expect(text.split('\n')[0]).toBe('**parked** until 2026-12-01T10:00:00.000Z (monthly quota) · 1,200 of 12,000 recipients done');
+  });
+
+  it('tables the counts per outcome and the chunk phases', () => {
+    expect(text).toContain('| recipients | count |\n|:--|--:|\n| awaiting outcome | 2,000 |\n| delivered | 1,150 |\n| failed | 50 |\n| fallback sent | 12 |');
+    expect(text).toContain('| planned | 12 |\n| started | 4 |\n| sent | 3 |\n| finished | 1 |');
+    expect(text).not.toMatch(/\d\/\d/);
+  });
+
+  it('omits the tables while nothing is planned or counted', () => {
+    expect(campaignDetails({ ...progress, status: 'validating', total: 0, chunksTotal: 0, awaitingOutcome: 0, counts: emptyCounts() })).toBe('**validating** · 0 of 0 recipients done');
+  });
+
+  it('summarises a chunk by campaign, position and source only', () => {
+    expect(chunkSummary('spring', 0, 12, 'file')).toBe('campaign spring · chunk 1 of 12 · file recipients');
+  });
+});
+
+describe('chunk details', () => {
+  it('shows the phase, the send request and recipients per state', () => {
+    const text = chunkDetails({ chunkIndex: 3, phase: 'waiting_retry', recipients: 1000, states: { queued: 1000 }, counts: emptyCounts(), sendAttempts: 2, retryAt: '2026-12-01T00:00:02.000Z', paused: false, cancelled: false });
+    expect(text).toBe('**chunk 3 · waiting retry**\n\nnext attempt at 2026-12-01T00:00:02.000Z · 2 send attempts\n\n| state | recipients |\n|:--|--:|\n| queued | 1,000 |');
+  });
+});

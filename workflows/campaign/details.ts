@@ -1,0 +1,35 @@
+// The campaign's texts for the Web UI: "Current Details" (status, counts per outcome, chunk phases)
+// and the summary its chunks are started with. Counts and ids only, never a recipient's data.
+// PURE: no Temporal imports.
+import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
+import type { CampaignProgress } from '../../src/contracts/campaign';
+import { table, thousands } from '../markdown';
+
+export function campaignDetails(progress: CampaignProgress): string {
+  const { counts } = progress;
+  const done = countRecipients(counts);
+  const parked = progress.status === 'parked' && progress.parkedUntil ? ` until ${progress.parkedUntil} (${progress.parkedReason === 'quota' ? 'monthly quota' : 'rate limit'})` : '';
+  const heading = `**${progress.status}**${parked} · ${thousands(done)} of ${thousands(progress.total)} recipients done`;
+
+  const outcomes: [string, string][] = [];
+  if (progress.awaitingOutcome > 0) outcomes.push(['awaiting outcome', thousands(progress.awaitingOutcome)]);
+  for (const outcome of RECIPIENT_OUTCOMES) if (counts[outcome] > 0) outcomes.push([outcome, thousands(counts[outcome])]);
+  if (counts.fallbackSent > 0) outcomes.push(['fallback sent', thousands(counts.fallbackSent)]);
+  if (counts.fallbackFailed > 0) outcomes.push(['fallback failed', thousands(counts.fallbackFailed)]);
+
+  const chunks: [string, string][] = [
+    ['planned', thousands(progress.chunksTotal)],
+    ['started', thousands(progress.chunksStarted)],
+    ['sent', thousands(progress.chunksSent)],
+    ['finished', thousands(progress.chunksFinished)],
+  ];
+  const parts = [heading];
+  if (outcomes.length > 0) parts.push(table(['recipients', 'count'], outcomes));
+  if (progress.chunksTotal > 0) parts.push(table(['chunks', 'count'], chunks));
+  return parts.join('\n\n');
+}
+
+/** The static summary a chunk workflow is started with (the Web UI's Summary panel). */
+export function chunkSummary(campaignId: string, chunkIndex: number, chunksTotal: number, source: 'inline' | 'file'): string {
+  return `campaign ${campaignId} · chunk ${chunkIndex + 1} of ${thousands(chunksTotal)} · ${source} recipients`;
+}

@@ -1,0 +1,301 @@
+// The campaign's accounting: status, the chunk plan and what each chunk reported, as a pure state
+// machine. The campaign workflow (workflow.ts) calls one method per transition and publishes the
+// status; nothing here talks to Temporal (unit tests: test/workflows/campaign-state.test.ts).
+import type { ValidationIssue } from '../../src/api/validation';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
+import { addCounts, countRecipients, emptyCounts } from '../../src/campaign/outcomes';
+import type { OutcomeCounts } from '../../src/campaign/outcomes';
+import type { CampaignProgress, CampaignResult, CampaignStatus, ParkReason, PollSummary } from '../../src/contracts/campaign';
+import type { ControlAction } from '../../src/contracts/chunk';
+import { fromRanges, toRanges } from '../../src/campaign/ranges';
+import type { Ranges } from '../../src/campaign/ranges';
+
+/** Issues kept in state, progress and the result (the counts are always complete). */
+export const MAX_ISSUES = 100;
+
+/**
+ * State carried across continue-as-new. Sizes: `pending` holds the unstarted chunks' sources
+ * (byte ranges for files; the remaining recipients for inline lists, which are capped at
+ * MAX_INLINE_RECIPIENTS: bigger lists belong in a file); chunk index sets are ranges.
+ */
+export interface CampaignCarry {
+  templateId: string;
+  isPoll: boolean;
+  /** Valid, distinct recipients. */
+  validTotal: number;
+  /** Invalid rows skipped by onInvalidRows 'skip' (each counts as one 'invalid' outcome). */
+  invalidRows: number;
+  issues: ValidationIssue[];
+  chunksTotal: number;
+  /** Chunks [0, nextChunk) have been started; `pending[i]` is the source of chunk nextChunk + i. */
+  nextChunk: number;
+  pending: ChunkSource[];
+  unsent: number[];
+  sent: Ranges;
+  finished: Ranges;
+  chunkCounts: OutcomeCounts;
+  status: CampaignStatus;
+  parked?: { until: string; reason: ParkReason };
+  /** Send request ids of the chunks, kept only for poll templates (poll results at the end). */
+  sendRequestIds: string[];
+  /** [chunkIndex, recipients] of chunks sent but not finished. */
+  awaiting: [number, number][];
+}
+
+/** What planning found: the template, the recipients' counts and issues, the chunk sources. */
+export interface CampaignPlan {
+  templateId: string;
+  /** Valid recipients per chunk: the plan fills every chunk but the last to exactly this. */
+  chunkSize: number;
+  isPoll: boolean;
+  validTotal: number;
+  invalidRows: number;
+  issues: ValidationIssue[];
+  chunks: ChunkSource[];
+}
+
+/** Which statuses allow which control. */
+const CONTROL_ALLOWED: Record<ControlAction, readonly CampaignStatus[]> = {
+  pause: ['validating', 'running', 'parked'],
+  resume: ['paused'],
+  cancel: ['validating', 'running', 'paused', 'parked'],
+};
+
+export class CampaignState {
+  status: CampaignStatus = 'validating';
+  templateId?: string;
+  issues: ValidationIssue[] = [];
+  chunksTotal = 0;
+  /** Chunks started by this run of the workflow (a fresh run counts from zero). */
+  startedThisRun = 0;
+  private parked?: { until: string; reason: ParkReason };
+  private isPoll = false;
+  private validTotal = 0;
+  private invalidRows = 0;
+  private nextChunk = 0;
+  private pending: ChunkSource[] = [];
+  private unsent = new Set<number>();
+  private sent = new Set<number>();
+  private finished = new Set<number>();
+  private chunkCounts = emptyCounts();
+  private sendRequestIds = new Set<string>();
+  /** Recipients of chunks sent but not finished: their outcomes are still coming. */
+  private sentRecipients = new Map<number, number>();
+  private chunkSize = 0;
+
+  /** A new campaign, or (with `carry` and the spec's chunkSize) one that continued as new. */
+  constructor(
+    readonly campaignId: string,
+    continued?: { carry: CampaignCarry; chunkSize: number },
+  ) {
+    if (continued) this.restore(continued.carry, continued.chunkSize);
+  }
+
+  // ------------------------------------------------------------ preparation
+
+  planned(plan: CampaignPlan): void {
+    this.templateId = plan.templateId;
+    this.chunkSize = plan.chunkSize;
+    this.isPoll = plan.isPoll;
+    this.validTotal = plan.validTotal;
+    this.invalidRows = plan.invalidRows;
+    this.issues = plan.issues.slice(0, MAX_ISSUES);
+    this.pending = plan.chunks;
+    this.chunksTotal = plan.chunks.length;
+    if (this.status === 'validating') this.status = 'running';
+  }
+
+  /** Nothing will be sent: the spec or the recipients are wrong, or preparing failed. */
+  failed(issues?: ValidationIssue[]): void {
+    if (issues) this.issues = issues.slice(0, MAX_ISSUES);
+    this.status = 'failed';
+  }
+
+  // ------------------------------------------------------------ the sliding window
+
+  /** Another chunk may start: running (or parked), chunks left, fewer than `inFlight` unsent, and this run's budget. */
+  canStartChunk(inFlight: number, maxPerRun: number): boolean {
+    const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun;
+    return starting && this.nextChunk < this.chunksTotal && this.unsent.size < inFlight;
+  }
+
+  takeNextChunk(): { chunkIndex: number; source: ChunkSource } {
+    const source = this.pending.shift();
+    if (source === undefined) throw new Error(`no chunk left to start (next is ${this.nextChunk} of ${this.chunksTotal})`);
+    const chunkIndex = this.nextChunk;
+    this.nextChunk += 1;
+    this.startedThisRun += 1;
+    this.unsent.add(chunkIndex);
+    return { chunkIndex, source };
+  }
+
+  /** Cancelled: every started chunk finished. Otherwise: every chunk finished. */
+  allDone(): boolean {
+    if (this.status === 'cancelling') return this.finished.size >= this.nextChunk;
+    return this.finished.size >= this.chunksTotal;
+  }
+
+  // ------------------------------------------------------------ chunk reports (idempotent)
+
+  chunkSent(chunkIndex: number, sendRequestId: string, recipients: number): void {
+    this.unsent.delete(chunkIndex);
+    if (this.sent.has(chunkIndex)) return;
+    this.sent.add(chunkIndex);
+    if (!this.finished.has(chunkIndex)) this.sentRecipients.set(chunkIndex, recipients);
+    if (this.isPoll) this.sendRequestIds.add(sendRequestId);
+    if (this.status === 'parked') {
+      this.parked = undefined;
+      this.status = 'running';
+    }
+  }
+
+  chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string): void {
+    this.unsent.delete(chunkIndex);
+    if (this.finished.has(chunkIndex)) return; // counted once per chunk
+    this.finished.add(chunkIndex);
+    this.sentRecipients.delete(chunkIndex);
+    addCounts(this.chunkCounts, counts);
+    if (this.isPoll && sendRequestId) this.sendRequestIds.add(sendRequestId);
+  }
+
+  chunkParked(until: string, reason: ParkReason): void {
+    this.parked = { until, reason };
+    if (this.status === 'running') this.status = 'parked';
+  }
+
+  /**
+   * A chunk workflow that failed (unreadable rows, a bug, an operator's terminate) still needs an
+   * account: each of its planned recipients counts as failed. Returns false if it was already counted.
+   */
+  chunkFailed(chunkIndex: number, reason: string): boolean {
+    if (this.finished.has(chunkIndex)) return false;
+    if (this.issues.length < MAX_ISSUES) this.issues.push({ field: `chunks[${chunkIndex}]`, message: `chunk workflow failed: ${reason}` });
+    this.chunkFinished(chunkIndex, { ...emptyCounts(), failed: this.plannedRecipients(chunkIndex) });
+    return true;
+  }
+
+  /** Recipients of a chunk, known without reading it. */
+  private plannedRecipients(chunkIndex: number): number {
+    const last = this.chunksTotal - 1;
+    return chunkIndex < last ? this.chunkSize : this.validTotal - this.chunkSize * last;
+  }
+
+  // ------------------------------------------------------------ pause / resume / cancel
+
+  /** Throws (with the reason a person reads) when the action makes no sense in the current status. */
+  check(action: ControlAction): void {
+    if (!CONTROL_ALLOWED[action].includes(this.status)) throw new Error(`cannot ${action} campaign ${this.campaignId}: it is ${this.status}`);
+  }
+
+  /** Applies a checked action; returns the started chunks that have not sent, to forward it to. */
+  control(action: ControlAction): number[] {
+    if (action === 'pause') this.status = 'paused';
+    else if (action === 'cancel') this.status = 'cancelling';
+    else this.status = this.templateId === undefined ? 'validating' : 'running';
+    return [...this.unsent];
+  }
+
+  /** The end: completed, or cancelled when a cancel was accepted. */
+  close(): void {
+    this.status = this.status === 'cancelling' ? 'cancelled' : 'completed';
+  }
+
+  // ------------------------------------------------------------ reading
+
+  /** Send request ids for the poll results, when the template is a poll. */
+  pollSendRequestIds(): string[] {
+    return this.isPoll ? [...this.sendRequestIds] : [];
+  }
+
+  awaitingOutcome(): number {
+    let sum = 0;
+    for (const recipients of this.sentRecipients.values()) sum += recipients;
+    return sum;
+  }
+
+  total(): number {
+    return this.validTotal + this.invalidRows;
+  }
+
+  /** Chunk counts, plus skipped invalid rows, plus (once cancelled) the recipients never started. */
+  counts(): OutcomeCounts {
+    const counts = addCounts(emptyCounts(), this.chunkCounts);
+    counts.invalid += this.invalidRows;
+    if (this.status === 'cancelled') counts.cancelled += this.validTotal - countRecipients(this.chunkCounts);
+    return counts;
+  }
+
+  progress(): CampaignProgress {
+    return {
+      campaignId: this.campaignId,
+      status: this.status,
+      parkedUntil: this.status === 'parked' ? this.parked?.until : undefined,
+      parkedReason: this.status === 'parked' ? this.parked?.reason : undefined,
+      total: this.total(),
+      chunksTotal: this.chunksTotal,
+      chunksStarted: this.nextChunk,
+      chunksSent: this.sent.size,
+      chunksFinished: this.finished.size,
+      counts: this.counts(),
+      inFlight: this.unsent.size,
+      awaitingOutcome: this.awaitingOutcome(),
+      templateId: this.templateId,
+      issues: this.issues,
+    };
+  }
+
+  result(poll: PollSummary | undefined): CampaignResult {
+    return {
+      campaignId: this.campaignId,
+      status: this.status === 'cancelled' ? 'cancelled' : 'completed',
+      total: this.total(),
+      counts: this.counts(),
+      poll,
+      issues: this.issues,
+      chunks: this.chunksTotal,
+    };
+  }
+
+  // ------------------------------------------------------------ continue-as-new
+
+  carry(): CampaignCarry {
+    return {
+      templateId: this.templateId!,
+      isPoll: this.isPoll,
+      validTotal: this.validTotal,
+      invalidRows: this.invalidRows,
+      issues: this.issues,
+      chunksTotal: this.chunksTotal,
+      nextChunk: this.nextChunk,
+      pending: this.pending,
+      unsent: [...this.unsent],
+      sent: toRanges(this.sent),
+      finished: toRanges(this.finished),
+      chunkCounts: this.chunkCounts,
+      status: this.status,
+      parked: this.parked,
+      sendRequestIds: [...this.sendRequestIds],
+      awaiting: [...this.sentRecipients],
+    };
+  }
+
+  private restore(carry: CampaignCarry, chunkSize: number): void {
+    this.chunkSize = chunkSize;
+    this.templateId = carry.templateId;
+    this.isPoll = carry.isPoll;
+    this.validTotal = carry.validTotal;
+    this.invalidRows = carry.invalidRows;
+    this.issues = carry.issues;
+    this.chunksTotal = carry.chunksTotal;
+    this.nextChunk = carry.nextChunk;
+    this.pending = carry.pending;
+    this.unsent = new Set(carry.unsent);
+    this.sent = fromRanges(carry.sent);
+    this.finished = fromRanges(carry.finished);
+    this.chunkCounts = carry.chunkCounts;
+    this.status = carry.status;
+    this.parked = carry.parked;
+    this.sendRequestIds = new Set(carry.sendRequestIds);
+    this.sentRecipients = new Map(carry.awaiting);
+  }
+}

@@ -1,0 +1,16 @@
+// The chunk's "Current Details" in the Web UI: phase, send request, recipients per state.
+// PURE: no Temporal imports.
+import type { ChunkProgress } from '../../src/contracts/chunk';
+import { table, thousands } from '../markdown';
+
+export function chunkDetails(progress: ChunkProgress): string {
+  const heading = `**chunk ${progress.chunkIndex} · ${progress.phase.replaceAll('_', ' ')}**${progress.sendRequestId ? ` · send request \`${progress.sendRequestId}\`` : ''}`;
+  const flags = [
+    progress.paused && !progress.sendRequestId ? 'paused' : '',
+    progress.cancelled ? 'cancelled' : '',
+    progress.retryAt ? `next attempt at ${progress.retryAt}` : '',
+    progress.sendAttempts > 1 ? `${progress.sendAttempts} send attempts` : '',
+  ].filter(Boolean);
+  const rows = Object.entries(progress.states).map(([state, n]): [string, string] => [state.replaceAll('_', ' '), thousands(n ?? 0)]);
+  return [heading, flags.join(' · '), table(['state', 'recipients'], rows)].filter(Boolean).join('\n\n');
+}
