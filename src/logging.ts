@@ -7,6 +7,8 @@ import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, Runtime, type LogEntry, type LogLevel, type LogMetadata, type Logger } from '@temporalio/worker';
+import { campaignIdOf } from './contracts/campaign';
+import { decodeSendFailure, SEND_FAILURE_TYPES, type SendErrorDetails } from './contracts/chunk';
 
 export interface ProcessLogOptions {
   /** Append the full log here (the directory is created); undefined: no file. */
@@ -80,30 +82,32 @@ export function plainLine(entry: LogEntry): string | undefined {
   return `${entry.level.toLowerCase()}: ${entry.message}${error}${context.length > 0 ? ` (${context.join(', ')})` : ''}`;
 }
 
+/** The send activity's name as the SDK logs it (activities/send.ts). */
+const SEND_ACTIVITY = 'createSendRequest';
+
 /**
- * A createSendRequest failure the chunk workflow handles (workflows/chunk.ts), in words:
- * SendRefused → it sends again after the server's hint or a backoff; SendAmbiguous → it reconciles first;
- * SendRejected → the chunk's recipients end invalid or failed.
+ * A send failure the chunk workflow handles (its contract: src/contracts/chunk.ts), in words:
+ * refused → it sends again after the server's hint or a backoff; ambiguous → it reconciles first;
+ * rejected → the chunk's recipients end invalid or failed.
  */
 function handledSendFault(meta: LogMetadata): string | undefined {
   const error = meta.error;
-  if (meta.activityType !== 'createSendRequest' || !(error instanceof ApplicationFailure)) return undefined;
-  const details = (error.details?.[0] ?? {}) as { codeName?: string; retryAfterMs?: number | null; quota?: boolean };
-  const code = details.codeName ?? 'UNKNOWN';
-  const chunk = /^campaign\/(.+)\/chunk\/(\d+)$/.exec(String(meta.workflowId ?? ''));
-  const who = chunk ? `campaign ${chunk[1]}, chunk ${Number(chunk[2])}` : `send ${String(meta.workflowId ?? '')}`;
-  switch (error.type) {
-    case 'SendRefused': {
-      const when = typeof details.retryAfterMs === 'number' ? `in ${(details.retryAfterMs / 1000).toFixed(1)} s (the server's hint)` : 'after a backoff';
-      return `${who}: send refused (${code}${details.quota ? ', monthly quota' : ''}), nothing was accepted; sending again ${when}`;
-    }
-    case 'SendAmbiguous':
-      return `${who}: the answer to the send was lost (${code}); checking with the API whether it was accepted before sending again`;
-    case 'SendRejected':
-      return `${who}: send rejected (${code}): ${firstLine(error.message)}; its recipients end ${code === 'INVALID_ARGUMENT' ? 'invalid' : 'failed'}`;
-    default:
-      return undefined;
+  if (meta.activityType !== SEND_ACTIVITY || !(error instanceof ApplicationFailure)) return undefined;
+  const chunk = /^(.*)\/chunk\/(\d+)$/.exec(String(meta.workflowId ?? ''));
+  const who = chunk ? `campaign ${campaignIdOf(chunk[1]!)}, chunk ${Number(chunk[2])}` : `send ${String(meta.workflowId ?? '')}`;
+  const failure = decodeSendFailure(error.type, error.details?.[0], error.message);
+  if (failure.kind === 'refused') {
+    const when = failure.retryAfterMs !== null ? `in ${(failure.retryAfterMs / 1000).toFixed(1)} s (the server's hint)` : 'after a backoff';
+    return `${who}: send refused (${failure.codeName}${failure.quota ? ', monthly quota' : ''}), nothing was accepted; sending again ${when}`;
   }
+  if (failure.kind === 'rejected') {
+    return `${who}: send rejected (${failure.codeName}): ${firstLine(failure.message)}; its recipients end ${failure.codeName === 'INVALID_ARGUMENT' ? 'invalid' : 'failed'}`;
+  }
+  if (error.type === SEND_FAILURE_TYPES.ambiguous) {
+    const details = error.details?.[0] as Partial<SendErrorDetails> | undefined;
+    return `${who}: the answer to the send was lost (${details?.codeName ?? 'UNKNOWN'}); checking with the API whether it was accepted before sending again`;
+  }
+  return undefined;
 }
 
 function describeError(error: unknown): string {

@@ -3,6 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { LogEntry, LogLevel, LogMetadata } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import { fileLine, plainLine } from '../src/logging';
 
 function entry(level: LogLevel, message: string, meta?: LogMetadata): LogEntry {
@@ -24,15 +25,15 @@ function activityFailed(error: unknown, activityType = 'createSendRequest'): Log
 }
 
 const refused = (retryAfterMs: number | null) =>
-  ApplicationFailure.create({ type: 'SendRefused', message: 'unavailable', nonRetryable: true, details: [{ retryAfterMs, quota: false, codeName: 'UNAVAILABLE' }] });
+  ApplicationFailure.create({ type: SEND_FAILURE_TYPES.refused, message: 'unavailable', nonRetryable: true, details: [{ retryAfterMs, quota: false, codeName: 'UNAVAILABLE' }] });
 
 describe('plainLine (the terminal)', () => {
   it('turns the handled send faults into one sentence each', () => {
     expect(plainLine(activityFailed(refused(1500)))).toBe("campaign spring, chunk 3: send refused (UNAVAILABLE), nothing was accepted; sending again in 1.5 s (the server's hint)");
     expect(plainLine(activityFailed(refused(null)))).toBe('campaign spring, chunk 3: send refused (UNAVAILABLE), nothing was accepted; sending again after a backoff');
-    const lost = ApplicationFailure.create({ type: 'SendAmbiguous', message: 'answer lost', nonRetryable: true, details: [{ codeName: 'INTERNAL', message: 'answer lost' }] });
+    const lost = ApplicationFailure.create({ type: SEND_FAILURE_TYPES.ambiguous, message: 'answer lost', nonRetryable: true, details: [{ codeName: 'INTERNAL', message: 'answer lost' }] });
     expect(plainLine(activityFailed(lost))).toBe('campaign spring, chunk 3: the answer to the send was lost (INTERNAL); checking with the API whether it was accepted before sending again');
-    const rejected = ApplicationFailure.create({ type: 'SendRejected', message: 'bad template\nmore', nonRetryable: true, details: [{ codeName: 'INVALID_ARGUMENT', message: 'bad template' }] });
+    const rejected = ApplicationFailure.create({ type: SEND_FAILURE_TYPES.rejected, message: 'bad template\nmore', nonRetryable: true, details: [{ codeName: 'INVALID_ARGUMENT', message: 'bad template' }] });
     expect(plainLine(activityFailed(rejected))).toBe('campaign spring, chunk 3: send rejected (INVALID_ARGUMENT): bad template; its recipients end invalid');
   });
 
@@ -56,7 +57,7 @@ describe('fileLine (the log file)', () => {
     const line = fileLine(activityFailed(refused(null)));
     expect(line.startsWith('2026-01-02T03:04:05.000Z WARN Activity failed {')).toBe(true);
     expect(line).toContain('"workflowId":"campaign/spring/chunk/000003"');
-    expect(line).toContain('SendRefused: unavailable');
+    expect(line).toContain(`${SEND_FAILURE_TYPES.refused}: unavailable`);
     expect(line).toMatch(/^\s+at /m);
     expect(line).not.toContain('taskToken');
     expect(line).not.toContain('secret-token');

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { OutcomeCounts } from '../../src/campaign/outcomes';
+import { SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { freePort } from '../../dev/ports';
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -54,8 +55,8 @@ describe('npm run demo', () => {
     const workerLog = join(dataDir, 'worker.log');
     expect(existsSync(workerLog)).toBe(true);
     const log = readFileSync(workerLog, 'utf8');
-    expect(log).toContain('SendRefused');
-    expect(log).toContain('SendAmbiguous');
+    expect(log).toContain(SEND_FAILURE_TYPES.refused);
+    expect(log).toContain(SEND_FAILURE_TYPES.ambiguous);
     expect(log).toContain('No workflows registered');
     expect(log).toMatch(STACK_LINE);
     expect(log).not.toContain('taskToken');
