@@ -10,7 +10,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { TestProject } from 'vitest/node';
 import { newPayloadKeyLine } from '../src/temporal/codec';
-import { startDevServer } from '../src/temporal/dev-server';
+import { startDevServer } from '../dev/temporal/dev-server';
+import { TEST_WORKER_LOG } from './support/quiet-logs';
 
 /**
  * Dynamic config for the test server. suggestContinueAsNew is low so continue-as-new paths run in
@@ -41,6 +42,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
 
   mkdirSync('test-results', { recursive: true });
   rmSync(TEST_SERVER_LOG, { force: true });
+  rmSync(TEST_WORKER_LOG, { force: true });
   const server = await startDevServer({ dynamicConfig: TEST_DYNAMIC_CONFIG, logFile: TEST_SERVER_LOG });
   project.provide('temporalAddress', server.address);
   process.env.TEMPORAL_ADDRESS = server.address;

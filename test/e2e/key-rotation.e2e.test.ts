@@ -17,7 +17,8 @@ import { startSandbox } from '../../src/sandbox/server';
 import { EncryptionCodec, KEY_ID_METADATA_KEY, newPayloadKeyLine, parsePayloadKeys } from '../../src/temporal/codec';
 import { FAILURE_CONVERTER_PATH } from '../../src/temporal/data-converter';
 import { runWorkers, type RunningWorkers } from '../../src/worker';
-import { connectTestWorkerConnection, pollUntil, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
+import { connectTestWorkerConnection, pollUntil, testTemporalAddress } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 const run = randomUUID().slice(0, 8);
 const [keyA] = parsePayloadKeys(newPayloadKeyLine(), 'key A');

@@ -12,18 +12,17 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { LogEntry } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient, InvalidSpecError } from '../../src/client/campaigns';
 import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId } from '../../src/contracts/campaign';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
-import { startDevServer, temporalCliPath, type DevServer } from '../../src/temporal/dev-server';
+import { startDevServer, temporalCliPath, type DevServer } from '../../dev/temporal/dev-server';
 import { innermostMessage } from '../../src/temporal/failures';
+import { installProcessLogger } from '../../src/logging';
 import { verifyWebhook } from '../../src/webhooks/signature';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { cleartextFound, isOutsideCodec, payloadsIn } from '../support/cleartext';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
@@ -49,7 +48,8 @@ let server: DevServer;
 let stack: CampaignStack;
 let campaigns: CampaignClient;
 let receiver: WebhookReceiver;
-const logs: LogEntry[] = [];
+/** The full SDK log of this process (workers, listener), written as production processes write theirs. */
+const SDK_LOG = join(dir, 'sdk.log');
 const inlineId = `privacy-inline-${run}`;
 const fileId = `privacy-file-${run}`;
 
@@ -93,8 +93,8 @@ const temporal = (...args: string[]) => runCommand(temporalCliPath(), [...args, 
 const campaignCli = (...args: string[]) => runCommand('npx', ['tsx', 'src/cli/main.ts', ...args], { TEMPORAL_ADDRESS: server.address });
 
 beforeAll(async () => {
-  // Every SDK log line of this process (workflow logs through sinks, activity logs), kept for the scan.
-  Runtime.install({ logger: new DefaultLogger('DEBUG', (entry) => logs.push(entry)) });
+  // Every SDK log line of this process (workflow logs through sinks, activity logs, failures with stacks), kept for the scan.
+  installProcessLogger({ file: SDK_LOG, terminalLevel: 'OFF' });
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), logFile: join(dir, 'temporal.log') });
   receiver = await startWebhookReceiver();
   process.env.FALLBACK_SECRET_WEBHOOK = WEBHOOK_SECRET;
@@ -150,8 +150,9 @@ describe('nothing personal in cleartext in Temporal', () => {
   });
 
   it('keeps them out of the worker and listener log lines', () => {
-    expect(logs.length).toBeGreaterThan(10);
-    expect(cleartextFound([JSON.stringify(logs, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))], PERSONAL)).toEqual([]);
+    const log = readFileSync(SDK_LOG, 'utf8');
+    expect(log.split('\n').length).toBeGreaterThan(10);
+    expect(cleartextFound([log], PERSONAL)).toEqual([]);
   });
 
   it('still shows them to people with the keys: our CLI report, and the fallbacks that went out', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FallbackMessage } from '../../activities/fallback/channel';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { verifyWebhook } from '../../src/webhooks/signature';
-import { startWebhookReceiver, type ReceivedRequest } from '../harness/receivers';
+import { startWebhookReceiver, type ReceivedRequest } from '../../dev/receivers';
 
 const SECRET = `whsec_${Buffer.from('a 32-byte key for the verifier!!').toString('base64')}`;
 const message: FallbackMessage = { campaignId: 'spring', ppnum: '12300000003', outcome: 'denied', idempotencyKey: 'spring:12300000003', text: 'Hello Ana', vars: { name: 'Ana' } };

@@ -8,7 +8,7 @@ import { parseRetryAfter } from '../../activities/fallback/retry';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { verifyWebhook } from '../../src/webhooks/signature';
 import { sendExpectingFailure } from './expect-failure';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
 const SECRET = `whsec_${KEY.toString('base64')}`;

@@ -8,11 +8,12 @@ import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PpoppoClient } from '../../src/api/client';
 import { makeClientConfig } from '../../src/api/config';
-import { SandboxInspector } from '../../src/sandbox/inspector';
+import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
-import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, pollUntil } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { fakeChunkWorkflow, receivedQuery } from './fixtures/workflows';
 

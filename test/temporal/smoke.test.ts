@@ -8,7 +8,8 @@ import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle 
 import { CAMPAIGN_ID_KEY } from '../../src/temporal/names';
 import { FAILURE_CONVERTER_PATH, dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { campaignWorkflowId } from '../../src/contracts/campaign';
-import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs, uniqueTaskQueue } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, pollUntil, uniqueTaskQueue } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 import { smokeActivities } from './fixtures/activities';
 import { finishSignal, setStatusUpdate, smokeWorkflow, statusQuery } from './fixtures/workflows';
 

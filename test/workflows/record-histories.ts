@@ -2,7 +2,7 @@
 // test (test/workflows/replay.test.ts). Run `npm run record-histories` after an intended change to
 // workflow code; a change that breaks determinism then shows up as a replay failure instead.
 //
-// Uses TEMPORAL_ADDRESS when set; otherwise starts a throwaway dev server (src/temporal/dev-server.ts).
+// Uses TEMPORAL_ADDRESS when set; otherwise starts a throwaway dev server (dev/temporal/dev-server.ts).
 // Records with payload encryption off: the fixtures are cleartext test data (made-up recipients),
 // so the replay test needs no key, and it shows that cleartext histories still decode.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { EventType } from '../../src/api/types';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { isMainModule } from '../../src/run-helpers';
-import { startDevServer } from '../../src/temporal/dev-server';
+import { startDevServer } from '../../dev/temporal/dev-server';
 import { campaignWorkflowId, pauseUpdate, resumeUpdate, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { chunkWorkflowId } from '../../src/contracts/chunk';
 import { StubWorld, ambiguous, recipients, refused } from './stub-worker';

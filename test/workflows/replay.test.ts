@@ -8,6 +8,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 const dir = fileURLToPath(new URL('./histories/', import.meta.url));
 /** Each fixture with the workflow id it ran under (the campaign workflow checks its own id). */
@@ -21,6 +22,7 @@ describe('replay of recorded histories', () => {
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {
+    quietTemporalLogs();
     const histories = index.map(({ file, workflowId }) => ({ workflowId, history: historyFromJSON(JSON.parse(readFileSync(dir + file, 'utf8'))) }));
     const results = Worker.runReplayHistories(
       // The fixtures are cleartext: the codec passes unencrypted payloads through, so replay runs with the production data converter.

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
@@ -15,6 +15,7 @@ import type { RecipientSnapshot } from '../../src/contracts/chunk';
 import { deliveryEventsSignal, FALLBACK_FAILURE_TYPES, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 export interface SendCall {
   templateId: string;
@@ -77,7 +78,7 @@ export class StubWorld {
 
   /** `address`: the shared test server (testTemporalAddress()) or the record script's own. */
   async start(address: string): Promise<void> {
-    quietWorkerLogs();
+    quietTemporalLogs();
     const dataConverter = dataConverterFromEnv();
     this.client = new Client({ connection: await Connection.connect({ address }), dataConverter });
     this.worker = await Worker.create({
@@ -192,15 +193,6 @@ export class StubWorld {
         return { total: valid + invalid.length, valid, invalidCount: invalid.length, duplicateCount: 0, issues: invalid, chunks };
       },
     };
-  }
-}
-
-/** These tests provoke failures on purpose: keep the worker's log to errors (once per process). */
-function quietWorkerLogs(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
   }
 }
 

@@ -1,7 +1,7 @@
 // Client for the sandbox's TEST-ONLY /inspect endpoints: the delivery ledger, duplicates, counters,
 // fault injection. Used by the demo, the bench, the fault campaign and the tests. The endpoints
 // need the sandbox's inspect token (RunningSandbox.inspectToken, or SANDBOX_INSPECT_TOKEN).
-import type { FaultRequest } from './faults';
+import type { FaultRequest } from '../../src/sandbox/faults';
 
 /** One message the sandbox accepted (GET /inspect/messages). */
 export interface LedgerEntry {

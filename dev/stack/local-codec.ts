@@ -7,9 +7,9 @@
 // warning from data-converter.ts). The codec server's token is CODEC_SERVER_TOKEN, or
 // <data dir>/codec-server-token, created the same way, so shells set up once keep working.
 import { join } from 'node:path';
-import { ensureKeyFile } from '../src/temporal/codec';
-import { DEFAULT_CODEC_SERVER_PORT, ensureTokenFile, startCodecServer, type CodecServer } from '../src/temporal/codec-server';
-import { payloadEncryptionFromEnv } from '../src/temporal/data-converter';
+import { ensureKeyFile } from '../../src/temporal/codec';
+import { DEFAULT_CODEC_SERVER_PORT, ensureTokenFile, startCodecServer, type CodecServer } from '../../src/temporal/codec-server';
+import { payloadEncryptionFromEnv } from '../../src/temporal/data-converter';
 
 export interface LocalCodec {
   server?: CodecServer;
@@ -17,11 +17,8 @@ export interface LocalCodec {
   lines: string[];
 }
 
-/**
- * Sets up the keys and starts the codec server on `port` (default 8888); the Web UI on `uiPort` may
- * call it. `portMayMove`: take a free port when that one is in use (the demo; `npm start` keeps 8888).
- */
-export async function startLocalCodec(options: { dataDir: string; uiPort: number; port?: number; portMayMove?: boolean }): Promise<LocalCodec> {
+/** Sets up the keys and starts the codec server on `port` (default 8888); the Web UI on `uiPort` may call it. */
+export async function startLocalCodec(options: { dataDir: string; uiPort: number; port?: number }): Promise<LocalCodec> {
   const env = process.env;
   if (env.PAYLOAD_ENCRYPTION?.trim().toLowerCase() === 'off') return { lines: ['Payload encryption is OFF (PAYLOAD_ENCRYPTION=off): Temporal stores recipients in cleartext.'] };
   const lines: string[] = [];
@@ -35,11 +32,11 @@ export async function startLocalCodec(options: { dataDir: string; uiPort: number
   if (!encryption.on) return { lines };
   const tokenFile = join(options.dataDir, 'codec-server-token');
   const token = env.CODEC_SERVER_TOKEN?.trim() || ensureTokenFile(tokenFile);
-  const start = (port: number) => startCodecServer({ codec: encryption.codec, token, corsOrigins: [`http://127.0.0.1:${options.uiPort}`, `http://localhost:${options.uiPort}`], port });
-  const port = options.port ?? DEFAULT_CODEC_SERVER_PORT;
-  const server = await start(port).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE' && options.portMayMove) return start(0);
-    throw err.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: the codec server needs it (stop what uses it, or set another with --codec-port)`) : err;
+  const server = await startCodecServer({
+    codec: encryption.codec,
+    token,
+    corsOrigins: [`http://127.0.0.1:${options.uiPort}`, `http://localhost:${options.uiPort}`],
+    port: options.port ?? DEFAULT_CODEC_SERVER_PORT,
   });
   lines.push(`Codec server: ${server.url} (the Web UI decodes through it; token in ${env.CODEC_SERVER_TOKEN?.trim() ? 'CODEC_SERVER_TOKEN' : tokenFile})`);
   return { server, lines };
