@@ -25,7 +25,8 @@ async function replay(request: ReceivedRequest, change: { headers?: Record<strin
 }
 
 beforeAll(async () => {
-  verifier = spawn('npx', ['tsx', 'examples/verify-webhook.ts', '0'], { env: { ...process.env, WEBHOOK_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // node itself (not npx, whose child would outlive a kill), with tsx as the loader: what `npx tsx` runs.
+  verifier = spawn(process.execPath, ['--import', 'tsx', 'examples/verify-webhook.ts', '0'], { env: { ...process.env, WEBHOOK_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
   verifier.stdout!.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean)));
   while (!output.some((line) => line.startsWith('verifying webhooks on '))) await Promise.race([once(verifier.stdout!, 'data'), once(verifier, 'exit').then(() => { throw new Error(`verifier exited: ${output.join('\n')}`); })]);
   url = /on (\S+)/.exec(output[0]!)![1]!;
