@@ -190,7 +190,10 @@ let pool: pg.Pool | undefined;
 async function withDatabase<T>(describe: string, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   const url = process.env.RECIPIENT_DATABASE_URL;
   if (!url) throw sourceUnreadable(`this worker cannot read ${describe}: set RECIPIENT_DATABASE_URL in its environment`);
-  pool ??= new pg.Pool({ connectionString: url, max: 4, allowExitOnIdle: true });
+  if (!pool) {
+    pool = new pg.Pool({ connectionString: url, max: 4, allowExitOnIdle: true });
+    pool.on('error', () => undefined); // an idle connection the server closed: the pool opens a new one when needed
+  }
   let db: pg.PoolClient | undefined;
   try {
     db = await pool.connect();
