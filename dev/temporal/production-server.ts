@@ -35,6 +35,8 @@ export interface ProductionServerOptions {
   startTimeoutMs?: number;
   /** Server log level (default warn). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Register the namespace and our search attributes (default true); false leaves a bare server, as auto-setup does at SERVING. */
+  setupNamespace?: boolean;
 }
 
 export interface ProductionServer {
@@ -80,7 +82,7 @@ export async function startProductionServer(options: ProductionServerOptions): P
     server = launch();
     await waitFor(`the Temporal server on ${address} to answer`, () => frontendAnswers(address), server, timeoutMs);
     lap('server');
-    await registerNamespace(address, server, timeoutMs);
+    if (options.setupNamespace !== false) await registerNamespace(address, server, timeoutMs);
     lap('namespace');
 
     const killOnExit = () => server?.child.kill('SIGKILL'); // never leave an orphan server behind
@@ -100,7 +102,8 @@ export async function startProductionServer(options: ProductionServerOptions): P
       async restart() {
         if (server) await terminate(server);
         server = launch();
-        await waitFor(`the Temporal server on ${address} to answer with our search attributes`, () => searchAttributesRegistered(address), server, timeoutMs);
+        const ready = options.setupNamespace === false ? () => frontendAnswers(address) : () => searchAttributesRegistered(address);
+        await waitFor(`the Temporal server on ${address} to answer`, ready, server, timeoutMs);
       },
     };
   } catch (err) {
