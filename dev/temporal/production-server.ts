@@ -5,7 +5,7 @@
 // start-dev`, a new namespace is not usable at once: setup retries until the server knows it.
 //
 // Reads: TEMPORAL_SERVER_DIR (a build of the server; otherwise scripts/temporal-server.sh finds or builds one).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { stringify } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
 import { freePort } from '../../src/temporal/dev-server';
-import { startScratchPostgres, type ScratchPostgres } from '../scratch-postgres';
+import { postgresBinDir, startScratchPostgres, type ScratchPostgres } from '../scratch-postgres';
 
 export const NAMESPACE = 'default';
 const HOST = '127.0.0.1';
@@ -29,8 +29,10 @@ const INDEXED_VALUE_TYPE_KEYWORD = 2;
 const RETENTION = '3 days';
 
 export interface ProductionServerOptions {
-  /** Directory for the PostgreSQL cluster, the server's config and its log (`temporal.log`). */
+  /** Directory for the PostgreSQL cluster and the server's config. */
   dir: string;
+  /** Where the server's output goes (default `<dir>/temporal.log`). */
+  logFile?: string;
   /** How long to wait for the server, and then for the namespace, to be usable (default 120 s). */
   startTimeoutMs?: number;
   /** Server log level (default warn). */
@@ -51,13 +53,19 @@ export interface ProductionServer {
   stop(): Promise<void>;
   /** Stop and start the server again on the same ports and database: state survives. */
   restart(): Promise<void>;
+  /**
+   * Writes every row of both databases to `file` as PostgreSQL's COPY text, byte strings in
+   * escape format (printable bytes as themselves): what a scan for leaked secrets reads, since the
+   * data files themselves may hold values compressed.
+   */
+  dumpDatabases(file: string): void;
 }
 
 export async function startProductionServer(options: ProductionServerOptions): Promise<ProductionServer> {
   mkdirSync(options.dir, { recursive: true });
   const serverDir = temporalServerDir();
   const timeoutMs = options.startTimeoutMs ?? 120_000;
-  const logFile = join(options.dir, 'temporal.log');
+  const logFile = options.logFile ?? join(options.dir, 'temporal.log');
   const timings = { postgres: 0, schema: 0, server: 0, namespace: 0 };
   let phase = Date.now();
   const lap = (name: keyof typeof timings) => {
@@ -99,6 +107,7 @@ export async function startProductionServer(options: ProductionServerOptions): P
         if (server) await terminate(server);
         postgres.stop();
       },
+      dumpDatabases: (file) => dumpDatabases(postgres, file),
       async restart() {
         if (server) await terminate(server);
         server = launch();
@@ -118,6 +127,23 @@ export function temporalServerDir(): string {
   if (process.env.TEMPORAL_SERVER_DIR) return process.env.TEMPORAL_SERVER_DIR;
   const script = fileURLToPath(new URL('../../scripts/temporal-server.sh', import.meta.url));
   return execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+function dumpDatabases(postgres: ScratchPostgres, file: string): void {
+  const out = openSync(file, 'w');
+  try {
+    for (const database of Object.values(DATABASES)) {
+      for (const table of postgres.psql(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename").split('\n').filter(Boolean)) {
+        const copy = spawnSync(join(postgresBinDir(), 'psql'), ['-X', '-q', '-d', postgres.url(database), '-c', `COPY (SELECT * FROM "${table}") TO STDOUT`], {
+          stdio: ['ignore', out, 'pipe'],
+          env: { ...process.env, PGOPTIONS: '-c bytea_output=escape' },
+        });
+        if (copy.status !== 0) throw new Error(`dumping ${database}.${table} failed: ${copy.stderr.toString().trim()}`);
+      }
+    }
+  } finally {
+    closeSync(out);
+  }
 }
 
 /** Both databases, created and brought to the server's schema version by its own SQL tool. */
