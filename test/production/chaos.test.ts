@@ -5,34 +5,10 @@
 // the campaign sends (and, in the URL run, the Temporal server restarts); every check of the
 // chaos run must pass: nobody twice, nobody lost, outcomes as the API's ledger says, fallbacks once
 // each, the rate limit held across both workers, no secret in the databases or the logs.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { failedChecks, runChaos } from '../support/chaos-run';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const RECIPIENTS = 20_000;
-
-interface ChaosReport {
-  topology: { server: string; workers: number; listeners: number; source: string };
-  faults: { kind: string; detail: string; campaign?: { status: string; chunksSent: number; chunksTotal: number; final: number; total: number } }[];
-  checks: { name: string; ok: boolean; detail?: string }[];
-  result?: { status: string; total: number };
-}
-
-async function chaos(args: string[]): Promise<{ code: number | null; report: ChaosReport }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--json', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  try {
-    return { code, report: JSON.parse(stdout) as ChaosReport };
-  } catch {
-    throw new Error(`chaos printed no JSON report (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`);
-  }
-}
 
 /** Every kind in --kinds exactly once (--short), within the first 20 s of the campaign's sending. */
 const TOPOLOGY = ['--short', '--server', 'production', '--workers', '2', '--listeners', '2', '--recipients', String(RECIPIENTS), '--rate', '10', '--horizon', '20'];
@@ -42,8 +18,8 @@ describe.each([
   { source: 'postgres', kinds: ['worker-kill', 'listener-kill'], seed: 22 },
 ])('a campaign of 20,000 from $source on the production topology', ({ source, kinds, seed }) => {
   it(`ends exact through ${kinds.join(', ')}`, async () => {
-    const { code, report } = await chaos([...TOPOLOGY, '--source', source, '--kinds', kinds.join(','), '--seed', String(seed), '--out', `test-results/production/chaos-${source}.json`]);
-    expect(report.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`)).toEqual([]);
+    const { code, report } = await runChaos([...TOPOLOGY, '--source', source, '--kinds', kinds.join(','), '--seed', String(seed), '--out', `test-results/production/chaos-${source}.json`]);
+    expect(failedChecks(report)).toEqual([]);
     expect(code).toBe(0);
     expect(report.topology).toEqual({ server: 'production', workers: 2, listeners: 2, source });
     expect(report.result).toMatchObject({ status: 'completed', total: RECIPIENTS });
