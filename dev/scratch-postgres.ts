@@ -6,7 +6,8 @@
 // Reads: PG_BIN (directory of initdb/pg_ctl), otherwise PATH, otherwise the newest /usr/lib/postgresql/*/bin.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve, sep } from 'node:path';
 import { freePort } from '../src/temporal/dev-server';
 
 export interface ScratchPostgres {
@@ -42,10 +43,13 @@ export async function startScratchPostgres(options: ScratchPostgresOptions): Pro
   const logFile = join(options.dir, 'postgres.log');
   mkdirSync(options.dir, { recursive: true });
   if (owner) {
-    // The cluster's owner must reach its directory: let others traverse (not list) every parent.
+    // The cluster's owner must reach its directory: under the temp dir (where mkdtemp makes private
+    // dirs), let others traverse (not list) each parent; elsewhere, say what to change.
     for (let path = dirname(resolve(options.dir)); path !== '/'; path = dirname(path)) {
       const mode = statSync(path).mode;
-      if ((mode & 0o001) === 0) chmodSync(path, (mode & 0o7777) | 0o011);
+      if ((mode & 0o001) !== 0) continue;
+      if (!path.startsWith(`${tmpdir()}${sep}`)) throw new Error(`PostgreSQL runs as the "postgres" user here and cannot enter ${path}: put the cluster under ${tmpdir()}, or run chmod o+x ${path}`);
+      chmodSync(path, (mode & 0o7777) | 0o011);
     }
     chownSync(options.dir, owner.uid, owner.gid);
   }

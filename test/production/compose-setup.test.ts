@@ -5,7 +5,8 @@
 // registers search attributes right then fails; ours waits, and succeeds once the namespace exists.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
@@ -21,6 +22,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const NAMESPACE_CREATED_AFTER_MS = 6_000;
 
 let server: ProductionServer;
+const dir = mkdtempSync(join(tmpdir(), 'ppoppo-compose-setup-'));
 const cli = temporalCliPath();
 const env = () => ({ ...process.env, PATH: `${dirname(cli)}:${process.env.PATH ?? ''}`, TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' });
 
@@ -31,10 +33,13 @@ function composeSetupScript(): string {
 }
 
 beforeAll(async () => {
-  server = await startProductionServer({ dir: join(LANE_DIR, 'compose-setup'), setupNamespace: false });
+  server = await startProductionServer({ dir, logFile: join(LANE_DIR, 'compose-setup-temporal.log'), setupNamespace: false });
 });
 
-afterAll(() => server?.stop());
+afterAll(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("docker-compose's temporal-setup against a server that has just reported SERVING", () => {
   it('a one-shot without retries fails there: the namespace does not exist yet', async () => {
