@@ -109,9 +109,11 @@ function writeRecipients(path: string, count: number): string[] {
   const ppnums: string[] = [];
   for (let i = 1; i <= 7; i++) ppnums.push(`1230000000${i}`);
   for (let i = 7; i < count; i++) ppnums.push(String(45_700_000_000 + i));
-  writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},Person ${i + 1}`).join('\n')}\n`);
+  writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},${personName(i)}`).join('\n')}\n`);
   return ppnums;
 }
+
+const personName = (index: number) => `Person ${index + 1}`;
 
 interface ChaosReport {
   seed: number;
@@ -207,7 +209,8 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       }
       say('faults done; waiting for the campaign to finish');
       const result = await withTimeout(resultPromise, 15 * 60_000, 'the campaign did not finish within 15 minutes');
-      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate } });
+      const vars = new Map(ppnums.map((ppnum, i) => [ppnum, { name: personName(i) }]));
+      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate }, vars });
       stack.temporal.dumpDatabases?.(join(dir, 'temporal.pgdump'));
       checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], spec.template && 'name' in spec.template ? spec.template.name : campaignId, served.notLogged));
       return { seed: flags.seed, topology, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };

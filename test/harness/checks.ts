@@ -38,6 +38,8 @@ export interface CampaignEvidence {
   faults?: InjectedFault[];
   /** The app's rate limit as the sandbox enforces it. */
   rateLimit?: { requestsPerSecond: number; burst: number };
+  /** Each recipient's variables in the source: a fallback must carry them. */
+  vars?: Map<string, Record<string, string>>;
 }
 
 const sample = (items: string[]) => (items.length > 5 ? `${items.slice(0, 5).join(', ')} … (${items.length})` : items.join(', '));
@@ -99,6 +101,11 @@ export async function checkCampaign(evidence: CampaignEvidence): Promise<Check[]
   // recorded); the idempotency key makes it once for the receiver. Repeats are reported, not hidden.
   check('fallback once per recipient (one idempotency key each)', oneKeyPerRecipient,
     `${bodies.length} webhook requests for ${received.size} recipients; ${repeatedKeys} keys repeated on the wire`);
+
+  if (evidence.vars) {
+    const wrong = bodies.filter((b) => JSON.stringify((b as { vars?: unknown }).vars) !== JSON.stringify(evidence.vars!.get(b.ppnum))).map((b) => b.ppnum);
+    check("every fallback carries its recipient's variables from the source", wrong.length === 0, wrong.length ? `wrong or missing vars: ${sample(wrong)}` : `${bodies.length} checked`);
+  }
 
   // The sandbox refuses what exceeds its token bucket, so "accepted" can never exceed the limit; what
   // tells whether WE kept to it is how many calls arrived per second, and how many were refused.
