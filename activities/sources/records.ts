@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
-import type { RecipientFileFormat, RecordRange } from '../../src/campaign/chunk-source';
+import type { ChunkSource, RecipientFileFormat, RecordRange } from '../../src/campaign/chunk-source';
 import { heartbeat } from '../heartbeat';
 import { parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecordStream } from '../recipient-file';
 import type { RecordParse } from '../recipient-file';
@@ -46,7 +46,7 @@ async function parserFor(bytes: ByteSource, format: RecipientFileFormat, require
  * Reads the whole file once: counts and reports rows, drops repeated ppnums (first wins), and
  * cuts the valid rows into chunks of `chunkSize` (byte ranges plus the skipped lines inside them).
  */
-export async function planRecords<Chunk>(bytes: ByteSource, format: RecipientFileFormat, options: PlanOptions, describe: string, toChunk: (range: RecordRange) => Chunk): Promise<RecipientPlan & { chunks: Chunk[] }> {
+export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes: ByteSource, format: RecipientFileFormat, options: PlanOptions, describe: string, toChunk: (range: RecordRange) => Chunk): Promise<RecipientPlan<Chunk>> {
   checkChunkSize(options.chunkSize);
   const { parse, headerLine, headerIssue } = await parserFor(bytes, format, options.requiredVars);
   const account = new PlanAccount(options.maxIssues);
@@ -92,12 +92,12 @@ export async function planRecords<Chunk>(bytes: ByteSource, format: RecipientFil
     if (open.count === options.chunkSize) closeChunk();
   }
   closeChunk();
-  const skipped = chunks.reduce((sum, chunk) => sum + (chunk as RecordRange).skipLines.length, 0);
+  const skipped = chunks.reduce((sum, chunk) => sum + chunk.skipLines.length, 0);
   if (skipped > MAX_SKIPPED_LINES_IN_CHUNKS) {
     const { invalidCount, duplicateCount } = account.totals;
     throw ApplicationFailure.nonRetryable(`${describe} has ${invalidCount} invalid and ${duplicateCount} duplicate rows between valid ones; clean the file (too many to skip)`, RECIPIENT_SOURCE_FAILURES.tooManyInvalidRows);
   }
-  return account.plan(chunks as never[]) as RecipientPlan & { chunks: Chunk[] };
+  return account.plan(chunks);
 }
 
 /** Yields the recipients of one planned byte range, in file order; refuses if the file changed. */
