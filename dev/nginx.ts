@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../src/temporal/dev-server';
+import { freePort } from './ports';
 
 export interface Nginx {
   /** http://127.0.0.1:port/files/ — append a file name of the served directory. */

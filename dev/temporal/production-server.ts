@@ -5,24 +5,21 @@
 // start-dev`, a new namespace is not usable at once: setup retries until the server knows it.
 //
 // Reads: TEMPORAL_SERVER_DIR (a build of the server; otherwise scripts/temporal-server.sh finds or builds one).
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { stringify } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
-import { freePort } from '../../src/temporal/dev-server';
+import { freePort, portInUse } from '../ports';
 import { postgresBinDir, startScratchPostgres, type ScratchPostgres } from '../scratch-postgres';
+import { searchAttributesRegistered, spawnServer, stopServer, waitUntil, withConnection, type ServerProcess } from './server-process';
 
 export const NAMESPACE = 'default';
 const HOST = '127.0.0.1';
 const DATABASES = { temporal: 'temporal', visibility: 'temporal_visibility' } as const;
 const DYNAMIC_CONFIG = fileURLToPath(new URL('../../deploy/temporal-dynamicconfig.yaml', import.meta.url));
-const STOP_GRACE_MS = 15_000;
 /** temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: SEARCH_ATTRIBUTES are all Keyword. */
 const INDEXED_VALUE_TYPE_KEYWORD = 2;
 /** Namespace retention: long enough for any test run to read its histories afterwards. */
@@ -75,7 +72,7 @@ export async function startProductionServer(options: ProductionServerOptions): P
 
   const postgres = await startScratchPostgres({ dir: join(options.dir, 'postgres') });
   lap('postgres');
-  let server: RunningServer | undefined;
+  let server: ServerProcess | undefined;
   try {
     applySchemas(serverDir, postgres);
     lap('schema');
@@ -85,10 +82,10 @@ export async function startProductionServer(options: ProductionServerOptions): P
     const configDir = join(options.dir, 'config');
     mkdirSync(configDir, { recursive: true });
     writeFileSync(join(configDir, 'development.yaml'), stringify(serverConfig({ postgres, ports, membership, address, logLevel: options.logLevel ?? 'warn' })));
-    const launch = () => startServerProcess(join(serverDir, 'bin', 'temporal-server'), ['--root', options.dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'], logFile);
+    const launch = () => spawnServer(`Temporal server (${serverDir})`, join(serverDir, 'bin', 'temporal-server'), ['--root', options.dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'], logFile);
 
     server = launch();
-    await waitFor(`the Temporal server on ${address} to answer`, () => frontendAnswers(address), server, timeoutMs);
+    await waitUntil(`its frontend on ${address}`, () => frontendAnswers(address), server, timeoutMs);
     lap('server');
     if (options.setupNamespace !== false) await registerNamespace(address, server, timeoutMs);
     lap('namespace');
@@ -104,19 +101,19 @@ export async function startProductionServer(options: ProductionServerOptions): P
       },
       async stop() {
         process.off('exit', killOnExit);
-        if (server) await terminate(server);
+        if (server) await stopServer(server);
         postgres.stop();
       },
       dumpDatabases: (file) => dumpDatabases(postgres, file),
       async restart() {
-        if (server) await terminate(server);
+        if (server) await stopServer(server);
         server = launch();
-        const ready = options.setupNamespace === false ? () => frontendAnswers(address) : () => searchAttributesRegistered(address);
-        await waitFor(`the Temporal server on ${address} to answer`, ready, server, timeoutMs);
+        const ready = options.setupNamespace === false ? () => frontendAnswers(address) : () => searchAttributesRegistered(address, NAMESPACE);
+        await waitUntil(`its frontend on ${address}`, ready, server, timeoutMs);
       },
     };
   } catch (err) {
-    if (server) await terminate(server);
+    if (server) await stopServer(server);
     postgres.stop();
     throw err;
   }
@@ -205,60 +202,6 @@ function serverConfig(c: ServerConfigInput): unknown {
   };
 }
 
-interface RunningServer {
-  child: ChildProcess;
-  exited: Promise<void>;
-  exitInfo: () => string | undefined;
-  logFile: string;
-}
-
-function startServerProcess(binary: string, args: string[], logFile: string): RunningServer {
-  const log = openSync(logFile, 'a');
-  const child = spawn(binary, args, { stdio: ['ignore', log, log] });
-  closeSync(log); // the child has its own copy
-  let exitInfo: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = `exited with ${signal ?? `code ${code}`}`;
-      resolve();
-    });
-    child.once('error', (err) => {
-      exitInfo = `failed to start: ${err.message}`;
-      resolve();
-    });
-  });
-  return { child, exited, exitInfo: () => exitInfo, logFile };
-}
-
-async function terminate(server: RunningServer): Promise<void> {
-  const { child, exited } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Polls `probe` until it holds; fails early, with the log's last lines, if the server exits. */
-async function waitFor(what: string, probe: () => Promise<boolean>, server: RunningServer, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const exit = server.exitInfo();
-    if (exit !== undefined) throw new Error(`the Temporal server ${exit} while waiting for ${what}\n${logTail(server.logFile)}`);
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${logTail(server.logFile)}`);
-    await sleep(250);
-  }
-}
-
-function logTail(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-10).map((line) => line.slice(0, 400)).join('\n');
-  } catch {
-    return `(no log at ${file})`;
-  }
-}
-
 /**
  * A free port below 32768 for a membership (ringpop) port: the server stores them in a smallint
  * column, and the OS hands out ephemeral ports above that.
@@ -266,21 +209,7 @@ function logTail(file: string): string {
 async function membershipPort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, HOST, () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
-
-async function withConnection<T>(address: string, use: (connection: Connection) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-  try {
-    return await use(connection);
-  } finally {
-    await connection.close().catch(() => undefined);
+    if (!(await portInUse(port))) return port;
   }
 }
 
@@ -291,19 +220,12 @@ async function frontendAnswers(address: string): Promise<boolean> {
   }).catch(() => false);
 }
 
-async function searchAttributesRegistered(address: string): Promise<boolean> {
-  return withConnection(address, async (connection) => {
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: NAMESPACE });
-    return Object.keys(SEARCH_ATTRIBUTES).every((name) => customAttributes?.[name] !== undefined);
-  }).catch(() => false);
-}
-
 /**
  * Registers the namespace, then our search attributes. The server answers "Namespace default is
  * not found" for several seconds after the namespace was created (its namespace cache refreshes
  * on a timer), so registering the search attributes is retried until it is accepted.
  */
-async function registerNamespace(address: string, server: RunningServer, timeoutMs: number): Promise<void> {
+async function registerNamespace(address: string, server: ServerProcess, timeoutMs: number): Promise<void> {
   await withConnection(address, async (connection) => {
     try {
       await connection.workflowService.registerNamespace({ namespace: NAMESPACE, workflowExecutionRetentionPeriod: msToTs(RETENTION) });
@@ -312,7 +234,7 @@ async function registerNamespace(address: string, server: RunningServer, timeout
     }
   });
   const searchAttributes = Object.fromEntries(Object.keys(SEARCH_ATTRIBUTES).map((name) => [name, INDEXED_VALUE_TYPE_KEYWORD]));
-  await waitFor(
+  await waitUntil(
     `namespace "${NAMESPACE}" to accept our search attributes`,
     () =>
       withConnection(address, async (connection) => {
@@ -322,5 +244,5 @@ async function registerNamespace(address: string, server: RunningServer, timeout
     server,
     timeoutMs,
   );
-  await waitFor(`our search attributes in namespace "${NAMESPACE}"`, () => searchAttributesRegistered(address), server, timeoutMs);
+  await waitUntil(`our search attributes in namespace "${NAMESPACE}"`, () => searchAttributesRegistered(address, NAMESPACE), server, timeoutMs);
 }

@@ -13,7 +13,7 @@ import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startProductionServer, type ProductionServer } from '../../dev/temporal/production-server';
-import { temporalCliPath } from '../../src/temporal/dev-server';
+import { temporalCliPath } from '../../dev/temporal/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
 import { LANE_DIR } from './global-setup';
 
