@@ -5,6 +5,7 @@
 import { realpath } from 'node:fs/promises';
 import { delimiter, isAbsolute, relative, resolve, sep } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { sourceUnreadable } from './sources/source';
 
 export const RECIPIENT_FILE_REFUSED = 'RecipientFileRefused';
 /** The data dir of `npm start` and the demo, relative to the worker's working directory. */
@@ -34,7 +35,7 @@ export async function confineRecipientFile(path: string, roots: readonly string[
     real = await realpath(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw ApplicationFailure.nonRetryable(`cannot read recipient file ${path} (${code})`, 'RecipientFileUnreadable');
+    throw sourceUnreadable(`cannot read recipient file ${path} (${code})`);
   }
   const realRoots = await Promise.all(roots.map((root) => realpath(root).catch(() => resolve(root))));
   if (!realRoots.some((root) => isInside(real, root))) throw refuse('it is a symbolic link (or inside one) that leads outside the allowed directories');

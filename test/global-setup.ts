@@ -2,15 +2,11 @@
 // fresh SQLite file. Tests get its address via inject('temporalAddress') (see test/support/temporal.ts)
 // or process.env.TEMPORAL_ADDRESS (set here before the test forks start, so they inherit it).
 // Set TEST_TEMPORAL_ADDRESS to use a server you already run instead (it needs our search attributes).
-// Payload encryption is on in every test, as in production: one fresh key per run in PAYLOAD_KEYS
-// (inherited by the test forks and the processes they start), unless the environment sets one.
-// Workers read recipient files only under RECIPIENT_FILE_ROOTS: tests write theirs to the system's
-// temp dir, so that is the root (test/activities/file-roots.test.ts checks the confinement itself).
+// Payload keys and recipient file roots: test/support/test-env.ts.
 import { mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import type { TestProject } from 'vitest/node';
-import { newPayloadKeyLine } from '../src/temporal/codec';
 import { startDevServer } from '../dev/temporal/dev-server';
+import { prepareTestEnvironment } from './support/test-env';
 import { TEST_WORKER_LOG } from './support/quiet-logs';
 
 /**
@@ -31,8 +27,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  if (!process.env.PAYLOAD_KEYS && !process.env.PAYLOAD_KEY_FILE) process.env.PAYLOAD_KEYS = newPayloadKeyLine();
-  process.env.RECIPIENT_FILE_ROOTS ??= tmpdir();
+  prepareTestEnvironment();
   const existing = process.env.TEST_TEMPORAL_ADDRESS;
   if (existing) {
     project.provide('temporalAddress', existing);

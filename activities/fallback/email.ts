@@ -10,8 +10,8 @@ import { renderTemplate } from '../../src/api/validation';
 import { DEFAULT_SMTP_PASSWORD_ENV } from '../../src/campaign/fallback-settings';
 import type { EmailChannelSettings } from '../../src/campaign/fallback-settings';
 import { FallbackDeliveryError, type FallbackChannel, type FallbackMessage } from './channel';
-import { OutboundRefusedError, checkDestination, outboundPolicyFromEnv, resolveDestination } from './outbound';
-import type { OutboundPolicy } from './outbound';
+import { OutboundRefusedError, checkDestination, outboundPolicyFromEnv, resolveDestination } from '../outbound';
+import type { OutboundPolicy } from '../outbound';
 import { withRetries, type BackoffOptions, type TryResult } from './retry';
 
 type SmtpTransport = Transporter<SMTPTransport.SentMessageInfo>;

@@ -18,7 +18,7 @@ import { activityContext, withKeepAlive } from '../heartbeat';
 import { readChunkRecipients } from '../recipients';
 import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel } from './channel';
 import { createEmailChannel } from './email';
-import { OutboundRefusedError, outboundPolicyFromEnv, resolveDestination, urlDestination } from './outbound';
+import { OutboundRefusedError, outboundPolicyFromEnv, resolveDestination, urlDestination } from '../outbound';
 import { createWebhookChannel } from './webhook';
 
 export type * from './channel';

@@ -12,8 +12,8 @@ import { DEFAULT_WEBHOOK_SECRET_ENV } from '../../src/campaign/fallback-settings
 import type { WebhookChannelSettings } from '../../src/campaign/fallback-settings';
 import { signWebhook, webhookKey } from '../../src/webhooks/signature';
 import type { FallbackChannel, FallbackMessage } from './channel';
-import { OutboundRefusedError, checkDestination, guardedLookup, outboundPolicyFromEnv, urlDestination } from './outbound';
-import type { OutboundPolicy } from './outbound';
+import { OutboundRefusedError, checkDestination, guardedLookup, outboundPolicyFromEnv, urlDestination } from '../outbound';
+import type { OutboundPolicy } from '../outbound';
 import { parseRetryAfter, withRetries, type BackoffOptions, type TryResult } from './retry';
 
 export interface WebhookChannelOptions {

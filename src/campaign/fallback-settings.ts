@@ -5,7 +5,7 @@
 // A spec names secrets only by environment variable, and only variables starting with
 // FALLBACK_SECRET_: a spec author must not be able to point a channel at any other worker
 // variable (the API client secret, say) and receive an HMAC keyed with it. Where a channel may
-// connect is the worker operator's decision (FALLBACK_ALLOWED_HOSTS, activities/fallback/outbound.ts).
+// connect is the worker operator's decision (FALLBACK_ALLOWED_HOSTS, activities/outbound.ts).
 
 /** The prefix of every environment variable a spec may name as a secret. */
 export const FALLBACK_SECRET_PREFIX = 'FALLBACK_SECRET_';

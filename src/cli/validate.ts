@@ -1,6 +1,6 @@
 // `validate`: everything the campaign would reject, found locally without sending anything: the
-// spec's structure, then every recipient row (file sources through the same planner the worker
-// runs, inline lists through checkInlineRecipients).
+// spec's structure, then every recipient row (files, URLs and PostgreSQL through the same
+// planner the worker runs, inline lists through checkInlineRecipients).
 //
 // It runs on the user's machine and reads the user's own file, so the worker's confinement
 // (RECIPIENT_FILE_ROOTS) does not apply, unless that variable is set here too: then a file the
@@ -9,11 +9,14 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { extractPlaceholders, urlTemplates } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
+import { describeRecipientSource } from '../campaign/recipient-source';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../campaign/spec';
 import type { SpecIssue } from '../campaign/spec';
-import { RECIPIENT_FILE_REFUSED, confineRecipientFile, recipientFileRoots } from '../../activities/file-roots';
-import { OutboundRefusedError, checkDestination, outboundPolicyFromEnv, urlDestination } from '../../activities/fallback/outbound';
-import { planRecipientFile } from '../../activities/recipients';
+import { RECIPIENT_FILE_REFUSED } from '../../activities/file-roots';
+import { OutboundRefusedError, checkDestination, outboundPolicyFromEnv, urlDestination } from '../../activities/outbound';
+import { planRecipientSource } from '../../activities/recipients';
+import type { PlanRecipientsInput, RecipientPlan } from '../../activities/recipients';
+import { CliError, EXIT } from './errors';
 
 export interface ValidationReport {
   ok: boolean;
@@ -54,23 +57,36 @@ export async function validateSpec(input: unknown, env: Record<string, string | 
     const checked = checkInlineRecipients(spec.recipients.inline, requiredVars, links);
     Object.assign(report, { valid: checked.recipients.length, invalid: checked.invalidCount, duplicates: checked.duplicateCount, rowIssues: checked.issues });
   } else {
-    if (env.RECIPIENT_FILE_ROOTS) {
-      const refusal = await confineRecipientFile(spec.recipients.file, recipientFileRoots(env)).then(() => undefined, (err: unknown) => err);
-      if (refusal instanceof ApplicationFailure && refusal.type === RECIPIENT_FILE_REFUSED) return { ...report, specIssues: [{ path: 'recipients.file', message: refusal.message }] };
+    const input = { campaignId: spec.campaignId, ...spec.recipients, requiredVars, urlTemplates: links, chunkSize: campaignSettings(spec).chunkSize, maxIssues: Number.MAX_SAFE_INTEGER };
+    let plan: RecipientPlan;
+    try {
+      plan = await planLocally(input, Boolean(env.RECIPIENT_FILE_ROOTS));
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === RECIPIENT_FILE_REFUSED) return { ...report, specIssues: [{ path: 'recipients.file', message: err.message }] };
+      throw err;
     }
-    const plan = await planRecipientFile({
-      campaignId: spec.campaignId,
-      file: spec.recipients.file,
-      format: spec.recipients.format ?? 'csv',
-      requiredVars,
-      urlTemplates: links,
-      chunkSize: campaignSettings(spec).chunkSize,
-      maxIssues: Number.MAX_SAFE_INTEGER,
-    });
     Object.assign(report, { valid: plan.valid, invalid: plan.invalidCount, duplicates: plan.duplicateCount, rowIssues: plan.issues });
   }
   // Duplicates are sent once and are not an error; invalid rows are.
   report.ok = report.invalid === 0 && report.valid > 0;
   if (report.valid === 0) report.notes.push('no valid recipients');
   return report;
+}
+
+/**
+ * The worker's own planning, run here; a source this machine cannot read is a plain error, not a
+ * stack. A file the worker's roots refuse (`confineFiles`) is returned as the failure itself.
+ */
+async function planLocally(input: PlanRecipientsInput, confineFiles: boolean): Promise<RecipientPlan> {
+  const shown = describeRecipientSource(input);
+  if ('postgres' in input && !process.env.RECIPIENT_DATABASE_URL) {
+    throw new CliError(`cannot check ${shown} here: set RECIPIENT_DATABASE_URL (the worker reads the same variable from its own environment)`, EXIT.usage);
+  }
+  try {
+    return await planRecipientSource(input, { confineFiles });
+  } catch (err) {
+    if (err instanceof ApplicationFailure && err.type === RECIPIENT_FILE_REFUSED) throw err;
+    if (err instanceof ApplicationFailure) throw new CliError(`cannot plan the recipients: ${err.message}`, EXIT.usage);
+    throw new CliError(`cannot read ${shown}: ${(err as Error).message}`, EXIT.cannotConnect);
+  }
 }

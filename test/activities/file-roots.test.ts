@@ -45,7 +45,7 @@ describe('confineRecipientFile', () => {
 
   it('refuses before touching the file system outside the roots: a missing file there is refused, not "not found"', async () => {
     expect(await refusal(join(outside, 'no-such-file.csv'))).toMatchObject({ type: 'RecipientFileRefused' });
-    expect(await refusal(join(root, 'no-such-file.csv'))).toMatchObject({ type: 'RecipientFileUnreadable', message: expect.stringContaining('(ENOENT)') });
+    expect(await refusal(join(root, 'no-such-file.csv'))).toMatchObject({ type: 'RecipientSourceUnreadable', message: expect.stringContaining('(ENOENT)') });
   });
 
   it('reads RECIPIENT_FILE_ROOTS (":"-separated, absolute) and defaults to the data dir', () => {

@@ -3,7 +3,7 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FallbackMessage } from '../../activities/fallback/channel';
-import type { OutboundPolicy } from '../../activities/fallback/outbound';
+import type { OutboundPolicy } from '../../activities/outbound';
 import { parseRetryAfter } from '../../activities/fallback/retry';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { verifyWebhook } from '../../src/webhooks/signature';

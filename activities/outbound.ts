@@ -1,4 +1,5 @@
-// Where fallbacks may connect: the worker operator's FALLBACK_ALLOWED_HOSTS, never the spec alone.
+// Where a spec may make a worker connect, as the worker's operator allows, never the spec alone:
+// fallbacks (FALLBACK_ALLOWED_HOSTS) and recipient URLs (RECIPIENT_URL_ALLOWED_HOSTS).
 //
 //   FALLBACK_ALLOWED_HOSTS=hooks.example.com,*.partner.example:443,smtp.example.com:587,127.0.0.1:9000
 //
@@ -8,6 +9,7 @@
 // (not a wildcard). The check runs when a campaign is prepared and again at every connection: the
 // webhook connects only to an address the check passed (no DNS rebinding in between), follows no
 // redirect, and SMTP connects to the checked address with TLS verified against the host name.
+// Recipient URLs are checked before every request and no redirect is followed.
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress, LookupAllOptions, LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
@@ -23,6 +25,8 @@ export interface AllowedHost {
 /** `allowed` undefined: public addresses only, any host. */
 export interface OutboundPolicy {
   allowed?: AllowedHost[];
+  /** The variable that holds the list, for messages (default FALLBACK_ALLOWED_HOSTS). */
+  setting?: OutboundSetting;
   /** Name resolution; default dns.lookup (tests give a fixed table). */
   resolve?: (host: string) => Promise<LookupAddress[]>;
 }
@@ -40,16 +44,20 @@ for (const [net, prefix] of [
 ] as const) NON_PUBLIC.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['64:ff9b:1::', 48]] as const) NON_PUBLIC.addSubnet(net, prefix, 'ipv6');
 
-export function outboundPolicyFromEnv(env: Record<string, string | undefined> = process.env): OutboundPolicy {
-  const raw = env.FALLBACK_ALLOWED_HOSTS?.trim();
-  if (!raw) return {};
-  return { allowed: raw.split(/[\s,]+/).filter(Boolean).map(parseAllowedHost) };
+export type OutboundSetting = 'FALLBACK_ALLOWED_HOSTS' | 'RECIPIENT_URL_ALLOWED_HOSTS';
+
+const PURPOSE: Record<OutboundSetting, string> = { FALLBACK_ALLOWED_HOSTS: 'fallbacks to reach', RECIPIENT_URL_ALLOWED_HOSTS: 'recipient lists to be read from' };
+
+export function outboundPolicyFromEnv(env: Record<string, string | undefined> = process.env, setting: OutboundSetting = 'FALLBACK_ALLOWED_HOSTS'): OutboundPolicy {
+  const raw = env[setting]?.trim();
+  if (!raw) return { setting };
+  return { setting, allowed: raw.split(/[\s,]+/).filter(Boolean).map((entry) => parseAllowedHost(entry, setting)) };
 }
 
-function parseAllowedHost(entry: string): AllowedHost {
+function parseAllowedHost(entry: string, setting: OutboundSetting): AllowedHost {
   const match = /^(\*\.)?(\[[0-9a-f:.]+\]|[^\s:[\]]+)(?::(\d{1,5}))?$/i.exec(entry);
   const port = match?.[3] === undefined ? undefined : Number(match[3]);
-  if (!match || (port !== undefined && (port < 1 || port > 65535))) throw new OutboundRefusedError(`FALLBACK_ALLOWED_HOSTS: "${entry}" is not host, host:port, *.domain or [ipv6]:port`);
+  if (!match || (port !== undefined && (port < 1 || port > 65535))) throw new OutboundRefusedError(`${setting}: "${entry}" is not host, host:port, *.domain or [ipv6]:port`);
   return { host: normalizeHost(match[2]!), port, wildcard: match[1] !== undefined };
 }
 
@@ -70,7 +78,8 @@ export function isNonPublicAddress(address: string): boolean {
 function allowedEntry(policy: OutboundPolicy, host: string, port: number): AllowedHost | undefined {
   if (!policy.allowed) return undefined;
   const entry = policy.allowed.find((candidate) => (candidate.port === undefined || candidate.port === port) && (candidate.wildcard ? host.endsWith(`.${candidate.host}`) : host === candidate.host));
-  if (!entry) throw new OutboundRefusedError(`${display(host, port)} is not in FALLBACK_ALLOWED_HOSTS (the hosts the workers' operator allows fallbacks to reach)`);
+  const setting = policy.setting ?? 'FALLBACK_ALLOWED_HOSTS';
+  if (!entry) throw new OutboundRefusedError(`${display(host, port)} is not in ${setting} (the hosts the workers' operator allows ${PURPOSE[setting]})`);
   return entry;
 }
 
@@ -87,7 +96,7 @@ export function checkDestination(policy: OutboundPolicy, rawHost: string, port: 
   const entry = allowedEntry(policy, host, port);
   const mayBeNonPublic = entry !== undefined && !entry.wildcard;
   const literal = isIP(host) !== 0 ? isNonPublicAddress(host) : host === 'localhost' || host.endsWith('.localhost');
-  if (literal && !mayBeNonPublic) throw new OutboundRefusedError(`${display(host, port)} is a private or loopback address: list it in FALLBACK_ALLOWED_HOSTS to allow it`);
+  if (literal && !mayBeNonPublic) throw new OutboundRefusedError(`${display(host, port)} is a private or loopback address: list it in ${policy.setting ?? 'FALLBACK_ALLOWED_HOSTS'} to allow it`);
   return { mayBeNonPublic };
 }
 
@@ -101,7 +110,7 @@ export function urlDestination(url: string): { host: string; port: number } {
 export async function resolveDestination(policy: OutboundPolicy, host: string, port: number): Promise<LookupAddress[]> {
   const { mayBeNonPublic } = checkDestination(policy, host, port);
   const addresses = await (policy.resolve ?? lookupAll)(normalizeHost(host));
-  refuseNonPublic(addresses, host, port, mayBeNonPublic);
+  refuseNonPublic(addresses, host, port, mayBeNonPublic, policy.setting ?? 'FALLBACK_ALLOWED_HOSTS');
   return addresses;
 }
 
@@ -109,9 +118,9 @@ function lookupAll(host: string): Promise<LookupAddress[]> {
   return new Promise((resolve, reject) => dnsLookup(host, { all: true }, (err, found) => (err ? reject(err) : resolve(found))));
 }
 
-function refuseNonPublic(addresses: LookupAddress[], host: string, port: number, mayBeNonPublic: boolean): void {
+function refuseNonPublic(addresses: LookupAddress[], host: string, port: number, mayBeNonPublic: boolean, setting: OutboundSetting): void {
   const bad = addresses.find((address) => isNonPublicAddress(address.address));
-  if (bad && !mayBeNonPublic) throw new OutboundRefusedError(`${display(normalizeHost(host), port)} resolves to a private or loopback address: list the host in FALLBACK_ALLOWED_HOSTS to allow it`);
+  if (bad && !mayBeNonPublic) throw new OutboundRefusedError(`${display(normalizeHost(host), port)} resolves to a private or loopback address: list the host in ${setting} to allow it`);
 }
 
 /**
