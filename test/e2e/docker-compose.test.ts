@@ -30,7 +30,7 @@ interface Service {
 /** Runs `docker-compose -f docker-compose.yml --env-file <envFile> config [-q]` in the project. */
 async function composeConfig(envFile: string, quiet = false): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)('docker-compose', ['-f', COMPOSE_FILE, '--env-file', envFile, 'config', ...(quiet ? ['-q'] : [])], { cwd: ROOT });
+    const { stdout, stderr } = await promisify(execFile)('docker-compose', ['-f', COMPOSE_FILE, '--env-file', envFile, 'config', ...(quiet ? ['-q'] : [])], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME } }); // only .env decides, not this test process's variables
     return { code: 0, stdout, stderr };
   } catch (err) {
     const failure = err as { code?: number | string; stdout?: string; stderr?: string };
