@@ -2,7 +2,7 @@
 // listener): starts the stack, runs the campaign from a recipients file, then reads what it cost.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TemplateComponentSpec } from '../../src/api/types';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { countRecipients } from '../../src/campaign/outcomes';
@@ -81,7 +81,8 @@ export interface OrchestratorRun {
 
 export async function runOrchestrator(options: OrchestratorOptions): Promise<OrchestratorRun> {
   const { say } = options;
-  const env: NodeJS.ProcessEnv = options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) };
+  // The recipients file is shared by the runs, beside their stack directories: the workers may read its directory.
+  const env: NodeJS.ProcessEnv = { RECIPIENT_FILE_ROOTS: dirname(options.file), ...(options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) }) };
   const stack: Stack = await startStack({ dir: join(options.dir, options.name), sandboxFlags: options.sandboxFlags, env, dynamicConfig: options.dynamicConfig, workerHeapMb: options.workerHeapMb });
   try {
     const campaignId = `bench-${options.name}`;
