@@ -25,6 +25,11 @@ export interface ListenerDeps {
   unknownGraceMs?: number;
   /** Stop reading the stream while this many events wait (held events keep memory bounded). */
   maxQueuedEvents?: number;
+  /**
+   * Aborted when the process shuts down: the run in progress hands over what it read and returns its
+   * cursor at once, so the next run starts on another listener without waiting for a timeout.
+   */
+  stopping?: AbortSignal;
 }
 
 export interface ConsumeEventsInput {
@@ -84,12 +89,15 @@ export function createListenerActivities(deps: ListenerDeps) {
     const wakeUp = () => wake?.();
 
     const stream = deps.client.streamEvents({ afterEventId: cursor ?? undefined });
-    const onCancel = () => {
+    // Cancelled, or the process is shutting down: stop reading, hand over what was read, return.
+    const stopReading = () => {
       stopping = true;
       stream.close();
       wakeUp();
     };
-    ctx?.cancellationSignal.addEventListener('abort', onCancel);
+    ctx?.cancellationSignal.addEventListener('abort', stopReading);
+    deps.stopping?.addEventListener('abort', stopReading);
+    if (deps.stopping?.aborted) stopReading();
     log.info('listener started', { cursor, resumedFromHeartbeat: resumed !== null });
 
     async function readStream(): Promise<void> {
@@ -211,7 +219,8 @@ export function createListenerActivities(deps: ListenerDeps) {
     } finally {
       stopping = true;
       stream.close();
-      ctx?.cancellationSignal.removeEventListener('abort', onCancel);
+      ctx?.cancellationSignal.removeEventListener('abort', stopReading);
+      deps.stopping?.removeEventListener('abort', stopReading);
       const stillHeld = new Set(queue.map((entry) => entry.event.sendRequestId));
       for (const id of firstSeenUnknown.keys()) if (!stillHeld.has(id)) firstSeenUnknown.delete(id);
       log.info('listener stopped', { cursor, ...counters });

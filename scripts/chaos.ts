@@ -18,10 +18,11 @@ import { checkCampaign, checkNoSecrets, type Check } from '../test/harness/check
 import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../test/harness/faults';
 import { seededRandom } from '../test/harness/random';
 import { integerFlag, withTimeout } from '../test/harness/script-helpers';
+import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseOutside, sendGapAfter } from '../test/harness/send-gaps';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--json] [--out FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--workers N] [--short] [--json] [--out FILE] [--keep]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
 
 interface ChaosFlags {
@@ -32,6 +33,8 @@ interface ChaosFlags {
   horizonMs: number;
   /** The app's request rate: the sandbox enforces it, the send queue is configured with it. */
   rate: number;
+  /** Worker processes: with two, a killed worker's chunks fail over to the other. */
+  workers: number;
   json: boolean;
   out: string;
   keep: boolean;
@@ -49,6 +52,7 @@ function parseFlags(argv: string[]): ChaosFlags {
       recipients: { type: 'string' },
       horizon: { type: 'string' },
       rate: { type: 'string' },
+      workers: { type: 'string' },
       short: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -72,6 +76,7 @@ function parseFlags(argv: string[]): ChaosFlags {
     recipients: integerFlag('recipients', values.recipients, short ? 2_000 : 6_000, 7, 1_000_000),
     horizonMs: integerFlag('horizon', values.horizon, short ? 25 : 45, 1, 3600) * 1000,
     rate: integerFlag('rate', values.rate, 5, 1, 1000),
+    workers: integerFlag('workers', values.workers, 2, 1, 8),
     json: values.json,
     out: values.out ?? `test-results/chaos-${seed}.json`,
     keep: values.keep,
@@ -88,11 +93,25 @@ function writeRecipients(path: string, count: number): string[] {
   return ppnums;
 }
 
+/** A fault as injected, with when (ms since the epoch) and how long sending stalled after it. */
+interface ReportedFault extends InjectedFault {
+  injectedAt: number;
+  /** Longest pause between accepted sends in the SEND_GAP_WINDOW_MS after the fault; absent when nothing was left to send. */
+  sendGapMs?: number;
+}
+
+/** Per fault kind: the longest send gap after any fault of that kind, and the target if there is one. */
+type SendGaps = Record<string, { worstMs: number; targetMs?: number }>;
+
 interface ChaosReport {
   seed: number;
   recipients: number;
+  workers: number;
   seconds: number;
-  faults: InjectedFault[];
+  faults: ReportedFault[];
+  sendGaps: SendGaps;
+  /** Longest pause between sends away from every fault: how long sending pauses on its own at this load. */
+  unfaultedPauseMs?: number;
   checks: Check[];
   ok: boolean;
   result?: unknown;
@@ -111,11 +130,12 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   const receiver = await startWebhookReceiver();
   let stack: Stack | undefined;
   const started = Date.now();
-  const faults: InjectedFault[] = [];
+  const faults: ReportedFault[] = [];
   try {
-    say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
+    say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.workers} worker(s), ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
     stack = await startStack({
       dir,
+      workers: flags.workers,
       sandboxFlags: {
         'consent-window': `${CONSENT.consentWindowMs}ms`,
         'consent-decision-delay': `${CONSENT.consentDecisionDelayMs}ms`,
@@ -160,7 +180,8 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         const wait = started + planned.atMs - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (done) say(`  (campaign already finished; injecting ${planned.kind} anyway)`);
-        const fault = await injectFault(stack, planned, random, CONSENT);
+        const injectedAt = Date.now();
+        const fault = { ...(await injectFault(stack, planned, random, CONSENT)), injectedAt };
         faults.push(fault);
         say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
       }
@@ -168,7 +189,10 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       const result = await withTimeout(resultPromise, 15 * 60_000, 'the campaign did not finish within 15 minutes');
       const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate } });
       checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], spec.template && 'name' in spec.template ? spec.template.name : campaignId));
-      return { seed: flags.seed, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
+      const sentAt = acceptanceTimes(await stack.inspector.sendRequests());
+      const sendGaps = measureSendGaps(faults, sentAt);
+      const unfaultedPauseMs = longestPauseOutside(sentAt, faults.map((fault) => fault.injectedAt));
+      return { seed: flags.seed, recipients: flags.recipients, workers: flags.workers, seconds: (Date.now() - started) / 1000, faults, sendGaps, unfaultedPauseMs, checks, ok: checks.every((c) => c.ok), result, dir };
     } finally {
       clearInterval(ticker);
       if (progressQuery) await withTimeout(progressQuery, 60_000, 'progress query hung').catch(() => undefined);
@@ -178,8 +202,10 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     return {
       seed: flags.seed,
       recipients: flags.recipients,
+      workers: flags.workers,
       seconds: (Date.now() - started) / 1000,
       faults,
+      sendGaps: {},
       checks: [{ name: 'run completed', ok: false, detail: message }],
       ok: false,
       dir,
@@ -190,6 +216,21 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     if (!flags.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Sets each fault's send gap and returns the worst per kind. */
+function measureSendGaps(faults: ReportedFault[], sentAt: number[]): SendGaps {
+  const gaps: SendGaps = {};
+  for (const fault of faults) {
+    const gap = sendGapAfter(sentAt, fault.injectedAt);
+    if (gap === undefined) continue;
+    fault.sendGapMs = gap;
+    const worst = Math.max(gap, gaps[fault.kind]?.worstMs ?? 0);
+    gaps[fault.kind] = { worstMs: worst, ...(SEND_GAP_TARGETS_MS[fault.kind] !== undefined ? { targetMs: SEND_GAP_TARGETS_MS[fault.kind] } : {}) };
+  }
+  return gaps;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main(): Promise<number> {
   let flags: ChaosFlags;
@@ -208,8 +249,17 @@ async function main(): Promise<number> {
   if (flags.json) {
     console.log(JSON.stringify(report, null, 2));
   } else {
-    console.log(`\nseed ${report.seed} · ${report.recipients} recipients · ${report.seconds.toFixed(1)} s · ${report.faults.length} faults`);
-    for (const fault of report.faults) console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail}`);
+    console.log(`\nseed ${report.seed} · ${report.recipients} recipients · ${report.workers} worker(s) · ${report.seconds.toFixed(1)} s · ${report.faults.length} faults`);
+    for (const fault of report.faults) {
+      const gap = fault.sendGapMs === undefined ? 'nothing left to send' : `sends paused ${seconds(fault.sendGapMs)}`;
+      console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail} · ${gap}`);
+    }
+    console.log(`  longest pause in sending within ${SEND_GAP_WINDOW_MS / 1000} s of a fault (accepted CreateSendRequest calls, sandbox ledger):`);
+    for (const [kind, gap] of Object.entries(report.sendGaps)) {
+      const target = gap.targetMs === undefined ? '' : ` (target ≤ ${seconds(gap.targetMs)}${gap.worstMs <= gap.targetMs ? '' : ', MISSED'})`;
+      console.log(`    ${kind.padEnd(26)} ${seconds(gap.worstMs)}${target}`);
+    }
+    if (report.unfaultedPauseMs !== undefined) console.log(`    ${'away from any fault'.padEnd(26)} ${seconds(report.unfaultedPauseMs)}`);
     for (const check of report.checks) console.log(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}${check.detail ? ` — ${check.detail}` : ''}`);
     console.log(`${report.ok ? 'all checks passed' : `FAILED — reproduce with: npm run chaos -- --seed ${report.seed}`}; report in ${flags.out}`);
   }

@@ -2,13 +2,13 @@
 // singleton listener workflow and its consumeEvents activity, and makes sure that workflow runs.
 //
 // The workflow lives on the listener's own task queue so this process is self-contained; while
-// it is down the workflow simply waits (and beginSend's cursor query times out → null cursor).
+// it is down the workflow simply waits (sends go on: their pre-send cursor needs no listener).
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
-import { TASK_QUEUES } from './temporal/names';
+import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from './temporal/names';
 import { LISTENER_WORKFLOW_ID, LISTENER_WORKFLOW_TYPE } from './contracts/listener';
 import type { ListenerWorkflowInput } from './contracts/listener';
 import { createListenerActivities } from '../activities/listener';
@@ -16,6 +16,9 @@ import type { ListenerDeps } from '../activities/listener';
 import type { listenerWorkflow } from '../workflows/listener/workflow';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
+import { workerSettingsFromEnv } from './temporal/worker-settings';
+
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener/workflow.ts', import.meta.url));
 
@@ -41,8 +44,10 @@ export interface RunningListener {
 export async function runListener(options: RunListenerOptions = {}): Promise<RunningListener> {
   const { namespace, connection, temporalClient, ppoppoClient, closeOwned } = await openProcessDeps(options);
   const taskQueue = options.taskQueue ?? TASK_QUEUES.listener;
+  const stopping = new AbortController();
 
   const activities = createListenerActivities({
+    stopping: stopping.signal,
     client: ppoppoClient,
     temporalClient,
     batchMaxEvents: options.batchMaxEvents,
@@ -55,8 +60,13 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: LISTENER_WORKFLOWS_PATH }),
     activities,
+    ...workerSettingsFromEnv('listener'),
   });
+  // SIGINT/SIGTERM: the Temporal runtime shuts the worker down; the stream run hands over at once.
+  const onSignal = () => stopping.abort();
+  for (const signal of SHUTDOWN_SIGNALS) process.once(signal, onSignal);
   const finished = worker.run().finally(async () => {
+    for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal);
     await closeOwned();
   });
 
@@ -67,11 +77,13 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
       taskQueue,
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
     });
   }
   return {
     finished,
     async shutdown() {
+      stopping.abort();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await finished;
     },

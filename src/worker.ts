@@ -2,7 +2,8 @@
 //  - 'ppoppo-campaigns': campaign and chunk workflows plus every activity except the send call.
 //  - 'ppoppo-send': only createSendRequest, with maxTaskQueueActivitiesPerSecond = the app's
 //    request rate. The Temporal server enforces that rate across the whole fleet of workers.
-// SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers).
+// SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers): they stop
+// polling, and in-flight tasks get WORKER_SHUTDOWN_GRACE_MS to finish (src/temporal/worker-settings.ts).
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
@@ -12,6 +13,7 @@ import { createActivities } from '../activities/index';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
+import { workerSettingsFromEnv } from './temporal/worker-settings';
 
 export interface TaskQueueNames {
   campaigns: string;
@@ -51,11 +53,13 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   const rate = options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND');
   const workflowCode = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? WORKFLOWS_PATH };
 
-  const campaignsWorker = await Worker.create({ connection, namespace, taskQueue: taskQueues.campaigns, ...workflowCode, activities: campaignActivities });
+  const { maxCachedWorkflows, ...shutdownAndSticky } = workerSettingsFromEnv('worker');
+  const campaignsWorker = await Worker.create({ connection, namespace, taskQueue: taskQueues.campaigns, ...workflowCode, activities: campaignActivities, maxCachedWorkflows, ...shutdownAndSticky });
   const sendWorker = await Worker.create({
     connection,
     namespace,
     taskQueue: taskQueues.send,
+    ...shutdownAndSticky,
     activities: { createSendRequest },
     ...(rate !== undefined ? { maxTaskQueueActivitiesPerSecond: rate } : {}),
   });

@@ -66,7 +66,7 @@ describe('contracts', () => {
     for (const [domain, list] of perContract) expect(new Set(list).size, domain).toBe(list.length);
     // Pinned: renaming one breaks running workflows, the README's Temporal CLI commands and the Web UI steps.
     expect(Object.fromEntries(perContract)).toEqual({
-      campaign: ['signal:chunkSent', 'signal:chunkFinished', 'signal:chunkParked', 'signal:chunkFailed', 'signal:control', 'update:pause', 'update:resume', 'update:cancel', 'query:progress'],
+      campaign: ['signal:chunkSent', 'signal:chunkFinished', 'signal:chunkParked', 'signal:chunkFailed', 'signal:chunkReconciling', 'signal:control', 'update:pause', 'update:resume', 'update:cancel', 'query:progress'],
       chunk: ['signal:deliveryEvents', 'signal:chunkControl', 'query:recipients', 'query:progress'],
       listener: ['query:cursor'],
     });

@@ -36,6 +36,7 @@ import {
   chunkFailedSignal,
   chunkFinishedSignal,
   chunkParkedSignal,
+  chunkReconcilingSignal,
   chunkSentSignal,
   pauseUpdate,
   progressQuery,
@@ -46,7 +47,7 @@ import type { CampaignFailureDetails, CampaignResult, PollSummary } from '../../
 import { CHUNK_WORKFLOW_TYPE, chunkControlSignal, chunkWorkflowId } from '../../src/contracts/chunk';
 import type { ChunkInput, ControlAction } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
-import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY } from '../../src/temporal/names';
+import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, WORKFLOW_TASK_TIMEOUT_MS } from '../../src/temporal/names';
 import type { chunkWorkflow } from '../chunk/workflow';
 import { campaignDetails, chunkSummary } from './details';
 import { CampaignState, MAX_ISSUES } from './state';
@@ -132,6 +133,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     publish();
   });
   setHandler(chunkFailedSignal, ({ chunkIndex, reason }) => chunkFailed(chunkIndex, reason));
+  setHandler(chunkReconcilingSignal, ({ chunkIndex }) => state.chunkReconciling(chunkIndex));
   setHandler(progressQuery, () => state.progress());
   setHandler(pauseUpdate, () => control('pause'), { validator: () => state.check('pause') });
   setHandler(resumeUpdate, () => control('resume'), { validator: () => state.check('resume') });
@@ -197,6 +199,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
         parentClosePolicy: ParentClosePolicy.ABANDON,
         // A chunk id is used once: a chunk can never be started (and so sent) twice.
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
         typedSearchAttributes: [{ key: CAMPAIGN_ID_KEY, value: campaignId }],
         staticSummary: chunkSummary(campaignId, chunkIndex, state.chunksTotal, source.kind),
       });

@@ -26,8 +26,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { chunkFailedSignal, chunkFinishedSignal, chunkParkedSignal, chunkSentSignal, sendTaskQueueFromMemo } from '../../src/contracts/campaign';
-import type { ChunkFailedPayload, ChunkFinishedPayload, ChunkParkedPayload, ChunkSentPayload } from '../../src/contracts/campaign';
+import { chunkFailedSignal, chunkFinishedSignal, chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal, sendTaskQueueFromMemo } from '../../src/contracts/campaign';
+import type { ChunkFailedPayload, ChunkFinishedPayload, ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
 import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, decodeSendFailure, deliveryEventsSignal } from '../../src/contracts/chunk';
 import type { ChunkInput, ChunkResult, SendFailure } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
@@ -81,6 +81,8 @@ const PATCHES = {
   reportChunkFailure: 'report-chunk-failure',
   /** GetSendRequestStatus for the unsettled before the consent window closes. */
   snapshotBeforeExpiry: 'snapshot-before-expiry',
+  /** A reconciling chunk tells the campaign, which lets another chunk into the window meanwhile. */
+  reconcileOutsideWindow: 'reconcile-outside-window',
 } as const;
 
 export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
@@ -176,7 +178,10 @@ async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Pro
     // the request may have been accepted. Look before sending again.
     chunk.reconciling();
     show();
+    const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
+    const told = patched(PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
     const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums, templateId: input.templateId });
+    await told;
     if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
     chunk.notAccepted();
     show();
