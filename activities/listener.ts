@@ -11,8 +11,12 @@ import type { Client } from '@temporalio/client';
 import type { DeliveryEvent } from '../src/api/types';
 import type { PpoppoClient } from '../src/api/client';
 import { deliveryEventsSignal } from '../src/contracts/chunk';
+import { noopMetricMeter } from '@temporalio/common';
+import { listenerMetrics } from '../src/metrics/listener';
+import type { ListenerMetrics } from '../src/metrics/listener';
 import { ChunkDirectory } from './chunk-directory';
 import { activityContext } from './heartbeat';
+import { ulidTime } from './reconcile';
 
 export interface ListenerDeps {
   client: PpoppoClient;
@@ -30,6 +34,8 @@ export interface ListenerDeps {
    * cursor at once, so the next run starts on another listener without waiting for a timeout.
    */
   stopping?: AbortSignal;
+  /** Where events handed over, waiting events and the lag are recorded (default: nowhere). */
+  metrics?: ListenerMetrics;
 }
 
 export interface ConsumeEventsInput {
@@ -72,6 +78,7 @@ export function createListenerActivities(deps: ListenerDeps) {
   const unknownGraceMs = deps.unknownGraceMs ?? Number(process.env.LISTENER_UNKNOWN_GRACE_MS ?? 10 * 60_000);
   const maxQueuedEvents = deps.maxQueuedEvents ?? 100_000;
   const directory = new ChunkDirectory(deps.temporalClient);
+  const metrics = deps.metrics ?? listenerMetrics(noopMetricMeter);
   // Shared by runs of this worker so a restarted attempt keeps the grace clock of held send requests.
   const firstSeenUnknown = new Map<string, number>();
 
@@ -140,6 +147,7 @@ export function createListenerActivities(deps: ListenerDeps) {
       if (doneCount > 0) cursor = queue[doneCount - 1]!.event.eventId;
       queue.splice(0, doneCount);
       counters.held = queue.filter((entry) => entry.workflowId === undefined).length;
+      metrics.waiting(queue.length, queue[0] && ulidTime(queue[0].event.eventId), Date.now());
       counters.reconnects = streamReconnects(stream);
       ctx?.heartbeat({ cursor, counters } satisfies ListenerHeartbeat);
     }
@@ -165,6 +173,7 @@ export function createListenerActivities(deps: ListenerDeps) {
         try {
           await handle.signal(deliveryEventsSignal, { events: batch.map((entry) => entry.event) });
           counters.signalled += batch.length;
+          metrics.handedOver('signalled', batch.length);
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) {
             log.warn('signalling a chunk failed; will retry', { workflowId, error: String(err) });
@@ -172,6 +181,7 @@ export function createListenerActivities(deps: ListenerDeps) {
           }
           log.debug('chunk already closed; skipping its events', { workflowId, events: batch.length });
           counters.skipped += batch.length;
+          metrics.handedOver('skipped', batch.length);
         }
         for (const entry of batch) entry.done = true;
       }
@@ -195,6 +205,7 @@ export function createListenerActivities(deps: ListenerDeps) {
         });
         for (const entry of list) entry.done = true;
         counters.skipped += list.length;
+        metrics.handedOver('skipped', list.length);
         directory.forget(id);
       }
     }
@@ -221,6 +232,7 @@ export function createListenerActivities(deps: ListenerDeps) {
       stream.close();
       ctx?.cancellationSignal.removeEventListener('abort', stopReading);
       deps.stopping?.removeEventListener('abort', stopReading);
+      metrics.stopped();
       const stillHeld = new Set(queue.map((entry) => entry.event.sendRequestId));
       for (const id of firstSeenUnknown.keys()) if (!stillHeld.has(id)) firstSeenUnknown.delete(id);
       log.info('listener stopped', { cursor, ...counters });

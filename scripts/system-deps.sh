@@ -4,9 +4,11 @@
 #   chromium (+ fonts-liberation, a recommends we skip, so screenshots have readable text): headless
 #     browser for test/e2e/web-ui.test.ts, driven by playwright-core at /usr/bin/chromium
 #   docker-compose: validates docker-compose.yml without an engine (test/e2e/docker-compose.test.ts)
+#   prometheus: a real Prometheus scraping the worker and listener (test/e2e/metrics.e2e.test.ts), and
+#     promtool for the alert rules (test/metrics/alert-rules.test.ts); the package's service is not started
 set -euo pipefail
 
-REQUIRED_DEBS=(chromium fonts-liberation docker-compose)
+REQUIRED_DEBS=(chromium fonts-liberation docker-compose prometheus)
 
 missing=()
 for pkg in "${REQUIRED_DEBS[@]}"; do

@@ -5,7 +5,7 @@
 // it is down the workflow simply waits (sends go on: their pre-send cursor needs no listener).
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import { Runtime, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from './temporal/names';
@@ -17,6 +17,9 @@ import type { listenerWorkflow } from '../workflows/listener/workflow';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { workerSettingsFromEnv } from './temporal/worker-settings';
+import { countCampaignStatuses } from './metrics/campaign-statuses';
+import { listenerMetrics } from './metrics/listener';
+import { installRuntime } from './metrics/runtime';
 
 const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
@@ -46,8 +49,10 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
   const taskQueue = options.taskQueue ?? TASK_QUEUES.listener;
   const stopping = new AbortController();
 
+  const meter = Runtime.instance().metricMeter;
   const activities = createListenerActivities({
     stopping: stopping.signal,
+    metrics: listenerMetrics(meter),
     client: ppoppoClient,
     temporalClient,
     batchMaxEvents: options.batchMaxEvents,
@@ -65,7 +70,9 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
   // SIGINT/SIGTERM: the Temporal runtime shuts the worker down; the stream run hands over at once.
   const onSignal = () => stopping.abort();
   for (const signal of SHUTDOWN_SIGNALS) process.once(signal, onSignal);
+  const stopCounting = countCampaignStatuses(temporalClient, meter);
   const finished = worker.run().finally(async () => {
+    stopCounting();
     for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal);
     await closeOwned();
   });
@@ -91,7 +98,8 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
 }
 
 if (isMainModule(import.meta.url)) {
+  const metricsUrl = installRuntime();
   const listener = await runListener();
-  console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID} - Ctrl-C to stop`);
+  console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID}${metricsUrl ? `, metrics on ${metricsUrl}` : ''} - Ctrl-C to stop`);
   await listener.finished;
 }

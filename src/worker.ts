@@ -14,6 +14,7 @@ import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
 import { workerSettingsFromEnv } from './temporal/worker-settings';
+import { installRuntime } from './metrics/runtime';
 
 export interface TaskQueueNames {
   campaigns: string;
@@ -77,7 +78,8 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
 }
 
 if (isMainModule(import.meta.url)) {
+  const metricsUrl = installRuntime();
   const workers = await runWorkers();
-  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send} - Ctrl-C to stop`);
+  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}${metricsUrl ? `, metrics on ${metricsUrl}` : ''} - Ctrl-C to stop`);
   await workers.finished;
 }

@@ -191,8 +191,12 @@ describe('controls', () => {
     expect(state.allDone()).toBe(false);
     state.chunkFinished(0, counts({ delivered: 10 }));
     expect(state.allDone()).toBe(true);
+    expect(state.cancelledBeforeStart()).toBe(0); // not until the campaign closes as cancelled
     state.close();
     expect(state.result(undefined)).toMatchObject({ status: 'cancelled', counts: { delivered: 10, cancelled: 15, invalid: 2 } });
+    // What the campaign settles itself (the metrics record these; the chunks record the rest).
+    expect(state.cancelledBeforeStart()).toBe(15);
+    expect(state.invalidRowsSkipped()).toBe(2);
   });
 });
 

@@ -241,8 +241,18 @@ export class CampaignState {
   counts(): OutcomeCounts {
     const counts = addCounts(emptyCounts(), this.chunkCounts);
     counts.invalid += this.invalidRows;
-    if (this.status === 'cancelled') counts.cancelled += this.validTotal - countRecipients(this.chunkCounts);
+    counts.cancelled += this.cancelledBeforeStart();
     return counts;
+  }
+
+  /** Skipped invalid rows: settled at planning, outside any chunk. */
+  invalidRowsSkipped(): number {
+    return this.invalidRows;
+  }
+
+  /** Once cancelled, the recipients whose chunk never started: settled by the campaign, not a chunk. */
+  cancelledBeforeStart(): number {
+    return this.status === 'cancelled' ? this.validTotal - countRecipients(this.chunkCounts) : 0;
   }
 
   progress(): CampaignProgress {

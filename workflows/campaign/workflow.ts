@@ -49,6 +49,7 @@ import type { ChunkInput, ControlAction } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
 import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, WORKFLOW_TASK_TIMEOUT_MS } from '../../src/temporal/names';
 import type { chunkWorkflow } from '../chunk/workflow';
+import { recordCampaignOutcome } from '../metrics';
 import { campaignDetails, chunkSummary } from './details';
 import { CampaignState, MAX_ISSUES } from './state';
 import type { CampaignCarry, CampaignPlan } from './state';
@@ -162,6 +163,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   if (!carry) {
     try {
       current = await prepare(spec, state, fail);
+      recordCampaignOutcome('invalid', state.invalidRowsSkipped());
       publish();
     } catch (err) {
       state.failed(); // e.g. the template conflicts with an existing one: visible in the search attribute
@@ -242,6 +244,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   const pollIds = state.pollSendRequestIds();
   const poll: PollSummary | undefined = pollIds.length > 0 ? await fetchPollResults({ sendRequestIds: pollIds }) : undefined;
   state.close();
+  recordCampaignOutcome('cancelled', state.cancelledBeforeStart());
   publish();
   await condition(allHandlersFinished);
   return state.result(poll);

@@ -32,6 +32,7 @@ import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, decodeSen
 import type { ChunkInput, ChunkResult, SendFailure } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
 import { SEND_REQUEST_ID_KEY, TASK_QUEUES } from '../../src/temporal/names';
+import { OutcomeMetrics, recordReconcileResult, recordRefusal, recordSendResult } from '../metrics';
 import { chunkDetails } from './details';
 import { ChunkState } from './state';
 
@@ -87,7 +88,11 @@ const PATCHES = {
 
 export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
   const chunk = new ChunkState({ chunkIndex: input.chunkIndex, fallbackOn: fallbackTriggers(input.fallback), paused: input.initialControl === 'paused' });
-  const show = () => setCurrentDetails(chunkDetails(chunk.progress()));
+  const outcomes = new OutcomeMetrics();
+  const show = () => {
+    setCurrentDetails(chunkDetails(chunk.progress()));
+    outcomes.record(chunk.counts());
+  };
   // Handlers before the first await, so no early signal or query is missed.
   setHandler(deliveryEventsSignal, ({ events }) => {
     chunk.receive(events);
@@ -150,14 +155,17 @@ async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Pro
     let failure: SendFailure;
     try {
       const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig });
+      recordSendResult('accepted');
       return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show);
     } catch (err) {
       failure = sendFailureOf(err);
+      if (failure.kind !== 'empty') recordSendResult(failure.kind);
     }
     if (failure.kind === 'refused') {
       const waitMs = failure.retryAfterMs ?? backoff(attempt);
       const until = new Date(Date.now() + waitMs).toISOString();
       chunk.refused(failure.codeName, until);
+      recordRefusal(failure.codeName, waitMs);
       show();
       if (failure.quota || waitMs > PARK_AFTER_MS) {
         const parked: ChunkParkedPayload = { chunkIndex: input.chunkIndex, until, reason: failure.quota ? 'quota' : 'rate' };
@@ -182,6 +190,7 @@ async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Pro
     const told = patched(PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
     const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums, templateId: input.templateId });
     await told;
+    recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
     if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
     chunk.notAccepted();
     show();
