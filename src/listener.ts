@@ -3,7 +3,6 @@
 //
 // The workflow lives on the listener's own task queue so this process is self-contained; while
 // it is down the workflow simply waits (sends go on: their pre-send cursor needs no listener).
-import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Runtime, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
@@ -17,13 +16,13 @@ import type { listenerWorkflow } from '../workflows/listener/workflow';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { workerSettingsFromEnv } from './temporal/worker-settings';
+import { workflowCode } from './temporal/workflow-code';
 import { countCampaignStatuses } from './metrics/campaign-statuses';
 import { listenerMetrics } from './metrics/listener';
 import { installRuntime } from './metrics/runtime';
 
 const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
-export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener/workflow.ts', import.meta.url));
 
 export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'unknownGraceMs'> {
   connection?: NativeConnection;
@@ -63,7 +62,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     connection,
     namespace,
     taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: LISTENER_WORKFLOWS_PATH }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowCode('listener')),
     activities,
     ...workerSettingsFromEnv('listener'),
   });

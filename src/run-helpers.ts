@@ -1,14 +1,22 @@
 // Small helpers shared by the worker and listener processes.
+import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { PpoppoClient } from './api/client';
 import { clientConfigFromEnv } from './api/config';
-import { connectClient, connectWorkerConnection, temporalConfigFromEnv } from './temporal/config';
+import { connectClient, temporalConfigFromEnv } from './temporal/config';
+import { connectWorkerConnection } from './temporal/worker-connection';
 
-/** True when the module with this import.meta.url is the script node/tsx was started with. */
+/**
+ * True when the module with this import.meta.url is the script node/tsx was started with, also
+ * through a symlink (npm links a package's `bin` commands into node_modules/.bin).
+ */
 export function isMainModule(metaUrl: string): boolean {
-  return process.argv[1] !== undefined && metaUrl === pathToFileURL(process.argv[1]).href;
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  const real = existsSync(script) ? realpathSync(script) : script;
+  return metaUrl === pathToFileURL(real).href;
 }
 
 export interface ProcessDepsOptions {

@@ -4,7 +4,6 @@
 //    request rate. The Temporal server enforces that rate across the whole fleet of workers.
 // SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers): they stop
 // polling, and in-flight tasks get WORKER_SHUTDOWN_GRACE_MS to finish (src/temporal/worker-settings.ts).
-import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
@@ -14,6 +13,7 @@ import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
 import { workerSettingsFromEnv } from './temporal/worker-settings';
+import { workflowCode } from './temporal/workflow-code';
 import { installRuntime } from './metrics/runtime';
 
 export interface TaskQueueNames {
@@ -31,7 +31,7 @@ export interface RunWorkersOptions {
   namespace?: string;
   /** The app's CreateSendRequest rate; default env SEND_RATE_PER_SECOND, unset = unlimited. */
   sendRatePerSecond?: number;
-  /** Workflow code; defaults to workflows/index.ts. Tests may pass a prebuilt bundle instead. */
+  /** Workflow code; defaults to the prebuilt bundle when built, else workflows/index.ts (src/temporal/workflow-code.ts). */
   workflowsPath?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueues?: Partial<TaskQueueNames>;
@@ -44,7 +44,6 @@ export interface RunningWorkers {
 }
 
 export const DEFAULT_TASK_QUEUES: TaskQueueNames = { campaigns: TASK_QUEUES.campaigns, send: TASK_QUEUES.send };
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export async function runWorkers(options: RunWorkersOptions = {}): Promise<RunningWorkers> {
   const { namespace, connection, temporalClient, ppoppoClient, closeOwned } = await openProcessDeps(options);
@@ -52,10 +51,10 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
 
   const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient });
   const rate = options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND');
-  const workflowCode = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? WORKFLOWS_PATH };
+  const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : options.workflowsPath ? { workflowsPath: options.workflowsPath } : workflowCode('worker');
 
   const { maxCachedWorkflows, ...shutdownAndSticky } = workerSettingsFromEnv('worker');
-  const campaignsWorker = await Worker.create({ connection, namespace, taskQueue: taskQueues.campaigns, ...workflowCode, activities: campaignActivities, maxCachedWorkflows, ...shutdownAndSticky });
+  const campaignsWorker = await Worker.create({ connection, namespace, taskQueue: taskQueues.campaigns, ...workflows, activities: campaignActivities, maxCachedWorkflows, ...shutdownAndSticky });
   const sendWorker = await Worker.create({
     connection,
     namespace,

@@ -1,5 +1,6 @@
-// Temporal connection settings from the environment, and the two kinds of connection we need:
-// a Client (starting/signalling/querying workflows) and a NativeConnection (workers).
+// Temporal connection settings from the environment, and a Client (starting/signalling/querying
+// workflows) from them. Workers connect with connectWorkerConnection (worker-connection.ts), kept
+// apart so the client library never loads the worker's native runtime.
 //
 // Reads: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default "default"),
 // TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (paths, mTLS), TEMPORAL_TLS_CA (path, optional server CA),
@@ -7,7 +8,6 @@
 // TEMPORAL_CONNECT_TIMEOUT (client connect deadline: milliseconds or "2s"; default 10 s).
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 
 export interface TemporalConfig {
   address: string;
@@ -65,7 +65,3 @@ export async function connectClient(config: TemporalConfig = temporalConfigFromE
   return new Client({ connection, namespace: config.namespace });
 }
 
-/** Connection for Workers; the namespace goes on the Worker options (config.namespace). */
-export async function connectWorkerConnection(config: TemporalConfig = temporalConfigFromEnv()): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
-}
