@@ -1,12 +1,29 @@
-# One image for the sandbox, worker and listener services of docker-compose.yml: the repo with its
-# npm dependencies, run with tsx (no build step). The service's `command` picks the npm script.
-FROM node:20-bookworm
+# Two images from one file; docker-compose.yml picks each service's target.
+#   build    the repository with every npm dependency; runs `npm run build` (dist/). The sandbox, a
+#            development stand-in for the API, runs from it with tsx (`npm run sandbox`).
+#   runtime  (the default, last stage) production: the built commands, client library and workflow
+#            bundles from dist/, production dependencies only, run with plain node as user `node`:
+#            node dist/bin/ppoppo-worker.js | ppoppo-listener.js | ppoppo-campaign.js
+FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY proto ./proto
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
 COPY scripts ./scripts
+RUN npm run build
+
+FROM node:20-bookworm-slim AS runtime
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY deploy ./deploy
+USER node
+# The worker by default; compose runs the listener from the same image. SIGTERM drains in-flight
+# tasks (WORKER_SHUTDOWN_GRACE_MS / LISTENER_SHUTDOWN_GRACE_MS) before the process exits.
+CMD ["node", "--max-old-space-size=256", "dist/bin/ppoppo-worker.js"]

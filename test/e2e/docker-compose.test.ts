@@ -1,8 +1,9 @@
 // docker-compose.yml without a Docker engine: Debian's docker-compose (1.29, see .ci/run
 // REQUIRED_DEBS) parses and resolves it with `config`, and the checks below tie it to the project:
-// every command of our services is an npm script whose file exists and is in the image, every
-// ${VARIABLE} is documented in .env.example, every variable our services get is one our code reads,
-// and `cp .env.example .env` does not point a container at its own loopback address.
+// the worker and listener run the built commands from the Dockerfile's production stage (dist/ from
+// the build stage, production dependencies only), the sandbox an npm script from the build stage;
+// every ${VARIABLE} is documented in .env.example, every variable our services get is one our code
+// reads, and `cp .env.example .env` does not point a container at its own loopback address.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
 const ENV_EXAMPLE = join(ROOT, '.env.example');
 
 interface Service {
-  build?: { context: string; dockerfile?: string };
+  build?: { context: string; dockerfile?: string; target?: string };
   command?: string[] | string;
   entrypoint?: string[] | string;
   environment?: Record<string, string | null>;
@@ -52,10 +53,41 @@ function strings(value: unknown): string[] {
   return [];
 }
 
-/** Paths a Dockerfile copies into the image (COPY <src...> <dest>). */
-function copiedPaths(dockerfile: string): string[] {
-  return [...readFileSync(dockerfile, 'utf8').matchAll(/^COPY\s+(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+interface Stage {
+  name: string;
+  /** Instructions after FROM, continuation lines joined. */
+  lines: string[];
 }
+
+/** The Dockerfile's stages (FROM <image> AS <name>), in order. */
+function stages(dockerfile: string): Stage[] {
+  const result: Stage[] = [];
+  for (const line of readFileSync(dockerfile, 'utf8').replace(/\\\n/g, ' ').split('\n')) {
+    const from = /^FROM\s+\S+(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from) result.push({ name: from[1] ?? String(result.length), lines: [] });
+    else if (line.trim() && !line.startsWith('#')) result.at(-1)?.lines.push(line.trim());
+  }
+  return result;
+}
+
+/** Paths a stage copies from the build context (COPY <src...> <dest>, not --from another stage). */
+function copiedPaths(stage: Stage): string[] {
+  return stage.lines.flatMap((line) => {
+    const copy = /^COPY\s+(.+)$/.exec(line);
+    if (!copy || copy[1]!.startsWith('--from')) return [];
+    return copy[1]!.trim().split(/\s+/).slice(0, -1);
+  });
+}
+
+const inStage = (stage: Stage, file: string) => copiedPaths(stage).some((path) => file === path || file.startsWith(`${path.replace(/\/$/, '')}/`));
+
+/** The built file a production command runs: `node [--flag ...] dist/bin/<name>.js [args]`. */
+function builtCommand(words: string[]): string | undefined {
+  if (words[0] !== 'node') return undefined;
+  return words.slice(1).find((word) => !word.startsWith('-'));
+}
+
+const packageBins = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
 
 /** Source text of our runtime code, to check that a variable is read somewhere. */
 function runtimeSource(): string {
@@ -96,29 +128,62 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs the sandbox, worker and listener from npm scripts whose files exist and are in the image', () => {
+  it('builds the worker and listener into a production image, and runs the sandbox from the build stage', () => {
     expect(ourServices.map(([name]) => name).sort()).toEqual(['listener', 'sandbox', 'worker']);
-    for (const [name, service] of ourServices) {
-      const dockerfile = join(ROOT, service.build!.context, service.build!.dockerfile ?? 'Dockerfile');
-      expect(existsSync(dockerfile), `${name}: ${dockerfile}`).toBe(true);
-      const copied = copiedPaths(dockerfile);
-      for (const path of copied) expect(existsSync(join(ROOT, path)), `${dockerfile}: COPY ${path}`).toBe(true);
-      const inImage = (file: string) => copied.some((path) => file === path || file.startsWith(`${path.replace(/\/$/, '')}/`));
+    const dockerfile = join(ROOT, 'Dockerfile');
+    for (const [name, service] of ourServices) expect(join(ROOT, service.build!.context, service.build!.dockerfile ?? 'Dockerfile'), name).toBe(dockerfile);
+    const byName = new Map(stages(dockerfile).map((stage) => [stage.name, stage]));
+    const build = byName.get('build')!;
+    const runtime = byName.get('runtime')!;
+    expect(build, 'a build stage').toBeDefined();
+    expect(runtime, 'a runtime stage').toBeDefined();
+    for (const stage of [build, runtime]) for (const path of copiedPaths(stage)) expect(existsSync(join(ROOT, path)), `${stage.name}: COPY ${path}`).toBe(true);
+    // The build stage builds dist/ with every dependency; the runtime stage takes dist/ and installs production dependencies only.
+    expect(build.lines).toContain('RUN npm run build');
+    expect(runtime.lines.some((line) => /^RUN npm ci --omit=dev\b/.test(line))).toBe(true);
+    expect(runtime.lines).toContain('COPY --from=build /app/dist ./dist');
+    expect(runtime.lines.some((line) => /\b(tsx|npm run)\b/.test(line))).toBe(false);
 
-      expect(service.command, `${name}.command`).toEqual(['npm', 'run', expect.any(String)]);
-      const script = (service.command as string[])[2]!;
-      expect(packageScripts[script], `${name}: npm script "${script}"`).toBeDefined();
-      const file = /^tsx (?:--\S+ )*(\S+)/.exec(packageScripts[script]!)?.[1];
-      expect(file, `${name}: npm script "${script}" runs a file with tsx`).toBeDefined();
-      expect(existsSync(join(ROOT, file!)), `${name}: ${file}`).toBe(true);
-      expect(inImage(file!), `${name}: ${file} is copied into the image`).toBe(true);
+    const sandbox = raw.services.sandbox!;
+    expect(sandbox.build?.target).toBe('build');
+    expect(sandbox.command).toEqual(['npm', 'run', expect.any(String)]);
+    const script = (sandbox.command as string[])[2]!;
+    const entry = /^tsx (?:--\S+ )*(\S+)/.exec(packageScripts[script] ?? '')?.[1];
+    expect(entry, `npm script "${script}" runs a file with tsx`).toBeDefined();
+    expect(inStage(build, entry!), `${entry} is copied into the build stage`).toBe(true);
 
-      // Health checks that run our code name files that exist in the image too.
-      for (const word of strings(service.healthcheck?.test).filter((w) => /\.(ts|js|mjs)$/.test(w))) {
-        expect(existsSync(join(ROOT, word)), `${name} healthcheck: ${word}`).toBe(true);
-        expect(inImage(word), `${name} healthcheck: ${word} is copied into the image`).toBe(true);
+    for (const name of ['worker', 'listener']) {
+      const service = raw.services[name]!;
+      expect(service.build?.target, name).toBe('runtime');
+      // Every file our code runs in the container (the command, the health check) is a built command of the package.
+      for (const words of [service.command as string[], strings(service.healthcheck?.test).slice(1)]) {
+        const file = builtCommand(words);
+        expect(file, `${name}: ${words.join(' ')} runs a built file with node`).toBeDefined();
+        expect(Object.values(packageBins), `${name}: ${file} is a bin of package.json`).toContain(file);
       }
     }
+    const workerCommand = (raw.services.worker!.command as string[]).join(' ');
+    expect(workerCommand).toContain(packageBins['ppoppo-worker']);
+    expect((raw.services.listener!.command as string[]).join(' ')).toContain(packageBins['ppoppo-listener']);
+    // The heap cap the worker runs with everywhere (npm run worker, the test harness).
+    expect(packageScripts.worker).toContain('--max-old-space-size=256');
+    expect(workerCommand).toContain('--max-old-space-size=256');
+  });
+
+  it('shuts the worker and listener down gracefully, and lets Prometheus scrape both on METRICS_PORT', () => {
+    for (const name of ['worker', 'listener'] as const) {
+      const service = raw.services[name]! as Service & { stop_grace_period?: string };
+      const environment = service.environment ?? {};
+      const prefix = name.toUpperCase();
+      const grace = /:-(\d+)\}/.exec(String(environment[`${prefix}_SHUTDOWN_GRACE_MS`]))?.[1];
+      expect(grace, `${name}: ${prefix}_SHUTDOWN_GRACE_MS`).toBeDefined();
+      expect(environment[`${prefix}_MAX_CACHED_WORKFLOWS`], `${name}: ${prefix}_MAX_CACHED_WORKFLOWS`).toBeDefined();
+      // Docker waits stop_grace_period after SIGTERM before SIGKILL: longer than the drain and its forced end (+5 s).
+      expect(parseInt(service.stop_grace_period ?? '10s', 10) * 1000, `${name}.stop_grace_period`).toBeGreaterThan(Number(grace) + 5_000);
+      expect(environment.METRICS_PORT, `${name}.environment.METRICS_PORT`).toBe(9464);
+    }
+    const prometheus = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    expect(prometheus.scrape_configs.flatMap((job) => job.static_configs.flatMap((c) => c.targets)).sort()).toEqual(['listener:9464', 'worker:9464']);
   });
 
   it('has a health check on every long-running service', () => {
