@@ -7,6 +7,7 @@
 //   npm run chaos -- --short --json            the fixed-seed run the tests use (every kind once)
 //
 // Exit codes: 0 every check passed; 1 a check failed or the run broke; 2 bad flags.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,7 +23,7 @@ import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseO
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--workers N] [--short] [--json] [--out FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--workers N] [--built] [--short] [--json] [--out FILE] [--keep]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
 
 interface ChaosFlags {
@@ -35,6 +36,8 @@ interface ChaosFlags {
   rate: number;
   /** Worker processes: with two, a killed worker's chunks fail over to the other. */
   workers: number;
+  /** Run the worker and listener from dist/ (built first), as in production: restarts load prebuilt workflow bundles. */
+  built: boolean;
   json: boolean;
   out: string;
   keep: boolean;
@@ -53,6 +56,7 @@ function parseFlags(argv: string[]): ChaosFlags {
       horizon: { type: 'string' },
       rate: { type: 'string' },
       workers: { type: 'string' },
+      built: { type: 'boolean', default: false },
       short: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -77,6 +81,7 @@ function parseFlags(argv: string[]): ChaosFlags {
     horizonMs: integerFlag('horizon', values.horizon, short ? 25 : 45, 1, 3600) * 1000,
     rate: integerFlag('rate', values.rate, 5, 1, 1000),
     workers: integerFlag('workers', values.workers, 2, 1, 8),
+    built: values.built,
     json: values.json,
     out: values.out ?? `test-results/chaos-${seed}.json`,
     keep: values.keep,
@@ -96,7 +101,7 @@ function writeRecipients(path: string, count: number): string[] {
 /** A fault as injected, with when (ms since the epoch) and how long sending stalled after it. */
 interface ReportedFault extends InjectedFault {
   injectedAt: number;
-  /** Longest pause between accepted sends in the SEND_GAP_WINDOW_MS after the fault; absent when nothing was left to send. */
+  /** Longest pause between accepted sends in the SEND_GAP_WINDOW_MS after the fault; absent when the campaign was not sending then. */
   sendGapMs?: number;
 }
 
@@ -133,9 +138,14 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   const faults: ReportedFault[] = [];
   try {
     say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.workers} worker(s), ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
+    if (flags.built) {
+      say('building dist/ (npm run build)');
+      execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: flags.json ? 'ignore' : 'inherit' });
+    }
     stack = await startStack({
       dir,
       workers: flags.workers,
+      built: flags.built,
       sandboxFlags: {
         'consent-window': `${CONSENT.consentWindowMs}ms`,
         'consent-decision-delay': `${CONSENT.consentDecisionDelayMs}ms`,
@@ -251,7 +261,7 @@ async function main(): Promise<number> {
   } else {
     console.log(`\nseed ${report.seed} · ${report.recipients} recipients · ${report.workers} worker(s) · ${report.seconds.toFixed(1)} s · ${report.faults.length} faults`);
     for (const fault of report.faults) {
-      const gap = fault.sendGapMs === undefined ? 'nothing left to send' : `sends paused ${seconds(fault.sendGapMs)}`;
+      const gap = fault.sendGapMs === undefined ? 'not sending then' : `sends paused ${seconds(fault.sendGapMs)}`;
       console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail} · ${gap}`);
     }
     console.log(`  longest pause in sending within ${SEND_GAP_WINDOW_MS / 1000} s of a fault (accepted CreateSendRequest calls, sandbox ledger):`);

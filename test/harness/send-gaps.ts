@@ -19,12 +19,12 @@ export function acceptanceTimes(requests: readonly SendRequestEntry[]): number[]
 
 /**
  * The longest pause in sending from `at` to `at + windowMs`: between the fault and the first send
- * after it, and between consecutive sends after that. Undefined when nothing was sent after the fault
- * (every chunk had already sent): there was nothing left to stall.
+ * after it, and between consecutive sends after that. Undefined when the campaign was not sending at
+ * the fault (no send before it: still planning; or none after it: every chunk had sent).
  */
 export function sendGapAfter(sentAt: readonly number[], at: number, windowMs = SEND_GAP_WINDOW_MS): number | undefined {
   const after = sentAt.filter((time) => time > at && time <= at + windowMs);
-  if (after.length === 0) return undefined;
+  if (after.length === 0 || !sentAt.some((time) => time <= at)) return undefined;
   let longest = 0;
   let previous = at;
   for (const time of after) {

@@ -26,6 +26,11 @@ export interface StackOptions {
   ui?: boolean;
   /** Old-space cap of each worker, as `npm run worker` sets it (default WORKER_HEAP_MB). */
   workerHeapMb?: number;
+  /**
+   * Run the worker and listener from dist/ (`npm run build` first) as production does: a restart
+   * then loads the prebuilt workflow bundle instead of bundling the sources again.
+   */
+  built?: boolean;
 }
 
 /**
@@ -82,13 +87,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...options.env,
     };
     const workers = Array.from({ length: options.workers ?? 1 }, (_, i) =>
-      new ManagedProcess({ name: `worker-${i + 1}`, script: 'src/worker.ts', nodeArgs: [`--max-old-space-size=${options.workerHeapMb ?? WORKER_HEAP_MB}`], env, readyText: 'workers running', logFile: join(options.dir, `worker-${i + 1}.log`) }),
+      new ManagedProcess({ name: `worker-${i + 1}`, script: options.built ? 'dist/bin/ppoppo-worker.js' : 'src/worker.ts', nodeArgs: [`--max-old-space-size=${options.workerHeapMb ?? WORKER_HEAP_MB}`], env, readyText: 'workers running', logFile: join(options.dir, `worker-${i + 1}.log`) }),
     );
     for (const worker of workers) {
       await worker.start();
       stops.push(() => worker.kill());
     }
-    const listener = new ManagedProcess({ name: 'listener', script: 'src/listener.ts', env, readyText: 'listener running', logFile: join(options.dir, 'listener.log') });
+    const listener = new ManagedProcess({ name: 'listener', script: options.built ? 'dist/bin/ppoppo-listener.js' : 'src/listener.ts', env, readyText: 'listener running', logFile: join(options.dir, 'listener.log') });
     await listener.start();
     stops.push(() => listener.kill());
 
