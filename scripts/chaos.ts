@@ -80,7 +80,7 @@ function parseFlags(argv: string[]): ChaosFlags {
     recipients: integerFlag('recipients', values.recipients, short ? 2_000 : 6_000, 7, 1_000_000),
     horizonMs: integerFlag('horizon', values.horizon, short ? 25 : 45, 1, 3600) * 1000,
     rate: integerFlag('rate', values.rate, 5, 1, 1000),
-    workers: integerFlag('workers', values.workers, 2, 1, 8),
+    workers: integerFlag('workers', values.workers, 1, 1, 8),
     built: values.built,
     json: values.json,
     out: values.out ?? `test-results/chaos-${seed}.json`,
