@@ -1,6 +1,10 @@
 # Two images from one file; docker-compose.yml picks each service's target.
 #   build    the repository with every npm dependency; runs `npm run build` (dist/). The sandbox, a
-#            development stand-in for the API, runs from it with tsx (`npm run sandbox`).
+#            development stand-in for the API, runs from it with tsx (`npm run sandbox`). Every npm
+#            script whose entry file is copied here must find every file it imports here too
+#            (test/e2e/docker-compose.test.ts): dev/ holds the sandbox's entry; deploy/ the Temporal
+#            dynamic config the production-topology stack (dev/temporal/production-server.ts) starts
+#            its server with; test/ stays out.
 #   runtime  (the default, last stage) production: the built commands, client library and workflow
 #            bundles from dist/, production dependencies only, run with plain node as user `node`:
 #            node dist/bin/ppoppo-worker.js | ppoppo-listener.js | ppoppo-campaign.js
@@ -13,6 +17,8 @@ COPY proto ./proto
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
+COPY dev ./dev
+COPY deploy ./deploy
 COPY scripts ./scripts
 RUN npm run build
 

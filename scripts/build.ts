@@ -19,12 +19,10 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOW_BUNDLES } from '../src/temporal/workflow-code';
+import { PACKAGE_COMMANDS } from './package-commands';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
-
-/** The package's `bin` entries, by the source file they run. */
-const BINS = { 'ppoppo-campaign': 'src/cli/main.ts', 'ppoppo-worker': 'src/worker.ts', 'ppoppo-listener': 'src/listener.ts', 'ppoppo-task-queue-health': 'scripts/task-queue-health.ts' };
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -32,7 +30,7 @@ async function main(): Promise<void> {
 
   await build({
     absWorkingDir: ROOT,
-    entryPoints: [{ in: 'src/index.ts', out: 'index' }, ...Object.entries(BINS).map(([name, source]) => ({ in: source, out: `bin/${name}` }))],
+    entryPoints: [{ in: 'src/index.ts', out: 'index' }, ...Object.entries(PACKAGE_COMMANDS).map(([name, source]) => ({ in: source, out: `bin/${name}` }))],
     outdir: DIST,
     bundle: true,
     splitting: true,
@@ -44,7 +42,7 @@ async function main(): Promise<void> {
     sourcemap: true,
     logLevel: 'warning',
   });
-  for (const name of Object.keys(BINS)) {
+  for (const name of Object.keys(PACKAGE_COMMANDS)) {
     const file = join(DIST, 'bin', `${name}.js`);
     writeFileSync(file, `#!/usr/bin/env node\n${readFileSync(file, 'utf8')}`);
     chmodSync(file, 0o755);
@@ -62,7 +60,7 @@ async function main(): Promise<void> {
   const declarations = keepReachable(join(DIST, 'types/src/index.d.ts'));
 
   const size = filesUnder(DIST).reduce((sum, file) => sum + statSync(file).size, 0);
-  console.log(`built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.keys(BINS).length} commands, the client library, ${Object.keys(WORKFLOW_BUNDLES).length} workflow bundles, ${declarations.length} declaration files; ${(size / 1024 / 1024).toFixed(1)} MB`);
+  console.log(`built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.keys(PACKAGE_COMMANDS).length} commands, the client library, ${Object.keys(WORKFLOW_BUNDLES).length} workflow bundles, ${declarations.length} declaration files; ${(size / 1024 / 1024).toFixed(1)} MB`);
 }
 
 /** Relative specifiers in a declaration file, with the .js Node's ESM resolution needs. */

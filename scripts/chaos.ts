@@ -5,6 +5,10 @@
 //   npm run chaos                              random seed, 9 faults, 6,000 recipients
 //   npm run chaos -- --seed 42 --faults 20 --recipients 20000
 //   npm run chaos -- --short --json            the fixed-seed run the tests use (every kind once)
+//   npm run chaos -- --server production --workers 2 --listeners 2 --source url
+//                                              the production topology: the real Temporal server on
+//                                              PostgreSQL, recipients from nginx (or --source postgres),
+//                                              each worker and listener in a directory of its own
 //
 // Exit codes: 0 every check passed; 1 a check failed or the run broke; 2 bad flags.
 import { execFileSync } from 'node:child_process';
@@ -12,19 +16,24 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack } from '../test/harness/stack';
-import type { Stack } from '../test/harness/stack';
-import { startWebhookReceiver } from '../test/harness/receivers';
-import { checkCampaign, checkNoSecrets, type Check } from '../test/harness/checks';
-import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../test/harness/faults';
-import { seededRandom } from '../test/harness/random';
-import { integerFlag, withTimeout } from '../test/harness/script-helpers';
-import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseOutside, sendGapAfter } from '../test/harness/send-gaps';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startStack } from '../dev/stack/start-stack';
+import type { Stack } from '../dev/stack/start-stack';
+import { startWebhookReceiver } from '../dev/receivers';
+import { checkCampaign, checkNoSecrets, type Check } from '../dev/chaos/checks';
+import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../dev/chaos/faults';
+import { seededRandom } from '../dev/chaos/random';
+import { integerFlag, withTimeout } from '../dev/script-helpers';
+import { RECIPIENT_SOURCES, serveRecipients, type RecipientSourceKind, type ServedRecipients } from '../dev/chaos/recipient-sources';
+import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseOutside, sendGapAfter } from '../dev/chaos/send-gaps';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--workers N] [--built] [--short] [--json] [--out FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--json] [--out FILE] [--keep]
+                     [--server dev|production] [--workers N] [--listeners N] [--source file|url|postgres] [--built]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
+
+const SERVERS = ['dev', 'production'] as const;
 
 interface ChaosFlags {
   seed: number;
@@ -34,15 +43,18 @@ interface ChaosFlags {
   horizonMs: number;
   /** The app's request rate: the sandbox enforces it, the send queue is configured with it. */
   rate: number;
-  /** Worker processes: with two, a killed worker's chunks fail over to the other. */
-  workers: number;
-  /** Run the worker and listener from dist/ (built first), as in production: restarts load prebuilt workflow bundles. */
-  built: boolean;
   json: boolean;
   out: string;
   keep: boolean;
   /** Every kind exactly once, in seeded order (the short test run). */
   everyKindOnce: boolean;
+  server: (typeof SERVERS)[number];
+  workers: number;
+  listeners: number;
+  /** Where the workers read the recipients: a local file, nginx (URL) or a PostgreSQL table. */
+  source: RecipientSourceKind;
+  /** Run the workers and listeners from dist/ (built first), as in production: restarts load prebuilt workflow bundles. */
+  built: boolean;
 }
 
 function parseFlags(argv: string[]): ChaosFlags {
@@ -55,12 +67,15 @@ function parseFlags(argv: string[]): ChaosFlags {
       recipients: { type: 'string' },
       horizon: { type: 'string' },
       rate: { type: 'string' },
-      workers: { type: 'string' },
-      built: { type: 'boolean', default: false },
       short: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      server: { type: 'string', default: 'dev' },
+      workers: { type: 'string' },
+      listeners: { type: 'string' },
+      source: { type: 'string', default: 'file' },
+      built: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -71,6 +86,10 @@ function parseFlags(argv: string[]): ChaosFlags {
   const kinds = (values.kinds?.split(',').map((k) => k.trim()) ?? [...FAULT_KINDS]) as FaultKind[];
   const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k));
   if (unknown.length > 0) throw new Error(`--kinds: unknown fault kind ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
+  const server = values.server as ChaosFlags['server'];
+  if (!SERVERS.includes(server)) throw new Error(`--server: expected ${SERVERS.join(' or ')}, got ${server}`);
+  const source = values.source as ChaosFlags['source'];
+  if (!RECIPIENT_SOURCES.includes(source)) throw new Error(`--source: expected ${RECIPIENT_SOURCES.join(', ')}, got ${source}`);
   const short = values.short;
   const seed = integerFlag('seed', values.seed, short ? 1 : Math.floor(Math.random() * 1_000_000), 0, 2 ** 31);
   return {
@@ -80,12 +99,15 @@ function parseFlags(argv: string[]): ChaosFlags {
     recipients: integerFlag('recipients', values.recipients, short ? 2_000 : 6_000, 7, 1_000_000),
     horizonMs: integerFlag('horizon', values.horizon, short ? 25 : 45, 1, 3600) * 1000,
     rate: integerFlag('rate', values.rate, 5, 1, 1000),
-    workers: integerFlag('workers', values.workers, 1, 1, 8),
-    built: values.built,
     json: values.json,
     out: values.out ?? `test-results/chaos-${seed}.json`,
     keep: values.keep,
     everyKindOnce: short,
+    server,
+    workers: integerFlag('workers', values.workers, 1, 1, 8),
+    listeners: integerFlag('listeners', values.listeners, 1, 1, 4),
+    source,
+    built: values.built,
   };
 }
 
@@ -94,27 +116,29 @@ function writeRecipients(path: string, count: number): string[] {
   const ppnums: string[] = [];
   for (let i = 1; i <= 7; i++) ppnums.push(`1230000000${i}`);
   for (let i = 7; i < count; i++) ppnums.push(String(45_700_000_000 + i));
-  writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},Person ${i + 1}`).join('\n')}\n`);
+  writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},${personName(i)}`).join('\n')}\n`);
   return ppnums;
 }
 
-/** A fault as injected, with when (ms since the epoch) and how long sending stalled after it. */
+const personName = (index: number) => `Person ${index + 1}`;
+
+/** A fault as injected: when (ms since the epoch), the campaign's progress just before, and how long sending stalled after it. */
 interface ReportedFault extends InjectedFault {
   injectedAt: number;
+  campaign?: { status: string; final: number; total: number; chunksSent: number; chunksTotal: number };
   /** Longest pause between accepted sends in the SEND_GAP_WINDOW_MS after the fault; absent when the campaign was not sending then. */
   sendGapMs?: number;
 }
 
-/** Per fault kind: the longest send gap after any fault of that kind, and the target if there is one. */
-type SendGaps = Record<string, { worstMs: number; targetMs?: number }>;
-
 interface ChaosReport {
   seed: number;
+  topology: { server: ChaosFlags['server']; workers: number; listeners: number; source: ChaosFlags['source'] };
   recipients: number;
-  workers: number;
   seconds: number;
+  /** Each with the campaign's progress just before it was injected. */
   faults: ReportedFault[];
-  sendGaps: SendGaps;
+  /** Per fault kind: the longest send gap after any fault of that kind, and the target if there is one. */
+  sendGaps: Record<string, { worstMs: number; targetMs?: number }>;
   /** Longest pause between sends away from every fault: how long sending pauses on its own at this load. */
   unfaultedPauseMs?: number;
   checks: Check[];
@@ -134,18 +158,28 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   const random = seededRandom(flags.seed);
   const receiver = await startWebhookReceiver();
   let stack: Stack | undefined;
+  let served: ServedRecipients | undefined;
   const started = Date.now();
-  const faults: ReportedFault[] = [];
+  const faults: ChaosReport['faults'] = [];
+  const topology = { server: flags.server, workers: flags.workers, listeners: flags.listeners, source: flags.source };
   try {
-    say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.workers} worker(s), ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
+    say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
+    const file = join(dir, 'recipients.csv');
+    const ppnums = writeRecipients(file, flags.recipients);
+    served = await serveRecipients(flags.source, file, dir);
+    say(`recipients from ${served.description}`);
     if (flags.built) {
       say('building dist/ (npm run build)');
       execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: flags.json ? 'ignore' : 'inherit' });
     }
     stack = await startStack({
-      dir,
-      workers: flags.workers,
       built: flags.built,
+      dir,
+      server: flags.server,
+      workers: flags.workers,
+      listeners: flags.listeners,
+      // With a URL or a table, a worker needs nothing on disk: each runs in a directory of its own.
+      privateWorkDirs: flags.source !== 'file',
       sandboxFlags: {
         'consent-window': `${CONSENT.consentWindowMs}ms`,
         'consent-decision-delay': `${CONSENT.consentDecisionDelayMs}ms`,
@@ -154,22 +188,23 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         'rate-limit-burst': String(flags.rate),
         'outcome-mix': '70/10/8/7/5',
       },
-      env: { FALLBACK_WEBHOOK_SECRET: WEBHOOK_SECRET, SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100' },
+      env: { FALLBACK_WEBHOOK_SECRET: WEBHOOK_SECRET, SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100', ...served.env },
     });
-    say(`stack up: Temporal ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}`);
+    say(`stack up: Temporal ${flags.server === 'production' ? 'server on PostgreSQL' : 'dev server'} ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}, ${flags.workers} worker(s), ${flags.listeners} listener(s)`);
 
-    const file = join(dir, 'recipients.csv');
-    const ppnums = writeRecipients(file, flags.recipients);
     const campaignId = `chaos-${flags.seed}`;
     const spec: CampaignSpec = {
       campaignId,
       template: { name: `chaos-${flags.seed}`, components: [{ type: 'text', content: 'Hello {{name}}' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
-      recipients: { file, format: 'csv' },
+      recipients: served.recipients,
       consentWindow: CAMPAIGN_CONSENT_WINDOW,
       fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
       limits: { chunkSize: 100, chunksInFlight: 8 },
     };
     await stack.campaigns.startCampaign(spec);
+    // The fault schedule counts from here, so faults land in the campaign, not in the stack's start.
+    const campaignStarted = Date.now();
+    say(`campaign started ${((campaignStarted - started) / 1000).toFixed(1)} s into the run`);
 
     const plan = planFaults(random, { count: flags.faults, kinds: flags.kinds, horizonMs: flags.horizonMs, everyKindOnce: flags.everyKindOnce });
     const resultPromise = stack.campaigns.result(campaignId);
@@ -187,22 +222,26 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     }, 5_000);
     try {
       for (const planned of plan) {
-        const wait = started + planned.atMs - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const wait = campaignStarted + planned.atMs - Date.now();
+        if (wait > 0) await sleep(wait);
         if (done) say(`  (campaign already finished; injecting ${planned.kind} anyway)`);
+        const progress = await withTimeout(stack.campaigns.getProgress(campaignId), 10_000, 'progress query hung').catch(() => undefined);
+        const campaign = progress && { status: progress.status, final: countRecipients(progress.counts), total: progress.total, chunksSent: progress.chunksSent, chunksTotal: progress.chunksTotal };
         const injectedAt = Date.now();
-        const fault = { ...(await injectFault(stack, planned, random, CONSENT)), injectedAt };
+        const fault: ReportedFault = { ...(await injectFault(stack, planned, random, CONSENT)), injectedAt, campaign };
         faults.push(fault);
-        say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
+        say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s${progressNote(fault.campaign)}: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
       }
       say('faults done; waiting for the campaign to finish');
       const result = await withTimeout(resultPromise, 15 * 60_000, 'the campaign did not finish within 15 minutes');
-      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate } });
-      checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], spec.template && 'name' in spec.template ? spec.template.name : campaignId));
+      const vars = new Map(ppnums.map((ppnum, i) => [ppnum, { name: personName(i) }]));
+      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate }, vars });
+      stack.temporal.dumpDatabases?.(join(dir, 'temporal.pgdump'));
+      checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], spec.template && 'name' in spec.template ? spec.template.name : campaignId, served.notLogged));
       const sentAt = acceptanceTimes(await stack.inspector.sendRequests());
       const sendGaps = measureSendGaps(faults, sentAt);
       const unfaultedPauseMs = longestPauseOutside(sentAt, faults.map((fault) => fault.injectedAt));
-      return { seed: flags.seed, recipients: flags.recipients, workers: flags.workers, seconds: (Date.now() - started) / 1000, faults, sendGaps, unfaultedPauseMs, checks, ok: checks.every((c) => c.ok), result, dir };
+      return { seed: flags.seed, topology, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, sendGaps, unfaultedPauseMs, checks, ok: checks.every((c) => c.ok), result, dir };
     } finally {
       clearInterval(ticker);
       if (progressQuery) await withTimeout(progressQuery, 60_000, 'progress query hung').catch(() => undefined);
@@ -211,8 +250,8 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     const message = (err as Error).stack ?? String(err);
     return {
       seed: flags.seed,
+      topology,
       recipients: flags.recipients,
-      workers: flags.workers,
       seconds: (Date.now() - started) / 1000,
       faults,
       sendGaps: {},
@@ -222,25 +261,30 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     };
   } finally {
     await stack?.stop();
+    await served?.stop();
     await receiver.close();
     if (!flags.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** Sets each fault's send gap and returns the worst per kind. */
-function measureSendGaps(faults: ReportedFault[], sentAt: number[]): SendGaps {
-  const gaps: SendGaps = {};
+function measureSendGaps(faults: ReportedFault[], sentAt: number[]): ChaosReport['sendGaps'] {
+  const gaps: ChaosReport['sendGaps'] = {};
   for (const fault of faults) {
     const gap = sendGapAfter(sentAt, fault.injectedAt);
     if (gap === undefined) continue;
     fault.sendGapMs = gap;
-    const worst = Math.max(gap, gaps[fault.kind]?.worstMs ?? 0);
-    gaps[fault.kind] = { worstMs: worst, ...(SEND_GAP_TARGETS_MS[fault.kind] !== undefined ? { targetMs: SEND_GAP_TARGETS_MS[fault.kind] } : {}) };
+    const targetMs = SEND_GAP_TARGETS_MS[fault.kind];
+    gaps[fault.kind] = { worstMs: Math.max(gap, gaps[fault.kind]?.worstMs ?? 0), ...(targetMs !== undefined ? { targetMs } : {}) };
   }
   return gaps;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function progressNote(campaign: ChaosReport['faults'][number]['campaign']): string {
+  return campaign ? ` (campaign ${campaign.status}: ${campaign.chunksSent}/${campaign.chunksTotal} chunks sent, ${campaign.final}/${campaign.total} final)` : '';
+}
 
 async function main(): Promise<number> {
   let flags: ChaosFlags;
@@ -259,10 +303,10 @@ async function main(): Promise<number> {
   if (flags.json) {
     console.log(JSON.stringify(report, null, 2));
   } else {
-    console.log(`\nseed ${report.seed} · ${report.recipients} recipients · ${report.workers} worker(s) · ${report.seconds.toFixed(1)} s · ${report.faults.length} faults`);
+    console.log(`\nseed ${report.seed} · ${report.recipients} recipients · ${report.seconds.toFixed(1)} s · ${report.faults.length} faults`);
     for (const fault of report.faults) {
       const gap = fault.sendGapMs === undefined ? 'not sending then' : `sends paused ${seconds(fault.sendGapMs)}`;
-      console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail} · ${gap}`);
+      console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail}${progressNote(fault.campaign)} · ${gap}`);
     }
     console.log(`  longest pause in sending within ${SEND_GAP_WINDOW_MS / 1000} s of a fault (accepted CreateSendRequest calls, sandbox ledger):`);
     for (const [kind, gap] of Object.entries(report.sendGaps)) {

@@ -1,13 +1,14 @@
-// The process-wide Temporal runtime of the worker and listener processes, with a Prometheus endpoint
-// when METRICS_PORT is set: http://<host>:METRICS_PORT/metrics serves the SDK's own metrics
-// (temporal_*, durations in seconds) and ours (ppoppo_*, src/contracts/metrics.ts) together.
-// Call it once, before the process opens its first Worker or NativeConnection.
-import { Runtime } from '@temporalio/worker';
+// The Prometheus endpoint of the worker and listener processes: with METRICS_PORT set, the Temporal
+// runtime (installed with the process logger, src/logging.ts) serves http://<host>:METRICS_PORT/metrics
+// with the SDK's own metrics (temporal_*, durations in seconds) and ours (ppoppo_*,
+// src/contracts/metrics.ts) together.
 import type { MetricsExporterConfig, PrometheusMetricsExporter } from '@temporalio/worker';
 import { HISTOGRAM_BUCKETS } from '../contracts/metrics';
 
-/** What METRICS_PORT asks for: the exporter's bind address, or undefined when metrics are off. */
-export function metricsExporterFromEnv(env: Record<string, string | undefined> = process.env): (MetricsExporterConfig & PrometheusMetricsExporter) | undefined {
+type PrometheusExporter = MetricsExporterConfig & PrometheusMetricsExporter;
+
+/** What METRICS_PORT (and METRICS_HOST) ask for, or undefined when metrics are off. */
+export function metricsExporterFromEnv(env: Record<string, string | undefined> = process.env): PrometheusExporter | undefined {
   const raw = env.METRICS_PORT;
   if (raw === undefined || raw === '') return undefined;
   const port = Number(raw);
@@ -22,14 +23,8 @@ export function metricsExporterFromEnv(env: Record<string, string | undefined> =
   };
 }
 
-/** Installs the runtime; returns the /metrics URL, or undefined when METRICS_PORT is unset. */
-export function installRuntime(env: Record<string, string | undefined> = process.env): string | undefined {
-  const metrics = metricsExporterFromEnv(env);
-  try {
-    Runtime.install({ telemetryOptions: metrics ? { metrics } : {} });
-  } catch (err) {
-    if (!metrics) throw err;
-    throw new Error(`cannot serve metrics on ${metrics.prometheus.bindAddress} (METRICS_PORT): ${(err as Error).message}`);
-  }
-  return metrics ? `http://${metrics.prometheus.bindAddress}/metrics` : undefined;
+/** ", metrics on http://…/metrics" for a process's ready line, or '' when metrics are off. */
+export function metricsNote(env: Record<string, string | undefined> = process.env): string {
+  const exporter = metricsExporterFromEnv(env);
+  return exporter ? `, metrics on http://${exporter.prometheus.bindAddress}/metrics` : '';
 }

@@ -1,6 +1,7 @@
 // Temporal connection settings from the environment, and a Client (starting/signalling/querying
 // workflows) from them. Workers connect with connectWorkerConnection (worker-connection.ts), kept
 // apart so the client library never loads the worker's native runtime.
+// Node only (reads TLS files, opens connections); names.ts beside it is the pure half workflows import.
 //
 // Reads: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default "default"),
 // TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (paths, mTLS), TEMPORAL_TLS_CA (path, optional server CA),

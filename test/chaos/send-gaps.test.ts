@@ -1,6 +1,6 @@
 // The send-gap figures `npm run chaos` reports after each fault, on made-up send times.
 import { describe, expect, it } from 'vitest';
-import { longestPauseOutside, sendGapAfter } from '../harness/send-gaps';
+import { longestPauseOutside, sendGapAfter } from '../../dev/chaos/send-gaps';
 
 const sends = [0, 200, 400, 600, 5_600, 5_800, 6_000, 20_000, 20_200];
 

@@ -1,17 +1,22 @@
-// docker-compose.yml without a Docker engine: Debian's docker-compose (1.29, see .ci/run
-// REQUIRED_DEBS) parses and resolves it with `config`, and the checks below tie it to the project:
-// the worker and listener run the built commands from the Dockerfile's production stage (dist/ from
-// the build stage, production dependencies only), the sandbox an npm script from the build stage;
-// every ${VARIABLE} is documented in .env.example, every variable our services get is one our code
-// reads, and `cp .env.example .env` does not point a container at its own loopback address.
+// docker-compose.yml and the Dockerfile without a Docker engine: Debian's docker-compose (1.29, see
+// scripts/system-deps.sh) parses and resolves the file with `config`, and the checks below tie it to
+// the project: the worker and listener run the package's built commands from the Dockerfile's
+// production stage (dist/ from the build stage, production dependencies only); every npm script the
+// build stage runs or holds the entry of (the sandbox's) finds its entry and every file it imports
+// there (test/support/docker-image.ts); every ${VARIABLE} is documented in .env.example; every
+// variable our services get is one their code reads; both processes drain on SIGTERM and serve
+// /metrics where deploy/prometheus/prometheus.yml scrapes; and `cp .env.example .env` does not point a
+// container at its own loopback address.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
+import { PACKAGE_COMMANDS, builtCommandPath, type PackageCommand } from '../../scripts/package-commands';
+import { importGraph, npmScriptsIn, readImage, scriptCommand, scriptEntry, type ImageContents } from '../support/docker-image';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -39,7 +44,8 @@ async function composeConfig(envFile: string, quiet = false): Promise<{ code: nu
 }
 
 const raw = parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as { services: Record<string, Service> };
-const packageScripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string>; bin: Record<string, string> };
+const packageScripts = packageJson.scripts;
 const documented = new Set([...readFileSync(ENV_EXAMPLE, 'utf8').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
 
 /** Services built from this repository (the others are upstream images). */
@@ -53,54 +59,59 @@ function strings(value: unknown): string[] {
   return [];
 }
 
-interface Stage {
-  name: string;
-  /** Instructions after FROM, continuation lines joined. */
-  lines: string[];
+/** The Dockerfile a service is built from. */
+function dockerfileOf(service: Service): string {
+  return join(ROOT, service.build!.context, service.build!.dockerfile ?? 'Dockerfile');
 }
 
-/** The Dockerfile's stages (FROM <image> AS <name>), in order. */
-function stages(dockerfile: string): Stage[] {
-  const result: Stage[] = [];
-  for (const line of readFileSync(dockerfile, 'utf8').replace(/\\\n/g, ' ').split('\n')) {
-    const from = /^FROM\s+\S+(?:\s+AS\s+(\S+))?/i.exec(line);
-    if (from) result.push({ name: from[1] ?? String(result.length), lines: [] });
-    else if (line.trim() && !line.startsWith('#')) result.at(-1)?.lines.push(line.trim());
+/** The package command a production container runs (`node [--flag ...] dist/bin/<name>.js [args]`), if it runs one. */
+function packageCommandIn(words: string[]): PackageCommand | undefined {
+  const file = words[0] === 'node' ? words.slice(1).find((word) => !word.startsWith('-')) : undefined;
+  return (Object.keys(PACKAGE_COMMANDS) as PackageCommand[]).find((name) => builtCommandPath(name) === file);
+}
+
+/** Words of a health check's command (without CMD / CMD-SHELL). */
+const healthCheckWords = (service: Service) => strings(service.healthcheck?.test).filter((word) => !['CMD', 'CMD-SHELL', 'NONE'].includes(word));
+
+/** Files our code runs in a container: the graphs of every service's npm script, built command and health check. */
+function serviceFiles(): string[] {
+  const files = new Set<string>();
+  for (const [, service] of ourServices) {
+    const built = [packageCommandIn(strings(service.command)), packageCommandIn(healthCheckWords(service))].flatMap((name) => (name ? [PACKAGE_COMMANDS[name]] : []));
+    const entries = [...npmScriptsIn(strings(service.command).join(' ')).map((script) => scriptEntry(packageScripts[script] ?? '')), healthCheckCommand(service)?.entry, ...built];
+    for (const entry of entries) if (entry && existsSync(join(ROOT, entry))) for (const file of importGraph(ROOT, entry).files) files.add(file);
   }
-  return result;
+  return [...files];
 }
 
-/** Paths a stage copies from the build context (COPY <src...> <dest>, not --from another stage). */
-function copiedPaths(stage: Stage): string[] {
-  return stage.lines.flatMap((line) => {
-    const copy = /^COPY\s+(.+)$/.exec(line);
-    if (!copy || copy[1]!.startsWith('--from')) return [];
-    return copy[1]!.trim().split(/\s+/).slice(0, -1);
-  });
+/** The file of ours a health check runs (e.g. `npx tsx scripts/task-queue-health.ts`), if any. */
+function healthCheckCommand(service: Service): ReturnType<typeof scriptCommand> {
+  return scriptCommand(healthCheckWords(service).join(' '));
 }
 
-const inStage = (stage: Stage, file: string) => copiedPaths(stage).some((path) => file === path || file.startsWith(`${path.replace(/\/$/, '')}/`));
-
-/** The built file a production command runs: `node [--flag ...] dist/bin/<name>.js [args]`. */
-function builtCommand(words: string[]): string | undefined {
-  if (words[0] !== 'node') return undefined;
-  return words.slice(1).find((word) => !word.startsWith('-'));
+/**
+ * What keeps `npm run <script>` from running in the image, in plain words (empty when it can run):
+ * its entry file, every file the entry imports (transitively), and the npm packages they import.
+ */
+function missingForScript(image: ImageContents, script: string): string[] {
+  const command = packageScripts[script];
+  if (command === undefined) return [`npm script "${script}" is not in package.json`];
+  const run = scriptCommand(command);
+  if (run === undefined) return []; // not a file run by tsx/node/bash (e.g. tsc, vitest): nothing to resolve
+  return missingForFile(image, run.entry, `npm run ${script}`, run.runnerPackage);
 }
 
-const packageBins = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
-
-/** Source text of our runtime code, to check that a variable is read somewhere. */
-function runtimeSource(): string {
-  const texts: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (path.endsWith('.ts')) texts.push(readFileSync(path, 'utf8'));
-    }
-  };
-  for (const dir of ['src', 'activities', 'workflows', 'scripts']) walk(join(ROOT, dir));
-  return texts.join('\n');
+/** `runnerPackage`: the npm package that runs the file (tsx), which must be installed too. */
+function missingForFile(image: ImageContents, entry: string, what: string, runnerPackage?: string): string[] {
+  if (!existsSync(join(ROOT, entry))) return [`${what}: ${entry} does not exist`];
+  const graph = importGraph(ROOT, entry);
+  const problems = graph.unresolved.map((unresolved) => `${what}: import ${unresolved} resolves to no file`);
+  for (const file of graph.files) {
+    if (!image.has(file)) problems.push(`${what}: ${graph.chains.get(file)!.join(' → ')} is not in the image (the Dockerfile copies ${image.copied.join(', ')}; see also .dockerignore)`);
+  }
+  const installed = image.omitsDevDependencies ? packageJson.dependencies : { ...packageJson.dependencies, ...packageJson.devDependencies };
+  for (const name of [...graph.packages, ...(runnerPackage ? [runnerPackage] : [])]) if (!(name in installed)) problems.push(`${what}: package ${name} is not installed in the image`);
+  return problems;
 }
 
 describe('docker-compose.yml', () => {
@@ -128,46 +139,56 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('builds the worker and listener into a production image, and runs the sandbox from the build stage', () => {
+  it('runs the sandbox from an npm script the build stage holds with every file it imports', () => {
     expect(ourServices.map(([name]) => name).sort()).toEqual(['listener', 'sandbox', 'worker']);
-    const dockerfile = join(ROOT, 'Dockerfile');
-    for (const [name, service] of ourServices) expect(join(ROOT, service.build!.context, service.build!.dockerfile ?? 'Dockerfile'), name).toBe(dockerfile);
-    const byName = new Map(stages(dockerfile).map((stage) => [stage.name, stage]));
-    const build = byName.get('build')!;
-    const runtime = byName.get('runtime')!;
-    expect(build, 'a build stage').toBeDefined();
-    expect(runtime, 'a runtime stage').toBeDefined();
-    for (const stage of [build, runtime]) for (const path of copiedPaths(stage)) expect(existsSync(join(ROOT, path)), `${stage.name}: COPY ${path}`).toBe(true);
-    // The build stage builds dist/ with every dependency; the runtime stage takes dist/ and installs production dependencies only.
-    expect(build.lines).toContain('RUN npm run build');
-    expect(runtime.lines.some((line) => /^RUN npm ci --omit=dev\b/.test(line))).toBe(true);
-    expect(runtime.lines).toContain('COPY --from=build /app/dist ./dist');
-    expect(runtime.lines.some((line) => /\b(tsx|npm run)\b/.test(line))).toBe(false);
-
     const sandbox = raw.services.sandbox!;
     expect(sandbox.build?.target).toBe('build');
-    expect(sandbox.command).toEqual(['npm', 'run', expect.any(String)]);
+    const image = readImage(ROOT, dockerfileOf(sandbox), sandbox.build!.target);
+    for (const path of image.copied) expect(existsSync(join(ROOT, path)), `COPY ${path}`).toBe(true);
+    expect(sandbox.command, 'sandbox.command').toEqual(['npm', 'run', expect.any(String)]);
     const script = (sandbox.command as string[])[2]!;
-    const entry = /^tsx (?:--\S+ )*(\S+)/.exec(packageScripts[script] ?? '')?.[1];
-    expect(entry, `npm script "${script}" runs a file with tsx`).toBeDefined();
-    expect(inStage(build, entry!), `${entry} is copied into the build stage`).toBe(true);
+    expect(scriptEntry(packageScripts[script] ?? ''), `sandbox: npm script "${script}" runs a file`).toBeDefined();
+    expect(missingForScript(image, script), 'sandbox').toEqual([]);
+  });
 
+  it('runs the worker and listener as built commands of the package, from a production stage with dist/ and production dependencies only', () => {
     for (const name of ['worker', 'listener']) {
       const service = raw.services[name]!;
-      expect(service.build?.target, name).toBe('runtime');
-      // Every file our code runs in the container (the command, the health check) is a built command of the package.
-      for (const words of [service.command as string[], strings(service.healthcheck?.test).slice(1)]) {
-        const file = builtCommand(words);
-        expect(file, `${name}: ${words.join(' ')} runs a built file with node`).toBeDefined();
-        expect(Object.values(packageBins), `${name}: ${file} is a bin of package.json`).toContain(file);
+      expect(service.build?.target, `${name}.build.target`).toBe('runtime');
+      const runtime = readImage(ROOT, dockerfileOf(service), 'runtime');
+      // dist/ comes from a stage that builds it with every dependency; this one installs production dependencies only.
+      const dist = runtime.fromStages.find((copy) => copy.to.replace(/^\.\//, '') === 'dist');
+      expect(dist, `${name}: the runtime stage copies dist/ from the build stage`).toBeDefined();
+      expect(readImage(ROOT, dockerfileOf(service), dist!.stage).runs).toContain('npm run build');
+      expect(runtime.omitsDevDependencies, `${name}: npm ci --omit=dev`).toBe(true);
+      expect(runtime.npmScripts, `${name}: the runtime stage runs no npm script (no tsx)`).toEqual([]);
+      // The command and the health check run built commands of the package (its `bin`).
+      for (const [what, words] of [['command', strings(service.command)], ['healthcheck', healthCheckWords(service)]] as const) {
+        const command = packageCommandIn([...words]);
+        expect(command, `${name}.${what} runs a built command with node: ${words.join(' ')}`).toBeDefined();
+        expect(packageJson.bin[command!], `${name}.${what}: ${command} is a bin of package.json`).toBe(builtCommandPath(command!));
       }
     }
-    const workerCommand = (raw.services.worker!.command as string[]).join(' ');
-    expect(workerCommand).toContain(packageBins['ppoppo-worker']);
-    expect((raw.services.listener!.command as string[]).join(' ')).toContain(packageBins['ppoppo-listener']);
-    // The heap cap the worker runs with everywhere (npm run worker, the test harness).
+    expect(packageCommandIn(strings(raw.services.worker!.command))).toBe('ppoppo-worker');
+    expect(packageCommandIn(strings(raw.services.listener!.command))).toBe('ppoppo-listener');
+    // The heap cap the worker runs with everywhere (npm run worker, the dev stack).
     expect(packageScripts.worker).toContain('--max-old-space-size=256');
-    expect(workerCommand).toContain('--max-old-space-size=256');
+    expect(strings(raw.services.worker!.command)).toContain('--max-old-space-size=256');
+  });
+
+  it('ships every built command of the package as its bin', () => {
+    expect(packageJson.bin).toEqual(Object.fromEntries((Object.keys(PACKAGE_COMMANDS) as PackageCommand[]).map((name) => [name, builtCommandPath(name)])));
+  });
+
+  it('builds a stage that can run every npm script it names and every npm script whose entry file it holds', () => {
+    const image = readImage(ROOT, dockerfileOf(raw.services.sandbox!), 'build');
+    const held = Object.keys(packageScripts).filter((script) => {
+      const entry = scriptEntry(packageScripts[script]!);
+      return entry !== undefined && image.has(entry);
+    });
+    expect(held.length, 'the build stage holds the entry of some npm script').toBeGreaterThan(0);
+    const problems = [...new Set([...image.npmScripts, ...held])].flatMap((script) => missingForScript(image, script));
+    expect(problems).toEqual([]);
   });
 
   it('shuts the worker and listener down gracefully, and lets Prometheus scrape both on METRICS_PORT', () => {
@@ -203,8 +224,8 @@ describe('docker-compose.yml', () => {
     expect([...used].filter((name) => !documented.has(name))).toEqual([]);
   });
 
-  it('gives our services only variables our code reads', () => {
-    const source = runtimeSource();
+  it('gives our services only variables their code reads', () => {
+    const source = serviceFiles().map((file) => readFileSync(join(ROOT, file), 'utf8')).join('\n');
     for (const [name, service] of ourServices) {
       const unread = Object.keys(service.environment ?? {}).filter((key) => !source.includes(key));
       expect(unread, `${name}.environment`).toEqual([]);

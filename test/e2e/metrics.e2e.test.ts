@@ -16,11 +16,12 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient } from '../../src/client/campaigns';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { METRICS, scrapedName } from '../../src/contracts/metrics';
-import { SandboxInspector } from '../../src/sandbox/inspector';
+import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
-import { ManagedProcess } from '../harness/process';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { freePort } from '../../dev/ports';
+import { startDevServer, type DevServer } from '../../dev/temporal/dev-server';
+import { ManagedProcess } from '../../dev/stack/managed-process';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 
 const ALERT_RULES = fileURLToPath(new URL('../../deploy/prometheus/alerts.yml', import.meta.url));

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../src/temporal/dev-server';
+import { freePort } from '../../dev/ports';
 
 export interface Prometheus {
   url: string;

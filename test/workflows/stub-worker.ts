@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
@@ -14,6 +14,7 @@ import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../src/contracts/chunk';
 import { deliveryEventsSignal, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 export interface SendCall {
   templateId: string;
@@ -73,7 +74,7 @@ export class StubWorld {
 
   /** `address`: the shared test server (testTemporalAddress()) or the record script's own. */
   async start(address: string): Promise<void> {
-    quietWorkerLogs();
+    quietTemporalLogs();
     this.client = new Client({ connection: await Connection.connect({ address }) });
     this.worker = await Worker.create({
       connection: await NativeConnection.connect({ address }),
@@ -102,7 +103,7 @@ export class StubWorld {
     const currentWorkflowId = () => Context.current().info.workflowExecution?.workflowId ?? '';
     // Stub file sources are named stub-file://<templateId>; byteStart is the chunk's index in the plan.
     const ppnumsOf = (source: ChunkSource) =>
-      source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []);
+      source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : source.kind === 'file' ? (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []) : [];
 
     async function emit(workflowId: string, sendRequestId: string, ppnums: string[], scenario: Scenario): Promise<void> {
       const events: DeliveryEvent[] = [];
@@ -179,15 +180,6 @@ export class StubWorld {
         return { total: valid + invalid.length, valid, invalidCount: invalid.length, duplicateCount: 0, issues: invalid, chunks };
       },
     };
-  }
-}
-
-/** These tests provoke failures on purpose: keep the worker's log to errors (once per process). */
-function quietWorkerLogs(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
   }
 }
 

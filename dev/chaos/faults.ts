@@ -1,9 +1,10 @@
 // The faults the fault campaign injects, and its seeded schedule. Every fault is real: processes
-// are SIGKILLed and started again, the Temporal server restarts on its SQLite file, and the
+// are SIGKILLed and started again, the Temporal server restarts on its database, and the
 // sandbox's own fault switches (POST /inspect/faults, /inspect/config) misbehave on the wire.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import type { Random } from './random';
-import type { Stack } from './stack';
+import type { Stack } from '../stack/start-stack';
 
 export const FAULT_KINDS = [
   'worker-kill',
@@ -56,7 +57,6 @@ export interface ConsentTiming {
 
 export async function injectFault(stack: Stack, planned: PlannedFault, random: Random, consent: ConsentTiming): Promise<InjectedFault> {
   const started = Date.now();
-  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   let detail: string;
   let sandboxBeforeRestart: InjectedFault['sandboxBeforeRestart'];
   switch (planned.kind) {
@@ -67,17 +67,18 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       const worker = campaignWorker ?? picked;
       const downMs = random.int(0, 2_000);
       await worker.kill('SIGKILL');
-      await pause(downMs);
+      await sleep(downMs);
       await worker.start();
       detail = `SIGKILL ${worker.spec.name}${campaignWorker ? ' (running the campaign workflow)' : ''}, down ${downMs} ms, restarted`;
       break;
     }
     case 'listener-kill': {
+      const listener = random.pick(stack.listeners);
       const downMs = random.int(0, 2_000);
-      await stack.listener.kill('SIGKILL');
-      await pause(downMs);
-      await stack.listener.start();
-      detail = `SIGKILL listener, down ${downMs} ms, restarted`;
+      await listener.kill('SIGKILL');
+      await sleep(downMs);
+      await listener.start();
+      detail = `SIGKILL ${listener.spec.name}, down ${downMs} ms, restarted`;
       break;
     }
     case 'sandbox-restart': {
@@ -85,14 +86,14 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       sandboxBeforeRestart = { rateLimitRefusals: stats.rateLimitRefusals, maxCallsInAnySecond: stats.createSendRequest.maxCallsInAnySecond };
       const downMs = random.int(0, 2_000);
       await stack.sandbox.kill('SIGKILL');
-      await pause(downMs);
+      await sleep(downMs);
       await stack.sandbox.start();
       detail = `SIGKILL sandbox, down ${downMs} ms, restarted on the same SQLite file and ports`;
       break;
     }
     case 'temporal-restart': {
       await stack.temporal.restart();
-      detail = 'Temporal dev server stopped and started on the same SQLite file and port';
+      detail = `Temporal ${stack.temporal.postgres ? 'server stopped and started on the same PostgreSQL databases' : 'dev server stopped and started on the same SQLite file'} and port`;
       break;
     }
     case 'ambiguous-send': {
@@ -124,7 +125,7 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       const delay = consent.consentWindowMs - random.int(50, 400);
       const holdMs = random.int(3_000, 6_000);
       await stack.inspector.config({ consentDecisionDelayMs: delay });
-      await pause(holdMs);
+      await sleep(holdMs);
       await stack.inspector.config({ consentDecisionDelayMs: consent.consentDecisionDelayMs });
       detail = `consent decisions ${delay} ms after acceptance (window ${consent.consentWindowMs} ms) for ${holdMs} ms`;
       break;

@@ -1,7 +1,7 @@
 // How long sending stalled after a fault: the longest pause between CreateSendRequest calls the
 // sandbox accepted, counted from the moment of the fault, over the seconds after it. The sandbox's
 // ledger of accepted send requests is the evidence, so the figure is the API's view, not ours.
-import type { SendRequestEntry } from '../../src/sandbox/inspector';
+import type { SendRequestEntry } from '../sandbox/inspector';
 
 /** How long after a fault sends are watched (a stall it causes shows within seconds). */
 export const SEND_GAP_WINDOW_MS = 10_000;
