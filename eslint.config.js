@@ -19,7 +19,7 @@ const WORKFLOW_RESTRICTIONS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'src/api/gen', '.tools', '.data', 'test-results', 'bench-results'] },
+  { ignores: ['node_modules', 'dist', 'src/api/gen', '.tools', '.data', 'test-results', 'bench-results'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -12,8 +12,12 @@ import type { DeliveryEvent } from '../src/api/types';
 import type { PpoppoClient } from '../src/api/client';
 import { redactPpnum } from '../src/api/validation';
 import { deliveryEventsSignal } from '../src/contracts/chunk';
+import { noopMetricMeter } from '@temporalio/common';
+import { listenerMetrics } from '../src/metrics/listener';
+import type { ListenerMetrics } from '../src/metrics/listener';
 import { ChunkDirectory } from './chunk-directory';
 import { activityContext } from './heartbeat';
+import { ulidTime } from './reconcile';
 
 export interface ListenerDeps {
   client: PpoppoClient;
@@ -26,6 +30,13 @@ export interface ListenerDeps {
   unknownGraceMs?: number;
   /** Stop reading the stream while this many events wait (held events keep memory bounded). */
   maxQueuedEvents?: number;
+  /**
+   * Aborted when the process shuts down: the run in progress hands over what it read and returns its
+   * cursor at once, so the next run starts on another listener without waiting for a timeout.
+   */
+  stopping?: AbortSignal;
+  /** Where events handed over, waiting events and the lag are recorded (default: nowhere). */
+  metrics?: ListenerMetrics;
 }
 
 export interface ConsumeEventsInput {
@@ -68,6 +79,7 @@ export function createListenerActivities(deps: ListenerDeps) {
   const unknownGraceMs = deps.unknownGraceMs ?? Number(process.env.LISTENER_UNKNOWN_GRACE_MS ?? 10 * 60_000);
   const maxQueuedEvents = deps.maxQueuedEvents ?? 100_000;
   const directory = new ChunkDirectory(deps.temporalClient);
+  const metrics = deps.metrics ?? listenerMetrics(noopMetricMeter);
   // Shared by runs of this worker so a restarted attempt keeps the grace clock of held send requests.
   const firstSeenUnknown = new Map<string, number>();
 
@@ -85,12 +97,15 @@ export function createListenerActivities(deps: ListenerDeps) {
     const wakeUp = () => wake?.();
 
     const stream = deps.client.streamEvents({ afterEventId: cursor ?? undefined });
-    const onCancel = () => {
+    // Cancelled, or the process is shutting down: stop reading, hand over what was read, return.
+    const stopReading = () => {
       stopping = true;
       stream.close();
       wakeUp();
     };
-    ctx?.cancellationSignal.addEventListener('abort', onCancel);
+    ctx?.cancellationSignal.addEventListener('abort', stopReading);
+    deps.stopping?.addEventListener('abort', stopReading);
+    if (deps.stopping?.aborted) stopReading();
     log.info('listener started', { cursor, resumedFromHeartbeat: resumed !== null });
 
     async function readStream(): Promise<void> {
@@ -133,6 +148,7 @@ export function createListenerActivities(deps: ListenerDeps) {
       if (doneCount > 0) cursor = queue[doneCount - 1]!.event.eventId;
       queue.splice(0, doneCount);
       counters.held = queue.filter((entry) => entry.workflowId === undefined).length;
+      metrics.waiting(queue.length, queue[0] && ulidTime(queue[0].event.eventId), Date.now());
       counters.reconnects = streamReconnects(stream);
       ctx?.heartbeat({ cursor, counters } satisfies ListenerHeartbeat);
     }
@@ -158,6 +174,7 @@ export function createListenerActivities(deps: ListenerDeps) {
         try {
           await handle.signal(deliveryEventsSignal, { events: batch.map((entry) => entry.event) });
           counters.signalled += batch.length;
+          metrics.handedOver('signalled', batch.length);
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) {
             log.warn('signalling a chunk failed; will retry', { workflowId, error: String(err) });
@@ -165,6 +182,7 @@ export function createListenerActivities(deps: ListenerDeps) {
           }
           log.debug('chunk already closed; skipping its events', { workflowId, events: batch.length });
           counters.skipped += batch.length;
+          metrics.handedOver('skipped', batch.length);
         }
         for (const entry of batch) entry.done = true;
       }
@@ -188,6 +206,7 @@ export function createListenerActivities(deps: ListenerDeps) {
         });
         for (const entry of list) entry.done = true;
         counters.skipped += list.length;
+        metrics.handedOver('skipped', list.length);
         directory.forget(id);
       }
     }
@@ -212,7 +231,9 @@ export function createListenerActivities(deps: ListenerDeps) {
     } finally {
       stopping = true;
       stream.close();
-      ctx?.cancellationSignal.removeEventListener('abort', onCancel);
+      ctx?.cancellationSignal.removeEventListener('abort', stopReading);
+      deps.stopping?.removeEventListener('abort', stopReading);
+      metrics.stopped();
       const stillHeld = new Set(queue.map((entry) => entry.event.sendRequestId));
       for (const id of firstSeenUnknown.keys()) if (!stillHeld.has(id)) firstSeenUnknown.delete(id);
       log.info('listener stopped', { cursor, ...counters });

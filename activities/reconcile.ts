@@ -6,7 +6,7 @@
 // (GetSendRequestStatus) and no other chunk workflow owns it. "Nothing found" is only answered once
 // the stream has been read past the scan start plus a settle period (or stayed quiet that long).
 import { ApplicationFailure } from '@temporalio/common';
-import { decodeTime } from 'ulid';
+import { decodeTime, encodeTime } from 'ulid';
 import type { PpoppoClient } from '../src/api/client';
 import type { ChunkDirectory } from './chunk-directory';
 import { activityContext, withKeepAlive } from './heartbeat';
@@ -94,6 +94,15 @@ function nextWithin<T>(iterator: AsyncIterator<T>, ms: number): Promise<Next<T>>
     timer = setTimeout(() => resolve('timeout'), ms);
   });
   return Promise.race([iterator.next(), timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A stream cursor for a moment: the greatest ULID of the millisecond before `ms`, so every event id
+ * minted at `ms` or later sorts after it (`after_event_id` returns the events whose id sorts after the
+ * cursor; the API's event ids are ULIDs, and the sandbox takes any well-formed one as a cursor).
+ */
+export function cursorAt(ms: number): string {
+  return `${encodeTime(ms - 1, 10)}${'Z'.repeat(16)}`;
 }
 
 /** Milliseconds encoded in a ULID event id (NaN when it is not a ULID). */

@@ -6,22 +6,24 @@ import type { PpoppoClient } from '../src/api/client';
 import { PpoppoApiError } from '../src/api/errors';
 import type { PollConfigSpec, SendReceipt, TemplateComponentSpec, TemplateInfo } from '../src/api/types';
 import { extractPlaceholders, urlTemplates } from '../src/api/validation';
+import { envNumber } from '../src/run-helpers';
 import type { ChunkSource } from '../src/campaign/chunk-source';
 import type { TemplateSource } from '../src/campaign/spec';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { RecipientSnapshot } from '../src/contracts/chunk';
-import { LISTENER_WORKFLOW_ID, listenerCursorQuery } from '../src/contracts/listener';
 import { apiFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
 import { withKeepAlive } from './heartbeat';
-import { reconcileSendRequest } from './reconcile';
+import { cursorAt, reconcileSendRequest } from './reconcile';
 import type { ReconcileInput } from './reconcile';
 import { readChunkRecipients } from './recipients';
 
 export interface SendDeps {
   client: PpoppoClient;
-  /** Needed by beginSend (listener cursor) and to rule out other chunks' requests in reconcileSend. */
+  /** Rules out other chunks' requests in reconcileSend. */
   temporalClient?: Client;
+  /** How far before the send beginSend's cursor points (default env PRESEND_CURSOR_MARGIN_MS, else 60 s). */
+  presendCursorMarginMs?: number;
   /** Quiet period after which reconcileSend answers "nothing was accepted". */
   reconcileSettleMs?: number;
   reconcileMaxScanMs?: number;
@@ -42,10 +44,16 @@ export interface SendChunkInput {
   pollConfig?: PollConfigSpec;
 }
 
-const LISTENER_QUERY_TIMEOUT_MS = 5_000;
+/**
+ * The pre-send cursor's margin: more than any clock difference between a worker and the API can be.
+ * It costs reconciliation this much of the stream to read (about what the listener's committed
+ * cursor, up to one 60 s run old, cost before).
+ */
+const PRESEND_CURSOR_MARGIN_MS = 60_000;
 
 export function createSendActivities(deps: SendDeps) {
   const { client, temporalClient } = deps;
+  const cursorMarginMs = deps.presendCursorMarginMs ?? envNumber('PRESEND_CURSOR_MARGIN_MS') ?? PRESEND_CURSOR_MARGIN_MS;
   const settleMs = deps.reconcileSettleMs ?? Number(process.env.RECONCILE_SETTLE_MS ?? 5_000);
   const maxScanMs = deps.reconcileMaxScanMs ?? Number(process.env.RECONCILE_MAX_SCAN_MS ?? 120_000);
   const directory = temporalClient ? new ChunkDirectory(temporalClient) : undefined;
@@ -80,19 +88,13 @@ export function createSendActivities(deps: SendDeps) {
   }
 
   /**
-   * A stream cursor taken before a send: the listener's committed cursor (every event up to it
-   * was already emitted, so events of a request made from now on come after it). Null when no
-   * listener answers; reconcileSend then scans from the start of the stream.
+   * A stream cursor taken before a send, from the clock alone: events of a request made from now on
+   * carry ids minted from now on, which sort after a cursor for a moment the margin earlier. It needs
+   * no listener, so a dead listener never delays a send. (Null cursors in old histories mean "scan
+   * from the start of the stream".)
    */
   async function beginSend(): Promise<{ cursorBefore: string | null }> {
-    if (!temporalClient) return { cursorBefore: null };
-    try {
-      const handle = temporalClient.workflow.getHandle(LISTENER_WORKFLOW_ID);
-      const cursor = await temporalClient.withDeadline(Date.now() + LISTENER_QUERY_TIMEOUT_MS, () => handle.query(listenerCursorQuery));
-      return { cursorBefore: cursor ?? null };
-    } catch {
-      return { cursorBefore: null };
-    }
+    return { cursorBefore: cursorAt(Date.now() - cursorMarginMs) };
   }
 
   /** Calls CreateSendRequest exactly once; the workflow decides about retries from the failure type. */

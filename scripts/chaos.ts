@@ -11,6 +11,7 @@
 //                                              each worker and listener in a directory of its own
 //
 // Exit codes: 0 every check passed; 1 a check failed or the run broke; 2 bad flags.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -24,11 +25,12 @@ import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKin
 import { seededRandom } from '../dev/chaos/random';
 import { integerFlag, withTimeout } from '../dev/script-helpers';
 import { RECIPIENT_SOURCES, serveRecipients, type RecipientSourceKind, type ServedRecipients } from '../dev/chaos/recipient-sources';
+import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseOutside, sendGapAfter } from '../dev/chaos/send-gaps';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 
 const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--json] [--out FILE] [--keep]
-                     [--server dev|production] [--workers N] [--listeners N] [--source file|url|postgres]
+                     [--server dev|production] [--workers N] [--listeners N] [--source file|url|postgres] [--built]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
 
 const SERVERS = ['dev', 'production'] as const;
@@ -51,6 +53,8 @@ interface ChaosFlags {
   listeners: number;
   /** Where the workers read the recipients: a local file, nginx (URL) or a PostgreSQL table. */
   source: RecipientSourceKind;
+  /** Run the workers and listeners from dist/ (built first), as in production: restarts load prebuilt workflow bundles. */
+  built: boolean;
 }
 
 function parseFlags(argv: string[]): ChaosFlags {
@@ -71,6 +75,7 @@ function parseFlags(argv: string[]): ChaosFlags {
       workers: { type: 'string' },
       listeners: { type: 'string' },
       source: { type: 'string', default: 'file' },
+      built: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -102,6 +107,7 @@ function parseFlags(argv: string[]): ChaosFlags {
     workers: integerFlag('workers', values.workers, 1, 1, 8),
     listeners: integerFlag('listeners', values.listeners, 1, 1, 4),
     source,
+    built: values.built,
   };
 }
 
@@ -116,13 +122,25 @@ function writeRecipients(path: string, count: number): string[] {
 
 const personName = (index: number) => `Person ${index + 1}`;
 
+/** A fault as injected: when (ms since the epoch), the campaign's progress just before, and how long sending stalled after it. */
+interface ReportedFault extends InjectedFault {
+  injectedAt: number;
+  campaign?: { status: string; final: number; total: number; chunksSent: number; chunksTotal: number };
+  /** Longest pause between accepted sends in the SEND_GAP_WINDOW_MS after the fault; absent when the campaign was not sending then. */
+  sendGapMs?: number;
+}
+
 interface ChaosReport {
   seed: number;
   topology: { server: ChaosFlags['server']; workers: number; listeners: number; source: ChaosFlags['source'] };
   recipients: number;
   seconds: number;
   /** Each with the campaign's progress just before it was injected. */
-  faults: (InjectedFault & { campaign?: { status: string; final: number; total: number; chunksSent: number; chunksTotal: number } })[];
+  faults: ReportedFault[];
+  /** Per fault kind: the longest send gap after any fault of that kind, and the target if there is one. */
+  sendGaps: Record<string, { worstMs: number; targetMs?: number }>;
+  /** Longest pause between sends away from every fault: how long sending pauses on its own at this load. */
+  unfaultedPauseMs?: number;
   checks: Check[];
   ok: boolean;
   result?: unknown;
@@ -150,7 +168,12 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     const ppnums = writeRecipients(file, flags.recipients);
     served = await serveRecipients(flags.source, file, dir);
     say(`recipients from ${served.description}`);
+    if (flags.built) {
+      say('building dist/ (npm run build)');
+      execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: flags.json ? 'ignore' : 'inherit' });
+    }
     stack = await startStack({
+      built: flags.built,
       dir,
       server: flags.server,
       workers: flags.workers,
@@ -205,7 +228,8 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         if (done) say(`  (campaign already finished; injecting ${planned.kind} anyway)`);
         const progress = await withTimeout(stack.campaigns.getProgress(campaignId), 10_000, 'progress query hung').catch(() => undefined);
         const campaign = progress && { status: progress.status, final: countRecipients(progress.counts), total: progress.total, chunksSent: progress.chunksSent, chunksTotal: progress.chunksTotal };
-        const fault = { ...(await injectFault(stack, planned, random, CONSENT)), campaign };
+        const injectedAt = Date.now();
+        const fault: ReportedFault = { ...(await injectFault(stack, planned, random, CONSENT)), injectedAt, campaign };
         faults.push(fault);
         say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s${progressNote(fault.campaign)}: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
       }
@@ -215,7 +239,10 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate }, vars });
       stack.temporal.dumpDatabases?.(join(dir, 'temporal.pgdump'));
       checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], ppnums.slice(0, 50), campaignId, served.notLogged));
-      return { seed: flags.seed, topology, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
+      const sentAt = acceptanceTimes(await stack.inspector.sendRequests());
+      const sendGaps = measureSendGaps(faults, sentAt);
+      const unfaultedPauseMs = longestPauseOutside(sentAt, faults.map((fault) => fault.injectedAt));
+      return { seed: flags.seed, topology, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, sendGaps, unfaultedPauseMs, checks, ok: checks.every((c) => c.ok), result, dir };
     } finally {
       clearInterval(ticker);
       if (progressQuery) await withTimeout(progressQuery, 60_000, 'progress query hung').catch(() => undefined);
@@ -228,6 +255,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       recipients: flags.recipients,
       seconds: (Date.now() - started) / 1000,
       faults,
+      sendGaps: {},
       checks: [{ name: 'run completed', ok: false, detail: message }],
       ok: false,
       dir,
@@ -239,6 +267,21 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     if (!flags.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Sets each fault's send gap and returns the worst per kind. */
+function measureSendGaps(faults: ReportedFault[], sentAt: number[]): ChaosReport['sendGaps'] {
+  const gaps: ChaosReport['sendGaps'] = {};
+  for (const fault of faults) {
+    const gap = sendGapAfter(sentAt, fault.injectedAt);
+    if (gap === undefined) continue;
+    fault.sendGapMs = gap;
+    const targetMs = SEND_GAP_TARGETS_MS[fault.kind];
+    gaps[fault.kind] = { worstMs: Math.max(gap, gaps[fault.kind]?.worstMs ?? 0), ...(targetMs !== undefined ? { targetMs } : {}) };
+  }
+  return gaps;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 function progressNote(campaign: ChaosReport['faults'][number]['campaign']): string {
   return campaign ? ` (campaign ${campaign.status}: ${campaign.chunksSent}/${campaign.chunksTotal} chunks sent, ${campaign.final}/${campaign.total} final)` : '';
@@ -262,7 +305,16 @@ async function main(): Promise<number> {
     console.log(JSON.stringify(report, null, 2));
   } else {
     console.log(`\nseed ${report.seed} · ${report.recipients} recipients · ${report.seconds.toFixed(1)} s · ${report.faults.length} faults`);
-    for (const fault of report.faults) console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail}${progressNote(fault.campaign)}`);
+    for (const fault of report.faults) {
+      const gap = fault.sendGapMs === undefined ? 'not sending then' : `sends paused ${seconds(fault.sendGapMs)}`;
+      console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail}${progressNote(fault.campaign)} · ${gap}`);
+    }
+    console.log(`  longest pause in sending within ${SEND_GAP_WINDOW_MS / 1000} s of a fault (accepted CreateSendRequest calls, sandbox ledger):`);
+    for (const [kind, gap] of Object.entries(report.sendGaps)) {
+      const target = gap.targetMs === undefined ? '' : ` (target ≤ ${seconds(gap.targetMs)}${gap.worstMs <= gap.targetMs ? '' : ', MISSED'})`;
+      console.log(`    ${kind.padEnd(26)} ${seconds(gap.worstMs)}${target}`);
+    }
+    if (report.unfaultedPauseMs !== undefined) console.log(`    ${'away from any fault'.padEnd(26)} ${seconds(report.unfaultedPauseMs)}`);
     for (const check of report.checks) console.log(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}${check.detail ? ` — ${check.detail}` : ''}`);
     console.log(`${report.ok ? 'all checks passed' : `FAILED — reproduce with: npm run chaos -- --seed ${report.seed}`}; report in ${flags.out}`);
   }

@@ -34,7 +34,8 @@ import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId, progressQuery } from '../sr
 import type { CampaignProgress, CampaignResult } from '../src/contracts/campaign';
 import { TASK_QUEUES } from '../src/temporal/names';
 import { runWorkers } from '../src/worker';
-import { connectClient, connectWorkerConnection } from '../src/temporal/config';
+import { connectClient } from '../src/temporal/config';
+import { connectWorkerConnection } from '../src/temporal/worker-connection';
 import { verifyWebhook } from '../src/webhooks/signature';
 import { EXIT_PORT_IN_USE, freePort, portInUse, portsTakenMessage } from '../dev/ports';
 import { startWebhookReceiver } from '../dev/receivers';

@@ -7,9 +7,11 @@
 #   nginx-light: the range-capable web server URL recipient sources are tested against (dev/nginx.ts)
 #   postgresql-15: scratch clusters (dev/scratch-postgres.ts) for PostgreSQL recipient sources and
 #     the production-topology lane's Temporal server
+#   prometheus: a real Prometheus scraping the worker and listener (test/e2e/metrics.e2e.test.ts), and
+#     promtool for the alert rules (test/metrics/alert-rules.test.ts); the package's service is not started
 set -euo pipefail
 
-REQUIRED_DEBS=(chromium fonts-liberation docker-compose nginx-light postgresql-15)
+REQUIRED_DEBS=(chromium fonts-liberation docker-compose nginx-light postgresql-15 prometheus)
 
 missing=()
 for pkg in "${REQUIRED_DEBS[@]}"; do

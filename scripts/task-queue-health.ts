@@ -1,6 +1,6 @@
 // Container health check for workers: healthy when Temporal has seen a poller on the task queue
-// within the last minute. Usage: tsx scripts/task-queue-health.ts <task queue> <workflow|activity>
-// Reads the TEMPORAL_* connection variables (src/temporal/config.ts).
+// within the last minute. Usage: ppoppo-task-queue-health <task queue> <workflow|activity> (built),
+// or tsx scripts/task-queue-health.ts ... Reads the TEMPORAL_* connection variables (src/temporal/config.ts).
 import { connectClient, temporalConfigFromEnv } from '../src/temporal/config';
 
 // Proto enum values (temporal.api.enums.v1), spelled out to avoid a direct @temporalio/proto import.
@@ -10,7 +10,7 @@ const TASK_QUEUE_TYPE_ACTIVITY = 2;
 
 const [queue, kind = 'workflow'] = process.argv.slice(2);
 if (!queue || (kind !== 'workflow' && kind !== 'activity')) {
-  console.error('usage: tsx scripts/task-queue-health.ts <task queue> <workflow|activity>');
+  console.error('usage: ppoppo-task-queue-health <task queue> <workflow|activity>');
   process.exit(2);
 }
 

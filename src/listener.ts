@@ -2,14 +2,13 @@
 // singleton listener workflow and its consumeEvents activity, and makes sure that workflow runs.
 //
 // The workflow lives on the listener's own task queue so this process is self-contained; while
-// it is down the workflow simply waits (and beginSend's cursor query times out → null cursor).
-import { fileURLToPath } from 'node:url';
+// it is down the workflow simply waits (sends go on: their pre-send cursor needs no listener).
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
+import { Runtime, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
-import { TASK_QUEUES } from './temporal/names';
+import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from './temporal/names';
 import { LISTENER_WORKFLOW_ID, LISTENER_WORKFLOW_TYPE } from './contracts/listener';
 import type { ListenerWorkflowInput } from './contracts/listener';
 import { createListenerActivities } from '../activities/listener';
@@ -18,8 +17,14 @@ import type { listenerWorkflow } from '../workflows/listener/workflow';
 import { envNumber, isMainModule, openProcessDeps, PROCESS_FLAGS_USAGE, runProcess } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { describePayloadEncryption, payloadEncryptionFromEnv } from './temporal/data-converter';
+import { workerSettingsFromEnv } from './temporal/worker-settings';
+import { workflowCode } from './temporal/workflow-code';
+import { countCampaignStatuses } from './metrics/campaign-statuses';
+import { listenerMetrics } from './metrics/listener';
+import { metricsNote } from './metrics/runtime';
 
-export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener/workflow.ts', import.meta.url));
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
 
 export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'unknownGraceMs'> {
   connection?: NativeConnection;
@@ -45,8 +50,12 @@ export interface RunningListener {
 export async function runListener(options: RunListenerOptions = {}): Promise<RunningListener> {
   const { namespace, connection, temporalClient, ppoppoClient, dataConverter, closeOwned } = await openProcessDeps(options);
   const taskQueue = options.taskQueue ?? TASK_QUEUES.listener;
+  const stopping = new AbortController();
 
+  const meter = Runtime.instance().metricMeter;
   const activities = createListenerActivities({
+    stopping: stopping.signal,
+    metrics: listenerMetrics(meter),
     client: ppoppoClient,
     temporalClient,
     batchMaxEvents: options.batchMaxEvents,
@@ -58,10 +67,17 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     namespace,
     dataConverter,
     taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: LISTENER_WORKFLOWS_PATH }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowCode('listener')),
     activities,
+    ...workerSettingsFromEnv('listener'),
   });
+  // SIGINT/SIGTERM: the Temporal runtime shuts the worker down; the stream run hands over at once.
+  const onSignal = () => stopping.abort();
+  for (const signal of SHUTDOWN_SIGNALS) process.once(signal, onSignal);
+  const stopCounting = countCampaignStatuses(temporalClient, meter);
   const finished = worker.run().finally(async () => {
+    stopCounting();
+    for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal);
     await closeOwned();
   });
 
@@ -72,30 +88,33 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
       taskQueue,
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
     });
   }
   return {
     finished,
     async shutdown() {
+      stopping.abort();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await finished;
     },
   };
 }
 
-const USAGE = `usage: npm run listener [-- --log-file PATH]
+const USAGE = `usage: npm run listener [-- --log-file PATH]   (installed package: ppoppo-listener [--log-file PATH])
 Consumes the API's delivery event stream and hands each event to its chunk workflow: runs the singleton
 listener workflow ${LISTENER_WORKFLOW_ID} and its activity on task queue ${TASK_QUEUES.listener} until SIGINT/SIGTERM.
 ${PROCESS_FLAGS_USAGE}
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY;
 PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET; PAYLOAD_KEY_FILE or PAYLOAD_KEYS;
-LISTENER_UNKNOWN_GRACE_MS (see .env.example).
+LISTENER_UNKNOWN_GRACE_MS; METRICS_PORT (Prometheus /metrics); LISTENER_MAX_CACHED_WORKFLOWS,
+LISTENER_SHUTDOWN_GRACE_MS, STICKY_QUEUE_TIMEOUT_MS (see .env.example).
 Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag; 4 cannot connect to Temporal.`;
 
 if (isMainModule(import.meta.url)) {
   runProcess('listener', USAGE, async () => {
     const listener = await runListener();
-    console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID}, ${describePayloadEncryption(payloadEncryptionFromEnv())} - Ctrl-C to stop`);
+    console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID}, ${describePayloadEncryption(payloadEncryptionFromEnv())}${metricsNote()} - Ctrl-C to stop`);
     await listener.finished;
   });
 }

@@ -6,7 +6,7 @@
 import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, Runtime, type LogEntry, type LogLevel, type LogMetadata, type Logger } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel, type LogMetadata, type Logger, type MetricsExporterConfig } from '@temporalio/worker';
 import { campaignIdOf } from './contracts/campaign';
 import { decodeSendFailure, SEND_FAILURE_TYPES, type SendErrorDetails } from './contracts/chunk';
 
@@ -17,6 +17,8 @@ export interface ProcessLogOptions {
   terminalLevel?: LogLevel | 'OFF';
   /** Where terminal lines go (default stderr). */
   print?: (line: string) => void;
+  /** The runtime's Prometheus exporter (src/metrics/runtime.ts), installed with the logger: one Runtime per process. */
+  metrics?: MetricsExporterConfig;
 }
 
 const SEVERITY: Record<LogLevel | 'OFF', number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, OFF: 5 };
@@ -35,10 +37,13 @@ const NOISE = new Set(['taskToken', 'namespace', 'taskQueue', 'activityId', 'act
  * Worker or NativeConnection; later calls in the same process are ignored (the Runtime is a singleton).
  */
 export function installProcessLogger(options: ProcessLogOptions = {}): void {
+  const { metrics } = options;
   try {
-    Runtime.install({ logger: processLogger(options), telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } } });
-  } catch {
-    // already installed in this process (e.g. a test file that starts several workers)
+    Runtime.install({ logger: processLogger(options), telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } }, ...(metrics ? { metrics } : {}) } });
+  } catch (err) {
+    // Already installed in this process (e.g. a test file that starts several workers) is fine;
+    // a metrics endpoint that cannot be served (port taken) is not.
+    if (metrics && 'prometheus' in metrics) throw new Error(`cannot serve metrics on ${metrics.prometheus.bindAddress} (METRICS_PORT): ${(err as Error).message}`);
   }
 }
 

@@ -1,4 +1,5 @@
 // Small helpers shared by the worker and listener processes.
+import { existsSync, realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -7,8 +8,10 @@ import type { NativeConnection } from '@temporalio/worker';
 import { PpoppoClient } from './api/client';
 import { clientConfigFromEnv } from './api/config';
 import { installProcessLogger } from './logging';
-import { connectClient, connectWorkerConnection, describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
+import { metricsExporterFromEnv } from './metrics/runtime';
+import { connectClient, describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { dataConverterFromEnv } from './temporal/data-converter';
+import { connectWorkerConnection } from './temporal/worker-connection';
 
 /** Exit codes of the worker and listener processes (the same meanings as the campaign CLI's). */
 export const PROCESS_EXIT = { failure: 1, usage: 2, cannotConnect: 4 } as const;
@@ -45,16 +48,28 @@ export function runProcess(name: string, usage: string, main: () => Promise<void
     console.log(usage);
     process.exit(0);
   }
-  installProcessLogger({ file: values['log-file'], terminalLevel: 'INFO' });
+  try {
+    // The runtime's Prometheus exporter (METRICS_PORT) is installed with the logger: one Runtime per process.
+    installProcessLogger({ file: values['log-file'], terminalLevel: 'INFO', metrics: metricsExporterFromEnv() });
+  } catch (err) {
+    console.error(`${name}: ${(err as Error).message}`);
+    process.exit(PROCESS_EXIT.usage);
+  }
   main().catch((err: unknown) => {
     console.error(`${name}: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(err instanceof ProcessError ? err.code : PROCESS_EXIT.failure);
   });
 }
 
-/** True when the module with this import.meta.url is the script node/tsx was started with. */
+/**
+ * True when the module with this import.meta.url is the script node/tsx was started with, also
+ * through a symlink (npm links a package's `bin` commands into node_modules/.bin).
+ */
 export function isMainModule(metaUrl: string): boolean {
-  return process.argv[1] !== undefined && metaUrl === pathToFileURL(process.argv[1]).href;
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  const real = existsSync(script) ? realpathSync(script) : script;
+  return metaUrl === pathToFileURL(real).href;
 }
 
 export interface ProcessDepsOptions {

@@ -2,8 +2,8 @@
 //  - 'ppoppo-campaigns': campaign and chunk workflows plus every activity except the send call.
 //  - 'ppoppo-send': only createSendRequest, with maxTaskQueueActivitiesPerSecond = the app's
 //    request rate. The Temporal server enforces that rate across the whole fleet of workers.
-// SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers).
-import { fileURLToPath } from 'node:url';
+// SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers): they stop
+// polling, and in-flight tasks get WORKER_SHUTDOWN_GRACE_MS to finish (src/temporal/worker-settings.ts).
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
@@ -14,6 +14,9 @@ import { envNumber, isMainModule, openProcessDeps, PROCESS_FLAGS_USAGE, runProce
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { describePayloadEncryption, payloadEncryptionFromEnv } from './temporal/data-converter';
 import { TASK_QUEUES } from './temporal/names';
+import { workerSettingsFromEnv } from './temporal/worker-settings';
+import { workflowCode } from './temporal/workflow-code';
+import { metricsNote } from './metrics/runtime';
 
 export interface TaskQueueNames {
   campaigns: string;
@@ -32,7 +35,7 @@ export interface RunWorkersOptions {
   dataConverter?: DataConverter;
   /** The app's CreateSendRequest rate; default env SEND_RATE_PER_SECOND, unset = unlimited. */
   sendRatePerSecond?: number;
-  /** Workflow code; defaults to workflows/index.ts. Tests may pass a prebuilt bundle instead (built with FAILURE_CONVERTER_PATH). */
+  /** Workflow code; defaults to the prebuilt bundle when built, else workflows/index.ts (src/temporal/workflow-code.ts). A bundle passed here must be built with FAILURE_CONVERTER_PATH. */
   workflowsPath?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueues?: Partial<TaskQueueNames>;
@@ -45,7 +48,6 @@ export interface RunningWorkers {
 }
 
 export const DEFAULT_TASK_QUEUES: TaskQueueNames = { campaigns: TASK_QUEUES.campaigns, send: TASK_QUEUES.send };
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export async function runWorkers(options: RunWorkersOptions = {}): Promise<RunningWorkers> {
   const { namespace, connection, temporalClient, ppoppoClient, dataConverter, closeOwned } = await openProcessDeps(options);
@@ -53,14 +55,16 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
 
   const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient });
   const rate = options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND');
-  const workflowCode = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? WORKFLOWS_PATH };
+  const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : options.workflowsPath ? { workflowsPath: options.workflowsPath } : workflowCode('worker');
 
-  const campaignsWorker = await Worker.create({ connection, namespace, dataConverter, taskQueue: taskQueues.campaigns, ...workflowCode, activities: campaignActivities });
+  const { maxCachedWorkflows, ...shutdownAndSticky } = workerSettingsFromEnv('worker');
+  const campaignsWorker = await Worker.create({ connection, namespace, dataConverter, taskQueue: taskQueues.campaigns, ...workflows, activities: campaignActivities, maxCachedWorkflows, ...shutdownAndSticky });
   const sendWorker = await Worker.create({
     connection,
     namespace,
     dataConverter,
     taskQueue: taskQueues.send,
+    ...shutdownAndSticky,
     activities: { createSendRequest },
     ...(rate !== undefined ? { maxTaskQueueActivitiesPerSecond: rate } : {}),
   });
@@ -77,20 +81,22 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   };
 }
 
-const USAGE = `usage: npm run worker [-- --log-file PATH]
+const USAGE = `usage: npm run worker [-- --log-file PATH]   (installed package: ppoppo-worker [--log-file PATH])
 Runs the campaign and chunk workflows and their activities (task queue ${DEFAULT_TASK_QUEUES.campaigns}) and the
 send activity (task queue ${DEFAULT_TASK_QUEUES.send}) until SIGINT/SIGTERM.
 ${PROCESS_FLAGS_USAGE}
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY;
 PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET; PAYLOAD_KEY_FILE or PAYLOAD_KEYS;
 SEND_RATE_PER_SECOND (the app's request rate, enforced fleet-wide); RECIPIENT_FILE_ROOTS,
-RECIPIENT_URL_ALLOWED_HOSTS, FALLBACK_ALLOWED_HOSTS, FALLBACK_SECRET_WEBHOOK, FALLBACK_SECRET_SMTP (see .env.example).
+RECIPIENT_URL_ALLOWED_HOSTS, FALLBACK_ALLOWED_HOSTS, FALLBACK_SECRET_WEBHOOK, FALLBACK_SECRET_SMTP;
+METRICS_PORT (Prometheus /metrics); WORKER_MAX_CACHED_WORKFLOWS, WORKER_SHUTDOWN_GRACE_MS,
+STICKY_QUEUE_TIMEOUT_MS (see .env.example).
 Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag; 4 cannot connect to Temporal.`;
 
 if (isMainModule(import.meta.url)) {
   runProcess('worker', USAGE, async () => {
     const workers = await runWorkers();
-    console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}, ${describePayloadEncryption(payloadEncryptionFromEnv())} - Ctrl-C to stop`);
+    console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}, ${describePayloadEncryption(payloadEncryptionFromEnv())}${metricsNote()} - Ctrl-C to stop`);
     await workers.finished;
   });
 }

@@ -2,6 +2,7 @@
 // are SIGKILLed and started again, the Temporal server restarts on its database, and the
 // sandbox's own fault switches (POST /inspect/faults, /inspect/config) misbehave on the wire.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import type { Random } from './random';
 import type { Stack } from '../stack/start-stack';
 
@@ -60,12 +61,15 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
   let sandboxBeforeRestart: InjectedFault['sandboxBeforeRestart'];
   switch (planned.kind) {
     case 'worker-kill': {
-      const worker = random.pick(stack.workers);
+      // The worker running the campaign workflow when there is one: the worst case for failover.
+      const picked = random.pick(stack.workers);
+      const campaignWorker = await workerRunningCampaign(stack);
+      const worker = campaignWorker ?? picked;
       const downMs = random.int(0, 2_000);
       await worker.kill('SIGKILL');
       await sleep(downMs);
       await worker.start();
-      detail = `SIGKILL ${worker.spec.name}, down ${downMs} ms, restarted`;
+      detail = `SIGKILL ${worker.spec.name}${campaignWorker ? ' (running the campaign workflow)' : ''}, down ${downMs} ms, restarted`;
       break;
     }
     case 'listener-kill': {
@@ -128,4 +132,19 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
     }
   }
   return { ...planned, detail, recoveryMs: Date.now() - started, ...(sandboxBeforeRestart ? { sandboxBeforeRestart } : {}) };
+}
+
+/** The worker process that ran the open campaign workflow's latest workflow task (identities are pid@host). */
+async function workerRunningCampaign(stack: Stack): Promise<Stack['workers'][number] | undefined> {
+  try {
+    for await (const campaign of stack.client.workflow.list({ query: `WorkflowType = "${CAMPAIGN_WORKFLOW_TYPE}" AND ExecutionStatus = "Running"` })) {
+      const events = (await stack.client.workflow.getHandle(campaign.workflowId, campaign.runId).fetchHistory()).events ?? [];
+      const identity = events.findLast((event) => event.workflowTaskStartedEventAttributes)?.workflowTaskStartedEventAttributes?.identity ?? '';
+      const pid = Number(identity.split('@')[0]);
+      return stack.workers.find((worker) => worker.pid === pid && worker.running);
+    }
+  } catch {
+    // Temporal restarting: fall back to a random worker.
+  }
+  return undefined;
 }

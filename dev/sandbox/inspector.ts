@@ -39,6 +39,8 @@ export interface Duplicate {
 export interface SandboxStats {
   sendRequests: number;
   messages: number;
+  /** Events the sandbox emitted (the app-wide stream's length). */
+  events: number;
   recipientsByStatus: Record<string, number>;
   createSendRequest: {
     calls: number;

@@ -41,6 +41,11 @@ export interface StackOptions {
   ui?: boolean;
   /** Old-space cap of each worker, as `npm run worker` sets it (default WORKER_HEAP_MB). */
   workerHeapMb?: number;
+  /**
+   * Run the workers and listeners from dist/ (`npm run build` first) as production does: a restart
+   * then loads the prebuilt workflow bundle instead of bundling the sources again.
+   */
+  built?: boolean;
 }
 
 /**
@@ -57,6 +62,9 @@ export type TemporalServer = Pick<DevServer, 'address' | 'pid' | 'stop' | 'resta
 export const SANDBOX_SCRIPT = 'dev/sandbox/main.ts';
 export const WORKER_SCRIPT = 'src/worker.ts';
 export const LISTENER_SCRIPT = 'src/listener.ts';
+/** The same processes built (`npm run build`): the package's ppoppo-worker and ppoppo-listener commands. */
+export const BUILT_WORKER_SCRIPT = 'dist/bin/ppoppo-worker.js';
+export const BUILT_LISTENER_SCRIPT = 'dist/bin/ppoppo-listener.js';
 
 export interface Stack {
   temporal: TemporalServer;
@@ -137,7 +145,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const workers = Array.from({ length: options.workers ?? 1 }, (_, i) =>
       new ManagedProcess({
         name: `worker-${i + 1}`,
-        script: WORKER_SCRIPT,
+        script: options.built ? BUILT_WORKER_SCRIPT : WORKER_SCRIPT,
         nodeArgs: [`--max-old-space-size=${options.workerHeapMb ?? WORKER_HEAP_MB}`],
         args: ['--log-file', join(options.dir, `worker-${i + 1}.sdk.log`)],
         env,
@@ -150,7 +158,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const name = i === 0 ? 'listener' : `listener-${i + 1}`;
       return new ManagedProcess({
         name,
-        script: LISTENER_SCRIPT,
+        script: options.built ? BUILT_LISTENER_SCRIPT : LISTENER_SCRIPT,
         args: ['--log-file', join(options.dir, `${name}.sdk.log`)],
         env,
         readyText: 'listener running',

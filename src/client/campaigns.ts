@@ -9,7 +9,7 @@ import { CAMPAIGN_MEMO, CAMPAIGN_WORKFLOW_TYPE, campaignIdOf, campaignWorkflowId
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import { chunkRecipientsQuery, chunkWorkflowId } from '../contracts/chunk';
 import type { RecipientRecord } from '../contracts/chunk';
-import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, TASK_QUEUES } from '../temporal/names';
+import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from '../temporal/names';
 import type { campaignWorkflow } from '../../workflows/campaign/workflow';
 
 export interface CampaignClientOptions {
@@ -80,6 +80,7 @@ export class CampaignClient {
         args: [spec],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
         memo: this.#options.sendTaskQueue ? { [CAMPAIGN_MEMO.sendTaskQueue]: this.#options.sendTaskQueue } : undefined,
         ...campaignSummary(spec),
       });

@@ -105,6 +105,11 @@ export interface ChunkFailedPayload {
   reason: string;
 }
 
+/** A chunk reconciling an ambiguous send: it waits on the event stream, not the send queue. */
+export interface ChunkReconcilingPayload {
+  chunkIndex: number;
+}
+
 export interface ChunkParkedPayload {
   chunkIndex: number;
   /** ISO time the chunk will try again. */
@@ -116,6 +121,7 @@ export const chunkSentSignal = defineSignal<[ChunkSentPayload]>('chunkSent');
 export const chunkFinishedSignal = defineSignal<[ChunkFinishedPayload]>('chunkFinished');
 export const chunkParkedSignal = defineSignal<[ChunkParkedPayload]>('chunkParked');
 export const chunkFailedSignal = defineSignal<[ChunkFailedPayload]>('chunkFailed');
+export const chunkReconcilingSignal = defineSignal<[ChunkReconcilingPayload]>('chunkReconciling');
 
 // ------------------------------------------------------------ people and tools → campaign
 

@@ -1,5 +1,5 @@
-// The singleton listener workflow's contract: its id, input and the cursor query the send path
-// asks before every send. PURE: no I/O; workflow code imports this module.
+// The singleton listener workflow's contract: its id, input and the cursor query (for operators:
+// `temporal workflow query --workflow-id ppoppo-listener --name cursor`). PURE: no I/O; workflow code imports this module.
 import { defineQuery } from '@temporalio/workflow';
 
 export const LISTENER_WORKFLOW_TYPE = 'listenerWorkflow';
@@ -17,8 +17,7 @@ export interface ListenerWorkflowInput {
 export const LISTENER_MAX_RUN_MS = 60_000;
 
 /**
- * The committed cursor as of the last finished consumeEvents run. It lags the live activity by up
- * to one run, which is fine for its one user: beginSend needs a cursor taken *before* a send, and
- * any committed cursor is.
+ * The committed cursor as of the last finished consumeEvents run (it lags the live activity by up
+ * to one run). Sends do not ask it: their pre-send cursor comes from the clock (activities/send.ts).
  */
 export const listenerCursorQuery = defineQuery<string | null>('cursor');

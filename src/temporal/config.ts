@@ -1,5 +1,6 @@
-// Temporal connection settings from the environment, and the two kinds of connection we need:
-// a Client (starting/signalling/querying workflows) and a NativeConnection (workers).
+// Temporal connection settings from the environment, and a Client (starting/signalling/querying
+// workflows) from them. Workers connect with connectWorkerConnection (worker-connection.ts), kept
+// apart so the client library never loads the worker's native runtime.
 // Node only (reads TLS files, opens connections); names.ts beside it is the pure half workflows import.
 //
 // Reads: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default "default"),
@@ -11,7 +12,6 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection } from '@temporalio/worker';
 import { dataConverterFromEnv } from './data-converter';
 
 export interface TemporalConfig {
@@ -73,7 +73,3 @@ export async function connectClient(config: TemporalConfig = temporalConfigFromE
   return new Client({ connection, namespace: config.namespace, dataConverter });
 }
 
-/** Connection for Workers; the namespace goes on the Worker options (config.namespace). */
-export async function connectWorkerConnection(config: TemporalConfig = temporalConfigFromEnv()): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
-}

@@ -12,6 +12,14 @@ export const TASK_QUEUES = {
   listener: 'ppoppo-listener',
 } as const;
 
+/**
+ * Workflow task timeout of our workflows (Temporal's default is 10 s). A worker killed in the middle
+ * of a workflow task holds that task this long before another worker may take it, and until then
+ * the campaign starts no chunk; our tasks take milliseconds, and replaying a campaign run (at most
+ * 10,000 events before it continues as new) well under a second.
+ */
+export const WORKFLOW_TASK_TIMEOUT_MS = 4_000;
+
 /** Set on campaign and chunk workflows. */
 export const CAMPAIGN_ID_KEY = defineSearchAttributeKey('PpoppoCampaignId', SearchAttributeType.KEYWORD);
 /** The campaign's own status (CampaignStatus), on campaign workflows. */

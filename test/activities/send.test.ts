@@ -140,6 +140,17 @@ describe('reconcileSend', () => {
     expect(result).toEqual({ sendRequestId: accepted[0] });
   });
 
+  it('finds it from a pre-send cursor taken from the clock with no margin at all: ids minted after it sort after it', async () => {
+    const strict = createSendActivities({ client, presendCursorMarginMs: 0, reconcileSettleMs: 1_500, reconcileMaxScanMs: 30_000 });
+    const ppnum = freshPpnum();
+    const { cursorBefore } = await strict.beginSend();
+    await injectFaults({ ambiguousNext: 1 });
+    await failureOf(strict.createSendRequest({ templateId, source: inline(ppnum) }));
+    const accepted = await acceptedWith(ppnum);
+    expect(accepted).toHaveLength(1);
+    expect(await strict.reconcileSend({ cursorBefore, ppnums: [ppnum], templateId })).toEqual({ sendRequestId: accepted[0] });
+  });
+
   it('answers null when nothing was accepted', async () => {
     const ppnum = freshPpnum();
     const { cursorBefore } = await activities.beginSend();

@@ -8,7 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { PpoppoClient } from '../../src/api/client';
 import { AlreadyExistsError, GRPC_CODES, NotFoundError } from '../../src/api/errors';
 import type { RecipientInput, TemplateComponentSpec, TemplateInfo } from '../../src/api/types';
+import { decodeTime, ulid } from 'ulid';
 import { createSendActivities } from '../../activities/send';
+import { cursorAt } from '../../activities/reconcile';
 import { planRecipients } from '../../activities/recipients';
 import { FakeEventLog } from '../listener/fake-event-stream';
 
@@ -134,5 +136,28 @@ describe('fetchPollResults', () => {
     api.polls.set('a', [{ optionText: 'yes', count: 2 }, { optionText: 'no', count: 1 }]);
     api.polls.set('b', [{ optionText: 'yes', count: 3 }]);
     expect(await activities.fetchPollResults({ sendRequestIds: ['a', 'b', 'c'] })).toEqual({ options: { yes: 5, no: 1 }, totalResponses: 6 });
+  });
+});
+
+describe('pre-send cursor', () => {
+  it('sorts after every ULID of earlier milliseconds and before every ULID of its own or later ones', () => {
+    const at = Date.parse('2026-03-01T12:00:00.000Z');
+    const cursor = cursorAt(at);
+    expect(decodeTime(cursor)).toBe(at - 1);
+    for (let i = 0; i < 500; i++) {
+      expect(ulid(at) > cursor).toBe(true);
+      expect(ulid(at + 1 + i) > cursor).toBe(true);
+      expect(ulid(at - 1 - i) <= cursor).toBe(true);
+    }
+  });
+
+  it('points the margin before now, without asking the listener or the API', async () => {
+    const api = new FakeApi();
+    const activities = createSendActivities({ client: api as unknown as PpoppoClient, presendCursorMarginMs: 60_000 });
+    const before = Date.now();
+    const { cursorBefore } = await activities.beginSend();
+    expect(decodeTime(cursorBefore!)).toBeGreaterThanOrEqual(before - 60_001);
+    expect(decodeTime(cursorBefore!)).toBeLessThanOrEqual(Date.now() - 60_000);
+    expect(api.log.events).toHaveLength(0);
   });
 });

@@ -1,9 +1,12 @@
 // docker-compose.yml and the Dockerfile without a Docker engine: Debian's docker-compose (1.29, see
 // scripts/system-deps.sh) parses and resolves the file with `config`, and the checks below tie it to
-// the project: every npm script a service or the Dockerfile runs, and every npm script whose entry
-// file the image holds, finds its entry and every file it imports in the image (test/support/docker-image.ts);
-// every ${VARIABLE} is documented in .env.example; every variable our services get is one their code
-// reads; and `cp .env.example .env` does not point a container at its own loopback address.
+// the project: the worker and listener run the package's built commands from the Dockerfile's
+// production stage (dist/ from the build stage, production dependencies only); every npm script the
+// build stage runs or holds the entry of (the sandbox's) finds its entry and every file it imports
+// there (test/support/docker-image.ts); every ${VARIABLE} is documented in .env.example; every
+// variable our services get is one their code reads; both processes drain on SIGTERM and serve
+// /metrics where deploy/prometheus/prometheus.yml scrapes; and `cp .env.example .env` does not point a
+// container at its own loopback address.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +15,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
+import { PACKAGE_COMMANDS, builtCommandPath, type PackageCommand } from '../../scripts/package-commands';
 import { importGraph, npmScriptsIn, readImage, scriptCommand, scriptEntry, type ImageContents } from '../support/docker-image';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -19,7 +23,7 @@ const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
 const ENV_EXAMPLE = join(ROOT, '.env.example');
 
 interface Service {
-  build?: { context: string; dockerfile?: string };
+  build?: { context: string; dockerfile?: string; target?: string };
   command?: string[] | string;
   entrypoint?: string[] | string;
   environment?: Record<string, string | null>;
@@ -40,7 +44,7 @@ async function composeConfig(envFile: string, quiet = false): Promise<{ code: nu
 }
 
 const raw = parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as { services: Record<string, Service> };
-const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string>; bin: Record<string, string> };
 const packageScripts = packageJson.scripts;
 const documented = new Set([...readFileSync(ENV_EXAMPLE, 'utf8').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
 
@@ -60,11 +64,21 @@ function dockerfileOf(service: Service): string {
   return join(ROOT, service.build!.context, service.build!.dockerfile ?? 'Dockerfile');
 }
 
-/** Files our code runs in a container: the graphs of every service's npm script and health check. */
+/** The package command a production container runs (`node [--flag ...] dist/bin/<name>.js [args]`), if it runs one. */
+function packageCommandIn(words: string[]): PackageCommand | undefined {
+  const file = words[0] === 'node' ? words.slice(1).find((word) => !word.startsWith('-')) : undefined;
+  return (Object.keys(PACKAGE_COMMANDS) as PackageCommand[]).find((name) => builtCommandPath(name) === file);
+}
+
+/** Words of a health check's command (without CMD / CMD-SHELL). */
+const healthCheckWords = (service: Service) => strings(service.healthcheck?.test).filter((word) => !['CMD', 'CMD-SHELL', 'NONE'].includes(word));
+
+/** Files our code runs in a container: the graphs of every service's npm script, built command and health check. */
 function serviceFiles(): string[] {
   const files = new Set<string>();
   for (const [, service] of ourServices) {
-    const entries = [...npmScriptsIn(strings(service.command).join(' ')).map((script) => scriptEntry(packageScripts[script] ?? '')), healthCheckCommand(service)?.entry];
+    const built = [packageCommandIn(strings(service.command)), packageCommandIn(healthCheckWords(service))].flatMap((name) => (name ? [PACKAGE_COMMANDS[name]] : []));
+    const entries = [...npmScriptsIn(strings(service.command).join(' ')).map((script) => scriptEntry(packageScripts[script] ?? '')), healthCheckCommand(service)?.entry, ...built];
     for (const entry of entries) if (entry && existsSync(join(ROOT, entry))) for (const file of importGraph(ROOT, entry).files) files.add(file);
   }
   return [...files];
@@ -72,8 +86,7 @@ function serviceFiles(): string[] {
 
 /** The file of ours a health check runs (e.g. `npx tsx scripts/task-queue-health.ts`), if any. */
 function healthCheckCommand(service: Service): ReturnType<typeof scriptCommand> {
-  const words = strings(service.healthcheck?.test);
-  return scriptCommand(words.filter((word) => !['CMD', 'CMD-SHELL', 'NONE'].includes(word)).join(' '));
+  return scriptCommand(healthCheckWords(service).join(' '));
 }
 
 /**
@@ -127,37 +140,78 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs the sandbox, worker, listener, codec server and keys from npm scripts the image holds with every file they import', () => {
+  it('runs the sandbox from an npm script the build stage holds with every file it imports', () => {
     expect(ourServices.map(([name]) => name).sort()).toEqual(['codec-server', 'keys', 'listener', 'sandbox', 'worker']);
-    for (const [name, service] of ourServices) {
-      const dockerfile = dockerfileOf(service);
-      expect(existsSync(dockerfile), `${name}: ${dockerfile}`).toBe(true);
-      const image = readImage(ROOT, dockerfile);
-      for (const path of image.copied) expect(existsSync(join(ROOT, path)), `${dockerfile}: COPY ${path}`).toBe(true);
-
-      expect(service.command, `${name}.command`).toEqual(['npm', 'run', expect.any(String)]);
-      const script = (service.command as string[])[2]!;
-      expect(scriptEntry(packageScripts[script] ?? ''), `${name}: npm script "${script}" runs a file`).toBeDefined();
-      expect(missingForScript(image, script), name).toEqual([]);
-      // A health check that runs our code needs its files in the image too.
-      const check = healthCheckCommand(service);
-      if (check) expect(missingForFile(image, check.entry, `${name} healthcheck`, check.runnerPackage), name).toEqual([]);
-    }
+    const sandbox = raw.services.sandbox!;
+    expect(sandbox.build?.target).toBe('build');
+    const image = readImage(ROOT, dockerfileOf(sandbox), sandbox.build!.target);
+    for (const path of image.copied) expect(existsSync(join(ROOT, path)), `COPY ${path}`).toBe(true);
+    expect(sandbox.command, 'sandbox.command').toEqual(['npm', 'run', expect.any(String)]);
+    const script = (sandbox.command as string[])[2]!;
+    expect(scriptEntry(packageScripts[script] ?? ''), `sandbox: npm script "${script}" runs a file`).toBeDefined();
+    expect(missingForScript(image, script), 'sandbox').toEqual([]);
   });
 
-  it('builds an image that can run every npm script it names and every npm script whose entry file it holds', () => {
-    const dockerfiles = new Set(ourServices.map(([, service]) => dockerfileOf(service)));
-    for (const dockerfile of dockerfiles) {
-      const image = readImage(ROOT, dockerfile);
-      const named = image.npmScripts;
-      const held = Object.keys(packageScripts).filter((script) => {
-        const entry = scriptEntry(packageScripts[script]!);
-        return entry !== undefined && image.has(entry);
-      });
-      expect(held.length, `${dockerfile} holds the entry of some npm script`).toBeGreaterThan(0);
-      const problems = [...new Set([...named, ...held])].flatMap((script) => missingForScript(image, script));
-      expect(problems, dockerfile).toEqual([]);
+  it('runs the worker and listener as built commands of the package, from a production stage with dist/ and production dependencies only', () => {
+    for (const name of ['worker', 'listener']) {
+      const service = raw.services[name]!;
+      expect(service.build?.target, `${name}.build.target`).toBe('runtime');
+      const runtime = readImage(ROOT, dockerfileOf(service), 'runtime');
+      // dist/ comes from a stage that builds it with every dependency; this one installs production dependencies only.
+      const dist = runtime.fromStages.find((copy) => copy.to.replace(/^\.\//, '') === 'dist');
+      expect(dist, `${name}: the runtime stage copies dist/ from the build stage`).toBeDefined();
+      expect(readImage(ROOT, dockerfileOf(service), dist!.stage).runs).toContain('npm run build');
+      expect(runtime.omitsDevDependencies, `${name}: npm ci --omit=dev`).toBe(true);
+      expect(runtime.npmScripts, `${name}: the runtime stage runs no npm script (no tsx)`).toEqual([]);
+      // The command and the health check run built commands of the package (its `bin`).
+      for (const [what, words] of [['command', strings(service.command)], ['healthcheck', healthCheckWords(service)]] as const) {
+        const command = packageCommandIn([...words]);
+        expect(command, `${name}.${what} runs a built command with node: ${words.join(' ')}`).toBeDefined();
+        expect(packageJson.bin[command!], `${name}.${what}: ${command} is a bin of package.json`).toBe(builtCommandPath(command!));
+      }
     }
+    // The key maker and the codec server run from the same production stage, as built commands.
+    for (const [name, command] of [['keys', 'ppoppo-payload-key'], ['codec-server', 'ppoppo-codec-server']] as const) {
+      const service = raw.services[name]!;
+      expect(service.build?.target, `${name}.build.target`).toBe('runtime');
+      expect(packageCommandIn(strings(service.command)), `${name}.command`).toBe(command);
+    }
+    expect(packageCommandIn(strings(raw.services.worker!.command))).toBe('ppoppo-worker');
+    expect(packageCommandIn(strings(raw.services.listener!.command))).toBe('ppoppo-listener');
+    // The heap cap the worker runs with everywhere (npm run worker, the dev stack).
+    expect(packageScripts.worker).toContain('--max-old-space-size=256');
+    expect(strings(raw.services.worker!.command)).toContain('--max-old-space-size=256');
+  });
+
+  it('ships every built command of the package as its bin', () => {
+    expect(packageJson.bin).toEqual(Object.fromEntries((Object.keys(PACKAGE_COMMANDS) as PackageCommand[]).map((name) => [name, builtCommandPath(name)])));
+  });
+
+  it('builds a stage that can run every npm script it names and every npm script whose entry file it holds', () => {
+    const image = readImage(ROOT, dockerfileOf(raw.services.sandbox!), 'build');
+    const held = Object.keys(packageScripts).filter((script) => {
+      const entry = scriptEntry(packageScripts[script]!);
+      return entry !== undefined && image.has(entry);
+    });
+    expect(held.length, 'the build stage holds the entry of some npm script').toBeGreaterThan(0);
+    const problems = [...new Set([...image.npmScripts, ...held])].flatMap((script) => missingForScript(image, script));
+    expect(problems).toEqual([]);
+  });
+
+  it('shuts the worker and listener down gracefully, and lets Prometheus scrape both on METRICS_PORT', () => {
+    for (const name of ['worker', 'listener'] as const) {
+      const service = raw.services[name]! as Service & { stop_grace_period?: string };
+      const environment = service.environment ?? {};
+      const prefix = name.toUpperCase();
+      const grace = /:-(\d+)\}/.exec(String(environment[`${prefix}_SHUTDOWN_GRACE_MS`]))?.[1];
+      expect(grace, `${name}: ${prefix}_SHUTDOWN_GRACE_MS`).toBeDefined();
+      expect(environment[`${prefix}_MAX_CACHED_WORKFLOWS`], `${name}: ${prefix}_MAX_CACHED_WORKFLOWS`).toBeDefined();
+      // Docker waits stop_grace_period after SIGTERM before SIGKILL: longer than the drain and its forced end (+5 s).
+      expect(parseInt(service.stop_grace_period ?? '10s', 10) * 1000, `${name}.stop_grace_period`).toBeGreaterThan(Number(grace) + 5_000);
+      expect(environment.METRICS_PORT, `${name}.environment.METRICS_PORT`).toBe(9464);
+    }
+    const prometheus = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    expect(prometheus.scrape_configs.flatMap((job) => job.static_configs.flatMap((c) => c.targets)).sort()).toEqual(['listener:9464', 'worker:9464']);
   });
 
   it('has a health check on every long-running service', () => {

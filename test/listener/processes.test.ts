@@ -1,7 +1,8 @@
 // Smoke tests of the process entry points as a user runs them (`npm run worker`, `npm run listener`):
-// they start against real Temporal and the real sandbox, do their job, and stop cleanly on SIGTERM.
-// Every entry point we ship a usage for (worker, listener, sandbox, temporal:dev) answers --help and
-// a bad flag in plain words, and a worker that cannot reach Temporal says so in one line.
+// they start against real Temporal and the real sandbox, do their job, and stop cleanly on SIGTERM
+// (the listener's stream run hands over instead of being cut off). Every entry point we ship a usage
+// for (worker, listener, sandbox, temporal:dev) answers --help and a bad flag in plain words, and a
+// worker that cannot reach Temporal says so in one line.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -95,7 +96,15 @@ describe('process entry points', () => {
       const status = await handle.describe().then((d) => d.status.name, () => undefined);
       return status === 'RUNNING' && output().includes('listener running');
     });
+    // PENDING_ACTIVITY_STATE_STARTED = 2: a stream run is reading the event stream.
+    await waitFor('the stream activity to run', async () => ((await handle.describe()).raw.pendingActivities ?? []).some((activity) => Number(activity.state) === 2));
+    const stopping = Date.now();
     expect(await stop(child)).toBe(0);
+    // Graceful: the run in progress handed over and returned its cursor, well within the grace period.
+    expect(Date.now() - stopping).toBeLessThan(5_000);
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((event) => event.activityTaskCompletedEventAttributes)).toHaveLength(1);
+    expect(events.filter((event) => event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes || event.activityTaskCanceledEventAttributes)).toEqual([]);
   }, 120_000);
 
   // The entry points of `npm run worker`, `listener`, `sandbox` and `temporal:dev`.

@@ -1,5 +1,6 @@
 // What an image built from our Dockerfile contains, and what an npm script needs from it, read
-// statically: the final stage's COPY/ADD sources minus .dockerignore, and the relative import graph
+// statically: a stage's COPY/ADD sources minus .dockerignore (the final stage unless a target is
+// named, as docker-compose's `build.target` does), and the relative import graph
 // of a script's entry file (import/export-from specifiers, `import()`, `new URL('…', import.meta.url)`).
 // Used by test/e2e/docker-compose.test.ts; no Docker engine needed.
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -8,14 +9,23 @@ import { dirname, join, normalize, relative } from 'node:path';
 import ts from 'typescript';
 
 export interface ImageContents {
-  /** Build-context paths the final stage copies, each to the same path under WORKDIR. */
+  /** Build-context paths the stage copies, each to the same path under WORKDIR. */
   copied: string[];
+  /** Paths copied from other stages (`COPY --from=<stage> <from> <to>`). */
+  fromStages: { stage: string; from: string; to: string }[];
   /** Whether the file (a path relative to the build context) is in the image at its own path. */
   has(file: string): boolean;
   /** npm installs without devDependencies (`npm ci --omit=dev` / `--production`). */
   omitsDevDependencies: boolean;
-  /** npm scripts the Dockerfile itself runs (RUN/CMD/ENTRYPOINT `npm run X`, `npm start`, `npm test`). */
+  /** npm scripts the stage itself runs (RUN/CMD/ENTRYPOINT `npm run X`, `npm start`, `npm test`). */
   npmScripts: string[];
+  /** Every RUN/CMD/ENTRYPOINT of the stage as one line. */
+  runs: string[];
+}
+
+/** The stage names of a Dockerfile (`FROM <image> AS <name>`; unnamed stages by their index), in order. */
+export function stageNames(dockerfile: string): string[] {
+  return instructions(dockerfile).filter((i) => i.keyword === 'FROM').map((i, index) => /\bAS\s+(\S+)/i.exec(i.args)?.[1] ?? String(index));
 }
 
 /** Dockerfile instructions with line continuations joined and comments dropped. */
@@ -46,16 +56,26 @@ export function npmScriptsIn(command: string): string[] {
   return scripts.filter(Boolean);
 }
 
-export function readImage(root: string, dockerfile: string): ImageContents {
+/** The image of stage `target` (docker-compose's `build.target`), or of the final stage. */
+export function readImage(root: string, dockerfile: string, target?: string): ImageContents {
   const all = instructions(dockerfile);
-  const finalStage = all.slice(all.map((i) => i.keyword).lastIndexOf('FROM') + 1);
+  const starts = all.flatMap((instruction, index) => (instruction.keyword === 'FROM' ? [index] : []));
+  const stage = target === undefined ? starts.length - 1 : stageNames(dockerfile).indexOf(target);
+  if (stage < 0) throw new Error(`${dockerfile} has no stage named ${target}`);
+  const stageInstructions = all.slice(starts[stage]! + 1, starts[stage + 1] ?? all.length);
   const copied: string[] = [];
   const misplaced: string[] = [];
-  for (const { keyword, args } of finalStage) {
+  const fromStages: ImageContents['fromStages'] = [];
+  for (const { keyword, args } of stageInstructions) {
     if (keyword !== 'COPY' && keyword !== 'ADD') continue;
     const parts = words(args);
-    if (parts.some((part) => part.startsWith('--from'))) continue; // from another stage, not the context
+    const fromStage = parts.find((part) => part.startsWith('--from='))?.slice('--from='.length);
     const paths = parts.filter((part) => !part.startsWith('--'));
+    if (fromStage !== undefined) {
+      // From another stage, not the context.
+      if (paths.length === 2) fromStages.push({ stage: fromStage, from: paths[0]!, to: paths[1]! });
+      continue;
+    }
     const dest = paths.pop()!;
     for (const source of paths) {
       const from = normalize(source).replace(/\/$/, '');
@@ -69,9 +89,11 @@ export function readImage(root: string, dockerfile: string): ImageContents {
     const path = normalize(file);
     return copied.some((dir) => dir === '.' || path === dir || path.startsWith(`${dir}/`)) && !ignore(path);
   };
-  const runs = finalStage.filter((i) => ['RUN', 'CMD', 'ENTRYPOINT'].includes(i.keyword)).map((i) => words(i.args).join(' '));
+  const runs = stageInstructions.filter((i) => ['RUN', 'CMD', 'ENTRYPOINT'].includes(i.keyword)).map((i) => words(i.args).join(' '));
   return {
     copied,
+    fromStages,
+    runs,
     has,
     omitsDevDependencies: runs.some((run) => /\bnpm\s+(ci|install)\b.*(--omit[= ]dev|--production|--only[= ]prod)/.test(run)),
     npmScripts: runs.filter((run) => !/\bnpm\s+(ci|install)\b/.test(run)).flatMap(npmScriptsIn),

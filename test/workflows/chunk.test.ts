@@ -82,6 +82,13 @@ describe('sending', () => {
     expect(result.counts.delivered).toBe(3);
     const description = await handle.describe();
     expect(description.searchAttributes.PpoppoSendRequestId).toEqual(['sr-found-by-reconcile']);
+    // The campaign hears of the reconciliation first, and lets another chunk into the window meanwhile.
+    const steps = (await historyEvents(handle)).flatMap((event) => {
+      if (event.signalExternalWorkflowExecutionInitiatedEventAttributes) return [`signal ${event.signalExternalWorkflowExecutionInitiatedEventAttributes.signalName}`];
+      if (event.activityTaskScheduledEventAttributes) return [`activity ${event.activityTaskScheduledEventAttributes.activityType?.name}`];
+      return [];
+    });
+    expect(steps).toEqual(['activity createSendRequest', 'signal chunkReconciling', 'activity reconcileSend', 'signal chunkSent', 'signal chunkFinished']);
   });
 
   it('sends again when the attempt timed out and reconciliation is certain nothing was accepted', async () => {

@@ -40,6 +40,8 @@ export interface CampaignCarry {
   sendRequestIds: string[];
   /** [chunkIndex, recipients] of chunks sent but not finished. */
   awaiting: [number, number][];
+  /** Unsent chunks reconciling an ambiguous send (absent in carries from before the field). */
+  reconciling?: number[];
 }
 
 /** What planning found: the template, the recipients' counts and issues, the chunk sources. */
@@ -75,6 +77,8 @@ export class CampaignState {
   private nextChunk = 0;
   private pending: ChunkSource[] = [];
   private unsent = new Set<number>();
+  /** Unsent chunks reconciling an ambiguous send: outside the window until they report sent. */
+  private reconciling = new Set<number>();
   private sent = new Set<number>();
   private finished = new Set<number>();
   private chunkCounts = emptyCounts();
@@ -113,10 +117,24 @@ export class CampaignState {
 
   // ------------------------------------------------------------ the sliding window
 
-  /** Another chunk may start: running (or parked), chunks left, fewer than `inFlight` unsent, and this run's budget. */
+  /**
+   * Another chunk may start: running (or parked), chunks left, this run's budget, and fewer than
+   * `inFlight` unsent chunks in the window. A chunk reconciling an ambiguous send does not count.
+   */
   canStartChunk(inFlight: number, maxPerRun: number): boolean {
     const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun;
-    return starting && this.nextChunk < this.chunksTotal && this.unsent.size < inFlight;
+    return starting && this.nextChunk < this.chunksTotal && this.unsent.size - this.reconciling.size < inFlight;
+  }
+
+  /**
+   * The chunk is reconciling an ambiguous send (its worker died mid-call, or the answer was lost).
+   * That waits on the event stream for seconds, not on the send queue, so the chunk leaves the
+   * window and another may start: after a worker dies, its chunks' reconciliation must not stop
+   * everyone's sends. It stays out until it reports sent, even if it has to send again: the window
+   * may then hold one more chunk per such send, which the rate-limited send queue absorbs.
+   */
+  chunkReconciling(chunkIndex: number): void {
+    if (this.unsent.has(chunkIndex)) this.reconciling.add(chunkIndex);
   }
 
   takeNextChunk(): { chunkIndex: number; source: ChunkSource } {
@@ -139,6 +157,7 @@ export class CampaignState {
 
   chunkSent(chunkIndex: number, sendRequestId: string, recipients: number): void {
     this.unsent.delete(chunkIndex);
+    this.reconciling.delete(chunkIndex);
     if (this.sent.has(chunkIndex)) return;
     this.sent.add(chunkIndex);
     if (!this.finished.has(chunkIndex)) this.sentRecipients.set(chunkIndex, recipients);
@@ -151,6 +170,7 @@ export class CampaignState {
 
   chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string): void {
     this.unsent.delete(chunkIndex);
+    this.reconciling.delete(chunkIndex);
     if (this.finished.has(chunkIndex)) return; // counted once per chunk
     this.finished.add(chunkIndex);
     this.sentRecipients.delete(chunkIndex);
@@ -221,8 +241,18 @@ export class CampaignState {
   counts(): OutcomeCounts {
     const counts = addCounts(emptyCounts(), this.chunkCounts);
     counts.invalid += this.invalidRows;
-    if (this.status === 'cancelled') counts.cancelled += this.validTotal - countRecipients(this.chunkCounts);
+    counts.cancelled += this.cancelledBeforeStart();
     return counts;
+  }
+
+  /** Skipped invalid rows: settled at planning, outside any chunk. */
+  invalidRowsSkipped(): number {
+    return this.invalidRows;
+  }
+
+  /** Once cancelled, the recipients whose chunk never started: settled by the campaign, not a chunk. */
+  cancelledBeforeStart(): number {
+    return this.status === 'cancelled' ? this.validTotal - countRecipients(this.chunkCounts) : 0;
   }
 
   progress(): CampaignProgress {
@@ -276,6 +306,7 @@ export class CampaignState {
       parked: this.parked,
       sendRequestIds: [...this.sendRequestIds],
       awaiting: [...this.sentRecipients],
+      reconciling: [...this.reconciling],
     };
   }
 
@@ -297,5 +328,6 @@ export class CampaignState {
     this.parked = carry.parked;
     this.sendRequestIds = new Set(carry.sendRequestIds);
     this.sentRecipients = new Map(carry.awaiting);
+    this.reconciling = new Set(carry.reconciling ?? []);
   }
 }

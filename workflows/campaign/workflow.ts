@@ -37,6 +37,7 @@ import {
   chunkFailedSignal,
   chunkFinishedSignal,
   chunkParkedSignal,
+  chunkReconcilingSignal,
   chunkSentSignal,
   pauseUpdate,
   progressQuery,
@@ -47,8 +48,9 @@ import type { CampaignFailureDetails, CampaignResult, PollSummary } from '../../
 import { CHUNK_WORKFLOW_TYPE, chunkControlSignal, chunkWorkflowId } from '../../src/contracts/chunk';
 import type { ChunkInput, ControlAction } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
-import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY } from '../../src/temporal/names';
+import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, WORKFLOW_TASK_TIMEOUT_MS } from '../../src/temporal/names';
 import type { chunkWorkflow } from '../chunk/workflow';
+import { recordCampaignOutcome } from '../metrics';
 import { campaignDetails, chunkSummary } from './details';
 import { CampaignState, MAX_ISSUES } from './state';
 import type { CampaignCarry, CampaignPlan } from './state';
@@ -135,6 +137,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     publish();
   });
   setHandler(chunkFailedSignal, ({ chunkIndex, reason }) => chunkFailed(chunkIndex, reason));
+  setHandler(chunkReconcilingSignal, ({ chunkIndex }) => state.chunkReconciling(chunkIndex));
   setHandler(progressQuery, () => state.progress());
   setHandler(pauseUpdate, () => control('pause'), { validator: () => state.check('pause') });
   setHandler(resumeUpdate, () => control('resume'), { validator: () => state.check('resume') });
@@ -163,6 +166,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   if (!carry) {
     try {
       current = await prepare(spec, state, fail);
+      recordCampaignOutcome('invalid', state.invalidRowsSkipped());
       publish();
     } catch (err) {
       state.failed(); // e.g. the template conflicts with an existing one: visible in the search attribute
@@ -200,6 +204,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
         parentClosePolicy: ParentClosePolicy.ABANDON,
         // A chunk id is used once: a chunk can never be started (and so sent) twice.
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
         typedSearchAttributes: [{ key: CAMPAIGN_ID_KEY, value: campaignId }],
         staticSummary: chunkSummary(campaignId, chunkIndex, state.chunksTotal, source.kind),
       });
@@ -242,6 +247,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   const pollIds = state.pollSendRequestIds();
   const poll: PollSummary | undefined = pollIds.length > 0 ? await fetchPollResults({ sendRequestIds: pollIds }) : undefined;
   state.close();
+  recordCampaignOutcome('cancelled', state.cancelledBeforeStart());
   publish();
   await condition(allHandlersFinished);
   return state.result(poll);

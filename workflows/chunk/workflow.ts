@@ -26,12 +26,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { chunkFailedSignal, chunkFinishedSignal, chunkParkedSignal, chunkSentSignal, sendTaskQueueFromMemo } from '../../src/contracts/campaign';
-import type { ChunkFailedPayload, ChunkFinishedPayload, ChunkParkedPayload, ChunkSentPayload } from '../../src/contracts/campaign';
+import { chunkFailedSignal, chunkFinishedSignal, chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal, sendTaskQueueFromMemo } from '../../src/contracts/campaign';
+import type { ChunkFailedPayload, ChunkFinishedPayload, ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
 import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, decodeSendFailure, deliveryEventsSignal } from '../../src/contracts/chunk';
 import type { ChunkInput, ChunkResult, SendFailure } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
 import { SEND_REQUEST_ID_KEY, TASK_QUEUES } from '../../src/temporal/names';
+import { OutcomeMetrics, recordReconcileResult, recordRefusal, recordSendResult } from '../metrics';
 import { chunkDetails } from './details';
 import { ChunkState } from './state';
 
@@ -81,11 +82,17 @@ const PATCHES = {
   reportChunkFailure: 'report-chunk-failure',
   /** GetSendRequestStatus for the unsettled before the consent window closes. */
   snapshotBeforeExpiry: 'snapshot-before-expiry',
+  /** A reconciling chunk tells the campaign, which lets another chunk into the window meanwhile. */
+  reconcileOutsideWindow: 'reconcile-outside-window',
 } as const;
 
 export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
   const chunk = new ChunkState({ chunkIndex: input.chunkIndex, fallbackOn: fallbackTriggers(input.fallback), paused: input.initialControl === 'paused' });
-  const show = () => setCurrentDetails(chunkDetails(chunk.progress()));
+  const outcomes = new OutcomeMetrics();
+  const show = () => {
+    setCurrentDetails(chunkDetails(chunk.progress()));
+    outcomes.record(chunk.counts());
+  };
   // Handlers before the first await, so no early signal or query is missed.
   setHandler(deliveryEventsSignal, ({ events }) => {
     chunk.receive(events);
@@ -148,14 +155,17 @@ async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Pro
     let failure: SendFailure;
     try {
       const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig });
+      recordSendResult('accepted');
       return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show);
     } catch (err) {
       failure = sendFailureOf(err);
+      if (failure.kind !== 'empty') recordSendResult(failure.kind);
     }
     if (failure.kind === 'refused') {
       const waitMs = failure.retryAfterMs ?? backoff(attempt);
       const until = new Date(Date.now() + waitMs).toISOString();
       chunk.refused(failure.codeName, until);
+      recordRefusal(failure.codeName, waitMs);
       show();
       if (failure.quota || waitMs > PARK_AFTER_MS) {
         const parked: ChunkParkedPayload = { chunkIndex: input.chunkIndex, until, reason: failure.quota ? 'quota' : 'rate' };
@@ -176,7 +186,11 @@ async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Pro
     // the request may have been accepted. Look before sending again.
     chunk.reconciling();
     show();
+    const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
+    const told = patched(PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
     const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums, templateId: input.templateId });
+    await told;
+    recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
     if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
     chunk.notAccepted();
     show();

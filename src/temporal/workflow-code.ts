@@ -1,0 +1,20 @@
+// Where a Worker gets its workflow code. Built (`npm run build`), our code runs as .js from dist/
+// and loads the bundle the build made, so a production worker starts without bundling anything and
+// without the dev dependencies; from the TypeScript sources (tsx, tests) the worker bundles at start.
+import { fileURLToPath } from 'node:url';
+import type { WorkerOptions } from '@temporalio/worker';
+
+/** The workflow bundles `npm run build` writes to dist/workflows/<name>.js, by their source file. */
+export const WORKFLOW_BUNDLES = {
+  worker: 'workflows/index.ts',
+  listener: 'workflows/listener/workflow.ts',
+} as const;
+
+/** True when this module runs from dist/ (compiled JavaScript), false from the TypeScript sources. */
+const BUILT = import.meta.url.endsWith('.js');
+
+export function workflowCode(name: keyof typeof WORKFLOW_BUNDLES): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  // Built code lives in dist/bin/ or dist/chunks/ (scripts/build.ts), one level below dist/.
+  if (BUILT) return { workflowBundle: { codePath: fileURLToPath(new URL(`../workflows/${name}.js`, import.meta.url)) } };
+  return { workflowsPath: fileURLToPath(new URL(`../../${WORKFLOW_BUNDLES[name]}`, import.meta.url)) };
+}
