@@ -97,6 +97,7 @@ export class Store {
       updateMessage: p(`UPDATE messages SET status = @status, message_id = @message_id, error_code = @error_code,
         step = @step, due_at = @due_at, updated_at = @updated_at WHERE seq = @seq`),
       messagesOfRequest: p('SELECT * FROM messages WHERE send_request_id = ? ORDER BY seq'),
+      pendingConsentOf: p(`SELECT * FROM messages WHERE ppnum = ? AND app_id = ? AND step = 'decide' ORDER BY seq`),
       ppnumsOfRequest: p('SELECT ppnum FROM messages WHERE send_request_id = ? ORDER BY seq'),
       dueMessages: p('SELECT * FROM messages WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?'),
       nextDue: p('SELECT MIN(due_at) AS t FROM messages WHERE due_at IS NOT NULL'),
@@ -198,6 +199,10 @@ export class Store {
   }
   messagesOf(sendRequestId: string): MessageRow[] {
     return this.st('messagesOfRequest').all(sendRequestId) as MessageRow[];
+  }
+  /** Messages of (app, ppnum) still waiting for a consent decision. */
+  pendingConsentOf(appId: string, ppnum: string): MessageRow[] {
+    return this.st('pendingConsentOf').all(ppnum, appId) as MessageRow[];
   }
   ppnumsOf(sendRequestId: string): string[] {
     return (this.st('ppnumsOfRequest').pluck().all(sendRequestId) as string[]);
