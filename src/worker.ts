@@ -1,7 +1,8 @@
 // The worker process (`npm run worker`): two Temporal workers in one process.
 //  - 'ppoppo-campaigns': campaign and chunk workflows plus every activity except the send call.
 //  - 'ppoppo-send': only createSendRequest, with maxTaskQueueActivitiesPerSecond = the app's
-//    request rate. The Temporal server enforces that rate across the whole fleet of workers.
+//    request rate, read from the API (GetUsageStats) at start; SEND_RATE_PER_SECOND may lower it.
+//    The Temporal server enforces that rate across the whole fleet of workers.
 // SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers).
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -9,6 +10,8 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
+import { SendRateTooHighError, sendRateFor } from './campaign/budget';
+import type { SendRateDecision } from './campaign/budget';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
@@ -26,8 +29,10 @@ export interface RunWorkersOptions {
   /** Defaults to `new PpoppoClient(clientConfigFromEnv())` (closed on shutdown). */
   ppoppoClient?: PpoppoClient;
   namespace?: string;
-  /** The app's CreateSendRequest rate; default env SEND_RATE_PER_SECOND, unset = unlimited. */
+  /** Lowers the fleet's CreateSendRequest rate below the app's own limit (default env SEND_RATE_PER_SECOND). */
   sendRatePerSecond?: number;
+  /** The listener workflow the send path tells about accepted requests (default LISTENER_WORKFLOW_ID). */
+  listenerWorkflowId?: string;
   /** Workflow code; defaults to workflows/index.ts. Tests may pass a prebuilt bundle instead. */
   workflowsPath?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -35,6 +40,8 @@ export interface RunWorkersOptions {
 }
 
 export interface RunningWorkers {
+  /** The send rate the send queue runs at, and why. */
+  sendRate: SendRateDecision;
   /** Resolves when both workers have stopped and owned connections are closed. */
   finished: Promise<void>;
   shutdown(): Promise<void>;
@@ -47,8 +54,15 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   const { namespace, connection, temporalClient, ppoppoClient, closeOwned } = await openProcessDeps(options);
   const taskQueues = { ...DEFAULT_TASK_QUEUES, ...options.taskQueues };
 
-  const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient });
-  const rate = options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND');
+  const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient, listenerWorkflowId: options.listenerWorkflowId });
+  let sendRate: SendRateDecision;
+  try {
+    sendRate = await fleetSendRate(ppoppoClient, options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND'));
+  } catch (err) {
+    await closeOwned();
+    throw err;
+  }
+  const rate = sendRate.perSecond;
   const workflowCode = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? WORKFLOWS_PATH };
 
   const campaignsWorker = await Worker.create({ connection, namespace, taskQueue: taskQueues.campaigns, ...workflowCode, activities: campaignActivities });
@@ -64,6 +78,7 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
     await closeOwned();
   }).then(() => undefined);
   return {
+    sendRate,
     finished,
     async shutdown() {
       for (const worker of [campaignsWorker, sendWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -72,8 +87,26 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   };
 }
 
+/** The app's rate limit from the API (a read: retried a little), capped by an explicit setting. */
+async function fleetSendRate(ppoppo: PpoppoClient, explicit: number | undefined): Promise<SendRateDecision> {
+  let usage;
+  try {
+    usage = await ppoppo.getUsageStats({ deadlineMs: 5_000 });
+  } catch (err) {
+    return sendRateFor(undefined, explicit, err instanceof Error ? err.message : String(err));
+  }
+  return sendRateFor(usage, explicit);
+}
+
 if (isMainModule(import.meta.url)) {
-  const workers = await runWorkers();
-  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send} - Ctrl-C to stop`);
+  let workers: RunningWorkers;
+  try {
+    workers = await runWorkers();
+  } catch (err) {
+    if (!(err instanceof SendRateTooHighError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}; send rate ${workers.sendRate.text} - Ctrl-C to stop`);
   await workers.finished;
 }

@@ -1,6 +1,7 @@
 // CampaignState without a server: planning, the sliding window, chunk reports in any order and
 // twice, parking, controls in every status, cancellation accounting, continue-as-new round trip.
 import { describe, expect, it } from 'vitest';
+import { emptyConsent } from '../../src/campaign/consent';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { OutcomeCounts } from '../../src/campaign/outcomes';
@@ -187,6 +188,39 @@ describe('continue-as-new', () => {
     expect(next.takeNextChunk().chunkIndex).toBe(2);
     expect(next.chunkFailed(2, 'x')).toBe(true);
     expect(next.progress().counts.failed).toBe(5);
+  });
+
+  it('adds up consent: finished chunks exactly, running ones by their latest report, across continue-as-new', () => {
+    const state = planned();
+    for (let i = 0; i < 3; i++) state.takeNextChunk();
+    const figures = (asked: number, granted: number, bucket: number) => {
+      const consent = { ...emptyConsent(), asked, granted };
+      consent.decisionHistogram[bucket] = granted;
+      return consent;
+    };
+    state.chunkConsent(0, figures(10, 2, 5));
+    state.chunkConsent(0, figures(10, 6, 5)); // the latest replaces the earlier
+    state.chunkConsent(1, figures(10, 1, 7));
+    expect(state.progress().consent).toMatchObject({ asked: 20, granted: 7 });
+    state.chunkFinished(0, counts({ delivered: 8, denied: 2 }), 'sr_0', figures(10, 8, 5));
+    state.chunkConsent(0, figures(10, 1, 5)); // a report after the finish is stale: ignored
+    const carry = JSON.parse(JSON.stringify(state.carry()));
+    const next = new CampaignState('spring', { carry, chunkSize: 10 });
+    expect(next.progress().consent).toEqual(state.progress().consent);
+    expect(next.progress().consent).toMatchObject({ asked: 20, granted: 9 });
+    expect(next.progress().consent.decisionHistogram[5]).toBe(8);
+    expect(next.progress().consent.decisionHistogram[7]).toBe(1);
+    next.chunkFailed(1, 'gone');
+    expect(next.progress().consent).toMatchObject({ asked: 10, granted: 8 });
+    expect(next.result(undefined).consent).toEqual(next.progress().consent);
+  });
+
+  it('reads a carry from before consent figures', () => {
+    const state = planned();
+    const carry = JSON.parse(JSON.stringify(state.carry()));
+    delete carry.consent;
+    delete carry.consentOfRunning;
+    expect(new CampaignState('spring', { carry, chunkSize: 10 }).progress().consent).toEqual(emptyConsent());
   });
 
   it('keeps poll send request ids only for poll templates', () => {

@@ -3,6 +3,8 @@
 // status; nothing here talks to Temporal (unit tests: test/workflows/campaign-state.test.ts).
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
+import { addConsent, emptyConsent } from '../../src/campaign/consent';
+import type { ConsentStats } from '../../src/campaign/consent';
 import { addCounts, countRecipients, emptyCounts } from '../../src/campaign/outcomes';
 import type { OutcomeCounts } from '../../src/campaign/outcomes';
 import type { CampaignProgress, CampaignResult, CampaignStatus, ParkReason, PollSummary } from '../../src/contracts/campaign';
@@ -40,6 +42,9 @@ export interface CampaignCarry {
   sendRequestIds: string[];
   /** [chunkIndex, recipients] of chunks sent but not finished. */
   awaiting: [number, number][];
+  /** Consent figures of finished chunks, and the latest report of each running one (absent in carries from before them). */
+  consent?: ConsentStats;
+  consentOfRunning?: [number, ConsentStats][];
 }
 
 /** What planning found: the template, the recipients' counts and issues, the chunk sources. */
@@ -82,6 +87,9 @@ export class CampaignState {
   /** Recipients of chunks sent but not finished: their outcomes are still coming. */
   private sentRecipients = new Map<number, number>();
   private chunkSize = 0;
+  private finishedConsent = emptyConsent();
+  /** The latest consent report of each chunk still running. */
+  private runningConsent = new Map<number, ConsentStats>();
 
   /** A new campaign, or (with `carry` and the spec's chunkSize) one that continued as new. */
   constructor(
@@ -149,13 +157,20 @@ export class CampaignState {
     }
   }
 
-  chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string): void {
+  chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string, consent?: ConsentStats): void {
     this.unsent.delete(chunkIndex);
     if (this.finished.has(chunkIndex)) return; // counted once per chunk
     this.finished.add(chunkIndex);
     this.sentRecipients.delete(chunkIndex);
+    this.runningConsent.delete(chunkIndex);
+    addConsent(this.finishedConsent, consent);
     addCounts(this.chunkCounts, counts);
     if (this.isPoll && sendRequestId) this.sendRequestIds.add(sendRequestId);
+  }
+
+  /** A running chunk's consent figures so far; the latest report replaces its earlier ones. */
+  chunkConsent(chunkIndex: number, consent: ConsentStats): void {
+    if (!this.finished.has(chunkIndex)) this.runningConsent.set(chunkIndex, consent);
   }
 
   chunkParked(until: string, reason: ParkReason): void {
@@ -207,6 +222,13 @@ export class CampaignState {
     return this.isPoll ? [...this.sendRequestIds] : [];
   }
 
+  /** Finished chunks' consent figures plus running chunks' latest reports. */
+  consent(): ConsentStats {
+    const total = addConsent(emptyConsent(), this.finishedConsent);
+    for (const stats of this.runningConsent.values()) addConsent(total, stats);
+    return total;
+  }
+
   awaitingOutcome(): number {
     let sum = 0;
     for (const recipients of this.sentRecipients.values()) sum += recipients;
@@ -241,6 +263,7 @@ export class CampaignState {
       awaitingOutcome: this.awaitingOutcome(),
       templateId: this.templateId,
       issues: this.issues,
+      consent: this.consent(),
     };
   }
 
@@ -253,6 +276,7 @@ export class CampaignState {
       poll,
       issues: this.issues,
       chunks: this.chunksTotal,
+      consent: this.consent(),
     };
   }
 
@@ -276,6 +300,8 @@ export class CampaignState {
       parked: this.parked,
       sendRequestIds: [...this.sendRequestIds],
       awaiting: [...this.sentRecipients],
+      consent: this.finishedConsent,
+      consentOfRunning: [...this.runningConsent],
     };
   }
 
@@ -297,5 +323,7 @@ export class CampaignState {
     this.parked = carry.parked;
     this.sendRequestIds = new Set(carry.sendRequestIds);
     this.sentRecipients = new Map(carry.awaiting);
+    this.finishedConsent = addConsent(emptyConsent(), carry.consent);
+    this.runningConsent = new Map(carry.consentOfRunning ?? []);
   }
 }
