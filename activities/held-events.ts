@@ -12,6 +12,7 @@
 //   - the activity run ends (everything resolved is handed over).
 // The committed cursor never passes a held event: it is the id read just before the oldest one.
 import type { DeliveryEvent } from '../src/api/types';
+import { LISTENER_MAX_RUN_MS } from '../src/contracts/listener';
 
 export interface HoldTiming {
   batchMaxEvents: number;
@@ -20,6 +21,22 @@ export interface HoldTiming {
 }
 
 export const DEFAULT_HOLD_TIMING: HoldTiming = { batchMaxEvents: 1_000, actionableMaxDelayMs: 30_000, batchMaxDelayMs: 10 * 60_000 };
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The listener's timing for a consent window scaled down from a real day (demo, tests, bench): every
+ * interval shrinks with the window, so a scaled run makes a real day's events and signals. Runs are
+ * at least a second (a fresh stream per run; the per-request flush keeps the day's counts).
+ */
+export function scaledListenerTiming(consentWindowMs: number): Pick<HoldTiming, 'actionableMaxDelayMs' | 'batchMaxDelayMs'> & { maxRunMs: number } {
+  const scale = consentWindowMs / DAY_MS;
+  return {
+    actionableMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.actionableMaxDelayMs * scale)),
+    batchMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.batchMaxDelayMs * scale)),
+    maxRunMs: Math.max(1_000, Math.round(LISTENER_MAX_RUN_MS * scale)),
+  };
+}
 
 /** Events that may call for a fallback: they do not wait for the slow flush. */
 export function isActionable(event: DeliveryEvent): boolean {

@@ -30,7 +30,7 @@ export interface CampaignStack {
 /** `name` prefixes the task queues and the listener workflow id (plus a random run id). */
 export async function startCampaignStack(
   name: string,
-  options: { sandbox?: SandboxOptions; listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs'> } = {},
+  options: { sandbox?: SandboxOptions; listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs' | 'actionableMaxDelayMs'> } = {},
 ): Promise<CampaignStack> {
   quietTemporalLogs();
   const run = randomUUID().slice(0, 8);
@@ -42,14 +42,16 @@ export async function startCampaignStack(
   const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
   const temporal = await connectTestClient();
   const connection = await connectTestWorkerConnection();
-  const workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
+  const workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues, listenerWorkflowId });
   const listener = await runListener({
     connection,
     temporalClient: temporal,
     ppoppoClient: ppoppo,
     taskQueue: listenerWorkflowId,
     workflowId: listenerWorkflowId,
+    // Tests' consent windows are seconds: the listener hands every event over within 100 ms.
     batchMaxDelayMs: 100,
+    actionableMaxDelayMs: 100,
     ...options.listener,
   });
   return {

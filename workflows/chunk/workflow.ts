@@ -10,6 +10,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   TimeoutFailure,
   allHandlersFinished,
   condition,
@@ -76,6 +77,7 @@ export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Prom
   try {
     return await runChunk(chunk, input, show, carry !== undefined);
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err; // not a failure: the chunk goes on in its next run
     if (patched(PATCHES.reportChunkFailure)) {
       const payload: ChunkFailedPayload = { chunkIndex: input.chunkIndex, reason: innermostMessage(err) };
       await CancellationScope.nonCancellable(() => signalCampaign(input, (campaign) => campaign.signal(chunkFailedSignal, payload)));
@@ -183,13 +185,18 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   let canReport: boolean | undefined;
   const continueDue = () => canContinue !== false && workflowInfo().continueAsNewSuggested;
   const reportDue = () => (canReport !== false ? chunk.consentReportDue(reportEveryMs) : undefined);
+  /** The workflow task that last sent fallbacks as local activities (their results are recorded when it completes). */
+  let fallbacksInTask = -1;
   for (;;) {
-    await dispatchFallbacks(chunk, input, show);
+    if (await dispatchFallbacks(chunk, input, show)) fallbacksInTask = workflowInfo().historyLength;
     if (chunk.allSettled()) break;
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     // A day-long trickle of events: go on in a fresh run with compact state (no fallback batch is in flight here).
     if (continueDue() && (canContinue ??= patched(PATCHES.continueAsNew))) {
+      // The server refuses to continue a run whose new signals are unseen, and would drop this task's
+      // local-activity results with it (fallbacks sent twice): record them in a task of their own first.
+      if (fallbacksInTask === workflowInfo().historyLength) await sleep(1);
       await condition(allHandlersFinished);
       await continueAsNew<typeof chunkWorkflow>(input, chunk.carry());
     }
@@ -209,8 +216,10 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   await dispatchFallbacks(chunk, input, show);
 }
 
-async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
+/** Sends the fallbacks that are due, in batches; returns whether there were any. */
+async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<boolean> {
   const fallback = input.fallback;
+  const any = fallback !== undefined && chunk.hasFallbacksDue();
   while (fallback && chunk.hasFallbacksDue()) {
     // Taken off the queue before the activity is scheduled: a recipient is never dispatched twice.
     const batch = chunk.nextFallbackBatch(FALLBACK_BATCH);
@@ -238,6 +247,7 @@ async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () 
     }
     show();
   }
+  return any;
 }
 
 /** What a failed createSendRequest means for the chunk; a timeout (worker died mid-call) is ambiguous. */
