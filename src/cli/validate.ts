@@ -2,6 +2,7 @@
 // spec's structure, then every recipient row (file sources through the same planRecipients the
 // worker runs, inline lists through checkInlineRecipients).
 import { extractPlaceholders } from '../api/validation';
+import type { QuotaCheck } from '../campaign/budget';
 import type { ValidationIssue } from '../api/validation';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../campaign/spec';
 import type { SpecIssue } from '../campaign/spec';
@@ -19,6 +20,8 @@ export interface ValidationReport {
   rowIssues: ValidationIssue[];
   /** What could not be checked locally (e.g. a template referenced by id). */
   notes: string[];
+  /** The valid recipients against the app's remaining monthly quota (when the API could be asked). */
+  quota?: QuotaCheck;
 }
 
 export async function validateSpec(input: unknown): Promise<ValidationReport> {

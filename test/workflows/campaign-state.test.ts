@@ -74,7 +74,7 @@ describe('the sliding window', () => {
       state.control(action);
       expect(state.canStartChunk(4, 1_000)).toBe(open);
     }
-    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
     expect(state.canStartChunk(4, 1_000)).toBe(true);
     state.control('cancel');
     expect(state.canStartChunk(4, 1_000)).toBe(false);
@@ -97,19 +97,35 @@ describe('chunk reports', () => {
     expect(state.progress()).toMatchObject({ chunksSent: 2, chunksFinished: 2, awaitingOutcome: 0, inFlight: 0, counts: { delivered: 19, denied: 1, invalid: 2 } });
   });
 
-  it('parks while running, shows until when and why, and runs again when a chunk sends', () => {
+  it('parks while running, shows until when and why, and runs again when the parked chunk sends', () => {
     const state = planned();
     state.takeNextChunk();
-    state.chunkParked('2026-12-01T01:00:00.000Z', 'quota');
+    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'quota');
     expect(state.progress()).toMatchObject({ status: 'parked', parkedUntil: '2026-12-01T01:00:00.000Z', parkedReason: 'quota' });
     state.chunkSent(0, 'sr_0', 10);
     expect(state.progress()).toMatchObject({ status: 'running', parkedUntil: undefined });
   });
 
+  it('stays parked while any parked chunk has not sent: another chunk sending does not unpark it', () => {
+    const state = planned();
+    for (let i = 0; i < 3; i++) state.takeNextChunk();
+    state.chunkParked(1, '2027-01-01T00:00:00.000Z', 'quota');
+    state.chunkParked(2, '2027-01-01T00:00:00.000Z', 'quota');
+    state.chunkSent(0, 'sr_0', 10); // the chunk that fitted reports after the refusals
+    state.chunkFinished(0, counts({ delivered: 10 }));
+    expect(state.progress()).toMatchObject({ status: 'parked', parkedReason: 'quota' });
+    state.chunkParked(0, '2027-01-01T00:00:00.000Z', 'quota'); // late: chunk 0 has sent
+    const next = new CampaignState('spring', { carry: JSON.parse(JSON.stringify(state.carry())), chunkSize: 10 });
+    next.chunkSent(1, 'sr_1', 10);
+    expect(next.status).toBe('parked');
+    next.chunkFailed(2, 'terminated');
+    expect(next.status).toBe('running');
+  });
+
   it('does not turn a paused campaign into a parked one', () => {
     const state = planned();
     state.control('pause');
-    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
     expect(state.status).toBe('paused');
   });
 
@@ -180,7 +196,7 @@ describe('continue-as-new', () => {
     state.takeNextChunk();
     state.chunkSent(0, 'sr_0', 10);
     state.chunkFinished(1, counts({ delivered: 10 }));
-    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
     const carry = JSON.parse(JSON.stringify(state.carry())); // as Temporal would serialize it
     const next = new CampaignState('spring', { carry, chunkSize: 10 });
     expect(next.progress()).toEqual(state.progress());

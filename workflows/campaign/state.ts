@@ -38,6 +38,8 @@ export interface CampaignCarry {
   chunkCounts: OutcomeCounts;
   status: CampaignStatus;
   parked?: { until: string; reason: ParkReason };
+  /** The chunks waiting out a refusal (absent in carries from before it was kept). */
+  parkedChunks?: number[];
   /** Send request ids of the chunks, kept only for poll templates (poll results at the end). */
   sendRequestIds: string[];
   /** [chunkIndex, recipients] of chunks sent but not finished. */
@@ -74,6 +76,8 @@ export class CampaignState {
   /** Chunks started by this run of the workflow (a fresh run counts from zero). */
   startedThisRun = 0;
   private parked?: { until: string; reason: ParkReason };
+  /** Chunks waiting out a long refusal: the campaign stays parked until each has sent (or ended). */
+  private parkedChunks = new Set<number>();
   private isPoll = false;
   private validTotal = 0;
   private invalidRows = 0;
@@ -151,16 +155,14 @@ export class CampaignState {
     this.sent.add(chunkIndex);
     if (!this.finished.has(chunkIndex)) this.sentRecipients.set(chunkIndex, recipients);
     if (this.isPoll) this.sendRequestIds.add(sendRequestId);
-    if (this.status === 'parked') {
-      this.parked = undefined;
-      this.status = 'running';
-    }
+    this.unpark(chunkIndex);
   }
 
   chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string, consent?: ConsentStats): void {
     this.unsent.delete(chunkIndex);
     if (this.finished.has(chunkIndex)) return; // counted once per chunk
     this.finished.add(chunkIndex);
+    this.unpark(chunkIndex);
     this.sentRecipients.delete(chunkIndex);
     this.runningConsent.delete(chunkIndex);
     addConsent(this.finishedConsent, consent);
@@ -173,9 +175,20 @@ export class CampaignState {
     if (!this.finished.has(chunkIndex)) this.runningConsent.set(chunkIndex, consent);
   }
 
-  chunkParked(until: string, reason: ParkReason): void {
+  chunkParked(chunkIndex: number, until: string, reason: ParkReason): void {
+    if (this.sent.has(chunkIndex) || this.finished.has(chunkIndex)) return; // a late report
+    this.parkedChunks.add(chunkIndex);
     this.parked = { until, reason };
     if (this.status === 'running') this.status = 'parked';
+  }
+
+  /** The chunk is past its refusal; the campaign runs again once no chunk is parked. */
+  private unpark(chunkIndex: number): void {
+    this.parkedChunks.delete(chunkIndex);
+    if (this.status === 'parked' && this.parkedChunks.size === 0) {
+      this.parked = undefined;
+      this.status = 'running';
+    }
   }
 
   /**
@@ -298,6 +311,7 @@ export class CampaignState {
       chunkCounts: this.chunkCounts,
       status: this.status,
       parked: this.parked,
+      parkedChunks: [...this.parkedChunks],
       sendRequestIds: [...this.sendRequestIds],
       awaiting: [...this.sentRecipients],
       consent: this.finishedConsent,
@@ -321,6 +335,7 @@ export class CampaignState {
     this.chunkCounts = carry.chunkCounts;
     this.status = carry.status;
     this.parked = carry.parked;
+    this.parkedChunks = new Set(carry.parkedChunks ?? []);
     this.sendRequestIds = new Set(carry.sendRequestIds);
     this.sentRecipients = new Map(carry.awaiting);
     this.finishedConsent = addConsent(emptyConsent(), carry.consent);

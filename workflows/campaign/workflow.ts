@@ -132,8 +132,8 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     state.chunkConsent(chunkIndex, consent);
     publish();
   });
-  setHandler(chunkParkedSignal, ({ until, reason }) => {
-    state.chunkParked(until, reason);
+  setHandler(chunkParkedSignal, ({ chunkIndex, until, reason }) => {
+    state.chunkParked(chunkIndex, until, reason);
     publish();
   });
   setHandler(chunkFailedSignal, ({ chunkIndex, reason }) => chunkFailed(chunkIndex, reason));
