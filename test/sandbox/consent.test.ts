@@ -5,6 +5,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SendRequestEventType as E, type CreateSendRequestResp, type SendRequestEvent, type Template } from '../../src/api/gen/ppoppo/external/v1/external';
+import { SandboxInspector } from '../../src/sandbox/inspector';
 import { DEFAULT_MIX } from '../../src/sandbox/options';
 import { outcomeFor, type Outcome } from '../../src/sandbox/outcomes';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server';
@@ -57,10 +58,13 @@ describe('on the defaults', () => {
 describe('decisions', () => {
   it('follow the mix, spread over the (shortened) window, and are remembered per app', async () => {
     const windowMs = 6_000;
-    const { clients, token, send } = await open({ consentWindowMs: windowMs, streamMaxEvents: 0, streamMaxMs: 0 });
+    const { sandbox, clients, token, send } = await open({ consentWindowMs: windowMs, streamMaxEvents: 0, streamMaxMs: 0 });
     const ppnums = Array.from({ length: 300 }, () => freshPpnum());
     const first = await send(ppnums);
     const events = await readUntil(clients.message, { sendRequestId: first.id }, token, completed(first.id));
+    // The inspection endpoint lists the same events, with the same times.
+    const inspected = await new SandboxInspector(sandbox.httpUrl).events({ sendRequestId: first.id });
+    expect(inspected.map((e) => [e.eventId, e.type, e.ppnum ?? undefined, Date.parse(e.occurredAt)])).toEqual(events.map((e) => [e.eventId, E[e.eventType], e.recipient?.ppnum, time(e)]));
     const paths = sequences(events);
     const byPath = (path: string[]) => ppnums.filter((p) => JSON.stringify(paths[p]) === JSON.stringify(path));
     const granted = byPath(['RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED', 'RECIPIENT_DELIVERED']);

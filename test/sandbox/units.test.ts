@@ -1,6 +1,7 @@
 // Unit tests of the sandbox's pure parts: outcome mix, token bucket, quota period, templates, durations.
 import { describe, expect, it } from 'vitest';
 import { TemplateComponentType as T } from '../../src/api/gen/ppoppo/external/v1/external';
+import { sandboxOptionsFrom } from '../../src/sandbox/cli-options';
 import { nextMonthStart, RateMeter, TokenBucket } from '../../src/sandbox/limits';
 import { DEFAULT_DECISION_SPREAD, DEFAULT_MIX, parseDurationMs, toMix, runtimeConfig } from '../../src/sandbox/options';
 import { asksForConsent, decisionDelayMs, outcomeFor, TEST_NUMBERS, type Outcome } from '../../src/sandbox/outcomes';
@@ -104,6 +105,25 @@ describe('templates', () => {
     ];
     expect(placeholdersOf(components)).toEqual(['name', 'code', 'id']);
     expect(renderMessage(components, { name: 'Ann', code: '7', id: 'a1' })).toBe('Hi Ann, 7\n[Open](https://x.test/a1)');
+  });
+});
+
+describe('npm run sandbox flags', () => {
+  it('leave the limits and the mix at their defaults unless told, and "off" turns a limit off', () => {
+    const plain = runtimeConfig(sandboxOptionsFrom([], {}));
+    expect(plain).toMatchObject({ rateLimit: { requestsPerSecond: 10, burst: 10 }, monthlyQuota: 1_000_000, outcomeMix: DEFAULT_MIX, consentDecisionDelayMs: null });
+    const off = runtimeConfig(sandboxOptionsFrom(['--rate-limit-rps', 'off', '--monthly-quota', 'off'], {}));
+    expect(off).toMatchObject({ rateLimit: null, monthlyQuota: null });
+    expect(runtimeConfig(sandboxOptionsFrom([], { SANDBOX_MONTHLY_QUOTA: 'off' })).monthlyQuota).toBeNull();
+  });
+
+  it('read a mix of five or six weights and a decision spread, naming the flag when one is wrong', () => {
+    expect(sandboxOptionsFrom(['--outcome-mix', '100/0/0/0/0'], {}).outcomeMix).toEqual(toMix({ delivered: 100 }));
+    expect(sandboxOptionsFrom(['--outcome-mix', '0/60/20/0/10/10'], {}).outcomeMix).toEqual(toMix({ consentGranted: 60, consentDenied: 20, consentExpired: 10, grantedThenFailed: 10 }));
+    expect(sandboxOptionsFrom(['--consent-decision-spread', '0.1/0.9'], {}).consentDecisionSpread).toEqual({ median: 0.1, latest: 0.9 });
+    expect(() => sandboxOptionsFrom(['--outcome-mix', '1/2'], {})).toThrow(/--outcome-mix/);
+    expect(() => sandboxOptionsFrom(['--rate-limit-rps', 'fast'], {})).toThrow(/--rate-limit-rps/);
+    expect(() => runtimeConfig(sandboxOptionsFrom(['--consent-decision-spread', '0.9/0.5'], {}))).toThrow(/median < latest/);
   });
 });
 

@@ -1,12 +1,12 @@
 // TEST-ONLY inspection and control endpoints under /inspect. The real API has nothing like them;
 // tests use them to read the delivery ledger, inject faults and change limits at runtime.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RecipientDeliveryStatus, recipientDeliveryStatusToJSON, sendRequestStatusToJSON } from '../../api/gen/ppoppo/external/v1/external';
+import { RecipientDeliveryStatus, recipientDeliveryStatusToJSON, sendRequestEventTypeToJSON, sendRequestStatusToJSON } from '../../api/gen/ppoppo/external/v1/external';
 import type { DeliveryEngine } from '../engine';
 import type { Faults, FaultRequest, SendStats } from '../faults';
 import type { AppRateLimiter } from '../limits';
 import { checkSpread, toMix, toMonthlyQuota, toRateLimit, type DecisionSpread, type RuntimeConfig } from '../options';
-import type { MessageRow, SendRequestRow, Store } from '../store';
+import type { EventRow, MessageRow, SendRequestRow, Store } from '../store';
 import type { EventStreams } from '../grpc/event-streams';
 import { readBody, sendJson, streamList } from './respond';
 
@@ -39,6 +39,11 @@ function ledgerEntry(m: MessageRow) {
   };
 }
 
+function eventEntry(e: EventRow) {
+  const recipient = e.recipient ? (JSON.parse(e.recipient) as { ppnum: string; errorCode?: string }) : undefined;
+  return { eventId: e.event_id, sendRequestId: e.send_request_id, type: sendRequestEventTypeToJSON(e.type), ppnum: recipient?.ppnum ?? null, errorCode: recipient?.errorCode ?? null, occurredAt: iso(e.occurred_at) };
+}
+
 function sendRequestEntry(r: SendRequestRow, ppnums: string[]) {
   return {
     id: r.id,
@@ -68,6 +73,15 @@ export async function handleInspect(req: IncomingMessage, res: ServerResponse, u
       const page = store.ledgerPage({ afterSeq, ppnum: param('ppnum'), sendRequestId: param('send_request_id'), limit: 1000 });
       afterSeq = page.at(-1)?.seq ?? afterSeq;
       return page.map(ledgerEntry);
+    });
+    return true;
+  }
+  if (route === 'GET /inspect/events') {
+    let after = '';
+    await streamList(res, format, 'events', () => {
+      const page = store.eventsAfter({ sendRequestId: param('send_request_id') }, after, 1000);
+      after = page.at(-1)?.event_id ?? after;
+      return page.map(eventEntry);
     });
     return true;
   }
