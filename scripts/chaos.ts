@@ -5,6 +5,8 @@
 //   npm run chaos                              random seed, 9 faults, 6,000 recipients
 //   npm run chaos -- --seed 42 --faults 20 --recipients 20000
 //   npm run chaos -- --short --json            the fixed-seed run the tests use (every kind once)
+//   npm run chaos -- --first-campaign          every recipient new: consent decisions spread over the
+//                                              (scaled) window race the faults
 //
 // Exit codes: 0 every check passed; 1 a check failed or the run broke; 2 bad flags.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,10 +20,11 @@ import { checkCampaign, checkNoSecrets, type Check } from '../test/harness/check
 import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../test/harness/faults';
 import { seededRandom } from '../test/harness/random';
 import { integerFlag, withTimeout } from '../test/harness/script-helpers';
+import { scaledListenerTiming } from '../activities/held-events';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--json] [--out FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--first-campaign] [--json] [--out FILE] [--keep]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
 
 interface ChaosFlags {
@@ -37,6 +40,8 @@ interface ChaosFlags {
   keep: boolean;
   /** Every kind exactly once, in seeded order (the short test run). */
   everyKindOnce: boolean;
+  /** Every recipient new to the app: asked for consent, decisions spread over the scaled window. */
+  firstCampaign: boolean;
 }
 
 function parseFlags(argv: string[]): ChaosFlags {
@@ -50,6 +55,7 @@ function parseFlags(argv: string[]): ChaosFlags {
       horizon: { type: 'string' },
       rate: { type: 'string' },
       short: { type: 'boolean', default: false },
+      'first-campaign': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -76,14 +82,19 @@ function parseFlags(argv: string[]): ChaosFlags {
     out: values.out ?? `test-results/chaos-${seed}.json`,
     keep: values.keep,
     everyKindOnce: short,
+    firstCampaign: values['first-campaign'],
   };
 }
 
-/** Test numbers first (every outcome and the API's own failure modes), then derived ppnums. */
-function writeRecipients(path: string, count: number): string[] {
+/**
+ * Test numbers first (every outcome and the API's own failure modes), then derived ppnums. A first
+ * campaign has no test numbers: they skip the consent step, and every recipient there is new.
+ */
+function writeRecipients(path: string, count: number, firstCampaign: boolean): string[] {
   const ppnums: string[] = [];
-  for (let i = 1; i <= 7; i++) ppnums.push(`1230000000${i}`);
-  for (let i = 7; i < count; i++) ppnums.push(String(45_700_000_000 + i));
+  const testNumbers = firstCampaign ? 0 : 7;
+  for (let i = 1; i <= testNumbers; i++) ppnums.push(`1230000000${i}`);
+  for (let i = testNumbers; i < count; i++) ppnums.push(String(45_700_000_000 + i));
   writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},Person ${i + 1}`).join('\n')}\n`);
   return ppnums;
 }
@@ -99,9 +110,14 @@ interface ChaosReport {
   dir: string;
 }
 
-/** Sandbox consent window; the campaign waits a little longer so every sandbox decision is seen. */
+/**
+ * The sandbox's consent timing; the campaign waits a little longer so every sandbox decision is seen.
+ * Default: quick fixed decisions. First campaign: 24 h scaled to 30 s, decisions spread over it.
+ */
 const CONSENT: ConsentTiming = { consentWindowMs: 8_000, consentDecisionDelayMs: 1_500 };
 const CAMPAIGN_CONSENT_WINDOW = '12s';
+const FIRST_CAMPAIGN_CONSENT: ConsentTiming = { consentWindowMs: 30_000, consentDecisionDelayMs: null };
+const FIRST_CAMPAIGN_WINDOW = '40s';
 /** The webhook's HMAC key: only the worker's environment holds it; the final check looks for leaks. */
 const WEBHOOK_SECRET = 'chaos-hmac-key-5f1d2c';
 
@@ -112,30 +128,41 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   let stack: Stack | undefined;
   const started = Date.now();
   const faults: InjectedFault[] = [];
+  const consent = flags.firstCampaign ? FIRST_CAMPAIGN_CONSENT : CONSENT;
+  const listenerTiming = flags.firstCampaign
+    ? scaledListenerTiming(consent.consentWindowMs)
+    : { maxRunMs: 5_000, batchMaxDelayMs: 100, actionableMaxDelayMs: 100 };
   try {
-    say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
+    say(`chaos seed ${flags.seed}: ${flags.firstCampaign ? 'a first campaign, ' : ''}${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
     stack = await startStack({
       dir,
       sandboxFlags: {
-        'consent-window': `${CONSENT.consentWindowMs}ms`,
-        'consent-decision-delay': `${CONSENT.consentDecisionDelayMs}ms`,
+        'consent-window': `${consent.consentWindowMs}ms`,
         'delivery-delay': '200ms',
         'rate-limit-rps': String(flags.rate),
         'rate-limit-burst': String(flags.rate),
-        'outcome-mix': '70/10/8/7/5',
+        // A first campaign takes the sandbox's default mix (everyone new) and decision spread.
+        ...(flags.firstCampaign ? {} : { 'consent-decision-delay': `${consent.consentDecisionDelayMs}ms`, 'outcome-mix': '70/10/8/7/5' }),
       },
-      env: { FALLBACK_WEBHOOK_SECRET: WEBHOOK_SECRET, SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100' },
+      env: {
+        FALLBACK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        SEND_RATE_PER_SECOND: String(flags.rate),
+        RECONCILE_SETTLE_MS: '2000',
+        LISTENER_MAX_RUN_MS: String(listenerTiming.maxRunMs),
+        LISTENER_BATCH_MAX_DELAY_MS: String(listenerTiming.batchMaxDelayMs),
+        LISTENER_ACTIONABLE_MAX_DELAY_MS: String(listenerTiming.actionableMaxDelayMs),
+      },
     });
     say(`stack up: Temporal ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}`);
 
     const file = join(dir, 'recipients.csv');
-    const ppnums = writeRecipients(file, flags.recipients);
+    const ppnums = writeRecipients(file, flags.recipients, flags.firstCampaign);
     const campaignId = `chaos-${flags.seed}`;
     const spec: CampaignSpec = {
       campaignId,
       template: { name: `chaos-${flags.seed}`, components: [{ type: 'text', content: 'Hello {{name}}' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
       recipients: { file, format: 'csv' },
-      consentWindow: CAMPAIGN_CONSENT_WINDOW,
+      consentWindow: flags.firstCampaign ? FIRST_CAMPAIGN_WINDOW : CAMPAIGN_CONSENT_WINDOW,
       fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
       limits: { chunkSize: 100, chunksInFlight: 8 },
     };
@@ -160,7 +187,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         const wait = started + planned.atMs - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (done) say(`  (campaign already finished; injecting ${planned.kind} anyway)`);
-        const fault = await injectFault(stack, planned, random, CONSENT);
+        const fault = await injectFault(stack, planned, random, consent);
         faults.push(fault);
         say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
       }
@@ -168,6 +195,10 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       const result = await withTimeout(resultPromise, 15 * 60_000, 'the campaign did not finish within 15 minutes');
       const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate } });
       checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], spec.template && 'name' in spec.template ? spec.template.name : campaignId));
+      if (flags.firstCampaign) {
+        const asked = result.consent?.asked ?? 0;
+        checks.push({ name: 'every recipient was asked for consent first', ok: asked === flags.recipients, detail: `${asked} of ${flags.recipients} asked` });
+      }
       return { seed: flags.seed, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
     } finally {
       clearInterval(ticker);

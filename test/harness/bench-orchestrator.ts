@@ -11,14 +11,18 @@ import {
   chunkStartsBySendRequest,
   cpuSeconds,
   cpuUse,
+  firstCampaignFigures,
   historyCost,
   listCampaignWorkflows,
   listenerLatency,
   sendPhase,
+  type FirstCampaignFigures,
   type HistoryCost,
+  type ListenerTiming,
   type Percentiles,
   type SendPhase,
 } from './bench-measure';
+import type { WebhookReceiver } from './receivers';
 import { withTimeout } from './script-helpers';
 import { startStack, type Stack } from './stack';
 
@@ -45,10 +49,13 @@ export interface OrchestratorOptions {
   chunksInFlight: number;
   /** Temporal dynamic config for the dev server (experiments; the bench uses the defaults). */
   dynamicConfig?: Record<string, string | number | boolean>;
-  /** Extra environment of the worker and listener processes (e.g. NODE_OPTIONS). */
+  /** Extra environment of the worker and listener processes (e.g. the listener's timing). */
+  env?: NodeJS.ProcessEnv;
   /** The workers' heap cap (default: the stack's, as `npm run worker`). */
   workerHeapMb?: number;
   consentWindow?: string;
+  /** A first campaign: fallback to this receiver on denied and expired, and measure consent latencies with the listener timing used. */
+  firstCampaign?: { receiver: WebhookReceiver; timing: ListenerTiming; consentWindowMs: number };
   /** Read every recipient's history and the ledger for the listener latency (skip for huge runs). */
   measureListener: boolean;
   /** How often to print progress and sample RSS. */
@@ -75,13 +82,16 @@ export interface OrchestratorRun {
   rss: RssSample[];
   /** CPU used by each process from the campaign's start to its result (where the time goes). */
   cpu: ReturnType<typeof cpuUse>;
+  /** CPU of Temporal, worker, listener and sandbox together, per 1,000 recipients. */
+  cpuMsPer1000Recipients: number;
+  firstCampaign?: FirstCampaignFigures;
   /** Seconds spent reading the measurements after the campaign (not part of any figure). */
   measureSeconds: number;
 }
 
 export async function runOrchestrator(options: OrchestratorOptions): Promise<OrchestratorRun> {
   const { say } = options;
-  const env: NodeJS.ProcessEnv = options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) };
+  const env: NodeJS.ProcessEnv = { ...(options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) }), ...options.env };
   const stack: Stack = await startStack({ dir: join(options.dir, options.name), sandboxFlags: options.sandboxFlags, env, dynamicConfig: options.dynamicConfig, workerHeapMb: options.workerHeapMb });
   try {
     const campaignId = `bench-${options.name}`;
@@ -91,6 +101,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       recipients: { file: options.file, format: 'csv' },
       consentWindow: options.consentWindow,
       limits: { chunkSize: 1000, chunksInFlight: options.chunksInFlight },
+      ...(options.firstCampaign ? { fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: options.firstCampaign.receiver.url }, text: 'Hello {{name}}, by another way' } } : {}),
     };
     const worker = stack.workers[0]!;
     const cpuNow = () => ({ temporal: cpuSeconds(stack.temporal.pid), worker: cpuSeconds(worker.pid), listener: cpuSeconds(stack.listener.pid), sandbox: cpuSeconds(stack.sandbox.pid) });
@@ -127,6 +138,9 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     const [requests, stats] = [await stack.inspector.sendRequests(), await stack.inspector.stats()];
     const send = sendPhase(requests, stats, chunkStartsBySendRequest(workflows.chunks), options.rate);
     const latency = options.measureListener ? await listenerLatency(stack.campaigns, stack.inspector, campaignId) : null;
+    const first = options.firstCampaign;
+    const firstCampaign = first ? await firstCampaignFigures({ client: stack.client, campaigns: stack.campaigns, inspector: stack.inspector, campaignId, workflows, ...first }) : undefined;
+    const cpuTotal = Object.values(cpu.seconds).reduce((sum, seconds) => sum + seconds, 0);
     return {
       campaignSeconds,
       result,
@@ -137,6 +151,8 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       listenerPeakRssBytes,
       rss,
       cpu,
+      cpuMsPer1000Recipients: options.recipients > 0 ? (cpuTotal * 1000) / (options.recipients / 1000) : 0,
+      ...(firstCampaign ? { firstCampaign } : {}),
       measureSeconds: (Date.now() - measureStarted) / 1000,
     };
   } finally {
