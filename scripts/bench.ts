@@ -12,14 +12,14 @@ import { cpus, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBaseline } from '../test/harness/bench-baseline';
-import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type RealTime, type SendPhase } from '../test/harness/bench-measure';
-import { startWebhookReceiver } from '../test/harness/receivers';
-import { integerFlag } from '../test/harness/script-helpers';
+import { runBaseline } from '../dev/bench/baseline';
+import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type RealTime, type SendPhase } from '../dev/bench/measure';
+import { startWebhookReceiver } from '../dev/receivers';
+import { integerFlag } from '../dev/script-helpers';
 import { scaledListenerTiming } from '../activities/held-events';
 import { parseDurationMs } from '../src/sandbox/options';
 import { consentLine, emptyConsent } from '../src/campaign/consent';
-import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../test/harness/bench-orchestrator';
+import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../dev/bench/orchestrator';
 
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
                         [--first-campaign-recipients N] [--first-campaign-window DURATION] [--only first-campaign]

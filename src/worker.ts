@@ -12,7 +12,7 @@ import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
 import { SendRateTooHighError, sendRateFor } from './campaign/budget';
 import type { SendRateDecision } from './campaign/budget';
-import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
+import { envNumber, isMainModule, openProcessDeps, PROCESS_EXIT, PROCESS_FLAGS_USAGE, ProcessError, runProcess } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
 
@@ -98,15 +98,21 @@ async function fleetSendRate(ppoppo: PpoppoClient, explicit: number | undefined)
   return sendRateFor(usage, explicit);
 }
 
+const USAGE = `usage: npm run worker [-- --log-file PATH]
+Runs the campaign and chunk workflows and their activities (task queue ${DEFAULT_TASK_QUEUES.campaigns}) and the
+send activity (task queue ${DEFAULT_TASK_QUEUES.send}) until SIGINT/SIGTERM.
+${PROCESS_FLAGS_USAGE}
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY;
+PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET; SEND_RATE_PER_SECOND (lowers the fleet's
+request rate below the app's own limit, which is read from the API); FALLBACK_WEBHOOK_SECRET, SMTP_PASSWORD (see .env.example).
+Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag or a SEND_RATE_PER_SECOND above the app's limit; 4 cannot connect to Temporal.`;
+
 if (isMainModule(import.meta.url)) {
-  let workers: RunningWorkers;
-  try {
-    workers = await runWorkers();
-  } catch (err) {
-    if (!(err instanceof SendRateTooHighError)) throw err;
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}; send rate ${workers.sendRate.text} - Ctrl-C to stop`);
-  await workers.finished;
+  runProcess('worker', USAGE, async () => {
+    const workers = await runWorkers().catch((err: unknown) => {
+      throw err instanceof SendRateTooHighError ? new ProcessError(err.message, PROCESS_EXIT.usage) : err;
+    });
+    console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}; send rate ${workers.sendRate.text} - Ctrl-C to stop`);
+    await workers.finished;
+  });
 }

@@ -18,12 +18,13 @@ import { makeClientConfig } from '../../src/api/config';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
 import { startSandbox } from '../../src/sandbox/server';
-import { freePort } from '../../src/temporal/dev-server';
+import { freePort } from '../../dev/ports';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
 import type { CampaignProgress, CampaignResult } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
-import { connectTestClient, connectTestWorkerConnection, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, testTemporalAddress } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 const run = randomUUID().slice(0, 8);
 const queues = { campaigns: `cli-campaigns-${run}`, send: `cli-send-${run}` };

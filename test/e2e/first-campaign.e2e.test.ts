@@ -13,8 +13,8 @@ import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes
 import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { chunkWorkflowId, chunkRecipientsQuery } from '../../src/contracts/chunk';
-import { ledgerOutcome } from '../harness/checks';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { ledgerOutcome } from '../../dev/chaos/checks';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 import { pollUntil } from '../support/temporal';
 

@@ -11,7 +11,13 @@ import { createFallbackActivities, type FallbackItemResult, type SendFallbacksIn
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { planRecipients } from '../../activities/recipients';
 import type { FallbackChannelSettings } from '../../src/campaign/fallback-settings';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
+import { testLogger } from '../support/quiet-logs';
+
+/** The activity's Context, its SDK log in test-results/worker.log (failures here are on purpose). */
+function mockEnvironment(info: ConstructorParameters<typeof MockActivityEnvironment>[0] = {}): MockActivityEnvironment {
+  return new MockActivityEnvironment(info, { logger: testLogger() });
+}
 
 const A = '12300000003';
 const B = '12300000005';
@@ -51,7 +57,7 @@ describe('sendFallbacks', () => {
   it('returns one result per item in order; a permanent failure does not fail the batch', async () => {
     const { sendFallbacks, input, receiver } = await setup([B]);
     const heartbeats: { done: FallbackItemResult[] }[] = [];
-    const env = new MockActivityEnvironment();
+    const env = mockEnvironment();
     env.on('heartbeat', (details: { done: FallbackItemResult[] }) => heartbeats.push(details));
 
     const results = await env.run(sendFallbacks, input([
@@ -75,7 +81,7 @@ describe('sendFallbacks', () => {
   it('on a retried attempt, skips items its heartbeat details report done', async () => {
     const { sendFallbacks, input, receiver } = await setup();
     const doneBefore: FallbackItemResult[] = [{ ppnum: A, status: 'sent', attempts: 2 }];
-    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: doneBefore } });
+    const env = mockEnvironment({ attempt: 2, heartbeatDetails: { done: doneBefore } });
 
     const results = await env.run(sendFallbacks, input([
       { ppnum: A, outcome: 'denied', vars: { name: 'Ana' } },
@@ -91,14 +97,14 @@ describe('sendFallbacks', () => {
 
   it('reports outcomes that do not call for a fallback as failed without sending', async () => {
     const { sendFallbacks, input, receiver } = await setup();
-    const results = await new MockActivityEnvironment().run(sendFallbacks, input([{ ppnum: A, outcome: 'delivered', vars: {} }]));
+    const results = await mockEnvironment().run(sendFallbacks, input([{ ppnum: A, outcome: 'delivered', vars: {} }]));
     expect(results).toEqual([{ ppnum: A, status: 'failed', attempts: 0, error: 'outcome delivered does not call for a fallback' }]);
     expect(receiver.requests).toHaveLength(0);
   });
 
   it('rejects bad channel settings as a non-retryable failure', async () => {
     const { sendFallbacks, input } = await setup();
-    const env = new MockActivityEnvironment();
+    const env = mockEnvironment();
     const items = [{ ppnum: A, outcome: 'denied' as const, vars: {} }];
 
     const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } as unknown as FallbackChannelSettings })).catch((err: unknown) => err);
@@ -126,7 +132,7 @@ describe('sendFallbacks', () => {
       const plan = await planRecipients({ campaignId: 'spring', file, format: 'csv', requiredVars: ['name'], chunkSize: 10, maxIssues: 10 });
       const { sendFallbacks, input, receiver } = await setup();
 
-      const results = await new MockActivityEnvironment().run(sendFallbacks, input(
+      const results = await mockEnvironment().run(sendFallbacks, input(
         [{ ppnum: B, outcome: 'denied' }, { ppnum: C, outcome: 'denied' }],
         { source: plan.chunks[0] },
       ));

@@ -4,6 +4,7 @@
 // found through routes (a signal to the listener workflow, as the send path gives them) or, for
 // requests the routes do not know, through visibility.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
@@ -14,7 +15,8 @@ import { runListener } from '../../src/listener';
 import type { RunningListener, RunListenerOptions } from '../../src/listener';
 import { chunkRouteSignal, listenerCursorQuery } from '../../src/contracts/listener';
 import type { DeliveryEvent } from '../../src/api/types';
-import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, pollUntil } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 import { FakeEventLog } from './fake-event-stream';
 import { fakeChunkWorkflow, finishSignal, receivedQuery, signalsQuery } from './fixtures/workflows';
 
@@ -61,7 +63,6 @@ async function startChunk(name: string, listenerWorkflowId?: string): Promise<Wo
 
 const received = (handle: WorkflowHandle) => handle.query(receivedQuery);
 const listenerCursor = () => client.workflow.getHandle(listenerOptions().workflowId!).query(listenerCursorQuery);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   quietTemporalLogs();

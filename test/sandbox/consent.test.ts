@@ -5,7 +5,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SendRequestEventType as E, type CreateSendRequestResp, type SendRequestEvent, type Template } from '../../src/api/gen/ppoppo/external/v1/external';
-import { SandboxInspector } from '../../src/sandbox/inspector';
+import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { DEFAULT_MIX } from '../../src/sandbox/options';
 import { outcomeFor, type Outcome } from '../../src/sandbox/outcomes';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server';

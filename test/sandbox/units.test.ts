@@ -1,7 +1,7 @@
 // Unit tests of the sandbox's pure parts: outcome mix, token bucket, quota period, templates, durations.
 import { describe, expect, it } from 'vitest';
 import { TemplateComponentType as T } from '../../src/api/gen/ppoppo/external/v1/external';
-import { sandboxOptionsFrom } from '../../src/sandbox/cli-options';
+import { sandboxOptionsFrom } from '../../dev/sandbox/cli-options';
 import { nextMonthStart, RateMeter, TokenBucket } from '../../src/sandbox/limits';
 import { DEFAULT_DECISION_SPREAD, DEFAULT_MIX, parseDurationMs, toMix, runtimeConfig } from '../../src/sandbox/options';
 import { asksForConsent, decisionDelayMs, outcomeFor, TEST_NUMBERS, type Outcome } from '../../src/sandbox/outcomes';

@@ -2,7 +2,7 @@
 // win over the defaults (ports 3203/3100 as in Ppoppo's local docs, DB .data/sandbox.sqlite; the
 // rest as in options.ts: consent first, rate limit and quota on).
 import { parseArgs } from 'node:util';
-import { DEFAULT_APP, parseDurationMs, toMix, type SandboxOptions } from './options';
+import { DEFAULT_APP, parseDurationMs, toMix, type SandboxOptions } from '../../src/sandbox/options';
 
 const FLAGS = {
   host: 'SANDBOX_HOST',

@@ -21,10 +21,10 @@ import {
   type ListenerTiming,
   type Percentiles,
   type SendPhase,
-} from './bench-measure';
-import type { WebhookReceiver } from './receivers';
-import { withTimeout } from './script-helpers';
-import { startStack, type Stack } from './stack';
+} from './measure';
+import type { WebhookReceiver } from '../receivers';
+import { withTimeout } from '../script-helpers';
+import { startStack, type Stack } from '../stack/start-stack';
 
 export const BENCH_TEMPLATE: { name: string; components: TemplateComponentSpec[] } = {
   name: 'bench',
