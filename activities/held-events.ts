@@ -24,17 +24,21 @@ export const DEFAULT_HOLD_TIMING: HoldTiming = { batchMaxEvents: 1_000, actionab
 
 const DAY_MS = 86_400_000;
 
+/** Shortest activity run of a scaled listener: each run opens a fresh stream and a new activity. */
+const MIN_SCALED_RUN_MS = 60_000;
+
 /**
- * The listener's timing for a consent window scaled down from a real day (demo, tests, bench): every
- * interval shrinks with the window, so a scaled run makes a real day's events and signals. Runs are
- * at least a second (a fresh stream per run; the per-request flush keeps the day's counts).
+ * The listener's timing for a consent window scaled down from a real day (demo, tests, bench): the
+ * holds shrink with the window, so a scaled run makes a real day's events and signals. Runs stay at
+ * least a minute: a run's end only hands over early what each request's own hold would hand over
+ * anyway, while very short runs would spend the time reopening the stream.
  */
 export function scaledListenerTiming(consentWindowMs: number): Pick<HoldTiming, 'actionableMaxDelayMs' | 'batchMaxDelayMs'> & { maxRunMs: number } {
   const scale = consentWindowMs / DAY_MS;
   return {
     actionableMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.actionableMaxDelayMs * scale)),
     batchMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.batchMaxDelayMs * scale)),
-    maxRunMs: Math.max(1_000, Math.round(LISTENER_MAX_RUN_MS * scale)),
+    maxRunMs: Math.max(MIN_SCALED_RUN_MS, Math.round(LISTENER_MAX_RUN_MS * scale)),
   };
 }
 

@@ -86,7 +86,7 @@ describe('npm run bench', () => {
 
     // The first campaign: every recipient asked, decisions over a minute, the listener scaled with it.
     const first = report.firstCampaign;
-    expect(first).toMatchObject({ recipients: 2000, windowMs: 60_000, orchestrator: { ...orchestratorRun, cpuMsPer1000Recipients: number } });
+    expect(first).toMatchObject({ recipients: 2000, windowMs: 60_000, orchestrator: { ...orchestratorRun, cpuMsPer1000Recipients: number, cpuMsPer1000RecipientsOverIdle: number } });
     expect(first.orchestrator.result.consent).toMatchObject({ asked: 2000, alreadyConsented: 0 });
     const figures = first.orchestrator.firstCampaign;
     expect(figures).toMatchObject({
