@@ -119,7 +119,7 @@ export interface HistoryCost {
   /** Events of the campaign's runs and of the average chunk (one chunk = up to 1,000 recipients). */
   campaignEvents: number;
   chunkEventsAverage: number;
-  /** Bytes of the average chunk history (mostly the listener's deliveryEvents signal payloads). */
+  /** Bytes of the average chunk history (much of it the listener's deliveryBatch signal payloads). */
   chunkBytesAverage: number;
   events: number;
   bytes: number;

@@ -7,7 +7,7 @@
 // recipient keeps only its own lines, as [epoch ms, text]. The `recipients` query puts them back
 // together, so it and the report read the same as before.
 import { countConsent, emptyConsent } from '../../src/campaign/consent';
-import type { ConsentState, ConsentStats } from '../../src/campaign/consent';
+import type { ConsentStats } from '../../src/campaign/consent';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { FallbackOutcome, FallbackTrigger, OutcomeCounts, RecipientOutcome } from '../../src/campaign/outcomes';
 import { CHUNK_ERROR_CODES } from '../../src/contracts/chunk';
@@ -26,18 +26,10 @@ export interface ChunkStateOptions {
 /** One history line: when (epoch ms, the workflow's clock) and what. */
 export type HistoryLine = [at: number, event: string];
 
-/** One recipient, as the chunk keeps it (and carries it across continue-as-new). */
-export interface Recipient {
-  ppnum: string;
-  state: RecipientState;
-  outcome?: RecipientOutcome;
-  fallback?: FallbackOutcome;
-  errorCode?: string;
-  responded?: boolean;
-  consent?: ConsentState;
+/** One recipient, as the chunk keeps it (and carries it across continue-as-new): the record, compactly. */
+export interface Recipient extends Omit<RecipientRecord, 'history'> {
   /** API time of RECIPIENT_PENDING_CONSENT (ms), until the decision is known. */
   askedAt?: number;
-  consentDecisionMs?: number;
   /** This recipient's own lines (the chunk's shared lines come before them). */
   history: HistoryLine[];
 }
