@@ -140,7 +140,8 @@ export function createListenerActivities(deps: ListenerDeps) {
         for (const [sendRequestId, workflowId] of found) held.resolve(sendRequestId, workflowId);
         skipUnknownAfterGrace(held.unresolved(), now);
       }
-      await signalChunks(held.due(now, all));
+      // Half way to the hard stop (a huge campaign's trickle), everything resolved goes now: memory stays bounded and reading goes on.
+      await signalChunks(held.due(now, all || held.size >= maxQueuedEvents / 2));
       counters.held = held.size;
       counters.reconnects = streamReconnects(stream);
       counters.visibilityLookups = directory.visibilityLookups - lookupsBefore;
