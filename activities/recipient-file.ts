@@ -1,4 +1,5 @@
-// Streaming readers for recipient files (CSV and NDJSON) that never hold the whole file in memory.
+// Streaming readers for recipient files (CSV and NDJSON) that never hold the whole file in memory,
+// wherever their bytes come from (a local file, an http(s) object).
 //
 // A file is cut into *records* at byte level: one record per line, except that a CSV line break
 // inside a quoted field continues the record (RFC 4180). Each record knows its byte range and the
@@ -36,10 +37,19 @@ const QUOTE = 0x22;
  * Yields the records of a file (or of a byte range of it). Blank records are yielded too, with
  * empty text, so callers decide what to do with them.
  */
-export async function* readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}): AsyncGenerator<FileRecord> {
+export function readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}): AsyncGenerator<FileRecord> {
   const start = range.start ?? 0;
-  if (range.end !== undefined && range.end <= start) return;
-  const stream = createReadStream(path, { start, end: range.end === undefined ? undefined : range.end - 1, highWaterMark: 256 * 1024 });
+  const empty = range.end !== undefined && range.end <= start;
+  const stream = empty ? [] : createReadStream(path, { start, end: range.end === undefined ? undefined : range.end - 1, highWaterMark: 256 * 1024 });
+  return readRecordStream(stream as AsyncIterable<Buffer>, format, { start, firstLine: range.firstLine });
+}
+
+/**
+ * The records in a stream of a file's bytes that starts at byte `range.start` (the start of a
+ * record, on line `range.firstLine`): a local file or the body of an http(s) range request.
+ */
+export async function* readRecordStream(source: AsyncIterable<Buffer>, format: RecipientFileFormat, range: Omit<ReadRange, 'end'> = {}): AsyncGenerator<FileRecord> {
+  const start = range.start ?? 0;
   const quoteAware = format === 'csv';
   let pending: Buffer[] = []; // bytes of the record being read, across stream chunks
   let recordStart = start;
@@ -59,7 +69,7 @@ export async function* readRecords(path: string, format: RecipientFileFormat, ra
     return record;
   };
 
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of source) {
     let from = 0;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i];

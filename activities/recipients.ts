@@ -1,164 +1,43 @@
-// Recipient source activities: plan a file into chunks (byte ranges), and read one chunk back.
-//
-// The plan and the chunk reader share one parser, so a chunk always yields exactly the recipients
-// the plan counted for it. Recipient variables never enter workflow histories for file sources:
-// the workflow only carries the byte range, and the send activity reads its own rows.
-import { ApplicationFailure } from '@temporalio/common';
+// Recipient source activities: plan a source (file, URL, PostgreSQL) into chunks, and read one
+// chunk back. Each kind of source is one module under sources/ with the same plan/read interface;
+// this module picks the one the spec or the chunk names. Recipient variables never enter workflow
+// histories for these sources: the workflow carries byte or key ranges, and the send and fallback
+// activities read their own rows.
 import type { RecipientInput } from '../src/api/types';
-import type { ValidationIssue } from '../src/api/validation';
-import type { ChunkSource, FileChunkSource, RecipientFileFormat } from '../src/campaign/chunk-source';
-import { heartbeat } from './heartbeat';
-import { parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecords } from './recipient-file';
-import type { RecordParse } from './recipient-file';
+import type { ChunkSource, ReadChunkSource } from '../src/campaign/chunk-source';
+import type { ReadSourceSpec } from '../src/campaign/recipient-source';
+import { fileSource } from './sources/file';
+import { postgresSource } from './sources/postgres';
+import { urlSource } from './sources/url';
+import type { PlanOptions, RecipientPlan } from './sources/source';
 
-export interface PlanRecipientsInput {
-  campaignId: string;
-  file: string;
-  format: RecipientFileFormat;
-  /** Template placeholders every recipient must have a non-empty value for. */
-  requiredVars: string[];
-  /** Valid recipients per chunk (1..1000). */
-  chunkSize: number;
-  /** At most this many issues are returned (counts are always complete). */
-  maxIssues: number;
+export type { RecipientPlan } from './sources/source';
+
+/** The spec's source (spread: `{ file, format }` as before, or `{ url, format }`, or `{ postgres }`) and how to plan it. */
+export type PlanRecipientsInput = { campaignId: string } & PlanOptions & ReadSourceSpec;
+
+export async function planRecipients(input: PlanRecipientsInput): Promise<RecipientPlan<ReadChunkSource>> {
+  const options: PlanOptions = { requiredVars: input.requiredVars, chunkSize: input.chunkSize, maxIssues: input.maxIssues };
+  if ('url' in input) return urlSource.plan(input, options);
+  if ('postgres' in input) return postgresSource.plan(input, options);
+  return fileSource.plan(input, options);
 }
 
-export interface RecipientPlan {
-  /** Data rows in the file (blank lines excluded). */
-  total: number;
-  valid: number;
-  invalidCount: number;
-  duplicateCount: number;
-  issues: ValidationIssue[];
-  chunks: FileChunkSource[];
-}
-
-type RecordParser = (text: string) => RecordParse;
-
-const HEARTBEAT_EVERY_RECORDS = 10_000;
-/** skipLines travel in the plan (an activity result, at most 2 MB): keep them well below that. */
-const MAX_SKIPPED_LINES_IN_CHUNKS = 150_000;
-
-/** Reads the CSV header (the first non-blank record) or undefined for an empty file. */
-async function readCsvHeaderRecord(path: string): Promise<{ text: string; line: number } | undefined> {
-  for await (const record of readRecords(path, 'csv')) {
-    if (record.text.trim() !== '') return record;
-  }
-  return undefined;
-}
-
-/**
- * Builds the row parser for a file. For CSV this reads the header; a header problem is returned
- * as an issue (every row is then invalid).
- */
-async function parserFor(path: string, format: RecipientFileFormat, requiredVars: readonly string[]): Promise<{ parse?: RecordParser; headerLine?: number; headerIssue?: ValidationIssue }> {
-  if (format === 'ndjson') return { parse: (text) => parseNdjsonRecord(text, requiredVars) };
-  const record = await readCsvHeaderRecord(path);
-  if (!record) return {};
-  const header = parseCsvHeader(record.text, requiredVars);
-  if ('error' in header) return { headerLine: record.line, headerIssue: { line: record.line, field: header.field, message: header.error } };
-  return { parse: (text) => parseCsvRecord(text, header, requiredVars), headerLine: record.line };
-}
-
-export async function planRecipients(input: PlanRecipientsInput): Promise<RecipientPlan> {
-  const { file, format, requiredVars, chunkSize, maxIssues } = input;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1000) {
-    throw ApplicationFailure.nonRetryable(`chunkSize must be an integer from 1 to 1000, got ${chunkSize}`, 'InvalidPlanInput');
-  }
-  const { parse, headerLine, headerIssue } = await parserFor(file, format, requiredVars).catch((err: unknown) => {
-    throw fileFailure(file, err);
-  });
-  const plan: RecipientPlan = { total: 0, valid: 0, invalidCount: 0, duplicateCount: 0, issues: [], chunks: [] };
-  const addIssue = (issue: ValidationIssue) => {
-    if (plan.issues.length < maxIssues) plan.issues.push(issue);
-  };
-  if (headerIssue) addIssue(headerIssue);
-
-  const firstLineOf = new Map<string, number>(); // ppnum → line it first appeared on (dedup)
-  let open: (FileChunkSource & { count: number }) | undefined;
-  let trailingSkips: number[] = []; // skipped lines after the open chunk's last valid row
-  const closeChunk = () => {
-    if (!open) return;
-    const { count: _count, ...chunk } = open;
-    plan.chunks.push(chunk);
-    open = undefined;
-    trailingSkips = [];
-  };
-  const skip = (line: number) => {
-    if (open) trailingSkips.push(line);
-  };
-
-  try {
-    for await (const record of readRecords(file, format)) {
-      if (record.line === headerLine || record.text.trim() === '') continue;
-      plan.total += 1;
-      if (plan.total % HEARTBEAT_EVERY_RECORDS === 0) heartbeat({ line: record.line });
-      if (!parse) {
-        plan.invalidCount += 1; // the header issue already explains why
-        continue;
-      }
-      const parsed = parse(record.text);
-      if (!parsed.ok) {
-        plan.invalidCount += 1;
-        addIssue({ line: record.line, ppnum: parsed.ppnum, field: parsed.field, message: parsed.message });
-        skip(record.line);
-        continue;
-      }
-      const { ppnum } = parsed.recipient;
-      const firstLine = firstLineOf.get(ppnum);
-      if (firstLine !== undefined) {
-        plan.duplicateCount += 1;
-        addIssue({ line: record.line, ppnum, field: 'ppnum', message: `ppnum ${ppnum} already appears on line ${firstLine}; only that first row is used` });
-        skip(record.line);
-        continue;
-      }
-      firstLineOf.set(ppnum, record.line);
-      plan.valid += 1;
-      if (!open) {
-        open = { kind: 'file', path: file, format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0 };
-      }
-      open.skipLines.push(...trailingSkips);
-      trailingSkips = [];
-      open.byteEnd = record.end;
-      open.count += 1;
-      if (open.count === chunkSize) closeChunk();
-    }
-  } catch (err) {
-    throw fileFailure(file, err);
-  }
-  closeChunk();
-  const skipped = plan.chunks.reduce((sum, chunk) => sum + chunk.skipLines.length, 0);
-  if (skipped > MAX_SKIPPED_LINES_IN_CHUNKS) {
-    throw ApplicationFailure.nonRetryable(
-      `${file} has ${plan.invalidCount} invalid and ${plan.duplicateCount} duplicate rows between valid ones; clean the file (too many to skip)`,
-      'TooManyInvalidRows',
-    );
-  }
-  return plan;
-}
-
-/** Yields the recipients of one file chunk, in file order. Throws if the file changed since the plan. */
-async function* fileChunkRecipients(source: FileChunkSource): AsyncGenerator<RecipientInput> {
-  const { parse } = await parserFor(source.path, source.format, []);
-  if (!parse) throw fileChanged(source, source.firstLine, 'its header is now missing or malformed');
-  const skipLines = new Set(source.skipLines);
-  const range = { start: source.byteStart, end: source.byteEnd, firstLine: source.firstLine };
-  for await (const record of readRecords(source.path, source.format, range)) {
-    if (skipLines.has(record.line) || record.text.trim() === '') continue;
-    const parsed = parse(record.text);
-    if (!parsed.ok) throw fileChanged(source, record.line, parsed.message);
-    yield parsed.recipient;
+function chunkReader(source: ReadChunkSource): AsyncIterable<RecipientInput> {
+  switch (source.kind) {
+    case 'file':
+      return fileSource.read(source);
+    case 'url':
+      return urlSource.read(source);
+    case 'postgres':
+      return postgresSource.read(source);
   }
 }
 
 async function chunkRecipients(source: ChunkSource): Promise<RecipientInput[]> {
   if (source.kind === 'inline') return source.recipients;
   const recipients: RecipientInput[] = [];
-  try {
-    for await (const recipient of fileChunkRecipients(source)) recipients.push(recipient);
-  } catch (err) {
-    throw err instanceof ApplicationFailure ? err : fileFailure(source.path, err);
-  }
+  for await (const recipient of chunkReader(source)) recipients.push(recipient);
   return recipients;
 }
 
@@ -176,20 +55,4 @@ export async function readChunkRecipients(input: { source: ChunkSource; ppnums?:
 
 export function createRecipientActivities() {
   return { planRecipients, readChunkPpnums, readChunkRecipients };
-}
-
-function fileChanged(source: FileChunkSource, line: number, reason: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(
-    `recipient file ${source.path} changed since the campaign was planned (line ${line}: ${reason}); restore the original file`,
-    'RecipientFileChanged',
-  );
-}
-
-/** A missing or unreadable file will not fix itself by retrying; anything else may (e.g. EMFILE). */
-function fileFailure(path: string, err: unknown): Error {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-    return ApplicationFailure.nonRetryable(`cannot read recipient file ${path} (${code})`, 'RecipientFileUnreadable');
-  }
-  return err instanceof Error ? err : new Error(String(err));
 }

@@ -4,18 +4,21 @@
 // Example (start workflow `campaignWorkflow` with id `campaign/spring-sale` and this as its input):
 //   { "campaignId": "spring-sale",
 //     "template": { "name": "spring", "components": [{ "type": "text", "content": "Hi {{name}}" }] },
-//     "recipients": { "file": "/data/spring.csv" },
+//     "recipients": { "file": "/data/spring.csv" },   (or "url": "https://…", or "postgres": { "table": "audience" })
 //     "consentWindow": "24h",
 //     "fallback": { "on": ["denied", "expired"], "channel": { "type": "webhook", "url": "https://..." } },
 //     "limits": { "chunkSize": 1000, "chunksInFlight": 4 }, "onInvalidRows": "skip" }
 import type { PollConfigSpec, RecipientInput, TemplateComponentSpec } from '../api/types';
 import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, validateComponents, validateRecipients } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
-import type { RecipientFileFormat } from './chunk-source';
+import { checkRecipientSource, normalizeRecipientSource } from './recipient-source';
+import type { RecipientSourceSpec } from './recipient-source';
 import { parseChannelSettings } from './fallback-settings';
 import type { FallbackChannelSettings } from './fallback-settings';
 import { isFallbackTrigger } from './outcomes';
 import type { FallbackTrigger } from './outcomes';
+
+export type { RecipientSourceSpec } from './recipient-source';
 
 export interface FallbackSpec {
   /** Outcomes that trigger a fallback; 'denied' is always included. */
@@ -31,7 +34,6 @@ export type TemplateSource =
   | { name: string; description?: string; components: TemplateComponentSpec[] }
   | { templateId: string };
 
-export type RecipientSourceSpec = { inline: RecipientInput[] } | { file: string; format?: RecipientFileFormat };
 
 export interface CampaignSpec {
   campaignId: string;
@@ -55,11 +57,6 @@ export const DEFAULT_CONSENT_WINDOW = '24h';
 export const DEFAULT_CHUNK_SIZE = MAX_RECIPIENTS_PER_REQUEST;
 export const DEFAULT_CHUNKS_IN_FLIGHT = 4;
 export const MAX_CHUNKS_IN_FLIGHT = 100;
-/**
- * Inline lists travel in workflow inputs (2 MB per payload): beyond this, use a file source,
- * whose rows never enter workflow histories.
- */
-export const MAX_INLINE_RECIPIENTS = 10_000;
 
 /** The spec's settings with every default applied. */
 export interface CampaignSettings {
@@ -156,7 +153,7 @@ export function parseCampaignSpec(input: unknown): { spec: CampaignSpec | undefi
   }
 
   checkTemplate(input.template, issue);
-  checkRecipients(input.recipients, issue);
+  checkRecipientSource(input.recipients, issue);
 
   if (input.poll !== undefined) {
     if (!isObject(input.poll)) issue('poll', 'poll must be an object like { "expiresInHours": 24, "allowMultiple": false }');
@@ -183,19 +180,12 @@ export function parseCampaignSpec(input: unknown): { spec: CampaignSpec | undefi
   return { spec: normalize(input as unknown as CampaignSpec), issues };
 }
 
-/** States the defaults a reader should see: the file format from the extension, 'denied' in fallback.on, typed channel settings. */
+/** States the defaults a reader should see: the file format from the name or URL, 'denied' in fallback.on, typed channel settings. */
 function normalize(spec: CampaignSpec): CampaignSpec {
   const normalized: CampaignSpec = { ...spec };
-  if ('file' in spec.recipients) normalized.recipients = { file: spec.recipients.file, format: spec.recipients.format ?? formatFromName(spec.recipients.file) };
+  normalized.recipients = normalizeRecipientSource(spec.recipients);
   if (spec.fallback) normalized.fallback = { ...spec.fallback, on: fallbackTriggers(spec.fallback), channel: parseChannelSettings(spec.fallback.channel) };
   return normalized;
-}
-
-function formatFromName(file: string): RecipientFileFormat | undefined {
-  const lower = file.toLowerCase();
-  if (lower.endsWith('.csv')) return 'csv';
-  if (lower.endsWith('.ndjson') || lower.endsWith('.jsonl')) return 'ndjson';
-  return undefined;
 }
 
 type Report = (path: string, message: string) => void;
@@ -211,29 +201,6 @@ function checkTemplate(template: unknown, issue: Report): void {
   if (template.description !== undefined && typeof template.description !== 'string') issue('template.description', 'description must be a string');
   if (!Array.isArray(template.components)) return issue('template.components', 'components must be a list of components');
   for (const problem of validateComponents(template.components)) issue(`template.${problem.field}`, problem.message);
-}
-
-function checkRecipients(recipients: unknown, issue: Report): void {
-  if (!isObject(recipients)) return issue('recipients', 'recipients must be { "inline": [...] } or { "file": "path.csv" }');
-  if ('inline' in recipients && 'file' in recipients) return issue('recipients', 'give either inline or file, not both');
-  if ('inline' in recipients) {
-    const list = recipients.inline;
-    if (!Array.isArray(list) || list.length === 0) return issue('recipients.inline', 'inline must be a non-empty list of { "ppnum", "vars" }');
-    if (list.length > MAX_INLINE_RECIPIENTS) {
-      issue('recipients.inline', `inline lists are limited to ${MAX_INLINE_RECIPIENTS} recipients; put larger lists in a CSV or NDJSON file`);
-    }
-    return;
-  }
-  if ('file' in recipients) {
-    if (typeof recipients.file !== 'string' || recipients.file.trim() === '') return issue('recipients.file', 'file must be a path to a CSV or NDJSON file');
-    const format = recipients.format;
-    if (format !== undefined && format !== 'csv' && format !== 'ndjson') return issue('recipients.format', 'format must be "csv" or "ndjson"');
-    if (format === undefined && formatFromName(recipients.file) === undefined) {
-      issue('recipients.format', 'cannot tell the format from the file name: add "format": "csv" or "ndjson"');
-    }
-    return;
-  }
-  issue('recipients', 'recipients must be { "inline": [...] } or { "file": "path.csv" }');
 }
 
 function checkFallback(fallback: unknown, issue: Report): void {

@@ -3,6 +3,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { campaignSettings, parseCampaignSpec } from '../campaign/spec';
+import type { ReadSourceSpec } from '../campaign/recipient-source';
 import type { CampaignSpec, SpecIssue } from '../campaign/spec';
 import { CAMPAIGN_MEMO, CAMPAIGN_WORKFLOW_TYPE, campaignIdOf, campaignWorkflowId, cancelUpdate, pauseUpdate, progressQuery, resumeUpdate } from '../contracts/campaign';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
@@ -173,11 +174,17 @@ export class CampaignClient {
  */
 export function campaignSummary(spec: CampaignSpec): { staticSummary: string; staticDetails: string } {
   const template = 'templateId' in spec.template ? `template ${spec.template.templateId}` : `template "${spec.template.name}"`;
-  const recipients = 'inline' in spec.recipients ? `${spec.recipients.inline.length} inline recipients` : `recipients from a ${spec.recipients.format ?? 'csv'} file`;
+  const recipients = 'inline' in spec.recipients ? `${spec.recipients.inline.length} inline recipients` : `recipients from ${sourceKind(spec.recipients)}`;
   const settings = campaignSettings(spec);
   const fallback = spec.fallback ? `fallback by ${spec.fallback.channel.type} on ${spec.fallback.on.join(', ')}` : 'no fallback';
   return {
     staticSummary: `campaign ${spec.campaignId} · ${template} · ${recipients}`,
     staticDetails: [`consent window ${spec.consentWindow ?? '24h'}`, `chunks of ${settings.chunkSize}, ${settings.chunksInFlight} in flight`, fallback].join(' · '),
   };
+}
+
+/** What kind of source, never where: a path, URL or table name is the operator's business. */
+function sourceKind(source: ReadSourceSpec): string {
+  if ('postgres' in source) return 'PostgreSQL';
+  return `a ${source.format ?? 'csv'} ${'url' in source ? 'URL' : 'file'}`;
 }

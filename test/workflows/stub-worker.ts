@@ -103,7 +103,7 @@ export class StubWorld {
     const currentWorkflowId = () => Context.current().info.workflowExecution?.workflowId ?? '';
     // Stub file sources are named stub-file://<templateId>; byteStart is the chunk's index in the plan.
     const ppnumsOf = (source: ChunkSource) =>
-      source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []);
+      source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : source.kind === 'file' ? (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []) : [];
 
     async function emit(workflowId: string, sendRequestId: string, ppnums: string[], scenario: Scenario): Promise<void> {
       const events: DeliveryEvent[] = [];

@@ -3,6 +3,7 @@
 // PURE: no Temporal imports.
 import { consentLine } from '../../src/campaign/consent';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
 import type { CampaignProgress } from '../../src/contracts/campaign';
 import { table, thousands } from '../markdown';
 
@@ -33,6 +34,6 @@ export function campaignDetails(progress: CampaignProgress): string {
 }
 
 /** The static summary a chunk workflow is started with (the Web UI's Summary panel). */
-export function chunkSummary(campaignId: string, chunkIndex: number, chunksTotal: number, source: 'inline' | 'file'): string {
+export function chunkSummary(campaignId: string, chunkIndex: number, chunksTotal: number, source: ChunkSource['kind']): string {
   return `campaign ${campaignId} · chunk ${chunkIndex + 1} of ${thousands(chunksTotal)} · ${source} recipients`;
 }

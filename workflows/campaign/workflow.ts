@@ -25,6 +25,7 @@ import type { Activities } from '../../activities/index';
 import { describeIssue } from '../../src/api/validation';
 import type { ValidationIssue } from '../../src/api/validation';
 import { chunkInline } from '../../src/campaign/chunk-source';
+import { describeRecipientSource } from '../../src/campaign/recipient-source';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import {
@@ -274,10 +275,10 @@ async function prepare(input: CampaignSpec, state: CampaignState, fail: (type: s
     // The inline list is now in the plan's chunks; do not carry it twice through continue-as-new.
     return { ...valid, recipients: { inline: [] } };
   }
-  const { file, format } = valid.recipients;
-  const planned = await planRecipients({ campaignId: valid.campaignId, file, format: format ?? 'csv', requiredVars, chunkSize: settings.chunkSize, maxIssues: MAX_ISSUES });
+  const source = 'file' in valid.recipients ? { file: valid.recipients.file, format: valid.recipients.format ?? 'csv' } : valid.recipients;
+  const planned = await planRecipients({ campaignId: valid.campaignId, ...source, requiredVars, chunkSize: settings.chunkSize, maxIssues: MAX_ISSUES });
   if (planned.invalidCount > 0 && settings.onInvalidRows === 'abort') {
-    fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${planned.invalidCount} row(s) of ${file} are invalid (onInvalidRows is "abort")`, planned.issues);
+    fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${planned.invalidCount} row(s) of ${describeRecipientSource(source)} are invalid (onInvalidRows is "abort")`, planned.issues);
   }
   state.planned({ ...plan, validTotal: planned.valid, invalidRows: planned.invalidCount, issues: planned.issues, chunks: planned.chunks });
   return valid;

@@ -233,8 +233,8 @@ async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () 
         channel: fallback.channel,
         template: fallback.text,
         items,
-        // File sources: the activity reads the vars itself, so they never enter this history.
-        source: input.source.kind === 'file' ? input.source : undefined,
+        // File, URL and PostgreSQL sources: the activity reads the vars itself, so they never enter this history.
+        source: input.source.kind === 'inline' ? undefined : input.source,
       });
       const byPpnum = new Map(results.map((result) => [result.ppnum, result]));
       for (const record of batch) {
