@@ -128,18 +128,32 @@ export function createListenerActivities(deps: ListenerDeps) {
       }
     }
 
+    /**
+     * Looks up the chunks of the requests held without one, in the background: a slow lookup (the
+     * listener workflow busy, visibility lagging) holds back only its own requests' events.
+     */
+    let resolving: Promise<void> | undefined;
+    function resolveInBackground(): void {
+      const unresolved = held.unresolved();
+      if (resolving || unresolved.length === 0) return;
+      resolving = directory
+        .resolve(unresolved, Date.now())
+        .then(
+          (found) => {
+            for (const [sendRequestId, workflowId] of found) held.resolve(sendRequestId, workflowId);
+            skipUnknownAfterGrace(held.unresolved(), Date.now());
+            if (found.size > 0) wakeUp();
+          },
+          (err: unknown) => log.warn('looking up chunk workflows failed; will retry', { error: String(err) }),
+        )
+        .finally(() => (resolving = undefined));
+    }
+
     /** Hands over what is due (everything resolved, at the end of the run); heartbeats the cursor. */
     async function flush(all: boolean): Promise<void> {
+      resolveInBackground();
+      if (all) await resolving; // the run's last hand-over: what is being looked up goes along
       const now = Date.now();
-      const unresolved = held.unresolved();
-      if (unresolved.length > 0) {
-        const found = await directory.resolve(unresolved, now).catch((err: unknown) => {
-          log.warn('looking up chunk workflows failed; will retry', { error: String(err) });
-          return new Map<string, string>();
-        });
-        for (const [sendRequestId, workflowId] of found) held.resolve(sendRequestId, workflowId);
-        skipUnknownAfterGrace(held.unresolved(), now);
-      }
       // Half way to the hard stop (a huge campaign's trickle), everything resolved goes now: memory stays bounded and reading goes on.
       await signalChunks(held.due(now, all || held.size >= maxQueuedEvents / 2));
       counters.held = held.size;
