@@ -22,7 +22,7 @@ import { consentLine, emptyConsent } from '../src/campaign/consent';
 import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../dev/bench/orchestrator';
 
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
-                        [--first-campaign-recipients N] [--first-campaign-window DURATION] [--only first-campaign]
+                        [--first-campaign-recipients N] [--first-campaign-window DURATION] [--only MODE,...]
                         [--concurrency N] [--default-partitions] [--worker-heap-mb N] [--quick] [--scale] [--scale-recipients N]
                         [--json] [--out FILE] [--keep]`;
 
@@ -34,8 +34,8 @@ interface BenchFlags {
   firstCampaignRecipients: number;
   /** The first campaign's 24 h consent window, scaled to this (ms); every listener interval scales with it. */
   firstCampaignWindowMs: number;
-  /** Run only this mode. */
-  only: 'first-campaign' | null;
+  /** Run only these modes (default: all four). */
+  only: BenchMode[];
   /** chunksInFlight of the campaign and the baseline's concurrency (the same for both). */
   concurrency: number;
   /** Keep Temporal's default task queue partitions (the rate limit then splits across them). */
@@ -114,10 +114,15 @@ function durationFlag(name: string, value: string | undefined, fallback: number)
   return ms;
 }
 
-function onlyFlag(value: string | undefined): 'first-campaign' | null {
-  if (value === undefined) return null;
-  if (value !== 'first-campaign') throw new Error(`--only: the one mode that runs alone is first-campaign, got "${value}"`);
-  return value;
+const BENCH_MODES = ['rate-limited', 'no-limit', 'consent-heavy', 'first-campaign'] as const;
+type BenchMode = (typeof BENCH_MODES)[number];
+
+function onlyFlag(value: string | undefined): BenchMode[] {
+  if (value === undefined) return [...BENCH_MODES];
+  const modes = value.split(',').map((mode) => mode.trim());
+  const unknown = modes.filter((mode) => !BENCH_MODES.includes(mode as BenchMode));
+  if (unknown.length > 0 || modes.length === 0) throw new Error(`--only: modes are ${BENCH_MODES.join(', ')}; got "${value}"`);
+  return modes as BenchMode[];
 }
 
 /** Temporal's own default partitions, to show what the dev server's one partition (DEV_DYNAMIC_CONFIG) buys. */
@@ -455,13 +460,12 @@ async function runBench(flags: BenchFlags, say: (line: string) => void): Promise
   try {
     if (flags.scale) {
       report.scale = await scaleRun(flags, dir, say);
-    } else if (flags.only === 'first-campaign') {
-      report.firstCampaign = await firstCampaign(flags, dir, say);
     } else {
-      report.rateLimited = await sideBySide('rate-limited', flags, dir, flags.rate, flags.recipients, say);
-      report.noLimit = await sideBySide('no-limit', flags, dir, null, flags.noLimitRecipients, say);
-      report.consentHeavy = await consentHeavy(flags, dir, say);
-      report.firstCampaign = await firstCampaign(flags, dir, say);
+      const runs = new Set(flags.only);
+      if (runs.has('rate-limited')) report.rateLimited = await sideBySide('rate-limited', flags, dir, flags.rate, flags.recipients, say);
+      if (runs.has('no-limit')) report.noLimit = await sideBySide('no-limit', flags, dir, null, flags.noLimitRecipients, say);
+      if (runs.has('consent-heavy')) report.consentHeavy = await consentHeavy(flags, dir, say);
+      if (runs.has('first-campaign')) report.firstCampaign = await firstCampaign(flags, dir, say);
     }
     report.ok = true;
   } catch (err) {
