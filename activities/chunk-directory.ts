@@ -1,44 +1,91 @@
-// Finds the chunk workflow that owns a send request, through the PpoppoSendRequestId search
-// attribute (a visibility query). Found mappings are cached (LRU-bounded); ids not found yet are
-// looked up again at most every `retryLookupMs`, because visibility lags the workflow's upsert.
+// Finds the chunk workflow that owns a send request. First from the routes the send path gave the
+// listener workflow (a query: cheap, no visibility); only for requests the routes do not know after
+// a short grace (their route may still be on its way) through the PpoppoSendRequestId search
+// attribute, a visibility query. Production Temporal allows about 10 visibility list calls per
+// second per namespace, so those are the fallback (requests of other tools, routes lost), retried
+// with a growing interval. Found mappings are cached (LRU-bounded).
 import type { Client } from '@temporalio/client';
 import { SEND_REQUEST_ID_KEY } from '../src/temporal/names';
 const IDS_PER_QUERY = 50;
 
 export interface ChunkDirectoryOptions {
   maxCached?: number;
+  /** The routes' owners of the given send requests (the listener workflow's routes query). */
+  routes?: (sendRequestIds: string[]) => Promise<Record<string, string>>;
+  /** How long a request must be unknown to the routes before visibility is asked (default 2 s). */
+  routeGraceMs?: number;
+  /** First visibility retry for an id not found, doubling up to maxRetryLookupMs (default 500 ms, 30 s). */
   retryLookupMs?: number;
+  maxRetryLookupMs?: number;
+}
+
+interface Unknown {
+  /** Visibility lookups made for it so far. */
+  lookups: number;
+  nextLookupAt: number;
 }
 
 export class ChunkDirectory {
+  /** Visibility list calls made so far (the hot path should make none). */
+  visibilityLookups = 0;
   private readonly found = new Map<string, string>(); // sendRequestId → workflowId, oldest first
-  private readonly lastLookupAt = new Map<string, number>(); // ids not found yet
-  private readonly maxCached: number;
-  private readonly retryLookupMs: number;
+  private readonly unknown = new Map<string, Unknown>();
+  private readonly options: Required<Omit<ChunkDirectoryOptions, 'routes'>> & Pick<ChunkDirectoryOptions, 'routes'>;
 
-  constructor(private readonly client: Client, options: ChunkDirectoryOptions = {}) {
-    this.maxCached = options.maxCached ?? 10_000;
-    this.retryLookupMs = options.retryLookupMs ?? 500;
+  constructor(
+    private readonly client: Client,
+    options: ChunkDirectoryOptions = {},
+  ) {
+    this.options = {
+      maxCached: options.maxCached ?? 10_000,
+      routes: options.routes,
+      routeGraceMs: options.routes ? (options.routeGraceMs ?? 2_000) : 0,
+      retryLookupMs: options.retryLookupMs ?? 500,
+      maxRetryLookupMs: options.maxRetryLookupMs ?? 30_000,
+    };
   }
 
-  /** Workflow ids for the given send request ids; ids not (yet) visible are absent. */
+  /** Workflow ids for the given send request ids; ids not known (yet) are absent. */
   async resolve(sendRequestIds: Iterable<string>, now = Date.now()): Promise<Map<string, string>> {
     const result = new Map<string, string>();
-    const toLookUp: string[] = [];
+    const missing: string[] = [];
     for (const id of new Set(sendRequestIds)) {
       const workflowId = this.found.get(id);
-      if (workflowId !== undefined) {
-        this.found.delete(id); // re-insert: most recently used goes last
-        this.found.set(id, workflowId);
-        result.set(id, workflowId);
-      } else if (isQueryableId(id) && now - (this.lastLookupAt.get(id) ?? -Infinity) >= this.retryLookupMs) {
-        toLookUp.push(id);
+      if (workflowId === undefined) {
+        if (isQueryableId(id)) missing.push(id);
+        continue;
       }
+      this.found.delete(id); // re-insert: most recently used goes last
+      this.found.set(id, workflowId);
+      result.set(id, workflowId);
+    }
+    // In its grace period an id is asked of the routes every time; after it, only at its visibility retry times.
+    const asking = missing.filter((id) => {
+      const entry = this.unknown.get(id);
+      return entry === undefined || entry.lookups === 0 || now >= entry.nextLookupAt;
+    });
+    if (asking.length === 0) return result;
+
+    const routed = this.options.routes ? await this.options.routes(asking) : {};
+    const toLookUp: string[] = [];
+    for (const id of asking) {
+      const owner = routed[id];
+      if (owner !== undefined) {
+        result.set(id, owner);
+        this.remember(id, owner);
+        continue;
+      }
+      const entry = this.unknown.get(id) ?? { lookups: 0, nextLookupAt: now + this.options.routeGraceMs };
+      this.unknown.set(id, entry);
+      if (now < entry.nextLookupAt) continue;
+      entry.nextLookupAt = now + Math.min(this.options.maxRetryLookupMs, this.options.retryLookupMs * 2 ** entry.lookups);
+      entry.lookups += 1;
+      toLookUp.push(id);
     }
     for (let i = 0; i < toLookUp.length; i += IDS_PER_QUERY) {
       const ids = toLookUp.slice(i, i + IDS_PER_QUERY);
-      for (const id of ids) this.lastLookupAt.set(id, now);
       const query = `${SEND_REQUEST_ID_KEY.name} IN (${ids.map((id) => `"${id}"`).join(', ')})`;
+      this.visibilityLookups += 1;
       for await (const info of this.client.workflow.list({ query })) {
         const id = info.typedSearchAttributes.get(SEND_REQUEST_ID_KEY);
         if (id === undefined || result.has(id)) continue;
@@ -49,15 +96,16 @@ export class ChunkDirectory {
     return result;
   }
 
-  /** Stop tracking an id that will not be looked up again (its events were skipped). */
+  /** Stop tracking an id: its events were skipped, or its chunk has closed. */
   forget(sendRequestId: string): void {
-    this.lastLookupAt.delete(sendRequestId);
+    this.unknown.delete(sendRequestId);
+    this.found.delete(sendRequestId);
   }
 
   private remember(sendRequestId: string, workflowId: string): void {
-    this.lastLookupAt.delete(sendRequestId);
+    this.unknown.delete(sendRequestId);
     this.found.set(sendRequestId, workflowId);
-    if (this.found.size > this.maxCached) {
+    if (this.found.size > this.options.maxCached) {
       const oldest = this.found.keys().next().value;
       if (oldest !== undefined) this.found.delete(oldest);
     }

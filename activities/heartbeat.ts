@@ -10,9 +10,10 @@ export function activityContext(): Context | undefined {
   }
 }
 
-/** Heartbeats when running as an activity; a no-op otherwise. */
+/** Heartbeats when running as a (regular) activity; a no-op otherwise: local activities do not heartbeat. */
 export function heartbeat(details?: unknown): void {
-  activityContext()?.heartbeat(details);
+  const context = activityContext();
+  if (context && !context.info.isLocal) context.heartbeat(details);
 }
 
 /**
@@ -22,7 +23,7 @@ export function heartbeat(details?: unknown): void {
  */
 export async function withKeepAlive<T>(work: () => Promise<T>, details: () => unknown = () => undefined, everyMs = 5_000): Promise<T> {
   const context = activityContext();
-  if (!context) return work();
+  if (!context || context.info.isLocal) return work();
   const timer = setInterval(() => context.heartbeat(details()), everyMs);
   try {
     return await work();

@@ -10,6 +10,8 @@ import { createSendActivities } from './send';
 export interface ActivityDeps {
   client: PpoppoClient;
   temporalClient?: Client;
+  /** The listener workflow the send path tells about accepted requests (default LISTENER_WORKFLOW_ID). */
+  listenerWorkflowId?: string;
 }
 
 export function createActivities(deps: ActivityDeps) {

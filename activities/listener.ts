@@ -1,34 +1,33 @@
 // The stream listener activity: reads the app-wide event stream from a durable cursor and signals
-// each chunk workflow its events in batches.
+// each chunk workflow its events in compact batches (DeliveryBatch).
 //
-// Events are kept in arrival order. An event is *done* once it was signalled to its chunk (or
-// skipped: chunk already closed, or no campaign owns it after a grace period). The committed
-// cursor is the last event of the done prefix, so it never passes an event still held for a chunk
-// that is not visible yet. Re-delivery after a restart is harmless: chunks apply events by state.
+// Events wait in HeldEvents (held-events.ts: when a request's events are due) until they are
+// handed to their chunk, or skipped (chunk already closed, or no campaign owns the request after a
+// grace period). The committed cursor never passes an event still held. The chunk of a request is
+// found through the routes the send path gave the listener workflow, and only for requests the
+// routes do not know through a visibility query (ChunkDirectory). Re-delivery after a restart is
+// harmless: chunks apply events by state.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
-import type { DeliveryEvent } from '../src/api/types';
 import type { PpoppoClient } from '../src/api/client';
-import { redactPpnum } from '../src/api/validation';
-import { deliveryEventsSignal } from '../src/contracts/chunk';
 import { noopMetricMeter } from '@temporalio/common';
+import { redactPpnum } from '../src/api/validation';
+import { deliveryBatchSignal, encodeBatch } from '../src/contracts/chunk';
+import { listenerRoutesQuery } from '../src/contracts/listener';
 import { listenerMetrics } from '../src/metrics/listener';
 import type { ListenerMetrics } from '../src/metrics/listener';
 import { ChunkDirectory } from './chunk-directory';
+import { DEFAULT_HOLD_TIMING, HeldEvents } from './held-events';
+import type { DueEvents, HoldTiming } from './held-events';
 import { activityContext } from './heartbeat';
-import { ulidTime } from './reconcile';
 
-export interface ListenerDeps {
+export interface ListenerDeps extends Partial<HoldTiming> {
   client: PpoppoClient;
   temporalClient: Client;
-  /** Events per signal and per wake-up of the flush loop. */
-  batchMaxEvents?: number;
-  /** Longest an event waits before it is flushed. */
-  batchMaxDelayMs?: number;
   /** How long events of a send request no chunk owns are held before they are skipped. */
   unknownGraceMs?: number;
-  /** Stop reading the stream while this many events wait (held events keep memory bounded). */
+  /** Stop reading the stream while this many events are held (memory stays bounded). */
   maxQueuedEvents?: number;
   /**
    * Aborted when the process shuts down: the run in progress hands over what it read and returns its
@@ -53,9 +52,11 @@ export interface ConsumeEventsResult {
 export interface ListenerCounters {
   seen: number;
   signalled: number;
+  signals: number;
   held: number;
   skipped: number;
   reconnects: number;
+  visibilityLookups: number;
 }
 
 /** What the activity heartbeats; a retried attempt resumes from `cursor`. */
@@ -64,39 +65,52 @@ export interface ListenerHeartbeat {
   counters: ListenerCounters;
 }
 
-interface QueuedEvent {
-  event: DeliveryEvent;
-  workflowId?: string;
-  done: boolean;
-}
-
 const SIGNAL_CONCURRENCY = 16;
+/** The flush loop's longest sleep: due batches go out this soon at most after they are due. */
+const MAX_TICK_MS = 150;
 
 export function createListenerActivities(deps: ListenerDeps) {
-  // One signal per chunk for a directly delivered chunk of 1,000 (about 225 KB): fewer history events.
-  const batchMaxEvents = deps.batchMaxEvents ?? 1_000;
-  const batchMaxDelayMs = deps.batchMaxDelayMs ?? 150;
+  const timing: HoldTiming = {
+    batchMaxEvents: deps.batchMaxEvents ?? DEFAULT_HOLD_TIMING.batchMaxEvents,
+    actionableMaxDelayMs: deps.actionableMaxDelayMs ?? DEFAULT_HOLD_TIMING.actionableMaxDelayMs,
+    batchMaxDelayMs: deps.batchMaxDelayMs ?? DEFAULT_HOLD_TIMING.batchMaxDelayMs,
+  };
+  const tickMs = Math.max(1, Math.min(MAX_TICK_MS, timing.actionableMaxDelayMs, timing.batchMaxDelayMs));
   const unknownGraceMs = deps.unknownGraceMs ?? Number(process.env.LISTENER_UNKNOWN_GRACE_MS ?? 10 * 60_000);
   const maxQueuedEvents = deps.maxQueuedEvents ?? 100_000;
-  const directory = new ChunkDirectory(deps.temporalClient);
   const metrics = deps.metrics ?? listenerMetrics(noopMetricMeter);
   // Shared by runs of this worker so a restarted attempt keeps the grace clock of held send requests.
   const firstSeenUnknown = new Map<string, number>();
+  const directories = new Map<string, ChunkDirectory>();
+  /** One directory per listener workflow (tests run several in one process): routes come from that workflow. */
+  const directoryFor = (listenerWorkflowId: string | undefined) => {
+    const key = listenerWorkflowId ?? '';
+    let directory = directories.get(key);
+    if (!directory) {
+      const routes = listenerWorkflowId
+        ? (ids: string[]) => deps.temporalClient.workflow.getHandle(listenerWorkflowId).query(listenerRoutesQuery, ids).catch(() => ({}))
+        : undefined;
+      directories.set(key, (directory = new ChunkDirectory(deps.temporalClient, { routes })));
+    }
+    return directory;
+  };
 
   async function consumeEvents(input: ConsumeEventsInput): Promise<ConsumeEventsResult> {
     const ctx = activityContext();
     const log = ctx?.log ?? consoleLogger;
+    const directory = directoryFor(ctx?.info.workflowExecution?.workflowId);
     const resumed = (ctx?.info.heartbeatDetails as ListenerHeartbeat | undefined)?.cursor ?? null;
-    let cursor = laterCursor(input.cursor, resumed);
-    const counters: ListenerCounters = { seen: 0, signalled: 0, held: 0, skipped: 0, reconnects: 0 };
-    const queue: QueuedEvent[] = [];
+    const start = laterCursor(input.cursor, resumed);
+    const held = new HeldEvents(timing, start);
+    const lookupsBefore = directory.visibilityLookups;
+    const counters: ListenerCounters = { seen: 0, signalled: 0, signals: 0, held: 0, skipped: 0, reconnects: 0, visibilityLookups: 0 };
     const deadline = Date.now() + input.maxRunMs;
     let stopping = false;
     let streamError: unknown;
     let wake: (() => void) | undefined;
     const wakeUp = () => wake?.();
 
-    const stream = deps.client.streamEvents({ afterEventId: cursor ?? undefined });
+    const stream = deps.client.streamEvents({ afterEventId: start ?? undefined });
     // Cancelled, or the process is shutting down: stop reading, hand over what was read, return.
     const stopReading = () => {
       stopping = true;
@@ -106,21 +120,20 @@ export function createListenerActivities(deps: ListenerDeps) {
     ctx?.cancellationSignal.addEventListener('abort', stopReading);
     deps.stopping?.addEventListener('abort', stopReading);
     if (deps.stopping?.aborted) stopReading();
-    log.info('listener started', { cursor, resumedFromHeartbeat: resumed !== null });
+    log.info('listener started', { cursor: start, resumedFromHeartbeat: resumed !== null });
 
     async function readStream(): Promise<void> {
       const iterator = stream[Symbol.asyncIterator]();
       try {
         while (!stopping) {
-          if (queue.length >= maxQueuedEvents) {
-            await sleep(batchMaxDelayMs); // back-pressure while held events wait for their chunks
+          if (held.size >= maxQueuedEvents) {
+            await sleep(tickMs); // back-pressure while held events wait for their chunks
             continue;
           }
           const next = await iterator.next();
           if (next.done) break;
-          queue.push({ event: next.value, done: false });
           counters.seen += 1;
-          if (queue.length % batchMaxEvents === 0) wakeUp();
+          if (held.add(next.value, Date.now())) wakeUp();
         }
       } catch (err) {
         if (!stopping) streamError = err;
@@ -130,83 +143,88 @@ export function createListenerActivities(deps: ListenerDeps) {
       }
     }
 
-    async function flush(): Promise<void> {
-      const now = Date.now();
-      const open = queue.filter((entry) => !entry.done);
-      const unresolved = open.filter((entry) => entry.workflowId === undefined).map((entry) => entry.event.sendRequestId);
-      if (unresolved.length > 0) {
-        const found = await directory.resolve(unresolved, now).catch((err: unknown) => {
-          log.warn('looking up chunk workflows failed; will retry', { error: String(err) });
-          return new Map<string, string>();
-        });
-        for (const entry of open) entry.workflowId ??= found.get(entry.event.sendRequestId);
-      }
-      await signalChunks(open.filter((entry) => entry.workflowId !== undefined));
-      skipUnknownAfterGrace(open.filter((entry) => entry.workflowId === undefined), now);
-      let doneCount = 0;
-      while (doneCount < queue.length && queue[doneCount]!.done) doneCount += 1;
-      if (doneCount > 0) cursor = queue[doneCount - 1]!.event.eventId;
-      queue.splice(0, doneCount);
-      counters.held = queue.filter((entry) => entry.workflowId === undefined).length;
-      metrics.waiting(queue.length, queue[0] && ulidTime(queue[0].event.eventId), Date.now());
-      counters.reconnects = streamReconnects(stream);
-      ctx?.heartbeat({ cursor, counters } satisfies ListenerHeartbeat);
+    /**
+     * Looks up the chunks of the requests held without one, in the background: a slow lookup (the
+     * listener workflow busy, visibility lagging) holds back only its own requests' events.
+     */
+    let resolving: Promise<void> | undefined;
+    function resolveInBackground(): void {
+      const unresolved = held.unresolved();
+      if (resolving || unresolved.length === 0) return;
+      resolving = directory
+        .resolve(unresolved, Date.now())
+        .then(
+          (found) => {
+            for (const [sendRequestId, workflowId] of found) held.resolve(sendRequestId, workflowId);
+            skipUnknownAfterGrace(held.unresolved(), Date.now());
+            if (found.size > 0) wakeUp();
+          },
+          (err: unknown) => log.warn('looking up chunk workflows failed; will retry', { error: String(err) }),
+        )
+        .finally(() => (resolving = undefined));
     }
 
-    async function signalChunks(entries: QueuedEvent[]): Promise<void> {
-      const byWorkflow = new Map<string, QueuedEvent[]>();
-      for (const entry of entries) {
-        const list = byWorkflow.get(entry.workflowId!) ?? [];
-        list.push(entry);
-        byWorkflow.set(entry.workflowId!, list);
-      }
-      const jobs = [...byWorkflow.entries()];
+    /** Hands over what is due (everything resolved, at the end of the run); heartbeats the cursor. */
+    async function flush(all: boolean): Promise<void> {
+      resolveInBackground();
+      if (all) await resolving; // the run's last hand-over: what is being looked up goes along
+      const now = Date.now();
+      // Half way to the hard stop (a huge campaign's trickle), everything resolved goes now: memory stays bounded and reading goes on.
+      await signalChunks(held.due(now, all || held.size >= maxQueuedEvents / 2));
+      counters.held = held.size;
+      metrics.waiting(held.size, held.handOverDeadline(), Date.now());
+      counters.reconnects = streamReconnects(stream);
+      counters.visibilityLookups = directory.visibilityLookups - lookupsBefore;
+      ctx?.heartbeat({ cursor: held.cursor(), counters } satisfies ListenerHeartbeat);
+    }
+
+    async function signalChunks(due: DueEvents[]): Promise<void> {
+      const jobs = [...due];
       const worker = async () => {
-        for (let job = jobs.shift(); job; job = jobs.shift()) await signalOneChunk(job[0], job[1]);
+        for (let job = jobs.shift(); job; job = jobs.shift()) await signalOneChunk(job);
       };
       await Promise.all(Array.from({ length: Math.min(SIGNAL_CONCURRENCY, jobs.length) }, worker));
     }
 
-    async function signalOneChunk(workflowId: string, entries: QueuedEvent[]): Promise<void> {
+    async function signalOneChunk({ sendRequestId, workflowId, events }: DueEvents): Promise<void> {
       const handle = deps.temporalClient.workflow.getHandle(workflowId);
-      for (let i = 0; i < entries.length; i += batchMaxEvents) {
-        const batch = entries.slice(i, i + batchMaxEvents);
+      for (let i = 0; i < events.length; i += timing.batchMaxEvents) {
+        const batch = events.slice(i, i + timing.batchMaxEvents);
         try {
-          await handle.signal(deliveryEventsSignal, { events: batch.map((entry) => entry.event) });
+          await handle.signal(deliveryBatchSignal, encodeBatch(sendRequestId, batch, Date.now()));
           counters.signalled += batch.length;
+          counters.signals += 1;
+          held.handedOver(sendRequestId, batch.length);
           metrics.handedOver('signalled', batch.length);
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) {
             log.warn('signalling a chunk failed; will retry', { workflowId, error: String(err) });
-            return; // not done: retried at the next flush, and the cursor waits
+            return; // still held: retried at the next flush, and the cursor waits
           }
-          log.debug('chunk already closed; skipping its events', { workflowId, events: batch.length });
-          counters.skipped += batch.length;
-          metrics.handedOver('skipped', batch.length);
+          const dropped = held.drop(sendRequestId);
+          log.debug('chunk already closed; skipping its events', { workflowId, events: dropped.length });
+          counters.skipped += dropped.length;
+          metrics.handedOver('skipped', dropped.length);
+          directory.forget(sendRequestId);
+          return;
         }
-        for (const entry of batch) entry.done = true;
       }
     }
 
-    function skipUnknownAfterGrace(entries: QueuedEvent[], now: number): void {
-      const expired = new Map<string, QueuedEvent[]>();
-      for (const entry of entries) {
-        const id = entry.event.sendRequestId;
+    function skipUnknownAfterGrace(sendRequestIds: string[], now: number): void {
+      for (const id of sendRequestIds) {
         const firstSeen = firstSeenUnknown.get(id) ?? now;
         firstSeenUnknown.set(id, firstSeen);
-        if (id !== '' && now - firstSeen < unknownGraceMs) continue;
-        expired.set(id, [...(expired.get(id) ?? []), entry]);
-      }
-      for (const [id, list] of expired) {
+        if (now - firstSeen < unknownGraceMs) continue;
+        const dropped = held.drop(id);
         log.warn('no campaign owns this send request; skipping its events', {
           sendRequestId: id,
-          events: list.length,
-          ppnums: [...new Set(list.map((entry) => redactPpnum(entry.event.ppnum)))].slice(0, 10),
-          firstEventId: list[0]!.event.eventId,
+          events: dropped.length,
+          ppnums: [...new Set(dropped.map((event) => redactPpnum(event.ppnum)))].slice(0, 10),
+          firstEventId: dropped[0]?.eventId,
         });
-        for (const entry of list) entry.done = true;
-        counters.skipped += list.length;
-        metrics.handedOver('skipped', list.length);
+        counters.skipped += dropped.length;
+        metrics.handedOver('skipped', dropped.length);
         directory.forget(id);
       }
     }
@@ -215,32 +233,32 @@ export function createListenerActivities(deps: ListenerDeps) {
     try {
       while (!stopping && Date.now() < deadline) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(batchMaxDelayMs, Math.max(0, deadline - Date.now())));
+          const timer = setTimeout(resolve, Math.min(tickMs, Math.max(0, deadline - Date.now())));
           wake = () => {
             clearTimeout(timer);
             resolve();
           };
         });
         wake = undefined;
-        await flush();
+        await flush(false);
       }
       stopping = true;
       stream.close();
       await Promise.race([reading, sleep(2_000)]); // a stream stuck in a read must not block the hand-over
-      await flush(); // hand over what was read before returning
+      await flush(true); // hand over everything resolved before returning
     } finally {
       stopping = true;
       stream.close();
       ctx?.cancellationSignal.removeEventListener('abort', stopReading);
       deps.stopping?.removeEventListener('abort', stopReading);
       metrics.stopped();
-      const stillHeld = new Set(queue.map((entry) => entry.event.sendRequestId));
+      const stillHeld = new Set(held.unresolved());
       for (const id of firstSeenUnknown.keys()) if (!stillHeld.has(id)) firstSeenUnknown.delete(id);
-      log.info('listener stopped', { cursor, ...counters });
+      log.info('listener stopped', { cursor: held.cursor(), ...counters });
     }
     if (ctx?.cancellationSignal.aborted) await ctx.cancelled; // rethrows the cancellation
     if (streamError) throw streamError;
-    return { cursor, signalled: counters.signalled, skipped: counters.skipped };
+    return { cursor: held.cursor(), signalled: counters.signalled, skipped: counters.skipped };
   }
 
   return { consumeEvents };

@@ -11,19 +11,22 @@ import type { ChunkSource } from '../src/campaign/chunk-source';
 import type { TemplateSource } from '../src/campaign/spec';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { RecipientSnapshot } from '../src/contracts/chunk';
+import { LISTENER_WORKFLOW_ID, chunkRouteSignal } from '../src/contracts/listener';
 import { apiFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
-import { withKeepAlive } from './heartbeat';
+import { activityContext, withKeepAlive } from './heartbeat';
 import { cursorAt, reconcileSendRequest } from './reconcile';
 import type { ReconcileInput } from './reconcile';
 import { readChunkRecipients } from './recipients';
 
 export interface SendDeps {
   client: PpoppoClient;
-  /** Rules out other chunks' requests in reconcileSend. */
+  /** Tells the listener about accepted requests (routes), and rules out other chunks' requests in reconcileSend. */
   temporalClient?: Client;
   /** How far before the send beginSend's cursor points (default env PRESEND_CURSOR_MARGIN_MS, else 60 s). */
   presendCursorMarginMs?: number;
+  /** The listener workflow told about each accepted request (default LISTENER_WORKFLOW_ID). */
+  listenerWorkflowId?: string;
   /** Quiet period after which reconcileSend answers "nothing was accepted". */
   reconcileSettleMs?: number;
   reconcileMaxScanMs?: number;
@@ -50,12 +53,14 @@ export interface SendChunkInput {
  * cursor, up to one 60 s run old, cost before).
  */
 const PRESEND_CURSOR_MARGIN_MS = 60_000;
+const LISTENER_CALL_TIMEOUT_MS = 5_000;
 
 export function createSendActivities(deps: SendDeps) {
   const { client, temporalClient } = deps;
   const cursorMarginMs = deps.presendCursorMarginMs ?? envNumber('PRESEND_CURSOR_MARGIN_MS') ?? PRESEND_CURSOR_MARGIN_MS;
   const settleMs = deps.reconcileSettleMs ?? Number(process.env.RECONCILE_SETTLE_MS ?? 5_000);
   const maxScanMs = deps.reconcileMaxScanMs ?? Number(process.env.RECONCILE_MAX_SCAN_MS ?? 120_000);
+  const listenerWorkflowId = deps.listenerWorkflowId ?? LISTENER_WORKFLOW_ID;
   const directory = temporalClient ? new ChunkDirectory(temporalClient) : undefined;
 
   /** Creates the template, or finds an identical one by name (safe to run again). */
@@ -101,16 +106,37 @@ export function createSendActivities(deps: SendDeps) {
   async function createSendRequest(input: SendChunkInput): Promise<SendReceipt> {
     const recipients = await readChunkRecipients({ source: input.source });
     if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', SEND_FAILURE_TYPES.empty);
+    let receipt: SendReceipt;
     try {
       // Heartbeats while the call is out: a worker that dies mid-send is noticed in seconds.
-      return await withKeepAlive(() => client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig }), undefined, 1_000);
+      receipt = await withKeepAlive(() => client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig }), undefined, 1_000);
     } catch (err) {
       throw sendFailure(err);
     }
+    await tellListener(receipt.sendRequestId);
+    return receipt;
   }
 
   async function reconcileSend(input: ReconcileInput): Promise<{ sendRequestId: string | null }> {
-    return reconcileSendRequest(client, input, { settleMs, maxScanMs, directory });
+    const found = await reconcileSendRequest(client, input, { settleMs, maxScanMs, directory });
+    if (found.sendRequestId !== null) await tellListener(found.sendRequestId);
+    return found;
+  }
+
+  /**
+   * Tells the listener workflow which chunk (this activity's workflow) owns an accepted request, so
+   * it routes the request's events without a visibility query. Never fails the send: if the
+   * listener cannot be told, it finds the chunk through visibility instead.
+   */
+  async function tellListener(sendRequestId: string): Promise<void> {
+    const workflowId = activityContext()?.info.workflowExecution?.workflowId;
+    if (!temporalClient || !workflowId) return;
+    try {
+      const handle = temporalClient.workflow.getHandle(listenerWorkflowId);
+      await temporalClient.withDeadline(Date.now() + LISTENER_CALL_TIMEOUT_MS, () => handle.signal(chunkRouteSignal, { sendRequestId, workflowId }));
+    } catch (err) {
+      activityContext()?.log.warn('could not tell the listener about the send request; it will find the chunk through visibility', { sendRequestId, error: String(err) });
+    }
   }
 
   /** Poll totals over the chunks' send requests (poll_id = send_request_id). */

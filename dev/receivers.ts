@@ -7,6 +7,8 @@ import { SMTPServer } from 'smtp-server';
 export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   body: string;
+  /** When it arrived (epoch ms). */
+  at: number;
 }
 
 export type WebhookAnswer = { status: number; headers?: Record<string, string> };
@@ -24,7 +26,7 @@ export async function startWebhookReceiver(answer: (request: ReceivedRequest, n:
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const request = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const request = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
       requests.push(request);
       const { status, headers } = answer(request, requests.length);
       res.writeHead(status, headers).end();

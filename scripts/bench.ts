@@ -2,7 +2,7 @@
 // side in one run, on the whole stack as real processes. Each measured run gets the machine alone
 // (one after the other, each on a fresh sandbox with the same settings).
 //
-//   npm run bench                               rate-limited, no-limit and consent-heavy modes
+//   npm run bench                               rate-limited, no-limit, consent-heavy and first-campaign modes
 //   npm run bench -- --rate 2 --recipients 130000
 //   npm run bench -- --quick --json             a tiny run (the test uses it)
 //   npm run bench -- --scale                    only the 1,000,000-recipient scale run
@@ -13,11 +13,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBaseline } from '../dev/bench/baseline';
-import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type SendPhase } from '../dev/bench/measure';
+import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type RealTime, type SendPhase } from '../dev/bench/measure';
+import { startWebhookReceiver } from '../dev/receivers';
 import { integerFlag } from '../dev/script-helpers';
+import { scaledListenerTiming } from '../activities/held-events';
+import { parseDurationMs } from '../src/sandbox/options';
+import { consentLine, emptyConsent } from '../src/campaign/consent';
 import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../dev/bench/orchestrator';
 
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
+                        [--first-campaign-recipients N] [--first-campaign-window DURATION] [--only MODE,...]
                         [--concurrency N] [--default-partitions] [--worker-heap-mb N] [--quick] [--scale] [--scale-recipients N]
                         [--json] [--out FILE] [--keep]`;
 
@@ -26,6 +31,11 @@ interface BenchFlags {
   recipients: number;
   noLimitRecipients: number;
   consentRecipients: number;
+  firstCampaignRecipients: number;
+  /** The first campaign's 24 h consent window, scaled to this (ms); every listener interval scales with it. */
+  firstCampaignWindowMs: number;
+  /** Run only these modes (default: all four). */
+  only: BenchMode[];
   /** chunksInFlight of the campaign and the baseline's concurrency (the same for both). */
   concurrency: number;
   /** Keep Temporal's default task queue partitions (the rate limit then splits across them). */
@@ -50,6 +60,9 @@ function parseFlags(argv: string[]): BenchFlags {
       recipients: { type: 'string' },
       'nolimit-recipients': { type: 'string' },
       'consent-recipients': { type: 'string' },
+      'first-campaign-recipients': { type: 'string' },
+      'first-campaign-window': { type: 'string' },
+      only: { type: 'string' },
       concurrency: { type: 'string' },
       'default-partitions': { type: 'boolean', default: false },
       'worker-heap-mb': { type: 'string' },
@@ -75,6 +88,9 @@ function parseFlags(argv: string[]): BenchFlags {
     recipients,
     noLimitRecipients: integerFlag('nolimit-recipients', values['nolimit-recipients'], quick ? 6_000 : recipients, 1000, 2_000_000),
     consentRecipients: integerFlag('consent-recipients', values['consent-recipients'], quick ? 2_000 : 20_000, 1000, 2_000_000),
+    firstCampaignRecipients: integerFlag('first-campaign-recipients', values['first-campaign-recipients'], quick ? 2_000 : 20_000, 1000, 2_000_000),
+    firstCampaignWindowMs: durationFlag('first-campaign-window', values['first-campaign-window'], quick ? 60_000 : 10 * 60_000),
+    only: onlyFlag(values.only),
     concurrency: integerFlag('concurrency', values.concurrency, 8, 1, 100),
     defaultPartitions: values['default-partitions'],
     workerHeapMb: values['worker-heap-mb'] === undefined ? null : integerFlag('worker-heap-mb', values['worker-heap-mb'], 0, 64, 16_384),
@@ -84,6 +100,29 @@ function parseFlags(argv: string[]): BenchFlags {
     out: values.out ?? (values.scale ? 'test-results/bench-scale.json' : 'test-results/bench.json'),
     keep: values.keep,
   };
+}
+
+function durationFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  let ms: number;
+  try {
+    ms = parseDurationMs(value);
+  } catch {
+    throw new Error(`--${name} must be a duration like 10m or 90s, got "${value}"`);
+  }
+  if (ms < 30_000 || ms > 86_400_000) throw new Error(`--${name} must be from 30s to 24h, got "${value}"`);
+  return ms;
+}
+
+const BENCH_MODES = ['rate-limited', 'no-limit', 'consent-heavy', 'first-campaign'] as const;
+type BenchMode = (typeof BENCH_MODES)[number];
+
+function onlyFlag(value: string | undefined): BenchMode[] {
+  if (value === undefined) return [...BENCH_MODES];
+  const modes = value.split(',').map((mode) => mode.trim());
+  const unknown = modes.filter((mode) => !BENCH_MODES.includes(mode as BenchMode));
+  if (unknown.length > 0 || modes.length === 0) throw new Error(`--only: modes are ${BENCH_MODES.join(', ')}; got "${value}"`);
+  return modes as BenchMode[];
 }
 
 /** Temporal's own default partitions, to show what the dev server's one partition (DEV_DYNAMIC_CONFIG) buys. */
@@ -96,11 +135,18 @@ function stackSettings(flags: BenchFlags): { dynamicConfig?: Record<string, numb
   };
 }
 
+/** Every recipient's consent already on file, every delivery working: the direct path. */
 const DELIVERED_MIX = '100/0/0/0/0';
+/** 20 % consent on file (delivered), 40 % grant, 30 % deny, 5 % fail, 5 % never decide. */
 const CONSENT_MIX = '20/40/30/5/5';
 /** Sandbox consent settings of the consent-heavy mode; the campaign waits longer than the sandbox. */
-const CONSENT_FLAGS = { 'consent-window': '8s', 'consent-decision-delay': '1s' };
+const CONSENT_WINDOW_MS = 8_000;
+const CONSENT_FLAGS = { 'consent-window': `${CONSENT_WINDOW_MS}ms`, 'consent-decision-delay': '1s' };
 const CAMPAIGN_CONSENT_WINDOW = '12s';
+/** The listener's intervals for a run, as environment of the listener process. */
+function listenerEnv(timing: { actionableMaxDelayMs: number; batchMaxDelayMs: number; maxRunMs: number }): NodeJS.ProcessEnv {
+  return { LISTENER_ACTIONABLE_MAX_DELAY_MS: String(timing.actionableMaxDelayMs), LISTENER_BATCH_MAX_DELAY_MS: String(timing.batchMaxDelayMs), LISTENER_MAX_RUN_MS: String(timing.maxRunMs) };
+}
 
 interface SideBySide {
   rate: number | null;
@@ -129,6 +175,7 @@ interface BenchReport {
   rateLimited?: SideBySide;
   noLimit?: SideBySide;
   consentHeavy?: { recipients: number; mix: string; rate: number; orchestrator: OrchestratorRun };
+  firstCampaign?: { recipients: number; windowMs: number; orchestrator: OrchestratorRun };
   scale?: { recipients: number; orchestrator: OrchestratorRun; workerRssMb: { first: number; peak: number; last: number } };
   targets: Target[];
 }
@@ -136,7 +183,8 @@ interface BenchReport {
 async function sideBySide(name: string, flags: BenchFlags, dir: string, rate: number | null, recipients: number, say: (line: string) => void): Promise<SideBySide> {
   const file = join(dir, `${name}-recipients.csv`);
   writeRecipientsFile(file, recipients);
-  const sandboxFlags: Record<string, string> = { 'outcome-mix': DELIVERED_MIX };
+  // The sandbox's defaults are a first campaign with a rate limit and a quota: this mode says what it needs.
+  const sandboxFlags: Record<string, string> = { 'outcome-mix': DELIVERED_MIX, 'monthly-quota': 'off', 'rate-limit-rps': 'off' };
   if (rate !== null) Object.assign(sandboxFlags, { 'rate-limit-rps': String(rate), 'rate-limit-burst': String(rate) });
   say(`${name}: orchestrator, ${recipients} recipients, ${rate === null ? 'no rate limit' : `${rate} requests/s`}, ${flags.concurrency} chunks in flight`);
   const orchestrator = await runOrchestrator({
@@ -179,16 +227,53 @@ async function consentHeavy(flags: BenchFlags, dir: string, say: (line: string) 
     dir,
     file,
     recipients: flags.consentRecipients,
-    sandboxFlags: { 'outcome-mix': CONSENT_MIX, 'rate-limit-rps': String(flags.rate), 'rate-limit-burst': String(flags.rate), ...CONSENT_FLAGS },
+    sandboxFlags: { 'outcome-mix': CONSENT_MIX, 'rate-limit-rps': String(flags.rate), 'rate-limit-burst': String(flags.rate), 'monthly-quota': 'off', ...CONSENT_FLAGS },
     rate: flags.rate,
     chunksInFlight: flags.concurrency,
     consentWindow: CAMPAIGN_CONSENT_WINDOW,
+    env: listenerEnv(scaledListenerTiming(CONSENT_WINDOW_MS)),
     ...stackSettings(flags),
     measureListener: true,
     timeoutMs: 30 * 60_000,
     say,
   });
   return { recipients: flags.consentRecipients, mix: CONSENT_MIX, rate: flags.rate, orchestrator };
+}
+
+/**
+ * A first campaign: every recipient new (the sandbox's defaults: everyone asked, its rate limit and
+ * quota; the workers take the rate from GetUsageStats), the 24 h window scaled down, and every
+ * interval with it (decision times, the listener's holds and runs), so events and signals are a
+ * real day's. Denials and expiries fall back to a local webhook.
+ */
+async function firstCampaign(flags: BenchFlags, dir: string, say: (line: string) => void): Promise<NonNullable<BenchReport['firstCampaign']>> {
+  const file = join(dir, 'first-campaign-recipients.csv');
+  writeRecipientsFile(file, flags.firstCampaignRecipients);
+  const windowMs = flags.firstCampaignWindowMs;
+  const timing = scaledListenerTiming(windowMs);
+  say(`first-campaign: ${flags.firstCampaignRecipients} new recipients, consent window 24 h scaled to ${windowMs / 1000} s (×${fmt(86_400_000 / windowMs, 0)}); listener holds denials ${timing.actionableMaxDelayMs} ms, others ${timing.batchMaxDelayMs} ms, runs ${timing.maxRunMs} ms`);
+  const receiver = await startWebhookReceiver();
+  try {
+    const orchestrator = await runOrchestrator({
+      name: 'first-campaign',
+      dir,
+      file,
+      recipients: flags.firstCampaignRecipients,
+      sandboxFlags: { 'consent-window': `${windowMs}ms` },
+      rate: null,
+      chunksInFlight: flags.concurrency,
+      consentWindow: `${windowMs}ms`,
+      env: listenerEnv(timing),
+      firstCampaign: { receiver, timing, consentWindowMs: windowMs },
+      ...stackSettings(flags),
+      measureListener: true,
+      timeoutMs: windowMs + 30 * 60_000,
+      say,
+    });
+    return { recipients: flags.firstCampaignRecipients, windowMs, orchestrator };
+  } finally {
+    await receiver.close();
+  }
 }
 
 async function scaleRun(flags: BenchFlags, dir: string, say: (line: string) => void): Promise<NonNullable<BenchReport['scale']>> {
@@ -200,7 +285,7 @@ async function scaleRun(flags: BenchFlags, dir: string, say: (line: string) => v
     dir,
     file,
     recipients: flags.scaleRecipients,
-    sandboxFlags: { 'outcome-mix': DELIVERED_MIX },
+    sandboxFlags: { 'outcome-mix': DELIVERED_MIX, 'rate-limit-rps': 'off', 'monthly-quota': 'off' },
     rate: null,
     chunksInFlight: flags.concurrency,
     ...stackSettings(flags),
@@ -225,8 +310,20 @@ function targetsOf(report: BenchReport): Target[] {
     add('rate-limited orchestrator / baseline', '≥ 0.95', report.rateLimited.orchestratorToBaseline, (v) => v >= 0.95);
     add('history events per 1,000 recipients (all delivered)', '≤ 40', report.rateLimited.orchestrator.cost.eventsPer1000Recipients, (v) => v <= 40);
   }
+  for (const [label, run] of [['rate-limited', report.rateLimited], ['no-limit', report.noLimit]] as const) {
+    if (!run) continue;
+    add(`history KB per 1,000 recipients, ${label} (all delivered)`, '≤ 60', run.orchestrator.cost.bytesPer1000Recipients / 1024, (v) => v <= 60);
+    add(`CPU ms per 1,000 recipients over idle, ${label} (all delivered)`, '≤ 150', run.orchestrator.cpuMsPer1000RecipientsOverIdle, (v) => v <= 150);
+  }
   if (report.noLimit) add('no-limit orchestrator / baseline', '≥ 0.80', report.noLimit.orchestratorToBaseline, (v) => v >= 0.8);
   if (report.consentHeavy) add('listener latency p99, consent-heavy (ms)', '< 1000', report.consentHeavy.orchestrator.listenerLatencyMs?.p99 ?? null, (v) => v < 1000);
+  const first = report.firstCampaign?.orchestrator;
+  if (first?.firstCampaign) {
+    add('first campaign: history events per 1,000 new recipients', '≤ 2000', first.cost.eventsPer1000Recipients, (v) => v <= 2000);
+    add('first campaign: largest chunk run (events)', '≤ 4096', first.firstCampaign.largestChunkRunEvents, (v) => v <= 4096);
+    const p99 = first.firstCampaign.realTimeMs.denialToFallback.p99;
+    add('first campaign: denial → fallback p99 at a real day (s)', '≤ 60', p99 === null ? null : p99 / 1000, (v) => v <= 60);
+  }
   if (report.scale) {
     add('scale: worker peak RSS (MB)', '< 500', report.scale.orchestrator.workerPeakRssBytes / 2 ** 20, (v) => v < 500);
     const largest = report.scale.orchestrator.cost.largestShareOfLimit;
@@ -282,9 +379,10 @@ function render(report: BenchReport): string {
   if (report.rateLimited) runs.push(['rate-limited, all delivered', report.rateLimited.orchestrator]);
   if (report.noLimit) runs.push(['no limit, all delivered', report.noLimit.orchestrator]);
   if (report.consentHeavy) runs.push([`consent-heavy ${report.consentHeavy.mix}`, report.consentHeavy.orchestrator]);
+  if (report.firstCampaign) runs.push([`first campaign, ${(report.firstCampaign.windowMs / 60_000).toLocaleString('en-US')} min window`, report.firstCampaign.orchestrator]);
   if (report.scale) runs.push([`scale ${report.scale.recipients.toLocaleString('en-US')}`, report.scale.orchestrator]);
   if (runs.length > 0) {
-    const cost: string[][] = [['orchestrator run', 'campaign s', 'listener p50/p99 ms', 'events/1k', 'history KB/1k', 'largest history', 'worker peak MB', 'listener peak MB']];
+    const cost: string[][] = [['orchestrator run', 'campaign s', 'listener p50/p99 ms', 'events/1k', 'history KB/1k', 'CPU ms/1k (over idle)', 'largest history', 'worker peak MB', 'listener peak MB']];
     for (const [label, run] of runs) {
       cost.push([
         label,
@@ -292,6 +390,7 @@ function render(report: BenchReport): string {
         ms(run.listenerLatencyMs),
         fmt(run.cost.eventsPer1000Recipients, 1),
         fmt(run.cost.bytesPer1000Recipients / 1024, 1),
+        `${fmt(run.cpuMsPer1000Recipients, 0)} (${fmt(run.cpuMsPer1000RecipientsOverIdle, 0)})`,
         `${run.cost.largestEvents.events} ev / ${fmt(run.cost.largestBytes.bytes / 1024, 0)} KB`,
         fmt(run.workerPeakRssBytes / 2 ** 20, 0),
         fmt(run.listenerPeakRssBytes / 2 ** 20, 0),
@@ -305,6 +404,31 @@ function render(report: BenchReport): string {
       cpu.push([label, ...['temporal', 'worker', 'listener', 'sandbox'].map((k) => `${fmt((share[k] ?? 0) * 100, 0)} %`), `${fmt(Math.max(0, 1 - busy) * 100, 0)} %`]);
     }
     lines.push(table(cpu), '');
+  }
+  const first = report.firstCampaign;
+  if (first?.orchestrator.firstCampaign) {
+    const f = first.orchestrator.firstCampaign;
+    const sec = (v: number | null) => (v === null ? '—' : fmt(v / 1000, 1));
+    const realTime = (r: RealTime) => `${sec(r.p50)} / ${sec(r.p99)}`;
+    lines.push(
+      `first campaign: ${first.recipients.toLocaleString('en-US')} new recipients, window 24 h scaled ×${fmt(1 / f.scale, 0)} to ${fmt(first.windowMs / 1000, 0)} s; listener holds denials ≤ ${f.timing.actionableMaxDelayMs} ms, others ≤ ${f.timing.batchMaxDelayMs} ms (a real day: 30 s, 10 min)`,
+      `consent: ${consentLine(first.orchestrator.result.consent ?? emptyConsent())}`,
+      '',
+      table([
+        ['first campaign', 'value'],
+        ['history events / KB per 1,000 recipients', `${fmt(first.orchestrator.cost.eventsPer1000Recipients, 0)} / ${fmt(first.orchestrator.cost.bytesPer1000Recipients / 1024, 1)}`],
+        ['chunks / chunk runs (continue-as-new)', `${f.chunks} / ${f.chunkRuns}`],
+        ['signals per chunk, average / max', `${fmt(f.signalsPerChunk.average, 0)} / ${f.signalsPerChunk.max}`],
+        ['largest chunk run (events)', String(f.largestChunkRunEvents)],
+        ['grant → applied p50 / p99 ms (scaled run)', ms(f.decisionToAppliedMs.granted)],
+        ['denial → applied p50 / p99 ms (scaled run)', ms(f.decisionToAppliedMs.denied)],
+        ['denial → fallback p50 / p99 ms (scaled run)', ms(f.denialToFallbackMs)],
+        ['grant → applied p50 / p99 s, a real day (bound)', realTime(f.realTimeMs.grantedApplied)],
+        ['denial → applied p50 / p99 s, a real day (bound)', realTime(f.realTimeMs.deniedApplied)],
+        ['denial → fallback p50 / p99 s, a real day (bound)', realTime(f.realTimeMs.denialToFallback)],
+      ]),
+      '',
+    );
   }
   if (report.scale) {
     const s = report.scale;
@@ -337,9 +461,11 @@ async function runBench(flags: BenchFlags, say: (line: string) => void): Promise
     if (flags.scale) {
       report.scale = await scaleRun(flags, dir, say);
     } else {
-      report.rateLimited = await sideBySide('rate-limited', flags, dir, flags.rate, flags.recipients, say);
-      report.noLimit = await sideBySide('no-limit', flags, dir, null, flags.noLimitRecipients, say);
-      report.consentHeavy = await consentHeavy(flags, dir, say);
+      const runs = new Set(flags.only);
+      if (runs.has('rate-limited')) report.rateLimited = await sideBySide('rate-limited', flags, dir, flags.rate, flags.recipients, say);
+      if (runs.has('no-limit')) report.noLimit = await sideBySide('no-limit', flags, dir, null, flags.noLimitRecipients, say);
+      if (runs.has('consent-heavy')) report.consentHeavy = await consentHeavy(flags, dir, say);
+      if (runs.has('first-campaign')) report.firstCampaign = await firstCampaign(flags, dir, say);
     }
     report.ok = true;
   } catch (err) {

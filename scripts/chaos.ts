@@ -5,6 +5,8 @@
 //   npm run chaos                              random seed, 9 faults, 6,000 recipients
 //   npm run chaos -- --seed 42 --faults 20 --recipients 20000
 //   npm run chaos -- --short --json            the fixed-seed run the tests use (every kind once)
+//   npm run chaos -- --first-campaign          every recipient new: consent decisions spread over the
+//                                              (scaled) window race the faults
 //   npm run chaos -- --server production --workers 2 --listeners 2 --source url
 //                                              the production topology: the real Temporal server on
 //                                              PostgreSQL, recipients from nginx (or --source postgres),
@@ -26,10 +28,11 @@ import { seededRandom } from '../dev/chaos/random';
 import { integerFlag, withTimeout } from '../dev/script-helpers';
 import { RECIPIENT_SOURCES, serveRecipients, type RecipientSourceKind, type ServedRecipients } from '../dev/chaos/recipient-sources';
 import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseOutside, sendGapAfter } from '../dev/chaos/send-gaps';
+import { scaledListenerTiming } from '../activities/held-events';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--json] [--out FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--first-campaign] [--json] [--out FILE] [--keep]
                      [--server dev|production] [--workers N] [--listeners N] [--source file|url|postgres] [--built]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
 
@@ -55,6 +58,8 @@ interface ChaosFlags {
   source: RecipientSourceKind;
   /** Run the workers and listeners from dist/ (built first), as in production: restarts load prebuilt workflow bundles. */
   built: boolean;
+  /** Every recipient new to the app: asked for consent, decisions spread over the scaled window. */
+  firstCampaign: boolean;
 }
 
 function parseFlags(argv: string[]): ChaosFlags {
@@ -68,6 +73,7 @@ function parseFlags(argv: string[]): ChaosFlags {
       horizon: { type: 'string' },
       rate: { type: 'string' },
       short: { type: 'boolean', default: false },
+      'first-campaign': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -108,14 +114,19 @@ function parseFlags(argv: string[]): ChaosFlags {
     listeners: integerFlag('listeners', values.listeners, 1, 1, 4),
     source,
     built: values.built,
+    firstCampaign: values['first-campaign'],
   };
 }
 
-/** Test numbers first (every outcome and the API's own failure modes), then derived ppnums. */
-function writeRecipients(path: string, count: number): string[] {
+/**
+ * Test numbers first (every outcome and the API's own failure modes), then derived ppnums. A first
+ * campaign has no test numbers: they skip the consent step, and every recipient there is new.
+ */
+function writeRecipients(path: string, count: number, firstCampaign: boolean): string[] {
   const ppnums: string[] = [];
-  for (let i = 1; i <= 7; i++) ppnums.push(`1230000000${i}`);
-  for (let i = 7; i < count; i++) ppnums.push(String(45_700_000_000 + i));
+  const testNumbers = firstCampaign ? 0 : 7;
+  for (let i = 1; i <= testNumbers; i++) ppnums.push(`1230000000${i}`);
+  for (let i = testNumbers; i < count; i++) ppnums.push(String(45_700_000_000 + i));
   writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},${personName(i)}`).join('\n')}\n`);
   return ppnums;
 }
@@ -147,9 +158,14 @@ interface ChaosReport {
   dir: string;
 }
 
-/** Sandbox consent window; the campaign waits a little longer so every sandbox decision is seen. */
+/**
+ * The sandbox's consent timing; the campaign waits a little longer so every sandbox decision is seen.
+ * Default: quick fixed decisions. First campaign: 24 h scaled to 30 s, decisions spread over it.
+ */
 const CONSENT: ConsentTiming = { consentWindowMs: 8_000, consentDecisionDelayMs: 1_500 };
 const CAMPAIGN_CONSENT_WINDOW = '12s';
+const FIRST_CAMPAIGN_CONSENT: ConsentTiming = { consentWindowMs: 30_000, consentDecisionDelayMs: null };
+const FIRST_CAMPAIGN_WINDOW = '40s';
 /** The webhook's HMAC key: only the worker's environment holds it; the final check looks for leaks. */
 const WEBHOOK_SECRET = 'chaos-hmac-key-5f1d2c';
 
@@ -162,10 +178,12 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   const started = Date.now();
   const faults: ChaosReport['faults'] = [];
   const topology = { server: flags.server, workers: flags.workers, listeners: flags.listeners, source: flags.source };
+  const consent = flags.firstCampaign ? FIRST_CAMPAIGN_CONSENT : CONSENT;
+  const listenerTiming = flags.firstCampaign ? scaledListenerTiming(consent.consentWindowMs) : { maxRunMs: 5_000, batchMaxDelayMs: 100, actionableMaxDelayMs: 100 };
   try {
-    say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
+    say(`chaos seed ${flags.seed}: ${flags.firstCampaign ? 'a first campaign, ' : ''}${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
     const file = join(dir, 'recipients.csv');
-    const ppnums = writeRecipients(file, flags.recipients);
+    const ppnums = writeRecipients(file, flags.recipients, flags.firstCampaign);
     served = await serveRecipients(flags.source, file, dir);
     say(`recipients from ${served.description}`);
     if (flags.built) {
@@ -181,15 +199,24 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       // With a URL or a table, a worker needs nothing on disk: each runs in a directory of its own.
       privateWorkDirs: flags.source !== 'file',
       sandboxFlags: {
-        'consent-window': `${CONSENT.consentWindowMs}ms`,
-        'consent-decision-delay': `${CONSENT.consentDecisionDelayMs}ms`,
+        'consent-window': `${consent.consentWindowMs}ms`,
         'delivery-delay': '200ms',
         'rate-limit-rps': String(flags.rate),
         'rate-limit-burst': String(flags.rate),
-        'outcome-mix': '70/10/8/7/5',
+        // A first campaign takes the sandbox's default mix (everyone new) and decision spread.
+        ...(flags.firstCampaign ? {} : { 'consent-decision-delay': `${consent.consentDecisionDelayMs}ms`, 'outcome-mix': '70/10/8/7/5' }),
       },
       // The receiver is on loopback: the workers may reach it only because it is listed.
-      env: { FALLBACK_SECRET_WEBHOOK: WEBHOOK_SECRET, FALLBACK_ALLOWED_HOSTS: new URL(receiver.url).host, SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100', ...served.env },
+      env: {
+        FALLBACK_SECRET_WEBHOOK: WEBHOOK_SECRET,
+        FALLBACK_ALLOWED_HOSTS: new URL(receiver.url).host,
+        SEND_RATE_PER_SECOND: String(flags.rate),
+        RECONCILE_SETTLE_MS: '2000',
+        LISTENER_MAX_RUN_MS: String(listenerTiming.maxRunMs),
+        LISTENER_BATCH_MAX_DELAY_MS: String(listenerTiming.batchMaxDelayMs),
+        LISTENER_ACTIONABLE_MAX_DELAY_MS: String(listenerTiming.actionableMaxDelayMs),
+        ...served.env,
+      },
     });
     say(`stack up: Temporal ${flags.server === 'production' ? 'server on PostgreSQL' : 'dev server'} ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}, ${flags.workers} worker(s), ${flags.listeners} listener(s)`);
 
@@ -198,7 +225,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       campaignId,
       template: { name: `chaos-${flags.seed}`, components: [{ type: 'text', content: 'Hello {{name}}' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
       recipients: served.recipients,
-      consentWindow: CAMPAIGN_CONSENT_WINDOW,
+      consentWindow: flags.firstCampaign ? FIRST_CAMPAIGN_WINDOW : CAMPAIGN_CONSENT_WINDOW,
       fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
       limits: { chunkSize: 100, chunksInFlight: 8 },
     };
@@ -229,7 +256,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         const progress = await withTimeout(stack.campaigns.getProgress(campaignId), 10_000, 'progress query hung').catch(() => undefined);
         const campaign = progress && { status: progress.status, final: countRecipients(progress.counts), total: progress.total, chunksSent: progress.chunksSent, chunksTotal: progress.chunksTotal };
         const injectedAt = Date.now();
-        const fault: ReportedFault = { ...(await injectFault(stack, planned, random, CONSENT)), injectedAt, campaign };
+        const fault: ReportedFault = { ...(await injectFault(stack, planned, random, consent)), injectedAt, campaign };
         faults.push(fault);
         say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s${progressNote(fault.campaign)}: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
       }
@@ -239,6 +266,10 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate }, vars });
       stack.temporal.dumpDatabases?.(join(dir, 'temporal.pgdump'));
       checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], ppnums.slice(0, 50), campaignId, served.notLogged));
+      if (flags.firstCampaign) {
+        const asked = result.consent?.asked ?? 0;
+        checks.push({ name: 'every recipient was asked for consent first', ok: asked === flags.recipients, detail: `${asked} of ${flags.recipients} asked` });
+      }
       const sentAt = acceptanceTimes(await stack.inspector.sendRequests());
       const sendGaps = measureSendGaps(faults, sentAt);
       const unfaultedPauseMs = longestPauseOutside(sentAt, faults.map((fault) => fault.injectedAt));

@@ -1,6 +1,8 @@
 // The main job on the embedded default: a local Temporal dev server (SQLite, Web UI), the Ppoppo
-// sandbox, the worker and the listener, then one example campaign of a few thousand sandbox
-// recipients covering every outcome, with live progress and a final report.
+// sandbox, the worker and the listener, then one example campaign: a realistic first campaign, every
+// recipient new to the app and so asked for consent first, with the 24 h consent window scaled to a
+// minute (decisions and the listener's intervals scaled with it), live progress and a final report
+// with the consent figures and the app's quota use.
 //
 //   npm run demo                      run the example campaign, report, stop everything
 //   npm run demo -- --keep            same, then keep the stack running until Ctrl-C
@@ -24,8 +26,11 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { PpoppoClient } from '../src/api/client';
 import { makeClientConfig } from '../src/api/config';
+import { usageLine } from '../src/campaign/budget';
+import { consentLine } from '../src/campaign/consent';
 import type { CampaignSpec } from '../src/campaign/spec';
 import type { OutcomeCounts } from '../src/campaign/outcomes';
+import { scaledListenerTiming } from '../activities/held-events';
 import { runListener } from '../src/listener';
 import { installProcessLogger } from '../src/logging';
 import { parseDurationMs } from '../src/sandbox/options';
@@ -66,7 +71,7 @@ function parseFlags() {
       },
     });
     const recipients = Number(values.recipients);
-    if (!Number.isInteger(recipients) || recipients < 7 || recipients > 200_000) throw new Error('--recipients must be an integer from 7 to 200000');
+    if (!Number.isInteger(recipients) || recipients < 1 || recipients > 200_000) throw new Error('--recipients must be an integer from 1 to 200000');
     const port = (flag: string, text: string | undefined) => {
       if (text === undefined) return undefined;
       const n = Number(text);
@@ -93,13 +98,15 @@ const say = (line: string) => {
   if (!flags.json) console.log(line);
 };
 
-/** Every documented and sandbox-only test number first, then ppnums whose outcome the sandbox derives. */
+/** Recipients the app has never messaged: the sandbox asks each for consent first. */
 function writeRecipients(path: string, count: number): void {
   const rows = ['ppnum,name'];
-  for (let i = 1; i <= 7; i++) rows.push(`1230000000${i},Tester ${i}`);
-  for (let i = 7; i < count; i++) rows.push(`${45600000000 + i},Customer ${i}`);
+  for (let i = 0; i < count; i++) rows.push(`${45600000000 + i},Customer ${i}`);
   writeFileSync(path, `${rows.join('\n')}\n`);
 }
+
+/** The consent window of the demo's first campaign: 24 h scaled to a minute. */
+const DEMO_WINDOW_MS = 60_000;
 
 function bar(done: number, total: number, width = 30): string {
   const filled = total === 0 ? width : Math.round((done / total) * width);
@@ -173,12 +180,13 @@ async function main(): Promise<number> {
   stops.push(() => temporal.stop());
   say(`  Temporal ${temporal.address}, Web UI ${temporal.uiUrl}${ports.port !== 7233 && flags.ports.port === undefined ? ' (port 7233 was in use)' : ''}`);
 
-  // The consent window is scaled from 24 h to seconds so the whole story fits in a minute.
   // `--serve` is for real use: the usual sandbox ports, state kept in .data/, a consent window from
-  // SANDBOX_CONSENT_WINDOW (default 24 h). The demo itself gets a fresh, fast sandbox.
+  // SANDBOX_CONSENT_WINDOW (default 24 h), the listener's real intervals. The demo itself gets a
+  // fresh sandbox on its defaults (consent first, rate limit and quota on) but a one-minute window,
+  // and a listener whose intervals shrink with it: the same events and signals as a real day.
   const sandbox = await startSandbox(flags.serve
     ? { dbPath: join(dataDir, 'sandbox.sqlite'), grpcPort: ports.sandboxGrpcPort, httpPort: ports.sandboxHttpPort, consentWindowMs: parseDurationMs(process.env.SANDBOX_CONSENT_WINDOW ?? '24h') }
-    : { dbPath: ':memory:', consentDecisionDelayMs: 1_500, consentWindowMs: 8_000, grpcPort: ports.sandboxGrpcPort, httpPort: ports.sandboxHttpPort });
+    : { dbPath: ':memory:', consentWindowMs: DEMO_WINDOW_MS, grpcPort: ports.sandboxGrpcPort, httpPort: ports.sandboxHttpPort });
   stops.push(() => sandbox.close());
   say(`  Ppoppo sandbox ${sandbox.grpcUrl} (inspection ${sandbox.httpUrl})`);
 
@@ -192,9 +200,9 @@ async function main(): Promise<number> {
   process.env.RECONCILE_SETTLE_MS ??= '2000';
   const workers = await runWorkers({ connection, temporalClient: client, ppoppoClient: ppoppo });
   stops.push(() => workers.shutdown());
-  const listener = await runListener({ connection, temporalClient: client, ppoppoClient: ppoppo, maxRunMs: 10_000 });
+  const listener = await runListener({ connection, temporalClient: client, ppoppoClient: ppoppo, ...(flags.serve ? {} : scaledListenerTiming(DEMO_WINDOW_MS)) });
   stops.push(() => listener.shutdown());
-  say('  worker and listener running');
+  say(`  worker and listener running; send rate ${workers.sendRate.text}`);
 
   if (flags.serve) {
     const env = [
@@ -224,28 +232,38 @@ async function main(): Promise<number> {
     campaignId,
     template: { name: `demo-welcome-${campaignId}`, components: [{ type: 'text', content: 'Hello {{name}}, welcome aboard!' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
     recipients: { file, format: 'csv' },
-    consentWindow: '20s',
+    consentWindow: '75s', // a little longer than the sandbox's minute, so every undecided consent expires there first
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
     limits: { chunkSize: 500, chunksInFlight: 4 },
   };
   const workflowId = campaignWorkflowId(campaignId);
+  // Two API faults on purpose, through the sandbox's test-only switches, to show how they are handled:
+  // a send refused (UNAVAILABLE: sent again) and an answer lost (INTERNAL: checked with the API, adopted).
+  const inspector = new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken);
+  await inspector.faults({ unavailableNext: 1, ambiguousNext: 1 });
   const handle = await client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId, taskQueue: TASK_QUEUES.campaigns, args: [spec] });
   const uiLink = `${temporal.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
-  say(`\nCampaign ${campaignId}: ${flags.recipients} recipients from ${file}\n  Web UI: ${uiLink}\n`);
+  say(`\nCampaign ${campaignId}: ${flags.recipients} recipients from ${file}\n  Web UI: ${uiLink}`);
+  say(`  A first campaign: every recipient is new to the app, so each is asked for consent first. Decisions come in over
+  the consent window, scaled from 24 h to ${DEMO_WINDOW_MS / 1000} s (the listener's intervals scaled with it); the denied and
+  the expired get the fallback. Two API faults are provoked on purpose: one send refused, one answer lost.\n`);
 
   const started = Date.now();
   const ticker = setInterval(() => {
     handle.query(progressQuery).then((p: CampaignProgress) => {
       const done = Object.values({ ...p.counts, fallbackSent: 0, fallbackFailed: 0 }).reduce((a, b) => a + b, 0);
-      if (!flags.json && process.stdout.isTTY) process.stdout.write(`\r${bar(done, p.total)} ${done}/${p.total} ${p.status} · ${countsLine(p.counts)} · ${((Date.now() - started) / 1000).toFixed(0)}s   `);
-      else say(`${p.status} ${done}/${p.total} · ${countsLine(p.counts)}`);
+      const consent = p.consent ? consentLine(p.consent) : '';
+      const line = `${done}/${p.total} ${p.status} · ${countsLine(p.counts)}${consent ? ` · consent: ${consent}` : ''}`;
+      if (!flags.json && process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${bar(done, p.total)} ${line} · ${((Date.now() - started) / 1000).toFixed(0)}s`);
+      else say(line);
     }, () => undefined);
   }, flags.json || !process.stdout.isTTY ? 5_000 : 500);
   const result: CampaignResult = await handle.result().finally(() => clearInterval(ticker));
   say('');
 
-  // Checks against the sandbox's own ledger and the fallback receiver.
-  const duplicates = await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).duplicates();
+  // Checks against the sandbox's own ledger and the fallback receiver; the quota as the API reports it.
+  const duplicates = await inspector.duplicates();
+  const usage = await ppoppo.getUsageStats();
   const fallbacks = receiver.requests.map((request) => JSON.parse(request.body) as { ppnum: string; outcome: string });
   const fallbackKeys = fallbacks.map((f) => f.ppnum);
   const checks = {
@@ -255,15 +273,18 @@ async function main(): Promise<number> {
     fallbackOncePerRecipient: new Set(fallbackKeys).size === fallbackKeys.length,
     fallbackMatchesPolicy: fallbackKeys.length === result.counts.denied + result.counts.expired,
     fallbacksSigned: receiver.requests.every((request) => verifyWebhook({ headers: request.headers, body: request.body, secret: webhookSecret }).ok),
+    everyRecipientAskedForConsent: result.consent?.asked === result.total,
   };
   const ok = Object.values(checks).every(Boolean);
   const seconds = (Date.now() - started) / 1000;
   if (flags.json) {
-    console.log(JSON.stringify({ campaignId, seconds, result, fallbacksReceived: fallbacks.length, checks, webUi: uiLink, payloadKeyFile: process.env.PAYLOAD_KEY_FILE, codecServer: codec.server?.url }, null, 2));
+    console.log(JSON.stringify({ campaignId, seconds, result, fallbacksReceived: fallbacks.length, usage, checks, webUi: uiLink, payloadKeyFile: process.env.PAYLOAD_KEY_FILE, codecServer: codec.server?.url }, null, 2));
   } else {
     console.log(`Campaign ${result.status} in ${seconds.toFixed(1)} s`);
     console.log(`  recipients      ${result.total} in ${result.chunks} chunks`);
     for (const [outcome, count] of Object.entries(result.counts)) console.log(`  ${outcome.padEnd(15)} ${count}`);
+    console.log(`  consent         ${result.consent ? consentLine(result.consent) : '—'}`);
+    console.log(`  ${usageLine(usage)} (GetUsageStats)`);
     console.log(`  fallbacks received by the webhook: ${fallbacks.length}`);
     for (const [name, passed] of Object.entries(checks)) console.log(`  ${passed ? 'ok  ' : 'FAIL'} ${name}`);
     console.log(`  Web UI: ${uiLink}`);

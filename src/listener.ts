@@ -26,7 +26,7 @@ import { metricsNote } from './metrics/runtime';
 const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 
-export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'unknownGraceMs'> {
+export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'actionableMaxDelayMs' | 'unknownGraceMs'> {
   connection?: NativeConnection;
   temporalClient?: Client;
   ppoppoClient?: PpoppoClient;
@@ -37,7 +37,7 @@ export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' 
   workflowId?: string;
   /** Start the listener workflow if it is not running (default true). */
   startWorkflow?: boolean;
-  /** Length of one consumeEvents run (default env LISTENER_MAX_RUN_MS, else 60 s; tests use short runs). */
+  /** Length of one consumeEvents run (default env LISTENER_MAX_RUN_MS, else 10 min; tests use short runs). */
   maxRunMs?: number;
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -60,6 +60,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     temporalClient,
     batchMaxEvents: options.batchMaxEvents,
     batchMaxDelayMs: options.batchMaxDelayMs ?? envNumber('LISTENER_BATCH_MAX_DELAY_MS'),
+    actionableMaxDelayMs: options.actionableMaxDelayMs ?? envNumber('LISTENER_ACTIONABLE_MAX_DELAY_MS'),
     unknownGraceMs: options.unknownGraceMs,
   });
   const worker = await Worker.create({

@@ -1,7 +1,8 @@
 // The worker process (`npm run worker`): two Temporal workers in one process.
 //  - 'ppoppo-campaigns': campaign and chunk workflows plus every activity except the send call.
 //  - 'ppoppo-send': only createSendRequest, with maxTaskQueueActivitiesPerSecond = the app's
-//    request rate. The Temporal server enforces that rate across the whole fleet of workers.
+//    request rate, read from the API (GetUsageStats) at start; SEND_RATE_PER_SECOND may lower it.
+//    The Temporal server enforces that rate across the whole fleet of workers.
 // SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers): they stop
 // polling, and in-flight tasks get WORKER_SHUTDOWN_GRACE_MS to finish (src/temporal/worker-settings.ts).
 import type { Client } from '@temporalio/client';
@@ -10,7 +11,9 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
-import { envNumber, isMainModule, openProcessDeps, PROCESS_FLAGS_USAGE, runProcess } from './run-helpers';
+import { SendRateTooHighError, sendRateFor } from './campaign/budget';
+import type { SendRateDecision } from './campaign/budget';
+import { envNumber, isMainModule, openProcessDeps, PROCESS_EXIT, PROCESS_FLAGS_USAGE, ProcessError, runProcess } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { describePayloadEncryption, payloadEncryptionFromEnv } from './temporal/data-converter';
 import { TASK_QUEUES } from './temporal/names';
@@ -33,8 +36,10 @@ export interface RunWorkersOptions {
   namespace?: string;
   /** Payload encryption; default from the PAYLOAD_* environment (src/temporal/data-converter.ts). */
   dataConverter?: DataConverter;
-  /** The app's CreateSendRequest rate; default env SEND_RATE_PER_SECOND, unset = unlimited. */
+  /** Lowers the fleet's CreateSendRequest rate below the app's own limit (default env SEND_RATE_PER_SECOND). */
   sendRatePerSecond?: number;
+  /** The listener workflow the send path tells about accepted requests (default LISTENER_WORKFLOW_ID). */
+  listenerWorkflowId?: string;
   /** Workflow code; defaults to the prebuilt bundle when built, else workflows/index.ts (src/temporal/workflow-code.ts). A bundle passed here must be built with FAILURE_CONVERTER_PATH. */
   workflowsPath?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -42,6 +47,8 @@ export interface RunWorkersOptions {
 }
 
 export interface RunningWorkers {
+  /** The send rate the send queue runs at, and why. */
+  sendRate: SendRateDecision;
   /** Resolves when both workers have stopped and owned connections are closed. */
   finished: Promise<void>;
   shutdown(): Promise<void>;
@@ -53,8 +60,15 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   const { namespace, connection, temporalClient, ppoppoClient, dataConverter, closeOwned } = await openProcessDeps(options);
   const taskQueues = { ...DEFAULT_TASK_QUEUES, ...options.taskQueues };
 
-  const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient });
-  const rate = options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND');
+  const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient, listenerWorkflowId: options.listenerWorkflowId });
+  let sendRate: SendRateDecision;
+  try {
+    sendRate = await fleetSendRate(ppoppoClient, options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND'));
+  } catch (err) {
+    await closeOwned();
+    throw err;
+  }
+  const rate = sendRate.perSecond;
   const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : options.workflowsPath ? { workflowsPath: options.workflowsPath } : workflowCode('worker');
 
   const { maxCachedWorkflows, ...shutdownAndSticky } = workerSettingsFromEnv('worker');
@@ -73,6 +87,7 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
     await closeOwned();
   }).then(() => undefined);
   return {
+    sendRate,
     finished,
     async shutdown() {
       for (const worker of [campaignsWorker, sendWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -81,22 +96,35 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   };
 }
 
+/** The app's rate limit from the API (a read: retried a little), capped by an explicit setting. */
+async function fleetSendRate(ppoppo: PpoppoClient, explicit: number | undefined): Promise<SendRateDecision> {
+  let usage;
+  try {
+    usage = await ppoppo.getUsageStats({ deadlineMs: 5_000 });
+  } catch (err) {
+    return sendRateFor(undefined, explicit, err instanceof Error ? err.message : String(err));
+  }
+  return sendRateFor(usage, explicit);
+}
+
 const USAGE = `usage: npm run worker [-- --log-file PATH]   (installed package: ppoppo-worker [--log-file PATH])
 Runs the campaign and chunk workflows and their activities (task queue ${DEFAULT_TASK_QUEUES.campaigns}) and the
 send activity (task queue ${DEFAULT_TASK_QUEUES.send}) until SIGINT/SIGTERM.
 ${PROCESS_FLAGS_USAGE}
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY;
 PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET; PAYLOAD_KEY_FILE or PAYLOAD_KEYS;
-SEND_RATE_PER_SECOND (the app's request rate, enforced fleet-wide); RECIPIENT_FILE_ROOTS,
-RECIPIENT_URL_ALLOWED_HOSTS, FALLBACK_ALLOWED_HOSTS, FALLBACK_SECRET_WEBHOOK, FALLBACK_SECRET_SMTP;
-METRICS_PORT (Prometheus /metrics); WORKER_MAX_CACHED_WORKFLOWS, WORKER_SHUTDOWN_GRACE_MS,
-STICKY_QUEUE_TIMEOUT_MS (see .env.example).
-Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag; 4 cannot connect to Temporal.`;
+SEND_RATE_PER_SECOND (lowers the fleet's request rate below the app's own limit, which is read from the API);
+RECIPIENT_FILE_ROOTS, RECIPIENT_URL_ALLOWED_HOSTS, FALLBACK_ALLOWED_HOSTS, FALLBACK_SECRET_WEBHOOK,
+FALLBACK_SECRET_SMTP; METRICS_PORT (Prometheus /metrics); WORKER_MAX_CACHED_WORKFLOWS,
+WORKER_SHUTDOWN_GRACE_MS, STICKY_QUEUE_TIMEOUT_MS (see .env.example).
+Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag or a SEND_RATE_PER_SECOND above the app's limit; 4 cannot connect to Temporal.`;
 
 if (isMainModule(import.meta.url)) {
   runProcess('worker', USAGE, async () => {
-    const workers = await runWorkers();
-    console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}, ${describePayloadEncryption(payloadEncryptionFromEnv())}${metricsNote()} - Ctrl-C to stop`);
+    const workers = await runWorkers().catch((err: unknown) => {
+      throw err instanceof SendRateTooHighError ? new ProcessError(err.message, PROCESS_EXIT.usage) : err;
+    });
+    console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}, ${describePayloadEncryption(payloadEncryptionFromEnv())}${metricsNote()}; send rate ${workers.sendRate.text} - Ctrl-C to stop`);
     await workers.finished;
   });
 }

@@ -12,7 +12,8 @@ const counter = (definition: MetricDefinition) => metricMeter.createCounter(defi
 
 /** Records what a chunk's or campaign's outcome counts gained since the last call. */
 export class OutcomeMetrics {
-  private recorded = emptyCounts();
+  /** `recorded`: what an earlier run already recorded (a run continued as new). */
+  constructor(private recorded: OutcomeCounts = emptyCounts()) {}
 
   record(counts: OutcomeCounts): void {
     const gained = (key: keyof OutcomeCounts) => counts[key] - this.recorded[key];

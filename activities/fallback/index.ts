@@ -1,8 +1,8 @@
 // The `sendFallbacks` activity: delivers one batch of a chunk's fallback messages through the
 // campaign's channel. Each item gets its own result (one bad address does not fail the batch).
-// Finished items are reported in heartbeat details, so a retried attempt (worker crash, timeout)
-// skips them; what slips through between heartbeats is deduplicated by receivers via the
-// idempotency key / Message-ID.
+// Run as a regular activity (histories from before local fallbacks), finished items are reported
+// in heartbeat details, so a retried attempt skips them; as a local activity (today) a retry sends
+// the batch again. Either way receivers deduplicate by the idempotency key / Message-ID.
 //
 // A channel that cannot be used as the worker is configured (secret or password missing, host not
 // allowed) fails the whole batch as FallbackConfigInvalid: an operator's fault, never a recipient's
@@ -14,7 +14,7 @@ import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { parseChannelSettings, type FallbackChannelSettings } from '../../src/campaign/fallback-settings';
 import { isFallbackTrigger, type RecipientOutcome } from '../../src/campaign/outcomes';
 import { FALLBACK_FAILURE_TYPES } from '../../src/contracts/chunk';
-import { activityContext, withKeepAlive } from '../heartbeat';
+import { activityContext, heartbeat, withKeepAlive } from '../heartbeat';
 import { readChunkRecipients } from '../recipients';
 import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel } from './channel';
 import { createEmailChannel } from './email';
@@ -92,7 +92,7 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
           eachConcurrently(pending, concurrency, async (item) => {
             const result = await deliver(channel, input, item, vars.get(item.ppnum));
             done.set(item.ppnum, result);
-            context?.heartbeat(progress());
+            heartbeat(progress());
           }),
         progress,
       );

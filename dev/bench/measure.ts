@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { CampaignClient } from '../../src/client/campaigns';
 import type { SandboxInspector, SandboxStats, SendRequestEntry } from '../sandbox/inspector';
+import { deliveryBatchSignal } from '../../src/contracts/chunk';
+import type { WebhookReceiver } from '../receivers';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
@@ -100,12 +102,13 @@ export async function listCampaignWorkflows(client: Client, campaignId: string, 
   }
 }
 
-/** Chunk workflow start time by the send request it adopted (search attribute PpoppoSendRequestId). */
+/** Chunk workflow start time (its first run's, when it continued as new) by the send request it adopted. */
 export function chunkStartsBySendRequest(chunks: WorkflowExecutionInfo[]): Map<string, number> {
   const starts = new Map<string, number>();
   for (const info of chunks) {
     const id = info.typedSearchAttributes.get(SEND_REQUEST_ID_KEY);
-    if (id) starts.set(id, info.startTime.getTime());
+    const start = info.startTime.getTime();
+    if (id && start < (starts.get(id) ?? Infinity)) starts.set(id, start);
   }
   return starts;
 }
@@ -116,7 +119,7 @@ export interface HistoryCost {
   /** Events of the campaign's runs and of the average chunk (one chunk = up to 1,000 recipients). */
   campaignEvents: number;
   chunkEventsAverage: number;
-  /** Bytes of the average chunk history (mostly the listener's deliveryEvents signal payloads). */
+  /** Bytes of the average chunk history (much of it the listener's deliveryBatch signal payloads). */
   chunkBytesAverage: number;
   events: number;
   bytes: number;
@@ -207,4 +210,95 @@ export function cpuUse(before: Record<string, number>, after: Record<string, num
     share[name] = seconds > 0 ? used[name] / (seconds * cores) : 0;
   }
   return { seconds: used, shareOfMachine: share };
+}
+
+/** The listener's hold limits of a run (ms). */
+export interface ListenerTiming {
+  actionableMaxDelayMs: number;
+  batchMaxDelayMs: number;
+}
+
+export interface RealTime {
+  p50: number | null;
+  p99: number | null;
+}
+
+export interface FirstCampaignFigures {
+  /** The consent window as a share of a real day (the scale every interval was run at). */
+  scale: number;
+  timing: ListenerTiming;
+  chunks: number;
+  chunkRuns: number;
+  largestChunkRunEvents: number;
+  signalsPerChunk: { average: number; max: number };
+  /** From the API's decision (its event time) to the chunk applying it, measured in the scaled run. */
+  decisionToAppliedMs: { granted: Percentiles; denied: Percentiles };
+  /** From the API's denial to the fallback webhook receiving it. */
+  denialToFallbackMs: Percentiles;
+  /**
+   * The same at a real day's timing, as an upper bound: the only interval on these paths that was
+   * scaled is the listener's hold, so each sample's measured processing (what exceeds the scaled
+   * hold limit) is added to the real hold limit (30 s for denials, 10 min for the rest).
+   */
+  realTimeMs: { grantedApplied: RealTime; deniedApplied: RealTime; denialToFallback: RealTime };
+}
+
+/** Consent latencies, signals and chunk runs of a first campaign, read after it finished. */
+export async function firstCampaignFigures(run: {
+  client: Client;
+  campaigns: CampaignClient;
+  inspector: SandboxInspector;
+  campaignId: string;
+  workflows: CampaignWorkflows;
+  receiver: WebhookReceiver;
+  timing: ListenerTiming;
+  consentWindowMs: number;
+}): Promise<FirstCampaignFigures> {
+  const { timing } = run;
+  const scale = run.consentWindowMs / 86_400_000;
+  const signals = new Map<string, number>();
+  for (const info of run.workflows.chunks) {
+    const history = await run.client.workflow.getHandle(info.workflowId, info.runId).fetchHistory();
+    const count = (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === deliveryBatchSignal.name).length;
+    signals.set(info.workflowId, (signals.get(info.workflowId) ?? 0) + count);
+  }
+  const decidedAt = new Map<string, { type: string; at: number }>();
+  for (const event of await run.inspector.events()) {
+    if (event.ppnum && (event.type === 'CONSENT_GRANTED' || event.type === 'CONSENT_DENIED')) decidedAt.set(event.ppnum, { type: event.type, at: Date.parse(event.occurredAt) });
+  }
+  const granted: number[] = [];
+  const denied: number[] = [];
+  for await (const record of run.campaigns.recipients(run.campaignId)) {
+    const decision = decidedAt.get(record.ppnum);
+    const applied = decision && record.history.find((entry) => entry.event === decision.type);
+    if (decision && applied) (decision.type === 'CONSENT_DENIED' ? denied : granted).push(Date.parse(applied.at) - decision.at);
+  }
+  const fallbackAt = new Map<string, number>();
+  for (const request of run.receiver.requests) {
+    const body = JSON.parse(request.body) as { campaignId: string; ppnum: string };
+    if (body.campaignId === run.campaignId && !fallbackAt.has(body.ppnum)) fallbackAt.set(body.ppnum, request.at);
+  }
+  const toFallback: number[] = [];
+  for (const [ppnum, decision] of decidedAt) {
+    const at = fallbackAt.get(ppnum);
+    if (decision.type === 'CONSENT_DENIED' && at !== undefined) toFallback.push(at - decision.at);
+  }
+  /** Real hold limit plus what each sample took beyond the scaled one. */
+  const real = (samples: number[], holdMs: number): RealTime => {
+    const bounded = percentiles(samples.map((ms) => holdMs + Math.max(0, ms - holdMs * scale)));
+    return { p50: bounded.p50, p99: bounded.p99 };
+  };
+  const realHold = { actionable: timing.actionableMaxDelayMs / scale, other: timing.batchMaxDelayMs / scale };
+  const perChunk = [...signals.values()];
+  return {
+    scale,
+    timing,
+    chunks: signals.size,
+    chunkRuns: run.workflows.chunks.length,
+    largestChunkRunEvents: Math.max(0, ...run.workflows.chunks.map((info) => info.historyLength)),
+    signalsPerChunk: { average: perChunk.reduce((a, b) => a + b, 0) / Math.max(1, perChunk.length), max: Math.max(0, ...perChunk) },
+    decisionToAppliedMs: { granted: percentiles(granted), denied: percentiles(denied) },
+    denialToFallbackMs: percentiles(toFallback),
+    realTimeMs: { grantedApplied: real(granted, realHold.other), deniedApplied: real(denied, realHold.actionable), denialToFallback: real(toFallback, realHold.actionable) },
+  };
 }

@@ -11,14 +11,19 @@ import {
   chunkStartsBySendRequest,
   cpuSeconds,
   cpuUse,
+  firstCampaignFigures,
   historyCost,
   listCampaignWorkflows,
   listenerLatency,
   sendPhase,
+  type FirstCampaignFigures,
   type HistoryCost,
+  type ListenerTiming,
   type Percentiles,
   type SendPhase,
 } from './measure';
+import type { WebhookReceiver } from '../receivers';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { withTimeout } from '../script-helpers';
 import { startStack, type Stack } from '../stack/start-stack';
 
@@ -45,10 +50,13 @@ export interface OrchestratorOptions {
   chunksInFlight: number;
   /** Temporal dynamic config for the dev server (experiments; the bench uses the defaults). */
   dynamicConfig?: Record<string, string | number | boolean>;
-  /** Extra environment of the worker and listener processes (e.g. NODE_OPTIONS). */
+  /** Extra environment of the worker and listener processes (e.g. the listener's timing). */
+  env?: NodeJS.ProcessEnv;
   /** The workers' heap cap (default: the stack's, as `npm run worker`). */
   workerHeapMb?: number;
   consentWindow?: string;
+  /** A first campaign: fallback to this receiver on denied and expired, and measure consent latencies with the listener timing used. */
+  firstCampaign?: { receiver: WebhookReceiver; timing: ListenerTiming; consentWindowMs: number };
   /** Read every recipient's history and the ledger for the listener latency (skip for huge runs). */
   measureListener: boolean;
   /** How often to print progress and sample RSS. */
@@ -56,6 +64,9 @@ export interface OrchestratorOptions {
   timeoutMs: number;
   say: (line: string) => void;
 }
+
+/** How long the stack's idle CPU is sampled before a campaign. */
+const IDLE_SAMPLE_MS = 5_000;
 
 export interface RssSample {
   second: number;
@@ -75,6 +86,17 @@ export interface OrchestratorRun {
   rss: RssSample[];
   /** CPU used by each process from the campaign's start to its result (where the time goes). */
   cpu: ReturnType<typeof cpuUse>;
+  /** CPU of Temporal, worker, listener and sandbox together, per 1,000 recipients. */
+  cpuMsPer1000Recipients: number;
+  /**
+   * The same without what the four use idle over the campaign's time (their idle rate measured for
+   * IDLE_SAMPLE_MS before it): the campaign's own work, so a run a busy machine stretches out is
+   * not charged for the stack's idle timers and polls.
+   */
+  cpuMsPer1000RecipientsOverIdle: number;
+  /** CPU seconds per second each process used idle, before the campaign. */
+  idleCpuPerSecond: Record<string, number>;
+  firstCampaign?: FirstCampaignFigures;
   /** Seconds spent reading the measurements after the campaign (not part of any figure). */
   measureSeconds: number;
 }
@@ -82,7 +104,7 @@ export interface OrchestratorRun {
 export async function runOrchestrator(options: OrchestratorOptions): Promise<OrchestratorRun> {
   const { say } = options;
   // The recipients file is shared by the runs, beside their stack directories: the workers may read its directory.
-  const env: NodeJS.ProcessEnv = { RECIPIENT_FILE_ROOTS: dirname(options.file), ...(options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) }) };
+  const env: NodeJS.ProcessEnv = { RECIPIENT_FILE_ROOTS: dirname(options.file), ...(options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) }), ...options.env };
   const stack: Stack = await startStack({ dir: join(options.dir, options.name), sandboxFlags: options.sandboxFlags, env, dynamicConfig: options.dynamicConfig, workerHeapMb: options.workerHeapMb });
   try {
     const campaignId = `bench-${options.name}`;
@@ -92,10 +114,14 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       recipients: { file: options.file, format: 'csv' },
       consentWindow: options.consentWindow,
       limits: { chunkSize: 1000, chunksInFlight: options.chunksInFlight },
+      ...(options.firstCampaign ? { fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: options.firstCampaign.receiver.url }, text: 'Hello {{name}}, by another way' } } : {}),
     };
     const worker = stack.workers[0]!;
     const cpuNow = () => ({ temporal: cpuSeconds(stack.temporal.pid), worker: cpuSeconds(worker.pid), listener: cpuSeconds(stack.listener.pid), sandbox: cpuSeconds(stack.sandbox.pid) });
+    const idleStart = cpuNow();
+    await sleep(IDLE_SAMPLE_MS);
     const cpuBefore = cpuNow();
+    const idleCpuPerSecond = Object.fromEntries(Object.entries(cpuBefore).map(([name, seconds]) => [name, (seconds - idleStart[name as keyof typeof idleStart]) / (IDLE_SAMPLE_MS / 1000)]));
     const started = Date.now();
     const rss: RssSample[] = [];
     const tick = async () => {
@@ -128,6 +154,11 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     const [requests, stats] = [await stack.inspector.sendRequests(), await stack.inspector.stats()];
     const send = sendPhase(requests, stats, chunkStartsBySendRequest(workflows.chunks), options.rate);
     const latency = options.measureListener ? await listenerLatency(stack.campaigns, stack.inspector, campaignId) : null;
+    const first = options.firstCampaign;
+    const firstCampaign = first ? await firstCampaignFigures({ client: stack.client, campaigns: stack.campaigns, inspector: stack.inspector, campaignId, workflows, ...first }) : undefined;
+    const cpuTotal = Object.values(cpu.seconds).reduce((sum, seconds) => sum + seconds, 0);
+    const idleTotal = Object.values(idleCpuPerSecond).reduce((sum, perSecond) => sum + perSecond, 0) * campaignSeconds;
+    const per1000 = (seconds: number) => (options.recipients > 0 ? (seconds * 1000) / (options.recipients / 1000) : 0);
     return {
       campaignSeconds,
       result,
@@ -138,6 +169,10 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       listenerPeakRssBytes,
       rss,
       cpu,
+      cpuMsPer1000Recipients: per1000(cpuTotal),
+      cpuMsPer1000RecipientsOverIdle: per1000(Math.max(0, cpuTotal - idleTotal)),
+      idleCpuPerSecond,
+      ...(firstCampaign ? { firstCampaign } : {}),
       measureSeconds: (Date.now() - measureStarted) / 1000,
     };
   } finally {

@@ -52,7 +52,8 @@ export function planFaults(random: Random, options: { count: number; kinds: read
 /** The sandbox's configured consent timing, which the consent race bends and restores. */
 export interface ConsentTiming {
   consentWindowMs: number;
-  consentDecisionDelayMs: number;
+  /** A fixed delay, or null: the sandbox's spread over the window (a first campaign). */
+  consentDecisionDelayMs: number | null;
 }
 
 export async function injectFault(stack: Stack, planned: PlannedFault, random: Random, consent: ConsentTiming): Promise<InjectedFault> {

@@ -19,6 +19,17 @@ export interface LedgerEntry {
   updatedAt: string | null;
 }
 
+/** One event the sandbox emitted (GET /inspect/events), with the time it happened. */
+export interface EventEntry {
+  eventId: string;
+  sendRequestId: string;
+  /** RECIPIENT_DELIVERED, CONSENT_DENIED, ... */
+  type: string;
+  ppnum: string | null;
+  errorCode: string | null;
+  occurredAt: string;
+}
+
 export interface SendRequestEntry {
   id: string;
   templateId: string;
@@ -73,6 +84,13 @@ export class SandboxInspector {
     const query = new URLSearchParams({ format: 'ndjson' });
     if (filter.ppnum) query.set('ppnum', filter.ppnum);
     return this.ndjson<SendRequestEntry>(`/inspect/send-requests?${query}`);
+  }
+
+  /** Every event, oldest first (or one send request's): when each consent decision happened. */
+  events(filter: { sendRequestId?: string } = {}): Promise<EventEntry[]> {
+    const query = new URLSearchParams({ format: 'ndjson' });
+    if (filter.sendRequestId) query.set('send_request_id', filter.sendRequestId);
+    return this.ndjson<EventEntry>(`/inspect/events?${query}`);
   }
 
   async duplicates(): Promise<Duplicate[]> {

@@ -19,6 +19,7 @@ import {
   recipientToProto,
   templateFromProto,
   totalsFromProto,
+  usageFromProto,
 } from './convert';
 import type { PollResults } from './convert';
 import { InvalidRecipientsError, InvalidTemplateError, PpoppoApiError, UnauthenticatedError, toPpoppoError } from './errors';
@@ -29,7 +30,7 @@ import {
 } from './gen/ppoppo/external/v1/external';
 import { EventStream } from './stream';
 import type { StreamEventsOptions } from './stream';
-import type { PollConfigSpec, RecipientInput, RecipientStatusInfo, SendReceipt, SendRequestTotals, TemplateComponentSpec, TemplateInfo } from './types';
+import type { PollConfigSpec, RecipientInput, RecipientStatusInfo, SendReceipt, SendRequestTotals, TemplateComponentSpec, TemplateInfo, UsageStats } from './types';
 import { MAX_RECIPIENTS_PER_REQUEST, validateComponents, validateRecipients } from './validation';
 import type { ValidationIssue } from './validation';
 
@@ -209,6 +210,11 @@ export class PpoppoClient {
   async getPollResults(pollId: string, options: CallOptions = {}): Promise<PollResults> {
     const resp = await this.#read(this.#app, this.#rpc.app.getPollResults, { pollId }, options);
     return pollResultsFromProto(resp);
+  }
+
+  /** The app's rate limit, monthly quota and this month's use. */
+  async getUsageStats(options: CallOptions = {}): Promise<UsageStats> {
+    return usageFromProto(await this.#read(this.#app, this.#rpc.app.getUsageStats, {}, options));
   }
 
   // ── Events ─────────────────────────────────────────────────────────────────────────────────

@@ -1,5 +1,6 @@
 // Mapping between the generated proto types (src/api/gen) and the plain domain types (types.ts).
 import {
+  AppTier,
   RecipientDeliveryStatus,
   SendRequestEventType,
   SendRequestStatus,
@@ -8,6 +9,7 @@ import {
 import type {
   CreateSendRequestResp,
   GetPollResultsResp,
+  GetUsageStatsResp,
   PollConfig,
   RecipientInput as ProtoRecipientInput,
   RecipientStatus,
@@ -28,6 +30,7 @@ import type {
   SendRequestTotals,
   TemplateComponentSpec,
   TemplateInfo,
+  UsageStats,
 } from './types';
 
 export interface PollResults {
@@ -172,4 +175,14 @@ export function pollResultsFromProto(resp: GetPollResultsResp): PollResults {
     results: resp.results.map((result) => ({ optionText: result.optionText, count: result.count, percentage: result.percentage })),
     totalResponses: resp.totalResponses,
   };
+}
+
+const TIERS: Partial<Record<AppTier, UsageStats['tier']>> = { [AppTier.APP_TIER_FREE]: 'FREE', [AppTier.APP_TIER_PRO]: 'PRO', [AppTier.APP_TIER_ENTERPRISE]: 'ENTERPRISE' };
+
+export function usageFromProto(resp: GetUsageStatsResp): UsageStats {
+  const usage: UsageStats = { appId: resp.appId, tier: TIERS[resp.tier] ?? 'UNKNOWN', currentMonthUsage: resp.currentMonthUsage, rateLimitPerMin: resp.rateLimitPerMin };
+  if (resp.monthlyMessageLimit !== undefined) usage.monthlyMessageLimit = resp.monthlyMessageLimit;
+  if (resp.remainingQuota !== undefined) usage.remainingQuota = resp.remainingQuota;
+  if (resp.usageResetAt) usage.usageResetAt = resp.usageResetAt.toISOString();
+  return usage;
 }

@@ -168,7 +168,7 @@ export function classifyRetry(code: number, details: string): RetryClass {
 
 /**
  * Any failure of an RPC as a PpoppoApiError. `headers` are the response headers, if any arrived:
- * `retry-after-ms` is read from the trailers (the error's metadata) first, then from them.
+ * the retry hint is read from the trailers (the error's metadata) first, then from them.
  * A non-gRPC error (e.g. a bug while decoding) becomes UNKNOWN and 'ambiguous'.
  */
 export function toPpoppoError(err: unknown, method: string, headers?: Metadata): PpoppoApiError {
@@ -178,19 +178,34 @@ export function toPpoppoError(err: unknown, method: string, headers?: Metadata):
     return new OtherApiError({ grpcCode: GRPC_CODES.UNKNOWN, method, details: `client error: ${text}`, retry: 'ambiguous' });
   }
   const init: PpoppoApiErrorInit = { grpcCode: err.code, method, details: err.details ?? '' };
-  const retryAfterMs = readRetryAfterMs(err.metadata) ?? readRetryAfterMs(headers);
+  const retryAfterMs = readRetryAfterMs(err.metadata, headers);
   if (retryAfterMs !== undefined) init.retryAfterMs = retryAfterMs;
   const ErrorClass = CLASS_BY_CODE[err.code] ?? OtherApiError;
   return new ErrorClass(init);
 }
 
-/** The `retry-after-ms` metadata value as a non-negative integer, if present and well-formed. */
-export function readRetryAfterMs(metadata: Metadata | undefined): number | undefined {
-  const value = metadata?.get?.('retry-after-ms')[0];
+/**
+ * The retry hint in milliseconds from the first metadata that has it (trailers, then headers):
+ * `retry-after-ms` (what Ppoppo documents) if any source has it well-formed, else `retry-after` in
+ * whole seconds (what HTTP-style servers and proxies send), else undefined.
+ */
+export function readRetryAfterMs(...sources: Array<Metadata | undefined>): number | undefined {
+  for (const metadata of sources) {
+    const ms = wholeNumber(metadata, 'retry-after-ms');
+    if (ms !== undefined) return ms;
+  }
+  for (const metadata of sources) {
+    const seconds = wholeNumber(metadata, 'retry-after');
+    if (seconds !== undefined) return seconds * 1000;
+  }
+  return undefined;
+}
+
+function wholeNumber(metadata: Metadata | undefined, key: string): number | undefined {
+  const value = metadata?.get?.(key)[0];
   if (value === undefined) return undefined;
   const text = typeof value === 'string' ? value : value.toString('utf8');
-  if (!/^\s*\d+\s*$/.test(text)) return undefined;
-  return Number(text);
+  return /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
 }
 
 function isServiceError(err: unknown): err is ServiceError {

@@ -80,3 +80,17 @@ export interface DeliveryEvent {
   /** ISO 8601 time the server reported for the event. */
   occurredAt?: string;
 }
+
+/** The app's limits and this month's use (GetUsageStats). */
+export interface UsageStats {
+  appId: string;
+  tier: 'FREE' | 'PRO' | 'ENTERPRISE' | 'UNKNOWN';
+  /** Messages the app may send per calendar month; absent when the API reports no limit. */
+  monthlyMessageLimit?: number;
+  currentMonthUsage: number;
+  remainingQuota?: number;
+  /** ISO time the monthly usage starts again from zero. */
+  usageResetAt?: string;
+  /** The app's rate limit (CreateSendRequest calls per minute); 0 when the API reports none. */
+  rateLimitPerMin: number;
+}

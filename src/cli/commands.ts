@@ -8,7 +8,10 @@ import type { Client } from '@temporalio/client';
 import { PpoppoClient } from '../api/client';
 import { clientConfigFromEnv } from '../api/config';
 import type { CreateTemplateInput } from '../api/client';
+import type { UsageStats } from '../api/types';
 import { AlertSender } from '../alerts';
+import { quotaCheck } from '../campaign/budget';
+import type { QuotaCheck } from '../campaign/budget';
 import { countRecipients } from '../campaign/outcomes';
 import { connectClient, temporalConfigFromEnv, describeTemporalConfig } from '../temporal/config';
 import { dataConverterFromEnv } from '../temporal/data-converter';
@@ -61,10 +64,42 @@ async function awaitResult(client: CampaignClient, campaignId: string): Promise<
   }
 }
 
+/**
+ * The app's limits and this month's use, from the API (GetUsageStats), or why they could not be
+ * read (no credentials configured, API unreachable): commands say so and go on.
+ */
+async function readUsage(): Promise<UsageStats | string> {
+  let api: PpoppoClient;
+  try {
+    api = new PpoppoClient(clientConfigFromEnv(), { readRetries: 0, onWarning: () => undefined });
+  } catch (err) {
+    return (err as Error).message;
+  }
+  try {
+    return await api.getUsageStats({ deadlineMs: 5_000 });
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    api.close();
+  }
+}
+
+/** How many messages the spec's campaign needs against the remaining quota, or why it cannot be said. */
+async function campaignQuota(spec: unknown): Promise<QuotaCheck | string> {
+  const usage = await readUsage();
+  if (typeof usage === 'string') return usage;
+  try {
+    return quotaCheck(usage, (await validateSpec(spec)).valid);
+  } catch (err) {
+    return `cannot count the recipients here: ${(err as Error).message}`;
+  }
+}
+
 export async function start(ctx: CommandContext): Promise<ExitCode> {
   const [specPath] = ctx.args;
   const spec = readSpecFile(specPath!, ctx.flags.recipients);
   const client = await ctx.campaigns();
+  const quota = await campaignQuota(spec);
   let started;
   try {
     started = await client.startCampaign(spec);
@@ -72,19 +107,27 @@ export async function start(ctx: CommandContext): Promise<ExitCode> {
     if (err instanceof InvalidSpecError) throw new CliError(`${err.message}\nfix the spec (see \`campaign validate ${specPath}\`)`, EXIT.failure);
     throw err;
   }
+  const quotaText = typeof quota === 'string' ? `quota: not checked (${quota})` : `${quota.fits ? 'quota' : 'QUOTA'}: ${quota.text}`;
+  const quotaJson = typeof quota === 'string' ? { quotaNotChecked: quota } : { quota };
   if (!ctx.flags.wait) {
-    if (ctx.flags.json) printJson(ctx, started);
-    else ctx.print(`started campaign ${started.campaignId} (workflow ${started.workflowId}, run ${started.runId})\nfollow it with: npm run campaign -- watch ${started.campaignId}`);
+    if (ctx.flags.json) printJson(ctx, { ...started, ...quotaJson });
+    else ctx.print(`started campaign ${started.campaignId} (workflow ${started.workflowId}, run ${started.runId})\n${quotaText}\nfollow it with: npm run campaign -- watch ${started.campaignId}`);
     return EXIT.ok;
   }
+  if (!ctx.flags.json) ctx.print(quotaText);
   const result = await awaitResult(client, started.campaignId);
-  if (ctx.flags.json) printJson(ctx, { ...started, result });
+  if (ctx.flags.json) printJson(ctx, { ...started, ...quotaJson, result });
   else ctx.print(formatResult(result));
   return exitFor(result);
 }
 
 export async function validate(ctx: CommandContext): Promise<ExitCode> {
   const report = await validateSpec(readSpecFile(ctx.args[0]!, ctx.flags.recipients));
+  if (report.valid > 0) {
+    const usage = await readUsage();
+    if (typeof usage === 'string') report.notes.push(`quota not checked: ${usage}`);
+    else report.quota = quotaCheck(usage, report.valid);
+  }
   if (ctx.flags.json) printJson(ctx, report);
   else ctx.print(formatValidation(report));
   return report.ok ? EXIT.ok : EXIT.failure;
@@ -92,8 +135,9 @@ export async function validate(ctx: CommandContext): Promise<ExitCode> {
 
 export async function status(ctx: CommandContext): Promise<ExitCode> {
   const progress = await (await ctx.campaigns()).getProgress(ctx.args[0]!);
-  if (ctx.flags.json) printJson(ctx, progress);
-  else ctx.print(formatProgress(progress));
+  const usage = await readUsage();
+  if (ctx.flags.json) printJson(ctx, typeof usage === 'string' ? { ...progress, usageNotRead: usage } : { ...progress, usage });
+  else ctx.print(formatProgress(progress, usage));
   return progress.status === 'failed' ? EXIT.failure : EXIT.ok;
 }
 

@@ -1,8 +1,12 @@
 // Text rendering for the campaign CLI: progress lines, the validation report and the CSV report.
 import { describeIssue } from '../api/validation';
+import type { UsageStats } from '../api/types';
+import { usageLine } from '../campaign/budget';
+import { consentLine } from '../campaign/consent';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../campaign/outcomes';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import type { RecipientRecord } from '../contracts/chunk';
+import { shortDuration } from '../text';
 import type { ValidationReport } from './validate';
 
 const BAR_WIDTH = 30;
@@ -16,6 +20,7 @@ export function formatValidation(report: ValidationReport): string {
   lines.push(`campaign ${report.campaignId}: ${report.valid} valid, ${report.invalid} invalid, ${report.duplicates} duplicate recipients`);
   lines.push(...report.rowIssues.map((issue) => `  ${describeIssue(issue, { withPpnum: true })}`));
   lines.push(...report.notes.map((note) => `note: ${note}`));
+  if (report.quota) lines.push(`${report.quota.fits ? 'quota' : 'QUOTA'}: ${report.quota.text}`);
   lines.push(report.ok ? 'OK: nothing was sent' : 'NOT OK: fix the rows above (nothing was sent)');
   return lines.join('\n');
 }
@@ -48,8 +53,12 @@ export function progressLine(progress: CampaignProgress, etaMs?: number): string
   return parts.join(' | ');
 }
 
-export function formatProgress(progress: CampaignProgress): string {
+/** `usage`: the app's quota use from the API, or why it could not be read. */
+export function formatProgress(progress: CampaignProgress, usage?: UsageStats | string): string {
   const lines = [`campaign ${progress.campaignId}: ${progress.status}`, progressLine(progress)];
+  const consent = progress.consent ? consentLine(progress.consent) : '';
+  if (consent) lines.push(`consent: ${consent}`);
+  if (usage !== undefined) lines.push(typeof usage === 'string' ? `quota: not read (${usage})` : usageLine(usage));
   if (progress.templateId) lines.push(`template ${progress.templateId}`);
   if (progress.issues.length > 0) lines.push('recipient issues:', ...progress.issues.map((issue) => `  ${describeIssue(issue)}`));
   return lines.join('\n');
@@ -57,6 +66,8 @@ export function formatProgress(progress: CampaignProgress): string {
 
 export function formatResult(result: CampaignResult): string {
   const lines = [`campaign ${result.campaignId} ${result.status}: ${result.total} recipients in ${result.chunks} chunks`, `  ${countsText(result.counts)}`];
+  const consent = result.consent ? consentLine(result.consent) : '';
+  if (consent) lines.push(`  consent: ${consent}`);
   if (result.poll) lines.push(`  poll: ${result.poll.totalResponses} responses ${JSON.stringify(result.poll.options)}`);
   return lines.join('\n');
 }
@@ -65,15 +76,27 @@ export function formatRecipient(record: RecipientRecord): string {
   const lines = [`${record.ppnum}: ${record.state}${record.outcome ? ` (outcome ${record.outcome})` : ''}`];
   if (record.fallback) lines.push(`  fallback: ${record.fallback}`);
   if (record.errorCode) lines.push(`  error: ${record.errorCode}`);
+  if (record.consent) lines.push(`  consent: ${record.consent}${record.consentDecisionMs === undefined ? '' : ` after ${shortDuration(record.consentDecisionMs)}`}`);
   lines.push(...record.history.map((entry) => `  ${entry.at}  ${entry.event}`));
   return lines.join('\n');
 }
 
-export const REPORT_COLUMNS = ['ppnum', 'state', 'outcome', 'fallback', 'errorCode', 'responded', 'lastEventAt', 'lastEvent'] as const;
+export const REPORT_COLUMNS = ['ppnum', 'state', 'outcome', 'fallback', 'errorCode', 'responded', 'consent', 'consentDecisionMs', 'lastEventAt', 'lastEvent'] as const;
 
 export function reportRow(record: RecipientRecord): string[] {
   const last = record.history.at(-1);
-  return [record.ppnum, record.state, record.outcome ?? '', record.fallback ?? '', record.errorCode ?? '', record.responded ? 'yes' : '', last?.at ?? '', last?.event ?? ''];
+  return [
+    record.ppnum,
+    record.state,
+    record.outcome ?? '',
+    record.fallback ?? '',
+    record.errorCode ?? '',
+    record.responded ? 'yes' : '',
+    record.consent ?? '',
+    record.consentDecisionMs === undefined ? '' : String(record.consentDecisionMs),
+    last?.at ?? '',
+    last?.event ?? '',
+  ];
 }
 
 export function csvLine(cells: readonly string[]): string {

@@ -8,6 +8,7 @@
 // worker's outbound allow-list (FALLBACK_ALLOWED_HOSTS): checked when set here, without DNS.
 import { ApplicationFailure } from '@temporalio/common';
 import { extractPlaceholders, urlTemplates } from '../api/validation';
+import type { QuotaCheck } from '../campaign/budget';
 import type { ValidationIssue } from '../api/validation';
 import { describeRecipientSource } from '../campaign/recipient-source';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../campaign/spec';
@@ -30,6 +31,8 @@ export interface ValidationReport {
   rowIssues: ValidationIssue[];
   /** What could not be checked locally (e.g. a template referenced by id). */
   notes: string[];
+  /** The valid recipients against the app's remaining monthly quota (when the API could be asked). */
+  quota?: QuotaCheck;
 }
 
 export async function validateSpec(input: unknown, env: Record<string, string | undefined> = process.env): Promise<ValidationReport> {

@@ -4,6 +4,7 @@
 // producers and consumers. PURE: no I/O; workflow code imports this module.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ValidationIssue } from '../api/validation';
+import type { ConsentStats } from '../campaign/consent';
 import type { OutcomeCounts } from '../campaign/outcomes';
 import type { ControlPayload } from './chunk';
 
@@ -55,6 +56,8 @@ export interface CampaignProgress {
   templateId?: string;
   /** The first issues found in the recipients (line or index, and field). */
   issues: ValidationIssue[];
+  /** Consent figures: finished chunks exactly, running ones as of their last report (CONSENT_REPORTS_PER_WINDOW). */
+  consent: ConsentStats;
 }
 
 export interface PollSummary {
@@ -70,6 +73,7 @@ export interface CampaignResult {
   poll?: PollSummary;
   issues: ValidationIssue[];
   chunks: number;
+  consent?: ConsentStats;
 }
 
 /** ApplicationFailure types the campaign fails with before anything is sent. */
@@ -97,7 +101,17 @@ export interface ChunkFinishedPayload {
   sendRequestId?: string;
   counts: OutcomeCounts;
   pollResponses?: number;
+  consent?: ConsentStats;
 }
+
+/** A running chunk's consent figures so far (the latest replaces the earlier ones). */
+export interface ChunkConsentPayload {
+  chunkIndex: number;
+  consent: ConsentStats;
+}
+
+/** A running chunk reports its consent figures at most this many times per consent window (on change only). */
+export const CONSENT_REPORTS_PER_WINDOW = 12;
 
 /** A chunk workflow failing (e.g. its file rows cannot be read) says so before it ends. */
 export interface ChunkFailedPayload {
@@ -122,6 +136,7 @@ export const chunkFinishedSignal = defineSignal<[ChunkFinishedPayload]>('chunkFi
 export const chunkParkedSignal = defineSignal<[ChunkParkedPayload]>('chunkParked');
 export const chunkFailedSignal = defineSignal<[ChunkFailedPayload]>('chunkFailed');
 export const chunkReconcilingSignal = defineSignal<[ChunkReconcilingPayload]>('chunkReconciling');
+export const chunkConsentSignal = defineSignal<[ChunkConsentPayload]>('chunkConsent');
 
 // ------------------------------------------------------------ people and tools → campaign
 

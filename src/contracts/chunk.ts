@@ -3,7 +3,8 @@
 // The campaign starts it, the listener signals it, the send activity fails with the types below,
 // the client queries it. PURE: no I/O; workflow code imports this module.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { DeliveryEvent, PollConfigSpec } from '../api/types';
+import type { DeliveryEvent, EventType, PollConfigSpec } from '../api/types';
+import type { ConsentState, ConsentStats } from '../campaign/consent';
 import type { ChunkSource } from '../campaign/chunk-source';
 import type { FallbackOutcome, OutcomeCounts, RecipientOutcome } from '../campaign/outcomes';
 import type { FallbackSpec } from '../campaign/spec';
@@ -34,6 +35,7 @@ export interface ChunkResult {
   chunkIndex: number;
   sendRequestId?: string;
   counts: OutcomeCounts;
+  consent?: ConsentStats;
 }
 
 export type RecipientState =
@@ -59,6 +61,11 @@ export interface RecipientRecord {
   errorCode?: string;
   /** Whether a poll response was received from this recipient. */
   responded?: boolean;
+  /** What the recipient made of the consent request (absent until the API says). */
+  consent?: ConsentState;
+  /** From RECIPIENT_PENDING_CONSENT to the grant or denial, by the API's event times. */
+  consentDecisionMs?: number;
+  /** When the chunk learned each step (the workflow's clock). */
   history: { at: string; event: string }[];
 }
 
@@ -92,10 +99,90 @@ export interface ChunkProgress {
   retryAt?: string;
   paused: boolean;
   cancelled: boolean;
+  consent: ConsentStats;
+  /** Runs of this chunk so far (it continues as new with compact state when Temporal suggests it). */
+  run: number;
 }
 
+/** The first form of the listener's signal (recorded histories carry it): full events. */
 export interface DeliveryEventsPayload {
   events: DeliveryEvent[];
+}
+
+/**
+ * A recipient event as the chunk applies it, from either signal form. `at` is the API's time of the
+ * event (ms), when known: consent decision times come from it, not from when the chunk heard.
+ */
+export interface ChunkEvent {
+  sendRequestId: string;
+  type: EventType;
+  ppnum?: string;
+  errorCode?: string;
+  at?: number;
+}
+
+/** Event types by their code in a DeliveryBatch: the proto's SendRequestEventType numbers. */
+export const EVENT_TYPE_CODES: Readonly<Record<Exclude<EventType, 'UNKNOWN'>, number>> = {
+  RECIPIENT_DELIVERED: 1,
+  RECIPIENT_FAILED: 2,
+  RECIPIENT_PENDING_CONSENT: 3,
+  CONSENT_GRANTED: 4,
+  CONSENT_DENIED: 5,
+  REQUEST_COMPLETED: 6,
+  POLL_RESPONSE_RECEIVED: 7,
+};
+const TYPE_OF_CODE = new Map<number, EventType>(Object.entries(EVENT_TYPE_CODES).map(([type, code]) => [code, type as EventType]));
+
+/** One event of a batch: type code, ppnum, ms after the batch's `t0`, and the error code if any. */
+export type CompactEvent = [code: number, ppnum: string, afterMs: number, errorCode?: string];
+
+/**
+ * The listener's signal payload: one send request's events, about 20 bytes each (the full form
+ * was about 225). Event ids are left out: the chunk applies events by state, not by id.
+ */
+export interface DeliveryBatch {
+  sendRequestId: string;
+  /** Epoch ms the events' times count from (the earliest event's time). */
+  t0: number;
+  events: CompactEvent[];
+}
+
+/**
+ * Encodes one send request's recipient events (others are left out: the chunk has no use for them).
+ * `fallbackTime` stands in for an event without an occurredAt (when it was read).
+ */
+export function encodeBatch(sendRequestId: string, events: readonly DeliveryEvent[], fallbackTime: number): DeliveryBatch {
+  const timeOf = (event: DeliveryEvent) => (event.occurredAt ? Date.parse(event.occurredAt) : fallbackTime);
+  const t0 = events.length > 0 ? Math.min(...events.map(timeOf)) : fallbackTime;
+  const compact: CompactEvent[] = [];
+  for (const event of events) {
+    if (event.ppnum === undefined || event.type === 'UNKNOWN') continue;
+    const entry: CompactEvent = [EVENT_TYPE_CODES[event.type], event.ppnum, timeOf(event) - t0];
+    if (event.errorCode) entry.push(event.errorCode);
+    compact.push(entry);
+  }
+  return { sendRequestId, t0, events: compact };
+}
+
+export function decodeBatch(batch: DeliveryBatch): ChunkEvent[] {
+  return batch.events.map(([code, ppnum, afterMs, errorCode]) => ({
+    sendRequestId: batch.sendRequestId,
+    type: TYPE_OF_CODE.get(code) ?? 'UNKNOWN',
+    ppnum,
+    at: batch.t0 + afterMs,
+    ...(errorCode ? { errorCode } : {}),
+  }));
+}
+
+/** The first signal form's events, as the chunk applies them. */
+export function fromDeliveryEvents({ events }: DeliveryEventsPayload): ChunkEvent[] {
+  return events.map((event) => ({
+    sendRequestId: event.sendRequestId,
+    type: event.type,
+    ppnum: event.ppnum,
+    errorCode: event.errorCode,
+    at: event.occurredAt ? Date.parse(event.occurredAt) : undefined,
+  }));
 }
 
 export type ControlAction = 'pause' | 'resume' | 'cancel';
@@ -104,7 +191,9 @@ export interface ControlPayload {
   action: ControlAction;
 }
 
-/** Sent by the listener in batches; applied idempotently (by event id and by state). */
+/** The listener's batches (DeliveryBatch); applied idempotently, by state. */
+export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');
+/** The first form of the listener's batches, still handled so recorded histories replay. */
 export const deliveryEventsSignal = defineSignal<[DeliveryEventsPayload]>('deliveryEvents');
 /** Forwarded by the campaign to chunks that have not sent yet. */
 export const chunkControlSignal = defineSignal<[ControlPayload]>('chunkControl');

@@ -37,7 +37,7 @@ export const METRICS = {
   /** label result: ListenerEventResult. */
   listenerEvents: metric('ppoppo_listener_events', 'counter', 'Stream events handed to their chunk (signalled) or skipped (chunk closed, or no campaign owns them)', ['result']),
   listenerPendingEvents: metric('ppoppo_listener_pending_events', 'gauge', 'Events read from the stream and not yet handed to their chunk'),
-  listenerLag: metric('ppoppo_listener_lag_seconds', 'gauge', 'Age of the oldest event read and not yet handed to its chunk, seconds (0 when none waits)'),
+  listenerLag: metric('ppoppo_listener_lag_seconds', 'gauge', 'Seconds the most overdue held event is past its hand-over time (events are held on purpose: denials and failures up to 30 s, others up to 10 min); 0 when none is overdue'),
   listenerLastFlush: metric('ppoppo_listener_last_flush_timestamp_seconds', 'gauge', 'When the stream consumer last handed events over (or found none), Unix seconds'),
 } as const satisfies Record<string, MetricDefinition>;
 

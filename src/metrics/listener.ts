@@ -7,8 +7,8 @@ import type { ListenerEventResult, MetricDefinition } from '../contracts/metrics
 export interface ListenerMetrics {
   /** Events handed to their chunk, or skipped. */
   handedOver(result: ListenerEventResult, events: number): void;
-  /** After each flush: events still waiting, and the event time (ms) of the oldest of them. */
-  waiting(events: number, oldestEventAt: number | undefined, now: number): void;
+  /** After each flush: events still held, and when the most overdue of them was due at its chunk (ms). */
+  waiting(events: number, dueAt: number | undefined, now: number): void;
   /** The stream run ended in this process: nothing waits here any more. */
   stopped(): void;
 }
@@ -23,9 +23,9 @@ export function listenerMetrics(meter: MetricMeter): ListenerMetrics {
     handedOver(result, count) {
       if (count > 0) events.add(count, { result });
     },
-    waiting(count, oldestEventAt, now) {
+    waiting(count, dueAt, now) {
       pending.set(count);
-      lag.set(oldestEventAt === undefined || !Number.isFinite(oldestEventAt) ? 0 : Math.max(0, now - oldestEventAt) / 1000);
+      lag.set(dueAt === undefined || !Number.isFinite(dueAt) ? 0 : Math.max(0, now - dueAt) / 1000);
       lastFlush.set(now / 1000);
     },
     stopped() {

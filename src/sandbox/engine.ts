@@ -13,12 +13,26 @@ import {
 } from '../api/gen/ppoppo/external/v1/external';
 import type { EventLog } from './events';
 import type { RuntimeConfig } from './options';
-import { isTestNumber, pollChoice, type Outcome } from './outcomes';
+import { asksForConsent, decisionDelayMs, isTestNumber, pollChoice, type Outcome } from './outcomes';
 import type { MessageRow, SendRequestRow, Store } from './store';
 import { pollOf } from './templates';
 
 /** The recipient's next transition. */
 export type Step = 'first' | 'decide' | 'deliver' | 'poll';
+
+/** A new recipient's answer: the scripted one at its decision time, or one given by GrantConsent / DenyConsent. */
+export type Decision = 'granted' | 'denied' | 'none';
+
+/** The decision a consent path scripts. */
+function scriptedDecision(outcome: Outcome): Decision {
+  if (outcome === 'consent_grant' || outcome === 'consent_grant_fail') return 'granted';
+  return outcome === 'consent_deny' ? 'denied' : 'none';
+}
+
+/** Paths whose delivery fails once the recipient is allowed (directly, or after a grant). */
+function deliveryFails(outcome: Outcome): boolean {
+  return outcome === 'fail' || outcome === 'consent_grant_fail';
+}
 
 const BATCH = 2000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -64,6 +78,21 @@ export class DeliveryEngine {
     if (next !== undefined) this.arm(next);
   }
 
+  /**
+   * A recipient's decision arriving now (GrantConsent / DenyConsent): every message of (app, ppnum)
+   * still waiting for consent is decided in one transaction. Returns how many were waiting.
+   */
+  decideNow(appId: string, ppnum: string, decision: 'granted' | 'denied'): number {
+    const now = Date.now();
+    const waiting = this.store.pendingConsentOf(appId, ppnum);
+    this.log.transaction(() => {
+      if (!isTestNumber(ppnum)) this.store.setConsent(appId, ppnum, decision, now);
+      this.processBatch(waiting, now, (m, request) => this.decide(m, request, decision, now));
+    });
+    if (decision === 'granted' && waiting.length > 0) this.wake(now + this.config.deliveryDelayMs);
+    return waiting.length;
+  }
+
   private run(): void {
     this.timerAt = Infinity;
     if (this.stopped) return;
@@ -81,7 +110,7 @@ export class DeliveryEngine {
     else this.armForNextDue();
   }
 
-  private processBatch(due: MessageRow[], now: number): void {
+  private processBatch(due: MessageRow[], now: number, stepOf?: (m: MessageRow, request: SendRequestRow) => void): void {
     const requests = new Map<string, SendRequestRow>();
     const templates = new Map<string, TemplateComponent[]>();
     const requestOf = (id: string) => {
@@ -97,7 +126,8 @@ export class DeliveryEngine {
     for (const m of due) {
       const request = requestOf(m.send_request_id);
       if (request.status === S.SEND_REQUEST_STATUS_QUEUED) request.status = S.SEND_REQUEST_STATUS_PROCESSING;
-      this.step(m, request, componentsOf(m.template_id), now);
+      if (stepOf) stepOf(m, request);
+      else this.step(m, request, componentsOf(m.template_id), now);
       m.updated_at = now;
       this.store.updateMessage(m);
     }
@@ -121,32 +151,23 @@ export class DeliveryEngine {
     switch (m.step as Step) {
       case 'first': {
         const remembered = isTestNumber(m.ppnum) ? undefined : this.store.consent(m.app_id, m.ppnum);
-        if (outcome === 'fail') return this.fail(m, request, 'DELIVERY_FAILED', E.RECIPIENT_FAILED, now);
-        if (outcome === 'deliver' || remembered === 'granted') return this.deliver(m, request, components, now);
         if (remembered === 'denied') return this.fail(m, request, 'CONSENT_DENIED', E.CONSENT_DENIED, now);
+        if (remembered === 'granted' || !asksForConsent(outcome)) {
+          return deliveryFails(outcome) ? this.fail(m, request, 'DELIVERY_FAILED', E.RECIPIENT_FAILED, now) : this.deliver(m, request, components, now);
+        }
         m.status = R.RECIPIENT_DELIVERY_STATUS_PENDING_CONSENT;
         request.pending_consent++;
         this.emit(request, E.RECIPIENT_PENDING_CONSENT, now, m);
-        const wait = outcome === 'consent_expire' ? c.consentWindowMs : Math.min(c.consentDecisionDelayMs, c.consentWindowMs / 2);
+        const wait = outcome === 'consent_expire' ? c.consentWindowMs : decisionDelayMs(m.ppnum, c.consentWindowMs, c.consentDecisionDelayMs, c.consentDecisionSpread);
         return schedule('decide', now + wait);
       }
       case 'decide': {
-        request.pending_consent--;
-        const remember = !isTestNumber(m.ppnum);
-        if (outcome === 'consent_grant') {
-          if (remember) this.store.setConsent(m.app_id, m.ppnum, 'granted', now);
-          m.status = R.RECIPIENT_DELIVERY_STATUS_PENDING;
-          this.emit(request, E.CONSENT_GRANTED, now, m);
-          return schedule('deliver', now + c.deliveryDelayMs);
-        }
-        if (outcome === 'consent_deny') {
-          if (remember) this.store.setConsent(m.app_id, m.ppnum, 'denied', now);
-          return this.fail(m, request, 'CONSENT_DENIED', E.CONSENT_DENIED, now);
-        }
-        return this.fail(m, request, 'CONSENT_EXPIRED', E.RECIPIENT_FAILED, now);
+        const decision = scriptedDecision(outcome);
+        if (decision !== 'none' && !isTestNumber(m.ppnum)) this.store.setConsent(m.app_id, m.ppnum, decision, now);
+        return this.decide(m, request, decision, now);
       }
       case 'deliver':
-        return this.deliver(m, request, components, now);
+        return deliveryFails(outcome) ? this.fail(m, request, 'DELIVERY_FAILED', E.RECIPIENT_FAILED, now) : this.deliver(m, request, components, now);
       case 'poll': {
         schedule(null, null);
         const poll = pollOf(components);
@@ -159,6 +180,20 @@ export class DeliveryEngine {
       default:
         schedule(null, null);
     }
+  }
+
+  /** Ends a recipient's wait for consent: granted → delivery after deliveryDelayMs; denied; none → expired. */
+  private decide(m: MessageRow, request: SendRequestRow, decision: Decision, now: number): void {
+    request.pending_consent--;
+    if (decision === 'granted') {
+      m.status = R.RECIPIENT_DELIVERY_STATUS_PENDING;
+      this.emit(request, E.CONSENT_GRANTED, now, m);
+      m.step = 'deliver';
+      m.due_at = now + this.config.deliveryDelayMs;
+      return;
+    }
+    if (decision === 'denied') return this.fail(m, request, 'CONSENT_DENIED', E.CONSENT_DENIED, now);
+    return this.fail(m, request, 'CONSENT_EXPIRED', E.RECIPIENT_FAILED, now);
   }
 
   private deliver(m: MessageRow, request: SendRequestRow, components: TemplateComponent[], now: number): void {

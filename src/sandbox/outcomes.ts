@@ -1,9 +1,13 @@
 // What happens to each recipient: the documented test numbers, our sandbox-only ones, and a
-// deterministic hash-based mix for every other ppnum.
-import type { OutcomeMix } from './options';
+// deterministic hash-based path (and decision time) for every other ppnum.
+import type { DecisionSpread, OutcomeMix } from './options';
 
-/** The scripted path of one recipient (before consent memory is applied, see engine.ts). */
-export type Outcome = 'deliver' | 'fail' | 'consent_grant' | 'consent_deny' | 'consent_expire';
+/**
+ * The scripted path of one recipient before consent memory is applied (see engine.ts): `deliver`
+ * and `fail` skip the consent step (test numbers, or consent on file), the `consent_*` paths start
+ * with RECIPIENT_PENDING_CONSENT.
+ */
+export type Outcome = 'deliver' | 'fail' | 'consent_grant' | 'consent_grant_fail' | 'consent_deny' | 'consent_expire';
 
 /** Ppoppo's documented sandbox numbers (…01–…04) and ours (…05–…07, sandbox only). */
 export const TEST_NUMBERS: Readonly<Record<string, Outcome>> = {
@@ -22,6 +26,11 @@ export const REFUSALS_BEFORE_ACCEPT = 2;
 
 export function isTestNumber(ppnum: string): boolean {
   return ppnum in TEST_NUMBERS;
+}
+
+/** Whether the path starts with RECIPIENT_PENDING_CONSENT (when no consent is on file). */
+export function asksForConsent(outcome: Outcome): boolean {
+  return outcome.startsWith('consent_');
 }
 
 /**
@@ -43,12 +52,14 @@ export function unitHash(text: string): number {
   return (h >>> 0) / 0x1_0000_0000;
 }
 
+/** New weights go last, so a mix without them picks the same path per ppnum as before. */
 const ORDER: Array<[keyof OutcomeMix, Outcome]> = [
   ['delivered', 'deliver'],
   ['consentGranted', 'consent_grant'],
   ['consentDenied', 'consent_deny'],
   ['failed', 'fail'],
   ['consentExpired', 'consent_expire'],
+  ['grantedThenFailed', 'consent_grant_fail'],
 ];
 
 export function outcomeFor(ppnum: string, mix: OutcomeMix): Outcome {
@@ -62,6 +73,20 @@ export function outcomeFor(ppnum: string, mix: OutcomeMix): Outcome {
     if (point < 0) return outcome;
   }
   return 'deliver';
+}
+
+/**
+ * How long after RECIPIENT_PENDING_CONSENT a new recipient decides. A fixed delay (capped at half
+ * the window) when one is configured; otherwise this ppnum's point in the spread: a truncated
+ * exponential with the spread's median, cut off at its latest point. The ppnum's own hash (not
+ * the path's) places it, so decision times are independent of the decision.
+ */
+export function decisionDelayMs(ppnum: string, windowMs: number, fixedDelayMs: number | null, spread: DecisionSpread): number {
+  if (fixedDelayMs !== null) return Math.min(fixedDelayMs, windowMs / 2);
+  const rate = Math.LN2 / (spread.median * windowMs);
+  const reachable = 1 - Math.exp(-rate * spread.latest * windowMs);
+  const u = unitHash(`${ppnum}:decides-at`);
+  return Math.round(-Math.log(1 - u * reachable) / rate);
 }
 
 /** The poll option a recipient picks: deterministic per (send request, ppnum). */

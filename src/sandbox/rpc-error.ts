@@ -1,4 +1,6 @@
-// A gRPC status the sandbox answers with, optionally carrying `retry-after-ms`.
+// A gRPC status the sandbox answers with, optionally carrying a retry hint: `retry-after-ms`
+// (milliseconds, what Ppoppo documents) and `retry-after` (whole seconds, rounded up: what clients
+// that read only the HTTP-style header, like the official Rust client, look for).
 import { Metadata, status } from '@grpc/grpc-js';
 
 export class RpcError extends Error {
@@ -10,10 +12,14 @@ export class RpcError extends Error {
     super(message);
   }
 
-  /** `retry-after-ms` as metadata (sent both as initial headers and as trailers). */
+  /** The retry hint as metadata (sent both as initial headers and as trailers). */
   metadata(): Metadata {
     const metadata = new Metadata();
-    if (this.retryAfterMs !== undefined) metadata.set('retry-after-ms', String(Math.max(0, Math.round(this.retryAfterMs))));
+    if (this.retryAfterMs !== undefined) {
+      const ms = Math.max(0, Math.round(this.retryAfterMs));
+      metadata.set('retry-after-ms', String(ms));
+      metadata.set('retry-after', String(Math.ceil(ms / 1000)));
+    }
     return metadata;
   }
 }

@@ -21,7 +21,7 @@ import type { Store } from './store';
 import { placeholdersOf, renderMessage, varText } from './templates';
 
 export const MAX_RECIPIENTS = 1000;
-const PPNUM = /^[0-9]{11,}$/;
+export const PPNUM = /^[0-9]{11,}$/;
 const REFUSED_07_COUNTER = 'refused_12300000007';
 
 export interface SendDeps {

@@ -70,11 +70,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const sends = new SendRequests({ store, log: events, engine, config, limiter, faults, stats });
   const auth = new CallAuth(tokens, apps);
 
-  const grpcServer = createGrpcServer({
-    message: messageService(auth, report, store, sends, streams),
-    template: templateService(auth, report, store),
-    app: appService(auth, report, store, config),
-  });
+  const grpcServer = createGrpcServer(
+    {
+      message: messageService(auth, report, store, sends, streams, engine),
+      template: templateService(auth, report, store),
+      app: appService(auth, report, store, config),
+    },
+    auth,
+    report,
+  );
   const inspectToken = options.inspectToken ?? randomBytes(18).toString('base64url');
   const httpServer = createHttpServer({ apps, tokens, tokenTtlSeconds: options.tokenTtlSeconds ?? 3600, inspectToken, report, store, config, limiter, faults, stats, streams, engine });
 

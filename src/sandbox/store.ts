@@ -97,6 +97,7 @@ export class Store {
       updateMessage: p(`UPDATE messages SET status = @status, message_id = @message_id, error_code = @error_code,
         step = @step, due_at = @due_at, updated_at = @updated_at WHERE seq = @seq`),
       messagesOfRequest: p('SELECT * FROM messages WHERE send_request_id = ? ORDER BY seq'),
+      pendingConsentOf: p(`SELECT * FROM messages WHERE ppnum = ? AND app_id = ? AND step = 'decide' ORDER BY seq`),
       ppnumsOfRequest: p('SELECT ppnum FROM messages WHERE send_request_id = ? ORDER BY seq'),
       dueMessages: p('SELECT * FROM messages WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?'),
       nextDue: p('SELECT MIN(due_at) AS t FROM messages WHERE due_at IS NOT NULL'),
@@ -110,6 +111,7 @@ export class Store {
       insertEvent: p(`INSERT INTO events (event_id, app_id, send_request_id, type, recipient, summary, occurred_at)
         VALUES (@event_id, @app_id, @send_request_id, @type, @recipient, @summary, @occurred_at)`),
       appEventsAfter: p('SELECT * FROM events WHERE app_id = ? AND event_id > ? ORDER BY event_id LIMIT ?'),
+      allEventsAfter: p('SELECT * FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?'),
       requestEventsAfter: p('SELECT * FROM events WHERE send_request_id = ? AND event_id > ? ORDER BY event_id LIMIT ?'),
       lastEventId: p('SELECT MAX(event_id) AS id FROM events'),
 
@@ -199,6 +201,10 @@ export class Store {
   messagesOf(sendRequestId: string): MessageRow[] {
     return this.st('messagesOfRequest').all(sendRequestId) as MessageRow[];
   }
+  /** Messages of (app, ppnum) still waiting for a consent decision. */
+  pendingConsentOf(appId: string, ppnum: string): MessageRow[] {
+    return this.st('pendingConsentOf').all(ppnum, appId) as MessageRow[];
+  }
   ppnumsOf(sendRequestId: string): string[] {
     return (this.st('ppnumsOfRequest').pluck().all(sendRequestId) as string[]);
   }
@@ -224,10 +230,11 @@ export class Store {
   insertEvent(row: EventRow): void {
     this.st('insertEvent').run(row);
   }
-  eventsAfter(filter: { appId: string; sendRequestId?: string }, afterId: string, limit: number): EventRow[] {
-    return (filter.sendRequestId
-      ? this.st('requestEventsAfter').all(filter.sendRequestId, afterId, limit)
-      : this.st('appEventsAfter').all(filter.appId, afterId, limit)) as EventRow[];
+  /** Events after `afterId`: of one send request, of one app, or (no filter: the inspection endpoint) all. */
+  eventsAfter(filter: { appId?: string; sendRequestId?: string }, afterId: string, limit: number): EventRow[] {
+    if (filter.sendRequestId) return this.st('requestEventsAfter').all(filter.sendRequestId, afterId, limit) as EventRow[];
+    if (filter.appId) return this.st('appEventsAfter').all(filter.appId, afterId, limit) as EventRow[];
+    return this.st('allEventsAfter').all(afterId, limit) as EventRow[];
   }
   lastEventId(): string | undefined {
     return (this.st('lastEventId').get() as { id: string | null }).id ?? undefined;

@@ -62,6 +62,17 @@ describe('toPpoppoError', () => {
     expect(malformed.retryAfterMs).toBeUndefined();
   });
 
+  it('falls back to retry-after (whole seconds) when no retry-after-ms is there, preferring retry-after-ms anywhere', () => {
+    const seconds = toPpoppoError(serviceError(status.RESOURCE_EXHAUSTED, 'rate limit exceeded', { 'retry-after': '3' }), 'M');
+    expect(seconds.retryAfterMs).toBe(3000);
+    const headers = new Metadata();
+    headers.set('retry-after-ms', '250');
+    const both = toPpoppoError(serviceError(status.RESOURCE_EXHAUSTED, 'rate limit exceeded', { 'retry-after': '1' }), 'M', headers);
+    expect(both.retryAfterMs).toBe(250);
+    const badSeconds = toPpoppoError(serviceError(status.RESOURCE_EXHAUSTED, 'x', { 'retry-after': 'Wed, 21 Oct 2026 07:28:00 GMT' }), 'M');
+    expect(badSeconds.retryAfterMs).toBeUndefined();
+  });
+
   it('tells a monthly quota from a rate limit', () => {
     const quota = toPpoppoError(serviceError(status.RESOURCE_EXHAUSTED, 'monthly quota exceeded'), 'M') as ResourceExhaustedError;
     const rate = toPpoppoError(serviceError(status.RESOURCE_EXHAUSTED, 'rate limit exceeded'), 'M') as ResourceExhaustedError;

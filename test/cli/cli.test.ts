@@ -25,6 +25,7 @@ import type { CampaignProgress, CampaignResult } from '../../src/contracts/campa
 import type { RecipientRecord } from '../../src/contracts/chunk';
 import { connectTestClient, connectTestWorkerConnection, testTemporalAddress } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
+import { SandboxInspector } from '../../dev/sandbox/inspector';
 
 const run = randomUUID().slice(0, 8);
 const queues = { campaigns: `cli-campaigns-${run}`, send: `cli-send-${run}` };
@@ -65,15 +66,27 @@ function write(name: string, text: string): string {
 
 const TEMPLATE = { name: `cli-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] };
 
+/** Runs a `--json` command until its output passes `done` (30 s at most). */
+async function pollUntilCli(command: () => Promise<Ran>, done: (progress: CampaignProgress) => boolean): Promise<CampaignProgress> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ran = await command();
+    const progress = ran.code === 0 ? (JSON.parse(ran.stdout) as CampaignProgress) : undefined;
+    if (progress && done(progress)) return progress;
+    if (Date.now() > deadline) throw new Error(`timed out; last output: ${ran.stdout}${ran.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 beforeAll(async () => {
   quietTemporalLogs();
-  // Consent decisions within 200 ms; an undecided consent (…05) expires after 10 s, which gives
+  // Consent decisions within 200 ms; an undecided consent (…05) expires after 30 s, which gives
   // the cancel test time to pause, resume, list and cancel while its one chunk is still open.
-  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 10_000 });
+  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 30_000 });
   ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
   temporal = await connectTestClient();
   connection = await connectTestWorkerConnection();
-  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
+  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues, listenerWorkflowId: `cli-listener-${run}` });
   listener = await runListener({
     connection,
     temporalClient: temporal,
@@ -82,6 +95,7 @@ beforeAll(async () => {
     workflowId: `cli-listener-${run}`,
     maxRunMs: 2_000,
     batchMaxDelayMs: 100,
+    actionableMaxDelayMs: 100,
   });
   env = {
     TEMPORAL_ADDRESS: testTemporalAddress(),
@@ -131,6 +145,11 @@ describe('campaign CLI: validate (local, nothing sent)', () => {
     const ran = await cli('validate', spec, '--recipients', csv);
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
     expect(ran.stdout).toContain('1 valid, 0 invalid');
+    // The budget, read through GetUsageStats: the sandbox's default quota of 1,000,000 a month.
+    expect(ran.stdout).toMatch(/quota: the campaign needs 1 message; [\d,]+ of 1,000,000 left this month \(resets \d{4}-\d\d-01T00:00:00\.000Z\)/);
+    const offline = await runProcess(['src/cli/main.ts', 'validate', spec, '--recipients', csv], { PAS_PCS_CLIENT_ID: '' });
+    expect(offline.code, offline.stdout + offline.stderr).toBe(0); // validating needs no API; the note says why the quota was not read
+    expect(offline.stdout).toContain('note: quota not checked: PAS_PCS_CLIENT_ID is not set');
   });
 
   it('applies the workers\' file roots and outbound allow-list when they are set here too', async () => {
@@ -225,14 +244,25 @@ describe('campaign CLI on the real stack', () => {
   it('status, report and recipient describe the finished campaign', async () => {
     const status = await cli('status', campaignId, '--json');
     expect(status.code, status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout) as CampaignProgress).toMatchObject({ status: 'completed', total: 4, chunksTotal: 2 });
+    expect(JSON.parse(status.stdout) as CampaignProgress).toMatchObject({
+      status: 'completed',
+      total: 4,
+      chunksTotal: 2,
+      // …02 and …03 were asked (granted, denied); …01 and …04 are scripted without a consent step.
+      consent: { asked: 2, granted: 1, denied: 1, expired: 0, alreadyConsented: 2 },
+      usage: { monthlyMessageLimit: 1_000_000, rateLimitPerMin: 600 },
+    });
+    const statusText = await cli('status', campaignId);
+    expect(statusText.stdout).toContain('consent: asked 2 · granted 1 · denied 1 · expired 0 · already consented 2 · time to decision p50 ≤');
+    expect(statusText.stdout).toMatch(/quota: [\d,]+ of 1,000,000 messages used this month, [\d,]+ left, resets .*; rate limit 600\/min/);
 
     const csvOut = join(dir, 'report.csv');
     const csv = await cli('report', campaignId, '--out', csvOut);
     expect(csv.code, csv.stderr).toBe(0);
     const rows = readFileSync(csvOut, 'utf8').trim().split('\n');
-    expect(rows[0]).toBe('ppnum,state,outcome,fallback,errorCode,responded,lastEventAt,lastEvent');
+    expect(rows[0]).toBe('ppnum,state,outcome,fallback,errorCode,responded,consent,consentDecisionMs,lastEventAt,lastEvent');
     expect(Object.fromEntries(rows.slice(1).map((row) => row.split(',').slice(0, 2)))).toEqual(EXPECTED);
+    expect(Object.fromEntries(rows.slice(1).map((row) => [row.split(',')[0], row.split(',')[6]]))).toEqual({ '12300000001': 'already-consented', '12300000002': 'granted', '12300000003': 'denied', '12300000004': 'already-consented' });
 
     const json = await cli('report', campaignId, '--format', 'json');
     expect(json.code, json.stderr).toBe(0);
@@ -256,7 +286,7 @@ describe('campaign CLI on the real stack', () => {
 
   it('lists, pauses, resumes and cancels a running campaign; watch then exits 1', async () => {
     const id = `cli-cancel-${run}`;
-    // 12300000005 never decides: its chunk stays open until the sandbox expires the consent (10 s).
+    // 12300000005 never decides: its chunk stays open until the sandbox expires the consent (30 s).
     // Cancel stops unsent chunks; the sent one still ends (expired), then the campaign is cancelled.
     const spec = write('cancel.json', JSON.stringify({ campaignId: id, template: TEMPLATE, recipients: { inline: [{ ppnum: '12300000005', vars: { name: 'Eve' } }] }, consentWindow: '10m' }));
     expect((await cli('start', spec)).code).toBe(0);
@@ -282,6 +312,29 @@ describe('campaign CLI on the real stack', () => {
     const watch = await cli('watch', id, '--interval', '200');
     expect(watch.code, watch.stdout + watch.stderr).toBe(1);
     expect(watch.stdout).toContain(`campaign ${id} cancelled`);
+  });
+
+  it('a campaign that does not fit the quota: validate and start say so, and it parks at the quota, visibly', async () => {
+    const id = `cli-quota-${run}`;
+    const used = (await ppoppo.getUsageStats()).currentMonthUsage;
+    await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).config({ monthlyQuota: used + 1 });
+    try {
+      const recipients = ['12300000001', '12300000004', '12300000006'].map((ppnum) => ({ ppnum, vars: { name: 'Q' } }));
+      const spec = write('quota.json', JSON.stringify({ campaignId: id, template: TEMPLATE, recipients: { inline: recipients }, consentWindow: '1m', limits: { chunkSize: 1, chunksInFlight: 3 } }));
+      const check = await cli('validate', spec);
+      expect(check.code).toBe(0); // not an error in the rows: a warning about the month
+      expect(check.stdout).toMatch(/QUOTA: the campaign needs 3 messages but only 1 of [\d,]+ left this month \(resets .*\): it will send what fits, then park at the quota/);
+      const started = await cli('start', spec, '--json');
+      expect(started.code, started.stderr).toBe(0);
+      expect(JSON.parse(started.stdout)).toMatchObject({ campaignId: id, quota: { needed: 3, remaining: 1, fits: false } });
+      const parked = await pollUntilCli(() => cli('status', id, '--json'), (progress) => progress.status === 'parked');
+      expect(parked).toMatchObject({ status: 'parked', parkedReason: 'quota' });
+      expect(Date.parse(parked.parkedUntil!)).toBeGreaterThan(Date.now() + 60_000);
+      expect((await cli('status', id)).stdout).toContain('parked (quota) until');
+    } finally {
+      await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).config({ monthlyQuota: 1_000_000 });
+      await cli('cancel', id);
+    }
   });
 
   it('exits 3 for an unknown campaign id, saying how to find ids', async () => {

@@ -83,7 +83,30 @@ describe('npm run bench', () => {
 
     expect(report.consentHeavy).toMatchObject({ recipients: 2000, orchestrator: orchestratorRun });
     expect(report.consentHeavy.orchestrator.result.counts.denied).toBeGreaterThan(0);
-    expect(report.targets.map((t: { name: string }) => t.name)).toHaveLength(5);
+
+    // The first campaign: every recipient asked, decisions over a minute, the listener scaled with it.
+    const first = report.firstCampaign;
+    expect(first).toMatchObject({ recipients: 2000, windowMs: 60_000, orchestrator: { ...orchestratorRun, cpuMsPer1000Recipients: number, cpuMsPer1000RecipientsOverIdle: number } });
+    expect(first.orchestrator.result.consent).toMatchObject({ asked: 2000, alreadyConsented: 0 });
+    const figures = first.orchestrator.firstCampaign;
+    expect(figures).toMatchObject({
+      scale: 60_000 / 86_400_000,
+      chunks: 2,
+      largestChunkRunEvents: number,
+      signalsPerChunk: { average: number, max: number },
+      decisionToAppliedMs: { granted: percentiles, denied: percentiles },
+      denialToFallbackMs: percentiles,
+      realTimeMs: { grantedApplied: { p50: number, p99: number }, deniedApplied: { p50: number, p99: number }, denialToFallback: { p50: number, p99: number } },
+    });
+    // Every denial was measured to its fallback; each grant and denial to where its chunk applied it.
+    expect(figures.denialToFallbackMs.samples).toBe(first.orchestrator.result.counts.denied);
+    expect(figures.decisionToAppliedMs.denied.samples).toBe(first.orchestrator.result.counts.denied);
+    expect(figures.decisionToAppliedMs.granted.samples).toBe(first.orchestrator.result.consent.granted);
+    expect(figures.signalsPerChunk.max).toBeGreaterThan(1);
+    // The real-day bound is at least the real hold (30 s for a denial).
+    expect(figures.realTimeMs.denialToFallback.p50).toBeGreaterThanOrEqual(30_000);
+
+    expect(report.targets.map((t: { name: string }) => t.name)).toHaveLength(12);
     for (const target of report.targets) expect(target).toMatchObject({ name: expect.any(String), target: expect.any(String), value: number, pass: expect.any(Boolean) });
   }, 900_000);
 

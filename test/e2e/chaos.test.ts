@@ -45,6 +45,15 @@ describe('npm run chaos', () => {
     expect(code).toBe(0);
   }, 600_000);
 
+  it('a first campaign (every recipient new, decisions spread over the window) survives every fault kind racing the decisions', async () => {
+    const { code, report } = await runChaos(['--short', '--first-campaign', '--out', 'test-results/chaos-first-campaign.json']);
+    expect(failedChecks(report)).toEqual([]);
+    expect(report.checks.map((c) => c.name)).toContain('every recipient was asked for consent first');
+    expect(new Set(report.faults.map((f) => f.kind))).toEqual(new Set(FAULT_KINDS));
+    expect(report.result?.counts.denied).toBeGreaterThan(0);
+    expect(code).toBe(0);
+  }, 600_000);
+
   it('exits 2 and names the flag on bad input', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--kinds', 'worker-kill,meteor-strike'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -2,14 +2,17 @@
 // Temporal dev server, sandbox, worker and listener. Its JSON report must show a completed campaign
 // that passed every check against the sandbox ledger and the fallback receiver (signed webhooks
 // included), and its terminal output must stay readable: the faults the demo provokes on purpose
-// (test numbers …06 and …07) are one plain line each, while the full worker log, with the failures'
-// details, is in the data dir. Run as on a fresh machine without payload keys: the demo makes its own key file.
+// (through the sandbox's fault switches: one refusal, one lost answer) are one plain line each, while
+// the full worker log, with the failures' details, is in the data dir. Run as on a fresh machine
+// without payload keys: the demo makes its own key file.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { UsageStats } from '../../src/api/types';
+import type { ConsentStats } from '../../src/campaign/consent';
 import type { OutcomeCounts } from '../../src/campaign/outcomes';
 import { SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { freePort } from '../../dev/ports';
@@ -30,15 +33,16 @@ function runDemo(args: string[]): Promise<{ code: number | null; stdout: string;
 const STACK_LINE = /^\s+at /m;
 
 describe('npm run demo', () => {
-  it('runs the example campaign end to end, reports every check passed, and keeps the terminal readable', async () => {
+  it('runs the example first campaign end to end: every check passed, consent figures and quota use, a readable terminal', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'demo-'));
     const [port, uiPort, codecPort] = [await freePort(), await freePort(), await freePort()];
     const { code, stdout, stderr } = await runDemo(['--recipients', '400', '--json', '--port', String(port), '--ui-port', String(uiPort), '--codec-port', String(codecPort), '--data-dir', dataDir]);
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
-      result: { status: string; total: number; counts: OutcomeCounts };
+      result: { status: string; total: number; counts: OutcomeCounts; consent: ConsentStats };
       checks: Record<string, boolean>;
       fallbacksReceived: number;
+      usage: UsageStats;
       webUi: string;
       payloadKeyFile: string;
       codecServer: string;
@@ -50,9 +54,12 @@ describe('npm run demo', () => {
     expect(report.result.status).toBe('completed');
     expect(report.result.total).toBe(400);
     expect(Object.values(report.checks).every(Boolean), JSON.stringify(report.checks)).toBe(true);
-    // The sandbox test numbers guarantee at least one denial (…03) and one expiry (…05).
+    // A first campaign: all 400 asked; the sandbox's default mix (15 % deny, 10 % never decide) gives denials and expiries.
+    expect(report.result.consent).toMatchObject({ asked: 400, alreadyConsented: 0, denied: report.result.counts.denied, expired: report.result.counts.expired });
     expect(report.result.counts.denied).toBeGreaterThanOrEqual(1);
     expect(report.result.counts.expired).toBeGreaterThanOrEqual(1);
+    // The quota use, read through GetUsageStats: the demo's 400 messages of the sandbox's 1,000,000.
+    expect(report.usage).toMatchObject({ currentMonthUsage: 400, monthlyMessageLimit: 1_000_000, remainingQuota: 999_600, rateLimitPerMin: 600 });
     expect(report.fallbacksReceived).toBe(report.result.counts.denied + report.result.counts.expired);
     expect(report.webUi).toContain(`127.0.0.1:${uiPort}`);
 
@@ -61,8 +68,8 @@ describe('npm run demo', () => {
     expect(terminal).not.toMatch(STACK_LINE);
     expect(terminal).not.toContain('No workflows registered');
     expect(terminal).not.toContain('taskToken');
-    expect(stderr).toMatch(/^campaign demo-\d+, chunk 0: send refused \(UNAVAILABLE\), nothing was accepted; sending again .+$/m); // …07
-    expect(stderr).toMatch(/^campaign demo-\d+, chunk 0: the answer to the send was lost \(INTERNAL\); checking with the API .+$/m); // …06
+    expect(stderr).toMatch(/^campaign demo-\d+, chunk \d+: send refused \(UNAVAILABLE\), nothing was accepted; sending again .+$/m);
+    expect(stderr).toMatch(/^campaign demo-\d+, chunk \d+: the answer to the send was lost \(INTERNAL\); checking with the API .+$/m);
 
     // The full log is in the data dir, with the failures' types and stacks, and still no task token.
     const workerLog = join(dataDir, 'worker.log');

@@ -35,9 +35,12 @@ let inspector: SandboxInspector;
 let queues: TaskQueueNames;
 
 beforeAll(async () => {
-  // The default outcome mix (80 % delivered, 8 % consent granted, 5 % denied, 5 % failed, 2 %
-  // consent expired); an undecided consent expires after 3 s, well inside the campaign's window.
-  stack = await startCampaignStack('e2e-large', { sandbox: { consentDecisionDelayMs: 200, consentWindowMs: 3_000 } });
+  // A repeat audience: 85 % have consented before (80 % delivered directly, 5 % fail), the rest are
+  // new (8 % grant, 5 % deny, 2 % never decide); decisions within 200 ms, an undecided consent
+  // expires after 3 s, well inside the campaign's window. (A first campaign: first-campaign.e2e.test.ts.)
+  stack = await startCampaignStack('e2e-large', {
+    sandbox: { consentDecisionDelayMs: 200, consentWindowMs: 3_000, outcomeMix: { delivered: 80, consentGranted: 8, consentDenied: 5, failed: 5, consentExpired: 2 } },
+  });
   ({ temporal, inspector, queues } = stack);
 }, 120_000);
 

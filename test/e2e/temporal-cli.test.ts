@@ -145,8 +145,8 @@ beforeAll(async () => {
   const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
   temporal = await connectTestClient();
   connection = await connectTestWorkerConnection();
-  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo }); // production queues
-  listener = await runListener({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueue: listenerQueue, workflowId: listenerQueue, maxRunMs: 2_000, batchMaxDelayMs: 100 });
+  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, listenerWorkflowId: listenerQueue }); // production queues
+  listener = await runListener({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueue: listenerQueue, workflowId: listenerQueue, maxRunMs: 2_000, batchMaxDelayMs: 100, actionableMaxDelayMs: 100 });
   const encryption = payloadEncryptionFromEnv();
   if (!encryption.on) throw new Error('this test needs payload encryption on (test/global-setup.ts sets PAYLOAD_KEYS)');
   codecServer = await startCodecServer({ codec: encryption.codec, token: codecToken, corsOrigins: [], port: 0 });

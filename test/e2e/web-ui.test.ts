@@ -101,7 +101,7 @@ beforeAll(async () => {
   connection = await connectWorkerConnection(config);
   // A private server: the production task queues (the ones the README's form steps name) are ours alone.
   workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo });
-  listener = await runListener({ connection, temporalClient: temporal, ppoppoClient: ppoppo, maxRunMs: 2_000, batchMaxDelayMs: 100 });
+  listener = await runListener({ connection, temporalClient: temporal, ppoppoClient: ppoppo, maxRunMs: 2_000, batchMaxDelayMs: 100, actionableMaxDelayMs: 100 });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 }, 180_000);

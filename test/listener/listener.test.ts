@@ -1,6 +1,8 @@
 // The listener on a real Temporal dev server: the real listener workflow and consumeEvents activity
 // (via runListener), stand-in chunk workflows (fixtures/workflows.ts) and an in-memory event log
-// in place of the Ppoppo stream, so the test decides exactly when each event appears.
+// in place of the Ppoppo stream, so the test decides exactly when each event appears. Chunks are
+// found through routes (a signal to the listener workflow, as the send path gives them) or, for
+// requests the routes do not know, through visibility.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -11,12 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PpoppoClient } from '../../src/api/client';
 import { runListener } from '../../src/listener';
 import type { RunningListener, RunListenerOptions } from '../../src/listener';
-import { listenerCursorQuery } from '../../src/contracts/listener';
+import { chunkRouteSignal, listenerCursorQuery } from '../../src/contracts/listener';
+import type { DeliveryEvent } from '../../src/api/types';
 import { connectTestClient, connectTestWorkerConnection, pollUntil } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { FakeEventLog } from './fake-event-stream';
-import { fakeChunkWorkflow, finishSignal, receivedQuery } from './fixtures/workflows';
+import { fakeChunkWorkflow, finishSignal, receivedQuery, signalsQuery } from './fixtures/workflows';
 
 const run = randomUUID().slice(0, 8);
 /** Generous upper bound for eventually-true conditions (visibility lag, grace period). */
@@ -30,6 +33,7 @@ const listenerOptions = (): RunListenerOptions => ({
   workflowId: `listener-test-${run}`,
   maxRunMs: 1_000,
   batchMaxDelayMs: 50,
+  actionableMaxDelayMs: 50,
   unknownGraceMs: 12_000,
 });
 
@@ -42,14 +46,19 @@ let listener: RunningListener;
 const chunks: WorkflowHandle[] = [];
 
 const sendRequestId = (name: string) => `sr-${run}-${name}`;
+/** What the fake chunk records of an event. */
+const key = (event: DeliveryEvent) => `${event.type}:${event.ppnum}`;
 
-async function startChunk(name: string): Promise<WorkflowHandle<typeof fakeChunkWorkflow>> {
+/** A stand-in chunk, visible under its send request id (found through visibility). */
+async function startChunk(name: string, listenerWorkflowId?: string): Promise<WorkflowHandle<typeof fakeChunkWorkflow>> {
   const handle = await client.workflow.start(fakeChunkWorkflow, {
     workflowId: `listener-test-chunk-${run}-${name}`,
     taskQueue: fixtureQueue,
-    args: [{ sendRequestId: sendRequestId(name) }],
+    args: [{ sendRequestId: listenerWorkflowId ? undefined : sendRequestId(name) }],
   });
   chunks.push(handle);
+  // Routed: the listener is told, as the send path does; the chunk never becomes visible.
+  if (listenerWorkflowId) await client.workflow.getHandle(listenerWorkflowId).signal(chunkRouteSignal, { sendRequestId: sendRequestId(name), workflowId: handle.workflowId });
   return handle;
 }
 
@@ -89,10 +98,10 @@ describe('listener', () => {
     const bEvents = [log.append(sendRequestId('b'), 'RECIPIENT_DELIVERED', '12300000001')];
     aEvents.push(log.append(sendRequestId('a'), 'CONSENT_GRANTED', '12300000002'));
     aEvents.push(log.append(sendRequestId('a'), 'RECIPIENT_DELIVERED', '12300000002'));
-    bEvents.push(log.append(sendRequestId('b'), 'REQUEST_COMPLETED'));
+    log.append(sendRequestId('b'), 'REQUEST_COMPLETED'); // not forwarded: it carries no recipient
 
-    const aIds = aEvents.map((event) => event.eventId);
-    const bIds = bEvents.map((event) => event.eventId);
+    const aIds = aEvents.map(key);
+    const bIds = bEvents.map(key);
     expect(await pollUntil('chunk a events', () => received(a), (ids) => ids.length >= aIds.length, WAIT_MS)).toEqual(aIds);
     expect(await pollUntil('chunk b events', () => received(b), (ids) => ids.length >= bIds.length, WAIT_MS)).toEqual(bIds);
   });
@@ -100,18 +109,18 @@ describe('listener', () => {
   it('holds events of a chunk that is not visible yet, without moving the cursor past them', async () => {
     const before = log.append(sendRequestId('a'), 'POLL_RESPONSE_RECEIVED', '12300000002');
     const held = [log.append(sendRequestId('c'), 'RECIPIENT_DELIVERED', '12300000011'), log.append(sendRequestId('c'), 'REQUEST_COMPLETED')];
-    const after = log.append(sendRequestId('a'), 'POLL_RESPONSE_RECEIVED', '12300000002');
+    const after = log.append(sendRequestId('a'), 'POLL_RESPONSE_RECEIVED', '12300000003');
     const a = chunks[0]!;
 
     // Events after the held ones still flow to their (visible) chunk...
-    await pollUntil('chunk a to get the event after the held ones', () => received(a), (ids) => ids.includes(after.eventId), WAIT_MS);
+    await pollUntil('chunk a to get the event after the held ones', () => received(a), (ids) => ids.includes(key(after)), WAIT_MS);
     // ...but the committed cursor stops right before the first held event.
     await pollUntil('cursor to reach the event before the held ones', listenerCursor, (cursor) => cursor !== null && cursor >= before.eventId, WAIT_MS);
     await sleep(2_500); // a few more activity runs (maxRunMs = 1 s)
     expect(await listenerCursor()).toBe(before.eventId);
 
     const c = await startChunk('c');
-    const cIds = held.map((event) => event.eventId);
+    const cIds = [key(held[0]!)];
     expect(await pollUntil('chunk c events', () => received(c), (ids) => ids.length >= cIds.length, WAIT_MS)).toEqual(cIds);
     await pollUntil('cursor to pass the held events', listenerCursor, (cursor) => cursor !== null && cursor >= after.eventId, WAIT_MS);
   });
@@ -126,8 +135,8 @@ describe('listener', () => {
 
   it('skips events no campaign owns once the grace period is over', async () => {
     log.append(sendRequestId('nobody'), 'RECIPIENT_DELIVERED', '12300000099');
-    const after = log.append(sendRequestId('a'), 'POLL_RESPONSE_RECEIVED', '12300000002');
-    await pollUntil('chunk a to get the event after the unknown one', () => received(chunks[0]!), (ids) => ids.includes(after.eventId), WAIT_MS);
+    const after = log.append(sendRequestId('a'), 'POLL_RESPONSE_RECEIVED', '12300000004');
+    await pollUntil('chunk a to get the event after the unknown one', () => received(chunks[0]!), (ids) => ids.includes(key(after)), WAIT_MS);
     await pollUntil('cursor to pass the unknown events', listenerCursor, (cursor) => cursor !== null && cursor >= after.eventId, WAIT_MS);
   });
 
@@ -141,9 +150,46 @@ describe('listener', () => {
     const streamsBefore = log.streamsOpened;
     listener = await runListener(listenerOptions()); // same workflow id: USE_EXISTING
 
-    const expected = [...first, ...whileDown].map((event) => event.eventId);
+    const expected = [...first, ...whileDown].map(key);
     const ids = await pollUntil('chunk d all events', () => received(d), (got) => expected.every((id) => got.includes(id)), WAIT_MS);
     expect(new Set(ids)).toEqual(new Set(expected));
     expect(log.streamsOpened).toBeGreaterThan(streamsBefore);
+  });
+});
+
+describe('routes and coalescing', () => {
+  /** A listener of its own: denials within 1 s, other events held up to 6 s, runs of 30 s. */
+  const coalescing = (): RunListenerOptions => ({ ...listenerOptions(), taskQueue: `listener-coalescing-${run}`, workflowId: `listener-coalescing-${run}`, maxRunMs: 30_000, batchMaxDelayMs: 6_000, actionableMaxDelayMs: 1_000 });
+  let second: RunningListener;
+
+  beforeAll(async () => {
+    second = await runListener(coalescing());
+  });
+  afterAll(async () => {
+    await client?.workflow.getHandle(coalescing().workflowId!).terminate('test finished').catch(() => undefined);
+    await second?.shutdown();
+  });
+
+  it('finds a chunk from the route the send path gave it, without visibility', async () => {
+    const routed = await startChunk('routed', coalescing().workflowId);
+    const denial = log.append(sendRequestId('routed'), 'CONSENT_DENIED', '12300000031');
+    expect(await pollUntil('the routed chunk to get its event', () => received(routed), (ids) => ids.length >= 1, WAIT_MS)).toEqual([key(denial)]);
+  });
+
+  it('holds grants and deliveries, and hands them over together with the next denial, in one signal', async () => {
+    const chunk = await startChunk('coalesced', coalescing().workflowId);
+    const quiet = [log.append(sendRequestId('coalesced'), 'CONSENT_GRANTED', '12300000041'), log.append(sendRequestId('coalesced'), 'RECIPIENT_DELIVERED', '12300000041')];
+    await sleep(2_500);
+    expect(await received(chunk)).toEqual([]); // no action needed: they wait
+    const denial = log.append(sendRequestId('coalesced'), 'CONSENT_DENIED', '12300000042');
+    const ids = await pollUntil('the denial and the held events', () => received(chunk), (got) => got.length >= 3, WAIT_MS);
+    expect(ids).toEqual([...quiet, denial].map(key));
+    expect(await chunk.query(signalsQuery)).toBe(1);
+    // With no denial, held events go out after the slow flush (6 s here).
+    const late = log.append(sendRequestId('coalesced'), 'POLL_RESPONSE_RECEIVED', '12300000041');
+    await sleep(3_000);
+    expect(await received(chunk)).toHaveLength(3);
+    expect(await pollUntil('the slow flush', () => received(chunk), (got) => got.length >= 4, WAIT_MS)).toContain(key(late));
+    expect(await chunk.query(signalsQuery)).toBe(2);
   });
 });

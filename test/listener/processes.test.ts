@@ -81,11 +81,19 @@ afterAll(async () => {
 });
 
 describe('process entry points', () => {
-  it('npm run worker starts both workers and exits cleanly on SIGTERM', async () => {
+  it("npm run worker starts both workers, sending at the app's own limit from GetUsageStats, and exits cleanly on SIGTERM", async () => {
     const { child, output } = startScript('src/worker.ts');
     await waitFor('the worker to report it is running', () => output().includes('workers running') || child.exitCode !== null);
     expect(child.exitCode).toBeNull();
+    expect(output()).toContain("send rate 10 requests/s, the app's own limit (rate_limit_per_min 600)");
     expect(await stop(child)).toBe(0);
+  }, 120_000);
+
+  it("npm run worker refuses a SEND_RATE_PER_SECOND above the app's limit: one line, exit code 2", async () => {
+    const { code, output } = await runScript('src/worker.ts', [], { SEND_RATE_PER_SECOND: '25' });
+    expect(output).toContain("SEND_RATE_PER_SECOND=25 is above the app's own limit of 10 requests/s (rate_limit_per_min 600)");
+    expect(output).not.toMatch(STACK_LINE);
+    expect(code).toBe(2);
   }, 120_000);
 
   it('npm run listener starts the singleton listener workflow and exits cleanly on SIGTERM', async () => {

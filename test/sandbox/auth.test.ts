@@ -1,9 +1,16 @@
-// Token endpoint, JWKS, bearer-token checks on every RPC, and both method path forms.
+// Token endpoint, JWKS, bearer-token checks on every RPC (implemented or not), and both method path forms.
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxInspector } from '../../dev/sandbox/inspector';
+import {
+  ExternalAppServiceService,
+  ExternalChannelServiceService,
+  ExternalMessageServiceService,
+  ExternalTemplateServiceService,
+} from '../../src/api/gen/ppoppo/external/v1/external';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { connect, failure, fetchToken, readStream, rpc, text, tokenFor, uniqueName, type Clients } from './helpers';
 
@@ -98,7 +105,7 @@ describe('method paths', () => {
       expect(await rpc(c.message, 'getProcessingStats', {}, token)).toMatchObject({ queued: expect.any(Number) });
       expect(await rpc(c.app, 'getUsageStats', {}, token)).toMatchObject({ appId: 'app_a' });
       expect((await failure(rpc(c.channel, 'createChannel', { name: 'x', type: 0, storageMode: 0, members: [] }, token))).code).toBe(status.UNIMPLEMENTED);
-      expect((await failure(rpc(c.message, 'grantConsent', { ppnumId: 'p', appId: 'a' }, token))).code).toBe(status.UNIMPLEMENTED);
+      expect((await failure(rpc(c.message, 'grantConsent', { ppnumId: '12345678901', appId: 'app_b' }, token))).code).toBe(status.PERMISSION_DENIED);
     } finally {
       c.close();
     }
@@ -141,5 +148,61 @@ describe('/inspect (ledger with rendered texts, fault injection, config)', () =>
     } finally {
       await fixed.close();
     }
+  });
+});
+
+/** Every method of every service in the generated definitions, called raw: an empty request (valid for any message), bytes back. */
+const SERVICES = { ExternalMessageServiceService, ExternalTemplateServiceService, ExternalAppServiceService, ExternalChannelServiceService };
+
+function callRaw(path: string, streaming: boolean, token: string | undefined): Promise<{ code: number; details: string }> {
+  const address = sandbox.grpcUrl.replace(/^http:\/\//, '');
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+  const raw = (value: Buffer) => value;
+  return new Promise((resolve) => {
+    const done = (code: number, details: string) => {
+      client.close();
+      resolve({ code, details });
+    };
+    if (streaming) {
+      const call = client.makeServerStreamRequest(path, () => Buffer.alloc(0), raw, {}, metadata);
+      call.on('data', () => undefined);
+      call.on('error', (err: grpc.ServiceError) => done(err.code, err.details));
+      call.on('end', () => done(status.OK, ''));
+    } else {
+      client.makeUnaryRequest(path, () => Buffer.alloc(0), raw, {}, metadata, (err) => done(err ? err.code : status.OK, err?.details ?? ''));
+    }
+  });
+}
+
+const methods = Object.entries(SERVICES).flatMap(([service, definition]) =>
+  Object.values(definition).map((method) => ({ name: `${service.replace(/Service$/, '')}.${method.path.split('/').pop()}`, path: method.path, streaming: method.responseStream })),
+);
+
+describe('every RPC checks the token first', () => {
+  it('covers all 30 methods of the four services (6 + 3 + 13 + 8)', () => {
+    expect(methods).toHaveLength(30);
+  });
+
+  it.each(['', '/ext'])('answers UNAUTHENTICATED "Invalid token" to a caller without a valid token, on every method (prefix "%s")', async (prefix) => {
+    const forged = (await tokenFor(sandbox)).replace(/\.[^.]+$/, '.AAAA');
+    const answers: Record<string, string> = {};
+    for (const method of methods) {
+      for (const token of [undefined, 'garbage', forged]) {
+        const { code, details } = await callRaw(`${prefix}${method.path}`, method.streaming, token);
+        if (code !== status.UNAUTHENTICATED || details !== 'Invalid token') answers[`${method.name} (${token === undefined ? 'no token' : 'bad token'})`] = `${status[code]} ${details}`;
+      }
+    }
+    expect(answers).toEqual({});
+  });
+
+  it('answers UNIMPLEMENTED only after the token checks out', async () => {
+    const token = await tokenFor(sandbox);
+    const { code, details } = await callRaw('/chat.external.ExternalAppService/AdminListApps', false, token);
+    expect(code).toBe(status.UNIMPLEMENTED);
+    expect(details).toBe('AdminListApps is not implemented by the sandbox');
+    const reader = await tokenFor(sandbox, { client_id: 'reader', client_secret: 'reader-secret' });
+    expect((await callRaw('/chat.external.ExternalChannelService/GetMessages', false, reader)).code).toBe(status.PERMISSION_DENIED);
   });
 });

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateSendRequestResp, GetUsageStatsResp, Template } from '../../src/api/gen/ppoppo/external/v1/external';
+import { DEFAULT_MONTHLY_QUOTA, DEFAULT_RATE_LIMIT } from '../../src/sandbox/options';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { connect, failure, freshPpnum, inspect, rpc, text, tokenFor, type Clients } from './helpers';
 
@@ -16,6 +17,8 @@ const send = (...ppnums: string[]) => rpc<CreateSendRequestResp>(clients.message
 const retryAfter = (err: { metadata: { get(k: string): unknown[] }; headers?: { get(k: string): unknown[] } }) => ({
   trailer: err.metadata.get('retry-after-ms')[0],
   header: err.headers?.get('retry-after-ms')[0],
+  seconds: err.metadata.get('retry-after')[0],
+  secondsHeader: err.headers?.get('retry-after')[0],
 });
 const sendRequestCount = async () => (await inspect<{ sendRequests: number }>(sandbox, '/inspect/stats')).sendRequests;
 
@@ -39,11 +42,13 @@ describe('rate limit', () => {
     const err = await failure(send(freshPpnum()));
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(err.details).toBe('rate limit exceeded');
-    const { trailer, header } = retryAfter(err);
+    const { trailer, header, seconds, secondsHeader } = retryAfter(err);
     expect(trailer).toMatch(/^\d+$/);
     expect(header).toBe(trailer);
     expect(Number(trailer)).toBeGreaterThan(0);
     expect(Number(trailer)).toBeLessThanOrEqual(500);
+    expect(seconds).toBe('1'); // retry-after: whole seconds, rounded up, for clients that read only that
+    expect(secondsHeader).toBe('1');
     expect(await sendRequestCount()).toBe(before);
 
     await sleep(Number(trailer));
@@ -67,8 +72,9 @@ describe('monthly quota', () => {
     const err = await failure(send(freshPpnum(), freshPpnum()));
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(err.details).toBe('monthly quota exceeded');
-    const { trailer, header } = retryAfter(err);
+    const { trailer, header, seconds } = retryAfter(err);
     expect(header).toBe(trailer);
+    expect(Number(seconds)).toBe(Math.ceil(Number(trailer) / 1000));
     const untilNextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1) - now.getTime();
     expect(Math.abs(Number(trailer) - untilNextMonth)).toBeLessThan(60_000);
     expect(await sendRequestCount()).toBe(before);
@@ -77,5 +83,49 @@ describe('monthly quota', () => {
     const usage = await rpc<GetUsageStatsResp>(clients.app, 'getUsageStats', {}, token);
     expect(usage).toMatchObject({ currentMonthUsage: used + 3, monthlyMessageLimit: used + 3, remainingQuota: 0 });
     expect((await inspect<{ quotaRefusals: number }>(sandbox, '/inspect/stats')).quotaRefusals).toBe(1);
+  });
+});
+
+describe('defaults', () => {
+  it('a sandbox started without options enforces the documented rate limit and quota, and GetUsageStats reports them', async () => {
+    const plain = await startSandbox();
+    const c = connect(plain);
+    try {
+      const t = await tokenFor(plain);
+      const tpl = (await rpc<{ template: Template }>(c.template, 'createTemplate', { name: 'defaults', components: [text('hi')] }, t)).template.id;
+      const sendOne = () => rpc<CreateSendRequestResp>(c.message, 'createSendRequest', { templateId: tpl, recipients: [{ ppnum: freshPpnum() }] }, t);
+      for (let i = 0; i < DEFAULT_RATE_LIMIT.burst; i++) await sendOne();
+      const err = await failure(sendOne());
+      expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(err.details).toBe('rate limit exceeded');
+      expect(retryAfter(err).seconds).toBe('1');
+
+      const usage = await rpc<GetUsageStatsResp>(c.app, 'getUsageStats', {}, t);
+      const now = new Date();
+      expect(usage).toMatchObject({
+        rateLimitPerMin: DEFAULT_RATE_LIMIT.requestsPerSecond * 60,
+        monthlyMessageLimit: DEFAULT_MONTHLY_QUOTA,
+        currentMonthUsage: DEFAULT_RATE_LIMIT.burst,
+        remainingQuota: DEFAULT_MONTHLY_QUOTA - DEFAULT_RATE_LIMIT.burst,
+      });
+      expect(usage.usageResetAt?.getTime()).toBe(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+    } finally {
+      c.close();
+      await plain.close();
+    }
+  });
+
+  it('with the limits turned off, GetUsageStats says so: no monthly limit, rate 0', async () => {
+    const open = await startSandbox({ rateLimit: null, monthlyQuota: null });
+    const c = connect(open);
+    try {
+      const usage = await rpc<GetUsageStatsResp>(c.app, 'getUsageStats', {}, await tokenFor(open));
+      expect(usage.rateLimitPerMin).toBe(0);
+      expect(usage.monthlyMessageLimit).toBeUndefined();
+      expect(usage.remainingQuota).toBeUndefined();
+    } finally {
+      c.close();
+      await open.close();
+    }
   });
 });

@@ -19,7 +19,7 @@ let token: string;
 
 beforeAll(async () => {
   // No consent expiry in the mix: with the default 24 h window such a request would never complete.
-  sandbox = await startSandbox({ pollResponseDelayMs: 20, consentDecisionDelayMs: 50, streamMaxEvents: 0, streamMaxMs: 0, outcomeMix: { consentExpired: 0 } });
+  sandbox = await startSandbox({ pollResponseDelayMs: 20, consentDecisionDelayMs: 50, streamMaxEvents: 0, streamMaxMs: 0, outcomeMix: { delivered: 1, consentGranted: 1, consentDenied: 1 } });
   clients = connect(sandbox);
   token = await tokenFor(sandbox);
 });

@@ -10,6 +10,7 @@ import {
   type GetSendRequestStatusResp,
   type Template,
 } from '../../src/api/gen/ppoppo/external/v1/external';
+import { DEFAULT_MIX } from '../../src/sandbox/options';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { completed, connect, failure, freshPpnum, inspect, readUntil, rpc, sequences, text, tokenFor, uniqueName, type Clients } from './helpers';
 
@@ -173,7 +174,7 @@ describe('other ppnums', () => {
       for (const p of denied) expect(secondSeq[p]).toEqual(['CONSENT_DENIED']);
       expect((await statusOf(second.id)).request).toMatchObject({ delivered: granted.length, failed: denied.length, pendingConsent: 0 });
     } finally {
-      await inspect(sandbox, '/inspect/config', { outcomeMix: { delivered: 80, consentGranted: 8, consentDenied: 5, failed: 5, consentExpired: 2 } });
+      await inspect(sandbox, '/inspect/config', { outcomeMix: DEFAULT_MIX });
     }
   });
 });
@@ -203,6 +204,8 @@ describe('injected faults', () => {
     expect(err.details).toBe('rate limit exceeded');
     expect(err.metadata.get('retry-after-ms')).toEqual(['1234']);
     expect(err.headers?.get('retry-after-ms')).toEqual(['1234']);
+    expect(err.metadata.get('retry-after')).toEqual(['2']); // whole seconds, rounded up
+    expect(err.headers?.get('retry-after')).toEqual(['2']);
     expect(await acceptedWith(ppnum)).toEqual([]);
   });
 });

@@ -31,7 +31,7 @@ export interface CampaignStack {
 /** `name` prefixes the task queues and the listener workflow id (plus a random run id). */
 export async function startCampaignStack(
   name: string,
-  options: { sandbox?: SandboxOptions; listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs'>; /** Another Temporal server than the shared one. */ temporalAddress?: string } = {},
+  options: { sandbox?: SandboxOptions; listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs' | 'actionableMaxDelayMs'>; /** Another Temporal server than the shared one. */ temporalAddress?: string } = {},
 ): Promise<CampaignStack> {
   quietTemporalLogs();
   const run = randomUUID().slice(0, 8);
@@ -43,14 +43,16 @@ export async function startCampaignStack(
   const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
   const temporal = await connectTestClient(options.temporalAddress);
   const connection = await connectTestWorkerConnection(options.temporalAddress);
-  const workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues });
+  const workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues, listenerWorkflowId });
   const listener = await runListener({
     connection,
     temporalClient: temporal,
     ppoppoClient: ppoppo,
     taskQueue: listenerWorkflowId,
     workflowId: listenerWorkflowId,
+    // Tests' consent windows are seconds: the listener hands every event over within 100 ms.
     batchMaxDelayMs: 100,
+    actionableMaxDelayMs: 100,
     ...options.listener,
   });
   return {

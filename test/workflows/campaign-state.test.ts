@@ -1,6 +1,7 @@
 // CampaignState without a server: planning, the sliding window, chunk reports in any order and
 // twice, parking, controls in every status, cancellation accounting, continue-as-new round trip.
 import { describe, expect, it } from 'vitest';
+import { emptyConsent } from '../../src/campaign/consent';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { OutcomeCounts } from '../../src/campaign/outcomes';
@@ -97,7 +98,7 @@ describe('the sliding window', () => {
       state.control(action);
       expect(state.canStartChunk(4, 1_000)).toBe(open);
     }
-    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
     expect(state.canStartChunk(4, 1_000)).toBe(true);
     state.control('cancel');
     expect(state.canStartChunk(4, 1_000)).toBe(false);
@@ -120,19 +121,35 @@ describe('chunk reports', () => {
     expect(state.progress()).toMatchObject({ chunksSent: 2, chunksFinished: 2, awaitingOutcome: 0, inFlight: 0, counts: { delivered: 19, denied: 1, invalid: 2 } });
   });
 
-  it('parks while running, shows until when and why, and runs again when a chunk sends', () => {
+  it('parks while running, shows until when and why, and runs again when the parked chunk sends', () => {
     const state = planned();
     state.takeNextChunk();
-    state.chunkParked('2026-12-01T01:00:00.000Z', 'quota');
+    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'quota');
     expect(state.progress()).toMatchObject({ status: 'parked', parkedUntil: '2026-12-01T01:00:00.000Z', parkedReason: 'quota' });
     state.chunkSent(0, 'sr_0', 10);
     expect(state.progress()).toMatchObject({ status: 'running', parkedUntil: undefined });
   });
 
+  it('stays parked while any parked chunk has not sent: another chunk sending does not unpark it', () => {
+    const state = planned();
+    for (let i = 0; i < 3; i++) state.takeNextChunk();
+    state.chunkParked(1, '2027-01-01T00:00:00.000Z', 'quota');
+    state.chunkParked(2, '2027-01-01T00:00:00.000Z', 'quota');
+    state.chunkSent(0, 'sr_0', 10); // the chunk that fitted reports after the refusals
+    state.chunkFinished(0, counts({ delivered: 10 }));
+    expect(state.progress()).toMatchObject({ status: 'parked', parkedReason: 'quota' });
+    state.chunkParked(0, '2027-01-01T00:00:00.000Z', 'quota'); // late: chunk 0 has sent
+    const next = new CampaignState('spring', { carry: JSON.parse(JSON.stringify(state.carry())), chunkSize: 10 });
+    next.chunkSent(1, 'sr_1', 10);
+    expect(next.status).toBe('parked');
+    next.chunkFailed(2, 'terminated');
+    expect(next.status).toBe('running');
+  });
+
   it('does not turn a paused campaign into a parked one', () => {
     const state = planned();
     state.control('pause');
-    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
     expect(state.status).toBe('paused');
   });
 
@@ -207,7 +224,7 @@ describe('continue-as-new', () => {
     state.takeNextChunk();
     state.chunkSent(0, 'sr_0', 10);
     state.chunkFinished(1, counts({ delivered: 10 }));
-    state.chunkParked('2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
     state.takeNextChunk();
     state.chunkReconciling(2);
     const carry = JSON.parse(JSON.stringify(state.carry())); // as Temporal would serialize it
@@ -219,6 +236,39 @@ describe('continue-as-new', () => {
     expect(next.startedThisRun).toBe(0);
     expect(next.chunkFailed(2, 'x')).toBe(true);
     expect(next.progress().counts.failed).toBe(5);
+  });
+
+  it('adds up consent: finished chunks exactly, running ones by their latest report, across continue-as-new', () => {
+    const state = planned();
+    for (let i = 0; i < 3; i++) state.takeNextChunk();
+    const figures = (asked: number, granted: number, bucket: number) => {
+      const consent = { ...emptyConsent(), asked, granted };
+      consent.decisionHistogram[bucket] = granted;
+      return consent;
+    };
+    state.chunkConsent(0, figures(10, 2, 5));
+    state.chunkConsent(0, figures(10, 6, 5)); // the latest replaces the earlier
+    state.chunkConsent(1, figures(10, 1, 7));
+    expect(state.progress().consent).toMatchObject({ asked: 20, granted: 7 });
+    state.chunkFinished(0, counts({ delivered: 8, denied: 2 }), 'sr_0', figures(10, 8, 5));
+    state.chunkConsent(0, figures(10, 1, 5)); // a report after the finish is stale: ignored
+    const carry = JSON.parse(JSON.stringify(state.carry()));
+    const next = new CampaignState('spring', { carry, chunkSize: 10 });
+    expect(next.progress().consent).toEqual(state.progress().consent);
+    expect(next.progress().consent).toMatchObject({ asked: 20, granted: 9 });
+    expect(next.progress().consent.decisionHistogram[5]).toBe(8);
+    expect(next.progress().consent.decisionHistogram[7]).toBe(1);
+    next.chunkFailed(1, 'gone');
+    expect(next.progress().consent).toMatchObject({ asked: 10, granted: 8 });
+    expect(next.result(undefined).consent).toEqual(next.progress().consent);
+  });
+
+  it('reads a carry from before consent figures', () => {
+    const state = planned();
+    const carry = JSON.parse(JSON.stringify(state.carry()));
+    delete carry.consent;
+    delete carry.consentOfRunning;
+    expect(new CampaignState('spring', { carry, chunkSize: 10 }).progress().consent).toEqual(emptyConsent());
   });
 
   it('keeps poll send request ids only for poll templates', () => {

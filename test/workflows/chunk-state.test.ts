@@ -1,9 +1,12 @@
 // ChunkState without a server: every transition, every event order, duplicate and out-of-order
-// events, the end-of-window snapshot and the fallback queue.
+// events, the end-of-window snapshot, the fallback queue, consent figures, and the carry across
+// continue-as-new.
 import { describe, expect, it } from 'vitest';
 import type { DeliveryEvent, EventType } from '../../src/api/types';
+import { decisionPercentiles } from '../../src/campaign/consent';
 import type { FallbackTrigger } from '../../src/campaign/outcomes';
-import { CHUNK_ERROR_CODES } from '../../src/contracts/chunk';
+import { CHUNK_ERROR_CODES, decodeBatch, encodeBatch, fromDeliveryEvents } from '../../src/contracts/chunk';
+import type { ChunkEvent } from '../../src/contracts/chunk';
 import { ChunkState } from '../../workflows/chunk/state';
 
 const A = '45600000001';
@@ -32,14 +35,12 @@ function sentChunk(fallbackOn: FallbackTrigger[] = ['denied']) {
   return made;
 }
 
-let eventSeq = 0;
-function event(type: EventType, ppnum: string | undefined, extra: Partial<DeliveryEvent> = {}): DeliveryEvent {
-  eventSeq += 1;
-  return { eventId: `ev${String(eventSeq).padStart(6, '0')}`, sendRequestId: SR, type, ppnum, ...extra };
+function event(type: EventType, ppnum: string | undefined, extra: Partial<ChunkEvent> = {}): ChunkEvent {
+  return { sendRequestId: SR, type, ppnum, ...extra };
 }
 
 function stateOf(chunk: ChunkState, ppnum: string) {
-  return chunk.records.find((r) => r.ppnum === ppnum)!;
+  return chunk.recipients().find((r) => r.ppnum === ppnum)!;
 }
 
 function permutations<T>(items: T[]): T[][] {
@@ -51,7 +52,7 @@ describe('before the send', () => {
   it('loads every recipient as queued, with its history', () => {
     const { chunk } = newChunk();
     chunk.load([A, B]);
-    expect(chunk.records.map((r) => [r.ppnum, r.state, r.history.length])).toEqual([
+    expect(chunk.recipients().map((r) => [r.ppnum, r.state, r.history.length])).toEqual([
       [A, 'queued', 1],
       [B, 'queued', 1],
     ]);
@@ -77,7 +78,7 @@ describe('before the send', () => {
     chunk.load([A, B]);
     chunk.control('cancel');
     chunk.finishUnsent();
-    expect(chunk.records.map((r) => r.outcome)).toEqual(['cancelled', 'cancelled']);
+    expect(chunk.recipients().map((r) => r.outcome)).toEqual(['cancelled', 'cancelled']);
     expect(chunk.hasFallbacksDue()).toBe(false);
     expect(chunk.counts()).toMatchObject({ cancelled: 2 });
   });
@@ -121,7 +122,7 @@ describe('before the send', () => {
     const { chunk } = newChunk({ fallbackOn: ['denied', 'failed'] });
     chunk.load([A, B]);
     chunk.rejected('failed', 'FAILED_PRECONDITION', 'Template inactive');
-    expect(chunk.records.map((r) => [r.outcome, r.errorCode])).toEqual([
+    expect(chunk.recipients().map((r) => [r.outcome, r.errorCode])).toEqual([
       ['failed', 'FAILED_PRECONDITION'],
       ['failed', 'FAILED_PRECONDITION'],
     ]);
@@ -171,10 +172,10 @@ describe('events after the send', () => {
     const { chunk } = sentChunk();
     const batch = [event('RECIPIENT_PENDING_CONSENT', A), event('CONSENT_DENIED', A), event('RECIPIENT_DELIVERED', B)];
     chunk.receive(batch);
-    const once = JSON.stringify(chunk.records);
+    const once = JSON.stringify(chunk.recipients());
     chunk.receive(batch);
     chunk.receive([...batch].reverse());
-    expect(JSON.stringify(chunk.records)).toBe(once);
+    expect(JSON.stringify(chunk.recipients())).toBe(once);
     expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([A]);
     expect(chunk.nextFallbackBatch(10)).toEqual([]);
   });
@@ -271,5 +272,115 @@ describe('fallbacks', () => {
     chunk.receive([event('RECIPIENT_DELIVERED', A), event('RECIPIENT_DELIVERED', B), event('CONSENT_DENIED', C)]);
     chunk.finish();
     expect(chunk.progress()).toMatchObject({ phase: 'finished', counts: { delivered: 2, denied: 1 }, states: { delivered: 2, denied: 1 } });
+  });
+});
+
+describe('both signal forms', () => {
+  it('a compact batch applies exactly like the full events it encodes', () => {
+    const full: DeliveryEvent[] = [
+      { eventId: 'e1', sendRequestId: SR, type: 'RECIPIENT_PENDING_CONSENT', ppnum: A, occurredAt: '2026-12-01T00:00:01.000Z' },
+      { eventId: 'e2', sendRequestId: SR, type: 'CONSENT_DENIED', ppnum: A, errorCode: 'CONSENT_DENIED', occurredAt: '2026-12-01T00:30:01.000Z' },
+      { eventId: 'e3', sendRequestId: SR, type: 'RECIPIENT_FAILED', ppnum: B, errorCode: 'DELIVERY_FAILED', occurredAt: '2026-12-01T00:00:02.000Z' },
+      { eventId: 'e4', sendRequestId: SR, type: 'REQUEST_COMPLETED', occurredAt: '2026-12-01T00:30:02.000Z' },
+    ];
+    const batch = encodeBatch(SR, full, Date.parse('2026-12-01T01:00:00Z'));
+    expect(batch).toEqual({ sendRequestId: SR, t0: Date.parse('2026-12-01T00:00:01Z'), events: [[3, A, 0], [5, A, 1_800_000, 'CONSENT_DENIED'], [2, B, 1_000, 'DELIVERY_FAILED']] });
+    const thousand: DeliveryEvent[] = Array.from({ length: 1_000 }, (_, i) => ({ eventId: `01KB${i}`, sendRequestId: SR, type: 'RECIPIENT_DELIVERED', ppnum: String(45_600_000_000 + i), messageId: `msg_${i}`, occurredAt: '2026-12-01T00:00:01.000Z' }));
+    expect(JSON.stringify(encodeBatch(SR, thousand, 0)).length / 1_000).toBeLessThan(25); // bytes per event (the full form was ~225)
+    const viaBatch = sentChunk(['denied']).chunk;
+    const viaFull = sentChunk(['denied']).chunk;
+    viaBatch.receive(decodeBatch(batch));
+    viaFull.receive(fromDeliveryEvents({ events: full }));
+    expect(viaBatch.recipients()).toEqual(viaFull.recipients());
+    expect(stateOf(viaBatch, A)).toMatchObject({ outcome: 'denied', consent: 'denied', consentDecisionMs: 1_800_000 });
+  });
+});
+
+describe('consent', () => {
+  const at = (iso: string) => Date.parse(iso);
+
+  it('tells new recipients from those with consent on file, and times each decision by the API’s clock', () => {
+    const { chunk, tick } = sentChunk(['denied', 'expired']);
+    chunk.receive([
+      event('RECIPIENT_PENDING_CONSENT', A, { at: at('2026-12-01T00:00:00Z') }),
+      event('RECIPIENT_PENDING_CONSENT', B, { at: at('2026-12-01T00:00:00Z') }),
+      event('RECIPIENT_DELIVERED', C),
+    ]);
+    expect(chunk.consent()).toMatchObject({ asked: 2, granted: 0, alreadyConsented: 1 });
+    tick(3_600_000); // the chunk hears an hour late: the decision time still comes from the events
+    chunk.receive([event('CONSENT_GRANTED', A, { at: at('2026-12-01T00:20:00Z') }), event('RECIPIENT_DELIVERED', A), event('CONSENT_DENIED', B, { at: at('2026-12-01T02:00:00Z') })]);
+    expect(stateOf(chunk, A)).toMatchObject({ consent: 'granted', consentDecisionMs: 20 * 60_000 });
+    expect(stateOf(chunk, B)).toMatchObject({ consent: 'denied', consentDecisionMs: 2 * 3_600_000 });
+    expect(stateOf(chunk, C).consent).toBe('already-consented');
+    const stats = chunk.consent();
+    expect(stats).toMatchObject({ asked: 2, granted: 1, denied: 1, expired: 0, alreadyConsented: 1, alreadyDenied: 0 });
+    const timing = decisionPercentiles(stats.decisionHistogram);
+    expect(timing.decisions).toBe(2);
+    expect(timing.p50!).toBeGreaterThanOrEqual(20 * 60_000);
+    expect(timing.p50!).toBeLessThan(1.5 * 20 * 60_000);
+    expect(timing.p99!).toBeGreaterThanOrEqual(2 * 3_600_000);
+  });
+
+  it('counts expiries (the API’s and our window’s end) and denials made before', () => {
+    const { chunk } = sentChunk(['denied', 'expired']);
+    chunk.receive([event('RECIPIENT_PENDING_CONSENT', A), event('RECIPIENT_FAILED', A, { errorCode: 'CONSENT_EXPIRED' }), event('CONSENT_DENIED', B), event('RECIPIENT_PENDING_CONSENT', C)]);
+    chunk.expireUnsettled();
+    expect(chunk.recipients().map((r) => r.consent)).toEqual(['expired', 'already-denied', 'expired']);
+    expect(chunk.consent()).toMatchObject({ asked: 2, expired: 2, alreadyDenied: 1, denied: 0 });
+    expect(decisionPercentiles(chunk.consent().decisionHistogram).decisions).toBe(0);
+  });
+
+  it('says when the campaign should hear the figures: changed, and not more often than asked', () => {
+    const { chunk, tick } = sentChunk();
+    expect(chunk.consentReportDue(10_000)).toBeUndefined(); // nothing known yet, and too soon
+    chunk.receive([event('RECIPIENT_PENDING_CONSENT', A)]);
+    tick(5_000);
+    expect(chunk.consentReportDue(10_000)).toBeUndefined();
+    tick(5_000);
+    const report = chunk.consentReportDue(10_000)!;
+    expect(report.asked).toBe(1);
+    chunk.consentReported(report);
+    tick(20_000);
+    expect(chunk.consentReportDue(10_000)).toBeUndefined(); // unchanged
+    chunk.receive([event('CONSENT_GRANTED', A)]);
+    expect(chunk.consentReportDue(10_000)?.granted).toBe(1);
+  });
+});
+
+describe('continue-as-new', () => {
+  it('a continued chunk is the same chunk: recipients, histories, counts, consent and due fallbacks', () => {
+    const { chunk, tick } = sentChunk(['denied']);
+    chunk.receive([event('RECIPIENT_PENDING_CONSENT', A, { at: 1_000 }), event('CONSENT_DENIED', B), event('RECIPIENT_DELIVERED', C)]);
+    const carry = JSON.parse(JSON.stringify(chunk.carry())) as ReturnType<ChunkState['carry']>; // as Temporal stores it
+    expect(carry.run).toBe(2);
+    const next = ChunkState.continued({ chunkIndex: 7, fallbackOn: ['denied'], now: () => Date.parse('2026-12-01T01:00:00Z') }, carry);
+    expect(next.recipients()).toEqual(chunk.recipients());
+    expect(next.counts()).toEqual(chunk.counts());
+    expect(next.progress()).toMatchObject({ phase: 'sent', sendRequestId: SR, run: 2 });
+    expect(next.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([B]); // due, not dispatched before the carry
+    tick();
+    next.receive([event('CONSENT_GRANTED', A, { at: 61_000 }), event('RECIPIENT_DELIVERED', A)]);
+    expect(stateOf(next, A)).toMatchObject({ outcome: 'delivered', consent: 'granted', consentDecisionMs: 60_000 });
+    expect(next.allSettled()).toBe(true);
+  });
+
+  it('keeps the lines every recipient shares once, so a 1,000-recipient carry stays small', () => {
+    const made = newChunk();
+    const ppnums = Array.from({ length: 1_000 }, (_, i) => String(45_600_000_000 + i));
+    made.chunk.load(ppnums);
+    made.chunk.beginAttempt(1);
+    made.chunk.markSending();
+    made.chunk.accepted(SR, 'accepted');
+    made.chunk.receive(ppnums.flatMap((p) => [event('RECIPIENT_PENDING_CONSENT', p, { at: 1 }), event('CONSENT_GRANTED', p, { at: 5 })]));
+    const carry = made.chunk.carry();
+    expect(carry.log.map(([, text]) => text)).toEqual(['queued', 'send attempt 1', `accepted: ${SR}`]);
+    expect(made.chunk.recipients()[0]!.history.map((h) => h.event)).toEqual(['queued', 'send attempt 1', `accepted: ${SR}`, 'RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED']);
+    expect(JSON.stringify(carry).length).toBeLessThan(200_000);
+  });
+
+  it('refuses to carry a chunk that has not sent', () => {
+    const { chunk } = newChunk();
+    chunk.load([A]);
+    expect(() => chunk.carry()).toThrow(/sent/);
   });
 });

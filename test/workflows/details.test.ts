@@ -1,6 +1,7 @@
 // The Web UI texts: Markdown the UI renders as tables, with no "a/b" between numbers (the UI
 // shows 1/2 as a fraction glyph) and nothing about a recipient but counts.
 import { describe, expect, it } from 'vitest';
+import { emptyConsent } from '../../src/campaign/consent';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { CampaignProgress } from '../../src/contracts/campaign';
 import { campaignDetails, chunkSummary } from '../../workflows/campaign/details';
@@ -20,6 +21,7 @@ const progress: CampaignProgress = {
   inFlight: 1,
   awaitingOutcome: 2_000,
   issues: [],
+  consent: emptyConsent(),
 };
 
 describe('campaign details', () => {
@@ -46,7 +48,16 @@ describe('campaign details', () => {
 
 describe('chunk details', () => {
   it('shows the phase, the send request and recipients per state', () => {
-    const text = chunkDetails({ chunkIndex: 3, phase: 'waiting_retry', recipients: 1000, states: { queued: 1000 }, counts: emptyCounts(), sendAttempts: 2, retryAt: '2026-12-01T00:00:02.000Z', paused: false, cancelled: false });
+    const text = chunkDetails({ chunkIndex: 3, phase: 'waiting_retry', recipients: 1000, states: { queued: 1000 }, counts: emptyCounts(), sendAttempts: 2, retryAt: '2026-12-01T00:00:02.000Z', paused: false, cancelled: false, consent: emptyConsent(), run: 1 });
     expect(text).toBe('**chunk 3 · waiting retry**\n\nnext attempt at 2026-12-01T00:00:02.000Z · 2 send attempts\n\n| state | recipients |\n|:--|--:|\n| queued | 1,000 |');
+  });
+
+  it('adds the run after a continue-as-new, and the consent figures once there are any', () => {
+    const consent = { ...emptyConsent(), asked: 1000, granted: 600, denied: 100, expired: 0 };
+    consent.decisionHistogram[20] = 700; // ≤ 100 ms × 1.5^20 ≈ 5.5 min, shown rounded
+    const text = chunkDetails({ chunkIndex: 3, phase: 'sent', sendRequestId: 'sr_1', recipients: 1000, states: { granted: 600, denied: 100, pending_consent: 300 }, counts: emptyCounts(), sendAttempts: 1, paused: false, cancelled: false, consent, run: 3 });
+    expect(text).toContain('run 3');
+    expect(text).toContain('consent: asked 1,000 · granted 600 · denied 100 · expired 0 · waiting 300 · time to decision p50 ≤ 6m, p90 ≤ 6m, p99 ≤ 6m');
+    expect(text).not.toMatch(/\d\/\d/);
   });
 });

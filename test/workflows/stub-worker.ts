@@ -12,7 +12,7 @@ import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../src/contracts/chunk';
-import { deliveryEventsSignal, FALLBACK_FAILURE_TYPES, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
+import { deliveryBatchSignal, encodeBatch, FALLBACK_FAILURE_TYPES, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { quietTemporalLogs } from '../support/quiet-logs';
@@ -104,7 +104,7 @@ export class StubWorld {
   private activities() {
     const scenarioOf = (templateId: string) => this.scenarios.get(templateId) ?? {};
     const logOf = (templateId: string) => this.logs.get(templateId) ?? new CallLog();
-    const signal = (workflowId: string, events: DeliveryEvent[]) => this.client.workflow.getHandle(workflowId).signal(deliveryEventsSignal, { events });
+    const signal = (workflowId: string, events: DeliveryEvent[]) => this.client.workflow.getHandle(workflowId).signal(deliveryBatchSignal, encodeBatch(events[0]!.sendRequestId, events, Date.now()));
     const templateOfRequest = new Map<string, string>();
     const currentWorkflowId = () => Context.current().info.workflowExecution?.workflowId ?? '';
     // Stub file sources are named stub-file://<templateId>; byteStart is the chunk's index in the plan.

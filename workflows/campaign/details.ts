@@ -1,6 +1,7 @@
 // The campaign's texts for the Web UI: "Current Details" (status, counts per outcome, chunk phases)
 // and the summary its chunks are started with. Counts and ids only, never a recipient's data.
 // PURE: no Temporal imports.
+import { consentLine } from '../../src/campaign/consent';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import type { CampaignProgress } from '../../src/contracts/campaign';
@@ -27,6 +28,8 @@ export function campaignDetails(progress: CampaignProgress): string {
   const parts = [heading];
   if (outcomes.length > 0) parts.push(table(['recipients', 'count'], outcomes));
   if (progress.chunksTotal > 0) parts.push(table(['chunks', 'count'], chunks));
+  const consent = consentLine(progress.consent);
+  if (consent) parts.push(`consent: ${consent}`);
   return parts.join('\n\n');
 }
 

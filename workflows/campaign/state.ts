@@ -3,6 +3,8 @@
 // status; nothing here talks to Temporal (unit tests: test/workflows/campaign-state.test.ts).
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
+import { addConsent, emptyConsent } from '../../src/campaign/consent';
+import type { ConsentStats } from '../../src/campaign/consent';
 import { addCounts, countRecipients, emptyCounts } from '../../src/campaign/outcomes';
 import type { OutcomeCounts } from '../../src/campaign/outcomes';
 import type { CampaignProgress, CampaignResult, CampaignStatus, ParkReason, PollSummary } from '../../src/contracts/campaign';
@@ -36,12 +38,17 @@ export interface CampaignCarry {
   chunkCounts: OutcomeCounts;
   status: CampaignStatus;
   parked?: { until: string; reason: ParkReason };
+  /** The chunks waiting out a refusal (absent in carries from before it was kept). */
+  parkedChunks?: number[];
   /** Send request ids of the chunks, kept only for poll templates (poll results at the end). */
   sendRequestIds: string[];
   /** [chunkIndex, recipients] of chunks sent but not finished. */
   awaiting: [number, number][];
   /** Unsent chunks reconciling an ambiguous send (absent in carries from before the field). */
   reconciling?: number[];
+  /** Consent figures of finished chunks, and the latest report of each running one (absent in carries from before them). */
+  consent?: ConsentStats;
+  consentOfRunning?: [number, ConsentStats][];
 }
 
 /** What planning found: the template, the recipients' counts and issues, the chunk sources. */
@@ -71,6 +78,8 @@ export class CampaignState {
   /** Chunks started by this run of the workflow (a fresh run counts from zero). */
   startedThisRun = 0;
   private parked?: { until: string; reason: ParkReason };
+  /** Chunks waiting out a long refusal: the campaign stays parked until each has sent (or ended). */
+  private parkedChunks = new Set<number>();
   private isPoll = false;
   private validTotal = 0;
   private invalidRows = 0;
@@ -86,6 +95,9 @@ export class CampaignState {
   /** Recipients of chunks sent but not finished: their outcomes are still coming. */
   private sentRecipients = new Map<number, number>();
   private chunkSize = 0;
+  private finishedConsent = emptyConsent();
+  /** The latest consent report of each chunk still running. */
+  private runningConsent = new Map<number, ConsentStats>();
 
   /** A new campaign, or (with `carry` and the spec's chunkSize) one that continued as new. */
   constructor(
@@ -162,25 +174,41 @@ export class CampaignState {
     this.sent.add(chunkIndex);
     if (!this.finished.has(chunkIndex)) this.sentRecipients.set(chunkIndex, recipients);
     if (this.isPoll) this.sendRequestIds.add(sendRequestId);
-    if (this.status === 'parked') {
-      this.parked = undefined;
-      this.status = 'running';
-    }
+    this.unpark(chunkIndex);
   }
 
-  chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string): void {
+  chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string, consent?: ConsentStats): void {
     this.unsent.delete(chunkIndex);
     this.reconciling.delete(chunkIndex);
     if (this.finished.has(chunkIndex)) return; // counted once per chunk
     this.finished.add(chunkIndex);
+    this.unpark(chunkIndex);
     this.sentRecipients.delete(chunkIndex);
+    this.runningConsent.delete(chunkIndex);
+    addConsent(this.finishedConsent, consent);
     addCounts(this.chunkCounts, counts);
     if (this.isPoll && sendRequestId) this.sendRequestIds.add(sendRequestId);
   }
 
-  chunkParked(until: string, reason: ParkReason): void {
+  /** A running chunk's consent figures so far; the latest report replaces its earlier ones. */
+  chunkConsent(chunkIndex: number, consent: ConsentStats): void {
+    if (!this.finished.has(chunkIndex)) this.runningConsent.set(chunkIndex, consent);
+  }
+
+  chunkParked(chunkIndex: number, until: string, reason: ParkReason): void {
+    if (this.sent.has(chunkIndex) || this.finished.has(chunkIndex)) return; // a late report
+    this.parkedChunks.add(chunkIndex);
     this.parked = { until, reason };
     if (this.status === 'running') this.status = 'parked';
+  }
+
+  /** The chunk is past its refusal; the campaign runs again once no chunk is parked. */
+  private unpark(chunkIndex: number): void {
+    this.parkedChunks.delete(chunkIndex);
+    if (this.status === 'parked' && this.parkedChunks.size === 0) {
+      this.parked = undefined;
+      this.status = 'running';
+    }
   }
 
   /**
@@ -227,6 +255,13 @@ export class CampaignState {
     return this.isPoll ? [...this.sendRequestIds] : [];
   }
 
+  /** Finished chunks' consent figures plus running chunks' latest reports. */
+  consent(): ConsentStats {
+    const total = addConsent(emptyConsent(), this.finishedConsent);
+    for (const stats of this.runningConsent.values()) addConsent(total, stats);
+    return total;
+  }
+
   awaitingOutcome(): number {
     let sum = 0;
     for (const recipients of this.sentRecipients.values()) sum += recipients;
@@ -271,6 +306,7 @@ export class CampaignState {
       awaitingOutcome: this.awaitingOutcome(),
       templateId: this.templateId,
       issues: this.issues,
+      consent: this.consent(),
     };
   }
 
@@ -283,6 +319,7 @@ export class CampaignState {
       poll,
       issues: this.issues,
       chunks: this.chunksTotal,
+      consent: this.consent(),
     };
   }
 
@@ -304,9 +341,12 @@ export class CampaignState {
       chunkCounts: this.chunkCounts,
       status: this.status,
       parked: this.parked,
+      parkedChunks: [...this.parkedChunks],
       sendRequestIds: [...this.sendRequestIds],
       awaiting: [...this.sentRecipients],
       reconciling: [...this.reconciling],
+      consent: this.finishedConsent,
+      consentOfRunning: [...this.runningConsent],
     };
   }
 
@@ -326,8 +366,11 @@ export class CampaignState {
     this.chunkCounts = carry.chunkCounts;
     this.status = carry.status;
     this.parked = carry.parked;
+    this.parkedChunks = new Set(carry.parkedChunks ?? []);
     this.sendRequestIds = new Set(carry.sendRequestIds);
     this.sentRecipients = new Map(carry.awaiting);
     this.reconciling = new Set(carry.reconciling ?? []);
+    this.finishedConsent = addConsent(emptyConsent(), carry.consent);
+    this.runningConsent = new Map(carry.consentOfRunning ?? []);
   }
 }

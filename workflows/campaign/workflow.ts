@@ -34,6 +34,7 @@ import {
   campaignControlSignal,
   campaignWorkflowId,
   cancelUpdate,
+  chunkConsentSignal,
   chunkFailedSignal,
   chunkFinishedSignal,
   chunkParkedSignal,
@@ -128,12 +129,16 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     state.chunkSent(chunkIndex, sendRequestId, recipients);
     publish();
   });
-  setHandler(chunkFinishedSignal, ({ chunkIndex, counts, sendRequestId }) => {
-    state.chunkFinished(chunkIndex, counts, sendRequestId);
+  setHandler(chunkFinishedSignal, ({ chunkIndex, counts, sendRequestId, consent }) => {
+    state.chunkFinished(chunkIndex, counts, sendRequestId, consent);
     publish();
   });
-  setHandler(chunkParkedSignal, ({ until, reason }) => {
-    state.chunkParked(until, reason);
+  setHandler(chunkConsentSignal, ({ chunkIndex, consent }) => {
+    state.chunkConsent(chunkIndex, consent);
+    publish();
+  });
+  setHandler(chunkParkedSignal, ({ chunkIndex, until, reason }) => {
+    state.chunkParked(chunkIndex, until, reason);
     publish();
   });
   setHandler(chunkFailedSignal, ({ chunkIndex, reason }) => chunkFailed(chunkIndex, reason));
@@ -222,7 +227,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   /** An earlier run of this campaign started the chunk (a restart): adopt what it did, never send it again. */
   const adoptExisting = async (chunkIndex: number) => {
     const status = await describeChunk({ workflowId: chunkWorkflowId(campaignId, chunkIndex) });
-    if (status.state === 'completed') state.chunkFinished(chunkIndex, status.result.counts, status.result.sendRequestId);
+    if (status.state === 'completed') state.chunkFinished(chunkIndex, status.result.counts, status.result.sendRequestId, status.result.consent);
     else if (status.state === 'closed') chunkFailed(chunkIndex, `chunk workflow ${status.status.toLowerCase()} before this run`);
     else if (status.sendRequestId !== undefined) state.chunkSent(chunkIndex, status.sendRequestId, status.recipients);
     // Running and not sent yet: its chunkSent and chunkFinished signals come to this run as usual.

@@ -1,5 +1,6 @@
 // The chunk's "Current Details" in the Web UI: phase, send request, recipients per state.
 // PURE: no Temporal imports.
+import { consentLine } from '../../src/campaign/consent';
 import type { ChunkProgress } from '../../src/contracts/chunk';
 import { table, thousands } from '../markdown';
 
@@ -10,7 +11,9 @@ export function chunkDetails(progress: ChunkProgress): string {
     progress.cancelled ? 'cancelled' : '',
     progress.retryAt ? `next attempt at ${progress.retryAt}` : '',
     progress.sendAttempts > 1 ? `${progress.sendAttempts} send attempts` : '',
+    progress.run > 1 ? `run ${progress.run}` : '',
   ].filter(Boolean);
   const rows = Object.entries(progress.states).map(([state, n]): [string, string] => [state.replaceAll('_', ' '), thousands(n ?? 0)]);
-  return [heading, flags.join(' · '), table(['state', 'recipients'], rows)].filter(Boolean).join('\n\n');
+  const consent = consentLine(progress.consent);
+  return [heading, flags.join(' · '), table(['state', 'recipients'], rows), consent ? `consent: ${consent}` : ''].filter(Boolean).join('\n\n');
 }

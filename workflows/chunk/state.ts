@@ -1,11 +1,17 @@
 // The recipients of one chunk and everything known about them: a pure state machine. The chunk
 // workflow (workflow.ts) calls one method per transition; nothing here talks to Temporal, so every
 // transition and event order is unit-tested without a server (test/workflows/chunk-state.test.ts).
-import type { DeliveryEvent } from '../../src/api/types';
+//
+// History is kept compactly so a chunk can continue as new with all of it (ChunkCarry): the lines
+// every recipient shares (queued, send attempts, accepted) are stored once for the chunk, and each
+// recipient keeps only its own lines, as [epoch ms, text]. The `recipients` query puts them back
+// together, so it and the report read the same as before.
+import { countConsent, emptyConsent } from '../../src/campaign/consent';
+import type { ConsentStats } from '../../src/campaign/consent';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { FallbackOutcome, FallbackTrigger, OutcomeCounts, RecipientOutcome } from '../../src/campaign/outcomes';
 import { CHUNK_ERROR_CODES } from '../../src/contracts/chunk';
-import type { ChunkPhase, ChunkProgress, ControlAction, RecipientRecord, RecipientSnapshot, RecipientState } from '../../src/contracts/chunk';
+import type { ChunkEvent, ChunkPhase, ChunkProgress, ControlAction, RecipientRecord, RecipientSnapshot, RecipientState } from '../../src/contracts/chunk';
 
 export interface ChunkStateOptions {
   chunkIndex: number;
@@ -15,6 +21,36 @@ export interface ChunkStateOptions {
   paused?: boolean;
   /** Milliseconds since the epoch; the workflow's clock, which is deterministic. */
   now?: () => number;
+}
+
+/** One history line: when (epoch ms, the workflow's clock) and what. */
+export type HistoryLine = [at: number, event: string];
+
+/** One recipient, as the chunk keeps it (and carries it across continue-as-new): the record, compactly. */
+export interface Recipient extends Omit<RecipientRecord, 'history'> {
+  /** API time of RECIPIENT_PENDING_CONSENT (ms), until the decision is known. */
+  askedAt?: number;
+  /** This recipient's own lines (the chunk's shared lines come before them). */
+  history: HistoryLine[];
+}
+
+/** What a chunk that is following outcomes carries into its next run. */
+export interface ChunkCarry {
+  /** This run's number (the first run is 1). */
+  run: number;
+  sendRequestId: string;
+  sentAt: number;
+  sendAttempts: number;
+  /** History lines every recipient shares. */
+  log: HistoryLine[];
+  recipients: Recipient[];
+  consentReport?: ConsentReport;
+}
+
+/** The consent figures last reported to the campaign, and when. */
+interface ConsentReport {
+  at: number;
+  key: string;
 }
 
 /** Order of the states; an event never moves a recipient backwards, and rank 5 is final. */
@@ -34,7 +70,6 @@ const RANK: Record<RecipientState, number> = {
 const FINAL_RANK = 5;
 
 export class ChunkState {
-  records: RecipientRecord[] = [];
   sendRequestId?: string;
   /** When the send was accepted (ms): the consent window runs from here. */
   sentAt?: number;
@@ -44,11 +79,15 @@ export class ChunkState {
   paused: boolean;
   cancelled = false;
   phase: ChunkPhase = 'reading';
-  private byPpnum = new Map<string, RecipientRecord>();
+  run = 1;
+  private list: Recipient[] = [];
+  private log: HistoryLine[] = [];
+  private byPpnum = new Map<string, Recipient>();
   /** Events that arrived before the records were loaded or the send request id was known. */
-  private buffered: DeliveryEvent[] = [];
+  private buffered: ChunkEvent[] = [];
   /** Recipients whose outcome calls for a fallback, not yet dispatched. */
-  private fallbackQueue: RecipientRecord[] = [];
+  private fallbackQueue: Recipient[] = [];
+  private consentReport?: ConsentReport;
   private readonly chunkIndex: number;
   private readonly fallbackOn: readonly FallbackTrigger[];
   private readonly now: () => number;
@@ -60,13 +99,42 @@ export class ChunkState {
     this.now = options.now ?? Date.now;
   }
 
+  /** A chunk that continued as new: sent, following outcomes, every recipient and line as it was. */
+  static continued(options: ChunkStateOptions, carry: ChunkCarry): ChunkState {
+    const chunk = new ChunkState({ ...options, paused: false });
+    chunk.run = carry.run;
+    chunk.sendRequestId = carry.sendRequestId;
+    chunk.sentAt = carry.sentAt;
+    chunk.sendAttempts = carry.sendAttempts;
+    chunk.phase = 'sent';
+    chunk.log = carry.log;
+    chunk.consentReport = carry.consentReport;
+    chunk.index(carry.recipients);
+    // The previous run continued only with no fallback batch in flight: every recipient due one and without it is still due.
+    chunk.fallbackQueue = chunk.list.filter((r) => r.outcome !== undefined && r.fallback === undefined && chunk.callsForFallback(r.outcome));
+    return chunk;
+  }
+
+  /** Everything the next run needs; the chunk must be sent and have no fallback batch in flight. */
+  carry(): ChunkCarry {
+    if (this.sendRequestId === undefined || this.sentAt === undefined) throw new Error('only a sent chunk continues as new');
+    return { run: this.run + 1, sendRequestId: this.sendRequestId, sentAt: this.sentAt, sendAttempts: this.sendAttempts, log: this.log, recipients: this.list, consentReport: this.consentReport };
+  }
+
   // ------------------------------------------------------------ before the send
 
   load(ppnums: string[]): void {
-    const at = this.isoNow();
-    this.records = ppnums.map((ppnum) => ({ ppnum, state: 'queued', history: [{ at, event: 'queued' }] }));
-    this.byPpnum = new Map(this.records.map((record) => [record.ppnum, record]));
+    this.index(ppnums.map((ppnum) => ({ ppnum, state: 'queued', history: [] })));
+    this.log.push([this.now(), 'queued']);
     this.applyBuffered();
+  }
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  ppnums(): string[] {
+    return this.list.map((r) => r.ppnum);
   }
 
   /** Pause and cancel only matter before the send; afterwards outcomes are followed to the end. Returns whether it applied. */
@@ -134,9 +202,9 @@ export class ChunkState {
 
   // ------------------------------------------------------------ after the send
 
-  receive(events: readonly DeliveryEvent[]): void {
+  receive(events: readonly ChunkEvent[]): void {
     for (const event of events) {
-      if (this.sendRequestId === undefined || this.records.length === 0) this.buffered.push(event);
+      if (this.sendRequestId === undefined || this.list.length === 0) this.buffered.push(event);
       else this.apply(event);
     }
   }
@@ -148,6 +216,7 @@ export class ChunkState {
       if (!record || record.outcome !== undefined) continue;
       const outcome: RecipientOutcome =
         status === 'DELIVERED' ? 'delivered' : errorCode === 'CONSENT_DENIED' ? 'denied' : errorCode === 'CONSENT_EXPIRED' ? 'expired' : 'failed';
+      if (record.consent === 'asked') record.consent = outcome === 'delivered' ? 'granted' : outcome === 'denied' ? 'denied' : outcome === 'expired' ? 'expired' : 'asked';
       this.move(record, outcome, `status snapshot: ${status}${errorCode ? ` ${errorCode}` : ''}`, errorCode);
     }
   }
@@ -157,23 +226,24 @@ export class ChunkState {
    * no final event ever came → failed with NO_EVENT (we cannot claim a delivery we never saw).
    */
   expireUnsettled(): void {
-    const at = this.isoNow();
-    for (const record of this.records) {
+    const at = this.now();
+    for (const record of this.list) {
       if (record.outcome !== undefined) continue;
       const expired = record.state === 'pending_consent';
       record.state = expired ? 'expired' : 'failed';
       record.errorCode = expired ? CHUNK_ERROR_CODES.consentWindowEnded : CHUNK_ERROR_CODES.noEvent;
-      record.history.push({ at, event: expired ? 'consent window ended' : 'no final event by the end of the consent window' });
+      if (expired && record.consent === 'asked') record.consent = 'expired';
+      record.history.push([at, expired ? 'consent window ended' : 'no final event by the end of the consent window']);
       this.settle(record, expired ? 'expired' : 'failed');
     }
   }
 
   unsettledPpnums(): string[] {
-    return this.records.filter((record) => record.outcome === undefined).map((record) => record.ppnum);
+    return this.list.filter((record) => record.outcome === undefined).map((record) => record.ppnum);
   }
 
   allSettled(): boolean {
-    return this.records.every((record) => record.outcome !== undefined);
+    return this.list.every((record) => record.outcome !== undefined);
   }
 
   // ------------------------------------------------------------ fallbacks
@@ -183,27 +253,58 @@ export class ChunkState {
   }
 
   /** Takes the next batch off the queue: a recipient is never handed out twice. */
-  nextFallbackBatch(max: number): RecipientRecord[] {
+  nextFallbackBatch(max: number): { ppnum: string; outcome: RecipientOutcome }[] {
     if (this.fallbackQueue.length > 0) this.phase = 'fallback';
-    return this.fallbackQueue.splice(0, max);
+    return this.fallbackQueue.splice(0, max).map((record) => ({ ppnum: record.ppnum, outcome: record.outcome! }));
   }
 
   recordFallback(ppnum: string, status: FallbackOutcome, error?: string): void {
     const record = this.byPpnum.get(ppnum);
     if (!record || record.fallback !== undefined) return;
     record.fallback = status;
-    record.history.push({ at: this.isoNow(), event: status === 'sent' ? 'fallback sent' : `fallback failed${error ? `: ${error}` : ''}` });
+    record.history.push([this.now(), status === 'sent' ? 'fallback sent' : `fallback failed${error ? `: ${error}` : ''}`]);
   }
 
   finish(): void {
     this.phase = 'finished';
   }
 
+  // ------------------------------------------------------------ consent reports to the campaign
+
+  /**
+   * The consent figures, when the campaign should hear them: they changed since the last report,
+   * and that report is at least `everyMs` old (the first one waits `everyMs` from the send).
+   */
+  consentReportDue(everyMs: number): ConsentStats | undefined {
+    const last = this.consentReport?.at ?? this.sentAt;
+    if (last === undefined || this.now() - last < everyMs) return undefined;
+    const stats = this.consent();
+    return JSON.stringify(stats) === this.consentReport?.key ? undefined : stats;
+  }
+
+  consentReported(stats: ConsentStats): void {
+    this.consentReport = { at: this.now(), key: JSON.stringify(stats) };
+  }
+
   // ------------------------------------------------------------ reading
+
+  /** Every recipient with its whole history, as the `recipients` query and the report show it. */
+  recipients(): RecipientRecord[] {
+    return this.list.map((r) => {
+      const record: RecipientRecord = { ppnum: r.ppnum, state: r.state, history: merged(this.log, r.history).map(([at, event]) => ({ at: iso(at), event })) };
+      if (r.outcome !== undefined) record.outcome = r.outcome;
+      if (r.fallback !== undefined) record.fallback = r.fallback;
+      if (r.errorCode !== undefined) record.errorCode = r.errorCode;
+      if (r.responded) record.responded = true;
+      if (r.consent !== undefined) record.consent = r.consent;
+      if (r.consentDecisionMs !== undefined) record.consentDecisionMs = r.consentDecisionMs;
+      return record;
+    });
+  }
 
   counts(): OutcomeCounts {
     const counts = emptyCounts();
-    for (const record of this.records) {
+    for (const record of this.list) {
       if (record.outcome) counts[record.outcome] += 1;
       if (record.fallback === 'sent') counts.fallbackSent += 1;
       if (record.fallback === 'failed') counts.fallbackFailed += 1;
@@ -211,56 +312,84 @@ export class ChunkState {
     return counts;
   }
 
+  consent(): ConsentStats {
+    const stats = emptyConsent();
+    for (const record of this.list) countConsent(stats, record.consent, record.consentDecisionMs);
+    return stats;
+  }
+
   pollResponses(): number {
-    return this.records.filter((record) => record.responded).length;
+    return this.list.filter((record) => record.responded).length;
   }
 
   progress(): ChunkProgress {
     const states: Partial<Record<RecipientState, number>> = {};
-    for (const record of this.records) states[record.state] = (states[record.state] ?? 0) + 1;
+    for (const record of this.list) states[record.state] = (states[record.state] ?? 0) + 1;
     return {
       chunkIndex: this.chunkIndex,
       phase: this.phase,
       sendRequestId: this.sendRequestId,
-      recipients: this.records.length,
+      recipients: this.list.length,
       states,
       counts: this.counts(),
       sendAttempts: this.sendAttempts,
       retryAt: this.retryAt,
       paused: this.paused,
       cancelled: this.cancelled,
+      consent: this.consent(),
+      run: this.run,
     };
   }
 
   // ------------------------------------------------------------ internals
 
+  private index(recipients: Recipient[]): void {
+    this.list = recipients;
+    this.byPpnum = new Map(recipients.map((record) => [record.ppnum, record]));
+  }
+
+  private callsForFallback(outcome: RecipientOutcome): boolean {
+    return this.fallbackOn.includes(outcome as FallbackTrigger);
+  }
+
   private applyBuffered(): void {
-    if (this.sendRequestId === undefined || this.records.length === 0) return;
+    if (this.sendRequestId === undefined || this.list.length === 0) return;
     const events = this.buffered;
     this.buffered = [];
     for (const event of events) this.apply(event);
   }
 
   /** Idempotent by state: events for another request, for a final state, or that would move backwards are ignored. */
-  private apply(event: DeliveryEvent): void {
+  private apply(event: ChunkEvent): void {
     if (event.sendRequestId !== this.sendRequestId || event.ppnum === undefined) return;
     const record = this.byPpnum.get(event.ppnum);
     if (!record) return;
     switch (event.type) {
       case 'RECIPIENT_DELIVERED':
+        record.consent ??= 'already-consented';
         return this.move(record, 'delivered', event.type);
-      case 'RECIPIENT_FAILED':
-        return this.move(record, event.errorCode === 'CONSENT_EXPIRED' ? 'expired' : 'failed', event.type, event.errorCode);
+      case 'RECIPIENT_FAILED': {
+        const expired = event.errorCode === 'CONSENT_EXPIRED';
+        if (expired && record.consent === 'asked') record.consent = 'expired';
+        record.consent ??= 'already-consented';
+        return this.move(record, expired ? 'expired' : 'failed', event.type, event.errorCode);
+      }
       case 'RECIPIENT_PENDING_CONSENT':
+        if (record.consent === undefined) {
+          record.consent = 'asked';
+          record.askedAt = event.at;
+        }
         return this.move(record, 'pending_consent', event.type);
       case 'CONSENT_GRANTED':
+        this.decided(record, 'granted', event.at);
         return this.move(record, 'granted', event.type);
       case 'CONSENT_DENIED':
+        this.decided(record, 'denied', event.at);
         return this.move(record, 'denied', event.type);
       case 'POLL_RESPONSE_RECEIVED':
         if (!record.responded) {
           record.responded = true;
-          record.history.push({ at: this.isoNow(), event: event.type });
+          record.history.push([this.now(), event.type]);
         }
         return;
       default:
@@ -268,41 +397,74 @@ export class ChunkState {
     }
   }
 
-  private move(record: RecipientRecord, state: RecipientState, event: string, errorCode?: string): void {
+  /** A grant or denial: after being asked it is a decision (with its time); without, a denial is one made before. */
+  private decided(record: Recipient, decision: 'granted' | 'denied', at: number | undefined): void {
+    if (record.consent === 'asked') {
+      record.consent = decision;
+      if (at !== undefined && record.askedAt !== undefined) record.consentDecisionMs = Math.max(0, at - record.askedAt);
+      record.askedAt = undefined;
+    } else if (record.consent === undefined) {
+      record.consent = decision === 'denied' ? 'already-denied' : 'granted';
+    }
+  }
+
+  private move(record: Recipient, state: RecipientState, event: string, errorCode?: string): void {
     if (record.outcome !== undefined || RANK[state] <= RANK[record.state]) return;
     record.state = state;
-    record.history.push({ at: this.isoNow(), event });
+    record.history.push([this.now(), event]);
     if (errorCode) record.errorCode = errorCode;
     if (RANK[state] === FINAL_RANK) this.settle(record, state as RecipientOutcome);
   }
 
-  private settle(record: RecipientRecord, outcome: RecipientOutcome): void {
+  private settle(record: Recipient, outcome: RecipientOutcome): void {
     record.outcome = outcome;
-    if (this.fallbackOn.includes(outcome as FallbackTrigger) && record.fallback === undefined) this.fallbackQueue.push(record);
+    if (this.callsForFallback(outcome) && record.fallback === undefined) this.fallbackQueue.push(record);
+  }
+
+  /** Whether a send-bookkeeping line applies to every recipient alike (before any has an outcome). */
+  private uniform(): boolean {
+    return this.list.every((record) => record.outcome === undefined);
   }
 
   /** Moves every recipient without an outcome to `state` (send bookkeeping). */
   private markAll(state: RecipientState, event: string): void {
-    const at = this.isoNow();
-    for (const record of this.records) {
-      if (record.outcome !== undefined || record.state === state) continue;
+    const at = this.now();
+    const moving = this.list.filter((record) => record.outcome === undefined && record.state !== state);
+    if (moving.length === 0) return;
+    const shared = moving.length === this.list.length;
+    if (shared) this.log.push([at, event]);
+    for (const record of moving) {
       record.state = state;
-      record.history.push({ at, event });
+      if (!shared) record.history.push([at, event]);
     }
   }
 
   private finishAll(outcome: RecipientOutcome, errorCode: string | undefined, event: string): void {
-    const at = this.isoNow();
-    for (const record of this.records) {
+    const at = this.now();
+    const shared = this.list.length > 0 && this.uniform();
+    if (shared) this.log.push([at, event]);
+    for (const record of this.list) {
       if (record.outcome !== undefined) continue;
       record.state = outcome;
       if (errorCode) record.errorCode = errorCode;
-      record.history.push({ at, event });
+      if (!shared) record.history.push([at, event]);
       this.settle(record, outcome);
     }
   }
+}
 
-  private isoNow(): string {
-    return new Date(this.now()).toISOString();
+/** Two time-ordered line lists as one (the chunk's shared lines first on equal times). */
+function merged(shared: readonly HistoryLine[], own: readonly HistoryLine[]): HistoryLine[] {
+  const out: HistoryLine[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < shared.length || j < own.length) {
+    if (j >= own.length || (i < shared.length && shared[i]![0] <= own[j]![0])) out.push(shared[i++]!);
+    else out.push(own[j++]!);
   }
+  return out;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }

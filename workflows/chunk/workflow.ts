@@ -10,66 +10,32 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   TimeoutFailure,
   allHandlersFinished,
   condition,
+  continueAsNew,
   getExternalWorkflowHandle,
   log,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { chunkFailedSignal, chunkFinishedSignal, chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal, sendTaskQueueFromMemo } from '../../src/contracts/campaign';
+import { CONSENT_REPORTS_PER_WINDOW, chunkConsentSignal, chunkFailedSignal, chunkFinishedSignal, chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal } from '../../src/contracts/campaign';
 import type { ChunkFailedPayload, ChunkFinishedPayload, ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
-import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, decodeSendFailure, deliveryEventsSignal } from '../../src/contracts/chunk';
+import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, decodeBatch, decodeSendFailure, deliveryBatchSignal, deliveryEventsSignal, fromDeliveryEvents } from '../../src/contracts/chunk';
 import type { ChunkInput, ChunkResult, SendFailure } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
-import { SEND_REQUEST_ID_KEY, TASK_QUEUES } from '../../src/temporal/names';
+import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { OutcomeMetrics, recordReconcileResult, recordRefusal, recordSendResult } from '../metrics';
 import { chunkDetails } from './details';
+import { beginSend, readChunkPpnums, reconcileSend, sendActivities, sendFallbacks, sendFallbacksLocally, snapshotOutcomes } from './proxies';
 import { ChunkState } from './state';
-
-/** Short reads run as local activities: one history event each instead of a task round trip. */
-const { readChunkPpnums, beginSend } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
-
-/** Reconciliation reads the event stream for a settle period: a regular activity. */
-const { reconcileSend, snapshotOutcomes } = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  // The activity heartbeats every few seconds: a dead worker costs seconds, not the full 5 minutes.
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
-
-/** Fallbacks are idempotent per recipient (key campaignId:ppnum), so Temporal may retry them. */
-const { sendFallbacks } = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
-});
-
-/**
- * One attempt per schedule: the workflow, not Temporal, decides whether a send may be repeated.
- * The queue is the rate-limited send queue, or the one the campaign's memo names.
- */
-function sendActivities() {
-  return proxyActivities<Activities>({
-    taskQueue: sendTaskQueueFromMemo(workflowInfo().memo) ?? TASK_QUEUES.send,
-    startToCloseTimeout: '30 seconds',
-    // A dead worker mid-send is found in seconds (the activity heartbeats every second), then reconciled.
-    heartbeatTimeout: '5 seconds',
-    retry: { maximumAttempts: 1 },
-  });
-}
+import type { ChunkCarry } from './state';
 
 /** A refused send waiting longer than this parks the campaign (visible to the user). */
 const PARK_AFTER_MS = 60_000;
@@ -84,28 +50,42 @@ const PATCHES = {
   snapshotBeforeExpiry: 'snapshot-before-expiry',
   /** A reconciling chunk tells the campaign, which lets another chunk into the window meanwhile. */
   reconcileOutsideWindow: 'reconcile-outside-window',
+  /** A long trickle of events: continue as new (ChunkCarry) when Temporal suggests it. */
+  continueAsNew: 'chunk-continue-as-new',
+  /** Fallback batches as local activities. */
+  localFallbacks: 'local-fallbacks',
+  /** Consent figures reported to the campaign while outcomes come in. */
+  consentReports: 'consent-reports',
 } as const;
 
-export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
-  const chunk = new ChunkState({ chunkIndex: input.chunkIndex, fallbackOn: fallbackTriggers(input.fallback), paused: input.initialControl === 'paused' });
-  const outcomes = new OutcomeMetrics();
+/** `carry`: this chunk continued as new while following outcomes (the send is done). */
+export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Promise<ChunkResult> {
+  const options = { chunkIndex: input.chunkIndex, fallbackOn: fallbackTriggers(input.fallback), paused: input.initialControl === 'paused' };
+  const chunk = carry ? ChunkState.continued(options, carry) : new ChunkState(options);
+  // A continued chunk's earlier runs recorded the outcomes it carries.
+  const outcomes = new OutcomeMetrics(carry ? chunk.counts() : undefined);
   const show = () => {
     setCurrentDetails(chunkDetails(chunk.progress()));
     outcomes.record(chunk.counts());
   };
   // Handlers before the first await, so no early signal or query is missed.
-  setHandler(deliveryEventsSignal, ({ events }) => {
-    chunk.receive(events);
+  setHandler(deliveryBatchSignal, (batch) => {
+    chunk.receive(decodeBatch(batch));
+    show();
+  });
+  setHandler(deliveryEventsSignal, (payload) => {
+    chunk.receive(fromDeliveryEvents(payload));
     show();
   });
   setHandler(chunkControlSignal, ({ action }) => {
     if (chunk.control(action)) show();
   });
-  setHandler(chunkRecipientsQuery, () => chunk.records);
+  setHandler(chunkRecipientsQuery, () => chunk.recipients());
   setHandler(chunkProgressQuery, () => chunk.progress());
   try {
-    return await runChunk(chunk, input, show);
+    return await runChunk(chunk, input, show, carry !== undefined);
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err; // not a failure: the chunk goes on in its next run
     if (patched(PATCHES.reportChunkFailure)) {
       const payload: ChunkFailedPayload = { chunkIndex: input.chunkIndex, reason: innermostMessage(err) };
       await CancellationScope.nonCancellable(() => signalCampaign(input, (campaign) => campaign.signal(chunkFailedSignal, payload)));
@@ -114,10 +94,12 @@ export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
   }
 }
 
-async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<ChunkResult> {
-  chunk.load(input.source.kind === 'inline' ? input.source.recipients.map((r) => r.ppnum) : await readChunkPpnums(input.source));
-  show();
-  if (chunk.records.length > 0) await send(chunk, input, show);
+async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, continued: boolean): Promise<ChunkResult> {
+  if (!continued) {
+    chunk.load(input.source.kind === 'inline' ? input.source.recipients.map((r) => r.ppnum) : await readChunkPpnums(input.source));
+    show();
+    if (chunk.size > 0) await send(chunk, input, show);
+  }
   if (chunk.sendRequestId === undefined) {
     chunk.finishUnsent(); // cancelled, or already settled by a rejection
     await dispatchFallbacks(chunk, input, show); // a rejected request's 'failed' recipients, if the policy says so
@@ -128,16 +110,16 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void):
   chunk.finish();
   show();
   const counts = chunk.counts();
-  const finished: ChunkFinishedPayload = { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts, pollResponses: chunk.pollResponses() };
+  const finished: ChunkFinishedPayload = { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts, pollResponses: chunk.pollResponses(), consent: chunk.consent() };
   await signalCampaign(input, (campaign) => campaign.signal(chunkFinishedSignal, finished));
   await condition(allHandlersFinished);
-  return { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts };
+  return { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts, consent: finished.consent };
 }
 
 /** Sends once, retrying only when it is certain nothing was accepted; ends with a send request id, or none (cancelled/rejected). */
 async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
   const { createSendRequest } = sendActivities();
-  const ppnums = chunk.records.map((r) => r.ppnum);
+  const ppnums = chunk.ppnums();
   for (let attempt = 1; ; attempt++) {
     if (chunk.paused) {
       chunk.holdForPause();
@@ -202,7 +184,7 @@ async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: str
   chunk.accepted(sendRequestId, how);
   upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
   show();
-  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId, recipients: chunk.records.length };
+  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId, recipients: chunk.size };
   await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
 }
 
@@ -212,12 +194,33 @@ async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: str
  */
 async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
   const deadline = (chunk.sentAt ?? Date.now()) + input.consentWindowMs;
+  const reportEveryMs = input.consentWindowMs / CONSENT_REPORTS_PER_WINDOW;
+  // Each patch is asked once, the first time it matters; histories from before it never continue or report.
+  let canContinue: boolean | undefined;
+  let canReport: boolean | undefined;
+  const continueDue = () => canContinue !== false && workflowInfo().continueAsNewSuggested;
+  const reportDue = () => (canReport !== false ? chunk.consentReportDue(reportEveryMs) : undefined);
+  /** The workflow task that last sent fallbacks as local activities (their results are recorded when it completes). */
+  let fallbacksInTask = -1;
   for (;;) {
-    await dispatchFallbacks(chunk, input, show);
+    if (await dispatchFallbacks(chunk, input, show)) fallbacksInTask = workflowInfo().historyLength;
     if (chunk.allSettled()) break;
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
-    await condition(() => chunk.allSettled() || chunk.hasFallbacksDue(), remaining);
+    // A day-long trickle of events: go on in a fresh run with compact state (no fallback batch is in flight here).
+    if (continueDue() && (canContinue ??= patched(PATCHES.continueAsNew))) {
+      // The server refuses to continue a run whose new signals are unseen, and would drop this task's
+      // local-activity results with it (fallbacks sent twice): record them in a task of their own first.
+      if (fallbacksInTask === workflowInfo().historyLength) await sleep(1);
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof chunkWorkflow>(input, chunk.carry());
+    }
+    const report = reportDue();
+    if (report && (canReport ??= patched(PATCHES.consentReports))) {
+      chunk.consentReported(report);
+      await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report }));
+    }
+    await condition(() => chunk.allSettled() || chunk.hasFallbacksDue() || continueDue() || reportDue() !== undefined, remaining);
   }
   // Before declaring anyone expired, ask the API itself: the stream may be late (listener down).
   if (!chunk.allSettled() && chunk.sendRequestId !== undefined && patched(PATCHES.snapshotBeforeExpiry)) {
@@ -228,16 +231,18 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   await dispatchFallbacks(chunk, input, show);
 }
 
-async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
+/** Sends the fallbacks that are due, in batches; returns whether there were any. */
+async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<boolean> {
   const fallback = input.fallback;
+  const any = fallback !== undefined && chunk.hasFallbacksDue();
   while (fallback && chunk.hasFallbacksDue()) {
     // Taken off the queue before the activity is scheduled: a recipient is never dispatched twice.
     const batch = chunk.nextFallbackBatch(FALLBACK_BATCH);
     show();
     const vars = input.source.kind === 'inline' ? new Map(input.source.recipients.map((r) => [r.ppnum, r.vars])) : undefined;
-    const items = batch.map((record) => ({ ppnum: record.ppnum, outcome: record.outcome!, vars: vars?.get(record.ppnum) }));
+    const items = batch.map((record) => ({ ppnum: record.ppnum, outcome: record.outcome, vars: vars?.get(record.ppnum) }));
     try {
-      const results = await sendFallbacks({
+      const results = await (patched(PATCHES.localFallbacks) ? sendFallbacksLocally : sendFallbacks)({
         campaignId: input.campaignId,
         chunkIndex: input.chunkIndex,
         channel: fallback.channel,
@@ -257,6 +262,7 @@ async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () 
     }
     show();
   }
+  return any;
 }
 
 /** What a failed createSendRequest means for the chunk; a timeout (worker died mid-call) is ambiguous. */

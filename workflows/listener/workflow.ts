@@ -2,9 +2,14 @@
 // reading the app-wide event stream, and carries the committed cursor across activity runs and
 // continue-as-new. Temporal gives it restart (activity retry from the heartbeated cursor) and
 // single-instance (one workflow id) for free.
-import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+//
+// It also keeps the routes: the send path signals "send request X belongs to chunk workflow W" the
+// moment a request is accepted, and the activity asks (a query) for the owners of requests it meets.
+// Routes are durable (signals in this history, carried through continue-as-new), so the hot path
+// needs no visibility query; the newest MAX_ROUTES are kept.
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ListenerActivities } from '../../activities/listener';
-import { LISTENER_MAX_RUN_MS, listenerCursorQuery } from '../../src/contracts/listener';
+import { LISTENER_MAX_RUN_MS, MAX_ROUTES, chunkRouteSignal, listenerCursorQuery, listenerRoutesQuery } from '../../src/contracts/listener';
 import type { ListenerWorkflowInput } from '../../src/contracts/listener';
 
 /** Activity runs per workflow run before continue-as-new (3 history events each). */
@@ -19,10 +24,30 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
     retry: { initialInterval: 500, backoffCoefficient: 2, maximumInterval: 10_000 }, // unlimited attempts
   });
   let cursor = input.cursor;
+  /** sendRequestId → chunk workflow id, oldest first. */
+  const routes = new Map((input.routes ?? []).map((route) => [route.sendRequestId, route.workflowId]));
   setHandler(listenerCursorQuery, () => cursor);
+  setHandler(chunkRouteSignal, ({ sendRequestId, workflowId }) => {
+    routes.delete(sendRequestId);
+    routes.set(sendRequestId, workflowId);
+    if (routes.size > MAX_ROUTES) routes.delete(routes.keys().next().value!);
+  });
+  setHandler(listenerRoutesQuery, (sendRequestIds) => {
+    const owners: Record<string, string> = {};
+    for (const id of sendRequestIds) {
+      const owner = routes.get(id);
+      if (owner !== undefined) owners[id] = owner;
+    }
+    return owners;
+  });
   for (let run = 0; run < RUNS_BEFORE_CONTINUE_AS_NEW && !workflowInfo().continueAsNewSuggested; run++) {
     const result = await consumeEvents({ cursor, maxRunMs });
     cursor = result.cursor ?? cursor;
   }
-  await continueAsNew<typeof listenerWorkflow>({ cursor, maxRunMs: input.maxRunMs });
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof listenerWorkflow>({
+    cursor,
+    maxRunMs: input.maxRunMs,
+    routes: [...routes].map(([sendRequestId, workflowId]) => ({ sendRequestId, workflowId })),
+  });
 }

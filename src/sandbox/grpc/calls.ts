@@ -1,6 +1,16 @@
 // What every RPC does before and after its own work: check the bearer token and scope, and turn
-// thrown errors into gRPC statuses (retry-after-ms goes into both initial headers and trailers).
-import { status, type handleServerStreamingCall, type handleUnaryCall, type Metadata, type ServerWritableStream } from '@grpc/grpc-js';
+// thrown errors into gRPC statuses (the retry hint goes into both initial headers and trailers).
+// Every method of every service gets a handler, so the token is checked first even for the RPCs
+// the sandbox does not implement: they answer UNIMPLEMENTED only to an authenticated caller.
+import {
+  status,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type Metadata,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { SandboxApp } from '../options';
 import { RpcError } from '../rpc-error';
 import type { TokenIssuer } from '../tokens';
@@ -66,4 +76,17 @@ export function serverStream<Req, Res>(auth: CallAuth, report: Report, fn: (app:
       }
     })();
   };
+}
+
+/** `implemented` plus an authenticate-then-UNIMPLEMENTED handler for every other method of `definition`. */
+export function withEveryMethod(definition: ServiceDefinition, implemented: UntypedServiceImplementation, auth: CallAuth, report: Report): UntypedServiceImplementation {
+  const handlers: UntypedServiceImplementation = { ...implemented };
+  for (const [name, method] of Object.entries(definition)) {
+    if (handlers[name]) continue;
+    const refuse = () => {
+      throw new RpcError(status.UNIMPLEMENTED, `${method.path.slice(method.path.lastIndexOf('/') + 1)} is not implemented by the sandbox`);
+    };
+    handlers[name] = method.responseStream ? serverStream(auth, report, refuse) : unary(auth, report, refuse);
+  }
+  return handlers;
 }

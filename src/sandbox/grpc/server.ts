@@ -8,6 +8,7 @@ import {
   ExternalMessageServiceService,
   ExternalTemplateServiceService,
 } from '../../api/gen/ppoppo/external/v1/external';
+import { withEveryMethod, type CallAuth, type Report } from './calls';
 
 export const EXT_PREFIX = '/ext';
 
@@ -22,15 +23,16 @@ export interface Implementations {
   app: UntypedServiceImplementation;
 }
 
-export function createGrpcServer(impl: Implementations): Server {
+export function createGrpcServer(impl: Implementations, auth: CallAuth, report: Report): Server {
   const server = new Server();
   const services: Array<[ServiceDefinition, UntypedServiceImplementation]> = [
     [ExternalMessageServiceService, impl.message],
     [ExternalTemplateServiceService, impl.template],
     [ExternalAppServiceService, impl.app],
-    [ExternalChannelServiceService, {}], // all UNIMPLEMENTED
+    [ExternalChannelServiceService, {}], // every method UNIMPLEMENTED (after the token check)
   ];
-  for (const [definition, implementation] of services) {
+  for (const [definition, implemented] of services) {
+    const implementation = withEveryMethod(definition, implemented, auth, report);
     server.addService(definition, implementation);
     server.addService(withPathPrefix(definition, EXT_PREFIX), implementation);
   }

@@ -1,12 +1,12 @@
 // TEST-ONLY inspection and control endpoints under /inspect. The real API has nothing like them;
 // tests use them to read the delivery ledger, inject faults and change limits at runtime.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RecipientDeliveryStatus, recipientDeliveryStatusToJSON, sendRequestStatusToJSON } from '../../api/gen/ppoppo/external/v1/external';
+import { RecipientDeliveryStatus, recipientDeliveryStatusToJSON, sendRequestEventTypeToJSON, sendRequestStatusToJSON } from '../../api/gen/ppoppo/external/v1/external';
 import type { DeliveryEngine } from '../engine';
 import type { Faults, FaultRequest, SendStats } from '../faults';
 import type { AppRateLimiter } from '../limits';
-import { toRateLimit, type RuntimeConfig } from '../options';
-import type { MessageRow, SendRequestRow, Store } from '../store';
+import { checkSpread, toMix, toMonthlyQuota, toRateLimit, type DecisionSpread, type RuntimeConfig } from '../options';
+import type { EventRow, MessageRow, SendRequestRow, Store } from '../store';
 import type { EventStreams } from '../grpc/event-streams';
 import { readBody, sendJson, streamList } from './respond';
 
@@ -39,6 +39,11 @@ function ledgerEntry(m: MessageRow) {
   };
 }
 
+function eventEntry(e: EventRow) {
+  const recipient = e.recipient ? (JSON.parse(e.recipient) as { ppnum: string; errorCode?: string }) : undefined;
+  return { eventId: e.event_id, sendRequestId: e.send_request_id, type: sendRequestEventTypeToJSON(e.type), ppnum: recipient?.ppnum ?? null, errorCode: recipient?.errorCode ?? null, occurredAt: iso(e.occurred_at) };
+}
+
 function sendRequestEntry(r: SendRequestRow, ppnums: string[]) {
   return {
     id: r.id,
@@ -68,6 +73,15 @@ export async function handleInspect(req: IncomingMessage, res: ServerResponse, u
       const page = store.ledgerPage({ afterSeq, ppnum: param('ppnum'), sendRequestId: param('send_request_id'), limit: 1000 });
       afterSeq = page.at(-1)?.seq ?? afterSeq;
       return page.map(ledgerEntry);
+    });
+    return true;
+  }
+  if (route === 'GET /inspect/events') {
+    let after = '';
+    await streamList(res, format, 'events', () => {
+      const page = store.eventsAfter({ sendRequestId: param('send_request_id') }, after, 1000);
+      after = page.at(-1)?.event_id ?? after;
+      return page.map(eventEntry);
     });
     return true;
   }
@@ -123,7 +137,13 @@ export async function handleInspect(req: IncomingMessage, res: ServerResponse, u
     return true;
   }
   if (route === 'POST /inspect/config') {
-    applyConfig(config, await body());
+    try {
+      applyConfig(config, await body());
+    } catch (err) {
+      if (err instanceof SyntaxError) throw err;
+      sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) });
+      return true;
+    }
     limiter.setLimit(config.rateLimit);
     engine.wake(Date.now()); // delays may have changed; the engine recomputes its next wake-up
     sendJson(res, 200, config);
@@ -140,18 +160,17 @@ export async function handleInspect(req: IncomingMessage, res: ServerResponse, u
   return false;
 }
 
-const NUMBER_KEYS = ['deliveryDelayMs', 'consentDecisionDelayMs', 'consentWindowMs', 'pollResponseDelayMs', 'streamMaxEvents', 'streamMaxMs'] as const;
+const NUMBER_KEYS = ['deliveryDelayMs', 'consentWindowMs', 'pollResponseDelayMs', 'streamMaxEvents', 'streamMaxMs'] as const;
 
+/** Applies the keys present; null turns the rate limit, the quota or a fixed decision delay off. A mix replaces the whole mix. */
 function applyConfig(config: RuntimeConfig, change: Record<string, unknown>): void {
   for (const key of NUMBER_KEYS) {
     const value = change[key];
     if (typeof value === 'number' && value >= 0) config[key] = value;
   }
-  if ('rateLimit' in change) config.rateLimit = toRateLimit(change.rateLimit as { requestsPerSecond: number; burst?: number } | null);
-  if ('monthlyQuota' in change) config.monthlyQuota = typeof change.monthlyQuota === 'number' && change.monthlyQuota >= 0 ? change.monthlyQuota : null;
-  if (change.outcomeMix && typeof change.outcomeMix === 'object') {
-    for (const [key, value] of Object.entries(change.outcomeMix)) {
-      if (key in config.outcomeMix && typeof value === 'number' && value >= 0) config.outcomeMix[key as keyof RuntimeConfig['outcomeMix']] = value;
-    }
-  }
+  if ('consentDecisionDelayMs' in change) config.consentDecisionDelayMs = typeof change.consentDecisionDelayMs === 'number' && change.consentDecisionDelayMs >= 0 ? change.consentDecisionDelayMs : null;
+  if (change.consentDecisionSpread && typeof change.consentDecisionSpread === 'object') config.consentDecisionSpread = checkSpread(change.consentDecisionSpread as DecisionSpread);
+  if ('rateLimit' in change) config.rateLimit = toRateLimit((change.rateLimit ?? null) as { requestsPerSecond: number; burst?: number } | null);
+  if ('monthlyQuota' in change) config.monthlyQuota = toMonthlyQuota(typeof change.monthlyQuota === 'number' ? change.monthlyQuota : null);
+  if (change.outcomeMix && typeof change.outcomeMix === 'object') config.outcomeMix = toMix(change.outcomeMix as Record<string, unknown>);
 }

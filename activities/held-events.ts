@@ -1,0 +1,187 @@
+// What the listener holds back, and when it hands it to a chunk: the coalescing policy, pure (no
+// I/O), so it is unit-tested without a stream or a server (test/listener/held-events.test.ts).
+//
+// A first campaign's events trickle in over a day; one signal per event would cost every chunk a
+// workflow task per event and push it far past Temporal's history limits. So a send request's
+// events wait here until one of:
+//   - `batchMaxEvents` of them wait (a burst: a chunk of 1,000 delivered at once goes out at once);
+//   - the request completed (REQUEST_COMPLETED: everything about it is known);
+//   - an actionable event (CONSENT_DENIED, RECIPIENT_FAILED: they may call for a fallback) has
+//     waited `actionableMaxDelayMs` (default 30 s, so a denial's fallback goes out within a minute);
+//   - the oldest has waited `batchMaxDelayMs` (default 10 min): grants and deliveries need no action;
+//   - the activity run ends (everything resolved is handed over).
+// The committed cursor never passes a held event: it is the id read just before the oldest one.
+import type { DeliveryEvent } from '../src/api/types';
+import { LISTENER_MAX_RUN_MS } from '../src/contracts/listener';
+
+export interface HoldTiming {
+  batchMaxEvents: number;
+  actionableMaxDelayMs: number;
+  batchMaxDelayMs: number;
+}
+
+export const DEFAULT_HOLD_TIMING: HoldTiming = { batchMaxEvents: 1_000, actionableMaxDelayMs: 30_000, batchMaxDelayMs: 10 * 60_000 };
+
+const DAY_MS = 86_400_000;
+
+/** Shortest activity run of a scaled listener: each run opens a fresh stream and a new activity. */
+const MIN_SCALED_RUN_MS = 60_000;
+
+/**
+ * The listener's timing for a consent window scaled down from a real day (demo, tests, bench): the
+ * holds shrink with the window, so a scaled run makes a real day's events and signals. Runs stay at
+ * least a minute: a run's end only hands over early what each request's own hold would hand over
+ * anyway, while very short runs would spend the time reopening the stream.
+ */
+export function scaledListenerTiming(consentWindowMs: number): Pick<HoldTiming, 'actionableMaxDelayMs' | 'batchMaxDelayMs'> & { maxRunMs: number } {
+  const scale = consentWindowMs / DAY_MS;
+  return {
+    actionableMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.actionableMaxDelayMs * scale)),
+    batchMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.batchMaxDelayMs * scale)),
+    maxRunMs: Math.max(MIN_SCALED_RUN_MS, Math.round(LISTENER_MAX_RUN_MS * scale)),
+  };
+}
+
+/** Events that may call for a fallback: they do not wait for the slow flush. */
+export function isActionable(event: DeliveryEvent): boolean {
+  return event.type === 'CONSENT_DENIED' || event.type === 'RECIPIENT_FAILED';
+}
+
+interface Held {
+  event: DeliveryEvent;
+  /** Read order. */
+  seq: number;
+  readAt: number;
+  /** The event read just before this one (the cursor to resume from if this one is not handed over). */
+  readAfter: string | null;
+}
+
+interface Group {
+  workflowId?: string;
+  events: Held[];
+  /** REQUEST_COMPLETED was read: hand over what is held now. */
+  complete: boolean;
+}
+
+/** Events of one send request due for its chunk. */
+export interface DueEvents {
+  sendRequestId: string;
+  workflowId: string;
+  events: DeliveryEvent[];
+}
+
+export class HeldEvents {
+  private readonly groups = new Map<string, Group>();
+  private lastRead: string | null;
+  private reads = 0;
+  private count = 0;
+
+  constructor(
+    private readonly timing: HoldTiming,
+    cursor: string | null,
+  ) {
+    this.lastRead = cursor;
+  }
+
+  /** Events held now. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Takes a freshly read event; returns whether its request should be looked at right away (full, or complete). */
+  add(event: DeliveryEvent, now: number): boolean {
+    const readAfter = this.lastRead;
+    this.lastRead = event.eventId;
+    const group = this.groups.get(event.sendRequestId);
+    if (event.type === 'REQUEST_COMPLETED') {
+      if (group) group.complete = true;
+      return group !== undefined;
+    }
+    if (event.ppnum === undefined || event.type === 'UNKNOWN') return false; // nothing a chunk could apply
+    const target = group ?? this.newGroup(event.sendRequestId);
+    target.events.push({ event, seq: this.reads++, readAt: now, readAfter });
+    this.count += 1;
+    return target.events.length >= this.timing.batchMaxEvents;
+  }
+
+  /** Send requests whose chunk is not known yet. */
+  unresolved(): string[] {
+    return [...this.groups].filter(([, group]) => group.workflowId === undefined).map(([id]) => id);
+  }
+
+  resolve(sendRequestId: string, workflowId: string): void {
+    const group = this.groups.get(sendRequestId);
+    if (group) group.workflowId = workflowId;
+  }
+
+  /** What is due for its chunk now (everything resolved, when `all`), oldest request first. Taken off only by `handedOver`. */
+  due(now: number, all = false): DueEvents[] {
+    const due: DueEvents[] = [];
+    for (const [sendRequestId, group] of this.groups) {
+      if (group.workflowId === undefined || group.events.length === 0) continue;
+      const oldest = group.events[0]!.readAt;
+      const actionable = group.events.find((held) => isActionable(held.event))?.readAt;
+      const isDue =
+        all ||
+        group.complete ||
+        group.events.length >= this.timing.batchMaxEvents ||
+        (actionable !== undefined && now - actionable >= this.timing.actionableMaxDelayMs) ||
+        now - oldest >= this.timing.batchMaxDelayMs;
+      if (isDue) due.push({ sendRequestId, workflowId: group.workflowId, events: group.events.map((held) => held.event) });
+    }
+    return due;
+  }
+
+  /** The first `count` held events of a request reached their chunk (or were skipped): no longer held. */
+  handedOver(sendRequestId: string, count: number): void {
+    const group = this.groups.get(sendRequestId);
+    if (!group) return;
+    const taken = Math.min(count, group.events.length);
+    group.events.splice(0, taken);
+    this.count -= taken;
+    if (group.events.length === 0) this.groups.delete(sendRequestId);
+  }
+
+  /** Every held event of a request is skipped (no chunk owns it, or its chunk has closed). */
+  drop(sendRequestId: string): DeliveryEvent[] {
+    const group = this.groups.get(sendRequestId);
+    if (!group) return [];
+    this.groups.delete(sendRequestId);
+    this.count -= group.events.length;
+    return group.events.map((held) => held.event);
+  }
+
+  /**
+   * When the most overdue held event should have reached its chunk (undefined: nothing held). Events
+   * are held on purpose (batching); only time past this deadline is lag.
+   */
+  handOverDeadline(): number | undefined {
+    let earliest: number | undefined;
+    for (const group of this.groups.values()) {
+      const first = group.events[0];
+      if (!first) continue;
+      let due = first.readAt + this.timing.batchMaxDelayMs;
+      const actionable = group.events.find((held) => isActionable(held.event))?.readAt;
+      if (actionable !== undefined) due = Math.min(due, actionable + this.timing.actionableMaxDelayMs);
+      if (group.complete || group.events.length >= this.timing.batchMaxEvents) due = first.readAt;
+      if (earliest === undefined || due < earliest) earliest = due;
+    }
+    return earliest;
+  }
+
+  /** The committed cursor: every event up to it was handed over (or needed no chunk). */
+  cursor(): string | null {
+    let oldest: Held | undefined;
+    for (const group of this.groups.values()) {
+      const first = group.events[0];
+      if (first && (oldest === undefined || first.seq < oldest.seq)) oldest = first;
+    }
+    return oldest ? oldest.readAfter : this.lastRead;
+  }
+
+  private newGroup(sendRequestId: string): Group {
+    const group: Group = { events: [], complete: false };
+    this.groups.set(sendRequestId, group);
+    return group;
+  }
+}

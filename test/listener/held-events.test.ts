@@ -1,0 +1,80 @@
+// The listener's coalescing policy without a stream or a server: when a send request's events are
+// due for its chunk, and the committed cursor never passing an event still held.
+import { describe, expect, it } from 'vitest';
+import type { DeliveryEvent, EventType } from '../../src/api/types';
+import { HeldEvents } from '../../activities/held-events';
+
+const timing = { batchMaxEvents: 4, actionableMaxDelayMs: 1_000, batchMaxDelayMs: 10_000 };
+let seq = 0;
+const event = (sendRequestId: string, type: EventType, ppnum?: string): DeliveryEvent => ({ eventId: `E${String(++seq).padStart(4, '0')}`, sendRequestId, type, ppnum });
+const sizes = (due: { sendRequestId: string; events: unknown[] }[]) => Object.fromEntries(due.map((d) => [d.sendRequestId, d.events.length]));
+
+describe('HeldEvents', () => {
+  it('holds grants and deliveries until the slow flush, a denial or failure until the actionable delay', () => {
+    const held = new HeldEvents(timing, null);
+    held.add(event('a', 'CONSENT_GRANTED', '1'), 0);
+    held.add(event('a', 'RECIPIENT_DELIVERED', '1'), 0);
+    held.resolve('a', 'chunk-a');
+    expect(held.due(9_999)).toEqual([]);
+    expect(sizes(held.due(10_000))).toEqual({ a: 2 });
+
+    const denial = new HeldEvents(timing, null);
+    denial.add(event('b', 'RECIPIENT_DELIVERED', '1'), 0);
+    denial.add(event('b', 'CONSENT_DENIED', '2'), 500);
+    denial.resolve('b', 'chunk-b');
+    expect(denial.due(1_499)).toEqual([]);
+    expect(sizes(denial.due(1_500))).toEqual({ b: 2 }); // the denial takes the held delivery along
+  });
+
+  it('hands over a burst at once, and everything once the request completed', () => {
+    const held = new HeldEvents(timing, null);
+    const full = ['1', '2', '3'].map((p) => held.add(event('a', 'RECIPIENT_DELIVERED', p), 0));
+    expect(full).toEqual([false, false, false]);
+    expect(held.add(event('a', 'RECIPIENT_DELIVERED', '4'), 0)).toBe(true); // batchMaxEvents reached: look now
+    held.add(event('b', 'RECIPIENT_DELIVERED', '5'), 0);
+    expect(held.add(event('b', 'REQUEST_COMPLETED'), 0)).toBe(true);
+    held.resolve('a', 'chunk-a');
+    held.resolve('b', 'chunk-b');
+    expect(sizes(held.due(0))).toEqual({ a: 4, b: 1 });
+  });
+
+  it('keeps events of unknown requests until resolved, and hands everything resolved over at the end of a run', () => {
+    const held = new HeldEvents(timing, null);
+    held.add(event('a', 'RECIPIENT_PENDING_CONSENT', '1'), 0);
+    held.add(event('x', 'RECIPIENT_PENDING_CONSENT', '2'), 0);
+    held.resolve('a', 'chunk-a');
+    expect(held.unresolved()).toEqual(['x']);
+    expect(sizes(held.due(0, true))).toEqual({ a: 1 });
+    expect(held.due(1_000_000).map((d) => d.sendRequestId)).toEqual(['a']); // x never, however old: it has no chunk yet
+  });
+
+  it('commits the cursor only up to the event before the oldest held one', () => {
+    const held = new HeldEvents(timing, 'E0000');
+    const first = event('a', 'RECIPIENT_PENDING_CONSENT', '1');
+    const second = event('b', 'RECIPIENT_PENDING_CONSENT', '2');
+    const third = event('a', 'CONSENT_GRANTED', '1');
+    for (const e of [first, second, third]) held.add(e, 0);
+    expect(held.cursor()).toBe('E0000');
+    held.resolve('a', 'chunk-a');
+    held.handedOver('a', 2);
+    expect(held.cursor()).toBe(first.eventId); // b's event (read after `first`) is still held
+    held.drop('b');
+    expect(held.cursor()).toBe(third.eventId);
+    expect(held.size).toBe(0);
+    const skipped = event('c', 'REQUEST_COMPLETED'); // nothing to hold: the cursor moves past it
+    held.add(skipped, 0);
+    expect(held.cursor()).toBe(skipped.eventId);
+  });
+
+  it('takes off only what was handed over: a failed signal leaves the events held, in order', () => {
+    const held = new HeldEvents(timing, null);
+    const events = ['1', '2', '3'].map((p) => event('a', 'CONSENT_DENIED', p));
+    for (const e of events) held.add(e, 0);
+    held.resolve('a', 'chunk-a');
+    const due = held.due(2_000);
+    expect(due[0]!.events).toEqual(events);
+    held.handedOver('a', 1);
+    expect(held.due(2_000)[0]!.events).toEqual(events.slice(1));
+    expect(held.size).toBe(2);
+  });
+});

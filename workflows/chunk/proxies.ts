@@ -1,0 +1,49 @@
+// The chunk workflow's activity proxies: their queues, timeouts and retry policies in one place.
+import { proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index';
+import { sendTaskQueueFromMemo } from '../../src/contracts/campaign';
+import { TASK_QUEUES } from '../../src/temporal/names';
+
+/** Short reads run as local activities: one history event each instead of a task round trip. */
+export const { readChunkPpnums, beginSend } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+/** Reconciliation reads the event stream for a settle period: a regular activity. */
+export const { reconcileSend, snapshotOutcomes } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  // The activity heartbeats every few seconds: a dead worker costs seconds, not the full 5 minutes.
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+/** Fallbacks are idempotent per recipient (key campaignId:ppnum), so Temporal may retry them. */
+export const { sendFallbacks } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+/**
+ * The same as a local activity: one history event per batch instead of five. A first campaign's
+ * denials come one or two at a time over hours, each needing its fallback within a minute, so this
+ * halves such a chunk's history. A retried batch sends again; receivers dedupe by idempotency key.
+ */
+export const { sendFallbacks: sendFallbacksLocally } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+/**
+ * One attempt per schedule: the workflow, not Temporal, decides whether a send may be repeated.
+ * The queue is the rate-limited send queue, or the one the campaign's memo names.
+ */
+export function sendActivities() {
+  return proxyActivities<Activities>({
+    taskQueue: sendTaskQueueFromMemo(workflowInfo().memo) ?? TASK_QUEUES.send,
+    startToCloseTimeout: '30 seconds',
+    // A dead worker mid-send is found in seconds (the activity heartbeats every second), then reconciled.
+    heartbeatTimeout: '5 seconds',
+    retry: { maximumAttempts: 1 },
+  });
+}
