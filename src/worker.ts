@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
-import { SendRateTooHighError, sendRateFor } from './campaign/budget';
+import { SendRateSettingError, dispatchRate, sendRateFor } from './campaign/budget';
 import type { SendRateDecision } from './campaign/budget';
 import { envNumber, isMainModule, openProcessDeps, PROCESS_EXIT, PROCESS_FLAGS_USAGE, ProcessError, runProcess } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
@@ -38,6 +38,8 @@ export interface RunWorkersOptions {
   dataConverter?: DataConverter;
   /** Lowers the fleet's CreateSendRequest rate below the app's own limit (default env SEND_RATE_PER_SECOND). */
   sendRatePerSecond?: number;
+  /** The share of that rate the send queue is dispatched at (default env SEND_RATE_SHARE, else 0.8: src/campaign/budget.ts). */
+  sendRateShare?: number;
   /** The listener workflow the send path tells about accepted requests (default LISTENER_WORKFLOW_ID). */
   listenerWorkflowId?: string;
   /** Workflow code; defaults to the prebuilt bundle when built, else workflows/index.ts (src/temporal/workflow-code.ts). A bundle passed here must be built with FAILURE_CONVERTER_PATH. */
@@ -47,8 +49,10 @@ export interface RunWorkersOptions {
 }
 
 export interface RunningWorkers {
-  /** The send rate the send queue runs at, and why. */
+  /** The fleet's send rate, and why. */
   sendRate: SendRateDecision;
+  /** What the send queue is dispatched at (a share of sendRate: src/campaign/budget.ts). */
+  dispatchPerSecond?: number;
   /** Resolves when both workers have stopped and owned connections are closed. */
   finished: Promise<void>;
   shutdown(): Promise<void>;
@@ -62,13 +66,14 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
 
   const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient, listenerWorkflowId: options.listenerWorkflowId });
   let sendRate: SendRateDecision;
+  let rate: number | undefined;
   try {
     sendRate = await fleetSendRate(ppoppoClient, options.sendRatePerSecond ?? envNumber('SEND_RATE_PER_SECOND'));
+    rate = dispatchRate(sendRate, options.sendRateShare ?? envNumber('SEND_RATE_SHARE'));
   } catch (err) {
     await closeOwned();
     throw err;
   }
-  const rate = sendRate.perSecond;
   const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : options.workflowsPath ? { workflowsPath: options.workflowsPath } : workflowCode('worker');
 
   const { maxCachedWorkflows, ...shutdownAndSticky } = workerSettingsFromEnv('worker');
@@ -88,6 +93,7 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   }).then(() => undefined);
   return {
     sendRate,
+    dispatchPerSecond: rate,
     finished,
     async shutdown() {
       for (const worker of [campaignsWorker, sendWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -114,17 +120,18 @@ ${PROCESS_FLAGS_USAGE}
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY;
 PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET; PAYLOAD_KEY_FILE or PAYLOAD_KEYS;
 SEND_RATE_PER_SECOND (lowers the fleet's request rate below the app's own limit, which is read from the API);
+SEND_RATE_SHARE (share of that rate the send queue is dispatched at, default 0.8);
 RECIPIENT_FILE_ROOTS, RECIPIENT_URL_ALLOWED_HOSTS, FALLBACK_ALLOWED_HOSTS, FALLBACK_SECRET_WEBHOOK,
 FALLBACK_SECRET_SMTP; METRICS_PORT (Prometheus /metrics); WORKER_MAX_CACHED_WORKFLOWS,
 WORKER_SHUTDOWN_GRACE_MS, STICKY_QUEUE_TIMEOUT_MS (see .env.example).
-Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag or a SEND_RATE_PER_SECOND above the app's limit; 4 cannot connect to Temporal.`;
+Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag, a SEND_RATE_PER_SECOND above the app's limit or a SEND_RATE_SHARE outside (0, 1]; 4 cannot connect to Temporal.`;
 
 if (isMainModule(import.meta.url)) {
   runProcess('worker', USAGE, async () => {
     const workers = await runWorkers().catch((err: unknown) => {
-      throw err instanceof SendRateTooHighError ? new ProcessError(err.message, PROCESS_EXIT.usage) : err;
+      throw err instanceof SendRateSettingError ? new ProcessError(err.message, PROCESS_EXIT.usage) : err;
     });
-    console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}, ${describePayloadEncryption(payloadEncryptionFromEnv())}${metricsNote()}; send rate ${workers.sendRate.text} - Ctrl-C to stop`);
+    console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send}, ${describePayloadEncryption(payloadEncryptionFromEnv())}${metricsNote()}; send rate ${workers.sendRate.text}${workers.dispatchPerSecond === undefined ? '' : `, dispatched at ${Number(workers.dispatchPerSecond.toFixed(3))}/s`} - Ctrl-C to stop`);
     await workers.finished;
   });
 }

@@ -104,7 +104,9 @@ export interface OrchestratorRun {
 export async function runOrchestrator(options: OrchestratorOptions): Promise<OrchestratorRun> {
   const { say } = options;
   // The recipients file is shared by the runs, beside their stack directories: the workers may read its directory.
-  const env: NodeJS.ProcessEnv = { RECIPIENT_FILE_ROOTS: dirname(options.file), ...(options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) }), ...options.env };
+  // A first campaign's fallbacks go to a loopback receiver: listed, and signed with a bench secret.
+  const receiverEnv = options.firstCampaign ? { FALLBACK_ALLOWED_HOSTS: new URL(options.firstCampaign.receiver.url).host, FALLBACK_SECRET_WEBHOOK: 'bench-webhook-signing-secret' } : {};
+  const env: NodeJS.ProcessEnv = { RECIPIENT_FILE_ROOTS: dirname(options.file), ...receiverEnv, ...(options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) }), ...options.env };
   const stack: Stack = await startStack({ dir: join(options.dir, options.name), sandboxFlags: options.sandboxFlags, env, dynamicConfig: options.dynamicConfig, workerHeapMb: options.workerHeapMb });
   try {
     const campaignId = `bench-${options.name}`;

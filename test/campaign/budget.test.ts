@@ -2,7 +2,7 @@
 // campaign fits the monthly quota, and the consent figures' histogram and words.
 import { describe, expect, it } from 'vitest';
 import type { UsageStats } from '../../src/api/types';
-import { SendRateTooHighError, quotaCheck, sendRateFor, usageLine } from '../../src/campaign/budget';
+import { DEFAULT_DISPATCH_SHARE, SendRateSettingError, SendRateTooHighError, dispatchRate, quotaCheck, sendRateFor, usageLine } from '../../src/campaign/budget';
 import { DECISION_BUCKETS_MS, addConsent, consentLine, countConsent, decisionPercentiles, emptyConsent, waitingForConsent } from '../../src/campaign/consent';
 
 const usage = (over: Partial<UsageStats> = {}): UsageStats => ({
@@ -32,6 +32,23 @@ describe('sendRateFor', () => {
     expect(sendRateFor(undefined, 3, 'UNAVAILABLE')).toMatchObject({ perSecond: 3, text: "3 requests/s (SEND_RATE_PER_SECOND; could not read the app's rate limit (UNAVAILABLE))" });
     expect(sendRateFor(usage({ rateLimitPerMin: 0 }), undefined).perSecond).toBeUndefined();
     expect(sendRateFor(usage({ rateLimitPerMin: 0 }), undefined).text).toContain('the API reports no rate limit');
+  });
+});
+
+describe('dispatchRate', () => {
+  it('dispatches the send queue under the fleet rate by the given share (0.8 by default), unlimited stays unlimited', () => {
+    expect(DEFAULT_DISPATCH_SHARE).toBe(0.8);
+    expect(dispatchRate(sendRateFor(usage(), undefined))).toBe(8);
+    expect(dispatchRate(sendRateFor(usage(), 2), 0.5)).toBe(1);
+    expect(dispatchRate(sendRateFor(usage(), 2), 1)).toBe(2);
+    expect(dispatchRate(sendRateFor(usage({ rateLimitPerMin: 0 }), undefined))).toBeUndefined();
+  });
+
+  it('refuses a share outside (0, 1] naming SEND_RATE_SHARE', () => {
+    for (const share of [0, -0.5, 1.2, Number.NaN]) {
+      expect(() => dispatchRate({ perSecond: 2, text: '' }, share)).toThrow(SendRateSettingError);
+      expect(() => dispatchRate({ perSecond: 2, text: '' }, share)).toThrow(/SEND_RATE_SHARE must be above 0 and at most 1/);
+    }
   });
 });
 

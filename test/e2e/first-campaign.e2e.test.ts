@@ -33,6 +33,9 @@ beforeAll(async () => {
   stack = await startCampaignStack('e2e-first', { sandbox: { consentWindowMs: WINDOW_MS }, listener: { maxRunMs, batchMaxDelayMs, actionableMaxDelayMs } });
   temporal = stack.temporal;
   receiver = await startWebhookReceiver();
+  // The worker (in this process) signs webhooks and may reach this loopback receiver only because it is listed.
+  process.env.FALLBACK_SECRET_WEBHOOK = 'first-campaign-e2e-webhook-signing-secret';
+  process.env.FALLBACK_ALLOWED_HOSTS = new URL(receiver.url).host;
 }, 120_000);
 
 afterAll(async () => {
