@@ -4,8 +4,9 @@
 import type { DeliveryEvent } from '../../src/api/types';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { FallbackOutcome, FallbackTrigger, OutcomeCounts, RecipientOutcome } from '../../src/campaign/outcomes';
+import { PARK_REASON_TEXT } from '../../src/contracts/campaign';
 import { CHUNK_ERROR_CODES } from '../../src/contracts/chunk';
-import type { ChunkPhase, ChunkProgress, ControlAction, RecipientRecord, RecipientSnapshot, RecipientState } from '../../src/contracts/chunk';
+import type { ChunkBlock, ChunkPhase, ChunkProgress, ConfigurationFaultDetails, ControlAction, RecipientRecord, RecipientSnapshot, RecipientState } from '../../src/contracts/chunk';
 
 export interface ChunkStateOptions {
   chunkIndex: number;
@@ -33,6 +34,11 @@ const RANK: Record<RecipientState, number> = {
 };
 const FINAL_RANK = 5;
 
+/** Our consent window's own 'expired' (the API gave no final word yet): a late final event still replaces it. */
+function expiredByOurWindow(record: RecipientRecord): boolean {
+  return record.outcome === 'expired' && (record.errorCode === CHUNK_ERROR_CODES.consentWindowEnded || record.errorCode === CHUNK_ERROR_CODES.noEvent);
+}
+
 export class ChunkState {
   records: RecipientRecord[] = [];
   sendRequestId?: string;
@@ -44,6 +50,12 @@ export class ChunkState {
   paused: boolean;
   cancelled = false;
   phase: ChunkPhase = 'reading';
+  /** A configuration fault holding the send or the fallbacks. */
+  blocked?: ChunkBlock;
+  /** A resume arrived while blocked: try again now instead of at `blocked.retryAt`. */
+  wakeRequested = false;
+  /** Between the end of our consent window and the chunk's close: late final events still apply. */
+  private acceptingLate = false;
   private byPpnum = new Map<string, RecipientRecord>();
   /** Events that arrived before the records were loaded or the send request id was known. */
   private buffered: DeliveryEvent[] = [];
@@ -69,9 +81,13 @@ export class ChunkState {
     this.applyBuffered();
   }
 
-  /** Pause and cancel only matter before the send; afterwards outcomes are followed to the end. Returns whether it applied. */
+  /**
+   * Pause and cancel only matter before the send; afterwards outcomes are followed to the end. A
+   * resume also wakes a chunk held by a configuration fault (send or fallbacks). Returns whether it applied.
+   */
   control(action: ControlAction): boolean {
-    if (this.sendRequestId !== undefined) return false;
+    if (action === 'resume' && this.blocked) this.wakeRequested = true;
+    if (this.sendRequestId !== undefined) return action === 'resume' && this.wakeRequested;
     if (action === 'pause') this.paused = true;
     else if (action === 'resume') this.paused = false;
     else this.cancelled = true;
@@ -88,16 +104,41 @@ export class ChunkState {
     this.phase = 'sending';
   }
 
-  /** The CreateSendRequest call is going out now. */
+  /** The CreateSendRequest call is going out now (quietly while a fault holds it: one history entry per fault, not per retry). */
   markSending(): void {
-    this.markAll('sending', `send attempt ${this.sendAttempts}`);
+    this.markAll('sending', `send attempt ${this.sendAttempts}`, this.blocked !== undefined);
   }
 
   /** Nothing was accepted; the next attempt waits until `retryAt`. */
   refused(codeName: string, retryAt: string): void {
+    this.unblock();
     this.markAll('queued', `refused (${codeName})`);
     this.retryAt = retryAt;
     this.phase = 'waiting_retry';
+  }
+
+  /**
+   * A configuration fault (credentials, permission, template, host, fallback channel) holds the
+   * chunk: nothing was accepted, nobody's outcome changes, and it tries again at `retryAt`.
+   * Returns whether this is a new fault (the first, or another reason), which the campaign is told of.
+   */
+  blockedBy(fault: Pick<ConfigurationFaultDetails, 'reason' | 'codeName' | 'message'>, retryAt: string): boolean {
+    const fresh = this.blocked?.reason !== fault.reason || this.blocked.codeName !== fault.codeName;
+    this.blocked = { reason: fault.reason, codeName: fault.codeName, message: fault.message, since: fresh ? this.isoNow() : this.blocked!.since, retryAt };
+    this.wakeRequested = false;
+    this.phase = 'blocked';
+    // Before the send, its recipients go back to queued (quietly after the first time); nobody's outcome changes.
+    if (this.sendRequestId === undefined) this.markAll('queued', `held: ${PARK_REASON_TEXT[fault.reason]} (${fault.codeName})`, !fresh);
+    return fresh;
+  }
+
+  /** The fault cleared (the call got through, whatever its answer). Returns whether one was holding the chunk. */
+  unblock(): boolean {
+    const was = this.blocked !== undefined;
+    this.blocked = undefined;
+    this.wakeRequested = false;
+    if (was && this.phase === 'blocked') this.phase = this.sendRequestId === undefined && !this.allSettled() ? 'sending' : 'fallback';
+    return was;
   }
 
   retryDue(): void {
@@ -106,10 +147,12 @@ export class ChunkState {
 
   /** The request will never be accepted as it is: every recipient ends with `outcome`. */
   rejected(outcome: RecipientOutcome, codeName: string, message: string): void {
+    this.unblock();
     this.finishAll(outcome, codeName, `request rejected: ${message}`);
   }
 
   reconciling(): void {
+    this.unblock();
     this.phase = 'reconciling';
   }
 
@@ -120,6 +163,7 @@ export class ChunkState {
 
   /** The send request exists (accepted, or adopted after reconciliation). */
   accepted(sendRequestId: string, how: string): void {
+    this.unblock();
     this.sendRequestId = sendRequestId;
     this.sentAt = this.now();
     this.markAll('sent', `${how}: ${sendRequestId}`);
@@ -153,19 +197,36 @@ export class ChunkState {
   }
 
   /**
-   * At the end of the consent window: still waiting for consent → expired; sent (or granted) but
-   * no final event ever came → failed with NO_EVENT (we cannot claim a delivery we never saw).
+   * At the end of our consent window, whoever has no final outcome is expired: still waiting for
+   * consent (CONSENT_WINDOW_ENDED), or sent without a final event (NO_EVENT). Never 'failed': the
+   * window ending says nothing bad about the recipient. Until `closeLateEvents`, a late final
+   * event (a delivery, a denial) still replaces this expiry; their fallbacks wait until then.
    */
   expireUnsettled(): void {
     const at = this.isoNow();
     for (const record of this.records) {
       if (record.outcome !== undefined) continue;
-      const expired = record.state === 'pending_consent';
-      record.state = expired ? 'expired' : 'failed';
-      record.errorCode = expired ? CHUNK_ERROR_CODES.consentWindowEnded : CHUNK_ERROR_CODES.noEvent;
-      record.history.push({ at, event: expired ? 'consent window ended' : 'no final event by the end of the consent window' });
-      this.settle(record, expired ? 'expired' : 'failed');
+      const waitingForConsent = record.state === 'pending_consent';
+      record.state = 'expired';
+      record.errorCode = waitingForConsent ? CHUNK_ERROR_CODES.consentWindowEnded : CHUNK_ERROR_CODES.noEvent;
+      record.history.push({ at, event: waitingForConsent ? 'consent window ended' : 'no final event by the end of the consent window' });
+      record.outcome = 'expired';
     }
+    this.acceptingLate = this.records.some(expiredByOurWindow);
+    if (this.acceptingLate) this.phase = 'closing';
+  }
+
+  /** Expired by our window, and still open to a late final event. */
+  hasLateOpen(): boolean {
+    return this.acceptingLate && this.records.some(expiredByOurWindow);
+  }
+
+  /** The grace after the window is over: the window's expiries are final, and get their fallbacks by policy. */
+  closeLateEvents(): void {
+    if (!this.acceptingLate) return;
+    this.acceptingLate = false;
+    if (!this.fallbackOn.includes('expired')) return;
+    for (const record of this.records) if (expiredByOurWindow(record)) this.queueFallback(record);
   }
 
   unsettledPpnums(): string[] {
@@ -186,6 +247,23 @@ export class ChunkState {
   nextFallbackBatch(max: number): RecipientRecord[] {
     if (this.fallbackQueue.length > 0) this.phase = 'fallback';
     return this.fallbackQueue.splice(0, max);
+  }
+
+  /** A batch the channel could not take (a configuration fault): back to the front of the queue. */
+  requeueFallbacks(batch: RecipientRecord[]): void {
+    this.fallbackQueue.unshift(...batch.filter((record) => record.fallback === undefined && !this.fallbackQueue.includes(record)));
+  }
+
+  /**
+   * A follow-up that retries fallbacks only: the recipients arrive with their final outcome from the
+   * original campaign (they are not messaged again), and each gets its fallback once more.
+   */
+  loadForFallback(items: readonly { ppnum: string; outcome: RecipientOutcome }[], note: string): void {
+    const at = this.isoNow();
+    this.records = items.map(({ ppnum, outcome }) => ({ ppnum, state: outcome, outcome, history: [{ at, event: note }] }));
+    this.byPpnum = new Map(this.records.map((record) => [record.ppnum, record]));
+    this.fallbackQueue = [...this.records];
+    this.phase = 'fallback';
   }
 
   recordFallback(ppnum: string, status: FallbackOutcome, error?: string): void {
@@ -227,6 +305,7 @@ export class ChunkState {
       counts: this.counts(),
       sendAttempts: this.sendAttempts,
       retryAt: this.retryAt,
+      ...(this.blocked ? { blocked: this.blocked } : {}),
       paused: this.paused,
       cancelled: this.cancelled,
     };
@@ -269,25 +348,31 @@ export class ChunkState {
   }
 
   private move(record: RecipientRecord, state: RecipientState, event: string, errorCode?: string): void {
-    if (record.outcome !== undefined || RANK[state] <= RANK[record.state]) return;
+    const late = this.acceptingLate && RANK[state] === FINAL_RANK && expiredByOurWindow(record);
+    if (!late && (record.outcome !== undefined || RANK[state] <= RANK[record.state])) return;
     record.state = state;
-    record.history.push({ at: this.isoNow(), event });
+    record.history.push({ at: this.isoNow(), event: late ? `${event} (after the consent window)` : event });
     if (errorCode) record.errorCode = errorCode;
+    else if (late) delete record.errorCode;
     if (RANK[state] === FINAL_RANK) this.settle(record, state as RecipientOutcome);
   }
 
   private settle(record: RecipientRecord, outcome: RecipientOutcome): void {
     record.outcome = outcome;
-    if (this.fallbackOn.includes(outcome as FallbackTrigger) && record.fallback === undefined) this.fallbackQueue.push(record);
+    if (this.fallbackOn.includes(outcome as FallbackTrigger)) this.queueFallback(record);
   }
 
-  /** Moves every recipient without an outcome to `state` (send bookkeeping). */
-  private markAll(state: RecipientState, event: string): void {
+  private queueFallback(record: RecipientRecord): void {
+    if (record.fallback === undefined && !this.fallbackQueue.includes(record)) this.fallbackQueue.push(record);
+  }
+
+  /** Moves every recipient without an outcome to `state` (send bookkeeping); `quiet` leaves their history alone. */
+  private markAll(state: RecipientState, event: string, quiet = false): void {
     const at = this.isoNow();
     for (const record of this.records) {
       if (record.outcome !== undefined || record.state === state) continue;
       record.state = state;
-      record.history.push({ at, event });
+      if (!quiet) record.history.push({ at, event });
     }
   }
 
