@@ -4,19 +4,27 @@
 // the plan counted for it. Recipient variables never enter workflow histories for file sources:
 // the workflow only carries the byte range, and the send activity reads its own rows.
 import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { RecipientInput } from '../src/api/types';
+import { recipientSizeIssue } from '../src/api/validation';
 import type { ValidationIssue } from '../src/api/validation';
-import type { ChunkSource, FileChunkSource, RecipientFileFormat } from '../src/campaign/chunk-source';
+import type { ChunkSource, FileChunkSource, FollowUpChunkSource, RecipientFileEncoding, RecipientFileFormat } from '../src/campaign/chunk-source';
+import { createFollowUpReader } from './follow-up';
+import type { FollowUpReader } from './follow-up';
 import { heartbeat } from './heartbeat';
-import { parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecords } from './recipient-file';
+import { NOT_UTF8_MESSAGE, parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecords } from './recipient-file';
 import type { RecordParse } from './recipient-file';
 
 export interface PlanRecipientsInput {
   campaignId: string;
   file: string;
   format: RecipientFileFormat;
+  /** Default UTF-8. */
+  encoding?: RecipientFileEncoding;
   /** Template placeholders every recipient must have a non-empty value for. */
   requiredVars: string[];
+  /** Columns every row must have, possibly empty (the email fallback's address). */
+  requiredColumns?: string[];
   /** Valid recipients per chunk (1..1000). */
   chunkSize: number;
   /** At most this many issues are returned (counts are always complete). */
@@ -40,8 +48,8 @@ const HEARTBEAT_EVERY_RECORDS = 10_000;
 const MAX_SKIPPED_LINES_IN_CHUNKS = 150_000;
 
 /** Reads the CSV header (the first non-blank record) or undefined for an empty file. */
-async function readCsvHeaderRecord(path: string): Promise<{ text: string; line: number } | undefined> {
-  for await (const record of readRecords(path, 'csv')) {
+async function readCsvHeaderRecord(path: string, encoding: RecipientFileEncoding): Promise<{ text: string; line: number; notUtf8?: boolean } | undefined> {
+  for await (const record of readRecords(path, 'csv', {}, encoding)) {
     if (record.text.trim() !== '') return record;
   }
   return undefined;
@@ -51,11 +59,18 @@ async function readCsvHeaderRecord(path: string): Promise<{ text: string; line: 
  * Builds the row parser for a file. For CSV this reads the header; a header problem is returned
  * as an issue (every row is then invalid).
  */
-async function parserFor(path: string, format: RecipientFileFormat, requiredVars: readonly string[]): Promise<{ parse?: RecordParser; headerLine?: number; headerIssue?: ValidationIssue }> {
-  if (format === 'ndjson') return { parse: (text) => parseNdjsonRecord(text, requiredVars) };
-  const record = await readCsvHeaderRecord(path);
+async function parserFor(
+  path: string,
+  format: RecipientFileFormat,
+  requiredVars: readonly string[],
+  requiredColumns: readonly string[] = [],
+  encoding: RecipientFileEncoding = 'utf8',
+): Promise<{ parse?: RecordParser; headerLine?: number; headerIssue?: ValidationIssue }> {
+  if (format === 'ndjson') return { parse: (text) => parseNdjsonRecord(text, requiredVars, requiredColumns) };
+  const record = await readCsvHeaderRecord(path, encoding);
   if (!record) return {};
-  const header = parseCsvHeader(record.text, requiredVars);
+  if (record.notUtf8) return { headerLine: record.line, headerIssue: { line: record.line, field: 'row', message: NOT_UTF8_MESSAGE } };
+  const header = parseCsvHeader(record.text, requiredVars, requiredColumns);
   if ('error' in header) return { headerLine: record.line, headerIssue: { line: record.line, field: header.field, message: header.error } };
   return { parse: (text) => parseCsvRecord(text, header, requiredVars), headerLine: record.line };
 }
@@ -65,7 +80,8 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1000) {
     throw ApplicationFailure.nonRetryable(`chunkSize must be an integer from 1 to 1000, got ${chunkSize}`, 'InvalidPlanInput');
   }
-  const { parse, headerLine, headerIssue } = await parserFor(file, format, requiredVars).catch((err: unknown) => {
+  const encoding = input.encoding ?? 'utf8';
+  const { parse, headerLine, headerIssue } = await parserFor(file, format, requiredVars, input.requiredColumns, encoding).catch((err: unknown) => {
     throw fileFailure(file, err);
   });
   const plan: RecipientPlan = { total: 0, valid: 0, invalidCount: 0, duplicateCount: 0, issues: [], chunks: [] };
@@ -89,7 +105,7 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
   };
 
   try {
-    for await (const record of readRecords(file, format)) {
+    for await (const record of readRecords(file, format, {}, encoding)) {
       if (record.line === headerLine || record.text.trim() === '') continue;
       plan.total += 1;
       if (plan.total % HEARTBEAT_EVERY_RECORDS === 0) heartbeat({ line: record.line });
@@ -97,7 +113,8 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
         plan.invalidCount += 1; // the header issue already explains why
         continue;
       }
-      const parsed = parse(record.text);
+      // Too big for a request, or not text in the file's encoding: invalid by line, before anything is sent.
+      const parsed = checkedRow(parse(record.text), record.notUtf8);
       if (!parsed.ok) {
         plan.invalidCount += 1;
         addIssue({ line: record.line, ppnum: parsed.ppnum, field: parsed.field, message: parsed.message });
@@ -115,7 +132,7 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
       firstLineOf.set(ppnum, record.line);
       plan.valid += 1;
       if (!open) {
-        open = { kind: 'file', path: file, format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0 };
+        open = { kind: 'file', path: file, format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0, ...(input.encoding === 'latin1' ? { encoding: 'latin1' as const } : {}) };
       }
       open.skipLines.push(...trailingSkips);
       trailingSkips = [];
@@ -137,13 +154,22 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
   return plan;
 }
 
+/** A parsed row, turned invalid when it is not UTF-8 or over the per-recipient size limit. */
+function checkedRow(parsed: RecordParse, notUtf8: boolean | undefined): RecordParse {
+  if (notUtf8) return { ok: false, field: 'row', ppnum: parsed.ok ? parsed.recipient.ppnum : parsed.ppnum, message: NOT_UTF8_MESSAGE };
+  if (!parsed.ok) return parsed;
+  const size = recipientSizeIssue(parsed.recipient);
+  return size ? { ok: false, ppnum: parsed.recipient.ppnum, ...size } : parsed;
+}
+
 /** Yields the recipients of one file chunk, in file order. Throws if the file changed since the plan. */
 async function* fileChunkRecipients(source: FileChunkSource): AsyncGenerator<RecipientInput> {
-  const { parse } = await parserFor(source.path, source.format, []);
+  const encoding = source.encoding ?? 'utf8';
+  const { parse } = await parserFor(source.path, source.format, [], [], encoding);
   if (!parse) throw fileChanged(source, source.firstLine, 'its header is now missing or malformed');
   const skipLines = new Set(source.skipLines);
   const range = { start: source.byteStart, end: source.byteEnd, firstLine: source.firstLine };
-  for await (const record of readRecords(source.path, source.format, range)) {
+  for await (const record of readRecords(source.path, source.format, range, encoding)) {
     if (skipLines.has(record.line) || record.text.trim() === '') continue;
     const parsed = parse(record.text);
     if (!parsed.ok) throw fileChanged(source, record.line, parsed.message);
@@ -151,8 +177,13 @@ async function* fileChunkRecipients(source: FileChunkSource): AsyncGenerator<Rec
   }
 }
 
-async function chunkRecipients(source: ChunkSource): Promise<RecipientInput[]> {
+/** A follow-up's recipients come from the original campaign's chunks, through Temporal. */
+async function chunkRecipients(source: ChunkSource, followUps?: FollowUpReader): Promise<RecipientInput[]> {
   if (source.kind === 'inline') return source.recipients;
+  if (source.kind === 'followUp') {
+    if (!followUps) throw ApplicationFailure.nonRetryable('reading a follow-up chunk needs a Temporal client (ActivityDeps.temporalClient)', 'MissingDependency');
+    return followUps.recipients(source, (original, ppnums) => readRecipients({ source: original, ppnums }, followUps));
+  }
   const recipients: RecipientInput[] = [];
   try {
     for await (const recipient of fileChunkRecipients(source)) recipients.push(recipient);
@@ -162,20 +193,48 @@ async function chunkRecipients(source: ChunkSource): Promise<RecipientInput[]> {
   return recipients;
 }
 
-export async function readChunkPpnums(source: ChunkSource): Promise<string[]> {
-  return (await chunkRecipients(source)).map((recipient) => recipient.ppnum);
-}
-
-/** The chunk's recipients with their variables; only those in `ppnums` when given. */
-export async function readChunkRecipients(input: { source: ChunkSource; ppnums?: string[] }): Promise<RecipientInput[]> {
-  const recipients = await chunkRecipients(input.source);
+async function readRecipients(input: { source: ChunkSource; ppnums?: string[] }, followUps?: FollowUpReader): Promise<RecipientInput[]> {
+  const recipients = await chunkRecipients(input.source, followUps);
   if (!input.ppnums) return recipients;
   const wanted = new Set(input.ppnums);
   return recipients.filter((recipient) => wanted.has(recipient.ppnum));
 }
 
-export function createRecipientActivities() {
-  return { planRecipients, readChunkPpnums, readChunkRecipients };
+/** The ppnums of an inline or file chunk. */
+export async function readChunkPpnums(source: ChunkSource): Promise<string[]> {
+  return (await chunkRecipients(source)).map((recipient) => recipient.ppnum);
+}
+
+/** The recipients of an inline or file chunk with their variables; only those in `ppnums` when given. */
+export function readChunkRecipients(input: { source: ChunkSource; ppnums?: string[] }): Promise<RecipientInput[]> {
+  return readRecipients(input);
+}
+
+/** Readers for every kind of chunk source; follow-ups need the Temporal client. */
+export function chunkReader(temporalClient?: Client) {
+  const followUps = temporalClient ? createFollowUpReader(temporalClient) : undefined;
+  return {
+    readChunkPpnums: async (source: ChunkSource): Promise<string[]> => (await chunkRecipients(source, followUps)).map((recipient) => recipient.ppnum),
+    readChunkRecipients: (input: { source: ChunkSource; ppnums?: string[] }): Promise<RecipientInput[]> => readRecipients(input, followUps),
+    followUps,
+  };
+}
+
+export function createRecipientActivities(deps: { temporalClient?: Client } = {}) {
+  const { readChunkPpnums, readChunkRecipients, followUps } = chunkReader(deps.temporalClient);
+  const needFollowUps = (): FollowUpReader => {
+    if (!followUps) throw ApplicationFailure.nonRetryable('follow-up campaigns need a Temporal client (ActivityDeps.temporalClient)', 'MissingDependency');
+    return followUps;
+  };
+  return {
+    planRecipients,
+    readChunkPpnums,
+    readChunkRecipients,
+    /** Plans a follow-up campaign: the original's chunks holding recipients with the outcome, and how many each. */
+    planFollowUp: (input: { campaignId: string; outcome: FollowUpChunkSource['outcome'] }) => needFollowUps().plan(input),
+    /** A fallback-only follow-up chunk's recipients with the outcome they ended with. */
+    readFollowUpOutcomes: (source: FollowUpChunkSource) => needFollowUps().outcomes(source),
+  };
 }
 
 function fileChanged(source: FileChunkSource, line: number, reason: string): ApplicationFailure {

@@ -79,9 +79,14 @@ async function sendOnce(transport: Transporter<SMTPTransport.SentMessageInfo>, m
     const message = `SMTP: ${response ?? (err instanceof Error ? err.message : String(err))}`;
     // 4xx replies and connection trouble are temporary; 5xx replies and bad credentials are not.
     const retryable = responseCode !== undefined ? responseCode < 500 : code !== 'EAUTH' && code !== 'EMESSAGE';
-    return { ok: false, retryable, message };
+    // A refused login (EAUTH, 530/534/535) or a server that cannot be reached is the channel's fault;
+    // a 5xx about the mailbox (550, 553...) is the recipient's.
+    const channelFault = retryable || code === 'EAUTH' || (responseCode !== undefined && SMTP_AUTH_REPLIES.includes(responseCode));
+    return { ok: false, retryable, channelFault, code: code ?? (responseCode !== undefined ? `SMTP ${responseCode}` : 'SMTP'), message };
   }
 }
+
+const SMTP_AUTH_REPLIES = [530, 534, 535, 538];
 
 function oneLine(text: string): string {
   return text.replace(/[\r\n]+/g, ' ');

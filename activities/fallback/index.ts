@@ -3,9 +3,15 @@
 // Finished items are reported in heartbeat details, so a retried attempt (worker crash, timeout)
 // skips them; what slips through between heartbeats is deduplicated by receivers via the
 // idempotency key / Message-ID.
-import { ApplicationFailure } from '@temporalio/activity';
+//
+// A fault of the channel itself (unreachable, 5xx, refused credentials, bad settings, a missing
+// secret) is nobody's outcome: the activity stops taking items and fails with a ConfigurationFault
+// ('fallback') that carries the results finished so far; the chunk records those, holds the rest,
+// and tries again later (the campaign shows it parked).
 import type { RecipientInput } from '../../src/api/types';
 import { renderTemplate } from '../../src/api/validation';
+import type { ConfigurationFaultDetails } from '../../src/contracts/chunk';
+import { configurationFailure } from '../api-failures';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { parseChannelSettings, type FallbackChannelSettings } from '../../src/campaign/fallback-settings';
 import { isFallbackTrigger, type RecipientOutcome } from '../../src/campaign/outcomes';
@@ -44,8 +50,8 @@ export interface FallbackItemResult {
   error?: string;
 }
 
-/** Heartbeat details: results of the items finished so far in this batch. */
-interface FallbackProgress {
+/** Heartbeat details, and the second details entry of a batch's ConfigurationFault: the items finished so far. */
+export interface FallbackProgress {
   done: FallbackItemResult[];
 }
 
@@ -75,13 +81,15 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
 
     const channel = openChannel(input, channelFactory);
     const progress = (): FallbackProgress => ({ done: [...done.values()] });
+    let fault: FallbackDeliveryError | undefined;
     try {
       const vars = await varsFor(pending, input.source, readRecipients);
       await withKeepAlive(
         () =>
-          eachConcurrently(pending, concurrency, async (item) => {
+          eachConcurrently(pending, concurrency, () => fault === undefined, async (item) => {
             const result = await deliver(channel, input, item, vars.get(item.ppnum));
-            done.set(item.ppnum, result);
+            if (result instanceof FallbackDeliveryError) fault ??= result; // the channel's fault: the item waits
+            else done.set(item.ppnum, result);
             context?.heartbeat(progress());
           }),
         progress,
@@ -89,24 +97,36 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
     } finally {
       await channel.close?.();
     }
+    if (fault) {
+      const details: ConfigurationFaultDetails = { reason: 'fallback', codeName: fault.code ?? channel.name, message: `${channel.name}: ${fault.message}`, retryAfterMs: fault.retryAfterMs ?? null };
+      throw configurationFailure(details, true, progress());
+    }
     return input.items.map((item) => done.get(item.ppnum)!);
   }
 
   return { sendFallbacks };
 }
 
-/** Bad settings or a missing secret will not fix themselves on retry. */
+/**
+ * Bad settings or a missing secret will not fix themselves on a quick retry, but an operator can
+ * fix them (set the variable, restart the worker): a configuration fault the chunk holds for.
+ */
 function openChannel(input: SendFallbacksInput, factory: (settings: FallbackChannelSettings) => FallbackChannel): FallbackChannel {
   try {
     const settings = parseChannelSettings(input.channel);
     if (settings.type === 'email' && !input.template) throw new Error('an email fallback needs fallback.text');
     return factory(settings);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), 'FallbackConfigInvalid');
+    const message = err instanceof Error ? err.message : String(err);
+    throw configurationFailure({ reason: 'fallback', codeName: FALLBACK_SETTINGS_CODE, message }, true);
   }
 }
 
-async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item: FallbackItem, vars: Record<string, string> | undefined): Promise<FallbackItemResult> {
+/** The code of a fallback fault in the channel's settings or environment. */
+export const FALLBACK_SETTINGS_CODE = 'FALLBACK_SETTINGS';
+
+/** The item's result; or the error, when the channel (not the recipient) is at fault. */
+async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item: FallbackItem, vars: Record<string, string> | undefined): Promise<FallbackItemResult | FallbackDeliveryError> {
   const failed = (error: string): FallbackItemResult => ({ ppnum: item.ppnum, status: 'failed', attempts: 0, error });
   if (!isFallbackTrigger(item.outcome)) return failed(`outcome ${item.outcome} does not call for a fallback`);
   if (!vars) return failed(`recipient ${item.ppnum} not found in the chunk's source`);
@@ -116,6 +136,7 @@ async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item
     const delivery = await channel.send(message);
     return { ppnum: item.ppnum, status: 'sent', attempts: delivery.attempts };
   } catch (err) {
+    if (err instanceof FallbackDeliveryError && err.channelFault) return err;
     const attempts = err instanceof FallbackDeliveryError ? err.attempts : 1;
     return { ppnum: item.ppnum, status: 'failed', attempts, error: `${channel.name}: ${err instanceof Error ? err.message : String(err)}` };
   }
@@ -142,10 +163,11 @@ async function varsFor(
   return vars;
 }
 
-async function eachConcurrently<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+/** Runs `work` over the items, `concurrency` at a time, taking new items only while `goOn()`. */
+async function eachConcurrently<T>(items: T[], concurrency: number, goOn: () => boolean, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
+    while (next < items.length && goOn()) await work(items[next++]!);
   });
   await Promise.all(lanes);
 }

@@ -59,15 +59,21 @@ async function postOnce(url: string, headers: Record<string, string>, body: stri
   try {
     response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    const reason = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : networkReason(err);
-    return { ok: false, retryable: true, message: `webhook unreachable (${reason})` };
+    const timedOut = err instanceof Error && err.name === 'TimeoutError';
+    const reason = timedOut ? `no answer within ${timeoutMs} ms` : networkReason(err);
+    return { ok: false, retryable: true, channelFault: true, code: timedOut ? 'TIMEOUT' : reason, message: `webhook unreachable (${reason})` };
   }
   await response.body?.cancel().catch(() => undefined); // we only need the status
   const status = response.status;
   if (status >= 200 && status < 300) return { ok: true, value: `HTTP ${status}` };
   const retryable = status >= 500 || status === 408 || status === 429;
-  return { ok: false, retryable, message: `webhook answered HTTP ${status}`, retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) };
+  // Refused credentials or an endpoint that is not there are the set-up's fault, not the recipient's.
+  const channelFault = retryable || CHANNEL_STATUSES.includes(status);
+  return { ok: false, retryable, channelFault, code: `HTTP ${status}`, message: `webhook answered HTTP ${status}`, retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) };
 }
+
+/** Answers that mean the webhook's configuration is wrong (signature refused, URL wrong or gone). */
+const CHANNEL_STATUSES = [401, 403, 404, 405, 410];
 
 function networkReason(err: unknown): string {
   const cause = err instanceof Error ? (err.cause as { code?: string } | undefined) : undefined;

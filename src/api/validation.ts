@@ -1,6 +1,7 @@
 // Local checks of recipients and template components, run before anything is sent.
 // PURE: no Node or gRPC imports, so workflow code may import this module.
 import type { RecipientInput, TemplateComponentSpec } from './types';
+import { thousands } from '../text';
 
 /** One problem found in the input. `index` is the position in a list, `line` a line in a file. */
 export interface ValidationIssue {
@@ -40,6 +41,57 @@ export interface RecipientValidation {
 /** The API's limits for one CreateSendRequest. */
 export const MIN_RECIPIENTS_PER_REQUEST = 1;
 export const MAX_RECIPIENTS_PER_REQUEST = 1000;
+/**
+ * A gRPC server takes messages up to 4 MiB unless configured otherwise (grpc-js's and tonic's
+ * default receive limit; the sandbox keeps it): a larger CreateSendRequest is refused whole.
+ */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+/**
+ * What one recipient (ppnum and vars, as encoded) may take, so that a full request of 1,000 fits
+ * MAX_REQUEST_BYTES with room to spare. Checked by `validate`, the plan and inline lists: a larger
+ * row is invalid (by line and variable) before anything is sent.
+ */
+export const MAX_RECIPIENT_BYTES = 4_000;
+
+/** UTF-8 length of a string, without Node's Buffer (workflow code uses this module). */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair is one 4-byte character
+      i += 1;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Per-field overhead of the wire encoding (tags, lengths, the Struct's map entry and Value wrappers). */
+const FIELD_OVERHEAD = 12;
+
+/** A recipient's size as a CreateSendRequest carries it (a close upper estimate of the protobuf encoding). */
+export function recipientBytes(recipient: { ppnum: string; vars?: Readonly<Record<string, unknown>> }): number {
+  let bytes = utf8Bytes(recipient.ppnum) + FIELD_OVERHEAD;
+  for (const [name, value] of Object.entries(recipient.vars ?? {})) bytes += utf8Bytes(name) + (typeof value === 'string' ? utf8Bytes(value) : 0) + FIELD_OVERHEAD;
+  return bytes;
+}
+
+/** An issue when the recipient is over MAX_RECIPIENT_BYTES, naming its largest variable. */
+export function recipientSizeIssue(recipient: { ppnum: string; vars?: Readonly<Record<string, unknown>> }): { field: string; message: string } | undefined {
+  const bytes = recipientBytes(recipient);
+  if (bytes <= MAX_RECIPIENT_BYTES) return undefined;
+  const [largest, largestBytes] = Object.entries(recipient.vars ?? {})
+    .map(([name, value]): [string, number] => [name, typeof value === 'string' ? utf8Bytes(value) : 0])
+    .reduce((best, next) => (next[1] > best[1] ? next : best), ['', 0]);
+  const field = largest ? `vars.${largest}` : 'row';
+  const alone = largest ? ` (${field} alone ${thousands(largestBytes)})` : '';
+  return {
+    field,
+    message: `the recipient takes ${thousands(bytes)} bytes${alone}; at most ${thousands(MAX_RECIPIENT_BYTES)} fit, so that a request of ${MAX_RECIPIENTS_PER_REQUEST} stays within the API's ${MAX_REQUEST_BYTES / 1024 / 1024} MB message limit`,
+  };
+}
 
 const PPNUM_PATTERN = /^[0-9]{11,}$/;
 /** `{{ name }}`: letters, digits and underscores, not starting with a digit; spaces inside braces allowed. */
@@ -62,7 +114,11 @@ export function missingVars(requiredVars: readonly string[], vars: Readonly<Reco
  * Checks every entry (ppnum format, vars are strings, required vars present) and drops repeated
  * ppnums, keeping the first. Entries with issues are left out of `recipients`.
  */
-export function validateRecipients(list: readonly unknown[], options: { requiredVars?: readonly string[] } = {}): RecipientValidation {
+/**
+ * `requiredColumns` must be present in vars but may be empty (the email fallback's address);
+ * `checkSize` checks MAX_RECIPIENT_BYTES.
+ */
+export function validateRecipients(list: readonly unknown[], options: { requiredVars?: readonly string[]; requiredColumns?: readonly string[]; checkSize?: boolean } = {}): RecipientValidation {
   const requiredVars = options.requiredVars ?? [];
   const recipients: RecipientInput[] = [];
   const issues: ValidationIssue[] = [];
@@ -70,7 +126,7 @@ export function validateRecipients(list: readonly unknown[], options: { required
   const firstIndexOf = new Map<string, number>();
 
   list.forEach((entry, index) => {
-    const entryIssues = checkRecipient(entry, index, requiredVars);
+    const entryIssues = checkRecipient(entry, index, requiredVars, options);
     if (entryIssues.length > 0) {
       issues.push(...entryIssues);
       return;
@@ -87,7 +143,7 @@ export function validateRecipients(list: readonly unknown[], options: { required
   return { recipients, issues, duplicates };
 }
 
-function checkRecipient(entry: unknown, index: number, requiredVars: readonly string[]): ValidationIssue[] {
+function checkRecipient(entry: unknown, index: number, requiredVars: readonly string[], options: { checkSize?: boolean; requiredColumns?: readonly string[] }): ValidationIssue[] {
   if (!isPlainObject(entry)) return [{ index, field: 'recipient', message: 'each recipient must be an object like { ppnum, vars }' }];
   const { ppnum, vars } = entry;
   if (typeof ppnum !== 'string') return [{ index, field: 'ppnum', message: 'ppnum is missing or not a string' }];
@@ -106,6 +162,11 @@ function checkRecipient(entry: unknown, index: number, requiredVars: readonly st
     if (vars?.[name] !== undefined && typeof vars[name] !== 'string') continue; // already reported as not a string
     issues.push({ index, ppnum, field: `vars.${name}`, message: `the template needs "${name}" but it is missing or empty` });
   }
+  for (const name of options.requiredColumns ?? []) {
+    if (typeof vars?.[name] !== 'string') issues.push({ index, ppnum, field: `vars.${name}`, message: `the email fallback reads addresses from "${name}", which this entry lacks (an empty value is allowed)` });
+  }
+  const size = options.checkSize ? recipientSizeIssue({ ppnum, vars }) : undefined;
+  if (size) issues.push({ index, ppnum, ...size });
   return issues;
 }
 

@@ -9,13 +9,14 @@
 //     "fallback": { "on": ["denied", "expired"], "channel": { "type": "webhook", "url": "https://..." } },
 //     "limits": { "chunkSize": 1000, "chunksInFlight": 4 }, "onInvalidRows": "skip" }
 import type { PollConfigSpec, RecipientInput, TemplateComponentSpec } from '../api/types';
-import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, validateComponents, validateRecipients } from '../api/validation';
+import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, utf8Bytes, validateComponents, validateRecipients } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
-import type { RecipientFileFormat } from './chunk-source';
-import { parseChannelSettings } from './fallback-settings';
+import type { RecipientFileEncoding, RecipientFileFormat } from './chunk-source';
+import { CHANNEL_FIELDS, parseChannelSettings } from './fallback-settings';
 import type { FallbackChannelSettings } from './fallback-settings';
-import { isFallbackTrigger } from './outcomes';
-import type { FallbackTrigger } from './outcomes';
+import { RETRY_OUTCOMES, isFallbackTrigger, isRetryOutcome } from './outcomes';
+import type { FallbackTrigger, RetryOutcome } from './outcomes';
+import { thousands } from '../text';
 
 export interface FallbackSpec {
   /** Outcomes that trigger a fallback; 'denied' is always included. */
@@ -24,6 +25,12 @@ export interface FallbackSpec {
   channel: FallbackChannelSettings;
   /** Fallback message with {{placeholders}}; the channel renders it with the recipient's vars. */
   text?: string;
+  /**
+   * How long a batch of fallbacks keeps trying while the channel is unreachable or refuses (a
+   * duration, default DEFAULT_FALLBACK_RETRY_FOR); the campaign shows it parked meanwhile. After
+   * that they end 'failed' and `campaign retry <id> --outcome fallback-failed` sends them again.
+   */
+  retryFor?: string;
 }
 
 /** A template to create (or find by name, if identical), or one that exists. */
@@ -31,7 +38,14 @@ export type TemplateSource =
   | { name: string; description?: string; components: TemplateComponentSpec[] }
   | { templateId: string };
 
-export type RecipientSourceSpec = { inline: RecipientInput[] } | { file: string; format?: RecipientFileFormat };
+/**
+ * Inline list, a CSV/NDJSON file (read by the worker), or the recipients of an earlier campaign
+ * with one outcome (a follow-up: `campaign retry`), read from that campaign's chunks when it runs.
+ */
+export type RecipientSourceSpec =
+  | { inline: RecipientInput[] }
+  | { file: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding }
+  | { retryOf: string; outcome: RetryOutcome };
 
 export interface CampaignSpec {
   campaignId: string;
@@ -52,6 +66,14 @@ export interface SpecIssue {
 }
 
 export const DEFAULT_CONSENT_WINDOW = '24h';
+/**
+ * The shortest consent window a spec may ask for. Shorter ones turn answers that are merely slow
+ * (a delivery, a denial seconds later) into expiries.
+ */
+export const MIN_CONSENT_WINDOW_MS = 60_000;
+export const DEFAULT_FALLBACK_RETRY_FOR = '6h';
+const MIN_FALLBACK_RETRY_FOR_MS = 60_000;
+const MAX_FALLBACK_RETRY_FOR_MS = 7 * 86_400_000;
 export const DEFAULT_CHUNK_SIZE = MAX_RECIPIENTS_PER_REQUEST;
 export const DEFAULT_CHUNKS_IN_FLIGHT = 4;
 export const MAX_CHUNKS_IN_FLIGHT = 100;
@@ -60,6 +82,11 @@ export const MAX_CHUNKS_IN_FLIGHT = 100;
  * whose rows never enter workflow histories.
  */
 export const MAX_INLINE_RECIPIENTS = 10_000;
+/**
+ * A spec travels as one workflow input, and Temporal refuses a payload over 2 MB: a spec (mostly
+ * its inline list) must stay below this, with room for the envelope.
+ */
+export const MAX_SPEC_BYTES = 1_900_000;
 
 /** The spec's settings with every default applied. */
 export interface CampaignSettings {
@@ -68,6 +95,8 @@ export interface CampaignSettings {
   chunksInFlight: number;
   onInvalidRows: 'abort' | 'skip';
   fallbackOn: FallbackTrigger[];
+  /** How long fallbacks keep trying through a channel fault. */
+  fallbackRetryForMs: number;
 }
 
 export function campaignSettings(spec: CampaignSpec): CampaignSettings {
@@ -77,7 +106,12 @@ export function campaignSettings(spec: CampaignSpec): CampaignSettings {
     chunksInFlight: spec.limits?.chunksInFlight ?? DEFAULT_CHUNKS_IN_FLIGHT,
     onInvalidRows: spec.onInvalidRows ?? 'abort',
     fallbackOn: fallbackTriggers(spec.fallback),
+    fallbackRetryForMs: fallbackRetryForMs(spec.fallback),
   };
+}
+
+export function fallbackRetryForMs(fallback: FallbackSpec | undefined): number {
+  return parseDuration(fallback?.retryFor ?? DEFAULT_FALLBACK_RETRY_FOR) ?? 0;
 }
 
 /** The outcomes that trigger a fallback: none without a fallback, otherwise `on` plus 'denied'. */
@@ -106,6 +140,15 @@ export function requiredVarsFor(templatePlaceholders: readonly string[], fallbac
   return [...new Set([...templatePlaceholders, ...fallbackVars])];
 }
 
+/**
+ * Columns every row must have, though a value may be empty: the email fallback's address column
+ * (a recipient without an address only loses their own fallback; a file without the column would
+ * lose everyone's).
+ */
+export function requiredColumnsFor(fallback: FallbackSpec | undefined): string[] {
+  return fallback?.channel.type === 'email' ? [fallback.channel.addressColumn] : [];
+}
+
 export interface InlineCheck {
   recipients: RecipientInput[];
   /** Invalid entries and repeated ppnums; `field` is the JSON path in the spec, `index` the position. */
@@ -118,8 +161,8 @@ export interface InlineCheck {
  * Validates an inline recipient list against the template's placeholders. Repeated ppnums are
  * dropped (first wins) and reported; they do not count as recipients of the campaign.
  */
-export function checkInlineRecipients(list: readonly unknown[], requiredVars: readonly string[]): InlineCheck {
-  const result = validateRecipients(list, { requiredVars });
+export function checkInlineRecipients(list: readonly unknown[], requiredVars: readonly string[], options: { checkSize?: boolean; requiredColumns?: readonly string[] } = {}): InlineCheck {
+  const result = validateRecipients(list, { requiredVars, ...options });
   const issues: ValidationIssue[] = result.issues.map((issue) => ({ ...issue, field: `recipients.inline[${issue.index}].${issue.field}` }));
   for (const duplicate of result.duplicates) {
     issues.push({
@@ -133,35 +176,55 @@ export function checkInlineRecipients(list: readonly unknown[], requiredVars: re
   return { recipients: result.recipients, issues, invalidCount: invalidIndexes.size, duplicateCount: result.duplicates.length };
 }
 
-const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** Campaign ids are 1-200 characters, so a follow-up's id (`<id>.retry-failed`) fits too. */
+const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+const CAMPAIGN_ID_RULE = 'campaignId must be 1-200 characters: letters, digits, ".", "_" or "-", starting with a letter or digit';
 const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows'];
+/** The fields each part of a spec may have: anything else is a misspelling, named by its path. */
+const FIELDS = {
+  templateById: ['templateId'],
+  template: ['name', 'description', 'components'],
+  component: { text: ['type', 'content'], divider: ['type'], button: ['type', 'label', 'url'], image: ['type', 'url', 'alt'], poll: ['type', 'question', 'options'] } as Record<string, string[]>,
+  inline: ['inline'],
+  inlineEntry: ['ppnum', 'vars'],
+  file: ['file', 'format', 'encoding'],
+  retryOf: ['retryOf', 'outcome'],
+  poll: ['expiresInHours', 'allowMultiple'],
+  fallback: ['on', 'channel', 'text', 'retryFor'],
+  limits: ['chunkSize', 'chunksInFlight'],
+};
+
+/**
+ * Which checks apply. 'current' for every new campaign; 'v1' keeps the checks of campaigns
+ * recorded before the stricter ones (nested field names, the consent window minimum, sizes), so
+ * their histories replay exactly.
+ */
+export type SpecRules = 'current' | 'v1';
 
 /**
  * Checks the structure of a spec (as parsed from JSON) and returns it with each issue located by
  * its JSON path. Row-level checks of inline recipients need the template's placeholders and are
  * done by `checkInlineRecipients`; file rows are checked by the planRecipients activity.
  */
-export function parseCampaignSpec(input: unknown): { spec: CampaignSpec | undefined; issues: SpecIssue[] } {
+export function parseCampaignSpec(input: unknown, rules: SpecRules = 'current'): { spec: CampaignSpec | undefined; issues: SpecIssue[] } {
   const issues: SpecIssue[] = [];
   const issue = (path: string, message: string) => issues.push({ path, message });
+  const strict = rules === 'current';
   if (!isObject(input)) return { spec: undefined, issues: [{ path: '', message: 'a campaign spec must be a JSON object' }] };
 
-  for (const key of Object.keys(input)) {
-    if (!TOP_LEVEL_KEYS.includes(key)) issue(key, `unknown field "${key}"; expected one of ${TOP_LEVEL_KEYS.join(', ')}`);
-  }
+  unknownFields(input, TOP_LEVEL_KEYS, '', issue);
 
   const { campaignId } = input;
-  if (typeof campaignId !== 'string' || !CAMPAIGN_ID_PATTERN.test(campaignId)) {
-    issue('campaignId', 'campaignId must be 1-100 characters: letters, digits, ".", "_" or "-", starting with a letter or digit');
-  }
+  if (typeof campaignId !== 'string' || !CAMPAIGN_ID_PATTERN.test(campaignId) || (!strict && campaignId.length > 100)) issue('campaignId', CAMPAIGN_ID_RULE);
 
-  checkTemplate(input.template, issue);
-  checkRecipients(input.recipients, issue);
+  checkTemplate(input.template, issue, strict);
+  checkRecipients(input.recipients, issue, strict);
 
   if (input.poll !== undefined) {
     if (!isObject(input.poll)) issue('poll', 'poll must be an object like { "expiresInHours": 24, "allowMultiple": false }');
     else {
       const { expiresInHours, allowMultiple } = input.poll;
+      if (strict) unknownFields(input.poll, FIELDS.poll, 'poll', issue);
       if (expiresInHours !== undefined && !(typeof expiresInHours === 'number' && expiresInHours > 0)) issue('poll.expiresInHours', 'expiresInHours must be a positive number');
       if (allowMultiple !== undefined && typeof allowMultiple !== 'boolean') issue('poll.allowMultiple', 'allowMultiple must be true or false');
     }
@@ -170,13 +233,25 @@ export function parseCampaignSpec(input: unknown): { spec: CampaignSpec | undefi
   if (input.consentWindow !== undefined) {
     const ms = typeof input.consentWindow === 'string' ? parseDuration(input.consentWindow) : undefined;
     if (ms === undefined || ms <= 0) issue('consentWindow', 'consentWindow must be a duration like "24h", "90s" or "1h30m"');
+    else if (strict && ms < MIN_CONSENT_WINDOW_MS) {
+      issue('consentWindow', `consentWindow must be at least 1m (got "${input.consentWindow}"): a shorter window turns slow answers into expiries`);
+    }
   }
 
-  checkFallback(input.fallback, issue);
-  checkLimits(input.limits, issue);
+  checkFallback(input.fallback, issue, strict);
+  checkLimits(input.limits, issue, strict);
 
   if (input.onInvalidRows !== undefined && input.onInvalidRows !== 'abort' && input.onInvalidRows !== 'skip') {
     issue('onInvalidRows', 'onInvalidRows must be "abort" or "skip"');
+  }
+
+  if (strict && issues.length === 0) {
+    const bytes = utf8Bytes(JSON.stringify(input));
+    if (bytes > MAX_SPEC_BYTES) {
+      const where = isObject(input.recipients) && 'inline' in input.recipients ? 'recipients.inline' : '';
+      const advice = where ? ': put the recipients in a CSV or NDJSON file (its rows never travel in workflow inputs)' : '';
+      issue(where, `the spec takes ${thousands(bytes)} bytes; Temporal takes at most 2 MB per workflow input (${thousands(MAX_SPEC_BYTES)} leaves room for the envelope)${advice}`);
+    }
   }
 
   if (issues.length > 0) return { spec: undefined, issues };
@@ -186,9 +261,22 @@ export function parseCampaignSpec(input: unknown): { spec: CampaignSpec | undefi
 /** States the defaults a reader should see: the file format from the extension, 'denied' in fallback.on, typed channel settings. */
 function normalize(spec: CampaignSpec): CampaignSpec {
   const normalized: CampaignSpec = { ...spec };
-  if ('file' in spec.recipients) normalized.recipients = { file: spec.recipients.file, format: spec.recipients.format ?? formatFromName(spec.recipients.file) };
+  const recipients = spec.recipients;
+  if ('file' in recipients) {
+    normalized.recipients = { file: recipients.file, format: recipients.format ?? formatFromName(recipients.file), ...(recipients.encoding ? { encoding: recipients.encoding } : {}) };
+  }
   if (spec.fallback) normalized.fallback = { ...spec.fallback, on: fallbackTriggers(spec.fallback), channel: parseChannelSettings(spec.fallback.channel) };
   return normalized;
+}
+
+/** Reports every key of `object` not in `known`, by its path, naming the close match when there is one. */
+function unknownFields(object: Record<string, unknown>, known: readonly string[], path: string, issue: Report): void {
+  for (const key of Object.keys(object)) {
+    if (known.includes(key)) continue;
+    const close = known.find((name) => name.toLowerCase() === key.toLowerCase());
+    const hint = close ? `did you mean "${close}"?` : `expected ${known.length === 1 ? `"${known[0]}"` : `one of ${known.join(', ')}`}`;
+    issue(path ? `${path}.${key}` : key, `unknown field "${key}"; ${hint}`);
+  }
 }
 
 function formatFromName(file: string): RecipientFileFormat | undefined {
@@ -200,45 +288,69 @@ function formatFromName(file: string): RecipientFileFormat | undefined {
 
 type Report = (path: string, message: string) => void;
 
-function checkTemplate(template: unknown, issue: Report): void {
+function checkTemplate(template: unknown, issue: Report, strict: boolean): void {
   if (!isObject(template)) return issue('template', 'template must be { "name", "components": [...] } or { "templateId" }');
   if ('templateId' in template) {
     if (typeof template.templateId !== 'string' || template.templateId.trim() === '') issue('template.templateId', 'templateId must be a non-empty string');
     if ('components' in template || 'name' in template) issue('template', 'give either templateId or name + components, not both');
+    else if (strict) unknownFields(template, FIELDS.templateById, 'template', issue);
     return;
   }
+  if (strict) unknownFields(template, FIELDS.template, 'template', issue);
   if (typeof template.name !== 'string' || template.name.trim() === '') issue('template.name', 'template name must be a non-empty string');
   if (template.description !== undefined && typeof template.description !== 'string') issue('template.description', 'description must be a string');
   if (!Array.isArray(template.components)) return issue('template.components', 'components must be a list of components');
   for (const problem of validateComponents(template.components)) issue(`template.${problem.field}`, problem.message);
+  if (!strict) return;
+  template.components.forEach((component: unknown, i) => {
+    const fields = isObject(component) && typeof component.type === 'string' ? FIELDS.component[component.type] : undefined;
+    if (fields && isObject(component)) unknownFields(component, fields, `template.components[${i}]`, issue);
+  });
 }
 
-function checkRecipients(recipients: unknown, issue: Report): void {
-  if (!isObject(recipients)) return issue('recipients', 'recipients must be { "inline": [...] } or { "file": "path.csv" }');
-  if ('inline' in recipients && 'file' in recipients) return issue('recipients', 'give either inline or file, not both');
+function checkRecipients(recipients: unknown, issue: Report, strict: boolean): void {
+  const shapes = 'recipients must be { "inline": [...] }, { "file": "path.csv" } or { "retryOf": "<campaignId>", "outcome": "failed" }';
+  if (!isObject(recipients)) return issue('recipients', shapes);
+  const kinds = ['inline', 'file', 'retryOf'].filter((kind) => kind in recipients);
+  if (kinds.length > 1) return issue('recipients', `give one of ${kinds.join(', ')}, not ${kinds.length === 2 ? 'both' : 'several'}`);
   if ('inline' in recipients) {
     const list = recipients.inline;
+    if (strict) unknownFields(recipients, FIELDS.inline, 'recipients', issue);
     if (!Array.isArray(list) || list.length === 0) return issue('recipients.inline', 'inline must be a non-empty list of { "ppnum", "vars" }');
     if (list.length > MAX_INLINE_RECIPIENTS) {
       issue('recipients.inline', `inline lists are limited to ${MAX_INLINE_RECIPIENTS} recipients; put larger lists in a CSV or NDJSON file`);
     }
+    if (strict) list.forEach((entry, i) => isObject(entry) && unknownFields(entry, FIELDS.inlineEntry, `recipients.inline[${i}]`, issue));
     return;
   }
   if ('file' in recipients) {
+    if (strict) unknownFields(recipients, FIELDS.file, 'recipients', issue);
     if (typeof recipients.file !== 'string' || recipients.file.trim() === '') return issue('recipients.file', 'file must be a path to a CSV or NDJSON file');
-    const format = recipients.format;
+    const { format, encoding } = recipients;
+    if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'latin1') issue('recipients.encoding', 'encoding must be "utf8" (the default) or "latin1"');
     if (format !== undefined && format !== 'csv' && format !== 'ndjson') return issue('recipients.format', 'format must be "csv" or "ndjson"');
     if (format === undefined && formatFromName(recipients.file) === undefined) {
       issue('recipients.format', 'cannot tell the format from the file name: add "format": "csv" or "ndjson"');
     }
     return;
   }
-  issue('recipients', 'recipients must be { "inline": [...] } or { "file": "path.csv" }');
+  if ('retryOf' in recipients) {
+    unknownFields(recipients, FIELDS.retryOf, 'recipients', issue);
+    if (typeof recipients.retryOf !== 'string' || !CAMPAIGN_ID_PATTERN.test(recipients.retryOf)) issue('recipients.retryOf', `retryOf must be the id of the campaign to retry; ${CAMPAIGN_ID_RULE}`);
+    if (!isRetryOutcome(recipients.outcome)) issue('recipients.outcome', `outcome must be one of ${RETRY_OUTCOMES.map((o) => `"${o}"`).join(', ')}`);
+    return;
+  }
+  issue('recipients', shapes);
 }
 
-function checkFallback(fallback: unknown, issue: Report): void {
+function checkFallback(fallback: unknown, issue: Report, strict: boolean): void {
   if (fallback === undefined) return;
   if (!isObject(fallback)) return issue('fallback', 'fallback must be { "on": ["denied"], "channel": { "type": ... } }');
+  if (strict) unknownFields(fallback, FIELDS.fallback, 'fallback', issue);
+  if (fallback.retryFor !== undefined) {
+    const ms = typeof fallback.retryFor === 'string' ? parseDuration(fallback.retryFor) : undefined;
+    if (ms === undefined || ms < MIN_FALLBACK_RETRY_FOR_MS || ms > MAX_FALLBACK_RETRY_FOR_MS) issue('fallback.retryFor', 'retryFor must be a duration from "1m" to "7d", like "6h"');
+  }
   if (!Array.isArray(fallback.on)) issue('fallback.on', 'on must be a list of "denied", "expired", "failed"');
   else {
     fallback.on.forEach((outcome, i) => {
@@ -247,6 +359,8 @@ function checkFallback(fallback: unknown, issue: Report): void {
   }
   if (!isObject(fallback.channel)) issue('fallback.channel', 'channel must be an object with a "type": "webhook" or "email"');
   else {
+    const fields = CHANNEL_FIELDS[String(fallback.channel.type ?? fallback.channel.kind)];
+    if (strict && fields) unknownFields(fallback.channel, fields, 'fallback.channel', issue);
     try {
       const channel = parseChannelSettings(fallback.channel);
       if (channel.type === 'email' && typeof fallback.text !== 'string') issue('fallback.text', 'an email fallback needs a text');
@@ -257,9 +371,10 @@ function checkFallback(fallback: unknown, issue: Report): void {
   if (fallback.text !== undefined && typeof fallback.text !== 'string') issue('fallback.text', 'text must be a string');
 }
 
-function checkLimits(limits: unknown, issue: Report): void {
+function checkLimits(limits: unknown, issue: Report, strict: boolean): void {
   if (limits === undefined) return;
   if (!isObject(limits)) return issue('limits', 'limits must be { "chunkSize": 1000, "chunksInFlight": 4 }');
+  if (strict) unknownFields(limits, FIELDS.limits, 'limits', issue);
   const { chunkSize, chunksInFlight } = limits;
   if (chunkSize !== undefined && !isIntegerIn(chunkSize, 1, MAX_RECIPIENTS_PER_REQUEST)) {
     issue('limits.chunkSize', `chunkSize must be a whole number from 1 to ${MAX_RECIPIENTS_PER_REQUEST}`);

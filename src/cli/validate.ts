@@ -3,7 +3,7 @@
 // worker runs, inline lists through checkInlineRecipients).
 import { extractPlaceholders } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
-import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../campaign/spec';
+import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../campaign/spec';
 import type { SpecIssue } from '../campaign/spec';
 import { planRecipients } from '../../activities/recipients';
 
@@ -30,23 +30,32 @@ export async function validateSpec(input: unknown): Promise<ValidationReport> {
   const templateVars = 'components' in spec.template ? extractPlaceholders(spec.template.components) : [];
   if ('templateId' in spec.template) report.notes.push(`template ${spec.template.templateId} is fetched at start: its variables are not checked here`);
   const requiredVars = requiredVarsFor(templateVars, spec.fallback);
+  const requiredColumns = requiredColumnsFor(spec.fallback);
 
-  if ('inline' in spec.recipients) {
-    const checked = checkInlineRecipients(spec.recipients.inline, requiredVars);
+  const source = spec.recipients;
+  if ('retryOf' in source) {
+    report.notes.push(`the recipients are those of campaign ${source.retryOf} whose outcome was ${source.outcome}: they are read when the follow-up starts`);
+    return { ...report, ok: true };
+  }
+  if ('inline' in source) {
+    const checked = checkInlineRecipients(source.inline, requiredVars, { checkSize: true, requiredColumns });
     Object.assign(report, { valid: checked.recipients.length, invalid: checked.invalidCount, duplicates: checked.duplicateCount, rowIssues: checked.issues });
   } else {
     const plan = await planRecipients({
       campaignId: spec.campaignId,
-      file: spec.recipients.file,
-      format: spec.recipients.format ?? 'csv',
+      file: source.file,
+      format: source.format ?? 'csv',
+      encoding: source.encoding,
       requiredVars,
+      requiredColumns,
       chunkSize: campaignSettings(spec).chunkSize,
       maxIssues: Number.MAX_SAFE_INTEGER,
     });
     Object.assign(report, { valid: plan.valid, invalid: plan.invalidCount, duplicates: plan.duplicateCount, rowIssues: plan.issues });
+    if (plan.total === 0) report.notes.push(`${source.file} has no recipient rows`);
   }
   // Duplicates are sent once and are not an error; invalid rows are.
   report.ok = report.invalid === 0 && report.valid > 0;
-  if (report.valid === 0) report.notes.push('no valid recipients');
+  if (report.valid === 0) report.notes.push('no valid recipients: a campaign would be refused before creating its template');
   return report;
 }

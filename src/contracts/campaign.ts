@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ValidationIssue } from '../api/validation';
 import type { OutcomeCounts, RetryOutcome } from '../campaign/outcomes';
+import type { CampaignSpec } from '../campaign/spec';
 import type { ControlPayload } from './chunk';
 
 export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
@@ -108,6 +109,8 @@ export interface CampaignResult {
   poll?: PollSummary;
   issues: ValidationIssue[];
   chunks: number;
+  /** Why it failed (status 'failed'). */
+  failure?: string;
 }
 
 /** ApplicationFailure types the campaign fails with before anything is sent. */
@@ -179,3 +182,5 @@ export const pauseUpdate = defineUpdate<CampaignProgress>('pause');
 export const resumeUpdate = defineUpdate<CampaignProgress>('resume');
 export const cancelUpdate = defineUpdate<CampaignProgress>('cancel');
 export const progressQuery = defineQuery<CampaignProgress>('progress');
+/** The spec the campaign runs (an inline list is emptied once planned): `campaign retry` builds a follow-up from it. */
+export const campaignSpecQuery = defineQuery<CampaignSpec>('spec');

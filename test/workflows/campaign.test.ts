@@ -150,7 +150,7 @@ describe('restarting a campaign whose chunks already ran', () => {
 });
 
 describe('parking, pause, resume and cancel', () => {
-  it('parks on a quota refusal, pauses, rejects a second resume, and cancels with an exact account', async () => {
+  it('parks on a quota refusal, pauses, rejects a second pause, and cancels with an exact account', async () => {
     const { spec, calls } = campaign(
       {
         send: () => {
@@ -166,9 +166,12 @@ describe('parking, pause, resume and cancel', () => {
     expect(parked.parkedUntil).toBeDefined();
     expect((await handle.describe()).searchAttributes.PpoppoCampaignStatus).toEqual(['parked']);
 
-    await expect(handle.executeUpdate(resumeUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    // A resume of a parked campaign is taken, but a quota wait is the server's: it keeps waiting, nothing is sent.
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('parked');
     expect((await handle.executeUpdate(pauseUpdate)).status).toBe('paused');
-    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('running');
+    await expect(handle.executeUpdate(pauseUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('parked'); // chunk 0 still waits out the quota
+    expect(calls.sends).toHaveLength(1);
     expect((await handle.executeUpdate(cancelUpdate)).status).toBe('cancelling');
 
     const result: CampaignResult = await handle.result();

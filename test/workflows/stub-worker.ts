@@ -101,8 +101,11 @@ export class StubWorld {
     const templateOfRequest = new Map<string, string>();
     const currentWorkflowId = () => Context.current().info.workflowExecution?.workflowId ?? '';
     // Stub file sources are named stub-file://<templateId>; byteStart is the chunk's index in the plan.
-    const ppnumsOf = (source: ChunkSource) =>
-      source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []);
+    const ppnumsOf = (source: ChunkSource) => {
+      if (source.kind === 'inline') return source.recipients.map((r) => r.ppnum);
+      if (source.kind === 'followUp') throw ApplicationFailure.nonRetryable('follow-ups are not stubbed', 'NotStubbed');
+      return scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? [];
+    };
 
     async function emit(workflowId: string, sendRequestId: string, ppnums: string[], scenario: Scenario): Promise<void> {
       const events: DeliveryEvent[] = [];

@@ -158,6 +158,11 @@ export class CampaignState {
     this.refreshPark();
   }
 
+  /** Whether the campaign itself (not a chunk) waits out a configuration fault. */
+  get blockedItself(): boolean {
+    return this.ownPark !== undefined;
+  }
+
   unblocked(): void {
     this.ownPark = undefined;
     this.wakeRequested = false;
@@ -360,6 +365,7 @@ export class CampaignState {
       poll,
       issues: this.issues,
       chunks: this.chunksTotal,
+      ...(this.status === 'failed' && this.failure ? { failure: this.failure } : {}),
     };
   }
 

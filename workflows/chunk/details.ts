@@ -1,5 +1,6 @@
 // The chunk's "Current Details" in the Web UI: phase, send request, recipients per state.
 // PURE: no Temporal imports.
+import { PARK_REASON_TEXT } from '../../src/contracts/campaign';
 import type { ChunkProgress } from '../../src/contracts/chunk';
 import { table, thousands } from '../markdown';
 
@@ -8,6 +9,7 @@ export function chunkDetails(progress: ChunkProgress): string {
   const flags = [
     progress.paused && !progress.sendRequestId ? 'paused' : '',
     progress.cancelled ? 'cancelled' : '',
+    progress.blocked ? `held since ${progress.blocked.since}: ${PARK_REASON_TEXT[progress.blocked.reason]} (${progress.blocked.message}); next try at ${progress.blocked.retryAt}` : '',
     progress.retryAt ? `next attempt at ${progress.retryAt}` : '',
     progress.sendAttempts > 1 ? `${progress.sendAttempts} send attempts` : '',
   ].filter(Boolean);

@@ -201,18 +201,21 @@ export class ChunkState {
    * consent (CONSENT_WINDOW_ENDED), or sent without a final event (NO_EVENT). Never 'failed': the
    * window ending says nothing bad about the recipient. Until `closeLateEvents`, a late final
    * event (a delivery, a denial) still replaces this expiry; their fallbacks wait until then.
+   * `noEventFails`: the rule of histories recorded before (NO_EVENT failed, everything final at once).
    */
-  expireUnsettled(): void {
+  expireUnsettled(options: { noEventFails?: boolean } = {}): void {
     const at = this.isoNow();
     for (const record of this.records) {
       if (record.outcome !== undefined) continue;
       const waitingForConsent = record.state === 'pending_consent';
-      record.state = 'expired';
+      const outcome: RecipientOutcome = waitingForConsent || !options.noEventFails ? 'expired' : 'failed';
+      record.state = outcome;
       record.errorCode = waitingForConsent ? CHUNK_ERROR_CODES.consentWindowEnded : CHUNK_ERROR_CODES.noEvent;
       record.history.push({ at, event: waitingForConsent ? 'consent window ended' : 'no final event by the end of the consent window' });
-      record.outcome = 'expired';
+      if (options.noEventFails) this.settle(record, outcome);
+      else record.outcome = outcome;
     }
-    this.acceptingLate = this.records.some(expiredByOurWindow);
+    this.acceptingLate = !options.noEventFails && this.records.some(expiredByOurWindow);
     if (this.acceptingLate) this.phase = 'closing';
   }
 

@@ -1,79 +1,44 @@
 // Chunk workflow (id campaign/<id>/chunk/<n>): one CreateSendRequest of at most 1,000 recipients,
 // and those recipients' outcomes until each has a final one and, by policy, a fallback. The
-// recipients' state machine is ChunkState (state.ts); this file is the Temporal shell around it.
-//
-// Exactly once: the workflow decides every retry of the send itself (the activity runs once per
-// attempt). Refused → wait the server's hint on a workflow timer and try again; rejected → the
-// recipients are invalid/failed; ambiguous or timed out → reconcile (adopt the accepted request, or
-// resend only when reconciliation is certain nothing was accepted).
+// recipients' state machine is ChunkState (state.ts); this file is the Temporal shell around it,
+// with the send (send.ts) and the fallbacks (fallbacks.ts) beside it.
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
-  TimeoutFailure,
   allHandlersFinished,
   condition,
-  getExternalWorkflowHandle,
-  log,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
-  upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { chunkFailedSignal, chunkFinishedSignal, chunkParkedSignal, chunkSentSignal, sendTaskQueueFromMemo } from '../../src/contracts/campaign';
-import type { ChunkFailedPayload, ChunkFinishedPayload, ChunkParkedPayload, ChunkSentPayload } from '../../src/contracts/campaign';
-import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, decodeSendFailure, deliveryEventsSignal } from '../../src/contracts/chunk';
-import type { ChunkInput, ChunkResult, SendFailure } from '../../src/contracts/chunk';
+import { chunkFailedSignal, chunkFinishedSignal } from '../../src/contracts/campaign';
+import type { ChunkFailedPayload, ChunkFinishedPayload } from '../../src/contracts/campaign';
+import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, chunkSourceQuery, deliveryEventsSignal } from '../../src/contracts/chunk';
+import type { ChunkInput, ChunkResult } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
-import { SEND_REQUEST_ID_KEY, TASK_QUEUES } from '../../src/temporal/names';
 import { chunkDetails } from './details';
+import { dispatchFallbacks } from './fallbacks';
+import { signalCampaign } from './report';
+import { send } from './send';
 import { ChunkState } from './state';
 
 /** Short reads run as local activities: one history event each instead of a task round trip. */
-const { readChunkPpnums, beginSend } = proxyLocalActivities<Activities>({
+const { readChunkPpnums, readFollowUpOutcomes } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-/** Reconciliation reads the event stream for a settle period: a regular activity. */
-const { reconcileSend, snapshotOutcomes } = proxyActivities<Activities>({
+const { snapshotOutcomes } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  // The activity heartbeats every few seconds: a dead worker costs seconds, not the full 5 minutes.
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-/** Fallbacks are idempotent per recipient (key campaignId:ppnum), so Temporal may retry them. */
-const { sendFallbacks } = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
-});
-
-/**
- * One attempt per schedule: the workflow, not Temporal, decides whether a send may be repeated.
- * The queue is the rate-limited send queue, or the one the campaign's memo names.
- */
-function sendActivities() {
-  return proxyActivities<Activities>({
-    taskQueue: sendTaskQueueFromMemo(workflowInfo().memo) ?? TASK_QUEUES.send,
-    startToCloseTimeout: '30 seconds',
-    // A dead worker mid-send is found in seconds (the activity heartbeats every second), then reconciled.
-    heartbeatTimeout: '5 seconds',
-    retry: { maximumAttempts: 1 },
-  });
-}
-
-/** A refused send waiting longer than this parks the campaign (visible to the user). */
-const PARK_AFTER_MS = 60_000;
-const MAX_BACKOFF_MS = 60_000;
-const FALLBACK_BATCH = 100;
+/** After our consent window, late final events still apply for this long (at most the window itself). */
+const LATE_EVENTS_GRACE_MS = 5 * 60_000;
 
 /** Patch ids: histories recorded before each change replay without it. */
 const PATCHES = {
@@ -81,6 +46,8 @@ const PATCHES = {
   reportChunkFailure: 'report-chunk-failure',
   /** GetSendRequestStatus for the unsettled before the consent window closes. */
   snapshotBeforeExpiry: 'snapshot-before-expiry',
+  /** Fallback batches wait out channel faults; late events apply after the window; expiry is never 'failed'. */
+  operatorFaults: 'operator-faults',
 } as const;
 
 export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
@@ -96,8 +63,10 @@ export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
   });
   setHandler(chunkRecipientsQuery, () => chunk.records);
   setHandler(chunkProgressQuery, () => chunk.progress());
+  setHandler(chunkSourceQuery, () => input.source);
+  const current = patched(PATCHES.operatorFaults);
   try {
-    return await runChunk(chunk, input, show);
+    return await runChunk(chunk, input, show, current);
   } catch (err) {
     if (patched(PATCHES.reportChunkFailure)) {
       const payload: ChunkFailedPayload = { chunkIndex: input.chunkIndex, reason: innermostMessage(err) };
@@ -107,15 +76,23 @@ export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
   }
 }
 
-async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<ChunkResult> {
-  chunk.load(input.source.kind === 'inline' ? input.source.recipients.map((r) => r.ppnum) : await readChunkPpnums(input.source));
-  show();
-  if (chunk.records.length > 0) await send(chunk, input, show);
-  if (chunk.sendRequestId === undefined) {
-    chunk.finishUnsent(); // cancelled, or already settled by a rejection
-    await dispatchFallbacks(chunk, input, show); // a rejected request's 'failed' recipients, if the policy says so
+async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, current: boolean): Promise<ChunkResult> {
+  const { source } = input;
+  if (source.kind === 'followUp' && source.outcome === 'fallback-failed') {
+    // A follow-up for fallbacks only: nobody is messaged on Ppoppo again.
+    chunk.loadForFallback(await readFollowUpOutcomes(source), `fallback retried for campaign ${source.campaignId}`);
+    show();
+    await dispatchFallbacks(chunk, input, show, current);
   } else {
-    await followOutcomes(chunk, input, show);
+    chunk.load(source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : await readChunkPpnums(source));
+    show();
+    if (chunk.records.length > 0) await send(chunk, input, show);
+    if (chunk.sendRequestId === undefined) {
+      chunk.finishUnsent(); // cancelled, or already settled by a rejection
+      await dispatchFallbacks(chunk, input, show, current); // a rejected request's 'failed' recipients, if the policy says so
+    } else {
+      await followOutcomes(chunk, input, show, current);
+    }
   }
 
   chunk.finish();
@@ -127,79 +104,16 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void):
   return { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts };
 }
 
-/** Sends once, retrying only when it is certain nothing was accepted; ends with a send request id, or none (cancelled/rejected). */
-async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
-  const { createSendRequest } = sendActivities();
-  const ppnums = chunk.records.map((r) => r.ppnum);
-  for (let attempt = 1; ; attempt++) {
-    if (chunk.paused) {
-      chunk.holdForPause();
-      show();
-    }
-    await condition(() => !chunk.paused || chunk.cancelled);
-    if (chunk.cancelled) return;
-    chunk.beginAttempt(attempt);
-    show();
-    // A fresh cursor per attempt is enough: earlier attempts are known to have been accepted nowhere.
-    const { cursorBefore } = await beginSend();
-    if (chunk.paused || chunk.cancelled) continue; // arrived while taking the cursor: act before sending
-    chunk.markSending();
-    show();
-    let failure: SendFailure;
-    try {
-      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig });
-      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show);
-    } catch (err) {
-      failure = sendFailureOf(err);
-    }
-    if (failure.kind === 'refused') {
-      const waitMs = failure.retryAfterMs ?? backoff(attempt);
-      const until = new Date(Date.now() + waitMs).toISOString();
-      chunk.refused(failure.codeName, until);
-      show();
-      if (failure.quota || waitMs > PARK_AFTER_MS) {
-        const parked: ChunkParkedPayload = { chunkIndex: input.chunkIndex, until, reason: failure.quota ? 'quota' : 'rate' };
-        await signalCampaign(input, (campaign) => campaign.signal(chunkParkedSignal, parked));
-      }
-      // Exactly the server's hint; a cancel ends the wait at once.
-      await condition(() => chunk.cancelled, waitMs);
-      chunk.retryDue();
-      continue;
-    }
-    if (failure.kind === 'rejected') {
-      chunk.rejected(failure.codeName === 'INVALID_ARGUMENT' ? 'invalid' : 'failed', failure.codeName, failure.message);
-      show();
-      return;
-    }
-    if (failure.kind === 'empty') return;
-    // Ambiguous (INTERNAL, deadline, lost connection) or the activity timed out (worker died):
-    // the request may have been accepted. Look before sending again.
-    chunk.reconciling();
-    show();
-    const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums, templateId: input.templateId });
-    if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
-    chunk.notAccepted();
-    show();
-    await sleep(backoff(attempt));
-  }
-}
-
-async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void): Promise<void> {
-  chunk.accepted(sendRequestId, how);
-  upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
-  show();
-  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId, recipients: chunk.records.length };
-  await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
-}
-
 /**
  * Applies events until every recipient has an outcome or the consent window (from the send) ends,
- * dispatching fallbacks as soon as outcomes named by the policy appear.
+ * dispatching fallbacks as soon as outcomes named by the policy appear. After the window, a late
+ * final event (a denial, a delivery) still replaces our expiry for a short grace.
  */
-async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
+async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void, current: boolean): Promise<void> {
   const deadline = (chunk.sentAt ?? Date.now()) + input.consentWindowMs;
+  const dispatch = () => dispatchFallbacks(chunk, input, show, current);
   for (;;) {
-    await dispatchFallbacks(chunk, input, show);
+    await dispatch();
     if (chunk.allSettled()) break;
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
@@ -209,60 +123,16 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   if (!chunk.allSettled() && chunk.sendRequestId !== undefined && patched(PATCHES.snapshotBeforeExpiry)) {
     chunk.applySnapshot(await snapshotOutcomes({ sendRequestId: chunk.sendRequestId, ppnums: chunk.unsettledPpnums() }));
   }
-  chunk.expireUnsettled();
+  chunk.expireUnsettled({ noEventFails: !current });
   show();
-  await dispatchFallbacks(chunk, input, show);
-}
-
-async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
-  const fallback = input.fallback;
-  while (fallback && chunk.hasFallbacksDue()) {
-    // Taken off the queue before the activity is scheduled: a recipient is never dispatched twice.
-    const batch = chunk.nextFallbackBatch(FALLBACK_BATCH);
-    show();
-    const vars = input.source.kind === 'inline' ? new Map(input.source.recipients.map((r) => [r.ppnum, r.vars])) : undefined;
-    const items = batch.map((record) => ({ ppnum: record.ppnum, outcome: record.outcome!, vars: vars?.get(record.ppnum) }));
-    try {
-      const results = await sendFallbacks({
-        campaignId: input.campaignId,
-        chunkIndex: input.chunkIndex,
-        channel: fallback.channel,
-        template: fallback.text,
-        items,
-        // File sources: the activity reads the vars itself, so they never enter this history.
-        source: input.source.kind === 'file' ? input.source : undefined,
-      });
-      const byPpnum = new Map(results.map((result) => [result.ppnum, result]));
-      for (const record of batch) {
-        const result = byPpnum.get(record.ppnum);
-        chunk.recordFallback(record.ppnum, result?.status === 'sent' ? 'sent' : 'failed', result?.error);
-      }
-    } catch (err) {
-      log.warn('fallback batch failed', { chunkIndex: input.chunkIndex, recipients: batch.length, error: innermostMessage(err) });
-      for (const record of batch) chunk.recordFallback(record.ppnum, 'failed', 'fallback activity failed');
-    }
-    show();
+  const closeAt = Date.now() + Math.min(input.consentWindowMs, LATE_EVENTS_GRACE_MS);
+  while (current && chunk.hasLateOpen()) {
+    await dispatch(); // a late denial gets its fallback at once
+    const remaining = closeAt - Date.now();
+    if (remaining <= 0) break;
+    await condition(() => !chunk.hasLateOpen() || chunk.hasFallbacksDue(), remaining);
   }
-}
-
-/** What a failed createSendRequest means for the chunk; a timeout (worker died mid-call) is ambiguous. */
-function sendFailureOf(err: unknown): SendFailure {
-  if (!(err instanceof ActivityFailure)) throw err;
-  const cause = err.cause;
-  if (cause instanceof TimeoutFailure || !(cause instanceof ApplicationFailure)) return { kind: 'ambiguous' };
-  return decodeSendFailure(cause.type, cause.details?.[0], cause.message);
-}
-
-/** 1 s, 2 s, 4 s ... capped at a minute: used when the server gave no retry hint. */
-function backoff(attempt: number): number {
-  return Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** (attempt - 1));
-}
-
-/** Signals the campaign by workflow id (survives its continue-as-new); a missing campaign is only logged. */
-async function signalCampaign(input: ChunkInput, send: (campaign: ReturnType<typeof getExternalWorkflowHandle>) => Promise<void>): Promise<void> {
-  try {
-    await send(getExternalWorkflowHandle(input.parentWorkflowId));
-  } catch (err) {
-    log.warn('could not signal the campaign workflow', { campaign: input.parentWorkflowId, error: innermostMessage(err) });
-  }
+  chunk.closeLateEvents();
+  show();
+  await dispatch();
 }

@@ -1,0 +1,21 @@
+// Reading an activity's configuration fault in workflow code, and the waits between tries: shared
+// by the campaign (its own activities) and the chunks (their send and fallbacks).
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { decodeConfigurationFault } from '../src/contracts/chunk';
+import type { ConfigurationFaultDetails } from '../src/contracts/chunk';
+
+/** The ConfigurationFault an activity failed with, if that is what it failed with. */
+export function configurationFaultOf(err: unknown): ConfigurationFaultDetails | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  return decodeConfigurationFault(err.cause.type, err.cause.details?.[0], err.cause.message);
+}
+
+/** The details entry after the fault's own (a fallback batch's finished items), if any. */
+export function faultExtra(err: unknown): unknown {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.details?.[1] : undefined;
+}
+
+/** first, 2×first, 4×first … capped at `maxMs`: how long to wait before try `attempt` + 1. */
+export function backoff(attempt: number, firstMs: number, maxMs: number): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.max(0, attempt - 1));
+}

@@ -1,0 +1,158 @@
+// Everything that can be wrong with a campaign is found here, before a single message is sent:
+// the spec, the recipients (every row, by line), and the template. A configuration fault on the
+// way (credentials, permission, a missing or inactive template, an unreachable host) parks the
+// campaign with the reason and tries again, until it clears, the campaign is resumed, or cancelled.
+import { condition, proxyActivities, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index';
+import { extractPlaceholders } from '../../src/api/validation';
+import type { ValidationIssue } from '../../src/api/validation';
+import { chunkInline } from '../../src/campaign/chunk-source';
+import { asFingerprint, specFingerprint } from '../../src/campaign/fingerprint';
+import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../../src/campaign/spec';
+import type { CampaignSpec, SpecRules } from '../../src/campaign/spec';
+import { CAMPAIGN_FAILURE_TYPES, CAMPAIGN_MEMO, campaignWorkflowId } from '../../src/contracts/campaign';
+import { backoff, configurationFaultOf } from '../activity-faults';
+import { MAX_ISSUES } from './state';
+import type { CampaignPlan, CampaignState } from './state';
+
+const { ensureTemplate } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+/** Streams the whole recipient file once (heartbeating), so it gets a long timeout. */
+const { planRecipients, planFollowUp } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+/** A configuration fault is tried again after 2 s, 4 s … at most every 5 minutes (or at once on resume). */
+const BLOCKED_FIRST_RETRY_MS = 2_000;
+const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
+
+export interface Preparing {
+  state: CampaignState;
+  /** Publishes the state (search attribute, details) after a transition. */
+  publish(): void;
+  /** Ends the campaign before anything is sent, with every issue listed. */
+  fail(type: string, summary: string, issues: ValidationIssue[]): never;
+  /** 'current' for new campaigns; 'v1' replays histories recorded before the stricter checks exactly. */
+  rules: SpecRules;
+}
+
+type Planned = Omit<CampaignPlan, 'templateId' | 'isPoll' | 'chunkSize'>;
+type Ensured = Awaited<ReturnType<typeof ensureTemplate>>;
+
+/** Returns the spec to carry through continue-as-new (an inline list is in the plan by then). */
+export async function prepare(input: CampaignSpec, ctx: Preparing): Promise<CampaignSpec> {
+  const { fail, rules } = ctx;
+  const { spec, issues } = parseCampaignSpec(input, rules);
+  const expectedId = spec ? campaignWorkflowId(spec.campaignId) : undefined;
+  if (expectedId && workflowInfo().workflowId !== expectedId) {
+    // Chunk ids derive from the campaign id: one campaign id must mean one campaign workflow.
+    issues.push({ path: 'campaignId', message: `start this campaign with workflow id "${expectedId}" (it is "${workflowInfo().workflowId}")` });
+  }
+  if (!spec || issues.length > 0) fail(CAMPAIGN_FAILURE_TYPES.invalidSpec, 'the campaign spec is invalid', issues.map((issue) => ({ field: issue.path || 'spec', message: issue.message })));
+  const valid = spec!;
+  if (rules === 'v1') {
+    // Step for step as recorded before the checks below existed: replay compares commands and their order.
+    const ensured = await ensureTemplate(valid.template);
+    const source = valid.recipients;
+    const planned = 'inline' in source ? planInline(valid, ensured.placeholders, ctx) : planFile(valid, await planRecipients(planInput(valid, ensured.placeholders, ctx)), ctx);
+    return plannedWith(valid, ensured, planned, ctx);
+  }
+  // Started from the Temporal CLI or Web UI (no memo): keep the fingerprint a second start compares with.
+  if (!asFingerprint(workflowInfo().memo?.[CAMPAIGN_MEMO.specFingerprint])) upsertMemo({ [CAMPAIGN_MEMO.specFingerprint]: specFingerprint(valid) });
+  const template = valid.template;
+  // The recipients first when the template's variables are known here: a bad list creates no template.
+  const early = 'components' in template ? await recipientsOf(valid, extractPlaceholders(template.components), ctx) : undefined;
+  const ensured = await untilClear(ctx, () => ensureTemplate(template));
+  if (!ensured) return valid; // cancelled while parked
+  return plannedWith(valid, ensured, early ?? (await recipientsOf(valid, ensured.placeholders, ctx)), ctx);
+}
+
+function plannedWith(spec: CampaignSpec, ensured: Ensured, planned: Planned, ctx: Preparing): CampaignSpec {
+  ctx.state.planned({ ...planned, templateId: ensured.templateId, isPoll: ensured.isPoll, chunkSize: campaignSettings(spec).chunkSize });
+  // An inline list is now in the plan's chunks; do not carry it twice through continue-as-new.
+  return 'inline' in spec.recipients ? { ...spec, recipients: { inline: [] } } : spec;
+}
+
+/** Checks every recipient (inline), plans the file into chunks, or finds a follow-up's recipients. */
+async function recipientsOf(spec: CampaignSpec, placeholders: string[], ctx: Preparing): Promise<Planned> {
+  const source = spec.recipients;
+  let planned: Planned;
+  if ('inline' in source) planned = planInline(spec, placeholders, ctx);
+  else if ('retryOf' in source) {
+    const followUp = await planFollowUp({ campaignId: source.retryOf, outcome: source.outcome });
+    if (followUp.total === 0) ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `nothing to retry: no recipient of campaign ${source.retryOf} has the outcome ${source.outcome}`, []);
+    return { validTotal: followUp.total, invalidRows: 0, issues: [], chunks: followUp.chunks, sizes: followUp.sizes, retryOf: { campaignId: source.retryOf, outcome: source.outcome } };
+  } else {
+    const plan = await planRecipients(planInput(spec, placeholders, ctx));
+    if (plan.total === 0) ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${source.file} has no recipient rows${source.format === 'ndjson' ? '' : ' (only a header, or nothing)'}`, []);
+    planned = planFile(spec, plan, ctx);
+  }
+  if (planned.validTotal === 0) ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, 'no valid recipient to send to', planned.issues);
+  return planned;
+}
+
+function planInline(spec: CampaignSpec, placeholders: string[], ctx: Preparing): Planned {
+  const settings = campaignSettings(spec);
+  const list = 'inline' in spec.recipients ? spec.recipients.inline : [];
+  const current = ctx.rules === 'current';
+  const checked = checkInlineRecipients(list, requiredVarsFor(placeholders, spec.fallback), current ? { checkSize: true, requiredColumns: requiredColumnsFor(spec.fallback) } : {});
+  if (checked.invalidCount > 0 && settings.onInvalidRows === 'abort') {
+    ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${checked.invalidCount} recipient(s) are invalid (onInvalidRows is "abort")`, checked.issues);
+  }
+  return { validTotal: checked.recipients.length, invalidRows: checked.invalidCount, issues: checked.issues, chunks: chunkInline(checked.recipients, settings.chunkSize) };
+}
+
+function planInput(spec: CampaignSpec, placeholders: string[], ctx: Preparing) {
+  const source = spec.recipients as Extract<CampaignSpec['recipients'], { file: string }>;
+  const current = ctx.rules === 'current';
+  return {
+    campaignId: spec.campaignId,
+    file: source.file,
+    format: source.format ?? 'csv',
+    encoding: source.encoding,
+    requiredVars: requiredVarsFor(placeholders, spec.fallback),
+    requiredColumns: current ? requiredColumnsFor(spec.fallback) : [],
+    chunkSize: campaignSettings(spec).chunkSize,
+    maxIssues: MAX_ISSUES,
+  };
+}
+
+function planFile(spec: CampaignSpec, plan: Awaited<ReturnType<typeof planRecipients>>, ctx: Preparing): Planned {
+  const file = 'file' in spec.recipients ? spec.recipients.file : '';
+  if (plan.invalidCount > 0 && campaignSettings(spec).onInvalidRows === 'abort') {
+    ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${plan.invalidCount} row(s) of ${file} are invalid (onInvalidRows is "abort")`, plan.issues);
+  }
+  return { validTotal: plan.valid, invalidRows: plan.invalidCount, issues: plan.issues, chunks: plan.chunks };
+}
+
+/**
+ * Runs `work` until it gets past configuration faults: each one parks the campaign with its reason
+ * and waits (backoff, or the hint) before the next try; a resume tries at once. Undefined when the
+ * campaign was cancelled meanwhile. Any other failure is thrown.
+ */
+async function untilClear<T>(ctx: Preparing, work: () => Promise<T>): Promise<T | undefined> {
+  const { state, publish } = ctx;
+  for (let tries = 1; ; tries++) {
+    try {
+      const value = await work();
+      if (state.blockedItself) {
+        state.unblocked();
+        publish();
+      }
+      return value;
+    } catch (err) {
+      const fault = configurationFaultOf(err);
+      if (!fault) throw err;
+      const waitMs = fault.retryAfterMs ?? backoff(tries, BLOCKED_FIRST_RETRY_MS, BLOCKED_MAX_RETRY_MS);
+      state.blocked({ reason: fault.reason, until: new Date(Date.now() + waitMs).toISOString(), since: new Date().toISOString(), message: fault.message });
+      publish();
+      await condition(() => state.wakeRequested || state.status === 'cancelling', waitMs);
+      if (state.status === 'cancelling') return undefined;
+    }
+  }
+}
