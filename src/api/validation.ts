@@ -89,7 +89,7 @@ export function recipientSizeIssue(recipient: { ppnum: string; vars?: Readonly<R
   const alone = largest ? ` (${field} alone ${thousands(largestBytes)})` : '';
   return {
     field,
-    message: `the recipient takes ${thousands(bytes)} bytes${alone}; at most ${thousands(MAX_RECIPIENT_BYTES)} fit, so that a request of ${MAX_RECIPIENTS_PER_REQUEST} stays within the API's ${MAX_REQUEST_BYTES / 1024 / 1024} MB message limit`,
+    message: `the recipient takes ${thousands(bytes)} bytes${alone}; at most ${thousands(MAX_RECIPIENT_BYTES)} fit, so that a request of ${thousands(MAX_RECIPIENTS_PER_REQUEST)} stays within the API's ${MAX_REQUEST_BYTES / 1024 / 1024} MB message limit`,
   };
 }
 

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createFallbackActivities, type FallbackItemResult, type SendFallbacksInput } from '../../activities/fallback/index';
+import { FALLBACK_SETTINGS_CODE, createFallbackActivities, type FallbackItemResult, type SendFallbacksInput } from '../../activities/fallback/index';
+import { CONFIGURATION_FAULT } from '../../src/contracts/chunk';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { planRecipients } from '../../activities/recipients';
 import type { FallbackChannelSettings } from '../../src/campaign/fallback-settings';
@@ -96,7 +97,7 @@ describe('sendFallbacks', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
-  it('rejects bad channel settings as a non-retryable failure', async () => {
+  it('reports bad channel settings as a configuration fault the chunk holds for (nobody\'s fallback fails)', async () => {
     const { sendFallbacks, input } = await setup();
     const env = new MockActivityEnvironment();
     const items = [{ ppnum: A, outcome: 'denied' as const, vars: {} }];
@@ -104,13 +105,34 @@ describe('sendFallbacks', () => {
     const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } as unknown as FallbackChannelSettings })).catch((err: unknown) => err);
     expect(unknownType).toBeInstanceOf(ApplicationFailure);
     expect((unknownType as ApplicationFailure).nonRetryable).toBe(true);
-    expect((unknownType as ApplicationFailure).type).toBe('FallbackConfigInvalid');
+    expect((unknownType as ApplicationFailure).type).toBe(CONFIGURATION_FAULT);
+    expect((unknownType as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'fallback', codeName: FALLBACK_SETTINGS_CODE });
 
     const emailWithoutText = await env.run(sendFallbacks, input(items, {
       template: undefined,
       channel: { type: 'email', host: '127.0.0.1', port: 25, from: 'a@example.com', addressColumn: 'email' },
     })).catch((err: unknown) => err);
     expect((emailWithoutText as ApplicationFailure).message).toBe('an email fallback needs fallback.text');
+  });
+
+  it('stops at a channel fault and hands back what it finished: the rest waits, nobody is counted failed', async () => {
+    receiver = await startWebhookReceiver((_request, n) => (n === 1 ? { status: 200 } : { status: 503 }));
+    const { sendFallbacks } = createFallbackActivities({
+      concurrency: 1,
+      channelFactory: (settings) => createWebhookChannel(settings as Parameters<typeof createWebhookChannel>[0], { env: {}, backoff: { initialMs: 5, maxMs: 50 } }),
+    });
+    const items = [A, B, C].map((ppnum) => ({ ppnum, outcome: 'denied' as const, vars: { name: 'x' } }));
+    const err = await new MockActivityEnvironment()
+      .run(sendFallbacks, { campaignId: 'spring', chunkIndex: 0, channel: { type: 'webhook' as const, url: receiver.url, maxAttempts: 2 }, template: 'Hi', items })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    const failure = err as ApplicationFailure;
+    expect(failure).toMatchObject({ type: CONFIGURATION_FAULT, nonRetryable: true, message: 'webhook: gave up after 2 attempts: webhook answered HTTP 503' });
+    expect(failure.details).toEqual([
+      { reason: 'fallback', codeName: 'HTTP 503', message: 'webhook: gave up after 2 attempts: webhook answered HTTP 503', retryAfterMs: null },
+      { done: [{ ppnum: A, status: 'sent', attempts: 1 }] },
+    ]);
+    expect(receiver.requests).toHaveLength(3); // A once; B twice; C never tried
   });
 
   describe('with a file source', () => {

@@ -97,9 +97,27 @@ describe('webhook fallback channel', () => {
     const error = await sendExpectingFailure(channel.send(message));
 
     expect(error.permanent).toBe(true);
+    expect(error.channelFault).toBe(false); // about this message, not the channel
     expect(error.attempts).toBe(1);
     expect(error.message).toBe('webhook answered HTTP 400');
     expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('treats a refused signature or a missing endpoint (401, 403, 404, 410) as the channel\'s fault, not the recipient\'s', async () => {
+    for (const status of [401, 403, 404, 410]) {
+      receiver = await startWebhookReceiver(() => ({ status }));
+      const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url: receiver.url }, { env, backoff: fastBackoff }).send(message));
+      expect([error.permanent, error.channelFault, error.code]).toEqual([true, true, `HTTP ${status}`]);
+      await receiver.close();
+      receiver = undefined;
+    }
+  });
+
+  it('hands a long Retry-After to the workflow instead of waiting in the activity', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 503, headers: { 'retry-after': '3600' } }));
+    const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url: receiver.url }, { env, backoff: fastBackoff }).send(message));
+    expect(error).toMatchObject({ permanent: false, channelFault: true, retryAfterMs: 3_600_000, attempts: 1, code: 'HTTP 503' });
+    expect(error.message).toBe('asked to wait 3600 s: webhook answered HTTP 503');
   });
 
   it('gives up after maxAttempts on persistent 5xx, as a temporary failure', async () => {
@@ -109,6 +127,7 @@ describe('webhook fallback channel', () => {
     const error = await sendExpectingFailure(channel.send(message));
 
     expect(error.permanent).toBe(false);
+    expect(error.channelFault).toBe(true);
     expect(error.attempts).toBe(3);
     expect(error.message).toBe('gave up after 3 attempts: webhook answered HTTP 500');
     expect(receiver.requests).toHaveLength(3);
@@ -122,6 +141,7 @@ describe('webhook fallback channel', () => {
     const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url, maxAttempts: 2 }, { env, backoff: fastBackoff }).send(message));
 
     expect(error.permanent).toBe(false);
+    expect([error.channelFault, error.code]).toEqual([true, 'ECONNREFUSED']);
     expect(error.attempts).toBe(2);
     expect(error.message).toMatch(/webhook unreachable \(ECONNREFUSED\)/);
     expect(error.message).not.toContain('url-secret');

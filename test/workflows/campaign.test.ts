@@ -10,9 +10,10 @@ import type { RecipientInput } from '../../src/api/types';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
-import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
+import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_FAILURE_TYPES, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
+import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
-import { StubWorld, recipients, refused } from './stub-worker';
+import { StubWorld, configurationFault, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
 
 const world = new StubWorld();
@@ -229,6 +230,119 @@ describe('parking, pause, resume and cancel', () => {
     expect(result.status).toBe('cancelled');
     expect(result.counts.cancelled).toBe(4);
     expect(calls.sends).toHaveLength(1);
+  });
+});
+
+describe('configuration faults park the campaign, never fail anyone', () => {
+  it('holds the chunks through refused credentials, shows why, keeps every recipient queued, and sends once they work', async () => {
+    let credentialsFixed = false;
+    const { spec, calls } = campaign(
+      {
+        send: () => {
+          if (!credentialsFixed) throw configurationFault('credentials', 'UNAUTHENTICATED');
+          return `sr-${randomUUID().slice(0, 6)}`;
+        },
+      },
+      recipients(4),
+      { limits: { chunkSize: 2, chunksInFlight: 2 } },
+    );
+    const handle = await start(spec);
+    const parked = await pollUntil('parked', () => handle.query(progressQuery), (p) => p.status === 'parked' && p.parkedChunks === 2);
+    expect(parked).toMatchObject({ parkedReason: 'credentials', parkedMessage: 'UNAUTHENTICATED: stub fault', counts: { failed: 0 } });
+    expect(parked.parkedSince).toBeDefined();
+    expect((await handle.describe()).searchAttributes.PpoppoCampaignStatus).toEqual(['parked']);
+    const held = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0)).query(chunkRecipientsQuery);
+    expect(held.map((r) => [r.state, r.outcome])).toEqual([
+      ['queued', undefined],
+      ['queued', undefined],
+    ]);
+    const triesBefore = calls.sends.length;
+    credentialsFixed = true;
+    // resume: try now rather than at the next backoff step
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('parked');
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 4, failed: 0 } });
+    expect(calls.sends.length).toBe(triesBefore + 2); // one accepted send per chunk after the fix
+  }, 60_000);
+
+  it('parks while preparing when the template cannot be read with these credentials, then plans by itself', async () => {
+    const { spec, calls } = campaign(
+      {
+        template: (attempt) => {
+          if (attempt <= 2) throw configurationFault('credentials', 'UNAUTHENTICATED');
+        },
+      },
+      recipients(2),
+    );
+    const handle = await start(spec);
+    const parked = await pollUntil('parked while preparing', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    expect(parked).toMatchObject({ parkedReason: 'credentials', parkedChunks: 0, chunksTotal: 0 });
+    const result: CampaignResult = await handle.result(); // retried after 2 s and 4 s without anyone's help
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 2 } });
+    expect(calls.ensureTemplate).toBe(3);
+  }, 60_000);
+
+  it('waits out a fallback channel fault for as long as the channel asks, parked, then delivers each fallback once', async () => {
+    const { spec, calls } = campaign(
+      {
+        eventsFor: () => ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'],
+        fallback: (_items, attempt) => {
+          if (attempt === 1) throw configurationFault('fallback', 'HTTP 503', 3_000);
+        },
+      },
+      recipients(3),
+      { fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } } },
+    );
+    const handle = await start(spec);
+    const parked = await pollUntil('parked on the fallback', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    expect(parked).toMatchObject({ parkedReason: 'fallback', parkedMessage: 'HTTP 503: stub fault', counts: { denied: 0 } });
+    const result: CampaignResult = await handle.result();
+    expect(result.counts).toMatchObject({ denied: 3, fallbackSent: 3, fallbackFailed: 0 });
+    expect(calls.fallbackAttempts).toBe(2);
+    const chunk = world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0));
+    const timers = ((await chunk.fetchHistory()).events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout!.seconds)] : []));
+    expect(timers).toContain(3); // exactly the channel's Retry-After
+  }, 60_000);
+
+  it('gives up on a channel that stays down after fallback.retryFor: fallback failed, outcomes untouched', async () => {
+    const [reached] = recipients(3);
+    const { spec, calls } = campaign(
+      {
+        eventsFor: (ppnum) => (ppnum === reached!.ppnum ? ['RECIPIENT_DELIVERED'] : ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED']),
+        fallback: () => {
+          throw configurationFault('fallback', 'ECONNREFUSED', 25_000);
+        },
+      },
+      recipients(3),
+      { fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' }, retryFor: '1m' } },
+    );
+    const result: CampaignResult = await (await start(spec)).result();
+    expect(result.counts).toMatchObject({ delivered: 1, denied: 2, fallbackSent: 0, fallbackFailed: 2 });
+    expect(calls.fallbackAttempts).toBe(4); // at 0, 25 s, 50 s and 60 s (the policy's end), then given up
+    const records = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0)).query(chunkRecipientsQuery);
+    expect(records.find((r) => r.outcome === 'denied')!.history.at(-1)!.event).toBe('fallback failed: ECONNREFUSED: stub fault (still failing after 1 min)');
+  }, 120_000);
+});
+
+describe('the end', () => {
+  it('fails a campaign that reached nobody, saying so, with the full account', async () => {
+    const { spec } = campaign({ eventsFor: () => ['RECIPIENT_FAILED'] }, recipients(3));
+    const handle = await start(spec);
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe(CAMPAIGN_FAILURE_TYPES.nothingDelivered);
+    expect(failure.message).toBe('no recipient was delivered or reached by a fallback (failed 3)');
+    expect(failure.details?.[0]).toMatchObject({ status: 'failed', total: 3, counts: { failed: 3 } });
+    expect((await handle.describe()).searchAttributes.PpoppoCampaignStatus).toEqual(['failed']);
+  });
+
+  it('refuses a file without recipient rows before creating a template', async () => {
+    const { templateId, calls } = world.scenario({ file: { chunks: [] } });
+    const handle = await start({ campaignId: templateId, template: { name: templateId, components: [{ type: 'text', content: 'Hi' }] }, recipients: { file: `stub-file://${templateId}`, format: 'csv' } });
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe('InvalidRecipients');
+    expect(failure.message).toContain('has no recipient rows');
+    expect(calls.ensureTemplate).toBe(0);
+    expect((await handle.query(progressQuery)).failure).toBe(failure.message);
   });
 });
 

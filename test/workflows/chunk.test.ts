@@ -258,6 +258,28 @@ describe('outcomes and fallback', () => {
     expect(byPpnum.get(undecided!.ppnum)).toMatchObject({ outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded });
   });
 
+  it('applies a denial that arrives after our consent window while the chunk closes, and falls back for it', async () => {
+    const late = recipients(1, 300)[0]!;
+    const sendRequestId = `sr-late-${templateIdSuffix()}`;
+    const { templateId, calls } = world.scenario({ send: () => sendRequestId, eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] });
+    const handle = await startChunk(
+      chunkInput(templateId, {
+        source: { kind: 'inline', recipients: [late] },
+        consentWindowMs: 2_000,
+        fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+      }),
+    );
+    // Our window ends first: the recipient is expired for now, and the chunk stays open for late events.
+    await pollUntil('closing', () => handle.query(chunkProgressQuery), (p) => p.phase === 'closing');
+    expect(calls.fallbacks).toHaveLength(0); // 'expired' is not in the policy
+    await handle.signal(deliveryEventsSignal, { events: [{ eventId: 'late-denial', sendRequestId, type: 'CONSENT_DENIED', ppnum: late.ppnum }] });
+    const result: ChunkResult = await handle.result();
+    expect(result.counts).toMatchObject({ denied: 1, expired: 0, failed: 0, fallbackSent: 1 });
+    expect(calls.fallbacks.map((item) => [item.ppnum, item.outcome])).toEqual([[late.ppnum, 'denied']]);
+    const [record] = await handle.query(chunkRecipientsQuery);
+    expect(record!.history.map((h) => h.event)).toContain('CONSENT_DENIED (after the consent window)');
+  });
+
   it('falls back on a denial as soon as it is known, before the consent window ends', async () => {
     const { templateId, calls } = world.scenario({ send: () => 'sr-early', eventsFor: () => ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'] });
     const handle = await startChunk(

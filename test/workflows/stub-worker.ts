@@ -12,7 +12,7 @@ import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../src/contracts/chunk';
-import { deliveryEventsSignal, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
+import { CONFIGURATION_FAULT, deliveryEventsSignal, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 
 export interface SendCall {
@@ -42,6 +42,10 @@ export interface Scenario {
   snapshot?: (ppnums: string[]) => RecipientSnapshot[];
   /** A file source: the ppnums of each planned chunk, the plan's invalid rows, and chunks whose rows can no longer be read. */
   file?: { chunks: string[][]; invalid?: ValidationIssue[]; unreadable?: number[] };
+  /** Throw to fail ensureTemplate's attempt (1-based). */
+  template?: (attempt: number) => void;
+  /** Throw to fail a fallback batch's attempt (1-based, counted per templateId); default: all sent. */
+  fallback?: (items: FallbackItem[], attempt: number) => void;
 }
 
 /** Calls made by the stubs, per templateId. */
@@ -52,6 +56,8 @@ export class CallLog {
   /** The unsettled ppnums of each end-of-window status snapshot. */
   snapshots: string[][] = [];
   ensureTemplate = 0;
+  /** Fallback batch attempts, failed ones included. */
+  fallbackAttempts = 0;
 }
 
 export class StubWorld {
@@ -124,6 +130,7 @@ export class StubWorld {
         const templateId = 'templateId' in input ? input.templateId : input.name;
         logOf(templateId).ensureTemplate += 1;
         const scenario = scenarioOf(templateId);
+        scenario.template?.(logOf(templateId).ensureTemplate);
         return { templateId, placeholders: scenario.placeholders ?? [], isPoll: scenario.isPoll ?? false };
       },
       async readChunkPpnums(source: ChunkSource) {
@@ -162,6 +169,8 @@ export class StubWorld {
       sendFallbacks: async (input: { campaignId: string; items: FallbackItem[]; source?: ChunkSource }) => {
         // The campaign id doubles as the template id in these tests' campaigns; chunk tests use the template id too.
         const log = this.logs.get(input.campaignId);
+        if (log) log.fallbackAttempts += 1;
+        scenarioOf(input.campaignId).fallback?.(input.items, log?.fallbackAttempts ?? 1);
         log?.fallbacks.push(...input.items.map((item) => ({ ...item, source: input.source })));
         return input.items.map((item) => ({ ppnum: item.ppnum, status: 'sent' as const, attempts: 1 }));
       },
@@ -204,6 +213,11 @@ export function ambiguous(): ApplicationFailure {
 
 export function rejected(codeName = 'INVALID_ARGUMENT'): ApplicationFailure {
   return ApplicationFailure.create({ type: SEND_FAILURE_TYPES.rejected, message: 'rejected', nonRetryable: true, details: [{ codeName, message: 'rejected' }] });
+}
+
+/** What the real activities throw for a configuration fault (credentials, template, host, fallback channel). */
+export function configurationFault(reason: 'credentials' | 'template' | 'unreachable' | 'fallback', codeName: string, retryAfterMs: number | null = null): ApplicationFailure {
+  return ApplicationFailure.create({ type: CONFIGURATION_FAULT, message: `${codeName}: stub fault`, nonRetryable: true, details: [{ reason, codeName, message: `${codeName}: stub fault`, retryAfterMs }] });
 }
 
 export function recipients(n: number, offset = 0): RecipientInput[] {
