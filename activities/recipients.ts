@@ -154,6 +154,22 @@ export async function planRecipients(input: PlanRecipientsInput): Promise<Recipi
   return plan;
 }
 
+/** The `row`-th recipient row (1-based, header and blank lines not counted) of a file, parsed; undefined past the end. For previews. */
+export async function readDataRow(input: { file: string; format: RecipientFileFormat; encoding?: RecipientFileEncoding; row: number }): Promise<{ line: number; parsed: RecordParse } | undefined> {
+  const encoding = input.encoding ?? 'utf8';
+  const { parse, headerLine, headerIssue } = await parserFor(input.file, input.format, [], [], encoding).catch((err: unknown) => {
+    throw fileFailure(input.file, err);
+  });
+  let seen = 0;
+  for await (const record of readRecords(input.file, input.format, {}, encoding)) {
+    if (record.line === headerLine || record.text.trim() === '') continue;
+    if (++seen < input.row) continue;
+    if (!parse) return { line: record.line, parsed: { ok: false, field: headerIssue?.field ?? 'row', message: headerIssue?.message ?? 'the file has no header' } };
+    return { line: record.line, parsed: checkedRow(parse(record.text), record.notUtf8) };
+  }
+  return undefined;
+}
+
 /** A parsed row, turned invalid when it is not UTF-8 or over the per-recipient size limit. */
 function checkedRow(parsed: RecordParse, notUtf8: boolean | undefined): RecordParse {
   if (notUtf8) return { ok: false, field: 'row', ppnum: parsed.ok ? parsed.recipient.ppnum : parsed.ppnum, message: NOT_UTF8_MESSAGE };

@@ -14,6 +14,7 @@ import type { ListenerWorkflowInput } from './contracts/listener';
 import { createListenerActivities } from '../activities/listener';
 import type { ListenerDeps } from '../activities/listener';
 import type { listenerWorkflow } from '../workflows/listener/workflow';
+import { loadDotEnv } from './dotenv';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 
@@ -79,6 +80,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
 }
 
 if (isMainModule(import.meta.url)) {
+  loadDotEnv();
   const listener = await runListener();
   console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID} - Ctrl-C to stop`);
   await listener.finished;

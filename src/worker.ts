@@ -9,6 +9,7 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
+import { loadDotEnv } from './dotenv';
 import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
@@ -73,6 +74,7 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
 }
 
 if (isMainModule(import.meta.url)) {
+  loadDotEnv();
   const workers = await runWorkers();
   console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send} - Ctrl-C to stop`);
   await workers.finished;
