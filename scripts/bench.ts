@@ -100,7 +100,7 @@ const DELIVERED_MIX = '100/0/0/0/0';
 const CONSENT_MIX = '20/40/30/5/5';
 /** Sandbox consent settings of the consent-heavy mode; the campaign waits longer than the sandbox. */
 const CONSENT_FLAGS = { 'consent-window': '8s', 'consent-decision-delay': '1s' };
-const CAMPAIGN_CONSENT_WINDOW = '12s';
+const CAMPAIGN_CONSENT_WINDOW = '1m';
 
 interface SideBySide {
   rate: number | null;

@@ -101,7 +101,7 @@ interface ChaosReport {
 
 /** Sandbox consent window; the campaign waits a little longer so every sandbox decision is seen. */
 const CONSENT: ConsentTiming = { consentWindowMs: 8_000, consentDecisionDelayMs: 1_500 };
-const CAMPAIGN_CONSENT_WINDOW = '12s';
+const CAMPAIGN_CONSENT_WINDOW = '1m';
 /** The webhook's HMAC key: only the worker's environment holds it; the final check looks for leaks. */
 const WEBHOOK_SECRET = 'chaos-hmac-key-5f1d2c';
 

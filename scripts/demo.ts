@@ -135,7 +135,7 @@ async function main(): Promise<number> {
     campaignId,
     template: { name: `demo-welcome-${campaignId}`, components: [{ type: 'text', content: 'Hello {{name}}, welcome aboard!' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
     recipients: { file, format: 'csv' },
-    consentWindow: '20s',
+    consentWindow: '1m',
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
     limits: { chunkSize: 500, chunksInFlight: 4 },
   };

@@ -87,7 +87,7 @@ describe('a campaign started again under the same id', () => {
       campaignId: `e2e-restart-done-${run}`,
       template: { name: `e2e-restart-done-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { inline: ppnums.map((ppnum, i) => ({ ppnum, vars: { name: `R${i}` } })) },
-      consentWindow: '30s',
+      consentWindow: '1m',
       limits: { chunkSize: 5, chunksInFlight: 2 },
     };
     const first = (await (await startCampaign(spec)).result()) as CampaignResult;
@@ -115,7 +115,7 @@ describe('a campaign started again under the same id', () => {
       campaignId,
       template: { name: `e2e-restart-terminated-${run}`, components: [{ type: 'text', content: 'Hi {{name}}' }] },
       recipients: { file, format: 'csv' },
-      consentWindow: '30s',
+      consentWindow: '1m',
       limits: { chunkSize: 5, chunksInFlight: 1 },
     };
     const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
@@ -143,7 +143,7 @@ describe('a campaign started again under the same id', () => {
       campaignId,
       template: { name: `e2e-restart-paused-${run}`, components: [{ type: 'text', content: 'Hello' }] },
       recipients: { inline: ppnums.map((ppnum) => ({ ppnum, vars: {} })) },
-      consentWindow: '30s',
+      consentWindow: '1m',
       limits: { chunkSize: 5, chunksInFlight: 1 },
     };
     const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
