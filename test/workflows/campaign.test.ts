@@ -12,6 +12,7 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_FAILURE_TYPES, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import { CampaignClient } from '../../src/client/campaigns';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
 import { StubWorld, configurationFault, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
@@ -322,6 +323,41 @@ describe('configuration faults park the campaign, never fail anyone', () => {
     const records = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0)).query(chunkRecipientsQuery);
     expect(records.find((r) => r.outcome === 'denied')!.history.at(-1)!.event).toBe('fallback failed: ECONNREFUSED: stub fault (still failing after 1 min)');
   }, 120_000);
+});
+
+describe('what the client library tells', () => {
+  it('the retry Temporal is making right now: activity, attempt and last failure', async () => {
+    const { spec } = campaign(
+      {
+        template: (attempt) => {
+          if (attempt <= 3) throw new Error('template service hiccup');
+        },
+      },
+      recipients(1),
+    );
+    await start(spec);
+    const client = new CampaignClient(world.client, { taskQueue: world.taskQueue });
+    const report = await pollUntil('a retry in progress', () => client.status(spec.campaignId), (r) => r.retries.length > 0, 20_000);
+    expect(report.retries[0]).toMatchObject({ where: 'campaign', activity: 'ensureTemplate', lastFailure: 'template service hiccup' });
+    expect(report.retries[0]!.attempt).toBeGreaterThanOrEqual(2);
+    expect(report.progress.status).toBe('validating');
+    expect((await client.result(spec.campaignId)).status).toBe('completed');
+  });
+
+  it('why a campaign failed, and why a control was refused', async () => {
+    const { spec } = campaign({ template: () => {
+      throw ApplicationFailure.nonRetryable('a template named "x" already exists with different components', 'TemplateConflict');
+    } }, recipients(1));
+    await start(spec);
+    const client = new CampaignClient(world.client, { taskQueue: world.taskQueue });
+    await expect(client.result(spec.campaignId)).rejects.toThrow(`campaign ${spec.campaignId} failed: a template named "x" already exists with different components`);
+    const report = await client.status(spec.campaignId);
+    expect(report).toMatchObject({ workflowStatus: 'FAILED', failure: ['a template named "x" already exists with different components'], progress: { status: 'failed' } });
+    await expect(client.pause(spec.campaignId)).rejects.toThrow(`cannot pause campaign ${spec.campaignId}: it has finished (failed)`);
+    const running = campaign({ send: () => new Promise<string>(() => undefined) }, recipients(1));
+    await start(running.spec);
+    await expect(client.resume(running.spec.campaignId)).rejects.toThrow(new RegExp(`^cannot resume campaign ${running.spec.campaignId}: it is (validating|running)$`));
+  });
 });
 
 describe('the end', () => {
