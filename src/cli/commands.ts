@@ -293,8 +293,8 @@ export function temporalConnector(flags: Flags): { get(): Promise<CampaignClient
         throw new CliError(`cannot connect to Temporal at ${describeTemporalConfig(config)}: ${(err as Error).message}; start it (npm start) or set TEMPORAL_ADDRESS`, EXIT.cannotConnect);
       }
       return new CampaignClient(client, {
-        taskQueue: flags['task-queue'] ?? process.env.CAMPAIGN_TASK_QUEUE,
-        sendTaskQueue: flags['send-task-queue'] ?? process.env.CAMPAIGN_SEND_TASK_QUEUE,
+        taskQueue: flags['task-queue'] || process.env.CAMPAIGN_TASK_QUEUE || undefined,
+        sendTaskQueue: flags['send-task-queue'] || process.env.CAMPAIGN_SEND_TASK_QUEUE || undefined,
       });
     },
     async close() {
