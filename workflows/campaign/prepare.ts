@@ -2,15 +2,16 @@
 // the spec, the recipients (every row, by line), and the template. A configuration fault on the
 // way (credentials, permission, a missing or inactive template, an unreachable host) parks the
 // campaign with the reason and tries again, until it clears, the campaign is resumed, or cancelled.
-import { condition, proxyActivities, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, proxyActivities, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index';
-import { extractPlaceholders } from '../../src/api/validation';
+import { describeIssue, extractPlaceholders } from '../../src/api/validation';
 import type { ValidationIssue } from '../../src/api/validation';
 import { chunkInline } from '../../src/campaign/chunk-source';
 import { asFingerprint, specFingerprint } from '../../src/campaign/fingerprint';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../../src/campaign/spec';
 import type { CampaignSpec, SpecRules } from '../../src/campaign/spec';
 import { CAMPAIGN_FAILURE_TYPES, CAMPAIGN_MEMO, campaignWorkflowId } from '../../src/contracts/campaign';
+import type { CampaignFailureDetails } from '../../src/contracts/campaign';
 import { backoff, configurationFaultOf } from '../activity-faults';
 import { MAX_ISSUES } from './state';
 import type { CampaignPlan, CampaignState } from './state';
@@ -35,10 +36,19 @@ export interface Preparing {
   state: CampaignState;
   /** Publishes the state (search attribute, details) after a transition. */
   publish(): void;
-  /** Ends the campaign before anything is sent, with every issue listed. */
-  fail(type: string, summary: string, issues: ValidationIssue[]): never;
   /** 'current' for new campaigns; 'v1' replays histories recorded before the stricter checks exactly. */
   rules: SpecRules;
+}
+
+/** Ends the campaign before anything is sent, with every issue listed. */
+function fail(ctx: Preparing, type: string, summary: string, issues: ValidationIssue[]): never {
+  const listed = issues.slice(0, 10).map((issue) => describeIssue(issue)).join('; ');
+  const more = issues.length > 10 ? `; and ${issues.length - 10} more` : '';
+  const message = listed ? `${summary}: ${listed}${more}` : summary;
+  ctx.state.failed(issues, message);
+  ctx.publish();
+  const details: CampaignFailureDetails = { issues: ctx.state.issues };
+  throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [details] });
 }
 
 type Planned = Omit<CampaignPlan, 'templateId' | 'isPoll' | 'chunkSize'>;
@@ -46,14 +56,14 @@ type Ensured = Awaited<ReturnType<typeof ensureTemplate>>;
 
 /** Returns the spec to carry through continue-as-new (an inline list is in the plan by then). */
 export async function prepare(input: CampaignSpec, ctx: Preparing): Promise<CampaignSpec> {
-  const { fail, rules } = ctx;
+  const { rules } = ctx;
   const { spec, issues } = parseCampaignSpec(input, rules);
   const expectedId = spec ? campaignWorkflowId(spec.campaignId) : undefined;
   if (expectedId && workflowInfo().workflowId !== expectedId) {
     // Chunk ids derive from the campaign id: one campaign id must mean one campaign workflow.
     issues.push({ path: 'campaignId', message: `start this campaign with workflow id "${expectedId}" (it is "${workflowInfo().workflowId}")` });
   }
-  if (!spec || issues.length > 0) fail(CAMPAIGN_FAILURE_TYPES.invalidSpec, 'the campaign spec is invalid', issues.map((issue) => ({ field: issue.path || 'spec', message: issue.message })));
+  if (!spec || issues.length > 0) fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidSpec, 'the campaign spec is invalid', issues.map((issue) => ({ field: issue.path || 'spec', message: issue.message })));
   const valid = spec!;
   if (rules === 'v1') {
     // Step for step as recorded before the checks below existed: replay compares commands and their order.
@@ -85,14 +95,14 @@ async function recipientsOf(spec: CampaignSpec, placeholders: string[], ctx: Pre
   if ('inline' in source) planned = planInline(spec, placeholders, ctx);
   else if ('retryOf' in source) {
     const followUp = await planFollowUp({ campaignId: source.retryOf, outcome: source.outcome });
-    if (followUp.total === 0) ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `nothing to retry: no recipient of campaign ${source.retryOf} has the outcome ${source.outcome}`, []);
+    if (followUp.total === 0) fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `nothing to retry: no recipient of campaign ${source.retryOf} has the outcome ${source.outcome}`, []);
     return { validTotal: followUp.total, invalidRows: 0, issues: [], chunks: followUp.chunks, sizes: followUp.sizes, retryOf: { campaignId: source.retryOf, outcome: source.outcome } };
   } else {
     const plan = await planRecipients(planInput(spec, placeholders, ctx));
-    if (plan.total === 0) ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${source.file} has no recipient rows${source.format === 'ndjson' ? '' : ' (only a header, or nothing)'}`, []);
+    if (plan.total === 0) fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${source.file} has no recipient rows${source.format === 'ndjson' ? '' : ' (only a header, or nothing)'}`, []);
     planned = planFile(spec, plan, ctx);
   }
-  if (planned.validTotal === 0) ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, 'no valid recipient to send to', planned.issues);
+  if (planned.validTotal === 0) fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, 'no valid recipient to send to', planned.issues);
   return planned;
 }
 
@@ -102,7 +112,7 @@ function planInline(spec: CampaignSpec, placeholders: string[], ctx: Preparing):
   const current = ctx.rules === 'current';
   const checked = checkInlineRecipients(list, requiredVarsFor(placeholders, spec.fallback), current ? { checkSize: true, requiredColumns: requiredColumnsFor(spec.fallback) } : {});
   if (checked.invalidCount > 0 && settings.onInvalidRows === 'abort') {
-    ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${checked.invalidCount} recipient(s) are invalid (onInvalidRows is "abort")`, checked.issues);
+    fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${checked.invalidCount} recipient(s) are invalid (onInvalidRows is "abort")`, checked.issues);
   }
   return { validTotal: checked.recipients.length, invalidRows: checked.invalidCount, issues: checked.issues, chunks: chunkInline(checked.recipients, settings.chunkSize) };
 }
@@ -125,7 +135,7 @@ function planInput(spec: CampaignSpec, placeholders: string[], ctx: Preparing) {
 function planFile(spec: CampaignSpec, plan: Awaited<ReturnType<typeof planRecipients>>, ctx: Preparing): Planned {
   const file = 'file' in spec.recipients ? spec.recipients.file : '';
   if (plan.invalidCount > 0 && campaignSettings(spec).onInvalidRows === 'abort') {
-    ctx.fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${plan.invalidCount} row(s) of ${file} are invalid (onInvalidRows is "abort")`, plan.issues);
+    fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${plan.invalidCount} row(s) of ${file} are invalid (onInvalidRows is "abort")`, plan.issues);
   }
   return { validTotal: plan.valid, invalidRows: plan.invalidCount, issues: plan.issues, chunks: plan.chunks };
 }

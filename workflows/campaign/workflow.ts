@@ -22,8 +22,6 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../../activities/index';
-import { describeIssue } from '../../src/api/validation';
-import type { ValidationIssue } from '../../src/api/validation';
 import { campaignSettings } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import {
@@ -42,7 +40,7 @@ import {
   resumeUpdate,
   sendTaskQueueFromMemo,
 } from '../../src/contracts/campaign';
-import type { CampaignFailureDetails, CampaignResult, PollSummary } from '../../src/contracts/campaign';
+import type { CampaignResult, PollSummary } from '../../src/contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE, chunkControlSignal, chunkWorkflowId } from '../../src/contracts/chunk';
 import type { ChunkInput, ControlAction } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
@@ -150,22 +148,11 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     await control(action);
   });
 
-  /** Ends the campaign before anything is sent, with every issue listed. */
-  const fail = (type: string, summary: string, issues: ValidationIssue[]): never => {
-    const listed = issues.slice(0, 10).map((issue) => describeIssue(issue)).join('; ');
-    const more = issues.length > 10 ? `; and ${issues.length - 10} more` : '';
-    const message = listed ? `${summary}: ${listed}${more}` : summary;
-    state.failed(issues, message);
-    publish();
-    const details: CampaignFailureDetails = { issues: state.issues };
-    throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [details] });
-  };
-
   let running = spec;
   setHandler(campaignSpecQuery, () => running);
   if (!carry) {
     try {
-      running = await prepare(spec, { state, publish, fail, rules: current ? 'current' : 'v1' });
+      running = await prepare(spec, { state, publish, rules: current ? 'current' : 'v1' });
       publish();
     } catch (err) {
       // e.g. the template conflicts with an existing one: the reason in the progress, the status in the search attribute
