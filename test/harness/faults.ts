@@ -1,6 +1,7 @@
 // The faults the fault campaign injects, and its seeded schedule. Every fault is real: processes
 // are SIGKILLed and started again, the Temporal server restarts on its SQLite file, and the
 // sandbox's own fault switches (POST /inspect/faults, /inspect/config) misbehave on the wire.
+import { ManagedProcess } from './process';
 import type { Random } from './random';
 import type { Stack } from './stack';
 
@@ -14,6 +15,7 @@ export const FAULT_KINDS = [
   'resource-exhausted-storm',
   'stream-cut',
   'consent-race',
+  'bad-credentials',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -113,6 +115,26 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
     case 'stream-cut': {
       await stack.inspector.faults({ cutStreamsNow: true });
       detail = 'every open event stream cut';
+      break;
+    }
+    case 'bad-credentials': {
+      // A worker restarted with a wrong client secret for a while: its sends are refused at the
+      // token endpoint, the campaign parks (nobody's outcome changes), then the right secret again.
+      const worker = random.pick(stack.workers);
+      const holdMs = random.int(3_000, 8_000);
+      const { spec } = worker;
+      const misconfigured = new ManagedProcess({
+        ...spec,
+        name: `${spec.name}-bad-secret`,
+        env: { ...spec.env, PAS_PCS_CLIENT_SECRET: 'chaos-wrong-client-secret' },
+        logFile: spec.logFile.replace(/\.log$/, '-bad-secret.log'),
+      });
+      await worker.kill('SIGKILL');
+      await misconfigured.start();
+      await pause(holdMs);
+      await misconfigured.kill('SIGKILL');
+      await worker.start();
+      detail = `${spec.name} restarted with a wrong PAS_PCS_CLIENT_SECRET for ${holdMs} ms, then with the right one`;
       break;
     }
     case 'consent-race': {

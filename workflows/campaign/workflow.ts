@@ -79,7 +79,6 @@ const MAX_CHILDREN_PER_RUN = 1_000;
 export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry): Promise<CampaignResult> {
   const campaignId = typeof spec?.campaignId === 'string' ? spec.campaignId : workflowInfo().workflowId;
   const state = new CampaignState(campaignId, carry ? { carry, chunkSize: campaignSettings(spec).chunkSize } : undefined);
-  const current = patched(PATCHES.operatorFaults);
   let published = state.status;
   upsertSearchAttributes([
     { key: CAMPAIGN_ID_KEY, value: campaignId },
@@ -152,7 +151,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   setHandler(campaignSpecQuery, () => running);
   if (!carry) {
     try {
-      running = await prepare(spec, { state, publish, rules: current ? 'current' : 'v1' });
+      running = await prepare(spec, { state, publish, rules: patched(PATCHES.operatorFaults) ? 'current' : 'v1' });
       publish();
     } catch (err) {
       // e.g. the template conflicts with an existing one: the reason in the progress, the status in the search attribute
@@ -232,7 +231,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
 
   const pollIds = state.pollSendRequestIds();
   const poll: PollSummary | undefined = pollIds.length > 0 ? await fetchPollResults({ sendRequestIds: pollIds }) : undefined;
-  state.close({ failWhenNobodyReached: current });
+  state.close({ failWhenNobodyReached: patched(PATCHES.operatorFaults) });
   publish();
   await condition(allHandlersFinished);
   const result = state.result(poll);

@@ -27,10 +27,10 @@ const FALLBACK_FIRST_RETRY_MS = 30_000;
 const FALLBACK_MAX_RETRY_MS = 15 * 60_000;
 
 /**
- * Sends every fallback due. `holdOnFaults` (new runs) waits out channel faults as described
- * above; histories recorded before that marked the whole batch failed at once.
+ * Sends every fallback due. `holdOnFaults()` (true but in histories recorded before; asked only
+ * when a batch fails) waits out channel faults as described above; before, the batch failed at once.
  */
-export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void, holdOnFaults: boolean): Promise<void> {
+export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void, holdOnFaults: () => boolean): Promise<void> {
   const fallback = input.fallback;
   const retryForMs = fallbackRetryForMs(fallback);
   let faultTries = 0;
@@ -57,9 +57,10 @@ export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, sh
         chunk.recordFallback(record.ppnum, result?.status === 'sent' ? 'sent' : 'failed', result?.error);
       }
       faultTries = 0;
-      if (holdOnFaults) await reportUnblocked(input, chunk);
+      await reportUnblocked(input, chunk); // a no-op unless a fault held this chunk
     } catch (err) {
-      const fault = holdOnFaults ? configurationFaultOf(err) : undefined;
+      const decoded = configurationFaultOf(err);
+      const fault = decoded && holdOnFaults() ? decoded : undefined;
       if (!fault) {
         log.warn('fallback batch failed', { chunkIndex: input.chunkIndex, recipients: batch.length, error: innermostMessage(err) });
         for (const record of batch) chunk.recordFallback(record.ppnum, 'failed', 'fallback activity failed');
@@ -84,5 +85,5 @@ export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, sh
     }
     show();
   }
-  if (holdOnFaults) await reportUnblocked(input, chunk); // done, or given up: the campaign need not wait for this chunk
+  await reportUnblocked(input, chunk); // done, or given up: the campaign need not wait for this chunk
 }

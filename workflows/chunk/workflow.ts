@@ -64,9 +64,8 @@ export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
   setHandler(chunkRecipientsQuery, () => chunk.records);
   setHandler(chunkProgressQuery, () => chunk.progress());
   setHandler(chunkSourceQuery, () => input.source);
-  const current = patched(PATCHES.operatorFaults);
   try {
-    return await runChunk(chunk, input, show, current);
+    return await runChunk(chunk, input, show);
   } catch (err) {
     if (patched(PATCHES.reportChunkFailure)) {
       const payload: ChunkFailedPayload = { chunkIndex: input.chunkIndex, reason: innermostMessage(err) };
@@ -76,7 +75,10 @@ export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
   }
 }
 
-async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, current: boolean): Promise<ChunkResult> {
+/** Asked only where the code differs, so a chunk that never gets there records no marker. */
+const current = () => patched(PATCHES.operatorFaults);
+
+async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<ChunkResult> {
   const { source } = input;
   if (source.kind === 'followUp' && source.outcome === 'fallback-failed') {
     // A follow-up for fallbacks only: nobody is messaged on Ppoppo again.
@@ -91,7 +93,7 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
       chunk.finishUnsent(); // cancelled, or already settled by a rejection
       await dispatchFallbacks(chunk, input, show, current); // a rejected request's 'failed' recipients, if the policy says so
     } else {
-      await followOutcomes(chunk, input, show, current);
+      await followOutcomes(chunk, input, show);
     }
   }
 
@@ -109,7 +111,7 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
  * dispatching fallbacks as soon as outcomes named by the policy appear. After the window, a late
  * final event (a denial, a delivery) still replaces our expiry for a short grace.
  */
-async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void, current: boolean): Promise<void> {
+async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
   const deadline = (chunk.sentAt ?? Date.now()) + input.consentWindowMs;
   const dispatch = () => dispatchFallbacks(chunk, input, show, current);
   for (;;) {
@@ -123,10 +125,11 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   if (!chunk.allSettled() && chunk.sendRequestId !== undefined && patched(PATCHES.snapshotBeforeExpiry)) {
     chunk.applySnapshot(await snapshotOutcomes({ sendRequestId: chunk.sendRequestId, ppnums: chunk.unsettledPpnums() }));
   }
-  chunk.expireUnsettled({ noEventFails: !current });
+  const lateEvents = !chunk.allSettled() && current();
+  chunk.expireUnsettled({ noEventFails: !lateEvents });
   show();
   const closeAt = Date.now() + Math.min(input.consentWindowMs, LATE_EVENTS_GRACE_MS);
-  while (current && chunk.hasLateOpen()) {
+  while (lateEvents && chunk.hasLateOpen()) {
     await dispatch(); // a late denial gets its fallback at once
     const remaining = closeAt - Date.now();
     if (remaining <= 0) break;
