@@ -98,7 +98,9 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
       await channel.close?.();
     }
     if (fault) {
-      const details: ConfigurationFaultDetails = { reason: 'fallback', codeName: fault.code ?? channel.name, message: `${channel.name}: ${fault.message}`, retryAfterMs: fault.retryAfterMs ?? null };
+      // The fault's words reach the campaign's Web UI details: no recipient's address in them.
+      const message = `${channel.name}: ${fault.message}`.replace(EMAIL_ADDRESS, '<address>');
+      const details: ConfigurationFaultDetails = { reason: 'fallback', codeName: fault.code ?? channel.name, message, retryAfterMs: fault.retryAfterMs ?? null };
       throw configurationFailure(details, true, progress());
     }
     return input.items.map((item) => done.get(item.ppnum)!);
@@ -121,6 +123,8 @@ function openChannel(input: SendFallbacksInput, factory: (settings: FallbackChan
     throw configurationFailure({ reason: 'fallback', codeName: FALLBACK_SETTINGS_CODE, message }, true);
   }
 }
+
+const EMAIL_ADDRESS = /[^\s<>(),;:"@]+@[^\s<>(),;:"@]+/g;
 
 /** The code of a fallback fault in the channel's settings or environment. */
 export const FALLBACK_SETTINGS_CODE = 'FALLBACK_SETTINGS';

@@ -12,7 +12,7 @@ import { CONFIGURATION_FAULT } from '../../src/contracts/chunk';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { planRecipients } from '../../activities/recipients';
 import type { FallbackChannelSettings } from '../../src/campaign/fallback-settings';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startSmtpReceiver, startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
 
 const A = '12300000003';
 const B = '12300000005';
@@ -133,6 +133,28 @@ describe('sendFallbacks', () => {
       { done: [{ ppnum: A, status: 'sent', attempts: 1 }] },
     ]);
     expect(receiver.requests).toHaveLength(3); // A once; B twice; C never tried
+  });
+
+  it('keeps recipients\' addresses out of a channel fault (its words reach the Web UI)', async () => {
+    const smtp = await startSmtpReceiver({ rcpt: (address) => ({ code: 451, message: `greylisted, try ${address} later` }) });
+    try {
+      const { sendFallbacks } = createFallbackActivities();
+      const err = await new MockActivityEnvironment()
+        .run(sendFallbacks, {
+          campaignId: 'spring',
+          chunkIndex: 0,
+          channel: { type: 'email' as const, host: '127.0.0.1', port: smtp.port, from: 'c@example.com', addressColumn: 'email', maxAttempts: 1 },
+          template: 'Hi',
+          items: [{ ppnum: A, outcome: 'denied' as const, vars: { email: 'ana@example.com' } }],
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      const message = (err as ApplicationFailure).message;
+      expect(message).toContain('greylisted, try <address> later');
+      expect(message).not.toContain('ana@example.com');
+    } finally {
+      await smtp.close();
+    }
   });
 
   describe('with a file source', () => {
