@@ -83,6 +83,7 @@ const HELP = [
   'every command accepts --json (machine-readable output).',
   'start/status/watch/... also accept --task-queue Q (env CAMPAIGN_TASK_QUEUE) and --send-task-queue Q (env CAMPAIGN_SEND_TASK_QUEUE).',
   'Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*; API: PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET.',
+  'A .env file in the working directory (or ENV_FILE) is read; variables already set win.',
   'exit codes: 0 ok, 1 campaign or validation failure, 2 usage error (also: a different spec under a taken campaign id), 3 not found, 4 cannot connect,',
   '  5 already running (nothing started), 6 already finished (nothing started or changed).',
 ].join('\n');
