@@ -250,7 +250,7 @@ describe('campaign CLI on the real stack', () => {
     const text = await cli('recipient', campaignId, '12300000003');
     expect(text.stdout).toMatch(/^12300000003: denied/);
     expect((await cli('recipient', campaignId, '12399999999')).code).toBe(3);
-  });
+  }, 180_000);
 
   it('lists, pauses, resumes and cancels a running campaign; watch then exits 1', async () => {
     const id = `cli-cancel-${run}`;
@@ -296,7 +296,7 @@ describe('campaign CLI on the real stack', () => {
     const watch = await cli('watch', id, '--interval', '200');
     expect(watch.code, watch.stdout + watch.stderr).toBe(1);
     expect(watch.stdout).toContain(`campaign ${id} cancelled`);
-  }, 150_000);
+  }, 240_000);
 
   it('exits 3 for an unknown campaign id, saying how to find ids', async () => {
     const ran = await cli('status', `no-such-${run}`);
