@@ -12,10 +12,10 @@ import { cpus, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBaseline } from '../test/harness/bench-baseline';
-import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type SendPhase } from '../test/harness/bench-measure';
-import { integerFlag } from '../test/harness/script-helpers';
-import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../test/harness/bench-orchestrator';
+import { runBaseline } from '../dev/bench/baseline';
+import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type SendPhase } from '../dev/bench/measure';
+import { integerFlag } from '../dev/script-helpers';
+import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../dev/bench/orchestrator';
 
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
                         [--concurrency N] [--default-partitions] [--worker-heap-mb N] [--quick] [--scale] [--scale-recipients N]

@@ -11,13 +11,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack } from '../test/harness/stack';
-import type { Stack } from '../test/harness/stack';
-import { startWebhookReceiver } from '../test/harness/receivers';
-import { checkCampaign, checkNoSecrets, type Check } from '../test/harness/checks';
-import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../test/harness/faults';
-import { seededRandom } from '../test/harness/random';
-import { integerFlag, withTimeout } from '../test/harness/script-helpers';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startStack } from '../dev/stack/start-stack';
+import type { Stack } from '../dev/stack/start-stack';
+import { startWebhookReceiver } from '../dev/receivers';
+import { checkCampaign, checkNoSecrets, type Check } from '../dev/chaos/checks';
+import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../dev/chaos/faults';
+import { seededRandom } from '../dev/chaos/random';
+import { integerFlag, withTimeout } from '../dev/script-helpers';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 
@@ -158,7 +159,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     try {
       for (const planned of plan) {
         const wait = started + planned.atMs - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (wait > 0) await sleep(wait);
         if (done) say(`  (campaign already finished; injecting ${planned.kind} anyway)`);
         const fault = await injectFault(stack, planned, random, CONSENT);
         faults.push(fault);

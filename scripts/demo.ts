@@ -7,28 +7,39 @@
 //   npm run demo -- --recipients 5000 --json
 //   npm start                         (= --serve) bring the stack up for real use and keep it up
 //
-// Exit codes: 0 campaign completed and every check passed; 1 a check failed; 2 bad flags.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// The worker's and the Temporal SDK's full log goes to <data dir>/worker.log; the terminal shows
+// progress, the report, and one plain line per fault the campaign handles or warning that needs a person.
+// Ports: the demo prefers 7233/8233 and takes free ones when those are in use; `--serve` and any
+// port given as a flag are used as they are, and a taken one ends the run with exit code 3.
+//
+// Exit codes: 0 campaign completed and every check passed (or --serve stopped with Ctrl-C);
+// 1 a check failed or the run broke; 2 bad flags; 3 a port it must use is in use.
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { PpoppoClient } from '../src/api/client';
 import { makeClientConfig } from '../src/api/config';
 import type { CampaignSpec } from '../src/campaign/spec';
 import type { OutcomeCounts } from '../src/campaign/outcomes';
 import { runListener } from '../src/listener';
+import { installProcessLogger } from '../src/logging';
 import { parseDurationMs } from '../src/sandbox/options';
-import { SandboxInspector } from '../src/sandbox/inspector';
 import { startSandbox } from '../src/sandbox/server';
-import { startDevServer } from '../src/temporal/dev-server';
 import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId, progressQuery } from '../src/contracts/campaign';
+import type { CampaignProgress, CampaignResult } from '../src/contracts/campaign';
 import { TASK_QUEUES } from '../src/temporal/names';
 import { runWorkers } from '../src/worker';
-import { startWebhookReceiver } from '../test/harness/receivers';
-import type { CampaignProgress, CampaignResult } from '../src/contracts/campaign';
+import { EXIT_PORT_IN_USE, freePort, portInUse, portsTakenMessage } from '../dev/ports';
+import { startWebhookReceiver } from '../dev/receivers';
+import { SandboxInspector } from '../dev/sandbox/inspector';
+import { startDevServer } from '../dev/temporal/dev-server';
 
-const USAGE = 'usage: npm run demo -- [--recipients N] [--keep] [--serve] [--json] [--port 7233] [--ui-port 8233] [--data-dir .data]';
+const USAGE = `usage: npm run demo -- [--recipients N] [--keep] [--serve] [--json] [--data-dir .data]
+                       [--port 7233] [--ui-port 8233] [--sandbox-grpc-port 3203] [--sandbox-http-port 3100]
+  --serve    (npm start) bring the stack up for real use on the ports above, and keep it up
+Exit codes: 0 ok; 1 a check failed or the run broke; 2 bad flags; 3 a port it must use is in use.`;
 
 function parseFlags() {
   try {
@@ -38,18 +49,27 @@ function parseFlags() {
         keep: { type: 'boolean', default: false },
         serve: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
-        port: { type: 'string', default: '7233' },
-        'ui-port': { type: 'string', default: '8233' },
+        port: { type: 'string' },
+        'ui-port': { type: 'string' },
+        'sandbox-grpc-port': { type: 'string' },
+        'sandbox-http-port': { type: 'string' },
         'data-dir': { type: 'string', default: '.data' },
         help: { type: 'boolean', default: false },
       },
     });
     const recipients = Number(values.recipients);
     if (!Number.isInteger(recipients) || recipients < 7 || recipients > 200_000) throw new Error('--recipients must be an integer from 7 to 200000');
-    const port = Number(values.port);
-    const uiPort = Number(values['ui-port']);
-    if (!Number.isInteger(port) || !Number.isInteger(uiPort)) throw new Error('--port and --ui-port must be integers');
-    return { ...values, recipients, port, uiPort };
+    const port = (flag: string, text: string | undefined) => {
+      if (text === undefined) return undefined;
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--${flag} must be a port number from 1 to 65535, got "${text}"`);
+      return n;
+    };
+    return {
+      ...values,
+      recipients,
+      ports: { port: port('port', values.port), uiPort: port('ui-port', values['ui-port']), sandboxGrpcPort: port('sandbox-grpc-port', values['sandbox-grpc-port']), sandboxHttpPort: port('sandbox-http-port', values['sandbox-http-port']) },
+    };
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -84,24 +104,66 @@ function countsLine(c: OutcomeCounts): string {
 
 const dataDir = resolve(flags['data-dir']);
 mkdirSync(dataDir, { recursive: true });
+const workerLog = join(dataDir, 'worker.log');
+
+/** Ends the run with one line and an exit code, never a stack trace. */
+class DemoExit extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Where the stack listens. A port given as a flag, and every port of --serve (the README and the
+ * CLI's defaults name them), is used as it is: a taken one ends the run. Otherwise the demo prefers
+ * 7233/8233 for Temporal, taking free ports when those are in use, and its sandbox takes free ports.
+ */
+async function choosePorts(): Promise<{ port: number; uiPort: number; sandboxGrpcPort: number; sandboxHttpPort: number }> {
+  const given = flags.ports;
+  const port = given.port ?? (flags.serve ? 7233 : undefined);
+  const uiPort = given.uiPort ?? (flags.serve ? 8233 : undefined);
+  const sandboxGrpcPort = given.sandboxGrpcPort ?? (flags.serve ? 3203 : 0);
+  const sandboxHttpPort = given.sandboxHttpPort ?? (flags.serve ? 3100 : 0);
+  const taken = await portsTakenMessage([
+    { port: port ?? 0, flag: '--port N' },
+    { port: uiPort ?? 0, flag: '--ui-port N' },
+    { port: sandboxGrpcPort, flag: '--sandbox-grpc-port N' },
+    { port: sandboxHttpPort, flag: '--sandbox-http-port N' },
+  ]);
+  if (taken) throw new DemoExit(taken, EXIT_PORT_IN_USE);
+  const preferred = async (wanted: number) => ((await portInUse(wanted)) ? freePort() : wanted);
+  return { port: port ?? (await preferred(7233)), uiPort: uiPort ?? (await preferred(8233)), sandboxGrpcPort, sandboxHttpPort };
+}
+
 const stops: Array<() => Promise<unknown>> = [];
 async function stopAll(): Promise<void> {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
 }
 
+/** Faults and warnings on stderr, on a line of their own (the progress bar redraws itself). */
+function notice(line: string): void {
+  if (!flags.json && process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+  console.error(line);
+}
+
 async function main(): Promise<number> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installProcessLogger({ file: workerLog, terminalLevel: 'WARN', print: notice });
+  const ports = await choosePorts();
+  say(`Logs: worker and Temporal SDK ${workerLog}, Temporal server ${join(dataDir, 'temporal.log')}`);
   say(`Starting the Temporal dev server (SQLite state in ${join(dataDir, 'temporal.db')}) …`);
-  const temporal = await startDevServer({ dbFile: join(dataDir, 'temporal.db'), port: flags.port, uiPort: flags.uiPort, ui: true, logFile: join(dataDir, 'temporal.log') });
+  const temporal = await startDevServer({ dbFile: join(dataDir, 'temporal.db'), port: ports.port, uiPort: ports.uiPort, ui: true, logFile: join(dataDir, 'temporal.log') });
   stops.push(() => temporal.stop());
-  say(`  Temporal ${temporal.address}, Web UI ${temporal.uiUrl}`);
+  say(`  Temporal ${temporal.address}, Web UI ${temporal.uiUrl}${ports.port !== 7233 && flags.ports.port === undefined ? ' (port 7233 was in use)' : ''}`);
 
   // The consent window is scaled from 24 h to seconds so the whole story fits in a minute.
   // `--serve` is for real use: the usual sandbox ports, state kept in .data/, a consent window from
   // SANDBOX_CONSENT_WINDOW (default 24 h). The demo itself gets a fresh, fast sandbox.
   const sandbox = await startSandbox(flags.serve
-    ? { dbPath: join(dataDir, 'sandbox.sqlite'), grpcPort: 3203, httpPort: 3100, consentWindowMs: parseDurationMs(process.env.SANDBOX_CONSENT_WINDOW ?? '24h') }
-    : { dbPath: ':memory:', consentDecisionDelayMs: 1_500, consentWindowMs: 8_000, grpcPort: 0, httpPort: 0 });
+    ? { dbPath: join(dataDir, 'sandbox.sqlite'), grpcPort: ports.sandboxGrpcPort, httpPort: ports.sandboxHttpPort, consentWindowMs: parseDurationMs(process.env.SANDBOX_CONSENT_WINDOW ?? '24h') }
+    : { dbPath: ':memory:', consentDecisionDelayMs: 1_500, consentWindowMs: 8_000, grpcPort: ports.sandboxGrpcPort, httpPort: ports.sandboxHttpPort });
   stops.push(() => sandbox.close());
   say(`  Ppoppo sandbox ${sandbox.grpcUrl} (inspection ${sandbox.httpUrl})`);
 
@@ -191,7 +253,13 @@ main()
     process.exit(code);
   })
   .catch(async (error: unknown) => {
-    console.error(`demo failed: ${(error as Error).stack ?? String(error)}`);
+    if (error instanceof DemoExit) {
+      console.error(error.message);
+    } else {
+      // Unexpected: one line here, the stack in the log for whoever debugs it.
+      appendFileSync(workerLog, `demo failed: ${(error as Error).stack ?? String(error)}\n`);
+      console.error(`demo failed: ${(error as Error).message ?? String(error)} (details in ${workerLog})`);
+    }
     await stopAll();
-    process.exit(1);
+    process.exit(error instanceof DemoExit ? error.code : 1);
   });

@@ -14,8 +14,7 @@ import type { ListenerWorkflowInput } from './contracts/listener';
 import { createListenerActivities } from '../activities/listener';
 import type { ListenerDeps } from '../activities/listener';
 import type { listenerWorkflow } from '../workflows/listener/workflow';
-import { loadDotEnv } from './dotenv';
-import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
+import { envNumber, isMainModule, openProcessDeps, PROCESS_FLAGS_USAGE, runProcess } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 
 export const LISTENER_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/listener/workflow.ts', import.meta.url));
@@ -79,9 +78,18 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
   };
 }
 
+const USAGE = `usage: npm run listener [-- --log-file PATH]
+Consumes the API's delivery event stream and hands each event to its chunk workflow: runs the singleton
+listener workflow ${LISTENER_WORKFLOW_ID} and its activity on task queue ${TASK_QUEUES.listener} until SIGINT/SIGTERM.
+${PROCESS_FLAGS_USAGE}
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY;
+PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET; LISTENER_UNKNOWN_GRACE_MS (see .env.example).
+Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag; 4 cannot connect to Temporal.`;
+
 if (isMainModule(import.meta.url)) {
-  loadDotEnv();
-  const listener = await runListener();
-  console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID} - Ctrl-C to stop`);
-  await listener.finished;
+  runProcess('listener', USAGE, async () => {
+    const listener = await runListener();
+    console.info(`listener running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queue ${TASK_QUEUES.listener}, workflow ${LISTENER_WORKFLOW_ID} - Ctrl-C to stop`);
+    await listener.finished;
+  });
 }

@@ -1,10 +1,61 @@
 // Small helpers shared by the worker and listener processes.
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { PpoppoClient } from './api/client';
 import { clientConfigFromEnv } from './api/config';
-import { connectClient, connectWorkerConnection, temporalConfigFromEnv } from './temporal/config';
+import { installProcessLogger } from './logging';
+import { connectClient, connectWorkerConnection, describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
+import { loadDotEnv } from './dotenv';
+
+/** Exit codes of the worker and listener processes (the same meanings as the campaign CLI's). */
+export const PROCESS_EXIT = { failure: 1, usage: 2, cannotConnect: 4 } as const;
+
+/** An error the process prints as one line before exiting with `code`. */
+export class ProcessError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+    this.name = 'ProcessError';
+  }
+}
+
+/** The options every process entry point takes; the usage text also lists its environment. */
+export const PROCESS_FLAGS_USAGE = `  --log-file PATH   also append the full SDK log (with stack traces) to PATH
+  --help            this text`;
+
+/**
+ * Runs a process entry point (`npm run worker`, `npm run listener`): --help prints `usage` and exits 0,
+ * an unknown flag exits 2 naming it; the Temporal SDK logs one plain line per entry (INFO and up)
+ * on the terminal; a failure is one line on stderr and a meaningful exit code, never a stack trace.
+ */
+export function runProcess(name: string, usage: string, main: () => Promise<void>): void {
+  let values: { help?: boolean; 'log-file'?: string };
+  try {
+    ({ values } = parseArgs({ args: process.argv.slice(2), options: { help: { type: 'boolean' }, 'log-file': { type: 'string' } }, strict: true }));
+  } catch (err) {
+    console.error(`${name}: ${(err as Error).message}\n${usage}`);
+    process.exit(PROCESS_EXIT.usage);
+  }
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  try {
+    loadDotEnv(); // .env in the working directory (or ENV_FILE); variables already set win
+  } catch (err) {
+    console.error(`${name}: ${(err as Error).message}`);
+    process.exit(PROCESS_EXIT.usage);
+  }
+  installProcessLogger({ file: values['log-file'], terminalLevel: 'INFO' });
+  main().catch((err: unknown) => {
+    console.error(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(err instanceof ProcessError ? err.code : PROCESS_EXIT.failure);
+  });
+}
 
 /** True when the module with this import.meta.url is the script node/tsx was started with. */
 export function isMainModule(metaUrl: string): boolean {
@@ -26,7 +77,9 @@ export async function openProcessDeps(options: ProcessDepsOptions) {
   const temporalConfig = temporalConfigFromEnv();
   const namespace = options.namespace ?? temporalConfig.namespace;
   const owned: Array<() => Promise<void> | void> = [];
-  const connection = options.connection ?? (await connectWorkerConnection(temporalConfig));
+  const connection = options.connection ?? (await connectWorkerConnection(temporalConfig).catch((err: unknown) => {
+    throw new ProcessError(`cannot connect to Temporal at ${describeTemporalConfig(temporalConfig)}: ${(err as Error).message}; start it (npm run temporal:dev) or set TEMPORAL_ADDRESS`, PROCESS_EXIT.cannotConnect);
+  }));
   if (!options.connection) owned.push(() => connection.close());
   const temporalClient = options.temporalClient ?? (await connectClient({ ...temporalConfig, namespace }));
   if (!options.temporalClient) owned.push(() => temporalClient.connection.close());

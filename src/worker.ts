@@ -9,8 +9,7 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
-import { loadDotEnv } from './dotenv';
-import { envNumber, isMainModule, openProcessDeps } from './run-helpers';
+import { envNumber, isMainModule, openProcessDeps, PROCESS_FLAGS_USAGE, runProcess } from './run-helpers';
 import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { TASK_QUEUES } from './temporal/names';
 
@@ -73,9 +72,19 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   };
 }
 
+const USAGE = `usage: npm run worker [-- --log-file PATH]
+Runs the campaign and chunk workflows and their activities (task queue ${DEFAULT_TASK_QUEUES.campaigns}) and the
+send activity (task queue ${DEFAULT_TASK_QUEUES.send}) until SIGINT/SIGTERM.
+${PROCESS_FLAGS_USAGE}
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY;
+PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET; SEND_RATE_PER_SECOND (the app's
+request rate, enforced fleet-wide); FALLBACK_WEBHOOK_SECRET, SMTP_PASSWORD (see .env.example).
+Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag; 4 cannot connect to Temporal.`;
+
 if (isMainModule(import.meta.url)) {
-  loadDotEnv();
-  const workers = await runWorkers();
-  console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send} - Ctrl-C to stop`);
-  await workers.finished;
+  runProcess('worker', USAGE, async () => {
+    const workers = await runWorkers();
+    console.info(`workers running on ${describeTemporalConfig(temporalConfigFromEnv())}, task queues ${DEFAULT_TASK_QUEUES.campaigns} and ${DEFAULT_TASK_QUEUES.send} - Ctrl-C to stop`);
+    await workers.finished;
+  });
 }

@@ -4,7 +4,8 @@
 // Set TEST_TEMPORAL_ADDRESS to use a server you already run instead (it needs our search attributes).
 import { mkdirSync, rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
-import { startDevServer } from '../src/temporal/dev-server';
+import { startDevServer } from '../dev/temporal/dev-server';
+import { TEST_WORKER_LOG } from './support/quiet-logs';
 
 /**
  * Dynamic config for the test server. suggestContinueAsNew is low so continue-as-new paths run in
@@ -33,6 +34,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
 
   mkdirSync('test-results', { recursive: true });
   rmSync(TEST_SERVER_LOG, { force: true });
+  rmSync(TEST_WORKER_LOG, { force: true });
   const server = await startDevServer({ dynamicConfig: TEST_DYNAMIC_CONFIG, logFile: TEST_SERVER_LOG });
   project.provide('temporalAddress', server.address);
   process.env.TEMPORAL_ADDRESS = server.address;

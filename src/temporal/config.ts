@@ -1,5 +1,6 @@
 // Temporal connection settings from the environment, and the two kinds of connection we need:
 // a Client (starting/signalling/querying workflows) and a NativeConnection (workers).
+// Node only (reads TLS files, opens connections); names.ts beside it is the pure half workflows import.
 //
 // Reads: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default "default"),
 // TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (paths, mTLS), TEMPORAL_TLS_CA (path, optional server CA),

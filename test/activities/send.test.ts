@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { PpoppoClient } from '../../src/api/client';
 import { makeClientConfig } from '../../src/api/config';
 import type { FaultRequest } from '../../src/sandbox/faults';
-import { SandboxInspector } from '../../src/sandbox/inspector';
+import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
 import { createSendActivities } from '../../activities/send';
 import type { ChunkSource } from '../../src/campaign/chunk-source';

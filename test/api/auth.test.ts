@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TokenEndpointError, TokenSource } from '../../src/api/auth';
@@ -114,7 +115,7 @@ describe('TokenSource', () => {
     const tokens = source({ now: T0 });
     const callers = Array.from({ length: 20 }, () => tokens.getToken());
     // Give every caller the chance to start before the endpoint answers.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     release();
     const results = await Promise.all(callers);
     expect(new Set(results).size).toBe(1);

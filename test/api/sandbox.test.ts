@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenEndpointError, TokenSource } from '../../src/api/auth';
 import { PpoppoClient } from '../../src/api/client';
@@ -23,9 +24,9 @@ import {
 import type { ReconnectInfo } from '../../src/api/stream';
 import type { DeliveryEvent, EventType } from '../../src/api/types';
 import type { FaultRequest } from '../../src/sandbox/faults';
-import { SandboxInspector } from '../../src/sandbox/inspector';
+import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
-import { freePort } from '../../src/temporal/dev-server';
+import { freePort } from '../../dev/ports';
 import { AlertSender } from '../../src/alerts';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
@@ -76,7 +77,7 @@ async function retrySafe<T>(fn: () => Promise<T>): Promise<T> {
       return await fn();
     } catch (err) {
       if (!(err instanceof PpoppoApiError) || err.retry !== 'safe' || attempt >= 50) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 }
@@ -159,7 +160,7 @@ describe('sandbox: authentication', () => {
       const client = clientFor(short, { tokens });
       const id = await textTemplate(client, 'expiry');
       expect(tokens.fetchCount).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 2_100)); // let the 1 s token expire on the server
+      await sleep(2_100); // let the 1 s token expire on the server
       expect((await client.getTemplate(id)).id).toBe(id);
       expect(tokens.fetchCount).toBe(2);
 
@@ -167,7 +168,7 @@ describe('sandbox: authentication', () => {
       const fresh = clientFor(short);
       for (let i = 0; i < 4; i++) {
         expect((await fresh.getTemplate(id)).id).toBe(id);
-        await new Promise((resolve) => setTimeout(resolve, 700));
+        await sleep(700);
       }
       expect(fresh.tokens.fetchCount).toBeGreaterThanOrEqual(2);
     } finally {
@@ -368,7 +369,7 @@ describe('sandbox: stream resumption', () => {
         const receipt = await client.createSendRequest({ templateId, recipients: [{ ppnum: freshPpnum(), vars: { name: 'x' } }, { ppnum: freshPpnum(), vars: { name: 'y' } }] });
         target.id = receipt.sendRequestId;
         sent.push(receipt.sendRequestId);
-        await new Promise((resolve) => setTimeout(resolve, 250)); // between PENDING_CONSENT and CONSENT_GRANTED
+        await sleep(250); // between PENDING_CONSENT and CONSENT_GRANTED
         const cut = await injectFaults(sb, { cutStreamsNow: true });
         expect(cut.cutStreams).toBe(1); // our stream was open and got cut
         events.push(...(await reading));

@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { countRecipients } from '../../src/campaign/outcomes';
 import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
-import { ManagedProcess } from '../harness/process';
-import { startStack, type Stack } from '../harness/stack';
-import { ledgerOutcome } from '../harness/checks';
+import { ManagedProcess } from '../../dev/stack/managed-process';
+import { startStack, type Stack } from '../../dev/stack/start-stack';
+import { ledgerOutcome } from '../../dev/chaos/checks';
 import { pollUntil } from '../support/temporal';
 
 const dir = mkdtempSync(join(tmpdir(), 'ppoppo-bad-credentials-'));

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FAULT_KINDS } from '../harness/faults';
+import { FAULT_KINDS } from '../../dev/chaos/faults';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

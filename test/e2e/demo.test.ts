@@ -1,13 +1,17 @@
 // The README's main job, run as a user would: `npm run demo` spawned as a real process on its own
 // Temporal dev server, sandbox, worker and listener. Its JSON report must show a completed campaign
-// that passed every check against the sandbox ledger and the fallback receiver.
+// that passed every check against the sandbox ledger and the fallback receiver, and its terminal
+// output must stay readable: the faults the demo provokes on purpose (test numbers …06 and …07) are
+// one plain line each, while the full worker log, with the failures' details, is in the data dir.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { OutcomeCounts } from '../../src/campaign/outcomes';
-import { freePort } from '../../src/temporal/dev-server';
+import { SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
+import { freePort } from '../../dev/ports';
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -20,8 +24,11 @@ function runDemo(args: string[]): Promise<{ code: number | null; stdout: string;
   });
 }
 
+/** Lines of a stack trace ("    at fn (file:line)"). */
+const STACK_LINE = /^\s+at /m;
+
 describe('npm run demo', () => {
-  it('runs the example campaign end to end and reports every check passed', async () => {
+  it('runs the example campaign end to end, reports every check passed, and keeps the terminal readable', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'demo-'));
     const [port, uiPort] = [await freePort(), await freePort()];
     const { code, stdout, stderr } = await runDemo(['--recipients', '400', '--json', '--port', String(port), '--ui-port', String(uiPort), '--data-dir', dataDir]);
@@ -35,11 +42,45 @@ describe('npm run demo', () => {
     expect(report.result.counts.expired).toBeGreaterThanOrEqual(1);
     expect(report.fallbacksReceived).toBe(report.result.counts.denied + report.result.counts.expired);
     expect(report.webUi).toContain(`127.0.0.1:${uiPort}`);
+
+    // The terminal: no stack trace, no task token, no SDK noise; each provoked fault in one plain line.
+    const terminal = `${stdout}\n${stderr}`;
+    expect(terminal).not.toMatch(STACK_LINE);
+    expect(terminal).not.toContain('No workflows registered');
+    expect(terminal).not.toContain('taskToken');
+    expect(stderr).toMatch(/^campaign demo-\d+, chunk 0: send refused \(UNAVAILABLE\), nothing was accepted; sending again .+$/m); // …07
+    expect(stderr).toMatch(/^campaign demo-\d+, chunk 0: the answer to the send was lost \(INTERNAL\); checking with the API .+$/m); // …06
+
+    // The full log is in the data dir, with the failures' types and stacks, and still no task token.
+    const workerLog = join(dataDir, 'worker.log');
+    expect(existsSync(workerLog)).toBe(true);
+    const log = readFileSync(workerLog, 'utf8');
+    expect(log).toContain(SEND_FAILURE_TYPES.refused);
+    expect(log).toContain(SEND_FAILURE_TYPES.ambiguous);
+    expect(log).toContain('No workflows registered');
+    expect(log).toMatch(STACK_LINE);
+    expect(log).not.toContain('taskToken');
   }, 240_000);
 
   it('rejects a bad flag with exit code 2 and names it', async () => {
     const { code, stderr } = await runDemo(['--recipients', 'many']);
     expect(code).toBe(2);
     expect(stderr).toContain('--recipients');
+  }, 60_000);
+
+  it('npm start with a sandbox port in use: one line naming the port and the flag, exit code 3', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as { port: number }).port;
+    try {
+      const dataDir = mkdtempSync(join(tmpdir(), 'demo-serve-'));
+      const [port, uiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+      const { code, stdout, stderr } = await runDemo(['--serve', '--data-dir', dataDir, '--port', String(port), '--ui-port', String(uiPort), '--sandbox-grpc-port', String(takenPort), '--sandbox-http-port', String(httpPort)]);
+      expect(code, stderr).toBe(3);
+      expect(stderr).toContain(`port ${takenPort} is in use: stop what listens there, or choose another port with --sandbox-grpc-port N`);
+      expect(`${stdout}\n${stderr}`).not.toMatch(STACK_LINE);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   }, 60_000);
 });

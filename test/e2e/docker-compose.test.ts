@@ -1,16 +1,18 @@
-// docker-compose.yml without a Docker engine: Debian's docker-compose (1.29, see .ci/run
-// REQUIRED_DEBS) parses and resolves it with `config`, and the checks below tie it to the project:
-// every command of our services is an npm script whose file exists and is in the image, every
-// ${VARIABLE} is documented in .env.example, every variable our services get is one our code reads,
-// and `cp .env.example .env` does not point a container at its own loopback address.
+// docker-compose.yml and the Dockerfile without a Docker engine: Debian's docker-compose (1.29, see
+// scripts/system-deps.sh) parses and resolves the file with `config`, and the checks below tie it to
+// the project: every npm script a service or the Dockerfile runs, and every npm script whose entry
+// file the image holds, finds its entry and every file it imports in the image (test/support/docker-image.ts);
+// every ${VARIABLE} is documented in .env.example; every variable our services get is one their code
+// reads; and `cp .env.example .env` does not point a container at its own loopback address.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
+import { importGraph, npmScriptsIn, readImage, scriptCommand, scriptEntry, type ImageContents } from '../support/docker-image';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -38,7 +40,8 @@ async function composeConfig(envFile: string, quiet = false): Promise<{ code: nu
 }
 
 const raw = parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as { services: Record<string, Service> };
-const packageScripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const packageScripts = packageJson.scripts;
 const documented = new Set([...readFileSync(ENV_EXAMPLE, 'utf8').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
 
 /** Services built from this repository (the others are upstream images). */
@@ -52,23 +55,50 @@ function strings(value: unknown): string[] {
   return [];
 }
 
-/** Paths a Dockerfile copies into the image (COPY <src...> <dest>). */
-function copiedPaths(dockerfile: string): string[] {
-  return [...readFileSync(dockerfile, 'utf8').matchAll(/^COPY\s+(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+/** The Dockerfile a service is built from. */
+function dockerfileOf(service: Service): string {
+  return join(ROOT, service.build!.context, service.build!.dockerfile ?? 'Dockerfile');
 }
 
-/** Source text of our runtime code, to check that a variable is read somewhere. */
-function runtimeSource(): string {
-  const texts: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (path.endsWith('.ts')) texts.push(readFileSync(path, 'utf8'));
-    }
-  };
-  for (const dir of ['src', 'activities', 'workflows', 'scripts']) walk(join(ROOT, dir));
-  return texts.join('\n');
+/** Files our code runs in a container: the graphs of every service's npm script and health check. */
+function serviceFiles(): string[] {
+  const files = new Set<string>();
+  for (const [, service] of ourServices) {
+    const entries = [...npmScriptsIn(strings(service.command).join(' ')).map((script) => scriptEntry(packageScripts[script] ?? '')), healthCheckCommand(service)?.entry];
+    for (const entry of entries) if (entry && existsSync(join(ROOT, entry))) for (const file of importGraph(ROOT, entry).files) files.add(file);
+  }
+  return [...files];
+}
+
+/** The file of ours a health check runs (e.g. `npx tsx scripts/task-queue-health.ts`), if any. */
+function healthCheckCommand(service: Service): ReturnType<typeof scriptCommand> {
+  const words = strings(service.healthcheck?.test);
+  return scriptCommand(words.filter((word) => !['CMD', 'CMD-SHELL', 'NONE'].includes(word)).join(' '));
+}
+
+/**
+ * What keeps `npm run <script>` from running in the image, in plain words (empty when it can run):
+ * its entry file, every file the entry imports (transitively), and the npm packages they import.
+ */
+function missingForScript(image: ImageContents, script: string): string[] {
+  const command = packageScripts[script];
+  if (command === undefined) return [`npm script "${script}" is not in package.json`];
+  const run = scriptCommand(command);
+  if (run === undefined) return []; // not a file run by tsx/node/bash (e.g. tsc, vitest): nothing to resolve
+  return missingForFile(image, run.entry, `npm run ${script}`, run.runnerPackage);
+}
+
+/** `runnerPackage`: the npm package that runs the file (tsx), which must be installed too. */
+function missingForFile(image: ImageContents, entry: string, what: string, runnerPackage?: string): string[] {
+  if (!existsSync(join(ROOT, entry))) return [`${what}: ${entry} does not exist`];
+  const graph = importGraph(ROOT, entry);
+  const problems = graph.unresolved.map((unresolved) => `${what}: import ${unresolved} resolves to no file`);
+  for (const file of graph.files) {
+    if (!image.has(file)) problems.push(`${what}: ${graph.chains.get(file)!.join(' → ')} is not in the image (the Dockerfile copies ${image.copied.join(', ')}; see also .dockerignore)`);
+  }
+  const installed = image.omitsDevDependencies ? packageJson.dependencies : { ...packageJson.dependencies, ...packageJson.devDependencies };
+  for (const name of [...graph.packages, ...(runnerPackage ? [runnerPackage] : [])]) if (!(name in installed)) problems.push(`${what}: package ${name} is not installed in the image`);
+  return problems;
 }
 
 describe('docker-compose.yml', () => {
@@ -96,28 +126,36 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs the sandbox, worker and listener from npm scripts whose files exist and are in the image', () => {
+  it('runs the sandbox, worker and listener from npm scripts the image holds with every file they import', () => {
     expect(ourServices.map(([name]) => name).sort()).toEqual(['listener', 'sandbox', 'worker']);
     for (const [name, service] of ourServices) {
-      const dockerfile = join(ROOT, service.build!.context, service.build!.dockerfile ?? 'Dockerfile');
+      const dockerfile = dockerfileOf(service);
       expect(existsSync(dockerfile), `${name}: ${dockerfile}`).toBe(true);
-      const copied = copiedPaths(dockerfile);
-      for (const path of copied) expect(existsSync(join(ROOT, path)), `${dockerfile}: COPY ${path}`).toBe(true);
-      const inImage = (file: string) => copied.some((path) => file === path || file.startsWith(`${path.replace(/\/$/, '')}/`));
+      const image = readImage(ROOT, dockerfile);
+      for (const path of image.copied) expect(existsSync(join(ROOT, path)), `${dockerfile}: COPY ${path}`).toBe(true);
 
       expect(service.command, `${name}.command`).toEqual(['npm', 'run', expect.any(String)]);
       const script = (service.command as string[])[2]!;
-      expect(packageScripts[script], `${name}: npm script "${script}"`).toBeDefined();
-      const file = /^tsx (?:--\S+ )*(\S+)/.exec(packageScripts[script]!)?.[1];
-      expect(file, `${name}: npm script "${script}" runs a file with tsx`).toBeDefined();
-      expect(existsSync(join(ROOT, file!)), `${name}: ${file}`).toBe(true);
-      expect(inImage(file!), `${name}: ${file} is copied into the image`).toBe(true);
+      expect(scriptEntry(packageScripts[script] ?? ''), `${name}: npm script "${script}" runs a file`).toBeDefined();
+      expect(missingForScript(image, script), name).toEqual([]);
+      // A health check that runs our code needs its files in the image too.
+      const check = healthCheckCommand(service);
+      if (check) expect(missingForFile(image, check.entry, `${name} healthcheck`, check.runnerPackage), name).toEqual([]);
+    }
+  });
 
-      // Health checks that run our code name files that exist in the image too.
-      for (const word of strings(service.healthcheck?.test).filter((w) => /\.(ts|js|mjs)$/.test(w))) {
-        expect(existsSync(join(ROOT, word)), `${name} healthcheck: ${word}`).toBe(true);
-        expect(inImage(word), `${name} healthcheck: ${word} is copied into the image`).toBe(true);
-      }
+  it('builds an image that can run every npm script it names and every npm script whose entry file it holds', () => {
+    const dockerfiles = new Set(ourServices.map(([, service]) => dockerfileOf(service)));
+    for (const dockerfile of dockerfiles) {
+      const image = readImage(ROOT, dockerfile);
+      const named = image.npmScripts;
+      const held = Object.keys(packageScripts).filter((script) => {
+        const entry = scriptEntry(packageScripts[script]!);
+        return entry !== undefined && image.has(entry);
+      });
+      expect(held.length, `${dockerfile} holds the entry of some npm script`).toBeGreaterThan(0);
+      const problems = [...new Set([...named, ...held])].flatMap((script) => missingForScript(image, script));
+      expect(problems, dockerfile).toEqual([]);
     }
   });
 
@@ -138,8 +176,8 @@ describe('docker-compose.yml', () => {
     expect([...used].filter((name) => !documented.has(name))).toEqual([]);
   });
 
-  it('gives our services only variables our code reads', () => {
-    const source = runtimeSource();
+  it('gives our services only variables their code reads', () => {
+    const source = serviceFiles().map((file) => readFileSync(join(ROOT, file), 'utf8')).join('\n');
     for (const [name, service] of ourServices) {
       const unread = Object.keys(service.environment ?? {}).filter((key) => !source.includes(key));
       expect(unread, `${name}.environment`).toEqual([]);

@@ -12,12 +12,12 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
-import type { SandboxInspector } from '../../src/sandbox/inspector';
+import type { SandboxInspector } from '../../dev/sandbox/inspector';
 import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import { chunkWorkflowId, chunkRecipientsQuery } from '../../src/contracts/chunk';
 import type { TaskQueueNames } from '../../src/worker';
 import type { CampaignResult } from '../../src/contracts/campaign';
-import { ledgerOutcome } from '../harness/checks';
+import { ledgerOutcome } from '../../dev/chaos/checks';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 import { pollUntil } from '../support/temporal';
 

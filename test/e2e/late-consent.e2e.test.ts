@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient } from '../../src/client/campaigns';
 import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
 const run = randomUUID().slice(0, 8);

@@ -18,13 +18,14 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
 import { startSandbox } from '../../src/sandbox/server';
-import { temporalCliPath } from '../../src/temporal/dev-server';
+import { temporalCliPath } from '../../dev/temporal/dev-server';
 import { TASK_QUEUES } from '../../src/temporal/names';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
 import type { CampaignProgress } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
-import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs, testTemporalAddress } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, pollUntil, testTemporalAddress } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const README_CAMPAIGN_ID = 'spring-sale';

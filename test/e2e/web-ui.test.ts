@@ -19,14 +19,16 @@ import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
 import { startSandbox } from '../../src/sandbox/server';
 import { connectClient, connectWorkerConnection } from '../../src/temporal/config';
-import { freePort, startDevServer } from '../../src/temporal/dev-server';
-import type { DevServer } from '../../src/temporal/dev-server';
+import { freePort } from '../../dev/ports';
+import { startDevServer } from '../../dev/temporal/dev-server';
+import type { DevServer } from '../../dev/temporal/dev-server';
 import { CAMPAIGN_ID_KEY, TASK_QUEUES } from '../../src/temporal/names';
 import { campaignWorkflowId, progressQuery, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { runWorkers } from '../../src/worker';
 import type { RunningWorkers } from '../../src/worker';
 import type { CampaignProgress } from '../../src/contracts/campaign';
-import { pollUntil, quietTemporalLogs } from '../support/temporal';
+import { pollUntil } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 /** Debian's chromium package (see .ci/run REQUIRED_DEBS). */
 const CHROMIUM = '/usr/bin/chromium';

@@ -5,7 +5,7 @@ import type { FallbackMessage } from '../../activities/fallback/channel';
 import type { EmailChannelSettings } from '../../src/campaign/fallback-settings';
 import { createEmailChannel } from '../../activities/fallback/email';
 import { sendExpectingFailure } from './expect-failure';
-import { startSmtpReceiver, type SmtpReceiver } from '../harness/receivers';
+import { startSmtpReceiver, type SmtpReceiver } from '../../dev/receivers';
 
 const fastBackoff = { initialMs: 5, maxMs: 50 };
 

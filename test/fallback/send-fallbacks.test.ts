@@ -12,7 +12,13 @@ import { CONFIGURATION_FAULT } from '../../src/contracts/chunk';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { planRecipients } from '../../activities/recipients';
 import type { FallbackChannelSettings } from '../../src/campaign/fallback-settings';
-import { startSmtpReceiver, startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startSmtpReceiver, startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
+import { testLogger } from '../support/quiet-logs';
+
+/** The activity's Context, its SDK log in test-results/worker.log (failures here are on purpose). */
+function mockEnvironment(info: ConstructorParameters<typeof MockActivityEnvironment>[0] = {}): MockActivityEnvironment {
+  return new MockActivityEnvironment(info, { logger: testLogger() });
+}
 
 const A = '12300000003';
 const B = '12300000005';
@@ -52,7 +58,7 @@ describe('sendFallbacks', () => {
   it('returns one result per item in order; a permanent failure does not fail the batch', async () => {
     const { sendFallbacks, input, receiver } = await setup([B]);
     const heartbeats: { done: FallbackItemResult[] }[] = [];
-    const env = new MockActivityEnvironment();
+    const env = mockEnvironment();
     env.on('heartbeat', (details: { done: FallbackItemResult[] }) => heartbeats.push(details));
 
     const results = await env.run(sendFallbacks, input([
@@ -76,7 +82,7 @@ describe('sendFallbacks', () => {
   it('on a retried attempt, skips items its heartbeat details report done', async () => {
     const { sendFallbacks, input, receiver } = await setup();
     const doneBefore: FallbackItemResult[] = [{ ppnum: A, status: 'sent', attempts: 2 }];
-    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: doneBefore } });
+    const env = mockEnvironment({ attempt: 2, heartbeatDetails: { done: doneBefore } });
 
     const results = await env.run(sendFallbacks, input([
       { ppnum: A, outcome: 'denied', vars: { name: 'Ana' } },
@@ -92,14 +98,14 @@ describe('sendFallbacks', () => {
 
   it('reports outcomes that do not call for a fallback as failed without sending', async () => {
     const { sendFallbacks, input, receiver } = await setup();
-    const results = await new MockActivityEnvironment().run(sendFallbacks, input([{ ppnum: A, outcome: 'delivered', vars: {} }]));
+    const results = await mockEnvironment().run(sendFallbacks, input([{ ppnum: A, outcome: 'delivered', vars: {} }]));
     expect(results).toEqual([{ ppnum: A, status: 'failed', attempts: 0, error: 'outcome delivered does not call for a fallback' }]);
     expect(receiver.requests).toHaveLength(0);
   });
 
   it('reports bad channel settings as a configuration fault the chunk holds for (nobody\'s fallback fails)', async () => {
     const { sendFallbacks, input } = await setup();
-    const env = new MockActivityEnvironment();
+    const env = mockEnvironment();
     const items = [{ ppnum: A, outcome: 'denied' as const, vars: {} }];
 
     const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } as unknown as FallbackChannelSettings })).catch((err: unknown) => err);
@@ -122,7 +128,7 @@ describe('sendFallbacks', () => {
       channelFactory: (settings) => createWebhookChannel(settings as Parameters<typeof createWebhookChannel>[0], { env: {}, backoff: { initialMs: 5, maxMs: 50 } }),
     });
     const items = [A, B, C].map((ppnum) => ({ ppnum, outcome: 'denied' as const, vars: { name: 'x' } }));
-    const err = await new MockActivityEnvironment()
+    const err = await mockEnvironment()
       .run(sendFallbacks, { campaignId: 'spring', chunkIndex: 0, channel: { type: 'webhook' as const, url: receiver.url, maxAttempts: 2 }, template: 'Hi', items })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
@@ -139,7 +145,7 @@ describe('sendFallbacks', () => {
     const smtp = await startSmtpReceiver({ rcpt: (address) => ({ code: 451, message: `greylisted, try ${address} later` }) });
     try {
       const { sendFallbacks } = createFallbackActivities();
-      const err = await new MockActivityEnvironment()
+      const err = await mockEnvironment()
         .run(sendFallbacks, {
           campaignId: 'spring',
           chunkIndex: 0,
@@ -170,7 +176,7 @@ describe('sendFallbacks', () => {
       const plan = await planRecipients({ campaignId: 'spring', file, format: 'csv', requiredVars: ['name'], chunkSize: 10, maxIssues: 10 });
       const { sendFallbacks, input, receiver } = await setup();
 
-      const results = await new MockActivityEnvironment().run(sendFallbacks, input(
+      const results = await mockEnvironment().run(sendFallbacks, input(
         [{ ppnum: B, outcome: 'denied' }, { ppnum: C, outcome: 'denied' }],
         { source: plan.chunks[0] },
       ));

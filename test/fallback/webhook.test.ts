@@ -5,7 +5,7 @@ import type { FallbackMessage } from '../../activities/fallback/channel';
 import { parseRetryAfter } from '../../activities/fallback/retry';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { sendExpectingFailure } from './expect-failure';
-import { startWebhookReceiver, type WebhookReceiver } from '../harness/receivers';
+import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 
 const SECRET = 'test-webhook-secret';
 const env = { FALLBACK_WEBHOOK_SECRET: SECRET, OTHER_SECRET: 'other-secret' };

@@ -11,7 +11,8 @@ import { makeClientConfig } from '../../src/api/config';
 import { startSandbox } from '../../src/sandbox/server';
 import { runListener } from '../../src/listener';
 import type { RunningListener } from '../../src/listener';
-import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, pollUntil } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 import { fakeChunkWorkflow, receivedQuery } from './fixtures/workflows';
 
 const run = randomUUID().slice(0, 8);

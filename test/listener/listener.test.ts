@@ -2,6 +2,7 @@
 // (via runListener), stand-in chunk workflows (fixtures/workflows.ts) and an in-memory event log
 // in place of the Ppoppo stream, so the test decides exactly when each event appears.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
@@ -11,7 +12,8 @@ import type { PpoppoClient } from '../../src/api/client';
 import { runListener } from '../../src/listener';
 import type { RunningListener, RunListenerOptions } from '../../src/listener';
 import { listenerCursorQuery } from '../../src/contracts/listener';
-import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, pollUntil } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 import { FakeEventLog } from './fake-event-stream';
 import { fakeChunkWorkflow, finishSignal, receivedQuery } from './fixtures/workflows';
 
@@ -52,7 +54,6 @@ async function startChunk(name: string): Promise<WorkflowHandle<typeof fakeChunk
 
 const received = (handle: WorkflowHandle) => handle.query(receivedQuery);
 const listenerCursor = () => client.workflow.getHandle(listenerOptions().workflowId!).query(listenerCursorQuery);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   quietTemporalLogs();

@@ -1,4 +1,5 @@
 // Token endpoint, JWKS, bearer-token checks on every RPC, and both method path forms.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,7 +72,7 @@ describe('bearer token checks', () => {
   it('an expired token is UNAUTHENTICATED', async () => {
     const token = await tokenFor(sandbox);
     await rpc(clients.template, 'listTemplates', {}, token);
-    await new Promise((resolve) => setTimeout(resolve, 2100)); // the 1 s token must lapse
+    await sleep(2100); // the 1 s token must lapse
     const err = await failure(rpc(clients.template, 'listTemplates', {}, token));
     expect(err.code).toBe(status.UNAUTHENTICATED);
   });

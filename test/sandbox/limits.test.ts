@@ -1,5 +1,6 @@
 // Per-app rate limit (token bucket) and monthly quota: RESOURCE_EXHAUSTED with retry-after-ms in
 // both the initial headers and the trailers; refused requests store nothing.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateSendRequestResp, GetUsageStatsResp, Template } from '../../src/api/gen/ppoppo/external/v1/external';
@@ -45,7 +46,7 @@ describe('rate limit', () => {
     expect(Number(trailer)).toBeLessThanOrEqual(500);
     expect(await sendRequestCount()).toBe(before);
 
-    await new Promise((resolve) => setTimeout(resolve, Number(trailer)));
+    await sleep(Number(trailer));
     await send(freshPpnum());
     const stats = await inspect<{ rateLimitRefusals: number; createSendRequest: { maxCallsInAnySecond: number; maxAcceptedInAnySecond: number } }>(sandbox, '/inspect/stats');
     expect(stats.rateLimitRefusals).toBe(1);

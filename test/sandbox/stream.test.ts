@@ -1,5 +1,6 @@
 // StreamSendRequestEvents: replay from the start or after a cursor, live events, filters, and the
 // server ending streams (after N events, and on demand) with nothing missed or repeated on resume.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SendRequestEventType as E, type CreateSendRequestResp, type SendRequestEvent, type Template } from '../../src/api/gen/ppoppo/external/v1/external';
@@ -98,7 +99,7 @@ describe('event stream', () => {
       const open = readStream(clients.message, { afterEventId: '7ZZZZZZZZZZZZZZZZZZZZZZZZZ' }, token, () => false);
       let cut = 0;
       for (let i = 0; i < 50 && cut === 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 20)); // until the stream is registered
+        await sleep(20); // until the stream is registered
         cut = (await inspect<{ cutStreams: number }>(sandbox, '/inspect/faults', { cutStreamsNow: true })).cutStreams;
       }
       expect(cut).toBe(1);

@@ -1,17 +1,18 @@
 // The production worker and listener, in the test process, on the shared Temporal test server and a
 // fresh sandbox, with task queues and a listener workflow of their own so test files never meet.
-// (test/harness/stack.ts is the other way: every part as a separate process, for kill/restart.)
+// (dev/stack/start-stack.ts is the other way: every part as a separate process, for kill/restart.)
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { PpoppoClient } from '../../src/api/client';
 import { makeClientConfig } from '../../src/api/config';
 import { runListener, type RunListenerOptions, type RunningListener } from '../../src/listener';
-import { SandboxInspector } from '../../src/sandbox/inspector';
+import { SandboxInspector } from '../../dev/sandbox/inspector';
 import type { SandboxOptions } from '../../src/sandbox/options';
 import { startSandbox } from '../../src/sandbox/server';
 import { runWorkers, type RunningWorkers, type TaskQueueNames } from '../../src/worker';
-import { connectTestClient, connectTestWorkerConnection, quietTemporalLogs } from './temporal';
+import { connectTestClient, connectTestWorkerConnection } from './temporal';
+import { quietTemporalLogs } from './quiet-logs';
 
 export interface CampaignStack {
   sandbox: Awaited<ReturnType<typeof startSandbox>>;

@@ -1,8 +1,9 @@
 // Helpers for tests that use the shared Temporal dev server started by test/global-setup.ts.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 
 /** Frontend address of the shared test server. */
 export function testTemporalAddress(): string {
@@ -46,15 +47,6 @@ export async function pollUntil<T>(what: string, probe: () => Promise<T>, done: 
       const last = error instanceof Error ? `error: ${error.message}` : `value: ${JSON.stringify(value)}`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last ${last}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Keep SDK worker logs to warnings and errors in this test process (the Runtime installs once). */
-export function quietTemporalLogs(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // already installed in this process
+    await sleep(100);
   }
 }

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
-import { connectTestClient, connectTestWorkerConnection, quietTemporalLogs, uniqueTaskQueue } from '../support/temporal';
+import { startDevServer, type DevServer } from '../../dev/temporal/dev-server';
+import { connectTestClient, connectTestWorkerConnection, uniqueTaskQueue } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 import { smokeActivities } from './fixtures/activities';
 import { finishSignal, waitForFinishWorkflow } from './fixtures/workflows';
 

@@ -7,7 +7,8 @@ import type { Client } from '@temporalio/client';
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { CAMPAIGN_ID_KEY } from '../../src/temporal/names';
 import { campaignWorkflowId } from '../../src/contracts/campaign';
-import { connectTestClient, connectTestWorkerConnection, pollUntil, quietTemporalLogs, uniqueTaskQueue } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, pollUntil, uniqueTaskQueue } from '../support/temporal';
+import { quietTemporalLogs } from '../support/quiet-logs';
 import { smokeActivities } from './fixtures/activities';
 import { finishSignal, setStatusUpdate, smokeWorkflow, statusQuery } from './fixtures/workflows';
 

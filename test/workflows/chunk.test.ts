@@ -2,6 +2,7 @@
 // (refused → wait → retry, ambiguous → reconcile → adopt, timed out → reconcile → resend),
 // pause/resume/cancel before sending, the consent window, and fallback at most once.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,7 +87,7 @@ describe('sending', () => {
     const { templateId, calls } = world.scenario({
       send: async (_call, attempt) => {
         // The first attempt outlives its 30 s start-to-close timeout, like a worker that died mid-call.
-        if (attempt === 1) await new Promise((resolve) => setTimeout(resolve, 33_000));
+        if (attempt === 1) await sleep(33_000);
         return `sr-attempt-${attempt}`;
       },
       reconcile: () => null,

@@ -2,14 +2,14 @@
 // test (test/workflows/replay.test.ts). Run `npm run record-histories` after an intended change to
 // workflow code; a change that breaks determinism then shows up as a replay failure instead.
 //
-// Uses TEMPORAL_ADDRESS when set; otherwise starts a throwaway dev server (src/temporal/dev-server.ts).
+// Uses TEMPORAL_ADDRESS when set; otherwise starts a throwaway dev server (dev/temporal/dev-server.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { EventType } from '../../src/api/types';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { isMainModule } from '../../src/run-helpers';
-import { startDevServer } from '../../src/temporal/dev-server';
+import { startDevServer } from '../../dev/temporal/dev-server';
 import { campaignWorkflowId, pauseUpdate, resumeUpdate, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { chunkWorkflowId } from '../../src/contracts/chunk';
 import { StubWorld, ambiguous, recipients, refused } from './stub-worker';

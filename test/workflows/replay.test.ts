@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 const dir = fileURLToPath(new URL('./histories/', import.meta.url));
 /** Each fixture with the workflow id it ran under (the campaign workflow checks its own id). */
@@ -20,6 +21,7 @@ describe('replay of recorded histories', () => {
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {
+    quietTemporalLogs();
     const histories = index.map(({ file, workflowId }) => ({ workflowId, history: historyFromJSON(JSON.parse(readFileSync(dir + file, 'utf8'))) }));
     const results = Worker.runReplayHistories(
       { workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)) },

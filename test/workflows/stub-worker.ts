@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
@@ -14,6 +14,7 @@ import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../src/contracts/chunk';
 import { CONFIGURATION_FAULT, deliveryEventsSignal, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
+import { quietTemporalLogs } from '../support/quiet-logs';
 
 export interface SendCall {
   templateId: string;
@@ -79,7 +80,7 @@ export class StubWorld {
 
   /** `address`: the shared test server (testTemporalAddress()) or the record script's own. */
   async start(address: string): Promise<void> {
-    quietWorkerLogs();
+    quietTemporalLogs();
     this.client = new Client({ connection: await Connection.connect({ address }) });
     this.worker = await Worker.create({
       connection: await NativeConnection.connect({ address }),
@@ -191,15 +192,6 @@ export class StubWorld {
         return { total: valid + invalid.length, valid, invalidCount: invalid.length, duplicateCount: 0, issues: invalid, chunks };
       },
     };
-  }
-}
-
-/** These tests provoke failures on purpose: keep the worker's log to errors (once per process). */
-function quietWorkerLogs(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
   }
 }
 

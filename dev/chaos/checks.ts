@@ -5,12 +5,12 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FallbackTrigger, RecipientOutcome } from '../../src/campaign/outcomes';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
-import type { LedgerEntry } from '../../src/sandbox/inspector';
+import type { LedgerEntry } from '../sandbox/inspector';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
 import type { InjectedFault } from './faults';
-import type { WebhookReceiver } from './receivers';
-import type { Stack } from './stack';
+import type { WebhookReceiver } from '../receivers';
+import type { Stack } from '../stack/start-stack';
 
 export interface Check {
   name: string;

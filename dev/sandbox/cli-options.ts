@@ -1,7 +1,7 @@
 // `npm run sandbox` options: command-line flags win over SANDBOX_* environment variables, which
 // win over the defaults (ports 3203/3100 as in Ppoppo's local docs, DB .data/sandbox.sqlite).
 import { parseArgs } from 'node:util';
-import { DEFAULT_APP, parseDurationMs, type SandboxOptions } from './options';
+import { DEFAULT_APP, parseDurationMs, type SandboxOptions } from '../../src/sandbox/options';
 
 const FLAGS = {
   host: 'SANDBOX_HOST',

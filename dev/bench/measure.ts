@@ -2,9 +2,10 @@
 // delivery ledger) and from Temporal (chunk start times, history sizes, recipient histories).
 // Used by scripts/bench.ts; no timing is asserted anywhere.
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { CampaignClient } from '../../src/client/campaigns';
-import type { SandboxInspector, SandboxStats, SendRequestEntry } from '../../src/sandbox/inspector';
+import type { SandboxInspector, SandboxStats, SendRequestEntry } from '../sandbox/inspector';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
@@ -95,7 +96,7 @@ export async function listCampaignWorkflows(client: Client, campaignId: string, 
     }
     const closed = [...campaignRuns, ...chunkRuns].every((info) => info.status.name !== 'RUNNING');
     if ((chunkRuns.length >= chunks && closed) || Date.now() > deadline) return { campaignRuns, chunks: chunkRuns };
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
   }
 }
 

@@ -5,12 +5,13 @@
 // Reads: TEMPORAL_CLI (path of the temporal binary; otherwise scripts/temporal.sh finds or builds one).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from './names';
+import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
+import { freePort } from '../ports';
 
 export interface DevServerOptions {
   /** SQLite state file. Default: a fresh file in a temp dir, removed by stop(). */
@@ -176,20 +177,4 @@ export function temporalCliPath(): string {
     cachedCli = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   }
   return cachedCli;
-}
-
-/** A port that was free a moment ago (the OS picks it; we release it for the server). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,9 +1,10 @@
 // The faults the fault campaign injects, and its seeded schedule. Every fault is real: processes
 // are SIGKILLed and started again, the Temporal server restarts on its SQLite file, and the
 // sandbox's own fault switches (POST /inspect/faults, /inspect/config) misbehave on the wire.
-import { ManagedProcess } from './process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ManagedProcess } from '../stack/managed-process';
 import type { Random } from './random';
-import type { Stack } from './stack';
+import type { Stack } from '../stack/start-stack';
 
 export const FAULT_KINDS = [
   'worker-kill',
@@ -57,7 +58,6 @@ export interface ConsentTiming {
 
 export async function injectFault(stack: Stack, planned: PlannedFault, random: Random, consent: ConsentTiming): Promise<InjectedFault> {
   const started = Date.now();
-  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   let detail: string;
   let sandboxBeforeRestart: InjectedFault['sandboxBeforeRestart'];
   switch (planned.kind) {
@@ -65,7 +65,7 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       const worker = random.pick(stack.workers);
       const downMs = random.int(0, 2_000);
       await worker.kill('SIGKILL');
-      await pause(downMs);
+      await sleep(downMs);
       await worker.start();
       detail = `SIGKILL ${worker.spec.name}, down ${downMs} ms, restarted`;
       break;
@@ -73,7 +73,7 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
     case 'listener-kill': {
       const downMs = random.int(0, 2_000);
       await stack.listener.kill('SIGKILL');
-      await pause(downMs);
+      await sleep(downMs);
       await stack.listener.start();
       detail = `SIGKILL listener, down ${downMs} ms, restarted`;
       break;
@@ -83,7 +83,7 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       sandboxBeforeRestart = { rateLimitRefusals: stats.rateLimitRefusals, maxCallsInAnySecond: stats.createSendRequest.maxCallsInAnySecond };
       const downMs = random.int(0, 2_000);
       await stack.sandbox.kill('SIGKILL');
-      await pause(downMs);
+      await sleep(downMs);
       await stack.sandbox.start();
       detail = `SIGKILL sandbox, down ${downMs} ms, restarted on the same SQLite file and ports`;
       break;
@@ -127,11 +127,12 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
         ...spec,
         name: `${spec.name}-bad-secret`,
         env: { ...spec.env, PAS_PCS_CLIENT_SECRET: 'chaos-wrong-client-secret' },
+        args: spec.args?.map((arg) => arg.replace(/\.sdk\.log$/, '-bad-secret.sdk.log')),
         logFile: spec.logFile.replace(/\.log$/, '-bad-secret.log'),
       });
       await worker.kill('SIGKILL');
       await misconfigured.start();
-      await pause(holdMs);
+      await sleep(holdMs);
       await misconfigured.kill('SIGKILL');
       await worker.start();
       detail = `${spec.name} restarted with a wrong PAS_PCS_CLIENT_SECRET for ${holdMs} ms, then with the right one`;
@@ -142,7 +143,7 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       const delay = consent.consentWindowMs - random.int(50, 400);
       const holdMs = random.int(3_000, 6_000);
       await stack.inspector.config({ consentDecisionDelayMs: delay });
-      await pause(holdMs);
+      await sleep(holdMs);
       await stack.inspector.config({ consentDecisionDelayMs: consent.consentDecisionDelayMs });
       detail = `consent decisions ${delay} ms after acceptance (window ${consent.consentWindowMs} ms) for ${holdMs} ms`;
       break;

@@ -1,14 +1,27 @@
 // `npm run sandbox`: runs the local Ppoppo sandbox until SIGINT/SIGTERM and prints how to point a
 // client at it. The printed client secret is the sandbox's own test credential, not a real one.
+// Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag or variable; 3 a port is in use.
+import { startSandbox } from '../../src/sandbox/server';
+import { EXIT_PORT_IN_USE, portsTakenMessage } from '../ports';
 import { sandboxOptionsFrom, USAGE } from './cli-options';
-import { startSandbox } from './server';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
     console.log(USAGE);
     return;
   }
-  const options = sandboxOptionsFrom(process.argv.slice(2), process.env);
+  let options: ReturnType<typeof sandboxOptionsFrom>;
+  try {
+    options = sandboxOptionsFrom(process.argv.slice(2), process.env);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const taken = await portsTakenMessage([{ port: options.grpcPort ?? 0, flag: '--grpc-port N (or SANDBOX_GRPC_PORT)' }, { port: options.httpPort ?? 0, flag: '--http-port N (or SANDBOX_HTTP_PORT)' }], options.host);
+  if (taken) {
+    console.error(taken);
+    process.exit(EXIT_PORT_IN_USE);
+  }
   const sandbox = await startSandbox({ ...options, log: (line) => console.error(line) });
   console.log(`Ppoppo sandbox (local, test-only) — state in ${options.dbPath}
   gRPC  ${sandbox.grpcUrl}  (also under ${sandbox.grpcUrl}/ext)
@@ -38,7 +51,6 @@ PAS_PCS_CLIENT_SECRET=${sandbox.clientSecret}`);
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  console.error(USAGE);
+  console.error(`sandbox failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

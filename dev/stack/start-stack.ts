@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { CampaignClient } from '../../src/client/campaigns';
 import { DEFAULT_APP } from '../../src/sandbox/options';
-import { SandboxInspector } from '../../src/sandbox/inspector';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
-import { ManagedProcess } from './process';
+import { SandboxInspector } from '../sandbox/inspector';
+import { freePort } from '../ports';
+import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { ManagedProcess } from './managed-process';
 
 export interface StackOptions {
-  /** Directory for the SQLite files and process logs. */
+  /** Directory for the SQLite files and process logs (`<name>.log`: what it printed; `<name>.sdk.log`: its full Temporal SDK log). */
   dir: string;
   /** `npm run sandbox` flags without the dashes, e.g. { 'rate-limit-rps': '20', 'consent-window': '8s' }. */
   sandboxFlags?: Record<string, string>;
@@ -35,6 +36,11 @@ export interface StackOptions {
  */
 export const WORKER_HEAP_MB = 256;
 
+/** The entry points of `npm run sandbox`, `npm run worker` and `npm run listener`. */
+export const SANDBOX_SCRIPT = 'dev/sandbox/main.ts';
+export const WORKER_SCRIPT = 'src/worker.ts';
+export const LISTENER_SCRIPT = 'src/listener.ts';
+
 export interface Stack {
   temporal: DevServer;
   sandbox: ManagedProcess;
@@ -48,6 +54,26 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/**
+ * `npm run sandbox` as a managed process on fresh free ports, its SQLite file (`<name>.sqlite`) and
+ * log (`<name>.log`) in `dir`. `flags` are the script's flags without dashes.
+ */
+export async function startSandboxProcess(dir: string, name: string, flags: Record<string, string>): Promise<{ sandbox: ManagedProcess; grpcPort: number; httpPort: number }> {
+  mkdirSync(dir, { recursive: true });
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const all = { db: join(dir, `${name}.sqlite`), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), ...flags };
+  const sandbox = new ManagedProcess({
+    name,
+    script: SANDBOX_SCRIPT,
+    args: Object.entries(all).flatMap(([flag, value]) => [`--${flag}`, value]),
+    env: process.env,
+    readyText: 'Point a client at it',
+    logFile: join(dir, `${name}.log`),
+  });
+  await sandbox.start();
+  return { sandbox, grpcPort, httpPort };
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.dir, { recursive: true });
   const stops: Array<() => Promise<unknown>> = [];
@@ -58,17 +84,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const temporal = await startDevServer({ dbFile: join(options.dir, 'temporal.db'), logFile: join(options.dir, 'temporal.log'), dynamicConfig: options.dynamicConfig, ui: options.ui });
     stops.push(() => temporal.stop());
 
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const sandboxFlags = { db: join(options.dir, 'sandbox.sqlite'), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), ...options.sandboxFlags };
-    const sandbox = new ManagedProcess({
-      name: 'sandbox',
-      script: 'src/sandbox/main.ts',
-      args: Object.entries(sandboxFlags).flatMap(([flag, value]) => [`--${flag}`, value]),
-      env: process.env,
-      readyText: 'Point a client at it',
-      logFile: join(options.dir, 'sandbox.log'),
-    });
-    await sandbox.start();
+    const { sandbox, grpcPort, httpPort } = await startSandboxProcess(options.dir, 'sandbox', options.sandboxFlags ?? {});
     stops.push(() => sandbox.kill());
 
     const env: NodeJS.ProcessEnv = {
@@ -82,13 +98,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...options.env,
     };
     const workers = Array.from({ length: options.workers ?? 1 }, (_, i) =>
-      new ManagedProcess({ name: `worker-${i + 1}`, script: 'src/worker.ts', nodeArgs: [`--max-old-space-size=${options.workerHeapMb ?? WORKER_HEAP_MB}`], env, readyText: 'workers running', logFile: join(options.dir, `worker-${i + 1}.log`) }),
+      new ManagedProcess({
+        name: `worker-${i + 1}`,
+        script: WORKER_SCRIPT,
+        nodeArgs: [`--max-old-space-size=${options.workerHeapMb ?? WORKER_HEAP_MB}`],
+        args: ['--log-file', join(options.dir, `worker-${i + 1}.sdk.log`)],
+        env,
+        readyText: 'workers running',
+        logFile: join(options.dir, `worker-${i + 1}.log`),
+      }),
     );
     for (const worker of workers) {
       await worker.start();
       stops.push(() => worker.kill());
     }
-    const listener = new ManagedProcess({ name: 'listener', script: 'src/listener.ts', env, readyText: 'listener running', logFile: join(options.dir, 'listener.log') });
+    const listener = new ManagedProcess({ name: 'listener', script: LISTENER_SCRIPT, args: ['--log-file', join(options.dir, 'listener.sdk.log')], env, readyText: 'listener running', logFile: join(options.dir, 'listener.log') });
     await listener.start();
     stops.push(() => listener.kill());
 

@@ -1,4 +1,4 @@
-// Small pieces the harness scripts (`npm run chaos`, `npm run bench`) share.
+// Small pieces the stack scripts (`npm run chaos`, `npm run bench`) share.
 
 /** An integer flag in [min, max], or `fallback` when absent; anything else is an error naming the flag. */
 export function integerFlag(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {

@@ -1,6 +1,6 @@
 // Client for the sandbox's TEST-ONLY /inspect endpoints: the delivery ledger, duplicates, counters,
 // fault injection. Used by the demo, the bench, the fault campaign and the tests.
-import type { FaultRequest } from './faults';
+import type { FaultRequest } from '../../src/sandbox/faults';
 
 /** One message the sandbox accepted (GET /inspect/messages). */
 export interface LedgerEntry {

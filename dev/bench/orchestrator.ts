@@ -18,9 +18,9 @@ import {
   type HistoryCost,
   type Percentiles,
   type SendPhase,
-} from './bench-measure';
-import { withTimeout } from './script-helpers';
-import { startStack, type Stack } from './stack';
+} from './measure';
+import { withTimeout } from '../script-helpers';
+import { startStack, type Stack } from '../stack/start-stack';
 
 export const BENCH_TEMPLATE: { name: string; components: TemplateComponentSpec[] } = {
   name: 'bench',

@@ -2,18 +2,17 @@
 // file, sends chunks of 1,000 with the same API client and bounded concurrency, and on
 // RESOURCE_EXHAUSTED waits exactly the server's retry-after-ms. Any other error ends the run (no
 // reconciliation, no resume). It runs in the bench process against its own fresh sandbox process.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PpoppoClient } from '../../src/api/client';
 import { makeClientConfig } from '../../src/api/config';
 import { ResourceExhaustedError } from '../../src/api/errors';
 import type { RecipientInput, TemplateComponentSpec } from '../../src/api/types';
-import { SandboxInspector } from '../../src/sandbox/inspector';
+import { SandboxInspector } from '../sandbox/inspector';
 import { DEFAULT_APP } from '../../src/sandbox/options';
-import { freePort } from '../../src/temporal/dev-server';
 import { parseCsvHeader, parseCsvRecord, readRecords } from '../../activities/recipient-file';
-import { cpuSeconds } from './bench-measure';
-import { ManagedProcess } from './process';
+import { cpuSeconds } from './measure';
+import type { ManagedProcess } from '../stack/managed-process';
+import { startSandboxProcess } from '../stack/start-stack';
 
 export interface BaselineOptions {
   dir: string;
@@ -37,23 +36,6 @@ export interface BaselineRun {
   sandbox: ManagedProcess;
   inspector: SandboxInspector;
   stop(): Promise<void>;
-}
-
-/** Starts a fresh sandbox process the way the stack does, for the baseline alone. */
-export async function startBaselineSandbox(dir: string, flags: Record<string, string>): Promise<{ sandbox: ManagedProcess; grpcPort: number; httpPort: number }> {
-  mkdirSync(dir, { recursive: true });
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const all = { db: join(dir, 'baseline-sandbox.sqlite'), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), ...flags };
-  const sandbox = new ManagedProcess({
-    name: 'baseline-sandbox',
-    script: 'src/sandbox/main.ts',
-    args: Object.entries(all).flatMap(([flag, value]) => [`--${flag}`, value]),
-    env: process.env,
-    readyText: 'Point a client at it',
-    logFile: join(dir, 'baseline-sandbox.log'),
-  });
-  await sandbox.start();
-  return { sandbox, grpcPort, httpPort };
 }
 
 /** Chunks of the recipients file, read as a stream (the same CSV reader the campaign uses). */
@@ -80,7 +62,7 @@ async function* fileChunks(file: string, size: number): AsyncGenerator<Recipient
 }
 
 export async function runBaseline(options: BaselineOptions): Promise<BaselineRun> {
-  const { sandbox, grpcPort, httpPort } = await startBaselineSandbox(options.dir, options.sandboxFlags);
+  const { sandbox, grpcPort, httpPort } = await startSandboxProcess(options.dir, 'baseline-sandbox', options.sandboxFlags);
   const client = new PpoppoClient(
     makeClientConfig({ apiUrl: `http://127.0.0.1:${grpcPort}`, tokenUrl: `http://127.0.0.1:${httpPort}/oauth/token`, clientId: DEFAULT_APP.clientId, clientSecret: DEFAULT_APP.clientSecret }),
   );
@@ -111,7 +93,7 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRun
           } catch (err) {
             if (!(err instanceof ResourceExhaustedError)) throw err;
             refusals++;
-            await new Promise((resolve) => setTimeout(resolve, err.retryAfterMs ?? 1000));
+            await sleep(err.retryAfterMs ?? 1000);
           }
         }
       }
