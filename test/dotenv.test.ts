@@ -40,4 +40,15 @@ describe('loadDotEnv', () => {
     expect(code).toBe(4);
     expect(stderr).toContain('cannot connect to Temporal at 127.0.0.1:1');
   }, 60_000);
+
+  it('is read by the worker and the listener too (a missing ENV_FILE stops them, naming it)', async () => {
+    for (const script of ['src/worker.ts', 'src/listener.ts']) {
+      const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { ...process.env, ENV_FILE: '/nonexistent/.env' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, script).toBe(2);
+      expect(stderr).toContain('ENV_FILE names /nonexistent/.env, which does not exist');
+    }
+  }, 60_000);
 });
