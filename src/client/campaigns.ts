@@ -117,6 +117,9 @@ export interface FollowUp {
 
 /** Chunks whose activities `status` looks into (the running ones, oldest first). */
 const MAX_CHUNKS_DESCRIBED = 20;
+/** `list` asks this many campaigns for their counts at once, each for at most this long. */
+const LIST_COUNTS_AT_ONCE = 10;
+const LIST_QUERY_DEADLINE_MS = 3_000;
 
 export class CampaignClient {
   readonly #client: Client;
@@ -364,7 +367,8 @@ export class CampaignClient {
    */
   async list(options: { status?: string; query?: string; counts?: boolean } = {}): Promise<CampaignSummary[]> {
     const campaigns: CampaignSummary[] = [];
-    const filters = [`WorkflowType = "${CAMPAIGN_WORKFLOW_TYPE}"`];
+    // One row per campaign: the runs it continued from are not campaigns of their own.
+    const filters = [`WorkflowType = "${CAMPAIGN_WORKFLOW_TYPE}"`, 'ExecutionStatus != "ContinuedAsNew"'];
     if (options.status) filters.push(`${CAMPAIGN_STATUS_KEY.name} = "${options.status}"`);
     if (options.query) filters.push(`(${options.query})`);
     for await (const info of this.#client.workflow.list({ query: filters.join(' AND ') })) {
@@ -378,13 +382,32 @@ export class CampaignClient {
         startTime: info.startTime.toISOString(),
         closeTime: info.closeTime?.toISOString(),
       };
-      if (options.counts) {
-        const progress = await this.#client.workflow.getHandle(info.workflowId, info.runId).query(progressQuery).catch(() => undefined);
-        if (progress) summary.progress = { total: progress.total, counts: progress.counts, awaitingOutcome: progress.awaitingOutcome };
-      }
       campaigns.push(summary);
     }
+    if (options.counts) {
+      for (let i = 0; i < campaigns.length; i += LIST_COUNTS_AT_ONCE) {
+        await Promise.all(campaigns.slice(i, i + LIST_COUNTS_AT_ONCE).map(async (summary) => {
+          const progress = await this.#countsOf(summary);
+          if (progress) summary.progress = progress;
+        }));
+      }
+    }
     return campaigns;
+  }
+
+  /**
+   * A finished campaign's counts from its result (read from its history: no worker needed); a
+   * running one's from its progress query, if it answers within a few seconds.
+   */
+  async #countsOf(summary: CampaignSummary): Promise<CampaignSummary['progress']> {
+    const handle = this.#client.workflow.getHandle(summary.workflowId, summary.runId);
+    const counted = (p: Pick<CampaignProgress, 'total' | 'counts'> & { awaitingOutcome?: number }) => ({ total: p.total, counts: p.counts, awaitingOutcome: p.awaitingOutcome ?? 0 });
+    try {
+      if (summary.workflowStatus === 'COMPLETED' || summary.workflowStatus === 'FAILED') return counted(await this.result(campaignIdOf(summary.workflowId)));
+      return counted(await this.#client.withDeadline(Date.now() + LIST_QUERY_DEADLINE_MS, () => handle.query(progressQuery)));
+    } catch {
+      return undefined; // failed before it counted anything, or no worker answers: shown as '-'
+    }
   }
 
   async #call<T>(campaignId: string, action: (handle: WorkflowHandle) => Promise<T>): Promise<T> {

@@ -255,8 +255,10 @@ describe('campaign CLI on the real stack', () => {
 
   it('lists, pauses, resumes and cancels a running campaign; watch then exits 1', async () => {
     const id = `cli-cancel-${run}`;
-    // 12300000005 never decides: its chunk stays open until the sandbox expires the consent (45 s).
-    // Cancel stops unsent chunks; the sent one still ends (expired), then the campaign is cancelled.
+    // Its one send is refused with retry-after-ms 55 s (a wait too short to park): the campaign runs,
+    // its chunk unsent, for 55 s; if it got through later, 12300000005 would still wait 45 s for the
+    // sandbox to expire its consent. Cancel stops an unsent chunk at once (a sent one still ends).
+    await new SandboxInspector(sandbox.httpUrl).faults({ resourceExhaustedNext: 1, retryAfterMs: 55_000 });
     const spec = write('cancel.json', JSON.stringify({ campaignId: id, template: TEMPLATE, recipients: { inline: [{ ppnum: '12300000005', vars: { name: 'Eve' } }] }, consentWindow: '10m' }));
     expect((await cli('start', spec)).code).toBe(0);
     const pause = await cli('pause', id, '--json');
@@ -297,7 +299,7 @@ describe('campaign CLI on the real stack', () => {
     const watch = await cli('watch', id, '--interval', '200');
     expect(watch.code, watch.stdout + watch.stderr).toBe(1);
     expect(watch.stdout).toContain(`campaign ${id} cancelled`);
-  }, 240_000);
+  }, 360_000);
 
   it('exits 3 for an unknown campaign id, saying how to find ids', async () => {
     const ran = await cli('status', `no-such-${run}`);

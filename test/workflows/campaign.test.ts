@@ -354,9 +354,11 @@ describe('what the client library tells', () => {
     const report = await client.status(spec.campaignId);
     expect(report).toMatchObject({ workflowStatus: 'FAILED', failure: ['a template named "x" already exists with different components'], progress: { status: 'failed' } });
     await expect(client.pause(spec.campaignId)).rejects.toThrow(`cannot pause campaign ${spec.campaignId}: it has finished (failed)`);
-    const running = campaign({ send: () => new Promise<string>(() => undefined) }, recipients(1));
-    await start(running.spec);
-    await expect(client.resume(running.spec.campaignId)).rejects.toThrow(new RegExp(`^cannot resume campaign ${running.spec.campaignId}: it is (validating|running)$`));
+    // Sent, waiting for consent: running, so there is nothing to resume.
+    const running = campaign({ eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] }, recipients(1), { consentWindow: '1h' });
+    const handle = await start(running.spec);
+    await pollUntil('sent', () => handle.query(progressQuery), (p) => p.chunksSent === 1);
+    await expect(client.resume(running.spec.campaignId)).rejects.toThrow(`cannot resume campaign ${running.spec.campaignId}: it is running`);
   });
 });
 
