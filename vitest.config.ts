@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     include: ['test/**/*.test.ts'],
+    // The production-topology lane runs on its own server: `npm run test:production` (vitest.production.config.ts).
+    exclude: [...configDefaults.exclude, 'test/production/**'],
     globalSetup: ['test/global-setup.ts'],
   },
 });

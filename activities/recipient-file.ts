@@ -1,4 +1,5 @@
-// Streaming readers for recipient files (CSV and NDJSON) that never hold the whole file in memory.
+// Streaming readers for recipient files (CSV and NDJSON) that never hold the whole file in memory,
+// wherever their bytes come from (a local file, an http(s) object).
 //
 // A file is cut into *records* at byte level: one record per line, except that a CSV line break
 // inside a quoted field continues the record (RFC 4180). Each record knows its byte range and the
@@ -58,10 +59,19 @@ function decode(bytes: Buffer, length: number, encoding: RecipientFileEncoding):
  * empty text, so callers decide what to do with them. Line breaks, quotes and commas are ASCII,
  * so records are cut the same way in UTF-8 and Latin-1.
  */
-export async function* readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord> {
+export function readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord> {
   const start = range.start ?? 0;
-  if (range.end !== undefined && range.end <= start) return;
-  const stream = createReadStream(path, { start, end: range.end === undefined ? undefined : range.end - 1, highWaterMark: 256 * 1024 });
+  const empty = range.end !== undefined && range.end <= start;
+  const stream = empty ? [] : createReadStream(path, { start, end: range.end === undefined ? undefined : range.end - 1, highWaterMark: 256 * 1024 });
+  return readRecordStream(stream as AsyncIterable<Buffer>, format, { start, firstLine: range.firstLine }, encoding);
+}
+
+/**
+ * The records in a stream of a file's bytes that starts at byte `range.start` (the start of a
+ * record, on line `range.firstLine`): a local file or the body of an http(s) range request.
+ */
+export async function* readRecordStream(source: AsyncIterable<Buffer>, format: RecipientFileFormat, range: Omit<ReadRange, 'end'> = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord> {
+  const start = range.start ?? 0;
   const quoteAware = format === 'csv';
   let pending: Buffer[] = []; // bytes of the record being read, across stream chunks
   let recordStart = start;
@@ -81,7 +91,7 @@ export async function* readRecords(path: string, format: RecipientFileFormat, ra
     return record;
   };
 
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of source) {
     let from = 0;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i];

@@ -5,6 +5,10 @@
 //   npm run chaos                              random seed, 9 faults, 6,000 recipients
 //   npm run chaos -- --seed 42 --faults 20 --recipients 20000
 //   npm run chaos -- --short --json            the fixed-seed run the tests use (every kind once)
+//   npm run chaos -- --server production --workers 2 --listeners 2 --source url
+//                                              the production topology: the real Temporal server on
+//                                              PostgreSQL, recipients from nginx (or --source postgres),
+//                                              each worker and listener in a directory of its own
 //
 // Exit codes: 0 every check passed; 1 a check failed or the run broke; 2 bad flags.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,11 +23,15 @@ import { checkCampaign, checkNoSecrets, type Check } from '../dev/chaos/checks';
 import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../dev/chaos/faults';
 import { seededRandom } from '../dev/chaos/random';
 import { integerFlag, withTimeout } from '../dev/script-helpers';
+import { RECIPIENT_SOURCES, serveRecipients, type RecipientSourceKind, type ServedRecipients } from '../dev/chaos/recipient-sources';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 
 const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--json] [--out FILE] [--keep]
+                     [--server dev|production] [--workers N] [--listeners N] [--source file|url|postgres]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
+
+const SERVERS = ['dev', 'production'] as const;
 
 interface ChaosFlags {
   seed: number;
@@ -38,6 +46,11 @@ interface ChaosFlags {
   keep: boolean;
   /** Every kind exactly once, in seeded order (the short test run). */
   everyKindOnce: boolean;
+  server: (typeof SERVERS)[number];
+  workers: number;
+  listeners: number;
+  /** Where the workers read the recipients: a local file, nginx (URL) or a PostgreSQL table. */
+  source: RecipientSourceKind;
 }
 
 function parseFlags(argv: string[]): ChaosFlags {
@@ -54,6 +67,10 @@ function parseFlags(argv: string[]): ChaosFlags {
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      server: { type: 'string', default: 'dev' },
+      workers: { type: 'string' },
+      listeners: { type: 'string' },
+      source: { type: 'string', default: 'file' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -64,6 +81,10 @@ function parseFlags(argv: string[]): ChaosFlags {
   const kinds = (values.kinds?.split(',').map((k) => k.trim()) ?? [...FAULT_KINDS]) as FaultKind[];
   const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k));
   if (unknown.length > 0) throw new Error(`--kinds: unknown fault kind ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
+  const server = values.server as ChaosFlags['server'];
+  if (!SERVERS.includes(server)) throw new Error(`--server: expected ${SERVERS.join(' or ')}, got ${server}`);
+  const source = values.source as ChaosFlags['source'];
+  if (!RECIPIENT_SOURCES.includes(source)) throw new Error(`--source: expected ${RECIPIENT_SOURCES.join(', ')}, got ${source}`);
   const short = values.short;
   const seed = integerFlag('seed', values.seed, short ? 1 : Math.floor(Math.random() * 1_000_000), 0, 2 ** 31);
   return {
@@ -77,6 +98,10 @@ function parseFlags(argv: string[]): ChaosFlags {
     out: values.out ?? `test-results/chaos-${seed}.json`,
     keep: values.keep,
     everyKindOnce: short,
+    server,
+    workers: integerFlag('workers', values.workers, 1, 1, 8),
+    listeners: integerFlag('listeners', values.listeners, 1, 1, 4),
+    source,
   };
 }
 
@@ -85,15 +110,19 @@ function writeRecipients(path: string, count: number): string[] {
   const ppnums: string[] = [];
   for (let i = 1; i <= 7; i++) ppnums.push(`1230000000${i}`);
   for (let i = 7; i < count; i++) ppnums.push(String(45_700_000_000 + i));
-  writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},Person ${i + 1}`).join('\n')}\n`);
+  writeFileSync(path, `ppnum,name\n${ppnums.map((p, i) => `${p},${personName(i)}`).join('\n')}\n`);
   return ppnums;
 }
 
+const personName = (index: number) => `Person ${index + 1}`;
+
 interface ChaosReport {
   seed: number;
+  topology: { server: ChaosFlags['server']; workers: number; listeners: number; source: ChaosFlags['source'] };
   recipients: number;
   seconds: number;
-  faults: InjectedFault[];
+  /** Each with the campaign's progress just before it was injected. */
+  faults: (InjectedFault & { campaign?: { status: string; final: number; total: number; chunksSent: number; chunksTotal: number } })[];
   checks: Check[];
   ok: boolean;
   result?: unknown;
@@ -111,12 +140,23 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   const random = seededRandom(flags.seed);
   const receiver = await startWebhookReceiver();
   let stack: Stack | undefined;
+  let served: ServedRecipients | undefined;
   const started = Date.now();
-  const faults: InjectedFault[] = [];
+  const faults: ChaosReport['faults'] = [];
+  const topology = { server: flags.server, workers: flags.workers, listeners: flags.listeners, source: flags.source };
   try {
     say(`chaos seed ${flags.seed}: ${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
+    const file = join(dir, 'recipients.csv');
+    const ppnums = writeRecipients(file, flags.recipients);
+    served = await serveRecipients(flags.source, file, dir);
+    say(`recipients from ${served.description}`);
     stack = await startStack({
       dir,
+      server: flags.server,
+      workers: flags.workers,
+      listeners: flags.listeners,
+      // With a URL or a table, a worker needs nothing on disk: each runs in a directory of its own.
+      privateWorkDirs: flags.source !== 'file',
       sandboxFlags: {
         'consent-window': `${CONSENT.consentWindowMs}ms`,
         'consent-decision-delay': `${CONSENT.consentDecisionDelayMs}ms`,
@@ -125,22 +165,23 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         'rate-limit-burst': String(flags.rate),
         'outcome-mix': '70/10/8/7/5',
       },
-      env: { FALLBACK_WEBHOOK_SECRET: WEBHOOK_SECRET, SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100' },
+      env: { FALLBACK_WEBHOOK_SECRET: WEBHOOK_SECRET, SEND_RATE_PER_SECOND: String(flags.rate), RECONCILE_SETTLE_MS: '2000', LISTENER_MAX_RUN_MS: '5000', LISTENER_BATCH_MAX_DELAY_MS: '100', ...served.env },
     });
-    say(`stack up: Temporal ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}`);
+    say(`stack up: Temporal ${flags.server === 'production' ? 'server on PostgreSQL' : 'dev server'} ${stack.temporal.address}, sandbox ${stack.env.PCS_API_URL}, ${flags.workers} worker(s), ${flags.listeners} listener(s)`);
 
-    const file = join(dir, 'recipients.csv');
-    const ppnums = writeRecipients(file, flags.recipients);
     const campaignId = `chaos-${flags.seed}`;
     const spec: CampaignSpec = {
       campaignId,
       template: { name: `chaos-${flags.seed}`, components: [{ type: 'text', content: 'Hello {{name}}' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
-      recipients: { file, format: 'csv' },
+      recipients: served.recipients,
       consentWindow: CAMPAIGN_CONSENT_WINDOW,
       fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
       limits: { chunkSize: 100, chunksInFlight: 8 },
     };
     await stack.campaigns.startCampaign(spec);
+    // The fault schedule counts from here, so faults land in the campaign, not in the stack's start.
+    const campaignStarted = Date.now();
+    say(`campaign started ${((campaignStarted - started) / 1000).toFixed(1)} s into the run`);
 
     const plan = planFaults(random, { count: flags.faults, kinds: flags.kinds, horizonMs: flags.horizonMs, everyKindOnce: flags.everyKindOnce });
     const resultPromise = stack.campaigns.result(campaignId);
@@ -158,18 +199,22 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     }, 5_000);
     try {
       for (const planned of plan) {
-        const wait = started + planned.atMs - Date.now();
+        const wait = campaignStarted + planned.atMs - Date.now();
         if (wait > 0) await sleep(wait);
         if (done) say(`  (campaign already finished; injecting ${planned.kind} anyway)`);
-        const fault = await injectFault(stack, planned, random, CONSENT);
+        const progress = await withTimeout(stack.campaigns.getProgress(campaignId), 10_000, 'progress query hung').catch(() => undefined);
+        const campaign = progress && { status: progress.status, final: countRecipients(progress.counts), total: progress.total, chunksSent: progress.chunksSent, chunksTotal: progress.chunksTotal };
+        const fault = { ...(await injectFault(stack, planned, random, CONSENT)), campaign };
         faults.push(fault);
-        say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
+        say(`  fault ${faults.length}/${plan.length} at ${(fault.atMs / 1000).toFixed(1)}s${progressNote(fault.campaign)}: ${fault.kind} — ${fault.detail} (recovered in ${fault.recoveryMs} ms)`);
       }
       say('faults done; waiting for the campaign to finish');
       const result = await withTimeout(resultPromise, 15 * 60_000, 'the campaign did not finish within 15 minutes');
-      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate } });
-      checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], spec.template && 'name' in spec.template ? spec.template.name : campaignId));
-      return { seed: flags.seed, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
+      const vars = new Map(ppnums.map((ppnum, i) => [ppnum, { name: personName(i) }]));
+      const checks = await checkCampaign({ stack, campaignId, ppnums, fallbackOn: spec.fallback!.on, receiver, result, faults, rateLimit: { requestsPerSecond: flags.rate, burst: flags.rate }, vars });
+      stack.temporal.dumpDatabases?.(join(dir, 'temporal.pgdump'));
+      checks.push(checkNoSecrets(dir, [stack.env.PAS_PCS_CLIENT_SECRET!, WEBHOOK_SECRET], spec.template && 'name' in spec.template ? spec.template.name : campaignId, served.notLogged));
+      return { seed: flags.seed, topology, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, checks, ok: checks.every((c) => c.ok), result, dir };
     } finally {
       clearInterval(ticker);
       if (progressQuery) await withTimeout(progressQuery, 60_000, 'progress query hung').catch(() => undefined);
@@ -178,6 +223,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     const message = (err as Error).stack ?? String(err);
     return {
       seed: flags.seed,
+      topology,
       recipients: flags.recipients,
       seconds: (Date.now() - started) / 1000,
       faults,
@@ -187,9 +233,14 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     };
   } finally {
     await stack?.stop();
+    await served?.stop();
     await receiver.close();
     if (!flags.keep) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function progressNote(campaign: ChaosReport['faults'][number]['campaign']): string {
+  return campaign ? ` (campaign ${campaign.status}: ${campaign.chunksSent}/${campaign.chunksTotal} chunks sent, ${campaign.final}/${campaign.total} final)` : '';
 }
 
 async function main(): Promise<number> {
@@ -210,7 +261,7 @@ async function main(): Promise<number> {
     console.log(JSON.stringify(report, null, 2));
   } else {
     console.log(`\nseed ${report.seed} · ${report.recipients} recipients · ${report.seconds.toFixed(1)} s · ${report.faults.length} faults`);
-    for (const fault of report.faults) console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail}`);
+    for (const fault of report.faults) console.log(`  ${(fault.atMs / 1000).toFixed(1).padStart(6)}s  ${fault.kind.padEnd(26)} ${fault.detail}${progressNote(fault.campaign)}`);
     for (const check of report.checks) console.log(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}${check.detail ? ` — ${check.detail}` : ''}`);
     console.log(`${report.ok ? 'all checks passed' : `FAILED — reproduce with: npm run chaos -- --seed ${report.seed}`}; report in ${flags.out}`);
   }

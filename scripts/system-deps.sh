@@ -4,9 +4,12 @@
 #   chromium (+ fonts-liberation, a recommends we skip, so screenshots have readable text): headless
 #     browser for test/e2e/web-ui.test.ts, driven by playwright-core at /usr/bin/chromium
 #   docker-compose: validates docker-compose.yml without an engine (test/e2e/docker-compose.test.ts)
+#   nginx-light: the range-capable web server URL recipient sources are tested against (dev/nginx.ts)
+#   postgresql-15: scratch clusters (dev/scratch-postgres.ts) for PostgreSQL recipient sources and
+#     the production-topology lane's Temporal server
 set -euo pipefail
 
-REQUIRED_DEBS=(chromium fonts-liberation docker-compose)
+REQUIRED_DEBS=(chromium fonts-liberation docker-compose nginx-light postgresql-15)
 
 missing=()
 for pkg in "${REQUIRED_DEBS[@]}"; do

@@ -1,7 +1,7 @@
 // The promises, checked after a campaign against the parties that saw it happen: the sandbox's
 // delivery ledger (who was messaged, and how it ended), the fallback receiver (who got a fallback),
 // and the campaign's own per-recipient report.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FallbackTrigger, RecipientOutcome } from '../../src/campaign/outcomes';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
@@ -38,6 +38,8 @@ export interface CampaignEvidence {
   faults?: InjectedFault[];
   /** The app's rate limit as the sandbox enforces it. */
   rateLimit?: { requestsPerSecond: number; burst: number };
+  /** Each recipient's variables in the source: a fallback must carry them. */
+  vars?: Map<string, Record<string, string>>;
 }
 
 const sample = (items: string[]) => (items.length > 5 ? `${items.slice(0, 5).join(', ')} … (${items.length})` : items.join(', '));
@@ -100,6 +102,11 @@ export async function checkCampaign(evidence: CampaignEvidence): Promise<Check[]
   check('fallback once per recipient (one idempotency key each)', oneKeyPerRecipient,
     `${bodies.length} webhook requests for ${received.size} recipients; ${repeatedKeys} keys repeated on the wire`);
 
+  if (evidence.vars) {
+    const wrong = bodies.filter((b) => JSON.stringify((b as { vars?: unknown }).vars) !== JSON.stringify(evidence.vars!.get(b.ppnum))).map((b) => b.ppnum);
+    check("every fallback carries its recipient's variables from the source", wrong.length === 0, wrong.length ? `wrong or missing vars: ${sample(wrong)}` : `${bodies.length} checked`);
+  }
+
   // The sandbox refuses what exceeds its token bucket, so "accepted" can never exceed the limit; what
   // tells whether WE kept to it is how many calls arrived per second, and how many were refused.
   const stats = await stack.inspector.stats();
@@ -116,24 +123,27 @@ export async function checkCampaign(evidence: CampaignEvidence): Promise<Check[]
 
 /**
  * Secrets must never reach a workflow payload, a history or a log. Scans every byte the stack
- * persisted (the Temporal server's SQLite file and its WAL, where histories, inputs and memos live)
+ * persisted (the dev server's SQLite file and its WAL, or the production server's databases dumped
+ * to temporal.pgdump: where histories, inputs and memos live)
  * and the logs of our processes and the Temporal server. The canary is a string that IS in the histories (e.g. the template name),
- * proving the scan can see payloads at all.
+ * proving the scan can see payloads at all. `notLogged` are strings the spec itself holds (so its
+ * history does too, e.g. a presigned URL's signature) that must still never reach a log.
  */
-export function checkNoSecrets(dir: string, secrets: string[], canary: string): Check {
+export function checkNoSecrets(dir: string, secrets: string[], canary: string, notLogged: string[] = []): Check {
   // The sandbox's own log is left out: it is the API's stand-in and prints its test credentials.
   const ours = (f: string) => f.startsWith('temporal.') || f.startsWith('worker-') || f.startsWith('listener');
-  const files = readdirSync(dir).filter(ours).map((f) => join(dir, f)).filter((f) => existsSync(f));
+  const files = readdirSync(dir).filter(ours).map((f) => join(dir, f)).filter((f) => existsSync(f) && statSync(f).isFile());
   const leaks: string[] = [];
   let canarySeen = false;
   for (const file of files) {
     const bytes = readFileSync(file);
-    if (file.includes('temporal.db') && bytes.includes(canary)) canarySeen = true;
-    for (const secret of secrets) if (bytes.includes(secret)) leaks.push(`${secret.slice(0, 3)}… in ${file}`);
+    const persisted = /temporal\.(db|pgdump)/.test(file);
+    if (persisted && bytes.includes(canary)) canarySeen = true;
+    for (const secret of persisted ? secrets : [...secrets, ...notLogged]) if (bytes.includes(secret)) leaks.push(`${secret.slice(0, 3)}… in ${file}`);
   }
   return {
     name: 'no secret in any history, payload or log',
     ok: canarySeen && leaks.length === 0,
-    detail: `${files.length} files scanned for ${secrets.length} secrets; ${canarySeen ? 'payloads visible to the scan' : 'CANARY NOT FOUND: the scan cannot see payloads'}${leaks.length ? `; leaks: ${leaks.join(', ')}` : ''}`,
+    detail: `${files.length} files scanned for ${secrets.length + notLogged.length} secrets; ${canarySeen ? 'payloads visible to the scan' : 'CANARY NOT FOUND: the scan cannot see payloads'}${leaks.length ? `; leaks: ${leaks.join(', ')}` : ''}`,
   };
 }

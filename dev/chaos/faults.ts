@@ -1,5 +1,5 @@
 // The faults the fault campaign injects, and its seeded schedule. Every fault is real: processes
-// are SIGKILLed and started again, the Temporal server restarts on its SQLite file, and the
+// are SIGKILLed and started again, the Temporal server restarts on its database, and the
 // sandbox's own fault switches (POST /inspect/faults, /inspect/config) misbehave on the wire.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManagedProcess } from '../stack/managed-process';
@@ -71,11 +71,12 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
       break;
     }
     case 'listener-kill': {
+      const listener = random.pick(stack.listeners);
       const downMs = random.int(0, 2_000);
-      await stack.listener.kill('SIGKILL');
+      await listener.kill('SIGKILL');
       await sleep(downMs);
-      await stack.listener.start();
-      detail = `SIGKILL listener, down ${downMs} ms, restarted`;
+      await listener.start();
+      detail = `SIGKILL ${listener.spec.name}, down ${downMs} ms, restarted`;
       break;
     }
     case 'sandbox-restart': {
@@ -90,7 +91,7 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
     }
     case 'temporal-restart': {
       await stack.temporal.restart();
-      detail = 'Temporal dev server stopped and started on the same SQLite file and port';
+      detail = `Temporal ${stack.temporal.postgres ? 'server stopped and started on the same PostgreSQL databases' : 'dev server stopped and started on the same SQLite file'} and port`;
       break;
     }
     case 'ambiguous-send': {

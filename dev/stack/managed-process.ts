@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -21,6 +22,8 @@ export interface ProcessSpec {
   readyText: string;
   logFile: string;
   readyTimeoutMs?: number;
+  /** Working directory (default the project root): a private one shows the process needs no shared files. */
+  cwd?: string;
 }
 
 export class ManagedProcess {
@@ -47,8 +50,10 @@ export class ManagedProcess {
     const log = openSync(this.spec.logFile, 'a');
     let logOpen = true;
     this.output = '';
-    const child = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), '--import', 'tsx', this.spec.script, ...(this.spec.args ?? [])], {
-      cwd: ROOT,
+    // From another directory, `--import tsx` and the script are named by absolute location.
+    const [tsx, script] = this.spec.cwd ? [import.meta.resolve('tsx'), join(ROOT, this.spec.script)] : ['tsx', this.spec.script];
+    const child = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), '--import', tsx, script, ...(this.spec.args ?? [])], {
+      cwd: this.spec.cwd ?? ROOT,
       env: this.spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,7 +1,8 @@
-// The whole system as separate real processes, as it runs in production: a Temporal dev server on
-// its own SQLite file, the Ppoppo sandbox (`npm run sandbox`), N workers (`npm run worker`) and the
-// listener (`npm run listener`). Each can be killed and started again on the same ports and files.
-// Used by the fault campaign (scripts/chaos.ts), the benchmark (scripts/bench.ts) and their tests.
+// The whole system as separate real processes, as it runs in production: a Temporal server (the
+// dev server on its own SQLite file, or the production server on PostgreSQL), the Ppoppo sandbox
+// (`npm run sandbox`), N workers (`npm run worker`) and M listeners (`npm run listener`). Each can
+// be killed and started again on the same ports and files. Used by the fault campaign
+// (scripts/chaos.ts), the benchmark (scripts/bench.ts) and their tests.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -10,6 +11,7 @@ import { DEFAULT_APP } from '../../src/sandbox/options';
 import { SandboxInspector } from '../sandbox/inspector';
 import { freePort } from '../ports';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { startProductionServer, type ProductionServer } from '../temporal/production-server';
 import { ManagedProcess } from './managed-process';
 
 export interface StackOptions {
@@ -19,6 +21,12 @@ export interface StackOptions {
   sandboxFlags?: Record<string, string>;
   /** Worker processes (default 1). */
   workers?: number;
+  /** Listener processes (default 1); one streams at a time, the others stand by. */
+  listeners?: number;
+  /** `production`: the real Temporal server on PostgreSQL (dev/temporal/production-server.ts) instead of the dev server. */
+  server?: 'dev' | 'production';
+  /** Run each worker and listener in a working directory of its own (`<dir>/<name>/`): nothing shared on disk. */
+  privateWorkDirs?: boolean;
   /** Extra environment for workers and the listener (e.g. SEND_RATE_PER_SECOND, RECONCILE_SETTLE_MS). */
   env?: NodeJS.ProcessEnv;
   /** Temporal dynamic config (e.g. a low continue-as-new suggestion). */
@@ -36,16 +44,21 @@ export interface StackOptions {
  */
 export const WORKER_HEAP_MB = 256;
 
+/** What the faults and the bench use of either server. */
+export type TemporalServer = Pick<DevServer, 'address' | 'pid' | 'stop' | 'restart'> & Partial<Pick<ProductionServer, 'postgres' | 'dumpDatabases'>>;
+
 /** The entry points of `npm run sandbox`, `npm run worker` and `npm run listener`. */
 export const SANDBOX_SCRIPT = 'dev/sandbox/main.ts';
 export const WORKER_SCRIPT = 'src/worker.ts';
 export const LISTENER_SCRIPT = 'src/listener.ts';
 
 export interface Stack {
-  temporal: DevServer;
+  temporal: TemporalServer;
   sandbox: ManagedProcess;
   workers: ManagedProcess[];
+  /** listeners[0], the one the bench measures. */
   listener: ManagedProcess;
+  listeners: ManagedProcess[];
   inspector: SandboxInspector;
   client: Client;
   campaigns: CampaignClient;
@@ -81,7 +94,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const fn of stops.reverse()) await fn().catch(() => undefined);
   };
   try {
-    const temporal = await startDevServer({ dbFile: join(options.dir, 'temporal.db'), logFile: join(options.dir, 'temporal.log'), dynamicConfig: options.dynamicConfig, ui: options.ui });
+    const temporal: TemporalServer =
+      options.server === 'production'
+        ? await startProductionServer({ dir: join(options.dir, 'temporal'), logFile: join(options.dir, 'temporal.log') })
+        : await startDevServer({ dbFile: join(options.dir, 'temporal.db'), logFile: join(options.dir, 'temporal.log'), dynamicConfig: options.dynamicConfig, ui: options.ui });
     stops.push(() => temporal.stop());
 
     const { sandbox, grpcPort, httpPort } = await startSandboxProcess(options.dir, 'sandbox', options.sandboxFlags ?? {});
@@ -97,6 +113,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       PAS_PCS_CLIENT_SECRET: DEFAULT_APP.clientSecret,
       ...options.env,
     };
+    const workDir = (name: string) => {
+      if (!options.privateWorkDirs) return {};
+      const cwd = join(options.dir, name);
+      mkdirSync(cwd, { recursive: true });
+      return { cwd };
+    };
     const workers = Array.from({ length: options.workers ?? 1 }, (_, i) =>
       new ManagedProcess({
         name: `worker-${i + 1}`,
@@ -106,15 +128,25 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         env,
         readyText: 'workers running',
         logFile: join(options.dir, `worker-${i + 1}.log`),
+        ...workDir(`worker-${i + 1}`),
       }),
     );
-    for (const worker of workers) {
-      await worker.start();
-      stops.push(() => worker.kill());
+    const listeners = Array.from({ length: options.listeners ?? 1 }, (_, i) => {
+      const name = i === 0 ? 'listener' : `listener-${i + 1}`;
+      return new ManagedProcess({
+        name,
+        script: LISTENER_SCRIPT,
+        args: ['--log-file', join(options.dir, `${name}.sdk.log`)],
+        env,
+        readyText: 'listener running',
+        logFile: join(options.dir, `${name}.log`),
+        ...workDir(name),
+      });
+    });
+    for (const child of [...workers, ...listeners]) {
+      await child.start();
+      stops.push(() => child.kill());
     }
-    const listener = new ManagedProcess({ name: 'listener', script: LISTENER_SCRIPT, args: ['--log-file', join(options.dir, 'listener.sdk.log')], env, readyText: 'listener running', logFile: join(options.dir, 'listener.log') });
-    await listener.start();
-    stops.push(() => listener.kill());
 
     const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
     stops.push(() => client.connection.close());
@@ -122,7 +154,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       temporal,
       sandbox,
       workers,
-      listener,
+      listener: listeners[0]!,
+      listeners,
       inspector: new SandboxInspector(`http://127.0.0.1:${httpPort}`),
       client,
       campaigns: new CampaignClient(client),

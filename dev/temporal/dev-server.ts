@@ -3,15 +3,14 @@
 // file, so restart() keeps workflows. Not for production: use docker-compose.yml or a real cluster.
 //
 // Reads: TEMPORAL_CLI (path of the temporal binary; otherwise scripts/temporal.sh finds or builds one).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
 import { freePort } from '../ports';
+import { searchAttributesRegistered, spawnServer, stopServer, waitUntil, type ServerProcess } from './server-process';
 
 export interface DevServerOptions {
   /** SQLite state file. Default: a fresh file in a temp dir, removed by stop(). */
@@ -56,7 +55,6 @@ export const DEV_DYNAMIC_CONFIG: Record<string, number> = { 'matching.numTaskque
 
 const HOST = '127.0.0.1';
 const NAMESPACE = 'default';
-const STOP_GRACE_MS = 10_000;
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const cli = options.cliPath ?? temporalCliPath();
@@ -81,11 +79,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     },
     async stop() {
       process.off('exit', killOnExit);
-      await terminate(proc);
+      await stopServer(proc);
       if (ownTempDir) rmSync(ownTempDir, { recursive: true, force: true });
     },
     async restart() {
-      await terminate(proc);
+      await stopServer(proc);
       proc = await launch(cli, args, address, options);
     },
   };
@@ -99,72 +97,16 @@ function serverArgs(o: { dbFile: string; port: number; uiPort?: number; dynamicC
   return args;
 }
 
-interface RunningServer {
-  child: ChildProcess;
-  exited: Promise<void>;
-  outputTail: () => string;
-}
-
-async function launch(cli: string, args: string[], address: string, options: DevServerOptions): Promise<RunningServer> {
-  const logFd = options.logFile ? openSync(options.logFile, 'a') : undefined;
-  const child = spawn(cli, args, { stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'] });
-  if (logFd !== undefined) closeSync(logFd); // the child has its own copy
-
-  const tail: string[] = [];
-  const keep = (chunk: Buffer) => {
-    tail.push(...chunk.toString().split('\n').filter(Boolean));
-    tail.splice(0, Math.max(0, tail.length - 40));
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const outputTail = () => (options.logFile ? `see ${options.logFile}` : tail.join('\n'));
-
-  let exitInfo: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = `exited with ${signal ?? `code ${code}`}`;
-      resolve();
-    });
-    child.once('error', (err) => {
-      exitInfo = `failed to start: ${err.message}`;
-      resolve();
-    });
-  });
-  const running: RunningServer = { child, exited, outputTail };
-
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  while (exitInfo === undefined) {
-    if (await isReady(address)) return running;
-    if (Date.now() > deadline) {
-      await terminate(running);
-      throw new Error(`Temporal dev server on ${address} did not become ready in time\n${outputTail()}`);
-    }
-    await sleep(200);
-  }
-  throw new Error(`Temporal dev server (${cli}) ${exitInfo}\n${outputTail()}`);
-}
-
-/** Ready = the frontend answers and our search attributes are registered in the namespace. */
-async function isReady(address: string): Promise<boolean> {
-  let connection: Connection | undefined;
+/** Starts the server and waits until our search attributes are registered; stops it again if that fails. */
+async function launch(cli: string, args: string[], address: string, options: DevServerOptions): Promise<ServerProcess> {
+  const server = spawnServer(`Temporal dev server (${cli})`, cli, args, options.logFile);
   try {
-    connection = await Connection.connect({ address, connectTimeout: 1_000 });
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: NAMESPACE });
-    return Object.keys(SEARCH_ATTRIBUTES).every((name) => customAttributes?.[name] !== undefined);
-  } catch {
-    return false;
-  } finally {
-    await connection?.close().catch(() => undefined);
+    await waitUntil(`it to answer on ${address}`, () => searchAttributesRegistered(address, NAMESPACE), server, options.startTimeoutMs ?? 60_000);
+    return server;
+  } catch (err) {
+    await stopServer(server);
+    throw err;
   }
-}
-
-async function terminate(server: RunningServer): Promise<void> {
-  const { child, exited } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 let cachedCli: string | undefined;

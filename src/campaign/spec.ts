@@ -4,19 +4,24 @@
 // Example (start workflow `campaignWorkflow` with id `campaign/spring-sale` and this as its input):
 //   { "campaignId": "spring-sale",
 //     "template": { "name": "spring", "components": [{ "type": "text", "content": "Hi {{name}}" }] },
-//     "recipients": { "file": "/data/spring.csv" },
+//     "recipients": { "file": "/data/spring.csv" },   (or "url": "https://…", or "postgres": { "table": "audience" })
 //     "consentWindow": "24h",
 //     "fallback": { "on": ["denied", "expired"], "channel": { "type": "webhook", "url": "https://..." } },
 //     "limits": { "chunkSize": 1000, "chunksInFlight": 4 }, "onInvalidRows": "skip" }
 import type { PollConfigSpec, RecipientInput, TemplateComponentSpec } from '../api/types';
 import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, utf8Bytes, validateComponents, validateRecipients } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
-import type { RecipientFileEncoding, RecipientFileFormat } from './chunk-source';
+import { checkRecipientSource, normalizeRecipientSource } from './recipient-source';
+import type { RecipientSourceSpec } from './recipient-source';
 import { CHANNEL_FIELDS, parseChannelSettings } from './fallback-settings';
 import type { FallbackChannelSettings } from './fallback-settings';
-import { RETRY_OUTCOMES, isFallbackTrigger, isRetryOutcome } from './outcomes';
-import type { FallbackTrigger, RetryOutcome } from './outcomes';
+import { isFallbackTrigger } from './outcomes';
+import type { FallbackTrigger } from './outcomes';
+import { CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE, isObject, unknownFields } from './spec-checks';
+import type { Report } from './spec-checks';
 import { thousands } from '../text';
+
+export type { RecipientSourceSpec } from './recipient-source';
 
 export interface FallbackSpec {
   /** Outcomes that trigger a fallback; 'denied' is always included. */
@@ -38,14 +43,6 @@ export type TemplateSource =
   | { name: string; description?: string; components: TemplateComponentSpec[] }
   | { templateId: string };
 
-/**
- * Inline list, a CSV/NDJSON file (read by the worker), or the recipients of an earlier campaign
- * with one outcome (a follow-up: `campaign retry`), read from that campaign's chunks when it runs.
- */
-export type RecipientSourceSpec =
-  | { inline: RecipientInput[] }
-  | { file: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding }
-  | { retryOf: string; outcome: RetryOutcome };
 
 export interface CampaignSpec {
   campaignId: string;
@@ -77,11 +74,6 @@ const MAX_FALLBACK_RETRY_FOR_MS = 7 * 86_400_000;
 export const DEFAULT_CHUNK_SIZE = MAX_RECIPIENTS_PER_REQUEST;
 export const DEFAULT_CHUNKS_IN_FLIGHT = 4;
 export const MAX_CHUNKS_IN_FLIGHT = 100;
-/**
- * Inline lists travel in workflow inputs (2 MB per payload): beyond this, use a file source,
- * whose rows never enter workflow histories.
- */
-export const MAX_INLINE_RECIPIENTS = 10_000;
 /**
  * A spec travels as one workflow input, and Temporal refuses a payload over 2 MB: a spec (mostly
  * its inline list) must stay below this, with room for the envelope.
@@ -176,19 +168,12 @@ export function checkInlineRecipients(list: readonly unknown[], requiredVars: re
   return { recipients: result.recipients, issues, invalidCount: invalidIndexes.size, duplicateCount: result.duplicates.length };
 }
 
-/** Campaign ids are 1-200 characters, so a follow-up's id (`<id>.retry-failed`) fits too. */
-const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-const CAMPAIGN_ID_RULE = 'campaignId must be 1-200 characters: letters, digits, ".", "_" or "-", starting with a letter or digit';
 const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows'];
 /** The fields each part of a spec may have: anything else is a misspelling, named by its path. */
 const FIELDS = {
   templateById: ['templateId'],
   template: ['name', 'description', 'components'],
   component: { text: ['type', 'content'], divider: ['type'], button: ['type', 'label', 'url'], image: ['type', 'url', 'alt'], poll: ['type', 'question', 'options'] } as Record<string, string[]>,
-  inline: ['inline'],
-  inlineEntry: ['ppnum', 'vars'],
-  file: ['file', 'format', 'encoding'],
-  retryOf: ['retryOf', 'outcome'],
   poll: ['expiresInHours', 'allowMultiple'],
   fallback: ['on', 'channel', 'text', 'retryFor'],
   limits: ['chunkSize', 'chunksInFlight'],
@@ -204,7 +189,7 @@ export type SpecRules = 'current' | 'v1';
 /**
  * Checks the structure of a spec (as parsed from JSON) and returns it with each issue located by
  * its JSON path. Row-level checks of inline recipients need the template's placeholders and are
- * done by `checkInlineRecipients`; file rows are checked by the planRecipients activity.
+ * done by `checkInlineRecipients`; rows of a file, URL or table are checked by the planRecipients activity.
  */
 export function parseCampaignSpec(input: unknown, rules: SpecRules = 'current'): { spec: CampaignSpec | undefined; issues: SpecIssue[] } {
   const issues: SpecIssue[] = [];
@@ -218,7 +203,7 @@ export function parseCampaignSpec(input: unknown, rules: SpecRules = 'current'):
   if (typeof campaignId !== 'string' || !CAMPAIGN_ID_PATTERN.test(campaignId) || (!strict && campaignId.length > 100)) issue('campaignId', CAMPAIGN_ID_RULE);
 
   checkTemplate(input.template, issue, strict);
-  checkRecipients(input.recipients, issue, strict);
+  checkRecipientSource(input.recipients, issue, { strict });
 
   if (input.poll !== undefined) {
     if (!isObject(input.poll)) issue('poll', 'poll must be an object like { "expiresInHours": 24, "allowMultiple": false }');
@@ -249,7 +234,7 @@ export function parseCampaignSpec(input: unknown, rules: SpecRules = 'current'):
     const bytes = utf8Bytes(JSON.stringify(input));
     if (bytes > MAX_SPEC_BYTES) {
       const where = isObject(input.recipients) && 'inline' in input.recipients ? 'recipients.inline' : '';
-      const advice = where ? ': put the recipients in a CSV or NDJSON file (its rows never travel in workflow inputs)' : '';
+      const advice = where ? ': put the recipients in a CSV or NDJSON file (on disk or at a URL) or a PostgreSQL table: their rows never travel in workflow inputs' : '';
       issue(where, `the spec takes ${thousands(bytes)} bytes; Temporal takes at most 2 MB per workflow input (${thousands(MAX_SPEC_BYTES)} leaves room for the envelope)${advice}`);
     }
   }
@@ -258,35 +243,13 @@ export function parseCampaignSpec(input: unknown, rules: SpecRules = 'current'):
   return { spec: normalize(input as unknown as CampaignSpec), issues };
 }
 
-/** States the defaults a reader should see: the file format from the extension, 'denied' in fallback.on, typed channel settings. */
+/** States the defaults a reader should see: the file format from the name or URL, 'denied' in fallback.on, typed channel settings. */
 function normalize(spec: CampaignSpec): CampaignSpec {
   const normalized: CampaignSpec = { ...spec };
-  const recipients = spec.recipients;
-  if ('file' in recipients) {
-    normalized.recipients = { file: recipients.file, format: recipients.format ?? formatFromName(recipients.file), ...(recipients.encoding ? { encoding: recipients.encoding } : {}) };
-  }
+  normalized.recipients = normalizeRecipientSource(spec.recipients);
   if (spec.fallback) normalized.fallback = { ...spec.fallback, on: fallbackTriggers(spec.fallback), channel: parseChannelSettings(spec.fallback.channel) };
   return normalized;
 }
-
-/** Reports every key of `object` not in `known`, by its path, naming the close match when there is one. */
-function unknownFields(object: Record<string, unknown>, known: readonly string[], path: string, issue: Report): void {
-  for (const key of Object.keys(object)) {
-    if (known.includes(key)) continue;
-    const close = known.find((name) => name.toLowerCase() === key.toLowerCase());
-    const hint = close ? `did you mean "${close}"?` : `expected ${known.length === 1 ? `"${known[0]}"` : `one of ${known.join(', ')}`}`;
-    issue(path ? `${path}.${key}` : key, `unknown field "${key}"; ${hint}`);
-  }
-}
-
-function formatFromName(file: string): RecipientFileFormat | undefined {
-  const lower = file.toLowerCase();
-  if (lower.endsWith('.csv')) return 'csv';
-  if (lower.endsWith('.ndjson') || lower.endsWith('.jsonl')) return 'ndjson';
-  return undefined;
-}
-
-type Report = (path: string, message: string) => void;
 
 function checkTemplate(template: unknown, issue: Report, strict: boolean): void {
   if (!isObject(template)) return issue('template', 'template must be { "name", "components": [...] } or { "templateId" }');
@@ -306,41 +269,6 @@ function checkTemplate(template: unknown, issue: Report, strict: boolean): void 
     const fields = isObject(component) && typeof component.type === 'string' ? FIELDS.component[component.type] : undefined;
     if (fields && isObject(component)) unknownFields(component, fields, `template.components[${i}]`, issue);
   });
-}
-
-function checkRecipients(recipients: unknown, issue: Report, strict: boolean): void {
-  const shapes = 'recipients must be { "inline": [...] }, { "file": "path.csv" } or { "retryOf": "<campaignId>", "outcome": "failed" }';
-  if (!isObject(recipients)) return issue('recipients', shapes);
-  const kinds = ['inline', 'file', 'retryOf'].filter((kind) => kind in recipients);
-  if (kinds.length > 1) return issue('recipients', `give one of ${kinds.join(', ')}, not ${kinds.length === 2 ? 'both' : 'several'}`);
-  if ('inline' in recipients) {
-    const list = recipients.inline;
-    if (strict) unknownFields(recipients, FIELDS.inline, 'recipients', issue);
-    if (!Array.isArray(list) || list.length === 0) return issue('recipients.inline', 'inline must be a non-empty list of { "ppnum", "vars" }');
-    if (list.length > MAX_INLINE_RECIPIENTS) {
-      issue('recipients.inline', `inline lists are limited to ${MAX_INLINE_RECIPIENTS} recipients; put larger lists in a CSV or NDJSON file`);
-    }
-    if (strict) list.forEach((entry, i) => isObject(entry) && unknownFields(entry, FIELDS.inlineEntry, `recipients.inline[${i}]`, issue));
-    return;
-  }
-  if ('file' in recipients) {
-    if (strict) unknownFields(recipients, FIELDS.file, 'recipients', issue);
-    if (typeof recipients.file !== 'string' || recipients.file.trim() === '') return issue('recipients.file', 'file must be a path to a CSV or NDJSON file');
-    const { format, encoding } = recipients;
-    if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'latin1') issue('recipients.encoding', 'encoding must be "utf8" (the default) or "latin1"');
-    if (format !== undefined && format !== 'csv' && format !== 'ndjson') return issue('recipients.format', 'format must be "csv" or "ndjson"');
-    if (format === undefined && formatFromName(recipients.file) === undefined) {
-      issue('recipients.format', 'cannot tell the format from the file name: add "format": "csv" or "ndjson"');
-    }
-    return;
-  }
-  if ('retryOf' in recipients) {
-    unknownFields(recipients, FIELDS.retryOf, 'recipients', issue);
-    if (typeof recipients.retryOf !== 'string' || !CAMPAIGN_ID_PATTERN.test(recipients.retryOf)) issue('recipients.retryOf', `retryOf must be the id of the campaign to retry; ${CAMPAIGN_ID_RULE}`);
-    if (!isRetryOutcome(recipients.outcome)) issue('recipients.outcome', `outcome must be one of ${RETRY_OUTCOMES.map((o) => `"${o}"`).join(', ')}`);
-    return;
-  }
-  issue('recipients', shapes);
 }
 
 function checkFallback(fallback: unknown, issue: Report, strict: boolean): void {
@@ -386,8 +314,4 @@ function checkLimits(limits: unknown, issue: Report, strict: boolean): void {
 
 function isIntegerIn(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

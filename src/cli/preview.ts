@@ -2,6 +2,7 @@
 // nothing. The template comes from the spec, or from the API when the spec names a templateId.
 import type { TemplateComponentSpec } from '../api/types';
 import { extractPlaceholders, missingVars, renderTemplate, validateRecipients } from '../api/validation';
+import { describeRecipientSource } from '../campaign/recipient-source';
 import { parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../campaign/spec';
 import { InvalidSpecError } from '../client/errors';
 import { readDataRow } from '../../activities/recipients';
@@ -11,7 +12,7 @@ export interface Preview {
   campaignId: string;
   /** 1-based recipient row (header and blank lines not counted). */
   row: number;
-  /** File line of the row (file sources). */
+  /** Line of the row (file and URL sources). */
   line?: number;
   ppnum: string;
   message: string;
@@ -38,8 +39,9 @@ export async function previewSpec(input: unknown, row: number, fetchTemplate: (t
     const [issue] = validateRecipients([entry], { checkSize: true, requiredColumns: requiredColumnsFor(spec.fallback) }).issues;
     if (issue) problem = `${issue.field}: ${issue.message}`;
   } else {
-    const found = await readDataRow({ file: source.file, format: source.format ?? 'csv', encoding: source.encoding, row });
-    if (!found) throw new CliError(`--row ${row}: ${source.file} has fewer recipient rows`, EXIT.usage);
+    if ('postgres' in source) throw new CliError(`preview reads rows of inline lists, files and URLs, not of ${describeRecipientSource(source)}: copy a row into an inline list to preview it`, EXIT.usage);
+    const found = await readDataRow({ ...source, row });
+    if (!found) throw new CliError(`--row ${row}: ${describeRecipientSource(source)} has fewer recipient rows`, EXIT.usage);
     line = found.line;
     if (!found.parsed.ok) {
       ppnum = found.parsed.ppnum ?? '?';

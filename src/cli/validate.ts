@@ -1,11 +1,15 @@
 // `validate`: everything the campaign would reject, found locally without sending anything: the
-// spec's structure, then every recipient row (file sources through the same planRecipients the
-// worker runs, inline lists through checkInlineRecipients).
+// spec's structure, then every recipient row (files, URLs and PostgreSQL through the same
+// planRecipients the worker runs, inline lists through checkInlineRecipients).
+import { ApplicationFailure } from '@temporalio/common';
 import { extractPlaceholders } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
+import { describeRecipientSource } from '../campaign/recipient-source';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../campaign/spec';
 import type { SpecIssue } from '../campaign/spec';
 import { planRecipients } from '../../activities/recipients';
+import type { PlanRecipientsInput, RecipientPlan } from '../../activities/recipients';
+import { CliError, EXIT } from './errors';
 
 export interface ValidationReport {
   ok: boolean;
@@ -41,21 +45,33 @@ export async function validateSpec(input: unknown): Promise<ValidationReport> {
     const checked = checkInlineRecipients(source.inline, requiredVars, { checkSize: true, requiredColumns });
     Object.assign(report, { valid: checked.recipients.length, invalid: checked.invalidCount, duplicates: checked.duplicateCount, rowIssues: checked.issues });
   } else {
-    const plan = await planRecipients({
+    const plan = await planLocally({
       campaignId: spec.campaignId,
-      file: source.file,
-      format: source.format ?? 'csv',
-      encoding: source.encoding,
+      ...source,
       requiredVars,
       requiredColumns,
       chunkSize: campaignSettings(spec).chunkSize,
       maxIssues: Number.MAX_SAFE_INTEGER,
     });
     Object.assign(report, { valid: plan.valid, invalid: plan.invalidCount, duplicates: plan.duplicateCount, rowIssues: plan.issues });
-    if (plan.total === 0) report.notes.push(`${source.file} has no recipient rows`);
+    if (plan.total === 0) report.notes.push(`${describeRecipientSource(source)} has no recipient rows`);
   }
   // Duplicates are sent once and are not an error; invalid rows are.
   report.ok = report.invalid === 0 && report.valid > 0;
   if (report.valid === 0) report.notes.push('no valid recipients: a campaign would be refused before creating its template');
   return report;
+}
+
+/** The worker's own planning, run here; a source this machine cannot read is a plain error, not a stack. */
+async function planLocally(input: PlanRecipientsInput): Promise<RecipientPlan> {
+  const shown = describeRecipientSource(input);
+  if ('postgres' in input && !process.env.RECIPIENT_DATABASE_URL) {
+    throw new CliError(`cannot check ${shown} here: set RECIPIENT_DATABASE_URL (the worker reads the same variable from its own environment)`, EXIT.usage);
+  }
+  try {
+    return await planRecipients(input);
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw new CliError(`cannot plan the recipients: ${err.message}`, EXIT.usage);
+    throw new CliError(`cannot read ${shown}: ${(err as Error).message}`, EXIT.cannotConnect);
+  }
 }

@@ -9,6 +9,8 @@ import type { SpecFingerprint } from '../campaign/fingerprint';
 import { RETRY_OUTCOMES } from '../campaign/outcomes';
 import type { RetryOutcome } from '../campaign/outcomes';
 import { MIN_CONSENT_WINDOW_MS, campaignSettings, parseCampaignSpec } from '../campaign/spec';
+import { describeRecipientSource } from '../campaign/recipient-source';
+import type { ReadSourceSpec } from '../campaign/recipient-source';
 import type { CampaignSpec } from '../campaign/spec';
 import {
   CAMPAIGN_FAILURE_TYPES,
@@ -453,11 +455,17 @@ export function campaignSummary(spec: CampaignSpec): { staticSummary: string; st
   const template = 'templateId' in spec.template ? `template ${spec.template.templateId}` : `template "${spec.template.name}"`;
   const source = spec.recipients;
   const recipients =
-    'inline' in source ? `${source.inline.length} inline recipients` : 'retryOf' in source ? `the ${source.outcome} recipients of campaign ${source.retryOf}` : `recipients from a ${source.format ?? 'csv'} file`;
+    'inline' in source ? `${source.inline.length} inline recipients` : 'retryOf' in source ? describeRecipientSource(source) : `recipients from ${sourceKind(source)}`;
   const settings = campaignSettings(spec);
   const fallback = spec.fallback ? `fallback by ${spec.fallback.channel.type} on ${spec.fallback.on.join(', ')}` : 'no fallback';
   return {
     staticSummary: `campaign ${spec.campaignId} · ${template} · ${recipients}`,
     staticDetails: [`consent window ${spec.consentWindow ?? '24h'}`, `chunks of ${settings.chunkSize}, ${settings.chunksInFlight} in flight`, fallback].join(' · '),
   };
+}
+
+/** What kind of source, never where: a path, URL or table name is the operator's business. */
+function sourceKind(source: ReadSourceSpec): string {
+  if ('postgres' in source) return 'PostgreSQL';
+  return `a ${source.format ?? 'csv'} ${'url' in source ? 'URL' : 'file'}`;
 }

@@ -94,14 +94,14 @@ describe('planRecipients + readChunk* on CSV', () => {
   });
 
   it('reports a missing file as a non-retryable failure', async () => {
-    await expect(plan(join(dir, 'nope.csv'), 'csv')).rejects.toMatchObject({ type: 'RecipientFileUnreadable', nonRetryable: true });
+    await expect(plan(join(dir, 'nope.csv'), 'csv')).rejects.toMatchObject({ type: 'RecipientSourceUnreadable', nonRetryable: true });
   });
 
   it('detects a file that changed after planning', async () => {
     const file = writeTemp('ppnum,name\n12300000001,A\n12300000002,B\n');
     const p = await plan(file, 'csv');
     writeFileSync(file, 'ppnum,name\n12300000001,A\nxxxxxxxxxxx,B\n');
-    await expect(readChunkPpnums(p.chunks[0]!)).rejects.toMatchObject({ type: 'RecipientFileChanged' });
+    await expect(readChunkPpnums(p.chunks[0]!)).rejects.toMatchObject({ type: 'RecipientSourceChanged' });
   });
 });
 
@@ -186,7 +186,7 @@ describe('what a plan refuses before anything is sent', () => {
 
     const asLatin1 = await planRecipients({ campaignId: 'c1', file, format: 'csv', encoding: 'latin1', requiredVars: ['name'], chunkSize: 2, maxIssues: 10 });
     expect(asLatin1).toMatchObject({ valid: 3, invalidCount: 0 });
-    expect(asLatin1.chunks.every((chunk) => chunk.encoding === 'latin1')).toBe(true);
+    expect(asLatin1.chunks.every((chunk) => chunk.kind === 'file' && chunk.encoding === 'latin1')).toBe(true);
     expect((await readAll(asLatin1)).map((r) => r.vars.name)).toEqual(['José', 'Ann', 'Zoë']);
   });
 

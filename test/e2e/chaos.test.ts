@@ -8,34 +8,9 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FAULT_KINDS } from '../../dev/chaos/faults';
+import { failedChecks, runChaos } from '../support/chaos-run';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-interface ChaosReport {
-  seed: number;
-  ok: boolean;
-  faults: { kind: string; detail: string }[];
-  checks: { name: string; ok: boolean; detail?: string }[];
-  result?: { status: string; total: number; counts: Record<string, number> };
-}
-
-async function chaos(args: string[]): Promise<{ code: number | null; report: ChaosReport }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--json', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  let report: ChaosReport;
-  try {
-    report = JSON.parse(stdout) as ChaosReport;
-  } catch {
-    throw new Error(`chaos printed no JSON report (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`);
-  }
-  return { code, report };
-}
-
-const failedChecks = (report: ChaosReport) => report.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`);
 
 /** A small campaign sent slowly (2 requests/s), so a fault in the first seconds lands mid-send. */
 const SINGLE_FAULT_RUN = ['--recipients', '1200', '--rate', '2', '--horizon', '5', '--seed', '7'];
@@ -44,7 +19,7 @@ describe('npm run chaos', () => {
   let baseline: Record<string, number> | undefined;
 
   it('a clean run: every check passes without faults', async () => {
-    const { code, report } = await chaos([...SINGLE_FAULT_RUN, '--faults', '0']);
+    const { code, report } = await runChaos([...SINGLE_FAULT_RUN, '--faults', '0']);
     expect(failedChecks(report)).toEqual([]);
     expect(code).toBe(0);
     expect(report.result?.status).toBe('completed');
@@ -55,7 +30,7 @@ describe('npm run chaos', () => {
   }, 300_000);
 
   it.each(FAULT_KINDS)('the same campaign survives %s with the same exact result', async (kind) => {
-    const { code, report } = await chaos([...SINGLE_FAULT_RUN, '--faults', '1', '--kinds', kind]);
+    const { code, report } = await runChaos([...SINGLE_FAULT_RUN, '--faults', '1', '--kinds', kind]);
     expect(failedChecks(report)).toEqual([]);
     expect(report.faults.map((f) => f.kind)).toEqual([kind]);
     expect(code).toBe(0);
@@ -64,7 +39,7 @@ describe('npm run chaos', () => {
   }, 300_000);
 
   it('the fixed-seed short run survives every fault kind in one campaign', async () => {
-    const { code, report } = await chaos(['--short', '--out', 'test-results/chaos-short.json']);
+    const { code, report } = await runChaos(['--short', '--out', 'test-results/chaos-short.json']);
     expect(failedChecks(report)).toEqual([]);
     expect(new Set(report.faults.map((f) => f.kind))).toEqual(new Set(FAULT_KINDS));
     expect(code).toBe(0);

@@ -1,6 +1,7 @@
 // A campaign started again under the same id, on the real stack (Temporal dev server, sandbox,
 // production worker and listener): its chunk ids are taken (they are never started twice), so the
-// new run adopts what the earlier run's chunks did. Nobody is messaged twice, and the account is
+// new run adopts what the earlier run's chunks did, whether its recipients come from a file, a URL or
+// a PostgreSQL table. Nobody is messaged twice, and the account is
 // complete: after a completed campaign, the same result again; after a terminated one, the rest.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeRecipientDatabase } from '../../activities/sources/postgres';
+import { RECIPIENT_SOURCES, serveRecipients } from '../../dev/chaos/recipient-sources';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient } from '../../src/client/campaigns';
@@ -105,36 +108,48 @@ describe('a campaign started again under the same id', () => {
     for (const outcome of RECIPIENT_OUTCOMES) expect(second.counts[outcome], outcome).toBe(ledgerAfter.outcomes[outcome]);
   }, 240_000);
 
-  it('after it was terminated mid-campaign: adopts the finished and the running chunks, sends the rest once', async () => {
-    const campaignId = `e2e-restart-terminated-${run}`;
-    const dir = mkdtempSync(join(tmpdir(), 'ppoppo-restart-'));
-    const file = join(dir, 'recipients.csv');
-    const ppnums = Array.from({ length: 30 }, (_, i) => String(45620000000 + i));
-    writeFileSync(file, ['ppnum,name', ...ppnums.map((ppnum, i) => `${ppnum},R${i}`)].join('\n') + '\n');
-    const spec: CampaignSpec = {
-      campaignId,
-      template: { name: `e2e-restart-terminated-${run}`, components: [{ type: 'text', content: 'Hi {{name}}' }] },
-      recipients: { file, format: 'csv' },
-      consentWindow: '1m',
-      limits: { chunkSize: 5, chunksInFlight: 1 },
-    };
-    const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
-    const firstRun = await startCampaign(spec);
-    await pollUntil('two chunks finished', () => firstRun.query(progressQuery), (p) => p.chunksFinished >= 2, 120_000);
-    await firstRun.terminate('operator restarts the campaign');
+  // Every source a worker reads is planned again by the new run into the same chunks: file, URL (nginx), PostgreSQL table.
+  it.each(RECIPIENT_SOURCES.map((source, i) => ({ source, firstPpnum: 45620000000 + i * 1000 })))(
+    'after it was terminated mid-campaign: adopts the finished and the running chunks, sends the rest once ($source source)',
+    async ({ source, firstPpnum }) => {
+      const campaignId = `e2e-restart-terminated-${source}-${run}`;
+      const dir = mkdtempSync(join(tmpdir(), 'ppoppo-restart-'));
+      const file = join(dir, 'recipients.csv');
+      const ppnums = Array.from({ length: 30 }, (_, i) => String(firstPpnum + i));
+      writeFileSync(file, ['ppnum,name', ...ppnums.map((ppnum, i) => `${ppnum},R${i}`)].join('\n') + '\n');
+      const served = await serveRecipients(source, file, dir);
+      Object.assign(process.env, served.env); // the worker runs in this process
+      try {
+        const spec: CampaignSpec = {
+          campaignId,
+          template: { name: `e2e-restart-terminated-${run}`, components: [{ type: 'text', content: 'Hi {{name}}' }] },
+          recipients: served.recipients,
+          consentWindow: '1m',
+          limits: { chunkSize: 5, chunksInFlight: 1 },
+        };
+        const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
+        const firstRun = await startCampaign(spec);
+        await pollUntil('two chunks finished', () => firstRun.query(progressQuery), (p) => p.chunksFinished >= 2, 120_000);
+        await firstRun.terminate('operator restarts the campaign');
 
-    const result = await restartThroughClient(spec, firstRun.firstExecutionRunId);
+        const result = await restartThroughClient(spec, firstRun.firstExecutionRunId);
 
-    expect(result).toMatchObject({ status: 'completed', total: 30, chunks: 6 });
-    expect(countRecipients(result.counts)).toBe(30);
-    const records = await recipientsOf(campaignId, result.chunks);
-    expect(records.map((r) => r.ppnum).sort()).toEqual(ppnums);
-    expect(records.filter((r) => r.outcome === undefined)).toEqual([]);
-    const ledger = await expectEachMessagedOnce(ppnums);
-    for (const outcome of RECIPIENT_OUTCOMES) expect(result.counts[outcome], outcome).toBe(ledger.outcomes[outcome]);
-    // One send request per chunk across both runs.
-    expect((await inspector.stats()).createSendRequest.accepted - acceptedBefore).toBe(6);
-  }, 300_000);
+        expect(result).toMatchObject({ status: 'completed', total: 30, chunks: 6 });
+        expect(countRecipients(result.counts)).toBe(30);
+        const records = await recipientsOf(campaignId, result.chunks);
+        expect(records.map((r) => r.ppnum).sort()).toEqual(ppnums);
+        expect(records.filter((r) => r.outcome === undefined)).toEqual([]);
+        const ledger = await expectEachMessagedOnce(ppnums);
+        for (const outcome of RECIPIENT_OUTCOMES) expect(result.counts[outcome], outcome).toBe(ledger.outcomes[outcome]);
+        // One send request per chunk across both runs.
+        expect((await inspector.stats()).createSendRequest.accepted - acceptedBefore).toBe(6);
+      } finally {
+        await closeRecipientDatabase();
+        await served.stop();
+      }
+    },
+    300_000,
+  );
 
   it('after it was paused and terminated: resumes the chunk the old run paused before its send, which sends once', async () => {
     const campaignId = `e2e-restart-paused-${run}`;

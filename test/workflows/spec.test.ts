@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, parseDuration, requiredColumnsFor, requiredVarsFor } from '../../src/campaign/spec';
 import { fingerprintDifferences, specFingerprint } from '../../src/campaign/fingerprint';
 import { chunkInline } from '../../src/campaign/chunk-source';
+import { describeRecipientSource } from '../../src/campaign/recipient-source';
 import { countRecipients, emptyCounts } from '../../src/campaign/outcomes';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
 
@@ -122,6 +123,39 @@ describe('parseCampaignSpec', () => {
     const { spec } = parseCampaignSpec({ ...validSpec, recipients: { file: '/data/list.ndjson' }, fallback: { on: ['expired'], channel: { type: 'webhook', url: 'http://x' } } });
     expect(spec!.fallback!.on).toEqual(['denied', 'expired']);
     expect(spec!.recipients).toEqual({ file: '/data/list.ndjson', format: 'ndjson' });
+  });
+});
+
+describe('recipient sources any worker can read', () => {
+  const problems = (recipients: unknown) => parseCampaignSpec({ ...validSpec, recipients }).issues.map((i) => `${i.path}: ${i.message}`);
+
+  it('accepts a URL and a PostgreSQL table or named query, stating the URL format from its path', () => {
+    const { spec } = parseCampaignSpec({ ...validSpec, recipients: { url: 'https://bucket.example/lists/spring.ndjson?X-Amz-Signature=abc' } });
+    expect(spec!.recipients).toEqual({ url: 'https://bucket.example/lists/spring.ndjson?X-Amz-Signature=abc', format: 'ndjson' });
+    expect(problems({ postgres: { table: 'marketing.audience', ppnumColumn: 'phone', columns: ['name', 'city'] } })).toEqual([]);
+    expect(problems({ postgres: { query: 'vip-customers' } })).toEqual([]);
+  });
+
+  it('names the field of every problem', () => {
+    expect(problems({ url: 'ftp://x/list.csv' })).toEqual(['recipients.url: url must be an http:// or https:// address of a CSV or NDJSON file']);
+    expect(problems({ url: 'https://user:secret@host/list.csv' })).toEqual([expect.stringMatching(/^recipients\.url: url must not carry a user name or password/)]);
+    expect(problems({ url: 'https://host/export?id=3' })).toEqual([expect.stringMatching(/^recipients\.format: cannot tell the format from the URL's path/)]);
+    expect(problems({ url: 'https://host/a.csv', file: '/b.csv' })).toEqual(['recipients: give one source, not file and url']);
+    expect(problems({ postgres: { table: 'audience', query: 'vip' } })).toEqual([expect.stringMatching(/^recipients\.postgres: postgres needs either "table" or "query"/)]);
+    expect(problems({ postgres: { table: 'audience; DROP TABLE audience' } }).map((p) => p.split(':')[0])).toEqual(['recipients.postgres.table']);
+    expect(problems({ postgres: { query: 'SELECT * FROM audience' } }).map((p) => p.split(':')[0])).toEqual(['recipients.postgres.query']);
+    expect(problems({ postgres: { table: 'audience', ppnumColumn: 'a b', columns: ['name', 'x"y', 'name'], where: 'tier = 1' } }).map((p) => p.split(':')[0])).toEqual([
+      'recipients.postgres.where',
+      'recipients.postgres.ppnumColumn',
+      'recipients.postgres.columns[1]',
+      'recipients.postgres.columns[2]',
+    ]);
+    expect(problems({ postgres: { table: 'audience' }, format: 'csv' }).map((p) => p.split(':')[0])).toEqual(['recipients.format']);
+  });
+
+  it('describes a source without a URL\'s query string', () => {
+    expect(describeRecipientSource({ url: 'https://bucket.example/l.csv?X-Amz-Signature=secret#x' })).toBe('https://bucket.example/l.csv');
+    expect(describeRecipientSource({ postgres: { query: 'vip' } })).toBe('PostgreSQL query "vip"');
   });
 });
 

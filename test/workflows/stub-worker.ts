@@ -111,7 +111,7 @@ export class StubWorld {
     const ppnumsOf = (source: ChunkSource) => {
       if (source.kind === 'inline') return source.recipients.map((r) => r.ppnum);
       if (source.kind === 'followUp') throw ApplicationFailure.nonRetryable('follow-ups are not stubbed', 'NotStubbed');
-      return scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? [];
+      return source.kind === 'file' ? (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []) : [];
     };
 
     async function emit(workflowId: string, sendRequestId: string, ppnums: string[], scenario: Scenario): Promise<void> {

@@ -7,6 +7,8 @@ import type { Activities } from '../../activities/index';
 import { describeIssue, extractPlaceholders } from '../../src/api/validation';
 import type { ValidationIssue } from '../../src/api/validation';
 import { chunkInline } from '../../src/campaign/chunk-source';
+import { describeRecipientSource } from '../../src/campaign/recipient-source';
+import type { ReadSourceSpec } from '../../src/campaign/recipient-source';
 import { asFingerprint, specFingerprint } from '../../src/campaign/fingerprint';
 import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../../src/campaign/spec';
 import type { CampaignSpec, SpecRules } from '../../src/campaign/spec';
@@ -88,7 +90,7 @@ function plannedWith(spec: CampaignSpec, ensured: Ensured, planned: Planned, ctx
   return 'inline' in spec.recipients ? { ...spec, recipients: { inline: [] } } : spec;
 }
 
-/** Checks every recipient (inline), plans the file into chunks, or finds a follow-up's recipients. */
+/** Checks every recipient (inline), plans a file, URL or table into chunks, or finds a follow-up's recipients. */
 async function recipientsOf(spec: CampaignSpec, placeholders: string[], ctx: Preparing): Promise<Planned> {
   const source = spec.recipients;
   let planned: Planned;
@@ -99,7 +101,8 @@ async function recipientsOf(spec: CampaignSpec, placeholders: string[], ctx: Pre
     return { validTotal: followUp.total, invalidRows: 0, issues: [], chunks: followUp.chunks, sizes: followUp.sizes, retryOf: { campaignId: source.retryOf, outcome: source.outcome } };
   } else {
     const plan = await planRecipients(planInput(spec, placeholders, ctx));
-    if (plan.total === 0) fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${source.file} has no recipient rows${source.format === 'ndjson' ? '' : ' (only a header, or nothing)'}`, []);
+    const headerOnly = !('postgres' in source) && source.format !== 'ndjson';
+    if (plan.total === 0) fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${describeRecipientSource(source)} has no recipient rows${headerOnly ? ' (only a header, or nothing)' : ''}`, []);
     planned = planFile(spec, plan, ctx);
   }
   if (planned.validTotal === 0) fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, 'no valid recipient to send to', planned.issues);
@@ -118,13 +121,11 @@ function planInline(spec: CampaignSpec, placeholders: string[], ctx: Preparing):
 }
 
 function planInput(spec: CampaignSpec, placeholders: string[], ctx: Preparing) {
-  const source = spec.recipients as Extract<CampaignSpec['recipients'], { file: string }>;
+  const source = spec.recipients as ReadSourceSpec;
   const current = ctx.rules === 'current';
   return {
     campaignId: spec.campaignId,
-    file: source.file,
-    format: source.format ?? 'csv',
-    encoding: source.encoding,
+    ...('file' in source ? { file: source.file, format: source.format ?? 'csv', encoding: source.encoding } : source),
     requiredVars: requiredVarsFor(placeholders, spec.fallback),
     requiredColumns: current ? requiredColumnsFor(spec.fallback) : [],
     chunkSize: campaignSettings(spec).chunkSize,
@@ -133,9 +134,8 @@ function planInput(spec: CampaignSpec, placeholders: string[], ctx: Preparing) {
 }
 
 function planFile(spec: CampaignSpec, plan: Awaited<ReturnType<typeof planRecipients>>, ctx: Preparing): Planned {
-  const file = 'file' in spec.recipients ? spec.recipients.file : '';
   if (plan.invalidCount > 0 && campaignSettings(spec).onInvalidRows === 'abort') {
-    fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${plan.invalidCount} row(s) of ${file} are invalid (onInvalidRows is "abort")`, plan.issues);
+    fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${plan.invalidCount} row(s) of ${describeRecipientSource(spec.recipients)} are invalid (onInvalidRows is "abort")`, plan.issues);
   }
   return { validTotal: plan.valid, invalidRows: plan.invalidCount, issues: plan.issues, chunks: plan.chunks };
 }

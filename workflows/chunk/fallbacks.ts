@@ -48,7 +48,7 @@ export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, sh
         channel: fallback.channel,
         template: fallback.text,
         items,
-        // File and follow-up sources: the activity reads the vars itself, so they never enter this history.
+        // File, URL, PostgreSQL and follow-up sources: the activity reads the vars itself, so they never enter this history.
         source: input.source.kind === 'inline' ? undefined : input.source,
       });
       const byPpnum = new Map(results.map((result) => [result.ppnum, result]));
