@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { PpoppoClient } from '../src/api/client';
 import { createChunkStatusActivities } from './chunk-status';
 import { createFallbackActivities } from './fallback/index';
-import { createRecipientActivities } from './recipients';
+import { chunkReader, createRecipientActivities } from './recipients';
 import { createSendActivities } from './send';
 
 export interface ActivityDeps {
@@ -16,9 +16,9 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createRecipientActivities(),
+    ...createRecipientActivities(deps),
     ...createSendActivities(deps),
-    ...createFallbackActivities(),
+    ...createFallbackActivities({ readRecipients: chunkReader(deps.temporalClient).readChunkRecipients }),
     ...createChunkStatusActivities(deps),
   };
 }

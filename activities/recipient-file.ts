@@ -7,11 +7,13 @@
 import { createReadStream } from 'node:fs';
 import type { RecipientInput } from '../src/api/types';
 import { checkVars, isValidPpnum } from '../src/api/validation';
-import type { RecipientFileFormat } from '../src/campaign/chunk-source';
+import type { RecipientFileEncoding, RecipientFileFormat } from '../src/campaign/chunk-source';
 
 export interface FileRecord {
   /** Record text without its line ending. */
   text: string;
+  /** The bytes are not UTF-8 (read as UTF-8): the text is unreliable and the row must be reported. */
+  notUtf8?: boolean;
   /** Byte offset of the record's first byte. */
   start: number;
   /** Byte offset just past the record's line ending (exclusive). */
@@ -33,22 +35,42 @@ const LF = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** What a person reads when a row is not UTF-8. */
+export const NOT_UTF8_MESSAGE =
+  'the row is not UTF-8 text (it looks like Latin-1 or Windows-1252): save the file as UTF-8, or set "encoding": "latin1" in recipients';
+
+/** Bytes as text; a UTF-8 decode that hit invalid sequences is flagged (U+FFFD alone is no proof: check strictly). */
+function decode(bytes: Buffer, length: number, encoding: RecipientFileEncoding): { text: string; notUtf8?: boolean } {
+  if (encoding === 'latin1') return { text: bytes.toString('latin1', 0, length) };
+  const text = bytes.toString('utf8', 0, length);
+  if (!text.includes('\uFFFD')) return { text };
+  try {
+    STRICT_UTF8.decode(bytes.subarray(0, length));
+    return { text };
+  } catch {
+    return { text, notUtf8: true };
+  }
+}
+
 /**
  * Yields the records of a file (or of a byte range of it). Blank records are yielded too, with
- * empty text, so callers decide what to do with them.
+ * empty text, so callers decide what to do with them. Line breaks, quotes and commas are ASCII,
+ * so records are cut the same way in UTF-8 and Latin-1.
  */
-export function readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}): AsyncGenerator<FileRecord> {
+export function readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord> {
   const start = range.start ?? 0;
   const empty = range.end !== undefined && range.end <= start;
   const stream = empty ? [] : createReadStream(path, { start, end: range.end === undefined ? undefined : range.end - 1, highWaterMark: 256 * 1024 });
-  return readRecordStream(stream as AsyncIterable<Buffer>, format, { start, firstLine: range.firstLine });
+  return readRecordStream(stream as AsyncIterable<Buffer>, format, { start, firstLine: range.firstLine }, encoding);
 }
 
 /**
  * The records in a stream of a file's bytes that starts at byte `range.start` (the start of a
  * record, on line `range.firstLine`): a local file or the body of an http(s) range request.
  */
-export async function* readRecordStream(source: AsyncIterable<Buffer>, format: RecipientFileFormat, range: Omit<ReadRange, 'end'> = {}): AsyncGenerator<FileRecord> {
+export async function* readRecordStream(source: AsyncIterable<Buffer>, format: RecipientFileFormat, range: Omit<ReadRange, 'end'> = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord> {
   const start = range.start ?? 0;
   const quoteAware = format === 'csv';
   let pending: Buffer[] = []; // bytes of the record being read, across stream chunks
@@ -62,7 +84,7 @@ export async function* readRecordStream(source: AsyncIterable<Buffer>, format: R
     let length = bytes.length;
     if (length > 0 && bytes[length - 1] === LF) length -= 1;
     if (length > 0 && bytes[length - 1] === CR) length -= 1;
-    const record: FileRecord = { text: bytes.toString('utf8', 0, length), start: recordStart, end, line };
+    const record: FileRecord = { ...decode(bytes, length, encoding), start: recordStart, end, line };
     line += linesInRecord + 1;
     linesInRecord = 0;
     recordStart = end;
@@ -140,7 +162,8 @@ export function parseCsvFields(text: string): { fields: string[] } | { error: st
 /** The CSV header: column names, the ppnum column's index, or a problem a person can fix. */
 export type CsvHeader = { columns: string[]; ppnumIndex: number } | { error: string; field: string };
 
-export function parseCsvHeader(text: string, requiredVars: readonly string[]): CsvHeader {
+/** `requiredColumns` must exist but may be empty in a row (e.g. the email fallback's address column). */
+export function parseCsvHeader(text: string, requiredVars: readonly string[], requiredColumns: readonly string[] = []): CsvHeader {
   const parsed = parseCsvFields(text.replace(/^\uFEFF/, ''));
   if ('error' in parsed) return { error: `the header row is malformed: ${parsed.error}`, field: 'row' };
   const columns = parsed.fields.map((name) => name.trim());
@@ -156,6 +179,8 @@ export function parseCsvHeader(text: string, requiredVars: readonly string[]): C
   if (missing.length > 0) {
     return { error: `the header row has no column for template variable(s) ${missing.map((m) => `"${m}"`).join(', ')}`, field: `vars.${missing[0]}` };
   }
+  const missingColumn = requiredColumns.find((name) => !seen.has(name));
+  if (missingColumn !== undefined) return { error: `the header row has no "${missingColumn}" column, which the email fallback reads addresses from`, field: `vars.${missingColumn}` };
   return { columns, ppnumIndex };
 }
 
@@ -175,7 +200,8 @@ export function parseCsvRecord(text: string, header: { columns: string[]; ppnumI
   return checkRecipient(ppnum, vars, requiredVars, urlTemplates);
 }
 
-export function parseNdjsonRecord(text: string, requiredVars: readonly string[], urlTemplates: readonly string[] = []): RecordParse {
+/** `requiredColumns` must exist but may be empty (the email fallback's address column). */
+export function parseNdjsonRecord(text: string, requiredVars: readonly string[], urlTemplates: readonly string[] = [], requiredColumns: readonly string[] = []): RecordParse {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -203,6 +229,10 @@ export function parseNdjsonRecord(text: string, requiredVars: readonly string[],
       const field = isFieldName(name) ? `vars.${name}` : 'vars';
       return { ok: false, field, ppnum: isValidPpnum(ppnum) ? ppnum : undefined, message: `${isFieldName(name) ? `variable "${name}"` : 'a variable'} must be a string, number or boolean` };
     }
+  }
+  const missingColumn = requiredColumns.find((name) => !(name in vars));
+  if (missingColumn !== undefined) {
+    return { ok: false, field: `vars.${missingColumn}`, ppnum: isValidPpnum(ppnum) ? ppnum : undefined, message: `the email fallback reads addresses from "${missingColumn}", which this line lacks (an empty value is allowed)` };
   }
   return checkRecipient(ppnum, vars, requiredVars, urlTemplates);
 }

@@ -1,21 +1,28 @@
-// Recipient source activities: plan a source (file, URL, PostgreSQL) into chunks, and read one
-// chunk back. Each kind of source is one module under sources/ with the same plan/read interface;
-// this module picks the one the spec or the chunk names. Recipient variables never enter workflow
-// histories for these sources: the workflow carries byte or key ranges, and the send and fallback
-// activities read their own rows. A worker reads files only under RECIPIENT_FILE_ROOTS
-// (file-roots.ts): every file plan and chunk read is confined before a byte is read.
+// Recipient source activities: plan a source (file, URL, PostgreSQL, or an earlier campaign's
+// recipients for a follow-up) into chunks, and read one chunk back. Each kind of source is one
+// module under sources/ with the same plan/read interface; this module picks the one the spec or
+// the chunk names. Recipient variables never enter workflow histories for these sources: the
+// workflow carries byte or key ranges (or a follow-up's ids), and the send and fallback activities
+// read their own rows. A worker reads files only under RECIPIENT_FILE_ROOTS (file-roots.ts): every
+// file plan and chunk read is confined before a byte is read.
+import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { RecipientInput } from '../src/api/types';
-import type { ChunkSource, FileChunkSource, ReadChunkSource } from '../src/campaign/chunk-source';
+import type { ChunkSource, FileChunkSource, FollowUpChunkSource, ReadChunkSource } from '../src/campaign/chunk-source';
 import type { ReadSourceSpec } from '../src/campaign/recipient-source';
 import { confineRecipientFile } from './file-roots';
-import { fileSource } from './sources/file';
+import { createFollowUpReader } from './follow-up';
+import type { FollowUpReader } from './follow-up';
+import { fileSource, readFileRow } from './sources/file';
+import type { FileSourceSpec } from './sources/file';
 import { postgresSource } from './sources/postgres';
-import { urlSource } from './sources/url';
+import { readUrlRow, urlSource } from './sources/url';
+import type { UrlSourceSpec } from './sources/url';
 import type { PlanOptions, RecipientPlan } from './sources/source';
 
 export type { RecipientPlan } from './sources/source';
 
-/** The spec's source (spread: `{ file, format }` as before, or `{ url, format }`, or `{ postgres }`) and how to plan it. */
+/** The spec's source (spread: `{ file, format, encoding }` as before, or `{ url, … }`, or `{ postgres }`) and how to plan it. */
 export type PlanRecipientsInput = { campaignId: string } & PlanOptions & ReadSourceSpec;
 
 /** The activity: plans the source as the worker may read it (files only under RECIPIENT_FILE_ROOTS). */
@@ -28,7 +35,7 @@ export function planRecipients(input: PlanRecipientsInput): Promise<RecipientPla
  * file on the user's machine; a worker always confines.
  */
 export async function planRecipientSource(input: PlanRecipientsInput, how: { confineFiles: boolean }): Promise<RecipientPlan<ReadChunkSource>> {
-  const options: PlanOptions = { requiredVars: input.requiredVars, urlTemplates: input.urlTemplates, chunkSize: input.chunkSize, maxIssues: input.maxIssues };
+  const options: PlanOptions = { requiredVars: input.requiredVars, urlTemplates: input.urlTemplates, requiredColumns: input.requiredColumns, chunkSize: input.chunkSize, maxIssues: input.maxIssues };
   if ('url' in input) return urlSource.plan(input, options);
   if ('postgres' in input) return postgresSource.plan(input, options);
   if (!how.confineFiles) return fileSource.plan(input, options);
@@ -41,7 +48,12 @@ async function* confinedFile(chunk: FileChunkSource): AsyncGenerator<RecipientIn
   yield* fileSource.read({ ...chunk, path: await confineRecipientFile(chunk.path) });
 }
 
-function chunkReader(source: ReadChunkSource): AsyncIterable<RecipientInput> {
+/** The `row`-th recipient row of a file or URL (1-based, header and blank lines not counted), parsed and checked; for the CLI's preview, which reads the user's own files (not confined, like validate). */
+export function readDataRow(input: (FileSourceSpec | UrlSourceSpec) & { row: number }): ReturnType<typeof readFileRow> {
+  return 'url' in input ? readUrlRow(input) : readFileRow(input);
+}
+
+function sourceReader(source: ReadChunkSource): AsyncIterable<RecipientInput> {
   switch (source.kind) {
     case 'file':
       return confinedFile(source);
@@ -52,25 +64,58 @@ function chunkReader(source: ReadChunkSource): AsyncIterable<RecipientInput> {
   }
 }
 
-async function chunkRecipients(source: ChunkSource): Promise<RecipientInput[]> {
+/** A follow-up's recipients come from the original campaign's chunks, through Temporal. */
+async function chunkRecipients(source: ChunkSource, followUps?: FollowUpReader): Promise<RecipientInput[]> {
   if (source.kind === 'inline') return source.recipients;
+  if (source.kind === 'followUp') {
+    if (!followUps) throw ApplicationFailure.nonRetryable('reading a follow-up chunk needs a Temporal client (ActivityDeps.temporalClient)', 'MissingDependency');
+    return followUps.recipients(source, (original, ppnums) => readRecipients({ source: original, ppnums }, followUps));
+  }
   const recipients: RecipientInput[] = [];
-  for await (const recipient of chunkReader(source)) recipients.push(recipient);
+  for await (const recipient of sourceReader(source)) recipients.push(recipient);
   return recipients;
 }
 
-export async function readChunkPpnums(source: ChunkSource): Promise<string[]> {
-  return (await chunkRecipients(source)).map((recipient) => recipient.ppnum);
-}
-
-/** The chunk's recipients with their variables; only those in `ppnums` when given. */
-export async function readChunkRecipients(input: { source: ChunkSource; ppnums?: string[] }): Promise<RecipientInput[]> {
-  const recipients = await chunkRecipients(input.source);
+async function readRecipients(input: { source: ChunkSource; ppnums?: string[] }, followUps?: FollowUpReader): Promise<RecipientInput[]> {
+  const recipients = await chunkRecipients(input.source, followUps);
   if (!input.ppnums) return recipients;
   const wanted = new Set(input.ppnums);
   return recipients.filter((recipient) => wanted.has(recipient.ppnum));
 }
 
-export function createRecipientActivities() {
-  return { planRecipients, readChunkPpnums, readChunkRecipients };
+/** The ppnums of a chunk (any kind but a follow-up: see chunkReader). */
+export async function readChunkPpnums(source: ChunkSource): Promise<string[]> {
+  return (await chunkRecipients(source)).map((recipient) => recipient.ppnum);
+}
+
+/** The chunk's recipients with their variables; only those in `ppnums` when given (any kind but a follow-up: see chunkReader). */
+export function readChunkRecipients(input: { source: ChunkSource; ppnums?: string[] }): Promise<RecipientInput[]> {
+  return readRecipients(input);
+}
+
+/** Readers for every kind of chunk source; follow-ups need the Temporal client. */
+export function chunkReader(temporalClient?: Client) {
+  const followUps = temporalClient ? createFollowUpReader(temporalClient) : undefined;
+  return {
+    readChunkPpnums: async (source: ChunkSource): Promise<string[]> => (await chunkRecipients(source, followUps)).map((recipient) => recipient.ppnum),
+    readChunkRecipients: (input: { source: ChunkSource; ppnums?: string[] }): Promise<RecipientInput[]> => readRecipients(input, followUps),
+    followUps,
+  };
+}
+
+export function createRecipientActivities(deps: { temporalClient?: Client } = {}) {
+  const { readChunkPpnums, readChunkRecipients, followUps } = chunkReader(deps.temporalClient);
+  const needFollowUps = (): FollowUpReader => {
+    if (!followUps) throw ApplicationFailure.nonRetryable('follow-up campaigns need a Temporal client (ActivityDeps.temporalClient)', 'MissingDependency');
+    return followUps;
+  };
+  return {
+    planRecipients,
+    readChunkPpnums,
+    readChunkRecipients,
+    /** Plans a follow-up campaign: the original's chunks holding recipients with the outcome, and how many each. */
+    planFollowUp: (input: { campaignId: string; outcome: FollowUpChunkSource['outcome'] }) => needFollowUps().plan(input),
+    /** A fallback-only follow-up chunk's recipients with the outcome they ended with. */
+    readFollowUpOutcomes: (source: FollowUpChunkSource) => needFollowUps().outcomes(source),
+  };
 }

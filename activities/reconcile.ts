@@ -4,10 +4,13 @@
 // before the call: an accepted request produces events for its recipients. Every send request
 // with events about our ppnums is a candidate; it is ours only if its recipient set equals ours
 // (GetSendRequestStatus) and no other chunk workflow owns it. "Nothing found" is only answered once
-// the stream has been read past the scan start plus a settle period (or stayed quiet that long).
+// the stream has been read past the scan start plus a settle period, or stayed quiet that long
+// while it was open: a stream that cannot connect (host down, credentials refused, a slow token)
+// proves nothing, and answering "nothing" then would send the chunk a second time.
 import { ApplicationFailure } from '@temporalio/common';
 import { decodeTime, encodeTime } from 'ulid';
 import type { PpoppoClient } from '../src/api/client';
+import type { DeliveryEvent } from '../src/api/types';
 import type { ChunkDirectory } from './chunk-directory';
 import { activityContext, withKeepAlive } from './heartbeat';
 import { apiFailure } from './api-failures';
@@ -48,12 +51,30 @@ export async function reconcileSendRequest(client: PpoppoClient, input: Reconcil
     ctx?.cancellationSignal.removeEventListener('abort', onCancel);
   }
 
+  /** Quiet since: the last event, or the stream's (re)opening, whichever came later; undefined while it is not open. */
+  function quietSince(): number | undefined {
+    const liveSince = stream.liveSince;
+    return liveSince === undefined ? undefined : Math.max(lastEventAt, liveSince);
+  }
+
   async function scan(): Promise<{ sendRequestId: string | null }> {
+    // One next() at a time: a timed-out one stays pending and delivers its event on the next round.
+    let pending: Promise<IteratorResult<DeliveryEvent>> | undefined;
     for (;;) {
-      // Wait for the next event, but no longer than the remaining quiet period.
-      const quietLeft = lastEventAt + settleMs - Date.now();
-      const next = await nextWithin(iterator, Math.max(0, quietLeft));
-      if (next === 'timeout') return { sendRequestId: null }; // quiet for settleMs: nothing more is coming
+      // Wait for the next event, but no longer than the remaining quiet period (a settle period while not open).
+      const since = quietSince();
+      const quietLeft = since === undefined ? settleMs : since + settleMs - Date.now();
+      pending ??= iterator.next();
+      const next = await within(pending, Math.max(0, quietLeft));
+      if (next === 'timeout') {
+        const quiet = quietSince();
+        if (quiet !== undefined && Date.now() - quiet >= settleMs) return { sendRequestId: null }; // open and quiet for settleMs
+        if (Date.now() - startedAt > options.maxScanMs) {
+          throw ApplicationFailure.retryable(`event stream could not be read within ${options.maxScanMs} ms`, 'ReconcileInconclusive');
+        }
+        continue;
+      }
+      pending = undefined;
       if (next.done) {
         if (ctx?.cancellationSignal.aborted) await ctx.cancelled;
         throw ApplicationFailure.retryable('event stream ended during reconciliation', 'ReconcileInconclusive');
@@ -85,15 +106,13 @@ export async function reconcileSendRequest(client: PpoppoClient, input: Reconcil
   }
 }
 
-type Next<T> = IteratorResult<T> | 'timeout';
-
-/** iterator.next(), or 'timeout' after `ms`. A pending next() is abandoned with the stream. */
-function nextWithin<T>(iterator: AsyncIterator<T>, ms: number): Promise<Next<T>> {
+/** The promise's value, or 'timeout' after `ms` (the promise itself goes on). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), ms);
   });
-  return Promise.race([iterator.next(), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -12,12 +12,12 @@ import type { TemplateSource } from '../src/campaign/spec';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { RecipientSnapshot } from '../src/contracts/chunk';
 import { LISTENER_WORKFLOW_ID, chunkRouteSignal } from '../src/contracts/listener';
-import { apiFailure, sendFailure } from './api-failures';
+import { apiFailure, configurationFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
 import { activityContext, withKeepAlive } from './heartbeat';
 import { cursorAt, reconcileSendRequest } from './reconcile';
 import type { ReconcileInput } from './reconcile';
-import { readChunkRecipients } from './recipients';
+import { chunkReader } from './recipients';
 
 export interface SendDeps {
   client: PpoppoClient;
@@ -62,14 +62,21 @@ export function createSendActivities(deps: SendDeps) {
   const maxScanMs = deps.reconcileMaxScanMs ?? Number(process.env.RECONCILE_MAX_SCAN_MS ?? 120_000);
   const listenerWorkflowId = deps.listenerWorkflowId ?? LISTENER_WORKFLOW_ID;
   const directory = temporalClient ? new ChunkDirectory(temporalClient) : undefined;
+  const { readChunkRecipients } = chunkReader(temporalClient);
 
-  /** Creates the template, or finds an identical one by name (safe to run again). */
+  /**
+   * Creates the template, or finds an identical one by name (safe to run again). A configuration
+   * fault (credentials, permission, a missing or inactive template, an unreachable host) reaches the
+   * campaign at once: it parks, shows why, and tries again.
+   */
   async function ensureTemplate(input: TemplateSource): Promise<EnsuredTemplate> {
     if ('templateId' in input) {
       const template = await client.getTemplate(input.templateId).catch((err: unknown) => {
-        throw apiFailure(err, `template ${input.templateId} cannot be used`);
+        throw apiFailure(err, `template ${input.templateId} cannot be used`, { faults: 'report' });
       });
-      if (!template.isActive) throw ApplicationFailure.nonRetryable(`template ${template.id} ("${template.name}") is not active`, 'TemplateInactive');
+      if (!template.isActive) {
+        throw configurationFailure({ reason: 'template', codeName: 'FAILED_PRECONDITION', message: `template ${template.id} ("${template.name}") is not active; activate it or reference another` }, true);
+      }
       return describe(template);
     }
     const existing = await findByName(input.name);
@@ -82,13 +89,13 @@ export function createSendActivities(deps: SendDeps) {
         const found = await findByName(input.name);
         if (found) return describe(checkSame(found, input.components));
       }
-      throw apiFailure(err, `creating template "${input.name}"`);
+      throw apiFailure(err, `creating template "${input.name}"`, { faults: 'report' });
     }
   }
 
   async function findByName(name: string): Promise<TemplateInfo | undefined> {
     return client.findTemplateByName(name).catch((err: unknown) => {
-      throw apiFailure(err, `looking up template "${name}"`);
+      throw apiFailure(err, `looking up template "${name}"`, { faults: 'report' });
     });
   }
 

@@ -110,7 +110,7 @@ function durationFlag(name: string, value: string | undefined, fallback: number)
   } catch {
     throw new Error(`--${name} must be a duration like 10m or 90s, got "${value}"`);
   }
-  if (ms < 30_000 || ms > 86_400_000) throw new Error(`--${name} must be from 30s to 24h, got "${value}"`);
+  if (ms < 60_000 || ms > 86_400_000) throw new Error(`--${name} must be from 1m (the campaign's shortest consent window) to 24h, got "${value}"`);
   return ms;
 }
 
@@ -142,7 +142,8 @@ const CONSENT_MIX = '20/40/30/5/5';
 /** Sandbox consent settings of the consent-heavy mode; the campaign waits longer than the sandbox. */
 const CONSENT_WINDOW_MS = 8_000;
 const CONSENT_FLAGS = { 'consent-window': `${CONSENT_WINDOW_MS}ms`, 'consent-decision-delay': '1s' };
-const CAMPAIGN_CONSENT_WINDOW = '12s';
+/** The campaign's window: the 1-minute minimum, longer than the sandbox's. */
+const CAMPAIGN_CONSENT_WINDOW = '1m';
 /** The listener's intervals for a run, as environment of the listener process. */
 function listenerEnv(timing: { actionableMaxDelayMs: number; batchMaxDelayMs: number; maxRunMs: number }): NodeJS.ProcessEnv {
   return { LISTENER_ACTIONABLE_MAX_DELAY_MS: String(timing.actionableMaxDelayMs), LISTENER_BATCH_MAX_DELAY_MS: String(timing.batchMaxDelayMs), LISTENER_MAX_RUN_MS: String(timing.maxRunMs) };

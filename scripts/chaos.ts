@@ -163,9 +163,9 @@ interface ChaosReport {
  * Default: quick fixed decisions. First campaign: 24 h scaled to 30 s, decisions spread over it.
  */
 const CONSENT: ConsentTiming = { consentWindowMs: 8_000, consentDecisionDelayMs: 1_500 };
-const CAMPAIGN_CONSENT_WINDOW = '12s';
+/** At the campaign's 1-minute minimum, so longer than the sandbox's window in both modes. */
+const CAMPAIGN_CONSENT_WINDOW = '1m';
 const FIRST_CAMPAIGN_CONSENT: ConsentTiming = { consentWindowMs: 30_000, consentDecisionDelayMs: null };
-const FIRST_CAMPAIGN_WINDOW = '40s';
 /** The webhook's HMAC key: only the worker's environment holds it; the final check looks for leaks. */
 const WEBHOOK_SECRET = 'chaos-hmac-key-5f1d2c';
 
@@ -225,7 +225,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       campaignId,
       template: { name: `chaos-${flags.seed}`, components: [{ type: 'text', content: 'Hello {{name}}' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
       recipients: served.recipients,
-      consentWindow: flags.firstCampaign ? FIRST_CAMPAIGN_WINDOW : CAMPAIGN_CONSENT_WINDOW,
+      consentWindow: CAMPAIGN_CONSENT_WINDOW,
       fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, we could not reach you on Ppoppo.' },
       limits: { chunkSize: 100, chunksInFlight: 8 },
     };

@@ -12,6 +12,7 @@ import { metricsExporterFromEnv } from './metrics/runtime';
 import { connectClient, describeTemporalConfig, temporalConfigFromEnv } from './temporal/config';
 import { dataConverterFromEnv } from './temporal/data-converter';
 import { connectWorkerConnection } from './temporal/worker-connection';
+import { loadDotEnv } from './dotenv';
 
 /** Exit codes of the worker and listener processes (the same meanings as the campaign CLI's). */
 export const PROCESS_EXIT = { failure: 1, usage: 2, cannotConnect: 4 } as const;
@@ -49,6 +50,7 @@ export function runProcess(name: string, usage: string, main: () => Promise<void
     process.exit(0);
   }
   try {
+    loadDotEnv(); // .env in the working directory (or ENV_FILE); variables already set win
     // The runtime's Prometheus exporter (METRICS_PORT) is installed with the logger: one Runtime per process.
     installProcessLogger({ file: values['log-file'], terminalLevel: 'INFO', metrics: metricsExporterFromEnv() });
   } catch (err) {

@@ -1,5 +1,6 @@
-// Numbers and durations for people, without Intl (the workflow sandbox's locale data is not
-// guaranteed): the Web UI details, the CLI and the reports share these. PURE.
+// Numbers and durations for people, shared by the Web UI details, validation messages, the CLI and
+// the reports. PURE: workflow code imports it, so no Intl (the workflow sandbox's locale data is not
+// guaranteed).
 
 /** 1234567 → "1,234,567". */
 export function thousands(n: number): string {

@@ -39,7 +39,7 @@ const messages = Object.values(contracts)
 
 const names = {
   workflowTypes: [campaign.CAMPAIGN_WORKFLOW_TYPE, chunk.CHUNK_WORKFLOW_TYPE, listener.LISTENER_WORKFLOW_TYPE],
-  failureTypes: [...Object.values(chunk.SEND_FAILURE_TYPES), ...Object.values(chunk.FALLBACK_FAILURE_TYPES), ...Object.values(campaign.CAMPAIGN_FAILURE_TYPES)],
+  failureTypes: [...Object.values(chunk.SEND_FAILURE_TYPES), chunk.CONFIGURATION_FAULT, ...Object.values(campaign.CAMPAIGN_FAILURE_TYPES)],
   memoKeys: Object.values(campaign.CAMPAIGN_MEMO),
   ids: [listener.LISTENER_WORKFLOW_ID],
   messages: messages.map((message) => message.name),
@@ -50,7 +50,7 @@ const names = {
  * after the ControlAction values ('pause', 'resume', 'cancel') their handlers take. The API-call
  * check below covers them.
  */
-const GENERIC = new Set(['progress', 'recipients', 'cursor', 'routes', 'control', 'pause', 'resume', 'cancel']);
+const GENERIC = new Set(['progress', 'recipients', 'cursor', 'routes', 'control', 'pause', 'resume', 'cancel', 'spec', 'source']);
 /** The listener's workflow id and its task queue happen to share a string; the queue is defined in names.ts. */
 const taskQueueNames = new Set<string>(Object.values(TASK_QUEUES));
 /** So does the listener's command; the package's commands are defined in scripts/package-commands.ts. */
@@ -69,8 +69,8 @@ describe('contracts', () => {
     for (const [domain, list] of perContract) expect(new Set(list).size, domain).toBe(list.length);
     // Pinned: renaming one breaks running workflows, the README's Temporal CLI commands and the Web UI steps.
     expect(Object.fromEntries(perContract)).toEqual({
-      campaign: ['signal:chunkSent', 'signal:chunkFinished', 'signal:chunkParked', 'signal:chunkFailed', 'signal:chunkReconciling', 'signal:chunkConsent', 'signal:control', 'update:pause', 'update:resume', 'update:cancel', 'query:progress'],
-      chunk: ['signal:deliveryBatch', 'signal:deliveryEvents', 'signal:chunkControl', 'query:recipients', 'query:progress'],
+      campaign: ['signal:chunkSent', 'signal:chunkFinished', 'signal:chunkParked', 'signal:chunkUnparked', 'signal:chunkFailed', 'signal:chunkReconciling', 'signal:chunkConsent', 'signal:control', 'update:pause', 'update:resume', 'update:cancel', 'query:progress', 'query:spec'],
+      chunk: ['signal:deliveryBatch', 'signal:deliveryEvents', 'signal:chunkControl', 'query:recipients', 'query:progress', 'query:source'],
       listener: ['signal:chunkRoute', 'query:routes', 'query:cursor'],
     });
   });

@@ -29,16 +29,28 @@ export interface FallbackChannel {
   close?(): Promise<void>;
 }
 
-/** A channel gave up on one message. `permanent`: retrying later will not help (bad address, 4xx). */
+/**
+ * A channel gave up on one message. `permanent`: retrying will not help as things are (a bad
+ * address, a 4xx). `channelFault`: the channel, not the recipient, is at fault (unreachable, 5xx,
+ * 429, refused credentials, an endpoint that is gone): the batch holds and tries again later,
+ * instead of counting the recipient's fallback as failed. `code` names the fault briefly (e.g.
+ * "HTTP 503", "ECONNREFUSED", "EAUTH"); `retryAfterMs` is the other side's hint, if any.
+ */
 export class FallbackDeliveryError extends Error {
   readonly permanent: boolean;
   readonly attempts: number;
+  readonly channelFault: boolean;
+  readonly code?: string;
+  readonly retryAfterMs?: number;
 
-  constructor(message: string, options: { permanent: boolean; attempts: number }) {
+  constructor(message: string, options: { permanent: boolean; attempts: number; channelFault?: boolean; code?: string; retryAfterMs?: number }) {
     super(message);
     this.name = 'FallbackDeliveryError';
     this.permanent = options.permanent;
     this.attempts = options.attempts;
+    this.channelFault = options.channelFault ?? false;
+    if (options.code !== undefined) this.code = options.code;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 

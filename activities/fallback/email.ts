@@ -47,7 +47,7 @@ export function createEmailChannel(settings: EmailChannelSettings, options: Emai
       socketTimeout: 30_000,
     });
   };
-  /** One try; an unresolvable host is tried again later, a refused one ends the batch (OutboundRefusedError). */
+  /** One try; an unresolvable host is the channel's fault, tried again later; a refused one is a configuration fault (OutboundRefusedError). */
   const attempt = async (mail: SendMailOptions): Promise<TryResult<string>> => {
     let smtp: SmtpTransport;
     try {
@@ -55,7 +55,7 @@ export function createEmailChannel(settings: EmailChannelSettings, options: Emai
     } catch (err) {
       transport = undefined;
       if (err instanceof OutboundRefusedError) throw err;
-      return { ok: false, retryable: true, message: `SMTP host ${settings.host} cannot be resolved (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+      return { ok: false, retryable: true, channelFault: true, code: (err as NodeJS.ErrnoException).code ?? 'DNS', message: `SMTP host ${settings.host} cannot be resolved (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
     }
     return sendOnce(smtp, mail);
   };
@@ -112,7 +112,10 @@ async function sendOnce(transport: SmtpTransport, mail: SendMailOptions): Promis
     const message = `SMTP: ${withoutAddresses(response ?? (err instanceof Error ? err.message : String(err)))}`;
     // 4xx replies and connection trouble are temporary; 5xx replies and bad credentials are not.
     const retryable = responseCode !== undefined ? responseCode < 500 : code !== 'EAUTH' && code !== 'EMESSAGE';
-    return { ok: false, retryable, message };
+    // A refused login (EAUTH, 530/534/535) or a server that cannot be reached is the channel's fault;
+    // a 5xx about the mailbox (550, 553...) is the recipient's.
+    const channelFault = retryable || code === 'EAUTH' || (responseCode !== undefined && SMTP_AUTH_REPLIES.includes(responseCode));
+    return { ok: false, retryable, channelFault, code: code ?? (responseCode !== undefined ? `SMTP ${responseCode}` : 'SMTP'), message };
   }
 }
 
@@ -120,6 +123,8 @@ async function sendOnce(transport: SmtpTransport, mail: SendMailOptions): Promis
 function withoutAddresses(text: string): string {
   return text.replace(/[^\s<>"'@]+@[^\s<>"'@]+/g, '<address>');
 }
+
+const SMTP_AUTH_REPLIES = [530, 534, 535, 538];
 
 function oneLine(text: string): string {
   return text.replace(/[\r\n]+/g, ' ');

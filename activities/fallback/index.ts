@@ -4,16 +4,20 @@
 // in heartbeat details, so a retried attempt skips them; as a local activity (today) a retry sends
 // the batch again. Either way receivers deduplicate by the idempotency key / Message-ID.
 //
-// A channel that cannot be used as the worker is configured (secret or password missing, host not
-// allowed) fails the whole batch as FallbackConfigInvalid: an operator's fault, never a recipient's
-// outcome. checkFallbackChannel runs the same checks when a campaign starts, before anything is sent.
-import { ApplicationFailure } from '@temporalio/activity';
+// A fault of the channel itself (unreachable, 5xx, refused credentials, bad settings, a missing
+// secret or password, a host FALLBACK_ALLOWED_HOSTS does not allow) is nobody's outcome: the
+// activity stops taking items and fails with a ConfigurationFault ('fallback') that carries the
+// results finished so far; the chunk records those, holds the rest, and tries again later (the
+// campaign shows it parked). checkFallbackChannel runs the worker-side checks when a campaign
+// starts, before anything is sent, and reports a fault the same way.
+import type { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../../src/api/types';
 import { renderTemplate } from '../../src/api/validation';
+import type { ConfigurationFaultDetails } from '../../src/contracts/chunk';
+import { configurationFailure } from '../api-failures';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { parseChannelSettings, type FallbackChannelSettings } from '../../src/campaign/fallback-settings';
 import { isFallbackTrigger, type RecipientOutcome } from '../../src/campaign/outcomes';
-import { FALLBACK_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { activityContext, heartbeat, withKeepAlive } from '../heartbeat';
 import { readChunkRecipients } from '../recipients';
 import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel } from './channel';
@@ -50,8 +54,8 @@ export interface FallbackItemResult {
   error?: string;
 }
 
-/** Heartbeat details: results of the items finished so far in this batch. */
-interface FallbackProgress {
+/** Heartbeat details, and the second details entry of a batch's ConfigurationFault: the items finished so far. */
+export interface FallbackProgress {
   done: FallbackItemResult[];
 }
 
@@ -85,29 +89,36 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
 
     const channel = openChannel(input.channel, input.template, channelFactory);
     const progress = (): FallbackProgress => ({ done: [...done.values()] });
+    let fault: FallbackDeliveryError | undefined;
     try {
       const vars = await varsFor(pending, input.source, readRecipients);
       await withKeepAlive(
         () =>
-          eachConcurrently(pending, concurrency, async (item) => {
+          eachConcurrently(pending, concurrency, () => fault === undefined, async (item) => {
             const result = await deliver(channel, input, item, vars.get(item.ppnum));
-            done.set(item.ppnum, result);
+            if (result instanceof FallbackDeliveryError) fault ??= result; // the channel's fault: the item waits
+            else done.set(item.ppnum, result);
             heartbeat(progress());
           }),
         progress,
       );
-    } catch (err) {
-      throw err instanceof OutboundRefusedError ? configInvalid(err.message) : err;
     } finally {
       await channel.close?.();
+    }
+    if (fault) {
+      // The fault's words reach the campaign's Web UI details: no recipient's address in them.
+      const message = `${channel.name}: ${fault.message}`.replace(EMAIL_ADDRESS, '<address>');
+      const details: ConfigurationFaultDetails = { reason: 'fallback', codeName: fault.code ?? channel.name, message, retryAfterMs: fault.retryAfterMs ?? null };
+      throw configurationFailure(details, true, progress());
     }
     return input.items.map((item) => done.get(item.ppnum)!);
   }
 
   /**
    * Run when a campaign starts: the channel can be used as this worker is configured (settings,
-   * secret or password present, host allowed and resolving to an allowed address). Throws
-   * FallbackConfigInvalid (non-retryable) naming the setting; a name that does not resolve yet is retried.
+   * secret or password present, host allowed and resolving to an allowed address). Throws a
+   * ConfigurationFault ('fallback', non-retryable: the campaign parks and tries again) naming the
+   * setting or the host, never a secret.
    */
   async function checkFallbackChannel(input: { channel: FallbackChannelSettings; template?: string }): Promise<void> {
     const channel = openChannel(input.channel, input.template, channelFactory);
@@ -115,29 +126,39 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
     const settings = parseChannelSettings(input.channel);
     const { host, port } = settings.type === 'webhook' ? urlDestination(settings.url) : { host: settings.host, port: settings.port };
     await resolveDestination(outboundPolicyFromEnv(env), host, port).catch((err: unknown) => {
-      throw err instanceof OutboundRefusedError ? configInvalid(err.message) : new Error(`fallback host ${host} cannot be resolved (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      throw settingsFault(err instanceof OutboundRefusedError ? err.message : `host ${host} cannot be resolved (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     });
   }
 
   return { sendFallbacks, checkFallbackChannel };
 }
 
-function configInvalid(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`fallback channel: ${message}`, FALLBACK_FAILURE_TYPES.configInvalid);
-}
-
-/** Bad settings, a missing secret or a host the operator does not allow will not fix themselves on retry. */
+/**
+ * Bad settings, a missing secret or a host the operator does not allow will not fix themselves on a
+ * quick retry, but an operator can fix them (set the variable, restart the worker): a configuration
+ * fault the workflow holds for.
+ */
 function openChannel(raw: FallbackChannelSettings, template: string | undefined, factory: (settings: FallbackChannelSettings) => FallbackChannel): FallbackChannel {
   try {
     const settings = parseChannelSettings(raw);
     if (settings.type === 'email' && !template) throw new Error('an email fallback needs fallback.text');
     return factory(settings);
   } catch (err) {
-    throw configInvalid(err instanceof Error ? err.message : String(err));
+    throw settingsFault(err instanceof Error ? err.message : String(err));
   }
 }
 
-async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item: FallbackItem, vars: Record<string, string> | undefined): Promise<FallbackItemResult> {
+/** The code of a fallback fault in the channel's settings or the worker's environment. */
+export const FALLBACK_SETTINGS_CODE = 'FALLBACK_SETTINGS';
+
+function settingsFault(message: string): ApplicationFailure {
+  return configurationFailure({ reason: 'fallback', codeName: FALLBACK_SETTINGS_CODE, message: `fallback channel: ${message}` }, true);
+}
+
+const EMAIL_ADDRESS = /[^\s<>(),;:"@]+@[^\s<>(),;:"@]+/g;
+
+/** The item's result; or the error, when the channel (not the recipient) is at fault. */
+async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item: FallbackItem, vars: Record<string, string> | undefined): Promise<FallbackItemResult | FallbackDeliveryError> {
   const failed = (error: string): FallbackItemResult => ({ ppnum: item.ppnum, status: 'failed', attempts: 0, error });
   if (!isFallbackTrigger(item.outcome)) return failed(`outcome ${item.outcome} does not call for a fallback`);
   if (!vars) return failed("the recipient is not in the chunk's source");
@@ -147,7 +168,8 @@ async function deliver(channel: FallbackChannel, input: SendFallbacksInput, item
     const delivery = await channel.send(message);
     return { ppnum: item.ppnum, status: 'sent', attempts: delivery.attempts };
   } catch (err) {
-    if (err instanceof OutboundRefusedError) throw err; // the operator's setting: the batch fails, not this recipient
+    if (err instanceof OutboundRefusedError) return new FallbackDeliveryError(err.message, { permanent: true, attempts: 0, channelFault: true, code: FALLBACK_SETTINGS_CODE });
+    if (err instanceof FallbackDeliveryError && err.channelFault) return err;
     const attempts = err instanceof FallbackDeliveryError ? err.attempts : 1;
     return { ppnum: item.ppnum, status: 'failed', attempts, error: `${channel.name}: ${err instanceof Error ? err.message : String(err)}` };
   }
@@ -174,10 +196,11 @@ async function varsFor(
   return vars;
 }
 
-async function eachConcurrently<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+/** Runs `work` over the items, `concurrency` at a time, taking new items only while `goOn()`. */
+async function eachConcurrently<T>(items: T[], concurrency: number, goOn: () => boolean, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
+    while (next < items.length && goOn()) await work(items[next++]!);
   });
   await Promise.all(lanes);
 }

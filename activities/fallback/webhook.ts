@@ -75,19 +75,25 @@ async function postOnce(url: string, headers: Record<string, string>, body: stri
   } catch (err) {
     const error = err as NodeJS.ErrnoException;
     const refused = [error, error.cause].find((e) => e instanceof OutboundRefusedError);
-    if (refused) throw refused; // the operator's setting, not this recipient: the whole batch fails as a configuration fault
+    if (refused) throw refused; // the operator's setting, not this recipient: the batch holds on a configuration fault
     const timedOut = [error.name, (error.cause as Error | undefined)?.name].includes('TimeoutError');
     const reason = timedOut ? `no answer within ${timeoutMs} ms` : (error.code ?? String(err));
-    return { ok: false, retryable: true, message: `webhook unreachable (${reason})` };
+    return { ok: false, retryable: true, channelFault: true, code: timedOut ? 'TIMEOUT' : (error.code ?? 'NETWORK'), message: `webhook unreachable (${reason})` };
   }
   response.resume(); // we only need the status
   const status = response.statusCode ?? 0;
   if (status >= 200 && status < 300) return { ok: true, value: `HTTP ${status}` };
-  if (status >= 300 && status < 400) return { ok: false, retryable: false, message: `webhook answered HTTP ${status} (a redirect: fallbacks never follow one; point the channel at the final URL)` };
+  // A redirect means the channel's URL is out of date: the set-up's fault, not the recipient's.
+  if (status >= 300 && status < 400) return { ok: false, retryable: false, channelFault: true, code: `HTTP ${status}`, message: `webhook answered HTTP ${status} (a redirect: fallbacks never follow one; point the channel at the final URL)` };
   const retryable = status >= 500 || status === 408 || status === 429;
+  // Refused credentials or an endpoint that is not there are the set-up's fault, not the recipient's.
+  const channelFault = retryable || CHANNEL_STATUSES.includes(status);
   const retryAfter = response.headers['retry-after'];
-  return { ok: false, retryable, message: `webhook answered HTTP ${status}`, retryAfterMs: parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null) };
+  return { ok: false, retryable, channelFault, code: `HTTP ${status}`, message: `webhook answered HTTP ${status}`, retryAfterMs: parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null) };
 }
+
+/** Answers that mean the webhook's configuration is wrong (signature refused, URL wrong or gone). */
+const CHANNEL_STATUSES = [401, 403, 404, 405, 410];
 
 function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, policy: OutboundPolicy, port: number): Promise<IncomingMessage> {
   const request = url.startsWith('https:') ? httpsRequest : httpRequest;

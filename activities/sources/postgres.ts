@@ -13,7 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import type { RecipientInput } from '../../src/api/types';
-import { checkVars, isValidPpnum, missingVars, redactPpnum } from '../../src/api/validation';
+import { checkVars, isValidPpnum, missingVars, recipientSizeIssue, redactPpnum } from '../../src/api/validation';
 import type { PostgresChunkSource, PostgresRelation } from '../../src/campaign/chunk-source';
 import { DEFAULT_PPNUM_COLUMN, QUERY_NAME, SQL_IDENTIFIER, SQL_TABLE_NAME } from '../../src/campaign/recipient-source';
 import type { PostgresSourceSpec } from '../../src/campaign/recipient-source';
@@ -31,10 +31,12 @@ async function plan(spec: PostgresSourceSpecInput, options: PlanOptions): Promis
   const source = spec.postgres;
   const relation: PostgresRelation = 'table' in source ? { table: source.table } : { query: source.query };
   const ppnumColumn = 'table' in source ? (source.ppnumColumn ?? DEFAULT_PPNUM_COLUMN) : DEFAULT_PPNUM_COLUMN;
-  const columns = source.columns ?? options.requiredVars;
-  const unlisted = options.requiredVars.filter((name) => !columns.includes(name));
+  // The email fallback's address column is read too (it may be NULL or empty: that recipient's own fallback fails).
+  const needed = [...new Set([...options.requiredVars, ...(options.requiredColumns ?? [])])];
+  const columns = source.columns ?? needed;
+  const unlisted = needed.filter((name) => !columns.includes(name));
   if (unlisted.length > 0) {
-    throw ApplicationFailure.nonRetryable(`the template needs variable(s) ${unlisted.map((n) => `"${n}"`).join(', ')} but recipients.postgres.columns does not list them`, RECIPIENT_SOURCE_FAILURES.invalidPlan);
+    throw ApplicationFailure.nonRetryable(`the template or the fallback needs column(s) ${unlisted.map((n) => `"${n}"`).join(', ')} but recipients.postgres.columns does not list them`, RECIPIENT_SOURCE_FAILURES.invalidPlan);
   }
   const base = { relation, ppnumColumn, columns, requiredVars: options.requiredVars, ...(options.urlTemplates?.length ? { urlTemplates: options.urlTemplates } : {}) };
   const sql = new RecipientSql(base);
@@ -115,6 +117,8 @@ function checkRow(row: Record<string, string | null>, source: Pick<PostgresChunk
   if (missing !== undefined) return { ok: false, ppnum, field: `vars.${missing}`, message: `the template needs "${missing}" but column "${missing}" is NULL or empty` };
   const link = checkVars(vars, { urlTemplates: source.urlTemplates });
   if (link) return { ok: false, ppnum, ...link };
+  const size = recipientSizeIssue({ ppnum, vars }); // too big for one request: invalid, in the plan and in every read alike
+  if (size) return { ok: false, ppnum, ...size };
   return { ok: true, recipient: { ppnum, vars } };
 }
 

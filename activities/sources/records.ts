@@ -4,10 +4,11 @@
 // exactly the recipients the plan counted for it.
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../../src/api/types';
+import { recipientSizeIssue } from '../../src/api/validation';
 import type { ValidationIssue } from '../../src/api/validation';
-import type { ChunkSource, RecipientFileFormat, RecordRange } from '../../src/campaign/chunk-source';
+import type { ChunkSource, RecipientFileEncoding, RecipientFileFormat, RecordRange } from '../../src/campaign/chunk-source';
 import { heartbeat } from '../heartbeat';
-import { parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecordStream } from '../recipient-file';
+import { NOT_UTF8_MESSAGE, parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecordStream } from '../recipient-file';
 import type { RecordParse } from '../recipient-file';
 import { HEARTBEAT_EVERY_ROWS, PlanAccount, RECIPIENT_SOURCE_FAILURES, checkChunkSize, sourceChanged } from './source';
 import type { PlanOptions, RecipientPlan } from './source';
@@ -20,24 +21,35 @@ const MAX_SKIPPED_LINES_IN_CHUNKS = 150_000;
 
 type RecordParser = (text: string) => RecordParse;
 
+/** What every row must satisfy: the template's variables and links; `requiredColumns` must exist but may be empty. */
+type RowRules = Pick<PlanOptions, 'requiredVars' | 'urlTemplates' | 'requiredColumns'>;
+
 /** A chunk read fetches the CSV header from the file's start: a header is assumed shorter than this. */
 const HEADER_READ_BYTES = 1024 * 1024;
+
+/** How a file's records are written: CSV or NDJSON, in UTF-8 (default) or Latin-1. */
+export interface RecordFormat {
+  format: RecipientFileFormat;
+  encoding?: RecipientFileEncoding;
+}
 
 /**
  * Builds the row parser for a file. For CSV this reads the header (the first non-blank record);
  * a header problem is returned as an issue (every row is then invalid).
  */
-async function parserFor(bytes: ByteSource, format: RecipientFileFormat, requiredVars: readonly string[], urlTemplates: readonly string[] = []): Promise<{ parse?: RecordParser; headerLine?: number; headerIssue?: ValidationIssue }> {
-  if (format === 'ndjson') return { parse: (text) => parseNdjsonRecord(text, requiredVars, urlTemplates) };
-  let header: { text: string; line: number } | undefined;
-  for await (const record of readRecordStream(bytes({ start: 0, end: HEADER_READ_BYTES }), 'csv')) {
+async function parserFor(bytes: ByteSource, { format, encoding }: RecordFormat, rules: RowRules): Promise<{ parse?: RecordParser; headerLine?: number; headerIssue?: ValidationIssue }> {
+  const { requiredVars, urlTemplates = [], requiredColumns = [] } = rules;
+  if (format === 'ndjson') return { parse: (text) => parseNdjsonRecord(text, requiredVars, urlTemplates, requiredColumns) };
+  let header: { text: string; line: number; notUtf8?: boolean } | undefined;
+  for await (const record of readRecordStream(bytes({ start: 0, end: HEADER_READ_BYTES }), 'csv', {}, encoding)) {
     if (record.text.trim() !== '') {
       header = record;
       break;
     }
   }
   if (!header) return {};
-  const parsed = parseCsvHeader(header.text, requiredVars);
+  if (header.notUtf8) return { headerLine: header.line, headerIssue: { line: header.line, field: 'row', message: NOT_UTF8_MESSAGE } };
+  const parsed = parseCsvHeader(header.text, requiredVars, requiredColumns);
   if ('error' in parsed) return { headerLine: header.line, headerIssue: { line: header.line, field: parsed.field, message: parsed.error } };
   return { parse: (text) => parseCsvRecord(text, parsed, requiredVars, urlTemplates), headerLine: header.line };
 }
@@ -46,9 +58,10 @@ async function parserFor(bytes: ByteSource, format: RecipientFileFormat, require
  * Reads the whole file once: counts and reports rows, drops repeated ppnums (first wins), and
  * cuts the valid rows into chunks of `chunkSize` (byte ranges plus the skipped lines inside them).
  */
-export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes: ByteSource, format: RecipientFileFormat, options: PlanOptions, describe: string, toChunk: (range: RecordRange) => Chunk): Promise<RecipientPlan<Chunk>> {
+export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes: ByteSource, file: RecordFormat, options: PlanOptions, describe: string, toChunk: (range: RecordRange) => Chunk): Promise<RecipientPlan<Chunk>> {
   checkChunkSize(options.chunkSize);
-  const { parse, headerLine, headerIssue } = await parserFor(bytes, format, options.requiredVars, options.urlTemplates);
+  const { format, encoding } = file;
+  const { parse, headerLine, headerIssue } = await parserFor(bytes, file, options);
   const account = new PlanAccount(options.maxIssues);
   if (headerIssue) account.issue(headerIssue);
 
@@ -66,7 +79,7 @@ export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes
     if (open) trailingSkips.push(line);
   };
 
-  for await (const record of readRecordStream(bytes({ start: 0 }), format)) {
+  for await (const record of readRecordStream(bytes({ start: 0 }), format, {}, encoding)) {
     if (record.line === headerLine || record.text.trim() === '') continue;
     account.totals.total += 1;
     if (account.totals.total % HEARTBEAT_EVERY_ROWS === 0) heartbeat({ line: record.line });
@@ -74,7 +87,8 @@ export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes
       account.totals.invalidCount += 1; // the header issue already explains why
       continue;
     }
-    const parsed = parse(record.text);
+    // Too big for a request, or not text in the file's encoding: invalid by line, before anything is sent.
+    const parsed = checkedRow(parse(record.text), record.notUtf8);
     if (!parsed.ok) {
       account.invalid({ line: record.line, ppnum: parsed.ppnum, field: parsed.field, message: parsed.message });
       skip(record.line);
@@ -84,7 +98,7 @@ export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes
       skip(record.line);
       continue;
     }
-    if (!open) open = { format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0 };
+    if (!open) open = { format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0, ...(encoding === 'latin1' ? { encoding } : {}) };
     open.skipLines.push(...trailingSkips);
     trailingSkips = [];
     open.byteEnd = record.end;
@@ -100,13 +114,34 @@ export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes
   return account.plan(chunks);
 }
 
+/** A parsed row, turned invalid when it is not UTF-8 or over the per-recipient size limit. */
+function checkedRow(parsed: RecordParse, notUtf8: boolean | undefined): RecordParse {
+  if (notUtf8) return { ok: false, field: 'row', ppnum: parsed.ok ? parsed.recipient.ppnum : parsed.ppnum, message: NOT_UTF8_MESSAGE };
+  if (!parsed.ok) return parsed;
+  const size = recipientSizeIssue(parsed.recipient);
+  return size ? { ok: false, ppnum: parsed.recipient.ppnum, ...size } : parsed;
+}
+
+/** The `row`-th recipient row (1-based, header and blank lines not counted), parsed and checked; undefined past the end. For previews. */
+export async function readRecordRow(bytes: ByteSource, file: RecordFormat, row: number): Promise<{ line: number; parsed: RecordParse } | undefined> {
+  const { parse, headerLine, headerIssue } = await parserFor(bytes, file, { requiredVars: [] });
+  let seen = 0;
+  for await (const record of readRecordStream(bytes({ start: 0 }), file.format, {}, file.encoding)) {
+    if (record.line === headerLine || record.text.trim() === '') continue;
+    if (++seen < row) continue;
+    if (!parse) return { line: record.line, parsed: { ok: false, field: headerIssue?.field ?? 'row', message: headerIssue?.message ?? 'the file has no header' } };
+    return { line: record.line, parsed: checkedRow(parse(record.text), record.notUtf8) };
+  }
+  return undefined;
+}
+
 /** Yields the recipients of one planned byte range, in file order; refuses if the file changed. */
 export async function* readRecordRange(bytes: ByteSource, range: RecordRange, describe: string): AsyncGenerator<RecipientInput> {
   const changed = (line: number, reason: string) => sourceChanged(describe, `line ${line}: ${reason}`, 'restore the original file');
-  const { parse } = await parserFor(bytes, range.format, []);
+  const { parse } = await parserFor(bytes, range, { requiredVars: [] });
   if (!parse) throw changed(range.firstLine, 'its header is now missing or malformed');
   const skipLines = new Set(range.skipLines);
-  for await (const record of readRecordStream(bytes({ start: range.byteStart, end: range.byteEnd }), range.format, { start: range.byteStart, firstLine: range.firstLine })) {
+  for await (const record of readRecordStream(bytes({ start: range.byteStart, end: range.byteEnd }), range.format, { start: range.byteStart, firstLine: range.firstLine }, range.encoding)) {
     if (skipLines.has(record.line) || record.text.trim() === '') continue;
     const parsed = parse(record.text);
     if (!parsed.ok) throw changed(record.line, parsed.message);

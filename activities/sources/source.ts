@@ -12,6 +12,8 @@ export interface PlanOptions {
   requiredVars: string[];
   /** The template's links with placeholders: each row's rendered link must be http(s). Absent in older histories. */
   urlTemplates?: string[];
+  /** Columns every row must have, possibly empty (the email fallback's address). */
+  requiredColumns?: string[];
   /** Valid recipients per chunk (1..1000). */
   chunkSize: number;
   /** At most this many issues are returned (counts are always complete). */

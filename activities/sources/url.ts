@@ -6,15 +6,15 @@
 // Which hosts a spec may point a worker at is the operator's RECIPIENT_URL_ALLOWED_HOSTS
 // (../outbound.ts: private and loopback addresses only when listed); redirects are not followed.
 import type { RecipientInput } from '../../src/api/types';
-import type { ObjectVersion, RecipientFileFormat, UrlChunkSource } from '../../src/campaign/chunk-source';
+import type { ObjectVersion, RecipientFileEncoding, RecipientFileFormat, UrlChunkSource } from '../../src/campaign/chunk-source';
 import { redactUrl } from '../../src/campaign/recipient-source';
 import { OutboundRefusedError, outboundPolicyFromEnv, resolveDestination, urlDestination } from '../outbound';
-import { planRecords, readRecordRange } from './records';
+import { planRecords, readRecordRange, readRecordRow } from './records';
 import type { ByteSource } from './records';
 import { sourceChanged, sourceUnreadable } from './source';
 import type { PlanOptions, RecipientPlan, RecipientSourceReader } from './source';
 
-export type UrlSourceSpec = { url: string; format?: RecipientFileFormat };
+export type UrlSourceSpec = { url: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding };
 
 /** How long to wait for a server's answer (headers); bodies stream under the activity's heartbeat. */
 const RESPONSE_TIMEOUT_MS = 30_000;
@@ -23,7 +23,7 @@ async function plan(spec: UrlSourceSpec, options: PlanOptions): Promise<Recipien
   const shown = redactUrl(spec.url);
   const probe = await probeObject(spec.url, shown);
   if (probe.size === 0) return { total: 0, valid: 0, invalidCount: 0, duplicateCount: 0, issues: [], chunks: [] };
-  return planRecords(urlBytes(spec.url, probe.version, shown), spec.format ?? 'csv', options, shown, (range) => ({ kind: 'url', url: spec.url, version: probe.version, ...range }));
+  return planRecords(urlBytes(spec.url, probe.version, shown), { format: spec.format ?? 'csv', encoding: spec.encoding }, options, shown, (range) => ({ kind: 'url', url: spec.url, version: probe.version, ...range }));
 }
 
 function read(chunk: UrlChunkSource): AsyncIterable<RecipientInput> {
@@ -32,6 +32,14 @@ function read(chunk: UrlChunkSource): AsyncIterable<RecipientInput> {
 }
 
 export const urlSource: RecipientSourceReader<UrlSourceSpec, UrlChunkSource> = { plan, read };
+
+/** The `row`-th recipient row at a URL, parsed and checked (for `campaign preview`); undefined past the end. */
+export async function readUrlRow(input: UrlSourceSpec & { row: number }): Promise<Awaited<ReturnType<typeof readRecordRow>>> {
+  const shown = redactUrl(input.url);
+  const probe = await probeObject(input.url, shown);
+  if (probe.size === 0) return undefined;
+  return readRecordRow(urlBytes(input.url, probe.version, shown), { format: input.format ?? 'csv', encoding: input.encoding }, input.row);
+}
 
 /** One byte, to learn whether the server honours ranges, the object's size and its version. */
 async function probeObject(url: string, shown: string): Promise<{ size: number; version: ObjectVersion }> {

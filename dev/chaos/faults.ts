@@ -3,6 +3,7 @@
 // sandbox's own fault switches (POST /inspect/faults, /inspect/config) misbehave on the wire.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
+import { ManagedProcess } from '../stack/managed-process';
 import type { Random } from './random';
 import type { Stack } from '../stack/start-stack';
 
@@ -16,6 +17,7 @@ export const FAULT_KINDS = [
   'resource-exhausted-storm',
   'stream-cut',
   'consent-race',
+  'bad-credentials',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -119,6 +121,27 @@ export async function injectFault(stack: Stack, planned: PlannedFault, random: R
     case 'stream-cut': {
       await stack.inspector.faults({ cutStreamsNow: true });
       detail = 'every open event stream cut';
+      break;
+    }
+    case 'bad-credentials': {
+      // A worker restarted with a wrong client secret for a while: its sends are refused at the
+      // token endpoint, the campaign parks (nobody's outcome changes), then the right secret again.
+      const worker = random.pick(stack.workers);
+      const holdMs = random.int(3_000, 8_000);
+      const { spec } = worker;
+      const misconfigured = new ManagedProcess({
+        ...spec,
+        name: `${spec.name}-bad-secret`,
+        env: { ...spec.env, PAS_PCS_CLIENT_SECRET: 'chaos-wrong-client-secret' },
+        args: spec.args?.map((arg) => arg.replace(/\.sdk\.log$/, '-bad-secret.sdk.log')),
+        logFile: spec.logFile.replace(/\.log$/, '-bad-secret.log'),
+      });
+      await worker.kill('SIGKILL');
+      await misconfigured.start();
+      await sleep(holdMs);
+      await misconfigured.kill('SIGKILL');
+      await worker.start();
+      detail = `${spec.name} restarted with a wrong PAS_PCS_CLIENT_SECRET for ${holdMs} ms, then with the right one`;
       break;
     }
     case 'consent-race': {

@@ -31,8 +31,9 @@ import {
 import { EventStream } from './stream';
 import type { StreamEventsOptions } from './stream';
 import type { PollConfigSpec, RecipientInput, RecipientStatusInfo, SendReceipt, SendRequestTotals, TemplateComponentSpec, TemplateInfo, UsageStats } from './types';
-import { MAX_RECIPIENTS_PER_REQUEST, validateComponents, validateRecipients } from './validation';
+import { MAX_RECIPIENTS_PER_REQUEST, MAX_REQUEST_BYTES, validateComponents, validateRecipients } from './validation';
 import type { ValidationIssue } from './validation';
+import { thousands } from '../text';
 
 export interface PpoppoClientOptions {
   /** Share a token cache between clients (default: one built from the config). */
@@ -192,11 +193,15 @@ export class PpoppoClient {
       issues.push({ field: 'recipients', message: `a send request takes at most ${MAX_RECIPIENTS_PER_REQUEST} recipients, got ${checked.recipients.length}; split the list` });
     }
     if (issues.length > 0) throw new InvalidRecipientsError(method, issues);
-    const resp = await this.#call(this.#messages, this.#rpc.messages.createSendRequest, {
-      templateId: input.templateId,
-      recipients: checked.recipients.map(recipientToProto),
-      pollConfig: pollConfigToProto(input.pollConfig),
-    }, options);
+    const request = { templateId: input.templateId, recipients: checked.recipients.map(recipientToProto), pollConfig: pollConfigToProto(input.pollConfig) };
+    // The server refuses a message over its size limit whole: say so before sending it.
+    const bytes = this.#rpc.messages.createSendRequest.requestSerialize(request).length;
+    if (bytes > MAX_REQUEST_BYTES) {
+      throw new InvalidRecipientsError(method, [
+        { field: 'recipients', message: `the request takes ${thousands(bytes)} bytes; the API takes at most ${thousands(MAX_REQUEST_BYTES)} per message: send fewer recipients per request or shorter variables` },
+      ]);
+    }
+    const resp = await this.#call(this.#messages, this.#rpc.messages.createSendRequest, request, options);
     return receiptFromProto(resp);
   }
 

@@ -1,8 +1,8 @@
 // Ppoppo API errors: one class per gRPC status of the API's error table, each saying whether the
 // call may be retried as is.
 //
-//   'unsafe'    the server refused and will refuse again (bad input, missing rights, not found…):
-//               fix something first. Nothing was accepted.
+//   'unsafe'    the server refused and will refuse again (bad input, missing rights, not found, a
+//               request larger than its message size limit): fix something first. Nothing was accepted.
 //   'safe'      nothing was accepted and a later retry may work: RESOURCE_EXHAUSTED (wait
 //               `retryAfterMs`), UNAVAILABLE sent by the server, UNAVAILABLE before any connection.
 //   'ambiguous' the request may have been accepted: DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, CANCELLED,
@@ -94,13 +94,26 @@ export class DeadlineExceededError extends PpoppoApiError {}
 /** Any status outside the API's error table (CANCELLED, UNKNOWN, UNIMPLEMENTED, …). */
 export class OtherApiError extends PpoppoApiError {}
 
-/** Rate limit or monthly quota. `isQuota`: the monthly quota is used up (park, do not spin). */
+/**
+ * Rate limit or monthly quota. `isQuota`: the monthly quota is used up (park, do not spin).
+ * `isTooLarge`: the request is over the server's message size limit (a rejection, retry class 'unsafe').
+ */
 export class ResourceExhaustedError extends PpoppoApiError {
   readonly isQuota: boolean;
+  readonly isTooLarge: boolean;
   constructor(init: PpoppoApiErrorInit) {
     super(init);
     this.isQuota = /quota/i.test(init.details);
+    this.isTooLarge = MESSAGE_TOO_LARGE.some((pattern) => pattern.test(init.details));
   }
+}
+
+/**
+ * The call never reached the API host: no connection could be made, or its name does not resolve.
+ * A fault of the set-up (address, network), not of the request.
+ */
+export function isUnreachable(err: PpoppoApiError): boolean {
+  return err.codeName === 'UNAVAILABLE' && UNREACHABLE.some((pattern) => pattern.test(err.details));
 }
 
 /** Input refused by local validation before any network call: nothing was sent. */
@@ -140,11 +153,17 @@ const CLASS_BY_CODE: Record<number, new (init: PpoppoApiErrorInit) => PpoppoApiE
 };
 
 /** grpc-js texts for UNAVAILABLE raised before the request could reach the server. */
-const NEVER_SENT = [/No connection established/i, /Stream refused by server/i, /Name resolution failed/i, /DNS resolution failed/i];
+const UNREACHABLE = [/No connection established/i, /Name resolution failed/i, /DNS resolution failed/i];
+const NEVER_SENT = [...UNREACHABLE, /Stream refused by server/i];
 /** grpc-js texts for a transport failure after the request may have been written. */
 const MAYBE_SENT = [/Connection dropped/i, /ECONNRESET/i, /ETIMEDOUT/i, /socket hang up/i, /Received HTTP status code/i, /Received RST_STREAM/i];
-/** grpc-js's own RESOURCE_EXHAUSTED texts (size limits, HTTP/2 flow control) — not the server's limit. */
-const LOCAL_RESOURCE = [/Received message larger than max/i, /Bandwidth exhausted/i];
+/**
+ * RESOURCE_EXHAUSTED for a message over a gRPC size limit (4 MB by default): the server refused our
+ * request before processing it (our responses are small), so it is a rejection, never a rate limit.
+ */
+const MESSAGE_TOO_LARGE = [/Received message larger than max/i, /Sent message larger than max/i];
+/** grpc-js's HTTP/2 flow-control text: the call may have been processed. */
+const LOCAL_RESOURCE = [/Bandwidth exhausted/i];
 
 /** Whether a failed call may be retried as is; see the header comment. */
 export function classifyRetry(code: number, details: string): RetryClass {
@@ -154,6 +173,7 @@ export function classifyRetry(code: number, details: string): RetryClass {
       if (MAYBE_SENT.some((pattern) => pattern.test(details))) return 'ambiguous';
       return 'safe';
     case GRPC_CODES.RESOURCE_EXHAUSTED:
+      if (MESSAGE_TOO_LARGE.some((pattern) => pattern.test(details))) return 'unsafe';
       return LOCAL_RESOURCE.some((pattern) => pattern.test(details)) ? 'ambiguous' : 'safe';
     case GRPC_CODES.DEADLINE_EXCEEDED:
     case GRPC_CODES.INTERNAL:

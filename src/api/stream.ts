@@ -51,6 +51,7 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
   /** Times the stream was reopened after it ended (observability). */
   reconnects = 0;
   #cursor: string | undefined;
+  #liveSince: number | undefined;
   #closed = false;
   #iterating = false;
   #call: ClientReadableStream<SendRequestEvent> | undefined;
@@ -78,6 +79,15 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Since when (ms) the current server stream is known to be open: the server answered with its
+   * headers, or sent an event. Undefined while connecting or reconnecting (host down, token slow):
+   * a quiet stream then proves nothing about what the server holds.
+   */
+  get liveSince(): number | undefined {
+    return this.#liveSince;
   }
 
   /** Stops the stream: a pending `next()` resolves with `done`. */
@@ -108,7 +118,9 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
           token = await this.#transport.getToken();
           if (this.#closed) return;
           const call = this.#open(token);
+          call.on('metadata', () => (this.#liveSince ??= Date.now()));
           for await (const message of call) {
+            this.#liveSince ??= Date.now();
             const event = eventFromProto(message as SendRequestEvent);
             if (this.#cursor !== undefined && event.eventId <= this.#cursor) continue; // replayed
             this.#cursor = event.eventId;
@@ -131,6 +143,7 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
         } finally {
           this.#call?.cancel();
           this.#call = undefined;
+          this.#liveSince = undefined;
         }
         if (this.#closed) return;
         const delayMs = sawEvent && !failure ? 0 : this.#backoffMs(idleSessions);

@@ -1,6 +1,7 @@
 // Local checks of recipients and template components, run before anything is sent.
 // PURE: no Node or gRPC imports, so workflow code may import this module.
 import type { RecipientInput, TemplateComponentSpec } from './types';
+import { thousands } from '../text';
 
 /** One problem found in the input. `index` is the position in a list, `line` a line in a file. */
 export interface ValidationIssue {
@@ -40,6 +41,57 @@ export interface RecipientValidation {
 /** The API's limits for one CreateSendRequest. */
 export const MIN_RECIPIENTS_PER_REQUEST = 1;
 export const MAX_RECIPIENTS_PER_REQUEST = 1000;
+/**
+ * A gRPC server takes messages up to 4 MiB unless configured otherwise (grpc-js's and tonic's
+ * default receive limit; the sandbox keeps it): a larger CreateSendRequest is refused whole.
+ */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+/**
+ * What one recipient (ppnum and vars, as encoded) may take, so that a full request of 1,000 fits
+ * MAX_REQUEST_BYTES with room to spare. Checked by `validate`, the plan and inline lists: a larger
+ * row is invalid (by line and variable) before anything is sent.
+ */
+export const MAX_RECIPIENT_BYTES = 4_000;
+
+/** UTF-8 length of a string, without Node's Buffer (workflow code uses this module). */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair is one 4-byte character
+      i += 1;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Per-field overhead of the wire encoding (tags, lengths, the Struct's map entry and Value wrappers). */
+const FIELD_OVERHEAD = 12;
+
+/** A recipient's size as a CreateSendRequest carries it (a close upper estimate of the protobuf encoding). */
+export function recipientBytes(recipient: { ppnum: string; vars?: Readonly<Record<string, unknown>> }): number {
+  let bytes = utf8Bytes(recipient.ppnum) + FIELD_OVERHEAD;
+  for (const [name, value] of Object.entries(recipient.vars ?? {})) bytes += utf8Bytes(name) + (typeof value === 'string' ? utf8Bytes(value) : 0) + FIELD_OVERHEAD;
+  return bytes;
+}
+
+/** An issue when the recipient is over MAX_RECIPIENT_BYTES, naming its largest variable. */
+export function recipientSizeIssue(recipient: { ppnum: string; vars?: Readonly<Record<string, unknown>> }): { field: string; message: string } | undefined {
+  const bytes = recipientBytes(recipient);
+  if (bytes <= MAX_RECIPIENT_BYTES) return undefined;
+  const [largest, largestBytes] = Object.entries(recipient.vars ?? {})
+    .map(([name, value]): [string, number] => [name, typeof value === 'string' ? utf8Bytes(value) : 0])
+    .reduce((best, next) => (next[1] > best[1] ? next : best), ['', 0]);
+  const field = largest ? `vars.${largest}` : 'row';
+  const alone = largest ? ` (${field} alone ${thousands(largestBytes)})` : '';
+  return {
+    field,
+    message: `the recipient takes ${thousands(bytes)} bytes${alone}; at most ${thousands(MAX_RECIPIENT_BYTES)} fit, so that a request of ${thousands(MAX_RECIPIENTS_PER_REQUEST)} stays within the API's ${MAX_REQUEST_BYTES / 1024 / 1024} MB message limit`,
+  };
+}
 
 const PPNUM_PATTERN = /^[0-9]{11,}$/;
 /** `{{ name }}`: letters, digits and underscores, not starting with a digit; spaces inside braces allowed. */
@@ -93,6 +145,15 @@ export function checkVars(vars: Readonly<Record<string, string>>, rules: VarRule
   return undefined;
 }
 
+/**
+ * What validateRecipients checks beyond VarRules: `requiredColumns` must be present in vars but may
+ * be empty (the email fallback's address); `checkSize` checks MAX_RECIPIENT_BYTES.
+ */
+export interface RecipientRules extends VarRules {
+  requiredColumns?: readonly string[];
+  checkSize?: boolean;
+}
+
 /** Button and image URLs with a {{placeholder}}: their rendered value must be checked per recipient. */
 export function urlTemplates(components: readonly TemplateComponentSpec[]): string[] {
   const urls = components.flatMap((component) => (component.type === 'button' || component.type === 'image' ? [component.url] : []));
@@ -103,7 +164,7 @@ export function urlTemplates(components: readonly TemplateComponentSpec[]): stri
  * Checks every entry (ppnum format, vars are strings, required vars present, links still links)
  * and drops repeated ppnums, keeping the first. Entries with issues are left out of `recipients`.
  */
-export function validateRecipients(list: readonly unknown[], options: VarRules = {}): RecipientValidation {
+export function validateRecipients(list: readonly unknown[], options: RecipientRules = {}): RecipientValidation {
   const recipients: RecipientInput[] = [];
   const issues: ValidationIssue[] = [];
   const duplicates: DuplicateRecipient[] = [];
@@ -128,7 +189,7 @@ export function validateRecipients(list: readonly unknown[], options: VarRules =
 }
 
 /** Issues never quote a value: an invalid ppnum is left out of the issue, a variable is named, not shown. */
-function checkRecipient(entry: unknown, index: number, rules: VarRules): ValidationIssue[] {
+function checkRecipient(entry: unknown, index: number, rules: RecipientRules): ValidationIssue[] {
   if (!isPlainObject(entry)) return [{ index, field: 'recipient', message: 'each recipient must be an object like { ppnum, vars }' }];
   const { vars } = entry;
   if (typeof entry.ppnum !== 'string') return [{ index, field: 'ppnum', message: 'ppnum is missing or not a string' }];
@@ -146,10 +207,15 @@ function checkRecipient(entry: unknown, index: number, rules: VarRules): Validat
     if (vars?.[name] !== undefined && typeof vars[name] !== 'string') continue; // already reported as not a string
     issues.push({ index, ppnum, field: `vars.${name}`, message: `the template needs "${name}" but it is missing or empty` });
   }
+  for (const name of rules.requiredColumns ?? []) {
+    if (vars?.[name] === undefined) issues.push({ index, ppnum, field: `vars.${name}`, message: `the email fallback reads addresses from "${name}", which this entry lacks (an empty value is allowed)` });
+  }
   if (issues.length === 0) {
     const problem = checkVars((vars ?? {}) as Record<string, string>, { urlTemplates: rules.urlTemplates });
     if (problem) issues.push({ index, ppnum, ...problem });
   }
+  const size = rules.checkSize ? recipientSizeIssue({ ppnum: entry.ppnum, vars }) : undefined;
+  if (size) issues.push({ index, ppnum, ...size });
   return issues;
 }
 

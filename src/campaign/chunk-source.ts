@@ -2,8 +2,11 @@
 // recipient source into chunk sources; the chunk's activities read their own rows back from it.
 // PURE: workflow code imports this module.
 import type { RecipientInput } from '../api/types';
+import type { RetryOutcome } from './outcomes';
 
 export type RecipientFileFormat = 'csv' | 'ndjson';
+/** How a recipient file's bytes are text: UTF-8 (default) or Latin-1 (ISO-8859-1). */
+export type RecipientFileEncoding = 'utf8' | 'latin1';
 
 /** An inline list travels in the chunk's input. */
 export interface InlineChunkSource {
@@ -21,6 +24,8 @@ export interface RecordRange {
   byteEnd: number;
   firstLine: number;
   skipLines: number[];
+  /** Absent for UTF-8 (and in plans made before encodings could be chosen). */
+  encoding?: RecipientFileEncoding;
 }
 
 /** A byte range of a file on the worker's disk (one host, or storage every worker mounts). */
@@ -71,10 +76,25 @@ export interface PostgresChunkSource {
   digest: string;
 }
 
-export type ChunkSource = InlineChunkSource | FileChunkSource | UrlChunkSource | PostgresChunkSource;
+export type ChunkSource = InlineChunkSource | FileChunkSource | UrlChunkSource | PostgresChunkSource | FollowUpChunkSource;
 
-/** Chunk sources whose recipients are read back by the worker (never carried in a history). */
-export type ReadChunkSource = Exclude<ChunkSource, InlineChunkSource>;
+/** Chunk sources a recipient source module reads back (never carried in a history); follow-ups read their original's. */
+export type ReadChunkSource = Exclude<ChunkSource, InlineChunkSource | FollowUpChunkSource>;
+
+/**
+ * The recipients of one chunk of an earlier campaign whose outcome was `outcome` (a follow-up,
+ * `campaign retry`). Only ids travel in histories: the activities read who they are from the
+ * original chunk, and their variables from the original chunk's own source.
+ */
+export interface FollowUpChunkSource {
+  kind: 'followUp';
+  /** The original campaign and its chunk. */
+  campaignId: string;
+  chunkIndex: number;
+  outcome: RetryOutcome;
+  /** Recipients the plan found (the original chunk is closed: reading it again finds the same). */
+  count: number;
+}
 
 /** Splits a list into inline chunk sources of at most `chunkSize` recipients. */
 export function chunkInline(recipients: readonly RecipientInput[], chunkSize: number): InlineChunkSource[] {

@@ -50,6 +50,12 @@ export type FallbackChannelSettings = WebhookChannelSettings | EmailChannelSetti
 
 type RawChannelSettings = Record<string, unknown>;
 
+/** The fields each channel type may have (`kind` is an alias of `type`); the spec parser names any other. */
+export const CHANNEL_FIELDS: Record<string, readonly string[]> = {
+  webhook: ['type', 'kind', 'url', 'secretEnv', 'unsigned', 'timeoutMs', 'maxAttempts'],
+  email: ['type', 'kind', 'host', 'port', 'secure', 'user', 'passwordEnv', 'from', 'addressColumn', 'subject', 'maxAttempts'],
+};
+
 /** Typed settings, or an Error naming the first problem (no secrets: settings hold none). */
 export function parseChannelSettings(input: object): FallbackChannelSettings {
   const raw = input as RawChannelSettings;

@@ -12,6 +12,18 @@ export function isFallbackTrigger(outcome: unknown): outcome is FallbackTrigger 
   return FALLBACK_TRIGGERS.includes(outcome as FallbackTrigger);
 }
 
+/**
+ * What a follow-up campaign (`campaign retry <id> --outcome …`) can retry: recipients whose
+ * message failed or expired (sent again), or whose fallback finally failed (only the fallback is
+ * sent again). A delivered recipient is never among them.
+ */
+export type RetryOutcome = 'failed' | 'expired' | 'fallback-failed';
+export const RETRY_OUTCOMES: readonly RetryOutcome[] = ['failed', 'expired', 'fallback-failed'];
+
+export function isRetryOutcome(value: unknown): value is RetryOutcome {
+  return RETRY_OUTCOMES.includes(value as RetryOutcome);
+}
+
 /** What became of a recipient's fallback message. */
 export type FallbackOutcome = 'sent' | 'failed';
 

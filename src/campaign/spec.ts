@@ -9,14 +9,17 @@
 //     "fallback": { "on": ["denied", "expired"], "channel": { "type": "webhook", "url": "https://..." } },
 //     "limits": { "chunkSize": 1000, "chunksInFlight": 4 }, "onInvalidRows": "skip" }
 import type { PollConfigSpec, RecipientInput, TemplateComponentSpec } from '../api/types';
-import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, validateComponents, validateRecipients } from '../api/validation';
+import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, utf8Bytes, validateComponents, validateRecipients } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
 import { checkRecipientSource, normalizeRecipientSource } from './recipient-source';
 import type { RecipientSourceSpec } from './recipient-source';
-import { parseChannelSettings } from './fallback-settings';
+import { CHANNEL_FIELDS, parseChannelSettings } from './fallback-settings';
 import type { FallbackChannelSettings } from './fallback-settings';
 import { isFallbackTrigger } from './outcomes';
 import type { FallbackTrigger } from './outcomes';
+import { CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE, isObject, unknownFields } from './spec-checks';
+import type { Report } from './spec-checks';
+import { thousands } from '../text';
 
 export type { RecipientSourceSpec } from './recipient-source';
 
@@ -27,6 +30,12 @@ export interface FallbackSpec {
   channel: FallbackChannelSettings;
   /** Fallback message with {{placeholders}}; the channel renders it with the recipient's vars. */
   text?: string;
+  /**
+   * How long a batch of fallbacks keeps trying while the channel is unreachable or refuses (a
+   * duration, default DEFAULT_FALLBACK_RETRY_FOR); the campaign shows it parked meanwhile. After
+   * that they end 'failed' and `campaign retry <id> --outcome fallback-failed` sends them again.
+   */
+  retryFor?: string;
 }
 
 /** A template to create (or find by name, if identical), or one that exists. */
@@ -54,9 +63,22 @@ export interface SpecIssue {
 }
 
 export const DEFAULT_CONSENT_WINDOW = '24h';
+/**
+ * The shortest consent window a spec may ask for. Shorter ones turn answers that are merely slow
+ * (a delivery, a denial seconds later) into expiries.
+ */
+export const MIN_CONSENT_WINDOW_MS = 60_000;
+export const DEFAULT_FALLBACK_RETRY_FOR = '6h';
+const MIN_FALLBACK_RETRY_FOR_MS = 60_000;
+const MAX_FALLBACK_RETRY_FOR_MS = 7 * 86_400_000;
 export const DEFAULT_CHUNK_SIZE = MAX_RECIPIENTS_PER_REQUEST;
 export const DEFAULT_CHUNKS_IN_FLIGHT = 4;
 export const MAX_CHUNKS_IN_FLIGHT = 100;
+/**
+ * A spec travels as one workflow input, and Temporal refuses a payload over 2 MB: a spec (mostly
+ * its inline list) must stay below this, with room for the envelope.
+ */
+export const MAX_SPEC_BYTES = 1_900_000;
 
 /** The spec's settings with every default applied. */
 export interface CampaignSettings {
@@ -65,6 +87,8 @@ export interface CampaignSettings {
   chunksInFlight: number;
   onInvalidRows: 'abort' | 'skip';
   fallbackOn: FallbackTrigger[];
+  /** How long fallbacks keep trying through a channel fault. */
+  fallbackRetryForMs: number;
 }
 
 export function campaignSettings(spec: CampaignSpec): CampaignSettings {
@@ -74,7 +98,12 @@ export function campaignSettings(spec: CampaignSpec): CampaignSettings {
     chunksInFlight: spec.limits?.chunksInFlight ?? DEFAULT_CHUNKS_IN_FLIGHT,
     onInvalidRows: spec.onInvalidRows ?? 'abort',
     fallbackOn: fallbackTriggers(spec.fallback),
+    fallbackRetryForMs: fallbackRetryForMs(spec.fallback),
   };
+}
+
+export function fallbackRetryForMs(fallback: FallbackSpec | undefined): number {
+  return parseDuration(fallback?.retryFor ?? DEFAULT_FALLBACK_RETRY_FOR) ?? 0;
 }
 
 /** The outcomes that trigger a fallback: none without a fallback, otherwise `on` plus 'denied'. */
@@ -103,6 +132,15 @@ export function requiredVarsFor(templatePlaceholders: readonly string[], fallbac
   return [...new Set([...templatePlaceholders, ...fallbackVars])];
 }
 
+/**
+ * Columns every row must have, though a value may be empty: the email fallback's address column
+ * (a recipient without an address only loses their own fallback; a file without the column would
+ * lose everyone's).
+ */
+export function requiredColumnsFor(fallback: FallbackSpec | undefined): string[] {
+  return fallback?.channel.type === 'email' ? [fallback.channel.addressColumn] : [];
+}
+
 export interface InlineCheck {
   recipients: RecipientInput[];
   /** Invalid entries and repeated ppnums; `field` is the JSON path in the spec, `index` the position. */
@@ -113,11 +151,16 @@ export interface InlineCheck {
 
 /**
  * Validates an inline recipient list against the template's placeholders and its links with
- * placeholders (`urlTemplates`). Repeated ppnums are dropped (first wins) and reported; they do
- * not count as recipients of the campaign.
+ * placeholders (`urlTemplates`); `checkSize` and `requiredColumns` add the size limit and the email
+ * fallback's address column. Repeated ppnums are dropped (first wins) and reported; they do not
+ * count as recipients of the campaign.
  */
-export function checkInlineRecipients(list: readonly unknown[], requiredVars: readonly string[], urlTemplates: readonly string[] = []): InlineCheck {
-  const result = validateRecipients(list, { requiredVars, urlTemplates });
+export function checkInlineRecipients(
+  list: readonly unknown[],
+  requiredVars: readonly string[],
+  options: { urlTemplates?: readonly string[]; checkSize?: boolean; requiredColumns?: readonly string[] } = {},
+): InlineCheck {
+  const result = validateRecipients(list, { requiredVars, ...options });
   const issues: ValidationIssue[] = result.issues.map((issue) => ({ ...issue, field: `recipients.inline[${issue.index}].${issue.field}` }));
   for (const duplicate of result.duplicates) {
     issues.push({
@@ -131,35 +174,48 @@ export function checkInlineRecipients(list: readonly unknown[], requiredVars: re
   return { recipients: result.recipients, issues, invalidCount: invalidIndexes.size, duplicateCount: result.duplicates.length };
 }
 
-const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows'];
+/** The fields each part of a spec may have: anything else is a misspelling, named by its path. */
+const FIELDS = {
+  templateById: ['templateId'],
+  template: ['name', 'description', 'components'],
+  component: { text: ['type', 'content'], divider: ['type'], button: ['type', 'label', 'url'], image: ['type', 'url', 'alt'], poll: ['type', 'question', 'options'] } as Record<string, string[]>,
+  poll: ['expiresInHours', 'allowMultiple'],
+  fallback: ['on', 'channel', 'text', 'retryFor'],
+  limits: ['chunkSize', 'chunksInFlight'],
+};
+
+/**
+ * Which checks apply. 'current' for every new campaign; 'v1' keeps the checks of campaigns
+ * recorded before the stricter ones (nested field names, the consent window minimum, sizes), so
+ * their histories replay exactly.
+ */
+export type SpecRules = 'current' | 'v1';
 
 /**
  * Checks the structure of a spec (as parsed from JSON) and returns it with each issue located by
  * its JSON path. Row-level checks of inline recipients need the template's placeholders and are
- * done by `checkInlineRecipients`; file rows are checked by the planRecipients activity.
+ * done by `checkInlineRecipients`; rows of a file, URL or table are checked by the planRecipients activity.
  */
-export function parseCampaignSpec(input: unknown): { spec: CampaignSpec | undefined; issues: SpecIssue[] } {
+export function parseCampaignSpec(input: unknown, rules: SpecRules = 'current'): { spec: CampaignSpec | undefined; issues: SpecIssue[] } {
   const issues: SpecIssue[] = [];
   const issue = (path: string, message: string) => issues.push({ path, message });
+  const strict = rules === 'current';
   if (!isObject(input)) return { spec: undefined, issues: [{ path: '', message: 'a campaign spec must be a JSON object' }] };
 
-  for (const key of Object.keys(input)) {
-    if (!TOP_LEVEL_KEYS.includes(key)) issue(key, `unknown field "${key}"; expected one of ${TOP_LEVEL_KEYS.join(', ')}`);
-  }
+  unknownFields(input, TOP_LEVEL_KEYS, '', issue);
 
   const { campaignId } = input;
-  if (typeof campaignId !== 'string' || !CAMPAIGN_ID_PATTERN.test(campaignId)) {
-    issue('campaignId', 'campaignId must be 1-100 characters: letters, digits, ".", "_" or "-", starting with a letter or digit');
-  }
+  if (typeof campaignId !== 'string' || !CAMPAIGN_ID_PATTERN.test(campaignId) || (!strict && campaignId.length > 100)) issue('campaignId', CAMPAIGN_ID_RULE);
 
-  checkTemplate(input.template, issue);
-  checkRecipientSource(input.recipients, issue);
+  checkTemplate(input.template, issue, strict);
+  checkRecipientSource(input.recipients, issue, { strict });
 
   if (input.poll !== undefined) {
     if (!isObject(input.poll)) issue('poll', 'poll must be an object like { "expiresInHours": 24, "allowMultiple": false }');
     else {
       const { expiresInHours, allowMultiple } = input.poll;
+      if (strict) unknownFields(input.poll, FIELDS.poll, 'poll', issue);
       if (expiresInHours !== undefined && !(typeof expiresInHours === 'number' && expiresInHours > 0)) issue('poll.expiresInHours', 'expiresInHours must be a positive number');
       if (allowMultiple !== undefined && typeof allowMultiple !== 'boolean') issue('poll.allowMultiple', 'allowMultiple must be true or false');
     }
@@ -168,13 +224,25 @@ export function parseCampaignSpec(input: unknown): { spec: CampaignSpec | undefi
   if (input.consentWindow !== undefined) {
     const ms = typeof input.consentWindow === 'string' ? parseDuration(input.consentWindow) : undefined;
     if (ms === undefined || ms <= 0) issue('consentWindow', 'consentWindow must be a duration like "24h", "90s" or "1h30m"');
+    else if (strict && ms < MIN_CONSENT_WINDOW_MS) {
+      issue('consentWindow', `consentWindow must be at least 1m (got "${input.consentWindow}"): a shorter window turns slow answers into expiries`);
+    }
   }
 
-  checkFallback(input.fallback, issue);
-  checkLimits(input.limits, issue);
+  checkFallback(input.fallback, issue, strict);
+  checkLimits(input.limits, issue, strict);
 
   if (input.onInvalidRows !== undefined && input.onInvalidRows !== 'abort' && input.onInvalidRows !== 'skip') {
     issue('onInvalidRows', 'onInvalidRows must be "abort" or "skip"');
+  }
+
+  if (strict && issues.length === 0) {
+    const bytes = utf8Bytes(JSON.stringify(input));
+    if (bytes > MAX_SPEC_BYTES) {
+      const where = isObject(input.recipients) && 'inline' in input.recipients ? 'recipients.inline' : '';
+      const advice = where ? ': put the recipients in a CSV or NDJSON file (on disk or at a URL) or a PostgreSQL table: their rows never travel in workflow inputs' : '';
+      issue(where, `the spec takes ${thousands(bytes)} bytes; Temporal takes at most 2 MB per workflow input (${thousands(MAX_SPEC_BYTES)} leaves room for the envelope)${advice}`);
+    }
   }
 
   if (issues.length > 0) return { spec: undefined, issues };
@@ -189,24 +257,34 @@ function normalize(spec: CampaignSpec): CampaignSpec {
   return normalized;
 }
 
-type Report = (path: string, message: string) => void;
-
-function checkTemplate(template: unknown, issue: Report): void {
+function checkTemplate(template: unknown, issue: Report, strict: boolean): void {
   if (!isObject(template)) return issue('template', 'template must be { "name", "components": [...] } or { "templateId" }');
   if ('templateId' in template) {
     if (typeof template.templateId !== 'string' || template.templateId.trim() === '') issue('template.templateId', 'templateId must be a non-empty string');
     if ('components' in template || 'name' in template) issue('template', 'give either templateId or name + components, not both');
+    else if (strict) unknownFields(template, FIELDS.templateById, 'template', issue);
     return;
   }
+  if (strict) unknownFields(template, FIELDS.template, 'template', issue);
   if (typeof template.name !== 'string' || template.name.trim() === '') issue('template.name', 'template name must be a non-empty string');
   if (template.description !== undefined && typeof template.description !== 'string') issue('template.description', 'description must be a string');
   if (!Array.isArray(template.components)) return issue('template.components', 'components must be a list of components');
   for (const problem of validateComponents(template.components)) issue(`template.${problem.field}`, problem.message);
+  if (!strict) return;
+  template.components.forEach((component: unknown, i) => {
+    const fields = isObject(component) && typeof component.type === 'string' ? FIELDS.component[component.type] : undefined;
+    if (fields && isObject(component)) unknownFields(component, fields, `template.components[${i}]`, issue);
+  });
 }
 
-function checkFallback(fallback: unknown, issue: Report): void {
+function checkFallback(fallback: unknown, issue: Report, strict: boolean): void {
   if (fallback === undefined) return;
   if (!isObject(fallback)) return issue('fallback', 'fallback must be { "on": ["denied"], "channel": { "type": ... } }');
+  if (strict) unknownFields(fallback, FIELDS.fallback, 'fallback', issue);
+  if (fallback.retryFor !== undefined) {
+    const ms = typeof fallback.retryFor === 'string' ? parseDuration(fallback.retryFor) : undefined;
+    if (ms === undefined || ms < MIN_FALLBACK_RETRY_FOR_MS || ms > MAX_FALLBACK_RETRY_FOR_MS) issue('fallback.retryFor', 'retryFor must be a duration from "1m" to "7d", like "6h"');
+  }
   if (!Array.isArray(fallback.on)) issue('fallback.on', 'on must be a list of "denied", "expired", "failed"');
   else {
     fallback.on.forEach((outcome, i) => {
@@ -215,6 +293,8 @@ function checkFallback(fallback: unknown, issue: Report): void {
   }
   if (!isObject(fallback.channel)) issue('fallback.channel', 'channel must be an object with a "type": "webhook" or "email"');
   else {
+    const fields = CHANNEL_FIELDS[String(fallback.channel.type ?? fallback.channel.kind)];
+    if (strict && fields) unknownFields(fallback.channel, fields, 'fallback.channel', issue);
     try {
       const channel = parseChannelSettings(fallback.channel);
       if (channel.type === 'email' && typeof fallback.text !== 'string') issue('fallback.text', 'an email fallback needs a text');
@@ -225,9 +305,10 @@ function checkFallback(fallback: unknown, issue: Report): void {
   if (fallback.text !== undefined && typeof fallback.text !== 'string') issue('fallback.text', 'text must be a string');
 }
 
-function checkLimits(limits: unknown, issue: Report): void {
+function checkLimits(limits: unknown, issue: Report, strict: boolean): void {
   if (limits === undefined) return;
   if (!isObject(limits)) return issue('limits', 'limits must be { "chunkSize": 1000, "chunksInFlight": 4 }');
+  if (strict) unknownFields(limits, FIELDS.limits, 'limits', issue);
   const { chunkSize, chunksInFlight } = limits;
   if (chunkSize !== undefined && !isIntegerIn(chunkSize, 1, MAX_RECIPIENTS_PER_REQUEST)) {
     issue('limits.chunkSize', `chunkSize must be a whole number from 1 to ${MAX_RECIPIENTS_PER_REQUEST}`);
@@ -239,8 +320,4 @@ function checkLimits(limits: unknown, issue: Report): void {
 
 function isIntegerIn(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,7 +3,6 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowFailedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { PpoppoClient } from '../api/client';
 import { clientConfigFromEnv } from '../api/config';
@@ -12,15 +11,17 @@ import type { UsageStats } from '../api/types';
 import { AlertSender } from '../alerts';
 import { quotaCheck } from '../campaign/budget';
 import type { QuotaCheck } from '../campaign/budget';
-import { countRecipients } from '../campaign/outcomes';
+import { RETRY_OUTCOMES, countRecipients, isRetryOutcome } from '../campaign/outcomes';
 import { connectClient, temporalConfigFromEnv, describeTemporalConfig } from '../temporal/config';
 import { dataConverterFromEnv } from '../temporal/data-converter';
-import { innermostMessage } from '../temporal/failures';
-import { CampaignClient, InvalidSpecError } from '../client/campaigns';
-import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
+import { CampaignClient } from '../client/campaigns';
+import type { StartedCampaign, StuckActivity } from '../client/campaigns';
+import type { CampaignResult } from '../contracts/campaign';
+import type { RecipientRecord } from '../contracts/chunk';
 import { CliError, EXIT } from './errors';
 import type { ExitCode } from './errors';
-import { REPORT_COLUMNS, csvLine, formatProgress, formatRecipient, formatResult, formatValidation, progressLine, reportRow } from './format';
+import { REPORT_COLUMNS, csvLine, formatList, formatRecipient, formatResult, formatStatus, formatValidation, progressLine, reportRow } from './format';
+import { formatPreview, previewSpec } from './preview';
 import { readSpecFile, readTextFile } from './spec-file';
 import { validateSpec } from './validate';
 
@@ -34,6 +35,10 @@ export interface Flags {
   'task-queue'?: string;
   'send-task-queue'?: string;
   interval?: string;
+  'force-new-run'?: boolean;
+  outcome?: string;
+  status?: string;
+  row?: string;
 }
 
 export interface CommandContext {
@@ -54,14 +59,36 @@ function exitFor(result: CampaignResult): ExitCode {
   return result.status === 'completed' ? EXIT.ok : EXIT.failure;
 }
 
-/** Waits for the result; a failed campaign becomes a CliError with the workflow's reason. */
-async function awaitResult(client: CampaignClient, campaignId: string): Promise<CampaignResult> {
-  try {
-    return await client.result(campaignId);
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) throw new CliError(`campaign ${campaignId} failed: ${innermostMessage(err)}`, EXIT.failure);
-    throw err;
+const STARTED_TEXT: Record<StartedCampaign['outcome'], string> = {
+  started: 'started campaign',
+  restarted: 'restarted campaign (it takes over what its chunks did; nobody is sent anything twice)',
+  alreadyRunning: 'already running, nothing started: campaign',
+  alreadyFinished: 'already finished, nothing started: campaign',
+};
+
+/**
+ * What `start` and `retry` print and return: 0 started, 5 already running, 6 already finished.
+ * A campaign that starts is shown against the remaining quota (`quota`, when checked). With --wait,
+ * follows the campaign (as `watch`) and exits by its result.
+ */
+async function reportStart(ctx: CommandContext, client: CampaignClient, started: StartedCampaign, quota?: QuotaCheck | string): Promise<ExitCode> {
+  const starts = started.outcome === 'started' || started.outcome === 'restarted';
+  const quotaLines = starts && quota !== undefined ? [typeof quota === 'string' ? `quota: not checked (${quota})` : `${quota.fits ? 'quota' : 'QUOTA'}: ${quota.text}`] : [];
+  const quotaJson = !starts || quota === undefined ? {} : typeof quota === 'string' ? { quotaNotChecked: quota } : { quota };
+  const line = [`${STARTED_TEXT[started.outcome]} ${started.campaignId} (workflow ${started.workflowId}, run ${started.runId})`, ...quotaLines].join('\n');
+  if (started.outcome === 'alreadyFinished') {
+    const result = await client.result(started.campaignId);
+    if (ctx.flags.json) printJson(ctx, { ...started, result });
+    else ctx.print(`${line}\n${formatResult(result)}`);
+    return EXIT.finished;
   }
+  if (ctx.flags.wait) {
+    if (!ctx.flags.json) ctx.print(line);
+    return follow(ctx, client, started.campaignId);
+  }
+  if (ctx.flags.json) printJson(ctx, { ...started, ...quotaJson });
+  else ctx.print(`${line}\nfollow it with: npm run campaign -- watch ${started.campaignId}`);
+  return started.outcome === 'alreadyRunning' ? EXIT.alreadyRunning : EXIT.ok;
 }
 
 /**
@@ -89,36 +116,27 @@ async function campaignQuota(spec: unknown): Promise<QuotaCheck | string> {
   const usage = await readUsage();
   if (typeof usage === 'string') return usage;
   try {
-    return quotaCheck(usage, (await validateSpec(spec)).valid);
+    const { valid, notes } = await validateSpec(spec);
+    // A follow-up's recipients, or none valid: nothing to count here (the notes say why).
+    return valid > 0 ? quotaCheck(usage, valid) : (notes[0] ?? 'no valid recipients');
   } catch (err) {
     return `cannot count the recipients here: ${(err as Error).message}`;
   }
 }
 
 export async function start(ctx: CommandContext): Promise<ExitCode> {
-  const [specPath] = ctx.args;
-  const spec = readSpecFile(specPath!, ctx.flags.recipients);
+  const spec = readSpecFile(ctx.args[0]!, ctx.flags.recipients);
   const client = await ctx.campaigns();
   const quota = await campaignQuota(spec);
-  let started;
-  try {
-    started = await client.startCampaign(spec);
-  } catch (err) {
-    if (err instanceof InvalidSpecError) throw new CliError(`${err.message}\nfix the spec (see \`campaign validate ${specPath}\`)`, EXIT.failure);
-    throw err;
-  }
-  const quotaText = typeof quota === 'string' ? `quota: not checked (${quota})` : `${quota.fits ? 'quota' : 'QUOTA'}: ${quota.text}`;
-  const quotaJson = typeof quota === 'string' ? { quotaNotChecked: quota } : { quota };
-  if (!ctx.flags.wait) {
-    if (ctx.flags.json) printJson(ctx, { ...started, ...quotaJson });
-    else ctx.print(`started campaign ${started.campaignId} (workflow ${started.workflowId}, run ${started.runId})\n${quotaText}\nfollow it with: npm run campaign -- watch ${started.campaignId}`);
-    return EXIT.ok;
-  }
-  if (!ctx.flags.json) ctx.print(quotaText);
-  const result = await awaitResult(client, started.campaignId);
-  if (ctx.flags.json) printJson(ctx, { ...started, ...quotaJson, result });
-  else ctx.print(formatResult(result));
-  return exitFor(result);
+  return reportStart(ctx, client, await client.startCampaign(spec, { forceNewRun: ctx.flags['force-new-run'] }), quota);
+}
+
+/** A follow-up campaign for the recipients of one outcome of a finished campaign. */
+export async function retry(ctx: CommandContext): Promise<ExitCode> {
+  const outcome = ctx.flags.outcome;
+  if (!isRetryOutcome(outcome)) throw new CliError(`retry needs --outcome ${RETRY_OUTCOMES.join('|')}`, EXIT.usage);
+  const client = await ctx.campaigns();
+  return reportStart(ctx, client, await client.retry(ctx.args[0]!, outcome, { forceNewRun: ctx.flags['force-new-run'] }));
 }
 
 export async function validate(ctx: CommandContext): Promise<ExitCode> {
@@ -133,32 +151,62 @@ export async function validate(ctx: CommandContext): Promise<ExitCode> {
   return report.ok ? EXIT.ok : EXIT.failure;
 }
 
-export async function status(ctx: CommandContext): Promise<ExitCode> {
-  const progress = await (await ctx.campaigns()).getProgress(ctx.args[0]!);
-  const usage = await readUsage();
-  if (ctx.flags.json) printJson(ctx, typeof usage === 'string' ? { ...progress, usageNotRead: usage } : { ...progress, usage });
-  else ctx.print(formatProgress(progress, usage));
-  return progress.status === 'failed' ? EXIT.failure : EXIT.ok;
+export async function preview(ctx: CommandContext): Promise<ExitCode> {
+  const row = Number(ctx.flags.row ?? 1);
+  if (!Number.isInteger(row) || row < 1) throw new CliError(`--row must be a recipient row number from 1, got "${ctx.flags.row}"`, EXIT.usage);
+  const spec = readSpecFile(ctx.args[0]!, ctx.flags.recipients);
+  let api: PpoppoClient | undefined;
+  try {
+    const result = await previewSpec(spec, row, async (templateId) => {
+      api ??= ppoppoClient();
+      return (await api.getTemplate(templateId)).components;
+    });
+    if (ctx.flags.json) printJson(ctx, result);
+    else ctx.print(formatPreview(result));
+    return result.problem ? EXIT.failure : EXIT.ok;
+  } finally {
+    (api as PpoppoClient | undefined)?.close();
+  }
 }
 
-/** Polls progress until the campaign ends; prints a line per change (JSON lines with --json). */
+export async function status(ctx: CommandContext): Promise<ExitCode> {
+  const report = await (await ctx.campaigns()).status(ctx.args[0]!, { chunks: true });
+  const usage = await readUsage();
+  if (ctx.flags.json) printJson(ctx, typeof usage === 'string' ? { ...report, usageNotRead: usage } : { ...report, usage });
+  else ctx.print(formatStatus(report, usage));
+  return report.progress.status === 'failed' || report.failure ? EXIT.failure : EXIT.ok;
+}
+
 export async function watch(ctx: CommandContext): Promise<ExitCode> {
-  const campaignId = ctx.args[0]!;
-  const client = await ctx.campaigns();
+  return follow(ctx, await ctx.campaigns(), ctx.args[0]!);
+}
+
+/** Refresh the retries in progress (a describe per running chunk) every this many polls. */
+const RETRIES_EVERY = 5;
+
+/**
+ * Polls progress until the campaign ends; prints a line per change (JSON lines with --json), with
+ * the reason it is parked and the retry in progress; then the result, or why it failed.
+ */
+async function follow(ctx: CommandContext, client: CampaignClient, campaignId: string): Promise<ExitCode> {
   const intervalMs = Number(ctx.flags.interval ?? 1000);
   if (!Number.isFinite(intervalMs) || intervalMs < 50) throw new CliError('--interval must be a number of milliseconds, at least 50', EXIT.usage);
   const tty = !ctx.flags.json && process.stdout.isTTY;
   const startedAt = Date.now();
   let firstDone: number | undefined;
   let lastLine = '';
-  for (;;) {
+  let retrying: StuckActivity | undefined;
+  for (let poll = 0; ; poll++) {
     const closed = await client.isClosed(campaignId);
-    const progress: CampaignProgress = await client.getProgress(campaignId);
+    const progress = await client.getProgress(campaignId);
+    if (poll % RETRIES_EVERY === 0 && !closed) retrying = (await client.status(campaignId, { chunks: true }).catch(() => undefined))?.retries[0];
     const done = countRecipients(progress.counts);
     firstDone ??= done;
     const rate = (done - firstDone) / Math.max(1, Date.now() - startedAt);
     const eta = rate > 0 && done < progress.total ? (progress.total - done) / rate : undefined;
-    const line = ctx.flags.json ? JSON.stringify({ type: 'progress', progress, etaMs: eta === undefined ? undefined : Math.round(eta) }) : progressLine(progress, eta);
+    const line = ctx.flags.json
+      ? JSON.stringify({ type: 'progress', progress, ...(retrying ? { retrying } : {}), etaMs: eta === undefined ? undefined : Math.round(eta) })
+      : progressLine(progress, { etaMs: eta, retrying, width: tty ? process.stdout.columns : undefined });
     if (line !== lastLine) {
       if (tty) process.stdout.write(`\r\x1b[2K${line}`);
       else ctx.print(line);
@@ -168,17 +216,16 @@ export async function watch(ctx: CommandContext): Promise<ExitCode> {
     await sleep(intervalMs);
   }
   if (tty) process.stdout.write('\n');
-  const result = await awaitResult(client, campaignId);
+  const result = await client.result(campaignId);
   if (ctx.flags.json) ctx.print(JSON.stringify({ type: 'result', result }));
   else ctx.print(formatResult(result));
   return exitFor(result);
 }
 
 export async function list(ctx: CommandContext): Promise<ExitCode> {
-  const campaigns = await (await ctx.campaigns()).list();
+  const campaigns = await (await ctx.campaigns()).list({ status: ctx.flags.status, counts: true });
   if (ctx.flags.json) printJson(ctx, campaigns);
-  else if (campaigns.length === 0) ctx.print('no campaigns');
-  else for (const c of campaigns) ctx.print(`${c.campaignId}\t${c.status}\tstarted ${c.startTime}${c.closeTime ? `\tclosed ${c.closeTime}` : ''}`);
+  else ctx.print(campaigns.length === 0 && ctx.flags.status ? `no campaigns with status ${ctx.flags.status}` : formatList(campaigns));
   return EXIT.ok;
 }
 
@@ -192,18 +239,38 @@ export function control(action: 'pause' | 'resume' | 'cancel') {
   };
 }
 
+/** Report filters: an outcome, 'fallback-failed', or 'pending' (no outcome yet). */
+const REPORT_FILTERS = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled', 'fallback-failed', 'pending'];
+
+function matchesFilter(record: RecipientRecord, filter: string | undefined): boolean {
+  if (filter === undefined) return true;
+  if (filter === 'fallback-failed') return record.fallback === 'failed';
+  if (filter === 'pending') return record.outcome === undefined;
+  return record.outcome === filter;
+}
+
 export async function report(ctx: CommandContext): Promise<ExitCode> {
   const campaignId = ctx.args[0]!;
   const format = ctx.flags.format ?? (ctx.flags.json ? 'json' : 'csv');
   if (format !== 'csv' && format !== 'json') throw new CliError(`--format must be csv or json, got "${format}"`, EXIT.usage);
+  const filter = ctx.flags.outcome;
+  if (filter !== undefined && !REPORT_FILTERS.includes(filter)) throw new CliError(`--outcome must be one of ${REPORT_FILTERS.join(', ')}, got "${filter}"`, EXIT.usage);
   const client = await ctx.campaigns();
-  await client.getProgress(campaignId); // not found → exit 3 before an output file is created
+  const { progress, followUps } = await client.status(campaignId); // not found → exit 3 before an output file is created
+  // Notes go to stderr: the report itself stays a clean CSV or JSON document.
+  const note = (text: string) => process.stderr.write(`${text}\n`);
+  if (!FINAL_STATUSES.has(progress.status)) {
+    note(`note: campaign ${campaignId} is ${progress.status}: this report is partial (${countRecipients(progress.counts)} of ${progress.total} recipients have a final outcome; unstarted chunks are not listed)`);
+  }
+  if (progress.retryOf) note(`note: this campaign retries the ${progress.retryOf.outcome} recipients of campaign ${progress.retryOf.campaignId}`);
+  for (const followUp of followUps) note(`note: its ${followUp.outcome} recipients are retried by campaign ${followUp.campaignId} (${followUp.status})`);
   const out: Writable = ctx.flags.out ? createWriteStream(ctx.flags.out) : process.stdout;
   const write = (text: string) => out.write(`${text}\n`);
   let count = 0;
   if (format === 'csv') write(csvLine(REPORT_COLUMNS));
   else write('[');
   for await (const record of client.recipients(campaignId)) {
+    if (!matchesFilter(record, filter)) continue;
     if (format === 'csv') write(csvLine(reportRow(record)));
     else write(`${count > 0 ? ',' : ''}${JSON.stringify(record)}`);
     count += 1;
@@ -211,7 +278,7 @@ export async function report(ctx: CommandContext): Promise<ExitCode> {
   if (format === 'json') write(']');
   if (ctx.flags.out) {
     await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
-    process.stderr.write(`wrote ${count} recipients to ${ctx.flags.out}\n`);
+    note(`wrote ${count} recipients to ${ctx.flags.out}`);
   }
   return EXIT.ok;
 }
@@ -275,8 +342,8 @@ export function temporalConnector(flags: Flags): { get(): Promise<CampaignClient
         throw new CliError(`cannot connect to Temporal at ${describeTemporalConfig(config)}: ${(err as Error).message}; start it (npm start) or set TEMPORAL_ADDRESS`, EXIT.cannotConnect);
       }
       return new CampaignClient(client, {
-        taskQueue: flags['task-queue'] ?? process.env.CAMPAIGN_TASK_QUEUE,
-        sendTaskQueue: flags['send-task-queue'] ?? process.env.CAMPAIGN_SEND_TASK_QUEUE,
+        taskQueue: flags['task-queue'] || process.env.CAMPAIGN_TASK_QUEUE || undefined,
+        sendTaskQueue: flags['send-task-queue'] || process.env.CAMPAIGN_SEND_TASK_QUEUE || undefined,
       });
     },
     async close() {

@@ -10,6 +10,10 @@ export const EXIT = {
   notFound: 3,
   /** Temporal (or the Ppoppo API) could not be reached. */
   cannotConnect: 4,
+  /** Nothing started: the campaign (same spec) is already running, or a retry asked for a running one. */
+  alreadyRunning: 5,
+  /** Nothing started or changed: the campaign has finished (start of a finished one, or pause/resume/cancel). */
+  finished: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,15 +1,19 @@
-// Text rendering for the campaign CLI: progress lines, the validation report and the CSV report.
+// Text rendering for the campaign CLI: progress lines, status, the validation report and the CSV report.
 import { describeIssue } from '../api/validation';
 import type { UsageStats } from '../api/types';
 import { usageLine } from '../campaign/budget';
 import { consentLine } from '../campaign/consent';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../campaign/outcomes';
+import type { CampaignStatusReport, CampaignSummary, StuckActivity } from '../client/campaigns';
+import { PARK_REASON_TEXT } from '../contracts/campaign';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import type { RecipientRecord } from '../contracts/chunk';
-import { shortDuration } from '../text';
+import { shortDuration, thousands } from '../text';
 import type { ValidationReport } from './validate';
 
-const BAR_WIDTH = 30;
+const MAX_BAR_WIDTH = 30;
+/** Statuses in which nothing moves forward: no ETA. */
+const STILL = new Set(['paused', 'parked', 'validating', 'cancelling']);
 
 export function formatValidation(report: ValidationReport): string {
   const lines: string[] = [];
@@ -39,33 +43,84 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-/** One status line: bar, done/total, status, counts per outcome, in-flight work, ETA, parked reason. */
-export function progressLine(progress: CampaignProgress, etaMs?: number): string {
-  const done = countRecipients(progress.counts);
-  const fraction = progress.total > 0 ? Math.min(1, done / progress.total) : 0;
-  const filled = Math.round(fraction * BAR_WIDTH);
-  const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
-  const parts = [`${bar} ${done}/${progress.total}`, progress.status, countsText(progress.counts)];
-  parts.push(`chunks ${progress.chunksSent}/${progress.chunksTotal} sent`);
-  if (progress.awaitingOutcome > 0) parts.push(`${progress.awaitingOutcome} awaiting outcome`);
-  if (progress.status === 'parked' && progress.parkedUntil) parts.push(`parked (${progress.parkedReason ?? 'limit'}) until ${progress.parkedUntil}`);
-  if (etaMs !== undefined) parts.push(`ETA ${formatDuration(etaMs)}`);
-  return parts.join(' | ');
+/**
+ * One status line: a bar of final (#), sent and awaiting consent or delivery (=) and queued (.)
+ * recipients, the three counts, status, counts per outcome, chunks, why it is parked, the retry
+ * in progress, and the ETA (never while nothing moves). `width` fits it to the terminal: it never wraps.
+ */
+export function progressLine(progress: CampaignProgress, options: { etaMs?: number; width?: number; retrying?: StuckActivity } = {}): string {
+  const final = countRecipients(progress.counts);
+  const awaiting = Math.min(progress.awaitingOutcome, Math.max(0, progress.total - final));
+  const queued = Math.max(0, progress.total - final - awaiting);
+  const barWidth = options.width ? Math.max(10, Math.min(MAX_BAR_WIDTH, Math.floor(options.width / 5))) : MAX_BAR_WIDTH;
+  const cells = (n: number) => (progress.total > 0 ? Math.round((n / progress.total) * barWidth) : 0);
+  const done = Math.min(barWidth, cells(final));
+  const sent = Math.min(barWidth - done, cells(awaiting));
+  const bar = `[${'#'.repeat(done)}${'='.repeat(sent)}${'.'.repeat(barWidth - done - sent)}]`;
+  const parts = [`${bar} ${thousands(final)} final · ${thousands(awaiting)} sent, awaiting consent · ${thousands(queued)} queued of ${thousands(progress.total)}`, progress.status];
+  if (progress.status === 'parked' && progress.parkedReason) parts.push(parkedLine(progress));
+  parts.push(countsText(progress.counts), `chunks ${progress.chunksSent}/${progress.chunksTotal} sent`);
+  if (options.retrying) parts.push(retryText(options.retrying));
+  if (options.etaMs !== undefined && !STILL.has(progress.status)) parts.push(`ETA ${formatDuration(options.etaMs)}`);
+  return fit(parts.join(' | '), options.width);
 }
 
-/** `usage`: the app's quota use from the API, or why it could not be read. */
-export function formatProgress(progress: CampaignProgress, usage?: UsageStats | string): string {
+/** "parked since … (API credentials refused)" or "parked until … (monthly quota)". */
+function parkedLine(progress: CampaignProgress): string {
+  const reason = progress.parkedReason ? PARK_REASON_TEXT[progress.parkedReason] : 'limit';
+  const configuration = progress.parkedReason !== 'rate' && progress.parkedReason !== 'quota';
+  return configuration ? `parked since ${progress.parkedSince ?? '?'}: ${reason}` : `parked until ${progress.parkedUntil ?? '?'}: ${reason}`;
+}
+
+function retryText(activity: StuckActivity): string {
+  return `${activity.where}: ${activity.activity} attempt ${activity.attempt}${activity.lastFailure ? `, last failure: ${activity.lastFailure}` : ''}${activity.nextAttemptAt ? `, next at ${activity.nextAttemptAt}` : ''}`;
+}
+
+/** Cuts a line to `width - 1` characters, so a terminal never wraps it. */
+export function fit(line: string, width: number | undefined): string {
+  if (!width || line.length < width) return line;
+  return `${line.slice(0, Math.max(1, width - 2))}…`;
+}
+
+/**
+ * Everything `status` knows, a reason per line: parked why, failed why, retries in progress, consent
+ * figures, the app's quota use (`usage`: from the API, or why it could not be read), links to follow-ups.
+ */
+export function formatStatus(report: CampaignStatusReport, usage?: UsageStats | string): string {
+  const { progress } = report;
   const lines = [`campaign ${progress.campaignId}: ${progress.status}`, progressLine(progress)];
+  if (progress.status === 'parked' && progress.parkedReason) {
+    lines.push(`  ${parkedLine(progress)}${progress.parkedChunks ? ` (${progress.parkedChunks} chunk(s) holding)` : ''}`);
+    if (progress.parkedMessage) lines.push(`  reason: ${progress.parkedMessage}`);
+    lines.push(`  nobody's outcome changes meanwhile; it tries again by itself (\`campaign resume ${progress.campaignId}\` tries now)`);
+  }
+  const failure = report.failure ?? (progress.failure ? [progress.failure] : undefined);
+  if (failure) lines.push(`failed: ${failure.join(': ')}`);
+  if (report.retries.length > 0) lines.push('retrying:', ...report.retries.map((activity) => `  ${retryText(activity)}`));
   const consent = progress.consent ? consentLine(progress.consent) : '';
   if (consent) lines.push(`consent: ${consent}`);
   if (usage !== undefined) lines.push(typeof usage === 'string' ? `quota: not read (${usage})` : usageLine(usage));
   if (progress.templateId) lines.push(`template ${progress.templateId}`);
+  if (progress.retryOf) lines.push(`retries the ${progress.retryOf.outcome} recipients of campaign ${progress.retryOf.campaignId}`);
+  if (report.followUps.length > 0) lines.push(`follow-ups: ${report.followUps.map((f) => `${f.campaignId} (${f.outcome}, ${f.status})`).join(', ')}`);
   if (progress.issues.length > 0) lines.push('recipient issues:', ...progress.issues.map((issue) => `  ${describeIssue(issue)}`));
   return lines.join('\n');
 }
 
+/** One line per campaign: id, status, final of total, counts per outcome, when it started and closed. */
+export function formatList(campaigns: CampaignSummary[]): string {
+  if (campaigns.length === 0) return 'no campaigns';
+  return campaigns
+    .map((c) => {
+      const progress = c.progress ? `${thousands(countRecipients(c.progress.counts))}/${thousands(c.progress.total)} final\t${countsText(c.progress.counts)}` : '-\t-';
+      return `${c.campaignId}\t${c.status}\t${progress}\tstarted ${c.startTime}${c.closeTime ? `\tclosed ${c.closeTime}` : ''}`;
+    })
+    .join('\n');
+}
+
 export function formatResult(result: CampaignResult): string {
   const lines = [`campaign ${result.campaignId} ${result.status}: ${result.total} recipients in ${result.chunks} chunks`, `  ${countsText(result.counts)}`];
+  if (result.failure) lines.push(`  ${result.failure}`);
   const consent = result.consent ? consentLine(result.consent) : '';
   if (consent) lines.push(`  consent: ${consent}`);
   if (result.poll) lines.push(`  poll: ${result.poll.totalResponses} responses ${JSON.stringify(result.poll.options)}`);

@@ -1,9 +1,19 @@
 // The campaign CLI: `npm run campaign -- <command> [args] [flags]`. Run with no arguments for help.
-// Exit codes: 0 ok, 1 campaign or validation failure, 2 usage error, 3 not found, 4 cannot connect.
+// Exit codes: 0 ok, 1 campaign or validation failure, 2 usage error, 3 not found, 4 cannot connect,
+// 5 already running (nothing started), 6 already finished (nothing started or changed).
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../api/config';
-import { UnavailableError } from '../api/errors';
-import { CampaignNotFoundError } from '../client/campaigns';
+import { PpoppoApiError, UnavailableError } from '../api/errors';
+import {
+  CampaignFailedError,
+  CampaignFinishedError,
+  CampaignNotFoundError,
+  CampaignStillRunningError,
+  ControlRefusedError,
+  InvalidSpecError,
+  SpecMismatchError,
+} from '../client/campaigns';
+import { loadDotEnv } from '../dotenv';
 import * as commands from './commands';
 import type { CommandContext, Flags } from './commands';
 import { CliError, EXIT } from './errors';
@@ -22,15 +32,27 @@ interface CommandDef {
 const QUEUES: FlagName[] = ['task-queue', 'send-task-queue'];
 
 const COMMANDS: Record<string, CommandDef> = {
-  start: { usage: 'start <spec.json|spec.yaml> [--recipients file.csv|file.ndjson] [--wait]', args: [1, 1], flags: ['recipients', 'wait', ...QUEUES], run: commands.start },
+  start: {
+    usage: 'start <spec.json|spec.yaml> [--recipients file.csv|file.ndjson] [--wait] [--force-new-run]',
+    args: [1, 1],
+    flags: ['recipients', 'wait', 'force-new-run', 'interval', ...QUEUES],
+    run: commands.start,
+  },
   validate: { usage: 'validate <spec.json|spec.yaml> [--recipients file]', args: [1, 1], flags: ['recipients'], run: commands.validate },
+  preview: { usage: 'preview <spec.json|spec.yaml> [--row N] [--recipients file]', args: [1, 1], flags: ['row', 'recipients'], run: commands.preview },
   status: { usage: 'status <campaignId>', args: [1, 1], flags: QUEUES, run: commands.status },
   watch: { usage: 'watch <campaignId> [--interval ms]', args: [1, 1], flags: ['interval', ...QUEUES], run: commands.watch },
-  list: { usage: 'list', args: [0, 0], flags: QUEUES, run: commands.list },
+  list: { usage: 'list [--status running|parked|paused|completed|cancelled|failed|...]', args: [0, 0], flags: ['status', ...QUEUES], run: commands.list },
   pause: { usage: 'pause <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('pause') },
   resume: { usage: 'resume <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('resume') },
   cancel: { usage: 'cancel <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('cancel') },
-  report: { usage: 'report <campaignId> [--format csv|json] [--out file]', args: [1, 1], flags: ['format', 'out', ...QUEUES], run: commands.report },
+  retry: {
+    usage: 'retry <campaignId> --outcome failed|expired|fallback-failed [--wait]',
+    args: [1, 1],
+    flags: ['outcome', 'wait', 'force-new-run', 'interval', ...QUEUES],
+    run: commands.retry,
+  },
+  report: { usage: 'report <campaignId> [--format csv|json] [--out file] [--outcome delivered|failed|denied|...]', args: [1, 1], flags: ['format', 'out', 'outcome', ...QUEUES], run: commands.report },
   recipient: { usage: 'recipient <campaignId> <ppnum>', args: [2, 2], flags: QUEUES, run: commands.recipient },
   'template create': { usage: 'template create <template.json>', args: [1, 1], flags: [], run: commands.templateCreate },
   alert: { usage: 'alert <ppnum...> --text "message"', args: [1, Infinity], flags: ['text'], run: commands.alert },
@@ -46,6 +68,10 @@ const FLAG_TYPES: Record<FlagName, 'string' | 'boolean'> = {
   'task-queue': 'string',
   'send-task-queue': 'string',
   interval: 'string',
+  'force-new-run': 'boolean',
+  outcome: 'string',
+  status: 'string',
+  row: 'string',
 };
 
 const HELP = [
@@ -59,7 +85,9 @@ const HELP = [
   'Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*; API: PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET.',
   'Payload encryption (the workers\' keys): PAYLOAD_KEY_FILE or PAYLOAD_KEYS (npm start prints them), or PAYLOAD_ENCRYPTION=off for local play.',
   'validate also applies the workers\' RECIPIENT_FILE_ROOTS and FALLBACK_ALLOWED_HOSTS when they are set.',
-  'exit codes: 0 ok, 1 campaign or validation failure, 2 usage error, 3 not found, 4 cannot connect.',
+  'A .env file in the working directory (or ENV_FILE) is read; variables already set win.',
+  'exit codes: 0 ok, 1 campaign or validation failure, 2 usage error (also: a different spec under a taken campaign id), 3 not found, 4 cannot connect,',
+  '  5 already running (nothing started), 6 already finished (nothing started or changed).',
 ].join('\n');
 
 const HELP_COMMAND: CommandDef = {
@@ -104,8 +132,14 @@ function parseCommand(argv: string[]): { name: string; def: CommandDef; args: st
 function exitCodeFor(err: unknown): { message: string; code: ExitCode } {
   if (err instanceof CliError) return { message: err.message, code: err.code };
   if (err instanceof CampaignNotFoundError) return { message: `${err.message}; check the id with \`npm run campaign -- list\``, code: EXIT.notFound };
+  if (err instanceof InvalidSpecError) return { message: `${err.message}\nfix the spec (see \`npm run campaign -- validate <spec>\`)`, code: EXIT.failure };
+  if (err instanceof SpecMismatchError) return { message: err.message, code: EXIT.usage };
+  if (err instanceof ControlRefusedError || err instanceof CampaignFailedError) return { message: err.message, code: EXIT.failure };
+  if (err instanceof CampaignFinishedError) return { message: err.message, code: EXIT.finished };
+  if (err instanceof CampaignStillRunningError) return { message: err.message, code: EXIT.alreadyRunning };
   if (err instanceof ConfigError) return { message: `configuration: ${err.message}`, code: EXIT.usage };
   if (err instanceof UnavailableError) return { message: `cannot reach the Ppoppo API: ${err.message}; check PCS_API_URL`, code: EXIT.cannotConnect };
+  if (err instanceof PpoppoApiError) return { message: `the Ppoppo API refused: ${err.message}`, code: EXIT.failure };
   const code = (err as { code?: unknown }).code;
   if (code === 14) return { message: `cannot connect: ${(err as Error).message}; check TEMPORAL_ADDRESS`, code: EXIT.cannotConnect };
   return { message: err instanceof Error ? `${err.name}: ${err.message}` : String(err), code: EXIT.failure };
@@ -127,4 +161,15 @@ export async function main(argv: string[]): Promise<ExitCode> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// `report | head` closes the pipe early: that is the reader's choice, not an error to print.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+try {
+  loadDotEnv();
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  console.error(`configuration: ${(err as Error).message}`);
+  process.exitCode = EXIT.usage;
+}

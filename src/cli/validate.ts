@@ -11,7 +11,7 @@ import { extractPlaceholders, urlTemplates } from '../api/validation';
 import type { QuotaCheck } from '../campaign/budget';
 import type { ValidationIssue } from '../api/validation';
 import { describeRecipientSource } from '../campaign/recipient-source';
-import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../campaign/spec';
+import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../campaign/spec';
 import type { SpecIssue } from '../campaign/spec';
 import { RECIPIENT_FILE_REFUSED } from '../../activities/file-roots';
 import { OutboundRefusedError, checkDestination, outboundPolicyFromEnv, urlDestination } from '../../activities/outbound';
@@ -55,12 +55,26 @@ export async function validateSpec(input: unknown, env: Record<string, string | 
   const links = 'components' in spec.template ? urlTemplates(spec.template.components) : [];
   if ('templateId' in spec.template) report.notes.push(`template ${spec.template.templateId} is fetched at start: its variables are not checked here`);
   const requiredVars = requiredVarsFor(templateVars, spec.fallback);
+  const requiredColumns = requiredColumnsFor(spec.fallback);
 
-  if ('inline' in spec.recipients) {
-    const checked = checkInlineRecipients(spec.recipients.inline, requiredVars, links);
+  const source = spec.recipients;
+  if ('retryOf' in source) {
+    report.notes.push(`the recipients are those of campaign ${source.retryOf} whose outcome was ${source.outcome}: they are read when the follow-up starts`);
+    return { ...report, ok: true };
+  }
+  if ('inline' in source) {
+    const checked = checkInlineRecipients(source.inline, requiredVars, { urlTemplates: links, checkSize: true, requiredColumns });
     Object.assign(report, { valid: checked.recipients.length, invalid: checked.invalidCount, duplicates: checked.duplicateCount, rowIssues: checked.issues });
   } else {
-    const input = { campaignId: spec.campaignId, ...spec.recipients, requiredVars, urlTemplates: links, chunkSize: campaignSettings(spec).chunkSize, maxIssues: Number.MAX_SAFE_INTEGER };
+    const input = {
+      campaignId: spec.campaignId,
+      ...source,
+      requiredVars,
+      requiredColumns,
+      urlTemplates: links,
+      chunkSize: campaignSettings(spec).chunkSize,
+      maxIssues: Number.MAX_SAFE_INTEGER,
+    };
     let plan: RecipientPlan;
     try {
       plan = await planLocally(input, Boolean(env.RECIPIENT_FILE_ROOTS));
@@ -69,10 +83,11 @@ export async function validateSpec(input: unknown, env: Record<string, string | 
       throw err;
     }
     Object.assign(report, { valid: plan.valid, invalid: plan.invalidCount, duplicates: plan.duplicateCount, rowIssues: plan.issues });
+    if (plan.total === 0) report.notes.push(`${describeRecipientSource(source)} has no recipient rows`);
   }
   // Duplicates are sent once and are not an error; invalid rows are.
   report.ok = report.invalid === 0 && report.valid > 0;
-  if (report.valid === 0) report.notes.push('no valid recipients');
+  if (report.valid === 0) report.notes.push('no valid recipients: a campaign would be refused before creating its template');
   return report;
 }
 

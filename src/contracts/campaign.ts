@@ -5,7 +5,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ValidationIssue } from '../api/validation';
 import type { ConsentStats } from '../campaign/consent';
-import type { OutcomeCounts } from '../campaign/outcomes';
+import type { OutcomeCounts, RetryOutcome } from '../campaign/outcomes';
+import type { CampaignSpec } from '../campaign/spec';
 import type { ControlPayload } from './chunk';
 
 export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
@@ -21,10 +22,20 @@ export function campaignIdOf(workflowId: string): string {
   return workflowId.startsWith(CAMPAIGN_WORKFLOW_ID_PREFIX) ? workflowId.slice(CAMPAIGN_WORKFLOW_ID_PREFIX.length) : workflowId;
 }
 
+/**
+ * The follow-up campaign that retries one outcome of `campaignId`. Deterministic, so retrying the
+ * same outcome twice finds the first follow-up instead of messaging its recipients again.
+ */
+export function retryCampaignId(campaignId: string, outcome: RetryOutcome): string {
+  return `${campaignId}.retry-${outcome}`;
+}
+
 /** Memo keys of a campaign workflow (passed on to its chunks). */
 export const CAMPAIGN_MEMO = {
   /** A send task queue other than TASK_QUEUES.send (isolated test workers, a dedicated fleet). */
   sendTaskQueue: 'sendTaskQueue',
+  /** SpecFingerprint of the spec the campaign was started with: a second start compares against it. */
+  specFingerprint: 'specFingerprint',
 } as const;
 
 /** The send task queue named in a workflow's memo, if any. */
@@ -35,13 +46,40 @@ export function sendTaskQueueFromMemo(memo: Record<string, unknown> | undefined)
 
 export type CampaignStatus = 'validating' | 'running' | 'paused' | 'parked' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
 
-export type ParkReason = 'rate' | 'quota';
+/**
+ * Why a campaign waits without failing anyone: the API's rate limit or monthly quota, or a
+ * configuration fault an operator fixes (credentials, permission, the template, an unreachable
+ * API host, the fallback channel). Recipients keep their state meanwhile.
+ */
+export type ConfigurationFaultReason = 'credentials' | 'permission' | 'template' | 'unreachable' | 'fallback';
+export type ParkReason = 'rate' | 'quota' | ConfigurationFaultReason;
+
+/** Park reasons as people read them. */
+export const PARK_REASON_TEXT: Record<ParkReason, string> = {
+  rate: 'rate limit',
+  quota: 'monthly quota',
+  credentials: 'API credentials refused',
+  permission: 'API permission denied',
+  template: 'template missing or inactive',
+  unreachable: 'API unreachable',
+  fallback: 'fallback channel unavailable',
+};
 
 export interface CampaignProgress {
   campaignId: string;
   status: CampaignStatus;
   parkedUntil?: string;
   parkedReason?: ParkReason;
+  /** When a configuration fault was first seen (it is retried until it clears). */
+  parkedSince?: string;
+  /** What the fault said (e.g. the token endpoint's refusal), for configuration faults. */
+  parkedMessage?: string;
+  /** Chunks holding for a park reason (0 when the campaign itself waits, before planning). */
+  parkedChunks?: number;
+  /** Why a failed campaign failed, in plain words. */
+  failure?: string;
+  /** Set on a follow-up campaign: the campaign and outcome it retries. */
+  retryOf?: { campaignId: string; outcome: RetryOutcome };
   /** Valid recipients plus invalid rows (each ends with exactly one outcome). */
   total: number;
   chunksTotal: number;
@@ -67,13 +105,16 @@ export interface PollSummary {
 
 export interface CampaignResult {
   campaignId: string;
-  status: 'completed' | 'cancelled';
+  /** 'failed': it ran to the end but reached nobody (no delivery, no fallback sent). */
+  status: 'completed' | 'cancelled' | 'failed';
   total: number;
   counts: OutcomeCounts;
   poll?: PollSummary;
   issues: ValidationIssue[];
   chunks: number;
   consent?: ConsentStats;
+  /** Why it failed (status 'failed'). */
+  failure?: string;
 }
 
 /** ApplicationFailure types the campaign fails with before anything is sent. */
@@ -82,6 +123,8 @@ export const CAMPAIGN_FAILURE_TYPES = {
   invalidSpec: 'InvalidCampaignSpec',
   /** Recipient rows are invalid and onInvalidRows is "abort" (details: { issues }). */
   invalidRecipients: 'InvalidRecipients',
+  /** Ran to the end but reached nobody (details: the CampaignResult, status 'failed'). */
+  nothingDelivered: 'NothingDelivered',
 } as const;
 
 export interface CampaignFailureDetails {
@@ -129,11 +172,20 @@ export interface ChunkParkedPayload {
   /** ISO time the chunk will try again. */
   until: string;
   reason: ParkReason;
+  /** The fault's own words, and when it was first seen (configuration faults). */
+  message?: string;
+  since?: string;
+}
+
+/** A parked chunk got going again without a send (e.g. its fallback channel answers again). */
+export interface ChunkUnparkedPayload {
+  chunkIndex: number;
 }
 
 export const chunkSentSignal = defineSignal<[ChunkSentPayload]>('chunkSent');
 export const chunkFinishedSignal = defineSignal<[ChunkFinishedPayload]>('chunkFinished');
 export const chunkParkedSignal = defineSignal<[ChunkParkedPayload]>('chunkParked');
+export const chunkUnparkedSignal = defineSignal<[ChunkUnparkedPayload]>('chunkUnparked');
 export const chunkFailedSignal = defineSignal<[ChunkFailedPayload]>('chunkFailed');
 export const chunkReconcilingSignal = defineSignal<[ChunkReconcilingPayload]>('chunkReconciling');
 export const chunkConsentSignal = defineSignal<[ChunkConsentPayload]>('chunkConsent');
@@ -151,3 +203,5 @@ export const pauseUpdate = defineUpdate<CampaignProgress>('pause');
 export const resumeUpdate = defineUpdate<CampaignProgress>('resume');
 export const cancelUpdate = defineUpdate<CampaignProgress>('cancel');
 export const progressQuery = defineQuery<CampaignProgress>('progress');
+/** The spec the campaign runs (an inline list is emptied once planned): `campaign retry` builds a follow-up from it. */
+export const campaignSpecQuery = defineQuery<CampaignSpec>('spec');

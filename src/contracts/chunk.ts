@@ -9,6 +9,7 @@ import type { ChunkSource } from '../campaign/chunk-source';
 import type { FallbackOutcome, OutcomeCounts, RecipientOutcome } from '../campaign/outcomes';
 import type { FallbackSpec } from '../campaign/spec';
 import { campaignWorkflowId } from './campaign';
+import type { ConfigurationFaultReason } from './campaign';
 
 export const CHUNK_WORKFLOW_TYPE = 'chunkWorkflow';
 
@@ -84,7 +85,22 @@ export const CHUNK_ERROR_CODES = {
   consentWindowEnded: 'CONSENT_WINDOW_ENDED',
 } as const;
 
-export type ChunkPhase = 'reading' | 'paused' | 'sending' | 'waiting_retry' | 'reconciling' | 'sent' | 'fallback' | 'finished';
+/**
+ * 'blocked': a configuration fault (credentials, template, host, fallback channel) holds the chunk;
+ * it tries again later and nobody's outcome changes meanwhile. 'closing': the consent window
+ * ended; late events still apply for a short grace before the chunk closes.
+ */
+export type ChunkPhase = 'reading' | 'paused' | 'sending' | 'waiting_retry' | 'reconciling' | 'blocked' | 'sent' | 'closing' | 'fallback' | 'finished';
+
+/** A configuration fault holding the chunk (its send, or its fallbacks). */
+export interface ChunkBlock {
+  reason: ConfigurationFaultReason;
+  codeName: string;
+  message: string;
+  /** ISO: when it was first seen, and when the chunk tries again. */
+  since: string;
+  retryAt: string;
+}
 
 export interface ChunkProgress {
   chunkIndex: number;
@@ -97,6 +113,8 @@ export interface ChunkProgress {
   sendAttempts: number;
   /** When the next send attempt is due (a refused send waits for the server's retry hint). */
   retryAt?: string;
+  /** Set while a configuration fault holds the chunk. */
+  blocked?: ChunkBlock;
   paused: boolean;
   cancelled: boolean;
   consent: ConsentStats;
@@ -199,6 +217,8 @@ export const deliveryEventsSignal = defineSignal<[DeliveryEventsPayload]>('deliv
 export const chunkControlSignal = defineSignal<[ControlPayload]>('chunkControl');
 export const chunkRecipientsQuery = defineQuery<RecipientRecord[]>('recipients');
 export const chunkProgressQuery = defineQuery<ChunkProgress>('progress');
+/** Where the chunk's recipients come from (a follow-up campaign reads its recipients' vars from it). */
+export const chunkSourceQuery = defineQuery<ChunkSource>('source');
 
 // ------------------------------------------------------------ send failures (activity → chunk)
 
@@ -217,17 +237,6 @@ export const SEND_FAILURE_TYPES = {
   empty: 'EmptyChunk',
 } as const;
 
-// ------------------------------------------------------------ fallback failures (activity → campaign, chunk)
-
-/**
- * The fallback channel cannot be used as configured on the worker (no signing secret, SMTP
- * password missing, host not allowed by FALLBACK_ALLOWED_HOSTS): an operator's fault, not a
- * recipient's. Thrown non-retryable by checkFallbackChannel (campaign start) and sendFallbacks.
- */
-export const FALLBACK_FAILURE_TYPES = {
-  configInvalid: 'FallbackConfigInvalid',
-} as const;
-
 export interface SendRefusedDetails {
   retryAfterMs: number | null;
   /** The monthly quota, not the rate limit: the wait is long and the campaign parks. */
@@ -240,15 +249,49 @@ export interface SendErrorDetails {
   message: string;
 }
 
+/**
+ * ApplicationFailure type of any activity (send, template, fallbacks) that met a fault which is
+ * about the configuration, not about a recipient: wrong credentials (after the client's one token
+ * refresh), missing permission, a missing or inactive template, an unreachable API host, an
+ * unusable fallback channel. Nothing was accepted; the workflow holds (the campaign parks) and
+ * tries again later. Details: ConfigurationFaultDetails.
+ */
+export const CONFIGURATION_FAULT = 'ConfigurationFault';
+
+export interface ConfigurationFaultDetails {
+  reason: ConfigurationFaultReason;
+  codeName: string;
+  message: string;
+  /** The other side's hint (Retry-After), if it gave one. */
+  retryAfterMs?: number | null;
+}
+
+const FAULT_REASONS: readonly ConfigurationFaultReason[] = ['credentials', 'permission', 'template', 'unreachable', 'fallback'];
+
+/** The details of a CONFIGURATION_FAULT failure, or undefined for any other failure type. */
+export function decodeConfigurationFault(type: string | undefined | null, details: unknown, message: string): ConfigurationFaultDetails | undefined {
+  if (type !== CONFIGURATION_FAULT) return undefined;
+  const fields = (typeof details === 'object' && details !== null ? details : {}) as Partial<ConfigurationFaultDetails>;
+  return {
+    reason: FAULT_REASONS.includes(fields.reason as ConfigurationFaultReason) ? (fields.reason as ConfigurationFaultReason) : 'unreachable',
+    codeName: typeof fields.codeName === 'string' ? fields.codeName : 'UNKNOWN',
+    message: typeof fields.message === 'string' ? fields.message : message,
+    retryAfterMs: typeof fields.retryAfterMs === 'number' ? fields.retryAfterMs : null,
+  };
+}
+
 /** What the chunk makes of a failed send attempt. */
 export type SendFailure =
   | ({ kind: 'refused' } & SendRefusedDetails)
   | ({ kind: 'rejected' } & SendErrorDetails)
+  | ({ kind: 'blocked' } & ConfigurationFaultDetails)
   | { kind: 'empty' }
   | { kind: 'ambiguous' };
 
 /** Decodes the send activity's failure (type and first details entry); anything unknown is ambiguous. */
 export function decodeSendFailure(type: string | undefined | null, details: unknown, message: string): SendFailure {
+  const fault = decodeConfigurationFault(type, details, message);
+  if (fault) return { kind: 'blocked', ...fault };
   const fields = (typeof details === 'object' && details !== null ? details : {}) as Partial<SendRefusedDetails & SendErrorDetails>;
   const codeName = typeof fields.codeName === 'string' ? fields.codeName : 'UNKNOWN';
   switch (type) {

@@ -16,3 +16,16 @@ export function failureChain(err: unknown): string[] {
 export function innermostMessage(err: unknown): string {
   return failureChain(err).at(-1) ?? String(err);
 }
+
+/** Wrappers that say only that something below failed. */
+const WRAPPERS = new Set(['Workflow execution failed', 'Activity task failed', 'Child Workflow execution failed']);
+
+/**
+ * The reasons a person needs, outermost first: the chain without the bare wrappers ("Workflow
+ * execution failed", "Activity task failed"), or the innermost message if nothing else is left.
+ */
+export function failureReasons(err: unknown): string[] {
+  const chain = failureChain(err);
+  const meaningful = chain.filter((message) => !WRAPPERS.has(message));
+  return meaningful.length > 0 ? meaningful : chain.slice(-1);
+}

@@ -130,6 +130,20 @@ describe('a PostgreSQL table as the audience', () => {
     await expect(planRecipients({ ...options, postgres: { table: 'customers', columns: ['city'] } })).rejects.toMatchObject({ type: 'InvalidPlanInput', message: expect.stringContaining('"first_name"') });
   });
 
+  it('marks a row too large for one request invalid by ppnum and variable, and reads the fallback address column', async () => {
+    postgres.psql('audience', `CREATE TABLE notes (ppnum text, first_name text, note text, email text);
+      INSERT INTO notes VALUES ('12300000001', 'Ann', 'short', NULL), ('12300000002', 'Bob', repeat('x', 10000000), 'b@x.example');`);
+    const plan = await planRecipients({ ...options, requiredColumns: ['email'], postgres: { table: 'notes', columns: ['first_name', 'note', 'email'] } });
+    expect(plan).toMatchObject({ valid: 1, invalidCount: 1 });
+    expect(plan.issues).toEqual([{ ppnum: '12300000002', field: 'vars.note', message: expect.stringMatching(/^the recipient takes 10,000,0\d\d bytes \(vars\.note alone 10,000,000\)/) }]);
+    expect(await readAll(plan)).toEqual([{ ppnum: '12300000001', vars: { first_name: 'Ann', note: 'short' } }]);
+    await expect(planRecipients({ ...options, requiredColumns: ['email'], postgres: { table: 'notes', columns: ['first_name'] } })).rejects.toMatchObject({
+      type: 'InvalidPlanInput',
+      message: expect.stringContaining('needs column(s) "email" but recipients.postgres.columns does not list them'),
+    });
+    expect((await planRecipients({ ...options, requiredColumns: ['email'], postgres: { table: 'notes' } })).chunks[0]).toMatchObject({ columns: ['first_name', 'email'] });
+  });
+
   it('says which variable the worker lacks when it has no database', async () => {
     const url = process.env.RECIPIENT_DATABASE_URL;
     delete process.env.RECIPIENT_DATABASE_URL;

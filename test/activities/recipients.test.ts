@@ -166,3 +166,62 @@ describe('large files', () => {
     expect(seen.size).toBe(p.valid);
   });
 });
+
+describe('what a plan refuses before anything is sent', () => {
+  const latin1 = (text: string) => {
+    const path = join(dir, `file-${fileCounter++}.csv`);
+    writeFileSync(path, Buffer.from(text, 'latin1'));
+    return path;
+  };
+
+  it('names each Latin-1 row (not UTF-8) by line, and reads the file right when told its encoding', async () => {
+    const file = latin1('ppnum,name\n12300000001,José\n12300000002,Ann\n12300000003,Zoë\n');
+    const asUtf8 = await plan(file, 'csv', { requiredVars: ['name'] });
+    expect(asUtf8).toMatchObject({ valid: 1, invalidCount: 2 });
+    expect(asUtf8.issues.map((issue) => [issue.line, issue.field])).toEqual([
+      [2, 'row'],
+      [4, 'row'],
+    ]);
+    expect(asUtf8.issues[0]!.message).toBe('the row is not UTF-8 text (it looks like Latin-1 or Windows-1252): save the file as UTF-8, or set "encoding": "latin1" in recipients');
+
+    const asLatin1 = await planRecipients({ campaignId: 'c1', file, format: 'csv', encoding: 'latin1', requiredVars: ['name'], chunkSize: 2, maxIssues: 10 });
+    expect(asLatin1).toMatchObject({ valid: 3, invalidCount: 0 });
+    expect(asLatin1.chunks.every((chunk) => chunk.kind === 'file' && chunk.encoding === 'latin1')).toBe(true);
+    expect((await readAll(asLatin1)).map((r) => r.vars.name)).toEqual(['José', 'Ann', 'Zoë']);
+  });
+
+  it('refuses a Latin-1 header with the same clear reason', async () => {
+    const file = latin1('ppnum,prénom\n12300000001,Ann\n');
+    const result = await plan(file, 'csv');
+    expect(result.issues).toEqual([{ line: 1, field: 'row', message: expect.stringContaining('not UTF-8') }]);
+    expect(result.valid).toBe(0);
+  });
+
+  it('marks a row too large for one request invalid, naming its line and variable', async () => {
+    const file = writeTemp(`ppnum,name,note\n12300000001,Ann,short\n12300000002,Bob,${'x'.repeat(10_000_000)}\n12300000003,Cy,ok\n`);
+    const result = await plan(file, 'csv', { requiredVars: ['name'] });
+    expect(result).toMatchObject({ valid: 2, invalidCount: 1 });
+    expect(result.issues).toEqual([{ line: 3, ppnum: '12300000002', field: 'vars.note', message: expect.stringMatching(/^the recipient takes 10,000,0\d\d bytes \(vars\.note alone 10,000,000\); at most 4,000 fit/) }]);
+    expect((await readAll(result)).map((r) => r.ppnum)).toEqual(['12300000001', '12300000003']);
+  });
+
+  it('needs the email fallback\'s address column: in the CSV header, and in every NDJSON line', async () => {
+    const csv = await planRecipients({ campaignId: 'c1', file: writeTemp('ppnum,name\n12300000001,Ann\n'), format: 'csv', requiredVars: [], requiredColumns: ['email'], chunkSize: 10, maxIssues: 10 });
+    expect(csv.issues).toEqual([{ line: 1, field: 'vars.email', message: 'the header row has no "email" column, which the email fallback reads addresses from' }]);
+    const ndjson = await planRecipients({
+      campaignId: 'c1',
+      file: writeTemp('{"ppnum":"12300000001","email":""}\n{"ppnum":"12300000002"}\n', 'ndjson'),
+      format: 'ndjson',
+      requiredVars: [],
+      requiredColumns: ['email'],
+      chunkSize: 10,
+      maxIssues: 10,
+    });
+    expect(ndjson).toMatchObject({ valid: 1, invalidCount: 1, issues: [{ line: 2, field: 'vars.email' }] });
+  });
+
+  it('counts no rows in an empty or header-only file', async () => {
+    expect((await plan(writeTemp(''), 'csv')).total).toBe(0);
+    expect((await plan(writeTemp('ppnum,name\n'), 'csv')).total).toBe(0);
+  });
+});

@@ -9,7 +9,7 @@ import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
 import { createSendActivities } from '../../activities/send';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
-import { SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
+import { CONFIGURATION_FAULT, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -70,9 +70,9 @@ describe('ensureTemplate', () => {
     expect(conflict).toMatchObject({ type: 'TemplateConflict', nonRetryable: true });
   });
 
-  it('reports an unknown template id as non-retryable', async () => {
+  it('reports an unknown template id as a configuration fault, at once (the campaign parks)', async () => {
     const failure = await failureOf(activities.ensureTemplate({ templateId: 'does-not-exist' }));
-    expect(failure.nonRetryable).toBe(true);
+    expect(failure).toMatchObject({ type: CONFIGURATION_FAULT, nonRetryable: true, details: [{ reason: 'template', codeName: 'NOT_FOUND' }] });
   });
 });
 
@@ -99,10 +99,16 @@ describe('createSendRequest', () => {
     expect(failure.details?.[0]).toMatchObject({ retryAfterMs: null, codeName: 'UNAVAILABLE' });
   });
 
-  it('maps a refusal that will not change (unknown template) to SendRejected', async () => {
+  it('maps an unknown template to a configuration fault the chunk holds for, never a rejection of its recipients', async () => {
     const failure = await failureOf(activities.createSendRequest({ templateId: 'no-such-template', source: inline(freshPpnum()) }));
+    expect(failure).toMatchObject({ type: CONFIGURATION_FAULT, nonRetryable: true });
+    expect(failure.details?.[0]).toMatchObject({ reason: 'template', codeName: 'NOT_FOUND' });
+  });
+
+  it('maps a request over the server\'s 4 MB message limit to SendRejected, never ambiguous', async () => {
+    const failure = await failureOf(activities.createSendRequest({ templateId, source: { kind: 'inline', recipients: [{ ppnum: freshPpnum(), vars: { note: 'x'.repeat(5_000_000) } }] } }));
     expect(failure).toMatchObject({ type: SEND_FAILURE_TYPES.rejected, nonRetryable: true });
-    expect(failure.details?.[0]).toMatchObject({ codeName: 'NOT_FOUND' });
+    expect(failure.message).toContain('the API takes at most 4,194,304 per message');
   });
 
   it('maps an answer lost after acceptance to SendAmbiguous', async () => {

@@ -81,6 +81,13 @@ describe('reconcileSend', () => {
     expect(await activities.reconcileSend({ cursorBefore: null, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: null });
   });
 
+  it('never answers "nothing accepted" from a stream that could not connect: quiet counts only while it is open', async () => {
+    const { api, activities } = setup(300);
+    api.accept('ours', ['12300000001']); // accepted; the answer was lost
+    api.log.offlineUntil = Date.now() + 1_500; // host unreachable, or the token slow: five settle periods
+    expect(await activities.reconcileSend({ cursorBefore: null, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: 'ours' });
+  });
+
   it('sees a request whose events arrive during the settle period', async () => {
     const { api, activities } = setup(1_000);
     const pending = activities.reconcileSend({ cursorBefore: null, ppnums: ['12300000001', '12300000002'], templateId: 't1' });

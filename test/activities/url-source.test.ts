@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planRecipients, readChunkPpnums, readChunkRecipients } from '../../activities/recipients';
+import { planRecipients, readChunkPpnums, readChunkRecipients, readDataRow } from '../../activities/recipients';
 import type { RecipientPlan } from '../../activities/recipients';
 import { validateSpec } from '../../src/cli/validate';
 import { startNginx, type Nginx } from '../../dev/nginx';
@@ -127,5 +127,29 @@ describe('a URL recipient source on nginx', () => {
     });
     expect(report).toMatchObject({ ok: false, valid: 4, invalid: 2, duplicates: 1 });
     expect(report.rowIssues.map((issue) => [issue.line, issue.field])).toEqual([[3, 'ppnum'], [5, 'ppnum'], [8, 'vars.name']]);
+  });
+
+  it('applies the row checks of a file: Latin-1 when told, the size limit by line and variable, the fallback address column; previews a row', async () => {
+    writeFileSync(join(files, 'latin1.csv'), Buffer.from('ppnum,name,email\n12300000001,José,\n12300000002,Zoë,z@x.example\n', 'latin1'));
+    const latin1 = await planRecipients({ ...options, url: `${nginx.filesUrl}latin1.csv`, format: 'csv', encoding: 'latin1', requiredColumns: ['email'] });
+    expect(latin1).toMatchObject({ valid: 2, invalidCount: 0 });
+    expect(latin1.chunks).toEqual([expect.objectContaining({ kind: 'url', encoding: 'latin1' })]);
+    expect((await readAll(latin1)).map((r) => r.vars.name)).toEqual(['José', 'Zoë']);
+    const asUtf8 = await planRecipients({ ...options, url: `${nginx.filesUrl}latin1.csv`, format: 'csv' });
+    expect(asUtf8.issues.map((issue) => [issue.line, issue.field, issue.message])).toEqual([
+      [2, 'row', expect.stringContaining('not UTF-8')],
+      [3, 'row', expect.stringContaining('not UTF-8')],
+    ]);
+    const noAddress = await planRecipients({ ...options, url: `${nginx.filesUrl}list.csv`, format: 'csv', requiredColumns: ['email'] });
+    expect(noAddress.issues[0]).toMatchObject({ line: 1, field: 'vars.email' });
+
+    writeFileSync(join(files, 'big.csv'), `ppnum,name,note\n12300000001,Ann,short\n12300000002,Bob,${'x'.repeat(10_000_000)}\n`);
+    const big = await planRecipients({ ...options, url: `${nginx.filesUrl}big.csv`, format: 'csv' });
+    expect(big).toMatchObject({ valid: 1, invalidCount: 1 });
+    expect(big.issues).toEqual([{ line: 3, ppnum: '12300000002', field: 'vars.note', message: expect.stringMatching(/^the recipient takes 10,000,0\d\d bytes \(vars\.note alone 10,000,000\)/) }]);
+
+    const row = await readDataRow({ url: `${nginx.filesUrl}latin1.csv?X-Amz-Signature=s`, format: 'csv', encoding: 'latin1', row: 2 });
+    expect(row).toEqual({ line: 3, parsed: { ok: true, recipient: { ppnum: '12300000002', vars: { name: 'Zoë', email: 'z@x.example' } } } });
+    expect(await readDataRow({ url: `${nginx.filesUrl}latin1.csv`, format: 'csv', encoding: 'latin1', row: 3 })).toBeUndefined();
   });
 });

@@ -90,8 +90,9 @@ describe('toPpoppoError', () => {
     expect(classifyRetry(status.UNAVAILABLE, 'Received HTTP status code 502')).toBe('ambiguous');
     // The server's own UNAVAILABLE.
     expect(classifyRetry(status.UNAVAILABLE, 'service temporarily unavailable, try again')).toBe('safe');
-    // grpc-js's local size limit is not the server's rate limit.
-    expect(classifyRetry(status.RESOURCE_EXHAUSTED, 'Received message larger than max (5000000 vs 4194304)')).toBe('ambiguous');
+    // A message over the server's size limit was refused before processing: a rejection, not a rate limit.
+    expect(classifyRetry(status.RESOURCE_EXHAUSTED, 'Received message larger than max (5000000 vs 4194304)')).toBe('unsafe');
+    expect(classifyRetry(status.RESOURCE_EXHAUSTED, 'Bandwidth exhausted')).toBe('ambiguous');
   });
 
   it('never carries a token in its message', () => {

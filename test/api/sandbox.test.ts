@@ -26,6 +26,7 @@ import type { DeliveryEvent, EventType } from '../../src/api/types';
 import type { FaultRequest } from '../../src/sandbox/faults';
 import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startSandbox } from '../../src/sandbox/server';
+import { freePort } from '../../dev/ports';
 import { AlertSender } from '../../src/alerts';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
@@ -242,6 +243,30 @@ describe('sandbox: send failures', () => {
     const err = await client.createSendRequest({ templateId: inactive, recipients: [{ ppnum: freshPpnum(), vars: { name: 'x' } }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FailedPreconditionError);
     expect(err).toMatchObject({ retry: 'unsafe' });
+  });
+
+  it('a stream is known to be open before its first event (response headers), and not while it cannot connect', async () => {
+    const quiet = client.streamEvents({ afterEventId: '7ZZZZZZZZZZZZZZZZZZZZZZZZZ' }); // after every event there will ever be
+    const iterator = quiet[Symbol.asyncIterator]();
+    const first = iterator.next();
+    const deadline = Date.now() + 5_000;
+    while (quiet.liveSince === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(quiet.liveSince).toBeDefined();
+    quiet.close();
+    await first;
+
+    const closedPort = await freePort();
+    const nowhere = new PpoppoClient(makeClientConfig({ apiUrl: `http://127.0.0.1:${closedPort}`, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
+    try {
+      const stream = nowhere.streamEvents({ initialBackoffMs: 20, maxBackoffMs: 100 });
+      const pending = stream[Symbol.asyncIterator]().next();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(stream.liveSince).toBeUndefined();
+      stream.close();
+      await pending;
+    } finally {
+      nowhere.close();
+    }
   });
 
   it('a malformed stream cursor is INVALID_ARGUMENT and ends the stream', async () => {

@@ -90,7 +90,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
       campaignId,
       template: { name: `e2e-welcome-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { inline: ppnums.map((ppnum, i) => ({ ppnum, vars: { name: `Tester ${i}` } })) },
-      consentWindow: '30s',
+      consentWindow: '1m',
       fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, see you elsewhere' },
       limits: { chunkSize: 1, chunksInFlight: ppnums.length },
     });
@@ -126,7 +126,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
       campaignId,
       template: { name: `e2e-faults-${run}`, components: [{ type: 'text', content: 'Hello' }] },
       recipients: { inline: ppnums.map((ppnum) => ({ ppnum, vars: {} })) },
-      consentWindow: '30s',
+      consentWindow: '1m',
       limits: { chunkSize: 1, chunksInFlight: 3 },
     });
     expect(result).toMatchObject({ status: 'completed', total: 3 });
@@ -161,7 +161,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
       campaignId,
       template: { name: `e2e-file-${run}`, components: [{ type: 'text', content: 'Hi {{name}}' }] },
       recipients: { file, format: 'csv' },
-      consentWindow: '20s',
+      consentWindow: '1m',
       onInvalidRows: 'skip',
       limits: { chunkSize: 10, chunksInFlight: 2 },
     });

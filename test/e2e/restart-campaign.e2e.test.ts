@@ -90,7 +90,7 @@ describe('a campaign started again under the same id', () => {
       campaignId: `e2e-restart-done-${run}`,
       template: { name: `e2e-restart-done-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { inline: ppnums.map((ppnum, i) => ({ ppnum, vars: { name: `R${i}` } })) },
-      consentWindow: '30s',
+      consentWindow: '1m',
       limits: { chunkSize: 5, chunksInFlight: 2 },
     };
     const first = (await (await startCampaign(spec)).result()) as CampaignResult;
@@ -124,7 +124,7 @@ describe('a campaign started again under the same id', () => {
           campaignId,
           template: { name: `e2e-restart-terminated-${run}`, components: [{ type: 'text', content: 'Hi {{name}}' }] },
           recipients: served.recipients,
-          consentWindow: '30s',
+          consentWindow: '1m',
           limits: { chunkSize: 5, chunksInFlight: 1 },
         };
         const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
@@ -158,7 +158,7 @@ describe('a campaign started again under the same id', () => {
       campaignId,
       template: { name: `e2e-restart-paused-${run}`, components: [{ type: 'text', content: 'Hello' }] },
       recipients: { inline: ppnums.map((ppnum) => ({ ppnum, vars: {} })) },
-      consentWindow: '30s',
+      consentWindow: '1m',
       limits: { chunkSize: 5, chunksInFlight: 1 },
     };
     const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;

@@ -56,6 +56,7 @@ describe('email fallback channel', () => {
     try {
       const missing = await sendExpectingFailure(channel.send(message({ name: 'Ana' })));
       expect(missing.permanent).toBe(true);
+      expect(missing.channelFault).toBe(false); // this recipient's, not the channel's
       expect(missing.message).toBe('no email address in column "email"');
 
       const invalid = await sendExpectingFailure(channel.send(message({ email: 'not an address' })));
@@ -73,6 +74,7 @@ describe('email fallback channel', () => {
     try {
       const error = await sendExpectingFailure(channel.send(message({ email: 'gone@example.com' })));
       expect(error.permanent).toBe(true);
+      expect(error.channelFault).toBe(false);
       expect(error.attempts).toBe(1);
       expect(error.message).toContain('550');
       expect(error.message).toContain('No such user <<address>>'); // the reply is kept, the address is not

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createFallbackActivities, type FallbackItemResult, type SendFallbacksInput } from '../../activities/fallback/index';
+import { FALLBACK_SETTINGS_CODE, createFallbackActivities, type FallbackItemResult, type SendFallbacksInput } from '../../activities/fallback/index';
+import { CONFIGURATION_FAULT } from '../../src/contracts/chunk';
 import { createWebhookChannel } from '../../activities/fallback/webhook';
 import { planRecipients } from '../../activities/recipients';
 import type { FallbackChannelSettings } from '../../src/campaign/fallback-settings';
-import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
+import { startSmtpReceiver, startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { testLogger } from '../support/quiet-logs';
 
 /** The activity's Context, its SDK log in test-results/worker.log (failures here are on purpose). */
@@ -109,7 +110,7 @@ describe('sendFallbacks', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
-  it('rejects bad channel settings as a non-retryable failure', async () => {
+  it('reports bad channel settings as a configuration fault the chunk holds for (nobody\'s fallback fails)', async () => {
     const { sendFallbacks, input } = await setup();
     const env = mockEnvironment();
     const items = [{ ppnum: A, outcome: 'denied' as const, vars: {} }];
@@ -117,7 +118,8 @@ describe('sendFallbacks', () => {
     const unknownType = await env.run(sendFallbacks, input(items, { channel: { type: 'pigeon' } as unknown as FallbackChannelSettings })).catch((err: unknown) => err);
     expect(unknownType).toBeInstanceOf(ApplicationFailure);
     expect((unknownType as ApplicationFailure).nonRetryable).toBe(true);
-    expect((unknownType as ApplicationFailure).type).toBe('FallbackConfigInvalid');
+    expect((unknownType as ApplicationFailure).type).toBe(CONFIGURATION_FAULT);
+    expect((unknownType as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'fallback', codeName: FALLBACK_SETTINGS_CODE });
 
     const emailWithoutText = await env.run(sendFallbacks, input(items, {
       template: undefined,
@@ -126,13 +128,14 @@ describe('sendFallbacks', () => {
     expect((emailWithoutText as ApplicationFailure).message).toBe('fallback channel: an email fallback needs fallback.text');
   });
 
-  it('fails the batch as FallbackConfigInvalid, sending nothing, when the worker lacks the secret or does not allow the host', async () => {
+  it('fails the batch as a ConfigurationFault (fallback), sending nothing, when the worker lacks the secret or does not allow the host', async () => {
     const items = [{ ppnum: A, outcome: 'denied' as const, vars: { name: 'Ana' } }];
     const envs: Record<string, string>[] = [{ FALLBACK_ALLOWED_HOSTS: '127.0.0.1' }, { FALLBACK_SECRET_WEBHOOK: SECRET }, { FALLBACK_SECRET_WEBHOOK: SECRET, FALLBACK_ALLOWED_HOSTS: '*.example.com' }];
     for (const env of envs) {
       const { sendFallbacks, input, receiver } = await setup([], env);
       const failure = await new MockActivityEnvironment().run(sendFallbacks, input(items)).catch((err: unknown) => err);
-      expect(failure).toMatchObject({ type: 'FallbackConfigInvalid', nonRetryable: true, message: expect.stringMatching(/^fallback channel: (webhook secret|127\.0\.0\.1:\d+ )/) });
+      expect(failure).toMatchObject({ type: CONFIGURATION_FAULT, nonRetryable: true, message: expect.stringMatching(/^fallback channel: (webhook secret|127\.0\.0\.1:\d+ )/) });
+      expect((failure as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'fallback' });
       expect(receiver.requests).toHaveLength(0);
       await receiver.close();
     }
@@ -141,7 +144,7 @@ describe('sendFallbacks', () => {
   it('checkFallbackChannel (campaign start) finds the same faults before anything is sent, and passes a usable channel', async () => {
     const refused = await setup([], { FALLBACK_SECRET_WEBHOOK: SECRET });
     await expect(new MockActivityEnvironment().run(refused.checkFallbackChannel, { channel: refused.input([]).channel })).rejects.toMatchObject({
-      type: 'FallbackConfigInvalid',
+      type: CONFIGURATION_FAULT,
       nonRetryable: true,
       message: expect.stringContaining('is a private or loopback address: list it in FALLBACK_ALLOWED_HOSTS'),
     });
@@ -149,6 +152,50 @@ describe('sendFallbacks', () => {
     const usable = await setup();
     await expect(new MockActivityEnvironment().run(usable.checkFallbackChannel, { channel: usable.input([]).channel })).resolves.toBeUndefined();
     expect(usable.receiver.requests).toHaveLength(0);
+  });
+
+  it('stops at a channel fault and hands back what it finished: the rest waits, nobody is counted failed', async () => {
+    receiver = await startWebhookReceiver((_request, n) => (n === 1 ? { status: 200 } : { status: 503 }));
+    const env = { FALLBACK_SECRET_WEBHOOK: SECRET, FALLBACK_ALLOWED_HOSTS: new URL(receiver.url).host };
+    const { sendFallbacks } = createFallbackActivities({
+      concurrency: 1,
+      env,
+      channelFactory: (settings) => createWebhookChannel(settings as Parameters<typeof createWebhookChannel>[0], { env, backoff: { initialMs: 5, maxMs: 50 } }),
+    });
+    const items = [A, B, C].map((ppnum) => ({ ppnum, outcome: 'denied' as const, vars: { name: 'x' } }));
+    const err = await mockEnvironment()
+      .run(sendFallbacks, { campaignId: 'spring', chunkIndex: 0, channel: { type: 'webhook' as const, url: receiver.url, maxAttempts: 2 }, template: 'Hi', items })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    const failure = err as ApplicationFailure;
+    expect(failure).toMatchObject({ type: CONFIGURATION_FAULT, nonRetryable: true, message: 'webhook: gave up after 2 attempts: webhook answered HTTP 503' });
+    expect(failure.details).toEqual([
+      { reason: 'fallback', codeName: 'HTTP 503', message: 'webhook: gave up after 2 attempts: webhook answered HTTP 503', retryAfterMs: null },
+      { done: [{ ppnum: A, status: 'sent', attempts: 1 }] },
+    ]);
+    expect(receiver.requests).toHaveLength(3); // A once; B twice; C never tried
+  });
+
+  it('keeps recipients\' addresses out of a channel fault (its words reach the Web UI)', async () => {
+    const smtp = await startSmtpReceiver({ rcpt: (address) => ({ code: 451, message: `greylisted, try ${address} later` }) });
+    try {
+      const { sendFallbacks } = createFallbackActivities({ env: { FALLBACK_ALLOWED_HOSTS: `127.0.0.1:${smtp.port}` } });
+      const err = await mockEnvironment()
+        .run(sendFallbacks, {
+          campaignId: 'spring',
+          chunkIndex: 0,
+          channel: { type: 'email' as const, host: '127.0.0.1', port: smtp.port, from: 'c@example.com', addressColumn: 'email', maxAttempts: 1 },
+          template: 'Hi',
+          items: [{ ppnum: A, outcome: 'denied' as const, vars: { email: 'ana@example.com' } }],
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      const message = (err as ApplicationFailure).message;
+      expect(message).toContain('greylisted, try <address> later');
+      expect(message).not.toContain('ana@example.com');
+    } finally {
+      await smtp.close();
+    }
   });
 
   describe('with a file source', () => {

@@ -106,14 +106,29 @@ describe('webhook fallback channel', () => {
   it('treats a 400 as permanent: one request, no retry', async () => {
     const r = await receiver(() => ({ status: 400 }));
     const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url: r.url }, { env: envFor(r), backoff: fastBackoff }).send(message));
-    expect(error).toMatchObject({ permanent: true, attempts: 1, message: 'webhook answered HTTP 400' });
+    expect(error).toMatchObject({ permanent: true, channelFault: false, attempts: 1, message: 'webhook answered HTTP 400' }); // about this message, not the channel
     expect(r.requests).toHaveLength(1);
+  });
+
+  it('treats a refused signature or a missing endpoint (401, 403, 404, 410) as the channel\'s fault, not the recipient\'s', async () => {
+    for (const status of [401, 403, 404, 410]) {
+      const r = await receiver(() => ({ status }));
+      const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url: r.url }, { env: envFor(r), backoff: fastBackoff }).send(message));
+      expect([error.permanent, error.channelFault, error.code]).toEqual([true, true, `HTTP ${status}`]);
+    }
+  });
+
+  it('hands a long Retry-After to the workflow instead of waiting in the activity', async () => {
+    const r = await receiver(() => ({ status: 503, headers: { 'retry-after': '3600' } }));
+    const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url: r.url }, { env: envFor(r), backoff: fastBackoff }).send(message));
+    expect(error).toMatchObject({ permanent: false, channelFault: true, retryAfterMs: 3_600_000, attempts: 1, code: 'HTTP 503' });
+    expect(error.message).toBe('asked to wait 3600 s: webhook answered HTTP 503');
   });
 
   it('gives up after maxAttempts on persistent 5xx, as a temporary failure', async () => {
     const r = await receiver(() => ({ status: 500 }));
     const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url: r.url, maxAttempts: 3 }, { env: envFor(r), backoff: fastBackoff }).send(message));
-    expect(error).toMatchObject({ permanent: false, attempts: 3, message: 'gave up after 3 attempts: webhook answered HTTP 500' });
+    expect(error).toMatchObject({ permanent: false, channelFault: true, attempts: 3, message: 'gave up after 3 attempts: webhook answered HTTP 500' });
     expect(r.requests).toHaveLength(3);
   });
 
@@ -124,7 +139,7 @@ describe('webhook fallback channel', () => {
     await closed.close(); // nothing listens on this port any more
 
     const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url, maxAttempts: 2 }, { env, backoff: fastBackoff }).send(message));
-    expect(error).toMatchObject({ permanent: false, attempts: 2 });
+    expect(error).toMatchObject({ permanent: false, channelFault: true, code: 'ECONNREFUSED', attempts: 2 });
     expect(error.message).toMatch(/webhook unreachable \(ECONNREFUSED\)/);
     expect(error.message).not.toContain('url-secret');
   });
@@ -163,7 +178,7 @@ describe('where a webhook may connect', () => {
     const redirecting = await receiver(() => ({ status: 307, headers: { location: target.url } }));
     const env = { FALLBACK_SECRET_WEBHOOK: SECRET, FALLBACK_ALLOWED_HOSTS: `${new URL(redirecting.url).host},${new URL(target.url).host}` };
     const error = await sendExpectingFailure(createWebhookChannel({ type: 'webhook', url: redirecting.url }, { env, backoff: fastBackoff }).send(message));
-    expect(error).toMatchObject({ permanent: true, attempts: 1 });
+    expect(error).toMatchObject({ permanent: true, channelFault: true, attempts: 1 }); // the channel's URL is out of date, not the recipient's fault
     expect(error.message).toContain('HTTP 307 (a redirect: fallbacks never follow one');
     expect(target.requests).toHaveLength(0);
   });

@@ -9,6 +9,8 @@ export class FakeEventLog {
   readonly events: DeliveryEvent[] = [];
   private waiters = new Set<() => void>();
   streamsOpened = 0;
+  /** Streams cannot connect before this time (ms): nothing is read, and they are not live. */
+  offlineUntil = 0;
 
   append(sendRequestId: string, type: EventType, ppnum?: string): DeliveryEvent {
     const event: DeliveryEvent = { eventId: nextUlid(), sendRequestId, type, ppnum, occurredAt: new Date().toISOString() };
@@ -18,9 +20,10 @@ export class FakeEventLog {
   }
 
   /** Same shape as PpoppoClient.streamEvents for the parts the listener uses. */
-  streamEvents(request: { afterEventId?: string }): AsyncIterable<DeliveryEvent> & { cursor: string | undefined; close(): void } {
+  streamEvents(request: { afterEventId?: string }): AsyncIterable<DeliveryEvent> & { cursor: string | undefined; liveSince: number | undefined; close(): void } {
     this.streamsOpened += 1;
     const { events, waiters } = this;
+    const liveAt = Math.max(Date.now(), this.offlineUntil);
     let cursor = request.afterEventId;
     let closed = false;
     let wakeReader: (() => void) | undefined;
@@ -28,11 +31,15 @@ export class FakeEventLog {
       get cursor() {
         return cursor;
       },
+      get liveSince() {
+        return Date.now() >= liveAt ? liveAt : undefined;
+      },
       close() {
         closed = true;
         wakeReader?.();
       },
       async *[Symbol.asyncIterator]() {
+        if (Date.now() < liveAt) await new Promise((resolve) => setTimeout(resolve, liveAt - Date.now()));
         let index = cursor === undefined ? 0 : events.findIndex((event) => event.eventId > cursor!);
         if (index === -1) index = events.length;
         while (!closed) {

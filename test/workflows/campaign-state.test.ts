@@ -98,7 +98,7 @@ describe('the sliding window', () => {
       state.control(action);
       expect(state.canStartChunk(4, 1_000)).toBe(open);
     }
-    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, { until: '2026-12-01T01:00:00.000Z', reason: 'rate' });
     expect(state.canStartChunk(4, 1_000)).toBe(true);
     state.control('cancel');
     expect(state.canStartChunk(4, 1_000)).toBe(false);
@@ -124,7 +124,7 @@ describe('chunk reports', () => {
   it('parks while running, shows until when and why, and runs again when the parked chunk sends', () => {
     const state = planned();
     state.takeNextChunk();
-    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'quota');
+    state.chunkParked(0, { until: '2026-12-01T01:00:00.000Z', reason: 'quota' });
     expect(state.progress()).toMatchObject({ status: 'parked', parkedUntil: '2026-12-01T01:00:00.000Z', parkedReason: 'quota' });
     state.chunkSent(0, 'sr_0', 10);
     expect(state.progress()).toMatchObject({ status: 'running', parkedUntil: undefined });
@@ -133,12 +133,12 @@ describe('chunk reports', () => {
   it('stays parked while any parked chunk has not sent: another chunk sending does not unpark it', () => {
     const state = planned();
     for (let i = 0; i < 3; i++) state.takeNextChunk();
-    state.chunkParked(1, '2027-01-01T00:00:00.000Z', 'quota');
-    state.chunkParked(2, '2027-01-01T00:00:00.000Z', 'quota');
+    state.chunkParked(1, { until: '2027-01-01T00:00:00.000Z', reason: 'quota' });
+    state.chunkParked(2, { until: '2027-01-01T00:00:00.000Z', reason: 'quota' });
     state.chunkSent(0, 'sr_0', 10); // the chunk that fitted reports after the refusals
     state.chunkFinished(0, counts({ delivered: 10 }));
     expect(state.progress()).toMatchObject({ status: 'parked', parkedReason: 'quota' });
-    state.chunkParked(0, '2027-01-01T00:00:00.000Z', 'quota'); // late: chunk 0 has sent
+    state.chunkParked(0, { until: '2027-01-01T00:00:00.000Z', reason: 'quota' }); // late: chunk 0 has sent
     const next = new CampaignState('spring', { carry: JSON.parse(JSON.stringify(state.carry())), chunkSize: 10 });
     next.chunkSent(1, 'sr_1', 10);
     expect(next.status).toBe('parked');
@@ -149,7 +149,7 @@ describe('chunk reports', () => {
   it('does not turn a paused campaign into a parked one', () => {
     const state = planned();
     state.control('pause');
-    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, { until: '2026-12-01T01:00:00.000Z', reason: 'rate' });
     expect(state.status).toBe('paused');
   });
 
@@ -171,11 +171,107 @@ describe('chunk reports', () => {
   });
 });
 
+describe('parking', () => {
+  const credentials = { reason: 'credentials' as const, until: '2026-12-01T00:05:00.000Z', since: '2026-12-01T00:00:00.000Z', message: 'oauth/token: invalid_client (HTTP 401)' };
+
+  it('stays parked while any chunk holds, shows the configuration fault first, and runs when the last one clears', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.takeNextChunk();
+    state.chunkParked(0, { until: '2026-12-01T01:00:00.000Z', reason: 'rate' });
+    state.chunkParked(1, credentials);
+    expect(state.progress()).toMatchObject({ status: 'parked', parkedReason: 'credentials', parkedMessage: credentials.message, parkedSince: credentials.since, parkedChunks: 2 });
+    state.chunkSent(1, 'sr_1', 10);
+    expect(state.progress()).toMatchObject({ status: 'parked', parkedReason: 'rate', parkedChunks: 1 });
+    state.chunkUnparked(0);
+    expect(state.progress()).toMatchObject({ status: 'running', parkedReason: undefined });
+    expect(state.progress().parkedMessage).toBeUndefined();
+  });
+
+  it('clears a chunk\'s park when it finishes, and ignores a park that arrives after it finished', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.chunkParked(0, { ...credentials, reason: 'fallback' });
+    state.chunkFinished(0, counts({ denied: 10, fallbackSent: 10 }));
+    expect(state.status).toBe('running');
+    state.chunkParked(0, { ...credentials, reason: 'fallback' });
+    expect(state.status).toBe('running');
+  });
+
+  it('parks the campaign itself while preparing, and validates again once the fault clears', () => {
+    const state = new CampaignState('spring');
+    state.blocked({ ...credentials, reason: 'unreachable', message: 'No connection established' });
+    expect(state.progress()).toMatchObject({ status: 'parked', parkedReason: 'unreachable', parkedChunks: 0 });
+    state.check('resume');
+    expect(state.control('resume')).toEqual([]);
+    expect(state.wakeRequested).toBe(true);
+    expect(state.status).toBe('parked'); // still waiting: the wake only makes it try again now
+    state.blocked({ ...credentials, reason: 'unreachable', since: '2026-12-01T00:09:00.000Z', message: 'No connection established' });
+    expect(state.progress().parkedSince).toBe(credentials.since); // the same fault since the first time
+    expect(state.wakeRequested).toBe(false);
+    state.unblocked();
+    expect(state.status).toBe('validating');
+  });
+
+  it('forwards a resume to the parked chunks as well as the unsent ones', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.takeNextChunk();
+    state.chunkSent(0, 'sr_0', 10);
+    state.chunkParked(0, { ...credentials, reason: 'fallback' });
+    expect(state.control('resume').sort()).toEqual([0, 1]);
+  });
+
+  it('keeps its parks across continue-as-new, and reads a carry from before parks were per chunk', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.chunkParked(0, credentials);
+    const carry = JSON.parse(JSON.stringify(state.carry()));
+    expect(new CampaignState('spring', { carry, chunkSize: 10 }).progress()).toEqual(state.progress());
+    const { parks: _parks, ...legacy } = carry;
+    const old = new CampaignState('spring', { carry: { ...legacy, status: 'parked', parked: { until: credentials.until, reason: 'quota' } }, chunkSize: 10 });
+    expect(old.progress()).toMatchObject({ status: 'parked', parkedReason: 'quota' });
+    old.chunkSent(1, 'sr_1', 10);
+    expect(old.status).toBe('running');
+  });
+});
+
+describe('the end', () => {
+  it('fails a campaign that reached nobody, saying what became of them', () => {
+    const state = planned();
+    for (let i = 0; i < 3; i++) state.chunkFinished(i, counts({ failed: i < 2 ? 10 : 5 }));
+    state.close({ failWhenNobodyReached: true });
+    expect(state.status).toBe('failed');
+    expect(state.progress().failure).toBe('no recipient was delivered or reached by a fallback (failed 25, invalid 2)');
+    expect(state.result(undefined).status).toBe('failed');
+  });
+
+  it('completes when a fallback reached someone, and without the rule (histories recorded before it)', () => {
+    const reached = planned();
+    for (let i = 0; i < 3; i++) reached.chunkFinished(i, counts({ denied: i < 2 ? 10 : 5, fallbackSent: 1 }));
+    reached.close({ failWhenNobodyReached: true });
+    expect(reached.status).toBe('completed');
+    const legacy = planned();
+    for (let i = 0; i < 3; i++) legacy.chunkFinished(i, counts({ failed: i < 2 ? 10 : 5 }));
+    legacy.close();
+    expect(legacy.status).toBe('completed');
+  });
+
+  it('counts a failed follow-up chunk by its own planned size, and shows what it retries', () => {
+    const state = new CampaignState('spring.retry-failed');
+    state.planned({ templateId: 'tpl_1', chunkSize: 10, isPoll: false, validTotal: 7, invalidRows: 0, issues: [], chunks: [source(0), source(1)], sizes: [3, 4], retryOf: { campaignId: 'spring', outcome: 'failed' } });
+    state.chunkFailed(1, 'x');
+    expect(state.progress()).toMatchObject({ counts: { failed: 4 }, retryOf: { campaignId: 'spring', outcome: 'failed' } });
+    const next = new CampaignState('spring.retry-failed', { carry: JSON.parse(JSON.stringify(state.carry())), chunkSize: 10 });
+    expect(next.progress()).toEqual(state.progress());
+  });
+});
+
 describe('controls', () => {
   const matrix: [CampaignStatus, Record<ControlAction, boolean>][] = [
     ['validating', { pause: true, resume: false, cancel: true }],
     ['running', { pause: true, resume: false, cancel: true }],
-    ['parked', { pause: true, resume: false, cancel: true }],
+    ['parked', { pause: true, resume: true, cancel: true }],
     ['paused', { pause: false, resume: true, cancel: true }],
     ['cancelling', { pause: false, resume: false, cancel: false }],
     ['completed', { pause: false, resume: false, cancel: false }],
@@ -224,7 +320,7 @@ describe('continue-as-new', () => {
     state.takeNextChunk();
     state.chunkSent(0, 'sr_0', 10);
     state.chunkFinished(1, counts({ delivered: 10 }));
-    state.chunkParked(0, '2026-12-01T01:00:00.000Z', 'rate');
+    state.chunkParked(0, { until: '2026-12-01T01:00:00.000Z', reason: 'rate' });
     state.takeNextChunk();
     state.chunkReconciling(2);
     const carry = JSON.parse(JSON.stringify(state.carry())); // as Temporal would serialize it

@@ -10,10 +10,11 @@ import type { RecipientInput } from '../../src/api/types';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
-import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
+import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_FAILURE_TYPES, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
+import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import { CampaignClient } from '../../src/client/campaigns';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
-import { innermostMessage } from '../../src/temporal/failures';
-import { StubWorld, recipients, refused } from './stub-worker';
+import { StubWorld, configurationFault, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
 
 const world = new StubWorld();
@@ -78,17 +79,20 @@ describe('validation before sending', () => {
     expect(calls.sends).toHaveLength(0);
   });
 
-  it('fails before the template or any send when the worker cannot use the fallback channel (FallbackConfigInvalid)', async () => {
+  it('parks before the template or any send while the worker cannot use the fallback channel, then goes on once it can', async () => {
     const reason = 'fallback channel: webhook secret: environment variable FALLBACK_SECRET_WEBHOOK is not set on the worker';
     const fallback = { on: ['denied' as const], channel: { type: 'webhook' as const, url: 'https://hooks.example/x' } };
-    const { spec, calls } = campaign({ fallbackConfigInvalid: reason }, recipients(2), { fallback });
-    const err = await (await start(spec)).result().then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(innermostMessage(err)).toBe(reason);
-    expect(calls).toMatchObject({ fallbackChecks: 1, ensureTemplate: 0, sends: [] });
-    const { spec: fine, calls: fineCalls } = campaign({}, recipients(1), { fallback });
-    expect((await (await start(fine)).result()).status).toBe('completed');
-    expect(fineCalls.fallbackChecks).toBe(1);
+    // The first check finds the secret missing; the operator sets it, and the next check passes.
+    const { spec, calls } = campaign({ fallbackConfigInvalid: (check) => (check === 1 ? reason : undefined) }, recipients(2), { fallback });
+    const handle = await start(spec);
+    const parked = await pollUntil('parked on the fallback channel', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    expect(parked).toMatchObject({ parkedReason: 'fallback', parkedMessage: reason });
+    expect(calls).toMatchObject({ ensureTemplate: 0, sends: [] });
+    await handle.executeUpdate(resumeUpdate); // tries again at once instead of after the backoff
+    const result: CampaignResult = await handle.result();
+    expect(result.status).toBe('completed');
+    expect(calls.fallbackChecks).toBe(2);
+    expect(calls.sends).toHaveLength(1);
   });
 
   it('skips invalid rows when asked, counting each as invalid', async () => {
@@ -164,7 +168,7 @@ describe('restarting a campaign whose chunks already ran', () => {
 });
 
 describe('parking, pause, resume and cancel', () => {
-  it('parks on a quota refusal, pauses, rejects a second resume, and cancels with an exact account', async () => {
+  it('parks on a quota refusal, pauses, rejects a second pause, and cancels with an exact account', async () => {
     const { spec, calls } = campaign(
       {
         send: () => {
@@ -180,9 +184,12 @@ describe('parking, pause, resume and cancel', () => {
     expect(parked.parkedUntil).toBeDefined();
     expect((await handle.describe()).searchAttributes.PpoppoCampaignStatus).toEqual(['parked']);
 
-    await expect(handle.executeUpdate(resumeUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    // A resume of a parked campaign is taken, but a quota wait is the server's: it keeps waiting, nothing is sent.
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('parked');
     expect((await handle.executeUpdate(pauseUpdate)).status).toBe('paused');
-    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('running');
+    await expect(handle.executeUpdate(pauseUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('parked'); // chunk 0 still waits out the quota
+    expect(calls.sends).toHaveLength(1);
     expect((await handle.executeUpdate(cancelUpdate)).status).toBe('cancelling');
 
     const result: CampaignResult = await handle.result();
@@ -240,6 +247,156 @@ describe('parking, pause, resume and cancel', () => {
     expect(result.status).toBe('cancelled');
     expect(result.counts.cancelled).toBe(4);
     expect(calls.sends).toHaveLength(1);
+  });
+});
+
+describe('configuration faults park the campaign, never fail anyone', () => {
+  it('holds the chunks through refused credentials, shows why, keeps every recipient queued, and sends once they work', async () => {
+    let credentialsFixed = false;
+    const { spec, calls } = campaign(
+      {
+        send: () => {
+          if (!credentialsFixed) throw configurationFault('credentials', 'UNAUTHENTICATED');
+          return `sr-${randomUUID().slice(0, 6)}`;
+        },
+      },
+      recipients(4),
+      { limits: { chunkSize: 2, chunksInFlight: 2 } },
+    );
+    const handle = await start(spec);
+    const parked = await pollUntil('parked', () => handle.query(progressQuery), (p) => p.status === 'parked' && p.parkedChunks === 2);
+    expect(parked).toMatchObject({ parkedReason: 'credentials', parkedMessage: 'UNAUTHENTICATED: stub fault', counts: { failed: 0 } });
+    expect(parked.parkedSince).toBeDefined();
+    expect((await handle.describe()).searchAttributes.PpoppoCampaignStatus).toEqual(['parked']);
+    const held = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0)).query(chunkRecipientsQuery);
+    expect(held.map((r) => [r.state, r.outcome])).toEqual([
+      ['queued', undefined],
+      ['queued', undefined],
+    ]);
+    const triesBefore = calls.sends.length;
+    credentialsFixed = true;
+    // resume: try now rather than at the next backoff step
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('parked');
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 4, failed: 0 } });
+    expect(calls.sends.length).toBe(triesBefore + 2); // one accepted send per chunk after the fix
+  }, 60_000);
+
+  it('parks while preparing when the template cannot be read with these credentials, then plans by itself', async () => {
+    const { spec, calls } = campaign(
+      {
+        template: (attempt) => {
+          if (attempt <= 2) throw configurationFault('credentials', 'UNAUTHENTICATED');
+        },
+      },
+      recipients(2),
+    );
+    const handle = await start(spec);
+    const parked = await pollUntil('parked while preparing', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    expect(parked).toMatchObject({ parkedReason: 'credentials', parkedChunks: 0, chunksTotal: 0 });
+    const result: CampaignResult = await handle.result(); // retried after 2 s and 4 s without anyone's help
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 2 } });
+    expect(calls.ensureTemplate).toBe(3);
+  }, 60_000);
+
+  it('waits out a fallback channel fault for as long as the channel asks, parked, then delivers each fallback once', async () => {
+    const { spec, calls } = campaign(
+      {
+        eventsFor: () => ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'],
+        fallback: (_items, attempt) => {
+          if (attempt === 1) throw configurationFault('fallback', 'HTTP 503', 3_000);
+        },
+      },
+      recipients(3),
+      { fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } } },
+    );
+    const handle = await start(spec);
+    const parked = await pollUntil('parked on the fallback', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    expect(parked).toMatchObject({ parkedReason: 'fallback', parkedMessage: 'HTTP 503: stub fault', counts: { denied: 0 } });
+    const result: CampaignResult = await handle.result();
+    expect(result.counts).toMatchObject({ denied: 3, fallbackSent: 3, fallbackFailed: 0 });
+    expect(calls.fallbackAttempts).toBe(2);
+    const chunk = world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0));
+    const timers = ((await chunk.fetchHistory()).events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout!.seconds)] : []));
+    expect(timers).toContain(3); // exactly the channel's Retry-After
+  }, 60_000);
+
+  it('gives up on a channel that stays down after fallback.retryFor: fallback failed, outcomes untouched', async () => {
+    const [reached] = recipients(3);
+    const { spec, calls } = campaign(
+      {
+        eventsFor: (ppnum) => (ppnum === reached!.ppnum ? ['RECIPIENT_DELIVERED'] : ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED']),
+        fallback: () => {
+          throw configurationFault('fallback', 'ECONNREFUSED', 25_000);
+        },
+      },
+      recipients(3),
+      { fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' }, retryFor: '1m' } },
+    );
+    const result: CampaignResult = await (await start(spec)).result();
+    expect(result.counts).toMatchObject({ delivered: 1, denied: 2, fallbackSent: 0, fallbackFailed: 2 });
+    expect(calls.fallbackAttempts).toBe(4); // at 0, 25 s, 50 s and 60 s (the policy's end), then given up
+    const records = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0)).query(chunkRecipientsQuery);
+    expect(records.find((r) => r.outcome === 'denied')!.history.at(-1)!.event).toBe('fallback failed: ECONNREFUSED: stub fault (still failing after 1 min)');
+  }, 120_000);
+});
+
+describe('what the client library tells', () => {
+  it('the retry Temporal is making right now: activity, attempt and last failure', async () => {
+    const { spec } = campaign(
+      {
+        template: (attempt) => {
+          if (attempt <= 3) throw new Error('template service hiccup');
+        },
+      },
+      recipients(1),
+    );
+    await start(spec);
+    const client = new CampaignClient(world.client, { taskQueue: world.taskQueue });
+    const report = await pollUntil('a retry in progress', () => client.status(spec.campaignId), (r) => r.retries.length > 0, 20_000);
+    expect(report.retries[0]).toMatchObject({ where: 'campaign', activity: 'ensureTemplate', lastFailure: 'template service hiccup' });
+    expect(report.retries[0]!.attempt).toBeGreaterThanOrEqual(2);
+    expect(report.progress.status).toBe('validating');
+    expect((await client.result(spec.campaignId)).status).toBe('completed');
+  });
+
+  it('why a campaign failed, and why a control was refused', async () => {
+    const { spec } = campaign({ template: () => {
+      throw ApplicationFailure.nonRetryable('a template named "x" already exists with different components', 'TemplateConflict');
+    } }, recipients(1));
+    await start(spec);
+    const client = new CampaignClient(world.client, { taskQueue: world.taskQueue });
+    await expect(client.result(spec.campaignId)).rejects.toThrow(`campaign ${spec.campaignId} failed: a template named "x" already exists with different components`);
+    const report = await client.status(spec.campaignId);
+    expect(report).toMatchObject({ workflowStatus: 'FAILED', failure: ['a template named "x" already exists with different components'], progress: { status: 'failed' } });
+    await expect(client.pause(spec.campaignId)).rejects.toThrow(`cannot pause campaign ${spec.campaignId}: it has finished (failed)`);
+    // Sent, waiting for consent: running, so there is nothing to resume.
+    const running = campaign({ eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] }, recipients(1), { consentWindow: '1h' });
+    const handle = await start(running.spec);
+    await pollUntil('sent', () => handle.query(progressQuery), (p) => p.chunksSent === 1);
+    await expect(client.resume(running.spec.campaignId)).rejects.toThrow(`cannot resume campaign ${running.spec.campaignId}: it is running`);
+  });
+});
+
+describe('the end', () => {
+  it('fails a campaign that reached nobody, saying so, with the full account', async () => {
+    const { spec } = campaign({ eventsFor: () => ['RECIPIENT_FAILED'] }, recipients(3));
+    const handle = await start(spec);
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe(CAMPAIGN_FAILURE_TYPES.nothingDelivered);
+    expect(failure.message).toBe('no recipient was delivered or reached by a fallback (failed 3)');
+    expect(failure.details?.[0]).toMatchObject({ status: 'failed', total: 3, counts: { failed: 3 } });
+    expect((await handle.describe()).searchAttributes.PpoppoCampaignStatus).toEqual(['failed']);
+  });
+
+  it('refuses a file without recipient rows before creating a template', async () => {
+    const { templateId, calls } = world.scenario({ file: { chunks: [] } });
+    const handle = await start({ campaignId: templateId, template: { name: templateId, components: [{ type: 'text', content: 'Hi' }] }, recipients: { file: `stub-file://${templateId}`, format: 'csv' } });
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe('InvalidRecipients');
+    expect(failure.message).toContain('has no recipient rows');
+    expect(calls.ensureTemplate).toBe(0);
+    expect((await handle.query(progressQuery)).failure).toBe(failure.message);
   });
 });
 

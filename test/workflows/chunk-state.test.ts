@@ -229,16 +229,119 @@ describe('the end of the consent window', () => {
     expect([stateOf(chunk, A).outcome, stateOf(chunk, B).outcome, stateOf(chunk, B).errorCode]).toEqual(['delivered', 'failed', 'DELIVERY_FAILED']);
   });
 
-  it('expires those still waiting for consent and fails the ones that never had a final event', () => {
+  it('expires whoever has no final outcome (never failed), and queues their fallbacks only once late events are closed', () => {
     const { chunk } = sentChunk(['denied', 'expired']);
     chunk.receive([event('RECIPIENT_PENDING_CONSENT', A), event('RECIPIENT_PENDING_CONSENT', B), event('CONSENT_GRANTED', B), event('RECIPIENT_DELIVERED', C)]);
     chunk.expireUnsettled();
     expect(stateOf(chunk, A)).toMatchObject({ outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded });
-    expect(stateOf(chunk, B)).toMatchObject({ outcome: 'failed', errorCode: CHUNK_ERROR_CODES.noEvent });
+    expect(stateOf(chunk, B)).toMatchObject({ outcome: 'expired', errorCode: CHUNK_ERROR_CODES.noEvent });
     expect(stateOf(chunk, C).outcome).toBe('delivered');
-    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([A]);
+    expect(chunk.phase).toBe('closing');
+    expect(chunk.hasLateOpen()).toBe(true);
+    expect(chunk.hasFallbacksDue()).toBe(false); // a late delivery may still come
+    chunk.closeLateEvents();
+    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([A, B]);
     chunk.expireUnsettled(); // nothing left: no change
-    expect(chunk.counts()).toMatchObject({ delivered: 1, expired: 1, failed: 1 });
+    expect(chunk.counts()).toMatchObject({ delivered: 1, expired: 2, failed: 0 });
+  });
+
+  it('lets a late final event replace our window\'s expiry until the chunk closes: a late denial gets its fallback', () => {
+    const { chunk } = sentChunk(['denied']);
+    chunk.receive([event('RECIPIENT_PENDING_CONSENT', A), event('RECIPIENT_PENDING_CONSENT', B), event('RECIPIENT_PENDING_CONSENT', C)]);
+    chunk.expireUnsettled();
+    chunk.receive([event('CONSENT_DENIED', A), event('RECIPIENT_DELIVERED', B), event('CONSENT_GRANTED', C)]);
+    expect(stateOf(chunk, A)).toMatchObject({ state: 'denied', outcome: 'denied' });
+    expect(stateOf(chunk, A).errorCode).toBeUndefined();
+    expect(stateOf(chunk, A).history.at(-1)!.event).toBe('CONSENT_DENIED (after the consent window)');
+    expect(stateOf(chunk, B).outcome).toBe('delivered');
+    expect(stateOf(chunk, C)).toMatchObject({ outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded }); // a grant is not final
+    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([A]);
+    expect(chunk.hasLateOpen()).toBe(true);
+    chunk.closeLateEvents();
+    chunk.receive([event('RECIPIENT_DELIVERED', C)]); // closed: too late
+    expect(stateOf(chunk, C).outcome).toBe('expired');
+    expect(chunk.hasFallbacksDue()).toBe(false); // 'expired' is not in the policy
+    expect(chunk.counts()).toMatchObject({ denied: 1, delivered: 1, expired: 1 });
+  });
+
+  it('never replaces an outcome the API itself gave', () => {
+    const { chunk } = sentChunk(['denied', 'expired']);
+    chunk.receive([event('RECIPIENT_FAILED', A, { errorCode: 'CONSENT_EXPIRED' }), event('RECIPIENT_PENDING_CONSENT', B)]);
+    chunk.expireUnsettled();
+    chunk.receive([event('RECIPIENT_DELIVERED', A)]);
+    expect(stateOf(chunk, A)).toMatchObject({ outcome: 'expired', errorCode: 'CONSENT_EXPIRED' });
+  });
+});
+
+describe('configuration faults', () => {
+  const fault = { reason: 'credentials' as const, codeName: 'UNAUTHENTICATED', message: 'oauth/token: invalid_client' };
+
+  it('holds the send: recipients back to queued with one history entry per fault, never an outcome', () => {
+    const { chunk, tick } = newChunk({ fallbackOn: ['failed'] });
+    chunk.load([A, B]);
+    chunk.beginAttempt(1);
+    chunk.markSending();
+    expect(chunk.blockedBy(fault, '2026-12-01T00:00:05.000Z')).toBe(true);
+    const since = chunk.blocked!.since;
+    expect(chunk.progress()).toMatchObject({ phase: 'blocked', blocked: { reason: 'credentials', codeName: 'UNAUTHENTICATED', retryAt: '2026-12-01T00:00:05.000Z' } });
+    for (let attempt = 2; attempt <= 5; attempt++) {
+      tick(5_000);
+      chunk.beginAttempt(attempt);
+      chunk.markSending();
+      expect(chunk.blockedBy(fault, '2026-12-01T00:01:00.000Z')).toBe(false); // the same fault: no news
+    }
+    expect(chunk.blocked!.since).toBe(since);
+    expect(chunk.recipients().map((r) => [r.state, r.outcome])).toEqual([
+      ['queued', undefined],
+      ['queued', undefined],
+    ]);
+    expect(stateOf(chunk, A).history.map((h) => h.event)).toEqual(['queued', 'send attempt 1', 'held: API credentials refused (UNAUTHENTICATED)']);
+    expect(chunk.counts()).toMatchObject({ failed: 0 });
+    expect(chunk.hasFallbacksDue()).toBe(false);
+    expect(chunk.blockedBy({ ...fault, reason: 'unreachable', codeName: 'UNAVAILABLE' }, '2026-12-01T00:02:00.000Z')).toBe(true); // another fault is news
+  });
+
+  it('wakes on resume, clears when the send gets through, and keeps outcomes exact', () => {
+    const { chunk } = newChunk();
+    chunk.load([A]);
+    chunk.beginAttempt(1);
+    chunk.markSending();
+    chunk.blockedBy(fault, '2026-12-01T01:00:00.000Z');
+    expect(chunk.control('resume')).toBe(true);
+    expect(chunk.wakeRequested).toBe(true);
+    chunk.beginAttempt(2);
+    chunk.markSending();
+    chunk.accepted(SR, 'accepted');
+    expect(chunk.blocked).toBeUndefined();
+    expect(chunk.progress().blocked).toBeUndefined();
+    expect(chunk.phase).toBe('sent');
+    expect(chunk.unblock()).toBe(false);
+  });
+
+  it('holds a fallback batch: back to the front of the queue, delivered once when the channel answers', () => {
+    const { chunk } = sentChunk(['denied']);
+    chunk.receive([event('CONSENT_DENIED', A), event('CONSENT_DENIED', B)]);
+    const batch = chunk.nextFallbackBatch(10);
+    chunk.requeueFallbacks(batch);
+    expect(chunk.blockedBy({ reason: 'fallback', codeName: 'HTTP 503', message: 'webhook answered HTTP 503' }, '2026-12-01T00:10:00.000Z')).toBe(true);
+    expect(chunk.recipients().map((r) => [r.state, r.outcome])).toEqual([['denied', 'denied'], ['denied', 'denied'], ['sent', undefined]]); // nothing touched
+    expect(chunk.control('resume')).toBe(true); // sent chunks ignore controls, but a resume wakes a held fallback
+    expect(chunk.unblock()).toBe(true);
+    expect(chunk.phase).toBe('fallback');
+    const again = chunk.nextFallbackBatch(10);
+    expect(again.map((r) => r.ppnum)).toEqual([A, B]);
+    for (const record of again) chunk.recordFallback(record.ppnum, 'sent');
+    chunk.requeueFallbacks(again); // already recorded: not queued again
+    expect(chunk.hasFallbacksDue()).toBe(false);
+    expect(chunk.counts()).toMatchObject({ fallbackSent: 2 });
+  });
+
+  it('loads a fallback-only follow-up: outcomes as they were, every recipient queued for its fallback once', () => {
+    const { chunk } = newChunk({ fallbackOn: ['denied'] });
+    chunk.loadForFallback([{ ppnum: A, outcome: 'denied' }, { ppnum: B, outcome: 'expired' }], 'fallback retry for campaign spring');
+    expect(chunk.allSettled()).toBe(true);
+    expect(chunk.nextFallbackBatch(10).map((r) => r.ppnum)).toEqual([A, B]);
+    expect(chunk.counts()).toMatchObject({ denied: 1, expired: 1 });
   });
 });
 

@@ -221,18 +221,19 @@ describe('outcomes and fallback', () => {
     await handle.signal(deliveryEventsSignal, { events: replay });
 
     const result: ChunkResult = await handle.result();
-    expect(result.counts).toMatchObject({ delivered: 1, denied: 1, expired: 1, failed: 1, fallbackSent: 2, fallbackFailed: 0 });
+    // The silent one is expired too (NO_EVENT): our window ending is nobody's failure.
+    expect(result.counts).toMatchObject({ delivered: 1, denied: 1, expired: 2, failed: 0, fallbackSent: 3, fallbackFailed: 0 });
     expect(calls.fallbacks.map((item) => [item.ppnum, item.outcome]).sort()).toEqual(
       [
         [denied!.ppnum, 'denied'],
         [pending!.ppnum, 'expired'],
+        [silent!.ppnum, 'expired'],
       ].sort(),
     );
     expect(calls.fallbacks.find((item) => item.ppnum === denied!.ppnum)!.vars).toEqual(denied!.vars);
     const byPpnum = new Map((await handle.query(chunkRecipientsQuery)).map((r) => [r.ppnum, r]));
     expect(byPpnum.get(pending!.ppnum)).toMatchObject({ state: 'expired', outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded, fallback: 'sent' });
-    expect(byPpnum.get(silent!.ppnum)).toMatchObject({ state: 'failed', errorCode: CHUNK_ERROR_CODES.noEvent });
-    expect(byPpnum.get(silent!.ppnum)!.fallback).toBeUndefined();
+    expect(byPpnum.get(silent!.ppnum)).toMatchObject({ state: 'expired', errorCode: CHUNK_ERROR_CODES.noEvent, fallback: 'sent' });
     expect(byPpnum.get(delivered!.ppnum)!.fallback).toBeUndefined();
     expect(byPpnum.get(delivered!.ppnum)!.history.map((h) => h.event).slice(-3)).toEqual(['RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED', 'RECIPIENT_DELIVERED']);
   });
@@ -264,6 +265,28 @@ describe('outcomes and fallback', () => {
     const byPpnum = new Map((await handle.query(chunkRecipientsQuery)).map((r) => [r.ppnum, r]));
     expect(byPpnum.get(granted!.ppnum)!.history.at(-1)!.event).toBe('status snapshot: DELIVERED');
     expect(byPpnum.get(undecided!.ppnum)).toMatchObject({ outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded });
+  });
+
+  it('applies a denial that arrives after our consent window while the chunk closes, and falls back for it', async () => {
+    const late = recipients(1, 300)[0]!;
+    const sendRequestId = `sr-late-${templateIdSuffix()}`;
+    const { templateId, calls } = world.scenario({ send: () => sendRequestId, eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] });
+    const handle = await startChunk(
+      chunkInput(templateId, {
+        source: { kind: 'inline', recipients: [late] },
+        consentWindowMs: 2_000,
+        fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+      }),
+    );
+    // Our window ends first: the recipient is expired for now, and the chunk stays open for late events.
+    await pollUntil('closing', () => handle.query(chunkProgressQuery), (p) => p.phase === 'closing');
+    expect(calls.fallbacks).toHaveLength(0); // 'expired' is not in the policy
+    await handle.signal(deliveryEventsSignal, { events: [{ eventId: 'late-denial', sendRequestId, type: 'CONSENT_DENIED', ppnum: late.ppnum }] });
+    const result: ChunkResult = await handle.result();
+    expect(result.counts).toMatchObject({ denied: 1, expired: 0, failed: 0, fallbackSent: 1 });
+    expect(calls.fallbacks.map((item) => [item.ppnum, item.outcome])).toEqual([[late.ppnum, 'denied']]);
+    const [record] = await handle.query(chunkRecipientsQuery);
+    expect(record!.history.map((h) => h.event)).toContain('CONSENT_DENIED (after the consent window)');
   });
 
   it('falls back on a denial as soon as it is known, before the consent window ends', async () => {

@@ -37,6 +37,18 @@ describe('campaign details', () => {
     expect(text).not.toMatch(/\d\/\d/);
   });
 
+  it('says which configuration fault a parked campaign waits for, since when, and that it tries again', () => {
+    const parked = campaignDetails({ ...progress, parkedReason: 'credentials', parkedSince: '2026-12-01T09:00:00.000Z', parkedMessage: 'oauth/token: UNAUTHENTICATED: invalid_client (HTTP 401)' });
+    expect(parked.split('\n')[0]).toBe('**parked** since 2026-12-01T09:00:00.000Z (API credentials refused) · 1,200 of 12,000 recipients done');
+    expect(parked).toContain('Waiting for: oauth/token: UNAUTHENTICATED: invalid_client (HTTP 401).');
+  });
+
+  it('says why a failed campaign failed, and what a follow-up retries', () => {
+    const failed = campaignDetails({ ...progress, status: 'failed', failure: 'no recipient was delivered or reached by a fallback (failed 500)', retryOf: { campaignId: 'spring', outcome: 'failed' } });
+    expect(failed).toContain('Failed: no recipient was delivered or reached by a fallback (failed 500)');
+    expect(failed).toContain('Retries the failed recipients of campaign spring.');
+  });
+
   it('omits the tables while nothing is planned or counted', () => {
     expect(campaignDetails({ ...progress, status: 'validating', total: 0, chunksTotal: 0, awaitingOutcome: 0, counts: emptyCounts() })).toBe('**validating** · 0 of 0 recipients done');
   });
@@ -47,6 +59,12 @@ describe('campaign details', () => {
 });
 
 describe('chunk details', () => {
+  it('shows the configuration fault holding a chunk', () => {
+    const blocked = { reason: 'unreachable' as const, codeName: 'UNAVAILABLE', message: 'No connection established', since: '2026-12-01T00:00:00.000Z', retryAt: '2026-12-01T00:00:04.000Z' };
+    const text = chunkDetails({ chunkIndex: 3, phase: 'blocked', recipients: 2, states: { queued: 2 }, counts: emptyCounts(), sendAttempts: 3, blocked, paused: false, cancelled: false, consent: emptyConsent(), run: 1 });
+    expect(text).toContain('held since 2026-12-01T00:00:00.000Z: API unreachable (No connection established); next try at 2026-12-01T00:00:04.000Z');
+  });
+
   it('shows the phase, the send request and recipients per state', () => {
     const text = chunkDetails({ chunkIndex: 3, phase: 'waiting_retry', recipients: 1000, states: { queued: 1000 }, counts: emptyCounts(), sendAttempts: 2, retryAt: '2026-12-01T00:00:02.000Z', paused: false, cancelled: false, consent: emptyConsent(), run: 1 });
     expect(text).toBe('**chunk 3 · waiting retry**\n\nnext attempt at 2026-12-01T00:00:02.000Z · 2 send attempts\n\n| state | recipients |\n|:--|--:|\n| queued | 1,000 |');

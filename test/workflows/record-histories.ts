@@ -57,7 +57,7 @@ async function record(world: StubWorld): Promise<void> {
     campaignId: templateId,
     template: { templateId },
     recipients: { inline: list },
-    consentWindow: '3s',
+    consentWindow: '1m',
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
     limits: { chunkSize: 2, chunksInFlight: 2 },
   };

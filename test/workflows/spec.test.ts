@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { campaignSettings, checkInlineRecipients, parseCampaignSpec, parseDuration, requiredVarsFor } from '../../src/campaign/spec';
+import { campaignSettings, checkInlineRecipients, parseCampaignSpec, parseDuration, requiredColumnsFor, requiredVarsFor } from '../../src/campaign/spec';
+import { fingerprintDifferences, specFingerprint } from '../../src/campaign/fingerprint';
 import { chunkInline } from '../../src/campaign/chunk-source';
 import { describeRecipientSource } from '../../src/campaign/recipient-source';
 import { countRecipients, emptyCounts } from '../../src/campaign/outcomes';
@@ -28,7 +29,7 @@ describe('parseCampaignSpec', () => {
   it('accepts a minimal spec and applies defaults', () => {
     const { spec, issues } = parseCampaignSpec(validSpec);
     expect(issues).toEqual([]);
-    expect(campaignSettings(spec!)).toEqual({ consentWindowMs: 86_400_000, chunkSize: 1000, chunksInFlight: 4, onInvalidRows: 'abort', fallbackOn: [] });
+    expect(campaignSettings(spec!)).toEqual({ consentWindowMs: 86_400_000, chunkSize: 1000, chunksInFlight: 4, onInvalidRows: 'abort', fallbackOn: [], fallbackRetryForMs: 6 * 3_600_000 });
   });
 
   it('names the JSON path of every problem', () => {
@@ -80,6 +81,53 @@ describe('parseCampaignSpec', () => {
     expect(paths({ ...webhook, url: 'https://user:pw@hooks.example/x' })).toEqual(['fallback.channel.url must not hold credentials (user:password@); sign with secretEnv instead']);
     const { spec } = parseCampaignSpec({ ...validSpec, fallback: { on: ['denied'], channel: { ...webhook, unsigned: true } } });
     expect(spec!.fallback!.channel).toMatchObject({ unsigned: true });
+  });
+
+  it('rejects misspelled fields at any depth, by path, naming the field meant', () => {
+    const messages = (spec: unknown) => parseCampaignSpec(spec).issues.map((i) => `${i.path}: ${i.message}`);
+    expect(
+      messages({
+        ...validSpec,
+        template: { name: 'x', components: [{ type: 'text', contnet: 'Hi', content: 'Hi' }] },
+        recipients: { inline: [{ ppnum: '12300000001', var: { name: 'A' } }] },
+        poll: { expiresInHour: 2 },
+        fallback: { On: ['denied'], on: ['denied'], channel: { type: 'webhook', url: 'https://x.example/h', urll: 'x' } },
+        limits: { chunksize: 10 },
+      }),
+    ).toEqual([
+      'template.components[0].contnet: unknown field "contnet"; expected one of type, content',
+      'recipients.inline[0].var: unknown field "var"; expected one of ppnum, vars',
+      'poll.expiresInHour: unknown field "expiresInHour"; expected one of expiresInHours, allowMultiple',
+      'fallback.On: unknown field "On"; did you mean "on"?',
+      'fallback.channel.urll: unknown field "urll"; expected one of type, kind, url, secretEnv, unsigned, timeoutMs, maxAttempts',
+      'limits.chunksize: unknown field "chunksize"; did you mean "chunkSize"?',
+    ]);
+    expect(messages({ ...validSpec, recipients: { file: 'a.csv', fromat: 'csv' } })).toEqual(['recipients.fromat: unknown field "fromat"; expected one of file, format, encoding']);
+  });
+
+  it('keeps the consent window at 1 minute or more (histories recorded before the minimum still parse)', () => {
+    const paths = (consentWindow: string) => parseCampaignSpec({ ...validSpec, consentWindow }).issues.map((i) => i.message);
+    expect(paths('1ms')).toEqual(['consentWindow must be at least 1m (got "1ms"): a shorter window turns slow answers into expiries']);
+    expect(paths('59s')).toHaveLength(1);
+    expect(paths('1m')).toEqual([]);
+    expect(parseCampaignSpec({ ...validSpec, consentWindow: '3s', limits: { chunksize: 2 } }, 'v1').issues).toEqual([]);
+  });
+
+  it('refuses an inline spec Temporal could not take (2 MB per input), pointing to a file', () => {
+    const inline = Array.from({ length: 700 }, (_, i) => ({ ppnum: String(45600000000 + i), vars: { note: 'x'.repeat(3_000) } }));
+    const { issues } = parseCampaignSpec({ ...validSpec, recipients: { inline } });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.path).toBe('recipients.inline');
+    expect(issues[0]!.message).toMatch(/^the spec takes 2,1\d\d,\d{3} bytes; Temporal takes at most 2 MB per workflow input .*: put the recipients in a CSV or NDJSON file/);
+  });
+
+  it('takes a follow-up source, a file encoding and a fallback retry policy, and checks each', () => {
+    expect(parseCampaignSpec({ ...validSpec, recipients: { retryOf: 'spring-sale', outcome: 'failed' } }).issues).toEqual([]);
+    const messages = (extra: object) => parseCampaignSpec({ ...validSpec, ...extra }).issues.map((i) => i.path);
+    expect(messages({ recipients: { retryOf: 'bad/id', outcome: 'delivered' } })).toEqual(['recipients.retryOf', 'recipients.outcome']);
+    expect(messages({ recipients: { file: 'a.csv', encoding: 'cp1252' } })).toEqual(['recipients.encoding']);
+    expect(messages({ fallback: { on: ['denied'], channel: { type: 'webhook', url: 'https://x.example/h' }, retryFor: '5s' } })).toEqual(['fallback.retryFor']);
+    expect(parseCampaignSpec({ ...validSpec, recipients: { file: '/d/a.csv', encoding: 'latin1' } }).spec!.recipients).toEqual({ file: '/d/a.csv', format: 'csv', encoding: 'latin1' });
   });
 
   it('rejects a non-object and an empty inline list', () => {
@@ -144,8 +192,34 @@ describe('checkInlineRecipients', () => {
     expect(result.issues.map((i) => i.field)).toEqual(['recipients.inline[1].ppnum', 'recipients.inline[2].vars.name', 'recipients.inline[3].ppnum']);
   });
 
+  it('refuses a recipient too large for a request, naming the variable', () => {
+    const result = checkInlineRecipients([{ ppnum: '12300000001', vars: { name: 'A', note: 'x'.repeat(10_000) } }], ['name'], { checkSize: true });
+    expect(result.invalidCount).toBe(1);
+    expect(result.issues[0]).toMatchObject({ field: 'recipients.inline[0].vars.note' });
+    expect(result.issues[0]!.message).toBe(
+      "the recipient takes 10,056 bytes (vars.note alone 10,000); at most 4,000 fit, so that a request of 1,000 stays within the API's 4 MB message limit",
+    );
+  });
+
+  it('needs the email fallback\'s address column in every entry, though it may be empty', () => {
+    const fallback = { on: ['denied' as const], channel: { type: 'email' as const, host: 'smtp', port: 25, from: 'a@b.c', addressColumn: 'email' }, text: 'Hi' };
+    expect(requiredColumnsFor(fallback)).toEqual(['email']);
+    const result = checkInlineRecipients([{ ppnum: '12300000001', vars: { email: '' } }, { ppnum: '12300000002', vars: {} }], [], { requiredColumns: ['email'] });
+    expect(result.recipients.map((r) => r.ppnum)).toEqual(['12300000001']);
+    expect(result.issues.map((i) => i.field)).toEqual(['recipients.inline[1].vars.email']);
+  });
+
   it('requires the fallback text placeholders too', () => {
     expect(requiredVarsFor(['name'], { on: ['denied'], channel: { type: 'webhook', url: 'https://example.com/hook' }, text: 'Hi {{name}}, code {{code}}' })).toEqual(['name', 'code']);
+  });
+});
+
+describe('spec fingerprints', () => {
+  it('are equal for equal specs whatever the key order, and name the fields that differ', () => {
+    const reordered = { recipients: validSpec.recipients, template: { components: validSpec.template.components, name: 'spring' }, campaignId: 'spring-sale' };
+    expect(specFingerprint(parseCampaignSpec(reordered).spec!)).toEqual(specFingerprint(parseCampaignSpec(validSpec).spec!));
+    const other = specFingerprint(parseCampaignSpec({ ...validSpec, template: { name: 'autumn', components: validSpec.template.components }, limits: { chunkSize: 10 } }).spec!);
+    expect(fingerprintDifferences(specFingerprint(parseCampaignSpec(validSpec).spec!), other)).toEqual(['limits', 'template']);
   });
 });
 

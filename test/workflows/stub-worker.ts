@@ -12,7 +12,7 @@ import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { createChunkStatusActivities } from '../../activities/chunk-status';
 import type { RecipientSnapshot } from '../../src/contracts/chunk';
-import { deliveryBatchSignal, encodeBatch, FALLBACK_FAILURE_TYPES, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
+import { CONFIGURATION_FAULT, deliveryBatchSignal, encodeBatch, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { quietTemporalLogs } from '../support/quiet-logs';
@@ -42,10 +42,14 @@ export interface Scenario {
   isPoll?: boolean;
   /** What GetSendRequestStatus reports as final at the end of the consent window (default: nothing). */
   snapshot?: (ppnums: string[]) => RecipientSnapshot[];
-  /** The worker's check of the fallback channel at campaign start: a message makes it fail as FallbackConfigInvalid. */
-  fallbackConfigInvalid?: string;
+  /** The worker's check of the fallback channel at campaign start (1-based): a message makes that check a ConfigurationFault ('fallback'). */
+  fallbackConfigInvalid?: (check: number) => string | undefined;
   /** A file source: the ppnums of each planned chunk, the plan's invalid rows, and chunks whose rows can no longer be read. */
   file?: { chunks: string[][]; invalid?: ValidationIssue[]; unreadable?: number[] };
+  /** Throw to fail ensureTemplate's attempt (1-based). */
+  template?: (attempt: number) => void;
+  /** Throw to fail a fallback batch's attempt (1-based, counted per templateId); default: all sent. */
+  fallback?: (items: FallbackItem[], attempt: number) => void;
 }
 
 /** Calls made by the stubs, per templateId. */
@@ -57,6 +61,8 @@ export class CallLog {
   snapshots: string[][] = [];
   ensureTemplate = 0;
   fallbackChecks = 0;
+  /** Fallback batch attempts, failed ones included. */
+  fallbackAttempts = 0;
 }
 
 export class StubWorld {
@@ -108,8 +114,11 @@ export class StubWorld {
     const templateOfRequest = new Map<string, string>();
     const currentWorkflowId = () => Context.current().info.workflowExecution?.workflowId ?? '';
     // Stub file sources are named stub-file://<templateId>; byteStart is the chunk's index in the plan.
-    const ppnumsOf = (source: ChunkSource) =>
-      source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : source.kind === 'file' ? (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []) : [];
+    const ppnumsOf = (source: ChunkSource) => {
+      if (source.kind === 'inline') return source.recipients.map((r) => r.ppnum);
+      if (source.kind === 'followUp') throw ApplicationFailure.nonRetryable('follow-ups are not stubbed', 'NotStubbed');
+      return source.kind === 'file' ? (scenarioOf(source.path.replace('stub-file://', '')).file?.chunks[source.byteStart] ?? []) : [];
+    };
 
     async function emit(workflowId: string, sendRequestId: string, ppnums: string[], scenario: Scenario): Promise<void> {
       const events: DeliveryEvent[] = [];
@@ -128,13 +137,14 @@ export class StubWorld {
       async checkFallbackChannel() {
         const templateId = currentWorkflowId().replace(/^campaign\//, '');
         logOf(templateId).fallbackChecks += 1;
-        const invalid = scenarioOf(templateId).fallbackConfigInvalid;
-        if (invalid) throw ApplicationFailure.nonRetryable(invalid, FALLBACK_FAILURE_TYPES.configInvalid);
+        const invalid = scenarioOf(templateId).fallbackConfigInvalid?.(logOf(templateId).fallbackChecks);
+        if (invalid) throw configurationFault('fallback', 'FALLBACK_SETTINGS', null, invalid);
       },
       async ensureTemplate(input: { templateId: string } | { name: string }) {
         const templateId = 'templateId' in input ? input.templateId : input.name;
         logOf(templateId).ensureTemplate += 1;
         const scenario = scenarioOf(templateId);
+        scenario.template?.(logOf(templateId).ensureTemplate);
         return { templateId, placeholders: scenario.placeholders ?? [], isPoll: scenario.isPoll ?? false };
       },
       async readChunkPpnums(source: ChunkSource) {
@@ -173,6 +183,8 @@ export class StubWorld {
       sendFallbacks: async (input: { campaignId: string; items: FallbackItem[]; source?: ChunkSource }) => {
         // The campaign id doubles as the template id in these tests' campaigns; chunk tests use the template id too.
         const log = this.logs.get(input.campaignId);
+        if (log) log.fallbackAttempts += 1;
+        scenarioOf(input.campaignId).fallback?.(input.items, log?.fallbackAttempts ?? 1);
         log?.fallbacks.push(...input.items.map((item) => ({ ...item, source: input.source })));
         return input.items.map((item) => ({ ppnum: item.ppnum, status: 'sent' as const, attempts: 1 }));
       },
@@ -206,6 +218,11 @@ export function ambiguous(): ApplicationFailure {
 
 export function rejected(codeName = 'INVALID_ARGUMENT'): ApplicationFailure {
   return ApplicationFailure.create({ type: SEND_FAILURE_TYPES.rejected, message: 'rejected', nonRetryable: true, details: [{ codeName, message: 'rejected' }] });
+}
+
+/** What the real activities throw for a configuration fault (credentials, template, host, fallback channel). */
+export function configurationFault(reason: 'credentials' | 'template' | 'unreachable' | 'fallback', codeName: string, retryAfterMs: number | null = null, message = `${codeName}: stub fault`): ApplicationFailure {
+  return ApplicationFailure.create({ type: CONFIGURATION_FAULT, message, nonRetryable: true, details: [{ reason, codeName, message, retryAfterMs }] });
 }
 
 export function recipients(n: number, offset = 0): RecipientInput[] {

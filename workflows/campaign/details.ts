@@ -4,14 +4,14 @@
 import { consentLine } from '../../src/campaign/consent';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
+import { PARK_REASON_TEXT } from '../../src/contracts/campaign';
 import type { CampaignProgress } from '../../src/contracts/campaign';
 import { table, thousands } from '../markdown';
 
 export function campaignDetails(progress: CampaignProgress): string {
   const { counts } = progress;
   const done = countRecipients(counts);
-  const parked = progress.status === 'parked' && progress.parkedUntil ? ` until ${progress.parkedUntil} (${progress.parkedReason === 'quota' ? 'monthly quota' : 'rate limit'})` : '';
-  const heading = `**${progress.status}**${parked} · ${thousands(done)} of ${thousands(progress.total)} recipients done`;
+  const heading = `**${progress.status}**${parkedText(progress)} · ${thousands(done)} of ${thousands(progress.total)} recipients done`;
 
   const outcomes: [string, string][] = [];
   if (progress.awaitingOutcome > 0) outcomes.push(['awaiting outcome', thousands(progress.awaitingOutcome)]);
@@ -26,6 +26,9 @@ export function campaignDetails(progress: CampaignProgress): string {
     ['finished', thousands(progress.chunksFinished)],
   ];
   const parts = [heading];
+  if (progress.status === 'parked' && progress.parkedMessage) parts.push(`Waiting for: ${progress.parkedMessage}. Nobody's outcome changes meanwhile; it tries again by itself, or now on resume.`);
+  if (progress.failure) parts.push(`Failed: ${progress.failure}`);
+  if (progress.retryOf) parts.push(`Retries the ${progress.retryOf.outcome} recipients of campaign ${progress.retryOf.campaignId}.`);
   if (outcomes.length > 0) parts.push(table(['recipients', 'count'], outcomes));
   if (progress.chunksTotal > 0) parts.push(table(['chunks', 'count'], chunks));
   const consent = consentLine(progress.consent);
@@ -33,7 +36,16 @@ export function campaignDetails(progress: CampaignProgress): string {
   return parts.join('\n\n');
 }
 
+/** " until … (rate limit)" for a server's wait; " since … (API credentials refused)" for a configuration fault. */
+export function parkedText(progress: CampaignProgress): string {
+  if (progress.status !== 'parked' || !progress.parkedReason) return '';
+  const reason = PARK_REASON_TEXT[progress.parkedReason];
+  const configuration = progress.parkedReason !== 'rate' && progress.parkedReason !== 'quota';
+  if (configuration) return ` since ${progress.parkedSince ?? progress.parkedUntil} (${reason})`;
+  return progress.parkedUntil ? ` until ${progress.parkedUntil} (${reason})` : ` (${reason})`;
+}
+
 /** The static summary a chunk workflow is started with (the Web UI's Summary panel). */
 export function chunkSummary(campaignId: string, chunkIndex: number, chunksTotal: number, source: ChunkSource['kind']): string {
-  return `campaign ${campaignId} · chunk ${chunkIndex + 1} of ${thousands(chunksTotal)} · ${source} recipients`;
+  return `campaign ${campaignId} · chunk ${chunkIndex + 1} of ${thousands(chunksTotal)} · ${source === 'followUp' ? 'follow-up' : source} recipients`;
 }

@@ -5,8 +5,8 @@ import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { addConsent, emptyConsent } from '../../src/campaign/consent';
 import type { ConsentStats } from '../../src/campaign/consent';
-import { addCounts, countRecipients, emptyCounts } from '../../src/campaign/outcomes';
-import type { OutcomeCounts } from '../../src/campaign/outcomes';
+import { RECIPIENT_OUTCOMES, addCounts, countRecipients, emptyCounts } from '../../src/campaign/outcomes';
+import type { OutcomeCounts, RetryOutcome } from '../../src/campaign/outcomes';
 import type { CampaignProgress, CampaignResult, CampaignStatus, ParkReason, PollSummary } from '../../src/contracts/campaign';
 import type { ControlAction } from '../../src/contracts/chunk';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
@@ -14,6 +14,22 @@ import type { Ranges } from '../../src/campaign/ranges';
 
 /** Issues kept in state, progress and the result (the counts are always complete). */
 export const MAX_ISSUES = 100;
+
+/** Why, since when and until when the campaign (or one of its chunks) waits. */
+export interface ParkInfo {
+  reason: ParkReason;
+  /** ISO: the next attempt (for a rate or quota wait, exactly the server's hint). */
+  until: string;
+  /** ISO: when the fault was first seen (configuration faults). */
+  since?: string;
+  message?: string;
+}
+
+/** The campaign a follow-up retries. */
+export interface RetryOf {
+  campaignId: string;
+  outcome: RetryOutcome;
+}
 
 /**
  * State carried across continue-as-new. Sizes: `pending` holds the unstarted chunks' sources
@@ -37,9 +53,13 @@ export interface CampaignCarry {
   finished: Ranges;
   chunkCounts: OutcomeCounts;
   status: CampaignStatus;
+  /** Carries of runs before chunks reported their own parks: one park, cleared by any send. */
   parked?: { until: string; reason: ParkReason };
-  /** The chunks waiting out a refusal (absent in carries from before it was kept). */
-  parkedChunks?: number[];
+  /** [chunkIndex, park] of the chunks holding now. */
+  parks?: [number, ParkInfo][];
+  /** Planned recipients per chunk, when they differ (follow-ups); else chunkSize each. */
+  sizes?: number[];
+  retryOf?: RetryOf;
   /** Send request ids of the chunks, kept only for poll templates (poll results at the end). */
   sendRequestIds: string[];
   /** [chunkIndex, recipients] of chunks sent but not finished. */
@@ -61,14 +81,20 @@ export interface CampaignPlan {
   invalidRows: number;
   issues: ValidationIssue[];
   chunks: ChunkSource[];
+  /** Recipients per chunk when they differ (a follow-up takes a few from each original chunk). */
+  sizes?: number[];
+  retryOf?: RetryOf;
 }
 
-/** Which statuses allow which control. */
+/** Which statuses allow which control. Resuming a parked campaign tries again at once. */
 const CONTROL_ALLOWED: Record<ControlAction, readonly CampaignStatus[]> = {
   pause: ['validating', 'running', 'parked'],
-  resume: ['paused'],
+  resume: ['paused', 'parked'],
   cancel: ['validating', 'running', 'paused', 'parked'],
 };
+
+/** Legacy carries' one park has no chunk: any chunk's send clears it, as it did then. */
+const LEGACY_PARK = -1;
 
 export class CampaignState {
   status: CampaignStatus = 'validating';
@@ -77,9 +103,16 @@ export class CampaignState {
   chunksTotal = 0;
   /** Chunks started by this run of the workflow (a fresh run counts from zero). */
   startedThisRun = 0;
-  private parked?: { until: string; reason: ParkReason };
-  /** Chunks waiting out a long refusal: the campaign stays parked until each has sent (or ended). */
-  private parkedChunks = new Set<number>();
+  /** Set by a resume while the campaign itself waits out a configuration fault: try again now. */
+  wakeRequested = false;
+  /** Why the campaign failed, in plain words. */
+  failure?: string;
+  /** The campaign's own wait (a configuration fault before any chunk started). */
+  private ownPark?: ParkInfo;
+  /** Chunks holding for a rate limit, a quota or a configuration fault. */
+  private parks = new Map<number, ParkInfo>();
+  private sizes?: number[];
+  private retryOf?: RetryOf;
   private isPoll = false;
   private validTotal = 0;
   private invalidRows = 0;
@@ -118,13 +151,34 @@ export class CampaignState {
     this.issues = plan.issues.slice(0, MAX_ISSUES);
     this.pending = plan.chunks;
     this.chunksTotal = plan.chunks.length;
+    this.sizes = plan.sizes;
+    this.retryOf = plan.retryOf;
     if (this.status === 'validating') this.status = 'running';
   }
 
-  /** Nothing will be sent: the spec or the recipients are wrong, or preparing failed. */
-  failed(issues?: ValidationIssue[]): void {
+  /** Nothing will be sent: the spec or the recipients are wrong, or preparing failed (`reason` in plain words). */
+  failed(issues?: ValidationIssue[], reason?: string): void {
     if (issues) this.issues = issues.slice(0, MAX_ISSUES);
+    if (reason !== undefined) this.failure = reason;
     this.status = 'failed';
+  }
+
+  /** The campaign itself waits out a configuration fault (while preparing): parked, nobody's state touched. */
+  blocked(park: ParkInfo): void {
+    this.ownPark = { ...park, since: this.ownPark?.reason === park.reason ? this.ownPark.since : park.since };
+    this.wakeRequested = false;
+    this.refreshPark();
+  }
+
+  /** Whether the campaign itself (not a chunk) waits out a configuration fault. */
+  get blockedItself(): boolean {
+    return this.ownPark !== undefined;
+  }
+
+  unblocked(): void {
+    this.ownPark = undefined;
+    this.wakeRequested = false;
+    this.refreshPark();
   }
 
   // ------------------------------------------------------------ the sliding window
@@ -175,6 +229,8 @@ export class CampaignState {
     if (!this.finished.has(chunkIndex)) this.sentRecipients.set(chunkIndex, recipients);
     if (this.isPoll) this.sendRequestIds.add(sendRequestId);
     this.unpark(chunkIndex);
+    this.parks.delete(LEGACY_PARK);
+    this.refreshPark();
   }
 
   chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string, consent?: ConsentStats): void {
@@ -195,20 +251,34 @@ export class CampaignState {
     if (!this.finished.has(chunkIndex)) this.runningConsent.set(chunkIndex, consent);
   }
 
-  chunkParked(chunkIndex: number, until: string, reason: ParkReason): void {
-    if (this.sent.has(chunkIndex) || this.finished.has(chunkIndex)) return; // a late report
-    this.parkedChunks.add(chunkIndex);
-    this.parked = { until, reason };
-    if (this.status === 'running') this.status = 'parked';
+  /** A chunk waits (rate limit, quota, configuration fault): the campaign is parked while any chunk does. */
+  chunkParked(chunkIndex: number, park: ParkInfo): void {
+    if (this.finished.has(chunkIndex)) return; // a late signal
+    this.parks.set(chunkIndex, park);
+    this.refreshPark();
   }
 
-  /** The chunk is past its refusal; the campaign runs again once no chunk is parked. */
+  /** The chunk got going again without a send (its fallback channel answers again). */
+  chunkUnparked(chunkIndex: number): void {
+    this.unpark(chunkIndex);
+  }
+
   private unpark(chunkIndex: number): void {
-    this.parkedChunks.delete(chunkIndex);
-    if (this.status === 'parked' && this.parkedChunks.size === 0) {
-      this.parked = undefined;
-      this.status = 'running';
-    }
+    if (this.parks.delete(chunkIndex)) this.refreshPark();
+  }
+
+  /** Running ⇄ parked (validating ⇄ parked before the plan), by whether anything waits; other statuses stay. */
+  private refreshPark(): void {
+    if (this.status !== 'running' && this.status !== 'parked' && this.status !== 'validating') return;
+    const parked = this.ownPark !== undefined || this.parks.size > 0;
+    this.status = parked ? 'parked' : this.templateId === undefined ? 'validating' : 'running';
+  }
+
+  /** The park to show: the campaign's own, else a configuration fault (an operator must act), else a rate or quota wait. */
+  private shownPark(): ParkInfo | undefined {
+    if (this.ownPark) return this.ownPark;
+    const parks = [...this.parks.values()];
+    return parks.find((park) => park.reason !== 'rate' && park.reason !== 'quota') ?? parks[0];
   }
 
   /**
@@ -224,6 +294,7 @@ export class CampaignState {
 
   /** Recipients of a chunk, known without reading it. */
   private plannedRecipients(chunkIndex: number): number {
+    if (this.sizes) return this.sizes[chunkIndex] ?? 0;
     const last = this.chunksTotal - 1;
     return chunkIndex < last ? this.chunkSize : this.validTotal - this.chunkSize * last;
   }
@@ -235,17 +306,39 @@ export class CampaignState {
     if (!CONTROL_ALLOWED[action].includes(this.status)) throw new Error(`cannot ${action} campaign ${this.campaignId}: it is ${this.status}`);
   }
 
-  /** Applies a checked action; returns the started chunks that have not sent, to forward it to. */
+  /**
+   * Applies a checked action; returns the chunks to forward it to: the started chunks that have not
+   * sent, and (on resume) the parked ones, which then try again at once.
+   */
   control(action: ControlAction): number[] {
+    const unsent = [...this.unsent];
     if (action === 'pause') this.status = 'paused';
     else if (action === 'cancel') this.status = 'cancelling';
-    else this.status = this.templateId === undefined ? 'validating' : 'running';
-    return [...this.unsent];
+    else {
+      if (this.status === 'parked') this.wakeRequested = true;
+      this.status = this.templateId === undefined ? 'validating' : 'running';
+      this.refreshPark();
+      return [...new Set([...unsent, ...[...this.parks.keys()].filter((index) => index !== LEGACY_PARK)])];
+    }
+    return unsent;
   }
 
-  /** The end: completed, or cancelled when a cancel was accepted. */
-  close(): void {
-    this.status = this.status === 'cancelling' ? 'cancelled' : 'completed';
+  /**
+   * The end: completed, or cancelled when a cancel was accepted. With `failWhenNobodyReached`, a
+   * campaign that reached nobody (no delivery, no fallback sent) ends failed, saying so: it is not
+   * a success an operator should read as green.
+   */
+  close(options: { failWhenNobodyReached?: boolean } = {}): void {
+    if (this.status === 'cancelling') {
+      this.status = 'cancelled';
+      return;
+    }
+    this.status = 'completed';
+    const counts = this.counts();
+    if (options.failWhenNobodyReached && this.total() > 0 && counts.delivered + counts.fallbackSent === 0) {
+      const outcomes = RECIPIENT_OUTCOMES.filter((outcome) => counts[outcome] > 0).map((outcome) => `${outcome} ${counts[outcome]}`);
+      this.failed(undefined, `no recipient was delivered or reached by a fallback (${outcomes.join(', ')})`);
+    }
   }
 
   // ------------------------------------------------------------ reading
@@ -291,11 +384,17 @@ export class CampaignState {
   }
 
   progress(): CampaignProgress {
+    const park = this.status === 'parked' ? this.shownPark() : undefined;
     return {
       campaignId: this.campaignId,
       status: this.status,
-      parkedUntil: this.status === 'parked' ? this.parked?.until : undefined,
-      parkedReason: this.status === 'parked' ? this.parked?.reason : undefined,
+      parkedUntil: park?.until,
+      parkedReason: park?.reason,
+      ...(park?.since ? { parkedSince: park.since } : {}),
+      ...(park?.message ? { parkedMessage: park.message } : {}),
+      ...(park ? { parkedChunks: [...this.parks.keys()].filter((index) => index !== LEGACY_PARK).length } : {}),
+      ...(this.failure ? { failure: this.failure } : {}),
+      ...(this.retryOf ? { retryOf: this.retryOf } : {}),
       total: this.total(),
       chunksTotal: this.chunksTotal,
       chunksStarted: this.nextChunk,
@@ -313,13 +412,14 @@ export class CampaignState {
   result(poll: PollSummary | undefined): CampaignResult {
     return {
       campaignId: this.campaignId,
-      status: this.status === 'cancelled' ? 'cancelled' : 'completed',
+      status: this.status === 'cancelled' || this.status === 'failed' ? this.status : 'completed',
       total: this.total(),
       counts: this.counts(),
       poll,
       issues: this.issues,
       chunks: this.chunksTotal,
       consent: this.consent(),
+      ...(this.status === 'failed' && this.failure ? { failure: this.failure } : {}),
     };
   }
 
@@ -340,8 +440,9 @@ export class CampaignState {
       finished: toRanges(this.finished),
       chunkCounts: this.chunkCounts,
       status: this.status,
-      parked: this.parked,
-      parkedChunks: [...this.parkedChunks],
+      parks: [...this.parks],
+      ...(this.sizes ? { sizes: this.sizes } : {}),
+      ...(this.retryOf ? { retryOf: this.retryOf } : {}),
       sendRequestIds: [...this.sendRequestIds],
       awaiting: [...this.sentRecipients],
       reconciling: [...this.reconciling],
@@ -365,8 +466,9 @@ export class CampaignState {
     this.finished = fromRanges(carry.finished);
     this.chunkCounts = carry.chunkCounts;
     this.status = carry.status;
-    this.parked = carry.parked;
-    this.parkedChunks = new Set(carry.parkedChunks ?? []);
+    this.parks = new Map(carry.parks ?? (carry.parked ? [[LEGACY_PARK, carry.parked]] : []));
+    this.sizes = carry.sizes;
+    this.retryOf = carry.retryOf;
     this.sendRequestIds = new Set(carry.sendRequestIds);
     this.sentRecipients = new Map(carry.awaiting);
     this.reconciling = new Set(carry.reconciling ?? []);

@@ -1,8 +1,8 @@
-// Campaign workflow (id campaign/<campaignId>): validates the spec, creates or resolves the
-// template, plans the recipients, and runs chunk workflows in a sliding window of unsent chunks.
-// Children report by signal to this workflow's id, so the counts survive continue-as-new, which
-// carries only compact state (CampaignCarry). The accounting is CampaignState (state.ts); this file
-// is the Temporal shell around it: handlers, activities, children, search attributes.
+// Campaign workflow (id campaign/<campaignId>): validates the spec, plans the recipients, creates
+// or resolves the template (prepare.ts), and runs chunk workflows in a sliding window of unsent
+// chunks. Children report by signal to this workflow's id, so the counts survive continue-as-new,
+// which carries only compact state (CampaignCarry). The accounting is CampaignState (state.ts);
+// this file is the Temporal shell around it: handlers, activities, children, search attributes.
 import {
   ApplicationFailure,
   ParentClosePolicy,
@@ -22,17 +22,13 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../../activities/index';
-import { describeIssue } from '../../src/api/validation';
-import type { ValidationIssue } from '../../src/api/validation';
-import { chunkInline } from '../../src/campaign/chunk-source';
-import { describeRecipientSource } from '../../src/campaign/recipient-source';
-import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredVarsFor } from '../../src/campaign/spec';
+import { campaignSettings } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import {
   CAMPAIGN_FAILURE_TYPES,
   CAMPAIGN_MEMO,
   campaignControlSignal,
-  campaignWorkflowId,
+  campaignSpecQuery,
   cancelUpdate,
   chunkConsentSignal,
   chunkFailedSignal,
@@ -40,12 +36,13 @@ import {
   chunkParkedSignal,
   chunkReconcilingSignal,
   chunkSentSignal,
+  chunkUnparkedSignal,
   pauseUpdate,
   progressQuery,
   resumeUpdate,
   sendTaskQueueFromMemo,
 } from '../../src/contracts/campaign';
-import type { CampaignFailureDetails, CampaignResult, PollSummary } from '../../src/contracts/campaign';
+import type { CampaignResult, PollSummary } from '../../src/contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE, chunkControlSignal, chunkWorkflowId } from '../../src/contracts/chunk';
 import type { ChunkInput, ControlAction } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
@@ -53,10 +50,11 @@ import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, WORKFLOW_TASK_TIMEOUT_MS } from '
 import type { chunkWorkflow } from '../chunk/workflow';
 import { recordCampaignOutcome } from '../metrics';
 import { campaignDetails, chunkSummary } from './details';
-import { CampaignState, MAX_ISSUES } from './state';
-import type { CampaignCarry, CampaignPlan } from './state';
+import { prepare } from './prepare';
+import { CampaignState } from './state';
+import type { CampaignCarry } from './state';
 
-const { ensureTemplate, fetchPollResults, checkFallbackChannel } = proxyActivities<Activities>({
+const { fetchPollResults } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -68,17 +66,13 @@ const { describeChunk } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-/** Streams the whole recipient file once (heartbeating), so it gets a long timeout. */
-const { planRecipients } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
-
-/** Patch id: histories recorded before restarts adopted closed chunks replay without describeChunk. */
-const ADOPT_EXISTING_CHUNKS = 'adopt-existing-chunks';
-/** Patch id: histories recorded before the worker checked the fallback channel at start replay without it. */
-const CHECK_FALLBACK_CHANNEL = 'check-fallback-channel';
+/** Patch ids: histories recorded before each change replay without it. */
+const PATCHES = {
+  /** Restarts adopt closed chunks (describeChunk). */
+  adoptExistingChunks: 'adopt-existing-chunks',
+  /** Stricter spec checks, recipients before the template, the spec fingerprint memo, failing when nobody was reached. */
+  operatorFaults: 'operator-faults',
+} as const;
 
 /** Our own cap besides the server's continue-as-new suggestion. */
 const MAX_HISTORY_EVENTS = 10_000;
@@ -137,8 +131,12 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     state.chunkConsent(chunkIndex, consent);
     publish();
   });
-  setHandler(chunkParkedSignal, ({ chunkIndex, until, reason }) => {
-    state.chunkParked(chunkIndex, until, reason);
+  setHandler(chunkParkedSignal, ({ chunkIndex, until, reason, message, since }) => {
+    state.chunkParked(chunkIndex, { until, reason, message, since });
+    publish();
+  });
+  setHandler(chunkUnparkedSignal, ({ chunkIndex }) => {
+    state.chunkUnparked(chunkIndex);
     publish();
   });
   setHandler(chunkFailedSignal, ({ chunkIndex, reason }) => chunkFailed(chunkIndex, reason));
@@ -157,30 +155,22 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     await control(action);
   });
 
-  /** Ends the campaign before anything is sent, with every issue listed. */
-  const fail = (type: string, summary: string, issues: ValidationIssue[]): never => {
-    state.failed(issues);
-    publish();
-    const listed = issues.slice(0, 10).map((issue) => describeIssue(issue)).join('; ');
-    const more = issues.length > 10 ? `; and ${issues.length - 10} more` : '';
-    const details: CampaignFailureDetails = { issues: state.issues };
-    throw ApplicationFailure.create({ type, message: `${summary}: ${listed}${more}`, nonRetryable: true, details: [details] });
-  };
-
-  let current = spec;
+  let running = spec;
+  setHandler(campaignSpecQuery, () => running);
   if (!carry) {
     try {
-      current = await prepare(spec, state, fail);
+      running = await prepare(spec, { state, publish, rules: patched(PATCHES.operatorFaults) ? 'current' : 'v1' });
       recordCampaignOutcome('invalid', state.invalidRowsSkipped());
       publish();
     } catch (err) {
-      state.failed(); // e.g. the template conflicts with an existing one: visible in the search attribute
+      // e.g. the template conflicts with an existing one: the reason in the progress, the status in the search attribute
+      if (state.status !== 'failed') state.failed(undefined, innermostMessage(err));
       publish();
       throw err;
     }
   }
 
-  const settings = campaignSettings(current);
+  const settings = campaignSettings(running);
   const shouldContinueAsNew = () => {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || state.startedThisRun >= MAX_CHILDREN_PER_RUN;
@@ -194,9 +184,9 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       chunkIndex,
       templateId: state.templateId!,
       source,
-      pollConfig: current.poll,
+      pollConfig: running.poll,
       consentWindowMs: settings.consentWindowMs,
-      fallback: current.fallback,
+      fallback: running.fallback,
       parentWorkflowId: workflowInfo().workflowId,
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
@@ -217,7 +207,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       log.info('chunk workflow already started', { chunkIndex });
-      if (patched(ADOPT_EXISTING_CHUNKS)) await adoptExisting(chunkIndex);
+      if (patched(PATCHES.adoptExistingChunks)) await adoptExisting(chunkIndex);
     }
     // A pause or cancel accepted while the chunk was being started still reaches it.
     if (state.status === 'paused' || state.status === 'cancelling') await forward(state.status === 'paused' ? 'pause' : 'cancel', [chunkIndex]);
@@ -244,53 +234,19 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     if (state.allDone()) break;
     if (shouldContinueAsNew()) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof campaignWorkflow>(current, state.carry());
+      await continueAsNew<typeof campaignWorkflow>(running, state.carry());
     }
     await condition(() => windowOpen() || state.allDone() || shouldContinueAsNew());
   }
 
   const pollIds = state.pollSendRequestIds();
   const poll: PollSummary | undefined = pollIds.length > 0 ? await fetchPollResults({ sendRequestIds: pollIds }) : undefined;
-  state.close();
+  state.close({ failWhenNobodyReached: patched(PATCHES.operatorFaults) });
   recordCampaignOutcome('cancelled', state.cancelledBeforeStart());
   publish();
   await condition(allHandlersFinished);
-  return state.result(poll);
-}
-
-/** Everything that can be wrong is found here, before a single message is sent. Returns the spec to carry. */
-async function prepare(input: CampaignSpec, state: CampaignState, fail: (type: string, summary: string, issues: ValidationIssue[]) => never): Promise<CampaignSpec> {
-  const { spec, issues } = parseCampaignSpec(input);
-  const expectedId = spec ? campaignWorkflowId(spec.campaignId) : undefined;
-  if (expectedId && workflowInfo().workflowId !== expectedId) {
-    // Chunk ids derive from the campaign id: one campaign id must mean one campaign workflow.
-    issues.push({ path: 'campaignId', message: `start this campaign with workflow id "${expectedId}" (it is "${workflowInfo().workflowId}")` });
-  }
-  if (!spec || issues.length > 0) fail(CAMPAIGN_FAILURE_TYPES.invalidSpec, 'the campaign spec is invalid', issues.map((issue) => ({ field: issue.path || 'spec', message: issue.message })));
-  const valid = spec!;
-  const settings = campaignSettings(valid);
-
-  // Secrets, allowed hosts: only the worker knows them. A channel it cannot use fails the campaign here, before anything is sent.
-  if (valid.fallback && patched(CHECK_FALLBACK_CHANNEL)) await checkFallbackChannel({ channel: valid.fallback.channel, template: valid.fallback.text });
-  const template = await ensureTemplate(valid.template);
-  const requiredVars = requiredVarsFor(template.placeholders, valid.fallback);
-  const urlTemplates = template.urlTemplates ?? [];
-  const plan: Omit<CampaignPlan, 'validTotal' | 'invalidRows' | 'issues' | 'chunks'> = { templateId: template.templateId, isPoll: template.isPoll, chunkSize: settings.chunkSize };
-
-  if ('inline' in valid.recipients) {
-    const checked = checkInlineRecipients(valid.recipients.inline, requiredVars, urlTemplates);
-    if (checked.invalidCount > 0 && settings.onInvalidRows === 'abort') {
-      fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${checked.invalidCount} recipient(s) are invalid (onInvalidRows is "abort")`, checked.issues);
-    }
-    state.planned({ ...plan, validTotal: checked.recipients.length, invalidRows: checked.invalidCount, issues: checked.issues, chunks: chunkInline(checked.recipients, settings.chunkSize) });
-    // The inline list is now in the plan's chunks; do not carry it twice through continue-as-new.
-    return { ...valid, recipients: { inline: [] } };
-  }
-  const source = 'file' in valid.recipients ? { file: valid.recipients.file, format: valid.recipients.format ?? 'csv' } : valid.recipients;
-  const planned = await planRecipients({ campaignId: valid.campaignId, ...source, requiredVars, urlTemplates, chunkSize: settings.chunkSize, maxIssues: MAX_ISSUES });
-  if (planned.invalidCount > 0 && settings.onInvalidRows === 'abort') {
-    fail(CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${planned.invalidCount} row(s) of ${describeRecipientSource(source)} are invalid (onInvalidRows is "abort")`, planned.issues);
-  }
-  state.planned({ ...plan, validTotal: planned.valid, invalidRows: planned.invalidCount, issues: planned.issues, chunks: planned.chunks });
-  return valid;
+  const result = state.result(poll);
+  // Reaching nobody is not a success to read as green: the workflow fails, saying why, with the full account.
+  if (result.status === 'failed') throw ApplicationFailure.create({ type: CAMPAIGN_FAILURE_TYPES.nothingDelivered, message: state.failure!, nonRetryable: true, details: [result] });
+  return result;
 }

@@ -1,6 +1,7 @@
 // The chunk's "Current Details" in the Web UI: phase, send request, recipients per state.
 // PURE: no Temporal imports.
 import { consentLine } from '../../src/campaign/consent';
+import { PARK_REASON_TEXT } from '../../src/contracts/campaign';
 import type { ChunkProgress } from '../../src/contracts/chunk';
 import { table, thousands } from '../markdown';
 
@@ -9,6 +10,7 @@ export function chunkDetails(progress: ChunkProgress): string {
   const flags = [
     progress.paused && !progress.sendRequestId ? 'paused' : '',
     progress.cancelled ? 'cancelled' : '',
+    progress.blocked ? `held since ${progress.blocked.since}: ${PARK_REASON_TEXT[progress.blocked.reason]} (${progress.blocked.message}); next try at ${progress.blocked.retryAt}` : '',
     progress.retryAt ? `next attempt at ${progress.retryAt}` : '',
     progress.sendAttempts > 1 ? `${progress.sendAttempts} send attempts` : '',
     progress.run > 1 ? `run ${progress.run}` : '',

@@ -5,7 +5,7 @@ import { sendTaskQueueFromMemo } from '../../src/contracts/campaign';
 import { TASK_QUEUES } from '../../src/temporal/names';
 
 /** Short reads run as local activities: one history event each instead of a task round trip. */
-export const { readChunkPpnums, beginSend } = proxyLocalActivities<Activities>({
+export const { readChunkPpnums, readFollowUpOutcomes, beginSend } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });

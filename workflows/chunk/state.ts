@@ -10,8 +10,9 @@ import { countConsent, emptyConsent } from '../../src/campaign/consent';
 import type { ConsentStats } from '../../src/campaign/consent';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { FallbackOutcome, FallbackTrigger, OutcomeCounts, RecipientOutcome } from '../../src/campaign/outcomes';
+import { PARK_REASON_TEXT } from '../../src/contracts/campaign';
 import { CHUNK_ERROR_CODES } from '../../src/contracts/chunk';
-import type { ChunkEvent, ChunkPhase, ChunkProgress, ControlAction, RecipientRecord, RecipientSnapshot, RecipientState } from '../../src/contracts/chunk';
+import type { ChunkBlock, ChunkEvent, ChunkPhase, ChunkProgress, ConfigurationFaultDetails, ControlAction, RecipientRecord, RecipientSnapshot, RecipientState } from '../../src/contracts/chunk';
 
 export interface ChunkStateOptions {
   chunkIndex: number;
@@ -45,6 +46,10 @@ export interface ChunkCarry {
   log: HistoryLine[];
   recipients: Recipient[];
   consentReport?: ConsentReport;
+  /** A configuration fault holding the fallbacks (absent in carries from before faults held chunks). */
+  blocked?: ChunkBlock;
+  /** Our consent window has ended and late final events still apply (absent: no). */
+  acceptingLate?: boolean;
 }
 
 /** The consent figures last reported to the campaign, and when. */
@@ -69,6 +74,11 @@ const RANK: Record<RecipientState, number> = {
 };
 const FINAL_RANK = 5;
 
+/** Our consent window's own 'expired' (the API gave no final word yet): a late final event still replaces it. */
+function expiredByOurWindow(record: Recipient): boolean {
+  return record.outcome === 'expired' && (record.errorCode === CHUNK_ERROR_CODES.consentWindowEnded || record.errorCode === CHUNK_ERROR_CODES.noEvent);
+}
+
 export class ChunkState {
   sendRequestId?: string;
   /** When the send was accepted (ms): the consent window runs from here. */
@@ -80,6 +90,12 @@ export class ChunkState {
   cancelled = false;
   phase: ChunkPhase = 'reading';
   run = 1;
+  /** A configuration fault holding the send or the fallbacks. */
+  blocked?: ChunkBlock;
+  /** A resume arrived while blocked: try again now instead of at `blocked.retryAt`. */
+  wakeRequested = false;
+  /** Between the end of our consent window and the chunk's close: late final events still apply. */
+  private acceptingLate = false;
   private list: Recipient[] = [];
   private log: HistoryLine[] = [];
   private byPpnum = new Map<string, Recipient>();
@@ -109,16 +125,32 @@ export class ChunkState {
     chunk.phase = 'sent';
     chunk.log = carry.log;
     chunk.consentReport = carry.consentReport;
+    chunk.blocked = carry.blocked;
+    chunk.acceptingLate = carry.acceptingLate ?? false;
+    if (chunk.acceptingLate) chunk.phase = 'closing';
     chunk.index(carry.recipients);
-    // The previous run continued only with no fallback batch in flight: every recipient due one and without it is still due.
-    chunk.fallbackQueue = chunk.list.filter((r) => r.outcome !== undefined && r.fallback === undefined && chunk.callsForFallback(r.outcome));
+    // The previous run continued only with no fallback batch in flight: every recipient due one and
+    // without it is still due (but for expiries our window gave while late events may still replace them).
+    chunk.fallbackQueue = chunk.list.filter(
+      (r) => r.outcome !== undefined && r.fallback === undefined && chunk.callsForFallback(r.outcome) && !(chunk.acceptingLate && expiredByOurWindow(r)),
+    );
     return chunk;
   }
 
   /** Everything the next run needs; the chunk must be sent and have no fallback batch in flight. */
   carry(): ChunkCarry {
     if (this.sendRequestId === undefined || this.sentAt === undefined) throw new Error('only a sent chunk continues as new');
-    return { run: this.run + 1, sendRequestId: this.sendRequestId, sentAt: this.sentAt, sendAttempts: this.sendAttempts, log: this.log, recipients: this.list, consentReport: this.consentReport };
+    return {
+      run: this.run + 1,
+      sendRequestId: this.sendRequestId,
+      sentAt: this.sentAt,
+      sendAttempts: this.sendAttempts,
+      log: this.log,
+      recipients: this.list,
+      consentReport: this.consentReport,
+      ...(this.blocked ? { blocked: this.blocked } : {}),
+      ...(this.acceptingLate ? { acceptingLate: true } : {}),
+    };
   }
 
   // ------------------------------------------------------------ before the send
@@ -137,9 +169,13 @@ export class ChunkState {
     return this.list.map((r) => r.ppnum);
   }
 
-  /** Pause and cancel only matter before the send; afterwards outcomes are followed to the end. Returns whether it applied. */
+  /**
+   * Pause and cancel only matter before the send; afterwards outcomes are followed to the end. A
+   * resume also wakes a chunk held by a configuration fault (send or fallbacks). Returns whether it applied.
+   */
   control(action: ControlAction): boolean {
-    if (this.sendRequestId !== undefined) return false;
+    if (action === 'resume' && this.blocked) this.wakeRequested = true;
+    if (this.sendRequestId !== undefined) return action === 'resume' && this.wakeRequested;
     if (action === 'pause') this.paused = true;
     else if (action === 'resume') this.paused = false;
     else this.cancelled = true;
@@ -156,16 +192,41 @@ export class ChunkState {
     this.phase = 'sending';
   }
 
-  /** The CreateSendRequest call is going out now. */
+  /** The CreateSendRequest call is going out now (quietly while a fault holds it: one history entry per fault, not per retry). */
   markSending(): void {
-    this.markAll('sending', `send attempt ${this.sendAttempts}`);
+    this.markAll('sending', `send attempt ${this.sendAttempts}`, this.blocked !== undefined);
   }
 
   /** Nothing was accepted; the next attempt waits until `retryAt`. */
   refused(codeName: string, retryAt: string): void {
+    this.unblock();
     this.markAll('queued', `refused (${codeName})`);
     this.retryAt = retryAt;
     this.phase = 'waiting_retry';
+  }
+
+  /**
+   * A configuration fault (credentials, permission, template, host, fallback channel) holds the
+   * chunk: nothing was accepted, nobody's outcome changes, and it tries again at `retryAt`.
+   * Returns whether this is a new fault (the first, or another reason), which the campaign is told of.
+   */
+  blockedBy(fault: Pick<ConfigurationFaultDetails, 'reason' | 'codeName' | 'message'>, retryAt: string): boolean {
+    const fresh = this.blocked?.reason !== fault.reason || this.blocked.codeName !== fault.codeName;
+    this.blocked = { reason: fault.reason, codeName: fault.codeName, message: fault.message, since: fresh ? iso(this.now()) : this.blocked!.since, retryAt };
+    this.wakeRequested = false;
+    this.phase = 'blocked';
+    // Before the send, its recipients go back to queued (quietly after the first time); nobody's outcome changes.
+    if (this.sendRequestId === undefined) this.markAll('queued', `held: ${PARK_REASON_TEXT[fault.reason]} (${fault.codeName})`, !fresh);
+    return fresh;
+  }
+
+  /** The fault cleared (the call got through, whatever its answer). Returns whether one was holding the chunk. */
+  unblock(): boolean {
+    const was = this.blocked !== undefined;
+    this.blocked = undefined;
+    this.wakeRequested = false;
+    if (was && this.phase === 'blocked') this.phase = this.sendRequestId === undefined && !this.allSettled() ? 'sending' : 'fallback';
+    return was;
   }
 
   retryDue(): void {
@@ -174,10 +235,12 @@ export class ChunkState {
 
   /** The request will never be accepted as it is: every recipient ends with `outcome`. */
   rejected(outcome: RecipientOutcome, codeName: string, message: string): void {
+    this.unblock();
     this.finishAll(outcome, codeName, `request rejected: ${message}`);
   }
 
   reconciling(): void {
+    this.unblock();
     this.phase = 'reconciling';
   }
 
@@ -188,6 +251,7 @@ export class ChunkState {
 
   /** The send request exists (accepted, or adopted after reconciliation). */
   accepted(sendRequestId: string, how: string): void {
+    this.unblock();
     this.sendRequestId = sendRequestId;
     this.sentAt = this.now();
     this.markAll('sent', `${how}: ${sendRequestId}`);
@@ -222,20 +286,40 @@ export class ChunkState {
   }
 
   /**
-   * At the end of the consent window: still waiting for consent → expired; sent (or granted) but
-   * no final event ever came → failed with NO_EVENT (we cannot claim a delivery we never saw).
+   * At the end of our consent window, whoever has no final outcome is expired: still waiting for
+   * consent (CONSENT_WINDOW_ENDED), or sent without a final event (NO_EVENT). Never 'failed': the
+   * window ending says nothing bad about the recipient. Until `closeLateEvents`, a late final
+   * event (a delivery, a denial) still replaces this expiry; their fallbacks wait until then.
+   * `noEventFails`: the rule of histories recorded before (NO_EVENT failed, everything final at once).
    */
-  expireUnsettled(): void {
+  expireUnsettled(options: { noEventFails?: boolean } = {}): void {
     const at = this.now();
     for (const record of this.list) {
       if (record.outcome !== undefined) continue;
-      const expired = record.state === 'pending_consent';
-      record.state = expired ? 'expired' : 'failed';
-      record.errorCode = expired ? CHUNK_ERROR_CODES.consentWindowEnded : CHUNK_ERROR_CODES.noEvent;
-      if (expired && record.consent === 'asked') record.consent = 'expired';
-      record.history.push([at, expired ? 'consent window ended' : 'no final event by the end of the consent window']);
-      this.settle(record, expired ? 'expired' : 'failed');
+      const waitingForConsent = record.state === 'pending_consent';
+      const outcome: RecipientOutcome = waitingForConsent || !options.noEventFails ? 'expired' : 'failed';
+      record.state = outcome;
+      record.errorCode = waitingForConsent ? CHUNK_ERROR_CODES.consentWindowEnded : CHUNK_ERROR_CODES.noEvent;
+      if (waitingForConsent && record.consent === 'asked') record.consent = 'expired';
+      record.history.push([at, waitingForConsent ? 'consent window ended' : 'no final event by the end of the consent window']);
+      if (options.noEventFails) this.settle(record, outcome);
+      else record.outcome = outcome;
     }
+    this.acceptingLate = !options.noEventFails && this.list.some(expiredByOurWindow);
+    if (this.acceptingLate) this.phase = 'closing';
+  }
+
+  /** Expired by our window, and still open to a late final event. */
+  hasLateOpen(): boolean {
+    return this.acceptingLate && this.list.some(expiredByOurWindow);
+  }
+
+  /** The grace after the window is over: the window's expiries are final, and get their fallbacks by policy. */
+  closeLateEvents(): void {
+    if (!this.acceptingLate) return;
+    this.acceptingLate = false;
+    if (!this.callsForFallback('expired')) return;
+    for (const record of this.list) if (expiredByOurWindow(record)) this.queueFallback(record);
   }
 
   unsettledPpnums(): string[] {
@@ -256,6 +340,23 @@ export class ChunkState {
   nextFallbackBatch(max: number): { ppnum: string; outcome: RecipientOutcome }[] {
     if (this.fallbackQueue.length > 0) this.phase = 'fallback';
     return this.fallbackQueue.splice(0, max).map((record) => ({ ppnum: record.ppnum, outcome: record.outcome! }));
+  }
+
+  /** A batch the channel could not take (a configuration fault): back to the front of the queue. */
+  requeueFallbacks(batch: readonly { ppnum: string }[]): void {
+    const records = batch.map((item) => this.byPpnum.get(item.ppnum)).filter((record): record is Recipient => record !== undefined);
+    this.fallbackQueue.unshift(...records.filter((record) => record.fallback === undefined && !this.fallbackQueue.includes(record)));
+  }
+
+  /**
+   * A follow-up that retries fallbacks only: the recipients arrive with their final outcome from the
+   * original campaign (they are not messaged again), and each gets its fallback once more.
+   */
+  loadForFallback(items: readonly { ppnum: string; outcome: RecipientOutcome }[], note: string): void {
+    this.index(items.map(({ ppnum, outcome }) => ({ ppnum, state: outcome, outcome, history: [] })));
+    this.log.push([this.now(), note]);
+    this.fallbackQueue = [...this.list];
+    this.phase = 'fallback';
   }
 
   recordFallback(ppnum: string, status: FallbackOutcome, error?: string): void {
@@ -334,6 +435,7 @@ export class ChunkState {
       counts: this.counts(),
       sendAttempts: this.sendAttempts,
       retryAt: this.retryAt,
+      ...(this.blocked ? { blocked: this.blocked } : {}),
       paused: this.paused,
       cancelled: this.cancelled,
       consent: this.consent(),
@@ -399,7 +501,8 @@ export class ChunkState {
 
   /** A grant or denial: after being asked it is a decision (with its time); without, a denial is one made before. */
   private decided(record: Recipient, decision: 'granted' | 'denied', at: number | undefined): void {
-    if (record.consent === 'asked') {
+    // A decision after our window ended (a late event) replaces the window's 'expired'.
+    if (record.consent === 'asked' || (record.consent === 'expired' && this.acceptingLate)) {
       record.consent = decision;
       if (at !== undefined && record.askedAt !== undefined) record.consentDecisionMs = Math.max(0, at - record.askedAt);
       record.askedAt = undefined;
@@ -409,16 +512,22 @@ export class ChunkState {
   }
 
   private move(record: Recipient, state: RecipientState, event: string, errorCode?: string): void {
-    if (record.outcome !== undefined || RANK[state] <= RANK[record.state]) return;
+    const late = this.acceptingLate && RANK[state] === FINAL_RANK && expiredByOurWindow(record);
+    if (!late && (record.outcome !== undefined || RANK[state] <= RANK[record.state])) return;
     record.state = state;
-    record.history.push([this.now(), event]);
+    record.history.push([this.now(), late ? `${event} (after the consent window)` : event]);
     if (errorCode) record.errorCode = errorCode;
+    else if (late) delete record.errorCode;
     if (RANK[state] === FINAL_RANK) this.settle(record, state as RecipientOutcome);
   }
 
   private settle(record: Recipient, outcome: RecipientOutcome): void {
     record.outcome = outcome;
-    if (this.callsForFallback(outcome) && record.fallback === undefined) this.fallbackQueue.push(record);
+    if (this.callsForFallback(outcome)) this.queueFallback(record);
+  }
+
+  private queueFallback(record: Recipient): void {
+    if (record.fallback === undefined && !this.fallbackQueue.includes(record)) this.fallbackQueue.push(record);
   }
 
   /** Whether a send-bookkeeping line applies to every recipient alike (before any has an outcome). */
@@ -426,11 +535,15 @@ export class ChunkState {
     return this.list.every((record) => record.outcome === undefined);
   }
 
-  /** Moves every recipient without an outcome to `state` (send bookkeeping). */
-  private markAll(state: RecipientState, event: string): void {
+  /** Moves every recipient without an outcome to `state` (send bookkeeping); `quiet` leaves their history alone. */
+  private markAll(state: RecipientState, event: string, quiet = false): void {
     const at = this.now();
     const moving = this.list.filter((record) => record.outcome === undefined && record.state !== state);
     if (moving.length === 0) return;
+    if (quiet) {
+      for (const record of moving) record.state = state;
+      return;
+    }
     const shared = moving.length === this.list.length;
     if (shared) this.log.push([at, event]);
     for (const record of moving) {

@@ -1,62 +1,37 @@
 // Chunk workflow (id campaign/<id>/chunk/<n>): one CreateSendRequest of at most 1,000 recipients,
 // and those recipients' outcomes until each has a final one and, by policy, a fallback. The
-// recipients' state machine is ChunkState (state.ts); this file is the Temporal shell around it.
-//
-// Exactly once: the workflow decides every retry of the send itself (the activity runs once per
-// attempt). Refused → wait the server's hint on a workflow timer and try again; rejected → the
-// recipients are invalid/failed; ambiguous or timed out → reconcile (adopt the accepted request, or
-// resend only when reconciliation is certain nothing was accepted).
+// recipients' state machine is ChunkState (state.ts); this file is the Temporal shell around it,
+// with the send (send.ts), the fallbacks (fallbacks.ts) and the activity proxies (proxies.ts) beside it.
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
-  TimeoutFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
-  log,
   patched,
   setCurrentDetails,
   setHandler,
   sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { CONSENT_REPORTS_PER_WINDOW, chunkConsentSignal, chunkFailedSignal, chunkFinishedSignal, chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal } from '../../src/contracts/campaign';
-import type { ChunkFailedPayload, ChunkFinishedPayload, ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
-import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, decodeBatch, decodeSendFailure, deliveryBatchSignal, deliveryEventsSignal, fromDeliveryEvents } from '../../src/contracts/chunk';
-import type { ChunkInput, ChunkResult, SendFailure } from '../../src/contracts/chunk';
+import { CONSENT_REPORTS_PER_WINDOW, chunkConsentSignal, chunkFailedSignal, chunkFinishedSignal } from '../../src/contracts/campaign';
+import type { ChunkFailedPayload, ChunkFinishedPayload } from '../../src/contracts/campaign';
+import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, chunkSourceQuery, decodeBatch, deliveryBatchSignal, deliveryEventsSignal, fromDeliveryEvents } from '../../src/contracts/chunk';
+import type { ChunkInput, ChunkResult } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
-import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
-import { OutcomeMetrics, recordReconcileResult, recordRefusal, recordSendResult } from '../metrics';
+import { OutcomeMetrics } from '../metrics';
 import { chunkDetails } from './details';
-import { beginSend, readChunkPpnums, reconcileSend, sendActivities, sendFallbacks, sendFallbacksLocally, snapshotOutcomes } from './proxies';
+import { dispatchFallbacks } from './fallbacks';
+import { CHUNK_PATCHES } from './patches';
+import { readChunkPpnums, readFollowUpOutcomes, snapshotOutcomes } from './proxies';
+import { signalCampaign } from './report';
+import { send } from './send';
 import { ChunkState } from './state';
 import type { ChunkCarry } from './state';
 
-/** A refused send waiting longer than this parks the campaign (visible to the user). */
-const PARK_AFTER_MS = 60_000;
-const MAX_BACKOFF_MS = 60_000;
-const FALLBACK_BATCH = 100;
-
-/** Patch ids: histories recorded before each change replay without it. */
-const PATCHES = {
-  /** Chunks report their own failure by signal (the campaign may have continued as new). */
-  reportChunkFailure: 'report-chunk-failure',
-  /** GetSendRequestStatus for the unsettled before the consent window closes. */
-  snapshotBeforeExpiry: 'snapshot-before-expiry',
-  /** A reconciling chunk tells the campaign, which lets another chunk into the window meanwhile. */
-  reconcileOutsideWindow: 'reconcile-outside-window',
-  /** A long trickle of events: continue as new (ChunkCarry) when Temporal suggests it. */
-  continueAsNew: 'chunk-continue-as-new',
-  /** Fallback batches as local activities. */
-  localFallbacks: 'local-fallbacks',
-  /** Consent figures reported to the campaign while outcomes come in. */
-  consentReports: 'consent-reports',
-} as const;
+/** After our consent window, late final events still apply for this long (at most the window itself). */
+const LATE_EVENTS_GRACE_MS = 5 * 60_000;
 
 /** `carry`: this chunk continued as new while following outcomes (the send is done). */
 export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Promise<ChunkResult> {
@@ -82,11 +57,12 @@ export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Prom
   });
   setHandler(chunkRecipientsQuery, () => chunk.recipients());
   setHandler(chunkProgressQuery, () => chunk.progress());
+  setHandler(chunkSourceQuery, () => input.source);
   try {
     return await runChunk(chunk, input, show, carry !== undefined);
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err; // not a failure: the chunk goes on in its next run
-    if (patched(PATCHES.reportChunkFailure)) {
+    if (patched(CHUNK_PATCHES.reportChunkFailure)) {
       const payload: ChunkFailedPayload = { chunkIndex: input.chunkIndex, reason: innermostMessage(err) };
       await CancellationScope.nonCancellable(() => signalCampaign(input, (campaign) => campaign.signal(chunkFailedSignal, payload)));
     }
@@ -94,17 +70,28 @@ export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Prom
   }
 }
 
+/** Asked only where the code differs, so a chunk that never gets there records no marker. */
+const current = () => patched(CHUNK_PATCHES.operatorFaults);
+
 async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, continued: boolean): Promise<ChunkResult> {
-  if (!continued) {
-    chunk.load(input.source.kind === 'inline' ? input.source.recipients.map((r) => r.ppnum) : await readChunkPpnums(input.source));
+  const { source } = input;
+  if (!continued && source.kind === 'followUp' && source.outcome === 'fallback-failed') {
+    // A follow-up for fallbacks only: nobody is messaged on Ppoppo again.
+    chunk.loadForFallback(await readFollowUpOutcomes(source), `fallback retried for campaign ${source.campaignId}`);
     show();
-    if (chunk.size > 0) await send(chunk, input, show);
-  }
-  if (chunk.sendRequestId === undefined) {
-    chunk.finishUnsent(); // cancelled, or already settled by a rejection
-    await dispatchFallbacks(chunk, input, show); // a rejected request's 'failed' recipients, if the policy says so
+    await dispatchFallbacks(chunk, input, show, current);
   } else {
-    await followOutcomes(chunk, input, show);
+    if (!continued) {
+      chunk.load(source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : await readChunkPpnums(source));
+      show();
+      if (chunk.size > 0) await send(chunk, input, show);
+    }
+    if (chunk.sendRequestId === undefined) {
+      chunk.finishUnsent(); // cancelled, or already settled by a rejection
+      await dispatchFallbacks(chunk, input, show, current); // a rejected request's 'failed' recipients, if the policy says so
+    } else {
+      await followOutcomes(chunk, input, show);
+    }
   }
 
   chunk.finish();
@@ -116,81 +103,11 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
   return { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts, consent: finished.consent };
 }
 
-/** Sends once, retrying only when it is certain nothing was accepted; ends with a send request id, or none (cancelled/rejected). */
-async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
-  const { createSendRequest } = sendActivities();
-  const ppnums = chunk.ppnums();
-  for (let attempt = 1; ; attempt++) {
-    if (chunk.paused) {
-      chunk.holdForPause();
-      show();
-    }
-    await condition(() => !chunk.paused || chunk.cancelled);
-    if (chunk.cancelled) return;
-    chunk.beginAttempt(attempt);
-    show();
-    // A fresh cursor per attempt is enough: earlier attempts are known to have been accepted nowhere.
-    const { cursorBefore } = await beginSend();
-    if (chunk.paused || chunk.cancelled) continue; // arrived while taking the cursor: act before sending
-    chunk.markSending();
-    show();
-    let failure: SendFailure;
-    try {
-      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig });
-      recordSendResult('accepted');
-      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show);
-    } catch (err) {
-      failure = sendFailureOf(err);
-      if (failure.kind !== 'empty') recordSendResult(failure.kind);
-    }
-    if (failure.kind === 'refused') {
-      const waitMs = failure.retryAfterMs ?? backoff(attempt);
-      const until = new Date(Date.now() + waitMs).toISOString();
-      chunk.refused(failure.codeName, until);
-      recordRefusal(failure.codeName, waitMs);
-      show();
-      if (failure.quota || waitMs > PARK_AFTER_MS) {
-        const parked: ChunkParkedPayload = { chunkIndex: input.chunkIndex, until, reason: failure.quota ? 'quota' : 'rate' };
-        await signalCampaign(input, (campaign) => campaign.signal(chunkParkedSignal, parked));
-      }
-      // Exactly the server's hint; a cancel ends the wait at once.
-      await condition(() => chunk.cancelled, waitMs);
-      chunk.retryDue();
-      continue;
-    }
-    if (failure.kind === 'rejected') {
-      chunk.rejected(failure.codeName === 'INVALID_ARGUMENT' ? 'invalid' : 'failed', failure.codeName, failure.message);
-      show();
-      return;
-    }
-    if (failure.kind === 'empty') return;
-    // Ambiguous (INTERNAL, deadline, lost connection) or the activity timed out (worker died):
-    // the request may have been accepted. Look before sending again.
-    chunk.reconciling();
-    show();
-    const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
-    const told = patched(PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
-    const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums, templateId: input.templateId });
-    await told;
-    recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
-    if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
-    chunk.notAccepted();
-    show();
-    await sleep(backoff(attempt));
-  }
-}
-
-async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void): Promise<void> {
-  chunk.accepted(sendRequestId, how);
-  upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
-  show();
-  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId, recipients: chunk.size };
-  await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
-}
-
 /**
  * Applies events until every recipient has an outcome or the consent window (from the send) ends,
- * dispatching fallbacks as soon as outcomes named by the policy appear.
+ * dispatching fallbacks as soon as outcomes named by the policy appear, reporting consent figures
+ * to the campaign, and continuing as new on a day-long trickle. After the window, a late final
+ * event (a denial, a delivery) still replaces our expiry for a short grace.
  */
 async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
   const deadline = (chunk.sentAt ?? Date.now()) + input.consentWindowMs;
@@ -202,87 +119,52 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   const reportDue = () => (canReport !== false ? chunk.consentReportDue(reportEveryMs) : undefined);
   /** The workflow task that last sent fallbacks as local activities (their results are recorded when it completes). */
   let fallbacksInTask = -1;
+  const dispatch = async () => {
+    if (await dispatchFallbacks(chunk, input, show, current)) fallbacksInTask = workflowInfo().historyLength;
+  };
+  /** A day-long trickle of events: go on in a fresh run with compact state (no fallback batch is in flight here). */
+  const continueIfDue = async () => {
+    if (!(continueDue() && (canContinue ??= patched(CHUNK_PATCHES.continueAsNew)))) return;
+    // The server refuses to continue a run whose new signals are unseen, and would drop this task's
+    // local-activity results with it (fallbacks sent twice): record them in a task of their own first.
+    if (fallbacksInTask === workflowInfo().historyLength) await sleep(1);
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof chunkWorkflow>(input, chunk.carry());
+  };
   for (;;) {
-    if (await dispatchFallbacks(chunk, input, show)) fallbacksInTask = workflowInfo().historyLength;
+    await dispatch();
     if (chunk.allSettled()) break;
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
-    // A day-long trickle of events: go on in a fresh run with compact state (no fallback batch is in flight here).
-    if (continueDue() && (canContinue ??= patched(PATCHES.continueAsNew))) {
-      // The server refuses to continue a run whose new signals are unseen, and would drop this task's
-      // local-activity results with it (fallbacks sent twice): record them in a task of their own first.
-      if (fallbacksInTask === workflowInfo().historyLength) await sleep(1);
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof chunkWorkflow>(input, chunk.carry());
-    }
+    await continueIfDue();
     const report = reportDue();
-    if (report && (canReport ??= patched(PATCHES.consentReports))) {
+    if (report && (canReport ??= patched(CHUNK_PATCHES.consentReports))) {
       chunk.consentReported(report);
       await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report }));
     }
     await condition(() => chunk.allSettled() || chunk.hasFallbacksDue() || continueDue() || reportDue() !== undefined, remaining);
   }
-  // Before declaring anyone expired, ask the API itself: the stream may be late (listener down).
-  if (!chunk.allSettled() && chunk.sendRequestId !== undefined && patched(PATCHES.snapshotBeforeExpiry)) {
-    chunk.applySnapshot(await snapshotOutcomes({ sendRequestId: chunk.sendRequestId, ppnums: chunk.unsettledPpnums() }));
-  }
-  chunk.expireUnsettled();
-  show();
-  await dispatchFallbacks(chunk, input, show);
-}
-
-/** Sends the fallbacks that are due, in batches; returns whether there were any. */
-async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<boolean> {
-  const fallback = input.fallback;
-  const any = fallback !== undefined && chunk.hasFallbacksDue();
-  while (fallback && chunk.hasFallbacksDue()) {
-    // Taken off the queue before the activity is scheduled: a recipient is never dispatched twice.
-    const batch = chunk.nextFallbackBatch(FALLBACK_BATCH);
-    show();
-    const vars = input.source.kind === 'inline' ? new Map(input.source.recipients.map((r) => [r.ppnum, r.vars])) : undefined;
-    const items = batch.map((record) => ({ ppnum: record.ppnum, outcome: record.outcome, vars: vars?.get(record.ppnum) }));
-    try {
-      const results = await (patched(PATCHES.localFallbacks) ? sendFallbacksLocally : sendFallbacks)({
-        campaignId: input.campaignId,
-        chunkIndex: input.chunkIndex,
-        channel: fallback.channel,
-        template: fallback.text,
-        items,
-        // File, URL and PostgreSQL sources: the activity reads the vars itself, so they never enter this history.
-        source: input.source.kind === 'inline' ? undefined : input.source,
-      });
-      const byPpnum = new Map(results.map((result) => [result.ppnum, result]));
-      for (const record of batch) {
-        const result = byPpnum.get(record.ppnum);
-        chunk.recordFallback(record.ppnum, result?.status === 'sent' ? 'sent' : 'failed', result?.error);
-      }
-    } catch (err) {
-      log.warn('fallback batch failed', { chunkIndex: input.chunkIndex, recipients: batch.length, error: innermostMessage(err) });
-      for (const record of batch) chunk.recordFallback(record.ppnum, 'failed', 'fallback activity failed');
+  const graceMs = Math.min(input.consentWindowMs, LATE_EVENTS_GRACE_MS);
+  // A run that continued as new during the grace goes on with it, counted from the window's end.
+  let closeAt = deadline + graceMs;
+  if (!chunk.hasLateOpen()) {
+    // Before declaring anyone expired, ask the API itself: the stream may be late (listener down).
+    if (!chunk.allSettled() && chunk.sendRequestId !== undefined && patched(CHUNK_PATCHES.snapshotBeforeExpiry)) {
+      chunk.applySnapshot(await snapshotOutcomes({ sendRequestId: chunk.sendRequestId, ppnums: chunk.unsettledPpnums() }));
     }
+    const lateEvents = !chunk.allSettled() && current();
+    chunk.expireUnsettled({ noEventFails: !lateEvents });
     show();
+    closeAt = Date.now() + graceMs;
   }
-  return any;
-}
-
-/** What a failed createSendRequest means for the chunk; a timeout (worker died mid-call) is ambiguous. */
-function sendFailureOf(err: unknown): SendFailure {
-  if (!(err instanceof ActivityFailure)) throw err;
-  const cause = err.cause;
-  if (cause instanceof TimeoutFailure || !(cause instanceof ApplicationFailure)) return { kind: 'ambiguous' };
-  return decodeSendFailure(cause.type, cause.details?.[0], cause.message);
-}
-
-/** 1 s, 2 s, 4 s ... capped at a minute: used when the server gave no retry hint. */
-function backoff(attempt: number): number {
-  return Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** (attempt - 1));
-}
-
-/** Signals the campaign by workflow id (survives its continue-as-new); a missing campaign is only logged. */
-async function signalCampaign(input: ChunkInput, send: (campaign: ReturnType<typeof getExternalWorkflowHandle>) => Promise<void>): Promise<void> {
-  try {
-    await send(getExternalWorkflowHandle(input.parentWorkflowId));
-  } catch (err) {
-    log.warn('could not signal the campaign workflow', { campaign: input.parentWorkflowId, error: innermostMessage(err) });
+  while (chunk.hasLateOpen()) {
+    await dispatch(); // a late denial gets its fallback at once
+    const remaining = closeAt - Date.now();
+    if (remaining <= 0) break;
+    await continueIfDue();
+    await condition(() => !chunk.hasLateOpen() || chunk.hasFallbacksDue() || continueDue(), remaining);
   }
+  chunk.closeLateEvents();
+  show();
+  await dispatch();
 }

@@ -4,6 +4,7 @@
 // The server ends streams after N events / T ms (and on POST /inspect/faults {cutStreamsNow}) so
 // client reconnection gets exercised. A client that cannot keep up with live events is switched
 // back to paging from the DB until it has caught up, so memory stays bounded.
+import { Metadata } from '@grpc/grpc-js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { isValid } from 'ulid';
 import type { SendRequestEvent, StreamSendRequestEventsReq } from '../../api/gen/ppoppo/external/v1/external';
@@ -42,6 +43,8 @@ export class EventStreams {
     const { sendRequestId, afterEventId } = call.request;
     if (afterEventId && !isValid(afterEventId)) throw invalid('after_event_id is not a valid event id');
     if (sendRequestId && this.store.request(sendRequestId)?.app_id !== appId) throw notFound('Send request not found');
+    // Response headers at once, as the real API's server does: the client knows the stream is open before any event.
+    call.sendMetadata(new Metadata());
     const filter = { appId, sendRequestId: sendRequestId || undefined };
     const { streamMaxEvents, streamMaxMs } = this.config;
 

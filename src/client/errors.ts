@@ -1,0 +1,79 @@
+// The errors CampaignClient throws: each says, in plain words, what happened and what to do.
+// The CLI maps them to exit codes (src/cli/main.ts); app code can tell them apart by class.
+import { campaignWorkflowId } from '../contracts/campaign';
+import type { SpecIssue } from '../campaign/spec';
+
+/** The spec failed parseCampaignSpec; `issues` lists every problem by JSON path. */
+export class InvalidSpecError extends Error {
+  constructor(readonly issues: SpecIssue[]) {
+    super(`invalid campaign spec:\n${issues.map((issue) => `  ${issue.path || '(spec)'}: ${issue.message}`).join('\n')}`);
+    this.name = 'InvalidSpecError';
+  }
+}
+
+/** No campaign with this id exists on the server. */
+export class CampaignNotFoundError extends Error {
+  constructor(readonly campaignId: string) {
+    super(`no campaign "${campaignId}" (workflow ${campaignWorkflowId(campaignId)} not found)`);
+    this.name = 'CampaignNotFoundError';
+  }
+}
+
+/**
+ * The campaign id is taken by a campaign with a different spec. `differences` names the top-level
+ * fields that differ; nothing was started.
+ */
+export class SpecMismatchError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly differences: string[],
+    readonly existing: { status: string; summary?: string },
+    readonly hint: string,
+  ) {
+    const summary = existing.summary ? `\n  existing: ${existing.summary}` : '';
+    super(`campaign ${campaignId} already exists (${existing.status}) with a different spec: ${differences.length > 0 ? `it differs in ${differences.join(', ')}` : 'it differs'}${summary}\n${hint}`);
+    this.name = 'SpecMismatchError';
+  }
+}
+
+/** A control the campaign's state does not allow (the update's validator refused it, saying why). */
+export class ControlRefusedError extends Error {
+  constructor(
+    readonly campaignId: string,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'ControlRefusedError';
+  }
+}
+
+/** The campaign has finished: there is nothing to pause, resume or cancel. */
+export class CampaignFinishedError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly action: string,
+    readonly status: string,
+  ) {
+    super(`cannot ${action} campaign ${campaignId}: it has finished (${status})`);
+    this.name = 'CampaignFinishedError';
+  }
+}
+
+/** The campaign workflow failed; `reasons` is the cause chain, outermost first. */
+export class CampaignFailedError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly reasons: string[],
+  ) {
+    super(`campaign ${campaignId} failed: ${reasons.join(': ')}`);
+    this.name = 'CampaignFailedError';
+  }
+}
+
+/** A follow-up asked for a campaign that is still running (its outcomes are not final yet). */
+export class CampaignStillRunningError extends Error {
+  constructor(readonly campaignId: string) {
+    super(`campaign ${campaignId} is still running: retry its recipients once it has finished`);
+    this.name = 'CampaignStillRunningError';
+  }
+}

@@ -1,0 +1,125 @@
+// The chunk's one CreateSendRequest, exactly once. The workflow decides every retry itself (the
+// activity runs once per attempt): refused → wait the server's hint on a workflow timer and try
+// again; rejected → the recipients are invalid/failed; a configuration fault → hold (the campaign
+// parks), try again with backoff or when resumed, nobody's outcome touched; ambiguous or timed out →
+// reconcile (adopt the accepted request, or resend only when certain nothing was accepted).
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, condition, patched, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal } from '../../src/contracts/campaign';
+import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
+import { decodeSendFailure } from '../../src/contracts/chunk';
+import type { ChunkInput, SendFailure } from '../../src/contracts/chunk';
+import type { RecipientOutcome } from '../../src/campaign/outcomes';
+import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
+import { backoff } from '../activity-faults';
+import { recordReconcileResult, recordRefusal, recordSendResult } from '../metrics';
+import { CHUNK_PATCHES } from './patches';
+import { beginSend, reconcileSend, sendActivities } from './proxies';
+import { reportBlocked, signalCampaign } from './report';
+import type { ChunkState } from './state';
+
+/** A refused send waiting longer than this parks the campaign (visible to the user). */
+const PARK_AFTER_MS = 60_000;
+const MAX_BACKOFF_MS = 60_000;
+/** A configuration fault is tried again after 2 s, 4 s … at most every 5 minutes (or at once on resume). */
+const BLOCKED_FIRST_RETRY_MS = 2_000;
+const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
+
+/** Sends once, retrying only when it is certain nothing was accepted; ends with a send request id, or none (cancelled/rejected). */
+export async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
+  const { createSendRequest } = sendActivities();
+  const ppnums = chunk.ppnums();
+  let blockedTries = 0;
+  for (let attempt = 1; ; attempt++) {
+    if (chunk.paused) {
+      chunk.holdForPause();
+      show();
+    }
+    await condition(() => !chunk.paused || chunk.cancelled);
+    if (chunk.cancelled) return;
+    chunk.beginAttempt(attempt);
+    show();
+    // A fresh cursor per attempt is enough: earlier attempts are known to have been accepted nowhere.
+    const { cursorBefore } = await beginSend();
+    if (chunk.paused || chunk.cancelled) continue; // arrived while taking the cursor: act before sending
+    chunk.markSending();
+    show();
+    let failure: SendFailure;
+    try {
+      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig });
+      recordSendResult('accepted');
+      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show);
+    } catch (err) {
+      failure = sendFailureOf(err);
+      if (failure.kind !== 'empty' && failure.kind !== 'blocked') recordSendResult(failure.kind);
+    }
+    if (failure.kind === 'blocked') {
+      // Credentials, permission, template or host: nothing was accepted and nobody is at fault.
+      blockedTries += 1;
+      const waitMs = failure.retryAfterMs ?? backoff(blockedTries, BLOCKED_FIRST_RETRY_MS, BLOCKED_MAX_RETRY_MS);
+      if (chunk.blockedBy(failure, new Date(Date.now() + waitMs).toISOString())) await reportBlocked(input, chunk);
+      show();
+      await condition(() => chunk.cancelled || chunk.wakeRequested, waitMs);
+      continue;
+    }
+    blockedTries = 0;
+    if (failure.kind === 'refused') {
+      const waitMs = failure.retryAfterMs ?? backoff(attempt, 1_000, MAX_BACKOFF_MS);
+      const until = new Date(Date.now() + waitMs).toISOString();
+      chunk.refused(failure.codeName, until);
+      recordRefusal(failure.codeName, waitMs);
+      show();
+      if (failure.quota || waitMs > PARK_AFTER_MS) {
+        const parked: ChunkParkedPayload = { chunkIndex: input.chunkIndex, until, reason: failure.quota ? 'quota' : 'rate' };
+        await signalCampaign(input, (campaign) => campaign.signal(chunkParkedSignal, parked));
+      }
+      // Exactly the server's hint; a cancel ends the wait at once.
+      await condition(() => chunk.cancelled, waitMs);
+      chunk.retryDue();
+      continue;
+    }
+    if (failure.kind === 'rejected') {
+      chunk.rejected(rejectedOutcome(failure.codeName), failure.codeName, failure.message);
+      show();
+      return;
+    }
+    if (failure.kind === 'empty') return;
+    // Ambiguous (INTERNAL, deadline, lost connection) or the activity timed out (worker died):
+    // the request may have been accepted. Look before sending again.
+    chunk.reconciling();
+    show();
+    const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
+    const told = patched(CHUNK_PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
+    const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums, templateId: input.templateId });
+    await told;
+    recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
+    if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
+    chunk.notAccepted();
+    show();
+    await sleep(backoff(attempt, 1_000, MAX_BACKOFF_MS));
+  }
+}
+
+/**
+ * A rejected request's recipients: 'invalid' when the request itself was wrong (INVALID_ARGUMENT,
+ * or RESOURCE_EXHAUSTED for a message over the server's size limit: rate limits are refusals, never
+ * rejections), otherwise 'failed'.
+ */
+function rejectedOutcome(codeName: string): RecipientOutcome {
+  return codeName === 'INVALID_ARGUMENT' || codeName === 'RESOURCE_EXHAUSTED' ? 'invalid' : 'failed';
+}
+
+async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void): Promise<void> {
+  chunk.accepted(sendRequestId, how);
+  upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
+  show();
+  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId, recipients: chunk.size };
+  await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
+}
+
+/** What a failed createSendRequest means for the chunk; a timeout (worker died mid-call) is ambiguous. */
+function sendFailureOf(err: unknown): SendFailure {
+  if (!(err instanceof ActivityFailure)) throw err;
+  const cause = err.cause;
+  if (cause instanceof TimeoutFailure || !(cause instanceof ApplicationFailure)) return { kind: 'ambiguous' };
+  return decodeSendFailure(cause.type, cause.details?.[0], cause.message);
+}
