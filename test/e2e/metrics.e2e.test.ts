@@ -94,7 +94,7 @@ beforeAll(async () => {
     campaignId: 'metrics',
     template: { name: 'metrics', components: [{ type: 'text', content: 'Hello {{name}}' }] },
     recipients: { file, format: 'csv' },
-    consentWindow: '4s',
+    consentWindow: '1m', // the minimum; the sandbox's own 2 s window decides first
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}' },
     limits: { chunkSize: 10, chunksInFlight: 4 },
     onInvalidRows: 'skip',

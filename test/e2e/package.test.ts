@@ -116,7 +116,7 @@ describe('npm pack, installed into an empty directory', () => {
       campaignId: 'packaged',
       template: { name: 'packaged', components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { file: join(app, 'recipients.csv'), format: 'csv' },
-      consentWindow: '3s',
+      consentWindow: '1m', // the minimum; the sandbox's own 1.5 s window decides first
       limits: { chunkSize: 10, chunksInFlight: 2 },
     }));
 

@@ -58,7 +58,7 @@ function spec(campaignId: string, recipients: CampaignSpec['recipients'], extra:
     campaignId,
     template: { name: `privacy-${run}`, components: [{ type: 'text', content: 'Hello {{name}}, your code is {{code}}' }] },
     recipients,
-    consentWindow: '30s',
+    consentWindow: '1m', // the minimum; the sandbox's own 3 s window decides first
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hi {{name}} ({{email}}), code {{code}}' },
     limits: { chunkSize: 2 },
     ...extra,
