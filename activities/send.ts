@@ -45,6 +45,8 @@ export interface SendChunkInput {
   templateId: string;
   source: ChunkSource;
   pollConfig?: PollConfigSpec;
+  /** The campaign's deadline (ISO): the call is not made after it, however long the task waited in the queue. */
+  notAfter?: string;
 }
 
 /**
@@ -111,6 +113,9 @@ export function createSendActivities(deps: SendDeps) {
 
   /** Calls CreateSendRequest exactly once; the workflow decides about retries from the failure type. */
   async function createSendRequest(input: SendChunkInput): Promise<SendReceipt> {
+    if (input.notAfter !== undefined && Date.now() >= Date.parse(input.notAfter)) {
+      throw ApplicationFailure.nonRetryable(`the campaign's deadline ${input.notAfter} passed before this send went out; nothing was sent`, SEND_FAILURE_TYPES.deadline);
+    }
     const recipients = await readChunkRecipients({ source: input.source });
     if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', SEND_FAILURE_TYPES.empty);
     let receipt: SendReceipt;

@@ -12,6 +12,7 @@ import { AlertSender } from '../alerts';
 import { quotaCheck } from '../campaign/budget';
 import type { QuotaCheck } from '../campaign/budget';
 import { RETRY_OUTCOMES, countRecipients, isRetryOutcome } from '../campaign/outcomes';
+import { THROTTLE_RULE, isThrottle } from '../campaign/spec';
 import { connectClient, temporalConfigFromEnv, describeTemporalConfig } from '../temporal/config';
 import { dataConverterFromEnv } from '../temporal/data-converter';
 import { CampaignClient } from '../client/campaigns';
@@ -239,8 +240,19 @@ export function control(action: 'pause' | 'resume' | 'cancel') {
   };
 }
 
+/** `throttle <campaignId> <N|off>`: recipients per minute for this campaign from now on. */
+export async function throttle(ctx: CommandContext): Promise<ExitCode> {
+  const [campaignId, value] = [ctx.args[0]!, ctx.args[1]!];
+  const perMinute = value === 'off' ? null : Number(value);
+  if (perMinute !== null && !isThrottle(perMinute)) throw new CliError(`${THROTTLE_RULE}, or "off" (got "${value}")`, EXIT.usage);
+  const progress = await (await ctx.campaigns()).throttle(campaignId, perMinute);
+  if (ctx.flags.json) printJson(ctx, progress);
+  else ctx.print(`throttle: campaign ${progress.campaignId} is ${progress.status}, ${progress.throttle === undefined ? 'without a throttle of its own (the app limit only)' : `throttled to ${progress.throttle} recipients/min`}`);
+  return EXIT.ok;
+}
+
 /** Report filters: an outcome, 'fallback-failed', or 'pending' (no outcome yet). */
-const REPORT_FILTERS = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled', 'fallback-failed', 'pending'];
+const REPORT_FILTERS = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled', 'deadline', 'fallback-failed', 'pending'];
 
 function matchesFilter(record: RecipientRecord, filter: string | undefined): boolean {
   if (filter === undefined) return true;

@@ -46,6 +46,7 @@ const COMMANDS: Record<string, CommandDef> = {
   pause: { usage: 'pause <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('pause') },
   resume: { usage: 'resume <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('resume') },
   cancel: { usage: 'cancel <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('cancel') },
+  throttle: { usage: 'throttle <campaignId> <recipientsPerMinute|off>', args: [2, 2], flags: QUEUES, run: commands.throttle },
   retry: {
     usage: 'retry <campaignId> --outcome failed|expired|fallback-failed [--wait]',
     args: [1, 1],

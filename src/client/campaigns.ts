@@ -25,6 +25,7 @@ import {
   pauseUpdate,
   progressQuery,
   resumeUpdate,
+  throttleUpdate,
   retryCampaignId,
 } from '../contracts/campaign';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
@@ -233,12 +234,17 @@ export class CampaignClient {
     return this.#control(campaignId, 'cancel');
   }
 
+  /** Holds a running campaign to `perMinute` recipients per minute from now on (null: no throttle of its own). */
+  throttle(campaignId: string, perMinute: number | null): Promise<CampaignProgress> {
+    return this.#control(campaignId, 'throttle', (handle) => handle.executeUpdate(throttleUpdate, { args: [{ perMinute }] }));
+  }
+
   /** Runs the control update; a refusal comes back as ControlRefusedError with the campaign's reason. */
-  async #control(campaignId: string, action: ControlAction): Promise<CampaignProgress> {
-    const update = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate }[action];
+  async #control(campaignId: string, action: ControlAction | 'throttle', run?: (handle: WorkflowHandle) => Promise<CampaignProgress>): Promise<CampaignProgress> {
     const handle = this.#client.workflow.getHandle(campaignWorkflowId(campaignId));
     try {
-      return await handle.executeUpdate(update);
+      if (run) return await run(handle);
+      return await handle.executeUpdate({ pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate }[action as ControlAction]);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ControlRefusedError(campaignId, failureReasons(err.cause ?? err).at(-1) ?? err.message);
       if (!(err instanceof WorkflowNotFoundError)) throw err;

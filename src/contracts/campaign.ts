@@ -44,7 +44,8 @@ export function sendTaskQueueFromMemo(memo: Record<string, unknown> | undefined)
   return typeof queue === 'string' ? queue : undefined;
 }
 
-export type CampaignStatus = 'validating' | 'running' | 'paused' | 'parked' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
+/** 'scheduled': waiting for the spec's startAt (nothing read or sent yet). */
+export type CampaignStatus = 'scheduled' | 'validating' | 'running' | 'paused' | 'parked' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
 
 /**
  * Why a campaign waits without failing anyone: the API's rate limit or monthly quota, or a
@@ -78,6 +79,13 @@ export interface CampaignProgress {
   parkedChunks?: number;
   /** Why a failed campaign failed, in plain words. */
   failure?: string;
+  /** The spec's startAt (ISO), while the campaign waits for it. */
+  scheduledFor?: string;
+  /** The spec's deadline (ISO); `deadlinePassed` once it has. */
+  deadline?: string;
+  deadlinePassed?: boolean;
+  /** Recipients per minute this campaign is held to (the spec's throttle, or the latest throttle update). */
+  throttle?: number;
   /** Set on a follow-up campaign: the campaign and outcome it retries. */
   retryOf?: { campaignId: string; outcome: RetryOutcome };
   /** Valid recipients plus invalid rows (each ends with exactly one outcome). */
@@ -203,5 +211,10 @@ export const pauseUpdate = defineUpdate<CampaignProgress>('pause');
 export const resumeUpdate = defineUpdate<CampaignProgress>('resume');
 export const cancelUpdate = defineUpdate<CampaignProgress>('cancel');
 export const progressQuery = defineQuery<CampaignProgress>('progress');
+/** A new throttle (recipients per minute) for a running campaign, or null for none; answers with the progress. */
+export interface ThrottlePayload {
+  perMinute: number | null;
+}
+export const throttleUpdate = defineUpdate<CampaignProgress, [ThrottlePayload]>('setThrottle');
 /** The spec the campaign runs (an inline list is emptied once planned): `campaign retry` builds a follow-up from it. */
 export const campaignSpecQuery = defineQuery<CampaignSpec>('spec');

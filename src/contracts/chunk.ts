@@ -30,6 +30,8 @@ export interface ChunkInput {
   parentWorkflowId: string;
   /** Start paused (the campaign was paused when this chunk was started). */
   initialControl?: 'paused';
+  /** The campaign's deadline (ISO): no send attempt after it; whoever is unsent then ends 'deadline'. */
+  deadline?: string;
 }
 
 export interface ChunkResult {
@@ -50,7 +52,8 @@ export type RecipientState =
   | 'denied'
   | 'expired'
   | 'invalid'
-  | 'cancelled';
+  | 'cancelled'
+  | 'deadline';
 
 export interface RecipientRecord {
   ppnum: string;
@@ -83,6 +86,8 @@ export const CHUNK_ERROR_CODES = {
   noEvent: 'NO_EVENT',
   /** Still waiting for consent when our consent window ended. */
   consentWindowEnded: 'CONSENT_WINDOW_ENDED',
+  /** Not sent: the campaign's deadline passed first. */
+  deadline: 'DEADLINE',
 } as const;
 
 /**
@@ -235,6 +240,8 @@ export const SEND_FAILURE_TYPES = {
   ambiguous: 'SendAmbiguous',
   /** The chunk's source yielded no recipients. */
   empty: 'EmptyChunk',
+  /** The campaign's deadline passed before the call (e.g. while the activity waited in the rate-limited queue): nothing was sent. */
+  deadline: 'SendAfterDeadline',
 } as const;
 
 export interface SendRefusedDetails {
@@ -286,6 +293,7 @@ export type SendFailure =
   | ({ kind: 'rejected' } & SendErrorDetails)
   | ({ kind: 'blocked' } & ConfigurationFaultDetails)
   | { kind: 'empty' }
+  | { kind: 'deadline' }
   | { kind: 'ambiguous' };
 
 /** Decodes the send activity's failure (type and first details entry); anything unknown is ambiguous. */
@@ -301,6 +309,8 @@ export function decodeSendFailure(type: string | undefined | null, details: unkn
       return { kind: 'rejected', codeName, message: typeof fields.message === 'string' ? fields.message : message };
     case SEND_FAILURE_TYPES.empty:
       return { kind: 'empty' };
+    case SEND_FAILURE_TYPES.deadline:
+      return { kind: 'deadline' };
     default:
       return { kind: 'ambiguous' };
   }

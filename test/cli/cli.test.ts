@@ -204,6 +204,9 @@ describe('campaign CLI: validate (local, nothing sent)', () => {
     const flag = await cli('status', 'x', '--bogus');
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('--bogus');
+    const throttle = await cli('throttle', 'x', 'fast');
+    expect(throttle.code).toBe(2);
+    expect(throttle.stderr).toContain('throttle must be a whole number of recipients per minute from 1 to 1,000,000, or "off" (got "fast")');
   });
 });
 
@@ -324,6 +327,9 @@ describe('campaign CLI on the real stack', () => {
     const resume = await cli('resume', id, '--json');
     expect(resume.code, resume.stderr).toBe(0);
     expect((JSON.parse(resume.stdout) as CampaignProgress).status).not.toBe('paused');
+    const throttle = await cli('throttle', id, '120');
+    expect(throttle.code, throttle.stderr).toBe(0);
+    expect(throttle.stdout).toContain(`throttle: campaign ${id} is running, throttled to 120 recipients/min`);
     // A control the state does not allow: the campaign's own reason, not "Workflow Update failed".
     const again = await cli('resume', id);
     expect(again.code).toBe(1);

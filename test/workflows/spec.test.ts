@@ -240,3 +240,22 @@ describe('chunking and counting', () => {
     expect(fromRanges(toRanges(set))).toEqual(set);
   });
 });
+
+describe('start time, deadline and throttle in the spec', () => {
+  it('takes ISO times with an offset and a throttle, and states them in the settings', () => {
+    const { spec, issues } = parseCampaignSpec({ ...validSpec, startAt: '2030-03-01T09:00:00+09:00', deadline: '2030-03-01T20:00:00+09:00', throttle: 600 });
+    expect(issues).toEqual([]);
+    expect(campaignSettings(spec!)).toMatchObject({ startAtMs: Date.parse('2030-03-01T00:00:00Z'), deadlineMs: Date.parse('2030-03-01T11:00:00Z'), throttle: 600 });
+  });
+
+  it('names the field of a time without an offset, a malformed time, a deadline before the start and a bad throttle', () => {
+    const paths = (input: Record<string, unknown>) => parseCampaignSpec({ ...validSpec, ...input }).issues;
+    expect(paths({ startAt: '2030-03-01T09:00:00' })).toEqual([{ path: 'startAt', message: expect.stringContaining('ISO 8601 time with its offset') }]);
+    expect(paths({ deadline: 'friday' })).toEqual([{ path: 'deadline', message: expect.stringContaining('(got "friday")') }]);
+    expect(paths({ deadline: '2030-02-30T09:00:00Z' })[0]?.path).toBe('deadline');
+    expect(paths({ startAt: '2030-03-01T09:00:00Z', deadline: '2030-03-01T08:00:00Z' })).toEqual([{ path: 'deadline', message: expect.stringContaining('must be after startAt') }]);
+    expect(paths({ throttle: 0 })).toEqual([{ path: 'throttle', message: expect.stringContaining('whole number of recipients per minute') }]);
+    expect(paths({ throttle: '100' })[0]?.path).toBe('throttle');
+    expect(paths({ startat: '2030-03-01T09:00:00Z' })).toEqual([{ path: 'startat', message: expect.stringContaining('did you mean "startAt"') }]);
+  });
+});

@@ -71,6 +71,7 @@ const RANK: Record<RecipientState, number> = {
   expired: 5,
   invalid: 5,
   cancelled: 5,
+  deadline: 5,
 };
 const FINAL_RANK = 5;
 
@@ -257,6 +258,13 @@ export class ChunkState {
     this.markAll('sent', `${how}: ${sendRequestId}`);
     this.phase = 'sent';
     this.applyBuffered();
+  }
+
+  /** The campaign's deadline passed before the send: whoever has no outcome ends 'deadline', nothing is sent. */
+  deadlinePassed(): void {
+    this.unblock();
+    this.retryAt = undefined;
+    this.finishAll('deadline', CHUNK_ERROR_CODES.deadline, 'not sent: the campaign deadline passed');
   }
 
   /** Never sent (cancelled, or rejected/empty and already settled): whoever is left is cancelled. */

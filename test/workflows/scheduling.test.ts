@@ -1,0 +1,126 @@
+// Start time, deadline and throttle: the real campaign and chunk workflows on a real Temporal
+// server with stub activities, in seconds instead of hours.
+import type { WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecipientInput } from '../../src/api/types';
+import type { CampaignSpec } from '../../src/campaign/spec';
+import type { CampaignResult } from '../../src/contracts/campaign';
+import { CAMPAIGN_WORKFLOW_TYPE, cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/contracts/campaign';
+import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import { pollUntil, testTemporalAddress } from '../support/temporal';
+import { StubWorld, recipients, refused } from './stub-worker';
+import type { Scenario } from './stub-worker';
+
+const world = new StubWorld();
+
+beforeAll(() => world.start(testTemporalAddress()));
+afterAll(async () => {
+  for await (const info of world.client.workflow.list({ query: `TaskQueue = "${world.taskQueue}" AND ExecutionStatus = "Running"` })) {
+    await world.client.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
+  }
+  await world.stop();
+});
+
+/** A campaign whose id is its template id (the stubs find the scenario by either); sends are timed. */
+function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<CampaignSpec> = {}) {
+  const sentAt: number[] = [];
+  const timed: Scenario = {
+    ...scenario,
+    send: (call, attempt) => {
+      sentAt.push(Date.now());
+      return scenario.send ? scenario.send(call, attempt) : `sr-${call.workflowId.slice(-6)}-${attempt}`;
+    },
+  };
+  const { templateId, calls } = world.scenario(timed);
+  const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: list }, ...extra };
+  return { spec, calls, sentAt };
+}
+
+function start(spec: CampaignSpec): Promise<WorkflowHandle> {
+  return world.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId: `campaign/${spec.campaignId}`, taskQueue: world.taskQueue, args: [spec], memo: world.memo });
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function statusAttribute(handle: WorkflowHandle): Promise<unknown> {
+  return (await handle.describe()).searchAttributes.PpoppoCampaignStatus;
+}
+
+describe('start time', () => {
+  it('waits scheduled (progress, search attribute), takes pause and resume while waiting, and a cancel before the start reads and sends nothing', async () => {
+    const startAt = iso(Date.now() + 60 * 60_000);
+    const { spec, calls } = campaign({}, recipients(3), { startAt });
+    const handle = await start(spec);
+    const waiting = await pollUntil('scheduled', () => handle.query(progressQuery), (p) => p.status === 'scheduled');
+    expect(waiting.scheduledFor).toBe(startAt);
+    await pollUntil('status attribute', () => statusAttribute(handle), (status) => JSON.stringify(status) === '["scheduled"]');
+    expect((await handle.executeUpdate(pauseUpdate)).status).toBe('paused');
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('scheduled');
+    expect((await handle.executeUpdate(cancelUpdate)).status).toBe('cancelling');
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'cancelled', total: 0 });
+    expect(calls).toMatchObject({ ensureTemplate: 0, sends: [] });
+    expect(await statusAttribute(handle)).toEqual(['cancelled']);
+  });
+
+  it('sends nothing before startAt, then runs by itself', async () => {
+    const startAtMs = Date.now() + 2_000;
+    const { spec, calls, sentAt } = campaign({}, recipients(2), { startAt: iso(startAtMs) });
+    const handle = await start(spec);
+    await pollUntil('scheduled', () => handle.query(progressQuery), (p) => p.status === 'scheduled');
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 2 } });
+    expect(calls.sends).toHaveLength(1);
+    expect(sentAt[0]).toBeGreaterThanOrEqual(startAtMs);
+  });
+});
+
+describe('deadline', () => {
+  it('ends a quota park at the deadline: no send after it, the unsent recipients (parked chunk and unstarted chunk) end deadline', async () => {
+    const deadlineMs = Date.now() + 4_000;
+    // Chunk 0 is accepted; chunk 1 is refused for the monthly quota (an hour's wait), so the campaign parks.
+    const { spec, calls, sentAt } = campaign({ send: (call, attempt) => (attempt === 1 ? 'sr-first' : Promise.reject(refused(60 * 60_000, true))) }, recipients(6), {
+      deadline: iso(deadlineMs),
+      limits: { chunkSize: 2, chunksInFlight: 1 },
+    });
+    const handle = await start(spec);
+    const parked = await pollUntil('parked on the quota', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    expect(parked).toMatchObject({ parkedReason: 'quota', deadline: iso(deadlineMs), deadlinePassed: false });
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', total: 6, counts: { delivered: 2, deadline: 4, cancelled: 0 } });
+    expect(calls.sends).toHaveLength(2);
+    for (const at of sentAt) expect(at).toBeLessThan(deadlineMs);
+    const parkedChunk = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 1)).query(chunkRecipientsQuery);
+    expect(parkedChunk.map((r) => [r.outcome, r.errorCode])).toEqual([
+      ['deadline', 'DEADLINE'],
+      ['deadline', 'DEADLINE'],
+    ]);
+    // Chunk 2 never started: the campaign settled its recipients itself.
+    await expect(world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 2)).describe()).rejects.toThrow();
+  }, 30_000);
+});
+
+describe('throttle', () => {
+  it('paces chunk starts, and a throttle update applies to the running campaign', async () => {
+    const { spec } = campaign({}, recipients(3), { throttle: 60, limits: { chunkSize: 1, chunksInFlight: 3 } });
+    const handle = await start(spec);
+    // 60/min would start a one-recipient chunk every second; 20/min every 3 s.
+    const updated = await handle.executeUpdate(throttleUpdate, { args: [{ perMinute: 20 }] });
+    expect(updated.throttle).toBe(20);
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 3 } });
+    const starts: number[] = [];
+    for (let i = 0; i < 3; i++) starts.push((await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, i)).describe()).startTime.getTime());
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(2_990);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(2_990);
+  }, 30_000);
+
+  it('refuses a throttle that is no whole number of recipients per minute, saying so', async () => {
+    const { spec } = campaign({}, recipients(1), { startAt: iso(Date.now() + 60 * 60_000) });
+    const handle = await start(spec);
+    await expect(handle.executeUpdate(throttleUpdate, { args: [{ perMinute: 0 }] })).rejects.toThrow();
+    const refusal = await handle.executeUpdate(throttleUpdate, { args: [{ perMinute: 2.5 }] }).catch((err: Error) => (err.cause as Error | undefined)?.message);
+    expect(refusal).toContain('throttle must be a whole number of recipients per minute');
+    await handle.executeUpdate(cancelUpdate);
+  });
+});
