@@ -38,7 +38,7 @@ const messages = Object.values(contracts)
   .filter((value): value is { name: string; type: string } => typeof value === 'object' && value !== null && 'name' in value && ['signal', 'query', 'update'].includes((value as { type?: string }).type ?? ''));
 
 const names = {
-  workflowTypes: [campaign.CAMPAIGN_WORKFLOW_TYPE, chunk.CHUNK_WORKFLOW_TYPE, listener.LISTENER_WORKFLOW_TYPE],
+  workflowTypes: [campaign.CAMPAIGN_WORKFLOW_TYPE, campaign.CAMPAIGN_SCHEDULE_WORKFLOW_TYPE, chunk.CHUNK_WORKFLOW_TYPE, listener.LISTENER_WORKFLOW_TYPE],
   failureTypes: [...Object.values(chunk.SEND_FAILURE_TYPES), chunk.CONFIGURATION_FAULT, ...Object.values(campaign.CAMPAIGN_FAILURE_TYPES)],
   memoKeys: Object.values(campaign.CAMPAIGN_MEMO),
   ids: [listener.LISTENER_WORKFLOW_ID],

@@ -5,7 +5,7 @@ import { usageLine } from '../campaign/budget';
 import { consentLine } from '../campaign/consent';
 import { timingText } from '../campaign/timing';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../campaign/outcomes';
-import type { CampaignStatusReport, CampaignSummary, StuckActivity } from '../client/campaigns';
+import type { CampaignScheduleSummary, CampaignStatusReport, CampaignSummary, StuckActivity } from '../client/campaigns';
 import { PARK_REASON_TEXT } from '../contracts/campaign';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import type { RecipientRecord } from '../contracts/chunk';
@@ -159,4 +159,14 @@ export function reportRow(record: RecipientRecord): string[] {
 
 export function csvLine(cells: readonly string[]): string {
   return cells.map((cell) => (/[",\n\r]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell)).join(',');
+}
+
+/** A campaign schedule: id, paused or not, the next runs as the campaign ids they start. */
+export function formatSchedule(schedule: CampaignScheduleSummary): string {
+  const next = schedule.nextRuns.slice(0, 3).map((r) => `${r.at} → ${r.campaignId}`);
+  const lines = [`${schedule.scheduleId}\t${schedule.paused ? 'paused' : 'active'}${schedule.note ? `\t${schedule.note}` : ''}`];
+  if (!schedule.paused && next.length > 0) lines.push(...next.map((line) => `  next: ${line}`));
+  const last = schedule.recentRuns.at(-1);
+  if (last) lines.push(`  last: ${last.at} → ${last.campaignId}`);
+  return lines.join('\n');
 }

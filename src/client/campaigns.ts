@@ -32,6 +32,7 @@ import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE, chunkRecipientsQuery, chunkWorkflowId } from '../contracts/chunk';
 import type { ControlAction, RecipientRecord } from '../contracts/chunk';
 import { failureReasons, innermostMessage } from '../temporal/failures';
+import { CampaignSchedules } from './schedules';
 import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from '../temporal/names';
 import type { campaignWorkflow } from '../../workflows/campaign/workflow';
 import {
@@ -45,6 +46,8 @@ import {
 } from './errors';
 
 export * from './errors';
+export { CampaignSchedules, InvalidScheduleError, ScheduleExistsError, ScheduleNotFoundError } from './schedules';
+export type { CampaignScheduleSummary, OverlapPolicy, ScheduleOptions } from './schedules';
 
 export interface CampaignClientOptions {
   /** Task queue of the campaign workflows (default TASK_QUEUES.campaigns). */
@@ -133,6 +136,11 @@ export class CampaignClient {
   constructor(client: Client, options: CampaignClientOptions = {}) {
     this.#client = client;
     this.#options = options;
+  }
+
+  /** Recurring campaigns (Temporal Schedules) on the same connection and queues. */
+  get schedules(): CampaignSchedules {
+    return new CampaignSchedules(this.#client, this.#options);
   }
 
   /**

@@ -30,6 +30,28 @@ export function retryCampaignId(campaignId: string, outcome: RetryOutcome): stri
   return `${campaignId}.retry-${outcome}`;
 }
 
+/**
+ * Recurring campaigns: a Temporal Schedule (id: the spec's campaignId) starts this workflow at each
+ * run time; it runs that time's campaign as its child, with its own campaign id, and waits for it,
+ * so the Schedule's overlap policy covers whole campaign runs.
+ */
+export const CAMPAIGN_SCHEDULE_WORKFLOW_TYPE = 'campaignScheduleWorkflow';
+
+export interface CampaignScheduleInput {
+  /** The spec of every run; each run's campaignId is scheduledCampaignId(this campaignId, run time). */
+  spec: CampaignSpec;
+}
+
+/** The workflow id a Schedule starts its runs under (the server appends "-<run time>"). */
+export function campaignScheduleWorkflowId(scheduleId: string): string {
+  return `campaign-schedule/${scheduleId}`;
+}
+
+/** One run's campaign id: the schedule id and the run's nominal time, "<scheduleId>.20261207T090000Z". */
+export function scheduledCampaignId(scheduleId: string, runTime: Date): string {
+  return `${scheduleId}.${runTime.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')}`;
+}
+
 /** Memo keys of a campaign workflow (passed on to its chunks). */
 export const CAMPAIGN_MEMO = {
   /** A send task queue other than TASK_QUEUES.send (isolated test workers, a dedicated fleet). */

@@ -7,6 +7,7 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { CAMPAIGN_WORKFLOW_TYPE, cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/contracts/campaign';
 import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import { CampaignClient, InvalidScheduleError } from '../../src/client/campaigns';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
 import { StubWorld, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
@@ -123,4 +124,40 @@ describe('throttle', () => {
     expect(refusal).toContain('throttle must be a whole number of recipients per minute');
     await handle.executeUpdate(cancelUpdate);
   });
+});
+
+describe('recurring campaigns on a Temporal Schedule', () => {
+  it('runs the spec at each run time as its own campaign, named by the schedule id and the run time', async () => {
+    const { spec, calls } = campaign({}, recipients(2));
+    const schedules = new CampaignClient(world.client, { taskQueue: world.taskQueue, sendTaskQueue: world.taskQueue }).schedules;
+    await expect(schedules.create({ ...spec, deadline: iso(Date.now() + 60_000) }, { every: '2s' })).rejects.toThrow(InvalidScheduleError);
+    await expect(schedules.create(spec, { every: '2s', timeZone: 'Mars/Olympus' })).rejects.toThrow('--time-zone "Mars/Olympus" is not an IANA time zone');
+    const created = await schedules.create(spec, { every: '2s', timeZone: 'Asia/Seoul', overlap: 'allow-all' });
+    expect(created).toMatchObject({ scheduleId: spec.campaignId, paused: false });
+    expect(created.nextRuns[0]!.campaignId).toMatch(new RegExp(`^${spec.campaignId}\\.\\d{8}T\\d{6}Z$`));
+    try {
+      const runs = await pollUntil(
+        'two completed runs',
+        async () => {
+          const found: { campaignId: string; status: string }[] = [];
+          for await (const info of world.client.workflow.list({ query: `WorkflowType = "${CAMPAIGN_WORKFLOW_TYPE}" AND WorkflowId STARTS_WITH "campaign/${spec.campaignId}."` })) {
+            found.push({ campaignId: info.workflowId.replace(/^campaign\//, ''), status: info.status.name });
+          }
+          return found;
+        },
+        (found) => found.filter((r) => r.status === 'COMPLETED').length >= 2,
+        20_000,
+      );
+      // Each run is its own campaign; its id is the schedule's run time, as describe reports it.
+      const described = await schedules.describe(spec.campaignId);
+      for (const run of runs.filter((r) => r.status === 'COMPLETED')) expect(described.recentRuns.map((r) => r.campaignId)).toContain(run.campaignId);
+      expect(new Set(runs.map((r) => r.campaignId)).size).toBe(runs.length);
+      expect(calls.sends.length).toBeGreaterThanOrEqual(2);
+      expect((await schedules.pause(spec.campaignId)).paused).toBe(true);
+      expect((await schedules.list()).find((s) => s.scheduleId === spec.campaignId)?.paused).toBe(true);
+    } finally {
+      await schedules.delete(spec.campaignId);
+    }
+    await expect(schedules.describe(spec.campaignId)).rejects.toThrow(`no campaign schedule "${spec.campaignId}"`);
+  }, 40_000);
 });
