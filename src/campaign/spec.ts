@@ -60,6 +60,8 @@ export interface CampaignSpec {
   deadline?: string;
   /** At most this many recipients per minute for this campaign (the app's own limit still applies to all). */
   throttle?: number;
+  /** This campaign's share of the send queue against other campaigns' (default 1): weights 3 and 1 share it 75/25 while both send. */
+  weight?: number;
 }
 
 /** A problem in the spec, located by its JSON path (e.g. 'recipients.inline[3].ppnum'). */
@@ -188,7 +190,7 @@ export function checkInlineRecipients(
   return { recipients: result.recipients, issues, invalidCount: invalidIndexes.size, duplicateCount: result.duplicates.length };
 }
 
-const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows', 'startAt', 'deadline', 'throttle'];
+const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows', 'startAt', 'deadline', 'throttle', 'weight'];
 /** The fields each part of a spec may have: anything else is a misspelling, named by its path. */
 const FIELDS = {
   templateById: ['templateId'],
@@ -353,6 +355,10 @@ export function isThrottle(value: unknown): value is number {
   return isIntegerIn(value, 1, MAX_THROTTLE_PER_MINUTE);
 }
 
+/** Temporal's range for a fairness weight. */
+const MIN_WEIGHT = 0.001;
+const MAX_WEIGHT = 1000;
+
 function checkTiming(input: Record<string, unknown>, issue: Report): void {
   const times: Record<'startAt' | 'deadline', number | undefined> = { startAt: undefined, deadline: undefined };
   for (const field of ['startAt', 'deadline'] as const) {
@@ -364,6 +370,10 @@ function checkTiming(input: Record<string, unknown>, issue: Report): void {
     issue('deadline', `deadline (${String(input.deadline)}) must be after startAt (${String(input.startAt)})`);
   }
   if (input.throttle !== undefined && !isThrottle(input.throttle)) issue('throttle', `${THROTTLE_RULE} (got ${JSON.stringify(input.throttle)})`);
+  const { weight } = input;
+  if (weight !== undefined && !(typeof weight === 'number' && weight >= MIN_WEIGHT && weight <= MAX_WEIGHT)) {
+    issue('weight', `weight must be a number from ${MIN_WEIGHT} to ${MAX_WEIGHT} (the campaign's share of the send queue against others'; default 1), got ${JSON.stringify(weight)}`);
+  }
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): boolean {

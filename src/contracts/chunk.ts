@@ -32,6 +32,8 @@ export interface ChunkInput {
   initialControl?: 'paused';
   /** The campaign's deadline (ISO): no send attempt after it; whoever is unsent then ends 'deadline'. */
   deadline?: string;
+  /** The campaign's fairness weight on the send queue (default 1). */
+  weight?: number;
 }
 
 export interface ChunkResult {

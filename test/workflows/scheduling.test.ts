@@ -126,6 +126,18 @@ describe('throttle', () => {
   });
 });
 
+describe('fair share of the send queue', () => {
+  it('sends under the campaign as fairness key, with the spec\'s weight (the server shares a rate-limited queue by them)', async () => {
+    const { spec } = campaign({}, recipients(1), { weight: 3 });
+    const handle = await start(spec);
+    await handle.result();
+    const history = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0)).fetchHistory();
+    const scheduled = history.events!.map((e) => e.activityTaskScheduledEventAttributes).filter((a) => a?.activityType?.name === 'createSendRequest');
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0]!.priority).toMatchObject({ fairnessKey: spec.campaignId, fairnessWeight: 3 });
+  });
+});
+
 describe('recurring campaigns on a Temporal Schedule', () => {
   it('runs the spec at each run time as its own campaign, named by the schedule id and the run time', async () => {
     const { spec, calls } = campaign({}, recipients(2));

@@ -5,6 +5,7 @@ import { chunkInline } from '../../src/campaign/chunk-source';
 import { describeRecipientSource } from '../../src/campaign/recipient-source';
 import { countRecipients, emptyCounts } from '../../src/campaign/outcomes';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
+import { fairnessKey } from '../../src/temporal/names';
 
 const validSpec = {
   campaignId: 'spring-sale',
@@ -241,7 +242,19 @@ describe('chunking and counting', () => {
   });
 });
 
-describe('start time, deadline and throttle in the spec', () => {
+describe('start time, deadline, throttle and weight in the spec', () => {
+  it('keeps a fairness key within Temporal\'s 64 bytes, distinct for long ids that share their start', () => {
+    expect(fairnessKey('spring-sale')).toBe('spring-sale');
+    const long = (end: string) => `${'x'.repeat(100)}${end}`;
+    expect(fairnessKey(long('a'))).toHaveLength(64);
+    expect(fairnessKey(long('a'))).not.toBe(fairnessKey(long('b')));
+  });
+
+  it('takes a weight from 0.001 to 1000, naming the field otherwise', () => {
+    expect(parseCampaignSpec({ ...validSpec, weight: 3 }).issues).toEqual([]);
+    expect(parseCampaignSpec({ ...validSpec, weight: 0 }).issues).toEqual([{ path: 'weight', message: expect.stringContaining('weight must be a number from 0.001 to 1000') }]);
+  });
+
   it('takes ISO times with an offset and a throttle, and states them in the settings', () => {
     const { spec, issues } = parseCampaignSpec({ ...validSpec, startAt: '2030-03-01T09:00:00+09:00', deadline: '2030-03-01T20:00:00+09:00', throttle: 600 });
     expect(issues).toEqual([]);

@@ -198,6 +198,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       fallback: running.fallback,
       parentWorkflowId: workflowInfo().workflowId,
       ...(running.deadline ? { deadline: running.deadline } : {}),
+      ...(running.weight !== undefined ? { weight: running.weight } : {}),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
     try {

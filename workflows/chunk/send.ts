@@ -26,7 +26,7 @@ const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
 
 /** Sends once, retrying only when it is certain nothing was accepted; ends with a send request id, or none (cancelled/rejected). */
 export async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
-  const { createSendRequest } = sendActivities();
+  const { createSendRequest } = sendActivities(input);
   const ppnums = chunk.ppnums();
   // Every wait ends at the deadline, if the campaign has one (no timer otherwise: recorded histories replay).
   const deadline = input.deadline !== undefined ? Date.parse(input.deadline) : undefined;
