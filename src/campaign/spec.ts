@@ -20,6 +20,8 @@ import type { FallbackTrigger } from './outcomes';
 import { CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE, isObject, unknownFields } from './spec-checks';
 import type { Report } from './spec-checks';
 import { thousands } from '../text';
+import { checkSendWindow } from './send-window';
+import type { SendWindow } from './send-window';
 
 export type { RecipientSourceSpec } from './recipient-source';
 
@@ -60,6 +62,8 @@ export interface CampaignSpec {
   deadline?: string;
   /** At most this many recipients per minute for this campaign (the app's own limit still applies to all). */
   throttle?: number;
+  /** Local hours (and days) in which sends may go out; chunks wait for the window to open. */
+  sendWindow?: SendWindow;
   /** This campaign's share of the send queue against other campaigns' (default 1): weights 3 and 1 share it 75/25 while both send. */
   weight?: number;
 }
@@ -190,7 +194,7 @@ export function checkInlineRecipients(
   return { recipients: result.recipients, issues, invalidCount: invalidIndexes.size, duplicateCount: result.duplicates.length };
 }
 
-const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows', 'startAt', 'deadline', 'throttle', 'weight'];
+const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows', 'startAt', 'deadline', 'throttle', 'weight', 'sendWindow'];
 /** The fields each part of a spec may have: anything else is a misspelling, named by its path. */
 const FIELDS = {
   templateById: ['templateId'],
@@ -370,6 +374,7 @@ function checkTiming(input: Record<string, unknown>, issue: Report): void {
     issue('deadline', `deadline (${String(input.deadline)}) must be after startAt (${String(input.startAt)})`);
   }
   if (input.throttle !== undefined && !isThrottle(input.throttle)) issue('throttle', `${THROTTLE_RULE} (got ${JSON.stringify(input.throttle)})`);
+  if (input.sendWindow !== undefined) checkSendWindow(input.sendWindow, issue);
   const { weight } = input;
   if (weight !== undefined && !(typeof weight === 'number' && weight >= MIN_WEIGHT && weight <= MAX_WEIGHT)) {
     issue('weight', `weight must be a number from ${MIN_WEIGHT} to ${MAX_WEIGHT} (the campaign's share of the send queue against others'; default 1), got ${JSON.stringify(weight)}`);

@@ -5,6 +5,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError as TemporalScheduleNotFound, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Client, ScheduleSpec } from '@temporalio/client';
 import { parseCampaignSpec, parseDuration } from '../campaign/spec';
+import { isTimeZone } from '../campaign/send-window';
 import { CAMPAIGN_MEMO, CAMPAIGN_SCHEDULE_WORKFLOW_TYPE, campaignScheduleWorkflowId, scheduledCampaignId } from '../contracts/campaign';
 import type { CampaignScheduleInput } from '../contracts/campaign';
 import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from '../temporal/names';
@@ -173,14 +174,4 @@ function scheduleSpecOf(options: ScheduleOptions): ScheduleSpec {
   const everyMs = parseDuration(options.every!);
   if (everyMs === undefined || everyMs < 1_000) throw new InvalidScheduleError(`--every must be an interval of 1s or more, like "1h" or "30m" (got "${options.every}")`);
   return { intervals: [{ every: everyMs }], timezone };
-}
-
-/** Whether the runtime knows the IANA time zone (Temporal's server uses the same database names). */
-export function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -7,6 +7,7 @@ import type { ValidationIssue } from '../api/validation';
 import type { ConsentStats } from '../campaign/consent';
 import type { OutcomeCounts, RetryOutcome } from '../campaign/outcomes';
 import type { CampaignSpec } from '../campaign/spec';
+import type { SendWindow } from '../campaign/send-window';
 import type { ControlPayload } from './chunk';
 
 export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
@@ -108,6 +109,8 @@ export interface CampaignProgress {
   deadlinePassed?: boolean;
   /** Recipients per minute this campaign is held to (the spec's throttle, or the latest throttle update). */
   throttle?: number;
+  /** The spec's send window. */
+  sendWindow?: SendWindow;
   /** Set on a follow-up campaign: the campaign and outcome it retries. */
   retryOf?: { campaignId: string; outcome: RetryOutcome };
   /** Valid recipients plus invalid rows (each ends with exactly one outcome). */

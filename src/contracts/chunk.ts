@@ -8,6 +8,7 @@ import type { ConsentState, ConsentStats } from '../campaign/consent';
 import type { ChunkSource } from '../campaign/chunk-source';
 import type { FallbackOutcome, OutcomeCounts, RecipientOutcome } from '../campaign/outcomes';
 import type { FallbackSpec } from '../campaign/spec';
+import type { SendWindow } from '../campaign/send-window';
 import { campaignWorkflowId } from './campaign';
 import type { ConfigurationFaultReason } from './campaign';
 
@@ -34,6 +35,8 @@ export interface ChunkInput {
   deadline?: string;
   /** The campaign's fairness weight on the send queue (default 1). */
   weight?: number;
+  /** Local hours in which the send may go out: outside them the chunk holds until the window opens. */
+  sendWindow?: SendWindow;
 }
 
 export interface ChunkResult {
@@ -93,11 +96,12 @@ export const CHUNK_ERROR_CODES = {
 } as const;
 
 /**
+ * 'window': waiting for the campaign's send window to open (retryAt says when).
  * 'blocked': a configuration fault (credentials, template, host, fallback channel) holds the chunk;
  * it tries again later and nobody's outcome changes meanwhile. 'closing': the consent window
  * ended; late events still apply for a short grace before the chunk closes.
  */
-export type ChunkPhase = 'reading' | 'paused' | 'sending' | 'waiting_retry' | 'reconciling' | 'blocked' | 'sent' | 'closing' | 'fallback' | 'finished';
+export type ChunkPhase = 'reading' | 'window' | 'paused' | 'sending' | 'waiting_retry' | 'reconciling' | 'blocked' | 'sent' | 'closing' | 'fallback' | 'finished';
 
 /** A configuration fault holding the chunk (its send, or its fallbacks). */
 export interface ChunkBlock {

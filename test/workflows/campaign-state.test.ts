@@ -470,6 +470,21 @@ describe('start time, deadline and throttle', () => {
     expect(next.nextStartAt()).toBe(61_000);
   });
 
+  it('holds chunk starts outside the send window, and counts the throttle from inside it', () => {
+    const state = planned();
+    // 09:00-10:00 in Seoul is 00:00-01:00Z.
+    state.timing({ throttle: 20, sendWindow: { from: '09:00', until: '10:00', timeZone: 'Asia/Seoul' } });
+    const before = Date.parse('2026-12-01T23:30:00Z');
+    expect(state.canStartChunk(4, 1000, before)).toBe(false);
+    expect(state.nextStartAt(before)).toBe(Date.parse('2026-12-02T00:00:00Z'));
+    const inside = Date.parse('2026-12-02T00:59:50Z');
+    expect(state.canStartChunk(4, 1000, inside)).toBe(true);
+    state.takeNextChunk(inside);
+    // The throttle's next start (30 s later) falls after the window: the next day's opening.
+    expect(state.nextStartAt(inside)).toBe(Date.parse('2026-12-03T00:00:00Z'));
+    expect(state.progress().sendWindow).toEqual({ from: '09:00', until: '10:00', timeZone: 'Asia/Seoul' });
+  });
+
   it('refuses a throttle once the campaign has finished', () => {
     const state = planned();
     state.control('cancel');

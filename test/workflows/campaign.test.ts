@@ -21,13 +21,7 @@ const world = new StubWorld();
 const started: string[] = [];
 
 beforeAll(() => world.start(testTemporalAddress()));
-afterAll(async () => {
-  // Chunks are abandoned children: end them too.
-  for await (const info of world.client.workflow.list({ query: `TaskQueue = "${world.taskQueue}" AND ExecutionStatus = "Running"` })) {
-    await world.client.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
-  }
-  await world.stop();
-});
+afterAll(() => world.terminateAllAndStop());
 
 /** A campaign whose id is its template id, so the stubs find the scenario (and log fallbacks) by either. */
 function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<CampaignSpec> = {}) {

@@ -6,7 +6,7 @@ import type { RecipientInput } from '../../src/api/types';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { CAMPAIGN_WORKFLOW_TYPE, cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/contracts/campaign';
-import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import { chunkProgressQuery, chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
 import { CampaignClient, InvalidScheduleError } from '../../src/client/campaigns';
 import { pollUntil, testTemporalAddress } from '../support/temporal';
 import { StubWorld, recipients, refused } from './stub-worker';
@@ -15,12 +15,7 @@ import type { Scenario } from './stub-worker';
 const world = new StubWorld();
 
 beforeAll(() => world.start(testTemporalAddress()));
-afterAll(async () => {
-  for await (const info of world.client.workflow.list({ query: `TaskQueue = "${world.taskQueue}" AND ExecutionStatus = "Running"` })) {
-    await world.client.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
-  }
-  await world.stop();
-});
+afterAll(() => world.terminateAllAndStop());
 
 /** A campaign whose id is its template id (the stubs find the scenario by either); sends are timed. */
 function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<CampaignSpec> = {}) {
@@ -124,6 +119,63 @@ describe('throttle', () => {
     expect(refusal).toContain('throttle must be a whole number of recipients per minute');
     await handle.executeUpdate(cancelUpdate);
   });
+});
+
+/** A fixed-offset zone where it is about noon now, so a window of a few seconds or an hour never spans midnight there. */
+function noonZone(): { timeZone: string; local: (ms: number) => string } {
+  const hours = 12 - new Date().getUTCHours();
+  const timeZone = hours === 0 ? 'UTC' : `Etc/GMT${hours > 0 ? '-' : '+'}${Math.abs(hours)}`; // Etc/GMT-9 is UTC+9
+  return { timeZone, local: (ms) => new Date(ms + hours * 3_600_000).toISOString().slice(11, 19) };
+}
+
+describe('send window', () => {
+  it('holds every chunk until the window opens, then sends inside it', async () => {
+    const { timeZone, local } = noonZone();
+    const opensAt = Math.ceil((Date.now() + 3_000) / 1_000) * 1_000;
+    const sendWindow = { from: local(opensAt), until: local(opensAt + 3_600_000), timeZone };
+    const { spec, sentAt } = campaign({}, recipients(2), { sendWindow, limits: { chunkSize: 1 } });
+    const handle = await start(spec);
+    const waiting = await pollUntil('waiting for the window', () => handle.query(progressQuery), (p) => p.status === 'running');
+    expect(waiting).toMatchObject({ chunksStarted: 0, sendWindow });
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 2 } });
+    expect(sentAt).toHaveLength(2);
+    for (const at of sentAt) expect(at).toBeGreaterThanOrEqual(opensAt);
+  }, 30_000);
+
+  it('a window closing mid-campaign holds the remaining chunks (nothing sent after it closes)', async () => {
+    const { timeZone, local } = noonZone();
+    const closesAt = Math.ceil((Date.now() + 3_000) / 1_000) * 1_000;
+    // One-recipient chunks, one every 2 s: two start inside the window, the third would be after it.
+    const sendWindow = { from: local(Date.now() - 60_000), until: local(closesAt), timeZone };
+    const { spec, sentAt } = campaign({}, recipients(3), { sendWindow, throttle: 30, limits: { chunkSize: 1 } });
+    const handle = await start(spec);
+    await pollUntil('two chunks sent', () => handle.query(progressQuery), (p) => p.chunksSent === 2);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, closesAt - Date.now()) + 2_000));
+    const held = await handle.query(progressQuery);
+    expect(held).toMatchObject({ status: 'running', chunksStarted: 2, chunksSent: 2 });
+    for (const at of sentAt) expect(at).toBeLessThan(closesAt);
+    expect((await handle.executeUpdate(cancelUpdate)).status).toBe('cancelling');
+    expect(await handle.result()).toMatchObject({ status: 'cancelled', counts: { delivered: 2, cancelled: 1 } });
+  }, 30_000);
+});
+
+describe('send window in a started chunk', () => {
+  it('a chunk whose retry falls after the window closes holds until it opens again, without another attempt', async () => {
+    const { timeZone, local } = noonZone();
+    const closesAt = Math.ceil((Date.now() + 2_000) / 1_000) * 1_000;
+    const sendWindow = { from: local(Date.now() - 60_000), until: local(closesAt), timeZone };
+    // The first attempt is refused with a 4 s retry hint: the retry would fall after the window.
+    const { spec, calls } = campaign({ send: (_call, attempt) => (attempt === 1 ? Promise.reject(refused(4_000)) : 'sr-late') }, recipients(1), { sendWindow });
+    const handle = await start(spec);
+    const chunk = world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0));
+    const held = await pollUntil('held for the window', () => chunk.query(chunkProgressQuery), (p) => p.phase === 'window', 15_000);
+    expect(Date.parse(held.retryAt!)).toBeGreaterThan(closesAt);
+    expect(calls.sends).toHaveLength(1);
+    await handle.executeUpdate(cancelUpdate);
+    expect(await handle.result()).toMatchObject({ status: 'cancelled', counts: { cancelled: 1 } });
+    expect(calls.sends).toHaveLength(1);
+  }, 30_000);
 });
 
 describe('fair share of the send queue', () => {

@@ -250,6 +250,11 @@ describe('start time, deadline, throttle and weight in the spec', () => {
     expect(fairnessKey(long('a'))).not.toBe(fairnessKey(long('b')));
   });
 
+  it('takes a send window and names its bad fields by path', () => {
+    expect(parseCampaignSpec({ ...validSpec, sendWindow: { days: ['mon', 'fri'], from: '09:00', until: '20:00', timeZone: 'Asia/Seoul' } }).issues).toEqual([]);
+    expect(parseCampaignSpec({ ...validSpec, sendWindow: { from: '09:00', until: '20:00', timeZone: 'KST' } }).issues.map((i) => i.path)).toEqual(['sendWindow.timeZone']);
+  });
+
   it('takes a weight from 0.001 to 1000, naming the field otherwise', () => {
     expect(parseCampaignSpec({ ...validSpec, weight: 3 }).issues).toEqual([]);
     expect(parseCampaignSpec({ ...validSpec, weight: 0 }).issues).toEqual([{ path: 'weight', message: expect.stringContaining('weight must be a number from 0.001 to 1000') }]);

@@ -12,6 +12,8 @@ import type { ControlAction } from '../../src/contracts/chunk';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
 import type { Ranges } from '../../src/campaign/ranges';
 import { THROTTLE_RULE, isThrottle } from '../../src/campaign/spec';
+import { windowAt } from '../../src/campaign/send-window';
+import type { SendWindow } from '../../src/campaign/send-window';
 
 /** Issues kept in state, progress and the result (the counts are always complete). */
 export const MAX_ISSUES = 100;
@@ -148,6 +150,7 @@ export class CampaignState {
   /** A throttle update's value (null: none), overriding the spec's. */
   private throttleOverride?: number | null;
   private lastStart?: [at: number, recipients: number];
+  private sendWindow?: SendWindow;
   /** Changes with every throttle update: the workflow's wait for the next start wakes on it. */
   pacingRevision = 0;
 
@@ -203,9 +206,10 @@ export class CampaignState {
   // ------------------------------------------------------------ start time, deadline, throttle
 
   /** The spec's deadline and throttle (each run reads them from the spec; a throttle update carried over wins). */
-  timing(options: { deadline?: string; throttle?: number }): void {
+  timing(options: { deadline?: string; throttle?: number; sendWindow?: SendWindow }): void {
     this.deadline = options.deadline;
     this.specThrottle = options.throttle;
+    this.sendWindow = options.sendWindow;
   }
 
   /** Waiting for startAt (ISO): nothing is read or sent until then; pause and cancel still apply. */
@@ -245,12 +249,17 @@ export class CampaignState {
     this.pacingRevision += 1;
   }
 
-  /** Epoch ms before which the next chunk may not start (0: any time). */
-  nextStartAt(): number {
+  /** Epoch ms before which the next chunk may not start, by the throttle and (from `now`) the send window (0: any time). */
+  nextStartAt(now = 0): number {
     const throttle = this.throttle;
-    if (throttle === undefined || this.lastStart === undefined) return 0;
-    const [at, recipients] = this.lastStart;
-    return at + Math.ceil((recipients * 60_000) / throttle);
+    let next = 0;
+    if (throttle !== undefined && this.lastStart !== undefined) {
+      const [at, recipients] = this.lastStart;
+      next = at + Math.ceil((recipients * 60_000) / throttle);
+    }
+    if (!this.sendWindow) return next;
+    const window = windowAt(this.sendWindow, Math.max(now, next));
+    return window.open ? Math.max(now, next) : window.changesAt;
   }
 
   // ------------------------------------------------------------ the sliding window
@@ -261,7 +270,7 @@ export class CampaignState {
    */
   canStartChunk(inFlight: number, maxPerRun: number, now?: number): boolean {
     const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun && !this.pastDeadline;
-    const paced = now === undefined || now >= this.nextStartAt();
+    const paced = now === undefined || now >= this.nextStartAt(now);
     return starting && paced && this.nextChunk < this.chunksTotal && this.unsent.size - this.reconciling.size < inFlight;
   }
 
@@ -485,6 +494,7 @@ export class CampaignState {
       ...(this.scheduledFor !== undefined ? { scheduledFor: this.scheduledFor } : {}),
       ...(this.deadline !== undefined ? { deadline: this.deadline, deadlinePassed: this.pastDeadline } : {}),
       ...(this.throttle !== undefined ? { throttle: this.throttle } : {}),
+      ...(this.sendWindow ? { sendWindow: this.sendWindow } : {}),
       ...(this.retryOf ? { retryOf: this.retryOf } : {}),
       total: this.total(),
       chunksTotal: this.chunksTotal,

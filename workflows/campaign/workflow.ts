@@ -41,7 +41,6 @@ import {
   progressQuery,
   resumeUpdate,
   sendTaskQueueFromMemo,
-  throttleUpdate,
 } from '../../src/contracts/campaign';
 import type { CampaignResult, PollSummary } from '../../src/contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE, chunkControlSignal, chunkWorkflowId } from '../../src/contracts/chunk';
@@ -54,7 +53,7 @@ import { campaignDetails, chunkSummary } from './details';
 import { prepare } from './prepare';
 import { CampaignState } from './state';
 import type { CampaignCarry } from './state';
-import { deadlineReached, nextWake, waitForStart } from './timing';
+import { chunkTiming, deadlineReached, nextWake, timeCampaign, waitForStart } from './timing';
 
 const { fetchPollResults } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -147,11 +146,6 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   setHandler(pauseUpdate, () => control('pause'), { validator: () => state.check('pause') });
   setHandler(resumeUpdate, () => control('resume'), { validator: () => state.check('resume') });
   setHandler(cancelUpdate, () => control('cancel'), { validator: () => state.check('cancel') });
-  setHandler(throttleUpdate, ({ perMinute }) => {
-    state.setThrottle(perMinute);
-    publish();
-    return state.progress();
-  }, { validator: (payload) => state.checkThrottle(payload?.perMinute) });
   setHandler(campaignControlSignal, async ({ action }) => {
     try {
       state.check(action);
@@ -164,7 +158,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
 
   let running = spec;
   setHandler(campaignSpecQuery, () => running);
-  state.timing({ deadline: spec.deadline, throttle: spec.throttle });
+  timeCampaign(spec, state, publish);
   if (!carry) {
     try {
       const waitUntilStart = (valid: CampaignSpec) => waitForStart(campaignSettings(valid), state, publish);
@@ -197,8 +191,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       consentWindowMs: settings.consentWindowMs,
       fallback: running.fallback,
       parentWorkflowId: workflowInfo().workflowId,
-      ...(running.deadline ? { deadline: running.deadline } : {}),
-      ...(running.weight !== undefined ? { weight: running.weight } : {}),
+      ...chunkTiming(running),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
     try {
@@ -248,7 +241,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>(running, state.carry());
     }
-    // A timer only for a deadline or a throttle (recorded histories have neither); a throttle update wakes the loop too.
+    // A timer only for a deadline, throttle or send window (recorded histories have none); a throttle update wakes it too.
     const pacing = state.pacingRevision;
     await condition(() => windowOpen() || state.allDone() || shouldContinueAsNew() || state.pacingRevision !== pacing, nextWake(settings, state, settings.chunksInFlight, MAX_CHILDREN_PER_RUN));
   }

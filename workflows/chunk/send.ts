@@ -9,6 +9,7 @@ import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } fr
 import { decodeSendFailure } from '../../src/contracts/chunk';
 import type { ChunkInput, SendFailure } from '../../src/contracts/chunk';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
+import { windowAt } from '../../src/campaign/send-window';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { backoff } from '../activity-faults';
 import { recordReconcileResult, recordRefusal, recordSendResult } from '../metrics';
@@ -48,6 +49,14 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     else if (held()) await condition(() => !held(), atMost(undefined));
     if (chunk.cancelled) return;
     if (pastDeadline()) return deadlinePassed();
+    const window = input.sendWindow ? windowAt(input.sendWindow, Date.now()) : undefined;
+    if (window && !window.open) {
+      chunk.holdForWindow(new Date(window.changesAt).toISOString());
+      show();
+      await condition(() => chunk.cancelled, atMost(window.changesAt - Date.now()));
+      attempt -= 1; // waiting for the window is no attempt
+      continue;
+    }
     chunk.beginAttempt(attempt);
     show();
     // A fresh cursor per attempt is enough: earlier attempts are known to have been accepted nowhere.

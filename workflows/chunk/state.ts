@@ -183,6 +183,12 @@ export class ChunkState {
     return true;
   }
 
+  /** Outside the send window: nobody's state changes; the next attempt is at `opensAt` (ISO). */
+  holdForWindow(opensAt: string): void {
+    this.phase = 'window';
+    this.retryAt = opensAt;
+  }
+
   /** Waiting for a resume before the next attempt. */
   holdForPause(): void {
     this.phase = 'paused';
@@ -190,6 +196,7 @@ export class ChunkState {
 
   beginAttempt(attempt: number): void {
     this.sendAttempts = attempt;
+    if (this.phase === 'window') this.retryAt = undefined;
     this.phase = 'sending';
   }
 
