@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { startDevServer } from '../temporal/dev-server';
+import { fairnessLoad } from './workflows';
 
 const { values } = parseArgs({ options: { fairness: { type: 'string', default: 'on' }, 'weight-a': { type: 'string', default: '3' }, rate: { type: 'string', default: '10' }, out: { type: 'string' } } });
 const fairness = values.fairness === 'on';
@@ -31,7 +32,7 @@ try {
   });
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-  const start = (key: string, weight: number) => client.workflow.start('fairnessLoad', { taskQueue, workflowId: `load-${key}`, args: [key, weight, perLoad, taskQueue] });
+  const start = (key: string, weight: number) => client.workflow.start(fairnessLoad, { taskQueue, workflowId: `load-${key}`, args: [key, weight, perLoad, taskQueue] });
   const a = await start('a', weightA);
   await sleep(2_000);
   const bStartedAt = Date.now();
