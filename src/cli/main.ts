@@ -45,7 +45,7 @@ const COMMANDS: Record<string, CommandDef> = {
   preview: { usage: 'preview <spec.json|spec.yaml> [--row N] [--recipients file]', args: [1, 1], flags: ['row', 'recipients'], run: commands.preview },
   status: { usage: 'status <campaignId>', args: [1, 1], flags: QUEUES, run: commands.status },
   watch: { usage: 'watch <campaignId> [--interval ms]', args: [1, 1], flags: ['interval', ...QUEUES], run: commands.watch },
-  list: { usage: 'list [--status running|parked|paused|completed|cancelled|failed|...]', args: [0, 0], flags: ['status', ...QUEUES], run: commands.list },
+  list: { usage: 'list [--status scheduled|running|parked|paused|completed|cancelled|failed|...]', args: [0, 0], flags: ['status', ...QUEUES], run: commands.list },
   pause: { usage: 'pause <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('pause') },
   resume: { usage: 'resume <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('resume') },
   cancel: { usage: 'cancel <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('cancel') },
