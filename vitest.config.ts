@@ -1,16 +1,37 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
+/**
+ * Files that start whole stacks of processes (dev servers, workers, listeners, Chromium) or measure
+ * rates and gaps: a second busy fork on 2 cores would distort them. `npm test` runs this project
+ * first, one file at a time (--no-file-parallelism), then the `shared` project two files at a time.
+ */
+const SERIAL = [
+  'test/e2e/chaos.test.ts',
+  'test/e2e/bench.test.ts',
+  'test/e2e/large-campaign.e2e.test.ts',
+  'test/e2e/demo.test.ts',
+  'test/e2e/metrics.e2e.test.ts',
+  'test/e2e/package.test.ts',
+  'test/e2e/web-ui.test.ts',
+  'test/e2e/privacy.e2e.test.ts',
+  'test/e2e/key-rotation.e2e.test.ts',
+  'test/e2e/docker-compose.test.ts',
+];
+
 export default defineConfig({
   test: {
-    // Temporal Workers and native modules are happiest in child processes, one file at a time.
+    // Temporal Workers and native modules are happiest in child processes; two at a time (2 cores).
     pool: 'forks',
-    poolOptions: { forks: { singleFork: false } },
-    fileParallelism: false,
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    include: ['test/**/*.test.ts'],
     // The production-topology lane runs on its own server: `npm run test:production` (vitest.production.config.ts).
     exclude: [...configDefaults.exclude, 'test/production/**'],
     globalSetup: ['test/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'stacks', include: SERIAL } },
+      // The rest share one dev server and mostly wait on timers (consent windows, retries).
+      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/production/**', ...SERIAL] } },
+    ],
   },
 });

@@ -6,12 +6,15 @@ import { createChunkStatusActivities } from './chunk-status';
 import { createFallbackActivities } from './fallback/index';
 import { chunkReader, createRecipientActivities } from './recipients';
 import { createSendActivities } from './send';
+import type { SendPacer } from './send-pacer';
 
 export interface ActivityDeps {
   client: PpoppoClient;
   temporalClient?: Client;
   /** The listener workflow the send path tells about accepted requests (default LISTENER_WORKFLOW_ID). */
   listenerWorkflowId?: string;
+  /** Spaces this worker's CreateSendRequest calls (src/worker.ts gives one at the send queue's rate). */
+  pacer?: SendPacer;
 }
 
 export function createActivities(deps: ActivityDeps) {

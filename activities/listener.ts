@@ -68,6 +68,12 @@ export interface ListenerHeartbeat {
 const SIGNAL_CONCURRENCY = 16;
 /** The flush loop's longest sleep: due batches go out this soon at most after they are due. */
 const MAX_TICK_MS = 150;
+/**
+ * How long a routes query may take. A query on the listener workflow needs a worker on its queue:
+ * while this process shuts down (or the workflow has closed) nobody answers, and the run's last
+ * hand-over must not outlast the shutdown grace waiting for it (visibility finds the chunk instead).
+ */
+const ROUTES_QUERY_TIMEOUT_MS = 3_000;
 
 export function createListenerActivities(deps: ListenerDeps) {
   const timing: HoldTiming = {
@@ -88,7 +94,10 @@ export function createListenerActivities(deps: ListenerDeps) {
     let directory = directories.get(key);
     if (!directory) {
       const routes = listenerWorkflowId
-        ? (ids: string[]) => deps.temporalClient.workflow.getHandle(listenerWorkflowId).query(listenerRoutesQuery, ids).catch(() => ({}))
+        ? (ids: string[]) =>
+            deps.temporalClient
+              .withDeadline(Date.now() + ROUTES_QUERY_TIMEOUT_MS, () => deps.temporalClient.workflow.getHandle(listenerWorkflowId).query(listenerRoutesQuery, ids))
+              .catch(() => ({}))
         : undefined;
       directories.set(key, (directory = new ChunkDirectory(deps.temporalClient, { routes })));
     }

@@ -18,6 +18,7 @@ import { activityContext, withKeepAlive } from './heartbeat';
 import { cursorAt, reconcileSendRequest } from './reconcile';
 import type { ReconcileInput } from './reconcile';
 import { chunkReader } from './recipients';
+import type { SendPacer } from './send-pacer';
 
 export interface SendDeps {
   client: PpoppoClient;
@@ -27,6 +28,8 @@ export interface SendDeps {
   presendCursorMarginMs?: number;
   /** The listener workflow told about each accepted request (default LISTENER_WORKFLOW_ID). */
   listenerWorkflowId?: string;
+  /** Spaces this worker's CreateSendRequest calls (the send worker's; none = unspaced). */
+  pacer?: SendPacer;
   /** Quiet period after which reconcileSend answers "nothing was accepted". */
   reconcileSettleMs?: number;
   reconcileMaxScanMs?: number;
@@ -120,8 +123,11 @@ export function createSendActivities(deps: SendDeps) {
     if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', SEND_FAILURE_TYPES.empty);
     let receipt: SendReceipt;
     try {
-      // Heartbeats while the call is out: a worker that dies mid-send is noticed in seconds.
-      receipt = await withKeepAlive(() => client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig }), undefined, 1_000);
+      // Heartbeats while it waits its turn and while the call is out: a worker that dies mid-send is noticed in seconds.
+      receipt = await withKeepAlive(async () => {
+        await deps.pacer?.slot();
+        return client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig });
+      }, undefined, 1_000);
     } catch (err) {
       throw sendFailure(err);
     }

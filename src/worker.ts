@@ -11,6 +11,7 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { createActivities } from '../activities/index';
+import { SendPacer } from '../activities/send-pacer';
 import { SendRateSettingError, dispatchRate, sendRateFor } from './campaign/budget';
 import type { SendRateDecision } from './campaign/budget';
 import { envNumber, isMainModule, openProcessDeps, PROCESS_EXIT, PROCESS_FLAGS_USAGE, ProcessError, runProcess } from './run-helpers';
@@ -64,7 +65,6 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   const { namespace, connection, temporalClient, ppoppoClient, dataConverter, closeOwned } = await openProcessDeps(options);
   const taskQueues = { ...DEFAULT_TASK_QUEUES, ...options.taskQueues };
 
-  const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient, listenerWorkflowId: options.listenerWorkflowId });
   let sendRate: SendRateDecision;
   let rate: number | undefined;
   try {
@@ -74,6 +74,9 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
     await closeOwned();
     throw err;
   }
+  // The send queue's limiter paces the fleet; this worker also spaces its own calls at that rate.
+  const pacer = rate !== undefined ? new SendPacer(rate) : undefined;
+  const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient, listenerWorkflowId: options.listenerWorkflowId, pacer });
   const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : options.workflowsPath ? { workflowsPath: options.workflowsPath } : workflowCode('worker');
 
   const { maxCachedWorkflows, ...shutdownAndSticky } = workerSettingsFromEnv('worker');

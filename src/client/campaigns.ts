@@ -5,7 +5,7 @@ import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError }
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { LoadedDataConverter } from '@temporalio/common';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import { asFingerprint, fingerprintDifferences, specFingerprint } from '../campaign/fingerprint';
 import type { SpecFingerprint } from '../campaign/fingerprint';
 import { RETRY_OUTCOMES } from '../campaign/outcomes';

@@ -63,8 +63,10 @@ describe('a worker restarted with a wrong client secret', () => {
       expect(parked.counts.failed).toBe(0);
       const status = await campaigns.status(campaignId);
       expect(status.workflowStatus).toBe('RUNNING');
-      // The held chunk's recipients wait, queued, without an outcome.
-      const held = await stack.client.workflow.getHandle(chunkWorkflowId(campaignId, parked.chunksSent)).query(chunkRecipientsQuery);
+      // The held chunk's recipients wait, queued, without an outcome (between its tries: during one
+      // they are 'sending', and its try may wait for the rate-limited send queue).
+      const heldChunk = stack.client.workflow.getHandle(chunkWorkflowId(campaignId, parked.chunksSent));
+      const held = await pollUntil('the held chunk between tries', () => heldChunk.query(chunkRecipientsQuery), (records) => records.every((r) => r.state === 'queued'), 60_000);
       expect(held.map((r) => [r.state, r.outcome ?? null])).toEqual(held.map(() => ['queued', null]));
       expect(held[0]!.history.map((h) => h.event)).toContain('held: API credentials refused (UNAUTHENTICATED)');
       // It stays parked while the secret is wrong, still failing nobody.

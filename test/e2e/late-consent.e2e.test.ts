@@ -22,6 +22,9 @@ beforeAll(async () => {
   // The sandbox decides consent 65 s after acceptance: 5 s after our 1-minute window has ended.
   stack = await startCampaignStack('e2e-late', { sandbox: { consentDecisionDelayMs: 65_000, consentWindowMs: 140_000 }, listener: { maxRunMs: 2_000 } });
   receiver = await startWebhookReceiver();
+  // The worker (in this process) signs webhooks and may reach this loopback receiver only because it is listed.
+  process.env.FALLBACK_SECRET_WEBHOOK = 'late-consent-e2e-webhook-signing-secret';
+  process.env.FALLBACK_ALLOWED_HOSTS = new URL(receiver.url).host;
   campaigns = new CampaignClient(stack.temporal, { taskQueue: stack.queues.campaigns, sendTaskQueue: stack.queues.send });
 }, 120_000);
 
