@@ -48,6 +48,8 @@ export interface SendChunkInput {
   templateId: string;
   source: ChunkSource;
   pollConfig?: PollConfigSpec;
+  /** The campaign's deadline (ISO): the call is not made after it, however long the task waited in the queue. */
+  notAfter?: string;
 }
 
 /**
@@ -114,18 +116,24 @@ export function createSendActivities(deps: SendDeps) {
 
   /** Calls CreateSendRequest exactly once; the workflow decides about retries from the failure type. */
   async function createSendRequest(input: SendChunkInput): Promise<SendReceipt> {
+    // Checked before reading and again after waiting for the pacer's slot: never a call past the deadline.
+    const pastDeadline = () => input.notAfter !== undefined && Date.now() >= Date.parse(input.notAfter);
+    const deadlinePassed = () => ApplicationFailure.nonRetryable(`the campaign's deadline ${input.notAfter} passed before this send went out; nothing was sent`, SEND_FAILURE_TYPES.deadline);
+    if (pastDeadline()) throw deadlinePassed();
     const recipients = await readChunkRecipients({ source: input.source });
     if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', SEND_FAILURE_TYPES.empty);
-    let receipt: SendReceipt;
+    let receipt: SendReceipt | undefined;
     try {
       // Heartbeats while it waits its turn and while the call is out: a worker that dies mid-send is noticed in seconds.
       receipt = await withKeepAlive(async () => {
         await deps.pacer?.slot();
+        if (pastDeadline()) return undefined;
         return client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig });
       }, undefined, 1_000);
     } catch (err) {
       throw sendFailure(err);
     }
+    if (!receipt) throw deadlinePassed();
     await tellListener(receipt.sendRequestId);
     return receipt;
   }

@@ -38,7 +38,7 @@ const messages = Object.values(contracts)
   .filter((value): value is { name: string; type: string } => typeof value === 'object' && value !== null && 'name' in value && ['signal', 'query', 'update'].includes((value as { type?: string }).type ?? ''));
 
 const names = {
-  workflowTypes: [campaign.CAMPAIGN_WORKFLOW_TYPE, chunk.CHUNK_WORKFLOW_TYPE, listener.LISTENER_WORKFLOW_TYPE],
+  workflowTypes: [campaign.CAMPAIGN_WORKFLOW_TYPE, campaign.CAMPAIGN_SCHEDULE_WORKFLOW_TYPE, chunk.CHUNK_WORKFLOW_TYPE, listener.LISTENER_WORKFLOW_TYPE],
   failureTypes: [...Object.values(chunk.SEND_FAILURE_TYPES), chunk.CONFIGURATION_FAULT, ...Object.values(campaign.CAMPAIGN_FAILURE_TYPES)],
   memoKeys: Object.values(campaign.CAMPAIGN_MEMO),
   ids: [listener.LISTENER_WORKFLOW_ID],
@@ -69,7 +69,7 @@ describe('contracts', () => {
     for (const [domain, list] of perContract) expect(new Set(list).size, domain).toBe(list.length);
     // Pinned: renaming one breaks running workflows, the README's Temporal CLI commands and the Web UI steps.
     expect(Object.fromEntries(perContract)).toEqual({
-      campaign: ['signal:chunkSent', 'signal:chunkFinished', 'signal:chunkParked', 'signal:chunkUnparked', 'signal:chunkFailed', 'signal:chunkReconciling', 'signal:chunkConsent', 'signal:control', 'update:pause', 'update:resume', 'update:cancel', 'query:progress', 'query:spec'],
+      campaign: ['signal:chunkSent', 'signal:chunkFinished', 'signal:chunkParked', 'signal:chunkUnparked', 'signal:chunkFailed', 'signal:chunkReconciling', 'signal:chunkConsent', 'signal:control', 'update:pause', 'update:resume', 'update:cancel', 'query:progress', 'update:setThrottle', 'query:spec'],
       chunk: ['signal:deliveryBatch', 'signal:deliveryEvents', 'signal:chunkControl', 'query:recipients', 'query:progress', 'query:source'],
       listener: ['signal:chunkRoute', 'query:routes', 'query:cursor'],
     });

@@ -3,3 +3,4 @@
 export { campaignWorkflow } from './campaign/workflow';
 export { chunkWorkflow } from './chunk/workflow';
 export { listenerWorkflow } from './listener/workflow';
+export { campaignScheduleWorkflow } from './campaign/schedule';

@@ -26,8 +26,8 @@ export class OutcomeMetrics {
   }
 }
 
-/** Recipients the campaign itself settles (invalid rows skipped at planning, cancelled before their chunk started). */
-export function recordCampaignOutcome(outcome: 'invalid' | 'cancelled', recipients: number): void {
+/** Recipients the campaign itself settles (invalid rows skipped at planning, cancelled or past the deadline before their chunk started). */
+export function recordCampaignOutcome(outcome: 'invalid' | 'cancelled' | 'deadline', recipients: number): void {
   if (recipients > 0) counter(METRICS.recipients).add(recipients, { outcome });
 }
 

@@ -53,7 +53,13 @@ export interface DevServer {
  * applied per partition: with the default 4, `npm run bench` measured the send phase at 53 % of the
  * app's limit; with one, at 100 %. deploy/temporal-dynamicconfig.yaml does the same for docker-compose.
  */
-export const DEV_DYNAMIC_CONFIG: Record<string, number> = { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 };
+/** One partition per queue (see deploy/temporal-dynamicconfig.yaml), and fairness: campaigns share the send queue by weight. */
+export const DEV_DYNAMIC_CONFIG: Record<string, number | boolean> = {
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+  'matching.useNewMatcher': true,
+  'matching.enableFairness': true,
+};
 
 const HOST = '127.0.0.1';
 const NAMESPACE = 'default';

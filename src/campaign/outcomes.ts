@@ -1,8 +1,9 @@
 // What becomes of each recipient: the final outcomes, the fallback beside them, and their counts.
 // PURE: workflow code imports this module.
 
-export type RecipientOutcome = 'delivered' | 'failed' | 'denied' | 'expired' | 'invalid' | 'cancelled';
-export const RECIPIENT_OUTCOMES: readonly RecipientOutcome[] = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled'];
+/** 'deadline': never sent, because the campaign's deadline passed first (no send request after it). */
+export type RecipientOutcome = 'delivered' | 'failed' | 'denied' | 'expired' | 'invalid' | 'cancelled' | 'deadline';
+export const RECIPIENT_OUTCOMES: readonly RecipientOutcome[] = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled', 'deadline'];
 
 /** The outcomes a fallback policy may name ('denied' always triggers one). */
 export type FallbackTrigger = Extract<RecipientOutcome, 'denied' | 'expired' | 'failed'>;
@@ -30,7 +31,7 @@ export type FallbackOutcome = 'sent' | 'failed';
 export type OutcomeCounts = Record<RecipientOutcome, number> & { fallbackSent: number; fallbackFailed: number };
 
 export function emptyCounts(): OutcomeCounts {
-  return { delivered: 0, failed: 0, denied: 0, expired: 0, invalid: 0, cancelled: 0, fallbackSent: 0, fallbackFailed: 0 };
+  return { delivered: 0, failed: 0, denied: 0, expired: 0, invalid: 0, cancelled: 0, deadline: 0, fallbackSent: 0, fallbackFailed: 0 };
 }
 
 export function addCounts(into: OutcomeCounts, more: Partial<OutcomeCounts>): OutcomeCounts {
@@ -40,5 +41,6 @@ export function addCounts(into: OutcomeCounts, more: Partial<OutcomeCounts>): Ou
 
 /** Recipients with a final outcome (fallback counts are beside the outcomes, not extra recipients). */
 export function countRecipients(counts: OutcomeCounts): number {
-  return RECIPIENT_OUTCOMES.reduce((sum, outcome) => sum + counts[outcome], 0);
+  // Counts from before an outcome existed lack its key.
+  return RECIPIENT_OUTCOMES.reduce((sum, outcome) => sum + (counts[outcome] ?? 0), 0);
 }

@@ -20,6 +20,8 @@ import type { FallbackTrigger } from './outcomes';
 import { CAMPAIGN_ID_PATTERN, CAMPAIGN_ID_RULE, isObject, unknownFields } from './spec-checks';
 import type { Report } from './spec-checks';
 import { thousands } from '../text';
+import { checkSendWindow } from './send-window';
+import type { SendWindow } from './send-window';
 
 export type { RecipientSourceSpec } from './recipient-source';
 
@@ -54,6 +56,16 @@ export interface CampaignSpec {
   fallback?: FallbackSpec;
   limits?: { chunkSize?: number; chunksInFlight?: number };
   onInvalidRows?: 'abort' | 'skip';
+  /** ISO 8601 time with its offset ("2025-03-01T09:00:00+09:00"): the campaign waits (status 'scheduled') until then. */
+  startAt?: string;
+  /** ISO 8601 time with its offset: no send request after it; recipients not sent by then end 'deadline'. */
+  deadline?: string;
+  /** At most this many recipients per minute for this campaign (the app's own limit still applies to all). */
+  throttle?: number;
+  /** Local hours (and days) in which sends may go out; chunks wait for the window to open. */
+  sendWindow?: SendWindow;
+  /** This campaign's share of the send queue against other campaigns' (default 1): weights 3 and 1 share it 75/25 while both send. */
+  weight?: number;
 }
 
 /** A problem in the spec, located by its JSON path (e.g. 'recipients.inline[3].ppnum'). */
@@ -89,6 +101,11 @@ export interface CampaignSettings {
   fallbackOn: FallbackTrigger[];
   /** How long fallbacks keep trying through a channel fault. */
   fallbackRetryForMs: number;
+  /** Epoch ms of startAt and deadline, when the spec sets them. */
+  startAtMs?: number;
+  deadlineMs?: number;
+  /** Recipients per minute, when the spec sets a throttle. */
+  throttle?: number;
 }
 
 export function campaignSettings(spec: CampaignSpec): CampaignSettings {
@@ -99,6 +116,9 @@ export function campaignSettings(spec: CampaignSpec): CampaignSettings {
     onInvalidRows: spec.onInvalidRows ?? 'abort',
     fallbackOn: fallbackTriggers(spec.fallback),
     fallbackRetryForMs: fallbackRetryForMs(spec.fallback),
+    ...(spec.startAt !== undefined ? { startAtMs: Date.parse(spec.startAt) } : {}),
+    ...(spec.deadline !== undefined ? { deadlineMs: Date.parse(spec.deadline) } : {}),
+    ...(spec.throttle !== undefined ? { throttle: spec.throttle } : {}),
   };
 }
 
@@ -174,7 +194,7 @@ export function checkInlineRecipients(
   return { recipients: result.recipients, issues, invalidCount: invalidIndexes.size, duplicateCount: result.duplicates.length };
 }
 
-const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows'];
+const TOP_LEVEL_KEYS = ['campaignId', 'template', 'recipients', 'poll', 'consentWindow', 'fallback', 'limits', 'onInvalidRows', 'startAt', 'deadline', 'throttle', 'weight', 'sendWindow'];
 /** The fields each part of a spec may have: anything else is a misspelling, named by its path. */
 const FIELDS = {
   templateById: ['templateId'],
@@ -231,6 +251,7 @@ export function parseCampaignSpec(input: unknown, rules: SpecRules = 'current'):
 
   checkFallback(input.fallback, issue, strict);
   checkLimits(input.limits, issue, strict);
+  checkTiming(input, issue);
 
   if (input.onInvalidRows !== undefined && input.onInvalidRows !== 'abort' && input.onInvalidRows !== 'skip') {
     issue('onInvalidRows', 'onInvalidRows must be "abort" or "skip"');
@@ -315,6 +336,48 @@ function checkLimits(limits: unknown, issue: Report, strict: boolean): void {
   }
   if (chunksInFlight !== undefined && !isIntegerIn(chunksInFlight, 1, MAX_CHUNKS_IN_FLIGHT)) {
     issue('limits.chunksInFlight', `chunksInFlight must be a whole number from 1 to ${MAX_CHUNKS_IN_FLIGHT}`);
+  }
+}
+
+/** An ISO 8601 time that names its offset (Z or ±hh:mm): a time without one means a different moment on each machine. */
+const ISO_TIME_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** Epoch ms of a spec time, or undefined when it is not an ISO 8601 time with an offset. */
+export function parseSpecTime(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !ISO_TIME_WITH_OFFSET.test(value)) return undefined;
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return undefined; // 30 February would roll over to March
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The largest per-campaign throttle (recipients per minute): far above any app's limit. */
+export const MAX_THROTTLE_PER_MINUTE = 1_000_000;
+export const THROTTLE_RULE = `throttle must be a whole number of recipients per minute from 1 to ${thousands(MAX_THROTTLE_PER_MINUTE)}`;
+
+export function isThrottle(value: unknown): value is number {
+  return isIntegerIn(value, 1, MAX_THROTTLE_PER_MINUTE);
+}
+
+/** Temporal's range for a fairness weight. */
+const MIN_WEIGHT = 0.001;
+const MAX_WEIGHT = 1000;
+
+function checkTiming(input: Record<string, unknown>, issue: Report): void {
+  const times: Record<'startAt' | 'deadline', number | undefined> = { startAt: undefined, deadline: undefined };
+  for (const field of ['startAt', 'deadline'] as const) {
+    if (input[field] === undefined) continue;
+    times[field] = parseSpecTime(input[field]);
+    if (times[field] === undefined) issue(field, `${field} must be an ISO 8601 time with its offset, like "2025-03-01T09:00:00+09:00" or "2025-03-01T00:00:00Z" (got ${JSON.stringify(input[field])})`);
+  }
+  if (times.startAt !== undefined && times.deadline !== undefined && times.deadline <= times.startAt) {
+    issue('deadline', `deadline (${String(input.deadline)}) must be after startAt (${String(input.startAt)})`);
+  }
+  if (input.throttle !== undefined && !isThrottle(input.throttle)) issue('throttle', `${THROTTLE_RULE} (got ${JSON.stringify(input.throttle)})`);
+  if (input.sendWindow !== undefined) checkSendWindow(input.sendWindow, issue);
+  const { weight } = input;
+  if (weight !== undefined && !(typeof weight === 'number' && weight >= MIN_WEIGHT && weight <= MAX_WEIGHT)) {
+    issue('weight', `weight must be a number from ${MIN_WEIGHT} to ${MAX_WEIGHT} (the campaign's share of the send queue against others'; default 1), got ${JSON.stringify(weight)}`);
   }
 }
 

@@ -12,6 +12,7 @@ import { AlertSender } from '../alerts';
 import { quotaCheck } from '../campaign/budget';
 import type { QuotaCheck } from '../campaign/budget';
 import { RETRY_OUTCOMES, countRecipients, isRetryOutcome } from '../campaign/outcomes';
+import { THROTTLE_RULE, isThrottle } from '../campaign/spec';
 import { connectClient, temporalConfigFromEnv, describeTemporalConfig } from '../temporal/config';
 import { dataConverterFromEnv } from '../temporal/data-converter';
 import { CampaignClient } from '../client/campaigns';
@@ -20,10 +21,11 @@ import type { CampaignResult } from '../contracts/campaign';
 import type { RecipientRecord } from '../contracts/chunk';
 import { CliError, EXIT } from './errors';
 import type { ExitCode } from './errors';
-import { REPORT_COLUMNS, csvLine, formatList, formatRecipient, formatResult, formatStatus, formatValidation, progressLine, reportRow } from './format';
+import { REPORT_COLUMNS, csvLine, formatList, formatSchedule, formatRecipient, formatResult, formatStatus, formatValidation, progressLine, reportRow } from './format';
 import { formatPreview, previewSpec } from './preview';
 import { readSpecFile, readTextFile } from './spec-file';
 import { validateSpec } from './validate';
+import type { OverlapPolicy } from '../client/schedules';
 
 export interface Flags {
   json?: boolean;
@@ -39,6 +41,10 @@ export interface Flags {
   outcome?: string;
   status?: string;
   row?: string;
+  cron?: string;
+  every?: string;
+  'time-zone'?: string;
+  overlap?: string;
 }
 
 export interface CommandContext {
@@ -239,8 +245,54 @@ export function control(action: 'pause' | 'resume' | 'cancel') {
   };
 }
 
+/** `throttle <campaignId> <N|off>`: recipients per minute for this campaign from now on. */
+export async function throttle(ctx: CommandContext): Promise<ExitCode> {
+  const [campaignId, value] = [ctx.args[0]!, ctx.args[1]!];
+  const perMinute = value === 'off' ? null : Number(value);
+  if (perMinute !== null && !isThrottle(perMinute)) throw new CliError(`${THROTTLE_RULE}, or "off" (got "${value}")`, EXIT.usage);
+  const progress = await (await ctx.campaigns()).throttle(campaignId, perMinute);
+  if (ctx.flags.json) printJson(ctx, progress);
+  else ctx.print(`throttle: campaign ${progress.campaignId} is ${progress.status}, ${progress.throttle === undefined ? 'without a throttle of its own (the app limit only)' : `throttled to ${progress.throttle} recipients/min`}`);
+  return EXIT.ok;
+}
+
+/** `schedule create <spec> --cron "…" | --every 1h [--time-zone Asia/Seoul] [--overlap skip|buffer-one|allow-all]`. */
+export async function scheduleCreate(ctx: CommandContext): Promise<ExitCode> {
+  const spec = readSpecFile(ctx.args[0]!, ctx.flags.recipients);
+  const { cron, every, overlap } = ctx.flags;
+  const created = await (await ctx.campaigns()).schedules.create(spec, { cron, every, timeZone: ctx.flags['time-zone'], overlap: overlap as OverlapPolicy | undefined });
+  if (ctx.flags.json) printJson(ctx, created);
+  else ctx.print(`created schedule ${created.scheduleId}
+${formatSchedule(created)}`);
+  return EXIT.ok;
+}
+
+export async function scheduleList(ctx: CommandContext): Promise<ExitCode> {
+  const schedules = await (await ctx.campaigns()).schedules.list();
+  if (ctx.flags.json) printJson(ctx, schedules);
+  else ctx.print(schedules.length === 0 ? 'no campaign schedules' : schedules.map(formatSchedule).join('\n'));
+  return EXIT.ok;
+}
+
+export function scheduleControl(action: 'pause' | 'resume' | 'delete') {
+  return async (ctx: CommandContext): Promise<ExitCode> => {
+    const schedules = (await ctx.campaigns()).schedules;
+    const scheduleId = ctx.args[0]!;
+    if (action === 'delete') {
+      await schedules.delete(scheduleId);
+      if (ctx.flags.json) printJson(ctx, { scheduleId, deleted: true });
+      else ctx.print(`deleted schedule ${scheduleId} (campaigns it started go on to their end)`);
+      return EXIT.ok;
+    }
+    const summary = await schedules[action](scheduleId);
+    if (ctx.flags.json) printJson(ctx, summary);
+    else ctx.print(formatSchedule(summary));
+    return EXIT.ok;
+  };
+}
+
 /** Report filters: an outcome, 'fallback-failed', or 'pending' (no outcome yet). */
-const REPORT_FILTERS = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled', 'fallback-failed', 'pending'];
+const REPORT_FILTERS = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled', 'deadline', 'fallback-failed', 'pending'];
 
 function matchesFilter(record: RecipientRecord, filter: string | undefined): boolean {
   if (filter === undefined) return true;

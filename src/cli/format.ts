@@ -3,8 +3,9 @@ import { describeIssue } from '../api/validation';
 import type { UsageStats } from '../api/types';
 import { usageLine } from '../campaign/budget';
 import { consentLine } from '../campaign/consent';
+import { timingText } from '../campaign/timing';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../campaign/outcomes';
-import type { CampaignStatusReport, CampaignSummary, StuckActivity } from '../client/campaigns';
+import type { CampaignScheduleSummary, CampaignStatusReport, CampaignSummary, StuckActivity } from '../client/campaigns';
 import { PARK_REASON_TEXT } from '../contracts/campaign';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import type { RecipientRecord } from '../contracts/chunk';
@@ -13,7 +14,7 @@ import type { ValidationReport } from './validate';
 
 const MAX_BAR_WIDTH = 30;
 /** Statuses in which nothing moves forward: no ETA. */
-const STILL = new Set(['paused', 'parked', 'validating', 'cancelling']);
+const STILL = new Set(['scheduled', 'paused', 'parked', 'validating', 'cancelling']);
 
 export function formatValidation(report: ValidationReport): string {
   const lines: string[] = [];
@@ -59,6 +60,8 @@ export function progressLine(progress: CampaignProgress, options: { etaMs?: numb
   const bar = `[${'#'.repeat(done)}${'='.repeat(sent)}${'.'.repeat(barWidth - done - sent)}]`;
   const parts = [`${bar} ${thousands(final)} final · ${thousands(awaiting)} sent, awaiting consent · ${thousands(queued)} queued of ${thousands(progress.total)}`, progress.status];
   if (progress.status === 'parked' && progress.parkedReason) parts.push(parkedLine(progress));
+  const timing = timingText(progress);
+  if (timing) parts.push(timing);
   parts.push(countsText(progress.counts), `chunks ${progress.chunksSent}/${progress.chunksTotal} sent`);
   if (options.retrying) parts.push(retryText(options.retrying));
   if (options.etaMs !== undefined && !STILL.has(progress.status)) parts.push(`ETA ${formatDuration(options.etaMs)}`);
@@ -156,4 +159,14 @@ export function reportRow(record: RecipientRecord): string[] {
 
 export function csvLine(cells: readonly string[]): string {
   return cells.map((cell) => (/[",\n\r]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell)).join(',');
+}
+
+/** A campaign schedule: id, paused or not, the next runs as the campaign ids they start. */
+export function formatSchedule(schedule: CampaignScheduleSummary): string {
+  const next = schedule.nextRuns.slice(0, 3).map((r) => `${r.at} → ${r.campaignId}`);
+  const lines = [`${schedule.scheduleId}\t${schedule.paused ? 'paused' : 'active'}${schedule.note ? `\t${schedule.note}` : ''}`];
+  if (!schedule.paused && next.length > 0) lines.push(...next.map((line) => `  next: ${line}`));
+  const last = schedule.recentRuns.at(-1);
+  if (last) lines.push(`  last: ${last.at} → ${last.campaignId}`);
+  return lines.join('\n');
 }

@@ -10,7 +10,10 @@ import {
   CampaignNotFoundError,
   CampaignStillRunningError,
   ControlRefusedError,
+  InvalidScheduleError,
   InvalidSpecError,
+  ScheduleExistsError,
+  ScheduleNotFoundError,
   SpecMismatchError,
 } from '../client/campaigns';
 import { loadDotEnv } from '../dotenv';
@@ -42,10 +45,11 @@ const COMMANDS: Record<string, CommandDef> = {
   preview: { usage: 'preview <spec.json|spec.yaml> [--row N] [--recipients file]', args: [1, 1], flags: ['row', 'recipients'], run: commands.preview },
   status: { usage: 'status <campaignId>', args: [1, 1], flags: QUEUES, run: commands.status },
   watch: { usage: 'watch <campaignId> [--interval ms]', args: [1, 1], flags: ['interval', ...QUEUES], run: commands.watch },
-  list: { usage: 'list [--status running|parked|paused|completed|cancelled|failed|...]', args: [0, 0], flags: ['status', ...QUEUES], run: commands.list },
+  list: { usage: 'list [--status scheduled|running|parked|paused|completed|cancelled|failed|...]', args: [0, 0], flags: ['status', ...QUEUES], run: commands.list },
   pause: { usage: 'pause <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('pause') },
   resume: { usage: 'resume <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('resume') },
   cancel: { usage: 'cancel <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('cancel') },
+  throttle: { usage: 'throttle <campaignId> <recipientsPerMinute|off>', args: [2, 2], flags: QUEUES, run: commands.throttle },
   retry: {
     usage: 'retry <campaignId> --outcome failed|expired|fallback-failed [--wait]',
     args: [1, 1],
@@ -54,6 +58,16 @@ const COMMANDS: Record<string, CommandDef> = {
   },
   report: { usage: 'report <campaignId> [--format csv|json] [--out file] [--outcome delivered|failed|denied|...]', args: [1, 1], flags: ['format', 'out', 'outcome', ...QUEUES], run: commands.report },
   recipient: { usage: 'recipient <campaignId> <ppnum>', args: [2, 2], flags: QUEUES, run: commands.recipient },
+  'schedule create': {
+    usage: 'schedule create <spec.json|spec.yaml> --cron "0 9 * * MON" | --every 1h [--time-zone Asia/Seoul] [--overlap skip|buffer-one|allow-all]',
+    args: [1, 1],
+    flags: ['cron', 'every', 'time-zone', 'overlap', 'recipients', ...QUEUES],
+    run: commands.scheduleCreate,
+  },
+  'schedule list': { usage: 'schedule list', args: [0, 0], flags: QUEUES, run: commands.scheduleList },
+  'schedule pause': { usage: 'schedule pause <scheduleId>', args: [1, 1], flags: QUEUES, run: commands.scheduleControl('pause') },
+  'schedule resume': { usage: 'schedule resume <scheduleId>', args: [1, 1], flags: QUEUES, run: commands.scheduleControl('resume') },
+  'schedule delete': { usage: 'schedule delete <scheduleId>', args: [1, 1], flags: QUEUES, run: commands.scheduleControl('delete') },
   'template create': { usage: 'template create <template.json>', args: [1, 1], flags: [], run: commands.templateCreate },
   alert: { usage: 'alert <ppnum...> --text "message"', args: [1, Infinity], flags: ['text'], run: commands.alert },
 };
@@ -72,6 +86,10 @@ const FLAG_TYPES: Record<FlagName, 'string' | 'boolean'> = {
   outcome: 'string',
   status: 'string',
   row: 'string',
+  cron: 'string',
+  every: 'string',
+  'time-zone': 'string',
+  overlap: 'string',
 };
 
 const HELP = [
@@ -107,6 +125,7 @@ function findCommand(argv: string[]): { name: string; def: CommandDef; rest: str
   const two = `${first} ${second ?? ''}`;
   if (COMMANDS[two]) return { name: two, def: COMMANDS[two], rest: argv.slice(2) };
   if (first === 'template') throw new CliError(`unknown template command "${second ?? ''}"; use: template create <template.json>`, EXIT.usage);
+  if (first === 'schedule') throw new CliError(`unknown schedule command "${second ?? ''}"; use: schedule create|list|pause|resume|delete`, EXIT.usage);
   const def = COMMANDS[first];
   if (!def) throw new CliError(`unknown command "${first}"; commands: ${Object.keys(COMMANDS).join(', ')} (run with --help)`, EXIT.usage);
   return { name: first, def, rest: argv.slice(1) };
@@ -131,6 +150,9 @@ function parseCommand(argv: string[]): { name: string; def: CommandDef; args: st
 /** Maps any error to a message and an exit code; never prints a stack for expected failures. */
 function exitCodeFor(err: unknown): { message: string; code: ExitCode } {
   if (err instanceof CliError) return { message: err.message, code: err.code };
+  if (err instanceof InvalidScheduleError) return { message: err.message, code: EXIT.usage };
+  if (err instanceof ScheduleNotFoundError) return { message: `${err.message}; see \`npm run campaign -- schedule list\``, code: EXIT.notFound };
+  if (err instanceof ScheduleExistsError) return { message: err.message, code: EXIT.alreadyRunning };
   if (err instanceof CampaignNotFoundError) return { message: `${err.message}; check the id with \`npm run campaign -- list\``, code: EXIT.notFound };
   if (err instanceof InvalidSpecError) return { message: `${err.message}\nfix the spec (see \`npm run campaign -- validate <spec>\`)`, code: EXIT.failure };
   if (err instanceof SpecMismatchError) return { message: err.message, code: EXIT.usage };

@@ -25,12 +25,14 @@ import {
   pauseUpdate,
   progressQuery,
   resumeUpdate,
+  throttleUpdate,
   retryCampaignId,
 } from '../contracts/campaign';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE, chunkRecipientsQuery, chunkWorkflowId } from '../contracts/chunk';
 import type { ControlAction, RecipientRecord } from '../contracts/chunk';
 import { failureReasons, innermostMessage } from '../temporal/failures';
+import { CampaignSchedules } from './schedules';
 import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from '../temporal/names';
 import type { campaignWorkflow } from '../../workflows/campaign/workflow';
 import {
@@ -44,6 +46,8 @@ import {
 } from './errors';
 
 export * from './errors';
+export { CampaignSchedules, InvalidScheduleError, ScheduleExistsError, ScheduleNotFoundError } from './schedules';
+export type { CampaignScheduleSummary, OverlapPolicy, ScheduleOptions } from './schedules';
 
 export interface CampaignClientOptions {
   /** Task queue of the campaign workflows (default TASK_QUEUES.campaigns). */
@@ -132,6 +136,11 @@ export class CampaignClient {
   constructor(client: Client, options: CampaignClientOptions = {}) {
     this.#client = client;
     this.#options = options;
+  }
+
+  /** Recurring campaigns (Temporal Schedules) on the same connection and queues. */
+  get schedules(): CampaignSchedules {
+    return new CampaignSchedules(this.#client, this.#options);
   }
 
   /**
@@ -233,12 +242,17 @@ export class CampaignClient {
     return this.#control(campaignId, 'cancel');
   }
 
+  /** Holds a running campaign to `perMinute` recipients per minute from now on (null: no throttle of its own). */
+  throttle(campaignId: string, perMinute: number | null): Promise<CampaignProgress> {
+    return this.#control(campaignId, 'throttle', (handle) => handle.executeUpdate(throttleUpdate, { args: [{ perMinute }] }));
+  }
+
   /** Runs the control update; a refusal comes back as ControlRefusedError with the campaign's reason. */
-  async #control(campaignId: string, action: ControlAction): Promise<CampaignProgress> {
-    const update = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate }[action];
+  async #control(campaignId: string, action: ControlAction | 'throttle', run?: (handle: WorkflowHandle) => Promise<CampaignProgress>): Promise<CampaignProgress> {
     const handle = this.#client.workflow.getHandle(campaignWorkflowId(campaignId));
     try {
-      return await handle.executeUpdate(update);
+      if (run) return await run(handle);
+      return await handle.executeUpdate({ pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate }[action as ControlAction]);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ControlRefusedError(campaignId, failureReasons(err.cause ?? err).at(-1) ?? err.message);
       if (!(err instanceof WorkflowNotFoundError)) throw err;

@@ -7,6 +7,7 @@ import type { ValidationIssue } from '../api/validation';
 import type { ConsentStats } from '../campaign/consent';
 import type { OutcomeCounts, RetryOutcome } from '../campaign/outcomes';
 import type { CampaignSpec } from '../campaign/spec';
+import type { SendWindow } from '../campaign/send-window';
 import type { ControlPayload } from './chunk';
 
 export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
@@ -30,6 +31,28 @@ export function retryCampaignId(campaignId: string, outcome: RetryOutcome): stri
   return `${campaignId}.retry-${outcome}`;
 }
 
+/**
+ * Recurring campaigns: a Temporal Schedule (id: the spec's campaignId) starts this workflow at each
+ * run time; it runs that time's campaign as its child, with its own campaign id, and waits for it,
+ * so the Schedule's overlap policy covers whole campaign runs.
+ */
+export const CAMPAIGN_SCHEDULE_WORKFLOW_TYPE = 'campaignScheduleWorkflow';
+
+export interface CampaignScheduleInput {
+  /** The spec of every run; each run's campaignId is scheduledCampaignId(this campaignId, run time). */
+  spec: CampaignSpec;
+}
+
+/** The workflow id a Schedule starts its runs under (the server appends "-<run time>"). */
+export function campaignScheduleWorkflowId(scheduleId: string): string {
+  return `campaign-schedule/${scheduleId}`;
+}
+
+/** One run's campaign id: the schedule id and the run's nominal time, "<scheduleId>.20261207T090000Z". */
+export function scheduledCampaignId(scheduleId: string, runTime: Date): string {
+  return `${scheduleId}.${runTime.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')}`;
+}
+
 /** Memo keys of a campaign workflow (passed on to its chunks). */
 export const CAMPAIGN_MEMO = {
   /** A send task queue other than TASK_QUEUES.send (isolated test workers, a dedicated fleet). */
@@ -44,7 +67,8 @@ export function sendTaskQueueFromMemo(memo: Record<string, unknown> | undefined)
   return typeof queue === 'string' ? queue : undefined;
 }
 
-export type CampaignStatus = 'validating' | 'running' | 'paused' | 'parked' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
+/** 'scheduled': waiting for the spec's startAt (nothing read or sent yet). */
+export type CampaignStatus = 'scheduled' | 'validating' | 'running' | 'paused' | 'parked' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
 
 /**
  * Why a campaign waits without failing anyone: the API's rate limit or monthly quota, or a
@@ -78,6 +102,15 @@ export interface CampaignProgress {
   parkedChunks?: number;
   /** Why a failed campaign failed, in plain words. */
   failure?: string;
+  /** The spec's startAt (ISO), while the campaign waits for it. */
+  scheduledFor?: string;
+  /** The spec's deadline (ISO); `deadlinePassed` once it has. */
+  deadline?: string;
+  deadlinePassed?: boolean;
+  /** Recipients per minute this campaign is held to (the spec's throttle, or the latest throttle update). */
+  throttle?: number;
+  /** The spec's send window. */
+  sendWindow?: SendWindow;
   /** Set on a follow-up campaign: the campaign and outcome it retries. */
   retryOf?: { campaignId: string; outcome: RetryOutcome };
   /** Valid recipients plus invalid rows (each ends with exactly one outcome). */
@@ -203,5 +236,10 @@ export const pauseUpdate = defineUpdate<CampaignProgress>('pause');
 export const resumeUpdate = defineUpdate<CampaignProgress>('resume');
 export const cancelUpdate = defineUpdate<CampaignProgress>('cancel');
 export const progressQuery = defineQuery<CampaignProgress>('progress');
+/** A new throttle (recipients per minute) for a running campaign, or null for none; answers with the progress. */
+export interface ThrottlePayload {
+  perMinute: number | null;
+}
+export const throttleUpdate = defineUpdate<CampaignProgress, [ThrottlePayload]>('setThrottle');
 /** The spec the campaign runs (an inline list is emptied once planned): `campaign retry` builds a follow-up from it. */
 export const campaignSpecQuery = defineQuery<CampaignSpec>('spec');

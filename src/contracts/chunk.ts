@@ -8,6 +8,7 @@ import type { ConsentState, ConsentStats } from '../campaign/consent';
 import type { ChunkSource } from '../campaign/chunk-source';
 import type { FallbackOutcome, OutcomeCounts, RecipientOutcome } from '../campaign/outcomes';
 import type { FallbackSpec } from '../campaign/spec';
+import type { SendWindow } from '../campaign/send-window';
 import { campaignWorkflowId } from './campaign';
 import type { ConfigurationFaultReason } from './campaign';
 
@@ -30,6 +31,12 @@ export interface ChunkInput {
   parentWorkflowId: string;
   /** Start paused (the campaign was paused when this chunk was started). */
   initialControl?: 'paused';
+  /** The campaign's deadline (ISO): no send attempt after it; whoever is unsent then ends 'deadline'. */
+  deadline?: string;
+  /** The campaign's fairness weight on the send queue (default 1). */
+  weight?: number;
+  /** Local hours in which the send may go out: outside them the chunk holds until the window opens. */
+  sendWindow?: SendWindow;
 }
 
 export interface ChunkResult {
@@ -50,7 +57,8 @@ export type RecipientState =
   | 'denied'
   | 'expired'
   | 'invalid'
-  | 'cancelled';
+  | 'cancelled'
+  | 'deadline';
 
 export interface RecipientRecord {
   ppnum: string;
@@ -83,14 +91,17 @@ export const CHUNK_ERROR_CODES = {
   noEvent: 'NO_EVENT',
   /** Still waiting for consent when our consent window ended. */
   consentWindowEnded: 'CONSENT_WINDOW_ENDED',
+  /** Not sent: the campaign's deadline passed first. */
+  deadline: 'DEADLINE',
 } as const;
 
 /**
+ * 'window': waiting for the campaign's send window to open (retryAt says when).
  * 'blocked': a configuration fault (credentials, template, host, fallback channel) holds the chunk;
  * it tries again later and nobody's outcome changes meanwhile. 'closing': the consent window
  * ended; late events still apply for a short grace before the chunk closes.
  */
-export type ChunkPhase = 'reading' | 'paused' | 'sending' | 'waiting_retry' | 'reconciling' | 'blocked' | 'sent' | 'closing' | 'fallback' | 'finished';
+export type ChunkPhase = 'reading' | 'window' | 'paused' | 'sending' | 'waiting_retry' | 'reconciling' | 'blocked' | 'sent' | 'closing' | 'fallback' | 'finished';
 
 /** A configuration fault holding the chunk (its send, or its fallbacks). */
 export interface ChunkBlock {
@@ -235,6 +246,8 @@ export const SEND_FAILURE_TYPES = {
   ambiguous: 'SendAmbiguous',
   /** The chunk's source yielded no recipients. */
   empty: 'EmptyChunk',
+  /** The campaign's deadline passed before the call (e.g. while the activity waited in the rate-limited queue): nothing was sent. */
+  deadline: 'SendAfterDeadline',
 } as const;
 
 export interface SendRefusedDetails {
@@ -286,6 +299,7 @@ export type SendFailure =
   | ({ kind: 'rejected' } & SendErrorDetails)
   | ({ kind: 'blocked' } & ConfigurationFaultDetails)
   | { kind: 'empty' }
+  | { kind: 'deadline' }
   | { kind: 'ambiguous' };
 
 /** Decodes the send activity's failure (type and first details entry); anything unknown is ambiguous. */
@@ -301,6 +315,8 @@ export function decodeSendFailure(type: string | undefined | null, details: unkn
       return { kind: 'rejected', codeName, message: typeof fields.message === 'string' ? fields.message : message };
     case SEND_FAILURE_TYPES.empty:
       return { kind: 'empty' };
+    case SEND_FAILURE_TYPES.deadline:
+      return { kind: 'deadline' };
     default:
       return { kind: 'ambiguous' };
   }

@@ -12,6 +12,14 @@ export const TASK_QUEUES = {
   listener: 'ppoppo-listener',
 } as const;
 
+/** The send queue's fairness key of a campaign. Temporal takes keys of at most 64 bytes: a longer campaign id keeps its start and a hash of the whole. */
+export function fairnessKey(campaignId: string): string {
+  if (campaignId.length <= 64) return campaignId;
+  let hash = 0x811c9dc5; // FNV-1a
+  for (let i = 0; i < campaignId.length; i++) hash = Math.imul(hash ^ campaignId.charCodeAt(i), 0x01000193) >>> 0;
+  return `${campaignId.slice(0, 55)}~${hash.toString(16).padStart(8, '0')}`;
+}
+
 /**
  * Workflow task timeout of our workflows (Temporal's default is 10 s). A worker killed in the middle
  * of a workflow task holds that task this long before another worker may take it, and until then

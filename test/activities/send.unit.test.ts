@@ -10,6 +10,7 @@ import { AlreadyExistsError, GRPC_CODES, NotFoundError } from '../../src/api/err
 import type { RecipientInput, TemplateComponentSpec, TemplateInfo } from '../../src/api/types';
 import { decodeTime, ulid } from 'ulid';
 import { createSendActivities } from '../../activities/send';
+import type { SendPacer } from '../../activities/send-pacer';
 import { cursorAt } from '../../activities/reconcile';
 import { planRecipients } from '../../activities/recipients';
 import { FakeEventLog } from '../listener/fake-event-stream';
@@ -134,6 +135,18 @@ describe('createSendRequest', () => {
       { ppnum: '12300000001', vars: { first_name: 'Ada' } },
       { ppnum: '12300000002', vars: { first_name: 'Lee, C' } },
     ]);
+  });
+
+  it('makes no call past the campaign deadline, also when the deadline passes while it waits for its pacing slot', async () => {
+    const source = { kind: 'inline' as const, recipients: [{ ppnum: '12300000001', vars: {} }] };
+    const { api, activities } = setup();
+    const past = new Date(Date.now() - 1_000).toISOString();
+    await expect(activities.createSendRequest({ templateId: 't1', source, notAfter: past })).rejects.toMatchObject({ type: 'SendAfterDeadline', nonRetryable: true });
+    const slow = createSendActivities({ client: api as unknown as PpoppoClient, pacer: { slot: () => new Promise<void>((resolve) => setTimeout(resolve, 300)) } as unknown as SendPacer });
+    const soon = new Date(Date.now() + 100).toISOString();
+    await expect(slow.createSendRequest({ templateId: 't1', source, notAfter: soon })).rejects.toMatchObject({ type: 'SendAfterDeadline' });
+    expect(api.sent).toHaveLength(0);
+    expect(await slow.createSendRequest({ templateId: 't1', source, notAfter: new Date(Date.now() + 60_000).toISOString() })).toMatchObject({ sendRequestId: 'sr1' });
   });
 });
 

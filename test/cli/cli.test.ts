@@ -204,6 +204,9 @@ describe('campaign CLI: validate (local, nothing sent)', () => {
     const flag = await cli('status', 'x', '--bogus');
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('--bogus');
+    const throttle = await cli('throttle', 'x', 'fast');
+    expect(throttle.code).toBe(2);
+    expect(throttle.stderr).toContain('throttle must be a whole number of recipients per minute from 1 to 1,000,000, or "off" (got "fast")');
   });
 });
 
@@ -324,6 +327,9 @@ describe('campaign CLI on the real stack', () => {
     const resume = await cli('resume', id, '--json');
     expect(resume.code, resume.stderr).toBe(0);
     expect((JSON.parse(resume.stdout) as CampaignProgress).status).not.toBe('paused');
+    const throttle = await cli('throttle', id, '120');
+    expect(throttle.code, throttle.stderr).toBe(0);
+    expect(throttle.stdout).toContain(`throttle: campaign ${id} is running, throttled to 120 recipients/min`);
     // A control the state does not allow: the campaign's own reason, not "Workflow Update failed".
     const again = await cli('resume', id);
     expect(again.code).toBe(1);
@@ -379,6 +385,28 @@ describe('campaign CLI on the real stack', () => {
       await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).config({ monthlyQuota: 1_000_000 });
       await cli('cancel', id);
     }
+  });
+
+  it('creates, lists, pauses and deletes a recurring campaign on a Temporal Schedule, naming a bad flag', async () => {
+    const id = `cli-weekly-${run}`;
+    const spec = write('weekly.json', JSON.stringify({ campaignId: id, template: TEMPLATE, recipients: { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }] } }));
+    const badZone = await cli('schedule', 'create', spec, '--cron', '0 9 * * MON', '--time-zone', 'Seoul');
+    expect(badZone.code).toBe(2);
+    expect(badZone.stderr).toContain('--time-zone "Seoul" is not an IANA time zone');
+    const created = await cli('schedule', 'create', spec, '--cron', '0 9 * * MON', '--time-zone', 'Asia/Seoul', '--json');
+    expect(created.code, created.stderr).toBe(0);
+    const summary = JSON.parse(created.stdout) as { scheduleId: string; nextRuns: { at: string; campaignId: string }[] };
+    expect(summary.scheduleId).toBe(id);
+    // Mondays 09:00 in Seoul are Mondays 00:00 UTC; each run is a campaign named after its time.
+    expect(new Date(summary.nextRuns[0]!.at).getUTCDay()).toBe(1);
+    expect(summary.nextRuns[0]!.at).toMatch(/T00:00:00\.000Z$/);
+    expect(summary.nextRuns[0]!.campaignId).toMatch(new RegExp(`^${id}\\.\\d{8}T000000Z$`));
+    expect((await cli('schedule', 'create', spec, '--cron', '0 9 * * MON')).code).toBe(5);
+    expect((await cli('schedule', 'list')).stdout).toContain(`${id}\tactive`);
+    expect((await cli('schedule', 'pause', id)).stdout).toContain(`${id}\tpaused`);
+    const deleted = await cli('schedule', 'delete', id);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect((await cli('schedule', 'delete', id)).code).toBe(3);
   });
 
   it('exits 3 for an unknown campaign id, saying how to find ids', async () => {

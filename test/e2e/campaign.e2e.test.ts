@@ -99,7 +99,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
     expect(result.total).toBe(ppnums.length);
     const records = await recipientsOf(campaignId, result.chunks);
     expect(Object.fromEntries(records.map((r) => [r.ppnum, r.state]))).toEqual(EXPECTED);
-    expect(result.counts).toEqual({ delivered: 4, denied: 1, failed: 1, expired: 1, invalid: 0, cancelled: 0, fallbackSent: 2, fallbackFailed: 0 });
+    expect(result.counts).toEqual({ delivered: 4, denied: 1, failed: 1, expired: 1, invalid: 0, cancelled: 0, deadline: 0, fallbackSent: 2, fallbackFailed: 0 });
     const byPpnum = new Map(records.map((r) => [r.ppnum, r]));
     const events = (ppnum: string) => byPpnum.get(ppnum)!.history.map((h) => h.event);
     expect(events('12300000006')).toContainEqual(expect.stringMatching(/^adopted after reconciliation/));

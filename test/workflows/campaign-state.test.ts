@@ -377,3 +377,125 @@ describe('continue-as-new', () => {
     expect(plain.pollSendRequestIds()).toEqual([]);
   });
 });
+
+describe('start time, deadline and throttle', () => {
+  it('waits scheduled: pause and cancel apply, a resume goes back to waiting, the start time moves it on to validating', () => {
+    const state = new CampaignState('spring');
+    state.scheduled('2030-01-01T09:00:00.000Z');
+    expect(state.progress()).toMatchObject({ status: 'scheduled', scheduledFor: '2030-01-01T09:00:00.000Z' });
+    expect(() => state.check('resume')).toThrow('cannot resume campaign spring: it is scheduled');
+    state.control('pause');
+    expect(state.status).toBe('paused');
+    state.control('resume');
+    expect(state.status).toBe('scheduled');
+    state.startDue();
+    expect(state.progress()).toMatchObject({ status: 'validating' });
+    expect(state.progress().scheduledFor).toBeUndefined();
+    const cancelled = new CampaignState('autumn');
+    cancelled.scheduled('2030-01-01T09:00:00.000Z');
+    state.check('cancel');
+    cancelled.control('cancel');
+    expect(cancelled.allDone()).toBe(true);
+    cancelled.close();
+    expect(cancelled.result(undefined)).toMatchObject({ status: 'cancelled', total: 0 });
+  });
+
+  it('a campaign paused while scheduled stays paused past the start time, and validates once resumed', () => {
+    const state = new CampaignState('spring');
+    state.scheduled('2030-01-01T09:00:00.000Z');
+    state.control('pause');
+    state.startDue();
+    expect(state.status).toBe('paused');
+    state.control('resume');
+    expect(state.status).toBe('validating');
+  });
+
+  it('after the deadline: no chunk starts, the unstarted recipients end deadline, done once the started chunks finish', () => {
+    const state = planned();
+    state.timing({ deadline: '2030-01-01T18:00:00.000Z' });
+    state.takeNextChunk();
+    state.deadlinePassed();
+    expect(state.canStartChunk(4, 1000)).toBe(false);
+    expect(state.allDone()).toBe(false);
+    expect(state.progress()).toMatchObject({ deadline: '2030-01-01T18:00:00.000Z', deadlinePassed: true, counts: { deadline: 15 } });
+    // The started chunk was parked on the quota; at the deadline it settles its own recipients.
+    state.chunkFinished(0, counts({ deadline: 10 }));
+    expect(state.allDone()).toBe(true);
+    state.close({ failWhenNobodyReached: true });
+    expect(state.deadlineBeforeStart()).toBe(15);
+    expect(state.result(undefined)).toMatchObject({ status: 'failed', counts: { deadline: 25, invalid: 2, cancelled: 0 } });
+    expect(state.failure).toContain('deadline 25');
+  });
+
+  it('cancelled after the deadline: the unstarted stay deadline, not cancelled', () => {
+    const state = planned();
+    state.takeNextChunk();
+    state.deadlinePassed();
+    state.control('cancel');
+    state.chunkFinished(0, counts({ delivered: 10 }));
+    state.close();
+    expect(state.result(undefined)).toMatchObject({ status: 'cancelled', counts: { delivered: 10, deadline: 15, cancelled: 0 } });
+  });
+
+  it('paces chunk starts by the throttle, and a throttle update re-paces from the last start', () => {
+    const state = planned();
+    state.timing({ throttle: 20 }); // 10-recipient chunks: one every 30 s
+    expect(state.canStartChunk(4, 1000, 0)).toBe(true);
+    state.takeNextChunk(1_000);
+    expect(state.nextStartAt()).toBe(31_000);
+    expect(state.canStartChunk(4, 1000, 30_999)).toBe(false);
+    expect(state.waitsForPace(4, 1000, 30_999)).toBe(true);
+    expect(state.canStartChunk(4, 1000, 31_000)).toBe(true);
+    state.checkThrottle(60);
+    const revision = state.pacingRevision;
+    state.setThrottle(60);
+    expect(state.pacingRevision).not.toBe(revision);
+    expect(state.nextStartAt()).toBe(11_000);
+    expect(state.progress().throttle).toBe(60);
+    state.setThrottle(null);
+    expect(state.nextStartAt()).toBe(0);
+    expect(state.progress().throttle).toBeUndefined();
+    expect(() => state.checkThrottle(0)).toThrow('throttle must be a whole number of recipients per minute');
+    expect(() => state.checkThrottle(1.5)).toThrow('throttle must be');
+  });
+
+  it('carries a throttle update and the last start through continue-as-new; the spec throttle does not override it', () => {
+    const state = planned();
+    state.timing({ throttle: 20 });
+    state.takeNextChunk(1_000);
+    state.setThrottle(10);
+    const next = new CampaignState('spring', { carry: JSON.parse(JSON.stringify(state.carry())), chunkSize: 10 });
+    next.timing({ throttle: 20 });
+    expect(next.throttle).toBe(10);
+    expect(next.nextStartAt()).toBe(61_000);
+  });
+
+  it('holds chunk starts outside the send window, and counts the throttle from inside it', () => {
+    const state = planned();
+    // 09:00-10:00 in Seoul is 00:00-01:00Z.
+    state.timing({ throttle: 20, sendWindow: { from: '09:00', until: '10:00', timeZone: 'Asia/Seoul' } });
+    const before = Date.parse('2026-12-01T23:30:00Z');
+    expect(state.canStartChunk(4, 1000, before)).toBe(false);
+    expect(state.nextStartAt(before)).toBe(Date.parse('2026-12-02T00:00:00Z'));
+    const inside = Date.parse('2026-12-02T00:59:50Z');
+    expect(state.canStartChunk(4, 1000, inside)).toBe(true);
+    state.takeNextChunk(inside);
+    // The throttle's next start (30 s later) falls after the window: the next day's opening.
+    expect(state.nextStartAt(inside)).toBe(Date.parse('2026-12-03T00:00:00Z'));
+    expect(state.progress().sendWindow).toEqual({ from: '09:00', until: '10:00', timeZone: 'Asia/Seoul' });
+  });
+
+  it('refuses a throttle once the campaign has finished', () => {
+    const state = planned();
+    state.control('cancel');
+    state.close();
+    expect(() => state.checkThrottle(10)).toThrow('cannot throttle campaign spring: it is cancelled');
+  });
+
+  it('reads carries from before the deadline outcome existed (no key in their counts)', () => {
+    const carry = planned().carry();
+    const old = { ...carry, chunkCounts: { delivered: 3, failed: 0, denied: 0, expired: 0, invalid: 0, cancelled: 0, fallbackSent: 0, fallbackFailed: 0 } as OutcomeCounts };
+    const state = new CampaignState('spring', { carry: old, chunkSize: 10 });
+    expect(state.progress().counts).toMatchObject({ delivered: 3, deadline: 0 });
+  });
+});

@@ -21,13 +21,7 @@ const world = new StubWorld();
 const started: string[] = [];
 
 beforeAll(() => world.start(testTemporalAddress()));
-afterAll(async () => {
-  // Chunks are abandoned children: end them too.
-  for await (const info of world.client.workflow.list({ query: `TaskQueue = "${world.taskQueue}" AND ExecutionStatus = "Running"` })) {
-    await world.client.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
-  }
-  await world.stop();
-});
+afterAll(() => world.terminateAllAndStop());
 
 /** A campaign whose id is its template id, so the stubs find the scenario (and log fallbacks) by either. */
 function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<CampaignSpec> = {}) {
@@ -444,7 +438,7 @@ describe('counts and continue-as-new', () => {
     const expected = { delivered: 0, denied: 0, failed: 0 };
     for (const r of list) expected[(['delivered', 'denied', 'failed'] as const)[outcomeOf(r.ppnum)]!] += 1;
     expect(result).toMatchObject({ status: 'completed', total: 300, chunks: 300 });
-    expect(result.counts).toEqual({ ...expected, expired: 0, invalid: 0, cancelled: 0, fallbackSent: expected.denied, fallbackFailed: 0 });
+    expect(result.counts).toEqual({ ...expected, expired: 0, invalid: 0, cancelled: 0, deadline: 0, fallbackSent: expected.denied, fallbackFailed: 0 });
     expect(calls.sends).toHaveLength(300);
     expect(new Set(calls.fallbacks.map((f) => f.ppnum)).size).toBe(calls.fallbacks.length);
 

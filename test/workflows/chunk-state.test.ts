@@ -487,3 +487,18 @@ describe('continue-as-new', () => {
     expect(() => chunk.carry()).toThrow(/sent/);
   });
 });
+
+describe('the campaign deadline', () => {
+  it('settles every unsent recipient as deadline (code DEADLINE), unblocking a held chunk, and calls for no fallback', () => {
+    const { chunk } = newChunk({ fallbackOn: ['denied', 'expired', 'failed'] });
+    chunk.load([A, B]);
+    chunk.refused('RESOURCE_EXHAUSTED', '2026-12-31T00:00:00Z');
+    chunk.deadlinePassed();
+    expect(chunk.allSettled()).toBe(true);
+    expect(chunk.counts()).toMatchObject({ deadline: 2 });
+    expect(chunk.progress().retryAt).toBeUndefined();
+    expect(chunk.recipients()[0]).toMatchObject({ state: 'deadline', outcome: 'deadline', errorCode: CHUNK_ERROR_CODES.deadline });
+    expect(chunk.recipients()[0]!.history.at(-1)?.event).toBe('not sent: the campaign deadline passed');
+    expect(chunk.hasFallbacksDue()).toBe(false);
+  });
+});

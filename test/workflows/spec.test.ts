@@ -5,6 +5,7 @@ import { chunkInline } from '../../src/campaign/chunk-source';
 import { describeRecipientSource } from '../../src/campaign/recipient-source';
 import { countRecipients, emptyCounts } from '../../src/campaign/outcomes';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
+import { fairnessKey } from '../../src/temporal/names';
 
 const validSpec = {
   campaignId: 'spring-sale',
@@ -238,5 +239,41 @@ describe('chunking and counting', () => {
     const set = new Set([0, 1, 2, 5, 7, 8]);
     expect(toRanges(set)).toEqual([[0, 2], [5, 5], [7, 8]]);
     expect(fromRanges(toRanges(set))).toEqual(set);
+  });
+});
+
+describe('start time, deadline, throttle and weight in the spec', () => {
+  it('keeps a fairness key within Temporal\'s 64 bytes, distinct for long ids that share their start', () => {
+    expect(fairnessKey('spring-sale')).toBe('spring-sale');
+    const long = (end: string) => `${'x'.repeat(100)}${end}`;
+    expect(fairnessKey(long('a'))).toHaveLength(64);
+    expect(fairnessKey(long('a'))).not.toBe(fairnessKey(long('b')));
+  });
+
+  it('takes a send window and names its bad fields by path', () => {
+    expect(parseCampaignSpec({ ...validSpec, sendWindow: { days: ['mon', 'fri'], from: '09:00', until: '20:00', timeZone: 'Asia/Seoul' } }).issues).toEqual([]);
+    expect(parseCampaignSpec({ ...validSpec, sendWindow: { from: '09:00', until: '20:00', timeZone: 'KST' } }).issues.map((i) => i.path)).toEqual(['sendWindow.timeZone']);
+  });
+
+  it('takes a weight from 0.001 to 1000, naming the field otherwise', () => {
+    expect(parseCampaignSpec({ ...validSpec, weight: 3 }).issues).toEqual([]);
+    expect(parseCampaignSpec({ ...validSpec, weight: 0 }).issues).toEqual([{ path: 'weight', message: expect.stringContaining('weight must be a number from 0.001 to 1000') }]);
+  });
+
+  it('takes ISO times with an offset and a throttle, and states them in the settings', () => {
+    const { spec, issues } = parseCampaignSpec({ ...validSpec, startAt: '2030-03-01T09:00:00+09:00', deadline: '2030-03-01T20:00:00+09:00', throttle: 600 });
+    expect(issues).toEqual([]);
+    expect(campaignSettings(spec!)).toMatchObject({ startAtMs: Date.parse('2030-03-01T00:00:00Z'), deadlineMs: Date.parse('2030-03-01T11:00:00Z'), throttle: 600 });
+  });
+
+  it('names the field of a time without an offset, a malformed time, a deadline before the start and a bad throttle', () => {
+    const paths = (input: Record<string, unknown>) => parseCampaignSpec({ ...validSpec, ...input }).issues;
+    expect(paths({ startAt: '2030-03-01T09:00:00' })).toEqual([{ path: 'startAt', message: expect.stringContaining('ISO 8601 time with its offset') }]);
+    expect(paths({ deadline: 'friday' })).toEqual([{ path: 'deadline', message: expect.stringContaining('(got "friday")') }]);
+    expect(paths({ deadline: '2030-02-30T09:00:00Z' })[0]?.path).toBe('deadline');
+    expect(paths({ startAt: '2030-03-01T09:00:00Z', deadline: '2030-03-01T08:00:00Z' })).toEqual([{ path: 'deadline', message: expect.stringContaining('must be after startAt') }]);
+    expect(paths({ throttle: 0 })).toEqual([{ path: 'throttle', message: expect.stringContaining('whole number of recipients per minute') }]);
+    expect(paths({ throttle: '100' })[0]?.path).toBe('throttle');
+    expect(paths({ startat: '2030-03-01T09:00:00Z' })).toEqual([{ path: 'startat', message: expect.stringContaining('did you mean "startAt"') }]);
   });
 });

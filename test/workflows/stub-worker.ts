@@ -102,6 +102,14 @@ export class StubWorld {
     await this.running;
   }
 
+  /** Ends what the tests left running on this queue (chunks are abandoned children), then the worker. */
+  async terminateAllAndStop(): Promise<void> {
+    for await (const info of this.client.workflow.list({ query: `TaskQueue = "${this.taskQueue}" AND ExecutionStatus = "Running"` })) {
+      await this.client.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
+    }
+    await this.stop();
+  }
+
   /** Workflow start options that route the send activity to this worker. */
   get memo(): Record<string, string> {
     return { [CAMPAIGN_MEMO.sendTaskQueue]: this.taskQueue };

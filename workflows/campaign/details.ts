@@ -6,6 +6,7 @@ import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { PARK_REASON_TEXT } from '../../src/contracts/campaign';
 import type { CampaignProgress } from '../../src/contracts/campaign';
+import { timingText } from '../../src/campaign/timing';
 import { table, thousands } from '../markdown';
 
 export function campaignDetails(progress: CampaignProgress): string {
@@ -26,6 +27,8 @@ export function campaignDetails(progress: CampaignProgress): string {
     ['finished', thousands(progress.chunksFinished)],
   ];
   const parts = [heading];
+  const timing = timingText(progress);
+  if (timing) parts.push(timing);
   if (progress.status === 'parked' && progress.parkedMessage) parts.push(`Waiting for: ${progress.parkedMessage}. Nobody's outcome changes meanwhile; it tries again by itself, or now on resume.`);
   if (progress.failure) parts.push(`Failed: ${progress.failure}`);
   if (progress.retryOf) parts.push(`Retries the ${progress.retryOf.outcome} recipients of campaign ${progress.retryOf.campaignId}.`);

@@ -43,6 +43,8 @@ export interface Preparing {
   publish(): void;
   /** 'current' for new campaigns; 'v1' replays histories recorded before the stricter checks exactly. */
   rules: SpecRules;
+  /** Waits for the spec's startAt once the spec is known to be valid; false when cancelled meanwhile. */
+  waitForStart(spec: CampaignSpec): Promise<boolean>;
 }
 
 /** Ends the campaign before anything is sent, with every issue listed. */
@@ -83,6 +85,8 @@ export async function prepare(input: CampaignSpec, ctx: Preparing): Promise<Camp
   }
   // Started from the Temporal CLI or Web UI (no memo): keep the fingerprint a second start compares with.
   if (!asFingerprint(workflowInfo().memo?.[CAMPAIGN_MEMO.specFingerprint])) upsertMemo({ [CAMPAIGN_MEMO.specFingerprint]: specFingerprint(valid) });
+  // A bad spec fails now; the recipients and the template are read at the start time (a list may change until then).
+  if (!(await ctx.waitForStart(valid))) return valid; // cancelled while scheduled
   // A fallback channel the worker cannot use (secret missing, host not allowed) parks the campaign until it can.
   if (checkFallback && !(await untilClear(ctx, () => checkFallbackChannel(checkFallback).then(() => true)))) return valid; // cancelled while parked
   const template = valid.template;

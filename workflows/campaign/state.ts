@@ -11,6 +11,9 @@ import type { CampaignProgress, CampaignResult, CampaignStatus, ParkReason, Poll
 import type { ControlAction } from '../../src/contracts/chunk';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
 import type { Ranges } from '../../src/campaign/ranges';
+import { THROTTLE_RULE, isThrottle } from '../../src/campaign/spec';
+import { windowAt } from '../../src/campaign/send-window';
+import type { SendWindow } from '../../src/campaign/send-window';
 
 /** Issues kept in state, progress and the result (the counts are always complete). */
 export const MAX_ISSUES = 100;
@@ -69,6 +72,10 @@ export interface CampaignCarry {
   /** Consent figures of finished chunks, and the latest report of each running one (absent in carries from before them). */
   consent?: ConsentStats;
   consentOfRunning?: [number, ConsentStats][];
+  /** A throttle update's value (null: none), when one replaced the spec's throttle. */
+  throttle?: number | null;
+  /** [epoch ms, recipients] of the latest chunk started: the throttle paces the next one from it. */
+  lastStart?: [number, number];
 }
 
 /** What planning found: the template, the recipients' counts and issues, the chunk sources. */
@@ -88,10 +95,13 @@ export interface CampaignPlan {
 
 /** Which statuses allow which control. Resuming a parked campaign tries again at once. */
 const CONTROL_ALLOWED: Record<ControlAction, readonly CampaignStatus[]> = {
-  pause: ['validating', 'running', 'parked'],
+  pause: ['scheduled', 'validating', 'running', 'parked'],
   resume: ['paused', 'parked'],
-  cancel: ['validating', 'running', 'paused', 'parked'],
+  cancel: ['scheduled', 'validating', 'running', 'paused', 'parked'],
 };
+
+/** Statuses in which a throttle can still matter. */
+const THROTTLE_ALLOWED: readonly CampaignStatus[] = ['scheduled', 'validating', 'running', 'paused', 'parked'];
 
 /** Legacy carries' one park has no chunk: any chunk's send clears it, as it did then. */
 const LEGACY_PARK = -1;
@@ -131,6 +141,18 @@ export class CampaignState {
   private finishedConsent = emptyConsent();
   /** The latest consent report of each chunk still running. */
   private runningConsent = new Map<number, ConsentStats>();
+  /** startAt (ISO) while the campaign waits for it. */
+  private scheduledFor?: string;
+  /** The spec's deadline (ISO), and whether it has passed (then no chunk starts, and the unstarted end 'deadline'). */
+  private deadline?: string;
+  private pastDeadline = false;
+  private specThrottle?: number;
+  /** A throttle update's value (null: none), overriding the spec's. */
+  private throttleOverride?: number | null;
+  private lastStart?: [at: number, recipients: number];
+  private sendWindow?: SendWindow;
+  /** Changes with every throttle update: the workflow's wait for the next start wakes on it. */
+  pacingRevision = 0;
 
   /** A new campaign, or (with `carry` and the spec's chunkSize) one that continued as new. */
   constructor(
@@ -181,15 +203,80 @@ export class CampaignState {
     this.refreshPark();
   }
 
+  // ------------------------------------------------------------ start time, deadline, throttle
+
+  /** The spec's deadline and throttle (each run reads them from the spec; a throttle update carried over wins). */
+  timing(options: { deadline?: string; throttle?: number; sendWindow?: SendWindow }): void {
+    this.deadline = options.deadline;
+    this.specThrottle = options.throttle;
+    this.sendWindow = options.sendWindow;
+  }
+
+  /** Waiting for startAt (ISO): nothing is read or sent until then; pause and cancel still apply. */
+  scheduled(startAt: string): void {
+    this.scheduledFor = startAt;
+    if (this.status === 'validating') this.status = 'scheduled';
+  }
+
+  /** startAt has come: on to validating (a paused campaign stays paused, and validates once resumed). */
+  startDue(): void {
+    this.scheduledFor = undefined;
+    if (this.status === 'scheduled') this.status = 'validating';
+  }
+
+  /** The deadline has passed: no chunk starts any more; started ones settle their unsent recipients as 'deadline' themselves. */
+  deadlinePassed(): void {
+    this.pastDeadline = true;
+  }
+
+  get deadlineHasPassed(): boolean {
+    return this.pastDeadline;
+  }
+
+  get throttle(): number | undefined {
+    return this.throttleOverride === undefined ? this.specThrottle : (this.throttleOverride ?? undefined);
+  }
+
+  /** Throws (with the reason a person reads) when the campaign is past changing its pace. */
+  checkThrottle(perMinute: number | null): void {
+    if (perMinute !== null && !isThrottle(perMinute)) throw new Error(`${THROTTLE_RULE} (got ${JSON.stringify(perMinute)}), or none`);
+    if (!THROTTLE_ALLOWED.includes(this.status)) throw new Error(`cannot throttle campaign ${this.campaignId}: it is ${this.status}`);
+  }
+
+  /** A new pace from now on: the next chunk starts as the new throttle allows after the last one. */
+  setThrottle(perMinute: number | null): void {
+    this.throttleOverride = perMinute;
+    this.pacingRevision += 1;
+  }
+
+  /** Epoch ms before which the next chunk may not start, by the throttle and (from `now`) the send window (0: any time). */
+  nextStartAt(now = 0): number {
+    const throttle = this.throttle;
+    let next = 0;
+    if (throttle !== undefined && this.lastStart !== undefined) {
+      const [at, recipients] = this.lastStart;
+      next = at + Math.ceil((recipients * 60_000) / throttle);
+    }
+    if (!this.sendWindow) return next;
+    const window = windowAt(this.sendWindow, Math.max(now, next));
+    return window.open ? Math.max(now, next) : window.changesAt;
+  }
+
   // ------------------------------------------------------------ the sliding window
 
   /**
    * Another chunk may start: running (or parked), chunks left, this run's budget, and fewer than
    * `inFlight` unsent chunks in the window. A chunk reconciling an ambiguous send does not count.
    */
-  canStartChunk(inFlight: number, maxPerRun: number): boolean {
-    const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun;
-    return starting && this.nextChunk < this.chunksTotal && this.unsent.size - this.reconciling.size < inFlight;
+  canStartChunk(inFlight: number, maxPerRun: number, now?: number): boolean {
+    const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun && !this.pastDeadline;
+    const paced = now === undefined || now >= this.nextStartAt(now);
+    return starting && paced && this.nextChunk < this.chunksTotal && this.unsent.size - this.reconciling.size < inFlight;
+  }
+
+  /** Whether chunks wait for nothing but the throttle (the workflow then sets a timer for nextStartAt). */
+  waitsForPace(inFlight: number, maxPerRun: number, now: number): boolean {
+    return !this.canStartChunk(inFlight, maxPerRun, now) && this.canStartChunk(inFlight, maxPerRun);
   }
 
   /**
@@ -203,10 +290,12 @@ export class CampaignState {
     if (this.unsent.has(chunkIndex)) this.reconciling.add(chunkIndex);
   }
 
-  takeNextChunk(): { chunkIndex: number; source: ChunkSource } {
+  /** `now` (epoch ms): when it starts, from which the throttle paces the next. */
+  takeNextChunk(now?: number): { chunkIndex: number; source: ChunkSource } {
     const source = this.pending.shift();
     if (source === undefined) throw new Error(`no chunk left to start (next is ${this.nextChunk} of ${this.chunksTotal})`);
     const chunkIndex = this.nextChunk;
+    if (now !== undefined) this.lastStart = [now, this.plannedRecipients(chunkIndex)];
     this.nextChunk += 1;
     this.startedThisRun += 1;
     this.unsent.add(chunkIndex);
@@ -215,7 +304,7 @@ export class CampaignState {
 
   /** Cancelled: every started chunk finished. Otherwise: every chunk finished. */
   allDone(): boolean {
-    if (this.status === 'cancelling') return this.finished.size >= this.nextChunk;
+    if (this.status === 'cancelling' || this.pastDeadline) return this.finished.size >= this.nextChunk;
     return this.finished.size >= this.chunksTotal;
   }
 
@@ -316,7 +405,7 @@ export class CampaignState {
     else if (action === 'cancel') this.status = 'cancelling';
     else {
       if (this.status === 'parked') this.wakeRequested = true;
-      this.status = this.templateId === undefined ? 'validating' : 'running';
+      this.status = this.scheduledFor !== undefined ? 'scheduled' : this.templateId === undefined ? 'validating' : 'running';
       this.refreshPark();
       return [...new Set([...unsent, ...[...this.parks.keys()].filter((index) => index !== LEGACY_PARK)])];
     }
@@ -370,7 +459,15 @@ export class CampaignState {
     const counts = addCounts(emptyCounts(), this.chunkCounts);
     counts.invalid += this.invalidRows;
     counts.cancelled += this.cancelledBeforeStart();
+    counts.deadline += this.deadlineBeforeStart();
     return counts;
+  }
+
+  /** Once the deadline passed, the recipients whose chunk never started: settled by the campaign, not a chunk. */
+  deadlineBeforeStart(): number {
+    if (!this.pastDeadline || this.nextChunk >= this.chunksTotal) return 0;
+    if (this.sizes) return this.sizes.slice(this.nextChunk).reduce((sum, size) => sum + size, 0);
+    return this.validTotal - this.chunkSize * this.nextChunk;
   }
 
   /** Skipped invalid rows: settled at planning, outside any chunk. */
@@ -380,7 +477,7 @@ export class CampaignState {
 
   /** Once cancelled, the recipients whose chunk never started: settled by the campaign, not a chunk. */
   cancelledBeforeStart(): number {
-    return this.status === 'cancelled' ? this.validTotal - countRecipients(this.chunkCounts) : 0;
+    return this.status === 'cancelled' ? this.validTotal - countRecipients(this.chunkCounts) - this.deadlineBeforeStart() : 0;
   }
 
   progress(): CampaignProgress {
@@ -394,6 +491,10 @@ export class CampaignState {
       ...(park?.message ? { parkedMessage: park.message } : {}),
       ...(park ? { parkedChunks: [...this.parks.keys()].filter((index) => index !== LEGACY_PARK).length } : {}),
       ...(this.failure ? { failure: this.failure } : {}),
+      ...(this.scheduledFor !== undefined ? { scheduledFor: this.scheduledFor } : {}),
+      ...(this.deadline !== undefined ? { deadline: this.deadline, deadlinePassed: this.pastDeadline } : {}),
+      ...(this.throttle !== undefined ? { throttle: this.throttle } : {}),
+      ...(this.sendWindow ? { sendWindow: this.sendWindow } : {}),
       ...(this.retryOf ? { retryOf: this.retryOf } : {}),
       total: this.total(),
       chunksTotal: this.chunksTotal,
@@ -448,6 +549,8 @@ export class CampaignState {
       reconciling: [...this.reconciling],
       consent: this.finishedConsent,
       consentOfRunning: [...this.runningConsent],
+      ...(this.throttleOverride !== undefined ? { throttle: this.throttleOverride } : {}),
+      ...(this.lastStart ? { lastStart: this.lastStart } : {}),
     };
   }
 
@@ -464,7 +567,7 @@ export class CampaignState {
     this.unsent = new Set(carry.unsent);
     this.sent = fromRanges(carry.sent);
     this.finished = fromRanges(carry.finished);
-    this.chunkCounts = carry.chunkCounts;
+    this.chunkCounts = addCounts(emptyCounts(), carry.chunkCounts); // outcomes added since have no key in older carries
     this.status = carry.status;
     this.parks = new Map(carry.parks ?? (carry.parked ? [[LEGACY_PARK, carry.parked]] : []));
     this.sizes = carry.sizes;
@@ -474,5 +577,7 @@ export class CampaignState {
     this.reconciling = new Set(carry.reconciling ?? []);
     this.finishedConsent = addConsent(emptyConsent(), carry.consent);
     this.runningConsent = new Map(carry.consentOfRunning ?? []);
+    this.throttleOverride = carry.throttle;
+    this.lastStart = carry.lastStart;
   }
 }

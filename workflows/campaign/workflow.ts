@@ -53,6 +53,7 @@ import { campaignDetails, chunkSummary } from './details';
 import { prepare } from './prepare';
 import { CampaignState } from './state';
 import type { CampaignCarry } from './state';
+import { chunkTiming, deadlineReached, nextWake, timeCampaign, waitForStart } from './timing';
 
 const { fetchPollResults } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -157,9 +158,11 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
 
   let running = spec;
   setHandler(campaignSpecQuery, () => running);
+  timeCampaign(spec, state, publish);
   if (!carry) {
     try {
-      running = await prepare(spec, { state, publish, rules: patched(PATCHES.operatorFaults) ? 'current' : 'v1' });
+      const waitUntilStart = (valid: CampaignSpec) => waitForStart(campaignSettings(valid), state, publish);
+      running = await prepare(spec, { state, publish, rules: patched(PATCHES.operatorFaults) ? 'current' : 'v1', waitForStart: waitUntilStart });
       recordCampaignOutcome('invalid', state.invalidRowsSkipped());
       publish();
     } catch (err) {
@@ -175,10 +178,10 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || state.startedThisRun >= MAX_CHILDREN_PER_RUN;
   };
-  const windowOpen = () => state.canStartChunk(settings.chunksInFlight, MAX_CHILDREN_PER_RUN);
+  const windowOpen = () => state.canStartChunk(settings.chunksInFlight, MAX_CHILDREN_PER_RUN, Date.now());
 
   const startNextChunk = async () => {
-    const { chunkIndex, source } = state.takeNextChunk();
+    const { chunkIndex, source } = state.takeNextChunk(Date.now());
     const input: ChunkInput = {
       campaignId,
       chunkIndex,
@@ -188,6 +191,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       consentWindowMs: settings.consentWindowMs,
       fallback: running.fallback,
       parentWorkflowId: workflowInfo().workflowId,
+      ...chunkTiming(running),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
     try {
@@ -227,6 +231,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   };
 
   for (;;) {
+    if (deadlineReached(settings, state)) publish();
     // Start every chunk the window allows at once (one workflow task, not one per chunk).
     const starts: Promise<void>[] = [];
     while (windowOpen() && !shouldContinueAsNew()) starts.push(startNextChunk());
@@ -236,13 +241,16 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>(running, state.carry());
     }
-    await condition(() => windowOpen() || state.allDone() || shouldContinueAsNew());
+    // A timer only for a deadline, throttle or send window (recorded histories have none); a throttle update wakes it too.
+    const pacing = state.pacingRevision;
+    await condition(() => windowOpen() || state.allDone() || shouldContinueAsNew() || state.pacingRevision !== pacing, nextWake(settings, state, settings.chunksInFlight, MAX_CHILDREN_PER_RUN));
   }
 
   const pollIds = state.pollSendRequestIds();
   const poll: PollSummary | undefined = pollIds.length > 0 ? await fetchPollResults({ sendRequestIds: pollIds }) : undefined;
   state.close({ failWhenNobodyReached: patched(PATCHES.operatorFaults) });
   recordCampaignOutcome('cancelled', state.cancelledBeforeStart());
+  recordCampaignOutcome('deadline', state.deadlineBeforeStart());
   publish();
   await condition(allHandlersFinished);
   const result = state.result(poll);

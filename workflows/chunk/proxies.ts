@@ -2,7 +2,8 @@
 import { proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index';
 import { sendTaskQueueFromMemo } from '../../src/contracts/campaign';
-import { TASK_QUEUES } from '../../src/temporal/names';
+import type { ChunkInput } from '../../src/contracts/chunk';
+import { TASK_QUEUES, fairnessKey } from '../../src/temporal/names';
 
 /** Short reads run as local activities: one history event each instead of a task round trip. */
 export const { readChunkPpnums, readFollowUpOutcomes, beginSend } = proxyLocalActivities<Activities>({
@@ -36,11 +37,15 @@ export const { sendFallbacks: sendFallbacksLocally } = proxyLocalActivities<Acti
 
 /**
  * One attempt per schedule: the workflow, not Temporal, decides whether a send may be repeated.
- * The queue is the rate-limited send queue, or the one the campaign's memo names.
+ * The queue is the rate-limited send queue, or the one the campaign's memo names. Its fairness key
+ * is the campaign: with matching.enableFairness on the server, campaigns sending at once share the
+ * queue's rate by their weights instead of first come, first served (the priority does not change
+ * the commands, so recorded histories replay).
  */
-export function sendActivities() {
+export function sendActivities(input: Pick<ChunkInput, 'campaignId' | 'weight'>) {
   return proxyActivities<Activities>({
     taskQueue: sendTaskQueueFromMemo(workflowInfo().memo) ?? TASK_QUEUES.send,
+    priority: { fairnessKey: fairnessKey(input.campaignId), fairnessWeight: input.weight ?? 1 },
     startToCloseTimeout: '30 seconds',
     // A dead worker mid-send is found in seconds (the activity heartbeats every second), then reconciled.
     heartbeatTimeout: '5 seconds',

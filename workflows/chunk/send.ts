@@ -9,6 +9,7 @@ import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } fr
 import { decodeSendFailure } from '../../src/contracts/chunk';
 import type { ChunkInput, SendFailure } from '../../src/contracts/chunk';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
+import { windowAt } from '../../src/campaign/send-window';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { backoff } from '../activity-faults';
 import { recordReconcileResult, recordRefusal, recordSendResult } from '../metrics';
@@ -26,16 +27,36 @@ const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
 
 /** Sends once, retrying only when it is certain nothing was accepted; ends with a send request id, or none (cancelled/rejected). */
 export async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
-  const { createSendRequest } = sendActivities();
+  const { createSendRequest } = sendActivities(input);
   const ppnums = chunk.ppnums();
+  // Every wait ends at the deadline, if the campaign has one (no timer otherwise: recorded histories replay).
+  const deadline = input.deadline !== undefined ? Date.parse(input.deadline) : undefined;
+  const atMost = (ms: number | undefined) => (deadline === undefined ? ms : Math.max(1, Math.min(ms ?? Infinity, deadline - Date.now())));
+  const pastDeadline = () => deadline !== undefined && Date.now() >= deadline;
+  const deadlinePassed = () => {
+    chunk.deadlinePassed();
+    show();
+  };
   let blockedTries = 0;
   for (let attempt = 1; ; attempt++) {
+    if (pastDeadline()) return deadlinePassed();
     if (chunk.paused) {
       chunk.holdForPause();
       show();
     }
-    await condition(() => !chunk.paused || chunk.cancelled);
+    const held = () => chunk.paused && !chunk.cancelled;
+    if (deadline === undefined) await condition(() => !held());
+    else if (held()) await condition(() => !held(), atMost(undefined));
     if (chunk.cancelled) return;
+    if (pastDeadline()) return deadlinePassed();
+    const window = input.sendWindow ? windowAt(input.sendWindow, Date.now()) : undefined;
+    if (window && !window.open) {
+      chunk.holdForWindow(new Date(window.changesAt).toISOString());
+      show();
+      await condition(() => chunk.cancelled, atMost(window.changesAt - Date.now()));
+      attempt -= 1; // waiting for the window is no attempt
+      continue;
+    }
     chunk.beginAttempt(attempt);
     show();
     // A fresh cursor per attempt is enough: earlier attempts are known to have been accepted nowhere.
@@ -45,12 +66,12 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     let failure: SendFailure;
     try {
-      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig });
+      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig, ...(input.deadline ? { notAfter: input.deadline } : {}) });
       recordSendResult('accepted');
       return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show);
     } catch (err) {
       failure = sendFailureOf(err);
-      if (failure.kind !== 'empty' && failure.kind !== 'blocked') recordSendResult(failure.kind);
+      if (failure.kind !== 'empty' && failure.kind !== 'blocked' && failure.kind !== 'deadline') recordSendResult(failure.kind);
     }
     if (failure.kind === 'blocked') {
       // Credentials, permission, template or host: nothing was accepted and nobody is at fault.
@@ -58,7 +79,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
       const waitMs = failure.retryAfterMs ?? backoff(blockedTries, BLOCKED_FIRST_RETRY_MS, BLOCKED_MAX_RETRY_MS);
       if (chunk.blockedBy(failure, new Date(Date.now() + waitMs).toISOString())) await reportBlocked(input, chunk);
       show();
-      await condition(() => chunk.cancelled || chunk.wakeRequested, waitMs);
+      await condition(() => chunk.cancelled || chunk.wakeRequested, atMost(waitMs));
       continue;
     }
     blockedTries = 0;
@@ -72,8 +93,8 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
         const parked: ChunkParkedPayload = { chunkIndex: input.chunkIndex, until, reason: failure.quota ? 'quota' : 'rate' };
         await signalCampaign(input, (campaign) => campaign.signal(chunkParkedSignal, parked));
       }
-      // Exactly the server's hint; a cancel ends the wait at once.
-      await condition(() => chunk.cancelled, waitMs);
+      // Exactly the server's hint; a cancel (or the deadline: a quota park can last weeks) ends the wait at once.
+      await condition(() => chunk.cancelled, atMost(waitMs));
       chunk.retryDue();
       continue;
     }
@@ -83,6 +104,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
       return;
     }
     if (failure.kind === 'empty') return;
+    if (failure.kind === 'deadline') return deadlinePassed();
     // Ambiguous (INTERNAL, deadline, lost connection) or the activity timed out (worker died):
     // the request may have been accepted. Look before sending again.
     chunk.reconciling();
@@ -95,7 +117,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
     chunk.notAccepted();
     show();
-    await sleep(backoff(attempt, 1_000, MAX_BACKOFF_MS));
+    await sleep(atMost(backoff(attempt, 1_000, MAX_BACKOFF_MS))!);
   }
 }
 

@@ -71,6 +71,7 @@ const RANK: Record<RecipientState, number> = {
   expired: 5,
   invalid: 5,
   cancelled: 5,
+  deadline: 5,
 };
 const FINAL_RANK = 5;
 
@@ -182,6 +183,12 @@ export class ChunkState {
     return true;
   }
 
+  /** Outside the send window: nobody's state changes; the next attempt is at `opensAt` (ISO). */
+  holdForWindow(opensAt: string): void {
+    this.phase = 'window';
+    this.retryAt = opensAt;
+  }
+
   /** Waiting for a resume before the next attempt. */
   holdForPause(): void {
     this.phase = 'paused';
@@ -189,6 +196,7 @@ export class ChunkState {
 
   beginAttempt(attempt: number): void {
     this.sendAttempts = attempt;
+    if (this.phase === 'window') this.retryAt = undefined;
     this.phase = 'sending';
   }
 
@@ -257,6 +265,13 @@ export class ChunkState {
     this.markAll('sent', `${how}: ${sendRequestId}`);
     this.phase = 'sent';
     this.applyBuffered();
+  }
+
+  /** The campaign's deadline passed before the send: whoever has no outcome ends 'deadline', nothing is sent. */
+  deadlinePassed(): void {
+    this.unblock();
+    this.retryAt = undefined;
+    this.finishAll('deadline', CHUNK_ERROR_CODES.deadline, 'not sent: the campaign deadline passed');
   }
 
   /** Never sent (cancelled, or rejected/empty and already settled): whoever is left is cancelled. */

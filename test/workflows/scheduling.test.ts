@@ -1,0 +1,227 @@
+// Start time, deadline and throttle: the real campaign and chunk workflows on a real Temporal
+// server with stub activities, in seconds instead of hours.
+import type { WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecipientInput } from '../../src/api/types';
+import type { CampaignSpec } from '../../src/campaign/spec';
+import type { CampaignResult } from '../../src/contracts/campaign';
+import { CAMPAIGN_WORKFLOW_TYPE, cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/contracts/campaign';
+import { chunkProgressQuery, chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import { CampaignClient, InvalidScheduleError } from '../../src/client/campaigns';
+import { pollUntil, testTemporalAddress } from '../support/temporal';
+import { StubWorld, recipients, refused } from './stub-worker';
+import type { Scenario } from './stub-worker';
+
+const world = new StubWorld();
+
+beforeAll(() => world.start(testTemporalAddress()));
+afterAll(() => world.terminateAllAndStop());
+
+/** A campaign whose id is its template id (the stubs find the scenario by either); sends are timed. */
+function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<CampaignSpec> = {}) {
+  const sentAt: number[] = [];
+  const timed: Scenario = {
+    ...scenario,
+    send: (call, attempt) => {
+      sentAt.push(Date.now());
+      return scenario.send ? scenario.send(call, attempt) : `sr-${call.workflowId.slice(-6)}-${attempt}`;
+    },
+  };
+  const { templateId, calls } = world.scenario(timed);
+  const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: list }, ...extra };
+  return { spec, calls, sentAt };
+}
+
+function start(spec: CampaignSpec): Promise<WorkflowHandle> {
+  return world.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId: `campaign/${spec.campaignId}`, taskQueue: world.taskQueue, args: [spec], memo: world.memo });
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function statusAttribute(handle: WorkflowHandle): Promise<unknown> {
+  return (await handle.describe()).searchAttributes.PpoppoCampaignStatus;
+}
+
+describe('start time', () => {
+  it('waits scheduled (progress, search attribute), takes pause and resume while waiting, and a cancel before the start reads and sends nothing', async () => {
+    const startAt = iso(Date.now() + 60 * 60_000);
+    const { spec, calls } = campaign({}, recipients(3), { startAt });
+    const handle = await start(spec);
+    const waiting = await pollUntil('scheduled', () => handle.query(progressQuery), (p) => p.status === 'scheduled');
+    expect(waiting.scheduledFor).toBe(startAt);
+    await pollUntil('status attribute', () => statusAttribute(handle), (status) => JSON.stringify(status) === '["scheduled"]');
+    expect((await handle.executeUpdate(pauseUpdate)).status).toBe('paused');
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('scheduled');
+    expect((await handle.executeUpdate(cancelUpdate)).status).toBe('cancelling');
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'cancelled', total: 0 });
+    expect(calls).toMatchObject({ ensureTemplate: 0, sends: [] });
+    expect(await statusAttribute(handle)).toEqual(['cancelled']);
+  });
+
+  it('sends nothing before startAt, then runs by itself', async () => {
+    const startAtMs = Date.now() + 2_000;
+    const { spec, calls, sentAt } = campaign({}, recipients(2), { startAt: iso(startAtMs) });
+    const handle = await start(spec);
+    await pollUntil('scheduled', () => handle.query(progressQuery), (p) => p.status === 'scheduled');
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 2 } });
+    expect(calls.sends).toHaveLength(1);
+    expect(sentAt[0]).toBeGreaterThanOrEqual(startAtMs);
+  });
+});
+
+describe('deadline', () => {
+  it('ends a quota park at the deadline: no send after it, the unsent recipients (parked chunk and unstarted chunk) end deadline', async () => {
+    const deadlineMs = Date.now() + 4_000;
+    // Chunk 0 is accepted; chunk 1 is refused for the monthly quota (an hour's wait), so the campaign parks.
+    const { spec, calls, sentAt } = campaign({ send: (call, attempt) => (attempt === 1 ? 'sr-first' : Promise.reject(refused(60 * 60_000, true))) }, recipients(6), {
+      deadline: iso(deadlineMs),
+      limits: { chunkSize: 2, chunksInFlight: 1 },
+    });
+    const handle = await start(spec);
+    const parked = await pollUntil('parked on the quota', () => handle.query(progressQuery), (p) => p.status === 'parked');
+    expect(parked).toMatchObject({ parkedReason: 'quota', deadline: iso(deadlineMs), deadlinePassed: false });
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', total: 6, counts: { delivered: 2, deadline: 4, cancelled: 0 } });
+    expect(calls.sends).toHaveLength(2);
+    for (const at of sentAt) expect(at).toBeLessThan(deadlineMs);
+    const parkedChunk = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 1)).query(chunkRecipientsQuery);
+    expect(parkedChunk.map((r) => [r.outcome, r.errorCode])).toEqual([
+      ['deadline', 'DEADLINE'],
+      ['deadline', 'DEADLINE'],
+    ]);
+    // Chunk 2 never started: the campaign settled its recipients itself.
+    await expect(world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 2)).describe()).rejects.toThrow();
+  }, 30_000);
+});
+
+describe('throttle', () => {
+  it('paces chunk starts, and a throttle update applies to the running campaign', async () => {
+    const { spec } = campaign({}, recipients(3), { throttle: 60, limits: { chunkSize: 1, chunksInFlight: 3 } });
+    const handle = await start(spec);
+    // 60/min would start a one-recipient chunk every second; 20/min every 3 s.
+    const updated = await handle.executeUpdate(throttleUpdate, { args: [{ perMinute: 20 }] });
+    expect(updated.throttle).toBe(20);
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 3 } });
+    const starts: number[] = [];
+    for (let i = 0; i < 3; i++) starts.push((await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, i)).describe()).startTime.getTime());
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(2_990);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(2_990);
+  }, 30_000);
+
+  it('refuses a throttle that is no whole number of recipients per minute, saying so', async () => {
+    const { spec } = campaign({}, recipients(1), { startAt: iso(Date.now() + 60 * 60_000) });
+    const handle = await start(spec);
+    await expect(handle.executeUpdate(throttleUpdate, { args: [{ perMinute: 0 }] })).rejects.toThrow();
+    const refusal = await handle.executeUpdate(throttleUpdate, { args: [{ perMinute: 2.5 }] }).catch((err: Error) => (err.cause as Error | undefined)?.message);
+    expect(refusal).toContain('throttle must be a whole number of recipients per minute');
+    await handle.executeUpdate(cancelUpdate);
+  });
+});
+
+/** A fixed-offset zone where it is about noon now, so a window of a few seconds or an hour never spans midnight there. */
+function noonZone(): { timeZone: string; local: (ms: number) => string } {
+  const hours = 12 - new Date().getUTCHours();
+  const timeZone = hours === 0 ? 'UTC' : `Etc/GMT${hours > 0 ? '-' : '+'}${Math.abs(hours)}`; // Etc/GMT-9 is UTC+9
+  return { timeZone, local: (ms) => new Date(ms + hours * 3_600_000).toISOString().slice(11, 19) };
+}
+
+describe('send window', () => {
+  it('holds every chunk until the window opens, then sends inside it', async () => {
+    const { timeZone, local } = noonZone();
+    const opensAt = Math.ceil((Date.now() + 3_000) / 1_000) * 1_000;
+    const sendWindow = { from: local(opensAt), until: local(opensAt + 3_600_000), timeZone };
+    const { spec, sentAt } = campaign({}, recipients(2), { sendWindow, limits: { chunkSize: 1 } });
+    const handle = await start(spec);
+    const waiting = await pollUntil('waiting for the window', () => handle.query(progressQuery), (p) => p.status === 'running');
+    expect(waiting).toMatchObject({ chunksStarted: 0, sendWindow });
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 2 } });
+    expect(sentAt).toHaveLength(2);
+    for (const at of sentAt) expect(at).toBeGreaterThanOrEqual(opensAt);
+  }, 30_000);
+
+  it('a window closing mid-campaign holds the remaining chunks (nothing sent after it closes)', async () => {
+    const { timeZone, local } = noonZone();
+    const closesAt = Math.ceil((Date.now() + 3_000) / 1_000) * 1_000;
+    // One-recipient chunks, one every 2 s: two start inside the window, the third would be after it.
+    const sendWindow = { from: local(Date.now() - 60_000), until: local(closesAt), timeZone };
+    const { spec, sentAt } = campaign({}, recipients(3), { sendWindow, throttle: 30, limits: { chunkSize: 1 } });
+    const handle = await start(spec);
+    await pollUntil('two chunks sent', () => handle.query(progressQuery), (p) => p.chunksSent === 2);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, closesAt - Date.now()) + 2_000));
+    const held = await handle.query(progressQuery);
+    expect(held).toMatchObject({ status: 'running', chunksStarted: 2, chunksSent: 2 });
+    for (const at of sentAt) expect(at).toBeLessThan(closesAt);
+    expect((await handle.executeUpdate(cancelUpdate)).status).toBe('cancelling');
+    expect(await handle.result()).toMatchObject({ status: 'cancelled', counts: { delivered: 2, cancelled: 1 } });
+  }, 30_000);
+});
+
+describe('send window in a started chunk', () => {
+  it('a chunk whose retry falls after the window closes holds until it opens again, without another attempt', async () => {
+    const { timeZone, local } = noonZone();
+    const closesAt = Math.ceil((Date.now() + 2_000) / 1_000) * 1_000;
+    const sendWindow = { from: local(Date.now() - 60_000), until: local(closesAt), timeZone };
+    // The first attempt is refused with a 4 s retry hint: the retry would fall after the window.
+    const { spec, calls } = campaign({ send: (_call, attempt) => (attempt === 1 ? Promise.reject(refused(4_000)) : 'sr-late') }, recipients(1), { sendWindow });
+    const handle = await start(spec);
+    const chunk = world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0));
+    const held = await pollUntil('held for the window', () => chunk.query(chunkProgressQuery), (p) => p.phase === 'window', 15_000);
+    expect(Date.parse(held.retryAt!)).toBeGreaterThan(closesAt);
+    expect(calls.sends).toHaveLength(1);
+    await handle.executeUpdate(cancelUpdate);
+    expect(await handle.result()).toMatchObject({ status: 'cancelled', counts: { cancelled: 1 } });
+    expect(calls.sends).toHaveLength(1);
+  }, 30_000);
+});
+
+describe('fair share of the send queue', () => {
+  it('sends under the campaign as fairness key, with the spec\'s weight (the server shares a rate-limited queue by them)', async () => {
+    const { spec } = campaign({}, recipients(1), { weight: 3 });
+    const handle = await start(spec);
+    await handle.result();
+    const history = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0)).fetchHistory();
+    const scheduled = history.events!.map((e) => e.activityTaskScheduledEventAttributes).filter((a) => a?.activityType?.name === 'createSendRequest');
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0]!.priority).toMatchObject({ fairnessKey: spec.campaignId, fairnessWeight: 3 });
+  });
+});
+
+describe('recurring campaigns on a Temporal Schedule', () => {
+  it('runs the spec at each run time as its own campaign, named by the schedule id and the run time', async () => {
+    const { spec, calls } = campaign({}, recipients(2));
+    const schedules = new CampaignClient(world.client, { taskQueue: world.taskQueue, sendTaskQueue: world.taskQueue }).schedules;
+    await expect(schedules.create({ ...spec, deadline: iso(Date.now() + 60_000) }, { every: '2s' })).rejects.toThrow(InvalidScheduleError);
+    await expect(schedules.create(spec, { every: '2s', timeZone: 'Mars/Olympus' })).rejects.toThrow('--time-zone "Mars/Olympus" is not an IANA time zone');
+    const created = await schedules.create(spec, { every: '2s', timeZone: 'Asia/Seoul', overlap: 'allow-all' });
+    expect(created).toMatchObject({ scheduleId: spec.campaignId, paused: false });
+    expect(created.nextRuns[0]!.campaignId).toMatch(new RegExp(`^${spec.campaignId}\\.\\d{8}T\\d{6}Z$`));
+    try {
+      const runs = await pollUntil(
+        'two completed runs',
+        async () => {
+          const found: { campaignId: string; status: string }[] = [];
+          for await (const info of world.client.workflow.list({ query: `WorkflowType = "${CAMPAIGN_WORKFLOW_TYPE}" AND WorkflowId STARTS_WITH "campaign/${spec.campaignId}."` })) {
+            found.push({ campaignId: info.workflowId.replace(/^campaign\//, ''), status: info.status.name });
+          }
+          return found;
+        },
+        (found) => found.filter((r) => r.status === 'COMPLETED').length >= 2,
+        20_000,
+      );
+      // Each run is its own campaign; its id is the schedule's run time, as describe reports it.
+      const described = await schedules.describe(spec.campaignId);
+      for (const run of runs.filter((r) => r.status === 'COMPLETED')) expect(described.recentRuns.map((r) => r.campaignId)).toContain(run.campaignId);
+      expect(new Set(runs.map((r) => r.campaignId)).size).toBe(runs.length);
+      expect(calls.sends.length).toBeGreaterThanOrEqual(2);
+      expect((await schedules.pause(spec.campaignId)).paused).toBe(true);
+      expect((await schedules.list()).find((s) => s.scheduleId === spec.campaignId)?.paused).toBe(true);
+    } finally {
+      await schedules.delete(spec.campaignId);
+    }
+    await expect(schedules.describe(spec.campaignId)).rejects.toThrow(`no campaign schedule "${spec.campaignId}"`);
+  }, 40_000);
+});
