@@ -89,7 +89,8 @@ async function reportStart(ctx: CommandContext, client: CampaignClient, started:
     return EXIT.finished;
   }
   if (ctx.flags.wait) {
-    if (!ctx.flags.json) ctx.print(line);
+    // JSON lines with --json: this start (with the quota), then follow's progress and result lines.
+    ctx.print(ctx.flags.json ? JSON.stringify({ type: 'started', ...started, ...quotaJson }) : line);
     return follow(ctx, client, started.campaignId);
   }
   if (ctx.flags.json) printJson(ctx, { ...started, ...quotaJson });

@@ -122,7 +122,10 @@ describe('npm pack, installed into an empty directory', () => {
 
     const started = await bin('ppoppo-campaign', ['start', 'spec.json', '--wait', '--json']);
     expect(started.code, started.stderr).toBe(0);
-    const { result } = JSON.parse(started.stdout) as { result: { status: string; total: number; counts: Record<string, number> } };
+    // --wait --json prints JSON lines: the start, progress while it runs, then {type: 'result'}.
+    const lines = started.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type?: string; result?: { status: string; total: number; counts: Record<string, number> } });
+    const result = lines.find((line) => line.type === 'result')?.result;
+    if (!result) throw new Error(`no result line in:\n${started.stdout}`);
     expect(result).toMatchObject({ status: 'completed', total: recipients.length });
     expect(result.counts.delivered).toBeGreaterThan(0);
     expect(result.counts.denied).toBeGreaterThanOrEqual(1); // …03 at least
