@@ -11,20 +11,20 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient, InvalidSpecError } from '../../src/client/campaigns';
+import { CampaignFailedError } from '../../src/client/errors';
 import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId } from '../../src/contracts/campaign';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
 import { startDevServer, temporalCliPath, type DevServer } from '../../dev/temporal/dev-server';
-import { innermostMessage } from '../../src/temporal/failures';
 import { installProcessLogger } from '../../src/logging';
 import { verifyWebhook } from '../../src/webhooks/signature';
 import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { cleartextFound, isOutsideCodec, payloadsIn } from '../support/cleartext';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
+import { pollUntil } from '../support/temporal';
 
 const run = randomUUID().slice(0, 8);
 const dir = mkdtempSync(join(tmpdir(), 'privacy-'));
@@ -73,8 +73,8 @@ async function runToEnd(input: unknown): Promise<CampaignResult> {
 /** The reason a campaign failed, as our client reads it (decoded), or a test failure if it did not fail. */
 async function failureOf(campaignId: string): Promise<string> {
   const err = await campaigns.result(campaignId).then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return innermostMessage(err);
+  expect(err).toBeInstanceOf(CampaignFailedError);
+  return (err as CampaignFailedError).reasons.at(-1) ?? ''; // the innermost reason
 }
 
 function runCommand(command: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -194,12 +194,18 @@ describe('the attacks of issue 11: a clear error each, and nothing sent', () => 
     });
   });
 
-  it('refuses a fallback to an internal URL (the sandbox\'s /inspect) before anything is sent', async () => {
+  it('parks a campaign whose fallback points at an internal URL (the sandbox\'s /inspect), saying why, before anything is sent', async () => {
     await sendsNothing(async () => {
       const id = `privacy-ssrf-${run}`;
       const internal = `${stack.sandbox.httpUrl}/inspect/config`;
       await campaigns.startCampaign(spec(id, { inline: INLINE }, { fallback: { on: ['denied'], channel: { type: 'webhook', url: internal } } }));
-      expect(await failureOf(id)).toBe(`fallback channel: ${new URL(internal).host} is not in FALLBACK_ALLOWED_HOSTS (the hosts the workers' operator allows fallbacks to reach)`);
+      // The worker's operator must act (list the host, or fix the spec): the campaign parks saying why, and sends nothing meanwhile.
+      const parked = await pollUntil('parked on the fallback channel', () => campaigns.getProgress(id), (p) => p.status === 'parked', 30_000);
+      expect(parked).toMatchObject({ parkedReason: 'fallback', parkedMessage: `fallback channel: ${new URL(internal).host} is not in FALLBACK_ALLOWED_HOSTS (the hosts the workers' operator allows fallbacks to reach)` });
+      await campaigns.cancel(id);
+      const result = await campaigns.result(id);
+      expect(result.status).toBe('cancelled');
+      expect(result.counts.delivered).toBe(0);
     });
   });
 
