@@ -31,6 +31,9 @@ import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseO
 import { scaledListenerTiming } from '../activities/held-events';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
+import { campaignWorkflowId } from '../src/contracts/campaign';
+import type { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
 const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--recipients N] [--horizon SECONDS] [--rate RPS] [--short] [--first-campaign] [--json] [--out FILE] [--keep]
                      [--server dev|production] [--workers N] [--listeners N] [--source file|url|postgres] [--built]
@@ -174,6 +177,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   const random = seededRandom(flags.seed);
   const receiver = await startWebhookReceiver();
   let stack: Stack | undefined;
+  let failed = false;
   let served: ServedRecipients | undefined;
   const started = Date.now();
   const faults: ChaosReport['faults'] = [];
@@ -273,12 +277,15 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       const sentAt = acceptanceTimes(await stack.inspector.sendRequests());
       const sendGaps = measureSendGaps(faults, sentAt);
       const unfaultedPauseMs = longestPauseOutside(sentAt, faults.map((fault) => fault.injectedAt));
-      return { seed: flags.seed, topology, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, sendGaps, unfaultedPauseMs, checks, ok: checks.every((c) => c.ok), result, dir };
+      const report = { seed: flags.seed, topology, recipients: flags.recipients, seconds: (Date.now() - started) / 1000, faults, sendGaps, unfaultedPauseMs, checks, ok: checks.every((c) => c.ok), result, dir };
+      failed = !report.ok;
+      return report;
     } finally {
       clearInterval(ticker);
       if (progressQuery) await withTimeout(progressQuery, 60_000, 'progress query hung').catch(() => undefined);
     }
   } catch (err) {
+    failed = true;
     const message = (err as Error).stack ?? String(err);
     return {
       seed: flags.seed,
@@ -292,11 +299,21 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       dir,
     };
   } finally {
+    // A failed run keeps its directory (logs, databases, payload key) and the campaign's history,
+    // so a nondeterminism or a wrong count can be replayed and examined afterwards.
+    if (failed && stack) await saveHistory(stack.client, campaignWorkflowId(`chaos-${flags.seed}`), join(dir, 'campaign-history.json')).catch(() => undefined);
     await stack?.stop();
     await served?.stop();
     await receiver.close();
-    if (!flags.keep) rmSync(dir, { recursive: true, force: true });
+    if (flags.keep || failed) say(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The workflow's history as JSON (payloads as stored: encrypted with the run's key, kept beside it). */
+async function saveHistory(client: Client, workflowId: string, file: string): Promise<void> {
+  const history = await withTimeout(client.workflow.getHandle(workflowId).fetchHistory(), 30_000, 'fetching the history hung');
+  writeFileSync(file, historyToJSON(history));
 }
 
 /** Sets each fault's send gap and returns the worst per kind. */
