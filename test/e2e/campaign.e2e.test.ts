@@ -18,7 +18,7 @@ import type { CampaignResult } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
 import { verifyWebhook } from '../../src/webhooks/signature';
 import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
-import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
+import { allowWebhookReceiver, startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
 const run = randomUUID().slice(0, 8);
 /** Sandbox test numbers and where each must end. */
@@ -45,9 +45,7 @@ beforeAll(async () => {
   stack = await startCampaignStack('e2e', { sandbox: { consentDecisionDelayMs: 200, consentWindowMs: 3_000 }, listener: { maxRunMs: 2_000 } });
   ({ temporal, inspector, queues } = stack);
   receiver = await startWebhookReceiver();
-  // The worker (in this process) signs webhooks and may reach this loopback receiver only because it is listed.
-  process.env.FALLBACK_SECRET_WEBHOOK = WEBHOOK_SECRET;
-  process.env.FALLBACK_ALLOWED_HOSTS = new URL(receiver.url).host;
+  allowWebhookReceiver(receiver.url, WEBHOOK_SECRET);
 }, 120_000);
 
 afterAll(async () => {

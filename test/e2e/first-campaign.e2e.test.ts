@@ -15,7 +15,7 @@ import type { CampaignResult } from '../../src/contracts/campaign';
 import { chunkWorkflowId, chunkRecipientsQuery } from '../../src/contracts/chunk';
 import { ledgerOutcome } from '../../dev/chaos/checks';
 import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
-import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
+import { allowWebhookReceiver, startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 import { pollUntil } from '../support/temporal';
 
 const RECIPIENTS = 1_000;
@@ -33,9 +33,7 @@ beforeAll(async () => {
   stack = await startCampaignStack('e2e-first', { sandbox: { consentWindowMs: WINDOW_MS }, listener: { maxRunMs, batchMaxDelayMs, actionableMaxDelayMs } });
   temporal = stack.temporal;
   receiver = await startWebhookReceiver();
-  // The worker (in this process) signs webhooks and may reach this loopback receiver only because it is listed.
-  process.env.FALLBACK_SECRET_WEBHOOK = 'first-campaign-e2e-webhook-signing-secret';
-  process.env.FALLBACK_ALLOWED_HOSTS = new URL(receiver.url).host;
+  allowWebhookReceiver(receiver.url, 'first-campaign-e2e-webhook-signing-secret');
 }, 120_000);
 
 afterAll(async () => {

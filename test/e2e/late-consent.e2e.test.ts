@@ -11,7 +11,7 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient } from '../../src/client/campaigns';
 import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
 import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
-import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
+import { allowWebhookReceiver, startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
 const run = randomUUID().slice(0, 8);
 let stack: CampaignStack;
@@ -22,9 +22,7 @@ beforeAll(async () => {
   // The sandbox decides consent 65 s after acceptance: 5 s after our 1-minute window has ended.
   stack = await startCampaignStack('e2e-late', { sandbox: { consentDecisionDelayMs: 65_000, consentWindowMs: 140_000 }, listener: { maxRunMs: 2_000 } });
   receiver = await startWebhookReceiver();
-  // The worker (in this process) signs webhooks and may reach this loopback receiver only because it is listed.
-  process.env.FALLBACK_SECRET_WEBHOOK = 'late-consent-e2e-webhook-signing-secret';
-  process.env.FALLBACK_ALLOWED_HOSTS = new URL(receiver.url).host;
+  allowWebhookReceiver(receiver.url, 'late-consent-e2e-webhook-signing-secret');
   campaigns = new CampaignClient(stack.temporal, { taskQueue: stack.queues.campaigns, sendTaskQueue: stack.queues.send });
 }, 120_000);
 

@@ -23,7 +23,7 @@ import { installProcessLogger } from '../../src/logging';
 import { verifyWebhook } from '../../src/webhooks/signature';
 import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { cleartextFound, isOutsideCodec, payloadsIn } from '../support/cleartext';
-import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
+import { allowWebhookReceiver, startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 import { pollUntil } from '../support/temporal';
 
 const run = randomUUID().slice(0, 8);
@@ -97,8 +97,7 @@ beforeAll(async () => {
   installProcessLogger({ file: SDK_LOG, terminalLevel: 'OFF' });
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), logFile: join(dir, 'temporal.log') });
   receiver = await startWebhookReceiver();
-  process.env.FALLBACK_SECRET_WEBHOOK = WEBHOOK_SECRET;
-  process.env.FALLBACK_ALLOWED_HOSTS = new URL(receiver.url).host;
+  allowWebhookReceiver(receiver.url, WEBHOOK_SECRET);
   stack = await startCampaignStack('privacy', { temporalAddress: server.address, sandbox: { consentDecisionDelayMs: 200, consentWindowMs: 3_000 }, listener: { maxRunMs: 2_000 } });
   campaigns = new CampaignClient(stack.temporal, { taskQueue: stack.queues.campaigns, sendTaskQueue: stack.queues.send });
 

@@ -80,3 +80,12 @@ export async function startCampaignStack(
     },
   };
 }
+
+/**
+ * The workers of this process sign webhooks with `secret` and may reach the loopback receiver at
+ * `url` only because it is listed (FALLBACK_SECRET_WEBHOOK, FALLBACK_ALLOWED_HOSTS).
+ */
+export function allowWebhookReceiver(url: string, secret: string): void {
+  process.env.FALLBACK_SECRET_WEBHOOK = secret;
+  process.env.FALLBACK_ALLOWED_HOSTS = new URL(url).host;
+}
