@@ -28,6 +28,7 @@ export default defineConfig({
     // The production-topology lane runs on its own server: `npm run test:production` (vitest.production.config.ts).
     exclude: [...configDefaults.exclude, 'test/production/**'],
     globalSetup: ['test/global-setup.ts'],
+    reporters: ['default', './test/support/slowest-files.ts'],
     projects: [
       { extends: true, test: { name: 'stacks', include: SERIAL } },
       // The rest share one dev server and mostly wait on timers (consent windows, retries).
