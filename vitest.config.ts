@@ -30,7 +30,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default', './test/support/slowest-files.ts'],
     projects: [
-      { extends: true, test: { name: 'stacks', include: SERIAL } },
+      // One file at a time; within a file, at most two concurrent tests (chaos's single-fault runs).
+      { extends: true, test: { name: 'stacks', include: SERIAL, maxConcurrency: 2 } },
       // The rest share one dev server and mostly wait on timers (consent windows, retries).
       { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/production/**', ...SERIAL] } },
     ],
