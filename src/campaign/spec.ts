@@ -318,10 +318,10 @@ function checkFallback(fallback: unknown, issue: Report, strict: boolean): void 
     const ms = typeof fallback.retryFor === 'string' ? parseDuration(fallback.retryFor) : undefined;
     if (ms === undefined || ms < MIN_FALLBACK_RETRY_FOR_MS || ms > MAX_FALLBACK_RETRY_FOR_MS) issue('fallback.retryFor', 'retryFor must be a duration from "1m" to "7d", like "6h"');
   }
-  if (!Array.isArray(fallback.on)) issue('fallback.on', 'on must be a list of "denied", "expired", "failed"');
+  if (!Array.isArray(fallback.on)) issue('fallback.on', 'on must be a list of "denied", "expired", "failed", "deadline"');
   else {
     fallback.on.forEach((outcome, i) => {
-      if (!isFallbackTrigger(outcome)) issue(`fallback.on[${i}]`, `unknown outcome ${JSON.stringify(outcome)}; use "denied", "expired" or "failed"`);
+      if (!isFallbackTrigger(outcome)) issue(`fallback.on[${i}]`, `unknown outcome ${JSON.stringify(outcome)}; use "denied", "expired", "failed" or "deadline"`);
     });
   }
   if (!isObject(fallback.channel)) issue('fallback.channel', 'channel must be an object with a "type": "webhook" or "email"');

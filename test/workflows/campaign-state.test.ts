@@ -428,6 +428,25 @@ describe('start time, deadline and throttle', () => {
     expect(state.failure).toContain('deadline 25');
   });
 
+  it('after the deadline with "deadline" in the fallback policy: the rest start at once, unpaced, to settle and fall back themselves', () => {
+    const state = planned();
+    const now = Date.parse('2030-01-01T18:00:01.000Z');
+    state.timing({ deadline: '2030-01-01T18:00:00.000Z', throttle: 1, deadlineFallbacks: true });
+    state.takeNextChunk(now - 5_000);
+    expect(state.canStartChunk(4, 1000, now)).toBe(false); // the throttle holds it before the deadline
+    state.deadlinePassed();
+    expect(state.canStartChunk(4, 1000, now)).toBe(true);
+    expect(state.deadlineBeforeStart()).toBe(0); // the chunks settle them, not the campaign
+    state.chunkFinished(0, counts({ deadline: 10, fallbackSent: 10 }));
+    expect(state.allDone()).toBe(false);
+    while (state.canStartChunk(4, 1000, now)) state.takeNextChunk(now);
+    state.chunkFinished(1, counts({ deadline: 10, fallbackSent: 10 }));
+    state.chunkFinished(2, counts({ deadline: 5, fallbackSent: 5 }));
+    expect(state.allDone()).toBe(true);
+    state.close({ failWhenNobodyReached: true });
+    expect(state.result(undefined)).toMatchObject({ status: 'completed', counts: { deadline: 25, fallbackSent: 25 } });
+  });
+
   it('cancelled after the deadline: the unstarted stay deadline, not cancelled', () => {
     const state = planned();
     state.takeNextChunk();

@@ -94,6 +94,28 @@ describe('deadline', () => {
     // Chunk 2 never started: the campaign settled its recipients itself.
     await expect(world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 2)).describe()).rejects.toThrow();
   }, 30_000);
+
+  it('with "deadline" in fallback.on, every recipient the deadline left unsent gets a fallback, including those of chunks not started by then', async () => {
+    const deadlineMs = Date.now() + 4_000;
+    const list = recipients(6);
+    const { spec, calls, sentAt } = campaign({ send: (call, attempt) => (attempt === 1 ? 'sr-first' : Promise.reject(refused(60 * 60_000, true))) }, list, {
+      deadline: iso(deadlineMs),
+      limits: { chunkSize: 2, chunksInFlight: 1 },
+      fallback: { on: ['deadline'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+    });
+    const result: CampaignResult = await (await start(spec)).result();
+    expect(result).toMatchObject({ status: 'completed', total: 6, counts: { delivered: 2, deadline: 4, cancelled: 0, fallbackSent: 4, fallbackFailed: 0 } });
+    expect(calls.sends).toHaveLength(2);
+    for (const at of sentAt) expect(at).toBeLessThan(deadlineMs);
+    // The parked chunk's two and the unstarted chunk's two, once each, as 'deadline'.
+    expect(calls.fallbacks.map((f) => [f.ppnum, f.outcome]).sort()).toEqual(list.slice(2).map((r) => [r.ppnum, 'deadline']).sort());
+    // Chunk 2 started after the deadline only to settle and fall back: nothing went to Ppoppo from it.
+    const lastChunk = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 2)).query(chunkRecipientsQuery);
+    expect(lastChunk.map((r) => [r.outcome, r.errorCode, r.fallback])).toEqual([
+      ['deadline', 'DEADLINE', 'sent'],
+      ['deadline', 'DEADLINE', 'sent'],
+    ]);
+  }, 30_000);
 });
 
 describe('throttle', () => {

@@ -152,6 +152,8 @@ export class CampaignState {
   /** The spec's deadline (ISO), and whether it has passed (then no chunk starts, and the unstarted end 'deadline'). */
   private deadline?: string;
   private pastDeadline = false;
+  /** The fallback policy names 'deadline': chunks still start after it, to settle their recipients and send those fallbacks. */
+  private deadlineFallbacks = false;
   private specThrottle?: number;
   /** A throttle update's value (null: none), overriding the spec's. */
   private throttleOverride?: number | null;
@@ -213,8 +215,9 @@ export class CampaignState {
   // ------------------------------------------------------------ start time, deadline, throttle
 
   /** The spec's deadline and throttle (each run reads them from the spec; a throttle update carried over wins). */
-  timing(options: { deadline?: string; throttle?: number; sendWindow?: SendWindow }): void {
+  timing(options: { deadline?: string; throttle?: number; sendWindow?: SendWindow; deadlineFallbacks?: boolean }): void {
     this.deadline = options.deadline;
+    this.deadlineFallbacks = options.deadlineFallbacks === true;
     this.specThrottle = options.throttle;
     this.sendWindow = options.sendWindow;
   }
@@ -231,7 +234,11 @@ export class CampaignState {
     if (this.status === 'scheduled') this.status = 'validating';
   }
 
-  /** The deadline has passed: no chunk starts any more; started ones settle their unsent recipients as 'deadline' themselves. */
+  /**
+   * The deadline has passed: started chunks settle their unsent recipients as 'deadline' themselves.
+   * No chunk starts any more, unless the fallback policy names 'deadline': then the rest start at
+   * once (unpaced: they send nothing to Ppoppo) to settle theirs and send those fallbacks.
+   */
   deadlinePassed(): void {
     this.pastDeadline = true;
   }
@@ -310,8 +317,8 @@ export class CampaignState {
    * `inFlight` unsent chunks in the window. A chunk reconciling an ambiguous send does not count.
    */
   canStartChunk(inFlight: number, maxPerRun: number, now?: number): boolean {
-    const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun && !this.pastDeadline;
-    const paced = now === undefined || now >= this.nextStartAt(now);
+    const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun && (!this.pastDeadline || this.deadlineFallbacks);
+    const paced = now === undefined || this.pastDeadline || now >= this.nextStartAt(now);
     return starting && paced && this.pending.length > 0 && this.unsent.size - this.reconciling.size < inFlight;
   }
 
@@ -348,7 +355,7 @@ export class CampaignState {
 
   /** Cancelled: every started chunk finished. Otherwise: every chunk finished. */
   allDone(): boolean {
-    if (this.status === 'cancelling' || this.pastDeadline) return this.finished.size >= this.chunksStarted;
+    if (this.status === 'cancelling' || (this.pastDeadline && !this.deadlineFallbacks)) return this.finished.size >= this.chunksStarted;
     return this.finished.size >= this.chunksTotal;
   }
 
@@ -509,7 +516,7 @@ export class CampaignState {
 
   /** Once the deadline passed, the recipients whose chunk never started: settled by the campaign, not a chunk. */
   deadlineBeforeStart(): number {
-    if (!this.pastDeadline) return 0;
+    if (!this.pastDeadline || this.deadlineFallbacks) return 0;
     return this.pendingIndexes.reduce((sum, chunkIndex) => sum + this.plannedRecipients(chunkIndex), 0);
   }
 

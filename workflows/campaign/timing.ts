@@ -11,13 +11,19 @@ import type { CampaignState } from './state';
 
 /** The spec's deadline, throttle and send window into the state, and the setThrottle update (before the first await). */
 export function timeCampaign(spec: CampaignSpec, state: CampaignState, publish: () => void): void {
-  state.timing({ deadline: spec.deadline, throttle: spec.throttle, sendWindow: spec.sendWindow });
+  state.timing({ deadline: spec.deadline, throttle: spec.throttle, sendWindow: spec.sendWindow, deadlineFallbacks: namesDeadline(spec) });
   const setThrottle = ({ perMinute }: { perMinute: number | null }) => {
     state.setThrottle(perMinute);
     publish();
     return state.progress();
   };
   setHandler(throttleUpdate, setThrottle, { validator: (payload) => state.checkThrottle(payload?.perMinute) });
+}
+
+/** Whether the fallback policy names 'deadline' (read before the spec is validated: any shape). */
+function namesDeadline(spec: CampaignSpec): boolean {
+  const on: unknown = spec?.fallback?.on;
+  return Array.isArray(on) && on.includes('deadline');
 }
 
 /** What a chunk needs of the spec's timing and weight (only the fields the spec sets); its window is in its recipients' zone. */
