@@ -13,6 +13,7 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import { timingText } from '../../src/campaign/timing';
 import { startStack, type Stack } from '../../dev/stack/start-stack';
 import { pollUntil } from '../support/temporal';
+import { fixedZone, offsetWhereItIs } from '../support/time-zones';
 
 const dir = mkdtempSync(join(tmpdir(), 'ppoppo-time-zones-'));
 let stack: Stack;
@@ -26,16 +27,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The fixed-offset zone `offset` hours east of UTC (Etc/GMT-9 is UTC+9), and local "HH:MM:SS" of a moment there. */
-function fixedZone(offset: number): { timeZone: string; local: (ms: number) => string } {
-  const timeZone = offset === 0 ? 'UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-  return { timeZone, local: (ms) => new Date(ms + offset * 3_600_000).toISOString().slice(11, 19) };
-}
-
 describe('recipients in two time zones', () => {
   it('sends the open zone at once and the closed zone only once its window opens, across a worker kill while it waits; nobody twice or early', async () => {
     // 10:xx where the window is about to open, 11:xx one zone east, where the same local hours are open now.
-    const offset = ((((10 - new Date().getUTCHours()) % 24) + 36) % 24) - 12; // -12 … 11: where it is 10 o'clock now
+    const offset = offsetWhereItIs(10);
     const later = fixedZone(offset);
     const east = fixedZone(offset + 1);
     const opensAt = Math.ceil((Date.now() + 40_000) / 1_000) * 1_000;
