@@ -16,7 +16,6 @@ const SERIAL = [
   'test/e2e/privacy.e2e.test.ts',
   'test/e2e/key-rotation.e2e.test.ts',
   'test/e2e/docker-compose.test.ts',
-  'test/e2e/time-zones.e2e.test.ts',
 ];
 
 export default defineConfig({
