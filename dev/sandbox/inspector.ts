@@ -112,13 +112,30 @@ export class SandboxInspector {
 
   private async json<T>(path: string, body?: unknown): Promise<T> {
     const auth = { authorization: `Bearer ${this.token}` };
-    const res = await fetch(`${this.httpUrl}${path}`, body === undefined ? { headers: auth } : { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res =
+      body === undefined
+        ? await this.get(path)
+        : await fetch(`${this.httpUrl}${path}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`sandbox ${path} answered HTTP ${res.status}`);
     return (await res.json()) as T;
   }
 
+  /**
+   * A read, tried once more when the connection fails before any answer: a kept-alive socket the
+   * sandbox closed as idle just as it was reused ("fetch failed") says nothing about the sandbox.
+   */
+  private async get(path: string): Promise<Response> {
+    const request = () => fetch(`${this.httpUrl}${path}`, { headers: { authorization: `Bearer ${this.token}` } });
+    try {
+      return await request();
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      return request();
+    }
+  }
+
   private async ndjson<T>(path: string): Promise<T[]> {
-    const res = await fetch(`${this.httpUrl}${path}`, { headers: { authorization: `Bearer ${this.token}` } });
+    const res = await this.get(path);
     if (!res.ok || !res.body) throw new Error(`sandbox ${path} answered HTTP ${res.status}`);
     const items: T[] = [];
     let rest = '';
