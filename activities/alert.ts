@@ -1,7 +1,8 @@
 // The alert workflow's one activity, on the rate-limited send queue: the alert's CreateSendRequest
-// (and, once per worker, finding or creating the alert template), spaced by the worker's pacer
-// like every send. Failures are the send activity's (activities/api-failures.ts), so the client
-// can say whether anything may have been sent; only a rate-limit refusal is left to Temporal to retry.
+// (and, once per worker, finding or creating the alert template), spaced by the worker's pacer like
+// every send, but ahead of the bulk sends waiting in it. Failures are the send activity's
+// (activities/api-failures.ts), so the client can say whether anything may have been sent; only a
+// rate-limit refusal is left to Temporal to retry.
 import { ApplicationFailure } from '@temporalio/common';
 import { AlertSender } from '../src/alerts';
 import type { PpoppoClient } from '../src/api/client';
@@ -19,7 +20,7 @@ export function createAlertActivities(deps: { client: PpoppoClient; pacer?: Send
     try {
       return await withKeepAlive(async () => {
         await sender.templateId(); // before the pacer's slot: a first alert's template lookup must not spend it
-        await deps.pacer?.slot();
+        await deps.pacer?.slot({ ahead: true });
         return sender.send({ ppnums: input.ppnums, text: input.text });
       }, undefined, 1_000);
     } catch (err) {
