@@ -13,10 +13,11 @@ import { startCampaignStack, type CampaignStack } from '../support/campaign-stac
 import { testTemporalAddress } from '../support/temporal';
 
 const run = randomUUID().slice(0, 8);
-/** The app's limit: the workers dispatch the send queue at 80 % of it (1.6 sends/s). */
-const RATE = 2;
+/** The app's limit: the workers dispatch the send queue at 80 % of it (0.8 sends/s), slower than the campaigns queue them. */
+const RATE = 1;
 const ALERT_PPNUM = '12300000001';
-const RECIPIENTS = 80;
+const RECIPIENTS = 48;
+const CHUNKS_IN_FLIGHT = 8;
 let stack: CampaignStack;
 let campaigns: CampaignClient;
 
@@ -49,14 +50,17 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   });
 }
 
-/** 80 recipients (consent on file) in chunks of 2, 6 chunks queued at a time: the two send for 50 s at 1.6/s. */
+/** 48 recipients (consent on file) in chunks of 2, 8 chunks in flight: the two send for a minute at 0.8/s. */
 function spec(name: string, firstPpnum: number): CampaignSpec {
   return {
     campaignId: `${name}-${run}`,
     template: { name: `fair-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
     recipients: { inline: Array.from({ length: RECIPIENTS }, (_, i) => ({ ppnum: String(firstPpnum + i), vars: { name: `P${i}` } })) },
     consentWindow: '1m',
-    limits: { chunkSize: 2, chunksInFlight: 6 },
+    // The heaviest weight: fairness alone would serve an alert (its own fairness key, weight 1) only
+    // after the sends both campaigns have queued; only its priority puts it ahead of them.
+    weight: 1000,
+    limits: { chunkSize: 2, chunksInFlight: CHUNKS_IN_FLIGHT },
   };
 }
 
@@ -94,15 +98,17 @@ describe('two campaigns on one app limit, and an alert', () => {
     const shared = await statusUntil(a.campaignId, (r) => (r.sharingWith ?? []).length > 0);
     expect(shared.sharingWith).toEqual([b.campaignId]);
     expect((await statusUntil(b.campaignId, (r) => (r.sharingWith ?? []).length > 0)).sharingWith).toEqual([a.campaignId]);
-    // Both have sends queued (up to 6 each) when the alert is sent.
+    const text = await cli(['status', a.campaignId]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`sharing the app limit with 1 campaign (${b.campaignId})`);
+
+    // Both have all their chunks in flight queued when the alert is sent (16 sends, 20 s of them).
+    for (const c of [a, b]) await statusUntil(c.campaignId, (r) => r.progress.inFlight === CHUNKS_IN_FLIGHT);
     const alert = await cli(['alert', ALERT_PPNUM, '--text', 'maintenance at 22:00', '--json']);
     expect(alert.code, alert.stderr).toBe(0);
     const receipt = JSON.parse(alert.stdout) as { sendRequestId: string; totalRecipients: number; workflowId: string };
     expect(receipt).toMatchObject({ totalRecipients: 1, workflowId: expect.stringMatching(/^alert\//) });
     const alertStarted = (await stack.temporal.workflow.getHandle(receipt.workflowId).describe()).startTime.getTime();
-    const text = await cli(['status', a.campaignId]);
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain(`sharing the app limit with 1 campaign (${b.campaignId})`);
 
     const [resultA, resultB] = await Promise.all([campaigns.result(a.campaignId), campaigns.result(b.campaignId)]);
     expect(resultA.counts.delivered).toBe(RECIPIENTS);
@@ -116,7 +122,7 @@ describe('two campaigns on one app limit, and an alert', () => {
     expect(campaignSends).toHaveLength(RECIPIENTS); // two campaigns of RECIPIENTS / 2 requests
     // Accepted while the alert was on its way: what was dispatched before its activity was scheduled
     // and what the worker's pacer already held (first come, first served would have put it behind
-    // every send both campaigns had queued: up to 12).
+    // every send both campaigns had queued: 16).
     const overtaking = campaignSends.filter((r) => at(r) >= alertStarted && at(r) < at(alertRequest));
     const overtaken = campaignSends.filter((r) => at(r) > at(alertRequest));
     // For a failure message: when the alert's workflow and activity events happened.
