@@ -28,8 +28,10 @@ export default defineConfig({
     // The production-topology lane runs on its own server: `npm run test:production` (vitest.production.config.ts).
     exclude: [...configDefaults.exclude, 'test/production/**'],
     globalSetup: ['test/global-setup.ts'],
+    reporters: ['default', './test/support/slowest-files.ts'],
     projects: [
-      { extends: true, test: { name: 'stacks', include: SERIAL } },
+      // One file at a time; within a file, at most two concurrent tests (chaos's single-fault runs).
+      { extends: true, test: { name: 'stacks', include: SERIAL, maxConcurrency: 2 } },
       // The rest share one dev server and mostly wait on timers (consent windows, retries).
       { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/production/**', ...SERIAL] } },
     ],

@@ -11,5 +11,6 @@ export default defineConfig({
     hookTimeout: 300_000,
     include: ['test/e2e/campaign.e2e.test.ts', 'test/e2e/restart-campaign.e2e.test.ts', 'test/production/**/*.test.ts'],
     globalSetup: ['test/production/global-setup.ts'],
+    reporters: ['default', './test/support/slowest-files.ts'],
   },
 });

@@ -17,9 +17,9 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
 import { WORKFLOW_BUNDLES } from '../src/temporal/workflow-code';
+import { writeWorkflowBundles } from '../dev/temporal/workflow-bundles';
 import { PACKAGE_COMMANDS } from './package-commands';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -53,13 +53,7 @@ async function main(): Promise<void> {
   for (const dir of ['.', 'bin', 'chunks']) mkdirSync(join(DIST, dir), { recursive: true });
   for (const dir of ['.', 'bin', 'chunks']) copyFileSync(FAILURE_CONVERTER_PATH, join(DIST, dir, basename(FAILURE_CONVERTER_PATH)));
 
-  for (const [name, source] of Object.entries(WORKFLOW_BUNDLES)) {
-    // The failure converter (messages into the encrypted payload) must be inside the bundle too.
-    const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, source), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
-    const file = join(DIST, 'workflows', `${name}.js`);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, code);
-  }
+  await writeWorkflowBundles(join(DIST, 'workflows'));
 
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
   for (const file of filesUnder(join(DIST, 'types'))) writeFileSync(file, withJsExtensions(file, readFileSync(file, 'utf8')));
@@ -99,8 +93,6 @@ function removeEmptyDirectories(dir: string): void {
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]));
 }
-
-const quietLogger = { trace() {}, debug() {}, info() {}, log() {}, warn: (message: string) => console.warn(message), error: (message: string) => console.error(message) };
 
 main().catch((err: unknown) => {
   console.error(`build failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -4,8 +4,10 @@
 // Set TEST_TEMPORAL_ADDRESS to use a server you already run instead (it needs our search attributes).
 // Payload keys and recipient file roots: test/support/test-env.ts.
 import { mkdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../dev/temporal/dev-server';
+import { shareWorkflowBundles } from '../dev/temporal/workflow-bundles';
 import { prepareTestEnvironment } from './support/test-env';
 import { TEST_WORKER_LOG } from './support/quiet-logs';
 
@@ -26,8 +28,12 @@ declare module 'vitest' {
   }
 }
 
+export const TEST_WORKFLOW_BUNDLES = 'test-results/workflow-bundles';
+
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   prepareTestEnvironment();
+  // Bundled once here, loaded by every worker the tests start from the sources (in process or not).
+  await shareWorkflowBundles(resolve(TEST_WORKFLOW_BUNDLES));
   const existing = process.env.TEST_TEMPORAL_ADDRESS;
   if (existing) {
     project.provide('temporalAddress', existing);

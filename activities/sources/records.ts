@@ -6,7 +6,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../../src/api/types';
 import { recipientSizeIssue } from '../../src/api/validation';
 import type { ValidationIssue } from '../../src/api/validation';
-import type { ChunkSource, RecipientFileEncoding, RecipientFileFormat, RecordRange } from '../../src/campaign/chunk-source';
+import { compareZones, recipientTimeZone, timeZoneProblem } from '../../src/campaign/chunk-source';
+import type { ChunkSource, RecipientFileEncoding, RecipientFileFormat, RecordRange, TimeZoneGrouping, ZonedChunk } from '../../src/campaign/chunk-source';
 import { heartbeat } from '../heartbeat';
 import { NOT_UTF8_MESSAGE, parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecordStream } from '../recipient-file';
 import type { RecordParse } from '../recipient-file';
@@ -21,8 +22,8 @@ const MAX_SKIPPED_LINES_IN_CHUNKS = 150_000;
 
 type RecordParser = (text: string) => RecordParse;
 
-/** What every row must satisfy: the template's variables and links; `requiredColumns` must exist but may be empty. */
-type RowRules = Pick<PlanOptions, 'requiredVars' | 'urlTemplates' | 'requiredColumns'>;
+/** What every row must satisfy: the template's variables and links; `requiredColumns` (and a zone column) must exist but may be empty. */
+type RowRules = Pick<PlanOptions, 'requiredVars' | 'urlTemplates' | 'requiredColumns' | 'timeZones'>;
 
 /** A chunk read fetches the CSV header from the file's start: a header is assumed shorter than this. */
 const HEADER_READ_BYTES = 1024 * 1024;
@@ -51,32 +52,58 @@ async function parserFor(bytes: ByteSource, { format, encoding }: RecordFormat, 
   if (header.notUtf8) return { headerLine: header.line, headerIssue: { line: header.line, field: 'row', message: NOT_UTF8_MESSAGE } };
   const parsed = parseCsvHeader(header.text, requiredVars, requiredColumns);
   if ('error' in parsed) return { headerLine: header.line, headerIssue: { line: header.line, field: parsed.field, message: parsed.error } };
+  const zoneColumn = rules.timeZones?.column;
+  if (zoneColumn !== undefined && !parsed.columns.includes(zoneColumn)) {
+    return { headerLine: header.line, headerIssue: { line: header.line, field: `vars.${zoneColumn}`, message: `the header row has no "${zoneColumn}" column, which recipients.timeZoneColumn names` } };
+  }
   return { parse: (text) => parseCsvRecord(text, parsed, requiredVars, urlTemplates), headerLine: header.line };
+}
+
+/** One zone's chunks while planning: the open one, the skipped lines after its last row, those closed. */
+interface ZoneGroup<Chunk> {
+  open?: RecordRange & { count: number };
+  trailingSkips: number[];
+  chunks: Chunk[];
+  sizes: number[];
 }
 
 /**
  * Reads the whole file once: counts and reports rows, drops repeated ppnums (first wins), and
  * cuts the valid rows into chunks of `chunkSize` (byte ranges plus the skipped lines inside them).
+ * With `timeZones`, each zone gets its own chunks (zones by name, rows in file order): a zone's
+ * chunk is a byte range that other zones' rows share, which a read filters out by the zone column.
  */
-export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes: ByteSource, file: RecordFormat, options: PlanOptions, describe: string, toChunk: (range: RecordRange) => Chunk): Promise<RecipientPlan<Chunk>> {
+export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes: ByteSource, file: RecordFormat, options: PlanOptions, describe: string, toChunk: (range: RecordRange & ZonedChunk) => Chunk): Promise<RecipientPlan<Chunk>> {
   checkChunkSize(options.chunkSize);
   const { format, encoding } = file;
+  const zones = options.timeZones;
   const { parse, headerLine, headerIssue } = await parserFor(bytes, file, options);
+  // What a chunk read sees of a row (no template rules): tells which zone a skipped row would fall in.
+  const readParse = zones ? (await parserFor(bytes, file, { requiredVars: [] })).parse : undefined;
   const account = new PlanAccount(options.maxIssues);
   if (headerIssue) account.issue(headerIssue);
 
-  const chunks: Chunk[] = [];
-  let open: (RecordRange & { count: number }) | undefined;
-  let trailingSkips: number[] = []; // skipped lines after the open chunk's last valid row
-  const closeChunk = () => {
-    if (!open) return;
-    const { count: _count, ...range } = open;
-    chunks.push(toChunk(range));
-    open = undefined;
-    trailingSkips = [];
+  const groups = new Map<string, ZoneGroup<Chunk>>(); // by zone ('' without zones)
+  const groupOf = (zone: string) => {
+    let group = groups.get(zone);
+    if (!group) groups.set(zone, (group = { trailingSkips: [], chunks: [], sizes: [] }));
+    return group;
   };
-  const skip = (line: number) => {
-    if (open) trailingSkips.push(line);
+  const closeChunk = (zone: string, group: ZoneGroup<Chunk>) => {
+    if (!group.open) return;
+    const { count, ...range } = group.open;
+    group.chunks.push(toChunk(zones ? { ...range, timeZone: zone, timeZoneColumn: zones.column, emptyZone: zones.fallback, count } : range));
+    group.sizes.push(count);
+    group.open = undefined;
+    group.trailingSkips = [];
+  };
+  /** A row left out: a read of a chunk whose range holds it must skip it (a row of another zone it leaves out by itself). */
+  const skip = (line: number, text: string) => {
+    const read = readParse?.(text);
+    const zone = !zones ? '' : read?.ok ? recipientTimeZone(read.recipient.vars[zones.column], zones) : undefined;
+    if (zones && read?.ok && zone === undefined) return; // no IANA zone: no chunk's zone
+    const holders = zone === undefined ? [...groups.values()] : [groups.get(zone)]; // a row no read can parse: every open chunk
+    for (const group of holders) if (group?.open) group.trailingSkips.push(line);
   };
 
   for await (const record of readRecordStream(bytes({ start: 0 }), format, {}, encoding)) {
@@ -87,39 +114,43 @@ export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes
       account.totals.invalidCount += 1; // the header issue already explains why
       continue;
     }
-    // Too big for a request, or not text in the file's encoding: invalid by line, before anything is sent.
-    const parsed = checkedRow(parse(record.text), record.notUtf8);
+    // Too big for a request, not text in the file's encoding, or no time zone: invalid by line, before anything is sent.
+    const parsed = checkedRow(parse(record.text), record.notUtf8, zones);
     if (!parsed.ok) {
       account.invalid({ line: record.line, ppnum: parsed.ppnum, field: parsed.field, message: parsed.message });
-      skip(record.line);
+      skip(record.line, record.text);
       continue;
     }
     if (!account.firstOf(parsed.recipient.ppnum, `line ${record.line}`, { line: record.line })) {
-      skip(record.line);
+      skip(record.line, record.text);
       continue;
     }
-    if (!open) open = { format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0, ...(encoding === 'latin1' ? { encoding } : {}) };
-    open.skipLines.push(...trailingSkips);
-    trailingSkips = [];
-    open.byteEnd = record.end;
-    open.count += 1;
-    if (open.count === options.chunkSize) closeChunk();
+    const zone = zones ? recipientTimeZone(parsed.recipient.vars[zones.column], zones)! : '';
+    const group = groupOf(zone);
+    if (!group.open) group.open = { format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0, ...(encoding === 'latin1' ? { encoding } : {}) };
+    group.open.skipLines.push(...group.trailingSkips);
+    group.trailingSkips = [];
+    group.open.byteEnd = record.end;
+    group.open.count += 1;
+    if (group.open.count === options.chunkSize) closeChunk(zone, group);
   }
-  closeChunk();
+  for (const [zone, group] of groups) closeChunk(zone, group);
+  const ordered = [...groups].sort(([a], [b]) => compareZones(a, b)).map(([, group]) => group);
+  const chunks = ordered.flatMap((group) => group.chunks);
   const skipped = chunks.reduce((sum, chunk) => sum + chunk.skipLines.length, 0);
   if (skipped > MAX_SKIPPED_LINES_IN_CHUNKS) {
     const { invalidCount, duplicateCount } = account.totals;
     throw ApplicationFailure.nonRetryable(`${describe} has ${invalidCount} invalid and ${duplicateCount} duplicate rows between valid ones; clean the file (too many to skip)`, RECIPIENT_SOURCE_FAILURES.tooManyInvalidRows);
   }
-  return account.plan(chunks);
+  return account.plan(chunks, zones ? ordered.flatMap((group) => group.sizes) : undefined);
 }
 
-/** A parsed row, turned invalid when it is not UTF-8 or over the per-recipient size limit. */
-function checkedRow(parsed: RecordParse, notUtf8: boolean | undefined): RecordParse {
+/** A parsed row, turned invalid when it is not UTF-8, over the per-recipient size limit, or (grouping by zone) without an IANA zone. */
+function checkedRow(parsed: RecordParse, notUtf8: boolean | undefined, zones?: TimeZoneGrouping): RecordParse {
   if (notUtf8) return { ok: false, field: 'row', ppnum: parsed.ok ? parsed.recipient.ppnum : parsed.ppnum, message: NOT_UTF8_MESSAGE };
   if (!parsed.ok) return parsed;
-  const size = recipientSizeIssue(parsed.recipient);
-  return size ? { ok: false, ppnum: parsed.recipient.ppnum, ...size } : parsed;
+  const problem = recipientSizeIssue(parsed.recipient) ?? (zones ? timeZoneProblem(parsed.recipient.vars, zones) : undefined);
+  return problem ? { ok: false, ppnum: parsed.recipient.ppnum, ...problem } : parsed;
 }
 
 /** The `row`-th recipient row (1-based, header and blank lines not counted), parsed and checked; undefined past the end. For previews. */
@@ -135,16 +166,21 @@ export async function readRecordRow(bytes: ByteSource, file: RecordFormat, row: 
   return undefined;
 }
 
-/** Yields the recipients of one planned byte range, in file order; refuses if the file changed. */
-export async function* readRecordRange(bytes: ByteSource, range: RecordRange, describe: string): AsyncGenerator<RecipientInput> {
+/** Yields the recipients of one planned byte range (of its zone, if it has one), in file order; refuses if the file changed. */
+export async function* readRecordRange(bytes: ByteSource, range: RecordRange & ZonedChunk, describe: string): AsyncGenerator<RecipientInput> {
   const changed = (line: number, reason: string) => sourceChanged(describe, `line ${line}: ${reason}`, 'restore the original file');
   const { parse } = await parserFor(bytes, range, { requiredVars: [] });
   if (!parse) throw changed(range.firstLine, 'its header is now missing or malformed');
   const skipLines = new Set(range.skipLines);
+  const { timeZone, timeZoneColumn: column, emptyZone } = range;
+  let found = 0;
   for await (const record of readRecordStream(bytes({ start: range.byteStart, end: range.byteEnd }), range.format, { start: range.byteStart, firstLine: range.firstLine }, range.encoding)) {
     if (skipLines.has(record.line) || record.text.trim() === '') continue;
     const parsed = parse(record.text);
     if (!parsed.ok) throw changed(record.line, parsed.message);
+    if (column !== undefined && ((parsed.recipient.vars[column] ?? '').trim() || emptyZone) !== timeZone) continue; // another zone's chunk
+    found += 1;
     yield parsed.recipient;
   }
+  if (range.count !== undefined && found !== range.count) throw changed(range.firstLine, `the range planned ${range.count} recipient(s) in ${timeZone ?? 'it'} and now holds ${found}`);
 }

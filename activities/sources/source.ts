@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
-import type { ChunkSource } from '../../src/campaign/chunk-source';
+import type { ChunkSource, TimeZoneGrouping } from '../../src/campaign/chunk-source';
 
 export interface PlanOptions {
   /** Template placeholders every recipient must have a non-empty value for. */
@@ -18,6 +18,8 @@ export interface PlanOptions {
   chunkSize: number;
   /** At most this many issues are returned (counts are always complete). */
   maxIssues: number;
+  /** Group the recipients into chunks by their own time zone (files and URLs; absent: one group). */
+  timeZones?: TimeZoneGrouping;
 }
 
 export interface RecipientPlan<Chunk extends ChunkSource = ChunkSource> {
@@ -28,6 +30,8 @@ export interface RecipientPlan<Chunk extends ChunkSource = ChunkSource> {
   duplicateCount: number;
   issues: ValidationIssue[];
   chunks: Chunk[];
+  /** Recipients per chunk, when chunks are grouped by time zone (each zone's last chunk may be short). */
+  sizes?: number[];
 }
 
 export interface RecipientSourceReader<Spec, Chunk extends ChunkSource> {
@@ -86,8 +90,8 @@ export class PlanAccount {
     return false;
   }
 
-  plan<Chunk extends ChunkSource>(chunks: Chunk[]): RecipientPlan<Chunk> {
-    return { ...this.totals, issues: this.issues, chunks };
+  plan<Chunk extends ChunkSource>(chunks: Chunk[], sizes?: number[]): RecipientPlan<Chunk> {
+    return { ...this.totals, issues: this.issues, chunks, ...(sizes ? { sizes } : {}) };
   }
 }
 

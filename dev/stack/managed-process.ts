@@ -52,7 +52,8 @@ export class ManagedProcess {
     this.output = '';
     // From another directory, `--import tsx` and the script are named by absolute location.
     const [tsx, script] = this.spec.cwd ? [import.meta.resolve('tsx'), join(ROOT, this.spec.script)] : ['tsx', this.spec.script];
-    const child = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), '--import', tsx, script, ...(this.spec.args ?? [])], {
+    // STACK_NODE_ARGS: node flags for every process a stack starts, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (NODE_OPTIONS refuses those).
+    const child = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), ...(process.env.STACK_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', tsx, script, ...(this.spec.args ?? [])], {
       cwd: this.spec.cwd ?? ROOT,
       env: this.spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,6 +18,8 @@ import { freePort } from '../ports';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { startProductionServer, type ProductionServer } from '../temporal/production-server';
 import { ManagedProcess } from './managed-process';
+import { writeWorkflowBundles } from '../temporal/workflow-bundles';
+import { WORKFLOW_BUNDLE_DIR_ENV } from '../../src/temporal/workflow-code';
 
 
 export interface StackOptions {
@@ -108,6 +110,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch(() => undefined);
   };
+  // Processes run from the sources load workflow code bundled once (also on every restart), while the servers start.
+  const bundleDir = join(options.dir, 'workflow-bundles');
+  const bundling: Promise<NodeJS.ProcessEnv> =
+    options.built || process.env[WORKFLOW_BUNDLE_DIR_ENV] ? Promise.resolve({}) : writeWorkflowBundles(bundleDir).then(() => ({ [WORKFLOW_BUNDLE_DIR_ENV]: bundleDir }));
+  bundling.catch(() => undefined); // awaited below; a server failing first must not leave it unhandled
   try {
     const temporal: TemporalServer =
       options.server === 'production'
@@ -123,9 +130,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       keys.PAYLOAD_KEY_FILE = join(options.dir, 'payload-keys');
       ensureKeyFile(keys.PAYLOAD_KEY_FILE);
     }
+    const bundles = await bundling;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...keys,
+      ...bundles,
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: 'default',
       PCS_API_URL: `http://127.0.0.1:${grpcPort}`,
@@ -166,10 +175,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...workDir(name),
       });
     });
-    for (const child of [...workers, ...listeners]) {
-      await child.start();
-      stops.push(() => child.kill());
-    }
+    // Started together: each waits mostly on its own imports and connections.
+    const children = [...workers, ...listeners];
+    for (const child of children) stops.push(() => child.kill());
+    await Promise.all(children.map((child) => child.start()));
 
     const client = new Client({ connection: await Connection.connect({ address: temporal.address }), dataConverter: dataConverterFromEnv(env) });
     stops.push(() => client.connection.close());

@@ -152,6 +152,8 @@ export function checkVars(vars: Readonly<Record<string, string>>, rules: VarRule
 export interface RecipientRules extends VarRules {
   requiredColumns?: readonly string[];
   checkSize?: boolean;
+  /** A campaign's own check of an entry's variables (e.g. its time zone), after the others pass. */
+  checkEntryVars?: (vars: Readonly<Record<string, string>>) => { field: string; message: string } | undefined;
 }
 
 /** Button and image URLs with a {{placeholder}}: their rendered value must be checked per recipient. */
@@ -211,7 +213,7 @@ function checkRecipient(entry: unknown, index: number, rules: RecipientRules): V
     if (vars?.[name] === undefined) issues.push({ index, ppnum, field: `vars.${name}`, message: `the email fallback reads addresses from "${name}", which this entry lacks (an empty value is allowed)` });
   }
   if (issues.length === 0) {
-    const problem = checkVars((vars ?? {}) as Record<string, string>, { urlTemplates: rules.urlTemplates });
+    const problem = checkVars((vars ?? {}) as Record<string, string>, { urlTemplates: rules.urlTemplates }) ?? rules.checkEntryVars?.((vars ?? {}) as Record<string, string>);
     if (problem) issues.push({ index, ppnum, ...problem });
   }
   const size = rules.checkSize ? recipientSizeIssue({ ppnum: entry.ppnum, vars }) : undefined;

@@ -3,13 +3,44 @@
 // PURE: workflow code imports this module.
 import type { RecipientInput } from '../api/types';
 import type { RetryOutcome } from './outcomes';
+import { isTimeZone } from './send-window';
 
 export type RecipientFileFormat = 'csv' | 'ndjson';
 /** How a recipient file's bytes are text: UTF-8 (default) or Latin-1 (ISO-8859-1). */
 export type RecipientFileEncoding = 'utf8' | 'latin1';
 
+/**
+ * Recipients grouped by their own time zone (the spec's `recipients.timeZoneColumn`): the campaign
+ * starts the chunk inside the send window in `timeZone`, and the chunk checks its window there.
+ * Absent: the campaign's `sendWindow.timeZone`.
+ */
+export interface ZonedChunk {
+  /** IANA zone as the recipients' rows write it (trimmed), or sendWindow.timeZone for empty cells. */
+  timeZone?: string;
+}
+
+/** How a plan groups recipients by zone: the column (or inline variable) naming each one's zone, and the zone of an empty cell. */
+export interface TimeZoneGrouping {
+  column: string;
+  /** The spec's sendWindow.timeZone. */
+  fallback: string;
+}
+
+/** The zone a row's cell puts a recipient in (the fallback for an empty cell); undefined for a name that is no IANA zone. */
+export function recipientTimeZone(cell: string | undefined, grouping: TimeZoneGrouping): string | undefined {
+  const zone = (cell ?? '').trim();
+  if (zone === '') return grouping.fallback;
+  return isTimeZone(zone) ? zone : undefined;
+}
+
+/** The problem with a row's zone cell, naming the column (never the value: issues do not quote rows). */
+export function timeZoneProblem(vars: Readonly<Record<string, string>>, grouping: TimeZoneGrouping): { field: string; message: string } | undefined {
+  if (recipientTimeZone(vars[grouping.column], grouping) !== undefined) return undefined;
+  return { field: `vars.${grouping.column}`, message: `the time zone in "${grouping.column}" is not an IANA name like "Asia/Seoul" or "America/New_York" (leave it empty for sendWindow.timeZone)` };
+}
+
 /** An inline list travels in the chunk's input. */
-export interface InlineChunkSource {
+export interface InlineChunkSource extends ZonedChunk {
   kind: 'inline';
   recipients: RecipientInput[];
 }
@@ -26,10 +57,18 @@ export interface RecordRange {
   skipLines: number[];
   /** Absent for UTF-8 (and in plans made before encodings could be chosen). */
   encoding?: RecipientFileEncoding;
+  /**
+   * With a zone (`timeZone`): the column naming each row's zone, and the zone of an empty cell. The
+   * range then holds other zones' rows too, which are other chunks'; a read keeps only this zone's
+   * and refuses unless it finds exactly `count` of them.
+   */
+  timeZoneColumn?: string;
+  emptyZone?: string;
+  count?: number;
 }
 
 /** A byte range of a file on the worker's disk (one host, or storage every worker mounts). */
-export interface FileChunkSource extends RecordRange {
+export interface FileChunkSource extends RecordRange, ZonedChunk {
   kind: 'file';
   path: string;
 }
@@ -39,7 +78,7 @@ export interface FileChunkSource extends RecordRange {
  * with a Range request by whichever worker runs the chunk. `version` is what the server called
  * the object when the campaign was planned: a read of any other version is refused.
  */
-export interface UrlChunkSource extends RecordRange {
+export interface UrlChunkSource extends RecordRange, ZonedChunk {
   kind: 'url';
   url: string;
   version: ObjectVersion;
@@ -96,11 +135,39 @@ export interface FollowUpChunkSource {
   count: number;
 }
 
-/** Splits a list into inline chunk sources of at most `chunkSize` recipients. */
-export function chunkInline(recipients: readonly RecipientInput[], chunkSize: number): InlineChunkSource[] {
+/**
+ * Splits a list into inline chunk sources of at most `chunkSize` recipients; with `zones`, one run
+ * of chunks per zone (zones by name, recipients in list order). Recipients whose zone is no IANA
+ * name must have been refused before.
+ */
+export function chunkInline(recipients: readonly RecipientInput[], chunkSize: number, zones?: TimeZoneGrouping): InlineChunkSource[] {
   const chunks: InlineChunkSource[] = [];
-  for (let start = 0; start < recipients.length; start += chunkSize) {
-    chunks.push({ kind: 'inline', recipients: recipients.slice(start, start + chunkSize) });
+  const groups = zones ? groupByZone(recipients, zones) : [[undefined, recipients] as const];
+  for (const [timeZone, group] of groups) {
+    for (let start = 0; start < group.length; start += chunkSize) {
+      chunks.push({ kind: 'inline', recipients: group.slice(start, start + chunkSize), ...(timeZone ? { timeZone } : {}) });
+    }
   }
   return chunks;
+}
+
+function groupByZone(recipients: readonly RecipientInput[], zones: TimeZoneGrouping): [string, RecipientInput[]][] {
+  const groups = new Map<string, RecipientInput[]>();
+  for (const recipient of recipients) {
+    const zone = recipientTimeZone(recipient.vars[zones.column], zones) ?? zones.fallback;
+    const group = groups.get(zone) ?? [];
+    group.push(recipient);
+    groups.set(zone, group);
+  }
+  return [...groups].sort(([a], [b]) => compareZones(a, b));
+}
+
+/** The plan's order of zones: by name, code unit by code unit (the same on every machine, unlike localeCompare). */
+export function compareZones(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The zone of a chunk's recipients, or undefined: the campaign's sendWindow.timeZone. */
+export function chunkTimeZone(source: ChunkSource): string | undefined {
+  return source.kind === 'file' || source.kind === 'url' || source.kind === 'inline' ? source.timeZone : undefined;
 }

@@ -5,9 +5,9 @@
 export type RecipientOutcome = 'delivered' | 'failed' | 'denied' | 'expired' | 'invalid' | 'cancelled' | 'deadline';
 export const RECIPIENT_OUTCOMES: readonly RecipientOutcome[] = ['delivered', 'failed', 'denied', 'expired', 'invalid', 'cancelled', 'deadline'];
 
-/** The outcomes a fallback policy may name ('denied' always triggers one). */
-export type FallbackTrigger = Extract<RecipientOutcome, 'denied' | 'expired' | 'failed'>;
-export const FALLBACK_TRIGGERS: readonly FallbackTrigger[] = ['denied', 'expired', 'failed'];
+/** The outcomes a fallback policy may name ('denied' always triggers one; 'deadline' only when named). */
+export type FallbackTrigger = Extract<RecipientOutcome, 'denied' | 'expired' | 'failed' | 'deadline'>;
+export const FALLBACK_TRIGGERS: readonly FallbackTrigger[] = ['denied', 'expired', 'failed', 'deadline'];
 
 export function isFallbackTrigger(outcome: unknown): outcome is FallbackTrigger {
   return FALLBACK_TRIGGERS.includes(outcome as FallbackTrigger);

@@ -19,15 +19,19 @@ export type PostgresSourceSpec =
 /** The recipients of an earlier campaign whose outcome was `outcome`, read from its chunks when the follow-up runs. */
 export type FollowUpSourceSpec = { retryOf: string; outcome: RetryOutcome };
 
+/** `timeZoneColumn`: the column (an inline list: the variable) naming each recipient's IANA time zone, for per-recipient send windows. */
 export type RecipientSourceSpec =
-  | { inline: RecipientInput[] }
-  | { file: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding }
-  | { url: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding }
+  | { inline: RecipientInput[]; timeZoneColumn?: string }
+  | { file: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding; timeZoneColumn?: string }
+  | { url: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding; timeZoneColumn?: string }
   | { postgres: PostgresSourceSpec }
   | FollowUpSourceSpec;
 
 /** Sources whose rows a worker reads itself (a planRecipients input): a file, a URL, a PostgreSQL relation. */
 export type ReadSourceSpec = Exclude<RecipientSourceSpec, { inline: RecipientInput[] } | FollowUpSourceSpec>;
+
+/** Sources whose recipients can carry their own time zone (recipients.timeZoneColumn). */
+export const ZONED_SOURCE_KINDS = ['inline', 'file', 'url'] as const;
 
 /**
  * Inline lists travel in workflow inputs (2 MB per payload): beyond this, use a source the worker
@@ -40,9 +44,9 @@ const SOURCE_SHAPES =
   '{ "inline": [...] }, { "file": "path.csv" }, { "url": "https://…/list.csv" }, { "postgres": { "table": "audience" } } or { "retryOf": "<campaignId>", "outcome": "failed" }';
 /** The fields each kind of source may have. */
 const SOURCE_FIELDS: Record<(typeof SOURCE_KINDS)[number], string[]> = {
-  inline: ['inline'],
-  file: ['file', 'format', 'encoding'],
-  url: ['url', 'format', 'encoding'],
+  inline: ['inline', 'timeZoneColumn'],
+  file: ['file', 'format', 'encoding', 'timeZoneColumn'],
+  url: ['url', 'format', 'encoding', 'timeZoneColumn'],
   postgres: ['postgres'],
   retryOf: ['retryOf', 'outcome'],
 };
@@ -69,7 +73,17 @@ export function checkRecipientSource(recipients: unknown, issue: Report, { stric
   if (kinds.length > 1) return issue('recipients', `give one source, not ${kinds.join(' and ')}`);
   const kind = kinds[0];
   if (!kind) return issue('recipients', `recipients must be ${SOURCE_SHAPES}`);
-  unknownFields(recipients, SOURCE_FIELDS[kind], 'recipients', issue);
+  const zoned = (ZONED_SOURCE_KINDS as readonly string[]).includes(kind);
+  if (!zoned && 'timeZoneColumn' in recipients) {
+    const which = kind === 'postgres' ? 'a PostgreSQL source' : 'a follow-up (retryOf)';
+    issue('recipients.timeZoneColumn', `per-recipient time zones are read from files, URLs and inline lists, not from ${which}: run one campaign per zone with its own sendWindow`);
+  }
+  unknownFields(recipients, [...SOURCE_FIELDS[kind], ...(zoned ? [] : ['timeZoneColumn'])], 'recipients', issue);
+  if (zoned && recipients.timeZoneColumn !== undefined) {
+    const column = recipients.timeZoneColumn;
+    if (typeof column !== 'string' || column.trim() === '' || column !== column.trim()) issue('recipients.timeZoneColumn', 'timeZoneColumn must be the name of the column holding each recipient\'s IANA time zone, like "tz"');
+    else if (column === 'ppnum') issue('recipients.timeZoneColumn', 'timeZoneColumn must name a column other than ppnum');
+  }
 
   if (kind === 'inline') {
     const list = recipients.inline;
@@ -128,8 +142,9 @@ function checkPostgres(postgres: unknown, issue: Report): void {
 /** The spec's source with its defaults stated: the format from the file name or URL path (an encoding only when given). */
 export function normalizeRecipientSource(source: RecipientSourceSpec): RecipientSourceSpec {
   const encoding = 'encoding' in source && source.encoding ? { encoding: source.encoding } : {};
-  if ('file' in source) return { file: source.file, format: source.format ?? formatFromName(source.file), ...encoding };
-  if ('url' in source) return { url: source.url.trim(), format: source.format ?? formatFromName(sourcePath(source)), ...encoding };
+  const zones = 'timeZoneColumn' in source && source.timeZoneColumn !== undefined ? { timeZoneColumn: source.timeZoneColumn } : {};
+  if ('file' in source) return { file: source.file, format: source.format ?? formatFromName(source.file), ...encoding, ...zones };
+  if ('url' in source) return { url: source.url.trim(), format: source.format ?? formatFromName(sourcePath(source)), ...encoding, ...zones };
   return source;
 }
 

@@ -71,6 +71,11 @@ function instantOf(wall: number, timeZone: string): number {
   return shown < wall ? instant + (wall - shown) : instant;
 }
 
+/** "HH:MM", the local time at `ms` in the zone (for operators: "opens 09:00 Asia/Seoul"). */
+export function localTime(ms: number, timeZone: string): string {
+  return new Date(wallClock(ms, timeZone)).toISOString().slice(11, 16);
+}
+
 const DAY_MS = 86_400_000;
 
 /** Whether `window` is open at `now`, and the next moment that changes. */

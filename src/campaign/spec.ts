@@ -12,6 +12,8 @@ import type { PollConfigSpec, RecipientInput, TemplateComponentSpec } from '../a
 import { MAX_RECIPIENTS_PER_REQUEST, extractPlaceholders, utf8Bytes, validateComponents, validateRecipients } from '../api/validation';
 import type { ValidationIssue } from '../api/validation';
 import { checkRecipientSource, normalizeRecipientSource } from './recipient-source';
+import { timeZoneProblem } from './chunk-source';
+import type { TimeZoneGrouping } from './chunk-source';
 import type { RecipientSourceSpec } from './recipient-source';
 import { CHANNEL_FIELDS, parseChannelSettings } from './fallback-settings';
 import type { FallbackChannelSettings } from './fallback-settings';
@@ -146,6 +148,12 @@ export function parseDuration(value: string | number): number | undefined {
   return Math.round(total);
 }
 
+/** How the plan groups recipients by time zone, when the spec names a zone column (it then has a sendWindow). */
+export function timeZoneGrouping(spec: CampaignSpec): TimeZoneGrouping | undefined {
+  const column = 'timeZoneColumn' in spec.recipients ? spec.recipients.timeZoneColumn : undefined;
+  return column !== undefined && spec.sendWindow ? { column, fallback: spec.sendWindow.timeZone } : undefined;
+}
+
 /** Variables every recipient needs: the template's placeholders and those of the fallback text. */
 export function requiredVarsFor(templatePlaceholders: readonly string[], fallback: FallbackSpec | undefined): string[] {
   const fallbackVars = fallback?.text ? extractPlaceholders([{ type: 'text', content: fallback.text }]) : [];
@@ -178,9 +186,10 @@ export interface InlineCheck {
 export function checkInlineRecipients(
   list: readonly unknown[],
   requiredVars: readonly string[],
-  options: { urlTemplates?: readonly string[]; checkSize?: boolean; requiredColumns?: readonly string[] } = {},
+  options: { urlTemplates?: readonly string[]; checkSize?: boolean; requiredColumns?: readonly string[]; timeZones?: TimeZoneGrouping } = {},
 ): InlineCheck {
-  const result = validateRecipients(list, { requiredVars, ...options });
+  const { timeZones, ...rules } = options;
+  const result = validateRecipients(list, { requiredVars, ...rules, ...(timeZones ? { checkEntryVars: (vars) => timeZoneProblem(vars, timeZones) } : {}) });
   const issues: ValidationIssue[] = result.issues.map((issue) => ({ ...issue, field: `recipients.inline[${issue.index}].${issue.field}` }));
   for (const duplicate of result.duplicates) {
     issues.push({
@@ -252,6 +261,9 @@ export function parseCampaignSpec(input: unknown, rules: SpecRules = 'current'):
   checkFallback(input.fallback, issue, strict);
   checkLimits(input.limits, issue, strict);
   checkTiming(input, issue);
+  if (isObject(input.recipients) && typeof input.recipients.timeZoneColumn === 'string' && input.sendWindow === undefined) {
+    issue('recipients.timeZoneColumn', 'a per-recipient time zone needs a sendWindow: { "from": "09:00", "until": "20:00", "timeZone": "<zone of recipients without one>" }');
+  }
 
   if (input.onInvalidRows !== undefined && input.onInvalidRows !== 'abort' && input.onInvalidRows !== 'skip') {
     issue('onInvalidRows', 'onInvalidRows must be "abort" or "skip"');
@@ -306,10 +318,10 @@ function checkFallback(fallback: unknown, issue: Report, strict: boolean): void 
     const ms = typeof fallback.retryFor === 'string' ? parseDuration(fallback.retryFor) : undefined;
     if (ms === undefined || ms < MIN_FALLBACK_RETRY_FOR_MS || ms > MAX_FALLBACK_RETRY_FOR_MS) issue('fallback.retryFor', 'retryFor must be a duration from "1m" to "7d", like "6h"');
   }
-  if (!Array.isArray(fallback.on)) issue('fallback.on', 'on must be a list of "denied", "expired", "failed"');
+  if (!Array.isArray(fallback.on)) issue('fallback.on', 'on must be a list of "denied", "expired", "failed", "deadline"');
   else {
     fallback.on.forEach((outcome, i) => {
-      if (!isFallbackTrigger(outcome)) issue(`fallback.on[${i}]`, `unknown outcome ${JSON.stringify(outcome)}; use "denied", "expired" or "failed"`);
+      if (!isFallbackTrigger(outcome)) issue(`fallback.on[${i}]`, `unknown outcome ${JSON.stringify(outcome)}; use "denied", "expired", "failed" or "deadline"`);
     });
   }
   if (!isObject(fallback.channel)) issue('fallback.channel', 'channel must be an object with a "type": "webhook" or "email"');

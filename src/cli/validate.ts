@@ -11,7 +11,7 @@ import { extractPlaceholders, urlTemplates } from '../api/validation';
 import type { QuotaCheck } from '../campaign/budget';
 import type { ValidationIssue } from '../api/validation';
 import { describeRecipientSource } from '../campaign/recipient-source';
-import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../campaign/spec';
+import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor, timeZoneGrouping } from '../campaign/spec';
 import type { SpecIssue } from '../campaign/spec';
 import { RECIPIENT_FILE_REFUSED } from '../../activities/file-roots';
 import { OutboundRefusedError, checkDestination, outboundPolicyFromEnv, urlDestination } from '../../activities/outbound';
@@ -58,12 +58,13 @@ export async function validateSpec(input: unknown, env: Record<string, string | 
   const requiredColumns = requiredColumnsFor(spec.fallback);
 
   const source = spec.recipients;
+  const timeZones = timeZoneGrouping(spec);
   if ('retryOf' in source) {
     report.notes.push(`the recipients are those of campaign ${source.retryOf} whose outcome was ${source.outcome}: they are read when the follow-up starts`);
     return { ...report, ok: true };
   }
   if ('inline' in source) {
-    const checked = checkInlineRecipients(source.inline, requiredVars, { urlTemplates: links, checkSize: true, requiredColumns });
+    const checked = checkInlineRecipients(source.inline, requiredVars, { urlTemplates: links, checkSize: true, requiredColumns, timeZones });
     Object.assign(report, { valid: checked.recipients.length, invalid: checked.invalidCount, duplicates: checked.duplicateCount, rowIssues: checked.issues });
   } else {
     const input = {
@@ -74,6 +75,7 @@ export async function validateSpec(input: unknown, env: Record<string, string | 
       urlTemplates: links,
       chunkSize: campaignSettings(spec).chunkSize,
       maxIssues: Number.MAX_SAFE_INTEGER,
+      ...(timeZones ? { timeZones } : {}),
     };
     let plan: RecipientPlan;
     try {

@@ -111,6 +111,8 @@ export interface CampaignProgress {
   throttle?: number;
   /** The spec's send window. */
   sendWindow?: SendWindow;
+  /** Recipients with their own time zones (recipients.timeZoneColumn): the zones of the chunks not started yet. */
+  pendingTimeZones?: string[];
   /** Set on a follow-up campaign: the campaign and outcome it retries. */
   retryOf?: { campaignId: string; outcome: RetryOutcome };
   /** Valid recipients plus invalid rows (each ends with exactly one outcome). */

@@ -35,7 +35,7 @@ export interface ChunkInput {
   deadline?: string;
   /** The campaign's fairness weight on the send queue (default 1). */
   weight?: number;
-  /** Local hours in which the send may go out: outside them the chunk holds until the window opens. */
+  /** Local hours in which the send may go out (in the zone of the chunk's recipients): outside them the chunk holds until the window opens. */
   sendWindow?: SendWindow;
 }
 

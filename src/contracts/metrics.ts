@@ -42,7 +42,7 @@ export const METRICS = {
 } as const satisfies Record<string, MetricDefinition>;
 
 /** Campaign statuses the listener counts for `ppoppo_campaigns`. */
-export const COUNTED_CAMPAIGN_STATUSES = ['running', 'parked', 'paused'] as const;
+export const COUNTED_CAMPAIGN_STATUSES = ['scheduled', 'running', 'parked', 'paused'] as const;
 
 /** Bucket bounds of our histograms, in seconds (retry-after hints run from milliseconds to a month). */
 export const HISTOGRAM_BUCKETS: Record<string, number[]> = {

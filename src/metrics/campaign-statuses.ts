@@ -1,5 +1,5 @@
 // `ppoppo_campaigns{status}`: open campaigns by their own status, counted in Temporal visibility by
-// the listener process every CAMPAIGN_COUNT_INTERVAL_MS (three count calls, far below the
+// the listener process every CAMPAIGN_COUNT_INTERVAL_MS (four count calls, far below the
 // production server's 10 visibility calls per second). Counted fleet-wide, so every listener reports
 // the same numbers: query them with max(), not sum().
 import type { Client } from '@temporalio/client';

@@ -1,6 +1,9 @@
 // Where a Worker gets its workflow code. Built (`npm run build`), our code runs as .js from dist/
 // and loads the bundle the build made, so a production worker starts without bundling anything and
-// without the dev dependencies; from the TypeScript sources (tsx, tests) the worker bundles at start.
+// without the dev dependencies; from the TypeScript sources (tsx, tests) the worker bundles at start,
+// unless WORKFLOW_BUNDLE_DIR names bundles made once for many workers (a test run, a chaos run).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkerOptions } from '@temporalio/worker';
 
@@ -10,11 +13,16 @@ export const WORKFLOW_BUNDLES = {
   listener: 'workflows/listener/workflow.ts',
 } as const;
 
+/** Env: a directory of <name>.js bundles built from these very sources (dev/temporal/workflow-bundles.ts). */
+export const WORKFLOW_BUNDLE_DIR_ENV = 'WORKFLOW_BUNDLE_DIR';
+
 /** True when this module runs from dist/ (compiled JavaScript), false from the TypeScript sources. */
 const BUILT = import.meta.url.endsWith('.js');
 
 export function workflowCode(name: keyof typeof WORKFLOW_BUNDLES): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   // Built code lives in dist/bin/ or dist/chunks/ (scripts/build.ts), one level below dist/.
   if (BUILT) return { workflowBundle: { codePath: fileURLToPath(new URL(`../workflows/${name}.js`, import.meta.url)) } };
+  const shared = process.env[WORKFLOW_BUNDLE_DIR_ENV];
+  if (shared && existsSync(join(shared, `${name}.js`))) return { workflowBundle: { codePath: join(shared, `${name}.js`) } };
   return { workflowsPath: fileURLToPath(new URL(`../../${WORKFLOW_BUNDLES[name]}`, import.meta.url)) };
 }

@@ -225,3 +225,64 @@ describe('what a plan refuses before anything is sent', () => {
     expect((await plan(writeTemp('ppnum,name\n'), 'csv')).total).toBe(0);
   });
 });
+
+describe('grouping recipients by their time zone (recipients.timeZoneColumn)', () => {
+  const timeZones = { column: 'tz', fallback: 'Asia/Seoul' };
+  const zonedPlan = (file: string, format: 'csv' | 'ndjson', chunkSize = 2) =>
+    planRecipients({ campaignId: 'c1', file, format, requiredVars: ['name'], chunkSize, maxIssues: 100, timeZones });
+
+  it('cuts chunks per zone (zones by name, rows in file order), refuses an unknown zone by line, and each chunk reads back exactly its own zone', async () => {
+    const csv = [
+      'ppnum,name,tz', // 1
+      '12300000001,A,Europe/Berlin', // 2
+      '12300000002,B,', // 3 empty: sendWindow.timeZone (Asia/Seoul)
+      '12300000007,G', // 4 too few fields: no read can tell its zone
+      '12300000004,D,Asia/Seoul', // 5 written out: the same zone as an empty cell
+      '12300000005,,Europe/Berlin', // 6 missing name (a Berlin row left out)
+      '12300000006,F,Europe/Berlin', // 7
+      '12300000001,A again,Asia/Seoul', // 8 duplicate of line 2 (in another zone)
+      '12300000003,C,Mars/Olympus', // 9 no IANA zone: no chunk's, so none skips it
+      '12300000008,H,America/New_York', // 10
+      '12300000009,I,Europe/Berlin', // 11
+      '12300000010,J, Asia/Seoul ', // 12 spaces around the name
+    ].join('\n') + '\n';
+    const p = await zonedPlan(writeTemp(csv), 'csv');
+    expect(p).toMatchObject({ total: 11, valid: 7, invalidCount: 3, duplicateCount: 1 });
+    expect(p.issues.map((i) => [i.line, i.field])).toEqual([[4, 'row'], [6, 'vars.name'], [8, 'ppnum'], [9, 'vars.tz']]);
+    expect(p.issues[3]!.message).toBe('the time zone in "tz" is not an IANA name like "Asia/Seoul" or "America/New_York" (leave it empty for sendWindow.timeZone)');
+    expect(p.chunks.map((c) => c.kind === 'file' && c.timeZone)).toEqual(['America/New_York', 'Asia/Seoul', 'Asia/Seoul', 'Europe/Berlin', 'Europe/Berlin']);
+    expect(p.sizes).toEqual([1, 2, 1, 2, 1]);
+    const perChunk = [];
+    for (const chunk of p.chunks) perChunk.push((await readChunkRecipients({ source: chunk })).map((r) => r.ppnum.slice(-2)));
+    expect(perChunk).toEqual([['08'], ['02', '04'], ['10'], ['01', '06'], ['09']]);
+    // Berlin's first chunk spans lines 2-7: its own left-out row (6) and the unreadable one (4) are skipped; Seoul's rows are filtered by zone.
+    expect(p.chunks[3]).toMatchObject({ firstLine: 2, skipLines: [4, 6], count: 2, timeZoneColumn: 'tz', emptyZone: 'Asia/Seoul' });
+    expect(p.chunks[1]).toMatchObject({ firstLine: 3, skipLines: [4], count: 2 });
+    expect(p.chunks[4]).toMatchObject({ firstLine: 11, skipLines: [] });
+  });
+
+  it('plans the same chunks every time (a restart that plans again adopts them)', async () => {
+    const rows = Array.from({ length: 200 }, (_, i) => `${12300010000 + i},N${i},${['Asia/Seoul', 'Europe/Berlin', '', 'America/New_York'][i % 4]}`);
+    const file = writeTemp(`ppnum,name,tz\n${rows.join('\n')}\n`);
+    const first = await zonedPlan(file, 'csv', 7);
+    expect(await zonedPlan(file, 'csv', 7)).toEqual(first);
+    const read = (await readAll(first)).map((r) => r.ppnum);
+    expect(read).toHaveLength(200);
+    expect(new Set(read).size).toBe(200);
+  });
+
+  it('needs the zone column in a CSV header; an NDJSON line without it is in sendWindow.timeZone', async () => {
+    const csv = await zonedPlan(writeTemp('ppnum,name\n12300000001,Ann\n'), 'csv');
+    expect(csv.issues).toEqual([{ line: 1, field: 'vars.tz', message: 'the header row has no "tz" column, which recipients.timeZoneColumn names' }]);
+    const ndjson = await zonedPlan(writeTemp('{"ppnum":"12300000001","name":"A"}\n{"ppnum":"12300000002","name":"B","tz":"UTC"}\n', 'ndjson'), 'ndjson');
+    expect(ndjson.chunks.map((c) => c.kind === 'file' && c.timeZone)).toEqual(['Asia/Seoul', 'UTC']);
+  });
+
+  it('refuses to read a chunk whose rows changed zone since planning', async () => {
+    const file = writeTemp('ppnum,name,tz\n12300000001,A,UTC\n12300000002,B,Asia/Seoul\n12300000003,C,UTC\n');
+    const p = await zonedPlan(file, 'csv');
+    writeFileSync(file, 'ppnum,name,tz\n12300000001,A,UTC\n12300000002,B,Asia/Seoul\n12300000003,C,Asia/Seoul\n');
+    const utc = p.chunks.find((c) => c.kind === 'file' && c.timeZone === 'UTC')!;
+    await expect(readChunkPpnums(utc)).rejects.toMatchObject({ type: 'RecipientSourceChanged', message: expect.stringContaining('planned 2 recipient(s) in UTC and now holds 1') });
+  });
+});

@@ -129,6 +129,28 @@ describe('a URL recipient source on nginx', () => {
     expect(report.rowIssues.map((issue) => [issue.line, issue.field])).toEqual([[3, 'ppnum'], [5, 'ppnum'], [8, 'vars.name']]);
   });
 
+  it('groups recipients by time zone as a file does, and `campaign validate` names a row with an unknown zone by line', async () => {
+    const zoned = 'ppnum,name,tz\n12300000001,A,Europe/Berlin\n12300000002,B,\n12300000003,C,Europe/Berln\n12300000004,D,Europe/Berlin\n';
+    writeFileSync(join(files, 'zoned.csv'), zoned);
+    const timeZones = { column: 'tz', fallback: 'Asia/Seoul' };
+    const fromUrl = await planRecipients({ ...options, url: `${nginx.filesUrl}zoned.csv`, format: 'csv', timeZones });
+    const fromFile = await planRecipients({ ...options, file: join(files, 'zoned.csv'), format: 'csv', timeZones });
+    expect(fromUrl.chunks.map((c) => (c.kind === 'url' ? [c.timeZone, c.count] : []))).toEqual([['Asia/Seoul', 1], ['Europe/Berlin', 2]]);
+    expect(fromUrl.issues).toEqual(fromFile.issues);
+    expect((await readAll(fromUrl)).map((r) => r.ppnum)).toEqual(['12300000002', '12300000001', '12300000004']);
+    const report = await validateSpec(
+      {
+        campaignId: 'url-zones',
+        template: { name: 't', components: [{ type: 'text', content: 'Hi {{name}}' }] },
+        recipients: { url: `${nginx.filesUrl}zoned.csv`, timeZoneColumn: 'tz' },
+        sendWindow: { from: '09:00', until: '20:00', timeZone: 'Asia/Seoul' },
+      },
+      {},
+    );
+    expect(report).toMatchObject({ ok: false, valid: 3, invalid: 1 });
+    expect(report.rowIssues).toEqual([{ line: 4, ppnum: '12300000003', field: 'vars.tz', message: expect.stringContaining('is not an IANA name') }]);
+  });
+
   it('applies the row checks of a file: Latin-1 when told, the size limit by line and variable, the fallback address column; previews a row', async () => {
     writeFileSync(join(files, 'latin1.csv'), Buffer.from('ppnum,name,email\n12300000001,José,\n12300000002,Zoë,z@x.example\n', 'latin1'));
     const latin1 = await planRecipients({ ...options, url: `${nginx.filesUrl}latin1.csv`, format: 'csv', encoding: 'latin1', requiredColumns: ['email'] });

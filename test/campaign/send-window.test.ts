@@ -1,6 +1,6 @@
 // Send windows without a server: local hours in a zone, weekdays, and daylight-saving changes.
 import { describe, expect, it } from 'vitest';
-import { checkSendWindow, windowAt } from '../../src/campaign/send-window';
+import { checkSendWindow, localTime, windowAt } from '../../src/campaign/send-window';
 import type { SendWindow } from '../../src/campaign/send-window';
 
 const at = (iso: string) => Date.parse(iso);
@@ -34,6 +34,16 @@ describe('windowAt', () => {
     const night: SendWindow = { from: '02:30', until: '05:00', timeZone: 'America/New_York' };
     // 2026-03-08: 02:00 EST jumps to 03:00 EDT; 02:30 does not exist, the window opens at 03:30 EDT = 07:30Z.
     expect(iso(windowAt(night, at('2026-03-08T05:00:00Z')).changesAt)).toBe('2026-03-08T07:30:00.000Z');
+  });
+});
+
+describe('localTime (what operators read: "opens 09:00 America/New_York")', () => {
+  it('shows the zone\'s wall clock on either side of a fall-back change, and a window opening the morning after it', () => {
+    // 2026-11-01: 02:00 EDT falls back to 01:00 EST; 01:30 happens twice.
+    expect(localTime(at('2026-11-01T05:30:00Z'), 'America/New_York')).toBe('01:30');
+    expect(localTime(at('2026-11-01T06:30:00Z'), 'America/New_York')).toBe('01:30');
+    const opens = windowAt({ from: '09:00', until: '17:00', timeZone: 'America/New_York' }, at('2026-11-01T05:30:00Z')).changesAt;
+    expect([iso(opens), localTime(opens, 'America/New_York')]).toEqual(['2026-11-01T14:00:00.000Z', '09:00']); // EST: 09:00 is 14:00Z, not 13:00Z
   });
 });
 

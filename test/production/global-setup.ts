@@ -6,9 +6,10 @@
 // its PostgreSQL cluster: a temp dir (as root, the cluster belongs to the postgres user, who must reach it).
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startProductionServer } from '../../dev/temporal/production-server';
+import { shareWorkflowBundles } from '../../dev/temporal/workflow-bundles';
 import { prepareTestEnvironment } from '../support/test-env';
 
 export const LANE_DIR = 'test-results/production';
@@ -23,6 +24,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   prepareTestEnvironment(); // payload keys and recipient file roots, as in npm test
   rmSync(LANE_DIR, { recursive: true, force: true });
   mkdirSync(LANE_DIR, { recursive: true });
+  await shareWorkflowBundles(resolve(LANE_DIR, 'workflow-bundles'));
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'ppoppo-production-lane-'));
   const server = await startProductionServer({ dir, logFile: join(LANE_DIR, 'temporal.log') });

@@ -7,6 +7,7 @@ import { emptyCounts } from '../../src/campaign/outcomes';
 import type { OutcomeCounts } from '../../src/campaign/outcomes';
 import type { CampaignStatus } from '../../src/contracts/campaign';
 import type { ControlAction } from '../../src/contracts/chunk';
+import { timingText } from '../../src/campaign/timing';
 import { CampaignState } from '../../workflows/campaign/state';
 
 const source = (n: number): ChunkSource => ({ kind: 'file', path: '/data/r.csv', format: 'csv', byteStart: n, byteEnd: n + 1, firstLine: 2, skipLines: [] });
@@ -427,6 +428,25 @@ describe('start time, deadline and throttle', () => {
     expect(state.failure).toContain('deadline 25');
   });
 
+  it('after the deadline with "deadline" in the fallback policy: the rest start at once, unpaced, to settle and fall back themselves', () => {
+    const state = planned();
+    const now = Date.parse('2030-01-01T18:00:01.000Z');
+    state.timing({ deadline: '2030-01-01T18:00:00.000Z', throttle: 1, deadlineFallbacks: true });
+    state.takeNextChunk(now - 5_000);
+    expect(state.canStartChunk(4, 1000, now)).toBe(false); // the throttle holds it before the deadline
+    state.deadlinePassed();
+    expect(state.canStartChunk(4, 1000, now)).toBe(true);
+    expect(state.deadlineBeforeStart()).toBe(0); // the chunks settle them, not the campaign
+    state.chunkFinished(0, counts({ deadline: 10, fallbackSent: 10 }));
+    expect(state.allDone()).toBe(false);
+    while (state.canStartChunk(4, 1000, now)) state.takeNextChunk(now);
+    state.chunkFinished(1, counts({ deadline: 10, fallbackSent: 10 }));
+    state.chunkFinished(2, counts({ deadline: 5, fallbackSent: 5 }));
+    expect(state.allDone()).toBe(true);
+    state.close({ failWhenNobodyReached: true });
+    expect(state.result(undefined)).toMatchObject({ status: 'completed', counts: { deadline: 25, fallbackSent: 25 } });
+  });
+
   it('cancelled after the deadline: the unstarted stay deadline, not cancelled', () => {
     const state = planned();
     state.takeNextChunk();
@@ -497,5 +517,95 @@ describe('start time, deadline and throttle', () => {
     const old = { ...carry, chunkCounts: { delivered: 3, failed: 0, denied: 0, expired: 0, invalid: 0, cancelled: 0, fallbackSent: 0, fallbackFailed: 0 } as OutcomeCounts };
     const state = new CampaignState('spring', { carry: old, chunkSize: 10 });
     expect(state.progress().counts).toMatchObject({ delivered: 3, deadline: 0 });
+  });
+});
+
+describe('recipients in their own time zones (recipients.timeZoneColumn)', () => {
+  const window = { from: '09:00', until: '17:00', timeZone: 'Asia/Seoul' };
+  const zoned = (n: number, timeZone: string): ChunkSource => ({ kind: 'file', path: '/data/r.csv', format: 'csv', byteStart: 0, byteEnd: 99, firstLine: 2, skipLines: [], timeZone, timeZoneColumn: 'tz', emptyZone: 'Asia/Seoul', count: n + 1 });
+  const at = (iso: string) => Date.parse(iso);
+
+  /** Chunks as the plan orders them (zone name, then file order): New York 3, Seoul 10 + 2, Berlin 4 recipients. */
+  function zonedCampaign(): CampaignState {
+    const state = new CampaignState('spring');
+    state.timing({ sendWindow: window });
+    state.planned({
+      templateId: 'tpl_1',
+      chunkSize: 10,
+      isPoll: false,
+      validTotal: 19,
+      invalidRows: 0,
+      issues: [],
+      chunks: [zoned(0, 'America/New_York'), zoned(1, 'Asia/Seoul'), zoned(2, 'Asia/Seoul'), zoned(3, 'Europe/Berlin')],
+      sizes: [3, 10, 2, 4],
+    });
+    return state;
+  }
+
+  const startAll = (state: CampaignState, now: number) => {
+    const started: number[] = [];
+    while (state.canStartChunk(10, 1000, now)) started.push(state.takeNextChunk(now).chunkIndex);
+    return started;
+  };
+
+  it('starts the chunks of zones whose window is open; a closed zone\'s wait while others go on, and the next wake is the earliest opening', () => {
+    const state = zonedCampaign();
+    // 01:00Z: 10:00 in Seoul (open), 02:00 in Berlin and 20:00 the day before in New York (closed).
+    const seoulMorning = at('2026-12-02T01:00:00Z');
+    expect(startAll(state, seoulMorning)).toEqual([1, 2]);
+    expect(state.waitsForPace(10, 1000, seoulMorning)).toBe(true);
+    expect(new Date(state.nextStartAt(seoulMorning)).toISOString()).toBe('2026-12-02T08:00:00.000Z'); // 09:00 in Berlin
+    expect(state.progress()).toMatchObject({ chunksStarted: 2, pendingTimeZones: ['America/New_York', 'Europe/Berlin'] });
+    expect(startAll(state, at('2026-12-02T07:59:59Z'))).toEqual([]);
+    expect(startAll(state, at('2026-12-02T08:00:00Z'))).toEqual([3]);
+    expect(new Date(state.nextStartAt(at('2026-12-02T08:00:00Z'))).toISOString()).toBe('2026-12-02T14:00:00.000Z'); // 09:00 in New York
+    expect(startAll(state, at('2026-12-02T14:00:00Z'))).toEqual([0]);
+    expect(state.progress().pendingTimeZones).toBeUndefined();
+  });
+
+  it('keeps chunk indexes the plan\'s (a restart adopts them by index) and carries chunks started out of order through continue-as-new', () => {
+    const state = zonedCampaign();
+    startAll(state, at('2026-12-02T01:00:00Z'));
+    const carry = JSON.parse(JSON.stringify(state.carry()));
+    expect(carry).toMatchObject({ nextChunk: 0, pendingIndexes: [0, 3] });
+    const next = new CampaignState('spring', { carry, chunkSize: 10 });
+    next.timing({ sendWindow: window });
+    expect(startAll(next, at('2026-12-02T08:00:00Z'))).toEqual([3]);
+    expect(next.progress().chunksStarted).toBe(3);
+  });
+
+  it('counts the recipients of never-started chunks of any zone when the deadline passes', () => {
+    const state = zonedCampaign();
+    startAll(state, at('2026-12-02T01:00:00Z'));
+    state.deadlinePassed();
+    expect(state.deadlineBeforeStart()).toBe(3 + 4);
+    state.chunkFinished(1, counts({ delivered: 10 }));
+    expect(state.allDone()).toBe(false);
+    state.chunkFinished(2, counts({ delivered: 2 }));
+    expect(state.allDone()).toBe(true);
+    expect(state.counts()).toMatchObject({ delivered: 12, deadline: 7 });
+  });
+
+  it('opens each zone at 09:00 local across a daylight-saving change in one of them (Berlin springs forward, Seoul has none)', () => {
+    const state = new CampaignState('spring');
+    state.timing({ sendWindow: window });
+    state.planned({ templateId: 'tpl_1', chunkSize: 10, isPoll: false, validTotal: 2, invalidRows: 0, issues: [], chunks: [zoned(0, 'Asia/Seoul'), zoned(1, 'Europe/Berlin')], sizes: [1, 1] });
+    // Saturday 2026-03-28 18:00 CET; Berlin's clocks go forward that night.
+    const saturdayEvening = at('2026-03-28T17:00:00Z');
+    expect(new Date(state.nextStartAt(saturdayEvening)).toISOString()).toBe('2026-03-29T00:00:00.000Z'); // Seoul's Sunday 09:00
+    expect(startAll(state, at('2026-03-29T00:00:00Z'))).toEqual([0]);
+    // Berlin's Sunday 09:00 is CEST: 07:00Z, not the 08:00Z of the day before.
+    expect(new Date(state.nextStartAt(at('2026-03-29T00:00:00Z'))).toISOString()).toBe('2026-03-29T07:00:00.000Z');
+    expect(startAll(state, at('2026-03-29T06:59:59Z'))).toEqual([]);
+    expect(startAll(state, at('2026-03-29T07:00:00Z'))).toEqual([1]);
+  });
+
+  it('shows operators the earliest waiting zone\'s opening in its own local time, and where the window is open', () => {
+    const state = zonedCampaign();
+    const now = at('2026-12-02T01:00:00Z');
+    const waiting = timingText(state.progress(), now);
+    expect(waiting).toBe('send window opens 09:00 Europe/Berlin (2026-12-02T08:00:00.000Z; 09:00–17:00 local, 1 more zones later); open in Asia/Seoul');
+    startAll(state, now);
+    expect(timingText(state.progress(), now)).toBe('send window opens 09:00 Europe/Berlin (2026-12-02T08:00:00.000Z; 09:00–17:00 local, 1 more zones later)');
   });
 });

@@ -8,7 +8,9 @@ import type { CampaignResult } from '../../src/contracts/campaign';
 import { CAMPAIGN_WORKFLOW_TYPE, cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/contracts/campaign';
 import { chunkProgressQuery, chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
 import { CampaignClient, InvalidScheduleError } from '../../src/client/campaigns';
-import { pollUntil, testTemporalAddress } from '../support/temporal';
+import type { ChunkInput } from '../../src/contracts/chunk';
+import { decodePayload, pollUntil, testTemporalAddress } from '../support/temporal';
+import { fixedZone, offsetWhereItIs } from '../support/time-zones';
 import { StubWorld, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
 
@@ -94,6 +96,28 @@ describe('deadline', () => {
     // Chunk 2 never started: the campaign settled its recipients itself.
     await expect(world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 2)).describe()).rejects.toThrow();
   }, 30_000);
+
+  it('with "deadline" in fallback.on, every recipient the deadline left unsent gets a fallback, including those of chunks not started by then', async () => {
+    const deadlineMs = Date.now() + 4_000;
+    const list = recipients(6);
+    const { spec, calls, sentAt } = campaign({ send: (call, attempt) => (attempt === 1 ? 'sr-first' : Promise.reject(refused(60 * 60_000, true))) }, list, {
+      deadline: iso(deadlineMs),
+      limits: { chunkSize: 2, chunksInFlight: 1 },
+      fallback: { on: ['deadline'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+    });
+    const result: CampaignResult = await (await start(spec)).result();
+    expect(result).toMatchObject({ status: 'completed', total: 6, counts: { delivered: 2, deadline: 4, cancelled: 0, fallbackSent: 4, fallbackFailed: 0 } });
+    expect(calls.sends).toHaveLength(2);
+    for (const at of sentAt) expect(at).toBeLessThan(deadlineMs);
+    // The parked chunk's two and the unstarted chunk's two, once each, as 'deadline'.
+    expect(calls.fallbacks.map((f) => [f.ppnum, f.outcome]).sort()).toEqual(list.slice(2).map((r) => [r.ppnum, 'deadline']).sort());
+    // Chunk 2 started after the deadline only to settle and fall back: nothing went to Ppoppo from it.
+    const lastChunk = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 2)).query(chunkRecipientsQuery);
+    expect(lastChunk.map((r) => [r.outcome, r.errorCode, r.fallback])).toEqual([
+      ['deadline', 'DEADLINE', 'sent'],
+      ['deadline', 'DEADLINE', 'sent'],
+    ]);
+  }, 30_000);
 });
 
 describe('throttle', () => {
@@ -123,9 +147,7 @@ describe('throttle', () => {
 
 /** A fixed-offset zone where it is about noon now, so a window of a few seconds or an hour never spans midnight there. */
 function noonZone(): { timeZone: string; local: (ms: number) => string } {
-  const hours = 12 - new Date().getUTCHours();
-  const timeZone = hours === 0 ? 'UTC' : `Etc/GMT${hours > 0 ? '-' : '+'}${Math.abs(hours)}`; // Etc/GMT-9 is UTC+9
-  return { timeZone, local: (ms) => new Date(ms + hours * 3_600_000).toISOString().slice(11, 19) };
+  return fixedZone(offsetWhereItIs(12));
 }
 
 describe('send window', () => {
@@ -157,6 +179,37 @@ describe('send window', () => {
     for (const at of sentAt) expect(at).toBeLessThan(closesAt);
     expect((await handle.executeUpdate(cancelUpdate)).status).toBe('cancelling');
     expect(await handle.result()).toMatchObject({ status: 'cancelled', counts: { delivered: 2, cancelled: 1 } });
+  }, 30_000);
+});
+
+describe('send windows in the recipients\' own time zones', () => {
+  it('sends an inline list\'s open zone at once and holds the other zone\'s chunk until its window opens; each chunk gets its zone\'s window', async () => {
+    const offset = offsetWhereItIs(12);
+    const { timeZone, local } = fixedZone(offset);
+    const east = fixedZone(offset + 1).timeZone;
+    const opensAt = Math.ceil((Date.now() + 4_000) / 1_000) * 1_000;
+    // The window opens in a few seconds in `timeZone`; one hour east the same local hours are open now.
+    const sendWindow = { from: local(opensAt), until: local(opensAt + 2 * 3_600_000), timeZone: east };
+    const list = recipients(4).map((recipient, i) => ({ ...recipient, vars: { ...recipient.vars, tz: i % 2 === 0 ? timeZone : '' } }));
+    const { spec, calls, sentAt } = campaign({}, list, { recipients: { inline: list, timeZoneColumn: 'tz' }, sendWindow, limits: { chunkSize: 1 } });
+    const handle = await start(spec);
+    const waiting = await pollUntil('the open zone sent', () => handle.query(progressQuery), (p) => p.chunksSent === 2);
+    expect(Date.now(), `sent at ${sentAt.map((at) => at - opensAt).join(', ')} ms from the opening`).toBeLessThan(opensAt);
+    expect(waiting).toMatchObject({ chunksStarted: 2, pendingTimeZones: [timeZone] });
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', counts: { delivered: 4 } });
+    const sentPpnums = calls.sends.map((call) => call.ppnums[0]);
+    expect(sentPpnums.slice(0, 2).sort()).toEqual([list[1]!.ppnum, list[3]!.ppnum]);
+    expect(sentPpnums.slice(2).sort()).toEqual([list[0]!.ppnum, list[2]!.ppnum]);
+    for (const at of sentAt.slice(0, 2)) expect(at).toBeLessThan(opensAt);
+    for (const at of sentAt.slice(2)) expect(at).toBeGreaterThanOrEqual(opensAt);
+    // Each chunk checks its own window in its recipients' zone (the empty ones' is sendWindow.timeZone).
+    for (let i = 0; i < 4; i++) {
+      const started = (await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, i)).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+      const input = await decodePayload<ChunkInput>(started.input!.payloads![0]!);
+      const zones = new Set((input.source.kind === 'inline' ? input.source.recipients : []).map((r) => r.vars.tz || east));
+      expect([...zones]).toEqual([input.sendWindow!.timeZone]);
+    }
   }, 30_000);
 });
 

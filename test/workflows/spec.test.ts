@@ -103,7 +103,7 @@ describe('parseCampaignSpec', () => {
       'fallback.channel.urll: unknown field "urll"; expected one of type, kind, url, secretEnv, unsigned, timeoutMs, maxAttempts',
       'limits.chunksize: unknown field "chunksize"; did you mean "chunkSize"?',
     ]);
-    expect(messages({ ...validSpec, recipients: { file: 'a.csv', fromat: 'csv' } })).toEqual(['recipients.fromat: unknown field "fromat"; expected one of file, format, encoding']);
+    expect(messages({ ...validSpec, recipients: { file: 'a.csv', fromat: 'csv' } })).toEqual(['recipients.fromat: unknown field "fromat"; expected one of file, format, encoding, timeZoneColumn']);
   });
 
   it('keeps the consent window at 1 minute or more (histories recorded before the minimum still parse)', () => {
@@ -275,5 +275,52 @@ describe('start time, deadline, throttle and weight in the spec', () => {
     expect(paths({ throttle: 0 })).toEqual([{ path: 'throttle', message: expect.stringContaining('whole number of recipients per minute') }]);
     expect(paths({ throttle: '100' })[0]?.path).toBe('throttle');
     expect(paths({ startat: '2030-03-01T09:00:00Z' })).toEqual([{ path: 'startat', message: expect.stringContaining('did you mean "startAt"') }]);
+  });
+});
+
+describe('per-recipient time zones (recipients.timeZoneColumn)', () => {
+  const sendWindow = { from: '09:00', until: '20:00', timeZone: 'Asia/Seoul' };
+  const paths = (input: unknown) => parseCampaignSpec(input).issues.map((i) => `${i.path}: ${i.message}`);
+
+  it('is taken for files, URLs and inline lists, with a sendWindow, and kept by the normalized spec', () => {
+    expect(paths({ ...validSpec, sendWindow, recipients: { file: 'a.csv', timeZoneColumn: 'tz' } })).toEqual([]);
+    expect(paths({ ...validSpec, sendWindow, recipients: { url: 'https://files.example/a.ndjson', timeZoneColumn: 'tz' } })).toEqual([]);
+    expect(paths({ ...validSpec, sendWindow, recipients: { ...validSpec.recipients, timeZoneColumn: 'tz' } })).toEqual([]);
+    expect(parseCampaignSpec({ ...validSpec, sendWindow, recipients: { file: 'a.csv', timeZoneColumn: 'tz' } }).spec!.recipients).toEqual({ file: 'a.csv', format: 'csv', timeZoneColumn: 'tz' });
+  });
+
+  it('names the field when a source cannot carry zones, when there is no sendWindow, or when the column is no name', () => {
+    expect(paths({ ...validSpec, sendWindow, recipients: { postgres: { table: 'audience' }, timeZoneColumn: 'tz' } })).toEqual([
+      'recipients.timeZoneColumn: per-recipient time zones are read from files, URLs and inline lists, not from a PostgreSQL source: run one campaign per zone with its own sendWindow',
+    ]);
+    expect(paths({ ...validSpec, sendWindow, recipients: { retryOf: 'spring', outcome: 'failed', timeZoneColumn: 'tz' } })[0]).toMatch(/^recipients\.timeZoneColumn: .*not from a follow-up \(retryOf\)/);
+    expect(paths({ ...validSpec, recipients: { file: 'a.csv', timeZoneColumn: 'tz' } })).toEqual([
+      'recipients.timeZoneColumn: a per-recipient time zone needs a sendWindow: { "from": "09:00", "until": "20:00", "timeZone": "<zone of recipients without one>" }',
+    ]);
+    expect(paths({ ...validSpec, sendWindow, recipients: { file: 'a.csv', timeZoneColumn: '' } })[0]).toMatch(/^recipients\.timeZoneColumn: timeZoneColumn must be the name of the column/);
+    expect(paths({ ...validSpec, sendWindow, recipients: { file: 'a.csv', timeZoneColumn: 'ppnum' } })).toEqual(['recipients.timeZoneColumn: timeZoneColumn must name a column other than ppnum']);
+  });
+
+  it('checks each inline recipient\'s zone by its path, and groups the valid ones into chunks per zone', () => {
+    const timeZones = { column: 'tz', fallback: 'Asia/Seoul' };
+    const list = [
+      { ppnum: '12300000001', vars: { name: 'A', tz: 'Europe/Berlin' } },
+      { ppnum: '12300000002', vars: { name: 'B' } },
+      { ppnum: '12300000003', vars: { name: 'C', tz: 'Europe/Berlni' } },
+      { ppnum: '12300000004', vars: { name: 'D', tz: 'Europe/Berlin' } },
+    ];
+    const checked = checkInlineRecipients(list, ['name'], { timeZones });
+    expect(checked.issues).toEqual([{ index: 2, ppnum: '12300000003', field: 'recipients.inline[2].vars.tz', message: expect.stringContaining('the time zone in "tz" is not an IANA name') }]);
+    const chunks = chunkInline(checked.recipients, 1, timeZones);
+    expect(chunks.map((c) => [c.timeZone, c.recipients.map((r) => r.ppnum.slice(-1))])).toEqual([
+      ['Asia/Seoul', ['2']],
+      ['Europe/Berlin', ['1']],
+      ['Europe/Berlin', ['4']],
+    ]);
+    // Without zones: one run of chunks in list order, no zone on them (the plan of every campaign before).
+    expect(chunkInline(checked.recipients, 2)).toEqual([
+      { kind: 'inline', recipients: [checked.recipients[0], checked.recipients[1]] },
+      { kind: 'inline', recipients: [checked.recipients[2]] },
+    ]);
   });
 });

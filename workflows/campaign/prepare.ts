@@ -7,10 +7,11 @@ import type { Activities } from '../../activities/index';
 import { describeIssue, extractPlaceholders, urlTemplates } from '../../src/api/validation';
 import type { ValidationIssue } from '../../src/api/validation';
 import { chunkInline } from '../../src/campaign/chunk-source';
+import type { TimeZoneGrouping } from '../../src/campaign/chunk-source';
 import { describeRecipientSource } from '../../src/campaign/recipient-source';
 import type { ReadSourceSpec } from '../../src/campaign/recipient-source';
 import { asFingerprint, specFingerprint } from '../../src/campaign/fingerprint';
-import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor } from '../../src/campaign/spec';
+import { campaignSettings, checkInlineRecipients, parseCampaignSpec, requiredColumnsFor, requiredVarsFor, timeZoneGrouping } from '../../src/campaign/spec';
 import type { CampaignSpec, SpecRules } from '../../src/campaign/spec';
 import { CAMPAIGN_FAILURE_TYPES, CAMPAIGN_MEMO, campaignWorkflowId } from '../../src/contracts/campaign';
 import type { CampaignFailureDetails } from '../../src/contracts/campaign';
@@ -127,11 +128,15 @@ function planInline(spec: CampaignSpec, placeholders: string[], links: string[],
   const settings = campaignSettings(spec);
   const list = 'inline' in spec.recipients ? spec.recipients.inline : [];
   const current = ctx.rules === 'current';
-  const checked = checkInlineRecipients(list, requiredVarsFor(placeholders, spec.fallback), { urlTemplates: links, ...(current ? { checkSize: true, requiredColumns: requiredColumnsFor(spec.fallback) } : {}) });
+  const timeZones = timeZoneGrouping(spec);
+  const checked = checkInlineRecipients(list, requiredVarsFor(placeholders, spec.fallback), { urlTemplates: links, ...(current ? { checkSize: true, requiredColumns: requiredColumnsFor(spec.fallback) } : {}), timeZones });
   if (checked.invalidCount > 0 && settings.onInvalidRows === 'abort') {
     fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${checked.invalidCount} recipient(s) are invalid (onInvalidRows is "abort")`, checked.issues);
   }
-  return { validTotal: checked.recipients.length, invalidRows: checked.invalidCount, issues: checked.issues, chunks: chunkInline(checked.recipients, settings.chunkSize) };
+  const chunks = chunkInline(checked.recipients, settings.chunkSize, timeZones);
+  // Chunks grouped by zone are not all full: the campaign needs each one's size.
+  const sizes = timeZones ? { sizes: chunks.map((chunk) => chunk.recipients.length) } : {};
+  return { validTotal: checked.recipients.length, invalidRows: checked.invalidCount, issues: checked.issues, chunks, ...sizes };
 }
 
 function planInput(spec: CampaignSpec, placeholders: string[], links: string[], ctx: Preparing) {
@@ -145,14 +150,21 @@ function planInput(spec: CampaignSpec, placeholders: string[], links: string[], 
     requiredColumns: current ? requiredColumnsFor(spec.fallback) : [],
     chunkSize: campaignSettings(spec).chunkSize,
     maxIssues: MAX_ISSUES,
+    ...timeZonesOption(spec),
   };
+}
+
+/** The plan's grouping by time zone, only when the spec asks for it (other plans' inputs stay as they were). */
+function timeZonesOption(spec: CampaignSpec): { timeZones?: TimeZoneGrouping } {
+  const timeZones = timeZoneGrouping(spec);
+  return timeZones ? { timeZones } : {};
 }
 
 function planFile(spec: CampaignSpec, plan: Awaited<ReturnType<typeof planRecipients>>, ctx: Preparing): Planned {
   if (plan.invalidCount > 0 && campaignSettings(spec).onInvalidRows === 'abort') {
     fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${plan.invalidCount} row(s) of ${describeRecipientSource(spec.recipients)} are invalid (onInvalidRows is "abort")`, plan.issues);
   }
-  return { validTotal: plan.valid, invalidRows: plan.invalidCount, issues: plan.issues, chunks: plan.chunks };
+  return { validTotal: plan.valid, invalidRows: plan.invalidCount, issues: plan.issues, chunks: plan.chunks, ...(plan.sizes ? { sizes: plan.sizes } : {}) };
 }
 
 /**

@@ -12,8 +12,9 @@ import type { ControlAction } from '../../src/contracts/chunk';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
 import type { Ranges } from '../../src/campaign/ranges';
 import { THROTTLE_RULE, isThrottle } from '../../src/campaign/spec';
+import { chunkTimeZone } from '../../src/campaign/chunk-source';
 import { windowAt } from '../../src/campaign/send-window';
-import type { SendWindow } from '../../src/campaign/send-window';
+import type { SendWindow, WindowState } from '../../src/campaign/send-window';
 
 /** Issues kept in state, progress and the result (the counts are always complete). */
 export const MAX_ISSUES = 100;
@@ -48,9 +49,11 @@ export interface CampaignCarry {
   invalidRows: number;
   issues: ValidationIssue[];
   chunksTotal: number;
-  /** Chunks [0, nextChunk) have been started; `pending[i]` is the source of chunk nextChunk + i. */
+  /** Chunks [0, nextChunk) have been started; `pending[i]` is the source of chunk nextChunk + i (or of pendingIndexes[i]). */
   nextChunk: number;
   pending: ChunkSource[];
+  /** The chunks of `pending`, when chunks of a zone whose window opened first started out of plan order. */
+  pendingIndexes?: number[];
   unsent: number[];
   sent: Ranges;
   finished: Ranges;
@@ -126,8 +129,11 @@ export class CampaignState {
   private isPoll = false;
   private validTotal = 0;
   private invalidRows = 0;
-  private nextChunk = 0;
+  /** Unstarted chunks in plan order (grouped by time zone, when recipients have their own): sources and chunk indexes. */
   private pending: ChunkSource[] = [];
+  private pendingIndexes: number[] = [];
+  /** Send window states by zone, each good from `from` until it changes (windowAt is many Intl calls; conditions ask often). */
+  private windowStates = new Map<string, WindowState & { from: number }>();
   private unsent = new Set<number>();
   /** Unsent chunks reconciling an ambiguous send: outside the window until they report sent. */
   private reconciling = new Set<number>();
@@ -146,6 +152,8 @@ export class CampaignState {
   /** The spec's deadline (ISO), and whether it has passed (then no chunk starts, and the unstarted end 'deadline'). */
   private deadline?: string;
   private pastDeadline = false;
+  /** The fallback policy names 'deadline': chunks still start after it, to settle their recipients and send those fallbacks. */
+  private deadlineFallbacks = false;
   private specThrottle?: number;
   /** A throttle update's value (null: none), overriding the spec's. */
   private throttleOverride?: number | null;
@@ -172,6 +180,7 @@ export class CampaignState {
     this.invalidRows = plan.invalidRows;
     this.issues = plan.issues.slice(0, MAX_ISSUES);
     this.pending = plan.chunks;
+    this.pendingIndexes = plan.chunks.map((_, index) => index);
     this.chunksTotal = plan.chunks.length;
     this.sizes = plan.sizes;
     this.retryOf = plan.retryOf;
@@ -206,8 +215,9 @@ export class CampaignState {
   // ------------------------------------------------------------ start time, deadline, throttle
 
   /** The spec's deadline and throttle (each run reads them from the spec; a throttle update carried over wins). */
-  timing(options: { deadline?: string; throttle?: number; sendWindow?: SendWindow }): void {
+  timing(options: { deadline?: string; throttle?: number; sendWindow?: SendWindow; deadlineFallbacks?: boolean }): void {
     this.deadline = options.deadline;
+    this.deadlineFallbacks = options.deadlineFallbacks === true;
     this.specThrottle = options.throttle;
     this.sendWindow = options.sendWindow;
   }
@@ -224,7 +234,11 @@ export class CampaignState {
     if (this.status === 'scheduled') this.status = 'validating';
   }
 
-  /** The deadline has passed: no chunk starts any more; started ones settle their unsent recipients as 'deadline' themselves. */
+  /**
+   * The deadline has passed: started chunks settle their unsent recipients as 'deadline' themselves.
+   * No chunk starts any more, unless the fallback policy names 'deadline': then the rest start at
+   * once (unpaced: they send nothing to Ppoppo) to settle theirs and send those fallbacks.
+   */
   deadlinePassed(): void {
     this.pastDeadline = true;
   }
@@ -249,7 +263,10 @@ export class CampaignState {
     this.pacingRevision += 1;
   }
 
-  /** Epoch ms before which the next chunk may not start, by the throttle and (from `now`) the send window (0: any time). */
+  /**
+   * Epoch ms before which the next chunk may not start, by the throttle and (from `now`) the send
+   * window: the earliest moment it is open in the zone of some unstarted chunk (0: any time).
+   */
   nextStartAt(now = 0): number {
     const throttle = this.throttle;
     let next = 0;
@@ -258,8 +275,39 @@ export class CampaignState {
       next = at + Math.ceil((recipients * 60_000) / throttle);
     }
     if (!this.sendWindow) return next;
-    const window = windowAt(this.sendWindow, Math.max(now, next));
-    return window.open ? Math.max(now, next) : window.changesAt;
+    const at = Math.max(now, next);
+    const zones = this.pending.length > 0 ? this.pendingZones() : [this.sendWindow.timeZone];
+    return Math.min(...zones.map((zone) => this.windowIn(zone, at)).map((window) => (window.open ? at : window.changesAt)));
+  }
+
+  /** The send window in a zone at `at` (the spec's hours, the zone of a chunk's recipients). */
+  private windowIn(timeZone: string, at: number): WindowState {
+    const known = this.windowStates.get(timeZone);
+    if (known && known.from <= at && at < known.changesAt) return known;
+    const state = windowAt({ ...this.sendWindow!, timeZone }, at);
+    this.windowStates.set(timeZone, { ...state, from: at });
+    return state;
+  }
+
+  private zoneOf(source: ChunkSource): string | undefined {
+    return chunkTimeZone(source) ?? this.sendWindow?.timeZone;
+  }
+
+  /** The zones of the unstarted chunks, in plan order (names once each). */
+  private pendingZones(): string[] {
+    return [...new Set(this.pending.map((source) => this.zoneOf(source)!))];
+  }
+
+  /** Position in `pending` of the next chunk to start at `now`: the first whose zone's window is open (else the first). */
+  private nextPosition(now: number | undefined): number {
+    if (!this.sendWindow || now === undefined) return 0;
+    const position = this.pending.findIndex((source) => this.windowIn(this.zoneOf(source)!, now).open);
+    return Math.max(position, 0);
+  }
+
+  /** Chunks started so far (by any run). */
+  private get chunksStarted(): number {
+    return this.chunksTotal - this.pending.length;
   }
 
   // ------------------------------------------------------------ the sliding window
@@ -269,9 +317,9 @@ export class CampaignState {
    * `inFlight` unsent chunks in the window. A chunk reconciling an ambiguous send does not count.
    */
   canStartChunk(inFlight: number, maxPerRun: number, now?: number): boolean {
-    const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun && !this.pastDeadline;
-    const paced = now === undefined || now >= this.nextStartAt(now);
-    return starting && paced && this.nextChunk < this.chunksTotal && this.unsent.size - this.reconciling.size < inFlight;
+    const starting = (this.status === 'running' || this.status === 'parked') && this.startedThisRun < maxPerRun && (!this.pastDeadline || this.deadlineFallbacks);
+    const paced = now === undefined || this.pastDeadline || now >= this.nextStartAt(now);
+    return starting && paced && this.pending.length > 0 && this.unsent.size - this.reconciling.size < inFlight;
   }
 
   /** Whether chunks wait for nothing but the throttle (the workflow then sets a timer for nextStartAt). */
@@ -290,13 +338,16 @@ export class CampaignState {
     if (this.unsent.has(chunkIndex)) this.reconciling.add(chunkIndex);
   }
 
-  /** `now` (epoch ms): when it starts, from which the throttle paces the next. */
+  /**
+   * The next chunk in plan order whose zone's send window is open at `now` (chunks of a closed zone
+   * wait while other zones go on). `now` (epoch ms): when it starts, from which the throttle paces the next.
+   */
   takeNextChunk(now?: number): { chunkIndex: number; source: ChunkSource } {
-    const source = this.pending.shift();
-    if (source === undefined) throw new Error(`no chunk left to start (next is ${this.nextChunk} of ${this.chunksTotal})`);
-    const chunkIndex = this.nextChunk;
+    if (this.pending.length === 0) throw new Error(`no chunk left to start (all ${this.chunksTotal} started)`);
+    const position = this.nextPosition(now);
+    const [source] = this.pending.splice(position, 1) as [ChunkSource];
+    const [chunkIndex] = this.pendingIndexes.splice(position, 1) as [number];
     if (now !== undefined) this.lastStart = [now, this.plannedRecipients(chunkIndex)];
-    this.nextChunk += 1;
     this.startedThisRun += 1;
     this.unsent.add(chunkIndex);
     return { chunkIndex, source };
@@ -304,7 +355,7 @@ export class CampaignState {
 
   /** Cancelled: every started chunk finished. Otherwise: every chunk finished. */
   allDone(): boolean {
-    if (this.status === 'cancelling' || this.pastDeadline) return this.finished.size >= this.nextChunk;
+    if (this.status === 'cancelling' || (this.pastDeadline && !this.deadlineFallbacks)) return this.finished.size >= this.chunksStarted;
     return this.finished.size >= this.chunksTotal;
   }
 
@@ -465,9 +516,8 @@ export class CampaignState {
 
   /** Once the deadline passed, the recipients whose chunk never started: settled by the campaign, not a chunk. */
   deadlineBeforeStart(): number {
-    if (!this.pastDeadline || this.nextChunk >= this.chunksTotal) return 0;
-    if (this.sizes) return this.sizes.slice(this.nextChunk).reduce((sum, size) => sum + size, 0);
-    return this.validTotal - this.chunkSize * this.nextChunk;
+    if (!this.pastDeadline || this.deadlineFallbacks) return 0;
+    return this.pendingIndexes.reduce((sum, chunkIndex) => sum + this.plannedRecipients(chunkIndex), 0);
   }
 
   /** Skipped invalid rows: settled at planning, outside any chunk. */
@@ -495,10 +545,11 @@ export class CampaignState {
       ...(this.deadline !== undefined ? { deadline: this.deadline, deadlinePassed: this.pastDeadline } : {}),
       ...(this.throttle !== undefined ? { throttle: this.throttle } : {}),
       ...(this.sendWindow ? { sendWindow: this.sendWindow } : {}),
+      ...(this.sendWindow && this.pending.some((source) => chunkTimeZone(source) !== undefined) ? { pendingTimeZones: this.pendingZones() } : {}),
       ...(this.retryOf ? { retryOf: this.retryOf } : {}),
       total: this.total(),
       chunksTotal: this.chunksTotal,
-      chunksStarted: this.nextChunk,
+      chunksStarted: this.chunksStarted,
       chunksSent: this.sent.size,
       chunksFinished: this.finished.size,
       counts: this.counts(),
@@ -534,8 +585,10 @@ export class CampaignState {
       invalidRows: this.invalidRows,
       issues: this.issues,
       chunksTotal: this.chunksTotal,
-      nextChunk: this.nextChunk,
+      nextChunk: this.pendingIndexes[0] ?? this.chunksTotal,
       pending: this.pending,
+      // Only when chunks started out of plan order: otherwise the carry is what it always was.
+      ...(this.pendingIndexes.some((chunkIndex, i) => chunkIndex !== this.pendingIndexes[0]! + i) ? { pendingIndexes: this.pendingIndexes } : {}),
       unsent: [...this.unsent],
       sent: toRanges(this.sent),
       finished: toRanges(this.finished),
@@ -562,8 +615,8 @@ export class CampaignState {
     this.invalidRows = carry.invalidRows;
     this.issues = carry.issues;
     this.chunksTotal = carry.chunksTotal;
-    this.nextChunk = carry.nextChunk;
     this.pending = carry.pending;
+    this.pendingIndexes = carry.pendingIndexes ?? carry.pending.map((_, i) => carry.nextChunk + i);
     this.unsent = new Set(carry.unsent);
     this.sent = fromRanges(carry.sent);
     this.finished = fromRanges(carry.finished);

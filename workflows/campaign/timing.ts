@@ -2,6 +2,8 @@
 // loop when the throttle or the send window lets the next chunk start. Each wait sets a timer only
 // when the spec asks for it, so histories recorded before these fields existed replay with the same commands.
 import { condition, setHandler } from '@temporalio/workflow';
+import { chunkTimeZone } from '../../src/campaign/chunk-source';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
 import type { CampaignSettings, CampaignSpec } from '../../src/campaign/spec';
 import { throttleUpdate } from '../../src/contracts/campaign';
 import type { ChunkInput } from '../../src/contracts/chunk';
@@ -9,7 +11,7 @@ import type { CampaignState } from './state';
 
 /** The spec's deadline, throttle and send window into the state, and the setThrottle update (before the first await). */
 export function timeCampaign(spec: CampaignSpec, state: CampaignState, publish: () => void): void {
-  state.timing({ deadline: spec.deadline, throttle: spec.throttle, sendWindow: spec.sendWindow });
+  state.timing({ deadline: spec.deadline, throttle: spec.throttle, sendWindow: spec.sendWindow, deadlineFallbacks: namesDeadline(spec) });
   const setThrottle = ({ perMinute }: { perMinute: number | null }) => {
     state.setThrottle(perMinute);
     publish();
@@ -18,12 +20,19 @@ export function timeCampaign(spec: CampaignSpec, state: CampaignState, publish: 
   setHandler(throttleUpdate, setThrottle, { validator: (payload) => state.checkThrottle(payload?.perMinute) });
 }
 
-/** What a chunk needs of the spec's timing and weight (only the fields the spec sets). */
-export function chunkTiming(spec: CampaignSpec): Pick<ChunkInput, 'deadline' | 'weight' | 'sendWindow'> {
+/** Whether the fallback policy names 'deadline' (read before the spec is validated: any shape). */
+function namesDeadline(spec: CampaignSpec): boolean {
+  const on: unknown = spec?.fallback?.on;
+  return Array.isArray(on) && on.includes('deadline');
+}
+
+/** What a chunk needs of the spec's timing and weight (only the fields the spec sets); its window is in its recipients' zone. */
+export function chunkTiming(spec: CampaignSpec, source: ChunkSource): Pick<ChunkInput, 'deadline' | 'weight' | 'sendWindow'> {
+  const timeZone = chunkTimeZone(source);
   return {
     ...(spec.deadline ? { deadline: spec.deadline } : {}),
     ...(spec.weight !== undefined ? { weight: spec.weight } : {}),
-    ...(spec.sendWindow ? { sendWindow: spec.sendWindow } : {}),
+    ...(spec.sendWindow ? { sendWindow: timeZone ? { ...spec.sendWindow, timeZone } : spec.sendWindow } : {}),
   };
 }
 
@@ -56,7 +65,7 @@ export function deadlineReached(settings: CampaignSettings, state: CampaignState
   return true;
 }
 
-/** Milliseconds until the main loop must look again by itself (the deadline, the throttle's next start), or undefined: no timer. */
+/** Milliseconds until the main loop must look again by itself (the deadline, the throttle's next start, the earliest window opening among zones with chunks waiting), or undefined: no timer. */
 export function nextWake(settings: CampaignSettings, state: CampaignState, inFlight: number, maxPerRun: number): number | undefined {
   const now = Date.now();
   const wakes: number[] = [];

@@ -191,7 +191,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       consentWindowMs: settings.consentWindowMs,
       fallback: running.fallback,
       parentWorkflowId: workflowInfo().workflowId,
-      ...chunkTiming(running),
+      ...chunkTiming(running, source),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
     try {

@@ -1,0 +1,33 @@
+// Prebuilt workflow bundles: `npm run build` writes them into dist/workflows/, and a test run (or a
+// chaos run) writes them once into a scratch directory named by WORKFLOW_BUNDLE_DIR, so each worker
+// and listener it starts from the TypeScript sources loads them instead of bundling again.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../src/temporal/data-converter';
+import { WORKFLOW_BUNDLES, WORKFLOW_BUNDLE_DIR_ENV } from '../../src/temporal/workflow-code';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const quietLogger = { trace() {}, debug() {}, info() {}, log() {}, warn: (message: string) => console.warn(message), error: (message: string) => console.error(message) };
+
+/** Writes <outDir>/<name>.js for every bundle in WORKFLOW_BUNDLES; returns the files. */
+export async function writeWorkflowBundles(outDir: string): Promise<string[]> {
+  mkdirSync(outDir, { recursive: true });
+  const files: string[] = [];
+  for (const [name, source] of Object.entries(WORKFLOW_BUNDLES)) {
+    // The failure converter (messages into the encrypted payload) must be inside the bundle too.
+    const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, source), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
+    const file = join(outDir, `${name}.js`);
+    writeFileSync(file, code);
+    files.push(file);
+  }
+  return files;
+}
+
+/** Bundles into `dir` and points this process (and every process it starts) at them. */
+export async function shareWorkflowBundles(dir: string): Promise<void> {
+  await writeWorkflowBundles(dir);
+  process.env[WORKFLOW_BUNDLE_DIR_ENV] = dir;
+}
