@@ -2,6 +2,7 @@
 // Workflows type their proxies with `import type { createActivities }` and never import this at runtime.
 import type { Client } from '@temporalio/client';
 import type { PpoppoClient } from '../src/api/client';
+import { createAlertActivities } from './alert';
 import { createChunkStatusActivities } from './chunk-status';
 import { createFallbackActivities } from './fallback/index';
 import { chunkReader, createRecipientActivities } from './recipients';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createRecipientActivities(deps),
     ...createSendActivities(deps),
+    ...createAlertActivities(deps),
     ...createFallbackActivities({ readRecipients: chunkReader(deps.temporalClient).readChunkRecipients }),
     ...createChunkStatusActivities(deps),
   };

@@ -2,7 +2,8 @@
 // side in one run, on the whole stack as real processes. Each measured run gets the machine alone
 // (one after the other, each on a fresh sandbox with the same settings).
 //
-//   npm run bench                               rate-limited, no-limit, consent-heavy and first-campaign modes
+//   npm run bench                               rate-limited, no-limit, consent-heavy, first-campaign and fairness modes
+//   npm run bench -- --only fairness            two campaigns sharing one app limit (weights 1:1, 3:1) and alerts
 //   npm run bench -- --rate 2 --recipients 130000
 //   npm run bench -- --quick --json             a tiny run (the test uses it)
 //   npm run bench -- --scale                    only the 1,000,000-recipient scale run
@@ -20,9 +21,11 @@ import { scaledListenerTiming } from '../activities/held-events';
 import { parseDurationMs } from '../src/sandbox/options';
 import { consentLine, emptyConsent } from '../src/campaign/consent';
 import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../dev/bench/orchestrator';
+import { runFairness, type FairnessRun } from '../dev/bench/fairness';
 
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
-                        [--first-campaign-recipients N] [--first-campaign-window DURATION] [--only MODE,...]
+                        [--first-campaign-recipients N] [--first-campaign-window DURATION]
+                        [--fairness-rate RPS] [--fairness-window SECONDS] [--only MODE,...]
                         [--concurrency N] [--default-partitions] [--worker-heap-mb N] [--quick] [--scale] [--scale-recipients N]
                         [--json] [--out FILE] [--keep]`;
 
@@ -34,6 +37,9 @@ interface BenchFlags {
   firstCampaignRecipients: number;
   /** The first campaign's 24 h consent window, scaled to this (ms); every listener interval scales with it. */
   firstCampaignWindowMs: number;
+  /** The app limit R of the fairness mode, and how long both campaigns are measured sending together (ms). */
+  fairnessRate: number;
+  fairnessWindowMs: number;
   /** Run only these modes (default: all four). */
   only: BenchMode[];
   /** chunksInFlight of the campaign and the baseline's concurrency (the same for both). */
@@ -42,6 +48,8 @@ interface BenchFlags {
   defaultPartitions: boolean;
   /** Caps the V8 old space of the worker and listener processes (NODE_OPTIONS), or null for Node's default. */
   workerHeapMb: number | null;
+  /** A tiny run (the test's): smaller sizes, and the fairness mode's B starts 2 s after A instead of 10 s. */
+  quick: boolean;
   scale: boolean;
   scaleRecipients: number;
   json: boolean;
@@ -62,6 +70,8 @@ function parseFlags(argv: string[]): BenchFlags {
       'consent-recipients': { type: 'string' },
       'first-campaign-recipients': { type: 'string' },
       'first-campaign-window': { type: 'string' },
+      'fairness-rate': { type: 'string' },
+      'fairness-window': { type: 'string' },
       only: { type: 'string' },
       concurrency: { type: 'string' },
       'default-partitions': { type: 'boolean', default: false },
@@ -90,10 +100,15 @@ function parseFlags(argv: string[]): BenchFlags {
     consentRecipients: integerFlag('consent-recipients', values['consent-recipients'], quick ? 2_000 : 20_000, 1000, 2_000_000),
     firstCampaignRecipients: integerFlag('first-campaign-recipients', values['first-campaign-recipients'], quick ? 2_000 : 20_000, 1000, 2_000_000),
     firstCampaignWindowMs: durationFlag('first-campaign-window', values['first-campaign-window'], quick ? 60_000 : 10 * 60_000),
+    // R = 2: the queue is dispatched at 1.6 sends/s, below what two campaigns' chunk workflows keep
+    // queued even on a busy 2-core machine, so the queue (not the workers) decides who goes next.
+    fairnessRate: integerFlag('fairness-rate', values['fairness-rate'], 2, 1, 100),
+    fairnessWindowMs: integerFlag('fairness-window', values['fairness-window'], quick ? 8 : 60, 5, 3600) * 1000,
     only: onlyFlag(values.only),
     concurrency: integerFlag('concurrency', values.concurrency, 8, 1, 100),
     defaultPartitions: values['default-partitions'],
     workerHeapMb: values['worker-heap-mb'] === undefined ? null : integerFlag('worker-heap-mb', values['worker-heap-mb'], 0, 64, 16_384),
+    quick,
     scale: values.scale,
     scaleRecipients: integerFlag('scale-recipients', values['scale-recipients'], 1_000_000, 1000, 5_000_000),
     json: values.json,
@@ -114,7 +129,7 @@ function durationFlag(name: string, value: string | undefined, fallback: number)
   return ms;
 }
 
-const BENCH_MODES = ['rate-limited', 'no-limit', 'consent-heavy', 'first-campaign'] as const;
+const BENCH_MODES = ['rate-limited', 'no-limit', 'consent-heavy', 'first-campaign', 'fairness'] as const;
 type BenchMode = (typeof BENCH_MODES)[number];
 
 function onlyFlag(value: string | undefined): BenchMode[] {
@@ -178,6 +193,7 @@ interface BenchReport {
   consentHeavy?: { recipients: number; mix: string; rate: number; orchestrator: OrchestratorRun };
   firstCampaign?: { recipients: number; windowMs: number; orchestrator: OrchestratorRun };
   scale?: { recipients: number; orchestrator: OrchestratorRun; workerRssMb: { first: number; peak: number; last: number } };
+  fairness?: FairnessRun;
   targets: Target[];
 }
 
@@ -277,6 +293,21 @@ async function firstCampaign(flags: BenchFlags, dir: string, say: (line: string)
   }
 }
 
+/** The issue's figures: B starts 10 s after A (2 s in a quick run), alerts every 3 s while both send; equal weights, then 3:1. */
+function fairness(flags: BenchFlags, dir: string, say: (line: string) => void): Promise<FairnessRun> {
+  return runFairness({
+    dir,
+    rate: flags.fairnessRate,
+    windowMs: flags.fairnessWindowMs,
+    backlogWaitMs: flags.quick ? 10_000 : 90_000,
+    staggerMs: flags.quick ? 2_000 : 10_000,
+    alertEveryMs: flags.quick ? 1_500 : 3_000,
+    // A quick run (the test's) measures the weighted pair only: the figures' fields, in under a minute.
+    weights: flags.quick ? [[3, 1]] : [[1, 1], [3, 1]],
+    say,
+  });
+}
+
 async function scaleRun(flags: BenchFlags, dir: string, say: (line: string) => void): Promise<NonNullable<BenchReport['scale']>> {
   const file = join(dir, 'scale-recipients.csv');
   writeRecipientsFile(file, flags.scaleRecipients);
@@ -324,6 +355,14 @@ function targetsOf(report: BenchReport): Target[] {
     add('first campaign: largest chunk run (events)', '≤ 4096', first.firstCampaign.largestChunkRunEvents, (v) => v <= 4096);
     const p99 = first.firstCampaign.realTimeMs.denialToFallback.p99;
     add('first campaign: denial → fallback p99 at a real day (s)', '≤ 60', p99 === null ? null : p99 / 1000, (v) => v <= 60);
+  }
+  for (const pair of report.fairness?.pairs ?? []) {
+    const [a, b] = pair.weights;
+    add(`fairness ${a}:${b}: A's share while both have sends queued`, `${fmt(pair.expectedShareA, 2)} ± 0.10`, pair.shareA, (v) => Math.abs(v - pair.expectedShareA) <= 0.1);
+  }
+  if (report.fairness) {
+    const p99 = report.fairness.alertAcceptedMs.p99;
+    add('fairness: alert accepted p99 while both send (s)', '≤ 2', p99 === null ? null : p99 / 1000, (v) => v <= 2);
   }
   if (report.scale) {
     add('scale: worker peak RSS (MB)', '< 500', report.scale.orchestrator.workerPeakRssBytes / 2 ** 20, (v) => v < 500);
@@ -435,6 +474,31 @@ function render(report: BenchReport): string {
     const s = report.scale;
     lines.push(`scale: worker RSS first/peak/last ${s.workerRssMb.first}/${s.workerRssMb.peak}/${s.workerRssMb.last} MB; largest history ${fmt(s.orchestrator.cost.largestShareOfLimit.events * 100, 2)} % of ${TEMPORAL_HISTORY_LIMITS.events} events, ${fmt(s.orchestrator.cost.largestShareOfLimit.bytes * 100, 2)} % of 50 MB`, '');
   }
+  if (report.fairness) {
+    const f = report.fairness;
+    lines.push(
+      `fairness: app limit R = ${f.rate}/s (send queue dispatched at ${fmt(f.dispatchPerSecond, 1)}/s), sends of ${f.recipientsPerSend} recipients, ${f.chunksInFlight} chunks in flight per campaign, B started ${f.staggerMs / 1000} s after A`,
+      '',
+      table([
+        ['weights A:B', 'ramp s', 'both queued?', 'window s', 'sends A / B', 'share A / B', 'wanted A', 'of R: A / B / both', 'A since B started', 'status of A said, at each alert'],
+        ...f.pairs.map((p) => [
+          `${p.weights[0]}:${p.weights[1]}`,
+          fmt(p.rampSeconds, 1),
+          p.backlogged ? 'yes' : 'NO',
+          fmt(p.windowSeconds, 0),
+          `${p.sendsInWindow.a} / ${p.sendsInWindow.b}`,
+          `${fmt((p.shareA ?? NaN) * 100, 1)} % / ${fmt((p.shareB ?? NaN) * 100, 1)} %`,
+          `${fmt(p.expectedShareA * 100, 1)} %`,
+          [p.ofRate.a, p.ofRate.b, p.ofRate.both].map((v) => `${fmt((v ?? NaN) * 100, 0)} %`).join(' / '),
+          `${fmt((p.shareASinceBStarted ?? NaN) * 100, 1)} %`,
+          Object.entries(p.operatorViews).map(([view, times]) => `${view} (${times}×)`).join(', '),
+        ]),
+      ]),
+      '',
+      `alerts while both sent: ${f.alertAcceptedMs.samples}; call → accepted p50 / p99 / max ${ms(f.alertAcceptedMs)} / ${fmt(f.alertAcceptedMs.max, 0)} ms; call → receipt p50 / p99 ${ms(f.alertRoundTripMs)} ms`,
+      '',
+    );
+  }
   if (report.targets.length > 0) {
     lines.push(table([['target', 'wanted', 'measured', ''], ...report.targets.map((t) => [t.name, t.target, fmt(t.value, 2), t.pass ? 'pass' : 'FAIL'])]));
   }
@@ -467,6 +531,7 @@ async function runBench(flags: BenchFlags, say: (line: string) => void): Promise
       if (runs.has('no-limit')) report.noLimit = await sideBySide('no-limit', flags, dir, null, flags.noLimitRecipients, say);
       if (runs.has('consent-heavy')) report.consentHeavy = await consentHeavy(flags, dir, say);
       if (runs.has('first-campaign')) report.firstCampaign = await firstCampaign(flags, dir, say);
+      if (runs.has('fairness')) report.fairness = await fairness(flags, dir, say);
     }
     report.ok = true;
   } catch (err) {

@@ -34,7 +34,8 @@ export class AlertSender {
     return this.client.createSendRequest({ templateId, recipients }, options);
   }
 
-  private templateId(options: CallOptions): Promise<string> {
+  /** The alert template's id, found or created on first use (no send: the rate limit is not spent). */
+  templateId(options: CallOptions = {}): Promise<string> {
     let pending = this.#templates.get(this.templateName);
     if (!pending) {
       pending = this.ensureTemplate(options);

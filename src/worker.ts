@@ -1,6 +1,7 @@
 // The worker process (`npm run worker`): two Temporal workers in one process.
-//  - 'ppoppo-campaigns': campaign and chunk workflows plus every activity except the send call.
-//  - 'ppoppo-send': only createSendRequest, with maxTaskQueueActivitiesPerSecond = the app's
+//  - 'ppoppo-campaigns': campaign, chunk and alert workflows plus every activity except the send calls.
+//  - 'ppoppo-send': only the send calls, createSendRequest and sendAlert (alerts go ahead of bulk
+//    sends by task-queue priority), with maxTaskQueueActivitiesPerSecond = the app's
 //    request rate, read from the API (GetUsageStats) at start; SEND_RATE_PER_SECOND may lower it.
 //    The Temporal server enforces that rate across the whole fleet of workers.
 // SIGINT/SIGTERM shut both down gracefully (the Temporal runtime installs those handlers): they stop
@@ -76,7 +77,7 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
   }
   // The send queue's limiter paces the fleet; this worker also spaces its own calls at that rate.
   const pacer = rate !== undefined ? new SendPacer(rate) : undefined;
-  const { createSendRequest, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient, listenerWorkflowId: options.listenerWorkflowId, pacer });
+  const { createSendRequest, sendAlert, ...campaignActivities } = createActivities({ client: ppoppoClient, temporalClient, listenerWorkflowId: options.listenerWorkflowId, pacer });
   const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : options.workflowsPath ? { workflowsPath: options.workflowsPath } : workflowCode('worker');
 
   const { maxCachedWorkflows, ...shutdownAndSticky } = workerSettingsFromEnv('worker');
@@ -87,7 +88,7 @@ export async function runWorkers(options: RunWorkersOptions = {}): Promise<Runni
     dataConverter,
     taskQueue: taskQueues.send,
     ...shutdownAndSticky,
-    activities: { createSendRequest },
+    activities: { createSendRequest, sendAlert },
     ...(rate !== undefined ? { maxTaskQueueActivitiesPerSecond: rate } : {}),
   });
 

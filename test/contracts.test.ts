@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import * as alert from '../src/contracts/alert';
 import * as campaign from '../src/contracts/campaign';
 import * as chunk from '../src/contracts/chunk';
 import * as listener from '../src/contracts/listener';
@@ -38,7 +39,7 @@ const messages = Object.values(contracts)
   .filter((value): value is { name: string; type: string } => typeof value === 'object' && value !== null && 'name' in value && ['signal', 'query', 'update'].includes((value as { type?: string }).type ?? ''));
 
 const names = {
-  workflowTypes: [campaign.CAMPAIGN_WORKFLOW_TYPE, campaign.CAMPAIGN_SCHEDULE_WORKFLOW_TYPE, chunk.CHUNK_WORKFLOW_TYPE, listener.LISTENER_WORKFLOW_TYPE],
+  workflowTypes: [alert.ALERT_WORKFLOW_TYPE, campaign.CAMPAIGN_WORKFLOW_TYPE, campaign.CAMPAIGN_SCHEDULE_WORKFLOW_TYPE, chunk.CHUNK_WORKFLOW_TYPE, listener.LISTENER_WORKFLOW_TYPE],
   failureTypes: [...Object.values(chunk.SEND_FAILURE_TYPES), chunk.CONFIGURATION_FAULT, ...Object.values(campaign.CAMPAIGN_FAILURE_TYPES)],
   memoKeys: Object.values(campaign.CAMPAIGN_MEMO),
   ids: [listener.LISTENER_WORKFLOW_ID],

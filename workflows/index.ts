@@ -4,3 +4,4 @@ export { campaignWorkflow } from './campaign/workflow';
 export { chunkWorkflow } from './chunk/workflow';
 export { listenerWorkflow } from './listener/workflow';
 export { campaignScheduleWorkflow } from './campaign/schedule';
+export { alertWorkflow } from './alert/workflow';

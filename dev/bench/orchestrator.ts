@@ -32,10 +32,10 @@ export const BENCH_TEMPLATE: { name: string; components: TemplateComponentSpec[]
   components: [{ type: 'text', content: 'Hello {{name}}' }, { type: 'divider' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }],
 };
 
-/** `count` distinct ordinary ppnums (no sandbox test numbers), with a name column. */
-export function writeRecipientsFile(path: string, count: number): void {
+/** `count` distinct ordinary ppnums (no sandbox test numbers) from `firstPpnum`, with a name column. */
+export function writeRecipientsFile(path: string, count: number, firstPpnum = 45_700_000_000): void {
   const lines = ['ppnum,name'];
-  for (let i = 0; i < count; i++) lines.push(`${45_700_000_000 + i},Person ${i + 1}`);
+  for (let i = 0; i < count; i++) lines.push(`${firstPpnum + i},Person ${i + 1}`);
   writeFileSync(path, `${lines.join('\n')}\n`);
 }
 

@@ -8,7 +8,6 @@ import { PpoppoClient } from '../api/client';
 import { clientConfigFromEnv } from '../api/config';
 import type { CreateTemplateInput } from '../api/client';
 import type { UsageStats } from '../api/types';
-import { AlertSender } from '../alerts';
 import { quotaCheck } from '../campaign/budget';
 import type { QuotaCheck } from '../campaign/budget';
 import { RETRY_OUTCOMES, countRecipients, isRetryOutcome } from '../campaign/outcomes';
@@ -203,17 +202,21 @@ async function follow(ctx: CommandContext, client: CampaignClient, campaignId: s
   let firstDone: number | undefined;
   let lastLine = '';
   let retrying: StuckActivity | undefined;
+  let sharingWith: string[] | undefined;
   for (let poll = 0; ; poll++) {
     const closed = await client.isClosed(campaignId);
     const progress = await client.getProgress(campaignId);
-    if (poll % RETRIES_EVERY === 0 && !closed) retrying = (await client.status(campaignId, { chunks: true }).catch(() => undefined))?.retries[0];
+    if (poll % RETRIES_EVERY === 0 && !closed) {
+      const report = await client.status(campaignId, { chunks: true }).catch(() => undefined);
+      [retrying, sharingWith] = [report?.retries[0], report?.sharingWith];
+    }
     const done = countRecipients(progress.counts);
     firstDone ??= done;
     const rate = (done - firstDone) / Math.max(1, Date.now() - startedAt);
     const eta = rate > 0 && done < progress.total ? (progress.total - done) / rate : undefined;
     const line = ctx.flags.json
-      ? JSON.stringify({ type: 'progress', progress, ...(retrying ? { retrying } : {}), etaMs: eta === undefined ? undefined : Math.round(eta) })
-      : progressLine(progress, { etaMs: eta, retrying, width: tty ? process.stdout.columns : undefined });
+      ? JSON.stringify({ type: 'progress', progress, ...(retrying ? { retrying } : {}), ...(sharingWith?.length ? { sharingWith } : {}), etaMs: eta === undefined ? undefined : Math.round(eta) })
+      : progressLine(progress, { etaMs: eta, retrying, sharingWith, width: tty ? process.stdout.columns : undefined });
     if (line !== lastLine) {
       if (tty) process.stdout.write(`\r\x1b[2K${line}`);
       else ctx.print(line);
@@ -369,20 +372,16 @@ export async function templateCreate(ctx: CommandContext): Promise<ExitCode> {
   return EXIT.ok;
 }
 
+/** `alert <ppnum...> --text "…"`: through the send queue, ahead of the campaigns' queued sends (needs a worker). */
 export async function alert(ctx: CommandContext): Promise<ExitCode> {
   if (!ctx.flags.text) throw new CliError('alert needs --text "message"', EXIT.usage);
-  const api = ppoppoClient();
-  try {
-    const receipt = await new AlertSender(api).send({ ppnums: ctx.args, text: ctx.flags.text });
-    if (ctx.flags.json) printJson(ctx, receipt);
-    else ctx.print(`sent alert to ${receipt.totalRecipients} recipients: send request ${receipt.sendRequestId} (${receipt.status})`);
-  } finally {
-    api.close();
-  }
+  const receipt = await (await ctx.campaigns()).alerts.send({ ppnums: ctx.args, text: ctx.flags.text });
+  if (ctx.flags.json) printJson(ctx, receipt);
+  else ctx.print(`sent alert to ${receipt.totalRecipients} recipients: send request ${receipt.sendRequestId} (${receipt.status}), ahead of queued campaign sends`);
   return EXIT.ok;
 }
 
-/** Connects lazily so commands that need no Temporal (validate, template, alert) never try. */
+/** Connects lazily so commands that need no Temporal (validate, preview, template) never try. */
 export function temporalConnector(flags: Flags): { get(): Promise<CampaignClient>; close(): Promise<void> } {
   let client: Client | undefined;
   return {

@@ -49,7 +49,7 @@ export function formatDuration(ms: number): string {
  * recipients, the three counts, status, counts per outcome, chunks, why it is parked, the retry
  * in progress, and the ETA (never while nothing moves). `width` fits it to the terminal: it never wraps.
  */
-export function progressLine(progress: CampaignProgress, options: { etaMs?: number; width?: number; retrying?: StuckActivity } = {}): string {
+export function progressLine(progress: CampaignProgress, options: { etaMs?: number; width?: number; retrying?: StuckActivity; sharingWith?: string[] } = {}): string {
   const final = countRecipients(progress.counts);
   const awaiting = Math.min(progress.awaitingOutcome, Math.max(0, progress.total - final));
   const queued = Math.max(0, progress.total - final - awaiting);
@@ -62,10 +62,16 @@ export function progressLine(progress: CampaignProgress, options: { etaMs?: numb
   if (progress.status === 'parked' && progress.parkedReason) parts.push(parkedLine(progress));
   const timing = timingText(progress);
   if (timing) parts.push(timing);
+  if (options.sharingWith?.length) parts.push(sharingText(options.sharingWith));
   parts.push(countsText(progress.counts), `chunks ${progress.chunksSent}/${progress.chunksTotal} sent`);
   if (options.retrying) parts.push(retryText(options.retrying));
   if (options.etaMs !== undefined && !STILL.has(progress.status)) parts.push(`ETA ${formatDuration(options.etaMs)}`);
   return fit(parts.join(' | '), options.width);
+}
+
+/** "sharing the app limit with 2 campaigns": the send queue's rate is split between them by weight. */
+export function sharingText(campaignIds: string[]): string {
+  return `sharing the app limit with ${campaignIds.length} campaign${campaignIds.length === 1 ? '' : 's'}`;
 }
 
 /** "parked since … (API credentials refused)" or "parked until … (monthly quota)". */
@@ -92,6 +98,7 @@ export function fit(line: string, width: number | undefined): string {
 export function formatStatus(report: CampaignStatusReport, usage?: UsageStats | string): string {
   const { progress } = report;
   const lines = [`campaign ${progress.campaignId}: ${progress.status}`, progressLine(progress)];
+  if (report.sharingWith?.length) lines.push(`  ${sharingText(report.sharingWith)} (${report.sharingWith.join(', ')}): the send rate is split among them by weight`);
   if (progress.status === 'parked' && progress.parkedReason) {
     lines.push(`  ${parkedLine(progress)}${progress.parkedChunks ? ` (${progress.parkedChunks} chunk(s) holding)` : ''}`);
     if (progress.parkedMessage) lines.push(`  reason: ${progress.parkedMessage}`);

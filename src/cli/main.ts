@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../api/config';
 import { PpoppoApiError, UnavailableError } from '../api/errors';
 import {
+  AlertFailedError,
   CampaignFailedError,
   CampaignFinishedError,
   CampaignNotFoundError,
@@ -69,7 +70,7 @@ const COMMANDS: Record<string, CommandDef> = {
   'schedule resume': { usage: 'schedule resume <scheduleId>', args: [1, 1], flags: QUEUES, run: commands.scheduleControl('resume') },
   'schedule delete': { usage: 'schedule delete <scheduleId>', args: [1, 1], flags: QUEUES, run: commands.scheduleControl('delete') },
   'template create': { usage: 'template create <template.json>', args: [1, 1], flags: [], run: commands.templateCreate },
-  alert: { usage: 'alert <ppnum...> --text "message"', args: [1, Infinity], flags: ['text'], run: commands.alert },
+  alert: { usage: 'alert <ppnum...> --text "message"', args: [1, Infinity], flags: ['text', ...QUEUES], run: commands.alert },
 };
 
 const FLAG_TYPES: Record<FlagName, 'string' | 'boolean'> = {
@@ -147,6 +148,8 @@ function parseCommand(argv: string[]): { name: string; def: CommandDef; args: st
   return { name, def, args: parsed.positionals, flags: parsed.values as Flags };
 }
 
+const ALERT_EXIT: Record<AlertFailedError['kind'], ExitCode> = { invalid: EXIT.usage, noWorker: EXIT.cannotConnect, unreachable: EXIT.cannotConnect, refused: EXIT.failure, unknown: EXIT.failure };
+
 /** Maps any error to a message and an exit code; never prints a stack for expected failures. */
 function exitCodeFor(err: unknown): { message: string; code: ExitCode } {
   if (err instanceof CliError) return { message: err.message, code: err.code };
@@ -158,6 +161,7 @@ function exitCodeFor(err: unknown): { message: string; code: ExitCode } {
   if (err instanceof SpecMismatchError) return { message: err.message, code: EXIT.usage };
   if (err instanceof ControlRefusedError || err instanceof CampaignFailedError) return { message: err.message, code: EXIT.failure };
   if (err instanceof CampaignFinishedError) return { message: err.message, code: EXIT.finished };
+  if (err instanceof AlertFailedError) return { message: `alert: ${err.message}`, code: ALERT_EXIT[err.kind] };
   if (err instanceof CampaignStillRunningError) return { message: err.message, code: EXIT.alreadyRunning };
   if (err instanceof ConfigError) return { message: `configuration: ${err.message}`, code: EXIT.usage };
   if (err instanceof UnavailableError) return { message: `cannot reach the Ppoppo API: ${err.message}; check PCS_API_URL`, code: EXIT.cannotConnect };

@@ -32,8 +32,9 @@ import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE, chunkRecipientsQuery, chunkWorkflowId } from '../contracts/chunk';
 import type { ControlAction, RecipientRecord } from '../contracts/chunk';
 import { failureReasons, innermostMessage } from '../temporal/failures';
+import { CampaignAlerts } from './alerts';
 import { CampaignSchedules } from './schedules';
-import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from '../temporal/names';
+import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, SEND_REQUEST_ID_KEY, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from '../temporal/names';
 import type { campaignWorkflow } from '../../workflows/campaign/workflow';
 import {
   CampaignFailedError,
@@ -46,6 +47,8 @@ import {
 } from './errors';
 
 export * from './errors';
+export { AlertFailedError, CampaignAlerts } from './alerts';
+export type { AlertFailureKind, AlertReceipt } from './alerts';
 export { CampaignSchedules, InvalidScheduleError, ScheduleExistsError, ScheduleNotFoundError } from './schedules';
 export type { CampaignScheduleSummary, OverlapPolicy, ScheduleOptions } from './schedules';
 
@@ -115,6 +118,8 @@ export interface CampaignStatusReport {
   retries: StuckActivity[];
   /** Follow-up campaigns retrying this one's outcomes. */
   followUps: FollowUp[];
+  /** While it sends: the other campaigns sending through the same workers now (sharingWith()). */
+  sharingWith?: string[];
 }
 
 export interface FollowUp {
@@ -125,6 +130,8 @@ export interface FollowUp {
 
 /** Chunks whose activities `status` looks into (the running ones, oldest first). */
 const MAX_CHUNKS_DESCRIBED = 20;
+/** sharingWith() reads at most this many unsent chunks (each campaign has at most its chunksInFlight). */
+const MAX_SHARING_CHUNKS = 1_000;
 /** `list` asks this many campaigns for their counts at once, each for at most this long. */
 const LIST_COUNTS_AT_ONCE = 10;
 const LIST_QUERY_DEADLINE_MS = 3_000;
@@ -136,6 +143,11 @@ export class CampaignClient {
   constructor(client: Client, options: CampaignClientOptions = {}) {
     this.#client = client;
     this.#options = options;
+  }
+
+  /** One-off alerts, sent through the send queue ahead of the campaigns' sends. */
+  get alerts(): CampaignAlerts {
+    return new CampaignAlerts(this.#client, this.#options);
   }
 
   /** Recurring campaigns (Temporal Schedules) on the same connection and queues. */
@@ -308,6 +320,7 @@ export class CampaignClient {
     const report: CampaignStatusReport = { progress, workflowStatus, retries: await stuckActivities(this.#client.options.loadedDataConverter, 'campaign', description.raw.pendingActivities), followUps: await this.followUps(campaignId) };
     if (workflowStatus === 'RUNNING') {
       if (options.chunks) report.retries.push(...(await this.#chunkRetries(campaignId)));
+      if (progress.status === 'running' && progress.chunksSent < progress.chunksTotal) report.sharingWith = await this.sharingWith(campaignId, description.taskQueue);
     } else if (workflowStatus !== 'COMPLETED') {
       report.failure = await handle.result().then(
         () => undefined,
@@ -315,6 +328,42 @@ export class CampaignClient {
       );
     }
     return report;
+  }
+
+  /**
+   * The other campaigns that share the app's send limit with this one right now: running, with
+   * chunks on `taskQueue` (the same workers) whose send has not been accepted yet (a chunk sets
+   * PpoppoSendRequestId once it has). Read from visibility by the client: the workflow cannot read
+   * it deterministically. Visibility lags a little; a campaign just started may be missing for a second.
+   */
+  async sharingWith(campaignId: string, taskQueue: string): Promise<string[]> {
+    const unsentChunks = [
+      `WorkflowType = "${CHUNK_WORKFLOW_TYPE}"`,
+      'ExecutionStatus = "Running"',
+      `TaskQueue = "${taskQueue}"`,
+      `${SEND_REQUEST_ID_KEY.name} IS NULL`,
+      `${CAMPAIGN_ID_KEY.name} != "${campaignId}"`,
+    ].join(' AND ');
+    const withUnsent = new Set<string>();
+    let seen = 0;
+    for await (const info of this.#client.workflow.list({ query: unsentChunks, pageSize: MAX_SHARING_CHUNKS })) {
+      const id = info.typedSearchAttributes.get(CAMPAIGN_ID_KEY);
+      if (id) withUnsent.add(id);
+      if (++seen >= MAX_SHARING_CHUNKS) break;
+    }
+    if (withUnsent.size === 0) return [];
+    const running = [
+      `WorkflowType = "${CAMPAIGN_WORKFLOW_TYPE}"`,
+      'ExecutionStatus = "Running"',
+      `${CAMPAIGN_STATUS_KEY.name} = "running"`,
+      `${CAMPAIGN_ID_KEY.name} IN (${[...withUnsent].map((id) => `"${id}"`).join(', ')})`,
+    ].join(' AND ');
+    const sharing: string[] = [];
+    for await (const info of this.#client.workflow.list({ query: running })) {
+      const id = info.typedSearchAttributes.get(CAMPAIGN_ID_KEY);
+      if (id && !sharing.includes(id)) sharing.push(id);
+    }
+    return sharing.sort();
   }
 
   async #chunkRetries(campaignId: string): Promise<StuckActivity[]> {

@@ -2,6 +2,7 @@
 // messages and memo keys belong to each workflow's contract (src/contracts/).
 // PURE: workflow code imports this module.
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
+import type { Priority } from '@temporalio/common';
 
 export const TASK_QUEUES = {
   /** Workflows and non-send activities. */
@@ -19,6 +20,13 @@ export function fairnessKey(campaignId: string): string {
   for (let i = 0; i < campaignId.length; i++) hash = Math.imul(hash ^ campaignId.charCodeAt(i), 0x01000193) >>> 0;
   return `${campaignId.slice(0, 55)}~${hash.toString(16).padStart(8, '0')}`;
 }
+
+/**
+ * Task-queue priority of alerts on the send queue. 1 is Temporal's highest; the bulk sends carry no
+ * priority key, so they run at the default (3): the server dispatches a queued alert before any of
+ * them (with matching.useNewMatcher on, the same setting fairness needs).
+ */
+export const ALERT_PRIORITY: Priority = { priorityKey: 1 };
 
 /**
  * Workflow task timeout of our workflows (Temporal's default is 10 s). A worker killed in the middle

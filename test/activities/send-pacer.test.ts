@@ -57,6 +57,19 @@ describe('SendPacer', () => {
     expect(clock.slept.at(-1)).toBe(500);
   });
 
+  it('gives the next turn to a call marked ahead (an alert), before the calls already waiting', async () => {
+    const clock = fakeClock();
+    const pacer = new SendPacer(2, clock.now, clock.sleep);
+    const order: string[] = [];
+    const take = (name: string, ahead = false) => pacer.slot({ ahead }).then(() => void order.push(name));
+    // Three bulk sends handed over at once, then an alert, then a second alert: the alerts go
+    // after the send already on its way, before the bulk sends still waiting, in their own order.
+    const all = [take('bulk1'), take('bulk2'), take('bulk3'), take('alert1', true), take('alert2', true)];
+    await Promise.all(all);
+    expect(order).toEqual(['bulk1', 'alert1', 'alert2', 'bulk2', 'bulk3']);
+    expect(clock.slept).toEqual([500, 500, 500, 500]); // still one turn per 1/rate
+  });
+
   it('refuses a rate that is not positive', () => {
     expect(() => new SendPacer(0)).toThrow(/positive rate/);
   });

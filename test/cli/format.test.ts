@@ -46,6 +46,12 @@ describe('progressLine', () => {
     expect(line).toContain('parked until 2026-12-01T10:00:00.000Z: monthly quota');
     expect(line).toContain('chunk 3: snapshotOutcomes attempt 4, last failure: UNAVAILABLE: try later');
   });
+
+  it('says how many other campaigns share the app limit, when any do', () => {
+    expect(progressLine(progress, { sharingWith: ['autumn', 'winter'] })).toContain('| running | sharing the app limit with 2 campaigns |');
+    expect(progressLine(progress, { sharingWith: ['autumn'] })).toContain('sharing the app limit with 1 campaign |');
+    expect(progressLine(progress, { sharingWith: [] })).not.toContain('sharing');
+  });
 });
 
 describe('formatStatus', () => {
@@ -67,6 +73,12 @@ describe('formatStatus', () => {
         'follow-ups: spring.retry-failed (failed, completed)',
       ]),
     );
+  });
+
+  it('names the campaigns sharing the app limit', () => {
+    const text = formatStatus({ progress, workflowStatus: 'RUNNING', retries: [], followUps: [], sharingWith: ['autumn', 'winter'] });
+    expect(text.split('\n')).toContain('  sharing the app limit with 2 campaigns (autumn, winter): the send rate is split among them by weight');
+    expect(formatStatus({ progress, workflowStatus: 'RUNNING', retries: [], followUps: [] })).not.toContain('sharing');
   });
 
   it('says why a failed campaign failed', () => {

@@ -106,7 +106,20 @@ describe('npm run bench', () => {
     // The real-day bound is at least the real hold (30 s for a denial).
     expect(figures.realTimeMs.denialToFallback.p50).toBeGreaterThanOrEqual(30_000);
 
-    expect(report.targets.map((t: { name: string }) => t.name)).toHaveLength(12);
+    // Two campaigns on one app limit (quick: weights 3:1 only), alerts while both sent.
+    const fairness = report.fairness;
+    expect(fairness).toMatchObject({ rate: 2, dispatchPerSecond: 1.6, alertAcceptedMs: percentiles, alertRoundTripMs: percentiles });
+    expect(fairness.pairs).toHaveLength(1);
+    const pair = fairness.pairs[0];
+    expect(pair).toMatchObject({ weights: [3, 1], expectedShareA: 0.75, backlogged: expect.any(Boolean), windowSeconds: 8, shareA: number, shareB: number, ofRate: { a: number, b: number, both: number } });
+    expect(pair.sendsInWindow.a + pair.sendsInWindow.b).toBeGreaterThan(0);
+    expect(pair.shareA + pair.shareB).toBeCloseTo(1);
+    expect(pair.alertAcceptedMs.length).toBeGreaterThan(0);
+    expect(fairness.alertAcceptedMs.samples).toBe(pair.alertAcceptedMs.length);
+    // What `status` said while both sent: the operator view was asked at every alert.
+    expect(Object.values(pair.operatorViews as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(pair.alertAcceptedMs.length);
+
+    expect(report.targets.map((t: { name: string }) => t.name)).toHaveLength(14);
     for (const target of report.targets) expect(target).toMatchObject({ name: expect.any(String), target: expect.any(String), value: number, pass: expect.any(Boolean) });
   }, 900_000);
 
