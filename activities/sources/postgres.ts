@@ -67,8 +67,8 @@ async function plan(spec: PostgresSourceSpecInput, options: PlanOptions): Promis
     }
 
     // One pass in ppnum order; each zone ('' without zones) cuts its own chunks, each a key range of its rows.
-    const groups = new Map<string, { open: { after?: string; ppnums: string[] }; chunks: PostgresChunkSource[] }>();
-    const closeChunk = (zone: string, group: { open: { after?: string; ppnums: string[] }; chunks: PostgresChunkSource[] }) => {
+    const groups = new Map<string, ZoneGroup>();
+    const closeChunk = (zone: string, group: ZoneGroup) => {
       const { after, ppnums } = group.open;
       group.chunks.push({ ...chunkOf(base, after, ppnums), ...(zones ? { timeZone: zone } : {}) });
       group.open = { after: ppnums[ppnums.length - 1]!, ppnums: [] };
@@ -97,6 +97,12 @@ async function plan(spec: PostgresSourceSpecInput, options: PlanOptions): Promis
     const chunks = [...groups].sort(([a], [b]) => compareZones(a, b)).flatMap(([, group]) => group.chunks);
     return account.plan(chunks, zones ? chunks.map((chunk) => chunk.count) : undefined);
   });
+}
+
+/** One zone's chunks while planning: the open one (its ppnums so far, after the last closed chunk's) and those closed. */
+interface ZoneGroup {
+  open: { after?: string; ppnums: string[] };
+  chunks: PostgresChunkSource[];
 }
 
 /**
