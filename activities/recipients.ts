@@ -18,7 +18,6 @@ import type { FileSourceSpec } from './sources/file';
 import { postgresSource } from './sources/postgres';
 import { readUrlRow, urlSource } from './sources/url';
 import type { UrlSourceSpec } from './sources/url';
-import { RECIPIENT_SOURCE_FAILURES } from './sources/source';
 import type { PlanOptions, RecipientPlan } from './sources/source';
 
 export type { RecipientPlan } from './sources/source';
@@ -38,10 +37,7 @@ export function planRecipients(input: PlanRecipientsInput): Promise<RecipientPla
 export async function planRecipientSource(input: PlanRecipientsInput, how: { confineFiles: boolean }): Promise<RecipientPlan<ReadChunkSource>> {
   const options: PlanOptions = { requiredVars: input.requiredVars, urlTemplates: input.urlTemplates, requiredColumns: input.requiredColumns, chunkSize: input.chunkSize, maxIssues: input.maxIssues, ...(input.timeZones ? { timeZones: input.timeZones } : {}) };
   if ('url' in input) return urlSource.plan(input, options);
-  if ('postgres' in input) {
-    if (options.timeZones) throw ApplicationFailure.nonRetryable('per-recipient time zones are read from files, URLs and inline lists, not from PostgreSQL', RECIPIENT_SOURCE_FAILURES.invalidPlan);
-    return postgresSource.plan(input, options);
-  }
+  if ('postgres' in input) return postgresSource.plan(input, options);
   if (!how.confineFiles) return fileSource.plan(input, options);
   // Read the real path the check passed (no symlink swap in between); the chunks keep the spec's path.
   const plan = await fileSource.plan({ ...input, file: await confineRecipientFile(input.file) }, options);

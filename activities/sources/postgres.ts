@@ -7,6 +7,9 @@
 // query is one the worker's operator configured by name in RECIPIENT_QUERIES_FILE (YAML: name: SQL).
 // A repeated ppnum is sent once, with the row that sorts first by its columns; rows without a
 // ppnum are counted invalid.
+//
+// With recipients.timeZoneColumn, chunks are per zone (zones by name, then ppnum): a zone's chunk
+// is a key range of that zone's rows, and its read filters the range to the zone in SQL.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
@@ -14,7 +17,8 @@ import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import type { RecipientInput } from '../../src/api/types';
 import { checkVars, isValidPpnum, missingVars, recipientSizeIssue, redactPpnum } from '../../src/api/validation';
-import type { PostgresChunkSource, PostgresRelation } from '../../src/campaign/chunk-source';
+import { compareZones, recipientTimeZone, unknownTimeZone } from '../../src/campaign/chunk-source';
+import type { PostgresChunkSource, PostgresRelation, TimeZoneGrouping } from '../../src/campaign/chunk-source';
 import { DEFAULT_PPNUM_COLUMN, QUERY_NAME, SQL_IDENTIFIER, SQL_TABLE_NAME } from '../../src/campaign/recipient-source';
 import type { PostgresSourceSpec } from '../../src/campaign/recipient-source';
 import { heartbeat } from '../heartbeat';
@@ -38,7 +42,15 @@ async function plan(spec: PostgresSourceSpecInput, options: PlanOptions): Promis
   if (unlisted.length > 0) {
     throw ApplicationFailure.nonRetryable(`the template or the fallback needs column(s) ${unlisted.map((n) => `"${n}"`).join(', ')} but recipients.postgres.columns does not list them`, RECIPIENT_SOURCE_FAILURES.invalidPlan);
   }
-  const base = { relation, ppnumColumn, columns, requiredVars: options.requiredVars, ...(options.urlTemplates?.length ? { urlTemplates: options.urlTemplates } : {}) };
+  const zones = options.timeZones;
+  const base = {
+    relation,
+    ppnumColumn,
+    columns,
+    requiredVars: options.requiredVars,
+    ...(options.urlTemplates?.length ? { urlTemplates: options.urlTemplates } : {}),
+    ...(zones ? { timeZoneColumn: zones.column, emptyZone: zones.fallback } : {}),
+  };
   const sql = new RecipientSql(base);
   const account = new PlanAccount(options.maxIssues);
 
@@ -54,35 +66,59 @@ async function plan(spec: PostgresSourceSpecInput, options: PlanOptions): Promis
       account.issue({ ppnum: row.ppnum, field: 'ppnum', message: `this ppnum appears in ${row.times} rows; one is used (the first by its columns)` });
     }
 
-    const chunks: PostgresChunkSource[] = [];
-    let open: { after?: string; ppnums: string[] } = { ppnums: [] };
+    // One pass in ppnum order; each zone ('' without zones) cuts its own chunks, each a key range of its rows.
+    const groups = new Map<string, ZoneGroup>();
+    const closeChunk = (zone: string, group: ZoneGroup) => {
+      const { after, ppnums } = group.open;
+      group.chunks.push({ ...chunkOf(base, after, ppnums), ...(zones ? { timeZone: zone } : {}) });
+      group.open = { after: ppnums[ppnums.length - 1]!, ppnums: [] };
+    };
     let after: string | undefined;
     for (;;) {
       const page = (await db.query<Record<string, string | null>>(sql.page(after !== undefined, PAGE_ROWS), after === undefined ? [] : [after])).rows;
       for (const row of page) {
+        after = row.ppnum!;
         const checked = checkRow(row, base);
+        const zone = zones ? zoneOf(row.zone ?? null, zones) : '';
         if (!checked.ok) account.invalid({ ppnum: checked.ppnum, field: checked.field, message: checked.message });
+        else if (zone === undefined) account.invalid({ ppnum: checked.recipient.ppnum, ...unknownTimeZone(zones!.column) });
         else {
           account.totals.valid += 1;
-          open.ppnums.push(checked.recipient.ppnum);
-          if (open.ppnums.length === options.chunkSize) {
-            chunks.push(chunkOf(base, open.after, open.ppnums));
-            open = { after: checked.recipient.ppnum, ppnums: [] };
-          }
+          let group = groups.get(zone);
+          if (!group) groups.set(zone, (group = { open: { ppnums: [] }, chunks: [] }));
+          group.open.ppnums.push(checked.recipient.ppnum);
+          if (group.open.ppnums.length === options.chunkSize) closeChunk(zone, group);
         }
-        after = row.ppnum!;
       }
       heartbeat({ rows: account.totals.valid + account.totals.invalidCount });
       if (page.length < PAGE_ROWS) break;
     }
-    if (open.ppnums.length > 0) chunks.push(chunkOf(base, open.after, open.ppnums));
-    return account.plan(chunks);
+    for (const [zone, group] of groups) if (group.open.ppnums.length > 0) closeChunk(zone, group);
+    const chunks = [...groups].sort(([a], [b]) => compareZones(a, b)).flatMap(([, group]) => group.chunks);
+    return account.plan(chunks, zones ? chunks.map((chunk) => chunk.count) : undefined);
   });
+}
+
+/** One zone's chunks while planning: the open one (its ppnums so far, after the last closed chunk's) and those closed. */
+interface ZoneGroup {
+  open: { after?: string; ppnums: string[] };
+  chunks: PostgresChunkSource[];
+}
+
+/**
+ * A row's zone: its cell as SQL trimmed it (`zone`), or the empty cell's zone; undefined when it
+ * is no IANA name. A name JavaScript would trim further counts as none: reads compare SQL's trim.
+ */
+function zoneOf(cell: string | null, zones: TimeZoneGrouping): string | undefined {
+  const zone = recipientTimeZone(cell ?? undefined, zones);
+  return cell === null || zone === cell ? zone : undefined;
 }
 
 async function* read(chunk: PostgresChunkSource): AsyncGenerator<RecipientInput> {
   const sql = new RecipientSql(chunk);
-  const rows = await withDatabase(sql.describe, async (db) => (await db.query<Record<string, string | null>>(sql.range(chunk.after !== undefined), chunk.after === undefined ? [chunk.last] : [chunk.after, chunk.last])).rows);
+  const bounds = chunk.after === undefined ? [chunk.last] : [chunk.after, chunk.last];
+  const zone = chunk.timeZone !== undefined && chunk.emptyZone !== undefined ? [chunk.timeZone, chunk.emptyZone] : [];
+  const rows = await withDatabase(sql.describe, async (db) => (await db.query<Record<string, string | null>>(sql.range(chunk.after !== undefined, zone.length > 0), [...bounds, ...zone])).rows);
   const recipients: RecipientInput[] = [];
   for (const row of rows) {
     const checked = checkRow(row, chunk);
@@ -91,7 +127,7 @@ async function* read(chunk: PostgresChunkSource): AsyncGenerator<RecipientInput>
   const ppnums = recipients.map((r) => r.ppnum);
   if (ppnums.length !== chunk.count || digestOf(ppnums) !== chunk.digest) {
     // Failure texts reach worker logs: the range's ppnums only by their last digits.
-    const range = `ppnum ${chunk.after === undefined ? '≤' : `> ${redactPpnum(chunk.after)} and ≤`} ${redactPpnum(chunk.last)}`;
+    const range = `ppnum ${chunk.after === undefined ? '≤' : `> ${redactPpnum(chunk.after)} and ≤`} ${redactPpnum(chunk.last)}${chunk.timeZone === undefined ? '' : ` in ${chunk.timeZone}`}`;
     throw sourceChanged(sql.describe, `the valid rows with ${range} are not the planned ones: ${ppnums.length} now, ${chunk.count} planned`, "restore those rows, or start a new campaign");
   }
   yield* recipients;
@@ -122,7 +158,7 @@ function checkRow(row: Record<string, string | null>, source: Pick<PostgresChunk
   return { ok: true, recipient: { ppnum, vars } };
 }
 
-function chunkOf(base: Omit<PostgresChunkSource, 'kind' | 'after' | 'last' | 'count' | 'digest'>, after: string | undefined, ppnums: string[]): PostgresChunkSource {
+function chunkOf(base: Omit<PostgresChunkSource, 'kind' | 'after' | 'last' | 'count' | 'digest' | 'timeZone'>, after: string | undefined, ppnums: string[]): PostgresChunkSource {
   return { kind: 'postgres', ...base, ...(after === undefined ? {} : { after }), last: ppnums[ppnums.length - 1]!, count: ppnums.length, digest: digestOf(ppnums) };
 }
 
@@ -141,10 +177,13 @@ class RecipientSql {
   private readonly key: string;
   private readonly selected: string;
   private readonly order: string;
+  /** The zone column's cell trimmed, NULL when empty; absent without zones. */
+  private readonly zone?: string;
 
-  constructor(source: Pick<PostgresChunkSource, 'relation' | 'ppnumColumn' | 'columns'>) {
-    const { relation, ppnumColumn, columns } = source;
+  constructor(source: Pick<PostgresChunkSource, 'relation' | 'ppnumColumn' | 'columns' | 'timeZoneColumn'>) {
+    const { relation, ppnumColumn, columns, timeZoneColumn } = source;
     if (!SQL_IDENTIFIER.test(ppnumColumn)) throw invalidName(`ppnum column "${ppnumColumn}"`);
+    if (timeZoneColumn !== undefined && !SQL_IDENTIFIER.test(timeZoneColumn)) throw invalidName(`time zone column "${timeZoneColumn}"`);
     for (const column of columns) if (!SQL_IDENTIFIER.test(column)) throw invalidName(`column "${column}"`);
     if ('table' in relation) {
       if (!SQL_TABLE_NAME.test(relation.table)) throw invalidName(`table "${relation.table}"`);
@@ -156,8 +195,10 @@ class RecipientSql {
       this.from = `(${namedQuery(relation.query)}) AS recipients`;
     }
     this.key = quote(ppnumColumn);
-    this.selected = [`${this.key}::text AS ppnum`, ...columns.map((c) => `${quote(c)}::text AS ${quote(`v_${c}`)}`)].join(', ');
-    this.order = [this.key, ...columns.map((c) => `${quote(c)}::text`)].join(', ');
+    if (timeZoneColumn !== undefined) this.zone = `NULLIF(btrim(${quote(timeZoneColumn)}::text, E' \\t\\n\\r\\f\\v'), '')`;
+    this.selected = [`${this.key}::text AS ppnum`, ...columns.map((c) => `${quote(c)}::text AS ${quote(`v_${c}`)}`), ...(this.zone ? [`${this.zone} AS zone`] : [])].join(', ');
+    // The zone last: of a repeated ppnum's rows that differ only in their zone, the same one every time.
+    this.order = [this.key, ...columns.map((c) => `${quote(c)}::text`), ...(this.zone ? [this.zone] : [])].join(', ');
   }
 
   probe = () => `SELECT ${this.selected} FROM ${this.from} LIMIT 0`;
@@ -166,9 +207,18 @@ class RecipientSql {
   /** One page after the key $1 (or from the start), one row per ppnum. */
   page = (afterKey: boolean, rows: number) =>
     `SELECT DISTINCT ON (${this.key}) ${this.selected} FROM ${this.from} WHERE ${afterKey ? `${this.key} > $1` : `${this.key} IS NOT NULL`} ORDER BY ${this.order} LIMIT ${rows}`;
-  /** The rows of one chunk: after < key <= last. */
-  range = (afterKey: boolean) =>
-    `SELECT DISTINCT ON (${this.key}) ${this.selected} FROM ${this.from} WHERE ${afterKey ? `${this.key} > $1 AND ${this.key} <= $2` : `${this.key} <= $1`} ORDER BY ${this.order}`;
+  /**
+   * The rows of one chunk: after < key <= last; with `inZone`, those whose zone (NULL: the next
+   * parameter after the bounds) is the parameter after that. The repeated ppnum's row is chosen
+   * before the zone filter, as in the plan, so a ppnum is in one zone only.
+   */
+  range = (afterKey: boolean, inZone = false) => {
+    const bounds = afterKey ? `${this.key} > $1 AND ${this.key} <= $2` : `${this.key} <= $1`;
+    if (!inZone) return `SELECT DISTINCT ON (${this.key}) ${this.selected} FROM ${this.from} WHERE ${bounds} ORDER BY ${this.order}`;
+    const zone = afterKey ? 3 : 2;
+    const rows = `SELECT DISTINCT ON (${this.key}) ${this.selected}, ${this.key} AS sort_key FROM ${this.from} WHERE ${bounds} ORDER BY ${this.order}`;
+    return `SELECT * FROM (${rows}) AS chunk WHERE COALESCE(chunk.zone, $${zone + 1}) = $${zone} ORDER BY chunk.sort_key`;
+  };
 }
 
 function quote(identifier: string): string {

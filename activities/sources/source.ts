@@ -18,7 +18,7 @@ export interface PlanOptions {
   chunkSize: number;
   /** At most this many issues are returned (counts are always complete). */
   maxIssues: number;
-  /** Group the recipients into chunks by their own time zone (files and URLs; absent: one group). */
+  /** Group the recipients into chunks by their own time zone (files, URLs and PostgreSQL; absent: one group). */
   timeZones?: TimeZoneGrouping;
 }
 

@@ -35,8 +35,12 @@ export function recipientTimeZone(cell: string | undefined, grouping: TimeZoneGr
 
 /** The problem with a row's zone cell, naming the column (never the value: issues do not quote rows). */
 export function timeZoneProblem(vars: Readonly<Record<string, string>>, grouping: TimeZoneGrouping): { field: string; message: string } | undefined {
-  if (recipientTimeZone(vars[grouping.column], grouping) !== undefined) return undefined;
-  return { field: `vars.${grouping.column}`, message: `the time zone in "${grouping.column}" is not an IANA name like "Asia/Seoul" or "America/New_York" (leave it empty for sendWindow.timeZone)` };
+  return recipientTimeZone(vars[grouping.column], grouping) === undefined ? unknownTimeZone(grouping.column) : undefined;
+}
+
+/** The issue of a row whose zone cell is no IANA name. */
+export function unknownTimeZone(column: string): { field: string; message: string } {
+  return { field: `vars.${column}`, message: `the time zone in "${column}" is not an IANA name like "Asia/Seoul" or "America/New_York" (leave it empty for sendWindow.timeZone)` };
 }
 
 /** An inline list travels in the chunk's input. */
@@ -97,8 +101,10 @@ export type PostgresRelation = { table: string } | { query: string };
  * A key range of a PostgreSQL table or named query: the rows with after < ppnum <= last, in
  * ppnum order (ppnums are the key: the plan holds two of them and no recipient's data). `count`
  * and `digest` (of the chunk's ppnums) let a read refuse a table whose rows in the range changed.
+ * With a zone (`timeZone`), the range is of that zone's rows: a read keeps only the rows whose
+ * `timeZoneColumn` (trimmed; `emptyZone` when NULL or empty) is `timeZone`.
  */
-export interface PostgresChunkSource {
+export interface PostgresChunkSource extends ZonedChunk {
   kind: 'postgres';
   relation: PostgresRelation;
   ppnumColumn: string;
@@ -113,6 +119,8 @@ export interface PostgresChunkSource {
   last: string;
   count: number;
   digest: string;
+  timeZoneColumn?: string;
+  emptyZone?: string;
 }
 
 export type ChunkSource = InlineChunkSource | FileChunkSource | UrlChunkSource | PostgresChunkSource | FollowUpChunkSource;
@@ -169,5 +177,5 @@ export function compareZones(a: string, b: string): number {
 
 /** The zone of a chunk's recipients, or undefined: the campaign's sendWindow.timeZone. */
 export function chunkTimeZone(source: ChunkSource): string | undefined {
-  return source.kind === 'file' || source.kind === 'url' || source.kind === 'inline' ? source.timeZone : undefined;
+  return source.kind === 'followUp' ? undefined : source.timeZone;
 }

@@ -24,14 +24,14 @@ export type RecipientSourceSpec =
   | { inline: RecipientInput[]; timeZoneColumn?: string }
   | { file: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding; timeZoneColumn?: string }
   | { url: string; format?: RecipientFileFormat; encoding?: RecipientFileEncoding; timeZoneColumn?: string }
-  | { postgres: PostgresSourceSpec }
+  | { postgres: PostgresSourceSpec; timeZoneColumn?: string }
   | FollowUpSourceSpec;
 
 /** Sources whose rows a worker reads itself (a planRecipients input): a file, a URL, a PostgreSQL relation. */
 export type ReadSourceSpec = Exclude<RecipientSourceSpec, { inline: RecipientInput[] } | FollowUpSourceSpec>;
 
 /** Sources whose recipients can carry their own time zone (recipients.timeZoneColumn). */
-export const ZONED_SOURCE_KINDS = ['inline', 'file', 'url'] as const;
+export const ZONED_SOURCE_KINDS = ['inline', 'file', 'url', 'postgres'] as const;
 
 /**
  * Inline lists travel in workflow inputs (2 MB per payload): beyond this, use a source the worker
@@ -47,7 +47,7 @@ const SOURCE_FIELDS: Record<(typeof SOURCE_KINDS)[number], string[]> = {
   inline: ['inline', 'timeZoneColumn'],
   file: ['file', 'format', 'encoding', 'timeZoneColumn'],
   url: ['url', 'format', 'encoding', 'timeZoneColumn'],
-  postgres: ['postgres'],
+  postgres: ['postgres', 'timeZoneColumn'],
   retryOf: ['retryOf', 'outcome'],
 };
 const INLINE_ENTRY_FIELDS = ['ppnum', 'vars'];
@@ -75,14 +75,14 @@ export function checkRecipientSource(recipients: unknown, issue: Report, { stric
   if (!kind) return issue('recipients', `recipients must be ${SOURCE_SHAPES}`);
   const zoned = (ZONED_SOURCE_KINDS as readonly string[]).includes(kind);
   if (!zoned && 'timeZoneColumn' in recipients) {
-    const which = kind === 'postgres' ? 'a PostgreSQL source' : 'a follow-up (retryOf)';
-    issue('recipients.timeZoneColumn', `per-recipient time zones are read from files, URLs and inline lists, not from ${which}: run one campaign per zone with its own sendWindow`);
+    issue('recipients.timeZoneColumn', 'per-recipient time zones are read from files, URLs, inline lists and PostgreSQL, not from a follow-up (retryOf)');
   }
   unknownFields(recipients, [...SOURCE_FIELDS[kind], ...(zoned ? [] : ['timeZoneColumn'])], 'recipients', issue);
   if (zoned && recipients.timeZoneColumn !== undefined) {
     const column = recipients.timeZoneColumn;
     if (typeof column !== 'string' || column.trim() === '' || column !== column.trim()) issue('recipients.timeZoneColumn', 'timeZoneColumn must be the name of the column holding each recipient\'s IANA time zone, like "tz"');
     else if (column === 'ppnum') issue('recipients.timeZoneColumn', 'timeZoneColumn must name a column other than ppnum');
+    else if (kind === 'postgres' && !SQL_IDENTIFIER.test(column)) issue('recipients.timeZoneColumn', 'a PostgreSQL column name is letters, digits and underscores, not starting with a digit');
   }
 
   if (kind === 'inline') {

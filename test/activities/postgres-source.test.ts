@@ -2,7 +2,8 @@
 // keyset-planned by ppnum into key ranges that hold no recipient data, read back exactly; rows
 // without a valid ppnum or a needed variable counted and skipped the same way at every read;
 // repeated ppnums sent once; a named query from the worker's configuration; a table whose rows
-// changed refused at the chunk read; names that are not plain identifiers never reach SQL.
+// changed refused at the chunk read; names that are not plain identifiers never reach SQL;
+// recipients grouped by a time zone column into key ranges per zone (recipients.timeZoneColumn).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRecipients, readChunkPpnums, readChunkRecipients } from '../../activities/recipients';
 import type { RecipientPlan } from '../../activities/recipients';
 import { closeRecipientDatabase } from '../../activities/sources/postgres';
+import { validateSpec } from '../../src/cli/validate';
 import { startScratchPostgres, type ScratchPostgres } from '../../dev/scratch-postgres';
 
 const dir = mkdtempSync(join(tmpdir(), 'pg-source-'));
@@ -119,11 +121,83 @@ describe('a PostgreSQL table as the audience', () => {
     await expect(readChunkPpnums(plan.chunks[1]!)).rejects.toMatchObject({ type: 'RecipientSourceChanged', nonRetryable: true, message: expect.stringContaining('PostgreSQL table changing') });
   });
 
+  it('groups recipients by their time zone column into key ranges per zone, the same every time, and reads each valid one back exactly once', async () => {
+    postgres.psql('audience', `CREATE TABLE zoned (ppnum text, first_name text, tz text);
+      INSERT INTO zoned VALUES
+        ('12300000109', 'Ivy', 'Europe/Berlin'),
+        ('12300000101', 'Ann', 'Europe/Berlin'),
+        ('12300000102', 'Bo', 'Europe/Berlin'),
+        ('12300000102', 'Bo', 'Asia/Seoul'),
+        ('12300000103', 'Cy', NULL),
+        ('12300000104', 'Di', '  America/New_York '),
+        ('12300000105', 'Ed', ''),
+        ('12300000106', 'Flo', 'Mars/Olympus'),
+        ('12300000107', 'Gus', 'Europe/Berlin'),
+        ('12300000108', 'Hal', 'America/New_York'),
+        ('12300000110', 'Jo', '   ');`);
+    const timeZones = { column: 'tz', fallback: 'Asia/Seoul' };
+    const zonedOptions = { ...options, timeZones, postgres: { table: 'zoned' } };
+    const plan = await planRecipients(zonedOptions);
+    expect(plan).toMatchObject({ total: 11, valid: 9, invalidCount: 1, duplicateCount: 1, sizes: [2, 2, 2, 2, 1] });
+    expect(plan.issues.map((issue) => [issue.ppnum, issue.field])).toEqual([
+      ['12300000102', 'ppnum'],
+      ['12300000106', 'vars.tz'],
+    ]);
+    expect(plan.issues[1]!.message).toContain('is not an IANA name');
+    expect(JSON.stringify(plan)).not.toMatch(/Mars|Ann|Ivy/); // issues never quote a cell; chunks hold keys and zones
+    // Zones by name, then ppnum; NULL, empty and blank cells are in sendWindow.timeZone; a cell is trimmed.
+    const zone = { kind: 'postgres', timeZoneColumn: 'tz', emptyZone: 'Asia/Seoul' };
+    expect(plan.chunks).toEqual([
+      expect.objectContaining({ ...zone, timeZone: 'America/New_York', last: '12300000108', count: 2 }),
+      expect.objectContaining({ ...zone, timeZone: 'Asia/Seoul', last: '12300000103', count: 2 }),
+      expect.objectContaining({ ...zone, timeZone: 'Asia/Seoul', after: '12300000103', last: '12300000110', count: 2 }),
+      expect.objectContaining({ ...zone, timeZone: 'Europe/Berlin', last: '12300000107', count: 2 }),
+      expect.objectContaining({ ...zone, timeZone: 'Europe/Berlin', after: '12300000107', last: '12300000109', count: 1 }),
+    ]);
+    expect(plan.chunks[0]).not.toHaveProperty('after');
+    expect(await planRecipients(zonedOptions)).toEqual(plan); // a restart that plans again adopts the same chunks
+
+    const byChunk = await Promise.all(plan.chunks.map((chunk) => readChunkPpnums(chunk)));
+    expect(byChunk).toEqual([
+      ['12300000104', '12300000108'],
+      ['12300000102', '12300000103'], // …102's two rows: the one that sorts first (Asia/Seoul), in its zone only
+      ['12300000105', '12300000110'],
+      ['12300000101', '12300000107'],
+      ['12300000109'],
+    ]);
+    expect(await readChunkRecipients({ source: plan.chunks[0]! })).toEqual([
+      { ppnum: '12300000104', vars: { first_name: 'Di' } },
+      { ppnum: '12300000108', vars: { first_name: 'Hal' } },
+    ]);
+
+    // A row added to one zone's range is refused at that zone's read; another zone's chunk over the same keys still reads.
+    postgres.psql('audience', "INSERT INTO zoned VALUES ('123000001075', 'Late', 'Europe/Berlin')");
+    await expect(readChunkPpnums(plan.chunks[4]!)).rejects.toMatchObject({ type: 'RecipientSourceChanged', message: expect.stringContaining('in Europe/Berlin are not the planned ones: 2 now, 1 planned') });
+    await expect(readChunkPpnums(plan.chunks[2]!)).resolves.toEqual(['12300000105', '12300000110']);
+    await expect(planRecipients({ ...zonedOptions, timeZones: { column: 'zone', fallback: 'Asia/Seoul' } })).rejects.toMatchObject({ type: 'RecipientSourceUnreadable', message: expect.stringContaining('column "zone" does not exist') });
+  });
+
+  it('is checked by `campaign validate` through the same planning, naming an unknown zone by ppnum and column', async () => {
+    const report = await validateSpec({
+      campaignId: 'pg-zones',
+      template: { name: 't', components: [{ type: 'text', content: 'Hi {{first_name}}' }] },
+      recipients: { postgres: { table: 'zoned' }, timeZoneColumn: 'tz' },
+      sendWindow: { from: '09:00', until: '20:00', timeZone: 'Asia/Seoul' },
+    });
+    expect(report).toMatchObject({ ok: false, invalid: 1, duplicates: 1 });
+    expect(report.rowIssues).toEqual([
+      expect.objectContaining({ ppnum: '12300000102', field: 'ppnum' }),
+      { ppnum: '12300000106', field: 'vars.tz', message: expect.stringContaining('is not an IANA name') },
+    ]);
+  });
+
   it('keeps names that are not plain identifiers out of SQL, and names a missing table or column', async () => {
     const attempts = [{ table: 'customers; DROP TABLE customers' }, { table: 'customers', columns: ['first_name", (SELECT 1) AS "x'] }, { table: 'customers', ppnumColumn: 'ppnum OR 1=1' }];
     for (const postgresSpec of attempts) {
       await expect(planRecipients({ ...options, postgres: postgresSpec })).rejects.toMatchObject({ type: 'InvalidPlanInput', nonRetryable: true });
     }
+    const zoneColumn = { column: 'tz") OR true; --', fallback: 'Asia/Seoul' };
+    await expect(planRecipients({ ...options, timeZones: zoneColumn, postgres: { table: 'customers' } })).rejects.toMatchObject({ type: 'InvalidPlanInput', message: expect.stringContaining('time zone column') });
     expect(postgres.psql('audience', 'SELECT count(*) FROM customers').trim()).toBe('9');
     await expect(planRecipients({ ...options, postgres: { table: 'nope' } })).rejects.toMatchObject({ type: 'RecipientSourceUnreadable', message: expect.stringContaining('relation "nope" does not exist') });
     await expect(planRecipients({ ...options, postgres: { table: 'customers', columns: ['first_name', 'email'] } })).rejects.toMatchObject({ type: 'RecipientSourceUnreadable', message: expect.stringContaining('column "email" does not exist') });

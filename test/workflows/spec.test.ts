@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { campaignSettings, checkInlineRecipients, parseCampaignSpec, parseDuration, requiredColumnsFor, requiredVarsFor } from '../../src/campaign/spec';
+import { campaignSettings, checkInlineRecipients, parseCampaignSpec, parseDuration, requiredColumnsFor, requiredVarsFor, timeZoneGrouping } from '../../src/campaign/spec';
 import { fingerprintDifferences, specFingerprint } from '../../src/campaign/fingerprint';
-import { chunkInline } from '../../src/campaign/chunk-source';
+import { chunkInline, chunkTimeZone } from '../../src/campaign/chunk-source';
+import type { PostgresChunkSource } from '../../src/campaign/chunk-source';
 import { describeRecipientSource } from '../../src/campaign/recipient-source';
 import { countRecipients, emptyCounts } from '../../src/campaign/outcomes';
 import { fromRanges, toRanges } from '../../src/campaign/ranges';
@@ -282,17 +283,27 @@ describe('per-recipient time zones (recipients.timeZoneColumn)', () => {
   const sendWindow = { from: '09:00', until: '20:00', timeZone: 'Asia/Seoul' };
   const paths = (input: unknown) => parseCampaignSpec(input).issues.map((i) => `${i.path}: ${i.message}`);
 
-  it('is taken for files, URLs and inline lists, with a sendWindow, and kept by the normalized spec', () => {
+  it('is taken for files, URLs, inline lists and PostgreSQL, with a sendWindow, and kept by the normalized spec', () => {
     expect(paths({ ...validSpec, sendWindow, recipients: { file: 'a.csv', timeZoneColumn: 'tz' } })).toEqual([]);
     expect(paths({ ...validSpec, sendWindow, recipients: { url: 'https://files.example/a.ndjson', timeZoneColumn: 'tz' } })).toEqual([]);
     expect(paths({ ...validSpec, sendWindow, recipients: { ...validSpec.recipients, timeZoneColumn: 'tz' } })).toEqual([]);
     expect(parseCampaignSpec({ ...validSpec, sendWindow, recipients: { file: 'a.csv', timeZoneColumn: 'tz' } }).spec!.recipients).toEqual({ file: 'a.csv', format: 'csv', timeZoneColumn: 'tz' });
+    const postgres = parseCampaignSpec({ ...validSpec, sendWindow, recipients: { postgres: { table: 'audience' }, timeZoneColumn: 'tz' } });
+    expect(postgres.issues).toEqual([]);
+    expect(postgres.spec!.recipients).toEqual({ postgres: { table: 'audience' }, timeZoneColumn: 'tz' });
+    expect(timeZoneGrouping(postgres.spec!)).toEqual({ column: 'tz', fallback: 'Asia/Seoul' });
+    // The campaign waits for a PostgreSQL chunk's own zone, as for a file's.
+    const keyRange: PostgresChunkSource = { kind: 'postgres', relation: { table: 'audience' }, ppnumColumn: 'ppnum', columns: [], requiredVars: [], last: '12300000009', count: 1, digest: 'd' };
+    expect(chunkTimeZone({ ...keyRange, timeZone: 'Europe/Berlin', timeZoneColumn: 'tz', emptyZone: 'Asia/Seoul' })).toBe('Europe/Berlin');
+    expect(chunkTimeZone(keyRange)).toBeUndefined();
   });
 
   it('names the field when a source cannot carry zones, when there is no sendWindow, or when the column is no name', () => {
-    expect(paths({ ...validSpec, sendWindow, recipients: { postgres: { table: 'audience' }, timeZoneColumn: 'tz' } })).toEqual([
-      'recipients.timeZoneColumn: per-recipient time zones are read from files, URLs and inline lists, not from a PostgreSQL source: run one campaign per zone with its own sendWindow',
+    expect(paths({ ...validSpec, recipients: { postgres: { table: 'audience' }, timeZoneColumn: 'tz' } })).toEqual([expect.stringMatching(/^recipients\.timeZoneColumn: a per-recipient time zone needs a sendWindow/)]);
+    expect(paths({ ...validSpec, sendWindow, recipients: { postgres: { table: 'audience' }, timeZoneColumn: 'tz"; DROP TABLE audience' } })).toEqual([
+      'recipients.timeZoneColumn: a PostgreSQL column name is letters, digits and underscores, not starting with a digit',
     ]);
+    expect(paths({ ...validSpec, sendWindow, recipients: { postgres: { table: 'audience', timeZoneColumn: 'tz' } } })).toEqual([expect.stringMatching(/^recipients\.postgres\.timeZoneColumn: unknown field/)]);
     expect(paths({ ...validSpec, sendWindow, recipients: { retryOf: 'spring', outcome: 'failed', timeZoneColumn: 'tz' } })[0]).toMatch(/^recipients\.timeZoneColumn: .*not from a follow-up \(retryOf\)/);
     expect(paths({ ...validSpec, recipients: { file: 'a.csv', timeZoneColumn: 'tz' } })).toEqual([
       'recipients.timeZoneColumn: a per-recipient time zone needs a sendWindow: { "from": "09:00", "until": "20:00", "timeZone": "<zone of recipients without one>" }',
