@@ -89,29 +89,19 @@ export interface Stack {
  */
 export async function startSandboxProcess(dir: string, name: string, flags: Record<string, string>): Promise<{ sandbox: ManagedProcess; grpcPort: number; httpPort: number; inspectToken: string }> {
   mkdirSync(dir, { recursive: true });
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const inspectToken = randomBytes(18).toString('base64url');
-  // A port free a moment ago can be taken before the sandbox binds it (any process's outgoing
-  // connection draws from the same range): the sandbox then exits saying so, and gets fresh ports.
-  for (let attempt = 1; ; attempt++) {
-    const grpcPort = await freePort();
-    let httpPort = await freePort();
-    while (httpPort === grpcPort) httpPort = await freePort();
-    const all = { db: join(dir, `${name}.sqlite`), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), 'inspect-token': inspectToken, ...flags };
-    const sandbox = new ManagedProcess({
-      name,
-      script: SANDBOX_SCRIPT,
-      args: Object.entries(all).flatMap(([flag, value]) => [`--${flag}`, value]),
-      env: process.env,
-      readyText: 'Point a client at it',
-      logFile: join(dir, `${name}.log`),
-    });
-    try {
-      await sandbox.start();
-      return { sandbox, grpcPort, httpPort, inspectToken };
-    } catch (err) {
-      if (attempt >= 3 || !/port \d+ is in use/.test(String(err))) throw err;
-    }
-  }
+  const all = { db: join(dir, `${name}.sqlite`), 'grpc-port': String(grpcPort), 'http-port': String(httpPort), 'inspect-token': inspectToken, ...flags };
+  const sandbox = new ManagedProcess({
+    name,
+    script: SANDBOX_SCRIPT,
+    args: Object.entries(all).flatMap(([flag, value]) => [`--${flag}`, value]),
+    env: process.env,
+    readyText: 'Point a client at it',
+    logFile: join(dir, `${name}.log`),
+  });
+  await sandbox.start();
+  return { sandbox, grpcPort, httpPort, inspectToken };
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
