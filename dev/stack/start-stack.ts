@@ -83,6 +83,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** `npm run sandbox` flags as `--flag=value`: a random token may start with "-", which as an argument of its own reads as a flag. */
+export function sandboxArgs(flags: Record<string, string>): string[] {
+  return Object.entries(flags).map(([flag, value]) => `--${flag}=${value}`);
+}
+
 /**
  * `npm run sandbox` as a managed process on fresh free ports, its SQLite file (`<name>.sqlite`) and
  * log (`<name>.log`) in `dir`. `flags` are the script's flags without dashes.
@@ -95,7 +100,7 @@ export async function startSandboxProcess(dir: string, name: string, flags: Reco
   const sandbox = new ManagedProcess({
     name,
     script: SANDBOX_SCRIPT,
-    args: Object.entries(all).flatMap(([flag, value]) => [`--${flag}`, value]),
+    args: sandboxArgs(all),
     env: process.env,
     readyText: 'Point a client at it',
     logFile: join(dir, `${name}.log`),

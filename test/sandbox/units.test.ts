@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { TemplateComponentType as T } from '../../src/api/gen/ppoppo/external/v1/external';
 import { sandboxOptionsFrom } from '../../dev/sandbox/cli-options';
+import { sandboxArgs } from '../../dev/stack/start-stack';
 import { nextMonthStart, RateMeter, TokenBucket } from '../../src/sandbox/limits';
 import { DEFAULT_DECISION_SPREAD, DEFAULT_MIX, parseDurationMs, toMix, runtimeConfig } from '../../src/sandbox/options';
 import { asksForConsent, decisionDelayMs, outcomeFor, TEST_NUMBERS, type Outcome } from '../../src/sandbox/outcomes';
@@ -115,6 +116,11 @@ describe('npm run sandbox flags', () => {
     const off = runtimeConfig(sandboxOptionsFrom(['--rate-limit-rps', 'off', '--monthly-quota', 'off'], {}));
     expect(off).toMatchObject({ rateLimit: null, monthlyQuota: null });
     expect(runtimeConfig(sandboxOptionsFrom([], { SANDBOX_MONTHLY_QUOTA: 'off' })).monthlyQuota).toBeNull();
+  });
+
+  it('take the flags a stack passes, even a random inspect token that starts with a dash', () => {
+    const options = sandboxOptionsFrom(sandboxArgs({ 'grpc-port': '4321', 'inspect-token': '-Xb9_token' }), {});
+    expect(options).toMatchObject({ grpcPort: 4321, inspectToken: '-Xb9_token' });
   });
 
   it('read a mix of five or six weights and a decision spread, naming the flag when one is wrong', () => {
