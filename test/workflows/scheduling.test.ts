@@ -183,7 +183,8 @@ describe('send window', () => {
 });
 
 describe('send windows in the recipients\' own time zones', () => {
-  it('sends an inline list\'s open zone at once and holds the other zone\'s chunk until its window opens; each chunk gets its zone\'s window', async () => {
+  // With one chunk in flight, the campaign waits with a full window (no timer) and must still wake for the opening.
+  it.each([4, 1])('sends an inline list\'s open zone at once and holds the other zone\'s chunk until its window opens; each chunk gets its zone\'s window (chunksInFlight %i)', async (chunksInFlight) => {
     const offset = offsetWhereItIs(12);
     const { timeZone, local } = fixedZone(offset);
     const east = fixedZone(offset + 1).timeZone;
@@ -191,7 +192,7 @@ describe('send windows in the recipients\' own time zones', () => {
     // The window opens in a few seconds in `timeZone`; one hour east the same local hours are open now.
     const sendWindow = { from: local(opensAt), until: local(opensAt + 2 * 3_600_000), timeZone: east };
     const list = recipients(4).map((recipient, i) => ({ ...recipient, vars: { ...recipient.vars, tz: i % 2 === 0 ? timeZone : '' } }));
-    const { spec, calls, sentAt } = campaign({}, list, { recipients: { inline: list, timeZoneColumn: 'tz' }, sendWindow, limits: { chunkSize: 1 } });
+    const { spec, calls, sentAt } = campaign({}, list, { recipients: { inline: list, timeZoneColumn: 'tz' }, sendWindow, limits: { chunkSize: 1, chunksInFlight } });
     const handle = await start(spec);
     const waiting = await pollUntil('the open zone sent', () => handle.query(progressQuery), (p) => p.chunksSent === 2);
     expect(Date.now(), `sent at ${sentAt.map((at) => at - opensAt).join(', ')} ms from the opening`).toBeLessThan(opensAt);

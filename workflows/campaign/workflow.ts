@@ -73,6 +73,8 @@ const PATCHES = {
   adoptExistingChunks: 'adopt-existing-chunks',
   /** Stricter spec checks, recipients before the template, the spec fingerprint memo, failing when nobody was reached. */
   operatorFaults: 'operator-faults',
+  /** A wait that set no timer (the window was full) looks again once a pace or send window is all that holds the next chunk. */
+  rearmPacing: 'rearm-pacing',
 } as const;
 
 /** Our own cap besides the server's continue-as-new suggestion. */
@@ -242,8 +244,18 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       await continueAsNew<typeof campaignWorkflow>(running, state.carry());
     }
     // A timer only for a deadline, throttle or send window (recorded histories have none); a throttle update wakes it too.
+    // Waiting with a full window sets no pace timer: when chunks leave it and only the pace or a
+    // closed send window holds the next one, wake to set that earlier timer (else nothing would
+    // wake the loop before the deadline, or ever).
     const pacing = state.pacingRevision;
-    await condition(() => windowOpen() || state.allDone() || shouldContinueAsNew() || state.pacingRevision !== pacing, nextWake(settings, state, settings.chunksInFlight, MAX_CHILDREN_PER_RUN));
+    const wake = () => nextWake(settings, state, settings.chunksInFlight, MAX_CHILDREN_PER_RUN);
+    const timeout = wake();
+    const armedAt = timeout === undefined ? Infinity : Date.now() + timeout;
+    const rearm = () => {
+      const next = wake();
+      return next !== undefined && Date.now() + next < armedAt && patched(PATCHES.rearmPacing);
+    };
+    await condition(() => windowOpen() || state.allDone() || shouldContinueAsNew() || state.pacingRevision !== pacing || rearm(), timeout);
   }
 
   const pollIds = state.pollSendRequestIds();
