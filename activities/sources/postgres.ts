@@ -17,7 +17,7 @@ import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import type { RecipientInput } from '../../src/api/types';
 import { checkVars, isValidPpnum, missingVars, recipientSizeIssue, redactPpnum } from '../../src/api/validation';
-import { compareZones, recipientTimeZone, unknownTimeZone } from '../../src/campaign/chunk-source';
+import { inZoneOrder, recipientTimeZone, unknownTimeZone } from '../../src/campaign/chunk-source';
 import type { PostgresChunkSource, PostgresRelation, TimeZoneGrouping } from '../../src/campaign/chunk-source';
 import { DEFAULT_PPNUM_COLUMN, QUERY_NAME, SQL_IDENTIFIER, SQL_TABLE_NAME } from '../../src/campaign/recipient-source';
 import type { PostgresSourceSpec } from '../../src/campaign/recipient-source';
@@ -94,7 +94,7 @@ async function plan(spec: PostgresSourceSpecInput, options: PlanOptions): Promis
       if (page.length < PAGE_ROWS) break;
     }
     for (const [zone, group] of groups) if (group.open.ppnums.length > 0) closeChunk(zone, group);
-    const chunks = [...groups].sort(([a], [b]) => compareZones(a, b)).flatMap(([, group]) => group.chunks);
+    const chunks = inZoneOrder(groups).flatMap(([, group]) => group.chunks);
     return account.plan(chunks, zones ? chunks.map((chunk) => chunk.count) : undefined);
   });
 }

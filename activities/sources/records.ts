@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../../src/api/types';
 import { recipientSizeIssue } from '../../src/api/validation';
 import type { ValidationIssue } from '../../src/api/validation';
-import { compareZones, recipientTimeZone, timeZoneProblem } from '../../src/campaign/chunk-source';
+import { inZoneOrder, recipientTimeZone, timeZoneProblem } from '../../src/campaign/chunk-source';
 import type { ChunkSource, RecipientFileEncoding, RecipientFileFormat, RecordRange, TimeZoneGrouping, ZonedChunk } from '../../src/campaign/chunk-source';
 import { heartbeat } from '../heartbeat';
 import { NOT_UTF8_MESSAGE, parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecordStream } from '../recipient-file';
@@ -135,7 +135,7 @@ export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes
     if (group.open.count === options.chunkSize) closeChunk(zone, group);
   }
   for (const [zone, group] of groups) closeChunk(zone, group);
-  const ordered = [...groups].sort(([a], [b]) => compareZones(a, b)).map(([, group]) => group);
+  const ordered = inZoneOrder(groups).map(([, group]) => group);
   const chunks = ordered.flatMap((group) => group.chunks);
   const skipped = chunks.reduce((sum, chunk) => sum + chunk.skipLines.length, 0);
   if (skipped > MAX_SKIPPED_LINES_IN_CHUNKS) {

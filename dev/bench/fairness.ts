@@ -12,7 +12,7 @@ import { CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
 import { CAMPAIGN_ID_KEY } from '../../src/temporal/names';
 import type { SendRequestEntry } from '../sandbox/inspector';
 import { withTimeout } from '../script-helpers';
-import { startStack } from '../stack/start-stack';
+import { startStack, type Stack } from '../stack/start-stack';
 import { sharingText } from '../../src/cli/format';
 import { percentiles, type Percentiles } from './measure';
 import { BENCH_TEMPLATE, writeRecipientsFile } from './orchestrator';
@@ -110,8 +110,6 @@ export async function runFairness(options: FairnessOptions): Promise<FairnessRun
     await stack.stop();
   }
 }
-
-type Stack = Awaited<ReturnType<typeof startStack>>;
 
 async function runPair(stack: Stack, options: FairnessOptions, index: number, weights: [number, number], roundTrips: number[]): Promise<FairnessPair> {
   const { say } = options;

@@ -167,12 +167,15 @@ function groupByZone(recipients: readonly RecipientInput[], zones: TimeZoneGroup
     group.push(recipient);
     groups.set(zone, group);
   }
-  return [...groups].sort(([a], [b]) => compareZones(a, b));
+  return inZoneOrder(groups);
 }
 
-/** The plan's order of zones: by name, code unit by code unit (the same on every machine, unlike localeCompare). */
-export function compareZones(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/**
+ * A plan's groups by zone in the plan's order of zones: by name, code unit by code unit (the same
+ * on every machine, unlike localeCompare), so planning again gives the same chunks.
+ */
+export function inZoneOrder<Group>(groups: ReadonlyMap<string, Group>): [string, Group][] {
+  return [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The zone of a chunk's recipients, or undefined: the campaign's sendWindow.timeZone. */

@@ -3,39 +3,30 @@
 // worker killed and started again with a wrong PAS_PCS_CLIENT_SECRET, the campaign resumed. It must
 // park with the reason and fail nobody; once the worker runs with the right secret again, it
 // carries on by itself and completes with exact outcomes, nobody messaged twice.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { countRecipients } from '../../src/campaign/outcomes';
 import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
 import { ManagedProcess } from '../../dev/stack/managed-process';
-import { startStack, type Stack } from '../../dev/stack/start-stack';
 import { ledgerOutcome } from '../../dev/chaos/checks';
+import { useDeliveringStack } from '../support/process-stack';
 import { pollUntil } from '../support/temporal';
 
-const dir = mkdtempSync(join(tmpdir(), 'ppoppo-bad-credentials-'));
-let stack: Stack;
-
-beforeAll(async () => {
-  // Every derived ppnum is delivered: any 'failed' would be ours.
-  stack = await startStack({ dir, sandboxFlags: { 'outcome-mix': '100/0/0/0/0', 'delivery-delay': '50ms' }, env: { RECONCILE_SETTLE_MS: '1000', LISTENER_MAX_RUN_MS: '5000' } });
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+// Every derived ppnum is delivered: any 'failed' would be ours.
+const processes = useDeliveringStack('bad-credentials');
+const { dir } = processes;
 
 /** The same worker process (script, heap cap) with other environment and its own log. */
 function workerWith(name: string, env: NodeJS.ProcessEnv): ManagedProcess {
-  const spec = stack.workers[0]!.spec;
+  const spec = processes.stack.workers[0]!.spec;
   return new ManagedProcess({ ...spec, name, env, logFile: join(dir, `${name}.log`) });
 }
 
 describe('a worker restarted with a wrong client secret', () => {
   it('parks the campaign with the reason and fails nobody; with the right secret it completes, nobody messaged twice', async () => {
+    const { stack } = processes;
     const ppnums = Array.from({ length: 30 }, (_, i) => String(45810000000 + i));
     const file = join(dir, 'recipients.csv');
     writeFileSync(file, `ppnum,name\n${ppnums.map((p, i) => `${p},P${i}`).join('\n')}\n`);

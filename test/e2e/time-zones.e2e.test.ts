@@ -3,32 +3,22 @@
 // the other. The open zone's recipients go at once; the other zone's chunks wait in the campaign
 // while its worker is killed (SIGKILL) and started again, and go only once their window opens.
 // Checked against the sandbox's ledger: every recipient accepted once, nobody before their window.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countRecipients } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { timingText } from '../../src/campaign/timing';
-import { startStack, type Stack } from '../../dev/stack/start-stack';
+import { useDeliveringStack } from '../support/process-stack';
 import { pollUntil } from '../support/temporal';
 import { fixedZone, offsetWhereItIs } from '../support/time-zones';
 
-const dir = mkdtempSync(join(tmpdir(), 'ppoppo-time-zones-'));
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ dir, sandboxFlags: { 'outcome-mix': '100/0/0/0/0', 'delivery-delay': '50ms' }, env: { RECONCILE_SETTLE_MS: '1000', LISTENER_MAX_RUN_MS: '5000' } });
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const processes = useDeliveringStack('time-zones');
 
 describe('recipients in two time zones', () => {
   it('sends the open zone at once and the closed zone only once its window opens, across a worker kill while it waits; nobody twice or early', async () => {
+    const { stack, dir } = processes;
     // 10:xx where the window is about to open, 11:xx one zone east, where the same local hours are open now.
     const offset = offsetWhereItIs(10);
     const later = fixedZone(offset);
