@@ -29,6 +29,7 @@ import { makeClientConfig } from '../src/api/config';
 import { usageLine } from '../src/campaign/budget';
 import { consentLine } from '../src/campaign/consent';
 import type { CampaignSpec } from '../src/campaign/spec';
+import { countRecipients } from '../src/campaign/outcomes';
 import type { OutcomeCounts } from '../src/campaign/outcomes';
 import { scaledListenerTiming } from '../activities/held-events';
 import { runListener } from '../src/listener';
@@ -246,14 +247,15 @@ async function main(): Promise<number> {
   say(`\nCampaign ${campaignId}: ${flags.recipients} recipients from ${file}\n  Web UI: ${uiLink}`);
   say(`  A first campaign: every recipient is new to the app, so each is asked for consent first. Decisions come in over
   the consent window, scaled from 24 h to ${DEMO_WINDOW_MS / 1000} s (the listener's intervals scaled with it); the denied and
-  the expired get the fallback. Two API faults are provoked on purpose: one send refused, one answer lost.\n`);
+  the expired get the fallback. Two API faults are provoked on purpose: one send refused, one answer lost.
+  A chunk's outcomes count once its consent window ends; until then the consent figures show the decisions.\n`);
 
   const started = Date.now();
   const ticker = setInterval(() => {
     handle.query(progressQuery).then((p: CampaignProgress) => {
-      const done = Object.values({ ...p.counts, fallbackSent: 0, fallbackFailed: 0 }).reduce((a, b) => a + b, 0);
+      const done = countRecipients(p.counts);
       const consent = p.consent ? consentLine(p.consent) : '';
-      const line = `${done}/${p.total} ${p.status} · ${countsLine(p.counts)}${consent ? ` · consent: ${consent}` : ''}`;
+      const line = `${done}/${p.total} final, ${p.status} · ${countsLine(p.counts)}${consent ? ` · consent: ${consent}` : ''}`;
       if (!flags.json && process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${bar(done, p.total)} ${line} · ${((Date.now() - started) / 1000).toFixed(0)}s`);
       else say(line);
     }, () => undefined);
