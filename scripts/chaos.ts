@@ -31,7 +31,7 @@ import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseO
 import { scaledListenerTiming } from '../activities/held-events';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
-import { campaignWorkflowId } from '../src/contracts/campaign';
+import { CAMPAIGN_RUN_MAX_EVENTS, campaignWorkflowId } from '../src/contracts/campaign';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
@@ -274,6 +274,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         const asked = result.consent?.asked ?? 0;
         checks.push({ name: 'every recipient was asked for consent first', ok: asked === flags.recipients, detail: `${asked} of ${flags.recipients} asked` });
       }
+      checks.push(await checkRunLengths(stack.client, campaignWorkflowId(campaignId)));
       const sentAt = acceptanceTimes(await stack.inspector.sendRequests());
       const sendGaps = measureSendGaps(faults, sentAt);
       const unfaultedPauseMs = longestPauseOutside(sentAt, faults.map((fault) => fault.injectedAt));
@@ -299,9 +300,9 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       dir,
     };
   } finally {
-    // A failed run keeps its directory (logs, databases, payload key) and the campaign's history,
+    // A failed run (or --keep) keeps its directory (logs, databases, payload key) and the campaign's histories,
     // so a nondeterminism or a wrong count can be replayed and examined afterwards.
-    if (failed && stack) await saveHistory(stack.client, campaignWorkflowId(`chaos-${flags.seed}`), join(dir, 'campaign-history.json')).catch(() => undefined);
+    if ((failed || flags.keep) && stack) await saveHistories(stack.client, campaignWorkflowId(`chaos-${flags.seed}`), dir).catch(() => undefined);
     await stack?.stop();
     await served?.stop();
     await receiver.close();
@@ -311,9 +312,28 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
 }
 
 /** The workflow's history as JSON (payloads as stored: encrypted with the run's key, kept beside it). */
-async function saveHistory(client: Client, workflowId: string, file: string): Promise<void> {
-  const history = await withTimeout(client.workflow.getHandle(workflowId).fetchHistory(), 30_000, 'fetching the history hung');
-  writeFileSync(file, historyToJSON(history));
+/**
+ * Every run of the campaign continued as new near CAMPAIGN_RUN_MAX_EVENTS (the cap is checked at each
+ * workflow task, so a run ends a few events past it): short runs are what keep the replay after a
+ * worker kill, and so the send gap, near a second.
+ */
+async function checkRunLengths(client: Client, workflowId: string): Promise<Check> {
+  const lengths: number[] = [(await client.workflow.getHandle(workflowId).describe()).historyLength];
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'ContinuedAsNew'` })) {
+    lengths.push((await client.workflow.getHandle(workflowId, run.runId).describe()).historyLength);
+  }
+  const limit = CAMPAIGN_RUN_MAX_EVENTS + 200;
+  return { name: `every campaign run ended near ${CAMPAIGN_RUN_MAX_EVENTS.toLocaleString('en-US')} events`, ok: Math.max(...lengths) <= limit, detail: `${lengths.length} run${lengths.length === 1 ? '' : 's'}, longest ${Math.max(...lengths)} events` };
+}
+
+/** The campaign's current run as campaign-history.json, earlier runs (before continue-as-new) as campaign-history-<runId>.json. */
+async function saveHistories(client: Client, workflowId: string, dir: string): Promise<void> {
+  const latest = await withTimeout(client.workflow.getHandle(workflowId).fetchHistory(), 30_000, 'fetching the history hung');
+  writeFileSync(join(dir, 'campaign-history.json'), historyToJSON(latest));
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'ContinuedAsNew'` })) {
+    const history = await withTimeout(client.workflow.getHandle(workflowId, run.runId).fetchHistory(), 30_000, 'fetching the history hung');
+    writeFileSync(join(dir, `campaign-history-${run.runId}.json`), historyToJSON(history));
+  }
 }
 
 /** Sets each fault's send gap and returns the worst per kind. */

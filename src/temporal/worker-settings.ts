@@ -9,10 +9,10 @@ export type WorkerSettings = Required<Pick<WorkerOptions, 'maxCachedWorkflows' |
 /**
  * Temporal's default sticky timeout is 10 s: after a worker is killed, every workflow it had cached
  * (the campaign, the chunks in its window) would wait that long for it before going elsewhere. A
- * live worker takes its sticky tasks within milliseconds, so 3 s only fires for a dead or
+ * live worker takes its sticky tasks within milliseconds, so 2 s only fires for a dead or
  * stalled one (and then costs a replay of the workflow's history on another worker).
  */
-const STICKY_QUEUE_TIMEOUT_MS = 3_000;
+const STICKY_QUEUE_TIMEOUT_MS = 2_000;
 /** After the grace period a stuck shutdown is forced, so SIGTERM always ends the process. */
 const SHUTDOWN_FORCE_AFTER_GRACE_MS = 5_000;
 

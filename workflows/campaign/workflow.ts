@@ -27,6 +27,7 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import {
   CAMPAIGN_FAILURE_TYPES,
   CAMPAIGN_MEMO,
+  CAMPAIGN_RUN_MAX_EVENTS,
   campaignControlSignal,
   campaignSpecQuery,
   cancelUpdate,
@@ -75,10 +76,12 @@ const PATCHES = {
   operatorFaults: 'operator-faults',
   /** A wait that set no timer (the window was full) looks again once a pace or send window is all that holds the next chunk. */
   rearmPacing: 'rearm-pacing',
+  /** Runs continue as new at 2,000 events instead of 10,000 (CAMPAIGN_RUN_MAX_EVENTS). */
+  shorterRuns: 'shorter-runs',
 } as const;
 
-/** Our own cap besides the server's continue-as-new suggestion. */
-const MAX_HISTORY_EVENTS = 10_000;
+/** Runs recorded before the shorter-runs patch continued as new at 10,000 events (about 5 s to replay). */
+const MAX_HISTORY_EVENTS_BEFORE_PATCH = 10_000;
 /** Children started by one run stay pending for it until they close (Temporal allows 2,000): a fresh run counts from zero. */
 const MAX_CHILDREN_PER_RUN = 1_000;
 
@@ -176,9 +179,10 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   }
 
   const settings = campaignSettings(running);
+  const maxHistoryEvents = patched(PATCHES.shorterRuns) ? CAMPAIGN_RUN_MAX_EVENTS : MAX_HISTORY_EVENTS_BEFORE_PATCH;
   const shouldContinueAsNew = () => {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || state.startedThisRun >= MAX_CHILDREN_PER_RUN;
+    return info.continueAsNewSuggested || info.historyLength > maxHistoryEvents || state.startedThisRun >= MAX_CHILDREN_PER_RUN;
   };
   const windowOpen = () => state.canStartChunk(settings.chunksInFlight, MAX_CHILDREN_PER_RUN, Date.now());
 
