@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { CampaignClient } from '../../src/client/campaigns';
+import { connectDrained } from './drained-connection';
 import { DEFAULT_APP } from '../../src/sandbox/options';
 import { ensureKeyFile } from '../../src/temporal/codec';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
@@ -185,8 +186,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const child of children) stops.push(() => child.kill());
     await Promise.all(children.map((child) => child.start()));
 
-    const client = new Client({ connection: await Connection.connect({ address: temporal.address }), dataConverter: dataConverterFromEnv(env) });
-    stops.push(() => client.connection.close());
+    const { connection, close } = await connectDrained(temporal.address);
+    const client = new Client({ connection, dataConverter: dataConverterFromEnv(env) });
+    stops.push(close);
     return {
       temporal,
       sandbox,

@@ -1,6 +1,7 @@
 // Start time, deadline and throttle: the real campaign and chunk workflows on a real Temporal
 // server with stub activities, in seconds instead of hours.
 import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecipientInput } from '../../src/api/types';
 import type { CampaignSpec } from '../../src/campaign/spec';
@@ -129,10 +130,18 @@ describe('throttle', () => {
     expect(updated.throttle).toBe(20);
     const result: CampaignResult = await handle.result();
     expect(result).toMatchObject({ status: 'completed', counts: { delivered: 3 } });
-    const starts: number[] = [];
-    for (let i = 0; i < 3; i++) starts.push((await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, i)).describe()).startTime.getTime());
-    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(2_990);
-    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(2_990);
+    // When the workflow decided each start: its clock (the start time of the workflow task that
+    // issued the command). The server's start times add each command's own delay, tens of ms apart.
+    const decidedAt: number[] = [];
+    let taskStartedAt = 0;
+    for (const event of (await handle.fetchHistory()).events ?? []) {
+      const at = Number(event.eventTime!.seconds) * 1000 + Math.floor((event.eventTime!.nanos ?? 0) / 1e6);
+      if (event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) taskStartedAt = at;
+      if (event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED) decidedAt.push(taskStartedAt);
+    }
+    expect(decidedAt).toHaveLength(3);
+    expect(decidedAt[1]! - decidedAt[0]!).toBeGreaterThanOrEqual(3_000);
+    expect(decidedAt[2]! - decidedAt[1]!).toBeGreaterThanOrEqual(3_000);
   }, 30_000);
 
   it('refuses a throttle that is no whole number of recipients per minute, saying so', async () => {
