@@ -340,7 +340,8 @@ async function saveHistories(client: Client, workflowId: string, dir: string): P
 function measureSendGaps(faults: ReportedFault[], sentAt: number[]): ChaosReport['sendGaps'] {
   const gaps: ChaosReport['sendGaps'] = {};
   for (const fault of faults) {
-    const gap = sendGapAfter(sentAt, fault.injectedAt);
+    const nextFaultAt = Math.min(...faults.map((other) => other.injectedAt).filter((at) => at > fault.injectedAt));
+    const gap = sendGapAfter(sentAt, fault.injectedAt, undefined, nextFaultAt);
     if (gap === undefined) continue;
     fault.sendGapMs = gap;
     const targetMs = SEND_GAP_TARGETS_MS[fault.kind];

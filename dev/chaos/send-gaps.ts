@@ -21,17 +21,22 @@ export function acceptanceTimes(requests: readonly SendRequestEntry[]): number[]
  * The longest pause in sending from `at` to `at + windowMs`: between the fault and the first send
  * after it, and between consecutive sends after that. Undefined when the campaign was not sending at
  * the fault (no send before it: still planning; or none after it: every chunk had sent).
+ * `nextFaultAt`: a later fault's moment; pauses from then on are that fault's, so this one's are
+ * counted up to it (a pause still running then counts up to it).
  */
-export function sendGapAfter(sentAt: readonly number[], at: number, windowMs = SEND_GAP_WINDOW_MS): number | undefined {
-  const after = sentAt.filter((time) => time > at && time <= at + windowMs);
-  if (after.length === 0 || !sentAt.some((time) => time <= at)) return undefined;
+export function sendGapAfter(sentAt: readonly number[], at: number, windowMs = SEND_GAP_WINDOW_MS, nextFaultAt = Infinity): number | undefined {
+  if (!sentAt.some((time) => time <= at)) return undefined;
+  const clipped = nextFaultAt < at + windowMs;
+  const end = Math.min(at + windowMs, nextFaultAt);
+  const after = sentAt.filter((time) => time > at && time <= end);
+  if (after.length === 0 && !clipped) return undefined;
   let longest = 0;
   let previous = at;
   for (const time of after) {
     longest = Math.max(longest, time - previous);
     previous = time;
   }
-  return longest;
+  return clipped ? Math.max(longest, end - previous) : longest;
 }
 
 /**

@@ -11,6 +11,12 @@ describe('send gaps', () => {
     expect(sendGapAfter(sends, 7_000, 15_000)).toBe(13_000); // 7,000 → 20,000
   });
 
+  it('counts only up to the next fault: pauses after it are that fault\'s', () => {
+    expect(sendGapAfter(sends, 500, undefined, 1_000)).toBe(400); // a send at 600, then none until the next fault at 1,000
+    expect(sendGapAfter(sends, 500, undefined, 5_700)).toBe(5_000); // 600 → 5,600 ends before the next fault
+    expect(sendGapAfter(sends, 6_500, undefined, 7_000)).toBe(500); // no send between the two faults: all of it
+  });
+
   it('is undefined when the campaign was not sending at the fault', () => {
     expect(sendGapAfter(sends, -100)).toBeUndefined(); // before the first send (still planning)
     expect(sendGapAfter(sends, 21_000)).toBeUndefined(); // after the last send
