@@ -32,8 +32,8 @@ export const ALERT_PRIORITY: Priority = { priorityKey: 1 };
  * Workflow task timeout of our workflows (Temporal's default is 10 s). A worker killed in the middle
  * of a workflow task holds that task this long before another worker may take it, and until then
  * the campaign starts no chunk. Our tasks take milliseconds; the longest is a replay on another
- * worker, about 1 s on a busy 2-core machine for a campaign run (at most 2,000 events before it
- * continues as new) or a chunk run (at most ~4,000).
+ * worker: half a second on a busy 2-core machine for a campaign run (at most 1,000 events before
+ * it continues as new), a second or two for a chunk run (at most ~4,000).
  */
 export const WORKFLOW_TASK_TIMEOUT_MS = 3_000;
 

@@ -76,7 +76,7 @@ const PATCHES = {
   operatorFaults: 'operator-faults',
   /** A wait that set no timer (the window was full) looks again once a pace or send window is all that holds the next chunk. */
   rearmPacing: 'rearm-pacing',
-  /** Runs continue as new at 2,000 events instead of 10,000 (CAMPAIGN_RUN_MAX_EVENTS). */
+  /** Runs continue as new at 1,000 events instead of 10,000 (CAMPAIGN_RUN_MAX_EVENTS). */
   shorterRuns: 'shorter-runs',
 } as const;
 
