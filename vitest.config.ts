@@ -4,11 +4,12 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * Files that start whole stacks of processes (dev servers, workers, listeners, Chromium) or measure
  * rates and gaps: a second busy fork on 2 cores would distort them. `npm test` runs this project
  * first, one file at a time (--no-file-parallelism), then the `shared` project four files at a time.
- * The demo and the quick bench start stacks too, but mostly wait (consent windows) and check no
- * figure, so they run with the shared files.
+ * The demo starts a stack too, but mostly waits (consent windows) and measures nothing, so it runs
+ * with the shared files; the quick bench runs five stacks at once, too much beside four shared files.
  */
 const SERIAL = [
   'test/e2e/chaos.test.ts',
+  'test/e2e/bench.test.ts',
   'test/e2e/large-campaign.e2e.test.ts',
   'test/e2e/metrics.e2e.test.ts',
   'test/e2e/package.test.ts',

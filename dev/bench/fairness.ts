@@ -4,6 +4,7 @@
 // share of the send requests the sandbox accepted (its ledger), and alerts sent meanwhile with the
 // time from the client's call to the sandbox's acceptance. Then both are stopped (their sizes only
 // make sure neither runs out of sends inside the window).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CampaignSpec } from '../../src/campaign/spec';
@@ -94,8 +95,9 @@ export async function runFairness(options: FairnessOptions): Promise<FairnessRun
     const pairs: FairnessPair[] = [];
     const roundTrips: number[] = [];
     for (const [index, weights] of options.weights.entries()) pairs.push(await runPair(stack, options, index, weights, roundTrips));
-    // The worker prints what it dispatches the send queue at ("dispatched at 1.6/s").
-    const dispatch = /dispatched at ([\d.]+)\/s/.exec(stack.workers[0]!.tail(20_000))?.[1];
+    // The worker prints what it dispatches the send queue at ("dispatched at 1.6/s") when it starts:
+    // read from its whole log, as the lines it prints while sending can push it out of any tail.
+    const dispatch = /dispatched at ([\d.]+)\/s/.exec(readFileSync(stack.workers[0]!.spec.logFile, 'utf8'))?.[1];
     return {
       rate: options.rate,
       dispatchPerSecond: dispatch === undefined ? null : Number(dispatch),
