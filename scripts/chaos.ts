@@ -311,7 +311,6 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   }
 }
 
-/** The workflow's history as JSON (payloads as stored: encrypted with the run's key, kept beside it). */
 /**
  * Every run of the campaign continued as new near CAMPAIGN_RUN_MAX_EVENTS (the cap is checked at each
  * workflow task, so a run ends a few events past it): short runs are what keep the replay after a
@@ -319,21 +318,30 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
  */
 async function checkRunLengths(client: Client, workflowId: string): Promise<Check> {
   const lengths: number[] = [(await client.workflow.getHandle(workflowId).describe()).historyLength];
-  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'ContinuedAsNew'` })) {
-    lengths.push((await client.workflow.getHandle(workflowId, run.runId).describe()).historyLength);
-  }
+  for (const runId of await earlierRunIds(client, workflowId)) lengths.push((await client.workflow.getHandle(workflowId, runId).describe()).historyLength);
+  const longest = Math.max(...lengths);
   const limit = CAMPAIGN_RUN_MAX_EVENTS + 200;
-  return { name: `every campaign run ended near ${CAMPAIGN_RUN_MAX_EVENTS.toLocaleString('en-US')} events`, ok: Math.max(...lengths) <= limit, detail: `${lengths.length} run${lengths.length === 1 ? '' : 's'}, longest ${Math.max(...lengths)} events` };
+  return { name: `every campaign run ended near ${CAMPAIGN_RUN_MAX_EVENTS.toLocaleString('en-US')} events`, ok: longest <= limit, detail: `${lengths.length} run${lengths.length === 1 ? '' : 's'}, longest ${longest} events` };
 }
 
-/** The campaign's current run as campaign-history.json, earlier runs (before continue-as-new) as campaign-history-<runId>.json. */
+/** The runs of the workflow that continued as new (all but the current one). */
+async function earlierRunIds(client: Client, workflowId: string): Promise<string[]> {
+  const runIds: string[] = [];
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'ContinuedAsNew'` })) runIds.push(run.runId);
+  return runIds;
+}
+
+/**
+ * The campaign's histories as JSON (payloads as stored: encrypted with the run's key, kept beside
+ * them): the current run as campaign-history.json, earlier runs as campaign-history-<runId>.json.
+ */
 async function saveHistories(client: Client, workflowId: string, dir: string): Promise<void> {
-  const latest = await withTimeout(client.workflow.getHandle(workflowId).fetchHistory(), 30_000, 'fetching the history hung');
-  writeFileSync(join(dir, 'campaign-history.json'), historyToJSON(latest));
-  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'ContinuedAsNew'` })) {
-    const history = await withTimeout(client.workflow.getHandle(workflowId, run.runId).fetchHistory(), 30_000, 'fetching the history hung');
-    writeFileSync(join(dir, `campaign-history-${run.runId}.json`), historyToJSON(history));
-  }
+  const save = async (file: string, runId?: string) => {
+    const history = await withTimeout(client.workflow.getHandle(workflowId, runId).fetchHistory(), 30_000, 'fetching the history hung');
+    writeFileSync(join(dir, file), historyToJSON(history));
+  };
+  await save('campaign-history.json');
+  for (const runId of await earlierRunIds(client, workflowId)) await save(`campaign-history-${runId}.json`, runId);
 }
 
 /** Sets each fault's send gap and returns the worst per kind. */

@@ -32,17 +32,17 @@ export function retryCampaignId(campaignId: string, outcome: RetryOutcome): stri
 }
 
 /**
- * Recurring campaigns: a Temporal Schedule (id: the spec's campaignId) starts this workflow at each
- * run time; it runs that time's campaign as its child, with its own campaign id, and waits for it,
- * so the Schedule's overlap policy covers whole campaign runs.
- */
-/**
  * A campaign run continues as new once its history passes this many events (besides Temporal's own
  * suggestion). A worker killed mid-task leaves the campaign to another worker, which replays the
  * run before it starts another chunk: 1,000 events replay in about half a second on a busy machine.
  */
 export const CAMPAIGN_RUN_MAX_EVENTS = 1_000;
 
+/**
+ * Recurring campaigns: a Temporal Schedule (id: the spec's campaignId) starts this workflow at each
+ * run time; it runs that time's campaign as its child, with its own campaign id, and waits for it,
+ * so the Schedule's overlap policy covers whole campaign runs.
+ */
 export const CAMPAIGN_SCHEDULE_WORKFLOW_TYPE = 'campaignScheduleWorkflow';
 
 export interface CampaignScheduleInput {

@@ -6,7 +6,7 @@ import { workerSettingsFromEnv } from '../../src/temporal/worker-settings';
 afterEach(() => vi.unstubAllEnvs());
 
 describe('workerSettingsFromEnv', () => {
-  it('has explicit defaults: cache size, a drain on SIGTERM forced 5 s later, a 3 s sticky timeout', () => {
+  it('has explicit defaults: cache size, a drain on SIGTERM forced 5 s later, a 2 s sticky timeout', () => {
     for (const name of ['WORKER_MAX_CACHED_WORKFLOWS', 'WORKER_SHUTDOWN_GRACE_MS', 'LISTENER_MAX_CACHED_WORKFLOWS', 'LISTENER_SHUTDOWN_GRACE_MS', 'STICKY_QUEUE_TIMEOUT_MS']) vi.stubEnv(name, '');
     expect(workerSettingsFromEnv('worker')).toEqual({ maxCachedWorkflows: 60, shutdownGraceTime: 10_000, shutdownForceTime: 15_000, stickyQueueScheduleToStartTimeout: 2_000 });
     expect(workerSettingsFromEnv('listener')).toEqual({ maxCachedWorkflows: 10, shutdownGraceTime: 5_000, shutdownForceTime: 10_000, stickyQueueScheduleToStartTimeout: 2_000 });
