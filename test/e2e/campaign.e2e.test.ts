@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { SandboxInspector } from '../../dev/sandbox/inspector';
@@ -139,7 +140,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
     for (let i = 0; i < result.chunks; i++) {
       for (const event of (await temporal.workflow.getHandle(chunkWorkflowId(campaignId, i)).fetchHistory()).events ?? []) {
         const timeout = event.timerStartedEventAttributes?.startToFireTimeout;
-        if (timeout) timersMs.push(Number(timeout.seconds ?? 0) * 1000 + (timeout.nanos ?? 0) / 1e6);
+        if (timeout) timersMs.push(tsToMs(timeout));
       }
     }
     expect(timersMs.filter((ms) => ms === 1_500)).toHaveLength(2);

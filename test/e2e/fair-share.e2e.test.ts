@@ -5,6 +5,7 @@
 // the sandbox's ledger, never by time: how fast is the bench's business (`npm run bench -- --only fairness`).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { CampaignClient } from '../../src/client/campaigns';
@@ -127,7 +128,7 @@ describe('two campaigns on one app limit, and an alert', () => {
     const overtaken = campaignSends.filter((r) => at(r) > at(alertRequest));
     // For a failure message: when the alert's workflow and activity events happened.
     const history = await stack.temporal.workflow.getHandle(receipt.workflowId).fetchHistory();
-    const timeline = (history.events ?? []).map((e) => `event ${e.eventType} +${Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6) - alertStarted} ms`).join(', ');
+    const timeline = (history.events ?? []).map((e) => `event ${e.eventType} +${tsToMs(e.eventTime) - alertStarted} ms`).join(', ');
     const seen = `alert accepted +${at(alertRequest) - alertStarted} ms; campaign sends at ${overtaking.map((r) => `+${at(r) - alertStarted}`).join(', ')} ms; ${timeline}`;
     expect(overtaking.length, `campaign sends accepted between the alert's start and its acceptance (${seen})`).toBeLessThanOrEqual(3);
     expect(overtaken.length, 'campaign sends still queued behind the alert').toBeGreaterThanOrEqual(4);

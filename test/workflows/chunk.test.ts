@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryEvent, EventType } from '../../src/api/types';
 import type { ChunkInput, ChunkResult } from '../../src/contracts/chunk';
@@ -63,7 +64,7 @@ describe('sending', () => {
     expect(result.sendRequestId).toBe('sr-after-refusal');
     expect(result.counts.delivered).toBe(3);
     const timers = (await historyEvents(handle)).filter((e) => e.timerStartedEventAttributes);
-    expect(timers.map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds) * 1000 + (e.timerStartedEventAttributes!.startToFireTimeout!.nanos ?? 0) / 1e6)).toContain(1_500);
+    expect(timers.map((e) => tsToMs(e.timerStartedEventAttributes!.startToFireTimeout))).toContain(1_500);
   });
 
   it('adopts the request reconciliation finds after an ambiguous failure, without sending again', async () => {

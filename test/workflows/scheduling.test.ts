@@ -1,6 +1,7 @@
 // Start time, deadline and throttle: the real campaign and chunk workflows on a real Temporal
 // server with stub activities, in seconds instead of hours.
 import type { WorkflowHandle } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecipientInput } from '../../src/api/types';
@@ -135,7 +136,7 @@ describe('throttle', () => {
     const decidedAt: number[] = [];
     let taskStartedAt = 0;
     for (const event of (await handle.fetchHistory()).events ?? []) {
-      const at = Number(event.eventTime!.seconds) * 1000 + Math.floor((event.eventTime!.nanos ?? 0) / 1e6);
+      const at = tsToMs(event.eventTime);
       if (event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) taskStartedAt = at;
       if (event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED) decidedAt.push(taskStartedAt);
     }
