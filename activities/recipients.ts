@@ -13,6 +13,7 @@ import type { ReadSourceSpec } from '../src/campaign/recipient-source';
 import { confineRecipientFile } from './file-roots';
 import { createFollowUpReader } from './follow-up';
 import type { FollowUpReader } from './follow-up';
+import { withKeepAlive } from './heartbeat';
 import { fileSource, readFileRow } from './sources/file';
 import type { FileSourceSpec } from './sources/file';
 import { postgresSource } from './sources/postgres';
@@ -27,7 +28,8 @@ export type PlanRecipientsInput = { campaignId: string } & PlanOptions & ReadSou
 
 /** The activity: plans the source as the worker may read it (files only under RECIPIENT_FILE_ROOTS). */
 export function planRecipients(input: PlanRecipientsInput): Promise<RecipientPlan<ReadChunkSource>> {
-  return planRecipientSource(input, { confineFiles: true });
+  // Kept alive between the per-row heartbeats too: a source can be slow to answer its first row.
+  return withKeepAlive(() => planRecipientSource(input, { confineFiles: true }));
 }
 
 /**
@@ -114,7 +116,7 @@ export function createRecipientActivities(deps: { temporalClient?: Client } = {}
     readChunkPpnums,
     readChunkRecipients,
     /** Plans a follow-up campaign: the original's chunks holding recipients with the outcome, and how many each. */
-    planFollowUp: (input: { campaignId: string; outcome: FollowUpChunkSource['outcome'] }) => needFollowUps().plan(input),
+    planFollowUp: (input: { campaignId: string; outcome: FollowUpChunkSource['outcome'] }) => withKeepAlive(() => needFollowUps().plan(input)),
     /** A fallback-only follow-up chunk's recipients with the outcome they ended with. */
     readFollowUpOutcomes: (source: FollowUpChunkSource) => needFollowUps().outcomes(source),
   };

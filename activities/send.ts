@@ -193,7 +193,16 @@ export function createSendActivities(deps: SendDeps) {
       .map((r) => ({ ppnum: r.ppnum, status: r.status as RecipientSnapshot['status'], ...(r.errorCode ? { errorCode: r.errorCode } : {}) }));
   }
 
-  return { ensureTemplate, beginSend, createSendRequest, reconcileSend, fetchPollResults, snapshotOutcomes };
+  return {
+    // Quick calls that can still wait (a slow API, a deadline): kept alive, so the heartbeat timeout
+    // finds a dead worker in seconds instead of the start-to-close timeout in minutes.
+    ensureTemplate: (input: TemplateSource) => withKeepAlive(() => ensureTemplate(input)),
+    beginSend,
+    createSendRequest,
+    reconcileSend,
+    fetchPollResults: (input: { sendRequestIds: string[] }) => withKeepAlive(() => fetchPollResults(input)),
+    snapshotOutcomes,
+  };
 }
 
 function describe(template: TemplateInfo): EnsuredTemplate {

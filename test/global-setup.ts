@@ -9,7 +9,7 @@ import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../dev/temporal/dev-server';
 import { shareWorkflowBundles } from '../dev/temporal/workflow-bundles';
 import { prepareTestEnvironment } from './support/test-env';
-import { TEST_WORKER_LOG } from './support/quiet-logs';
+import { TEST_WORKER_LOG_ENV } from './support/quiet-logs';
 
 /**
  * Dynamic config for the test server. suggestContinueAsNew is low so continue-as-new paths run in
@@ -20,7 +20,9 @@ export const TEST_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
   'limit.historyCount.suggestContinueAsNew': 200,
 };
 
-export const TEST_SERVER_LOG = 'test-results/temporal-dev-server.log';
+/** Per project: `npm test` runs the two projects at once, each with its own dev server, bundles and logs. */
+const serverLog = (project: string) => `test-results/temporal-dev-server.${project}.log`;
+const workflowBundles = (project: string) => `test-results/workflow-bundles.${project}`;
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -28,12 +30,12 @@ declare module 'vitest' {
   }
 }
 
-export const TEST_WORKFLOW_BUNDLES = 'test-results/workflow-bundles';
-
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   prepareTestEnvironment();
+  const workerLog = resolve(`test-results/worker.${project.name}.log`);
+  process.env[TEST_WORKER_LOG_ENV] = workerLog;
   // Bundled once here, loaded by every worker the tests start from the sources (in process or not).
-  await shareWorkflowBundles(resolve(TEST_WORKFLOW_BUNDLES));
+  await shareWorkflowBundles(resolve(workflowBundles(project.name)));
   const existing = process.env.TEST_TEMPORAL_ADDRESS;
   if (existing) {
     project.provide('temporalAddress', existing);
@@ -42,9 +44,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   }
 
   mkdirSync('test-results', { recursive: true });
-  rmSync(TEST_SERVER_LOG, { force: true });
-  rmSync(TEST_WORKER_LOG, { force: true });
-  const server = await startDevServer({ dynamicConfig: TEST_DYNAMIC_CONFIG, logFile: TEST_SERVER_LOG });
+  rmSync(serverLog(project.name), { force: true });
+  rmSync(workerLog, { force: true });
+  const server = await startDevServer({ dynamicConfig: TEST_DYNAMIC_CONFIG, logFile: serverLog(project.name) });
   project.provide('temporalAddress', server.address);
   process.env.TEMPORAL_ADDRESS = server.address;
   return async () => {

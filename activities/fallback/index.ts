@@ -130,7 +130,7 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
     });
   }
 
-  return { sendFallbacks, checkFallbackChannel };
+  return { sendFallbacks, checkFallbackChannel: (input: Parameters<typeof checkFallbackChannel>[0]) => withKeepAlive(() => checkFallbackChannel(input)) };
 }
 
 /**

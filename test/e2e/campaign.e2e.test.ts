@@ -114,6 +114,18 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
     const ledger = await ledgerPpnums();
     for (const ppnum of ppnums) expect(ledger.filter((p) => p === ppnum).length, ppnum).toBe(1);
     expect(await inspector.duplicates()).toEqual([]);
+
+    // A worker killed mid-activity is noticed at a heartbeat timeout of seconds: no activity of the
+    // campaign or its chunks waits out a start-to-close timeout of minutes before it is tried again.
+    const scheduled: { type: string; heartbeatMs: number }[] = [];
+    for (const workflowId of [campaignWorkflowId(campaignId), ...Array.from({ length: result.chunks }, (_, i) => chunkWorkflowId(campaignId, i))]) {
+      for (const event of (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? []) {
+        const activity = event.activityTaskScheduledEventAttributes;
+        if (activity) scheduled.push({ type: activity.activityType?.name ?? '?', heartbeatMs: activity.heartbeatTimeout ? tsToMs(activity.heartbeatTimeout) : 0 });
+      }
+    }
+    expect(scheduled.map((a) => a.type)).toEqual(expect.arrayContaining(['ensureTemplate', 'checkFallbackChannel', 'createSendRequest']));
+    expect(scheduled.filter((a) => !(a.heartbeatMs > 0 && a.heartbeatMs <= 20_000))).toEqual([]);
   }, 180_000);
 
   it('waits exactly the retry hint after RESOURCE_EXHAUSTED, adopts an ambiguous send, and survives a stream cut', async () => {

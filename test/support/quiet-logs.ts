@@ -5,8 +5,11 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '@temporalio/worker';
 import { installProcessLogger, processLogger } from '../../src/logging';
 
-/** The Temporal SDK log of every test process (test/global-setup.ts starts it empty). */
-export const TEST_WORKER_LOG = fileURLToPath(new URL('../../test-results/worker.log', import.meta.url));
+/** Names the SDK log file of a vitest project's processes; test/global-setup.ts sets it and starts the file empty. */
+export const TEST_WORKER_LOG_ENV = 'TEST_WORKER_LOG';
+
+/** The Temporal SDK log of every test process: its project's, or test-results/worker.log outside vitest. */
+const TEST_WORKER_LOG = process.env[TEST_WORKER_LOG_ENV] ?? fileURLToPath(new URL('../../test-results/worker.log', import.meta.url));
 
 /** Call before the first Worker or NativeConnection of a test process (more calls are harmless). */
 export function quietTemporalLogs(): void {

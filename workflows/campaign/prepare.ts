@@ -22,15 +22,17 @@ import type { CampaignPlan, CampaignState } from './state';
 /** Patch id: histories recorded before the worker checked the fallback channel at start replay without it. */
 const CHECK_FALLBACK_CHANNEL = 'check-fallback-channel';
 
+/** The activities heartbeat every 5 s: a worker killed mid-call costs seconds, not the 2 minutes. */
 const { ensureTemplate, checkFallbackChannel } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-/** Streams the whole recipient file once (heartbeating), so it gets a long timeout. */
+/** Streams the whole recipient file once (heartbeating every 5 s), so it gets a long timeout. */
 const { planRecipients, planFollowUp } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 

@@ -58,6 +58,7 @@ import { chunkTiming, deadlineReached, nextWake, timeCampaign, waitForStart } fr
 
 const { fetchPollResults } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
