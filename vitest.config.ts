@@ -1,11 +1,12 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import LongestFirst from './test/support/longest-first';
 
 /**
  * Files that start whole stacks of processes (dev servers, workers, listeners, Chromium) or measure
  * rates and gaps: a second busy fork on 2 cores would distort them. `npm test` runs this project
  * first, one file at a time (--no-file-parallelism), then the `shared` project four files at a time.
- * The demo starts a stack too, but mostly waits (consent windows) and measures nothing, so it runs
- * with the shared files; the quick bench runs five stacks at once, too much beside four shared files.
+ * Running the two side by side was tried: both cores saturate, every file slows, and tests with
+ * second-scale deadlines fail.
  */
 const SERIAL = [
   'test/e2e/chaos.test.ts',
@@ -31,10 +32,12 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/production/**'],
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default', './test/support/slowest-files.ts'],
+    // The longest files start first, so neither pass ends with one long file running alone.
+    sequence: { sequencer: LongestFirst },
     projects: [
       // One file at a time; within a file, at most three concurrent tests (chaos's runs).
       { extends: true, test: { name: 'stacks', include: SERIAL, maxConcurrency: 3 } },
-      // The rest share one dev server and mostly wait on timers (consent windows, retries).
+      // The rest share one dev server.
       { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/production/**', ...SERIAL] } },
     ],
   },

@@ -20,7 +20,7 @@ import { freePort } from '../../dev/ports';
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const env = { ...process.env, PAYLOAD_KEYS: '', PAYLOAD_KEY_FILE: '', RECIPIENT_FILE_ROOTS: '' }; // as a fresh shell has it
-    const child = spawn('npx', ['tsx', 'scripts/demo.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

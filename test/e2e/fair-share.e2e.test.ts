@@ -30,7 +30,7 @@ interface Ran {
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn('npx', ['tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,

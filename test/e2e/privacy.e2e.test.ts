@@ -90,7 +90,7 @@ function runCommand(command: string, args: string[], env: Record<string, string>
 }
 
 const temporal = (...args: string[]) => runCommand(temporalCliPath(), [...args, '--address', server.address]);
-const campaignCli = (...args: string[]) => runCommand('npx', ['tsx', 'src/cli/main.ts', ...args], { TEMPORAL_ADDRESS: server.address });
+const campaignCli = (...args: string[]) => runCommand(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { TEMPORAL_ADDRESS: server.address });
 
 beforeAll(async () => {
   // Every SDK log line of this process (workflow logs through sinks, activity logs, failures with stacks), kept for the scan.
