@@ -123,7 +123,8 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-describe('campaign CLI: validate (local, nothing sent)', () => {
+// Each test reads and writes its own files: they run side by side (each is a CPU-bound CLI process or two).
+describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
   it('names every bad row by line and field and exits 1', async () => {
     write('bad.csv', 'ppnum,name\n12300000001,Ada\n123,Bob\n12300000002,\n');
     const spec = write('bad.json', JSON.stringify({ campaignId: `bad-${run}`, template: TEMPLATE, recipients: { file: 'bad.csv' } }));
