@@ -48,7 +48,7 @@ export function createFollowUpReader(client: Client) {
     if (description.status.name === 'RUNNING') {
       throw ApplicationFailure.nonRetryable(`campaign ${input.campaignId} is still running: retry its recipients once it has finished`, 'FollowUpSourceRunning');
     }
-    const { chunksTotal } = await withKeepAlive(() => original.query(progressQuery));
+    const { chunksTotal } = await original.query(progressQuery);
     const followUp: FollowUpPlan = { chunks: [], sizes: [], total: 0 };
     for (let chunkIndex = 0; chunkIndex < chunksTotal; chunkIndex++) {
       heartbeat({ chunkIndex });

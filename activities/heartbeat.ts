@@ -17,6 +17,15 @@ export function heartbeat(details?: unknown): void {
 }
 
 /**
+ * The activity `fn`, kept alive while it runs (withKeepAlive): for quick calls that can still wait
+ * (a slow API, a slow source's first row), so the heartbeat timeout finds a dead worker in seconds
+ * instead of the start-to-close timeout in minutes.
+ */
+export function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return (...args) => withKeepAlive(() => fn(...args));
+}
+
+/**
  * Runs `work` while heartbeating every `everyMs` with the latest `details()`, so a worker that dies
  * is noticed after the activity's heartbeatTimeout, not its much longer startToCloseTimeout, even
  * while the work itself is quietly waiting (a settle period, a webhook's retry backoff).

@@ -13,7 +13,7 @@ import type { ReadSourceSpec } from '../src/campaign/recipient-source';
 import { confineRecipientFile } from './file-roots';
 import { createFollowUpReader } from './follow-up';
 import type { FollowUpReader } from './follow-up';
-import { withKeepAlive } from './heartbeat';
+import { keptAlive } from './heartbeat';
 import { fileSource, readFileRow } from './sources/file';
 import type { FileSourceSpec } from './sources/file';
 import { postgresSource } from './sources/postgres';
@@ -27,10 +27,7 @@ export type { RecipientPlan } from './sources/source';
 export type PlanRecipientsInput = { campaignId: string } & PlanOptions & ReadSourceSpec;
 
 /** The activity: plans the source as the worker may read it (files only under RECIPIENT_FILE_ROOTS). */
-export function planRecipients(input: PlanRecipientsInput): Promise<RecipientPlan<ReadChunkSource>> {
-  // Kept alive between the per-row heartbeats too: a source can be slow to answer its first row.
-  return withKeepAlive(() => planRecipientSource(input, { confineFiles: true }));
-}
+export const planRecipients = keptAlive((input: PlanRecipientsInput): Promise<RecipientPlan<ReadChunkSource>> => planRecipientSource(input, { confineFiles: true }));
 
 /**
  * Plans a source. `confineFiles: false` is for the CLI's `validate`, which reads the user's own
@@ -116,7 +113,7 @@ export function createRecipientActivities(deps: { temporalClient?: Client } = {}
     readChunkPpnums,
     readChunkRecipients,
     /** Plans a follow-up campaign: the original's chunks holding recipients with the outcome, and how many each. */
-    planFollowUp: (input: { campaignId: string; outcome: FollowUpChunkSource['outcome'] }) => withKeepAlive(() => needFollowUps().plan(input)),
+    planFollowUp: keptAlive((input: { campaignId: string; outcome: FollowUpChunkSource['outcome'] }) => needFollowUps().plan(input)),
     /** A fallback-only follow-up chunk's recipients with the outcome they ended with. */
     readFollowUpOutcomes: (source: FollowUpChunkSource) => needFollowUps().outcomes(source),
   };

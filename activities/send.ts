@@ -14,7 +14,7 @@ import type { RecipientSnapshot } from '../src/contracts/chunk';
 import { LISTENER_WORKFLOW_ID, chunkRouteSignal } from '../src/contracts/listener';
 import { apiFailure, configurationFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
-import { activityContext, withKeepAlive } from './heartbeat';
+import { activityContext, keptAlive, withKeepAlive } from './heartbeat';
 import { cursorAt, reconcileSendRequest } from './reconcile';
 import type { ReconcileInput } from './reconcile';
 import { chunkReader } from './recipients';
@@ -193,16 +193,7 @@ export function createSendActivities(deps: SendDeps) {
       .map((r) => ({ ppnum: r.ppnum, status: r.status as RecipientSnapshot['status'], ...(r.errorCode ? { errorCode: r.errorCode } : {}) }));
   }
 
-  return {
-    // Quick calls that can still wait (a slow API, a deadline): kept alive, so the heartbeat timeout
-    // finds a dead worker in seconds instead of the start-to-close timeout in minutes.
-    ensureTemplate: (input: TemplateSource) => withKeepAlive(() => ensureTemplate(input)),
-    beginSend,
-    createSendRequest,
-    reconcileSend,
-    fetchPollResults: (input: { sendRequestIds: string[] }) => withKeepAlive(() => fetchPollResults(input)),
-    snapshotOutcomes,
-  };
+  return { ensureTemplate: keptAlive(ensureTemplate), beginSend, createSendRequest, reconcileSend, fetchPollResults: keptAlive(fetchPollResults), snapshotOutcomes };
 }
 
 function describe(template: TemplateInfo): EnsuredTemplate {

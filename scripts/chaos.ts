@@ -331,7 +331,7 @@ async function checkRunLengths(client: Client, workflowId: string): Promise<Chec
     if (sawCap === -1) continue;
     const itsCommands = events.findIndex((event, i) => i > sawCap && event.workflowTaskCompletedEventAttributes);
     if (itsCommands === -1) continue;
-    startedPastCap += events.filter((event, i) => i > itsCommands - 1 && event.startChildWorkflowExecutionInitiatedEventAttributes).length;
+    startedPastCap += events.filter((event, i) => i >= itsCommands && event.startChildWorkflowExecutionInitiatedEventAttributes).length;
   }
   const limit = 2 * CAMPAIGN_RUN_MAX_EVENTS;
   return {

@@ -20,9 +20,6 @@ export const TEST_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
   'limit.historyCount.suggestContinueAsNew': 200,
 };
 
-/** Per project: `npm test` runs the two projects at once, each with its own dev server, bundles and logs. */
-const serverLog = (project: string) => `test-results/temporal-dev-server.${project}.log`;
-const workflowBundles = (project: string) => `test-results/workflow-bundles.${project}`;
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -32,10 +29,12 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   prepareTestEnvironment();
+  // Per project: `npm test` runs two projects at once, each with its own dev server, bundles and logs.
+  const serverLog = `test-results/temporal-dev-server.${project.name}.log`;
   const workerLog = resolve(`test-results/worker.${project.name}.log`);
   process.env[TEST_WORKER_LOG_ENV] = workerLog;
   // Bundled once here, loaded by every worker the tests start from the sources (in process or not).
-  await shareWorkflowBundles(resolve(workflowBundles(project.name)));
+  await shareWorkflowBundles(resolve(`test-results/workflow-bundles.${project.name}`));
   const existing = process.env.TEST_TEMPORAL_ADDRESS;
   if (existing) {
     project.provide('temporalAddress', existing);
@@ -44,9 +43,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   }
 
   mkdirSync('test-results', { recursive: true });
-  rmSync(serverLog(project.name), { force: true });
+  rmSync(serverLog, { force: true });
   rmSync(workerLog, { force: true });
-  const server = await startDevServer({ dynamicConfig: TEST_DYNAMIC_CONFIG, logFile: serverLog(project.name) });
+  const server = await startDevServer({ dynamicConfig: TEST_DYNAMIC_CONFIG, logFile: serverLog });
   project.provide('temporalAddress', server.address);
   process.env.TEMPORAL_ADDRESS = server.address;
   return async () => {

@@ -18,7 +18,7 @@ import { configurationFailure } from '../api-failures';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { parseChannelSettings, type FallbackChannelSettings } from '../../src/campaign/fallback-settings';
 import { isFallbackTrigger, type RecipientOutcome } from '../../src/campaign/outcomes';
-import { activityContext, heartbeat, withKeepAlive } from '../heartbeat';
+import { activityContext, heartbeat, keptAlive, withKeepAlive } from '../heartbeat';
 import { readChunkRecipients } from '../recipients';
 import { FallbackDeliveryError, idempotencyKeyFor, type FallbackChannel } from './channel';
 import { createEmailChannel } from './email';
@@ -130,7 +130,7 @@ export function createFallbackActivities(options: FallbackActivityOptions = {}) 
     });
   }
 
-  return { sendFallbacks, checkFallbackChannel: (input: Parameters<typeof checkFallbackChannel>[0]) => withKeepAlive(() => checkFallbackChannel(input)) };
+  return { sendFallbacks, checkFallbackChannel: keptAlive(checkFallbackChannel) };
 }
 
 /**

@@ -1,7 +1,7 @@
 // The promises, checked after a campaign against the parties that saw it happen: the sandbox's
 // delivery ledger (who was messaged, and how it ended), the fallback receiver (who got a fallback),
 // and the campaign's own per-recipient report.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FallbackTrigger, RecipientOutcome } from '../../src/campaign/outcomes';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
@@ -134,7 +134,7 @@ export async function checkCampaign(evidence: CampaignEvidence): Promise<Check[]
 export function checkNoSecrets(dir: string, secrets: string[], personal: string[], canary: string, notLogged: string[] = []): Check {
   // The sandbox's own log is left out: it is the API's stand-in and prints its test credentials.
   const ours = (f: string) => f.startsWith('temporal.') || f.startsWith('worker-') || f.startsWith('listener');
-  const files = readdirSync(dir).filter(ours).map((f) => join(dir, f)).filter((f) => existsSync(f) && statSync(f).isFile());
+  const files = readdirSync(dir).filter(ours).map((f) => join(dir, f)).filter((f) => statSync(f, { throwIfNoEntry: false })?.isFile());
   const leaks: string[] = [];
   let canarySeen = false;
   let scanned = 0;
