@@ -2,28 +2,17 @@ import { configDefaults, defineConfig } from 'vitest/config';
 import LongestFirst from './test/support/longest-first';
 
 /**
- * Files that start whole stacks of processes (dev servers, workers, listeners, Chromium) or measure
- * rates and gaps: a second busy fork on 2 cores would distort them. `npm test` (scripts/run-tests.sh)
- * runs this project one file at a time (--no-file-parallelism) with the `waits` project beside it,
- * then the `shared` project four files at a time.
+ * Files that start whole stacks of processes many times over (the fault campaign's thirteen runs,
+ * the benchmark's side-by-side modes, a 50,000-recipient campaign, npm pack and install): `npm test`
+ * (scripts/run-tests.sh) runs this project one file at a time (--no-file-parallelism), beside the
+ * `waits` then the `shared` project.
  */
-const SERIAL = [
-  'test/e2e/chaos.test.ts',
-  'test/e2e/bench.test.ts',
-  'test/e2e/large-campaign.e2e.test.ts',
-  'test/e2e/metrics.e2e.test.ts',
-  'test/e2e/package.test.ts',
-  'test/e2e/web-ui.test.ts',
-  'test/e2e/privacy.e2e.test.ts',
-  'test/e2e/key-rotation.e2e.test.ts',
-  'test/e2e/docker-compose.test.ts',
-];
+const SERIAL = ['test/e2e/chaos.test.ts', 'test/e2e/bench.test.ts', 'test/e2e/large-campaign.e2e.test.ts', 'test/e2e/package.test.ts'];
 
 /**
  * Files that spend most of their time waiting on timers (consent windows, scheduled starts, retry
- * backoffs): each used 5 to 30 CPU-seconds over 40 to 120 s alone. Two at a time they take about
- * half a core, which the stacks pass leaves idle while its own campaigns wait. (The whole shared
- * project beside the stacks pass saturated both cores and failed tests with second-scale deadlines.)
+ * backoffs): each used 4 to 15 CPU-seconds over 50 to 190 s. Three at a time they take under half a
+ * core while the stacks pass keeps the rest busy.
  */
 const WAITS = [
   'test/workflows/campaign.test.ts',
@@ -47,17 +36,20 @@ export default defineConfig({
     hookTimeout: 120_000,
     // The production-topology lane runs on its own server: `npm run test:production` (vitest.production.config.ts).
     exclude: [...configDefaults.exclude, 'test/production/**'],
-    globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/support/file-cpu.ts'],
     reporters: ['default', './test/support/slowest-files.ts'],
     // The longest files start first, so neither pass ends with one long file running alone.
     sequence: { sequencer: LongestFirst },
+    // Each project names the global setup itself: set here at the root, it ran once more per pass,
+    // for the root, with a dev server and bundles of its own.
     projects: [
-      // One file at a time; within a file, at most three concurrent tests (chaos's runs).
-      { extends: true, test: { name: 'stacks', include: SERIAL, maxConcurrency: 3 } },
-      // Two at a time (run-tests.sh gives --maxWorkers 2), beside the stacks pass.
-      { extends: true, test: { name: 'waits', include: WAITS } },
-      // The rest share one dev server, four at a time.
-      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/production/**', ...SERIAL, ...WAITS] } },
+      // One file at a time; within a file, at most three concurrent tests (chaos's runs: each about
+      // 0.4 of a core; four at once saturated both cores and slowed the waits pass beside them).
+      { extends: true, test: { name: 'stacks', include: SERIAL, maxConcurrency: 3, globalSetup: ['test/global-setup.ts'] } },
+      // Three at a time (run-tests.sh gives --maxWorkers 3), beside the stacks pass.
+      { extends: true, test: { name: 'waits', include: WAITS, globalSetup: ['test/global-setup.ts'] } },
+      // The rest share one dev server, four at a time, beside the end of the stacks pass (after waits).
+      { extends: true, test: { name: 'shared', globalSetup: ['test/global-setup.ts'], include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/production/**', ...SERIAL, ...WAITS] } },
     ],
   },
 });

@@ -11,6 +11,7 @@ export default defineConfig({
     hookTimeout: 300_000,
     include: ['test/e2e/campaign.e2e.test.ts', 'test/e2e/restart-campaign.e2e.test.ts', 'test/production/**/*.test.ts'],
     globalSetup: ['test/production/global-setup.ts'],
+    setupFiles: ['test/support/file-cpu.ts'],
     reporters: ['default', './test/support/slowest-files.ts'],
   },
 });

@@ -7,20 +7,16 @@
 //   dist/workflows/{worker,listener}.js              the prebuilt workflow bundles the workers load
 //   dist/types/**/*.d.ts                             the library's types
 //
-// Our sources import each other without file extensions (moduleResolution "bundler", run by tsx in
-// development), which Node's ESM loader cannot resolve. So instead of emitting one .js per .ts with
-// tsc, esbuild bundles each entry point (npm packages stay imports, resolved from node_modules at
-// run time), and tsc emits only the declarations, whose relative imports get their .js added here.
+// esbuild bundles each entry point (scripts/package-commands.ts says why), and tsc emits only the
+// declarations, whose relative imports get their .js added here.
 // bin/ and chunks/ sit one level below dist/: src/temporal/workflow-code.ts finds the bundles from there.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
 import { WORKFLOW_BUNDLES } from '../src/temporal/workflow-code';
 import { writeWorkflowBundles } from '../dev/temporal/workflow-bundles';
-import { PACKAGE_COMMANDS } from './package-commands';
+import { PACKAGE_COMMANDS, buildCommands } from './package-commands';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
@@ -29,30 +25,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   rmSync(DIST, { recursive: true, force: true });
 
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: [{ in: 'src/index.ts', out: 'index' }, ...Object.entries(PACKAGE_COMMANDS).map(([name, source]) => ({ in: source, out: `bin/${name}` }))],
-    outdir: DIST,
-    bundle: true,
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: true,
-    logLevel: 'warning',
-  });
-  for (const name of Object.keys(PACKAGE_COMMANDS)) {
-    const file = join(DIST, 'bin', `${name}.js`);
-    writeFileSync(file, `#!/usr/bin/env node\n${readFileSync(file, 'utf8')}`);
-    chmodSync(file, 0o755);
-  }
-
-  // data-converter.ts finds failure-converter.cjs beside itself, i.e. beside whichever built file holds it.
-  for (const dir of ['.', 'bin', 'chunks']) mkdirSync(join(DIST, dir), { recursive: true });
-  for (const dir of ['.', 'bin', 'chunks']) copyFileSync(FAILURE_CONVERTER_PATH, join(DIST, dir, basename(FAILURE_CONVERTER_PATH)));
-
+  await buildCommands(DIST, { library: true });
   await writeWorkflowBundles(join(DIST, 'workflows'));
 
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });

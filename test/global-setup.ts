@@ -3,12 +3,13 @@
 // or process.env.TEMPORAL_ADDRESS (set here before the test forks start, so they inherit it).
 // Set TEST_TEMPORAL_ADDRESS to use a server you already run instead (it needs our search attributes).
 // Payload keys and recipient file roots: test/support/test-env.ts.
-import { mkdirSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../dev/temporal/dev-server';
 import { shareWorkflowBundles } from '../dev/temporal/workflow-bundles';
 import { prepareTestEnvironment } from './support/test-env';
+import { BUILD_DIR_ENV, buildCommands } from '../scripts/package-commands';
 import { TEST_WORKER_LOG_ENV } from './support/quiet-logs';
 
 /**
@@ -34,7 +35,16 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const workerLog = resolve(`test-results/worker.${project.name}.log`);
   process.env[TEST_WORKER_LOG_ENV] = workerLog;
   // Bundled once here, loaded by every worker the tests start from the sources (in process or not).
-  await shareWorkflowBundles(resolve(`test-results/workflow-bundles.${project.name}`));
+  const bundles = resolve(`test-results/workflow-bundles.${project.name}`);
+  await shareWorkflowBundles(bundles);
+  // The commands built once here too, with those bundles: the tests' CLI commands and their stacks'
+  // workers and listeners run as installed, with plain node (compiling TypeScript at every process
+  // start doubled its CPU).
+  const build = resolve(`test-results/build.${project.name}`);
+  rmSync(build, { recursive: true, force: true });
+  await buildCommands(build);
+  cpSync(bundles, join(build, 'workflows'), { recursive: true });
+  process.env[BUILD_DIR_ENV] = build;
   const existing = process.env.TEST_TEMPORAL_ADDRESS;
   if (existing) {
     project.provide('temporalAddress', existing);

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ProcessSpec {
   name: string;
-  /** Script path relative to the project root, run with `node --import tsx`. */
+  /** Script path, absolute or relative to the project root: TypeScript runs with `node --import tsx`, JavaScript (a build) with plain node. */
   script: string;
   /** Node flags before the script (e.g. a heap cap). */
   nodeArgs?: string[];
@@ -51,9 +51,10 @@ export class ManagedProcess {
     let logOpen = true;
     this.output = '';
     // From another directory, `--import tsx` and the script are named by absolute location.
-    const [tsx, script] = this.spec.cwd ? [import.meta.resolve('tsx'), join(ROOT, this.spec.script)] : ['tsx', this.spec.script];
+    const script = resolve(ROOT, this.spec.script);
+    const loader = script.endsWith('.ts') ? ['--import', this.spec.cwd ? import.meta.resolve('tsx') : 'tsx'] : [];
     // STACK_NODE_ARGS: node flags for every process a stack starts, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (NODE_OPTIONS refuses those).
-    const child = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), ...(process.env.STACK_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', tsx, script, ...(this.spec.args ?? [])], {
+    const child = spawn(process.execPath, [...(this.spec.nodeArgs ?? []), ...(process.env.STACK_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...loader, script, ...(this.spec.args ?? [])], {
       cwd: this.spec.cwd ?? ROOT,
       env: this.spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -21,6 +21,7 @@ import { startProductionServer, type ProductionServer } from '../temporal/produc
 import { ManagedProcess } from './managed-process';
 import { writeWorkflowBundles } from '../temporal/workflow-bundles';
 import { WORKFLOW_BUNDLE_DIR_ENV } from '../../src/temporal/workflow-code';
+import { BUILD_DIR_ENV, builtCommandOf } from '../../scripts/package-commands';
 
 
 export interface StackOptions {
@@ -45,8 +46,10 @@ export interface StackOptions {
   /** Old-space cap of each worker, as `npm run worker` sets it (default WORKER_HEAP_MB). */
   workerHeapMb?: number;
   /**
-   * Run the workers and listeners from dist/ (`npm run build` first) as production does: a restart
-   * then loads the prebuilt workflow bundle instead of bundling the sources again.
+   * Run the workers and listeners built, as production does: from the build PPOPPO_BUILD_DIR names
+   * (the test setup makes one), otherwise from dist/ (`npm run build` first). A restart then loads the
+   * prebuilt workflow bundle and no TypeScript is compiled at start. Default: built when
+   * PPOPPO_BUILD_DIR is set.
    */
   built?: boolean;
 }
@@ -65,9 +68,6 @@ export type TemporalServer = Pick<DevServer, 'address' | 'pid' | 'stop' | 'resta
 export const SANDBOX_SCRIPT = 'dev/sandbox/main.ts';
 export const WORKER_SCRIPT = 'src/worker.ts';
 export const LISTENER_SCRIPT = 'src/listener.ts';
-/** The same processes built (`npm run build`): the package's ppoppo-worker and ppoppo-listener commands. */
-export const BUILT_WORKER_SCRIPT = 'dist/bin/ppoppo-worker.js';
-export const BUILT_LISTENER_SCRIPT = 'dist/bin/ppoppo-listener.js';
 
 export interface Stack {
   temporal: TemporalServer;
@@ -112,6 +112,7 @@ export async function startSandboxProcess(dir: string, name: string, flags: Reco
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.dir, { recursive: true });
+  const built = options.built ?? process.env[BUILD_DIR_ENV] !== undefined;
   const stops: Array<() => Promise<unknown>> = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch(() => undefined);
@@ -119,7 +120,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // Processes run from the sources load workflow code bundled once (also on every restart), while the servers start.
   const bundleDir = join(options.dir, 'workflow-bundles');
   const bundling: Promise<NodeJS.ProcessEnv> =
-    options.built || process.env[WORKFLOW_BUNDLE_DIR_ENV] ? Promise.resolve({}) : writeWorkflowBundles(bundleDir).then(() => ({ [WORKFLOW_BUNDLE_DIR_ENV]: bundleDir }));
+    built || process.env[WORKFLOW_BUNDLE_DIR_ENV] ? Promise.resolve({}) : writeWorkflowBundles(bundleDir).then(() => ({ [WORKFLOW_BUNDLE_DIR_ENV]: bundleDir }));
   bundling.catch(() => undefined); // awaited below; a server failing first must not leave it unhandled
   try {
     const temporal: TemporalServer =
@@ -160,7 +161,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const workers = Array.from({ length: options.workers ?? 1 }, (_, i) =>
       new ManagedProcess({
         name: `worker-${i + 1}`,
-        script: options.built ? BUILT_WORKER_SCRIPT : WORKER_SCRIPT,
+        script: built ? builtCommandOf(WORKER_SCRIPT) : WORKER_SCRIPT,
         nodeArgs: [`--max-old-space-size=${options.workerHeapMb ?? WORKER_HEAP_MB}`],
         args: ['--log-file', join(options.dir, `worker-${i + 1}.sdk.log`)],
         env,
@@ -173,7 +174,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const name = i === 0 ? 'listener' : `listener-${i + 1}`;
       return new ManagedProcess({
         name,
-        script: options.built ? BUILT_LISTENER_SCRIPT : LISTENER_SCRIPT,
+        script: built ? builtCommandOf(LISTENER_SCRIPT) : LISTENER_SCRIPT,
         args: ['--log-file', join(options.dir, `${name}.sdk.log`)],
         env,
         readyText: 'listener running',

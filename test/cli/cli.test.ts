@@ -1,5 +1,5 @@
-// The campaign CLI as a user runs it: each command is a real `npx tsx src/cli/main.ts` process
-// against the shared Temporal test server, with the production worker and listener running here on
+// The campaign CLI as a user runs it: each command is a real process of the built command
+// (ppoppo-campaign, as installed; the test setup builds it) against the shared Temporal test server, with the production worker and listener running here on
 // unique task queues and the Ppoppo sandbox behind them. Also runs examples/start-campaign.ts.
 //
 // Exit codes checked: 0 ok, 1 validation failure (also a spec that parses but is invalid),
@@ -27,6 +27,7 @@ import type { CampaignProgress, CampaignResult } from '../../src/contracts/campa
 import type { RecipientRecord } from '../../src/contracts/chunk';
 import { connectTestClient, connectTestWorkerConnection, testTemporalAddress } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
+import { builtCommand } from '../../scripts/package-commands';
 
 const run = randomUUID().slice(0, 8);
 const queues = { campaigns: `cli-campaigns-${run}`, send: `cli-send-${run}` };
@@ -48,8 +49,8 @@ interface Ran {
 
 function runProcess(args: string[], extraEnv: Record<string, string> = {}, asIs = false): Promise<Ran> {
   return new Promise((resolve) => {
-    // node --import tsx, not npx tsx: npx and tsx's own CLI cost a second of CPU per command.
-    const [command, ...rest] = asIs ? args : [process.execPath, '--import', 'tsx', ...args];
+    // TypeScript through `node --import tsx` (npx and tsx's own CLI cost a second of CPU per command).
+    const [command, ...rest] = asIs ? args : [process.execPath, ...(args[0]!.endsWith('.ts') ? ['--import', 'tsx'] : []), ...args];
     const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, ...extraEnv } });
     let stdout = '';
     let stderr = '';
@@ -59,7 +60,8 @@ function runProcess(args: string[], extraEnv: Record<string, string> = {}, asIs 
   });
 }
 
-const cli = (...args: string[]) => runProcess(['src/cli/main.ts', ...args]);
+const CAMPAIGN = builtCommand('ppoppo-campaign');
+const cli = (...args: string[]) => runProcess([CAMPAIGN, ...args]);
 
 function write(name: string, text: string): string {
   const path = join(dir, name);
@@ -151,7 +153,7 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
     expect(ran.stdout).toContain('1 valid, 0 invalid');
     // The budget, read through GetUsageStats: the sandbox's default quota of 1,000,000 a month.
     expect(ran.stdout).toMatch(/quota: the campaign needs 1 message; [\d,]+ of 1,000,000 left this month \(resets \d{4}-\d\d-01T00:00:00\.000Z\)/);
-    const offline = await runProcess(['src/cli/main.ts', 'validate', spec, '--recipients', csv], { PAS_PCS_CLIENT_ID: '' });
+    const offline = await runProcess([CAMPAIGN, 'validate', spec, '--recipients', csv], { PAS_PCS_CLIENT_ID: '' });
     expect(offline.code, offline.stdout + offline.stderr).toBe(0); // validating needs no API; the note says why the quota was not read
     expect(offline.stdout).toContain('note: quota not checked: PAS_PCS_CLIENT_ID is not set');
   });
@@ -159,11 +161,11 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
   it('applies the workers\' file roots and outbound allow-list when they are set here too', async () => {
     const spec = (recipients: object, fallback?: object) =>
       write(`limits-${randomUUID()}.json`, JSON.stringify({ campaignId: `limits-${run}`, template: TEMPLATE, recipients, ...(fallback ? { fallback } : {}) }));
-    const passwd = await runProcess(['src/cli/main.ts', 'validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: '' });
+    const passwd = await runProcess([CAMPAIGN, 'validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: '' });
     expect(passwd.code).toBe(1); // locally the user's own files are read (not confined), and still never quoted
     expect(passwd.stdout).toContain('line 1: ppnum: the header row has no "ppnum" column');
     expect(passwd.stdout).not.toContain('root:');
-    const confined = await runProcess(['src/cli/main.ts', 'validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: dir });
+    const confined = await runProcess([CAMPAIGN, 'validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: dir });
     expect(confined.code).toBe(1);
     expect(confined.stdout).toContain(`recipients.file: recipient file /etc/passwd is refused: it is outside the allowed directories; workers read recipient files only under RECIPIENT_FILE_ROOTS (${dir})`);
     expect(confined.stdout).not.toContain('root:');
@@ -171,13 +173,13 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
     const hook = { on: ['denied'], channel: { type: 'webhook', url: 'http://169.254.169.254/latest/meta-data' } };
     const inline = { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }] };
     expect((await cli('validate', spec(inline, hook))).code).toBe(0);
-    const refused = await runProcess(['src/cli/main.ts', 'validate', spec(inline, hook)], { FALLBACK_ALLOWED_HOSTS: 'hooks.example.com' });
+    const refused = await runProcess([CAMPAIGN, 'validate', spec(inline, hook)], { FALLBACK_ALLOWED_HOSTS: 'hooks.example.com' });
     expect(refused.code).toBe(1);
     expect(refused.stdout).toContain('fallback.channel.url: 169.254.169.254:80 is not in FALLBACK_ALLOWED_HOSTS');
   });
 
   it('exits 2 with a plain configuration message when payload keys are missing', async () => {
-    const ran = await runProcess(['src/cli/main.ts', 'list'], { PAYLOAD_KEYS: '', PAYLOAD_KEY_FILE: '' });
+    const ran = await runProcess([CAMPAIGN, 'list'], { PAYLOAD_KEYS: '', PAYLOAD_KEY_FILE: '' });
     expect(ran.code, ran.stderr).toBe(2);
     expect(ran.stderr.trim()).toMatch(/^configuration: payload encryption needs keys: set PAYLOAD_KEY_FILE/);
     expect(ran.stderr).not.toContain('    at ');
@@ -200,7 +202,7 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
 
   it('exits 2 for an unknown command or flag', async () => {
     expect((await cli('launch')).code).toBe(2);
-    const help = await cli('--help');
+    const help = await runProcess(['src/cli/main.ts', '--help']); // `npm run campaign`: the sources, through tsx
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('exit codes:');
     const flag = await cli('status', 'x', '--bogus');
@@ -215,7 +217,7 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
 describe('campaign CLI without a Temporal server', () => {
   it('exits 4 with a message naming the address and TEMPORAL_ADDRESS', async () => {
     const closedPort = await freePort(); // free a moment ago: nothing listens there
-    const ran = await runProcess(['src/cli/main.ts', 'status', `any-${run}`], { TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`, TEMPORAL_CONNECT_TIMEOUT: '1s' });
+    const ran = await runProcess([CAMPAIGN, 'status', `any-${run}`], { TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`, TEMPORAL_CONNECT_TIMEOUT: '1s' });
     expect(ran.code, ran.stdout + ran.stderr).toBe(4);
     expect(ran.stderr).toContain(`cannot connect to Temporal at 127.0.0.1:${closedPort}`);
     expect(ran.stderr).toContain('TEMPORAL_ADDRESS');
@@ -533,7 +535,7 @@ describe('campaign CLI: reasons, retries and previews', () => {
   });
 
   it('report | (a reader that stops early) ends quietly, without an EPIPE stack', async () => {
-    const ran = await runProcess(['bash', '-c', `set -o pipefail; npx tsx src/cli/main.ts report cli-${run} | true`], {}, true);
+    const ran = await runProcess(['bash', '-c', `set -o pipefail; node ${CAMPAIGN} report cli-${run} | true`], {}, true);
     expect(ran.stderr).not.toMatch(/EPIPE|Error:| {4}at /);
     expect(ran.code).toBe(0);
   });

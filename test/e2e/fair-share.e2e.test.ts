@@ -12,12 +12,13 @@ import { CampaignClient } from '../../src/client/campaigns';
 import type { CampaignStatusReport } from '../../src/client/campaigns';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 import { testTemporalAddress } from '../support/temporal';
+import { builtCommand } from '../../scripts/package-commands';
 
 const run = randomUUID().slice(0, 8);
 /** The app's limit: the workers dispatch the send queue at 80 % of it (0.8 sends/s), slower than the campaigns queue them. */
 const RATE = 1;
 const ALERT_PPNUM = '12300000001';
-const RECIPIENTS = 48;
+const RECIPIENTS = 64;
 const CHUNKS_IN_FLIGHT = 8;
 let stack: CampaignStack;
 let campaigns: CampaignClient;
@@ -30,7 +31,7 @@ interface Ran {
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, [builtCommand('ppoppo-campaign'), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -51,7 +52,10 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   });
 }
 
-/** 48 recipients (consent on file) in chunks of 2, 8 chunks in flight: the two send for a minute at 0.8/s. */
+/**
+ * 64 recipients (consent on file) in chunks of 2, 8 chunks in flight: the two send for 80 s at 0.8/s,
+ * long enough for the steps before the alert on a busy machine (with 48, campaign A once finished first).
+ */
 function spec(name: string, firstPpnum: number): CampaignSpec {
   return {
     campaignId: `${name}-${run}`,
