@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm test's vitest passes (vitest.config.ts names the projects and says why), in two lanes:
 #   1. `stacks`, one file at a time;
-#   2. beside it, `waits`, three files at a time, then `shared`, four at a time: the stacks pass
+#   2. beside it, `waits`, four files at a time, then `shared`, four at a time: the stacks pass
 #      keeps both cores busy while its fault campaign runs, then mostly waits (the benchmark's
 #      scaled consent window), which is when `shared` runs.
 # The second lane's output is printed once both have finished (kept in test-results/vitest-side.log),
@@ -13,7 +13,7 @@ mkdir -p test-results
 rm -f test-results/file-cpu.jsonl
 side_log=test-results/vitest-side.log
 
-(npx vitest run --project waits --maxWorkers 3 && npx vitest run --project shared) >"$side_log" 2>&1 &
+(npx vitest run --project waits --maxWorkers 4 && npx vitest run --project shared) >"$side_log" 2>&1 &
 side_pid=$!
 # Stopping the tests (Ctrl-C, a CI timeout) stops the lane in the background too.
 trap 'pkill -TERM -P "$side_pid" 2>/dev/null; kill "$side_pid" 2>/dev/null' EXIT

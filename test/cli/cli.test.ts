@@ -1,129 +1,22 @@
-// The campaign CLI as a user runs it: each command is a real process of the built command
-// (ppoppo-campaign, as installed; the test setup builds it) against the shared Temporal test server, with the production worker and listener running here on
-// unique task queues and the Ppoppo sandbox behind them. Also runs examples/start-campaign.ts.
+// The campaign CLI as a user runs it (test/cli/cli-stack.ts: the built command, against the shared
+// Temporal test server, with the production worker and listener running here on unique task queues
+// and the Ppoppo sandbox behind them): validation, exit codes, and the commands on a real campaign.
+// Reasons, retries, previews and examples/start-campaign.ts are in cli-follow-ups.test.ts.
 //
 // Exit codes checked: 0 ok, 1 validation failure (also a spec that parses but is invalid),
 // 2 usage error (unknown command/flag, missing file, spec file that is not valid JSON/YAML), 3 not found,
 // 4 cannot connect (TEMPORAL_ADDRESS on a closed port, with a short TEMPORAL_CONNECT_TIMEOUT).
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PpoppoClient } from '../../src/api/client';
-import { makeClientConfig } from '../../src/api/config';
-import { runListener } from '../../src/listener';
-import type { RunningListener } from '../../src/listener';
-import { startSandbox } from '../../src/sandbox/server';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../../dev/ports';
-import { runWorkers } from '../../src/worker';
 import { SandboxInspector } from '../../dev/sandbox/inspector';
-import { startWebhookReceiver } from '../../dev/receivers';
-import type { RunningWorkers } from '../../src/worker';
 import type { CampaignProgress, CampaignResult } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
-import { connectTestClient, connectTestWorkerConnection, testTemporalAddress } from '../support/temporal';
-import { quietTemporalLogs } from '../support/quiet-logs';
-import { builtCommand } from '../../scripts/package-commands';
+import { CAMPAIGN, TEMPLATE, cli, dir, pollUntilCli, ppoppo, run, runProcess, sandbox, useCliStack, write } from './cli-stack';
 
-const run = randomUUID().slice(0, 8);
-const queues = { campaigns: `cli-campaigns-${run}`, send: `cli-send-${run}` };
-const dir = mkdtempSync(join(tmpdir(), 'campaign-cli-'));
-
-let sandbox: Awaited<ReturnType<typeof startSandbox>>;
-let ppoppo: PpoppoClient;
-let temporal: Client;
-let connection: NativeConnection;
-let workers: RunningWorkers;
-let listener: RunningListener;
-let env: Record<string, string>;
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runProcess(args: string[], extraEnv: Record<string, string> = {}, asIs = false): Promise<Ran> {
-  return new Promise((resolve) => {
-    // TypeScript through `node --import tsx` (npx and tsx's own CLI cost a second of CPU per command).
-    const [command, ...rest] = asIs ? args : [process.execPath, ...(args[0]!.endsWith('.ts') ? ['--import', 'tsx'] : []), ...args];
-    const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, ...extraEnv } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const CAMPAIGN = builtCommand('ppoppo-campaign');
-const cli = (...args: string[]) => runProcess([CAMPAIGN, ...args]);
-
-function write(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
-
-const TEMPLATE = { name: `cli-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] };
-
-/** Runs `status --json` until its progress passes `done` (30 s at most). */
-async function pollUntilCli(command: () => Promise<Ran>, done: (progress: CampaignProgress) => boolean): Promise<CampaignProgress> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ran = await command();
-    const progress = ran.code === 0 ? (JSON.parse(ran.stdout) as { progress: CampaignProgress }).progress : undefined;
-    if (progress && done(progress)) return progress;
-    if (Date.now() > deadline) throw new Error(`timed out; last output: ${ran.stdout}${ran.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-beforeAll(async () => {
-  quietTemporalLogs();
-  // Consent decisions within 200 ms; an undecided consent (…05) expires after 45 s, which gives
-  // the cancel test time to pause, resume, list and cancel while its one chunk is still open.
-  sandbox = await startSandbox({ consentDecisionDelayMs: 200, consentWindowMs: 45_000 });
-  ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
-  temporal = await connectTestClient();
-  connection = await connectTestWorkerConnection();
-  workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues, listenerWorkflowId: `cli-listener-${run}` });
-  listener = await runListener({
-    connection,
-    temporalClient: temporal,
-    ppoppoClient: ppoppo,
-    taskQueue: `cli-listener-${run}`,
-    workflowId: `cli-listener-${run}`,
-    maxRunMs: 2_000,
-    batchMaxDelayMs: 100,
-    actionableMaxDelayMs: 100,
-  });
-  env = {
-    TEMPORAL_ADDRESS: testTemporalAddress(),
-    CAMPAIGN_TASK_QUEUE: queues.campaigns,
-    CAMPAIGN_SEND_TASK_QUEUE: queues.send,
-    PCS_API_URL: sandbox.grpcUrl,
-    PAS_TOKEN_URL: sandbox.tokenUrl,
-    PAS_PCS_CLIENT_ID: sandbox.clientId,
-    PAS_PCS_CLIENT_SECRET: sandbox.clientSecret,
-  };
-}, 120_000);
-
-afterAll(async () => {
-  for await (const info of temporal.workflow.list({ query: `TaskQueue = "${queues.campaigns}" AND ExecutionStatus = "Running"` })) {
-    await temporal.workflow.getHandle(info.workflowId).terminate('test finished').catch(() => undefined);
-  }
-  await temporal?.workflow.getHandle(`cli-listener-${run}`).terminate('test finished').catch(() => undefined);
-  await listener?.shutdown();
-  await workers?.shutdown();
-  await connection?.close();
-  await temporal?.connection.close();
-  await sandbox?.close();
-});
+useCliStack();
 
 // Each test reads and writes its own files: they run side by side (each is a CPU-bound CLI process or two).
 describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
@@ -426,127 +319,5 @@ describe('campaign CLI on the real stack', () => {
     const alert = await cli('alert', '12300000001', '--text', 'maintenance tonight', '--json');
     expect(alert.code, alert.stderr).toBe(0);
     expect(JSON.parse(alert.stdout)).toMatchObject({ totalRecipients: 1 });
-  });
-});
-
-describe('campaign CLI: reasons, retries and previews', () => {
-  it('shows why a campaign failed: the cause, not "Activity task failed"', async () => {
-    const name = `cli-conflict-${run}`;
-    expect((await cli('template', 'create', write('conflict.json', JSON.stringify({ name, components: [{ type: 'text', content: 'One' }] })))).code).toBe(0);
-    const spec = write('conflict-spec.json', JSON.stringify({ campaignId: name, template: { name, components: [{ type: 'text', content: 'Two' }] }, recipients: { inline: [{ ppnum: '12300000001' }] }, consentWindow: '1m' }));
-    const started = await cli('start', spec, '--wait');
-    expect(started.code).toBe(1);
-    expect(started.stderr).toContain(`campaign ${name} failed: a template named "${name}" already exists`);
-    const status = await cli('status', name);
-    expect(status.code).toBe(1);
-    expect(status.stdout).toContain(`failed: a template named "${name}" already exists`);
-    expect(status.stdout).not.toContain('Activity task failed');
-    // Fixed (another template name): the failed campaign sent nothing, so --force-new-run may reuse its id.
-    const fixed = write('conflict-fixed.json', JSON.stringify({ campaignId: name, template: { name: `${name}-2`, components: [{ type: 'text', content: 'Two' }] }, recipients: { inline: [{ ppnum: '12300000001' }] }, consentWindow: '1m' }));
-    const refused = await cli('start', fixed);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('--force-new-run');
-    const forced = await cli('start', fixed, '--force-new-run', '--wait');
-    expect(forced.code, forced.stdout + forced.stderr).toBe(0);
-    expect(forced.stdout).toContain(`campaign ${name} completed`);
-  }, 120_000);
-
-  it('retries exactly the recipients of one outcome in a linked follow-up, once, and fallbacks that failed', async () => {
-    let fallbackUp = false;
-    const receiver = await startWebhookReceiver(() => ({ status: fallbackUp ? 200 : 400 }));
-    // The worker (in this process) signs webhooks and may reach this loopback receiver only because it is listed.
-    const workerEnv = { FALLBACK_SECRET_WEBHOOK: process.env.FALLBACK_SECRET_WEBHOOK, FALLBACK_ALLOWED_HOSTS: process.env.FALLBACK_ALLOWED_HOSTS };
-    process.env.FALLBACK_SECRET_WEBHOOK = 'cli-webhook-signing-secret-0123456789';
-    process.env.FALLBACK_ALLOWED_HOSTS = new URL(receiver.url).host;
-    try {
-      const id = `cli-retry-${run}`;
-      const ppnums = ['12300000001', '12300000003', '12300000004']; // delivered, denied (fallback refused: 400), failed
-      const spec = write('retry.json', JSON.stringify({
-        campaignId: id,
-        template: TEMPLATE,
-        recipients: { inline: ppnums.map((ppnum) => ({ ppnum, vars: { name: `N${ppnum.slice(-1)}` } })) },
-        consentWindow: '1m',
-        fallback: { on: ['denied'], channel: { type: 'webhook', url: receiver.url }, text: 'Hi {{name}}' },
-      }));
-      const first = await cli('start', spec, '--wait', '--json');
-      expect(first.code, first.stderr).toBe(0);
-      const ledgerBefore = await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).messages();
-
-      const retried = await cli('retry', id, '--outcome', 'failed', '--wait');
-      // Its one recipient fails again at the API: a follow-up that reached nobody ends failed, saying so.
-      expect(retried.code, retried.stdout + retried.stderr).toBe(1);
-      expect(retried.stdout).toContain(`started campaign ${id}.retry-failed`);
-      expect(retried.stdout).toContain('no recipient was delivered or reached by a fallback (failed 1)');
-      const ledgerAfter = await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).messages();
-      const added = ledgerAfter.slice(ledgerBefore.length).map((entry) => entry.ppnum);
-      expect(added).toEqual(['12300000004']); // only the failed one, once
-
-      fallbackUp = true;
-      const fallbacks = await cli('retry', id, '--outcome', 'fallback-failed', '--wait');
-      expect(fallbacks.code, fallbacks.stdout + fallbacks.stderr).toBe(0);
-      expect((await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).messages()).length).toBe(ledgerAfter.length); // fallbacks only: no message on Ppoppo
-      const bodies = receiver.requests.map((request) => JSON.parse(request.body) as { ppnum: string; idempotencyKey: string });
-      expect(bodies.map((body) => body.ppnum)).toEqual(['12300000003', '12300000003']);
-      expect(bodies[1]!.idempotencyKey).toBe(`${id}:12300000003`); // the original campaign's key: receivers can tell
-
-      const twice = await cli('retry', id, '--outcome', 'failed');
-      expect(twice.code).toBe(6);
-      const status = await cli('status', id);
-      expect(status.stdout).toContain(`follow-ups: ${id}.retry-failed (failed, failed), ${id}.retry-fallback-failed (fallback-failed, completed)`);
-      const report = await cli('report', `${id}.retry-failed`);
-      expect(report.stderr).toContain(`note: this campaign retries the failed recipients of campaign ${id}`);
-      expect(report.stdout.trim().split('\n').slice(1).map((row) => row.split(',')[0])).toEqual(['12300000004']);
-    } finally {
-      for (const [name, value] of Object.entries(workerEnv)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-      await receiver.close();
-    }
-  }, 240_000);
-
-  it('previews one row\'s message and fallback, sending nothing', async () => {
-    write('preview.csv', 'ppnum,name,email\n12300000001,Ada,ada@example.com\n12300000002,,bob@example.com\n');
-    const spec = write('preview.json', JSON.stringify({
-      campaignId: `preview-${run}`,
-      template: { name: 'p', components: [{ type: 'text', content: 'Hello {{name}}' }, { type: 'button', label: 'Open', url: 'https://ppoppo.com' }] },
-      recipients: { file: 'preview.csv' },
-      fallback: { on: ['denied'], channel: { type: 'email', host: '127.0.0.1', port: 25, from: 'c@example.com', addressColumn: 'email', subject: 'For {{name}}' }, text: 'Hi {{name}}, by email' },
-    }));
-    const first = await cli('preview', spec);
-    expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toBe(
-      [
-        `campaign preview-${run}, row 1 (line 2), ppnum 12300000001: nothing is sent`,
-        'message:',
-        '  Hello Ada',
-        '  [Open](https://ppoppo.com)',
-        'fallback by email (on denied):',
-        '  to: ada@example.com',
-        '  subject: For Ada',
-        '  Hi Ada, by email',
-        '',
-      ].join('\n'),
-    );
-    const second = await cli('preview', spec, '--row', '2', '--json');
-    expect(second.code).toBe(1);
-    expect(JSON.parse(second.stdout)).toMatchObject({ row: 2, line: 3, ppnum: '12300000002', message: 'Hello \n[Open](https://ppoppo.com)', problem: 'no value for "name": this row would be invalid' });
-    expect((await cli('preview', spec, '--row', '9')).stderr).toContain('--row 9: ');
-  });
-
-  it('report | (a reader that stops early) ends quietly, without an EPIPE stack', async () => {
-    const ran = await runProcess(['bash', '-c', `set -o pipefail; node ${CAMPAIGN} report cli-${run} | true`], {}, true);
-    expect(ran.stderr).not.toMatch(/EPIPE|Error:| {4}at /);
-    expect(ran.code).toBe(0);
-  });
-});
-
-describe('examples/start-campaign.ts', () => {
-  it('runs a campaign through CampaignClient and prints its result', async () => {
-    const ran = await runProcess(['examples/start-campaign.ts', `example-${run}`]);
-    expect(ran.code, ran.stderr).toBe(0);
-    const result = JSON.parse(ran.stdout.trim().split('\n').at(-1)!) as CampaignResult;
-    expect(result).toMatchObject({ campaignId: `example-${run}`, status: 'completed', total: 2, counts: { delivered: 1, failed: 1 } });
-    expect(ran.stderr).toContain('12300000004: failed');
   });
 });
