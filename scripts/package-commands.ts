@@ -48,8 +48,8 @@ export async function buildCommands(outDir: string, options: { library?: boolean
     sourcemap: true,
     logLevel: 'warning',
   });
-  for (const name of Object.keys(PACKAGE_COMMANDS)) {
-    const file = join(outDir, 'bin', `${name}.js`);
+  for (const name of Object.keys(PACKAGE_COMMANDS) as PackageCommand[]) {
+    const file = builtCommandPath(name, outDir);
     writeFileSync(file, `#!/usr/bin/env node\n${readFileSync(file, 'utf8')}`);
     chmodSync(file, 0o755);
   }
@@ -63,7 +63,7 @@ export const BUILD_DIR_ENV = 'PPOPPO_BUILD_DIR';
 
 /** Absolute path of a built command: in the build BUILD_DIR_ENV names, otherwise in dist/. */
 export function builtCommand(name: PackageCommand): string {
-  return join(process.env[BUILD_DIR_ENV] ?? join(ROOT, 'dist'), 'bin', `${name}.js`);
+  return builtCommandPath(name, process.env[BUILD_DIR_ENV] ?? join(ROOT, 'dist'));
 }
 
 /** The built command made from a source file (e.g. src/worker.ts), by builtCommand. */
