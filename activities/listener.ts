@@ -132,17 +132,20 @@ export function createListenerActivities(deps: ListenerDeps) {
     log.info('listener started', { cursor: start, resumedFromHeartbeat: resumed !== null });
 
     async function readStream(): Promise<void> {
-      const iterator = stream[Symbol.asyncIterator]();
       try {
+        const batches = stream.batches();
         while (!stopping) {
           if (held.size >= maxQueuedEvents) {
             await sleep(tickMs); // back-pressure while held events wait for their chunks
             continue;
           }
-          const next = await iterator.next();
+          const next = await batches.next();
           if (next.done) break;
-          counters.seen += 1;
-          if (held.add(next.value, Date.now())) wakeUp();
+          counters.seen += next.value.length;
+          const now = Date.now();
+          let due = false;
+          for (const event of next.value) due = held.add(event, now) || due;
+          if (due) wakeUp();
         }
       } catch (err) {
         if (!stopping) streamError = err;

@@ -55,64 +55,102 @@ function decode(bytes: Buffer, length: number, encoding: RecipientFileEncoding):
 }
 
 /**
- * Yields the records of a file (or of a byte range of it). Blank records are yielded too, with
- * empty text, so callers decide what to do with them. Line breaks, quotes and commas are ASCII,
- * so records are cut the same way in UTF-8 and Latin-1.
+ * The records of a file (or of a byte range of it), in batches: one per block read. Blank records
+ * are included too, with empty text, so callers decide what to do with them. Line breaks, quotes
+ * and commas are ASCII, so records are cut the same way in UTF-8 and Latin-1.
  */
-export function readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord> {
+export function readRecords(path: string, format: RecipientFileFormat, range: ReadRange = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord[]> {
   const start = range.start ?? 0;
   const empty = range.end !== undefined && range.end <= start;
   const stream = empty ? [] : createReadStream(path, { start, end: range.end === undefined ? undefined : range.end - 1, highWaterMark: 256 * 1024 });
-  return readRecordStream(stream as AsyncIterable<Buffer>, format, { start, firstLine: range.firstLine }, encoding);
+  return readRecordBatches(stream as AsyncIterable<Buffer>, format, { start, firstLine: range.firstLine }, encoding);
 }
 
 /**
  * The records in a stream of a file's bytes that starts at byte `range.start` (the start of a
- * record, on line `range.firstLine`): a local file or the body of an http(s) range request.
+ * record, on line `range.firstLine`): a local file or the body of an http(s) range request. One
+ * batch per block of bytes: a promise per record would cost more than parsing it.
  */
-export async function* readRecordStream(source: AsyncIterable<Buffer>, format: RecipientFileFormat, range: Omit<ReadRange, 'end'> = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord> {
-  const start = range.start ?? 0;
-  const quoteAware = format === 'csv';
-  let pending: Buffer[] = []; // bytes of the record being read, across stream chunks
-  let recordStart = start;
-  let offset = start; // byte offset of the next unread byte
-  let line = range.firstLine ?? 1; // line the current record starts on
-  let linesInRecord = 0; // line breaks inside quotes seen so far in the current record
-  let inQuotes = false;
+export async function* readRecordBatches(source: AsyncIterable<Buffer>, format: RecipientFileFormat, range: Omit<ReadRange, 'end'> = {}, encoding: RecipientFileEncoding = 'utf8'): AsyncGenerator<FileRecord[]> {
+  const splitter = new RecordSplitter(format, range, encoding);
+  for await (const block of source) {
+    const batch = [...splitter.records(block)];
+    if (batch.length > 0) yield batch;
+  }
+  const last = splitter.rest();
+  if (last) yield [last];
+}
 
-  const finish = (bytes: Buffer, end: number): FileRecord => {
+/** The first record that is not blank, reading no further than it (a CSV header). */
+export async function firstRecord(source: AsyncIterable<Buffer>, encoding: RecipientFileEncoding = 'utf8'): Promise<FileRecord | undefined> {
+  const splitter = new RecordSplitter('csv', {}, encoding);
+  for await (const block of source) {
+    for (const record of splitter.records(block)) if (record.text.trim() !== '') return record;
+  }
+  const last = splitter.rest();
+  return last && last.text.trim() !== '' ? last : undefined;
+}
+
+/** Cuts blocks of bytes into records, lazily; a record split across blocks is carried to the next. */
+class RecordSplitter {
+  private readonly quoteAware: boolean;
+  private pending: Buffer[] = []; // bytes of the record being read, across blocks
+  private recordStart: number;
+  private offset: number; // byte offset of the next unread byte
+  private line: number; // line the current record starts on
+  private linesInRecord = 0; // line breaks inside quotes seen so far in the current record
+  private inQuotes = false;
+
+  constructor(
+    format: RecipientFileFormat,
+    range: Omit<ReadRange, 'end'>,
+    private readonly encoding: RecipientFileEncoding,
+  ) {
+    this.quoteAware = format === 'csv';
+    this.recordStart = this.offset = range.start ?? 0;
+    this.line = range.firstLine ?? 1;
+  }
+
+  *records(block: Buffer): Generator<FileRecord> {
+    let from = 0;
+    for (let i = 0; i < block.length; i++) {
+      const byte = block[i];
+      if (this.quoteAware && byte === QUOTE) {
+        this.inQuotes = !this.inQuotes;
+      } else if (byte === LF) {
+        if (this.inQuotes) {
+          this.linesInRecord += 1;
+          continue;
+        }
+        const piece = block.subarray(from, i + 1);
+        const bytes = this.pending.length === 0 ? piece : Buffer.concat([...this.pending, piece]);
+        this.pending = [];
+        from = i + 1;
+        yield this.finish(bytes, this.offset + i + 1);
+      }
+    }
+    if (from < block.length) this.pending.push(block.subarray(from));
+    this.offset += block.length;
+  }
+
+  /** The last record, when the bytes do not end with a line break. */
+  rest(): FileRecord | undefined {
+    if (this.pending.length === 0) return undefined;
+    const record = this.finish(Buffer.concat(this.pending), this.offset);
+    this.pending = [];
+    return record;
+  }
+
+  private finish(bytes: Buffer, end: number): FileRecord {
     let length = bytes.length;
     if (length > 0 && bytes[length - 1] === LF) length -= 1;
     if (length > 0 && bytes[length - 1] === CR) length -= 1;
-    const record: FileRecord = { ...decode(bytes, length, encoding), start: recordStart, end, line };
-    line += linesInRecord + 1;
-    linesInRecord = 0;
-    recordStart = end;
+    const record: FileRecord = { ...decode(bytes, length, this.encoding), start: this.recordStart, end, line: this.line };
+    this.line += this.linesInRecord + 1;
+    this.linesInRecord = 0;
+    this.recordStart = end;
     return record;
-  };
-
-  for await (const chunk of source) {
-    let from = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i];
-      if (quoteAware && byte === QUOTE) {
-        inQuotes = !inQuotes;
-      } else if (byte === LF) {
-        if (inQuotes) {
-          linesInRecord += 1;
-          continue;
-        }
-        const piece = chunk.subarray(from, i + 1);
-        const bytes = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
-        pending = [];
-        from = i + 1;
-        yield finish(bytes, offset + i + 1);
-      }
-    }
-    if (from < chunk.length) pending.push(chunk.subarray(from));
-    offset += chunk.length;
   }
-  if (pending.length > 0) yield finish(Buffer.concat(pending), offset);
 }
 
 /**

@@ -43,7 +43,7 @@ export async function planRecipientSource(input: PlanRecipientsInput, how: { con
   return { ...plan, chunks: plan.chunks.map((chunk) => ({ ...chunk, path: input.file })) };
 }
 
-async function* confinedFile(chunk: FileChunkSource): AsyncGenerator<RecipientInput> {
+async function* confinedFile(chunk: FileChunkSource): AsyncGenerator<RecipientInput[]> {
   yield* fileSource.read({ ...chunk, path: await confineRecipientFile(chunk.path) });
 }
 
@@ -52,7 +52,7 @@ export function readDataRow(input: (FileSourceSpec | UrlSourceSpec) & { row: num
   return 'url' in input ? readUrlRow(input) : readFileRow(input);
 }
 
-function sourceReader(source: ReadChunkSource): AsyncIterable<RecipientInput> {
+function sourceReader(source: ReadChunkSource): AsyncIterable<RecipientInput[]> {
   switch (source.kind) {
     case 'file':
       return confinedFile(source);
@@ -71,7 +71,7 @@ async function chunkRecipients(source: ChunkSource, followUps?: FollowUpReader):
     return followUps.recipients(source, (original, ppnums) => readRecipients({ source: original, ppnums }, followUps));
   }
   const recipients: RecipientInput[] = [];
-  for await (const recipient of sourceReader(source)) recipients.push(recipient);
+  for await (const batch of sourceReader(source)) recipients.push(...batch);
   return recipients;
 }
 

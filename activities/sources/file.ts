@@ -27,7 +27,7 @@ async function plan(spec: FileSourceSpec, options: PlanOptions): Promise<Recipie
   }
 }
 
-async function* read(chunk: FileChunkSource): AsyncGenerator<RecipientInput> {
+async function* read(chunk: FileChunkSource): AsyncGenerator<RecipientInput[]> {
   try {
     yield* readRecordRange(fileBytes(chunk.path), chunk, chunk.path);
   } catch (err) {

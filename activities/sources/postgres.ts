@@ -114,7 +114,7 @@ function zoneOf(cell: string | null, zones: TimeZoneGrouping): string | undefine
   return cell === null || zone === cell ? zone : undefined;
 }
 
-async function* read(chunk: PostgresChunkSource): AsyncGenerator<RecipientInput> {
+async function* read(chunk: PostgresChunkSource): AsyncGenerator<RecipientInput[]> {
   const sql = new RecipientSql(chunk);
   const bounds = chunk.after === undefined ? [chunk.last] : [chunk.after, chunk.last];
   const zone = chunk.timeZone !== undefined && chunk.emptyZone !== undefined ? [chunk.timeZone, chunk.emptyZone] : [];
@@ -130,7 +130,7 @@ async function* read(chunk: PostgresChunkSource): AsyncGenerator<RecipientInput>
     const range = `ppnum ${chunk.after === undefined ? '≤' : `> ${redactPpnum(chunk.after)} and ≤`} ${redactPpnum(chunk.last)}${chunk.timeZone === undefined ? '' : ` in ${chunk.timeZone}`}`;
     throw sourceChanged(sql.describe, `the valid rows with ${range} are not the planned ones: ${ppnums.length} now, ${chunk.count} planned`, "restore those rows, or start a new campaign");
   }
-  yield* recipients;
+  yield recipients;
 }
 
 export const postgresSource: RecipientSourceReader<PostgresSourceSpecInput, PostgresChunkSource> = { plan, read };

@@ -9,7 +9,7 @@ import type { ValidationIssue } from '../../src/api/validation';
 import { inZoneOrder, recipientTimeZone, timeZoneProblem } from '../../src/campaign/chunk-source';
 import type { ChunkSource, RecipientFileEncoding, RecipientFileFormat, RecordRange, TimeZoneGrouping, ZonedChunk } from '../../src/campaign/chunk-source';
 import { heartbeat } from '../heartbeat';
-import { NOT_UTF8_MESSAGE, parseCsvHeader, parseCsvRecord, parseNdjsonRecord, readRecordStream } from '../recipient-file';
+import { NOT_UTF8_MESSAGE, parseCsvHeader, parseCsvRecord, parseNdjsonRecord, firstRecord, readRecordBatches } from '../recipient-file';
 import type { RecordParse } from '../recipient-file';
 import { HEARTBEAT_EVERY_ROWS, PlanAccount, RECIPIENT_SOURCE_FAILURES, checkChunkSize, sourceChanged } from './source';
 import type { PlanOptions, RecipientPlan } from './source';
@@ -41,13 +41,7 @@ export interface RecordFormat {
 async function parserFor(bytes: ByteSource, { format, encoding }: RecordFormat, rules: RowRules): Promise<{ parse?: RecordParser; headerLine?: number; headerIssue?: ValidationIssue }> {
   const { requiredVars, urlTemplates = [], requiredColumns = [] } = rules;
   if (format === 'ndjson') return { parse: (text) => parseNdjsonRecord(text, requiredVars, urlTemplates, requiredColumns) };
-  let header: { text: string; line: number; notUtf8?: boolean } | undefined;
-  for await (const record of readRecordStream(bytes({ start: 0, end: HEADER_READ_BYTES }), 'csv', {}, encoding)) {
-    if (record.text.trim() !== '') {
-      header = record;
-      break;
-    }
-  }
+  const header = await firstRecord(bytes({ start: 0, end: HEADER_READ_BYTES }), encoding);
   if (!header) return {};
   if (header.notUtf8) return { headerLine: header.line, headerIssue: { line: header.line, field: 'row', message: NOT_UTF8_MESSAGE } };
   const parsed = parseCsvHeader(header.text, requiredVars, requiredColumns);
@@ -106,33 +100,35 @@ export async function planRecords<Chunk extends ChunkSource & RecordRange>(bytes
     for (const group of holders) if (group?.open) group.trailingSkips.push(line);
   };
 
-  for await (const record of readRecordStream(bytes({ start: 0 }), format, {}, encoding)) {
-    if (record.line === headerLine || record.text.trim() === '') continue;
-    account.totals.total += 1;
-    if (account.totals.total % HEARTBEAT_EVERY_ROWS === 0) heartbeat({ line: record.line });
-    if (!parse) {
-      account.totals.invalidCount += 1; // the header issue already explains why
-      continue;
+  for await (const batch of readRecordBatches(bytes({ start: 0 }), format, {}, encoding)) {
+    for (const record of batch) {
+      if (record.line === headerLine || record.text.trim() === '') continue;
+      account.totals.total += 1;
+      if (account.totals.total % HEARTBEAT_EVERY_ROWS === 0) heartbeat({ line: record.line });
+      if (!parse) {
+        account.totals.invalidCount += 1; // the header issue already explains why
+        continue;
+      }
+      // Too big for a request, not text in the file's encoding, or no time zone: invalid by line, before anything is sent.
+      const parsed = checkedRow(parse(record.text), record.notUtf8, zones);
+      if (!parsed.ok) {
+        account.invalid({ line: record.line, ppnum: parsed.ppnum, field: parsed.field, message: parsed.message });
+        skip(record.line, record.text);
+        continue;
+      }
+      if (!account.firstOf(parsed.recipient.ppnum, `line ${record.line}`, { line: record.line })) {
+        skip(record.line, record.text);
+        continue;
+      }
+      const zone = zones ? recipientTimeZone(parsed.recipient.vars[zones.column], zones)! : '';
+      const group = groupOf(zone);
+      if (!group.open) group.open = { format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0, ...(encoding === 'latin1' ? { encoding } : {}) };
+      group.open.skipLines.push(...group.trailingSkips);
+      group.trailingSkips = [];
+      group.open.byteEnd = record.end;
+      group.open.count += 1;
+      if (group.open.count === options.chunkSize) closeChunk(zone, group);
     }
-    // Too big for a request, not text in the file's encoding, or no time zone: invalid by line, before anything is sent.
-    const parsed = checkedRow(parse(record.text), record.notUtf8, zones);
-    if (!parsed.ok) {
-      account.invalid({ line: record.line, ppnum: parsed.ppnum, field: parsed.field, message: parsed.message });
-      skip(record.line, record.text);
-      continue;
-    }
-    if (!account.firstOf(parsed.recipient.ppnum, `line ${record.line}`, { line: record.line })) {
-      skip(record.line, record.text);
-      continue;
-    }
-    const zone = zones ? recipientTimeZone(parsed.recipient.vars[zones.column], zones)! : '';
-    const group = groupOf(zone);
-    if (!group.open) group.open = { format, byteStart: record.start, byteEnd: record.end, firstLine: record.line, skipLines: [], count: 0, ...(encoding === 'latin1' ? { encoding } : {}) };
-    group.open.skipLines.push(...group.trailingSkips);
-    group.trailingSkips = [];
-    group.open.byteEnd = record.end;
-    group.open.count += 1;
-    if (group.open.count === options.chunkSize) closeChunk(zone, group);
   }
   for (const [zone, group] of groups) closeChunk(zone, group);
   const ordered = inZoneOrder(groups).map(([, group]) => group);
@@ -157,30 +153,36 @@ function checkedRow(parsed: RecordParse, notUtf8: boolean | undefined, zones?: T
 export async function readRecordRow(bytes: ByteSource, file: RecordFormat, row: number): Promise<{ line: number; parsed: RecordParse } | undefined> {
   const { parse, headerLine, headerIssue } = await parserFor(bytes, file, { requiredVars: [] });
   let seen = 0;
-  for await (const record of readRecordStream(bytes({ start: 0 }), file.format, {}, file.encoding)) {
-    if (record.line === headerLine || record.text.trim() === '') continue;
-    if (++seen < row) continue;
-    if (!parse) return { line: record.line, parsed: { ok: false, field: headerIssue?.field ?? 'row', message: headerIssue?.message ?? 'the file has no header' } };
-    return { line: record.line, parsed: checkedRow(parse(record.text), record.notUtf8) };
+  for await (const batch of readRecordBatches(bytes({ start: 0 }), file.format, {}, file.encoding)) {
+    for (const record of batch) {
+      if (record.line === headerLine || record.text.trim() === '') continue;
+      if (++seen < row) continue;
+      if (!parse) return { line: record.line, parsed: { ok: false, field: headerIssue?.field ?? 'row', message: headerIssue?.message ?? 'the file has no header' } };
+      return { line: record.line, parsed: checkedRow(parse(record.text), record.notUtf8) };
+    }
   }
   return undefined;
 }
 
-/** Yields the recipients of one planned byte range (of its zone, if it has one), in file order; refuses if the file changed. */
-export async function* readRecordRange(bytes: ByteSource, range: RecordRange & ZonedChunk, describe: string): AsyncGenerator<RecipientInput> {
+/** Yields the recipients of one planned byte range (of its zone, if it has one) in batches, in file order; refuses if the file changed. */
+export async function* readRecordRange(bytes: ByteSource, range: RecordRange & ZonedChunk, describe: string): AsyncGenerator<RecipientInput[]> {
   const changed = (line: number, reason: string) => sourceChanged(describe, `line ${line}: ${reason}`, 'restore the original file');
   const { parse } = await parserFor(bytes, range, { requiredVars: [] });
   if (!parse) throw changed(range.firstLine, 'its header is now missing or malformed');
   const skipLines = new Set(range.skipLines);
   const { timeZone, timeZoneColumn: column, emptyZone } = range;
   let found = 0;
-  for await (const record of readRecordStream(bytes({ start: range.byteStart, end: range.byteEnd }), range.format, { start: range.byteStart, firstLine: range.firstLine }, range.encoding)) {
-    if (skipLines.has(record.line) || record.text.trim() === '') continue;
-    const parsed = parse(record.text);
-    if (!parsed.ok) throw changed(record.line, parsed.message);
-    if (column !== undefined && ((parsed.recipient.vars[column] ?? '').trim() || emptyZone) !== timeZone) continue; // another zone's chunk
-    found += 1;
-    yield parsed.recipient;
+  for await (const batch of readRecordBatches(bytes({ start: range.byteStart, end: range.byteEnd }), range.format, { start: range.byteStart, firstLine: range.firstLine }, range.encoding)) {
+    const recipients: RecipientInput[] = [];
+    for (const record of batch) {
+      if (skipLines.has(record.line) || record.text.trim() === '') continue;
+      const parsed = parse(record.text);
+      if (!parsed.ok) throw changed(record.line, parsed.message);
+      if (column !== undefined && ((parsed.recipient.vars[column] ?? '').trim() || emptyZone) !== timeZone) continue; // another zone's chunk
+      recipients.push(parsed.recipient);
+    }
+    found += recipients.length;
+    if (recipients.length > 0) yield recipients;
   }
   if (range.count !== undefined && found !== range.count) throw changed(range.firstLine, `the range planned ${range.count} recipient(s) in ${timeZone ?? 'it'} and now holds ${found}`);
 }

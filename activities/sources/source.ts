@@ -1,6 +1,6 @@
 // What every recipient source (a local file, an http(s) URL, a PostgreSQL table or query) offers
 // the campaign: `plan` reads the whole source once and cuts it into chunk sources that carry no
-// recipient data (byte ranges or key ranges); `read` yields one chunk's recipients again, exactly
+// recipient data (byte ranges or key ranges); `read` yields one chunk's recipients again (in batches), exactly
 // the ones the plan counted, or refuses with RecipientSourceChanged when the source changed since.
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../../src/api/types';
@@ -36,7 +36,7 @@ export interface RecipientPlan<Chunk extends ChunkSource = ChunkSource> {
 
 export interface RecipientSourceReader<Spec, Chunk extends ChunkSource> {
   plan(spec: Spec, options: PlanOptions): Promise<RecipientPlan<Chunk>>;
-  read(chunk: Chunk): AsyncIterable<RecipientInput>;
+  read(chunk: Chunk): AsyncIterable<RecipientInput[]>;
 }
 
 /** Heartbeat the plan every this many rows, so a dead worker is noticed at the heartbeat timeout. */

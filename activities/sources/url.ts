@@ -26,7 +26,7 @@ async function plan(spec: UrlSourceSpec, options: PlanOptions): Promise<Recipien
   return planRecords(urlBytes(spec.url, probe.version, shown), { format: spec.format ?? 'csv', encoding: spec.encoding }, options, shown, (range) => ({ kind: 'url', url: spec.url, version: probe.version, ...range }));
 }
 
-function read(chunk: UrlChunkSource): AsyncIterable<RecipientInput> {
+function read(chunk: UrlChunkSource): AsyncIterable<RecipientInput[]> {
   const shown = redactUrl(chunk.url);
   return readRecordRange(urlBytes(chunk.url, chunk.version, shown), chunk, shown);
 }

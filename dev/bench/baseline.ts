@@ -42,20 +42,22 @@ export interface BaselineRun {
 async function* fileChunks(file: string, size: number): AsyncGenerator<RecipientInput[]> {
   let header: { columns: string[]; ppnumIndex: number } | undefined;
   let chunk: RecipientInput[] = [];
-  for await (const record of readRecords(file, 'csv')) {
-    if (record.text.trim() === '') continue;
-    if (!header) {
-      const parsed = parseCsvHeader(record.text, []);
-      if ('error' in parsed) throw new Error(`${file}: ${parsed.error}`);
-      header = parsed;
-      continue;
-    }
-    const parsed = parseCsvRecord(record.text, header, []);
-    if (!parsed.ok) throw new Error(`${file} line ${record.line}: ${parsed.message}`);
-    chunk.push(parsed.recipient);
-    if (chunk.length === size) {
-      yield chunk;
-      chunk = [];
+  for await (const batch of readRecords(file, 'csv')) {
+    for (const record of batch) {
+      if (record.text.trim() === '') continue;
+      if (!header) {
+        const parsed = parseCsvHeader(record.text, []);
+        if ('error' in parsed) throw new Error(`${file}: ${parsed.error}`);
+        header = parsed;
+        continue;
+      }
+      const parsed = parseCsvRecord(record.text, header, []);
+      if (!parsed.ok) throw new Error(`${file} line ${record.line}: ${parsed.message}`);
+      chunk.push(parsed.recipient);
+      if (chunk.length === size) {
+        yield chunk;
+        chunk = [];
+      }
     }
   }
   if (chunk.length > 0) yield chunk;

@@ -7,6 +7,7 @@
 // once with a fresh one; errors that will not go away (bad request, no permission, unknown send
 // request) end the iteration by throwing the PpoppoApiError.
 import type { ClientReadableStream } from '@grpc/grpc-js';
+import { finished } from 'node:stream';
 import { eventFromProto } from './convert';
 import { UnauthenticatedError, toPpoppoError } from './errors';
 import type { PpoppoApiError } from './errors';
@@ -50,7 +51,10 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
   readonly sendRequestId: string | undefined;
   /** Times the stream was reopened after it ended (observability). */
   reconnects = 0;
+  /** The last event received (a reconnect resumes after it). */
   #cursor: string | undefined;
+  /** The last event handed to the consumer. */
+  #yielded: string | undefined;
   #liveSince: number | undefined;
   #closed = false;
   #iterating = false;
@@ -65,7 +69,7 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
     this.#options = options;
     this.#onClose = onClose;
     this.sendRequestId = options.sendRequestId;
-    this.#cursor = options.afterEventId || undefined;
+    this.#cursor = this.#yielded = options.afterEventId || undefined;
     if (options.signal?.aborted) this.close();
     else options.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
@@ -74,7 +78,7 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
 
   /** Id of the last event yielded (or the starting `afterEventId`): save it to resume later. */
   get cursor(): string | undefined {
-    return this.#cursor;
+    return this.#yielded;
   }
 
   get closed(): boolean {
@@ -101,12 +105,40 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<DeliveryEvent> {
+    return this.#events(this.#start());
+  }
+
+  /**
+   * The events in batches: whatever arrived together, in order. For a busy consumer, much cheaper
+   * than one `await` per event; iterate either this or the stream itself, once.
+   */
+  batches(): AsyncGenerator<DeliveryEvent[], void, undefined> {
+    return this.#batches(this.#start());
+  }
+
+  #start(): AsyncGenerator<DeliveryEvent[], void, undefined> {
     if (this.#iterating) throw new Error('an EventStream has a single consumer; open another stream for a second one');
     this.#iterating = true;
     return this.#run();
   }
 
-  async *#run(): AsyncGenerator<DeliveryEvent, void, undefined> {
+  async *#events(batches: AsyncGenerator<DeliveryEvent[], void, undefined>): AsyncGenerator<DeliveryEvent, void, undefined> {
+    for await (const batch of batches) {
+      for (const event of batch) {
+        this.#yielded = event.eventId;
+        yield event;
+      }
+    }
+  }
+
+  async *#batches(batches: AsyncGenerator<DeliveryEvent[], void, undefined>): AsyncGenerator<DeliveryEvent[], void, undefined> {
+    for await (const batch of batches) {
+      this.#yielded = batch[batch.length - 1]!.eventId;
+      yield batch;
+    }
+  }
+
+  async *#run(): AsyncGenerator<DeliveryEvent[], void, undefined> {
     let idleSessions = 0; // consecutive streams that ended without a new event
     let unauthenticatedInARow = 0;
     try {
@@ -119,15 +151,20 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
           if (this.#closed) return;
           const call = this.#open(token);
           call.on('metadata', () => (this.#liveSince ??= Date.now()));
-          for await (const message of call) {
+          for await (const messages of readBatches(call)) {
             this.#liveSince ??= Date.now();
-            const event = eventFromProto(message as SendRequestEvent);
-            if (this.#cursor !== undefined && event.eventId <= this.#cursor) continue; // replayed
-            this.#cursor = event.eventId;
+            const events: DeliveryEvent[] = [];
+            for (const message of messages) {
+              const event = eventFromProto(message);
+              if (this.#cursor !== undefined && event.eventId <= this.#cursor) continue; // replayed
+              this.#cursor = event.eventId;
+              events.push(event);
+            }
+            if (events.length === 0) continue;
             sawEvent = true;
             idleSessions = 0;
             unauthenticatedInARow = 0;
-            yield event;
+            yield events;
             if (this.#closed) return;
           }
         } catch (err) {
@@ -187,5 +224,39 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
     }).finally(() => {
       this.#wake = undefined;
     });
+  }
+}
+
+/**
+ * The messages of a server stream, in batches of what is buffered (an object-mode readable): ends
+ * when the stream ends, throws its error (or a premature close, as `for await` over it would).
+ */
+async function* readBatches(call: ClientReadableStream<SendRequestEvent>): AsyncGenerator<SendRequestEvent[], void, undefined> {
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const stopFinished = finished(call, (err) => {
+    if (err) failure = err;
+    ended = true;
+    wake?.();
+  });
+  const onReadable = () => wake?.();
+  call.on('readable', onReadable);
+  try {
+    for (;;) {
+      const batch: SendRequestEvent[] = [];
+      for (let message = call.read() as SendRequestEvent | null; message !== null; message = call.read() as SendRequestEvent | null) batch.push(message);
+      if (batch.length > 0) {
+        yield batch;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    call.off('readable', onReadable);
+    stopFinished();
   }
 }

@@ -97,6 +97,36 @@ describe('EventStream', () => {
     expect(transport.cancelled).toBe(1); // the consumer's break cancelled the last call
   });
 
+  it('hands out what arrived together as one batch, with the cursor at its last event and replays skipped', async () => {
+    const transport = new ScriptedTransport([
+      { events: ['01A', '01B', '01C'], end: 'ok' },
+      { events: ['01B', '01C', '01D', '01E'], end: 'hang' }, // 01B and 01C replayed
+    ]);
+    const stream = new EventStream(transport, fast);
+    const batches: string[][] = [];
+    const cursors: (string | undefined)[] = [];
+    for await (const batch of stream.batches()) {
+      batches.push(batch.map((e) => e.eventId));
+      cursors.push(stream.cursor);
+      if (batches.flat().length === 5) break;
+    }
+    expect(batches).toEqual([['01A', '01B', '01C'], ['01D', '01E']]);
+    expect(cursors).toEqual(['01C', '01E']);
+    expect(transport.requests.map((request) => request.afterEventId)).toEqual([undefined, '01C']);
+    expect(() => stream[Symbol.asyncIterator]()).toThrow(/single consumer/);
+  });
+
+  it('moves the cursor event by event for a consumer of single events, even inside a batch', async () => {
+    const stream = new EventStream(new ScriptedTransport([{ events: ['01A', '01B', '01C'], end: 'hang' }]), fast);
+    const seen: (string | undefined)[] = [];
+    for await (const e of stream) {
+      seen.push(stream.cursor);
+      if (e.eventId === '01B') break;
+    }
+    expect(seen).toEqual(['01A', '01B']);
+    expect(stream.cursor).toBe('01B');
+  });
+
   it('filters by send request when asked', async () => {
     const transport = new ScriptedTransport([{ events: ['01A'], end: 'hang' }]);
     const stream = new EventStream(transport, { sendRequestId: 'sr-9' });

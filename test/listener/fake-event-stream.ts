@@ -20,7 +20,7 @@ export class FakeEventLog {
   }
 
   /** Same shape as PpoppoClient.streamEvents for the parts the listener uses. */
-  streamEvents(request: { afterEventId?: string }): AsyncIterable<DeliveryEvent> & { cursor: string | undefined; liveSince: number | undefined; close(): void } {
+  streamEvents(request: { afterEventId?: string }): AsyncIterable<DeliveryEvent> & { batches(): AsyncGenerator<DeliveryEvent[]>; cursor: string | undefined; liveSince: number | undefined; close(): void } {
     this.streamsOpened += 1;
     const { events, waiters } = this;
     const liveAt = Math.max(Date.now(), this.offlineUntil);
@@ -38,16 +38,17 @@ export class FakeEventLog {
         closed = true;
         wakeReader?.();
       },
-      async *[Symbol.asyncIterator]() {
+      /** Whatever the log holds after the cursor, as one batch (as a real stream hands out what arrived together). */
+      async *batches() {
         if (Date.now() < liveAt) await new Promise((resolve) => setTimeout(resolve, liveAt - Date.now()));
         let index = cursor === undefined ? 0 : events.findIndex((event) => event.eventId > cursor!);
         if (index === -1) index = events.length;
         while (!closed) {
-          const event = events[index];
-          if (event) {
-            index += 1;
-            cursor = event.eventId;
-            yield event;
+          if (index < events.length) {
+            const batch = events.slice(index);
+            index = events.length;
+            cursor = batch[batch.length - 1]!.eventId;
+            yield batch;
             continue;
           }
           await new Promise<void>((resolve) => {
@@ -56,6 +57,9 @@ export class FakeEventLog {
           });
           waiters.delete(wakeReader!);
         }
+      },
+      async *[Symbol.asyncIterator]() {
+        for await (const batch of this.batches()) yield* batch;
       },
     };
   }
