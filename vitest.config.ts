@@ -31,7 +31,10 @@ export default defineConfig({
     // Temporal Workers and native modules are happiest in child processes. Four at a time: the
     // shared files mostly wait on timers, and four keep both cores busy (about 1.6 on average).
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 4, minForks: 1 } },
+    // minForks as many as maxForks: each file's fork is ended after it (isolation), and tinypool only
+    // starts a fork in its place while fewer forks are left than files are queued, so with minForks 1
+    // a pass of four at a time ran three, then two, then one at a time towards its end.
+    poolOptions: { forks: { maxForks: 4, minForks: 4 } },
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // The production-topology lane runs on its own server: `npm run test:production` (vitest.production.config.ts).

@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { RecipientInput } from '../src/api/types';
 import type { ChunkSource, FileChunkSource, FollowUpChunkSource, ReadChunkSource } from '../src/campaign/chunk-source';
 import type { ReadSourceSpec } from '../src/campaign/recipient-source';
-import { confineRecipientFile } from './file-roots';
+import { confineRecipientFile, recipientFileRoots } from './file-roots';
 import { createFollowUpReader } from './follow-up';
 import type { FollowUpReader } from './follow-up';
 import { keptAlive } from './heartbeat';
@@ -31,15 +31,16 @@ export const planRecipients = keptAlive((input: PlanRecipientsInput): Promise<Re
 
 /**
  * Plans a source. `confineFiles: false` is for the CLI's `validate`, which reads the user's own
- * file on the user's machine; a worker always confines.
+ * file on the user's machine; a worker always confines, to the RECIPIENT_FILE_ROOTS of `env`
+ * (default process.env; the CLI passes its own).
  */
-export async function planRecipientSource(input: PlanRecipientsInput, how: { confineFiles: boolean }): Promise<RecipientPlan<ReadChunkSource>> {
+export async function planRecipientSource(input: PlanRecipientsInput, how: { confineFiles: boolean; env?: Record<string, string | undefined> }): Promise<RecipientPlan<ReadChunkSource>> {
   const options: PlanOptions = { requiredVars: input.requiredVars, urlTemplates: input.urlTemplates, requiredColumns: input.requiredColumns, chunkSize: input.chunkSize, maxIssues: input.maxIssues, ...(input.timeZones ? { timeZones: input.timeZones } : {}) };
   if ('url' in input) return urlSource.plan(input, options);
   if ('postgres' in input) return postgresSource.plan(input, options);
   if (!how.confineFiles) return fileSource.plan(input, options);
   // Read the real path the check passed (no symlink swap in between); the chunks keep the spec's path.
-  const plan = await fileSource.plan({ ...input, file: await confineRecipientFile(input.file) }, options);
+  const plan = await fileSource.plan({ ...input, file: await confineRecipientFile(input.file, recipientFileRoots(how.env)) }, options);
   return { ...plan, chunks: plan.chunks.map((chunk) => ({ ...chunk, path: input.file })) };
 }
 

@@ -46,7 +46,18 @@ export interface Flags {
   overlap?: string;
 }
 
-export interface CommandContext {
+/** Where a command line writes, and the environment it reads (the process's own, for the `ppoppo-campaign` command). */
+export interface CliIo {
+  stdout: Writable & { isTTY?: boolean; columns?: number };
+  stderr: Writable;
+  /**
+   * Temporal, the API, payload keys, task queues, and validate's file roots and outbound allow-list.
+   * Recipient sources read their own settings (URL allow-list, database) from process.env, as in a worker.
+   */
+  env: Record<string, string | undefined>;
+}
+
+export interface CommandContext extends CliIo {
   args: string[];
   flags: Flags;
   print(text: string): void;
@@ -101,10 +112,10 @@ async function reportStart(ctx: CommandContext, client: CampaignClient, started:
  * The app's limits and this month's use, from the API (GetUsageStats), or why they could not be
  * read (no credentials configured, API unreachable): commands say so and go on.
  */
-async function readUsage(): Promise<UsageStats | string> {
+async function readUsage(env: CliIo['env']): Promise<UsageStats | string> {
   let api: PpoppoClient;
   try {
-    api = new PpoppoClient(clientConfigFromEnv(), { readRetries: 0, onWarning: () => undefined });
+    api = new PpoppoClient(clientConfigFromEnv(env), { readRetries: 0, onWarning: () => undefined });
   } catch (err) {
     return (err as Error).message;
   }
@@ -118,11 +129,11 @@ async function readUsage(): Promise<UsageStats | string> {
 }
 
 /** How many messages the spec's campaign needs against the remaining quota, or why it cannot be said. */
-async function campaignQuota(spec: unknown): Promise<QuotaCheck | string> {
-  const usage = await readUsage();
+async function campaignQuota(spec: unknown, env: CliIo['env']): Promise<QuotaCheck | string> {
+  const usage = await readUsage(env);
   if (typeof usage === 'string') return usage;
   try {
-    const { valid, notes } = await validateSpec(spec);
+    const { valid, notes } = await validateSpec(spec, env);
     // A follow-up's recipients, or none valid: nothing to count here (the notes say why).
     return valid > 0 ? quotaCheck(usage, valid) : (notes[0] ?? 'no valid recipients');
   } catch (err) {
@@ -133,7 +144,7 @@ async function campaignQuota(spec: unknown): Promise<QuotaCheck | string> {
 export async function start(ctx: CommandContext): Promise<ExitCode> {
   const spec = readSpecFile(ctx.args[0]!, ctx.flags.recipients);
   const client = await ctx.campaigns();
-  const quota = await campaignQuota(spec);
+  const quota = await campaignQuota(spec, ctx.env);
   return reportStart(ctx, client, await client.startCampaign(spec, { forceNewRun: ctx.flags['force-new-run'] }), quota);
 }
 
@@ -146,9 +157,9 @@ export async function retry(ctx: CommandContext): Promise<ExitCode> {
 }
 
 export async function validate(ctx: CommandContext): Promise<ExitCode> {
-  const report = await validateSpec(readSpecFile(ctx.args[0]!, ctx.flags.recipients));
+  const report = await validateSpec(readSpecFile(ctx.args[0]!, ctx.flags.recipients), ctx.env);
   if (report.valid > 0) {
-    const usage = await readUsage();
+    const usage = await readUsage(ctx.env);
     if (typeof usage === 'string') report.notes.push(`quota not checked: ${usage}`);
     else report.quota = quotaCheck(usage, report.valid);
   }
@@ -164,7 +175,7 @@ export async function preview(ctx: CommandContext): Promise<ExitCode> {
   let api: PpoppoClient | undefined;
   try {
     const result = await previewSpec(spec, row, async (templateId) => {
-      api ??= ppoppoClient();
+      api ??= ppoppoClient(ctx.env);
       return (await api.getTemplate(templateId)).components;
     });
     if (ctx.flags.json) printJson(ctx, result);
@@ -177,7 +188,7 @@ export async function preview(ctx: CommandContext): Promise<ExitCode> {
 
 export async function status(ctx: CommandContext): Promise<ExitCode> {
   const report = await (await ctx.campaigns()).status(ctx.args[0]!, { chunks: true });
-  const usage = await readUsage();
+  const usage = await readUsage(ctx.env);
   if (ctx.flags.json) printJson(ctx, typeof usage === 'string' ? { ...report, usageNotRead: usage } : { ...report, usage });
   else ctx.print(formatStatus(report, usage));
   return report.progress.status === 'failed' || report.failure ? EXIT.failure : EXIT.ok;
@@ -197,7 +208,7 @@ const RETRIES_EVERY = 5;
 async function follow(ctx: CommandContext, client: CampaignClient, campaignId: string): Promise<ExitCode> {
   const intervalMs = Number(ctx.flags.interval ?? 1000);
   if (!Number.isFinite(intervalMs) || intervalMs < 50) throw new CliError('--interval must be a number of milliseconds, at least 50', EXIT.usage);
-  const tty = !ctx.flags.json && process.stdout.isTTY;
+  const tty = !ctx.flags.json && ctx.stdout.isTTY;
   const startedAt = Date.now();
   let firstDone: number | undefined;
   let lastLine = '';
@@ -216,16 +227,16 @@ async function follow(ctx: CommandContext, client: CampaignClient, campaignId: s
     const eta = rate > 0 && done < progress.total ? (progress.total - done) / rate : undefined;
     const line = ctx.flags.json
       ? JSON.stringify({ type: 'progress', progress, ...(retrying ? { retrying } : {}), ...(sharingWith?.length ? { sharingWith } : {}), etaMs: eta === undefined ? undefined : Math.round(eta) })
-      : progressLine(progress, { etaMs: eta, retrying, sharingWith, width: tty ? process.stdout.columns : undefined });
+      : progressLine(progress, { etaMs: eta, retrying, sharingWith, width: tty ? ctx.stdout.columns : undefined });
     if (line !== lastLine) {
-      if (tty) process.stdout.write(`\r\x1b[2K${line}`);
+      if (tty) ctx.stdout.write(`\r\x1b[2K${line}`);
       else ctx.print(line);
       lastLine = line;
     }
     if (closed || FINAL_STATUSES.has(progress.status)) break;
     await sleep(intervalMs);
   }
-  if (tty) process.stdout.write('\n');
+  if (tty) ctx.stdout.write('\n');
   const result = await client.result(campaignId);
   if (ctx.flags.json) ctx.print(JSON.stringify({ type: 'result', result }));
   else ctx.print(formatResult(result));
@@ -314,13 +325,13 @@ export async function report(ctx: CommandContext): Promise<ExitCode> {
   const client = await ctx.campaigns();
   const { progress, followUps } = await client.status(campaignId); // not found → exit 3 before an output file is created
   // Notes go to stderr: the report itself stays a clean CSV or JSON document.
-  const note = (text: string) => process.stderr.write(`${text}\n`);
+  const note = (text: string) => ctx.stderr.write(`${text}\n`);
   if (!FINAL_STATUSES.has(progress.status)) {
     note(`note: campaign ${campaignId} is ${progress.status}: this report is partial (${countRecipients(progress.counts)} of ${progress.total} recipients have a final outcome; unstarted chunks are not listed)`);
   }
   if (progress.retryOf) note(`note: this campaign retries the ${progress.retryOf.outcome} recipients of campaign ${progress.retryOf.campaignId}`);
   for (const followUp of followUps) note(`note: its ${followUp.outcome} recipients are retried by campaign ${followUp.campaignId} (${followUp.status})`);
-  const out: Writable = ctx.flags.out ? createWriteStream(ctx.flags.out) : process.stdout;
+  const out: Writable = ctx.flags.out ? createWriteStream(ctx.flags.out) : ctx.stdout;
   const write = (text: string) => out.write(`${text}\n`);
   let count = 0;
   if (format === 'csv') write(csvLine(REPORT_COLUMNS));
@@ -348,8 +359,8 @@ export async function recipient(ctx: CommandContext): Promise<ExitCode> {
   return EXIT.ok;
 }
 
-function ppoppoClient(): PpoppoClient {
-  return new PpoppoClient(clientConfigFromEnv());
+function ppoppoClient(env: CliIo['env']): PpoppoClient {
+  return new PpoppoClient(clientConfigFromEnv(env));
 }
 
 export async function templateCreate(ctx: CommandContext): Promise<ExitCode> {
@@ -361,7 +372,7 @@ export async function templateCreate(ctx: CommandContext): Promise<ExitCode> {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot parse template file ${path}: ${(err as Error).message}; it must be JSON like {"name": "...", "components": [{"type": "text", "content": "Hi {{name}}"}]}`, EXIT.usage);
   }
-  const api = ppoppoClient();
+  const api = ppoppoClient(ctx.env);
   try {
     const template = await api.createTemplate(input);
     if (ctx.flags.json) printJson(ctx, template);
@@ -382,20 +393,20 @@ export async function alert(ctx: CommandContext): Promise<ExitCode> {
 }
 
 /** Connects lazily so commands that need no Temporal (validate, preview, template) never try. */
-export function temporalConnector(flags: Flags): { get(): Promise<CampaignClient>; close(): Promise<void> } {
+export function temporalConnector(flags: Flags, env: CliIo['env']): { get(): Promise<CampaignClient>; close(): Promise<void> } {
   let client: Client | undefined;
   return {
     async get() {
-      const config = temporalConfigFromEnv();
-      const dataConverter = dataConverterFromEnv(); // missing payload keys: a configuration error, not a connection one
+      const config = temporalConfigFromEnv(env);
+      const dataConverter = dataConverterFromEnv(env); // missing payload keys: a configuration error, not a connection one
       try {
         client ??= await connectClient(config, dataConverter);
       } catch (err) {
         throw new CliError(`cannot connect to Temporal at ${describeTemporalConfig(config)}: ${(err as Error).message}; start it (npm start) or set TEMPORAL_ADDRESS`, EXIT.cannotConnect);
       }
       return new CampaignClient(client, {
-        taskQueue: flags['task-queue'] || process.env.CAMPAIGN_TASK_QUEUE || undefined,
-        sendTaskQueue: flags['send-task-queue'] || process.env.CAMPAIGN_SEND_TASK_QUEUE || undefined,
+        taskQueue: flags['task-queue'] || env.CAMPAIGN_TASK_QUEUE || undefined,
+        sendTaskQueue: flags['send-task-queue'] || env.CAMPAIGN_SEND_TASK_QUEUE || undefined,
       });
     },
     async close() {

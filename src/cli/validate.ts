@@ -79,7 +79,7 @@ export async function validateSpec(input: unknown, env: Record<string, string | 
     };
     let plan: RecipientPlan;
     try {
-      plan = await planLocally(input, Boolean(env.RECIPIENT_FILE_ROOTS));
+      plan = await planLocally(input, env);
     } catch (err) {
       if (err instanceof ApplicationFailure && err.type === RECIPIENT_FILE_REFUSED) return { ...report, specIssues: [{ path: 'recipients.file', message: err.message }] };
       throw err;
@@ -95,15 +95,15 @@ export async function validateSpec(input: unknown, env: Record<string, string | 
 
 /**
  * The worker's own planning, run here; a source this machine cannot read is a plain error, not a
- * stack. A file the worker's roots refuse (`confineFiles`) is returned as the failure itself.
+ * stack. With RECIPIENT_FILE_ROOTS set in `env`, a file those roots refuse is returned as the failure itself.
  */
-async function planLocally(input: PlanRecipientsInput, confineFiles: boolean): Promise<RecipientPlan> {
+async function planLocally(input: PlanRecipientsInput, env: Record<string, string | undefined>): Promise<RecipientPlan> {
   const shown = describeRecipientSource(input);
   if ('postgres' in input && !process.env.RECIPIENT_DATABASE_URL) {
     throw new CliError(`cannot check ${shown} here: set RECIPIENT_DATABASE_URL (the worker reads the same variable from its own environment)`, EXIT.usage);
   }
   try {
-    return await planRecipientSource(input, { confineFiles });
+    return await planRecipientSource(input, { confineFiles: Boolean(env.RECIPIENT_FILE_ROOTS), env });
   } catch (err) {
     if (err instanceof ApplicationFailure && err.type === RECIPIENT_FILE_REFUSED) throw err;
     if (err instanceof ApplicationFailure) throw new CliError(`cannot plan the recipients: ${err.message}`, EXIT.usage);

@@ -1,5 +1,5 @@
 // The errors CampaignClient throws: each says, in plain words, what happened and what to do.
-// The CLI maps them to exit codes (src/cli/main.ts); app code can tell them apart by class.
+// The CLI maps them to exit codes (src/cli/program.ts); app code can tell them apart by class.
 import { campaignWorkflowId } from '../contracts/campaign';
 import type { SpecIssue } from '../campaign/spec';
 

@@ -1,6 +1,7 @@
-// The campaign CLI as a user runs it (test/cli/cli-stack.ts), on a stack of this file's own: why a
-// campaign failed, linked follow-ups that retry one outcome, previews, a reader that stops early,
-// and examples/start-campaign.ts. Beside cli.test.ts, which holds the rest.
+// The campaign CLI (test/cli/cli-stack.ts: its main in this process), on a stack of this file's own:
+// why a campaign failed, linked follow-ups that retry one outcome, previews, a reader that stops
+// early (the built command in a real process, piped), and examples/start-campaign.ts (a process of
+// its own). Beside cli.test.ts, which holds the rest.
 import { describe, expect, it } from 'vitest';
 import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startWebhookReceiver } from '../../dev/receivers';

@@ -1,12 +1,16 @@
 // The stack the campaign CLI's tests run against (cli.test.ts, cli-follow-ups.test.ts, each with its
 // own): the Ppoppo sandbox, the production worker and listener in the test process on unique task
-// queues, the shared Temporal test server. Each command runs as a user runs it: a real process of
-// the built command (ppoppo-campaign, as installed; the test setup builds it).
+// queues, the shared Temporal test server. Commands run in this process (`cli`, `runHere`: the CLI's
+// main, src/cli/program.ts, with its output captured and the environment a process would get), and
+// a few as a user runs them (`cliProcess`, `runProcess`): a real process of the built command
+// (ppoppo-campaign, as installed; the test setup builds it). A process costs most of a CPU-second.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
@@ -21,6 +25,7 @@ import type { CampaignProgress } from '../../src/contracts/campaign';
 import { connectTestClient, connectTestWorkerConnection, testTemporalAddress } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
 import { builtCommand } from '../../scripts/package-commands';
+import { main } from '../../src/cli/program';
 
 export const run = randomUUID().slice(0, 8);
 export const queues = { campaigns: `cli-campaigns-${run}`, send: `cli-send-${run}` };
@@ -54,7 +59,27 @@ export function runProcess(args: string[], extraEnv: Record<string, string> = {}
 }
 
 export const CAMPAIGN = builtCommand('ppoppo-campaign');
-export const cli = (...args: string[]) => runProcess([CAMPAIGN, ...args]);
+/** A real process of the built command. */
+export const cliProcess = (...args: string[]) => runProcess([CAMPAIGN, ...args]);
+
+/** The command line run in this process: what it wrote to stdout and stderr, and the exit code main returned. */
+export async function runHere(args: string[], extraEnv: Record<string, string> = {}): Promise<Ran> {
+  const captured = { stdout: '', stderr: '' };
+  const sink = (name: keyof typeof captured) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        captured[name] += chunk.toString();
+        callback();
+      },
+    });
+  const [stdout, stderr] = [sink('stdout'), sink('stderr')];
+  const code = await main(args, { stdout, stderr, env: { ...process.env, ...env, ...extraEnv } });
+  stdout.end();
+  stderr.end();
+  await Promise.all([finished(stdout), finished(stderr)]);
+  return { code, ...captured };
+}
+export const cli = (...args: string[]) => runHere(args);
 
 export function write(name: string, text: string): string {
   const path = join(dir, name);

@@ -1,7 +1,9 @@
-// The campaign CLI as a user runs it (test/cli/cli-stack.ts: the built command, against the shared
-// Temporal test server, with the production worker and listener running here on unique task queues
-// and the Ppoppo sandbox behind them): validation, exit codes, and the commands on a real campaign.
-// Reasons, retries, previews and examples/start-campaign.ts are in cli-follow-ups.test.ts.
+// The campaign CLI (test/cli/cli-stack.ts: its main in this process, and the built command as a user
+// runs it where the process itself matters, against the shared Temporal test server, with the
+// production worker and listener running here on unique task queues and the Ppoppo sandbox behind
+// them): validation, exit codes, and the commands on a real campaign. Real processes: validate,
+// an unknown command, two concurrent starts, status. Reasons, retries, previews, a reader that
+// stops early and examples/start-campaign.ts are in cli-follow-ups.test.ts.
 //
 // Exit codes checked: 0 ok, 1 validation failure (also a spec that parses but is invalid),
 // 2 usage error (unknown command/flag, missing file, spec file that is not valid JSON/YAML), 3 not found,
@@ -14,11 +16,11 @@ import { freePort } from '../../dev/ports';
 import { SandboxInspector } from '../../dev/sandbox/inspector';
 import type { CampaignProgress, CampaignResult } from '../../src/contracts/campaign';
 import type { RecipientRecord } from '../../src/contracts/chunk';
-import { CAMPAIGN, TEMPLATE, cli, dir, pollUntilCli, ppoppo, run, runProcess, sandbox, useCliStack, write } from './cli-stack';
+import { TEMPLATE, cli, cliProcess, dir, pollUntilCli, ppoppo, run, runHere, sandbox, useCliStack, write } from './cli-stack';
 
 useCliStack();
 
-// Each test reads and writes its own files: they run side by side (each is a CPU-bound CLI process or two).
+// Each test reads and writes its own files: they run side by side.
 describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
   it('names every bad row by line and field and exits 1', async () => {
     write('bad.csv', 'ppnum,name\n12300000001,Ada\n123,Bob\n12300000002,\n');
@@ -41,12 +43,12 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
   it('accepts a clean YAML spec with --recipients overriding its source (exit 0)', async () => {
     const csv = write('good.csv', 'ppnum,name\n12300000001,Ada\n');
     const spec = write('good.yaml', `campaignId: good-${run}\ntemplate:\n  name: t\n  components:\n    - type: text\n      content: "Hi {{name}}"\nrecipients:\n  inline: []\n`);
-    const ran = await cli('validate', spec, '--recipients', csv);
+    const ran = await cliProcess('validate', spec, '--recipients', csv); // the built command, as a user runs it
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
     expect(ran.stdout).toContain('1 valid, 0 invalid');
     // The budget, read through GetUsageStats: the sandbox's default quota of 1,000,000 a month.
     expect(ran.stdout).toMatch(/quota: the campaign needs 1 message; [\d,]+ of 1,000,000 left this month \(resets \d{4}-\d\d-01T00:00:00\.000Z\)/);
-    const offline = await runProcess([CAMPAIGN, 'validate', spec, '--recipients', csv], { PAS_PCS_CLIENT_ID: '' });
+    const offline = await runHere(['validate', spec, '--recipients', csv], { PAS_PCS_CLIENT_ID: '' });
     expect(offline.code, offline.stdout + offline.stderr).toBe(0); // validating needs no API; the note says why the quota was not read
     expect(offline.stdout).toContain('note: quota not checked: PAS_PCS_CLIENT_ID is not set');
   });
@@ -54,11 +56,11 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
   it('applies the workers\' file roots and outbound allow-list when they are set here too', async () => {
     const spec = (recipients: object, fallback?: object) =>
       write(`limits-${randomUUID()}.json`, JSON.stringify({ campaignId: `limits-${run}`, template: TEMPLATE, recipients, ...(fallback ? { fallback } : {}) }));
-    const passwd = await runProcess([CAMPAIGN, 'validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: '' });
+    const passwd = await runHere(['validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: '' });
     expect(passwd.code).toBe(1); // locally the user's own files are read (not confined), and still never quoted
     expect(passwd.stdout).toContain('line 1: ppnum: the header row has no "ppnum" column');
     expect(passwd.stdout).not.toContain('root:');
-    const confined = await runProcess([CAMPAIGN, 'validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: dir });
+    const confined = await runHere(['validate', spec({ file: '/etc/passwd', format: 'csv' })], { RECIPIENT_FILE_ROOTS: dir });
     expect(confined.code).toBe(1);
     expect(confined.stdout).toContain(`recipients.file: recipient file /etc/passwd is refused: it is outside the allowed directories; workers read recipient files only under RECIPIENT_FILE_ROOTS (${dir})`);
     expect(confined.stdout).not.toContain('root:');
@@ -66,13 +68,13 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
     const hook = { on: ['denied'], channel: { type: 'webhook', url: 'http://169.254.169.254/latest/meta-data' } };
     const inline = { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }] };
     expect((await cli('validate', spec(inline, hook))).code).toBe(0);
-    const refused = await runProcess([CAMPAIGN, 'validate', spec(inline, hook)], { FALLBACK_ALLOWED_HOSTS: 'hooks.example.com' });
+    const refused = await runHere(['validate', spec(inline, hook)], { FALLBACK_ALLOWED_HOSTS: 'hooks.example.com' });
     expect(refused.code).toBe(1);
     expect(refused.stdout).toContain('fallback.channel.url: 169.254.169.254:80 is not in FALLBACK_ALLOWED_HOSTS');
   });
 
   it('exits 2 with a plain configuration message when payload keys are missing', async () => {
-    const ran = await runProcess([CAMPAIGN, 'list'], { PAYLOAD_KEYS: '', PAYLOAD_KEY_FILE: '' });
+    const ran = await runHere(['list'], { PAYLOAD_KEYS: '', PAYLOAD_KEY_FILE: '' });
     expect(ran.code, ran.stderr).toBe(2);
     expect(ran.stderr.trim()).toMatch(/^configuration: payload encryption needs keys: set PAYLOAD_KEY_FILE/);
     expect(ran.stderr).not.toContain('    at ');
@@ -94,8 +96,8 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
   });
 
   it('exits 2 for an unknown command or flag', async () => {
-    expect((await cli('launch')).code).toBe(2);
-    const help = await runProcess(['src/cli/main.ts', '--help']); // `npm run campaign`: the sources, through tsx
+    expect((await cliProcess('launch')).code).toBe(2); // the built command's exit code
+    const help = await cli('--help'); // (the sources' entry through tsx, `npm run campaign`: test/dotenv.test.ts)
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('exit codes:');
     const flag = await cli('status', 'x', '--bogus');
@@ -110,7 +112,7 @@ describe.concurrent('campaign CLI: validate (local, nothing sent)', () => {
 describe('campaign CLI without a Temporal server', () => {
   it('exits 4 with a message naming the address and TEMPORAL_ADDRESS', async () => {
     const closedPort = await freePort(); // free a moment ago: nothing listens there
-    const ran = await runProcess([CAMPAIGN, 'status', `any-${run}`], { TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`, TEMPORAL_CONNECT_TIMEOUT: '1s' });
+    const ran = await runHere(['status', `any-${run}`], { TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`, TEMPORAL_CONNECT_TIMEOUT: '1s' });
     expect(ran.code, ran.stdout + ran.stderr).toBe(4);
     expect(ran.stderr).toContain(`cannot connect to Temporal at 127.0.0.1:${closedPort}`);
     expect(ran.stderr).toContain('TEMPORAL_ADDRESS');
@@ -124,7 +126,7 @@ describe('campaign CLI on the real stack', () => {
   it('starts a campaign twice concurrently and both attach to one run', async () => {
     const csv = write('run.csv', `ppnum,name\n${Object.keys(EXPECTED).map((ppnum, i) => `${ppnum},Name ${i}`).join('\n')}\n`);
     const spec = write('run.json', JSON.stringify({ campaignId, template: TEMPLATE, recipients: { inline: [] }, consentWindow: '1m', limits: { chunkSize: 2 } }));
-    const [first, second] = await Promise.all([cli('start', spec, '--recipients', csv, '--json'), cli('start', spec, '--recipients', csv, '--json')]);
+    const [first, second] = await Promise.all([cliProcess('start', spec, '--recipients', csv, '--json'), cliProcess('start', spec, '--recipients', csv, '--json')]);
     // One starts it (0); the other starts it too or finds it running (5): one run either way.
     expect([first.code, second.code].sort(), first.stderr + second.stderr).toContain(0);
     expect([0, 5]).toContain(first.code);
@@ -146,7 +148,7 @@ describe('campaign CLI on the real stack', () => {
   });
 
   it('status, report and recipient describe the finished campaign', async () => {
-    const status = await cli('status', campaignId, '--json');
+    const status = await cliProcess('status', campaignId, '--json');
     expect(status.code, status.stderr).toBe(0);
     const statusJson = JSON.parse(status.stdout) as { progress: CampaignProgress; usage: unknown };
     expect(statusJson.progress).toMatchObject({
@@ -243,6 +245,7 @@ describe('campaign CLI on the real stack', () => {
     // Visibility is eventually consistent: list until the campaign shows up.
     let listed: { campaignId: string }[] = [];
     for (let attempt = 0; attempt < 10 && !listed.some((c) => c.campaignId === id); attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1_000)); // a process took about that long
       const list = await cli('list', '--json');
       expect(list.code, list.stderr).toBe(0);
       listed = JSON.parse(list.stdout) as { campaignId: string }[];

@@ -17,11 +17,14 @@ function cpuSeconds(): number | undefined {
 }
 
 let atStart: number | undefined;
+let startedAt = 0;
 beforeAll(() => {
   atStart = cpuSeconds();
+  startedAt = Date.now();
 });
 afterAll((suite) => {
   const now = cpuSeconds();
   if (atStart === undefined || now === undefined || !('filepath' in suite)) return;
-  appendFileSync(FILE_CPU_LOG, `${JSON.stringify({ file: suite.filepath, cpuSeconds: now - atStart })}\n`);
+  // When the file started and ended too (ms since the epoch): how a pass's files packed into its slots.
+  appendFileSync(FILE_CPU_LOG, `${JSON.stringify({ file: suite.filepath, cpuSeconds: now - atStart, startedAt, endedAt: Date.now() })}\n`);
 });

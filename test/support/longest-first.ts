@@ -15,13 +15,15 @@ const LONGEST = [
   'test/e2e/time-zones.e2e.test.ts',
   'test/workflows/chunk.test.ts',
   'test/listener/listener.test.ts',
+  'test/e2e/package.test.ts',
+  'test/listener/processes.test.ts',
+  'test/e2e/bad-credentials.e2e.test.ts',
+  'test/e2e/restart-campaign.e2e.test.ts',
+  'test/e2e/metrics.e2e.test.ts',
   'test/cli/cli.test.ts',
   'test/cli/cli-follow-ups.test.ts',
-  'test/e2e/package.test.ts',
-  'test/e2e/restart-campaign.e2e.test.ts',
-  'test/e2e/bad-credentials.e2e.test.ts',
-  'test/listener/processes.test.ts',
-  'test/e2e/metrics.e2e.test.ts',
+  'test/e2e/web-ui.test.ts',
+  'test/e2e/campaign.e2e.test.ts',
 ];
 
 const rank = (spec: TestSpecification): number => {
