@@ -49,7 +49,7 @@ export default defineConfig({
       // One file at a time; within a file, at most three concurrent tests (chaos's runs: each about
       // 0.4 of a core; four at once saturated both cores and slowed the waits pass beside them).
       { extends: true, test: { name: 'stacks', include: SERIAL, maxConcurrency: 3, globalSetup: ['test/global-setup.ts'] } },
-      // Four at a time (run-tests.sh gives --maxWorkers 4), beside the stacks pass.
+      // Four at a time (the forks pool above), beside the stacks pass.
       { extends: true, test: { name: 'waits', include: WAITS, globalSetup: ['test/global-setup.ts'] } },
       // The rest share one dev server, four at a time, beside the end of the stacks pass (after waits).
       { extends: true, test: { name: 'shared', globalSetup: ['test/global-setup.ts'], include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/production/**', ...SERIAL, ...WAITS] } },

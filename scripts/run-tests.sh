@@ -13,7 +13,7 @@ mkdir -p test-results
 rm -f test-results/file-cpu.jsonl
 side_log=test-results/vitest-side.log
 
-(npx vitest run --project waits --maxWorkers 4 && npx vitest run --project shared) >"$side_log" 2>&1 &
+(npx vitest run --project waits && npx vitest run --project shared) >"$side_log" 2>&1 &
 side_pid=$!
 # Stopping the tests (Ctrl-C, a CI timeout) stops the lane in the background too.
 trap 'pkill -TERM -P "$side_pid" 2>/dev/null; kill "$side_pid" 2>/dev/null' EXIT
