@@ -133,7 +133,7 @@ describe('sendFallbacks', () => {
     const envs: Record<string, string>[] = [{ FALLBACK_ALLOWED_HOSTS: '127.0.0.1' }, { FALLBACK_SECRET_WEBHOOK: SECRET }, { FALLBACK_SECRET_WEBHOOK: SECRET, FALLBACK_ALLOWED_HOSTS: '*.example.com' }];
     for (const env of envs) {
       const { sendFallbacks, input, receiver } = await setup([], env);
-      const failure = await new MockActivityEnvironment().run(sendFallbacks, input(items)).catch((err: unknown) => err);
+      const failure = await mockEnvironment().run(sendFallbacks, input(items)).catch((err: unknown) => err);
       expect(failure).toMatchObject({ type: CONFIGURATION_FAULT, nonRetryable: true, message: expect.stringMatching(/^fallback channel: (webhook secret|127\.0\.0\.1:\d+ )/) });
       expect((failure as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'fallback' });
       expect(receiver.requests).toHaveLength(0);
@@ -143,14 +143,14 @@ describe('sendFallbacks', () => {
 
   it('checkFallbackChannel (campaign start) finds the same faults before anything is sent, and passes a usable channel', async () => {
     const refused = await setup([], { FALLBACK_SECRET_WEBHOOK: SECRET });
-    await expect(new MockActivityEnvironment().run(refused.checkFallbackChannel, { channel: refused.input([]).channel })).rejects.toMatchObject({
+    await expect(mockEnvironment().run(refused.checkFallbackChannel, { channel: refused.input([]).channel })).rejects.toMatchObject({
       type: CONFIGURATION_FAULT,
       nonRetryable: true,
       message: expect.stringContaining('is a private or loopback address: list it in FALLBACK_ALLOWED_HOSTS'),
     });
     await refused.receiver.close();
     const usable = await setup();
-    await expect(new MockActivityEnvironment().run(usable.checkFallbackChannel, { channel: usable.input([]).channel })).resolves.toBeUndefined();
+    await expect(mockEnvironment().run(usable.checkFallbackChannel, { channel: usable.input([]).channel })).resolves.toBeUndefined();
     expect(usable.receiver.requests).toHaveLength(0);
   });
 
