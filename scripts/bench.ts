@@ -437,13 +437,15 @@ function render(report: BenchReport): string {
       ]);
     }
     lines.push(table(cost), '');
-    const cpu: string[][] = [['where the CPU went (share of all cores over the campaign)', 'temporal', 'worker', 'listener', 'sandbox', 'rest (others, idle)']];
+    const cpu: string[][] = [['where the CPU went (share of all cores over the campaign)', 'temporal', 'worker', 'listener', 'sandbox', 'other processes', 'idle', 'stolen']];
     for (const [label, run] of runs) {
       const share = run.cpu.shareOfMachine;
-      const busy = Object.values(share).reduce((a, b) => a + b, 0);
-      cpu.push([label, ...['temporal', 'worker', 'listener', 'sandbox'].map((k) => `${fmt((share[k] ?? 0) * 100, 0)} %`), `${fmt(Math.max(0, 1 - busy) * 100, 0)} %`]);
+      const stack = Object.values(share).reduce((a, b) => a + b, 0);
+      const { busyShare, stealShare } = run.machine;
+      const percent = (value: number) => `${fmt(Math.max(0, value) * 100, 0)} %`;
+      cpu.push([label, ...['temporal', 'worker', 'listener', 'sandbox'].map((k) => percent(share[k] ?? 0)), percent(busyShare - stack), percent(1 - busyShare - stealShare), percent(stealShare)]);
     }
-    lines.push(table(cpu), '');
+    lines.push(table(cpu), 'CPU per recipient depends on the load: the same campaign measures up to a third cheaper on a machine busy with other work.', '');
   }
   const first = report.firstCampaign;
   if (first?.orchestrator.firstCampaign) {

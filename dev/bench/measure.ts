@@ -201,6 +201,36 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** The whole machine's CPU ticks so far (/proc/stat): busy (anything but idle and I/O wait), stolen by the hypervisor, and all. */
+export interface MachineTicks {
+  busy: number;
+  steal: number;
+  total: number;
+}
+
+export function machineTicks(): MachineTicks {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
+    const busy = user! + nice! + system! + irq! + softirq!;
+    return { busy, steal: steal!, total: busy + idle! + iowait! + steal! };
+  } catch {
+    return { busy: 0, steal: 0, total: 0 };
+  }
+}
+
+/**
+ * Over a run, the machine's busy and stolen shares of all its cores. The same campaign measures up to
+ * a third cheaper per recipient on a machine busy with other work (events arrive in bigger batches),
+ * so a CPU figure means something only beside the load it was measured under.
+ */
+export function machineLoad(before: MachineTicks, after: MachineTicks): { busyShare: number; stealShare: number } {
+  const total = after.total - before.total;
+  if (total <= 0) return { busyShare: 0, stealShare: 0 };
+  return { busyShare: (after.busy - before.busy) / total, stealShare: (after.steal - before.steal) / total };
+}
+
 /** CPU seconds per process between two readings, and as a share of the machine over `seconds`. */
 export function cpuUse(before: Record<string, number>, after: Record<string, number>, seconds: number, cores: number): { seconds: Record<string, number>; shareOfMachine: Record<string, number> } {
   const used: Record<string, number> = {};

@@ -11,6 +11,8 @@ import {
   chunkStartsBySendRequest,
   cpuSeconds,
   cpuUse,
+  machineLoad,
+  machineTicks,
   firstCampaignFigures,
   historyCost,
   listCampaignWorkflows,
@@ -86,6 +88,8 @@ export interface OrchestratorRun {
   rss: RssSample[];
   /** CPU used by each process from the campaign's start to its result (where the time goes). */
   cpu: ReturnType<typeof cpuUse>;
+  /** The whole machine over the campaign: busy (the stack and anything else) and stolen shares of all cores. */
+  machine: ReturnType<typeof machineLoad>;
   /** CPU of Temporal, worker, listener and sandbox together, per 1,000 recipients. */
   cpuMsPer1000Recipients: number;
   /**
@@ -123,6 +127,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     const idleStart = cpuNow();
     await sleep(IDLE_SAMPLE_MS);
     const cpuBefore = cpuNow();
+    const machineBefore = machineTicks();
     const idleCpuPerSecond = Object.fromEntries(Object.entries(cpuBefore).map(([name, seconds]) => [name, (seconds - idleStart[name as keyof typeof idleStart]) / (IDLE_SAMPLE_MS / 1000)]));
     const started = Date.now();
     const rss: RssSample[] = [];
@@ -149,6 +154,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     // Peaks up to the campaign's end: reading the measurements (queries replay closed chunks) is not the campaign.
     const [workerPeakRssBytes, listenerPeakRssBytes] = [worker.peakRssBytes, stack.listener.peakRssBytes];
     const cpu = cpuUse(cpuBefore, cpuNow(), campaignSeconds, cpus().length);
+    const machine = machineLoad(machineBefore, machineTicks());
     say(`  ${options.name}: campaign ${result.status} in ${campaignSeconds.toFixed(1)} s; reading measurements`);
 
     const measureStarted = Date.now();
@@ -171,6 +177,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       listenerPeakRssBytes,
       rss,
       cpu,
+      machine,
       cpuMsPer1000Recipients: per1000(cpuTotal),
       cpuMsPer1000RecipientsOverIdle: per1000(Math.max(0, cpuTotal - idleTotal)),
       idleCpuPerSecond,

@@ -41,6 +41,7 @@ const orchestratorRun = {
   cost: expect.objectContaining({ events: number, bytes: number, eventsPer1000Recipients: number, bytesPer1000Recipients: number, largestShareOfLimit: { events: number, bytes: number } }),
   workerPeakRssBytes: number,
   listenerPeakRssBytes: number,
+  machine: { busyShare: number, stealShare: number },
 };
 
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
