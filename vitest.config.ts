@@ -24,6 +24,7 @@ const WAITS = [
   'test/e2e/time-zones.e2e.test.ts',
   'test/listener/listener.test.ts',
   'test/workflows/chunk.test.ts',
+  'test/e2e/repair.e2e.test.ts',
 ];
 
 export default defineConfig({

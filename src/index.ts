@@ -1,8 +1,8 @@
 // The client library: what app code imports from the package (`import { CampaignClient } from
 // 'ppoppo-campaigns'`) to start, follow and control campaigns. The worker, listener and CLI are the
 // package's commands (ppoppo-worker, ppoppo-listener, ppoppo-campaign), not part of this API.
-export { AlertFailedError, CampaignClient, CampaignNotFoundError, InvalidSpecError } from './client/campaigns';
-export type { AlertReceipt, CampaignClientOptions, CampaignSummary, StartedCampaign } from './client/campaigns';
+export { AlertFailedError, CampaignClient, CampaignNotFoundError, CampaignStuckError, InvalidSpecError } from './client/campaigns';
+export type { AlertReceipt, CampaignClientOptions, CampaignSummary, RepairFinding, RepairReport, StartedCampaign } from './client/campaigns';
 export { parseCampaignSpec } from './campaign/spec';
 export type { CampaignSpec, FallbackSpec, RecipientSourceSpec, SpecIssue, TemplateSource } from './campaign/spec';
 export type { FallbackOutcome, OutcomeCounts, RecipientOutcome } from './campaign/outcomes';

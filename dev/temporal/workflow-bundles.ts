@@ -3,22 +3,14 @@
 // and listener it starts from the TypeScript sources loads them instead of bundling again.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { FAILURE_CONVERTER_PATH } from '../../src/temporal/data-converter';
-import { WORKFLOW_BUNDLES, WORKFLOW_BUNDLE_DIR_ENV } from '../../src/temporal/workflow-code';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-const quietLogger = { trace() {}, debug() {}, info() {}, log() {}, warn: (message: string) => console.warn(message), error: (message: string) => console.error(message) };
+import { WORKFLOW_BUNDLES, WORKFLOW_BUNDLE_DIR_ENV, bundleFromSources } from '../../src/temporal/workflow-code';
 
 /** Writes <outDir>/<name>.js for every bundle in WORKFLOW_BUNDLES; returns the files. */
 export async function writeWorkflowBundles(outDir: string): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
-  for (const [name, source] of Object.entries(WORKFLOW_BUNDLES)) {
-    // The failure converter (messages into the encrypted payload) must be inside the bundle too.
-    const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, source), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
+  for (const name of Object.keys(WORKFLOW_BUNDLES) as (keyof typeof WORKFLOW_BUNDLES)[]) {
+    const { code } = await bundleFromSources(name);
     const file = join(outDir, `${name}.js`);
     writeFileSync(file, code);
     files.push(file);

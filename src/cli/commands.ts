@@ -20,7 +20,7 @@ import type { CampaignResult } from '../contracts/campaign';
 import type { RecipientRecord } from '../contracts/chunk';
 import { CliError, EXIT } from './errors';
 import type { ExitCode } from './errors';
-import { REPORT_COLUMNS, csvLine, formatList, formatSchedule, formatRecipient, formatResult, formatStatus, formatValidation, progressLine, reportRow } from './format';
+import { REPORT_COLUMNS, csvLine, formatList, formatSchedule, formatRecipient, formatRepair, formatResult, formatStatus, formatValidation, progressLine, reportRow } from './format';
 import { formatPreview, previewSpec } from './preview';
 import { readSpecFile, readTextFile } from './spec-file';
 import { validateSpec } from './validate';
@@ -44,6 +44,7 @@ export interface Flags {
   every?: string;
   'time-zone'?: string;
   overlap?: string;
+  'dry-run'?: boolean;
 }
 
 /** Where a command line writes, and the environment it reads (the process's own, for the `ppoppo-campaign` command). */
@@ -192,6 +193,14 @@ export async function status(ctx: CommandContext): Promise<ExitCode> {
   if (ctx.flags.json) printJson(ctx, typeof usage === 'string' ? { ...report, usageNotRead: usage } : { ...report, usage });
   else ctx.print(formatStatus(report, usage));
   return report.progress.status === 'failed' || report.failure ? EXIT.failure : EXIT.ok;
+}
+
+/** Resets a campaign (or chunk) stuck on a nondeterminism error to where it diverged; exit 1 when something is left failing. */
+export async function repair(ctx: CommandContext): Promise<ExitCode> {
+  const report = await (await ctx.campaigns()).repair(ctx.args[0]!, { dryRun: ctx.flags['dry-run'] });
+  if (ctx.flags.json) printJson(ctx, report);
+  else ctx.print(formatRepair(report));
+  return report.findings.some((finding) => finding.action === 'left') ? EXIT.failure : EXIT.ok;
 }
 
 export async function watch(ctx: CommandContext): Promise<ExitCode> {

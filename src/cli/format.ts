@@ -5,7 +5,7 @@ import { usageLine } from '../campaign/budget';
 import { consentLine } from '../campaign/consent';
 import { timingText } from '../campaign/timing';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../campaign/outcomes';
-import type { CampaignScheduleSummary, CampaignStatusReport, CampaignSummary, StuckActivity } from '../client/campaigns';
+import type { CampaignScheduleSummary, CampaignStatusReport, CampaignSummary, FailingWorkflowTask, RepairReport, StuckActivity } from '../client/campaigns';
 import { PARK_REASON_TEXT } from '../contracts/campaign';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import type { RecipientRecord } from '../contracts/chunk';
@@ -106,6 +106,7 @@ export function formatStatus(report: CampaignStatusReport, usage?: UsageStats | 
   }
   const failure = report.failure ?? (progress.failure ? [progress.failure] : undefined);
   if (failure) lines.push(`failed: ${failure.join(': ')}`);
+  if (report.workflowTask) lines.push(workflowTaskLine(progress.campaignId, report.workflowTask));
   if (report.retries.length > 0) lines.push('retrying:', ...report.retries.map((activity) => `  ${retryText(activity)}`));
   const consent = progress.consent ? consentLine(progress.consent) : '';
   if (consent) lines.push(`consent: ${consent}`);
@@ -114,6 +115,26 @@ export function formatStatus(report: CampaignStatusReport, usage?: UsageStats | 
   if (progress.retryOf) lines.push(`retries the ${progress.retryOf.outcome} recipients of campaign ${progress.retryOf.campaignId}`);
   if (report.followUps.length > 0) lines.push(`follow-ups: ${report.followUps.map((f) => `${f.campaignId} (${f.outcome}, ${f.status})`).join(', ')}`);
   if (progress.issues.length > 0) lines.push('recipient issues:', ...progress.issues.map((issue) => `  ${describeIssue(issue)}`));
+  return lines.join('\n');
+}
+
+/** A workflow task being tried again: how often, why, and what to do. */
+function workflowTaskLine(campaignId: string, task: FailingWorkflowTask): string {
+  const why = `${task.cause}${task.message ? `: ${task.message}` : ''}`;
+  const next = task.cause === 'nondeterminism' ? `; \`campaign repair ${campaignId}\` resets it to where it diverged` : '';
+  return `workflow task: attempt ${task.attempt} (${why})${next}`;
+}
+
+/** What `campaign repair` found and did, one workflow per line. */
+export function formatRepair(report: RepairReport): string {
+  if (report.findings.length === 0) return `campaign ${report.campaignId}: nothing to repair (${report.checked} workflow(s) checked, no workflow task failing)`;
+  const lines = [`campaign ${report.campaignId}: ${report.findings.length} of ${report.checked} workflow(s) with a failing workflow task`];
+  for (const finding of report.findings) {
+    lines.push(`  ${finding.where} (${finding.workflowId}): ${finding.failing.cause}, attempt ${finding.failing.attempt}`);
+    if (finding.divergence) lines.push(`    diverged at workflow task ${finding.divergence.completedEventId}: ${finding.divergence.message}`);
+    lines.push(`    ${finding.action === 'left' ? 'left as is' : finding.action}: ${finding.reason}`);
+    if (finding.newRunId) lines.push(`    new run ${finding.newRunId}: the signals after that task were applied to it again`);
+  }
   return lines.join('\n');
 }
 

@@ -12,6 +12,7 @@ import {
   CampaignFinishedError,
   CampaignNotFoundError,
   CampaignStillRunningError,
+  CampaignStuckError,
   ControlRefusedError,
   InvalidScheduleError,
   InvalidSpecError,
@@ -46,6 +47,7 @@ const COMMANDS: Record<string, CommandDef> = {
   validate: { usage: 'validate <spec.json|spec.yaml> [--recipients file]', args: [1, 1], flags: ['recipients'], run: commands.validate },
   preview: { usage: 'preview <spec.json|spec.yaml> [--row N] [--recipients file]', args: [1, 1], flags: ['row', 'recipients'], run: commands.preview },
   status: { usage: 'status <campaignId>', args: [1, 1], flags: QUEUES, run: commands.status },
+  repair: { usage: 'repair <campaignId> [--dry-run]', args: [1, 1], flags: ['dry-run', ...QUEUES], run: commands.repair },
   watch: { usage: 'watch <campaignId> [--interval ms]', args: [1, 1], flags: ['interval', ...QUEUES], run: commands.watch },
   list: { usage: 'list [--status scheduled|running|parked|paused|completed|cancelled|failed|...]', args: [0, 0], flags: ['status', ...QUEUES], run: commands.list },
   pause: { usage: 'pause <campaignId>', args: [1, 1], flags: QUEUES, run: commands.control('pause') },
@@ -92,6 +94,7 @@ const FLAG_TYPES: Record<FlagName, 'string' | 'boolean'> = {
   every: 'string',
   'time-zone': 'string',
   overlap: 'string',
+  'dry-run': 'boolean',
 };
 
 const HELP = [
@@ -160,7 +163,7 @@ function exitCodeFor(err: unknown): { message: string; code: ExitCode } {
   if (err instanceof CampaignNotFoundError) return { message: `${err.message}; check the id with \`npm run campaign -- list\``, code: EXIT.notFound };
   if (err instanceof InvalidSpecError) return { message: `${err.message}\nfix the spec (see \`npm run campaign -- validate <spec>\`)`, code: EXIT.failure };
   if (err instanceof SpecMismatchError) return { message: err.message, code: EXIT.usage };
-  if (err instanceof ControlRefusedError || err instanceof CampaignFailedError) return { message: err.message, code: EXIT.failure };
+  if (err instanceof ControlRefusedError || err instanceof CampaignFailedError || err instanceof CampaignStuckError) return { message: err.message, code: EXIT.failure };
   if (err instanceof CampaignFinishedError) return { message: err.message, code: EXIT.finished };
   if (err instanceof AlertFailedError) return { message: `alert: ${err.message}`, code: ALERT_EXIT[err.kind] };
   if (err instanceof CampaignStillRunningError) return { message: err.message, code: EXIT.alreadyRunning };

@@ -31,8 +31,12 @@ import {
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE, chunkRecipientsQuery, chunkWorkflowId } from '../contracts/chunk';
 import type { ControlAction, RecipientRecord } from '../contracts/chunk';
+import { failingWorkflowTask } from '../temporal/divergence';
+import type { FailingWorkflowTask } from '../temporal/divergence';
 import { failureReasons, innermostMessage } from '../temporal/failures';
 import { CampaignAlerts } from './alerts';
+import { repairCampaign } from './repair';
+import type { RepairReport } from './repair';
 import { CampaignSchedules } from './schedules';
 import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, SEND_REQUEST_ID_KEY, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from '../temporal/names';
 import type { campaignWorkflow } from '../../workflows/campaign/workflow';
@@ -41,6 +45,7 @@ import {
   CampaignFinishedError,
   CampaignNotFoundError,
   CampaignStillRunningError,
+  CampaignStuckError,
   ControlRefusedError,
   InvalidSpecError,
   SpecMismatchError,
@@ -49,6 +54,8 @@ import {
 export * from './errors';
 export { AlertFailedError, CampaignAlerts } from './alerts';
 export type { AlertFailureKind, AlertReceipt } from './alerts';
+export type { RepairFinding, RepairReport } from './repair';
+export type { Divergence, FailingWorkflowTask } from '../temporal/divergence';
 export { CampaignSchedules, InvalidScheduleError, ScheduleExistsError, ScheduleNotFoundError } from './schedules';
 export type { CampaignScheduleSummary, OverlapPolicy, ScheduleOptions } from './schedules';
 
@@ -116,6 +123,8 @@ export interface CampaignStatusReport {
   failure?: string[];
   /** Activities being retried right now (the API down, a file unreadable, ...). */
   retries: StuckActivity[];
+  /** The campaign's own workflow task, when it has failed or timed out and is being tried again. */
+  workflowTask?: FailingWorkflowTask;
   /** Follow-up campaigns retrying this one's outcomes. */
   followUps: FollowUp[];
   /** While it sends: the other campaigns sending through the same workers now (sharingWith()). */
@@ -315,9 +324,16 @@ export class CampaignClient {
   async status(campaignId: string, options: { chunks?: boolean } = {}): Promise<CampaignStatusReport> {
     const handle = this.#client.workflow.getHandle(campaignWorkflowId(campaignId));
     const description = await this.#call(campaignId, (h) => h.describe());
-    const progress = await handle.query(progressQuery);
+    const workflowTask = await failingWorkflowTask(handle, description);
+    // A workflow that cannot replay cannot answer a query either (it would only time out).
+    if (workflowTask?.cause === 'nondeterminism') throw new CampaignStuckError(campaignId, workflowTask);
+    const progress = await handle.query(progressQuery).catch((err: unknown) => {
+      // A workflow task that keeps failing fails the query too: say that, not the query's error.
+      throw workflowTask ? new CampaignStuckError(campaignId, workflowTask) : err;
+    });
     const workflowStatus = description.status.name;
     const report: CampaignStatusReport = { progress, workflowStatus, retries: await stuckActivities(this.#client.options.loadedDataConverter, 'campaign', description.raw.pendingActivities), followUps: await this.followUps(campaignId) };
+    if (workflowTask) report.workflowTask = workflowTask;
     if (workflowStatus === 'RUNNING') {
       if (options.chunks) report.retries.push(...(await this.#chunkRetries(campaignId)));
       if (progress.status === 'running' && progress.chunksSent < progress.chunksTotal) report.sharingWith = await this.sharingWith(campaignId, description.taskQueue);
@@ -377,6 +393,16 @@ export class CampaignClient {
       if (chunk) retries.push(...(await stuckActivities(this.#client.options.loadedDataConverter, `chunk ${index}`, chunk.raw.pendingActivities)));
     }
     return retries;
+  }
+
+  /**
+   * For a campaign stuck on a nondeterminism error (its own workflow task or a chunk's keeps
+   * failing): finds where each diverged and resets it there (src/client/repair.ts). `dryRun` only
+   * says what it would do. Nothing failing: an empty list of findings.
+   */
+  async repair(campaignId: string, options: { dryRun?: boolean } = {}): Promise<RepairReport> {
+    await this.#call(campaignId, (handle) => handle.describe());
+    return repairCampaign(this.#client, campaignId, options);
   }
 
   /** The follow-up campaigns (`campaign retry`) of this campaign that exist, by outcome. */

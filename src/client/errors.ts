@@ -77,3 +77,19 @@ export class CampaignStillRunningError extends Error {
     this.name = 'CampaignStillRunningError';
   }
 }
+
+/**
+ * The campaign's workflow task keeps failing, so the campaign cannot answer or move on. For a
+ * nondeterminism error `campaign repair` resets it to where it diverged; other causes are in the
+ * worker log.
+ */
+export class CampaignStuckError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly task: { attempt: number; cause: string; message?: string },
+  ) {
+    const next = task.cause === 'nondeterminism' ? `run \`ppoppo-campaign repair ${campaignId}\` (see README, "A workflow task that keeps failing")` : 'the worker log says why; it goes on once the cause is fixed';
+    super(`campaign ${campaignId} is stuck: its workflow task has failed ${task.attempt - 1} time(s) (${task.cause}${task.message ? `: ${task.message}` : ''}); ${next}`);
+    this.name = 'CampaignStuckError';
+  }
+}

@@ -2,10 +2,11 @@
 // and loads the bundle the build made, so a production worker starts without bundling anything and
 // without the dev dependencies; from the TypeScript sources (tsx, tests) the worker bundles at start,
 // unless WORKFLOW_BUNDLE_DIR names bundles made once for many workers (a test run, a chaos run).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkerOptions } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from './data-converter';
 
 /** The workflow bundles `npm run build` writes to dist/workflows/<name>.js, by their source file. */
 export const WORKFLOW_BUNDLES = {
@@ -25,4 +26,24 @@ export function workflowCode(name: keyof typeof WORKFLOW_BUNDLES): Pick<WorkerOp
   const shared = process.env[WORKFLOW_BUNDLE_DIR_ENV];
   if (shared && existsSync(join(shared, `${name}.js`))) return { workflowBundle: { codePath: join(shared, `${name}.js`) } };
   return { workflowsPath: fileURLToPath(new URL(`../../${WORKFLOW_BUNDLES[name]}`, import.meta.url)) };
+}
+
+/** Bundling logs a summary per bundle at INFO; only problems are worth showing. */
+const quietBundler = { trace() {}, debug() {}, info() {}, log() {}, warn: (message: string) => console.warn(message), error: (message: string) => console.error(message) };
+
+/**
+ * The workflow code as one bundle: the prebuilt file when there is one, else bundled now (seconds),
+ * with the failure converter inside (it must be: FAILURE_CONVERTER_PATH).
+ */
+export async function loadWorkflowBundle(name: keyof typeof WORKFLOW_BUNDLES): Promise<{ code: string }> {
+  const code = workflowCode(name);
+  if (code.workflowBundle && 'codePath' in code.workflowBundle) return { code: readFileSync(code.workflowBundle.codePath, 'utf8') };
+  return bundleFromSources(name);
+}
+
+/** Bundles the TypeScript sources of `name` (what `npm run build` and WORKFLOW_BUNDLE_DIR hold prebuilt). */
+export async function bundleFromSources(name: keyof typeof WORKFLOW_BUNDLES): Promise<{ code: string }> {
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const workflowsPath = fileURLToPath(new URL(`../../${WORKFLOW_BUNDLES[name]}`, import.meta.url));
+  return bundleWorkflowCode({ workflowsPath, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundler });
 }

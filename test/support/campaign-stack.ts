@@ -20,6 +20,7 @@ export interface CampaignStack {
   ppoppo: PpoppoClient;
   temporal: Client;
   connection: NativeConnection;
+  /** A test may replace them (shut these down first): stop() shuts down whichever are here. */
   workers: RunningWorkers;
   listener: RunningListener;
   queues: TaskQueueNames;
@@ -31,7 +32,14 @@ export interface CampaignStack {
 /** `name` prefixes the task queues and the listener workflow id (plus a random run id). */
 export async function startCampaignStack(
   name: string,
-  options: { sandbox?: SandboxOptions; listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs' | 'actionableMaxDelayMs'>; /** Another Temporal server than the shared one. */ temporalAddress?: string } = {},
+  options: {
+    sandbox?: SandboxOptions;
+    listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs' | 'actionableMaxDelayMs'>;
+    /** Another Temporal server than the shared one. */
+    temporalAddress?: string;
+    /** Other workflow code for the workers than today's (test/support/divergent-workflows.ts). */
+    workflowsPath?: string;
+  } = {},
 ): Promise<CampaignStack> {
   quietTemporalLogs();
   const run = randomUUID().slice(0, 8);
@@ -43,7 +51,7 @@ export async function startCampaignStack(
   const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
   const temporal = await connectTestClient(options.temporalAddress);
   const connection = await connectTestWorkerConnection(options.temporalAddress);
-  const workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues, listenerWorkflowId });
+  const workers = await runWorkers({ connection, temporalClient: temporal, ppoppoClient: ppoppo, taskQueues: queues, listenerWorkflowId, workflowsPath: options.workflowsPath });
   const listener = await runListener({
     connection,
     temporalClient: temporal,
@@ -55,7 +63,7 @@ export async function startCampaignStack(
     actionableMaxDelayMs: 100,
     ...options.listener,
   });
-  return {
+  const stack: CampaignStack = {
     sandbox,
     inspector: new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken),
     ppoppo,
@@ -72,13 +80,14 @@ export async function startCampaignStack(
       }
       await temporal.workflow.getHandle(listenerWorkflowId).terminate('test finished').catch(() => undefined);
       await listener.shutdown();
-      await workers.shutdown();
+      await stack.workers.shutdown(); // a test may have replaced them
       await connection.close();
       await temporal.connection.close();
       ppoppo.close();
       await sandbox.close();
     },
   };
+  return stack;
 }
 
 /**

@@ -1,0 +1,130 @@
+// `campaign repair`: a campaign (or one of its chunks) whose workflow task fails on a nondeterminism
+// error makes no progress until someone acts. It finds the first workflow task whose recorded
+// commands today's code does not reproduce (src/temporal/divergence.ts) and resets the workflow to
+// it: Temporal keeps the history before that task, runs the task again with today's code and
+// replays every signal that came after. That is safe by design here:
+// - the campaign starts chunks by fixed ids that are used once, so a chunk the old run started is
+//   adopted (describeChunk), never started or sent twice; chunks report by signal to the workflow
+//   id, so they reach the new run;
+// - a chunk is reset only when no send request of its was in flight or made after that task
+//   (a reset would otherwise let it send again).
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import proto from '@temporalio/proto'; // CommonJS: a default import works under tsx, vitest and the bundler alike
+import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId } from '../contracts/campaign';
+import { CHUNK_WORKFLOW_TYPE } from '../contracts/chunk';
+import { HistoryReplayer, failingWorkflowTask } from '../temporal/divergence';
+import type { Divergence, FailingWorkflowTask } from '../temporal/divergence';
+import { CAMPAIGN_ID_KEY } from '../temporal/names';
+
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+const { EventType, ResetReapplyType } = proto.temporal.api.enums.v1;
+
+/** The chunk's activity that sends its messages (workflows/chunk/send.ts). */
+const SEND_ACTIVITY = 'createSendRequest';
+/** Running chunks asked about their workflow task at once. */
+const DESCRIBE_AT_ONCE = 10;
+
+/** One workflow whose workflow task keeps failing, and what repair did (or would do) about it. */
+export interface RepairFinding {
+  /** 'campaign' or 'chunk <n>'. */
+  where: string;
+  workflowId: string;
+  runId: string;
+  failing: FailingWorkflowTask;
+  divergence?: Divergence;
+  /** reset: done; would-reset: a dry run; left: not this tool's to fix (the reason says why). */
+  action: 'reset' | 'would-reset' | 'left';
+  reason: string;
+  /** The run the reset started. */
+  newRunId?: string;
+}
+
+export interface RepairReport {
+  campaignId: string;
+  /** Workflows of the campaign that were looked at: the campaign's current run and its running chunks. */
+  checked: number;
+  findings: RepairFinding[];
+}
+
+/** Every workflow of the campaign whose workflow task keeps failing; resets the ones a reset fixes (unless `dryRun`). */
+export async function repairCampaign(client: Client, campaignId: string, options: { dryRun?: boolean } = {}): Promise<RepairReport> {
+  const workflows = [{ where: 'campaign', workflowId: campaignWorkflowId(campaignId), type: CAMPAIGN_WORKFLOW_TYPE }];
+  const chunks = `WorkflowType = "${CHUNK_WORKFLOW_TYPE}" AND ${CAMPAIGN_ID_KEY.name} = "${campaignId}" AND ExecutionStatus = "Running"`;
+  for await (const info of client.workflow.list({ query: chunks })) {
+    workflows.push({ where: `chunk ${Number(info.workflowId.slice(info.workflowId.lastIndexOf('/') + 1))}`, workflowId: info.workflowId, type: CHUNK_WORKFLOW_TYPE });
+  }
+  const failing: { where: string; workflowId: string; type: string; runId: string; task: FailingWorkflowTask }[] = [];
+  for (let i = 0; i < workflows.length; i += DESCRIBE_AT_ONCE) {
+    await Promise.all(
+      workflows.slice(i, i + DESCRIBE_AT_ONCE).map(async (workflow) => {
+        const handle = client.workflow.getHandle(workflow.workflowId);
+        const description = await handle.describe();
+        const task = await failingWorkflowTask(handle, description);
+        if (task) failing.push({ ...workflow, runId: description.runId, task });
+      }),
+    );
+  }
+  const replayer = new HistoryReplayer(client.options.dataConverter);
+  const findings: RepairFinding[] = [];
+  for (const workflow of failing) {
+    const base = { where: workflow.where, workflowId: workflow.workflowId, runId: workflow.runId, failing: workflow.task };
+    if (workflow.task.cause !== 'nondeterminism') {
+      findings.push({ ...base, action: 'left', reason: `not a nondeterminism error (${workflow.task.cause}${workflow.task.message ? `: ${workflow.task.message}` : ''}); the worker log says more, and the task passes once its cause is fixed` });
+      continue;
+    }
+    const events = (await client.workflow.getHandle(workflow.workflowId, workflow.runId).fetchHistory()).events ?? [];
+    let divergence: Divergence | undefined;
+    try {
+      divergence = await replayer.findDivergence({ events }, workflow.workflowId);
+    } catch (err) {
+      findings.push({ ...base, action: 'left', reason: (err as Error).message });
+      continue;
+    }
+    if (!divergence) {
+      findings.push({ ...base, action: 'left', reason: "today's workflow code replays the whole history: the workers that fail run other code (deploy the same build to every worker)" });
+      continue;
+    }
+    const unsafe = workflow.type === CHUNK_WORKFLOW_TYPE ? sendAfter(events, divergence.startedEventId) : undefined;
+    if (unsafe) {
+      findings.push({ ...base, divergence, action: 'left', reason: `not reset: ${unsafe}, and a reset could send its messages again; terminate the chunk and retry its recipients instead` });
+      continue;
+    }
+    const why = divergence.sameCode
+      ? 'the history was recorded by this very code, so the workflow task that diverged got its events grouped differently when it first ran (a runtime fault, not a code change)'
+      : `recorded by ${divergence.recordedBuildId ?? 'another build'}, which differs from today's code`;
+    if (options.dryRun) {
+      findings.push({ ...base, divergence, action: 'would-reset', reason: `would reset to workflow task ${divergence.completedEventId}: ${why}` });
+      continue;
+    }
+    // fromObject takes the event id as a number (the field is an int64).
+    const request = proto.temporal.api.workflowservice.v1.ResetWorkflowExecutionRequest.fromObject({
+      namespace: client.options.namespace,
+      workflowExecution: { workflowId: workflow.workflowId, runId: workflow.runId },
+      reason: `ppoppo-campaign repair: nondeterminism at event ${divergence.completedEventId} (${divergence.message})`,
+      workflowTaskFinishEventId: divergence.completedEventId,
+      requestId: randomUUID(),
+      resetReapplyType: ResetReapplyType.RESET_REAPPLY_TYPE_SIGNAL,
+    });
+    const { runId: newRunId } = await (client.workflowService.resetWorkflowExecution(request) as Promise<proto.temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse>);
+    findings.push({ ...base, divergence, action: 'reset', reason: `reset to workflow task ${divergence.completedEventId}: ${why}`, newRunId: newRunId ?? undefined });
+  }
+  return { campaignId, checked: workflows.length, findings };
+}
+
+/** Why resetting a chunk to `startedEventId` could send again (a send in flight then, or made after), else undefined. */
+export function sendAfter(events: HistoryEvent[], startedEventId: number): string | undefined {
+  const closedAt = new Map<number, number>();
+  for (const event of events) {
+    const attributes = event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes ?? event.activityTaskCanceledEventAttributes;
+    if (attributes?.scheduledEventId) closedAt.set(Number(attributes.scheduledEventId), Number(event.eventId));
+  }
+  for (const event of events) {
+    if (event.eventType !== EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED || event.activityTaskScheduledEventAttributes?.activityType?.name !== SEND_ACTIVITY) continue;
+    const scheduled = Number(event.eventId);
+    if (scheduled > startedEventId) return `it made a send request after that workflow task (event ${scheduled})`;
+    const closed = closedAt.get(scheduled);
+    if (closed === undefined || closed > startedEventId) return `its send request (event ${scheduled}) was in flight at that workflow task`;
+  }
+  return undefined;
+}

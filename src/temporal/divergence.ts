@@ -1,0 +1,123 @@
+// Where a workflow's recorded history and today's workflow code part ways (a nondeterminism error):
+// replays ever longer prefixes of the history (binary search) to find the first workflow task whose
+// recorded commands the code does not reproduce. Resetting to that task lets the workflow go on from
+// there (src/client/repair.ts). Also: what a workflow's failing workflow task says, for `status`.
+import { createHash } from 'node:crypto';
+import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import proto from '@temporalio/proto'; // CommonJS: a default import works under tsx, vitest and the bundler alike
+import { installProcessLogger } from '../logging';
+import { loadWorkflowBundle } from './workflow-code';
+
+type History = proto.temporal.api.history.v1.IHistory;
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+const { EventType, WorkflowTaskFailedCause } = proto.temporal.api.enums.v1;
+
+/** A workflow task that keeps failing or timing out: the workflow makes no progress until it passes. */
+export interface FailingWorkflowTask {
+  /** Attempts so far (the first failure is in the history; later ones only count here). */
+  attempt: number;
+  /** 'nondeterminism', 'timed out', or the server's cause in lower case (e.g. 'workflow worker unhandled failure'). */
+  cause: string;
+  /** The worker's failure message (first line). */
+  message?: string;
+}
+
+/** The first workflow task whose recorded commands today's code does not reproduce. */
+export interface Divergence {
+  /** That task's WorkflowTaskStarted and WorkflowTaskCompleted event ids (reset to the completed one). */
+  startedEventId: number;
+  completedEventId: number;
+  /** Who recorded that task: the SDK version and a hash of the workflow bundle it ran. */
+  recordedBuildId?: string;
+  /** Whether today's bundle is the one that recorded it (then the history itself is inconsistent). */
+  sameCode: boolean;
+  /** The replay's error, first line. */
+  message: string;
+}
+
+/** The pending workflow task of a running workflow, when it has failed or timed out at least once (`description`: the handle's, if already read). */
+export async function failingWorkflowTask(handle: WorkflowHandle, description?: WorkflowExecutionDescription): Promise<FailingWorkflowTask | undefined> {
+  description ??= await handle.describe();
+  const attempt = description.raw.pendingWorkflowTask?.attempt ?? 0;
+  if (description.status.name !== 'RUNNING' || attempt < 2) return undefined;
+  const events = (await handle.fetchHistory()).events ?? [];
+  const last = events.findLast((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED || event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
+  if (last?.workflowTaskTimedOutEventAttributes) return { attempt, cause: 'timed out' };
+  const failed = last?.workflowTaskFailedEventAttributes;
+  const causeName = WorkflowTaskFailedCause[failed?.cause ?? 0] ?? 'UNSPECIFIED';
+  const cause = failed?.cause === WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR ? 'nondeterminism' : causeName.replace('WORKFLOW_TASK_FAILED_CAUSE_', '').replaceAll('_', ' ').toLowerCase();
+  return { attempt, cause, message: firstLine(failed?.failure?.message ?? undefined) };
+}
+
+/** Replays with one bundle of today's workflow code (loaded once) and the payload codec the workers use. */
+export class HistoryReplayer {
+  #bundle?: Promise<{ code: string }>;
+
+  constructor(private readonly dataConverter: DataConverter | undefined) {}
+
+  /** Undefined when the whole history replays; else the first diverging workflow task. */
+  async findDivergence(history: History, workflowId: string): Promise<Divergence | undefined> {
+    const events = history.events ?? [];
+    const full = await this.#replay(events, workflowId);
+    if (full === undefined) return undefined;
+    const completed = events.flatMap((event, index) => (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED ? [index] : []));
+    // Smallest k whose prefix (through task k's commands) fails; replaying a prefix that fails
+    // implies every longer one fails, so the search is monotone.
+    let lo = 0;
+    let hi = completed.length;
+    let message = full;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const failure = await this.#replay(prefixThroughTask(events, completed[mid]!), workflowId);
+      if (failure === undefined) lo = mid + 1;
+      else {
+        hi = mid;
+        message = failure;
+      }
+    }
+    // Every recorded task reproduces: the code cannot take the history any further (a change without patched()).
+    if (lo === completed.length) throw new Error(`today's workflow code cannot continue ${workflowId} after its last recorded workflow task (${full}); a reset would not help: run the code that started it`);
+    const completedEvent = events[completed[lo]!]!;
+    const recordedBuildId = completedEvent.workflowTaskCompletedEventAttributes?.workerVersion?.buildId ?? undefined;
+    const bundleHash = createHash('sha256').update((await this.#loadBundle()).code).digest('hex');
+    return {
+      startedEventId: Number(completedEvent.workflowTaskCompletedEventAttributes?.startedEventId ?? 0),
+      completedEventId: Number(completedEvent.eventId),
+      recordedBuildId,
+      sameCode: recordedBuildId?.endsWith(`+${bundleHash}`) ?? false,
+      message,
+    };
+  }
+
+  /** The replay's error message, or undefined when the events replay. */
+  async #replay(events: HistoryEvent[], workflowId: string): Promise<string | undefined> {
+    // The replay worker logs its start and stop; the caller reports the outcome itself.
+    installProcessLogger({ terminalLevel: 'OFF' });
+    const { Worker } = await import('@temporalio/worker');
+    try {
+      await Worker.runReplayHistory({ workflowBundle: await this.#loadBundle(), dataConverter: this.dataConverter }, { events }, workflowId);
+      return undefined;
+    } catch (err) {
+      return firstLine(err instanceof Error ? err.message : String(err)) ?? 'replay failed';
+    }
+  }
+
+  #loadBundle(): Promise<{ code: string }> {
+    this.#bundle ??= loadWorkflowBundle('worker');
+    return this.#bundle;
+  }
+}
+
+/** Events through workflow task `completedIndex`'s commands: up to the next task's start, which replays as the live task. */
+function prefixThroughTask(events: HistoryEvent[], completedIndex: number): HistoryEvent[] {
+  const nextStarted = events.findIndex((event, index) => index > completedIndex && event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  return nextStarted === -1 ? events : events.slice(0, nextStarted + 1);
+}
+
+function firstLine(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  // The SDK wraps core's message: keep the part that names the event.
+  const core = /\[TMPRL1100\][^"\n]*/.exec(text)?.[0];
+  return (core ?? text.split('\n')[0]!).trim();
+}
