@@ -90,9 +90,10 @@ export async function repairCampaign(client: Client, campaignId: string, options
       findings.push({ ...base, divergence, action: 'left', reason: `not reset: ${unsafe}, and a reset could send its messages again; terminate the chunk and retry its recipients instead` });
       continue;
     }
+    const recorded = divergence.recordedBuildId ?? 'an unknown build';
     const why = divergence.sameCode
-      ? 'the history was recorded by this very code, so the workflow task that diverged got its events grouped differently when it first ran (a runtime fault, not a code change)'
-      : `recorded by ${divergence.recordedBuildId ?? 'another build'}, which differs from today's code`;
+      ? `recorded by this very build (${recorded}): the history itself is inconsistent, a runtime fault rather than a code change`
+      : `recorded by ${recorded}; today's bundle is ${divergence.bundleHash.slice(0, 12)}… (a code change, or the same sources bundled elsewhere)`;
     if (options.dryRun) {
       findings.push({ ...base, divergence, action: 'would-reset', reason: `would reset to workflow task ${divergence.completedEventId}: ${why}` });
       continue;

@@ -30,7 +30,13 @@ export interface Divergence {
   completedEventId: number;
   /** Who recorded that task: the SDK version and a hash of the workflow bundle it ran. */
   recordedBuildId?: string;
-  /** Whether today's bundle is the one that recorded it (then the history itself is inconsistent). */
+  /** The sha256 of today's workflow bundle (a build id ends with its bundle's). */
+  bundleHash: string;
+  /**
+   * Whether today's bundle recorded it: then the history itself is inconsistent (a runtime fault,
+   * not a code change). The hash covers the bundle's bytes, so the same sources bundled in another
+   * directory differ; `npm run build`'s bundle is the same file everywhere.
+   */
   sameCode: boolean;
   /** The replay's error, first line. */
   message: string;
@@ -85,6 +91,7 @@ export class HistoryReplayer {
       startedEventId: Number(completedEvent.workflowTaskCompletedEventAttributes?.startedEventId ?? 0),
       completedEventId: Number(completedEvent.eventId),
       recordedBuildId,
+      bundleHash,
       sameCode: recordedBuildId?.endsWith(`+${bundleHash}`) ?? false,
       message,
     };
