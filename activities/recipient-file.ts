@@ -41,16 +41,14 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 export const NOT_UTF8_MESSAGE =
   'the row is not UTF-8 text (it looks like Latin-1 or Windows-1252): save the file as UTF-8, or set "encoding": "latin1" in recipients';
 
-/** Bytes as text; a UTF-8 decode that hit invalid sequences is flagged (U+FFFD alone is no proof: check strictly). */
-function decode(bytes: Buffer, length: number, encoding: RecipientFileEncoding): { text: string; notUtf8?: boolean } {
-  if (encoding === 'latin1') return { text: bytes.toString('latin1', 0, length) };
-  const text = bytes.toString('utf8', 0, length);
-  if (!text.includes('\uFFFD')) return { text };
+/** Whether UTF-8 text that holds U+FFFD came from invalid bytes (U+FFFD alone is no proof: check strictly). */
+function notUtf8(text: string, bytes: Buffer, length: number): boolean {
+  if (!text.includes('\uFFFD')) return false;
   try {
     STRICT_UTF8.decode(bytes.subarray(0, length));
-    return { text };
+    return false;
   } catch {
-    return { text, notUtf8: true };
+    return true;
   }
 }
 
@@ -112,22 +110,24 @@ class RecordSplitter {
   }
 
   *records(block: Buffer): Generator<FileRecord> {
-    let from = 0;
-    for (let i = 0; i < block.length; i++) {
-      const byte = block[i];
-      if (this.quoteAware && byte === QUOTE) {
-        this.inQuotes = !this.inQuotes;
-      } else if (byte === LF) {
-        if (this.inQuotes) {
-          this.linesInRecord += 1;
-          continue;
-        }
-        const piece = block.subarray(from, i + 1);
-        const bytes = this.pending.length === 0 ? piece : Buffer.concat([...this.pending, piece]);
-        this.pending = [];
-        from = i + 1;
-        yield this.finish(bytes, this.offset + i + 1);
+    // Line breaks and quotes are found with indexOf (native), not byte by byte in JavaScript.
+    let from = 0; // where the current record's bytes start in this block
+    let nextQuote = this.quoteAware ? block.indexOf(QUOTE) : -1;
+    for (let scan = 0; scan < block.length; ) {
+      const lf = block.indexOf(LF, scan);
+      const end = lf === -1 ? block.length : lf;
+      for (; nextQuote !== -1 && nextQuote < end; nextQuote = block.indexOf(QUOTE, nextQuote + 1)) this.inQuotes = !this.inQuotes;
+      if (lf === -1) break;
+      scan = lf + 1;
+      if (this.inQuotes) {
+        this.linesInRecord += 1;
+        continue;
       }
+      const piece = block.subarray(from, lf + 1);
+      const bytes = this.pending.length === 0 ? piece : Buffer.concat([...this.pending, piece]);
+      this.pending = [];
+      from = lf + 1;
+      yield this.finish(bytes, this.offset + lf + 1);
     }
     if (from < block.length) this.pending.push(block.subarray(from));
     this.offset += block.length;
@@ -145,7 +145,9 @@ class RecordSplitter {
     let length = bytes.length;
     if (length > 0 && bytes[length - 1] === LF) length -= 1;
     if (length > 0 && bytes[length - 1] === CR) length -= 1;
-    const record: FileRecord = { ...decode(bytes, length, this.encoding), start: this.recordStart, end, line: this.line };
+    const text = bytes.toString(this.encoding === 'latin1' ? 'latin1' : 'utf8', 0, length);
+    const record: FileRecord = { text, start: this.recordStart, end, line: this.line };
+    if (this.encoding !== 'latin1' && notUtf8(text, bytes, length)) record.notUtf8 = true;
     this.line += this.linesInRecord + 1;
     this.linesInRecord = 0;
     this.recordStart = end;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planRecipients, readChunkPpnums, readChunkRecipients } from '../../activities/recipients';
 import type { RecipientPlan } from '../../activities/recipients';
-import { parseCsvFields } from '../../activities/recipient-file';
+import { parseCsvFields, readRecordBatches } from '../../activities/recipient-file';
+import type { FileRecord } from '../../activities/recipient-file';
 
 const dir = mkdtempSync(join(tmpdir(), 'recipients-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,6 +32,35 @@ describe('parseCsvFields', () => {
     expect(parseCsvFields('a,"b,c","say ""hi""","x\ny",')).toEqual({ fields: ['a', 'b,c', 'say "hi"', 'x\ny', ''] });
     expect(parseCsvFields('""')).toEqual({ fields: [''] });
   });
+  it('cuts the same records however the bytes arrive in blocks (quotes, CRLF, quoted line breaks, bad UTF-8 across block edges)', async () => {
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const pieces = ['a', ',', '"', '""', '\n', '\r\n', 'é', '\xff', '12300000001', ' '].map((p) => (p === '\xff' ? Buffer.from([0xff]) : Buffer.from(p)));
+    const records = async (blocks: Buffer[], format: 'csv' | 'ndjson', encoding: 'utf8' | 'latin1') => {
+      const out: FileRecord[] = [];
+      for await (const batch of readRecordBatches((async function* () { yield* blocks; })(), format, { start: 5, firstLine: 3 }, encoding)) out.push(...batch);
+      return out;
+    };
+    let compared = 0;
+    for (let file = 0; file < 100; file++) {
+      const bytes = Buffer.concat(Array.from({ length: random(300) }, () => pieces[random(pieces.length)]!));
+      const cuts: Buffer[] = [];
+      for (let at = 0; at < bytes.length; ) {
+        const size = 1 + random(40);
+        cuts.push(bytes.subarray(at, at + size));
+        at += size;
+      }
+      for (const format of ['csv', 'ndjson'] as const) {
+        for (const encoding of ['utf8', 'latin1'] as const) {
+          const whole = await records([bytes], format, encoding);
+          expect(await records(cuts, format, encoding), `file ${file}, ${format}, ${encoding}`).toEqual(whole);
+          compared += whole.length;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+
   it('rejects malformed quoting with a readable reason', () => {
     expect(parseCsvFields('a,b"c')).toEqual({ error: expect.stringContaining('field 2 contains a quote') });
     expect(parseCsvFields('"ab"c,d')).toEqual({ error: expect.stringContaining('text after its closing quote') });
