@@ -33,6 +33,7 @@ import { scaledListenerTiming } from '../activities/held-events';
 import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 import { CAMPAIGN_RUN_MAX_EVENTS, campaignWorkflowId } from '../src/contracts/campaign';
+import { repairCampaign, type RepairFinding } from '../src/client/repair';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
@@ -247,6 +248,13 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     // One progress query at a time: a query retrying across a server restart must not pile up, and
     // the last one is awaited before the client closes (a retry firing later would crash the process).
     let progressQuery: Promise<unknown> | undefined;
+    // The operator's part: a workflow stuck on a nondeterminism error is repaired as the README says, and reported.
+    const repairs: RepairFinding[] = [];
+    let watching = true;
+    const repairing = repairWhileRunning(stack.client, campaignId, () => done || !watching, (finding) => {
+      repairs.push(finding);
+      say(`  ${finding.where} stuck on a nondeterminism error (${finding.failing.message ?? 'no message'}): ${finding.action}, ${finding.reason}`);
+    });
     const ticker = setInterval(() => {
       if (progressQuery) return;
       progressQuery = stack!.campaigns.getProgress(campaignId).then(
@@ -277,6 +285,12 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         checks.push({ name: 'every recipient was asked for consent first', ok: asked === flags.recipients, detail: `${asked} of ${flags.recipients} asked` });
       }
       checks.push(await checkRunLengths(stack.client, campaignWorkflowId(campaignId)));
+      await repairing;
+      checks.push({
+        name: 'every workflow stuck on a nondeterminism error was repaired',
+        ok: repairs.every((finding) => finding.action === 'reset'),
+        detail: repairs.length === 0 ? 'none was stuck' : repairs.map((finding) => `${finding.where}: ${finding.action} (${finding.reason})`).join('; '),
+      });
       const sentAt = acceptanceTimes(await stack.inspector.sendRequests());
       const sendGaps = measureSendGaps(faults, sentAt);
       const unfaultedPauseMs = longestPauseOutside(sentAt, faults.map((fault) => fault.injectedAt));
@@ -285,6 +299,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
       return report;
     } finally {
       clearInterval(ticker);
+      watching = false;
       if (progressQuery) await withTimeout(progressQuery, 60_000, 'progress query hung').catch(() => undefined);
     }
   } catch (err) {
@@ -320,6 +335,22 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
  * last starts (chunk signals; more when a worker is killed then, up to 1,347 seen), so a run's length
  * is bounded loosely (twice the cap, about a second of replay) and the rule itself exactly.
  */
+/** How often the fault run looks for a workflow stuck on a nondeterminism error. */
+const REPAIR_POLL_MS = 10_000;
+
+/** Until the campaign is done: `campaign repair` whenever one of its workflows is stuck on a nondeterminism error. */
+async function repairWhileRunning(client: Client, campaignId: string, isDone: () => boolean, found: (finding: RepairFinding) => void): Promise<void> {
+  let lookAt = Date.now() + REPAIR_POLL_MS;
+  while (!isDone()) {
+    await sleep(500); // ends within half a second of the campaign
+    if (Date.now() < lookAt) continue;
+    lookAt = Date.now() + REPAIR_POLL_MS;
+    // Temporal restarting: look again next time. A task failing for another reason (a killed worker's timeout) heals by itself.
+    const report = await repairCampaign(client, campaignId).catch(() => undefined);
+    for (const finding of report?.findings ?? []) if (finding.failing.cause === 'nondeterminism') found(finding);
+  }
+}
+
 async function checkRunLengths(client: Client, workflowId: string): Promise<Check> {
   const runs = [undefined, ...(await earlierRunIds(client, workflowId))];
   let longest = 0;
