@@ -107,6 +107,7 @@ export function formatStatus(report: CampaignStatusReport, usage?: UsageStats | 
   const failure = report.failure ?? (progress.failure ? [progress.failure] : undefined);
   if (failure) lines.push(`failed: ${failure.join(': ')}`);
   if (report.workflowTask) lines.push(workflowTaskLine(progress.campaignId, report.workflowTask));
+  for (const task of report.chunkWorkflowTasks ?? []) lines.push(`chunk ${task.chunkIndex} ${workflowTaskLine(progress.campaignId, task)}`);
   if (report.retries.length > 0) lines.push('retrying:', ...report.retries.map((activity) => `  ${retryText(activity)}`));
   const consent = progress.consent ? consentLine(progress.consent) : '';
   if (consent) lines.push(`consent: ${consent}`);

@@ -125,10 +125,16 @@ export interface CampaignStatusReport {
   retries: StuckActivity[];
   /** The campaign's own workflow task, when it has failed or timed out and is being tried again. */
   workflowTask?: FailingWorkflowTask;
+  /** The same for running chunks (`status` looks at up to 20). */
+  chunkWorkflowTasks?: ChunkWorkflowTask[];
   /** Follow-up campaigns retrying this one's outcomes. */
   followUps: FollowUp[];
   /** While it sends: the other campaigns sending through the same workers now (sharingWith()). */
   sharingWith?: string[];
+}
+
+export interface ChunkWorkflowTask extends FailingWorkflowTask {
+  chunkIndex: number;
 }
 
 export interface FollowUp {
@@ -335,7 +341,11 @@ export class CampaignClient {
     const report: CampaignStatusReport = { progress, workflowStatus, retries: await stuckActivities(this.#client.options.loadedDataConverter, 'campaign', description.raw.pendingActivities), followUps: await this.followUps(campaignId) };
     if (workflowTask) report.workflowTask = workflowTask;
     if (workflowStatus === 'RUNNING') {
-      if (options.chunks) report.retries.push(...(await this.#chunkRetries(campaignId)));
+      if (options.chunks) {
+        const chunks = await this.#chunkTrouble(campaignId);
+        report.retries.push(...chunks.retries);
+        if (chunks.workflowTasks.length > 0) report.chunkWorkflowTasks = chunks.workflowTasks;
+      }
       if (progress.status === 'running' && progress.chunksSent < progress.chunksTotal) report.sharingWith = await this.sharingWith(campaignId, description.taskQueue);
     } else if (workflowStatus !== 'COMPLETED') {
       report.failure = await handle.result().then(
@@ -382,17 +392,22 @@ export class CampaignClient {
     return sharing.sort();
   }
 
-  async #chunkRetries(campaignId: string): Promise<StuckActivity[]> {
+  /** Up to 20 running chunks: their activities being retried, and their workflow tasks that keep failing. */
+  async #chunkTrouble(campaignId: string): Promise<{ retries: StuckActivity[]; workflowTasks: ChunkWorkflowTask[] }> {
     const retries: StuckActivity[] = [];
+    const workflowTasks: ChunkWorkflowTask[] = [];
     const query = `WorkflowType = "${CHUNK_WORKFLOW_TYPE}" AND ${CAMPAIGN_ID_KEY.name} = "${campaignId}" AND ExecutionStatus = "Running"`;
     let described = 0;
     for await (const info of this.#client.workflow.list({ query })) {
       if (described++ >= MAX_CHUNKS_DESCRIBED) break;
       const chunk = await this.#client.workflow.getHandle(info.workflowId).describe().catch(() => undefined);
       const index = Number(info.workflowId.slice(info.workflowId.lastIndexOf('/') + 1));
-      if (chunk) retries.push(...(await stuckActivities(this.#client.options.loadedDataConverter, `chunk ${index}`, chunk.raw.pendingActivities)));
+      if (!chunk) continue;
+      retries.push(...(await stuckActivities(this.#client.options.loadedDataConverter, `chunk ${index}`, chunk.raw.pendingActivities)));
+      const task = await failingWorkflowTask(this.#client.workflow.getHandle(info.workflowId), chunk).catch(() => undefined);
+      if (task) workflowTasks.push({ chunkIndex: index, ...task });
     }
-    return retries;
+    return { retries, workflowTasks };
   }
 
   /**

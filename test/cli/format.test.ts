@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { emptyConsent } from '../../src/campaign/consent';
 import { emptyCounts } from '../../src/campaign/outcomes';
 import type { CampaignProgress } from '../../src/contracts/campaign';
-import { formatStatus, progressLine } from '../../src/cli/format';
+import { formatRepair, formatStatus, progressLine } from '../../src/cli/format';
 
 const progress: CampaignProgress = {
   campaignId: 'spring',
@@ -81,7 +81,60 @@ describe('formatStatus', () => {
     expect(formatStatus({ progress, workflowStatus: 'RUNNING', retries: [], followUps: [] })).not.toContain('sharing');
   });
 
+  it('names a workflow task that keeps failing, and the command for a nondeterminism error', () => {
+    const text = formatStatus({
+      progress,
+      workflowStatus: 'RUNNING',
+      retries: [],
+      followUps: [],
+      workflowTask: { attempt: 2, cause: 'timed out' },
+      chunkWorkflowTasks: [{ chunkIndex: 3, attempt: 5, cause: 'nondeterminism', message: '[TMPRL1100] Nondeterminism error: No command scheduled for event HistoryEvent(id: 35, TimerStarted)' }],
+    });
+    expect(text.split('\n')).toEqual(
+      expect.arrayContaining([
+        'workflow task: attempt 2 (timed out)',
+        'chunk 3 workflow task: attempt 5 (nondeterminism: [TMPRL1100] Nondeterminism error: No command scheduled for event HistoryEvent(id: 35, TimerStarted)); `campaign repair spring` resets it to where it diverged',
+      ]),
+    );
+  });
+
   it('says why a failed campaign failed', () => {
     expect(formatStatus({ progress: { ...progress, status: 'failed' }, workflowStatus: 'FAILED', failure: ['a template named "x" already exists'], retries: [], followUps: [] })).toContain('failed: a template named "x" already exists');
+  });
+});
+
+describe('formatRepair', () => {
+  const failing = { attempt: 4, cause: 'nondeterminism', message: '[TMPRL1100] Nondeterminism error: No command scheduled for event HistoryEvent(id: 890, StartChildWorkflowExecutionInitiated)' };
+  it('says there is nothing to repair', () => {
+    expect(formatRepair({ campaignId: 'spring', checked: 5, findings: [] })).toBe('campaign spring: nothing to repair (5 workflow(s) checked, no workflow task failing)');
+  });
+
+  it('gives each workflow its cause, where it diverged, and what was done', () => {
+    const text = formatRepair({
+      campaignId: 'spring',
+      checked: 3,
+      findings: [
+        {
+          where: 'campaign',
+          workflowId: 'campaign/spring',
+          runId: 'r1',
+          failing,
+          divergence: { startedEventId: 885, completedEventId: 886, bundleHash: 'ab'.repeat(32), sameCode: true, message: failing.message },
+          action: 'reset',
+          reason: 'reset to workflow task 886: recorded by this very build',
+          newRunId: 'r2',
+        },
+        { where: 'chunk 7', workflowId: 'campaign/spring/chunk/000007', runId: 'r3', failing: { attempt: 3, cause: 'workflow worker unhandled failure', message: 'boom' }, action: 'left', reason: 'not a nondeterminism error' },
+      ],
+    });
+    expect(text.split('\n')).toEqual([
+      'campaign spring: 2 of 3 workflow(s) with a failing workflow task',
+      '  campaign (campaign/spring): nondeterminism, attempt 4',
+      `    diverged at workflow task 886: ${failing.message}`,
+      '    reset: reset to workflow task 886: recorded by this very build',
+      '    new run r2: the signals after that task were applied to it again',
+      '  chunk 7 (campaign/spring/chunk/000007): workflow worker unhandled failure, attempt 3',
+      '    left as is: not a nondeterminism error',
+    ]);
   });
 });

@@ -1,8 +1,9 @@
 // `campaign repair` on the real stack (Temporal dev server, sandbox, worker and listener): a campaign
-// whose history today's code cannot replay (here: run by workflow code that set a timer today's code
-// never sets, test/support/divergent-workflows.ts) is stuck on a nondeterminism error. status says so and
-// names the command; repair finds the workflow task where the code and the history part, resets the
-// campaign there, and the campaign ends with every recipient messaged once and counted once.
+// whose histories today's code cannot replay (here: run by workflow code that set timers today's code
+// never sets, test/support/divergent-workflows.ts) is stuck on a nondeterminism error, and so are its
+// chunks that were waiting for consent. status says so and names the command; repair finds, for the
+// campaign and each chunk, the workflow task where the code and the history part, resets each there,
+// and the campaign ends with every recipient messaged once and counted once.
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,17 +73,30 @@ describe('a campaign stuck on a nondeterminism error', () => {
     expect(dryText.code, dryText.stderr).toBe(0);
     expect(dryText.stdout).toMatch(/campaign \(campaign\/e2e-repair-.*\): nondeterminism, attempt \d+/);
     expect(dryText.stdout).toMatch(/would-reset: would reset to workflow task \d+: recorded by @temporalio\/worker@/);
-    const dry = await campaigns.repair(campaignId, { dryRun: true });
-    expect(dry.findings).toHaveLength(1);
-    expect(dry.findings[0]).toMatchObject({ where: 'campaign', action: 'would-reset', runId: stuckRunId, divergence: { sameCode: false } });
+    // The running chunks get stuck too, each with its next workflow task (its consent events): wait for all of them.
+    const runningChunks = async () => {
+      const ids: string[] = [];
+      for await (const info of stack.temporal.workflow.list({ query: `WorkflowType = "chunkWorkflow" AND PpoppoCampaignId = "${campaignId}" AND ExecutionStatus = "Running"` })) ids.push(info.workflowId);
+      return ids;
+    };
+    const { report: dry, running } = await pollUntil(
+      'the campaign and every running chunk stuck',
+      async () => ({ report: await campaigns.repair(campaignId, { dryRun: true }), running: await runningChunks() }),
+      ({ report, running }) => running.length > 0 && report.findings.length === 1 + running.length,
+      60_000,
+    );
+    expect(dry.findings.map((finding) => finding.workflowId).sort()).toEqual([campaignWorkflowId(campaignId), ...running].sort());
+    expect(dry.findings.every((finding) => finding.action === 'would-reset' && finding.failing.cause === 'nondeterminism' && finding.divergence?.sameCode === false)).toBe(true);
+    expect(dry.findings.find((finding) => finding.where === 'campaign')).toMatchObject({ runId: stuckRunId });
     expect((await handle.describe()).runId).toBe(stuckRunId);
 
     const repaired = await campaigns.repair(campaignId);
-    expect(repaired.findings).toHaveLength(1);
-    const [finding] = repaired.findings;
-    expect(finding).toMatchObject({ where: 'campaign', action: 'reset', runId: stuckRunId });
-    expect(finding!.divergence!.completedEventId).toBe(dry.findings[0]!.divergence!.completedEventId);
-    expect(finding!.newRunId).toBeTruthy();
+    expect(repaired.findings.map((finding) => [finding.workflowId, finding.action]).sort()).toEqual(dry.findings.map((finding) => [finding.workflowId, 'reset']).sort());
+    for (const finding of repaired.findings) {
+      const before = dry.findings.find((other) => other.workflowId === finding.workflowId)!;
+      expect(finding.divergence!.completedEventId, finding.where).toBe(before.divergence!.completedEventId);
+      expect(finding.newRunId, finding.where).toBeTruthy();
+    }
 
     const result = await campaigns.result(campaignId);
     expect(result).toMatchObject({ status: 'completed', total: 30, chunks: 6 });
