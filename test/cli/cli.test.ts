@@ -159,6 +159,9 @@ describe('campaign CLI on the real stack', () => {
       consent: { asked: 2, granted: 1, denied: 1, expired: 0, alreadyConsented: 2 },
     });
     expect(statusJson.usage).toMatchObject({ monthlyMessageLimit: 1_000_000, rateLimitPerMin: 600 });
+    const repair = await cli('repair', campaignId);
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stdout).toMatch(new RegExp(`^campaign ${campaignId}: nothing to repair \\(\\d+ workflow\\(s\\) checked, no workflow task failing\\)`));
     const statusText = await cli('status', campaignId);
     expect(statusText.stdout).toContain('consent: asked 2 · granted 1 · denied 1 · expired 0 · already consented 2 · time to decision p50 ≤');
     expect(statusText.stdout).toMatch(/quota: [\d,]+ of 1,000,000 messages used this month, [\d,]+ left, resets .*; rate limit 600\/min/);
@@ -313,6 +316,9 @@ describe('campaign CLI on the real stack', () => {
     const ran = await cli('status', `no-such-${run}`);
     expect(ran.code).toBe(3);
     expect(ran.stderr).toContain(`no campaign "no-such-${run}"`);
+    const repair = await cli('repair', `no-such-${run}`, '--dry-run');
+    expect(repair.code).toBe(3);
+    expect(repair.stderr).toContain(`no campaign "no-such-${run}"`);
   });
 
   it('creates a template and sends an alert through the API', async () => {

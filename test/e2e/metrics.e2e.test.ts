@@ -170,7 +170,7 @@ describe('Prometheus scraping the worker and the listener', () => {
 
   it('evaluates every alert rule without error, and none fires on a healthy run', async () => {
     const rules = await prometheus.rules();
-    expect(rules.map((rule) => rule.name).sort()).toEqual(['PpoppoCampaignParked', 'PpoppoListenerStuck', 'PpoppoRecipientFailuresHigh', 'PpoppoSendErrorsRising']);
+    expect(rules.map((rule) => rule.name).sort()).toEqual(['PpoppoCampaignParked', 'PpoppoListenerStuck', 'PpoppoRecipientFailuresHigh', 'PpoppoSendErrorsRising', 'PpoppoWorkflowTaskNondeterminism']);
     expect(rules.filter((rule) => rule.health !== 'ok').map((rule) => `${rule.name}: ${rule.lastError}`)).toEqual([]);
     expect(rules.filter((rule) => rule.state !== 'inactive').map((rule) => rule.name)).toEqual([]);
   });
