@@ -98,7 +98,9 @@ describe('contracts', () => {
       /\bstartChild(<[^>]*>)?\(\s*['"`]/,
       /\.workflow\.(start|execute|signalWithStart)(<[^>]*>)?\(\s*['"`]/,
     ];
-    const offenders = files.filter((file) => !file.path.startsWith('src/contracts/') && byString.some((pattern) => pattern.test(file.text))).map((file) => file.path);
+    // A probe of the SDK (dev/<probe>/workflows.ts, e.g. dev/query-split) defines its own names, once, beside its workflow.
+    const definesOwn = (path: string) => path.startsWith('src/contracts/') || /^dev\/[^/]+\/workflows\.ts$/.test(path);
+    const offenders = files.filter((file) => !definesOwn(file.path) && byString.some((pattern) => pattern.test(file.text))).map((file) => file.path);
     expect(offenders).toEqual([]);
   });
 });

@@ -10,19 +10,25 @@
 //      a second activation, where every replay has one.
 // It then replays the history: a nondeterminism error means the runtime grouped the events differently
 // live. Exit 1 when it does (the fault is there), 0 when not; --out writes the findings as JSON.
-//   npx tsx dev/query-split/probe.ts [--out file.json]
+// With --repair it then does what `campaign repair` does (src/temporal/divergence.ts): finds the first
+// task whose recorded commands the code does not reproduce, resets the run there, and checks that the
+// new run goes on (its tasks pass, its history replays): the fix for a workflow the fault has hit.
+//   npx tsx dev/query-split/probe.ts [--repair] [--out file.json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { HistoryReplayer, resetToWorkflowTask } from '../../src/temporal/divergence';
+import { bundleWorkflowsAt } from '../../src/temporal/workflow-code';
 import { installProcessLogger } from '../../src/logging';
 import { startDevServer } from '../temporal/dev-server';
 import { probeSignal, signalsQuery, splitProbe } from './workflows';
 
-const { values } = parseArgs({ options: { role: { type: 'string' }, address: { type: 'string' }, identity: { type: 'string' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { role: { type: 'string' }, address: { type: 'string' }, identity: { type: 'string' }, out: { type: 'string' }, repair: { type: 'boolean' } } });
 const workflowsPath = fileURLToPath(new URL('./workflows.ts', import.meta.url));
 const taskQueue = 'query-split-probe';
 const STICKY_TIMEOUT = '2s';
@@ -72,6 +78,7 @@ if (values.role === 'worker') {
       replay = /\[TMPRL1100\][^"]*/.exec(String(err))?.[0] ?? String(err).split('\n')[0]!;
     }
     const split = replay !== 'replayed';
+    const repair = split && values.repair ? await repairRun(client, handle.workflowId, handle.firstExecutionRunId, history) : undefined;
     const result = {
       server: 'temporal CLI dev server (pinned)',
       query: queried,
@@ -79,13 +86,35 @@ if (values.role === 'worker') {
       timersRecorded: timers,
       replay,
       verdict: split ? 'the live run grouped the events differently from the replay (the fault is there)' : 'live and replay agree',
+      ...(repair ? { repair } : {}),
     };
     console.log(JSON.stringify(result, null, 2));
     if (values.out) writeFileSync(values.out, JSON.stringify(result, null, 2) + '\n');
     await handle.terminate('probe done').catch(() => undefined);
     process.exitCode = split ? 1 : 0;
+    if (repair && !repair.goesOn) process.exitCode = 2;
   } finally {
     for (const worker of workers) worker.kill('SIGKILL');
     await server.stop();
   }
+}
+
+/** Resets the run where replay first parts from it, then lets the new run work: do its tasks pass, does it replay? */
+async function repairRun(client: Client, workflowId: string, runId: string, history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>) {
+  const divergence = await new HistoryReplayer(undefined, () => bundleWorkflowsAt(workflowsPath)).findDivergence(history, workflowId);
+  if (!divergence) return { resetTo: null, goesOn: false };
+  const newRunId = await resetToWorkflowTask(client, { workflowId, runId }, divergence.completedEventId, 'query-split probe');
+  const handle = client.workflow.getHandle(workflowId, newRunId);
+  await sleep(3_000);
+  await handle.signal(probeSignal); // more work for the new run
+  await sleep(3_000);
+  const events = (await handle.fetchHistory()).events ?? [];
+  const taskFailures = events.filter((event) => event.workflowTaskFailedEventAttributes && event.workflowTaskFailedEventAttributes.cause !== proto.temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW).length;
+  let replays = true;
+  try {
+    await Worker.runReplayHistory({ workflowsPath }, { events }, workflowId);
+  } catch {
+    replays = false;
+  }
+  return { resetTo: divergence.completedEventId, newRunId, newRunEvents: events.length, newRunTaskFailures: taskFailures, newRunReplays: replays, goesOn: taskFailures === 0 && replays };
 }

@@ -8,17 +8,16 @@
 //   id, so they reach the new run;
 // - a chunk is reset only when no send request of its was in flight or made after that task
 //   (a reset would otherwise let it send again).
-import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto'; // CommonJS: a default import works under tsx, vitest and the bundler alike
 import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId } from '../contracts/campaign';
 import { CHUNK_WORKFLOW_TYPE } from '../contracts/chunk';
-import { HistoryReplayer, failingWorkflowTask } from '../temporal/divergence';
+import { HistoryReplayer, failingWorkflowTask, resetToWorkflowTask } from '../temporal/divergence';
 import type { Divergence, FailingWorkflowTask } from '../temporal/divergence';
 import { CAMPAIGN_ID_KEY } from '../temporal/names';
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
-const { EventType, ResetReapplyType } = proto.temporal.api.enums.v1;
+const { EventType } = proto.temporal.api.enums.v1;
 
 /** The chunk's activity that sends its messages (workflows/chunk/send.ts). */
 const SEND_ACTIVITY = 'createSendRequest';
@@ -98,17 +97,8 @@ export async function repairCampaign(client: Client, campaignId: string, options
       findings.push({ ...base, divergence, action: 'would-reset', reason: `would reset to workflow task ${divergence.completedEventId}: ${why}` });
       continue;
     }
-    // fromObject takes the event id as a number (the field is an int64).
-    const request = proto.temporal.api.workflowservice.v1.ResetWorkflowExecutionRequest.fromObject({
-      namespace: client.options.namespace,
-      workflowExecution: { workflowId: workflow.workflowId, runId: workflow.runId },
-      reason: `ppoppo-campaign repair: nondeterminism at event ${divergence.completedEventId} (${divergence.message})`,
-      workflowTaskFinishEventId: divergence.completedEventId,
-      requestId: randomUUID(),
-      resetReapplyType: ResetReapplyType.RESET_REAPPLY_TYPE_SIGNAL,
-    });
-    const { runId: newRunId } = await (client.workflowService.resetWorkflowExecution(request) as Promise<proto.temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse>);
-    findings.push({ ...base, divergence, action: 'reset', reason: `reset to workflow task ${divergence.completedEventId}: ${why}`, newRunId: newRunId ?? undefined });
+    const newRunId = await resetToWorkflowTask(client, { workflowId: workflow.workflowId, runId: workflow.runId }, divergence.completedEventId, `ppoppo-campaign repair: nondeterminism at event ${divergence.completedEventId} (${divergence.message})`);
+    findings.push({ ...base, divergence, action: 'reset', reason: `reset to workflow task ${divergence.completedEventId}: ${why}`, newRunId });
   }
   return { campaignId, checked: workflows.length, findings };
 }

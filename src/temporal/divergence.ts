@@ -2,8 +2,8 @@
 // replays ever longer prefixes of the history (binary search) to find the first workflow task whose
 // recorded commands the code does not reproduce. Resetting to that task lets the workflow go on from
 // there (src/client/repair.ts). Also: what a workflow's failing workflow task says, for `status`.
-import { createHash } from 'node:crypto';
-import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import proto from '@temporalio/proto'; // CommonJS: a default import works under tsx, vitest and the bundler alike
 import { installProcessLogger } from '../logging';
@@ -11,7 +11,7 @@ import { loadWorkflowBundle } from './workflow-code';
 
 type History = proto.temporal.api.history.v1.IHistory;
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
-const { EventType, WorkflowTaskFailedCause } = proto.temporal.api.enums.v1;
+const { EventType, ResetReapplyType, WorkflowTaskFailedCause } = proto.temporal.api.enums.v1;
 
 /** A workflow task that keeps failing or timing out: the workflow makes no progress until it passes. */
 export interface FailingWorkflowTask {
@@ -60,7 +60,11 @@ export async function failingWorkflowTask(handle: WorkflowHandle, description?: 
 export class HistoryReplayer {
   #bundle?: Promise<{ code: string }>;
 
-  constructor(private readonly dataConverter: DataConverter | undefined) {}
+  /** `bundle`: the workflow code to replay with (default: the workers' own, loadWorkflowBundle('worker')). */
+  constructor(
+    private readonly dataConverter: DataConverter | undefined,
+    private readonly bundle: () => Promise<{ code: string }> = () => loadWorkflowBundle('worker'),
+  ) {}
 
   /** Undefined when the whole history replays; else the first diverging workflow task. */
   async findDivergence(history: History, workflowId: string): Promise<Divergence | undefined> {
@@ -111,9 +115,28 @@ export class HistoryReplayer {
   }
 
   #loadBundle(): Promise<{ code: string }> {
-    this.#bundle ??= loadWorkflowBundle('worker');
+    this.#bundle ??= this.bundle();
     return this.#bundle;
   }
+}
+
+/**
+ * Resets the run to the workflow task that completed at `completedEventId`: Temporal keeps the
+ * history before it, runs it again with the workers' code, and applies every signal after it again.
+ * Returns the new run's id.
+ */
+export async function resetToWorkflowTask(client: Client, execution: { workflowId: string; runId: string }, completedEventId: number, reason: string): Promise<string | undefined> {
+  // fromObject takes the event id as a number (the field is an int64).
+  const request = proto.temporal.api.workflowservice.v1.ResetWorkflowExecutionRequest.fromObject({
+    namespace: client.options.namespace,
+    workflowExecution: execution,
+    reason,
+    workflowTaskFinishEventId: completedEventId,
+    requestId: randomUUID(),
+    resetReapplyType: ResetReapplyType.RESET_REAPPLY_TYPE_SIGNAL,
+  });
+  const { runId } = await (client.workflowService.resetWorkflowExecution(request) as Promise<proto.temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse>);
+  return runId ?? undefined;
 }
 
 /** Events through workflow task `completedIndex`'s commands: up to the next task's start, which replays as the live task. */

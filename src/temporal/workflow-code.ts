@@ -42,8 +42,12 @@ export async function loadWorkflowBundle(name: keyof typeof WORKFLOW_BUNDLES): P
 }
 
 /** Bundles the TypeScript sources of `name` (what `npm run build` and WORKFLOW_BUNDLE_DIR hold prebuilt). */
-export async function bundleFromSources(name: keyof typeof WORKFLOW_BUNDLES): Promise<{ code: string }> {
+export function bundleFromSources(name: keyof typeof WORKFLOW_BUNDLES): Promise<{ code: string }> {
+  return bundleWorkflowsAt(fileURLToPath(new URL(`../../${WORKFLOW_BUNDLES[name]}`, import.meta.url)));
+}
+
+/** Bundles the workflows module at `workflowsPath` (ours, or a probe's), failure converter inside. */
+export async function bundleWorkflowsAt(workflowsPath: string): Promise<{ code: string }> {
   const { bundleWorkflowCode } = await import('@temporalio/worker');
-  const workflowsPath = fileURLToPath(new URL(`../../${WORKFLOW_BUNDLES[name]}`, import.meta.url));
   return bundleWorkflowCode({ workflowsPath, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundler });
 }
