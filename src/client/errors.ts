@@ -89,7 +89,7 @@ export class CampaignStuckError extends Error {
     readonly task: { attempt: number; cause: string; message?: string },
   ) {
     const next = task.cause === 'nondeterminism' ? `run \`ppoppo-campaign repair ${campaignId}\` (see README, "A workflow task that keeps failing")` : 'the worker log says why; it goes on once the cause is fixed';
-    super(`campaign ${campaignId} is stuck: its workflow task has failed ${task.attempt - 1} time(s) (${task.cause}${task.message ? `: ${task.message}` : ''}); ${next}`);
+    super(`campaign ${campaignId} is stuck: its workflow task keeps failing (${task.cause}${task.message ? `: ${task.message}` : ''}; attempt ${task.attempt}); ${next}`);
     this.name = 'CampaignStuckError';
   }
 }

@@ -15,7 +15,7 @@ const { EventType, ResetReapplyType, WorkflowTaskFailedCause } = proto.temporal.
 
 /** A workflow task that keeps failing or timing out: the workflow makes no progress until it passes. */
 export interface FailingWorkflowTask {
-  /** Attempts so far (the first failure is in the history; later ones only count here). */
+  /** The pending attempt (a new signal starts the count at 1 again). */
   attempt: number;
   /** 'nondeterminism', 'timed out', or the server's cause in lower case (e.g. 'workflow worker unhandled failure'). */
   cause: string;
@@ -42,15 +42,27 @@ export interface Divergence {
   message: string;
 }
 
-/** The pending workflow task of a running workflow, when it has failed or timed out at least once (`description`: the handle's, if already read). */
+/**
+ * The pending workflow task of a running workflow, when the task before it failed or timed out and
+ * none has completed since (`description`: the handle's, if already read). The first failure of a
+ * series is in the history; later attempts only count up, and a new signal starts the count at 1
+ * again, so the attempt alone would miss a stuck workflow that keeps receiving signals.
+ */
 export async function failingWorkflowTask(handle: WorkflowHandle, description?: WorkflowExecutionDescription): Promise<FailingWorkflowTask | undefined> {
   description ??= await handle.describe();
-  const attempt = description.raw.pendingWorkflowTask?.attempt ?? 0;
-  if (description.status.name !== 'RUNNING' || attempt < 2) return undefined;
+  const pending = description.raw.pendingWorkflowTask;
+  if (description.status.name !== 'RUNNING' || !pending) return undefined;
   const events = (await handle.fetchHistory()).events ?? [];
-  const last = events.findLast((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED || event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
-  if (last?.workflowTaskTimedOutEventAttributes) return { attempt, cause: 'timed out' };
-  const failed = last?.workflowTaskFailedEventAttributes;
+  const last = events.findLast(
+    (event) =>
+      event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED ||
+      event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED ||
+      event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+  );
+  if (!last || last.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) return undefined;
+  const attempt = pending.attempt ?? 1;
+  if (last.workflowTaskTimedOutEventAttributes) return { attempt, cause: 'timed out' };
+  const failed = last.workflowTaskFailedEventAttributes;
   const causeName = WorkflowTaskFailedCause[failed?.cause ?? 0] ?? 'UNSPECIFIED';
   const cause = failed?.cause === WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR ? 'nondeterminism' : causeName.replace('WORKFLOW_TASK_FAILED_CAUSE_', '').replaceAll('_', ' ').toLowerCase();
   return { attempt, cause, message: firstLine(failed?.failure?.message ?? undefined) };

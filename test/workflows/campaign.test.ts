@@ -420,7 +420,8 @@ describe('counts and continue-as-new', () => {
   });
 
   it('keeps exact counts across continue-as-new with 120 one-recipient chunks', async () => {
-    // ~7 campaign events per chunk against the test server's suggestion at 200: four or more runs.
+    // 4 to 7 campaign events per chunk (fewer when signals arrive together) against the test
+    // server's suggestion at 200: three runs or more.
     const list = recipients(120);
     const outcomeOf = (ppnum: string) => Number(ppnum) % 3;
     const { spec, calls } = campaign(
@@ -448,7 +449,8 @@ describe('counts and continue-as-new', () => {
     for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) {
       runs.push({ status: info.status.name, historyLength: info.historyLength ?? 0 });
     }
-    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
+    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(2);
+    expect(runs.filter((r) => r.status !== 'CONTINUED_AS_NEW').map((r) => r.status)).toEqual(['COMPLETED']);
     expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThan(1_000);
   }, 300_000);
 });
