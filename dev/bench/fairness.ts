@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import { campaignWorkflowId } from '../../src/contracts/campaign';
-import { CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
-import { CAMPAIGN_ID_KEY } from '../../src/temporal/names';
+import { runningChunksQuery } from '../../src/contracts/chunk';
 import type { SendRequestEntry } from '../sandbox/inspector';
 import { withTimeout } from '../script-helpers';
 import { startStack, type Stack } from '../stack/start-stack';
@@ -190,7 +189,7 @@ async function runPair(stack: Stack, options: FairnessOptions, index: number, we
 async function terminateCampaign(stack: Stack, campaignId: string): Promise<void> {
   const reason = 'bench: fairness window over';
   await stack.client.workflow.getHandle(campaignWorkflowId(campaignId)).terminate(reason);
-  for await (const info of stack.client.workflow.list({ query: `WorkflowType = "${CHUNK_WORKFLOW_TYPE}" AND ${CAMPAIGN_ID_KEY.name} = "${campaignId}" AND ExecutionStatus = "Running"` })) {
+  for await (const info of stack.client.workflow.list({ query: runningChunksQuery(campaignId) })) {
     await stack.client.workflow.getHandle(info.workflowId).terminate(reason).catch(() => undefined); // it may have just finished
   }
 }

@@ -29,7 +29,7 @@ import {
   retryCampaignId,
 } from '../contracts/campaign';
 import type { CampaignProgress, CampaignResult } from '../contracts/campaign';
-import { CHUNK_WORKFLOW_TYPE, chunkRecipientsQuery, chunkWorkflowId } from '../contracts/chunk';
+import { CHUNK_WORKFLOW_TYPE, chunkIndexOf, chunkRecipientsQuery, chunkWorkflowId, runningChunksQuery } from '../contracts/chunk';
 import type { ControlAction, RecipientRecord } from '../contracts/chunk';
 import { failingWorkflowTask } from '../temporal/divergence';
 import type { FailingWorkflowTask } from '../temporal/divergence';
@@ -396,15 +396,15 @@ export class CampaignClient {
   async #chunkTrouble(campaignId: string): Promise<{ retries: StuckActivity[]; workflowTasks: ChunkWorkflowTask[] }> {
     const retries: StuckActivity[] = [];
     const workflowTasks: ChunkWorkflowTask[] = [];
-    const query = `WorkflowType = "${CHUNK_WORKFLOW_TYPE}" AND ${CAMPAIGN_ID_KEY.name} = "${campaignId}" AND ExecutionStatus = "Running"`;
     let described = 0;
-    for await (const info of this.#client.workflow.list({ query })) {
+    for await (const info of this.#client.workflow.list({ query: runningChunksQuery(campaignId) })) {
       if (described++ >= MAX_CHUNKS_DESCRIBED) break;
-      const chunk = await this.#client.workflow.getHandle(info.workflowId).describe().catch(() => undefined);
-      const index = Number(info.workflowId.slice(info.workflowId.lastIndexOf('/') + 1));
+      const handle = this.#client.workflow.getHandle(info.workflowId);
+      const chunk = await handle.describe().catch(() => undefined);
+      const index = chunkIndexOf(info.workflowId);
       if (!chunk) continue;
       retries.push(...(await stuckActivities(this.#client.options.loadedDataConverter, `chunk ${index}`, chunk.raw.pendingActivities)));
-      const task = await failingWorkflowTask(this.#client.workflow.getHandle(info.workflowId), chunk).catch(() => undefined);
+      const task = await failingWorkflowTask(handle, chunk).catch(() => undefined);
       if (task) workflowTasks.push({ chunkIndex: index, ...task });
     }
     return { retries, workflowTasks };

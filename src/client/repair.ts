@@ -11,10 +11,9 @@
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto'; // CommonJS: a default import works under tsx, vitest and the bundler alike
 import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId } from '../contracts/campaign';
-import { CHUNK_WORKFLOW_TYPE } from '../contracts/chunk';
+import { CHUNK_WORKFLOW_TYPE, chunkIndexOf, runningChunksQuery } from '../contracts/chunk';
 import { HistoryReplayer, failingWorkflowTask, resetToWorkflowTask } from '../temporal/divergence';
 import type { Divergence, FailingWorkflowTask } from '../temporal/divergence';
-import { CAMPAIGN_ID_KEY } from '../temporal/names';
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 const { EventType } = proto.temporal.api.enums.v1;
@@ -49,9 +48,8 @@ export interface RepairReport {
 /** Every workflow of the campaign whose workflow task keeps failing; resets the ones a reset fixes (unless `dryRun`). */
 export async function repairCampaign(client: Client, campaignId: string, options: { dryRun?: boolean } = {}): Promise<RepairReport> {
   const workflows = [{ where: 'campaign', workflowId: campaignWorkflowId(campaignId), type: CAMPAIGN_WORKFLOW_TYPE }];
-  const chunks = `WorkflowType = "${CHUNK_WORKFLOW_TYPE}" AND ${CAMPAIGN_ID_KEY.name} = "${campaignId}" AND ExecutionStatus = "Running"`;
-  for await (const info of client.workflow.list({ query: chunks })) {
-    workflows.push({ where: `chunk ${Number(info.workflowId.slice(info.workflowId.lastIndexOf('/') + 1))}`, workflowId: info.workflowId, type: CHUNK_WORKFLOW_TYPE });
+  for await (const info of client.workflow.list({ query: runningChunksQuery(campaignId) })) {
+    workflows.push({ where: `chunk ${chunkIndexOf(info.workflowId)}`, workflowId: info.workflowId, type: CHUNK_WORKFLOW_TYPE });
   }
   const failing: { where: string; workflowId: string; type: string; runId: string; task: FailingWorkflowTask }[] = [];
   for (let i = 0; i < workflows.length; i += DESCRIBE_AT_ONCE) {

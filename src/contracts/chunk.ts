@@ -9,6 +9,7 @@ import type { ChunkSource } from '../campaign/chunk-source';
 import type { FallbackOutcome, OutcomeCounts, RecipientOutcome } from '../campaign/outcomes';
 import type { FallbackSpec } from '../campaign/spec';
 import type { SendWindow } from '../campaign/send-window';
+import { CAMPAIGN_ID_KEY } from '../temporal/names';
 import { campaignWorkflowId } from './campaign';
 import type { ConfigurationFaultReason } from './campaign';
 
@@ -17,6 +18,16 @@ export const CHUNK_WORKFLOW_TYPE = 'chunkWorkflow';
 /** Chunk index zero-padded to 6 digits so the ids of one campaign sort in chunk order. */
 export function chunkWorkflowId(campaignId: string, index: number): string {
   return `${campaignWorkflowId(campaignId)}/chunk/${String(index).padStart(6, '0')}`;
+}
+
+/** The chunk index in a chunkWorkflowId. */
+export function chunkIndexOf(workflowId: string): number {
+  return Number(workflowId.slice(workflowId.lastIndexOf('/') + 1));
+}
+
+/** The visibility query for the campaign's chunk workflows that are still running. */
+export function runningChunksQuery(campaignId: string): string {
+  return `WorkflowType = "${CHUNK_WORKFLOW_TYPE}" AND ${CAMPAIGN_ID_KEY.name} = "${campaignId}" AND ExecutionStatus = "Running"`;
 }
 
 export interface ChunkInput {
