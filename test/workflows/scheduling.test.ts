@@ -282,7 +282,9 @@ describe('recurring campaigns on a Temporal Schedule', () => {
       expect(new Set(runs.map((r) => r.campaignId)).size).toBe(runs.length);
       expect(calls.sends.length).toBeGreaterThanOrEqual(2);
       expect((await schedules.pause(spec.campaignId)).paused).toBe(true);
-      expect((await schedules.list()).find((s) => s.scheduleId === spec.campaignId)?.paused).toBe(true);
+      // `schedule list` reads visibility, which catches up with the pause a moment later.
+      const listed = await pollUntil('the schedule listed as paused', () => schedules.list(), (list) => list.find((s) => s.scheduleId === spec.campaignId)?.paused === true);
+      expect(listed.find((s) => s.scheduleId === spec.campaignId)?.paused).toBe(true);
     } finally {
       await schedules.delete(spec.campaignId);
     }
