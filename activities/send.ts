@@ -1,6 +1,7 @@
 // Send-side activities: template, pre-send cursor, the one CreateSendRequest call, reconciliation
 // of ambiguous sends, and poll results. Each takes its dependencies from the factory.
 import { ApplicationFailure } from '@temporalio/common';
+import type { SignalDefinition } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { PpoppoClient } from '../src/api/client';
 import { PpoppoApiError } from '../src/api/errors';
@@ -9,6 +10,8 @@ import { extractPlaceholders, urlTemplates } from '../src/api/validation';
 import { envNumber } from '../src/run-helpers';
 import type { ChunkSource } from '../src/campaign/chunk-source';
 import type { TemplateSource } from '../src/campaign/spec';
+import { chunkSentSignal } from '../src/contracts/campaign';
+import type { ChunkSentPayload } from '../src/contracts/campaign';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { RecipientSnapshot } from '../src/contracts/chunk';
 import { LISTENER_WORKFLOW_ID, chunkRouteSignal } from '../src/contracts/listener';
@@ -50,7 +53,15 @@ export interface SendChunkInput {
   pollConfig?: PollConfigSpec;
   /** The campaign's deadline (ISO): the call is not made after it, however long the task waited in the queue. */
   notAfter?: string;
+  /**
+   * The campaign to tell about an accepted request (chunkSent), from here: the chunk then sends no
+   * signal of its own, and is spared the workflow task that signal's completion would wake.
+   */
+  campaign?: { workflowId: string; chunkIndex: number; recipients: number };
 }
+
+/** `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk signals). */
+export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean };
 
 /**
  * The pre-send cursor's margin: more than any clock difference between a worker and the API can be.
@@ -58,7 +69,13 @@ export interface SendChunkInput {
  * cursor, up to one 60 s run old, cost before).
  */
 const PRESEND_CURSOR_MARGIN_MS = 60_000;
-const LISTENER_CALL_TIMEOUT_MS = 5_000;
+/** How long telling the listener or the campaign may take: neither ever holds up a send. */
+const SIGNAL_TIMEOUT_MS = 5_000;
+
+/** A signal by workflow id that gives up after SIGNAL_TIMEOUT_MS (the caller says what a failure means). */
+function signalSoon<T>(client: Client, workflowId: string, signal: SignalDefinition<[T]>, payload: T): Promise<void> {
+  return client.withDeadline(Date.now() + SIGNAL_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).signal(signal, payload));
+}
 
 export function createSendActivities(deps: SendDeps) {
   const { client, temporalClient } = deps;
@@ -115,7 +132,7 @@ export function createSendActivities(deps: SendDeps) {
   }
 
   /** Calls CreateSendRequest exactly once; the workflow decides about retries from the failure type. */
-  async function createSendRequest(input: SendChunkInput): Promise<SendReceipt> {
+  async function createSendRequest(input: SendChunkInput): Promise<SendChunkReceipt> {
     // Checked before reading and again after waiting for the pacer's slot: never a call past the deadline.
     const pastDeadline = () => input.notAfter !== undefined && Date.now() >= Date.parse(input.notAfter);
     const deadlinePassed = () => ApplicationFailure.nonRetryable(`the campaign's deadline ${input.notAfter} passed before this send went out; nothing was sent`, SEND_FAILURE_TYPES.deadline);
@@ -134,8 +151,22 @@ export function createSendActivities(deps: SendDeps) {
       throw sendFailure(err);
     }
     if (!receipt) throw deadlinePassed();
-    await tellListener(receipt.sendRequestId);
-    return receipt;
+    const sendRequestId = receipt.sendRequestId;
+    const [, campaignTold] = await Promise.all([tellListener(sendRequestId), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
+    return { ...receipt, ...(input.campaign ? { campaignTold } : {}) };
+  }
+
+  /** The campaign's chunkSent, by workflow id; false (the chunk signals instead) if it cannot be told. */
+  async function tellCampaign(campaign: NonNullable<SendChunkInput['campaign']>, sendRequestId: string): Promise<boolean> {
+    if (!temporalClient) return false;
+    const sent: ChunkSentPayload = { chunkIndex: campaign.chunkIndex, sendRequestId, recipients: campaign.recipients };
+    try {
+      await signalSoon(temporalClient, campaign.workflowId, chunkSentSignal, sent);
+      return true;
+    } catch (err) {
+      activityContext()?.log.warn('could not tell the campaign about the accepted request; the chunk will', { sendRequestId, error: String(err) });
+      return false;
+    }
   }
 
   async function reconcileSend(input: ReconcileInput): Promise<{ sendRequestId: string | null }> {
@@ -153,8 +184,7 @@ export function createSendActivities(deps: SendDeps) {
     const workflowId = activityContext()?.info.workflowExecution?.workflowId;
     if (!temporalClient || !workflowId) return;
     try {
-      const handle = temporalClient.workflow.getHandle(listenerWorkflowId);
-      await temporalClient.withDeadline(Date.now() + LISTENER_CALL_TIMEOUT_MS, () => handle.signal(chunkRouteSignal, { sendRequestId, workflowId }));
+      await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, { sendRequestId, workflowId });
     } catch (err) {
       activityContext()?.log.warn('could not tell the listener about the send request; it will find the chunk through visibility', { sendRequestId, error: String(err) });
     }

@@ -446,6 +446,12 @@ function render(report: BenchReport): string {
       cpu.push([label, ...['temporal', 'worker', 'listener', 'sandbox'].map((k) => percent(share[k] ?? 0)), percent(busyShare - stack), percent(1 - busyShare - stealShare), percent(stealShare)]);
     }
     lines.push(table(cpu), 'CPU per recipient depends on the load: the same campaign measures up to a third cheaper on a machine busy with other work.', '');
+    const work: string[][] = [['Temporal\'s work per 1,000 recipients', 'workflow tasks', 'activity tasks', 'signals', 'queries', 'history writes']];
+    for (const [label, run] of runs) {
+      const w = run.temporalWork;
+      if (w) work.push([label, fmt(w.workflowTasks, 1), fmt(w.activityTasks, 1), fmt(w.signals, 1), fmt(w.queries, 1), fmt(w.historyWrites, 1)]);
+    }
+    if (work.length > 1) lines.push(table(work), 'Counted by the Temporal server over the campaign: the same work gives the same counts on a busy machine, unlike CPU.', '');
   }
   const first = report.firstCampaign;
   if (first?.orchestrator.firstCampaign) {

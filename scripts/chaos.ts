@@ -34,6 +34,8 @@ import type { CampaignSpec } from '../src/campaign/spec';
 import { countRecipients } from '../src/campaign/outcomes';
 import { CAMPAIGN_RUN_MAX_EVENTS, campaignWorkflowId } from '../src/contracts/campaign';
 import { repairCampaign, type RepairFinding } from '../src/client/repair';
+import { ChunkUnreadableError } from '../src/client/errors';
+import { HistoryReplayer, explainHistory } from '../src/temporal/divergence';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
@@ -304,7 +306,8 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
     }
   } catch (err) {
     failed = true;
-    const message = (err as Error).stack ?? String(err);
+    let message = (err as Error).stack ?? String(err);
+    if (err instanceof ChunkUnreadableError && stack) message = `${err.message}\n${await explainUnreadableChunk(stack.client, err.workflowId, dir).catch((e: unknown) => `(its history could not be examined: ${String(e)})`)}`;
     return {
       seed: flags.seed,
       topology,
@@ -382,14 +385,28 @@ async function earlierRunIds(client: Client, workflowId: string): Promise<string
 }
 
 /**
+ * A chunk that cannot answer a query cannot replay its own history: keep that history beside the run
+ * and say, in the report (CI keeps only the log), where today's code first parts from it.
+ */
+async function explainUnreadableChunk(client: Client, workflowId: string, dir: string): Promise<string> {
+  const file = join(dir, `${workflowId.replaceAll('/', '_')}.history.json`);
+  const history = await saveHistory(client, file, workflowId);
+  return `its history is saved as ${file}; ${await explainHistory(new HistoryReplayer(client.options.dataConverter), history, workflowId)}`;
+}
+
+/** One run's history as JSON (payloads as stored: encrypted with the run's key) in `file`. */
+async function saveHistory(client: Client, file: string, workflowId: string, runId?: string) {
+  const history = await withTimeout(client.workflow.getHandle(workflowId, runId).fetchHistory(), 30_000, 'fetching the history hung');
+  writeFileSync(file, historyToJSON(history));
+  return history;
+}
+
+/**
  * The campaign's histories as JSON (payloads as stored: encrypted with the run's key, kept beside
  * them): the current run as campaign-history.json, earlier runs as campaign-history-<runId>.json.
  */
 async function saveHistories(client: Client, workflowId: string, dir: string): Promise<void> {
-  const save = async (file: string, runId?: string) => {
-    const history = await withTimeout(client.workflow.getHandle(workflowId, runId).fetchHistory(), 30_000, 'fetching the history hung');
-    writeFileSync(join(dir, file), historyToJSON(history));
-  };
+  const save = (file: string, runId?: string) => saveHistory(client, join(dir, file), workflowId, runId);
   await save('campaign-history.json');
   for (const runId of await earlierRunIds(client, workflowId)) await save(`campaign-history-${runId}.json`, runId);
 }

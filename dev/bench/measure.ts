@@ -242,6 +242,52 @@ export function cpuUse(before: Record<string, number>, after: Record<string, num
   return { seconds: used, shareOfMachine: share };
 }
 
+/** Counters of the Temporal server's Prometheus endpoint: `<metric>|<operation>|<service>` → value. */
+export type TemporalCounters = Map<string, number>;
+
+/** Reads the counters the bench compares (requests and persistence calls per operation and service). */
+export async function readTemporalCounters(metricsUrl: string): Promise<TemporalCounters> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+  const counters: TemporalCounters = new Map();
+  for (const line of text.split('\n')) {
+    const match = /^(service_requests|persistence_requests)\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
+    if (!match) continue;
+    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(match[2]!)?.[1] ?? '';
+    const key = `${match[1]}|${label('operation')}|${label('service_name')}`;
+    counters.set(key, (counters.get(key) ?? 0) + Number(match[3]));
+  }
+  return counters;
+}
+
+/**
+ * What the campaign asked of Temporal, per 1,000 recipients: counts, so a change in the work shows
+ * without the noise of CPU time. Workflow and activity tasks completed, signals and queries
+ * handled, and history writes (a workflow's state created or updated in the database).
+ */
+export interface TemporalWork {
+  workflowTasks: number;
+  activityTasks: number;
+  signals: number;
+  queries: number;
+  historyWrites: number;
+}
+
+export function temporalWork(before: TemporalCounters, after: TemporalCounters, recipients: number): TemporalWork {
+  const delta = (metric: string, operation: string, service: string) => {
+    const key = `${metric}|${operation}|${service}`;
+    return Math.max(0, (after.get(key) ?? 0) - (before.get(key) ?? 0));
+  };
+  const per1000 = (n: number) => (recipients > 0 ? n / (recipients / 1000) : 0);
+  return {
+    workflowTasks: per1000(delta('service_requests', 'RespondWorkflowTaskCompleted', 'frontend')),
+    activityTasks: per1000(delta('service_requests', 'RespondActivityTaskCompleted', 'frontend')),
+    // Every signal reaches the history service: from clients (the listener, activities) and from workflows.
+    signals: per1000(delta('service_requests', 'SignalWorkflowExecution', 'history')),
+    queries: per1000(delta('service_requests', 'QueryWorkflow', 'frontend')),
+    historyWrites: per1000(delta('persistence_requests', 'UpdateWorkflowExecution', 'history') + delta('persistence_requests', 'CreateWorkflowExecution', 'history')),
+  };
+}
+
 /** The listener's hold limits of a run (ms). */
 export interface ListenerTiming {
   actionableMaxDelayMs: number;

@@ -13,6 +13,8 @@ import {
   cpuUse,
   machineLoad,
   machineTicks,
+  readTemporalCounters,
+  temporalWork,
   firstCampaignFigures,
   historyCost,
   listCampaignWorkflows,
@@ -23,6 +25,7 @@ import {
   type ListenerTiming,
   type Percentiles,
   type SendPhase,
+  type TemporalWork,
 } from './measure';
 import type { WebhookReceiver } from '../receivers';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -69,6 +72,8 @@ export interface OrchestratorOptions {
 
 /** How long the stack's idle CPU is sampled before a campaign. */
 const IDLE_SAMPLE_MS = 5_000;
+/** How long after the campaign Temporal's counters are read (its metrics are reported every second). */
+const COUNTERS_SETTLE_MS = 2_500;
 
 export interface RssSample {
   second: number;
@@ -100,6 +105,8 @@ export interface OrchestratorRun {
   cpuMsPer1000RecipientsOverIdle: number;
   /** CPU seconds per second each process used idle, before the campaign. */
   idleCpuPerSecond: Record<string, number>;
+  /** Temporal's work over the campaign, per 1,000 recipients (the dev server only: it serves its metrics). */
+  temporalWork?: TemporalWork;
   firstCampaign?: FirstCampaignFigures;
   /** Seconds spent reading the measurements after the campaign (not part of any figure). */
   measureSeconds: number;
@@ -126,6 +133,8 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     const cpuNow = () => ({ temporal: cpuSeconds(stack.temporal.pid), worker: cpuSeconds(worker.pid), listener: cpuSeconds(stack.listener.pid), sandbox: cpuSeconds(stack.sandbox.pid) });
     const idleStart = cpuNow();
     await sleep(IDLE_SAMPLE_MS);
+    const metricsUrl = stack.temporal.metricsUrl;
+    const countersBefore = metricsUrl ? await readTemporalCounters(metricsUrl) : undefined;
     const cpuBefore = cpuNow();
     const machineBefore = machineTicks();
     const idleCpuPerSecond = Object.fromEntries(Object.entries(cpuBefore).map(([name, seconds]) => [name, (seconds - idleStart[name as keyof typeof idleStart]) / (IDLE_SAMPLE_MS / 1000)]));
@@ -155,6 +164,8 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     const [workerPeakRssBytes, listenerPeakRssBytes] = [worker.peakRssBytes, stack.listener.peakRssBytes];
     const cpu = cpuUse(cpuBefore, cpuNow(), campaignSeconds, cpus().length);
     const machine = machineLoad(machineBefore, machineTicks());
+    // The server publishes its counters about once a second: let the campaign's last ones arrive.
+    const countersAfter = metricsUrl ? await sleep(COUNTERS_SETTLE_MS).then(() => readTemporalCounters(metricsUrl)) : undefined;
     say(`  ${options.name}: campaign ${result.status} in ${campaignSeconds.toFixed(1)} s; reading measurements`);
 
     const measureStarted = Date.now();
@@ -181,6 +192,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       cpuMsPer1000Recipients: per1000(cpuTotal),
       cpuMsPer1000RecipientsOverIdle: per1000(Math.max(0, cpuTotal - idleTotal)),
       idleCpuPerSecond,
+      ...(countersBefore && countersAfter ? { temporalWork: temporalWork(countersBefore, countersAfter, options.recipients) } : {}),
       ...(firstCampaign ? { firstCampaign } : {}),
       measureSeconds: (Date.now() - measureStarted) / 1000,
     };

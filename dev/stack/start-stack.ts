@@ -62,7 +62,7 @@ export interface StackOptions {
 export const WORKER_HEAP_MB = 256;
 
 /** What the faults and the bench use of either server. */
-export type TemporalServer = Pick<DevServer, 'address' | 'pid' | 'stop' | 'restart'> & Partial<Pick<ProductionServer, 'postgres' | 'dumpDatabases'>>;
+export type TemporalServer = Pick<DevServer, 'address' | 'pid' | 'stop' | 'restart'> & Partial<Pick<DevServer, 'metricsUrl'>> & Partial<Pick<ProductionServer, 'postgres' | 'dumpDatabases'>>;
 
 /** The entry points of `npm run sandbox`, `npm run worker` and `npm run listener`. */
 export const SANDBOX_SCRIPT = 'dev/sandbox/main.ts';

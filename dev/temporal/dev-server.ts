@@ -39,6 +39,8 @@ export interface DevServer {
   address: string;
   /** Web UI URL, or undefined when headless. */
   uiUrl: string | undefined;
+  /** The server's Prometheus endpoint (the bench counts its requests and persistence writes there). */
+  metricsUrl: string;
   dbFile: string;
   /** Current server process id (changes on restart). */
   readonly pid: number | undefined;
@@ -79,7 +81,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const withUi = options.ui === true || options.uiPort !== undefined;
   const uiPort = withUi ? (options.uiPort ?? (await freePort())) : undefined;
   const address = `${HOST}:${port}`;
-  const args = serverArgs({ dbFile, port, uiPort, dynamicConfig: { ...DEV_DYNAMIC_CONFIG, ...options.dynamicConfig }, logLevel: options.logLevel ?? 'warn' });
+  const metricsPort = await freePort();
+  const args = serverArgs({ dbFile, port, uiPort, metricsPort, dynamicConfig: { ...DEV_DYNAMIC_CONFIG, ...options.dynamicConfig }, logLevel: options.logLevel ?? 'warn' });
   if (uiPort !== undefined && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
 
   let proc = await launch(cli, args, address, options);
@@ -89,6 +92,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   return {
     address,
     uiUrl: uiPort === undefined ? undefined : `http://${HOST}:${uiPort}`,
+    metricsUrl: `http://${HOST}:${metricsPort}/metrics`,
     dbFile,
     get pid() {
       return proc.child.pid;
@@ -105,8 +109,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
 }
 
-function serverArgs(o: { dbFile: string; port: number; uiPort?: number; dynamicConfig?: Record<string, string | number | boolean>; logLevel: string }): string[] {
-  const args = ['server', 'start-dev', '--ip', HOST, '--port', String(o.port), '--db-filename', o.dbFile, '--namespace', NAMESPACE, '--log-level', o.logLevel];
+function serverArgs(o: { dbFile: string; port: number; uiPort?: number; metricsPort: number; dynamicConfig?: Record<string, string | number | boolean>; logLevel: string }): string[] {
+  const args = ['server', 'start-dev', '--ip', HOST, '--port', String(o.port), '--metrics-port', String(o.metricsPort), '--db-filename', o.dbFile, '--namespace', NAMESPACE, '--log-level', o.logLevel];
   args.push(...(o.uiPort === undefined ? ['--headless'] : ['--ui-port', String(o.uiPort)]));
   for (const pragma of SQLITE_PRAGMAS) args.push('--sqlite-pragma', pragma);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);

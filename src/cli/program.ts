@@ -13,6 +13,7 @@ import {
   CampaignNotFoundError,
   CampaignStillRunningError,
   CampaignStuckError,
+  ChunkUnreadableError,
   ControlRefusedError,
   InvalidScheduleError,
   InvalidSpecError,
@@ -163,7 +164,7 @@ function exitCodeFor(err: unknown): { message: string; code: ExitCode } {
   if (err instanceof CampaignNotFoundError) return { message: `${err.message}; check the id with \`npm run campaign -- list\``, code: EXIT.notFound };
   if (err instanceof InvalidSpecError) return { message: `${err.message}\nfix the spec (see \`npm run campaign -- validate <spec>\`)`, code: EXIT.failure };
   if (err instanceof SpecMismatchError) return { message: err.message, code: EXIT.usage };
-  if (err instanceof ControlRefusedError || err instanceof CampaignFailedError || err instanceof CampaignStuckError) return { message: err.message, code: EXIT.failure };
+  if (err instanceof ControlRefusedError || err instanceof CampaignFailedError || err instanceof CampaignStuckError || err instanceof ChunkUnreadableError) return { message: err.message, code: EXIT.failure };
   if (err instanceof CampaignFinishedError) return { message: err.message, code: EXIT.finished };
   if (err instanceof AlertFailedError) return { message: `alert: ${err.message}`, code: ALERT_EXIT[err.kind] };
   if (err instanceof CampaignStillRunningError) return { message: err.message, code: EXIT.alreadyRunning };

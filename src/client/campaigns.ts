@@ -38,6 +38,7 @@ import { CampaignAlerts } from './alerts';
 import { repairCampaign } from './repair';
 import type { RepairReport } from './repair';
 import { CampaignSchedules } from './schedules';
+import { inGroups } from './in-groups';
 import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, SEND_REQUEST_ID_KEY, TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from '../temporal/names';
 import type { campaignWorkflow } from '../../workflows/campaign/workflow';
 import {
@@ -46,6 +47,7 @@ import {
   CampaignNotFoundError,
   CampaignStillRunningError,
   CampaignStuckError,
+  ChunkUnreadableError,
   ControlRefusedError,
   InvalidSpecError,
   SpecMismatchError,
@@ -459,7 +461,7 @@ export class CampaignClient {
         records = await handle.query(chunkRecipientsQuery);
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) continue; // not started yet
-        throw err;
+        throw new ChunkUnreadableError(campaignId, index, handle.workflowId, innermostMessage(err));
       }
       yield* records;
     }
@@ -494,12 +496,10 @@ export class CampaignClient {
       campaigns.push(summary);
     }
     if (options.counts) {
-      for (let i = 0; i < campaigns.length; i += LIST_COUNTS_AT_ONCE) {
-        await Promise.all(campaigns.slice(i, i + LIST_COUNTS_AT_ONCE).map(async (summary) => {
-          const progress = await this.#countsOf(summary);
-          if (progress) summary.progress = progress;
-        }));
-      }
+      await inGroups(campaigns, LIST_COUNTS_AT_ONCE, async (summary) => {
+        const progress = await this.#countsOf(summary);
+        if (progress) summary.progress = progress;
+      });
     }
     return campaigns;
   }

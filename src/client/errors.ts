@@ -93,3 +93,20 @@ export class CampaignStuckError extends Error {
     this.name = 'CampaignStuckError';
   }
 }
+
+/**
+ * A chunk could not answer for its recipients (a query replays its history on a worker): `report`,
+ * `recipients` and the checks name the chunk, and a replay error is a fault of the runtime, not of
+ * anyone's outcome.
+ */
+export class ChunkUnreadableError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly chunkIndex: number,
+    readonly workflowId: string,
+    reason: string,
+  ) {
+    super(`could not read the recipients of chunk ${chunkIndex} of campaign ${campaignId} (workflow ${workflowId}): ${reason}`);
+    this.name = 'ChunkUnreadableError';
+  }
+}

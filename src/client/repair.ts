@@ -5,14 +5,16 @@
 // replays every signal that came after. That is safe by design here:
 // - the campaign starts chunks by fixed ids that are used once, so a chunk the old run started is
 //   adopted (describeChunk), never started or sent twice; chunks report by signal to the workflow
-//   id, so they reach the new run;
+//   id, so they reach the new run, and after a campaign reset every running chunk is asked to signal
+//   its end too (Temporal forwards a child's completion to the reset run; the signal does not depend on it);
 // - a chunk is reset only when no send request of its was in flight or made after that task
 //   (a reset would otherwise let it send again).
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto'; // CommonJS: a default import works under tsx, vitest and the bundler alike
 import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId } from '../contracts/campaign';
-import { CHUNK_WORKFLOW_TYPE, chunkIndexOf, runningChunksQuery } from '../contracts/chunk';
+import { CHUNK_WORKFLOW_TYPE, chunkIndexOf, reportFinishBySignal, runningChunksQuery } from '../contracts/chunk';
 import { HistoryReplayer, failingWorkflowTask, resetToWorkflowTask } from '../temporal/divergence';
+import { inGroups } from './in-groups';
 import type { Divergence, FailingWorkflowTask } from '../temporal/divergence';
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
@@ -20,7 +22,7 @@ const { EventType } = proto.temporal.api.enums.v1;
 
 /** The chunk's activity that sends its messages (workflows/chunk/send.ts). */
 const SEND_ACTIVITY = 'createSendRequest';
-/** Running chunks asked about their workflow task at once. */
+/** Running chunks asked (about their workflow task, or to signal their end) at once. */
 const DESCRIBE_AT_ONCE = 10;
 
 /** One workflow whose workflow task keeps failing, and what repair did (or would do) about it. */
@@ -52,16 +54,12 @@ export async function repairCampaign(client: Client, campaignId: string, options
     workflows.push({ where: `chunk ${chunkIndexOf(info.workflowId)}`, workflowId: info.workflowId, type: CHUNK_WORKFLOW_TYPE });
   }
   const failing: { where: string; workflowId: string; type: string; runId: string; task: FailingWorkflowTask }[] = [];
-  for (let i = 0; i < workflows.length; i += DESCRIBE_AT_ONCE) {
-    await Promise.all(
-      workflows.slice(i, i + DESCRIBE_AT_ONCE).map(async (workflow) => {
-        const handle = client.workflow.getHandle(workflow.workflowId);
-        const description = await handle.describe();
-        const task = await failingWorkflowTask(handle, description);
-        if (task) failing.push({ ...workflow, runId: description.runId, task });
-      }),
-    );
-  }
+  await inGroups(workflows, DESCRIBE_AT_ONCE, async (workflow) => {
+    const handle = client.workflow.getHandle(workflow.workflowId);
+    const description = await handle.describe();
+    const task = await failingWorkflowTask(handle, description);
+    if (task) failing.push({ ...workflow, runId: description.runId, task });
+  });
   const replayer = new HistoryReplayer(client.options.dataConverter);
   const findings: RepairFinding[] = [];
   for (const workflow of failing) {
@@ -97,6 +95,11 @@ export async function repairCampaign(client: Client, campaignId: string, options
     }
     const newRunId = await resetToWorkflowTask(client, { workflowId: workflow.workflowId, runId: workflow.runId }, divergence.completedEventId, `ppoppo-campaign repair: nondeterminism at event ${divergence.completedEventId} (${divergence.message})`);
     findings.push({ ...base, divergence, action: 'reset', reason: `reset to workflow task ${divergence.completedEventId}: ${why}`, newRunId });
+    if (workflow.type === CAMPAIGN_WORKFLOW_TYPE) {
+      // Running chunks signal chunkFinished to the campaign's workflow id; one that closed meanwhile is skipped.
+      const chunks = workflows.filter((w) => w.type === CHUNK_WORKFLOW_TYPE);
+      await inGroups(chunks, DESCRIBE_AT_ONCE, (chunk) => client.workflow.getHandle(chunk.workflowId).signal(reportFinishBySignal).catch(() => undefined));
+    }
   }
   return { campaignId, checked: workflows.length, findings };
 }

@@ -48,6 +48,11 @@ export interface ChunkInput {
   weight?: number;
   /** Local hours in which the send may go out (in the zone of the chunk's recipients): outside them the chunk holds until the window opens. */
   sendWindow?: SendWindow;
+  /**
+   * 'result': the campaign learns this chunk's end from its completion, and the chunk signals
+   * chunkFinished only once told to (reportFinishBySignal). Absent in chunks started before: they always signal.
+   */
+  finishReport?: 'result';
 }
 
 export interface ChunkResult {
@@ -237,6 +242,11 @@ export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch'
 export const deliveryEventsSignal = defineSignal<[DeliveryEventsPayload]>('deliveryEvents');
 /** Forwarded by the campaign to chunks that have not sent yet. */
 export const chunkControlSignal = defineSignal<[ControlPayload]>('chunkControl');
+/**
+ * From a campaign run about to continue as new (or a restarted campaign): this chunk's completion
+ * would reach a closed run, so it signals chunkFinished to the campaign's workflow id instead.
+ */
+export const reportFinishBySignal = defineSignal('reportFinishBySignal');
 export const chunkRecipientsQuery = defineQuery<RecipientRecord[]>('recipients');
 export const chunkProgressQuery = defineQuery<ChunkProgress>('progress');
 /** Where the chunk's recipients come from (a follow-up campaign reads its recipients' vars from it). */

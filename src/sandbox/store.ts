@@ -92,10 +92,10 @@ export class Store {
       countRequestsByStatus: p('SELECT status, COUNT(*) AS n FROM send_requests WHERE app_id = ? GROUP BY status'),
       countCompletedSince: p('SELECT COUNT(*) AS n FROM send_requests WHERE app_id = ? AND completed_at >= ?'),
 
+      // The per-recipient statements bind positionally: cheaper than named parameters, once per row.
       insertMessage: p(`INSERT INTO messages (id, send_request_id, app_id, template_id, ppnum, rendered, outcome, status, step, due_at, accepted_at, updated_at)
-        VALUES (@id, @send_request_id, @app_id, @template_id, @ppnum, @rendered, @outcome, @status, @step, @due_at, @accepted_at, @updated_at)`),
-      updateMessage: p(`UPDATE messages SET status = @status, message_id = @message_id, error_code = @error_code,
-        step = @step, due_at = @due_at, updated_at = @updated_at WHERE seq = @seq`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      updateMessage: p('UPDATE messages SET status = ?, message_id = ?, error_code = ?, step = ?, due_at = ?, updated_at = ? WHERE seq = ?'),
       messagesOfRequest: p('SELECT * FROM messages WHERE send_request_id = ? ORDER BY seq'),
       pendingConsentOf: p(`SELECT * FROM messages WHERE ppnum = ? AND app_id = ? AND step = 'decide' ORDER BY seq`),
       ppnumsOfRequest: p('SELECT ppnum FROM messages WHERE send_request_id = ? ORDER BY seq'),
@@ -108,8 +108,7 @@ export class Store {
       deliveredCount: p('SELECT COUNT(*) AS n FROM messages WHERE app_id = ? AND message_id IS NOT NULL'),
       activeRecipients: p('SELECT COUNT(DISTINCT ppnum) AS n FROM messages WHERE app_id = ? AND message_id IS NOT NULL'),
 
-      insertEvent: p(`INSERT INTO events (event_id, app_id, send_request_id, type, recipient, summary, occurred_at)
-        VALUES (@event_id, @app_id, @send_request_id, @type, @recipient, @summary, @occurred_at)`),
+      insertEvent: p('INSERT INTO events (event_id, app_id, send_request_id, type, recipient, summary, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       appEventsAfter: p('SELECT * FROM events WHERE app_id = ? AND event_id > ? ORDER BY event_id LIMIT ?'),
       allEventsAfter: p('SELECT * FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?'),
       requestEventsAfter: p('SELECT * FROM events WHERE send_request_id = ? AND event_id > ? ORDER BY event_id LIMIT ?'),
@@ -192,11 +191,11 @@ export class Store {
     return (this.st('countCompletedSince').get(appId, since) as { n: number }).n;
   }
 
-  insertMessage(row: NewMessage): void {
-    this.st('insertMessage').run(row);
+  insertMessage(m: NewMessage): void {
+    this.st('insertMessage').run(m.id, m.send_request_id, m.app_id, m.template_id, m.ppnum, m.rendered, m.outcome, m.status, m.step, m.due_at, m.accepted_at, m.updated_at);
   }
-  updateMessage(row: MessageRow): void {
-    this.st('updateMessage').run(row);
+  updateMessage(m: MessageRow): void {
+    this.st('updateMessage').run(m.status, m.message_id, m.error_code, m.step, m.due_at, m.updated_at, m.seq);
   }
   messagesOf(sendRequestId: string): MessageRow[] {
     return this.st('messagesOfRequest').all(sendRequestId) as MessageRow[];
@@ -227,8 +226,8 @@ export class Store {
     return (this.st('activeRecipients').get(appId) as { n: number }).n;
   }
 
-  insertEvent(row: EventRow): void {
-    this.st('insertEvent').run(row);
+  insertEvent(e: EventRow): void {
+    this.st('insertEvent').run(e.event_id, e.app_id, e.send_request_id, e.type, e.recipient, e.summary, e.occurred_at);
   }
   /** Events after `afterId`: of one send request, of one app, or (no filter: the inspection endpoint) all. */
   eventsAfter(filter: { appId?: string; sendRequestId?: string }, afterId: string, limit: number): EventRow[] {

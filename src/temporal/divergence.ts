@@ -132,6 +132,24 @@ export class HistoryReplayer {
   }
 }
 
+/** An event's type as the Web UI names it (WORKFLOW_TASK_STARTED). */
+export function eventTypeName(type: number | null | undefined): string {
+  return (EventType[type ?? 0] ?? String(type)).replace('EVENT_TYPE_', '');
+}
+
+/**
+ * One sentence on where today's code first parts from a recorded history, with the events around
+ * that task: for a report that keeps only its log (the chaos run in CI).
+ */
+export async function explainHistory(replayer: HistoryReplayer, history: History, workflowId: string): Promise<string> {
+  const events = history.events ?? [];
+  const divergence = await replayer.findDivergence(history, workflowId);
+  if (!divergence) return `its ${events.length} events replay cleanly with today's code`;
+  const near = events.filter((event) => Number(event.eventId) >= divergence.startedEventId - 5 && Number(event.eventId) <= divergence.completedEventId + 8);
+  const recorder = `${divergence.recordedBuildId ?? 'an unknown build'}${divergence.sameCode ? ', the same code as today' : ''}`;
+  return `today's code first parts from it at the workflow task ${divergence.startedEventId}-${divergence.completedEventId} (recorded by ${recorder}): ${divergence.message}; events around it: ${near.map((event) => `${event.eventId} ${eventTypeName(event.eventType)}`).join(', ')}`;
+}
+
 /**
  * Resets the run to the workflow task that completed at `completedEventId`: Temporal keeps the
  * history before it, runs it again with the workers' code, and applies every signal after it again.

@@ -10,6 +10,10 @@ import { startSandbox } from '../../src/sandbox/server';
 import { createSendActivities } from '../../activities/send';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { CONFIGURATION_FAULT, SEND_FAILURE_TYPES } from '../../src/contracts/chunk';
+import type { Client } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
+import { connectTestClient, decodePayload, uniqueTaskQueue } from '../support/temporal';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -81,6 +85,39 @@ describe('createSendRequest', () => {
     const receipt = await activities.createSendRequest({ templateId, source: inline(freshPpnum(), freshPpnum()) });
     expect(receipt.sendRequestId).toBeTruthy();
     expect(receipt.totalRecipients).toBe(2);
+  });
+
+  describe('telling the campaign', () => {
+    let temporal: Client;
+    beforeAll(async () => {
+      temporal = await connectTestClient();
+    });
+    afterAll(async () => {
+      await temporal?.connection.close();
+    });
+
+    it('signals chunkSent to the campaign itself and says so in the receipt (the chunk then sends no signal)', async () => {
+      // A stand-in campaign: a workflow no worker runs still takes signals into its history.
+      const campaign = await temporal.workflow.start('stand-in-campaign', { workflowId: `campaign-${randomUUID()}`, taskQueue: uniqueTaskQueue('no-worker') });
+      try {
+        const told = createSendActivities({ client, temporalClient: temporal, listenerWorkflowId: `no-listener-${randomUUID()}` });
+        const receipt = await told.createSendRequest({ templateId, source: inline(freshPpnum(), freshPpnum()), campaign: { workflowId: campaign.workflowId, chunkIndex: 4, recipients: 2 } });
+        expect(receipt.campaignTold).toBe(true);
+        const signals = ((await campaign.fetchHistory()).events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes] : []));
+        expect(signals.map((a) => a.signalName)).toEqual(['chunkSent']);
+        expect(await decodePayload(signals[0]!.input!.payloads![0] as Payload)).toEqual({ chunkIndex: 4, sendRequestId: receipt.sendRequestId, recipients: 2 });
+      } finally {
+        await campaign.terminate('test finished');
+      }
+    });
+
+    it('leaves it to the chunk when the campaign cannot be told; the send stands', async () => {
+      const told = createSendActivities({ client, temporalClient: temporal, listenerWorkflowId: `no-listener-${randomUUID()}` });
+      const ppnum = freshPpnum();
+      const receipt = await told.createSendRequest({ templateId, source: inline(ppnum), campaign: { workflowId: `no-such-campaign-${randomUUID()}`, chunkIndex: 0, recipients: 1 } });
+      expect(receipt.campaignTold).toBe(false);
+      expect(await acceptedWith(ppnum)).toEqual([receipt.sendRequestId]);
+    });
   });
 
   it('maps RESOURCE_EXHAUSTED to SendRefused with the retry-after hint', async () => {

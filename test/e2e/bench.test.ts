@@ -75,6 +75,10 @@ describe('npm run bench', () => {
       expect(s.orchestrator.listenerLatencyMs.samples).toBe(6000);
       expect(s.orchestrator.cost.workflows).toBeGreaterThanOrEqual(7); // campaign + 6 chunks
       expect(s.orchestrator.workerPeakRssBytes).toBeGreaterThan(0);
+      // Temporal's own counts: every chunk's send was an activity task, and its workflow tasks wrote history.
+      expect(s.orchestrator.temporalWork).toMatchObject({ workflowTasks: number, activityTasks: number, signals: number, queries: number, historyWrites: number });
+      expect(s.orchestrator.temporalWork.activityTasks).toBeGreaterThanOrEqual(1);
+      expect(s.orchestrator.temporalWork.historyWrites).toBeGreaterThan(s.orchestrator.temporalWork.workflowTasks);
     }
     expect(report.rateLimited.rate).toBe(2);
     expect(report.rateLimited.orchestrator.send.ceilingRecipientsPerSecond).toBe(2000);

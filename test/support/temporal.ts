@@ -3,10 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { QueryDefinition } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Payload } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
+import { HistoryReplayer, eventTypeName, explainHistory } from '../../src/temporal/divergence';
 
 /** Frontend address of the shared test server. */
 export function testTemporalAddress(): string {
@@ -61,5 +64,21 @@ export async function pollUntil<T>(what: string, probe: () => Promise<T>, done: 
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last ${last}`);
     }
     await sleep(100);
+  }
+}
+
+/**
+ * A query whose failure on a nondeterminism error carries what CI otherwise loses: where today's
+ * code parts from the recorded history (explainHistory) and every event of it, by id and type.
+ */
+export async function queryOrExplain<T>(handle: WorkflowHandle, query: QueryDefinition<T>): Promise<T> {
+  try {
+    return await handle.query(query);
+  } catch (err) {
+    if (!/TMPRL1100|Nondeterminism/.test(String(err))) throw err;
+    const history = await handle.fetchHistory();
+    const events = (history.events ?? []).map((event) => `${event.eventId} ${eventTypeName(event.eventType)}`).join(', ');
+    const explained = await explainHistory(new HistoryReplayer(dataConverterFromEnv()), history, handle.workflowId).catch((e: unknown) => `(not explained: ${String(e)})`);
+    throw new Error(`${String(err)}\nreplayed offline: ${explained}\nevents: ${events}`);
   }
 }

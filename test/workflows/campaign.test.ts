@@ -159,6 +159,33 @@ describe('restarting a campaign whose chunks already ran', () => {
     expect(second).toEqual(first);
     expect(calls.sends).toHaveLength(3);
   });
+
+  it('hears the end of a chunk the earlier execution left running (its completion would go to that one)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { spec, calls } = campaign(
+      {
+        send: async (call) => {
+          if (call.workflowId.endsWith('000001')) await gate; // chunk 1 is still sending when the campaign is restarted
+          return `sr-${call.workflowId.slice(-6)}`;
+        },
+      },
+      recipients(4),
+      { limits: { chunkSize: 2, chunksInFlight: 2 } },
+    );
+    const first = await start(spec);
+    await pollUntil('both chunks sending', async () => calls.sends.length, (n) => n === 2);
+    await first.terminate('operator restarts the campaign');
+    const second = await start(spec);
+    const chunk1 = world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 1));
+    const askedToSignal = async () => ((await chunk1.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'reportFinishBySignal').length;
+    await pollUntil('the running chunk asked to signal its end', askedToSignal, (n) => n === 1, 20_000);
+    release();
+    const result: CampaignResult = await second.result();
+    expect(result.counts.delivered).toBe(4);
+    expect(calls.sends).toHaveLength(2);
+    expect(await askedToSignal()).toBe(1);
+  });
 });
 
 describe('parking, pause, resume and cancel', () => {
@@ -445,12 +472,30 @@ describe('counts and continue-as-new', () => {
     expect(new Set(calls.fallbacks.map((f) => f.ppnum)).size).toBe(calls.fallbacks.length);
 
     // Several runs continued as new, each keeping its history small, and the counts crossed them.
-    const runs: { status: string; historyLength: number }[] = [];
-    for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) {
-      runs.push({ status: info.status.name, historyLength: info.historyLength ?? 0 });
-    }
+    // Visibility lags the result by a moment, so read it until the last run shows closed.
+    const listRuns = async () => {
+      const found: { status: string; historyLength: number }[] = [];
+      for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) {
+        found.push({ status: info.status.name, historyLength: info.historyLength ?? 0 });
+      }
+      return found;
+    };
+    const runs = await pollUntil('every run closed in visibility', listRuns, (found) => found.length > 0 && found.every((r) => r.status !== 'RUNNING'));
     expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(2);
     expect(runs.filter((r) => r.status !== 'CONTINUED_AS_NEW').map((r) => r.status)).toEqual(['COMPLETED']);
     expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThan(1_000);
+
+    // Chunks still running when a run continued as new were told to signal their end, and did;
+    // the others ended by their result alone.
+    const told: number[] = [];
+    for (let chunkIndex = 0; chunkIndex < 120; chunkIndex += 1) {
+      const events = (await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, chunkIndex)).fetchHistory()).events ?? [];
+      const asked = events.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'reportFinishBySignal');
+      const signalled = events.some((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'chunkFinished');
+      expect({ chunkIndex, signalled }).toEqual({ chunkIndex, signalled: asked });
+      if (asked) told.push(chunkIndex);
+    }
+    expect(told.length).toBeGreaterThan(0);
+    expect(told.length).toBeLessThan(120);
   }, 300_000);
 });

@@ -21,6 +21,8 @@ export interface SendCall {
   templateId: string;
   ppnums: string[];
   workflowId: string;
+  /** The campaign the send activity was asked to tell about an accepted request. */
+  campaign?: { workflowId: string; chunkIndex: number; recipients: number };
 }
 
 export interface FallbackItem {
@@ -35,6 +37,8 @@ export interface FallbackItem {
 export interface Scenario {
   /** Throw to fail the attempt; return a send request id to accept. Default: accept, deliver everyone. */
   send?: (call: SendCall, attempt: number) => Promise<string> | string;
+  /** The send activity says it told the campaign (chunkSent) itself, as the real one does when it can. */
+  tellsCampaign?: boolean;
   reconcile?: (call: SendCall) => string | null;
   /** Events to emit (to the chunk workflow, by signal) once a request is accepted or adopted. */
   eventsFor?: (ppnum: string) => EventType[];
@@ -167,9 +171,9 @@ export class StubWorld {
       async beginSend() {
         return { cursorBefore: 'cursor-before' };
       },
-      async createSendRequest(input: { templateId: string; source: ChunkSource }): Promise<SendReceipt> {
+      async createSendRequest(input: { templateId: string; source: ChunkSource; campaign?: SendCall['campaign'] }): Promise<SendReceipt & { campaignTold?: boolean }> {
         const workflowId = currentWorkflowId();
-        const call: SendCall = { templateId: input.templateId, ppnums: ppnumsOf(input.source), workflowId };
+        const call: SendCall = { templateId: input.templateId, ppnums: ppnumsOf(input.source), workflowId, campaign: input.campaign };
         const log = logOf(input.templateId);
         log.sends.push(call);
         const scenario = scenarioOf(input.templateId);
@@ -177,7 +181,7 @@ export class StubWorld {
         templateOfRequest.set(sendRequestId, input.templateId);
         // Like the real API, events may reach the chunk before the receipt does: it buffers them.
         await emit(workflowId, sendRequestId, call.ppnums, scenario);
-        return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length };
+        return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length, ...(scenario.tellsCampaign ? { campaignTold: true } : {}) };
       },
       async reconcileSend(input: { ppnums: string[]; templateId: string }) {
         const workflowId = currentWorkflowId();

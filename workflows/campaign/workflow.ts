@@ -1,8 +1,10 @@
 // Campaign workflow (id campaign/<campaignId>): validates the spec, plans the recipients, creates
 // or resolves the template (prepare.ts), and runs chunk workflows in a sliding window of unsent
-// chunks. Children report by signal to this workflow's id, so the counts survive continue-as-new,
-// which carries only compact state (CampaignCarry). The accounting is CampaignState (state.ts);
-// this file is the Temporal shell around it: handlers, activities, children, search attributes.
+// chunks. Children report by signal to this workflow's id, so the reports survive continue-as-new,
+// which carries only compact state (CampaignCarry). A chunk's end counts from its completion, or
+// from its signal when the run that started it has continued as new. The accounting is
+// CampaignState (state.ts); this file is the Temporal shell around it: handlers, activities,
+// children, search attributes.
 import {
   ApplicationFailure,
   ParentClosePolicy,
@@ -44,8 +46,8 @@ import {
   sendTaskQueueFromMemo,
 } from '../../src/contracts/campaign';
 import type { CampaignResult, PollSummary } from '../../src/contracts/campaign';
-import { CHUNK_WORKFLOW_TYPE, chunkControlSignal, chunkWorkflowId } from '../../src/contracts/chunk';
-import type { ChunkInput, ControlAction } from '../../src/contracts/chunk';
+import { CHUNK_WORKFLOW_TYPE, chunkControlSignal, chunkWorkflowId, reportFinishBySignal } from '../../src/contracts/chunk';
+import type { ChunkInput, ChunkResult, ControlAction } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
 import { CAMPAIGN_ID_KEY, CAMPAIGN_STATUS_KEY, WORKFLOW_TASK_TIMEOUT_MS } from '../../src/temporal/names';
 import type { chunkWorkflow } from '../chunk/workflow';
@@ -79,6 +81,8 @@ const PATCHES = {
   rearmPacing: 'rearm-pacing',
   /** Runs continue as new at 1,000 events instead of 10,000 (CAMPAIGN_RUN_MAX_EVENTS). */
   shorterRuns: 'shorter-runs',
+  /** A chunk's end counts from its completion; chunks signal chunkFinished only when told to (finishReport). */
+  finishByResult: 'finish-by-result',
 } as const;
 
 /** Runs recorded before the shorter-runs patch continued as new at 10,000 events (about 5 s to replay). */
@@ -121,6 +125,11 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     await forward(action, unsent);
     return state.progress();
   };
+  /** A chunk's end, from its signal, its completion, or (a restart) what it completed with. */
+  const chunkEnded = (chunkIndex: number, result: ChunkResult) => {
+    state.chunkFinished(chunkIndex, result.counts, result.sendRequestId, result.consent);
+    publish();
+  };
   const chunkFailed = (chunkIndex: number, reason: string) => {
     if (state.chunkFailed(chunkIndex, reason)) log.error('chunk workflow failed', { chunkIndex, error: reason });
     publish();
@@ -130,10 +139,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     state.chunkSent(chunkIndex, sendRequestId, recipients);
     publish();
   });
-  setHandler(chunkFinishedSignal, ({ chunkIndex, counts, sendRequestId, consent }) => {
-    state.chunkFinished(chunkIndex, counts, sendRequestId, consent);
-    publish();
-  });
+  setHandler(chunkFinishedSignal, (finished) => chunkEnded(finished.chunkIndex, finished));
   setHandler(chunkConsentSignal, ({ chunkIndex, consent }) => {
     state.chunkConsent(chunkIndex, consent);
     publish();
@@ -187,8 +193,33 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   };
   const windowOpen = () => state.canStartChunk(settings.chunksInFlight, MAX_CHILDREN_PER_RUN, Date.now());
 
+  /** Chunks this run started with finishReport 'result' and has not seen end: their completion tells it. */
+  const endingByResult = new Map<number, Promise<void>>();
+  /** True when the chunk got the request (it was running). */
+  const askForEndReport = async (chunkIndex: number): Promise<boolean> => {
+    try {
+      await getExternalWorkflowHandle(chunkWorkflowId(campaignId, chunkIndex)).signal(reportFinishBySignal);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  /**
+   * Before this run continues as new: its chunks' completions would reach a closed run, so each
+   * still running is told to signal its end. One that closed first has its completion on the way here.
+   */
+  const handOverEndReports = async () => {
+    await Promise.all(
+      [...endingByResult].map(async ([chunkIndex, ended]) => {
+        if (!(await askForEndReport(chunkIndex))) await ended;
+      }),
+    );
+  };
+
   const startNextChunk = async () => {
     const { chunkIndex, source } = state.takeNextChunk(Date.now());
+    const finishByResult = patched(PATCHES.finishByResult);
     const input: ChunkInput = {
       campaignId,
       chunkIndex,
@@ -199,6 +230,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       fallback: running.fallback,
       parentWorkflowId: workflowInfo().workflowId,
       ...chunkTiming(running, source),
+      ...(finishByResult ? { finishReport: 'result' as const } : {}),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
     try {
@@ -214,7 +246,16 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
         typedSearchAttributes: [{ key: CAMPAIGN_ID_KEY, value: campaignId }],
         staticSummary: chunkSummary(campaignId, chunkIndex, state.chunksTotal, source.kind),
       });
-      child.result().catch((err: unknown) => chunkFailed(chunkIndex, innermostMessage(err)));
+      if (finishByResult) {
+        const ended = child.result().then(
+          (result) => chunkEnded(chunkIndex, result),
+          (err: unknown) => chunkFailed(chunkIndex, innermostMessage(err)),
+        );
+        endingByResult.set(chunkIndex, ended);
+        void ended.then(() => endingByResult.delete(chunkIndex));
+      } else {
+        child.result().catch((err: unknown) => chunkFailed(chunkIndex, innermostMessage(err)));
+      }
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       log.info('chunk workflow already started', { chunkIndex });
@@ -228,7 +269,10 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   /** An earlier run of this campaign started the chunk (a restart): adopt what it did, never send it again. */
   const adoptExisting = async (chunkIndex: number) => {
     const status = await describeChunk({ workflowId: chunkWorkflowId(campaignId, chunkIndex) });
-    if (status.state === 'completed') state.chunkFinished(chunkIndex, status.result.counts, status.result.sendRequestId, status.result.consent);
+    // Still running, it would report its end to the run that started it: have it signal this one.
+    // It may close first; then what it ended with is there to adopt.
+    if (status.state === 'running' && patched(PATCHES.finishByResult) && !(await askForEndReport(chunkIndex))) return adoptExisting(chunkIndex);
+    if (status.state === 'completed') chunkEnded(chunkIndex, status.result);
     else if (status.state === 'closed') chunkFailed(chunkIndex, `chunk workflow ${status.status.toLowerCase()} before this run`);
     else if (status.sendRequestId !== undefined) state.chunkSent(chunkIndex, status.sendRequestId, status.recipients);
     // Running and not sent yet: its chunkSent and chunkFinished signals come to this run as usual.
@@ -245,6 +289,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     await Promise.all(starts);
     if (state.allDone()) break;
     if (shouldContinueAsNew()) {
+      await handOverEndReports();
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>(running, state.carry());
     }

@@ -21,13 +21,14 @@ const FALLBACK_FIRST_RETRY_MS = 30_000;
 const FALLBACK_MAX_RETRY_MS = 15 * 60_000;
 
 /**
- * Sends every fallback due; returns whether there were any. `holdOnFaults()` (true but in histories
+ * Sends every fallback due; returns whether any batch went as a local activity (histories recorded
+ * before the late-local-results patch). `holdOnFaults()` (true but in histories
  * recorded before; asked only when a batch fails) waits out channel faults as described above;
  * before, the batch failed at once.
  */
 export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void, holdOnFaults: () => boolean): Promise<boolean> {
   const fallback = input.fallback;
-  const any = fallback !== undefined && chunk.hasFallbacksDue();
+  let sentLocally = false;
   const retryForMs = fallbackRetryForMs(fallback);
   let faultTries = 0;
   while (fallback && chunk.hasFallbacksDue()) {
@@ -37,7 +38,9 @@ export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, sh
     const vars = input.source.kind === 'inline' ? new Map(input.source.recipients.map((r) => [r.ppnum, r.vars])) : undefined;
     const items = batch.map((record) => ({ ppnum: record.ppnum, outcome: record.outcome, vars: vars?.get(record.ppnum) }));
     try {
-      const results = await (patched(CHUNK_PATCHES.localFallbacks) ? sendFallbacksLocally : sendFallbacks)({
+      const local = !patched(CHUNK_PATCHES.lateLocalResults) && patched(CHUNK_PATCHES.localFallbacks);
+      sentLocally ||= local;
+      const results = await (local ? sendFallbacksLocally : sendFallbacks)({
         // A follow-up retrying fallbacks sends them as the original campaign's (same idempotency keys).
         campaignId: input.source.kind === 'followUp' && input.source.outcome === 'fallback-failed' ? input.source.campaignId : input.campaignId,
         chunkIndex: input.chunkIndex,
@@ -82,5 +85,5 @@ export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, sh
     show();
   }
   await reportUnblocked(input, chunk); // done, or given up: the campaign need not wait for this chunk
-  return any;
+  return sentLocally;
 }

@@ -5,7 +5,10 @@ import { sendTaskQueueFromMemo } from '../../src/contracts/campaign';
 import type { ChunkInput } from '../../src/contracts/chunk';
 import { TASK_QUEUES, fairnessKey } from '../../src/temporal/names';
 
-/** Short reads run as local activities: one history event each instead of a task round trip. */
+/**
+ * Short reads run as local activities: one history event each instead of a task round trip. What
+ * follows each must not depend on the time or on signals (see the late-local-results patch).
+ */
 export const { readChunkPpnums, readFollowUpOutcomes, beginSend } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
@@ -26,9 +29,9 @@ export const { sendFallbacks } = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
 });
 /**
- * The same as a local activity: one history event per batch instead of five. A first campaign's
- * denials come one or two at a time over hours, each needing its fallback within a minute, so this
- * halves such a chunk's history. A retried batch sends again; receivers dedupe by idempotency key.
+ * The same as a local activity, for histories recorded before the late-local-results patch (see
+ * patches.ts: the code after a fallback batch depends on time and signals, so it cannot follow a
+ * local activity safely).
  */
 export const { sendFallbacks: sendFallbacksLocally } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '2 minutes',

@@ -25,10 +25,20 @@ const MAX_BACKOFF_MS = 60_000;
 const BLOCKED_FIRST_RETRY_MS = 2_000;
 const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
 
-/** Sends once, retrying only when it is certain nothing was accepted; ends with a send request id, or none (cancelled/rejected). */
-export async function send(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
+/**
+ * Sends once, retrying only when it is certain nothing was accepted; ends with a send request id,
+ * or none (cancelled/rejected/empty). `load` (idempotent) reads the recipients just before the
+ * first cursor, after the checks: what follows a local activity's result must not depend on the
+ * time or on signals (the late-local-results patch). Without it (older histories) they are loaded.
+ */
+export async function send(chunk: ChunkState, input: ChunkInput, show: () => void, load?: () => Promise<void>): Promise<void> {
   const { createSendRequest } = sendActivities(input);
-  const ppnums = chunk.ppnums();
+  let unloaded = load;
+  const ensureLoaded = async () => {
+    const reading = unloaded;
+    unloaded = undefined;
+    if (reading) await reading();
+  };
   // Every wait ends at the deadline, if the campaign has one (no timer otherwise: recorded histories replay).
   const deadline = input.deadline !== undefined ? Date.parse(input.deadline) : undefined;
   const atMost = (ms: number | undefined) => (deadline === undefined ? ms : Math.max(1, Math.min(ms ?? Infinity, deadline - Date.now())));
@@ -39,7 +49,10 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
   };
   let blockedTries = 0;
   for (let attempt = 1; ; attempt++) {
-    if (pastDeadline()) return deadlinePassed();
+    if (pastDeadline()) {
+      await ensureLoaded(); // the deadline settles every recipient
+      return deadlinePassed();
+    }
     if (chunk.paused) {
       chunk.holdForPause();
       show();
@@ -47,8 +60,11 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     const held = () => chunk.paused && !chunk.cancelled;
     if (deadline === undefined) await condition(() => !held());
     else if (held()) await condition(() => !held(), atMost(undefined));
-    if (chunk.cancelled) return;
-    if (pastDeadline()) return deadlinePassed();
+    if (chunk.cancelled) return await ensureLoaded(); // the chunk then cancels every recipient
+    if (pastDeadline()) {
+      await ensureLoaded();
+      return deadlinePassed();
+    }
     const window = input.sendWindow ? windowAt(input.sendWindow, Date.now()) : undefined;
     if (window && !window.open) {
       chunk.holdForWindow(new Date(window.changesAt).toISOString());
@@ -57,18 +73,25 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
       attempt -= 1; // waiting for the window is no attempt
       continue;
     }
+    if (unloaded) {
+      await ensureLoaded();
+      if (chunk.size === 0) return;
+    }
     chunk.beginAttempt(attempt);
     show();
     // A fresh cursor per attempt is enough: earlier attempts are known to have been accepted nowhere.
     const { cursorBefore } = await beginSend();
-    if (chunk.paused || chunk.cancelled) continue; // arrived while taking the cursor: act before sending
+    // Older histories looked at a pause or cancel that arrived meanwhile; now the send follows the
+    // cursor as it follows the checks (a pause then holds the next attempt, if there is one).
+    if (!load && (chunk.paused || chunk.cancelled)) continue;
     chunk.markSending();
     show();
     let failure: SendFailure;
     try {
-      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig, ...(input.deadline ? { notAfter: input.deadline } : {}) });
+      const campaign = { workflowId: input.parentWorkflowId, chunkIndex: input.chunkIndex, recipients: chunk.size };
+      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig, ...(input.deadline ? { notAfter: input.deadline } : {}), campaign });
       recordSendResult('accepted');
-      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show);
+      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, receipt.campaignTold === true);
     } catch (err) {
       failure = sendFailureOf(err);
       if (failure.kind !== 'empty' && failure.kind !== 'blocked' && failure.kind !== 'deadline') recordSendResult(failure.kind);
@@ -111,7 +134,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
     const told = patched(CHUNK_PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
-    const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums, templateId: input.templateId });
+    const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums: chunk.ppnums(), templateId: input.templateId });
     await told;
     recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
     if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
@@ -130,10 +153,12 @@ function rejectedOutcome(codeName: string): RecipientOutcome {
   return codeName === 'INVALID_ARGUMENT' || codeName === 'RESOURCE_EXHAUSTED' ? 'invalid' : 'failed';
 }
 
-async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void): Promise<void> {
+/** `campaignTold`: the send activity already signalled chunkSent (recorded in its result, so replay agrees). */
+async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void, campaignTold = false): Promise<void> {
   chunk.accepted(sendRequestId, how);
   upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
   show();
+  if (campaignTold) return;
   const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId, recipients: chunk.size };
   await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
 }

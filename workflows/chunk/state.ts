@@ -50,6 +50,8 @@ export interface ChunkCarry {
   blocked?: ChunkBlock;
   /** Our consent window has ended and late final events still apply (absent: no). */
   acceptingLate?: boolean;
+  /** The campaign asked for chunkFinished by signal (absent: no). */
+  reportFinishBySignal?: boolean;
 }
 
 /** The consent figures last reported to the campaign, and when. */
@@ -95,6 +97,8 @@ export class ChunkState {
   blocked?: ChunkBlock;
   /** A resume arrived while blocked: try again now instead of at `blocked.retryAt`. */
   wakeRequested = false;
+  /** The campaign asked for chunkFinished by signal: the run that started this chunk may have closed. */
+  reportFinishBySignal = false;
   /** Between the end of our consent window and the chunk's close: late final events still apply. */
   private acceptingLate = false;
   private list: Recipient[] = [];
@@ -128,6 +132,7 @@ export class ChunkState {
     chunk.consentReport = carry.consentReport;
     chunk.blocked = carry.blocked;
     chunk.acceptingLate = carry.acceptingLate ?? false;
+    chunk.reportFinishBySignal = carry.reportFinishBySignal ?? false;
     if (chunk.acceptingLate) chunk.phase = 'closing';
     chunk.index(carry.recipients);
     // The previous run continued only with no fallback batch in flight: every recipient due one and
@@ -151,6 +156,7 @@ export class ChunkState {
       consentReport: this.consentReport,
       ...(this.blocked ? { blocked: this.blocked } : {}),
       ...(this.acceptingLate ? { acceptingLate: true } : {}),
+      ...(this.reportFinishBySignal ? { reportFinishBySignal: true } : {}),
     };
   }
 

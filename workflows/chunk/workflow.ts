@@ -17,7 +17,17 @@ import {
 import { fallbackTriggers } from '../../src/campaign/spec';
 import { CONSENT_REPORTS_PER_WINDOW, chunkConsentSignal, chunkFailedSignal, chunkFinishedSignal } from '../../src/contracts/campaign';
 import type { ChunkFailedPayload, ChunkFinishedPayload } from '../../src/contracts/campaign';
-import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, chunkSourceQuery, decodeBatch, deliveryBatchSignal, deliveryEventsSignal, fromDeliveryEvents } from '../../src/contracts/chunk';
+import {
+  chunkControlSignal,
+  chunkProgressQuery,
+  chunkRecipientsQuery,
+  chunkSourceQuery,
+  decodeBatch,
+  deliveryBatchSignal,
+  deliveryEventsSignal,
+  fromDeliveryEvents,
+  reportFinishBySignal,
+} from '../../src/contracts/chunk';
 import type { ChunkInput, ChunkResult } from '../../src/contracts/chunk';
 import { innermostMessage } from '../../src/temporal/failures';
 import { OutcomeMetrics } from '../metrics';
@@ -55,6 +65,9 @@ export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Prom
   setHandler(chunkControlSignal, ({ action }) => {
     if (chunk.control(action)) show();
   });
+  setHandler(reportFinishBySignal, () => {
+    chunk.reportFinishBySignal = true;
+  });
   setHandler(chunkRecipientsQuery, () => chunk.recipients());
   setHandler(chunkProgressQuery, () => chunk.progress());
   setHandler(chunkSourceQuery, () => input.source);
@@ -75,22 +88,40 @@ const current = () => patched(CHUNK_PATCHES.operatorFaults);
 
 async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, continued: boolean): Promise<ChunkResult> {
   const { source } = input;
+  /** The workflow task that last sent fallbacks as local activities (older histories; their results are recorded when it completes). */
+  let fallbacksInTask = -1;
+  const dispatch = async () => {
+    if (await dispatchFallbacks(chunk, input, show, current)) fallbacksInTask = workflowInfo().historyLength;
+  };
   if (!continued && source.kind === 'followUp' && source.outcome === 'fallback-failed') {
     // A follow-up for fallbacks only: nobody is messaged on Ppoppo again.
     chunk.loadForFallback(await readFollowUpOutcomes(source), `fallback retried for campaign ${source.campaignId}`);
     show();
-    await dispatchFallbacks(chunk, input, show, current);
+    await dispatch();
   } else {
     if (!continued) {
-      chunk.load(source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : await readChunkPpnums(source));
-      show();
-      if (chunk.size > 0) await send(chunk, input, show);
+      let loaded = false;
+      const load = async () => {
+        if (loaded) return;
+        loaded = true;
+        chunk.load(source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : await readChunkPpnums(source));
+        show();
+      };
+      if (patched(CHUNK_PATCHES.lateLocalResults)) {
+        // A list to read is read after the pre-send checks, so they never follow the read's result
+        // (see the patch); an inline one is there at once, and a held chunk shows its recipients.
+        if (source.kind === 'inline') await load();
+        await send(chunk, input, show, load);
+      } else {
+        await load();
+        if (chunk.size > 0) await send(chunk, input, show);
+      }
     }
     if (chunk.sendRequestId === undefined) {
       chunk.finishUnsent(); // cancelled, or already settled by a rejection
-      await dispatchFallbacks(chunk, input, show, current); // a rejected request's 'failed' recipients, if the policy says so
+      await dispatch(); // a rejected request's 'failed' recipients, if the policy says so
     } else {
-      await followOutcomes(chunk, input, show);
+      await followOutcomes(chunk, input, show, dispatch, () => fallbacksInTask === workflowInfo().historyLength);
     }
   }
 
@@ -98,7 +129,16 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
   show();
   const counts = chunk.counts();
   const finished: ChunkFinishedPayload = { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts, pollResponses: chunk.pollResponses(), consent: chunk.consent() };
-  await signalCampaign(input, (campaign) => campaign.signal(chunkFinishedSignal, finished));
+  // A campaign run that started this chunk with finishReport 'result' counts it from the completion
+  // (no signal, no extra workflow task); told otherwise, or started before that, the chunk signals.
+  // A chunk that never sent can end right after its read (a local activity), where nothing may look
+  // at signals (see the late-local-results patch): it signals its end always; the campaign counts it once.
+  const unsentSignals = chunk.sendRequestId === undefined && patched(CHUNK_PATCHES.lateLocalResults);
+  const bySignal = () => unsentSignals || input.finishReport !== 'result' || chunk.reportFinishBySignal;
+  // The server refuses to complete a run whose new signals are unseen, and would drop this task's
+  // local-activity results with it (fallbacks sent twice): record them in a task of their own first.
+  if (!bySignal() && fallbacksInTask === workflowInfo().historyLength) await sleep(1);
+  if (bySignal()) await signalCampaign(input, (campaign) => campaign.signal(chunkFinishedSignal, finished));
   await condition(allHandlersFinished);
   return { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts, consent: finished.consent };
 }
@@ -109,7 +149,7 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
  * to the campaign, and continuing as new on a day-long trickle. After the window, a late final
  * event (a denial, a delivery) still replaces our expiry for a short grace.
  */
-async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void): Promise<void> {
+async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void, dispatch: () => Promise<void>, fallbacksInThisTask: () => boolean): Promise<void> {
   const deadline = (chunk.sentAt ?? Date.now()) + input.consentWindowMs;
   const reportEveryMs = input.consentWindowMs / CONSENT_REPORTS_PER_WINDOW;
   // Each patch is asked once, the first time it matters; histories from before it never continue or report.
@@ -117,17 +157,12 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   let canReport: boolean | undefined;
   const continueDue = () => canContinue !== false && workflowInfo().continueAsNewSuggested;
   const reportDue = () => (canReport !== false ? chunk.consentReportDue(reportEveryMs) : undefined);
-  /** The workflow task that last sent fallbacks as local activities (their results are recorded when it completes). */
-  let fallbacksInTask = -1;
-  const dispatch = async () => {
-    if (await dispatchFallbacks(chunk, input, show, current)) fallbacksInTask = workflowInfo().historyLength;
-  };
   /** A day-long trickle of events: go on in a fresh run with compact state (no fallback batch is in flight here). */
   const continueIfDue = async () => {
     if (!(continueDue() && (canContinue ??= patched(CHUNK_PATCHES.continueAsNew)))) return;
     // The server refuses to continue a run whose new signals are unseen, and would drop this task's
     // local-activity results with it (fallbacks sent twice): record them in a task of their own first.
-    if (fallbacksInTask === workflowInfo().historyLength) await sleep(1);
+    if (fallbacksInThisTask()) await sleep(1);
     await condition(allHandlersFinished);
     await continueAsNew<typeof chunkWorkflow>(input, chunk.carry());
   };
