@@ -198,7 +198,8 @@ describe('send windows in the recipients\' own time zones', () => {
     const offset = offsetWhereItIs(12);
     const { timeZone, local } = fixedZone(offset);
     const east = fixedZone(offset + 1).timeZone;
-    const opensAt = Math.ceil((Date.now() + 4_000) / 1_000) * 1_000;
+    // 8 s: with one chunk in flight the open zone's two sends take turns, 3 s apart under a full test run.
+    const opensAt = Math.ceil((Date.now() + 8_000) / 1_000) * 1_000;
     // The window opens in a few seconds in `timeZone`; one hour east the same local hours are open now.
     const sendWindow = { from: local(opensAt), until: local(opensAt + 2 * 3_600_000), timeZone: east };
     const list = recipients(4).map((recipient, i) => ({ ...recipient, vars: { ...recipient.vars, tz: i % 2 === 0 ? timeZone : '' } }));
