@@ -6,7 +6,7 @@
 // the marker and hands the result over in the first task. Code after a local activity that looks at
 // the time (or at signals that arrive meanwhile) then replays differently. Behind the chunk test's
 // intermittent "[TMPRL1100] Timer fired event did not have expected timer id" and the
-// late-local-results patch (workflows/chunk/patches.ts). The sequence, on a dev server:
+// chunks' afterLocalActivities 'fixed' (src/contracts/chunk.ts). The sequence, on a dev server:
 //   1. the workflow waits for a signal; its worker stops;
 //   2. the signal schedules a workflow task nobody takes, and a query waits on it (the server hands
 //      the query over with that task);

@@ -53,6 +53,16 @@ export interface ChunkInput {
    * chunkFinished only once told to (reportFinishBySignal). Absent in chunks started before: they always signal.
    */
   finishReport?: 'result';
+  /**
+   * 'fixed': nothing in the chunk follows a local activity's result but fixed commands. SDK core
+   * (1.24) may record a local activity's marker in one workflow task but hand its result to the
+   * workflow in the next, when a query is answered meanwhile, while replay hands it over a task
+   * earlier (dev/late-local-result/probe.ts). So the recipients are read after the pre-send checks,
+   * the send follows its cursor unconditionally, fallback batches are regular activities, and a
+   * chunk that never sent signals its end. Absent in chunks started before (their histories replay
+   * the old way). An input field, not a patch: a patch costs every chunk two history events.
+   */
+  afterLocalActivities?: 'fixed';
 }
 
 export interface ChunkResult {

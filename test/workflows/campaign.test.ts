@@ -12,8 +12,9 @@ import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_FAILURE_TYPES, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import type { ChunkInput } from '../../src/contracts/chunk';
 import { CampaignClient } from '../../src/client/campaigns';
-import { pollUntil, testTemporalAddress } from '../support/temporal';
+import { decodePayload, pollUntil, testTemporalAddress } from '../support/temporal';
 import { StubWorld, configurationFault, recipients, refused } from './stub-worker';
 import type { Scenario } from './stub-worker';
 
@@ -135,6 +136,11 @@ describe('file sources', () => {
     expect(calls.fallbacks).toHaveLength(1);
     expect(calls.fallbacks[0]).toMatchObject({ ppnum: denied, outcome: 'denied', source: { kind: 'file', byteStart: 0 } });
     expect(calls.fallbacks[0]!.vars).toBeUndefined();
+    // The campaign starts its chunks clear of late local-activity results: the fallback went as a regular activity.
+    const events = (await world.client.workflow.getHandle(chunkWorkflowId(templateId, 0)).fetchHistory()).events ?? [];
+    const input = await decodePayload<ChunkInput>(events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!);
+    expect(input).toMatchObject({ afterLocalActivities: 'fixed', finishReport: 'result' });
+    expect(events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [])).toContain('sendFallbacks');
   });
 
   it('counts every planned recipient of a chunk whose rows cannot be read (failed), so the totals add up', async () => {

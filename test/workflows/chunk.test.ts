@@ -31,6 +31,7 @@ function chunkInput(templateId: string, overrides: Partial<ChunkInput> = {}): Ch
     source: { kind: 'inline', recipients: recipients(3) },
     consentWindowMs: 60_000,
     parentWorkflowId: `no-such-campaign-${templateId}`,
+    afterLocalActivities: 'fixed', // as campaigns start chunks
     ...overrides,
   };
 }

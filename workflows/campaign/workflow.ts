@@ -81,7 +81,10 @@ const PATCHES = {
   rearmPacing: 'rearm-pacing',
   /** Runs continue as new at 1,000 events instead of 10,000 (CAMPAIGN_RUN_MAX_EVENTS). */
   shorterRuns: 'shorter-runs',
-  /** A chunk's end counts from its completion; chunks signal chunkFinished only when told to (finishReport). */
+  /**
+   * A chunk's end counts from its completion; chunks signal chunkFinished only when told to
+   * (finishReport). Chunks started from then on also keep clear of late local results (afterLocalActivities).
+   */
   finishByResult: 'finish-by-result',
 } as const;
 
@@ -230,7 +233,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       fallback: running.fallback,
       parentWorkflowId: workflowInfo().workflowId,
       ...chunkTiming(running, source),
-      ...(finishByResult ? { finishReport: 'result' as const } : {}),
+      ...(finishByResult ? { finishReport: 'result' as const, afterLocalActivities: 'fixed' as const } : {}),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
     try {

@@ -21,8 +21,8 @@ const FALLBACK_FIRST_RETRY_MS = 30_000;
 const FALLBACK_MAX_RETRY_MS = 15 * 60_000;
 
 /**
- * Sends every fallback due; returns whether any batch went as a local activity (histories recorded
- * before the late-local-results patch). `holdOnFaults()` (true but in histories
+ * Sends every fallback due; returns whether any batch went as a local activity (chunks started
+ * without afterLocalActivities 'fixed'). `holdOnFaults()` (true but in histories
  * recorded before; asked only when a batch fails) waits out channel faults as described above;
  * before, the batch failed at once.
  */
@@ -38,7 +38,7 @@ export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, sh
     const vars = input.source.kind === 'inline' ? new Map(input.source.recipients.map((r) => [r.ppnum, r.vars])) : undefined;
     const items = batch.map((record) => ({ ppnum: record.ppnum, outcome: record.outcome, vars: vars?.get(record.ppnum) }));
     try {
-      const local = !patched(CHUNK_PATCHES.lateLocalResults) && patched(CHUNK_PATCHES.localFallbacks);
+      const local = input.afterLocalActivities !== 'fixed' && patched(CHUNK_PATCHES.localFallbacks);
       sentLocally ||= local;
       const results = await (local ? sendFallbacksLocally : sendFallbacks)({
         // A follow-up retrying fallbacks sends them as the original campaign's (same idempotency keys).

@@ -9,18 +9,11 @@ export const CHUNK_PATCHES = {
   reconcileOutsideWindow: 'reconcile-outside-window',
   /** A long trickle of events: continue as new (ChunkCarry) when Temporal suggests it. */
   continueAsNew: 'chunk-continue-as-new',
-  /** Fallback batches as local activities. */
+  /** Fallback batches as local activities (not in chunks started with afterLocalActivities 'fixed'). */
   localFallbacks: 'local-fallbacks',
   /** Consent figures reported to the campaign while outcomes come in. */
   consentReports: 'consent-reports',
   /** Fallback batches wait out channel faults; late events apply after the window; expiry is never 'failed'. */
   operatorFaults: 'operator-faults',
-  /**
-   * SDK core (1.24) may record a local activity's marker in one workflow task but hand its result to
-   * the workflow in the next, when a query is answered meanwhile; replay hands it over a task
-   * earlier. So nothing after a local activity may depend on the time or on signals: the recipients
-   * are read after the pre-send checks, the send follows its cursor unconditionally, and fallback
-   * batches are regular activities again.
-   */
-  lateLocalResults: 'late-local-results',
+
 } as const;

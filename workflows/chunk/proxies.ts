@@ -7,7 +7,7 @@ import { TASK_QUEUES, fairnessKey } from '../../src/temporal/names';
 
 /**
  * Short reads run as local activities: one history event each instead of a task round trip. What
- * follows each must not depend on the time or on signals (see the late-local-results patch).
+ * follows each must not depend on the time or on signals (see ChunkInput.afterLocalActivities).
  */
 export const { readChunkPpnums, readFollowUpOutcomes, beginSend } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -29,9 +29,8 @@ export const { sendFallbacks } = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
 });
 /**
- * The same as a local activity, for histories recorded before the late-local-results patch (see
- * patches.ts: the code after a fallback batch depends on time and signals, so it cannot follow a
- * local activity safely).
+ * The same as a local activity, for chunks started without afterLocalActivities 'fixed' (see
+ * ChunkInput: what follows a batch looks at signals, so it cannot follow a local activity safely).
  */
 export const { sendFallbacks: sendFallbacksLocally } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '2 minutes',

@@ -29,7 +29,7 @@ const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
  * Sends once, retrying only when it is certain nothing was accepted; ends with a send request id,
  * or none (cancelled/rejected/empty). `load` (idempotent) reads the recipients just before the
  * first cursor, after the checks: what follows a local activity's result must not depend on the
- * time or on signals (the late-local-results patch). Without it (older histories) they are loaded.
+ * time or on signals (ChunkInput.afterLocalActivities). Without it (older chunks) they are loaded.
  */
 export async function send(chunk: ChunkState, input: ChunkInput, show: () => void, load?: () => Promise<void>): Promise<void> {
   const { createSendRequest } = sendActivities(input);

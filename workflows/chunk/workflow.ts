@@ -107,9 +107,9 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
         chunk.load(source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : await readChunkPpnums(source));
         show();
       };
-      if (patched(CHUNK_PATCHES.lateLocalResults)) {
+      if (input.afterLocalActivities === 'fixed') {
         // A list to read is read after the pre-send checks, so they never follow the read's result
-        // (see the patch); an inline one is there at once, and a held chunk shows its recipients.
+        // (see ChunkInput); an inline one is there at once, and a held chunk shows its recipients.
         if (source.kind === 'inline') await load();
         await send(chunk, input, show, load);
       } else {
@@ -132,8 +132,8 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
   // A campaign run that started this chunk with finishReport 'result' counts it from the completion
   // (no signal, no extra workflow task); told otherwise, or started before that, the chunk signals.
   // A chunk that never sent can end right after its read (a local activity), where nothing may look
-  // at signals (see the late-local-results patch): it signals its end always; the campaign counts it once.
-  const unsentSignals = chunk.sendRequestId === undefined && patched(CHUNK_PATCHES.lateLocalResults);
+  // at signals (see ChunkInput.afterLocalActivities): it signals its end always; the campaign counts it once.
+  const unsentSignals = chunk.sendRequestId === undefined && input.afterLocalActivities === 'fixed';
   const bySignal = () => unsentSignals || input.finishReport !== 'result' || chunk.reportFinishBySignal;
   // The server refuses to complete a run whose new signals are unseen, and would drop this task's
   // local-activity results with it (fallbacks sent twice): record them in a task of their own first.
