@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { installProcessLogger } from '../../src/logging';
-import { eventTypeName } from '../../src/temporal/divergence';
+import { eventList } from '../../src/temporal/divergence';
 import { startDevServer } from '../temporal/dev-server';
 import { goSignal, laterSignal, lateLocalProbe, slowQuery, type LookAt } from './workflows';
 
@@ -68,7 +68,7 @@ try {
     } catch (err) {
       replay = /\[TMPRL1100\][^"]*/.exec(String(err))?.[0] ?? String(err).split('\n')[0]!;
     }
-    const events = (history.events ?? []).map((event) => `${event.eventId} ${eventTypeName(event.eventType)}`).join(', ');
+    const events = eventList(history.events ?? []);
     results.push({ lookAt, query: queried, live, replay, events });
   }
   const faulty = results.filter((r) => r.replay !== 'replayed').map((r) => r.lookAt);

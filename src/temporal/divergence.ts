@@ -133,8 +133,13 @@ export class HistoryReplayer {
 }
 
 /** An event's type as the Web UI names it (WORKFLOW_TASK_STARTED). */
-export function eventTypeName(type: number | null | undefined): string {
+function eventTypeName(type: number | null | undefined): string {
   return (EventType[type ?? 0] ?? String(type)).replace('EVENT_TYPE_', '');
+}
+
+/** Events by id and type, for a report: "1 WORKFLOW_EXECUTION_STARTED, 2 WORKFLOW_TASK_SCHEDULED, …". */
+export function eventList(events: readonly HistoryEvent[]): string {
+  return events.map((event) => `${event.eventId} ${eventTypeName(event.eventType)}`).join(', ');
 }
 
 /**
@@ -147,7 +152,7 @@ export async function explainHistory(replayer: HistoryReplayer, history: History
   if (!divergence) return `its ${events.length} events replay cleanly with today's code`;
   const near = events.filter((event) => Number(event.eventId) >= divergence.startedEventId - 5 && Number(event.eventId) <= divergence.completedEventId + 8);
   const recorder = `${divergence.recordedBuildId ?? 'an unknown build'}${divergence.sameCode ? ', the same code as today' : ''}`;
-  return `today's code first parts from it at the workflow task ${divergence.startedEventId}-${divergence.completedEventId} (recorded by ${recorder}): ${divergence.message}; events around it: ${near.map((event) => `${event.eventId} ${eventTypeName(event.eventType)}`).join(', ')}`;
+  return `today's code first parts from it at the workflow task ${divergence.startedEventId}-${divergence.completedEventId} (recorded by ${recorder}): ${divergence.message}; events around it: ${eventList(near)}`;
 }
 
 /**

@@ -9,7 +9,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { Payload } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
-import { HistoryReplayer, eventTypeName, explainHistory } from '../../src/temporal/divergence';
+import { HistoryReplayer, eventList, explainHistory } from '../../src/temporal/divergence';
 
 /** Frontend address of the shared test server. */
 export function testTemporalAddress(): string {
@@ -77,7 +77,7 @@ export async function queryOrExplain<T>(handle: WorkflowHandle, query: QueryDefi
   } catch (err) {
     if (!/TMPRL1100|Nondeterminism/.test(String(err))) throw err;
     const history = await handle.fetchHistory();
-    const events = (history.events ?? []).map((event) => `${event.eventId} ${eventTypeName(event.eventType)}`).join(', ');
+    const events = eventList(history.events ?? []);
     const explained = await explainHistory(new HistoryReplayer(dataConverterFromEnv()), history, handle.workflowId).catch((e: unknown) => `(not explained: ${String(e)})`);
     throw new Error(`${String(err)}\nreplayed offline: ${explained}\nevents: ${events}`);
   }

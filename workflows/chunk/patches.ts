@@ -15,5 +15,4 @@ export const CHUNK_PATCHES = {
   consentReports: 'consent-reports',
   /** Fallback batches wait out channel faults; late events apply after the window; expiry is never 'failed'. */
   operatorFaults: 'operator-faults',
-
 } as const;

@@ -27,9 +27,9 @@ const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
 
 /**
  * Sends once, retrying only when it is certain nothing was accepted; ends with a send request id,
- * or none (cancelled/rejected/empty). `load` (idempotent) reads the recipients just before the
- * first cursor, after the checks: what follows a local activity's result must not depend on the
- * time or on signals (ChunkInput.afterLocalActivities). Without it (older chunks) they are loaded.
+ * or none (cancelled/rejected/empty). `load` reads a list just before the first cursor, after the
+ * checks: what follows a local activity's result must not depend on the time or on signals
+ * (ChunkInput.afterLocalActivities). Without it the recipients are loaded already.
  */
 export async function send(chunk: ChunkState, input: ChunkInput, show: () => void, load?: () => Promise<void>): Promise<void> {
   const { createSendRequest } = sendActivities(input);
@@ -81,9 +81,9 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     // A fresh cursor per attempt is enough: earlier attempts are known to have been accepted nowhere.
     const { cursorBefore } = await beginSend();
-    // Older histories looked at a pause or cancel that arrived meanwhile; now the send follows the
+    // Older chunks looked at a pause or cancel that arrived meanwhile; now the send follows the
     // cursor as it follows the checks (a pause then holds the next attempt, if there is one).
-    if (!load && (chunk.paused || chunk.cancelled)) continue;
+    if (input.afterLocalActivities !== 'fixed' && (chunk.paused || chunk.cancelled)) continue;
     chunk.markSending();
     show();
     let failure: SendFailure;

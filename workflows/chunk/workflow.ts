@@ -100,17 +100,12 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
     await dispatch();
   } else {
     if (!continued) {
-      let loaded = false;
       const load = async () => {
-        if (loaded) return;
-        loaded = true;
         chunk.load(source.kind === 'inline' ? source.recipients.map((r) => r.ppnum) : await readChunkPpnums(source));
         show();
       };
-      if (input.afterLocalActivities === 'fixed') {
-        // A list to read is read after the pre-send checks, so they never follow the read's result
-        // (see ChunkInput); an inline one is there at once, and a held chunk shows its recipients.
-        if (source.kind === 'inline') await load();
+      if (input.afterLocalActivities === 'fixed' && source.kind !== 'inline') {
+        // A list to read is read after the pre-send checks, so they never follow the read's result (see ChunkInput).
         await send(chunk, input, show, load);
       } else {
         await load();
