@@ -100,16 +100,19 @@ describe('two campaigns on one app limit, and an alert', () => {
     expect(alone.sharingWith).toEqual([]);
 
     await campaigns.startCampaign(b);
-    const shared = await statusUntil(a.campaignId, (r) => (r.sharingWith ?? []).length > 0);
+    // Each sees the other, and has its chunks in flight queued (all of them, or all but the one the
+    // campaign is replacing after a send): the alert then has at least 14 sends to overtake, where
+    // first come, first served would put it behind them all. One wait for both, so that the steps
+    // before the alert stay short on a busy machine (in CI, waiting for each in turn once took long
+    // enough for campaign B to reach its last chunks).
+    const ready = (other: string) => (r: CampaignStatusReport) => (r.sharingWith ?? []).includes(other) && r.progress.inFlight >= CHUNKS_IN_FLIGHT - 1;
+    const [shared, sharedB] = await Promise.all([statusUntil(a.campaignId, ready(b.campaignId)), statusUntil(b.campaignId, ready(a.campaignId))]);
     expect(shared.sharingWith).toEqual([b.campaignId]);
-    expect((await statusUntil(b.campaignId, (r) => (r.sharingWith ?? []).length > 0)).sharingWith).toEqual([a.campaignId]);
-    const text = await cli(['status', a.campaignId]);
+    expect(sharedB.sharingWith).toEqual([a.campaignId]);
+    // What a user runs, beside the alert: `status` names the campaign it shares the limit with.
+    const [text, alert] = await Promise.all([cli(['status', a.campaignId]), cli(['alert', ALERT_PPNUM, '--text', 'maintenance at 22:00', '--json'])]);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain(`sharing the app limit with 1 campaign (${b.campaignId})`);
-
-    // Both have all their chunks in flight queued when the alert is sent (16 sends, 20 s of them).
-    for (const c of [a, b]) await statusUntil(c.campaignId, (r) => r.progress.inFlight === CHUNKS_IN_FLIGHT);
-    const alert = await cli(['alert', ALERT_PPNUM, '--text', 'maintenance at 22:00', '--json']);
     expect(alert.code, alert.stderr).toBe(0);
     const receipt = JSON.parse(alert.stdout) as { sendRequestId: string; totalRecipients: number; workflowId: string };
     expect(receipt).toMatchObject({ totalRecipients: 1, workflowId: expect.stringMatching(/^alert\//) });
