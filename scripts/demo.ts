@@ -29,8 +29,6 @@ import { makeClientConfig } from '../src/api/config';
 import { usageLine } from '../src/campaign/budget';
 import { consentLine } from '../src/campaign/consent';
 import type { CampaignSpec } from '../src/campaign/spec';
-import { countRecipients } from '../src/campaign/outcomes';
-import type { OutcomeCounts } from '../src/campaign/outcomes';
 import { scaledListenerTiming } from '../activities/held-events';
 import { runListener } from '../src/listener';
 import { installProcessLogger } from '../src/logging';
@@ -41,6 +39,8 @@ import type { CampaignProgress, CampaignResult } from '../src/contracts/campaign
 import { TASK_QUEUES } from '../src/temporal/names';
 import { runWorkers } from '../src/worker';
 import { connectClient } from '../src/temporal/config';
+import { fit, progressLine } from '../src/cli/format';
+import { thousands } from '../src/text';
 import { connectWorkerConnection } from '../src/temporal/worker-connection';
 import { verifyWebhook } from '../src/webhooks/signature';
 import { EXIT_PORT_IN_USE, freePort, portInUse, portsTakenMessage } from '../dev/ports';
@@ -108,15 +108,6 @@ function writeRecipients(path: string, count: number): void {
 
 /** The consent window of the demo's first campaign: 24 h scaled to a minute. */
 const DEMO_WINDOW_MS = 60_000;
-
-function bar(done: number, total: number, width = 30): string {
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-}
-
-function countsLine(c: OutcomeCounts): string {
-  return `delivered ${c.delivered} · failed ${c.failed} · denied ${c.denied} · expired ${c.expired} · invalid ${c.invalid} · cancelled ${c.cancelled} · fallback ${c.fallbackSent}`;
-}
 
 const dataDir = resolve(flags['data-dir']);
 mkdirSync(dataDir, { recursive: true });
@@ -253,10 +244,9 @@ async function main(): Promise<number> {
   const started = Date.now();
   const ticker = setInterval(() => {
     handle.query(progressQuery).then((p: CampaignProgress) => {
-      const done = countRecipients(p.counts);
-      const consent = p.consent ? consentLine(p.consent) : '';
-      const line = `${done}/${p.total} final, ${p.status} · ${countsLine(p.counts)}${consent ? ` · consent: ${consent}` : ''}`;
-      if (!flags.json && process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${bar(done, p.total)} ${line} · ${((Date.now() - started) / 1000).toFixed(0)}s`);
+      // The line `campaign watch` prints, with the consent figures as decisions come in.
+      const line = `${progressLine(p)}${p.consent ? ` | consent: ${consentLine(p.consent)}` : ''}`;
+      if (!flags.json && process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${fit(`${line} | ${((Date.now() - started) / 1000).toFixed(0)}s`, process.stdout.columns)}`);
       else say(line);
     }, () => undefined);
   }, flags.json || !process.stdout.isTTY ? 5_000 : 500);
@@ -283,8 +273,8 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ campaignId, seconds, result, fallbacksReceived: fallbacks.length, usage, checks, webUi: uiLink, payloadKeyFile: process.env.PAYLOAD_KEY_FILE, codecServer: codec.server?.url }, null, 2));
   } else {
     console.log(`Campaign ${result.status} in ${seconds.toFixed(1)} s`);
-    console.log(`  recipients      ${result.total} in ${result.chunks} chunks`);
-    for (const [outcome, count] of Object.entries(result.counts)) console.log(`  ${outcome.padEnd(15)} ${count}`);
+    console.log(`  recipients      ${thousands(result.total)} in ${thousands(result.chunks)} chunks`);
+    for (const [outcome, count] of Object.entries(result.counts)) console.log(`  ${outcome.padEnd(15)} ${thousands(count)}`);
     console.log(`  consent         ${result.consent ? consentLine(result.consent) : '—'}`);
     console.log(`  ${usageLine(usage)} (GetUsageStats)`);
     console.log(`  fallbacks received by the webhook: ${fallbacks.length}`);
