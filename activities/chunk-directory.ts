@@ -5,13 +5,14 @@
 // second per namespace, so those are the fallback (requests of other tools, routes lost), retried
 // with a growing interval. Found mappings are cached (LRU-bounded).
 import type { Client } from '@temporalio/client';
+import type { RouteTarget } from '../src/contracts/listener';
 import { SEND_REQUEST_ID_KEY } from '../src/temporal/names';
 const IDS_PER_QUERY = 50;
 
 export interface ChunkDirectoryOptions {
   maxCached?: number;
-  /** The routes' owners of the given send requests (the listener workflow's routes query). */
-  routes?: (sendRequestIds: string[]) => Promise<Record<string, string>>;
+  /** The routes of the given send requests (the listener workflow's routeTargets query). */
+  routes?: (sendRequestIds: string[]) => Promise<Record<string, RouteTarget>>;
   /** How long a request must be unknown to the routes before visibility is asked (default 2 s). */
   routeGraceMs?: number;
   /** First visibility retry for an id not found, doubling up to maxRetryLookupMs (default 500 ms, 30 s). */
@@ -28,7 +29,7 @@ interface Unknown {
 export class ChunkDirectory {
   /** Visibility list calls made so far (the hot path should make none). */
   visibilityLookups = 0;
-  private readonly found = new Map<string, string>(); // sendRequestId → workflowId, oldest first
+  private readonly found = new Map<string, RouteTarget>(); // sendRequestId → its chunk, oldest first
   private readonly unknown = new Map<string, Unknown>();
   private readonly options: Required<Omit<ChunkDirectoryOptions, 'routes'>> & Pick<ChunkDirectoryOptions, 'routes'>;
 
@@ -45,19 +46,19 @@ export class ChunkDirectory {
     };
   }
 
-  /** Workflow ids for the given send request ids; ids not known (yet) are absent. */
-  async resolve(sendRequestIds: Iterable<string>, now = Date.now()): Promise<Map<string, string>> {
-    const result = new Map<string, string>();
+  /** The chunks of the given send request ids (a visibility find has no `prompt`); ids not known (yet) are absent. */
+  async resolve(sendRequestIds: Iterable<string>, now = Date.now()): Promise<Map<string, RouteTarget>> {
+    const result = new Map<string, RouteTarget>();
     const missing: string[] = [];
     for (const id of new Set(sendRequestIds)) {
-      const workflowId = this.found.get(id);
-      if (workflowId === undefined) {
+      const target = this.found.get(id);
+      if (target === undefined) {
         if (isQueryableId(id)) missing.push(id);
         continue;
       }
       this.found.delete(id); // re-insert: most recently used goes last
-      this.found.set(id, workflowId);
-      result.set(id, workflowId);
+      this.found.set(id, target);
+      result.set(id, target);
     }
     // In its grace period an id is asked of the routes every time; after it, only at its visibility retry times.
     const asking = missing.filter((id) => {
@@ -69,10 +70,10 @@ export class ChunkDirectory {
     const routed = this.options.routes ? await this.options.routes(asking) : {};
     const toLookUp: string[] = [];
     for (const id of asking) {
-      const owner = routed[id];
-      if (owner !== undefined) {
-        result.set(id, owner);
-        this.remember(id, owner);
+      const routedTarget = routed[id];
+      if (routedTarget !== undefined) {
+        result.set(id, routedTarget);
+        this.remember(id, routedTarget);
         continue;
       }
       const entry = this.unknown.get(id) ?? { lookups: 0, nextLookupAt: now + this.options.routeGraceMs };
@@ -89,8 +90,9 @@ export class ChunkDirectory {
       for await (const info of this.client.workflow.list({ query })) {
         const id = info.typedSearchAttributes.get(SEND_REQUEST_ID_KEY);
         if (id === undefined || result.has(id)) continue;
-        result.set(id, info.workflowId);
-        this.remember(id, info.workflowId);
+        const found = { workflowId: info.workflowId };
+        result.set(id, found);
+        this.remember(id, found);
       }
     }
     return result;
@@ -102,9 +104,9 @@ export class ChunkDirectory {
     this.found.delete(sendRequestId);
   }
 
-  private remember(sendRequestId: string, workflowId: string): void {
+  private remember(sendRequestId: string, target: RouteTarget): void {
     this.unknown.delete(sendRequestId);
-    this.found.set(sendRequestId, workflowId);
+    this.found.set(sendRequestId, target);
     if (this.found.size > this.options.maxCached) {
       const oldest = this.found.keys().next().value;
       if (oldest !== undefined) this.found.delete(oldest);

@@ -6,13 +6,15 @@
 // events wait here until one of:
 //   - `batchMaxEvents` of them wait (a burst: a chunk of 1,000 delivered at once goes out at once);
 //   - the request completed (REQUEST_COMPLETED: everything about it is known);
-//   - an actionable event (CONSENT_DENIED, RECIPIENT_FAILED: they may call for a fallback) has
-//     waited `actionableMaxDelayMs` (default 30 s, so a denial's fallback goes out within a minute);
+//   - an actionable event has waited `actionableMaxDelayMs` (default 30 s, so a denial's fallback
+//     goes out within a minute): CONSENT_DENIED and RECIPIENT_FAILED, as far as the chunk's fallback
+//     policy acts on them (the route's `prompt`; without one, both);
 //   - the oldest has waited `batchMaxDelayMs` (default 10 min): grants and deliveries need no action;
 //   - the activity run ends (everything resolved is handed over).
 // The committed cursor never passes a held event: it is the id read just before the oldest one.
 import type { DeliveryEvent } from '../src/api/types';
 import { LISTENER_MAX_RUN_MS } from '../src/contracts/listener';
+import type { PromptEventType, RouteTarget } from '../src/contracts/listener';
 
 export interface HoldTiming {
   batchMaxEvents: number;
@@ -42,9 +44,11 @@ export function scaledListenerTiming(consentWindowMs: number): Pick<HoldTiming, 
   };
 }
 
-/** Events that may call for a fallback: they do not wait for the slow flush. */
-export function isActionable(event: DeliveryEvent): boolean {
-  return event.type === 'CONSENT_DENIED' || event.type === 'RECIPIENT_FAILED';
+const MAY_CALL_FOR_FALLBACK: readonly PromptEventType[] = ['CONSENT_DENIED', 'RECIPIENT_FAILED'];
+
+/** Events the chunk acts on at once (`prompt`: its fallback policy's, else all that may call for a fallback): they do not wait for the slow flush. */
+export function isActionable(event: DeliveryEvent, prompt: readonly PromptEventType[] = MAY_CALL_FOR_FALLBACK): boolean {
+  return (prompt as readonly string[]).includes(event.type);
 }
 
 interface Held {
@@ -58,6 +62,8 @@ interface Held {
 
 interface Group {
   workflowId?: string;
+  /** The event types its chunk acts on at once (RouteTarget.prompt). */
+  prompt?: PromptEventType[];
   events: Held[];
   /** REQUEST_COMPLETED was read: hand over what is held now. */
   complete: boolean;
@@ -109,9 +115,11 @@ export class HeldEvents {
     return [...this.groups].filter(([, group]) => group.workflowId === undefined).map(([id]) => id);
   }
 
-  resolve(sendRequestId: string, workflowId: string): void {
+  resolve(sendRequestId: string, target: RouteTarget): void {
     const group = this.groups.get(sendRequestId);
-    if (group) group.workflowId = workflowId;
+    if (!group) return;
+    group.workflowId = target.workflowId;
+    group.prompt = target.prompt;
   }
 
   /** What is due for its chunk now (everything resolved, when `all`), oldest request first. Taken off only by `handedOver`. */
@@ -120,7 +128,7 @@ export class HeldEvents {
     for (const [sendRequestId, group] of this.groups) {
       if (group.workflowId === undefined || group.events.length === 0) continue;
       const oldest = group.events[0]!.readAt;
-      const actionable = group.events.find((held) => isActionable(held.event))?.readAt;
+      const actionable = group.events.find((held) => isActionable(held.event, group.prompt))?.readAt;
       const isDue =
         all ||
         group.complete ||
@@ -161,7 +169,7 @@ export class HeldEvents {
       const first = group.events[0];
       if (!first) continue;
       let due = first.readAt + this.timing.batchMaxDelayMs;
-      const actionable = group.events.find((held) => isActionable(held.event))?.readAt;
+      const actionable = group.events.find((held) => isActionable(held.event, group.prompt))?.readAt;
       if (actionable !== undefined) due = Math.min(due, actionable + this.timing.actionableMaxDelayMs);
       if (group.complete || group.events.length >= this.timing.batchMaxEvents) due = first.readAt;
       if (earliest === undefined || due < earliest) earliest = due;

@@ -14,7 +14,7 @@ import type { PpoppoClient } from '../src/api/client';
 import { noopMetricMeter } from '@temporalio/common';
 import { redactPpnum } from '../src/api/validation';
 import { deliveryBatchSignal, encodeBatch } from '../src/contracts/chunk';
-import { listenerRoutesQuery } from '../src/contracts/listener';
+import { listenerRouteTargetsQuery } from '../src/contracts/listener';
 import { listenerMetrics } from '../src/metrics/listener';
 import type { ListenerMetrics } from '../src/metrics/listener';
 import { ChunkDirectory } from './chunk-directory';
@@ -96,7 +96,7 @@ export function createListenerActivities(deps: ListenerDeps) {
       const routes = listenerWorkflowId
         ? (ids: string[]) =>
             deps.temporalClient
-              .withDeadline(Date.now() + ROUTES_QUERY_TIMEOUT_MS, () => deps.temporalClient.workflow.getHandle(listenerWorkflowId).query(listenerRoutesQuery, ids))
+              .withDeadline(Date.now() + ROUTES_QUERY_TIMEOUT_MS, () => deps.temporalClient.workflow.getHandle(listenerWorkflowId).query(listenerRouteTargetsQuery, ids))
               .catch(() => ({}))
         : undefined;
       directories.set(key, (directory = new ChunkDirectory(deps.temporalClient, { routes })));
@@ -167,7 +167,7 @@ export function createListenerActivities(deps: ListenerDeps) {
         .resolve(unresolved, Date.now())
         .then(
           (found) => {
-            for (const [sendRequestId, workflowId] of found) held.resolve(sendRequestId, workflowId);
+            for (const [sendRequestId, target] of found) held.resolve(sendRequestId, target);
             skipUnknownAfterGrace(held.unresolved(), Date.now());
             if (found.size > 0) wakeUp();
           },

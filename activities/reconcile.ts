@@ -95,7 +95,7 @@ export async function reconcileSendRequest(client: PpoppoClient, input: Reconcil
   }
 
   async function isOurs(sendRequestId: string): Promise<boolean> {
-    const owner = (await options.directory?.resolve([sendRequestId]))?.get(sendRequestId);
+    const owner = (await options.directory?.resolve([sendRequestId]))?.get(sendRequestId)?.workflowId;
     if (owner !== undefined && owner !== ourWorkflowId) return false;
     const status = await client.getSendRequestStatus(sendRequestId).catch((err: unknown) => {
       throw apiFailure(err, `checking send request ${sendRequestId}`);

@@ -15,6 +15,7 @@ import type { ChunkSentPayload } from '../src/contracts/campaign';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { RecipientSnapshot } from '../src/contracts/chunk';
 import { LISTENER_WORKFLOW_ID, chunkRouteSignal } from '../src/contracts/listener';
+import type { ChunkRoute, PromptEventType } from '../src/contracts/listener';
 import { apiFailure, configurationFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
 import { activityContext, keptAlive, withKeepAlive } from './heartbeat';
@@ -58,7 +59,12 @@ export interface SendChunkInput {
    * signal of its own, and is spared the workflow task that signal's completion would wake.
    */
   campaign?: { workflowId: string; chunkIndex: number; recipients: number };
+  /** The event types the chunk acts on at once, for the listener's route (absent: all that may call for a fallback). */
+  prompt?: PromptEventType[];
 }
+
+/** `prompt`: as in SendChunkInput, for the route of a request reconciliation adopts. */
+export type ReconcileSendInput = ReconcileInput & { prompt?: PromptEventType[] };
 
 /** `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk signals). */
 export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean };
@@ -152,7 +158,7 @@ export function createSendActivities(deps: SendDeps) {
     }
     if (!receipt) throw deadlinePassed();
     const sendRequestId = receipt.sendRequestId;
-    const [, campaignTold] = await Promise.all([tellListener(sendRequestId), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
+    const [, campaignTold] = await Promise.all([tellListener(sendRequestId, input.prompt), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
     return { ...receipt, ...(input.campaign ? { campaignTold } : {}) };
   }
 
@@ -169,9 +175,9 @@ export function createSendActivities(deps: SendDeps) {
     }
   }
 
-  async function reconcileSend(input: ReconcileInput): Promise<{ sendRequestId: string | null }> {
+  async function reconcileSend({ prompt, ...input }: ReconcileSendInput): Promise<{ sendRequestId: string | null }> {
     const found = await reconcileSendRequest(client, input, { settleMs, maxScanMs, directory });
-    if (found.sendRequestId !== null) await tellListener(found.sendRequestId);
+    if (found.sendRequestId !== null) await tellListener(found.sendRequestId, prompt);
     return found;
   }
 
@@ -180,11 +186,12 @@ export function createSendActivities(deps: SendDeps) {
    * it routes the request's events without a visibility query. Never fails the send: if the
    * listener cannot be told, it finds the chunk through visibility instead.
    */
-  async function tellListener(sendRequestId: string): Promise<void> {
+  async function tellListener(sendRequestId: string, prompt: PromptEventType[] | undefined): Promise<void> {
     const workflowId = activityContext()?.info.workflowExecution?.workflowId;
     if (!temporalClient || !workflowId) return;
+    const route: ChunkRoute = { sendRequestId, workflowId, ...(prompt ? { prompt } : {}) };
     try {
-      await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, { sendRequestId, workflowId });
+      await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, route);
     } catch (err) {
       activityContext()?.log.warn('could not tell the listener about the send request; it will find the chunk through visibility', { sendRequestId, error: String(err) });
     }

@@ -13,6 +13,7 @@ import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes
 import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { chunkWorkflowId, chunkRecipientsQuery } from '../../src/contracts/chunk';
+import { listenerRouteTargetsQuery } from '../../src/contracts/listener';
 import { ledgerOutcome } from '../../dev/chaos/checks';
 import { startWebhookReceiver, type WebhookReceiver } from '../../dev/receivers';
 import { allowWebhookReceiver, startCampaignStack, type CampaignStack } from '../support/campaign-stack';
@@ -92,6 +93,12 @@ describe('a first campaign: every recipient new, decisions trickling in over the
     const got = ours.map((body) => body.ppnum).sort();
     expect(got).toEqual(expected);
     expect(records.filter((r) => r.fallback === 'sent').length).toBe(expected.length);
+
+    // The send path told the listener where the request's events go, and that this chunk acts at once
+    // on denials only (fallback on denied and expired): its failures waited for the next batch.
+    const [request] = await stack.inspector.sendRequests();
+    const routes = await temporal.workflow.getHandle(stack.listenerWorkflowId).query(listenerRouteTargetsQuery, [request!.id]);
+    expect(routes).toEqual({ [request!.id]: { workflowId: chunkWorkflowId(campaignId, 0), prompt: ['CONSENT_DENIED'] } });
 
     // The chunk, every run of it: a day's trickle in well under 2,000 events, no run near 4,096.
     const runs = await pollUntil(

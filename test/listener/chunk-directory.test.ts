@@ -25,9 +25,10 @@ describe('ChunkDirectory', () => {
   it('takes a known route without any visibility call, and caches it', async () => {
     const { client, calls } = fakeClient({});
     const asked: string[][] = [];
-    const directory = new ChunkDirectory(client, { routes: async (ids) => (asked.push(ids), { sr_a: 'chunk-a' }) });
-    expect(await directory.resolve(['sr_a'], 0)).toEqual(new Map([['sr_a', 'chunk-a']]));
-    expect(await directory.resolve(['sr_a'], 10)).toEqual(new Map([['sr_a', 'chunk-a']]));
+    const route = { workflowId: 'chunk-a', prompt: ['CONSENT_DENIED' as const] };
+    const directory = new ChunkDirectory(client, { routes: async (ids) => (asked.push(ids), { sr_a: route }) });
+    expect(await directory.resolve(['sr_a'], 0)).toEqual(new Map([['sr_a', route]]));
+    expect(await directory.resolve(['sr_a'], 10)).toEqual(new Map([['sr_a', route]]));
     expect(asked).toEqual([['sr_a']]);
     expect(calls).toEqual([]);
     expect(directory.visibilityLookups).toBe(0);
@@ -46,14 +47,14 @@ describe('ChunkDirectory', () => {
     await directory.resolve(['sr_x'], 3_500); // third
     expect(calls).toHaveLength(3);
     visible.sr_x = 'chunk-x'; // its search attribute became visible
-    expect(await directory.resolve(['sr_x'], 5_500)).toEqual(new Map([['sr_x', 'chunk-x']]));
+    expect(await directory.resolve(['sr_x'], 5_500)).toEqual(new Map([['sr_x', { workflowId: 'chunk-x' }]])); // no prompt: the listener acts on both
     expect(directory.visibilityLookups).toBe(4);
   });
 
   it('without routes, looks up visibility at once (the reconciliation path)', async () => {
     const { client, calls } = fakeClient({ sr_y: 'chunk-y' });
     const directory = new ChunkDirectory(client);
-    expect(await directory.resolve(['sr_y', 'bad"id'], 0)).toEqual(new Map([['sr_y', 'chunk-y']]));
+    expect(await directory.resolve(['sr_y', 'bad"id'], 0)).toEqual(new Map([['sr_y', { workflowId: 'chunk-y' }]]));
     expect(calls).toEqual(['PpoppoSendRequestId IN ("sr_y")']); // an id that could break the query is never put in one
   });
 });

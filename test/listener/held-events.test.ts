@@ -14,16 +14,33 @@ describe('HeldEvents', () => {
     const held = new HeldEvents(timing, null);
     held.add(event('a', 'CONSENT_GRANTED', '1'), 0);
     held.add(event('a', 'RECIPIENT_DELIVERED', '1'), 0);
-    held.resolve('a', 'chunk-a');
+    held.resolve('a', { workflowId: 'chunk-a' });
     expect(held.due(9_999)).toEqual([]);
     expect(sizes(held.due(10_000))).toEqual({ a: 2 });
 
     const denial = new HeldEvents(timing, null);
     denial.add(event('b', 'RECIPIENT_DELIVERED', '1'), 0);
     denial.add(event('b', 'CONSENT_DENIED', '2'), 500);
-    denial.resolve('b', 'chunk-b');
+    denial.resolve('b', { workflowId: 'chunk-b' });
     expect(denial.due(1_499)).toEqual([]);
     expect(sizes(denial.due(1_500))).toEqual({ b: 2 }); // the denial takes the held delivery along
+  });
+
+  it('holds a denial or failure like a delivery when the chunk\'s fallback policy does not act on it (the route\'s prompt)', () => {
+    const held = new HeldEvents(timing, null);
+    held.add(event('a', 'RECIPIENT_FAILED', '1'), 0); // fallback on denied and expired: a failure needs no action
+    held.add(event('b', 'RECIPIENT_FAILED', '2'), 0); // fallback on failed too
+    held.add(event('c', 'CONSENT_DENIED', '3'), 0); // no fallback at all
+    held.resolve('a', { workflowId: 'chunk-a', prompt: ['CONSENT_DENIED'] });
+    held.resolve('b', { workflowId: 'chunk-b', prompt: ['CONSENT_DENIED', 'RECIPIENT_FAILED'] });
+    held.resolve('c', { workflowId: 'chunk-c', prompt: [] });
+    expect(sizes(held.due(1_000))).toEqual({ b: 1 });
+    expect(held.handOverDeadline()).toBe(1_000);
+    held.handedOver('b', 1);
+    expect(held.handOverDeadline()).toBe(10_000); // a and c wait for the slow flush
+    held.add(event('a', 'CONSENT_DENIED', '4'), 2_000);
+    expect(sizes(held.due(3_000))).toEqual({ a: 2 }); // a's denial takes its failure along
+    expect(sizes(held.due(10_000))).toEqual({ a: 2, c: 1 });
   });
 
   it('hands over a burst at once, and everything once the request completed', () => {
@@ -33,8 +50,8 @@ describe('HeldEvents', () => {
     expect(held.add(event('a', 'RECIPIENT_DELIVERED', '4'), 0)).toBe(true); // batchMaxEvents reached: look now
     held.add(event('b', 'RECIPIENT_DELIVERED', '5'), 0);
     expect(held.add(event('b', 'REQUEST_COMPLETED'), 0)).toBe(true);
-    held.resolve('a', 'chunk-a');
-    held.resolve('b', 'chunk-b');
+    held.resolve('a', { workflowId: 'chunk-a' });
+    held.resolve('b', { workflowId: 'chunk-b' });
     expect(sizes(held.due(0))).toEqual({ a: 4, b: 1 });
   });
 
@@ -42,7 +59,7 @@ describe('HeldEvents', () => {
     const held = new HeldEvents(timing, null);
     held.add(event('a', 'RECIPIENT_PENDING_CONSENT', '1'), 0);
     held.add(event('x', 'RECIPIENT_PENDING_CONSENT', '2'), 0);
-    held.resolve('a', 'chunk-a');
+    held.resolve('a', { workflowId: 'chunk-a' });
     expect(held.unresolved()).toEqual(['x']);
     expect(sizes(held.due(0, true))).toEqual({ a: 1 });
     expect(held.due(1_000_000).map((d) => d.sendRequestId)).toEqual(['a']); // x never, however old: it has no chunk yet
@@ -55,7 +72,7 @@ describe('HeldEvents', () => {
     const third = event('a', 'CONSENT_GRANTED', '1');
     for (const e of [first, second, third]) held.add(e, 0);
     expect(held.cursor()).toBe('E0000');
-    held.resolve('a', 'chunk-a');
+    held.resolve('a', { workflowId: 'chunk-a' });
     held.handedOver('a', 2);
     expect(held.cursor()).toBe(first.eventId); // b's event (read after `first`) is still held
     held.drop('b');
@@ -70,7 +87,7 @@ describe('HeldEvents', () => {
     const held = new HeldEvents(timing, null);
     const events = ['1', '2', '3'].map((p) => event('a', 'CONSENT_DENIED', p));
     for (const e of events) held.add(e, 0);
-    held.resolve('a', 'chunk-a');
+    held.resolve('a', { workflowId: 'chunk-a' });
     const due = held.due(2_000);
     expect(due[0]!.events).toEqual(events);
     held.handedOver('a', 1);

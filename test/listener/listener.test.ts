@@ -14,6 +14,7 @@ import type { PpoppoClient } from '../../src/api/client';
 import { runListener } from '../../src/listener';
 import type { RunningListener, RunListenerOptions } from '../../src/listener';
 import { chunkRouteSignal, listenerCursorQuery } from '../../src/contracts/listener';
+import type { PromptEventType } from '../../src/contracts/listener';
 import type { DeliveryEvent } from '../../src/api/types';
 import { connectTestClient, connectTestWorkerConnection, pollUntil } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
@@ -50,7 +51,7 @@ const sendRequestId = (name: string) => `sr-${run}-${name}`;
 const key = (event: DeliveryEvent) => `${event.type}:${event.ppnum}`;
 
 /** A stand-in chunk, visible under its send request id (found through visibility). */
-async function startChunk(name: string, listenerWorkflowId?: string): Promise<WorkflowHandle<typeof fakeChunkWorkflow>> {
+async function startChunk(name: string, listenerWorkflowId?: string, prompt?: PromptEventType[]): Promise<WorkflowHandle<typeof fakeChunkWorkflow>> {
   const handle = await client.workflow.start(fakeChunkWorkflow, {
     workflowId: `listener-test-chunk-${run}-${name}`,
     taskQueue: fixtureQueue,
@@ -58,7 +59,7 @@ async function startChunk(name: string, listenerWorkflowId?: string): Promise<Wo
   });
   chunks.push(handle);
   // Routed: the listener is told, as the send path does; the chunk never becomes visible.
-  if (listenerWorkflowId) await client.workflow.getHandle(listenerWorkflowId).signal(chunkRouteSignal, { sendRequestId: sendRequestId(name), workflowId: handle.workflowId });
+  if (listenerWorkflowId) await client.workflow.getHandle(listenerWorkflowId).signal(chunkRouteSignal, { sendRequestId: sendRequestId(name), workflowId: handle.workflowId, ...(prompt ? { prompt } : {}) });
   return handle;
 }
 
@@ -191,5 +192,16 @@ describe('routes and coalescing', () => {
     expect(await received(chunk)).toHaveLength(3);
     expect(await pollUntil('the slow flush', () => received(chunk), (got) => got.length >= 4, WAIT_MS)).toContain(key(late));
     expect(await chunk.query(signalsQuery)).toBe(2);
+  });
+
+  it('holds a failure like a delivery when the route says its chunk falls back on denials only', async () => {
+    const chunk = await startChunk('denials-only', coalescing().workflowId, ['CONSENT_DENIED']);
+    const failure = log.append(sendRequestId('denials-only'), 'RECIPIENT_FAILED', '12300000051');
+    await sleep(2_500);
+    expect(await received(chunk)).toEqual([]); // past the 1 s actionable hold: the failure calls for nothing
+    const denial = log.append(sendRequestId('denials-only'), 'CONSENT_DENIED', '12300000052');
+    const ids = await pollUntil('the denial and the held failure', () => received(chunk), (got) => got.length >= 2, WAIT_MS);
+    expect(ids).toEqual([failure, denial].map(key));
+    expect(await chunk.query(signalsQuery)).toBe(1);
   });
 });

@@ -9,6 +9,8 @@ import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } fr
 import { decodeSendFailure } from '../../src/contracts/chunk';
 import type { ChunkInput, SendFailure } from '../../src/contracts/chunk';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
+import { fallbackTriggers } from '../../src/campaign/spec';
+import { promptEventsFor } from '../../src/contracts/listener';
 import { windowAt } from '../../src/campaign/send-window';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { backoff } from '../activity-faults';
@@ -33,6 +35,8 @@ const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
  */
 export async function send(chunk: ChunkState, input: ChunkInput, show: () => void, load?: () => Promise<void>): Promise<void> {
   const { createSendRequest } = sendActivities(input);
+  // The listener hands over at once only the events this chunk's fallback policy acts on.
+  const prompt = promptEventsFor(fallbackTriggers(input.fallback));
   let unloaded = load;
   const ensureLoaded = async () => {
     const reading = unloaded;
@@ -89,7 +93,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     let failure: SendFailure;
     try {
       const campaign = { workflowId: input.parentWorkflowId, chunkIndex: input.chunkIndex, recipients: chunk.size };
-      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig, ...(input.deadline ? { notAfter: input.deadline } : {}), campaign });
+      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig, ...(input.deadline ? { notAfter: input.deadline } : {}), campaign, prompt });
       recordSendResult('accepted');
       return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, receipt.campaignTold === true);
     } catch (err) {
@@ -134,7 +138,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
     const told = patched(CHUNK_PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
-    const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums: chunk.ppnums(), templateId: input.templateId });
+    const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums: chunk.ppnums(), templateId: input.templateId, prompt });
     await told;
     recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
     if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);

@@ -9,8 +9,8 @@
 // needs no visibility query; the newest MAX_ROUTES are kept.
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ListenerActivities } from '../../activities/listener';
-import { LISTENER_MAX_RUN_MS, MAX_ROUTES, chunkRouteSignal, listenerCursorQuery, listenerRoutesQuery } from '../../src/contracts/listener';
-import type { ListenerWorkflowInput } from '../../src/contracts/listener';
+import { LISTENER_MAX_RUN_MS, MAX_ROUTES, chunkRouteSignal, listenerCursorQuery, listenerRouteTargetsQuery, listenerRoutesQuery } from '../../src/contracts/listener';
+import type { ListenerWorkflowInput, RouteTarget } from '../../src/contracts/listener';
 
 /** Activity runs per workflow run before continue-as-new (3 history events each). */
 const RUNS_BEFORE_CONTINUE_AS_NEW = 200;
@@ -24,22 +24,24 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
     retry: { initialInterval: 500, backoffCoefficient: 2, maximumInterval: 10_000 }, // unlimited attempts
   });
   let cursor = input.cursor;
-  /** sendRequestId → chunk workflow id, oldest first. */
-  const routes = new Map((input.routes ?? []).map((route) => [route.sendRequestId, route.workflowId]));
+  /** sendRequestId → its chunk workflow (and what that chunk acts on at once), oldest first. */
+  const routes = new Map<string, RouteTarget>((input.routes ?? []).map(({ sendRequestId, ...target }) => [sendRequestId, target]));
   setHandler(listenerCursorQuery, () => cursor);
-  setHandler(chunkRouteSignal, ({ sendRequestId, workflowId }) => {
+  setHandler(chunkRouteSignal, ({ sendRequestId, ...target }) => {
     routes.delete(sendRequestId);
-    routes.set(sendRequestId, workflowId);
+    routes.set(sendRequestId, target);
     if (routes.size > MAX_ROUTES) routes.delete(routes.keys().next().value!);
   });
-  setHandler(listenerRoutesQuery, (sendRequestIds) => {
-    const owners: Record<string, string> = {};
+  const known = <T>(sendRequestIds: string[], pick: (target: RouteTarget) => T): Record<string, T> => {
+    const found: Record<string, T> = {};
     for (const id of sendRequestIds) {
-      const owner = routes.get(id);
-      if (owner !== undefined) owners[id] = owner;
+      const target = routes.get(id);
+      if (target !== undefined) found[id] = pick(target);
     }
-    return owners;
-  });
+    return found;
+  };
+  setHandler(listenerRouteTargetsQuery, (sendRequestIds) => known(sendRequestIds, (target) => target));
+  setHandler(listenerRoutesQuery, (sendRequestIds) => known(sendRequestIds, (target) => target.workflowId));
   for (let run = 0; run < RUNS_BEFORE_CONTINUE_AS_NEW && !workflowInfo().continueAsNewSuggested; run++) {
     const result = await consumeEvents({ cursor, maxRunMs });
     cursor = result.cursor ?? cursor;
@@ -48,6 +50,6 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
   await continueAsNew<typeof listenerWorkflow>({
     cursor,
     maxRunMs: input.maxRunMs,
-    routes: [...routes].map(([sendRequestId, workflowId]) => ({ sendRequestId, workflowId })),
+    routes: [...routes].map(([sendRequestId, target]) => ({ sendRequestId, ...target })),
   });
 }
