@@ -13,7 +13,7 @@
 //   - the activity run ends (everything resolved is handed over).
 // The committed cursor never passes a held event: it is the id read just before the oldest one.
 import type { DeliveryEvent } from '../src/api/types';
-import { LISTENER_MAX_RUN_MS } from '../src/contracts/listener';
+import { LISTENER_MAX_RUN_MS, PROMPT_EVENT_TYPES } from '../src/contracts/listener';
 import type { PromptEventType, RouteTarget } from '../src/contracts/listener';
 
 export interface HoldTiming {
@@ -44,10 +44,8 @@ export function scaledListenerTiming(consentWindowMs: number): Pick<HoldTiming, 
   };
 }
 
-const MAY_CALL_FOR_FALLBACK: readonly PromptEventType[] = ['CONSENT_DENIED', 'RECIPIENT_FAILED'];
-
 /** Events the chunk acts on at once (`prompt`: its fallback policy's, else all that may call for a fallback): they do not wait for the slow flush. */
-export function isActionable(event: DeliveryEvent, prompt: readonly PromptEventType[] = MAY_CALL_FOR_FALLBACK): boolean {
+export function isActionable(event: DeliveryEvent, prompt: readonly PromptEventType[] = PROMPT_EVENT_TYPES): boolean {
   return (prompt as readonly string[]).includes(event.type);
 }
 

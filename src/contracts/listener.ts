@@ -26,7 +26,8 @@ export interface ListenerWorkflowInput {
 export const LISTENER_MAX_RUN_MS = 10 * 60_000;
 
 /** The events that may call for a fallback: the listener hands them to their chunk promptly. */
-export type PromptEventType = 'CONSENT_DENIED' | 'RECIPIENT_FAILED';
+export const PROMPT_EVENT_TYPES = ['CONSENT_DENIED', 'RECIPIENT_FAILED'] as const;
+export type PromptEventType = (typeof PROMPT_EVENT_TYPES)[number];
 
 /** Where a send request's events go, and which of them its chunk acts on at once. */
 export interface RouteTarget {
