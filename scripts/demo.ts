@@ -235,7 +235,7 @@ async function main(): Promise<number> {
   await inspector.faults({ unavailableNext: 1, ambiguousNext: 1 });
   const handle = await client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId, taskQueue: TASK_QUEUES.campaigns, args: [spec] });
   const uiLink = `${temporal.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
-  say(`\nCampaign ${campaignId}: ${flags.recipients} recipients from ${file}\n  Web UI: ${uiLink}`);
+  say(`\nCampaign ${campaignId}: ${thousands(flags.recipients)} recipients from ${file}\n  Web UI: ${uiLink}`);
   say(`  A first campaign: every recipient is new to the app, so each is asked for consent first. Decisions come in over
   the consent window, scaled from 24 h to ${DEMO_WINDOW_MS / 1000} s (the listener's intervals scaled with it); the denied and
   the expired get the fallback. Two API faults are provoked on purpose: one send refused, one answer lost.
