@@ -162,9 +162,11 @@ export class DeliveryEngine {
         return schedule('decide', now + wait);
       }
       case 'decide': {
+        // The recipient decided when the decision was due; a busy timer may get to it later.
+        const decidedAt = Math.min(now, m.due_at ?? now);
         const decision = scriptedDecision(outcome);
-        if (decision !== 'none' && !isTestNumber(m.ppnum)) this.store.setConsent(m.app_id, m.ppnum, decision, now);
-        return this.decide(m, request, decision, now);
+        if (decision !== 'none' && !isTestNumber(m.ppnum)) this.store.setConsent(m.app_id, m.ppnum, decision, decidedAt);
+        return this.decide(m, request, decision, now, decidedAt);
       }
       case 'deliver':
         return deliveryFails(outcome) ? this.fail(m, request, 'DELIVERY_FAILED', E.RECIPIENT_FAILED, now) : this.deliver(m, request, components, now);
@@ -182,18 +184,21 @@ export class DeliveryEngine {
     }
   }
 
-  /** Ends a recipient's wait for consent: granted → delivery after deliveryDelayMs; denied; none → expired. */
-  private decide(m: MessageRow, request: SendRequestRow, decision: Decision, now: number): void {
+  /**
+   * Ends a recipient's wait for consent: granted → delivery after deliveryDelayMs; denied; none →
+   * expired. Its event says it happened at `decidedAt` (default `now`).
+   */
+  private decide(m: MessageRow, request: SendRequestRow, decision: Decision, now: number, decidedAt = now): void {
     request.pending_consent--;
     if (decision === 'granted') {
       m.status = R.RECIPIENT_DELIVERY_STATUS_PENDING;
-      this.emit(request, E.CONSENT_GRANTED, now, m);
+      this.emit(request, E.CONSENT_GRANTED, now, m, undefined, decidedAt);
       m.step = 'deliver';
       m.due_at = now + this.config.deliveryDelayMs;
       return;
     }
-    if (decision === 'denied') return this.fail(m, request, 'CONSENT_DENIED', E.CONSENT_DENIED, now);
-    return this.fail(m, request, 'CONSENT_EXPIRED', E.RECIPIENT_FAILED, now);
+    if (decision === 'denied') return this.fail(m, request, 'CONSENT_DENIED', E.CONSENT_DENIED, now, decidedAt);
+    return this.fail(m, request, 'CONSENT_EXPIRED', E.RECIPIENT_FAILED, now, decidedAt);
   }
 
   private deliver(m: MessageRow, request: SendRequestRow, components: TemplateComponent[], now: number): void {
@@ -206,16 +211,16 @@ export class DeliveryEngine {
     m.due_at = hasPoll ? now + this.config.pollResponseDelayMs : null;
   }
 
-  private fail(m: MessageRow, request: SendRequestRow, errorCode: string, type: E, now: number): void {
+  private fail(m: MessageRow, request: SendRequestRow, errorCode: string, type: E, now: number, occurredAt = now): void {
     m.status = R.RECIPIENT_DELIVERY_STATUS_FAILED;
     m.error_code = errorCode;
     request.failed++;
-    this.emit(request, type, now, m);
+    this.emit(request, type, now, m, undefined, occurredAt);
     m.step = null;
     m.due_at = null;
   }
 
-  private emit(request: SendRequestRow, type: E, now: number, recipient?: MessageRow, summary?: SendRequestRow): void {
-    this.log.append({ appId: request.app_id, sendRequestId: request.id, type, recipient, summary }, now);
+  private emit(request: SendRequestRow, type: E, now: number, recipient?: MessageRow, summary?: SendRequestRow, occurredAt = now): void {
+    this.log.append({ appId: request.app_id, sendRequestId: request.id, type, recipient, summary }, now, occurredAt);
   }
 }

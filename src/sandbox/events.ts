@@ -40,7 +40,8 @@ export class EventLog {
     return result;
   }
 
-  append(event: { appId: string; sendRequestId: string; type: SendRequestEventType; recipient?: MessageRow; summary?: SendRequestRow }, now: number): void {
+  /** `occurredAt` (default `now`): when it happened, which may be before the timer got to it; the id is minted from `now`, in stream order. */
+  append(event: { appId: string; sendRequestId: string; type: SendRequestEventType; recipient?: MessageRow; summary?: SendRequestRow }, now: number, occurredAt = now): void {
     const row: EventRow = {
       event_id: this.nextUlid(Math.max(now, this.floorTime)),
       app_id: event.appId,
@@ -48,7 +49,7 @@ export class EventLog {
       type: event.type,
       recipient: event.recipient ? JSON.stringify(recipientJson(event.recipient)) : null,
       summary: event.summary ? JSON.stringify(summaryJson(event.summary)) : null,
-      occurred_at: now,
+      occurred_at: occurredAt,
     };
     this.store.insertEvent(row);
     this.unpublished.push(row);
