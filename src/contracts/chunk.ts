@@ -63,6 +63,11 @@ export interface ChunkInput {
    * the old way). An input field, not a patch: a patch costs every chunk two history events.
    */
   afterLocalActivities?: 'fixed';
+  /**
+   * Recipients the plan counted for this chunk. A list to read is read only at the send, so until
+   * then the chunk's progress shows this count. Absent in chunks started before it.
+   */
+  plannedRecipients?: number;
 }
 
 export interface ChunkResult {
@@ -144,6 +149,8 @@ export interface ChunkProgress {
   phase: ChunkPhase;
   sendRequestId?: string;
   recipients: number;
+  /** The recipients are not read yet (read at the send): `recipients` is the plan's count. */
+  unread?: true;
   /** Recipients per current state. */
   states: Partial<Record<RecipientState, number>>;
   counts: OutcomeCounts;

@@ -62,7 +62,7 @@ describe('the sliding window', () => {
     expect(state.progress().inFlight).toBe(2);
     state.chunkSent(0, 'sr_0', 10);
     expect(state.canStartChunk(2, 1_000)).toBe(true);
-    expect(state.takeNextChunk()).toEqual({ chunkIndex: 2, source: source(2) });
+    expect(state.takeNextChunk()).toEqual({ chunkIndex: 2, source: source(2), plannedRecipients: 5 }); // the last chunk: 25 - 2 × 10
     expect(state.canStartChunk(5, 1_000)).toBe(false); // none left
     const budget = planned();
     budget.takeNextChunk();

@@ -199,6 +199,21 @@ describe('pause, resume and cancel before sending', () => {
     expect(result.counts.delivered).toBe(3);
   });
 
+  it("shows a paused file chunk's planned recipients until its rows are read at the send", async () => {
+    const { templateId, calls } = world.scenario({ file: { chunks: [['45600000000', '45600000001']] } });
+    const source = { kind: 'file' as const, path: `stub-file://${templateId}`, format: 'csv' as const, byteStart: 0, byteEnd: 1, firstLine: 2, skipLines: [] };
+    const handle = await startChunk(chunkInput(templateId, { source, initialControl: 'paused', plannedRecipients: 2 }));
+    const paused = await pollUntil('paused phase', () => handle.query(chunkProgressQuery), (p) => p.phase === 'paused');
+    expect(paused).toMatchObject({ recipients: 2, unread: true, states: {} });
+    await handle.signal(chunkControlSignal, { action: 'resume' });
+    const result: ChunkResult = await handle.result();
+    expect(result.counts.delivered).toBe(2);
+    const done = await handle.query(chunkProgressQuery);
+    expect(done.recipients).toBe(2);
+    expect(done.unread).toBeUndefined();
+    expect(calls.sends).toHaveLength(1);
+  });
+
   it('cancels a paused chunk: nobody is sent anything, everyone is cancelled', async () => {
     const { templateId, calls } = world.scenario();
     const handle = await startChunk(chunkInput(templateId, { initialControl: 'paused' }));

@@ -70,6 +70,11 @@ describe('chunk details', () => {
     expect(text).toBe('**chunk 3 · waiting retry**\n\nnext attempt at 2026-12-01T00:00:02.000Z · 2 send attempts\n\n| state | recipients |\n|:--|--:|\n| queued | 1,000 |');
   });
 
+  it('shows the planned recipients of a list read only at the send, with no empty state table', () => {
+    const text = chunkDetails({ chunkIndex: 3, phase: 'paused', recipients: 1000, unread: true, states: {}, counts: emptyCounts(), sendAttempts: 0, paused: true, cancelled: false, consent: emptyConsent(), run: 1 });
+    expect(text).toBe('**chunk 3 · paused**\n\npaused · 1,000 recipients, read at the send');
+  });
+
   it('adds the run after a continue-as-new, and the consent figures once there are any', () => {
     const consent = { ...emptyConsent(), asked: 1000, granted: 600, denied: 100, expired: 0 };
     consent.decisionHistogram[20] = 700; // ≤ 100 ms × 1.5^20 ≈ 5.5 min, shown rounded

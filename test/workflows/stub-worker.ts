@@ -214,7 +214,8 @@ export class StubWorld {
         const chunks: ChunkSource[] = file.chunks.map((_, i) => ({ kind: 'file', path: input.file, format: 'csv', byteStart: i, byteEnd: i + 1, firstLine: 2, skipLines: [] }));
         const valid = file.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
         const invalid = file.invalid ?? [];
-        return { total: valid + invalid.length, valid, invalidCount: invalid.length, duplicateCount: 0, issues: invalid, chunks };
+        // Stub chunks need not be chunkSize each: their sizes travel, as a zoned plan's do.
+        return { total: valid + invalid.length, valid, invalidCount: invalid.length, duplicateCount: 0, issues: invalid, chunks, sizes: file.chunks.map((rows) => rows.length) };
       },
     };
   }

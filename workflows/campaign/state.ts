@@ -342,7 +342,7 @@ export class CampaignState {
    * The next chunk in plan order whose zone's send window is open at `now` (chunks of a closed zone
    * wait while other zones go on). `now` (epoch ms): when it starts, from which the throttle paces the next.
    */
-  takeNextChunk(now?: number): { chunkIndex: number; source: ChunkSource } {
+  takeNextChunk(now?: number): { chunkIndex: number; source: ChunkSource; plannedRecipients: number } {
     if (this.pending.length === 0) throw new Error(`no chunk left to start (all ${this.chunksTotal} started)`);
     const position = this.nextPosition(now);
     const [source] = this.pending.splice(position, 1) as [ChunkSource];
@@ -350,7 +350,7 @@ export class CampaignState {
     if (now !== undefined) this.lastStart = [now, this.plannedRecipients(chunkIndex)];
     this.startedThisRun += 1;
     this.unsent.add(chunkIndex);
-    return { chunkIndex, source };
+    return { chunkIndex, source, plannedRecipients: this.plannedRecipients(chunkIndex) };
   }
 
   /** Cancelled: every started chunk finished. Otherwise: every chunk finished. */

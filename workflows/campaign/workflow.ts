@@ -221,7 +221,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   };
 
   const startNextChunk = async () => {
-    const { chunkIndex, source } = state.takeNextChunk(Date.now());
+    const { chunkIndex, source, plannedRecipients } = state.takeNextChunk(Date.now());
     const finishByResult = patched(PATCHES.finishByResult);
     const input: ChunkInput = {
       campaignId,
@@ -234,6 +234,8 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       parentWorkflowId: workflowInfo().workflowId,
       ...chunkTiming(running, source),
       ...(finishByResult ? { finishReport: 'result' as const, afterLocalActivities: 'fixed' as const } : {}),
+      // A list read at the send shows the plan's count until then (an inline list is there at once).
+      ...(source.kind === 'inline' ? {} : { plannedRecipients }),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
     try {

@@ -9,6 +9,7 @@ export function chunkDetails(progress: ChunkProgress): string {
   const heading = `**chunk ${progress.chunkIndex} · ${progress.phase.replaceAll('_', ' ')}**${progress.sendRequestId ? ` · send request \`${progress.sendRequestId}\`` : ''}`;
   const flags = [
     progress.paused && !progress.sendRequestId ? 'paused' : '',
+    progress.unread ? `${thousands(progress.recipients)} recipients, read at the send` : '',
     progress.cancelled ? 'cancelled' : '',
     progress.blocked ? `held since ${progress.blocked.since}: ${PARK_REASON_TEXT[progress.blocked.reason]} (${progress.blocked.message}); next try at ${progress.blocked.retryAt}` : '',
     progress.retryAt ? `next attempt at ${progress.retryAt}` : '',
@@ -17,5 +18,5 @@ export function chunkDetails(progress: ChunkProgress): string {
   ].filter(Boolean);
   const rows = Object.entries(progress.states).map(([state, n]): [string, string] => [state.replaceAll('_', ' '), thousands(n ?? 0)]);
   const consent = consentLine(progress.consent);
-  return [heading, flags.join(' · '), table(['state', 'recipients'], rows), consent ? `consent: ${consent}` : ''].filter(Boolean).join('\n\n');
+  return [heading, flags.join(' · '), rows.length > 0 ? table(['state', 'recipients'], rows) : '', consent ? `consent: ${consent}` : ''].filter(Boolean).join('\n\n');
 }

@@ -22,6 +22,8 @@ export interface ChunkStateOptions {
   paused?: boolean;
   /** Milliseconds since the epoch; the workflow's clock, which is deterministic. */
   now?: () => number;
+  /** The plan's count of recipients, shown until they are read (ChunkInput.plannedRecipients). */
+  plannedRecipients?: number;
 }
 
 /** One history line: when (epoch ms, the workflow's clock) and what. */
@@ -102,6 +104,7 @@ export class ChunkState {
   /** Between the end of our consent window and the chunk's close: late final events still apply. */
   private acceptingLate = false;
   private list: Recipient[] = [];
+  private loaded = false;
   private log: HistoryLine[] = [];
   private byPpnum = new Map<string, Recipient>();
   /** Events that arrived before the records were loaded or the send request id was known. */
@@ -112,9 +115,11 @@ export class ChunkState {
   private readonly chunkIndex: number;
   private readonly fallbackOn: readonly FallbackTrigger[];
   private readonly now: () => number;
+  private readonly plannedRecipients?: number;
 
   constructor(options: ChunkStateOptions) {
     this.chunkIndex = options.chunkIndex;
+    this.plannedRecipients = options.plannedRecipients;
     this.fallbackOn = options.fallbackOn;
     this.paused = options.paused ?? false;
     this.now = options.now ?? Date.now;
@@ -451,7 +456,7 @@ export class ChunkState {
       chunkIndex: this.chunkIndex,
       phase: this.phase,
       sendRequestId: this.sendRequestId,
-      recipients: this.list.length,
+      ...(this.loaded || this.plannedRecipients === undefined ? { recipients: this.list.length } : { recipients: this.plannedRecipients, unread: true as const }),
       states,
       counts: this.counts(),
       sendAttempts: this.sendAttempts,
@@ -467,6 +472,7 @@ export class ChunkState {
   // ------------------------------------------------------------ internals
 
   private index(recipients: Recipient[]): void {
+    this.loaded = true;
     this.list = recipients;
     this.byPpnum = new Map(recipients.map((record) => [record.ppnum, record]));
   }

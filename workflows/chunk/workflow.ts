@@ -45,7 +45,7 @@ const LATE_EVENTS_GRACE_MS = 5 * 60_000;
 
 /** `carry`: this chunk continued as new while following outcomes (the send is done). */
 export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Promise<ChunkResult> {
-  const options = { chunkIndex: input.chunkIndex, fallbackOn: fallbackTriggers(input.fallback), paused: input.initialControl === 'paused' };
+  const options = { chunkIndex: input.chunkIndex, fallbackOn: fallbackTriggers(input.fallback), paused: input.initialControl === 'paused', plannedRecipients: input.plannedRecipients };
   const chunk = carry ? ChunkState.continued(options, carry) : new ChunkState(options);
   // A continued chunk's earlier runs recorded the outcomes it carries.
   const outcomes = new OutcomeMetrics(carry ? chunk.counts() : undefined);
