@@ -14,8 +14,10 @@ export interface ListenerWorkflowInput {
   cursor: string | null;
   /** Length of one activity run (default LISTENER_MAX_RUN_MS); tests use shorter runs. */
   maxRunMs?: number;
-  /** Routes carried across continue-as-new, oldest first. */
+  /** Routes carried across continue-as-new, oldest first, as runs before packedRoutes carried them. */
   routes?: ChunkRoute[];
+  /** Routes carried across continue-as-new, oldest first (packRoutes: a quarter of the size). */
+  packedRoutes?: PackedRoutes;
 }
 
 /**
@@ -51,6 +53,52 @@ export function promptEventsFor(triggers: FallbackTrigger[]): PromptEventType[] 
   if (triggers.includes('denied')) prompt.push('CONSENT_DENIED');
   if (triggers.includes('failed')) prompt.push('RECIPIENT_FAILED');
   return prompt;
+}
+
+/**
+ * Routes as a continue-as-new carries them. One route as JSON objects costs ~130 bytes, so
+ * MAX_ROUTES of them came to ~0.66 MB, over Temporal's 512 KB payload warning; packed, the
+ * owners' shared part (`campaign/<id>/chunk/`) is written once, and the prompt types as bits.
+ */
+export interface PackedRoutes {
+  /** Workflow ids up to and including their last '/'. */
+  prefixes: string[];
+  /** [sendRequestId, index into prefixes, the rest of the workflow id, prompt bits or -1 when absent], oldest first. */
+  rows: Array<[string, number, string, number]>;
+}
+
+const promptBits = (prompt: PromptEventType[] | undefined): number =>
+  prompt === undefined ? -1 : PROMPT_EVENT_TYPES.reduce((bits, type, i) => (prompt.includes(type) ? bits | (1 << i) : bits), 0);
+const promptOfBits = (bits: number): PromptEventType[] | undefined => (bits < 0 ? undefined : PROMPT_EVENT_TYPES.filter((_, i) => (bits & (1 << i)) !== 0));
+
+export function packRoutes(routes: Iterable<[string, RouteTarget]>): PackedRoutes {
+  const packed: PackedRoutes = { prefixes: [], rows: [] };
+  const prefixIndex = new Map<string, number>();
+  for (const [sendRequestId, { workflowId, prompt }] of routes) {
+    const cut = workflowId.lastIndexOf('/') + 1;
+    const prefix = workflowId.slice(0, cut);
+    let index = prefixIndex.get(prefix);
+    if (index === undefined) {
+      index = packed.prefixes.push(prefix) - 1;
+      prefixIndex.set(prefix, index);
+    }
+    packed.rows.push([sendRequestId, index, workflowId.slice(cut), promptBits(prompt)]);
+  }
+  return packed;
+}
+
+/** The routes a listener run starts with, oldest first, from either form of its input. */
+export function routesOfInput(input: ListenerWorkflowInput): Array<[string, RouteTarget]> {
+  const old = (input.routes ?? []).map(({ sendRequestId, ...target }): [string, RouteTarget] => [sendRequestId, target]);
+  const packed = input.packedRoutes;
+  if (!packed) return old;
+  return [
+    ...old,
+    ...packed.rows.map(([sendRequestId, prefix, rest, bits]): [string, RouteTarget] => {
+      const prompt = promptOfBits(bits);
+      return [sendRequestId, { workflowId: `${packed.prefixes[prefix]}${rest}`, ...(prompt ? { prompt } : {}) }];
+    }),
+  ];
 }
 
 /** Routes the listener workflow keeps (newest); older requests fall back to the visibility lookup. */

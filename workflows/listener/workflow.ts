@@ -9,7 +9,7 @@
 // needs no visibility query; the newest MAX_ROUTES are kept.
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ListenerActivities } from '../../activities/listener';
-import { LISTENER_MAX_RUN_MS, MAX_ROUTES, chunkRouteSignal, listenerCursorQuery, listenerRouteTargetsQuery, listenerRoutesQuery } from '../../src/contracts/listener';
+import { LISTENER_MAX_RUN_MS, MAX_ROUTES, chunkRouteSignal, listenerCursorQuery, listenerRouteTargetsQuery, listenerRoutesQuery, packRoutes, routesOfInput } from '../../src/contracts/listener';
 import type { ListenerWorkflowInput, RouteTarget } from '../../src/contracts/listener';
 
 /** Activity runs per workflow run before continue-as-new (3 history events each). */
@@ -25,7 +25,7 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
   });
   let cursor = input.cursor;
   /** sendRequestId → its chunk workflow (and what that chunk acts on at once), oldest first. */
-  const routes = new Map<string, RouteTarget>((input.routes ?? []).map(({ sendRequestId, ...target }) => [sendRequestId, target]));
+  const routes = new Map<string, RouteTarget>(routesOfInput(input));
   setHandler(listenerCursorQuery, () => cursor);
   setHandler(chunkRouteSignal, ({ sendRequestId, ...target }) => {
     routes.delete(sendRequestId);
@@ -50,6 +50,6 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
   await continueAsNew<typeof listenerWorkflow>({
     cursor,
     maxRunMs: input.maxRunMs,
-    routes: [...routes].map(([sendRequestId, target]) => ({ sendRequestId, ...target })),
+    packedRoutes: packRoutes(routes),
   });
 }
