@@ -47,7 +47,7 @@ interface BenchFlags {
   concurrency: number;
   /**
    * Runs of the no-limit mode. The machine's speed drifts between runs (the same code measured
-   * 185-270 CPU ms per 1,000 within an hour here), so one run is no verdict: the report shows each
+   * 185-272 CPU ms per 1,000 within 80 minutes here), so one run is no verdict: the report shows each
    * run's figure and takes the run with the median CPU.
    */
   repeat: number;
