@@ -24,8 +24,11 @@ export const ANSWER_LOST_PPNUM = '12300000006';
 export const REFUSED_TWICE_PPNUM = '12300000007';
 export const REFUSALS_BEFORE_ACCEPT = 2;
 
+/** A Map: a property lookup by a fresh ppnum string first interns it, for every recipient. */
+const TEST_NUMBER_OUTCOMES: ReadonlyMap<string, Outcome> = new Map(Object.entries(TEST_NUMBERS));
+
 export function isTestNumber(ppnum: string): boolean {
-  return ppnum in TEST_NUMBERS;
+  return TEST_NUMBER_OUTCOMES.has(ppnum);
 }
 
 /** Whether the path starts with RECIPIENT_PENDING_CONSENT (when no consent is on file). */
@@ -63,7 +66,7 @@ const ORDER: Array<[keyof OutcomeMix, Outcome]> = [
 ];
 
 export function outcomeFor(ppnum: string, mix: OutcomeMix): Outcome {
-  const scripted = TEST_NUMBERS[ppnum];
+  const scripted = TEST_NUMBER_OUTCOMES.get(ppnum);
   if (scripted) return scripted;
   const total = ORDER.reduce((sum, [key]) => sum + Math.max(0, mix[key]), 0);
   if (total <= 0) return 'deliver';
