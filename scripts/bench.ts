@@ -6,6 +6,7 @@
 //   npm run bench -- --only fairness            two campaigns sharing one app limit (weights 1:1, 3:1) and alerts
 //   npm run bench -- --rate 2 --recipients 130000
 //   npm run bench -- --only no-limit --repeat 3 the no-limit mode 3 times: its CPU figure is the median run's
+//   npm run bench -- --only chunk-cost          no-limit campaigns in chunks of 1,000 and of 500: what a chunk workflow costs
 //   npm run bench -- --quick --json             a tiny run, its modes side by side (the test uses it)
 //   npm run bench -- --scale                    only the 1,000,000-recipient scale run
 //
@@ -15,7 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBaseline } from '../dev/bench/baseline';
-import { sendPhase, TEMPORAL_HISTORY_LIMITS, type Percentiles, type RealTime, type SendPhase } from '../dev/bench/measure';
+import { chunkCostSplit, sendPhase, TEMPORAL_HISTORY_LIMITS, type ChunkCostSplit, type CpuByProcess, type Percentiles, type RealTime, type SendPhase } from '../dev/bench/measure';
 import { startWebhookReceiver } from '../dev/receivers';
 import { integerFlag } from '../dev/script-helpers';
 import { scaledListenerTiming } from '../activities/held-events';
@@ -41,14 +42,14 @@ interface BenchFlags {
   /** The app limit R of the fairness mode, and how long both campaigns are measured sending together (ms). */
   fairnessRate: number;
   fairnessWindowMs: number;
-  /** Run only these modes (default: all four). */
+  /** Run only these modes (default: every mode but chunk-cost). */
   only: BenchMode[];
   /** chunksInFlight of the campaign and the baseline's concurrency (the same for both). */
   concurrency: number;
   /**
-   * Runs of the no-limit mode. The machine's speed drifts between runs (the same code measured
-   * 185-272 CPU ms per 1,000 within 80 minutes here), so one run is no verdict: the report shows each
-   * run's figure and takes the run with the median CPU.
+   * Runs of the no-limit mode, and of each chunk size in the chunk-cost mode. The machine's speed
+   * drifts between runs (the same code measured 185-272 CPU ms per 1,000 within 80 minutes here), so
+   * one run is no verdict: the report shows each run's figure and takes the run with the median CPU.
    */
   repeat: number;
   /** Keep Temporal's default task queue partitions (the rate limit then splits across them). */
@@ -138,11 +139,13 @@ function durationFlag(name: string, value: string | undefined, fallback: number)
   return ms;
 }
 
-const BENCH_MODES = ['rate-limited', 'no-limit', 'consent-heavy', 'first-campaign', 'fairness'] as const;
+const BENCH_MODES = ['rate-limited', 'no-limit', 'consent-heavy', 'first-campaign', 'fairness', 'chunk-cost'] as const;
 type BenchMode = (typeof BENCH_MODES)[number];
+/** Modes a plain `npm run bench` runs: chunk-cost is a diagnosis, asked for by name. */
+const DEFAULT_MODES = BENCH_MODES.filter((mode) => mode !== 'chunk-cost');
 
 function onlyFlag(value: string | undefined): BenchMode[] {
-  if (value === undefined) return [...BENCH_MODES];
+  if (value === undefined) return [...DEFAULT_MODES];
   const modes = value.split(',').map((mode) => mode.trim());
   const unknown = modes.filter((mode) => !BENCH_MODES.includes(mode as BenchMode));
   if (unknown.length > 0 || modes.length === 0) throw new Error(`--only: modes are ${BENCH_MODES.join(', ')}; got "${value}"`);
@@ -201,6 +204,7 @@ interface BenchReport {
   noLimit?: SideBySide;
   /** With --repeat: every no-limit run's CPU ms per 1,000 over idle, in run order; noLimit is the median run. */
   noLimitRuns?: { cpuMsPer1000RecipientsOverIdle: number[]; median: number; min: number; max: number };
+  chunkCost?: ChunkCost;
   consentHeavy?: { recipients: number; mix: string; rate: number; orchestrator: OrchestratorRun };
   firstCampaign?: { recipients: number; windowMs: number; orchestrator: OrchestratorRun };
   scale?: { recipients: number; orchestrator: OrchestratorRun; workerRssMb: { first: number; peak: number; last: number } };
@@ -357,6 +361,47 @@ async function noLimitRuns(flags: BenchFlags, dir: string, say: (line: string) =
   return { noLimit: median, noLimitRuns: { cpuMsPer1000RecipientsOverIdle: runs.map(cpu), median: cpu(median), min: cpu(sorted[0]!), max: cpu(sorted.at(-1)!) } };
 }
 
+/** The chunk sizes the chunk-cost mode compares: the API's most per send request, and half of it. */
+const CHUNK_COST_SIZES = [1000, 500] as const;
+
+/** What a chunk workflow costs apart from its recipients: the no-limit campaign in chunks of 1,000 and of 500 (see chunkCostSplit). */
+interface ChunkCost extends ChunkCostSplit {
+  recipients: number;
+  /** Per size: the send requests of its median run (the chunks it was cut into). */
+  sendRequests: Record<string, number>;
+  /** Per size: each run's total CPU ms per 1,000 over idle, in run order (the sizes alternate). */
+  runs: Record<string, number[]>;
+  /** Per size: the median run's CPU ms per 1,000 recipients over idle, by process. */
+  bySize: Record<string, CpuByProcess>;
+}
+
+async function chunkCost(flags: BenchFlags, dir: string, say: (line: string) => void): Promise<ChunkCost> {
+  const recipients = flags.noLimitRecipients;
+  const file = join(dir, 'chunk-cost-recipients.csv');
+  writeRecipientsFile(file, recipients);
+  const sandboxFlags = { 'outcome-mix': DELIVERED_MIX, 'monthly-quota': 'off', 'rate-limit-rps': 'off' };
+  const runs = new Map<number, Array<CpuByProcess & { sendRequests: number }>>(CHUNK_COST_SIZES.map((size) => [size, []]));
+  // The sizes alternate, so a drift in the machine's speed reaches both alike.
+  for (let i = 1; i <= flags.repeat; i++) {
+    for (const size of CHUNK_COST_SIZES) {
+      say(`chunk-cost: run ${i} of ${flags.repeat}, ${recipients.toLocaleString('en-US')} recipients in chunks of ${size.toLocaleString('en-US')}`);
+      const run = await runOrchestrator({ name: `chunk-cost-${size}-${i}`, dir, file, recipients, sandboxFlags, rate: null, chunksInFlight: flags.concurrency, chunkSize: size, ...stackSettings(flags), measureListener: false, timeoutMs: 30 * 60_000, say });
+      runs.get(size)!.push({ ...run.cpuMsPer1000OverIdleByProcess, total: run.cpuMsPer1000RecipientsOverIdle, sendRequests: run.send.requests });
+    }
+  }
+  // As --repeat does for no-limit: the median run by total CPU, the higher middle one of an even count.
+  const median = (list: Array<CpuByProcess & { sendRequests: number }>) => [...list].sort((a, b) => a.total - b.total)[Math.ceil((list.length - 1) / 2)]!;
+  const [whole, half] = CHUNK_COST_SIZES.map((size) => median(runs.get(size)!));
+  const cpuOf = ({ sendRequests: _requests, ...cpu }: CpuByProcess & { sendRequests: number }): CpuByProcess => cpu;
+  return {
+    recipients,
+    runs: Object.fromEntries([...runs].map(([size, list]) => [String(size), list.map((r) => r.total)])),
+    bySize: { [String(CHUNK_COST_SIZES[0])]: cpuOf(whole!), [String(CHUNK_COST_SIZES[1])]: cpuOf(half!) },
+    sendRequests: { [String(CHUNK_COST_SIZES[0])]: whole!.sendRequests, [String(CHUNK_COST_SIZES[1])]: half!.sendRequests },
+    ...chunkCostSplit(cpuOf(whole!), cpuOf(half!)),
+  };
+}
+
 function targetsOf(report: BenchReport): Target[] {
   const targets: Target[] = [];
   const add = (name: string, target: string, value: number | null, pass: (v: number) => boolean) => targets.push({ name, target, value, pass: value !== null && pass(value) });
@@ -480,6 +525,7 @@ function render(report: BenchReport): string {
     }
     if (work.length > 1) lines.push(table(work), 'Counted by the Temporal server over the campaign: the same work gives the same counts on a busy machine, unlike CPU.', '');
   }
+  if (report.chunkCost) lines.push(...chunkCostLines(report.chunkCost));
   const first = report.firstCampaign;
   if (first?.orchestrator.firstCampaign) {
     const f = first.orchestrator.firstCampaign;
@@ -541,6 +587,27 @@ function render(report: BenchReport): string {
   return lines.join('\n');
 }
 
+function chunkCostLines(c: ChunkCost): string[] {
+  const processes = ['temporal', 'worker', 'listener', 'sandbox', 'total'] as const;
+  const row = (label: string, cpu: CpuByProcess) => [label, ...processes.map((k) => fmt(cpu[k], 0))];
+  const [whole, half] = CHUNK_COST_SIZES.map(String) as [string, string];
+  const [wholeText, halfText] = CHUNK_COST_SIZES.map((size) => size.toLocaleString('en-US'));
+  const share = c.bySize[whole]!.total > 0 ? c.perChunkMs.total / c.bySize[whole]!.total : NaN;
+  return [
+    `chunk cost: ${c.recipients.toLocaleString('en-US')} recipients, all delivered, no rate limit; total CPU ms per 1,000 over idle, chunks of ${wholeText}: ${c.runs[whole]!.map((v) => fmt(v, 0)).join(', ')}; of ${halfText}: ${c.runs[half]!.map((v) => fmt(v, 0)).join(', ')} (median runs below)`,
+    '',
+    table([
+      ['CPU ms over idle', ...processes],
+      row(`per 1,000 recipients, chunks of ${wholeText}`, c.bySize[whole]!),
+      row(`per 1,000 recipients, chunks of ${halfText}`, c.bySize[half]!),
+      row('per chunk workflow, fixed', c.perChunkMs),
+      row('per 1,000 recipients beyond it', c.per1000RecipientsMs),
+    ]),
+    `In chunks of ${wholeText}, a chunk workflow's fixed work is ${fmt(share * 100, 0)} % of the CPU per 1,000 recipients. Differences of two noisy runs: read with --repeat.`,
+    '',
+  ];
+}
+
 // ---------------------------------------------------------------- main
 
 async function runBench(flags: BenchFlags, say: (line: string) => void): Promise<BenchReport> {
@@ -568,6 +635,7 @@ async function runBench(flags: BenchFlags, say: (line: string) => void): Promise
       if (runs.has('consent-heavy')) modes.push(async () => void (report.consentHeavy = await consentHeavy(flags, dir, say)));
       if (runs.has('first-campaign')) modes.push(async () => void (report.firstCampaign = await firstCampaign(flags, dir, say)));
       if (runs.has('fairness')) modes.push(async () => void (report.fairness = await fairness(flags, dir, say)));
+      if (runs.has('chunk-cost')) modes.push(async () => void (report.chunkCost = await chunkCost(flags, dir, say)));
       if (flags.quick) {
         // A quick run checks that every figure is there, not what it is: its modes run side by side.
         const failed = (await Promise.allSettled(modes.map((mode) => mode()))).find((settled) => settled.status === 'rejected');

@@ -242,6 +242,28 @@ export function cpuUse(before: Record<string, number>, after: Record<string, num
   return { seconds: used, shareOfMachine: share };
 }
 
+/** CPU ms per 1,000 recipients over idle, by stack process and in all. */
+export type CpuByProcess = Record<'temporal' | 'worker' | 'listener' | 'sandbox' | 'total', number>;
+
+export interface ChunkCostSplit {
+  /** CPU ms one chunk workflow costs beyond its recipients' own work. */
+  perChunkMs: CpuByProcess;
+  /** CPU ms per 1,000 recipients beyond their chunks' fixed cost. */
+  per1000RecipientsMs: CpuByProcess;
+}
+
+/**
+ * A run costs r + f × (1,000 / chunk size) per 1,000 recipients (r: the recipients' own work, f: one
+ * chunk workflow's fixed work), so runs in chunks of 1,000 and of 500 give f = c(500) − c(1000) and
+ * r = c(1000) − f, for each process and the total.
+ */
+export function chunkCostSplit(chunksOf1000: CpuByProcess, chunksOf500: CpuByProcess): ChunkCostSplit {
+  const keys = Object.keys(chunksOf1000) as (keyof CpuByProcess)[];
+  const perChunkMs = Object.fromEntries(keys.map((k) => [k, chunksOf500[k] - chunksOf1000[k]])) as CpuByProcess;
+  const per1000RecipientsMs = Object.fromEntries(keys.map((k) => [k, chunksOf1000[k] - perChunkMs[k]])) as CpuByProcess;
+  return { perChunkMs, per1000RecipientsMs };
+}
+
 /** Counters of the Temporal server's Prometheus endpoint: `<metric>|<operation>|<service>` → value. */
 export type TemporalCounters = Map<string, number>;
 

@@ -20,6 +20,7 @@ import {
   listCampaignWorkflows,
   listenerLatency,
   sendPhase,
+  type CpuByProcess,
   type FirstCampaignFigures,
   type HistoryCost,
   type ListenerTiming,
@@ -53,6 +54,8 @@ export interface OrchestratorOptions {
   /** The app's request rate (sandbox limit and send queue), or null for none. */
   rate: number | null;
   chunksInFlight: number;
+  /** Recipients per chunk workflow (default 1,000, the API's most per send request). */
+  chunkSize?: number;
   /** Temporal dynamic config for the dev server (experiments; the bench uses the defaults). */
   dynamicConfig?: Record<string, string | number | boolean>;
   /** Extra environment of the worker and listener processes (e.g. the listener's timing). */
@@ -103,6 +106,8 @@ export interface OrchestratorRun {
    * not charged for the stack's idle timers and polls.
    */
   cpuMsPer1000RecipientsOverIdle: number;
+  /** The same for each of the four. */
+  cpuMsPer1000OverIdleByProcess: Omit<CpuByProcess, 'total'>;
   /** CPU seconds per second each process used idle, before the campaign. */
   idleCpuPerSecond: Record<string, number>;
   /** Temporal's work over the campaign, per 1,000 recipients (the dev server only: it serves its metrics). */
@@ -126,11 +131,11 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       template: BENCH_TEMPLATE,
       recipients: { file: options.file, format: 'csv' },
       consentWindow: options.consentWindow,
-      limits: { chunkSize: 1000, chunksInFlight: options.chunksInFlight },
+      limits: { chunkSize: options.chunkSize ?? 1000, chunksInFlight: options.chunksInFlight },
       ...(options.firstCampaign ? { fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: options.firstCampaign.receiver.url }, text: 'Hello {{name}}, by another way' } } : {}),
     };
     const worker = stack.workers[0]!;
-    const cpuNow = () => ({ temporal: cpuSeconds(stack.temporal.pid), worker: cpuSeconds(worker.pid), listener: cpuSeconds(stack.listener.pid), sandbox: cpuSeconds(stack.sandbox.pid) });
+    const cpuNow = (): Omit<CpuByProcess, 'total'> => ({ temporal: cpuSeconds(stack.temporal.pid), worker: cpuSeconds(worker.pid), listener: cpuSeconds(stack.listener.pid), sandbox: cpuSeconds(stack.sandbox.pid) });
     const idleStart = cpuNow();
     await sleep(IDLE_SAMPLE_MS);
     const metricsUrl = stack.temporal.metricsUrl;
@@ -178,6 +183,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     const cpuTotal = Object.values(cpu.seconds).reduce((sum, seconds) => sum + seconds, 0);
     const idleTotal = Object.values(idleCpuPerSecond).reduce((sum, perSecond) => sum + perSecond, 0) * campaignSeconds;
     const per1000 = (seconds: number) => (options.recipients > 0 ? (seconds * 1000) / (options.recipients / 1000) : 0);
+    const overIdle = (name: keyof typeof cpuBefore) => per1000(Math.max(0, (cpu.seconds[name] ?? 0) - (idleCpuPerSecond[name] ?? 0) * campaignSeconds));
     return {
       campaignSeconds,
       result,
@@ -191,6 +197,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       machine,
       cpuMsPer1000Recipients: per1000(cpuTotal),
       cpuMsPer1000RecipientsOverIdle: per1000(Math.max(0, cpuTotal - idleTotal)),
+      cpuMsPer1000OverIdleByProcess: { temporal: overIdle('temporal'), worker: overIdle('worker'), listener: overIdle('listener'), sandbox: overIdle('sandbox') },
       idleCpuPerSecond,
       ...(countersBefore && countersAfter ? { temporalWork: temporalWork(countersBefore, countersAfter, options.recipients) } : {}),
       ...(firstCampaign ? { firstCampaign } : {}),

@@ -134,6 +134,32 @@ describe('npm run bench', () => {
     for (const target of report.targets) expect(target).toMatchObject({ name: expect.any(String), target: expect.any(String), value: number, pass: expect.any(Boolean) });
   }, 900_000);
 
+  it('--only chunk-cost: the same campaign in chunks of 1,000 and of 500, and what one chunk workflow costs', async () => {
+    const out = join(outDir, 'chunk-cost.json');
+    const { code, stdout, stderr } = await bench(['--quick', '--only', 'chunk-cost', '--json', '--out', out]);
+    const report = JSON.parse(stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(report.error, stderr.slice(-3000)).toBeUndefined();
+    expect(code).toBe(0);
+    expect(report.noLimit).toBeUndefined(); // only the mode asked for
+    const cost = report.chunkCost;
+    const byProcess = { temporal: number, worker: number, listener: number, sandbox: number, total: number };
+    expect(cost).toMatchObject({ recipients: 6000, bySize: { '1000': byProcess, '500': byProcess }, perChunkMs: byProcess, per1000RecipientsMs: byProcess });
+    // The chunk size took effect: 6 send requests, then 12.
+    expect(cost.sendRequests).toEqual({ '1000': 6, '500': 12 });
+    expect(cost.runs['1000']).toEqual([cost.bySize['1000'].total]);
+    expect(cost.runs['500']).toEqual([cost.bySize['500'].total]);
+    // Each figure is the split of the two runs: f = c(500) − c(1000), r = c(1000) − f.
+    for (const k of ['temporal', 'worker', 'listener', 'sandbox', 'total']) {
+      expect(cost.perChunkMs[k]).toBeCloseTo(cost.bySize['500'][k] - cost.bySize['1000'][k], 6);
+      expect(cost.per1000RecipientsMs[k]).toBeCloseTo(2 * cost.bySize['1000'][k] - cost.bySize['500'][k], 6);
+    }
+    expect(cost.bySize['1000'].total).toBeGreaterThan(0);
+    expect(report.targets).toEqual([]); // a diagnosis, no target
+    const text = await bench(['--quick', '--only', 'chunk-cost', '--out', join(outDir, 'chunk-cost-text.json')]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('per chunk workflow, fixed');
+  }, 600_000);
+
   it('exits 2 on a bad flag, with the usage', async () => {
     const { code, stderr } = await bench(['--rate', 'fast']);
     expect(code).toBe(2);
