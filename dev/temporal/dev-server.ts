@@ -53,9 +53,9 @@ export interface DevServer {
 /**
  * One partition per task queue. The send queue's rate limit (maxTaskQueueActivitiesPerSecond) is
  * applied per partition: with the default 4, `npm run bench` measured the send phase at 53 % of the
- * app's limit; with one, at 100 %. deploy/temporal-dynamicconfig.yaml does the same for docker-compose.
+ * app's limit; with one, at 100 %. And fairness: campaigns share the send queue by weight.
+ * deploy/temporal-dynamicconfig.yaml does the same for docker-compose.
  */
-/** One partition per queue (see deploy/temporal-dynamicconfig.yaml), and fairness: campaigns share the send queue by weight. */
 export const DEV_DYNAMIC_CONFIG: Record<string, number | boolean> = {
   'matching.numTaskqueueReadPartitions': 1,
   'matching.numTaskqueueWritePartitions': 1,
