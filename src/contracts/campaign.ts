@@ -128,6 +128,7 @@ export interface CampaignProgress {
   chunksStarted: number;
   chunksSent: number;
   chunksFinished: number;
+  /** Settled recipients: finished chunks exactly, running ones as of their last consent report. */
   counts: OutcomeCounts;
   /** Started chunks that have not sent yet (the sliding window limited by limits.chunksInFlight). */
   inFlight: number;
@@ -193,6 +194,12 @@ export interface ChunkFinishedPayload {
 export interface ChunkConsentPayload {
   chunkIndex: number;
   consent: ConsentStats;
+  /**
+   * Its recipients settled so far (absent from chunks before the field): a first campaign's denials,
+   * deliveries after grants and their fallbacks count in the campaign's progress during the day, not
+   * only when the chunk ends with its window.
+   */
+  counts?: OutcomeCounts;
 }
 
 /** A running chunk reports its consent figures at most this many times per consent window (on change only). */

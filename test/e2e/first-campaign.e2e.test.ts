@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledListenerTiming } from '../../activities/held-events';
 import { RECIPIENT_OUTCOMES, countRecipients } from '../../src/campaign/outcomes';
-import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO } from '../../src/contracts/campaign';
+import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO, progressQuery } from '../../src/contracts/campaign';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { chunkWorkflowId, chunkRecipientsQuery } from '../../src/contracts/chunk';
 import { listenerRouteTargetsQuery } from '../../src/contracts/listener';
@@ -61,6 +61,13 @@ describe('a first campaign: every recipient new, decisions trickling in over the
       ],
       memo: { [CAMPAIGN_MEMO.sendTaskQueue]: stack.queues.send },
     });
+    // During the window the campaign's progress counts whom the chunk settled so far (from its
+    // consent reports), not only what finished chunks report: final and awaiting add up to everyone.
+    const midway = await pollUntil('the campaign to count denials while its chunk still runs', () => handle.query(progressQuery), (p) => p.chunksFinished === 0 && p.counts.denied > 0, 60_000);
+    expect(midway.status).toBe('running');
+    expect(countRecipients(midway.counts) + midway.awaitingOutcome).toBe(RECIPIENTS);
+    expect(midway.consent.denied).toBe(midway.counts.denied); // one report: its figures agree
+
     const result: CampaignResult = await handle.result();
     expect(result.status).toBe('completed');
     expect(countRecipients(result.counts)).toBe(RECIPIENTS);

@@ -360,6 +360,27 @@ describe('continue-as-new', () => {
     expect(next.result(undefined).consent).toEqual(next.progress().consent);
   });
 
+  it('counts running chunks\' settled recipients from their latest report, replaced by the finish, across continue-as-new', () => {
+    const state = planned();
+    for (let i = 0; i < 3; i++) state.takeNextChunk();
+    state.chunkSent(0, 'sr_0', 10);
+    state.chunkSent(1, 'sr_1', 10);
+    const consent = { ...emptyConsent(), asked: 10 };
+    state.chunkConsent(0, consent, counts({ denied: 2, fallbackSent: 2 }));
+    state.chunkConsent(0, consent, counts({ denied: 3, delivered: 1, fallbackSent: 3 })); // the latest replaces the earlier
+    state.chunkConsent(1, consent); // a chunk of the version before: consent only
+    // planned() skipped 2 invalid rows at planning.
+    expect(state.progress()).toMatchObject({ counts: counts({ denied: 3, delivered: 1, fallbackSent: 3, invalid: 2 }), awaitingOutcome: 16 });
+    const carry = JSON.parse(JSON.stringify(state.carry()));
+    const next = new CampaignState('spring', { carry, chunkSize: 10 });
+    expect(next.progress()).toEqual(state.progress());
+    next.chunkFinished(0, counts({ delivered: 6, denied: 4, fallbackSent: 4 }), 'sr_0', consent);
+    next.chunkConsent(0, consent, counts({ denied: 1 })); // a report after the finish is stale: ignored
+    expect(next.progress()).toMatchObject({ counts: counts({ delivered: 6, denied: 4, fallbackSent: 4, invalid: 2 }), awaitingOutcome: 10 });
+    const { countsOfRunning: _, ...older } = carry; // a carry from before the field
+    expect(new CampaignState('spring', { carry: older, chunkSize: 10 }).progress()).toMatchObject({ counts: counts({ invalid: 2 }), awaitingOutcome: 20 });
+  });
+
   it('reads a carry from before consent figures', () => {
     const state = planned();
     const carry = JSON.parse(JSON.stringify(state.carry()));

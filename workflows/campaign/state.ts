@@ -75,6 +75,8 @@ export interface CampaignCarry {
   /** Consent figures of finished chunks, and the latest report of each running one (absent in carries from before them). */
   consent?: ConsentStats;
   consentOfRunning?: [number, ConsentStats][];
+  /** The settled counts in each running chunk's latest report (absent in carries from before them). */
+  countsOfRunning?: [number, OutcomeCounts][];
   /** A throttle update's value (null: none), when one replaced the spec's throttle. */
   throttle?: number | null;
   /** [epoch ms, recipients] of the latest chunk started: the throttle paces the next one from it. */
@@ -147,6 +149,8 @@ export class CampaignState {
   private finishedConsent = emptyConsent();
   /** The latest consent report of each chunk still running. */
   private runningConsent = new Map<number, ConsentStats>();
+  /** The recipients settled so far in each chunk still running, as of its latest report. */
+  private runningCounts = new Map<number, OutcomeCounts>();
   /** startAt (ISO) while the campaign waits for it. */
   private scheduledFor?: string;
   /** The spec's deadline (ISO), and whether it has passed (then no chunk starts, and the unstarted end 'deadline'). */
@@ -381,14 +385,17 @@ export class CampaignState {
     this.unpark(chunkIndex);
     this.sentRecipients.delete(chunkIndex);
     this.runningConsent.delete(chunkIndex);
+    this.runningCounts.delete(chunkIndex);
     addConsent(this.finishedConsent, consent);
     addCounts(this.chunkCounts, counts);
     if (this.isPoll && sendRequestId) this.sendRequestIds.add(sendRequestId);
   }
 
-  /** A running chunk's consent figures so far; the latest report replaces its earlier ones. */
-  chunkConsent(chunkIndex: number, consent: ConsentStats): void {
-    if (!this.finished.has(chunkIndex)) this.runningConsent.set(chunkIndex, consent);
+  /** A running chunk's consent figures and settled recipients so far; the latest report replaces its earlier ones. */
+  chunkConsent(chunkIndex: number, consent: ConsentStats, counts?: OutcomeCounts): void {
+    if (this.finished.has(chunkIndex)) return;
+    this.runningConsent.set(chunkIndex, consent);
+    if (counts) this.runningCounts.set(chunkIndex, addCounts(emptyCounts(), counts));
   }
 
   /** A chunk waits (rate limit, quota, configuration fault): the campaign is parked while any chunk does. */
@@ -495,9 +502,13 @@ export class CampaignState {
     return total;
   }
 
+  /** Recipients of running sent chunks not settled as of their latest report. */
   awaitingOutcome(): number {
     let sum = 0;
-    for (const recipients of this.sentRecipients.values()) sum += recipients;
+    for (const [chunkIndex, recipients] of this.sentRecipients) {
+      const settled = this.runningCounts.get(chunkIndex);
+      sum += Math.max(0, recipients - (settled ? countRecipients(settled) : 0));
+    }
     return sum;
   }
 
@@ -505,9 +516,13 @@ export class CampaignState {
     return this.validTotal + this.invalidRows;
   }
 
-  /** Chunk counts, plus skipped invalid rows, plus (once cancelled) the recipients never started. */
+  /**
+   * Finished chunks' counts and running chunks' latest reports, plus skipped invalid rows, plus
+   * (once cancelled) the recipients never started.
+   */
   counts(): OutcomeCounts {
     const counts = addCounts(emptyCounts(), this.chunkCounts);
+    for (const running of this.runningCounts.values()) addCounts(counts, running);
     counts.invalid += this.invalidRows;
     counts.cancelled += this.cancelledBeforeStart();
     counts.deadline += this.deadlineBeforeStart();
@@ -602,6 +617,7 @@ export class CampaignState {
       reconciling: [...this.reconciling],
       consent: this.finishedConsent,
       consentOfRunning: [...this.runningConsent],
+      ...(this.runningCounts.size > 0 ? { countsOfRunning: [...this.runningCounts] } : {}),
       ...(this.throttleOverride !== undefined ? { throttle: this.throttleOverride } : {}),
       ...(this.lastStart ? { lastStart: this.lastStart } : {}),
     };
@@ -630,6 +646,7 @@ export class CampaignState {
     this.reconciling = new Set(carry.reconciling ?? []);
     this.finishedConsent = addConsent(emptyConsent(), carry.consent);
     this.runningConsent = new Map(carry.consentOfRunning ?? []);
+    this.runningCounts = new Map((carry.countsOfRunning ?? []).map(([chunkIndex, counts]) => [chunkIndex, addCounts(emptyCounts(), counts)]));
     this.throttleOverride = carry.throttle;
     this.lastStart = carry.lastStart;
   }

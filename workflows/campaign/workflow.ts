@@ -143,8 +143,8 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     publish();
   });
   setHandler(chunkFinishedSignal, (finished) => chunkEnded(finished.chunkIndex, finished));
-  setHandler(chunkConsentSignal, ({ chunkIndex, consent }) => {
-    state.chunkConsent(chunkIndex, consent);
+  setHandler(chunkConsentSignal, ({ chunkIndex, consent, counts }) => {
+    state.chunkConsent(chunkIndex, consent, counts);
     publish();
   });
   setHandler(chunkParkedSignal, ({ chunkIndex, until, reason, message, since }) => {

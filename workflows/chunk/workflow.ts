@@ -170,7 +170,7 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
     const report = reportDue();
     if (report && (canReport ??= patched(CHUNK_PATCHES.consentReports))) {
       chunk.consentReported(report);
-      await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report }));
+      await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report, counts: chunk.counts() }));
     }
     await condition(() => chunk.allSettled() || chunk.hasFallbacksDue() || continueDue() || reportDue() !== undefined, remaining);
   }
