@@ -31,8 +31,8 @@ export function formatValidation(report: ValidationReport): string {
 }
 
 function countsText(counts: CampaignProgress['counts']): string {
-  const outcomes = RECIPIENT_OUTCOMES.filter((outcome) => counts[outcome] > 0).map((outcome) => `${outcome} ${counts[outcome]}`);
-  const fallbacks = counts.fallbackSent + counts.fallbackFailed > 0 ? [`fallback sent ${counts.fallbackSent}/failed ${counts.fallbackFailed}`] : [];
+  const outcomes = RECIPIENT_OUTCOMES.filter((outcome) => counts[outcome] > 0).map((outcome) => `${outcome} ${thousands(counts[outcome])}`);
+  const fallbacks = counts.fallbackSent + counts.fallbackFailed > 0 ? [`fallback sent ${thousands(counts.fallbackSent)}/failed ${thousands(counts.fallbackFailed)}`] : [];
   return [...outcomes, ...fallbacks].join(', ') || 'no outcomes yet';
 }
 
@@ -151,7 +151,7 @@ export function formatList(campaigns: CampaignSummary[]): string {
 }
 
 export function formatResult(result: CampaignResult): string {
-  const lines = [`campaign ${result.campaignId} ${result.status}: ${result.total} recipients in ${result.chunks} chunks`, `  ${countsText(result.counts)}`];
+  const lines = [`campaign ${result.campaignId} ${result.status}: ${thousands(result.total)} recipients in ${thousands(result.chunks)} chunks`, `  ${countsText(result.counts)}`];
   if (result.failure) lines.push(`  ${result.failure}`);
   const consent = result.consent ? consentLine(result.consent) : '';
   if (consent) lines.push(`  consent: ${consent}`);

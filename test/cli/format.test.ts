@@ -24,7 +24,7 @@ const progress: CampaignProgress = {
 describe('progressLine', () => {
   it('shows final, sent-and-awaiting and queued recipients separately, in the bar and in words', () => {
     const line = progressLine(progress, { etaMs: 65_000 });
-    expect(line).toBe('[#########======...............] 1,200 final · 800 sent, awaiting consent · 2,000 queued of 4,000 | running | delivered 1150, failed 50 | chunks 2/4 sent | ETA 1m05s');
+    expect(line).toBe('[#########======...............] 1,200 final · 800 sent, awaiting consent · 2,000 queued of 4,000 | running | delivered 1,150, failed 50 | chunks 2/4 sent | ETA 1m05s');
   });
 
   it('gives no ETA while nothing moves forward', () => {
