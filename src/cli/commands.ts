@@ -18,6 +18,7 @@ import { CampaignClient } from '../client/campaigns';
 import type { StartedCampaign, StuckActivity } from '../client/campaigns';
 import type { CampaignResult } from '../contracts/campaign';
 import type { RecipientRecord } from '../contracts/chunk';
+import { thousands } from '../text';
 import { CliError, EXIT } from './errors';
 import type { ExitCode } from './errors';
 import { REPORT_COLUMNS, csvLine, formatList, formatSchedule, formatRecipient, formatRepair, formatResult, formatStatus, formatValidation, progressLine, reportRow } from './format';
@@ -336,7 +337,7 @@ export async function report(ctx: CommandContext): Promise<ExitCode> {
   // Notes go to stderr: the report itself stays a clean CSV or JSON document.
   const note = (text: string) => ctx.stderr.write(`${text}\n`);
   if (!FINAL_STATUSES.has(progress.status)) {
-    note(`note: campaign ${campaignId} is ${progress.status}: this report is partial (${countRecipients(progress.counts)} of ${progress.total} recipients have a final outcome; unstarted chunks are not listed)`);
+    note(`note: campaign ${campaignId} is ${progress.status}: this report is partial (${thousands(countRecipients(progress.counts))} of ${thousands(progress.total)} recipients have a final outcome; unstarted chunks are not listed)`);
   }
   if (progress.retryOf) note(`note: this campaign retries the ${progress.retryOf.outcome} recipients of campaign ${progress.retryOf.campaignId}`);
   for (const followUp of followUps) note(`note: its ${followUp.outcome} recipients are retried by campaign ${followUp.campaignId} (${followUp.status})`);
