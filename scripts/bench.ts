@@ -354,11 +354,16 @@ async function noLimitRuns(flags: BenchFlags, dir: string, say: (line: string) =
   const runs: SideBySide[] = [];
   for (let i = 1; i <= flags.repeat; i++) runs.push(await sideBySide(i === 1 ? 'no-limit' : `no-limit-${i}`, flags, dir, null, flags.noLimitRecipients, say));
   const cpu = (run: SideBySide) => run.orchestrator.cpuMsPer1000RecipientsOverIdle;
-  const sorted = [...runs].sort((a, b) => cpu(a) - cpu(b));
-  // An even count takes the higher of the two middle runs: the figure never flatters.
-  const median = sorted[Math.ceil((sorted.length - 1) / 2)]!;
+  const median = medianRun(runs, cpu);
   if (runs.length === 1) return { noLimit: median };
-  return { noLimit: median, noLimitRuns: { cpuMsPer1000RecipientsOverIdle: runs.map(cpu), median: cpu(median), min: cpu(sorted[0]!), max: cpu(sorted.at(-1)!) } };
+  const figures = runs.map(cpu);
+  return { noLimit: median, noLimitRuns: { cpuMsPer1000RecipientsOverIdle: figures, median: cpu(median), min: Math.min(...figures), max: Math.max(...figures) } };
+}
+
+/** The run with the median CPU; of an even count the higher of the two middle runs, so the figure never flatters. */
+function medianRun<T>(runs: T[], cpu: (run: T) => number): T {
+  const sorted = [...runs].sort((a, b) => cpu(a) - cpu(b));
+  return sorted[Math.ceil((sorted.length - 1) / 2)]!;
 }
 
 /** The chunk sizes the chunk-cost mode compares: the API's most per send request, and half of it. */
@@ -389,9 +394,7 @@ async function chunkCost(flags: BenchFlags, dir: string, say: (line: string) => 
       runs.get(size)!.push({ ...run.cpuMsPer1000OverIdleByProcess, total: run.cpuMsPer1000RecipientsOverIdle, sendRequests: run.send.requests });
     }
   }
-  // As --repeat does for no-limit: the median run by total CPU, the higher middle one of an even count.
-  const median = (list: Array<CpuByProcess & { sendRequests: number }>) => [...list].sort((a, b) => a.total - b.total)[Math.ceil((list.length - 1) / 2)]!;
-  const [whole, half] = CHUNK_COST_SIZES.map((size) => median(runs.get(size)!));
+  const [whole, half] = CHUNK_COST_SIZES.map((size) => medianRun(runs.get(size)!, (run) => run.total));
   const cpuOf = ({ sendRequests: _requests, ...cpu }: CpuByProcess & { sendRequests: number }): CpuByProcess => cpu;
   return {
     recipients,
