@@ -385,23 +385,23 @@ async function chunkCost(flags: BenchFlags, dir: string, say: (line: string) => 
   const file = join(dir, 'chunk-cost-recipients.csv');
   writeRecipientsFile(file, recipients);
   const sandboxFlags = { 'outcome-mix': DELIVERED_MIX, 'monthly-quota': 'off', 'rate-limit-rps': 'off' };
-  const runs = new Map<number, Array<CpuByProcess & { sendRequests: number }>>(CHUNK_COST_SIZES.map((size) => [size, []]));
+  const runs = new Map<number, Array<{ cpu: CpuByProcess; sendRequests: number }>>(CHUNK_COST_SIZES.map((size) => [size, []]));
   // The sizes alternate, so a drift in the machine's speed reaches both alike.
   for (let i = 1; i <= flags.repeat; i++) {
     for (const size of CHUNK_COST_SIZES) {
       say(`chunk-cost: run ${i} of ${flags.repeat}, ${recipients.toLocaleString('en-US')} recipients in chunks of ${size.toLocaleString('en-US')}`);
       const run = await runOrchestrator({ name: `chunk-cost-${size}-${i}`, dir, file, recipients, sandboxFlags, rate: null, chunksInFlight: flags.concurrency, chunkSize: size, ...stackSettings(flags), measureListener: false, timeoutMs: 30 * 60_000, say });
-      runs.get(size)!.push({ ...run.cpuMsPer1000OverIdleByProcess, total: run.cpuMsPer1000RecipientsOverIdle, sendRequests: run.send.requests });
+      runs.get(size)!.push({ cpu: { ...run.cpuMsPer1000OverIdleByProcess, total: run.cpuMsPer1000RecipientsOverIdle }, sendRequests: run.send.requests });
     }
   }
-  const [whole, half] = CHUNK_COST_SIZES.map((size) => medianRun(runs.get(size)!, (run) => run.total));
-  const cpuOf = ({ sendRequests: _requests, ...cpu }: CpuByProcess & { sendRequests: number }): CpuByProcess => cpu;
+  const medians = CHUNK_COST_SIZES.map((size) => [String(size), medianRun(runs.get(size)!, (run) => run.cpu.total)] as const);
+  const [whole, half] = medians.map(([, run]) => run.cpu) as [CpuByProcess, CpuByProcess];
   return {
     recipients,
-    runs: Object.fromEntries([...runs].map(([size, list]) => [String(size), list.map((r) => r.total)])),
-    bySize: { [String(CHUNK_COST_SIZES[0])]: cpuOf(whole!), [String(CHUNK_COST_SIZES[1])]: cpuOf(half!) },
-    sendRequests: { [String(CHUNK_COST_SIZES[0])]: whole!.sendRequests, [String(CHUNK_COST_SIZES[1])]: half!.sendRequests },
-    ...chunkCostSplit(cpuOf(whole!), cpuOf(half!)),
+    runs: Object.fromEntries([...runs].map(([size, list]) => [String(size), list.map((run) => run.cpu.total)])),
+    bySize: Object.fromEntries(medians.map(([size, run]) => [size, run.cpu])),
+    sendRequests: Object.fromEntries(medians.map(([size, run]) => [size, run.sendRequests])),
+    ...chunkCostSplit(whole, half),
   };
 }
 
