@@ -242,12 +242,14 @@ async function main(): Promise<number> {
   A chunk's outcomes count once its consent window ends; until then the consent figures show the decisions.\n`);
 
   const started = Date.now();
+  /** Without a terminal, a line is printed only when it changed (as `campaign watch` does). */
+  let lastLine = '';
   const ticker = setInterval(() => {
     handle.query(progressQuery).then((p: CampaignProgress) => {
       // The line `campaign watch` prints, with the consent figures as decisions come in.
       const line = `${progressLine(p)}${p.consent ? ` | consent: ${consentLine(p.consent)}` : ''}`;
       if (!flags.json && process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${fit(`${line} | ${((Date.now() - started) / 1000).toFixed(0)}s`, process.stdout.columns)}`);
-      else say(line);
+      else if (line !== lastLine) say((lastLine = line));
     }, () => undefined);
   }, flags.json || !process.stdout.isTTY ? 5_000 : 500);
   const result: CampaignResult = await handle.result().finally(() => clearInterval(ticker));

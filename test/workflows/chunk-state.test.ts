@@ -435,18 +435,39 @@ describe('consent', () => {
 
   it('says when the campaign should hear the figures: changed, and not more often than asked', () => {
     const { chunk, tick } = sentChunk();
-    expect(chunk.consentReportDue(10_000)).toBeUndefined(); // nothing known yet, and too soon
+    expect(chunk.reportDue(10_000)).toBeUndefined(); // nothing known yet, and too soon
     chunk.receive([event('RECIPIENT_PENDING_CONSENT', A)]);
     tick(5_000);
-    expect(chunk.consentReportDue(10_000)).toBeUndefined();
+    expect(chunk.reportDue(10_000)).toBeUndefined();
     tick(5_000);
-    const report = chunk.consentReportDue(10_000)!;
-    expect(report.asked).toBe(1);
-    chunk.consentReported(report);
+    const report = chunk.reportDue(10_000)!;
+    expect(report).toMatchObject({ countsOnly: false, consent: { asked: 1 } });
+    chunk.reported(report.consent);
     tick(20_000);
-    expect(chunk.consentReportDue(10_000)).toBeUndefined(); // unchanged
+    expect(chunk.reportDue(10_000)).toBeUndefined(); // unchanged
     chunk.receive([event('CONSENT_GRANTED', A)]);
-    expect(chunk.consentReportDue(10_000)?.granted).toBe(1);
+    expect(chunk.reportDue(10_000)?.consent.granted).toBe(1);
+  });
+
+  it('with counts asked for, a change of the settled counts alone is due too (a delivery after a grant)', () => {
+    const { chunk, tick } = sentChunk();
+    chunk.receive([event('RECIPIENT_PENDING_CONSENT', A), event('CONSENT_GRANTED', A)]);
+    tick(10_000);
+    chunk.reported(chunk.reportDue(10_000, { counts: true })!.consent);
+    expect(chunk.reportedCounts()).toBe(true);
+    chunk.receive([event('RECIPIENT_DELIVERED', A)]);
+    tick(5_000);
+    expect(chunk.reportDue(10_000, { counts: true })).toBeUndefined(); // too soon
+    tick(5_000);
+    expect(chunk.reportDue(10_000)).toBeUndefined(); // consent unchanged, counts not asked for
+    const due = chunk.reportDue(10_000, { counts: true })!;
+    expect(due).toMatchObject({ countsOnly: true, consent: { granted: 1 } });
+    chunk.reported(due.consent);
+    tick(10_000);
+    expect(chunk.reportDue(10_000, { counts: true })).toBeUndefined(); // told already
+    // The next run knows the counts were reported (and goes on reporting them).
+    const next = ChunkState.continued({ chunkIndex: 7, fallbackOn: [] }, JSON.parse(JSON.stringify(chunk.carry())) as ReturnType<ChunkState['carry']>);
+    expect(next.reportedCounts()).toBe(true);
   });
 });
 

@@ -345,6 +345,38 @@ describe('outcomes and fallback', () => {
     expect(record!.history.map((h) => h.event)).toContain('CONSENT_DENIED (after the consent window)');
   });
 
+  it('reports its settled counts to the campaign when only they changed (a delivery after the grant), not only consent figures', async () => {
+    const [first, second] = recipients(2, 200);
+    const sendRequestId = `sr-counts-${templateIdSuffix()}`;
+    const { templateId } = world.scenario({ send: () => sendRequestId, eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] });
+    // Reports at most every window / 12 = 1 s.
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: [first!, second!] }, consentWindowMs: 12_000 }));
+    const reports = async () => {
+      const inputs = (await historyEvents(handle)).flatMap((event) => {
+        const attributes = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
+        return attributes?.signalName === 'chunkConsent' ? [attributes.input!.payloads![0]!] : [];
+      });
+      return Promise.all(inputs.map((payload) => decodePayload<{ consent: { asked: number; granted: number }; counts: { delivered: number } }>(payload)));
+    };
+    // A report is looked at as events come in, at most once a second here: the grant is reported.
+    await pollUntil('the send', () => handle.query(chunkProgressQuery), (p) => p.phase === 'sent' && p.consent.asked === 2);
+    await sleep(1_100);
+    await handle.signal(deliveryEventsSignal, { events: [{ eventId: 'grant', sendRequestId, type: 'CONSENT_GRANTED', ppnum: first!.ppnum }] });
+    await pollUntil('the report of the grant', reports, (sent) => sent.length === 1, 10_000);
+    // Then the consent figures stay as reported and only the counts change: that is reported too.
+    await sleep(1_100);
+    await handle.signal(deliveryEventsSignal, { events: [{ eventId: 'delivery', sendRequestId, type: 'RECIPIENT_DELIVERED', ppnum: first!.ppnum }] });
+    const sent = await pollUntil('a report of the delivery alone', reports, (all) => all.length === 2, 10_000);
+    expect(sent.map((report) => [report.consent.asked, report.consent.granted, report.counts.delivered])).toEqual([
+      [2, 1, 0],
+      [2, 1, 1],
+    ]);
+    const result: ChunkResult = await handle.result();
+    expect(result.counts).toMatchObject({ delivered: 1, expired: 1 });
+    // Replays as recorded (the query replays the closed history).
+    expect((await queryOrExplain(handle, chunkRecipientsQuery)).map((r) => r.outcome)).toEqual(['delivered', 'expired']);
+  }, 60_000);
+
   it('falls back on a denial as soon as it is known, before the consent window ends', async () => {
     const { templateId, calls } = world.scenario({ send: () => 'sr-early', eventsFor: () => ['RECIPIENT_PENDING_CONSENT', 'CONSENT_DENIED'] });
     const handle = await startChunk(

@@ -15,4 +15,6 @@ export const CHUNK_PATCHES = {
   consentReports: 'consent-reports',
   /** Fallback batches wait out channel faults; late events apply after the window; expiry is never 'failed'. */
   operatorFaults: 'operator-faults',
+  /** A report to the campaign is due when only the settled counts changed too (a delivery after a grant). */
+  countsInReports: 'counts-in-reports',
 } as const;

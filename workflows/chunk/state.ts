@@ -56,10 +56,18 @@ export interface ChunkCarry {
   reportFinishBySignal?: boolean;
 }
 
-/** The consent figures last reported to the campaign, and when. */
+/** The consent figures (and settled counts) last reported to the campaign, and when. */
 interface ConsentReport {
   at: number;
   key: string;
+  /** The counts reported with them (absent in carries from before reports were due on counts). */
+  countsKey?: string;
+}
+
+/** A report the campaign should hear: the consent figures, and whether only the settled counts changed. */
+export interface ReportDue {
+  consent: ConsentStats;
+  countsOnly: boolean;
 }
 
 /** Order of the states; an event never moves a recipient backwards, and rank 5 is final. */
@@ -399,18 +407,26 @@ export class ChunkState {
   // ------------------------------------------------------------ consent reports to the campaign
 
   /**
-   * The consent figures, when the campaign should hear them: they changed since the last report,
+   * When the campaign should hear this chunk's figures: they changed since the last report (the
+   * consent figures, or with `counts` also the settled counts alone, e.g. a delivery after a grant),
    * and that report is at least `everyMs` old (the first one waits `everyMs` from the send).
    */
-  consentReportDue(everyMs: number): ConsentStats | undefined {
+  reportDue(everyMs: number, options: { counts?: boolean } = {}): ReportDue | undefined {
     const last = this.consentReport?.at ?? this.sentAt;
     if (last === undefined || this.now() - last < everyMs) return undefined;
-    const stats = this.consent();
-    return JSON.stringify(stats) === this.consentReport?.key ? undefined : stats;
+    const consent = this.consent();
+    if (JSON.stringify(consent) !== this.consentReport?.key) return { consent, countsOnly: false };
+    return options.counts && JSON.stringify(this.counts()) !== this.consentReport.countsKey ? { consent, countsOnly: true } : undefined;
   }
 
-  consentReported(stats: ConsentStats): void {
-    this.consentReport = { at: this.now(), key: JSON.stringify(stats) };
+  /** Whether a report (of this run, or carried from the one before) told the campaign counts. */
+  reportedCounts(): boolean {
+    return this.consentReport?.countsKey !== undefined;
+  }
+
+  /** The campaign was told these consent figures and the chunk's counts as they are now. */
+  reported(consent: ConsentStats): void {
+    this.consentReport = { at: this.now(), key: JSON.stringify(consent), countsKey: JSON.stringify(this.counts()) };
   }
 
   // ------------------------------------------------------------ reading

@@ -150,8 +150,12 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   // Each patch is asked once, the first time it matters; histories from before it never continue or report.
   let canContinue: boolean | undefined;
   let canReport: boolean | undefined;
+  // Reports due on the counts alone: asked (until yes) only as a consent report goes out, a command
+  // anyway, so no history recorded before it ever wakes at a new point. A run that continued from
+  // one that reported counts goes on doing so.
+  let countsDue = chunk.reportedCounts();
   const continueDue = () => canContinue !== false && workflowInfo().continueAsNewSuggested;
-  const reportDue = () => (canReport !== false ? chunk.consentReportDue(reportEveryMs) : undefined);
+  const reportDue = () => (canReport !== false ? chunk.reportDue(reportEveryMs, { counts: countsDue }) : undefined);
   /** A day-long trickle of events: go on in a fresh run with compact state (no fallback batch is in flight here). */
   const continueIfDue = async () => {
     if (!(continueDue() && (canContinue ??= patched(CHUNK_PATCHES.continueAsNew)))) return;
@@ -169,8 +173,9 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
     await continueIfDue();
     const report = reportDue();
     if (report && (canReport ??= patched(CHUNK_PATCHES.consentReports))) {
-      chunk.consentReported(report);
-      await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report, counts: chunk.counts() }));
+      if (!report.countsOnly) countsDue ||= patched(CHUNK_PATCHES.countsInReports);
+      chunk.reported(report.consent);
+      await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report.consent, counts: chunk.counts() }));
     }
     await condition(() => chunk.allSettled() || chunk.hasFallbacksDue() || continueDue() || reportDue() !== undefined, remaining);
   }
