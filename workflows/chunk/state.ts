@@ -424,9 +424,11 @@ export class ChunkState {
     return this.consentReport?.countsKey !== undefined;
   }
 
-  /** The campaign was told these consent figures and the chunk's counts as they are now. */
-  reported(consent: ConsentStats): void {
-    this.consentReport = { at: this.now(), key: JSON.stringify(consent), countsKey: JSON.stringify(this.counts()) };
+  /** The campaign is told these consent figures and the chunk's counts as they are now (returned, for the report). */
+  reported(consent: ConsentStats): OutcomeCounts {
+    const counts = this.counts();
+    this.consentReport = { at: this.now(), key: JSON.stringify(consent), countsKey: JSON.stringify(counts) };
+    return counts;
   }
 
   // ------------------------------------------------------------ reading

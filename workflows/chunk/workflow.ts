@@ -174,8 +174,8 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
     const report = reportDue();
     if (report && (canReport ??= patched(CHUNK_PATCHES.consentReports))) {
       if (!report.countsOnly) countsDue ||= patched(CHUNK_PATCHES.countsInReports);
-      chunk.reported(report.consent);
-      await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report.consent, counts: chunk.counts() }));
+      const counts = chunk.reported(report.consent);
+      await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report.consent, counts }));
     }
     await condition(() => chunk.allSettled() || chunk.hasFallbacksDue() || continueDue() || reportDue() !== undefined, remaining);
   }
