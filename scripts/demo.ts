@@ -239,7 +239,8 @@ async function main(): Promise<number> {
   say(`  A first campaign: every recipient is new to the app, so each is asked for consent first. Decisions come in over
   the consent window, scaled from 24 h to ${DEMO_WINDOW_MS / 1000} s (the listener's intervals scaled with it); the denied and
   the expired get the fallback. Two API faults are provoked on purpose: one send refused, one answer lost.
-  A chunk's outcomes count once its consent window ends; until then the consent figures show the decisions.\n`);
+  A running chunk reports what it has settled as decisions come in (at most 12 times per window), so the counts
+  below grow during the minute; the rest wait for their decision or the end of the window.\n`);
 
   const started = Date.now();
   /** Without a terminal, a line is printed only when it changed (as `campaign watch` does). */
@@ -247,7 +248,8 @@ async function main(): Promise<number> {
   const ticker = setInterval(() => {
     handle.query(progressQuery).then((p: CampaignProgress) => {
       // The line `campaign watch` prints, with the consent figures as decisions come in.
-      const line = `${progressLine(p)}${p.consent ? ` | consent: ${consentLine(p.consent)}` : ''}`;
+      const consent = p.consent ? consentLine(p.consent) : '';
+      const line = `${progressLine(p)}${consent ? ` | consent: ${consent}` : ''}`;
       if (!flags.json && process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${fit(`${line} | ${((Date.now() - started) / 1000).toFixed(0)}s`, process.stdout.columns)}`);
       else if (line !== lastLine) say((lastLine = line));
     }, () => undefined);
