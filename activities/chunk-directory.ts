@@ -1,11 +1,12 @@
 // Finds the chunk workflow that owns a send request. First from the routes the send path gave the
-// listener workflow (a query: cheap, no visibility); only for requests the routes do not know after
+// listener workflow (handed to this process when that workflow runs here, else a query: cheap, no visibility); only for requests the routes do not know after
 // a short grace (their route may still be on its way) through the PpoppoSendRequestId search
 // attribute, a visibility query. Production Temporal allows about 10 visibility list calls per
 // second per namespace, so those are the fallback (requests of other tools, routes lost), retried
 // with a growing interval. Found mappings are cached (LRU-bounded).
 import type { Client } from '@temporalio/client';
-import type { RouteTarget } from '../src/contracts/listener';
+import { MAX_ROUTES } from '../src/contracts/listener';
+import type { ChunkRoute, RouteTarget } from '../src/contracts/listener';
 import { SEND_REQUEST_ID_KEY } from '../src/temporal/names';
 const IDS_PER_QUERY = 50;
 
@@ -13,6 +14,8 @@ export interface ChunkDirectoryOptions {
   maxCached?: number;
   /** The routes of the given send requests (the listener workflow's routeTargets query). */
   routes?: (sendRequestIds: string[]) => Promise<Record<string, RouteTarget>>;
+  /** Routes this process already knows (LearnedRoutes): `routes` is asked only about the others. */
+  learned?: (sendRequestIds: string[]) => Record<string, RouteTarget>;
   /** How long a request must be unknown to the routes before visibility is asked (default 2 s). */
   routeGraceMs?: number;
   /** First visibility retry for an id not found, doubling up to maxRetryLookupMs (default 500 ms, 30 s). */
@@ -29,9 +32,11 @@ interface Unknown {
 export class ChunkDirectory {
   /** Visibility list calls made so far (the hot path should make none). */
   visibilityLookups = 0;
+  /** Calls of `routes` so far (none for requests `learned` knows). */
+  routeQueries = 0;
   private readonly found = new Map<string, RouteTarget>(); // sendRequestId → its chunk, oldest first
   private readonly unknown = new Map<string, Unknown>();
-  private readonly options: Required<Omit<ChunkDirectoryOptions, 'routes'>> & Pick<ChunkDirectoryOptions, 'routes'>;
+  private readonly options: Required<Omit<ChunkDirectoryOptions, 'routes' | 'learned'>> & Pick<ChunkDirectoryOptions, 'routes' | 'learned'>;
 
   constructor(
     private readonly client: Client,
@@ -40,6 +45,7 @@ export class ChunkDirectory {
     this.options = {
       maxCached: options.maxCached ?? 10_000,
       routes: options.routes,
+      learned: options.learned,
       routeGraceMs: options.routes ? (options.routeGraceMs ?? 2_000) : 0,
       retryLookupMs: options.retryLookupMs ?? 500,
       maxRetryLookupMs: options.maxRetryLookupMs ?? 30_000,
@@ -67,7 +73,10 @@ export class ChunkDirectory {
     });
     if (asking.length === 0) return result;
 
-    const routed = this.options.routes ? await this.options.routes(asking) : {};
+    const learned = this.options.learned?.(asking) ?? {};
+    const toAsk = asking.filter((id) => learned[id] === undefined);
+    if (toAsk.length > 0 && this.options.routes) this.routeQueries += 1;
+    const routed = { ...(toAsk.length > 0 && this.options.routes ? await this.options.routes(toAsk) : {}), ...learned };
     const toLookUp: string[] = [];
     for (const id of asking) {
       const routedTarget = routed[id];
@@ -111,6 +120,34 @@ export class ChunkDirectory {
       const oldest = this.found.keys().next().value;
       if (oldest !== undefined) this.found.delete(oldest);
     }
+  }
+}
+
+/**
+ * The routes each listener workflow running in this process handed over (its `routes.learned`
+ * sink), the newest MAX_ROUTES per workflow: a consumeEvents run beside its workflow reads them here
+ * instead of querying it. A run in another process finds none here and queries.
+ */
+export class LearnedRoutes {
+  readonly #byListener = new Map<string, Map<string, RouteTarget>>();
+
+  learned(listenerWorkflowId: string, { sendRequestId, ...target }: ChunkRoute): void {
+    let routes = this.#byListener.get(listenerWorkflowId);
+    if (!routes) this.#byListener.set(listenerWorkflowId, (routes = new Map()));
+    routes.delete(sendRequestId);
+    routes.set(sendRequestId, target);
+    if (routes.size > MAX_ROUTES) routes.delete(routes.keys().next().value!);
+  }
+
+  /** The routes this process knows of those ids; the others are absent. */
+  known(listenerWorkflowId: string, sendRequestIds: string[]): Record<string, RouteTarget> {
+    const routes = this.#byListener.get(listenerWorkflowId);
+    const found: Record<string, RouteTarget> = {};
+    for (const id of sendRequestIds) {
+      const target = routes?.get(id);
+      if (target !== undefined) found[id] = target;
+    }
+    return found;
   }
 }
 

@@ -18,6 +18,7 @@ import { listenerRouteTargetsQuery } from '../src/contracts/listener';
 import { listenerMetrics } from '../src/metrics/listener';
 import type { ListenerMetrics } from '../src/metrics/listener';
 import { ChunkDirectory } from './chunk-directory';
+import type { LearnedRoutes } from './chunk-directory';
 import { DEFAULT_HOLD_TIMING, HeldEvents } from './held-events';
 import type { DueEvents, HoldTiming } from './held-events';
 import { activityContext } from './heartbeat';
@@ -36,6 +37,8 @@ export interface ListenerDeps extends Partial<HoldTiming> {
   stopping?: AbortSignal;
   /** Where events handed over, waiting events and the lag are recorded (default: nowhere). */
   metrics?: ListenerMetrics;
+  /** Routes the listener workflow in this process handed over: asked before the workflow is queried. */
+  learnedRoutes?: LearnedRoutes;
 }
 
 export interface ConsumeEventsInput {
@@ -57,6 +60,8 @@ export interface ListenerCounters {
   skipped: number;
   reconnects: number;
   visibilityLookups: number;
+  /** Routes queries to the listener workflow (none while it runs in this process and handed them over). */
+  routeQueries: number;
 }
 
 /** What the activity heartbeats; a retried attempt resumes from `cursor`. */
@@ -99,7 +104,9 @@ export function createListenerActivities(deps: ListenerDeps) {
               .withDeadline(Date.now() + ROUTES_QUERY_TIMEOUT_MS, () => deps.temporalClient.workflow.getHandle(listenerWorkflowId).query(listenerRouteTargetsQuery, ids))
               .catch(() => ({}))
         : undefined;
-      directories.set(key, (directory = new ChunkDirectory(deps.temporalClient, { routes })));
+      const { learnedRoutes } = deps;
+      const learned = listenerWorkflowId && learnedRoutes ? (ids: string[]) => learnedRoutes.known(listenerWorkflowId, ids) : undefined;
+      directories.set(key, (directory = new ChunkDirectory(deps.temporalClient, { routes, learned })));
     }
     return directory;
   };
@@ -112,7 +119,8 @@ export function createListenerActivities(deps: ListenerDeps) {
     const start = laterCursor(input.cursor, resumed);
     const held = new HeldEvents(timing, start);
     const lookupsBefore = directory.visibilityLookups;
-    const counters: ListenerCounters = { seen: 0, signalled: 0, signals: 0, held: 0, skipped: 0, reconnects: 0, visibilityLookups: 0 };
+    const queriesBefore = directory.routeQueries;
+    const counters: ListenerCounters = { seen: 0, signalled: 0, signals: 0, held: 0, skipped: 0, reconnects: 0, visibilityLookups: 0, routeQueries: 0 };
     const deadline = Date.now() + input.maxRunMs;
     let stopping = false;
     let streamError: unknown;
@@ -187,6 +195,7 @@ export function createListenerActivities(deps: ListenerDeps) {
       metrics.waiting(held.size, held.handOverDeadline(), Date.now());
       counters.reconnects = streamReconnects(stream);
       counters.visibilityLookups = directory.visibilityLookups - lookupsBefore;
+      counters.routeQueries = directory.routeQueries - queriesBefore;
       ctx?.heartbeat({ cursor: held.cursor(), counters } satisfies ListenerHeartbeat);
     }
 

@@ -16,6 +16,7 @@ import { activityContext, withKeepAlive } from './heartbeat';
 import { apiFailure } from './api-failures';
 
 export interface ReconcileInput {
+  /** Scan the stream after this event id (null: from its start). */
   cursorBefore: string | null;
   ppnums: string[];
   templateId: string;

@@ -28,7 +28,7 @@ export interface SendDeps {
   client: PpoppoClient;
   /** Tells the listener about accepted requests (routes), and rules out other chunks' requests in reconcileSend. */
   temporalClient?: Client;
-  /** How far before the send beginSend's cursor points (default env PRESEND_CURSOR_MARGIN_MS, else 60 s). */
+  /** How far before an attempt reconciliation starts reading the stream (default env PRESEND_CURSOR_MARGIN_MS, else 60 s). */
   presendCursorMarginMs?: number;
   /** The listener workflow told about each accepted request (default LISTENER_WORKFLOW_ID). */
   listenerWorkflowId?: string;
@@ -63,8 +63,12 @@ export interface SendChunkInput {
   prompt?: PromptEventType[];
 }
 
-/** `prompt`: as in SendChunkInput, for the route of a request reconciliation adopts. */
-export type ReconcileSendInput = ReconcileInput & { prompt?: PromptEventType[] };
+/**
+ * `prompt`: as in SendChunkInput, for the route of a request reconciliation adopts. Where to scan
+ * from: `attemptStartedAt` (the workflow's clock as the attempt began; the scan starts the pre-send
+ * margin before it), or `cursorBefore` from beginSend (chunks started before).
+ */
+export type ReconcileSendInput = Omit<ReconcileInput, 'cursorBefore'> & { cursorBefore?: string | null; attemptStartedAt?: number; prompt?: PromptEventType[] };
 
 /** `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk signals). */
 export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean };
@@ -131,7 +135,8 @@ export function createSendActivities(deps: SendDeps) {
    * A stream cursor taken before a send, from the clock alone: events of a request made from now on
    * carry ids minted from now on, which sort after a cursor for a moment the margin earlier. It needs
    * no listener, so a dead listener never delays a send. (Null cursors in old histories mean "scan
-   * from the start of the stream".)
+   * from the start of the stream".) Only chunks started before sendCursor 'attempt-time' call it:
+   * newer ones give reconcileSend the attempt's start from the workflow's clock instead.
    */
   async function beginSend(): Promise<{ cursorBefore: string | null }> {
     return { cursorBefore: cursorAt(Date.now() - cursorMarginMs) };
@@ -175,8 +180,9 @@ export function createSendActivities(deps: SendDeps) {
     }
   }
 
-  async function reconcileSend({ prompt, ...input }: ReconcileSendInput): Promise<{ sendRequestId: string | null }> {
-    const found = await reconcileSendRequest(client, input, { settleMs, maxScanMs, directory });
+  async function reconcileSend({ prompt, attemptStartedAt, cursorBefore = null, ...input }: ReconcileSendInput): Promise<{ sendRequestId: string | null }> {
+    const from = attemptStartedAt !== undefined ? cursorAt(attemptStartedAt - cursorMarginMs) : cursorBefore;
+    const found = await reconcileSendRequest(client, { ...input, cursorBefore: from }, { settleMs, maxScanMs, directory });
     if (found.sendRequestId !== null) await tellListener(found.sendRequestId, prompt);
     return found;
   }

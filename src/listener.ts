@@ -6,11 +6,12 @@
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { Runtime, Worker } from '@temporalio/worker';
-import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import type { InjectedSinks, NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { PpoppoClient } from './api/client';
 import { TASK_QUEUES, WORKFLOW_TASK_TIMEOUT_MS } from './temporal/names';
 import { LISTENER_WORKFLOW_ID, LISTENER_WORKFLOW_TYPE } from './contracts/listener';
-import type { ListenerWorkflowInput } from './contracts/listener';
+import type { ListenerSinks, ListenerWorkflowInput } from './contracts/listener';
+import { LearnedRoutes } from '../activities/chunk-directory';
 import { createListenerActivities } from '../activities/listener';
 import type { ListenerDeps } from '../activities/listener';
 import type { listenerWorkflow } from '../workflows/listener/workflow';
@@ -53,7 +54,9 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
   const stopping = new AbortController();
 
   const meter = Runtime.instance().metricMeter;
+  const learnedRoutes = new LearnedRoutes();
   const activities = createListenerActivities({
+    learnedRoutes,
     stopping: stopping.signal,
     metrics: listenerMetrics(meter),
     client: ppoppoClient,
@@ -70,6 +73,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowCode('listener')),
     activities,
+    sinks: listenerSinks(learnedRoutes),
     ...workerSettingsFromEnv('listener'),
   });
   // SIGINT/SIGTERM: the Temporal runtime shuts the worker down; the stream run hands over at once.
@@ -100,6 +104,11 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
       await finished;
     },
   };
+}
+
+/** The listener workflow's routes, handed to this process as it learns them (replays too: a restarted process relearns them). */
+export function listenerSinks(learnedRoutes: LearnedRoutes): InjectedSinks<ListenerSinks> {
+  return { routes: { learned: { fn: (info, route) => learnedRoutes.learned(info.workflowId, route), callDuringReplay: true } } };
 }
 
 const USAGE = `usage: npm run listener [-- --log-file PATH]   (installed package: ppoppo-listener [--log-file PATH])

@@ -64,6 +64,13 @@ export interface ChunkInput {
    */
   afterLocalActivities?: 'fixed';
   /**
+   * 'attempt-time': the pre-send stream cursor for reconciliation comes from the workflow's own
+   * clock at each attempt (the reconcileSend activity subtracts its margin), not from the beginSend
+   * local activity: one local activity and one history event less per send. Absent in chunks started
+   * before (their histories replay with beginSend).
+   */
+  sendCursor?: 'attempt-time';
+  /**
    * Recipients the plan counted for this chunk. A list to read is read only at the send, so until
    * then the chunk's progress shows this count. Absent in chunks started before it.
    */

@@ -3,6 +3,7 @@
 // workflow owns which send request, told by the send path as soon as a request is accepted.
 // PURE: no I/O; workflow code imports this module.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { Sinks } from '@temporalio/workflow';
 import type { FallbackTrigger } from '../campaign/outcomes';
 
 export const LISTENER_WORKFLOW_TYPE = 'listenerWorkflow';
@@ -106,6 +107,15 @@ export const MAX_ROUTES = 5_000;
 
 /** Sent by the send path (createSendRequest, reconcileSend) the moment it knows a request's id. */
 export const chunkRouteSignal = defineSignal<[ChunkRoute]>('chunkRoute');
+
+/**
+ * What the listener workflow tells the process it runs in: each route as it learns it (replays
+ * included). The consumeEvents activity in that process then routes without asking the workflow;
+ * one in another listener process still asks (listenerRouteTargetsQuery).
+ */
+export interface ListenerSinks extends Sinks {
+  routes: { learned(route: ChunkRoute): void };
+}
 /** The routes of the given send requests, as far as the listener workflow knows them (absent: unknown). */
 export const listenerRouteTargetsQuery = defineQuery<Record<string, RouteTarget>, [string[]]>('routeTargets');
 /** The owners alone: what listener activities before routeTargets ask (kept for a rolling upgrade). */

@@ -76,6 +76,17 @@ describe('reconcileSend', () => {
     expect(await activities.reconcileSend({ cursorBefore, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: null });
   });
 
+  it('from an attempt time, looks after the pre-send margin before it', async () => {
+    const api = new FakeApi();
+    const withMargin = (presendCursorMarginMs: number) => createSendActivities({ client: api as unknown as PpoppoClient, presendCursorMarginMs, reconcileSettleMs: 300, reconcileMaxScanMs: 20_000 });
+    api.accept('earlier', ['12300000001']);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const attemptStartedAt = Date.now();
+    // Accepted 200 ms before the attempt: outside a 50 ms margin, inside a minute's.
+    expect(await withMargin(50).reconcileSend({ attemptStartedAt, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: null });
+    expect(await withMargin(60_000).reconcileSend({ attemptStartedAt, ppnums: ['12300000001'], templateId: 't1' })).toEqual({ sendRequestId: 'earlier' });
+  });
+
   it('answers null once the stream stays quiet for the settle period', async () => {
     const { api, activities } = setup();
     api.accept('someone-else', ['12300000009']);

@@ -1,8 +1,9 @@
-// ChunkDirectory without a server: the routes answer first, and a visibility list call happens only
+// ChunkDirectory without a server: routes this process learned, then the routes query answer first, and a visibility list call happens only
 // for a request the routes still do not know after the grace period, then less and less often.
 import type { Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { ChunkDirectory } from '../../activities/chunk-directory';
+import { ChunkDirectory, LearnedRoutes } from '../../activities/chunk-directory';
+import { MAX_ROUTES } from '../../src/contracts/listener';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 
 /** A client whose visibility knows `visible` (send request → workflow id) and counts list calls. */
@@ -32,6 +33,30 @@ describe('ChunkDirectory', () => {
     expect(asked).toEqual([['sr_a']]);
     expect(calls).toEqual([]);
     expect(directory.visibilityLookups).toBe(0);
+  });
+
+  it('asks the routes only about requests this process has not learned', async () => {
+    const { client, calls } = fakeClient({});
+    const learned = new LearnedRoutes();
+    learned.learned('listener-1', { sendRequestId: 'sr_a', workflowId: 'chunk-a', prompt: [] });
+    learned.learned('listener-2', { sendRequestId: 'sr_b', workflowId: 'chunk-b-of-another-listener' });
+    const asked: string[][] = [];
+    const directory = new ChunkDirectory(client, { learned: (ids) => learned.known('listener-1', ids), routes: async (ids) => (asked.push(ids), { sr_b: { workflowId: 'chunk-b' } }) });
+    expect(await directory.resolve(['sr_a'], 0)).toEqual(new Map([['sr_a', { workflowId: 'chunk-a', prompt: [] }]]));
+    expect(directory.routeQueries).toBe(0);
+    expect(await directory.resolve(['sr_a', 'sr_b'], 0)).toEqual(new Map([['sr_a', { workflowId: 'chunk-a', prompt: [] }], ['sr_b', { workflowId: 'chunk-b' }]]));
+    expect(asked).toEqual([['sr_b']]); // sr_a was cached; sr_b is another listener's
+    expect(directory.routeQueries).toBe(1);
+    expect(calls).toEqual([]);
+  });
+
+  it('keeps the newest routes each listener handed over, a route told again moving to the newest', () => {
+    const learned = new LearnedRoutes();
+    for (let i = 0; i < MAX_ROUTES; i++) learned.learned('l', { sendRequestId: `sr_${i}`, workflowId: `chunk-${i}` });
+    learned.learned('l', { sendRequestId: 'sr_0', workflowId: 'chunk-0' }); // told again: newest now
+    learned.learned('l', { sendRequestId: 'sr_new', workflowId: 'chunk-new' }); // one too many: the oldest (sr_1) goes
+    expect(Object.keys(learned.known('l', ['sr_0', 'sr_1', 'sr_2', 'sr_new']))).toEqual(['sr_0', 'sr_2', 'sr_new']);
+    expect(learned.known('other', ['sr_0'])).toEqual({});
   });
 
   it('asks visibility only after the grace period, then with a growing interval', async () => {

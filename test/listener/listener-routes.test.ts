@@ -11,6 +11,8 @@ import { chunkWorkflowId } from '../../src/contracts/chunk';
 import { LISTENER_WORKFLOW_TYPE, chunkRouteSignal, listenerRouteTargetsQuery } from '../../src/contracts/listener';
 import type { ListenerWorkflowInput } from '../../src/contracts/listener';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
+import { LearnedRoutes } from '../../activities/chunk-directory';
+import { listenerSinks } from '../../src/listener';
 import { quietTemporalLogs } from '../support/quiet-logs';
 import { connectTestClient, connectTestWorkerConnection, decodePayload, pollUntil } from '../support/temporal';
 
@@ -21,6 +23,7 @@ let client: Client;
 let worker: Worker;
 let running: Promise<void>;
 let runs = 0;
+const learned = new LearnedRoutes();
 
 beforeAll(async () => {
   quietTemporalLogs();
@@ -31,6 +34,7 @@ beforeAll(async () => {
     dataConverter: dataConverterFromEnv(),
     taskQueue,
     workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
+    sinks: listenerSinks(learned),
     activities: {
       async consumeEvents(input: { cursor: string | null }) {
         runs += 1;
@@ -57,6 +61,12 @@ it('carries the routes it was told, and the ones it started with, into its next 
   try {
     await handle.signal(chunkRouteSignal, { sendRequestId: sendRequestId(1), workflowId: owner(1), prompt: ['CONSENT_DENIED'] });
     await handle.signal(chunkRouteSignal, { sendRequestId: sendRequestId(2), workflowId: owner(2), prompt: [] });
+    // The worker's process learns each route as the workflow does (the activity beside it then asks nobody).
+    await pollUntil('the routes to reach the process', async () => learned.known(handle.workflowId, [sendRequestId(1), sendRequestId(2)]), (known) => Object.keys(known).length === 2, 10_000);
+    expect(learned.known(handle.workflowId, [sendRequestId(0), sendRequestId(1), sendRequestId(2)])).toEqual({
+      [sendRequestId(1)]: { workflowId: owner(1), prompt: ['CONSENT_DENIED'] },
+      [sendRequestId(2)]: { workflowId: owner(2), prompt: [] },
+    });
     const firstRunId = (await handle.describe()).runId;
     await pollUntil('the listener to continue as new', () => handle.describe(), (d) => d.runId !== firstRunId, 60_000);
     expect(runs).toBeGreaterThan(1);

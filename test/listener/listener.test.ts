@@ -13,10 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PpoppoClient } from '../../src/api/client';
 import { runListener } from '../../src/listener';
 import type { RunningListener, RunListenerOptions } from '../../src/listener';
-import { chunkRouteSignal, listenerCursorQuery } from '../../src/contracts/listener';
+import { LISTENER_WORKFLOW_TYPE, chunkRouteSignal, listenerCursorQuery, listenerRouteTargetsQuery } from '../../src/contracts/listener';
+import type { ListenerWorkflowInput } from '../../src/contracts/listener';
+import type { ListenerCounters, ListenerHeartbeat } from '../../activities/listener';
 import type { PromptEventType } from '../../src/contracts/listener';
 import type { DeliveryEvent } from '../../src/api/types';
-import { connectTestClient, connectTestWorkerConnection, pollUntil } from '../support/temporal';
+import { connectTestClient, connectTestWorkerConnection, decodePayload, pollUntil } from '../support/temporal';
 import { quietTemporalLogs } from '../support/quiet-logs';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { FakeEventLog } from './fake-event-stream';
@@ -64,6 +66,11 @@ async function startChunk(name: string, listenerWorkflowId?: string, prompt?: Pr
 }
 
 const received = (handle: WorkflowHandle) => handle.query(receivedQuery);
+/** What the listener's running consumeEvents last heartbeated about itself. */
+async function runCounters(listenerWorkflowId: string): Promise<ListenerCounters | undefined> {
+  const details = (await client.workflow.getHandle(listenerWorkflowId).describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+  return details ? (await decodePayload<ListenerHeartbeat>(details)).counters : undefined;
+}
 const listenerCursor = () => client.workflow.getHandle(listenerOptions().workflowId!).query(listenerCursorQuery);
 
 beforeAll(async () => {
@@ -164,17 +171,25 @@ describe('routes and coalescing', () => {
   let second: RunningListener;
 
   beforeAll(async () => {
-    second = await runListener(coalescing());
+    // Started after the events so far, so its runs count only this block's requests.
+    second = await runListener({ ...coalescing(), startWorkflow: false });
+    const input: ListenerWorkflowInput = { cursor: log.events.at(-1)?.eventId ?? null, maxRunMs: coalescing().maxRunMs };
+    await client.workflow.start(LISTENER_WORKFLOW_TYPE, { workflowId: coalescing().workflowId!, taskQueue: coalescing().taskQueue!, args: [input] });
   });
   afterAll(async () => {
     await client?.workflow.getHandle(coalescing().workflowId!).terminate('test finished').catch(() => undefined);
     await second?.shutdown();
   });
 
-  it('finds a chunk from the route the send path gave it, without visibility', async () => {
-    const routed = await startChunk('routed', coalescing().workflowId);
+  it('finds a chunk from the route the send path gave it, without visibility, and without a query beside its workflow', async () => {
+    const listenerId = coalescing().workflowId!;
+    const routed = await startChunk('routed', listenerId);
+    // Once the workflow answers with the route, it has handed it to its process too.
+    await pollUntil('the listener workflow to take the route', () => client.workflow.getHandle(listenerId).query(listenerRouteTargetsQuery, [sendRequestId('routed')]), (known) => known[sendRequestId('routed')] !== undefined, WAIT_MS);
     const denial = log.append(sendRequestId('routed'), 'CONSENT_DENIED', '12300000031');
     expect(await pollUntil('the routed chunk to get its event', () => received(routed), (ids) => ids.length >= 1, WAIT_MS)).toEqual([key(denial)]);
+    const counters = await pollUntil('the run to report its hand-over', () => runCounters(listenerId), (c) => (c?.signalled ?? 0) >= 1, WAIT_MS);
+    expect(counters).toMatchObject({ routeQueries: 0, visibilityLookups: 0 });
   });
 
   it('holds grants and deliveries, and hands them over together with the next denial, in one signal', async () => {

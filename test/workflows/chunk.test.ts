@@ -101,6 +101,29 @@ describe('sending', () => {
     expect(steps).toEqual(['activity createSendRequest', 'signal chunkReconciling', 'activity reconcileSend', 'signal chunkSent', 'signal chunkFinished']);
   });
 
+  it('takes the pre-send cursor from the attempt time when started so (no beginSend local activity), from beginSend otherwise', async () => {
+    const before = Date.now();
+    const localActivities = async (handle: WorkflowHandle) => (await historyEvents(handle)).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+    const run = async (overrides: Partial<ChunkInput>) => {
+      const { templateId, calls } = world.scenario({
+        send: () => {
+          throw ambiguous();
+        },
+        reconcile: () => `sr-${templateId}`,
+      });
+      const handle = await startChunk(chunkInput(templateId, overrides));
+      expect((await handle.result()).counts.delivered).toBe(3);
+      return { reconcile: calls.reconciles[0]!, localActivities: await localActivities(handle) };
+    };
+    const attemptTime = await run({ sendCursor: 'attempt-time' });
+    expect(attemptTime.localActivities).toBe(0); // an inline list needs no read either
+    expect(attemptTime.reconcile.cursorBefore).toBeUndefined();
+    expect(attemptTime.reconcile.attemptStartedAt).toBeGreaterThanOrEqual(before);
+    const older = await run({});
+    expect(older.localActivities).toBe(1);
+    expect(older.reconcile).toMatchObject({ cursorBefore: 'cursor-before', attemptStartedAt: undefined });
+  });
+
   it('leaves chunkSent to the send activity when it told the campaign itself: no signal of its own, chunkFinished still its own', async () => {
     const { templateId, calls } = world.scenario({ tellsCampaign: true });
     const input = chunkInput(templateId, { chunkIndex: 5 });

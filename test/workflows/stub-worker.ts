@@ -23,6 +23,9 @@ export interface SendCall {
   workflowId: string;
   /** The campaign the send activity was asked to tell about an accepted request. */
   campaign?: { workflowId: string; chunkIndex: number; recipients: number };
+  /** reconcileSend only: where its scan was told to start. */
+  cursorBefore?: string | null;
+  attemptStartedAt?: number;
 }
 
 export interface FallbackItem {
@@ -183,9 +186,9 @@ export class StubWorld {
         await emit(workflowId, sendRequestId, call.ppnums, scenario);
         return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length, ...(scenario.tellsCampaign ? { campaignTold: true } : {}) };
       },
-      async reconcileSend(input: { ppnums: string[]; templateId: string }) {
+      async reconcileSend(input: { ppnums: string[]; templateId: string; cursorBefore?: string | null; attemptStartedAt?: number }) {
         const workflowId = currentWorkflowId();
-        const call: SendCall = { templateId: input.templateId, ppnums: input.ppnums, workflowId };
+        const call: SendCall = { templateId: input.templateId, ppnums: input.ppnums, workflowId, cursorBefore: input.cursorBefore, attemptStartedAt: input.attemptStartedAt };
         logOf(input.templateId).reconciles.push(call);
         const scenario = scenarioOf(input.templateId);
         const sendRequestId = scenario.reconcile?.(call) ?? null;

@@ -8,6 +8,7 @@ import { chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal } from '../.
 import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
 import { decodeSendFailure } from '../../src/contracts/chunk';
 import type { ChunkInput, SendFailure } from '../../src/contracts/chunk';
+import type { ReconcileSendInput } from '../../activities/send';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
 import { fallbackTriggers } from '../../src/campaign/spec';
 import { promptEventsFor } from '../../src/contracts/listener';
@@ -84,7 +85,8 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     chunk.beginAttempt(attempt);
     show();
     // A fresh cursor per attempt is enough: earlier attempts are known to have been accepted nowhere.
-    const { cursorBefore } = await beginSend();
+    // The workflow's clock is the attempt's start, before the call; chunks started before read it from beginSend.
+    const sentAfter: Pick<ReconcileSendInput, 'cursorBefore' | 'attemptStartedAt'> = input.sendCursor === 'attempt-time' ? { attemptStartedAt: Date.now() } : await beginSend();
     // Older chunks looked at a pause or cancel that arrived meanwhile; now the send follows the
     // cursor as it follows the checks (a pause then holds the next attempt, if there is one).
     if (input.afterLocalActivities !== 'fixed' && (chunk.paused || chunk.cancelled)) continue;
@@ -138,7 +140,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
     const told = patched(CHUNK_PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
-    const { sendRequestId } = await reconcileSend({ cursorBefore, ppnums: chunk.ppnums(), templateId: input.templateId, prompt });
+    const { sendRequestId } = await reconcileSend({ ...sentAfter, ppnums: chunk.ppnums(), templateId: input.templateId, prompt });
     await told;
     recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
     if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);

@@ -6,11 +6,12 @@
 // It also keeps the routes: the send path signals "send request X belongs to chunk workflow W" the
 // moment a request is accepted, and the activity asks (a query) for the owners of requests it meets.
 // Routes are durable (signals in this history, carried through continue-as-new), so the hot path
-// needs no visibility query; the newest MAX_ROUTES are kept.
-import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+// needs no visibility query; the newest MAX_ROUTES are kept. Each is also handed to the process the
+// workflow runs in (a sink), so an activity running beside it needs no query either.
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, proxySinks, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ListenerActivities } from '../../activities/listener';
 import { LISTENER_MAX_RUN_MS, MAX_ROUTES, chunkRouteSignal, listenerCursorQuery, listenerRouteTargetsQuery, listenerRoutesQuery, packRoutes, routesOfInput } from '../../src/contracts/listener';
-import type { ListenerWorkflowInput, RouteTarget } from '../../src/contracts/listener';
+import type { ListenerSinks, ListenerWorkflowInput, RouteTarget } from '../../src/contracts/listener';
 
 /** Activity runs per workflow run before continue-as-new (3 history events each). */
 const RUNS_BEFORE_CONTINUE_AS_NEW = 200;
@@ -27,10 +28,13 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
   /** sendRequestId → its chunk workflow (and what that chunk acts on at once), oldest first. */
   const routes = new Map<string, RouteTarget>(routesOfInput(input));
   setHandler(listenerCursorQuery, () => cursor);
-  setHandler(chunkRouteSignal, ({ sendRequestId, ...target }) => {
+  const sinks = proxySinks<ListenerSinks>();
+  setHandler(chunkRouteSignal, (route) => {
+    const { sendRequestId, ...target } = route;
     routes.delete(sendRequestId);
     routes.set(sendRequestId, target);
     if (routes.size > MAX_ROUTES) routes.delete(routes.keys().next().value!);
+    sinks.routes.learned(route); // no command: recorded histories replay unchanged
   });
   const known = <T>(sendRequestIds: string[], pick: (target: RouteTarget) => T): Record<string, T> => {
     const found: Record<string, T> = {};
