@@ -71,6 +71,12 @@ export interface ChunkInput {
    */
   sendCursor?: 'attempt-time';
   /**
+   * 'wake': figures that changed while the report interval (window / 12) held their report back are
+   * reported when the interval ends, on a timer, not only at the next event. Absent in chunks
+   * started before (their histories replay without those timers).
+   */
+  heldReports?: 'wake';
+  /**
    * Recipients the plan counted for this chunk. A list to read is read only at the send, so until
    * then the chunk's progress shows this count. Absent in chunks started before it.
    */

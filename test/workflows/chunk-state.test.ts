@@ -449,6 +449,27 @@ describe('consent', () => {
     expect(chunk.reportDue(10_000)?.consent.granted).toBe(1);
   });
 
+  it('says until when a changed figure is held back by the interval, and nothing once it is told or unchanged', () => {
+    const { chunk, tick } = sentChunk();
+    const sentAt = chunk.sentAt!;
+    chunk.receive([event('RECIPIENT_PENDING_CONSENT', A)]);
+    tick(4_000);
+    expect(chunk.reportHeldUntil(10_000)).toBe(sentAt + 10_000); // the first report waits an interval from the send
+    tick(6_000);
+    expect(chunk.reportHeldUntil(10_000)).toBeUndefined(); // due now, not held
+    chunk.reported(chunk.reportDue(10_000)!.consent);
+    tick(1_000);
+    expect(chunk.reportHeldUntil(10_000)).toBeUndefined(); // nothing new
+    chunk.receive([event('CONSENT_GRANTED', A), event('RECIPIENT_DELIVERED', A)]);
+    expect(chunk.reportHeldUntil(10_000)).toBe(sentAt + 20_000);
+    const { chunk: quiet } = sentChunk();
+    quiet.receive([event('CONSENT_GRANTED', A)]);
+    quiet.reported(quiet.consent());
+    quiet.receive([event('RECIPIENT_DELIVERED', A)]);
+    expect(quiet.reportHeldUntil(10_000)).toBeUndefined(); // the counts alone, not asked for
+    expect(quiet.reportHeldUntil(10_000, { counts: true })).toBeDefined();
+  });
+
   it('with counts asked for, a change of the settled counts alone is due too (a delivery after a grant)', () => {
     const { chunk, tick } = sentChunk();
     chunk.receive([event('RECIPIENT_PENDING_CONSENT', A), event('CONSENT_GRANTED', A)]);

@@ -23,6 +23,16 @@ afterAll(async () => {
   await world.stop();
 });
 
+/** The chunkConsent reports a chunk sent so far, as [asked, granted, delivered]. */
+async function consentReports(handle: WorkflowHandle): Promise<number[][]> {
+  const inputs = (await historyEvents(handle)).flatMap((event) => {
+    const attributes = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
+    return attributes?.signalName === 'chunkConsent' ? [attributes.input!.payloads![0]!] : [];
+  });
+  const reports = await Promise.all(inputs.map((payload) => decodePayload<{ consent: { asked: number; granted: number }; counts: { delivered: number } }>(payload)));
+  return reports.map((report) => [report.consent.asked, report.consent.granted, report.counts.delivered]);
+}
+
 function chunkInput(templateId: string, overrides: Partial<ChunkInput> = {}): ChunkInput {
   return {
     campaignId: templateId, // the stubs log fallbacks by campaign id
@@ -31,7 +41,10 @@ function chunkInput(templateId: string, overrides: Partial<ChunkInput> = {}): Ch
     source: { kind: 'inline', recipients: recipients(3) },
     consentWindowMs: 60_000,
     parentWorkflowId: `no-such-campaign-${templateId}`,
-    afterLocalActivities: 'fixed', // as campaigns start chunks
+    // As campaigns start chunks:
+    afterLocalActivities: 'fixed',
+    sendCursor: 'attempt-time',
+    heldReports: 'wake',
     ...overrides,
   };
 }
@@ -119,7 +132,7 @@ describe('sending', () => {
     expect(attemptTime.localActivities).toBe(0); // an inline list needs no read either
     expect(attemptTime.reconcile.cursorBefore).toBeUndefined();
     expect(attemptTime.reconcile.attemptStartedAt).toBeGreaterThanOrEqual(before);
-    const older = await run({});
+    const older = await run({ sendCursor: undefined });
     expect(older.localActivities).toBe(1);
     expect(older.reconcile).toMatchObject({ cursorBefore: 'cursor-before', attemptStartedAt: undefined });
   });
@@ -374,23 +387,17 @@ describe('outcomes and fallback', () => {
     const { templateId } = world.scenario({ send: () => sendRequestId, eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] });
     // Reports at most every window / 12 = 1 s.
     const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: [first!, second!] }, consentWindowMs: 12_000 }));
-    const reports = async () => {
-      const inputs = (await historyEvents(handle)).flatMap((event) => {
-        const attributes = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
-        return attributes?.signalName === 'chunkConsent' ? [attributes.input!.payloads![0]!] : [];
-      });
-      return Promise.all(inputs.map((payload) => decodePayload<{ consent: { asked: number; granted: number }; counts: { delivered: number } }>(payload)));
-    };
-    // A report is looked at as events come in, at most once a second here: the grant is reported.
+    const reports = () => consentReports(handle);
+    // Reports at most once a second here: the grant is reported.
     await pollUntil('the send', () => handle.query(chunkProgressQuery), (p) => p.phase === 'sent' && p.consent.asked === 2);
     await sleep(1_100);
     await handle.signal(deliveryEventsSignal, { events: [{ eventId: 'grant', sendRequestId, type: 'CONSENT_GRANTED', ppnum: first!.ppnum }] });
-    await pollUntil('the report of the grant', reports, (sent) => sent.length === 1, 10_000);
+    await pollUntil('the report of the grant', reports, (sent) => sent.some(([, granted]) => granted === 1), 10_000);
     // Then the consent figures stay as reported and only the counts change: that is reported too.
     await sleep(1_100);
     await handle.signal(deliveryEventsSignal, { events: [{ eventId: 'delivery', sendRequestId, type: 'RECIPIENT_DELIVERED', ppnum: first!.ppnum }] });
-    const sent = await pollUntil('a report of the delivery alone', reports, (all) => all.length === 2, 10_000);
-    expect(sent.map((report) => [report.consent.asked, report.consent.granted, report.counts.delivered])).toEqual([
+    const sent = await pollUntil('a report of the delivery alone', reports, (all) => all.at(-1)?.[2] === 1, 10_000);
+    expect(sent.slice(-2)).toEqual([
       [2, 1, 0],
       [2, 1, 1],
     ]);
@@ -398,6 +405,35 @@ describe('outcomes and fallback', () => {
     expect(result.counts).toMatchObject({ delivered: 1, expired: 1 });
     // Replays as recorded (the query replays the closed history).
     expect((await queryOrExplain(handle, chunkRecipientsQuery)).map((r) => r.outcome)).toEqual(['delivered', 'expired']);
+  }, 60_000);
+
+  it('reports figures the report interval held back when it ends, without waiting for another event', async () => {
+    const [first, second] = recipients(2, 210);
+    const sendRequestId = `sr-held-${templateIdSuffix()}`;
+    const { templateId } = world.scenario({ send: () => sendRequestId, eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] });
+    const source = { kind: 'inline' as const, recipients: [first!, second!] };
+    // Reports at most every window / 12 = 1 s; nothing arrives after the pending events but what the test sends.
+    const handle = await startChunk(chunkInput(templateId, { source, consentWindowMs: 12_000 }));
+    const before = await startChunk(chunkInput(templateId, { source, consentWindowMs: 12_000, heldReports: undefined }));
+    await pollUntil('the send', () => handle.query(chunkProgressQuery), (p) => p.phase === 'sent' && p.consent.asked === 2);
+    const sentSeenAt = Date.now();
+    // The pending events were held back by the first interval: reported when it ends, on a timer.
+    expect(await pollUntil('the first report', () => consentReports(handle), (sent) => sent.length === 1, 5_000)).toEqual([[2, 0, 0]]);
+    // A grant and its delivery right after it: held back again, reported when the interval ends.
+    await handle.signal(deliveryEventsSignal, {
+      events: [
+        { eventId: 'grant', sendRequestId, type: 'CONSENT_GRANTED', ppnum: first!.ppnum },
+        { eventId: 'delivery', sendRequestId, type: 'RECIPIENT_DELIVERED', ppnum: first!.ppnum },
+      ],
+    });
+    expect(await pollUntil('the held report', () => consentReports(handle), (sent) => sent.length === 2, 5_000)).toEqual([
+      [2, 0, 0],
+      [2, 1, 1],
+    ]);
+    expect(Date.now()).toBeLessThan(sentSeenAt + 12_000); // well before the window's end
+    // A chunk started before: nothing reported until another event comes.
+    expect(await consentReports(before)).toEqual([]);
+    await before.terminate('test finished');
   }, 60_000);
 
   it('falls back on a denial as soon as it is known, before the consent window ends', async () => {

@@ -235,6 +235,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       ...chunkTiming(running, source),
       ...(finishByResult ? { finishReport: 'result' as const, afterLocalActivities: 'fixed' as const } : {}),
       sendCursor: 'attempt-time',
+      heldReports: 'wake',
       // A list read at the send shows the plan's count until then (an inline list is there at once).
       ...(source.kind === 'inline' ? {} : { plannedRecipients }),
     };

@@ -414,6 +414,17 @@ export class ChunkState {
   reportDue(everyMs: number, options: { counts?: boolean } = {}): ReportDue | undefined {
     const last = this.consentReport?.at ?? this.sentAt;
     if (last === undefined || this.now() - last < everyMs) return undefined;
+    return this.unreported(options);
+  }
+
+  /** When figures that changed since the last report may be reported, if only that report's age holds them back. */
+  reportHeldUntil(everyMs: number, options: { counts?: boolean } = {}): number | undefined {
+    const last = this.consentReport?.at ?? this.sentAt;
+    if (last === undefined || this.now() - last >= everyMs) return undefined;
+    return this.unreported(options) ? last + everyMs : undefined;
+  }
+
+  private unreported(options: { counts?: boolean }): ReportDue | undefined {
     const consent = this.consent();
     if (JSON.stringify(consent) !== this.consentReport?.key) return { consent, countsOnly: false };
     return options.counts && JSON.stringify(this.counts()) !== this.consentReport.countsKey ? { consent, countsOnly: true } : undefined;

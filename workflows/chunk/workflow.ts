@@ -156,6 +156,12 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   let countsDue = chunk.reportedCounts();
   const continueDue = () => canContinue !== false && workflowInfo().continueAsNewSuggested;
   const reportDue = () => (canReport !== false ? chunk.reportDue(reportEveryMs, { counts: countsDue }) : undefined);
+  // A change the report interval holds back wakes the chunk when the interval ends: a quiet hour
+  // would otherwise leave the campaign's figures stale until the next event or the window's end.
+  const heldUntil = () => (input.heldReports === 'wake' && canReport !== false ? chunk.reportHeldUntil(reportEveryMs, { counts: countsDue }) : undefined);
+  /** When the current wait ends at the latest; a change held back until sooner ends it to wait less. */
+  let wakeAt = Infinity;
+  const heldSooner = () => (heldUntil() ?? Infinity) < wakeAt;
   /** A day-long trickle of events: go on in a fresh run with compact state (no fallback batch is in flight here). */
   const continueIfDue = async () => {
     if (!(continueDue() && (canContinue ??= patched(CHUNK_PATCHES.continueAsNew)))) return;
@@ -177,7 +183,10 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
       const counts = chunk.reported(report.consent);
       await signalCampaign(input, (campaign) => campaign.signal(chunkConsentSignal, { chunkIndex: input.chunkIndex, consent: report.consent, counts }));
     }
-    await condition(() => chunk.allSettled() || chunk.hasFallbacksDue() || continueDue() || reportDue() !== undefined, remaining);
+    const held = heldUntil();
+    const waitMs = held === undefined ? remaining : Math.max(1, Math.min(remaining, held - Date.now()));
+    wakeAt = Date.now() + waitMs;
+    await condition(() => chunk.allSettled() || chunk.hasFallbacksDue() || continueDue() || reportDue() !== undefined || heldSooner(), waitMs);
   }
   const graceMs = Math.min(input.consentWindowMs, LATE_EVENTS_GRACE_MS);
   // A run that continued as new during the grace goes on with it, counted from the window's end.
