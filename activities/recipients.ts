@@ -64,6 +64,38 @@ function sourceReader(source: ReadChunkSource): AsyncIterable<RecipientInput[]> 
   }
 }
 
+/**
+ * The rows a chunk's own read (readChunkPpnums, a local activity) found, handed to the send that
+ * follows it in this worker within a minute, once: each chunk's rows (a file range, an HTTP range
+ * request, a query) are then read once, not twice, and the send sends exactly what the chunk loaded.
+ * A send in another worker, later, or again reads the source itself (and checks it as always).
+ */
+export class ReadsForSend {
+  readonly #entries = new Map<string, { at: number; recipients: RecipientInput[] }>();
+
+  constructor(
+    private readonly maxEntries = 32,
+    private readonly ttlMs = 60_000,
+  ) {}
+
+  put(source: ChunkSource, recipients: RecipientInput[], now = Date.now()): void {
+    if (source.kind === 'inline' || source.kind === 'followUp') return; // nothing to read, or read through Temporal
+    const key = JSON.stringify(source);
+    this.#entries.delete(key);
+    this.#entries.set(key, { at: now, recipients });
+    if (this.#entries.size > this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+
+  take(source: ChunkSource, now = Date.now()): RecipientInput[] | undefined {
+    const key = JSON.stringify(source);
+    const entry = this.#entries.get(key);
+    this.#entries.delete(key);
+    return entry !== undefined && now - entry.at < this.ttlMs ? entry.recipients : undefined;
+  }
+}
+
+const readsForSend = new ReadsForSend();
+
 /** A follow-up's recipients come from the original campaign's chunks, through Temporal. */
 async function chunkRecipients(source: ChunkSource, followUps?: FollowUpReader): Promise<RecipientInput[]> {
   if (source.kind === 'inline') return source.recipients;
@@ -76,16 +108,23 @@ async function chunkRecipients(source: ChunkSource, followUps?: FollowUpReader):
   return recipients;
 }
 
+/** The chunk's ppnums, its rows kept for the send (ReadsForSend). */
+async function chunkPpnums(source: ChunkSource, followUps?: FollowUpReader): Promise<string[]> {
+  const recipients = await chunkRecipients(source, followUps);
+  readsForSend.put(source, recipients);
+  return recipients.map((recipient) => recipient.ppnum);
+}
+
 async function readRecipients(input: { source: ChunkSource; ppnums?: string[] }, followUps?: FollowUpReader): Promise<RecipientInput[]> {
+  if (!input.ppnums) return readsForSend.take(input.source) ?? (await chunkRecipients(input.source, followUps));
   const recipients = await chunkRecipients(input.source, followUps);
-  if (!input.ppnums) return recipients;
   const wanted = new Set(input.ppnums);
   return recipients.filter((recipient) => wanted.has(recipient.ppnum));
 }
 
 /** The ppnums of a chunk (any kind but a follow-up: see chunkReader). */
-export async function readChunkPpnums(source: ChunkSource): Promise<string[]> {
-  return (await chunkRecipients(source)).map((recipient) => recipient.ppnum);
+export function readChunkPpnums(source: ChunkSource): Promise<string[]> {
+  return chunkPpnums(source);
 }
 
 /** The chunk's recipients with their variables; only those in `ppnums` when given (any kind but a follow-up: see chunkReader). */
@@ -97,7 +136,7 @@ export function readChunkRecipients(input: { source: ChunkSource; ppnums?: strin
 export function chunkReader(temporalClient?: Client) {
   const followUps = temporalClient ? createFollowUpReader(temporalClient) : undefined;
   return {
-    readChunkPpnums: async (source: ChunkSource): Promise<string[]> => (await chunkRecipients(source, followUps)).map((recipient) => recipient.ppnum),
+    readChunkPpnums: (source: ChunkSource): Promise<string[]> => chunkPpnums(source, followUps),
     readChunkRecipients: (input: { source: ChunkSource; ppnums?: string[] }): Promise<RecipientInput[]> => readRecipients(input, followUps),
     followUps,
   };

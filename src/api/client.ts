@@ -195,13 +195,16 @@ export class PpoppoClient {
     if (issues.length > 0) throw new InvalidRecipientsError(method, issues);
     const request = { templateId: input.templateId, recipients: checked.recipients.map(recipientToProto), pollConfig: pollConfigToProto(input.pollConfig) };
     // The server refuses a message over its size limit whole: say so before sending it.
-    const bytes = this.#rpc.messages.createSendRequest.requestSerialize(request).length;
+    const rpc = this.#rpc.messages.createSendRequest;
+    const serialized = rpc.requestSerialize(request);
+    const bytes = serialized.length;
     if (bytes > MAX_REQUEST_BYTES) {
       throw new InvalidRecipientsError(method, [
         { field: 'recipients', message: `the request takes ${thousands(bytes)} bytes; the API takes at most ${thousands(MAX_REQUEST_BYTES)} per message: send fewer recipients per request or shorter variables` },
       ]);
     }
-    const resp = await this.#call(this.#messages, this.#rpc.messages.createSendRequest, request, options);
+    // Sent as measured: a thousand recipients are serialized once, not twice.
+    const resp = await this.#call(this.#messages, { ...rpc, requestSerialize: () => serialized }, request, options);
     return receiptFromProto(resp);
   }
 

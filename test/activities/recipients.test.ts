@@ -3,8 +3,9 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { planRecipients, readChunkPpnums, readChunkRecipients } from '../../activities/recipients';
+import { ReadsForSend, planRecipients, readChunkPpnums, readChunkRecipients } from '../../activities/recipients';
 import type { RecipientPlan } from '../../activities/recipients';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { parseCsvFields, readRecordBatches } from '../../activities/recipient-file';
 import type { FileRecord } from '../../activities/recipient-file';
 
@@ -132,6 +133,37 @@ describe('planRecipients + readChunk* on CSV', () => {
     const p = await plan(file, 'csv');
     writeFileSync(file, 'ppnum,name\n12300000001,A\nxxxxxxxxxxx,B\n');
     await expect(readChunkPpnums(p.chunks[0]!)).rejects.toMatchObject({ type: 'RecipientSourceChanged' });
+  });
+
+  it('hands the rows the chunk read to the send that follows, once: the send sends what the chunk loaded', async () => {
+    const file = writeTemp('ppnum,name\n12300000001,A\n12300000002,B\n');
+    const p = await plan(file, 'csv', { requiredVars: ['name'] });
+    expect(await readChunkPpnums(p.chunks[0]!)).toEqual(['12300000001', '12300000002']);
+    writeFileSync(file, 'ppnum,name\n12300000001,A\nxxxxxxxxxxx,B\n'); // changed after the chunk's read
+    expect(await readChunkRecipients({ source: p.chunks[0]! })).toEqual([
+      { ppnum: '12300000001', vars: { name: 'A' } },
+      { ppnum: '12300000002', vars: { name: 'B' } },
+    ]);
+    // Handed over once: a second send (a retry) reads the file itself, and finds the change.
+    await expect(readChunkRecipients({ source: p.chunks[0]! })).rejects.toMatchObject({ type: 'RecipientSourceChanged' });
+  });
+});
+
+describe('ReadsForSend', () => {
+  const source = (byteStart: number): ChunkSource => ({ kind: 'file', path: '/x.csv', format: 'csv', skipLines: [], byteStart, byteEnd: byteStart + 10, firstLine: 2, count: 1 });
+  const rows = [{ ppnum: '12300000001', vars: {} }];
+
+  it('hands rows over once, within its time, and keeps only the newest entries', () => {
+    const reads = new ReadsForSend(2, 1_000);
+    reads.put(source(0), rows, 0);
+    expect(reads.take(source(0), 999)).toEqual(rows);
+    expect(reads.take(source(0), 999)).toBeUndefined(); // once
+    reads.put(source(0), rows, 0);
+    expect(reads.take(source(0), 1_000)).toBeUndefined(); // too old
+    for (const start of [0, 10, 20]) reads.put(source(start), rows, 0);
+    expect([0, 10, 20].map((start) => reads.take(source(start), 1) !== undefined)).toEqual([false, true, true]);
+    reads.put({ kind: 'inline', recipients: rows }, rows, 0);
+    expect(reads.take({ kind: 'inline', recipients: rows }, 1)).toBeUndefined(); // inline rows are in the input anyway
   });
 });
 
