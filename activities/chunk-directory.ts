@@ -1,5 +1,6 @@
 // Finds the chunk workflow that owns a send request. First from the routes the send path gave the
-// listener workflow (handed to this process when that workflow runs here, else a query: cheap, no visibility); only for requests the routes do not know after
+// listener workflow (handed to this process when that workflow runs here, else a query: cheap, no
+// visibility); only for requests the routes do not know after
 // a short grace (their route may still be on its way) through the PpoppoSendRequestId search
 // attribute, a visibility query. Production Temporal allows about 10 visibility list calls per
 // second per namespace, so those are the fallback (requests of other tools, routes lost), retried
