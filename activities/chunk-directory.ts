@@ -6,7 +6,7 @@
 // second per namespace, so those are the fallback (requests of other tools, routes lost), retried
 // with a growing interval. Found mappings are cached (LRU-bounded).
 import type { Client } from '@temporalio/client';
-import { MAX_ROUTES } from '../src/contracts/listener';
+import { RouteBook } from '../src/contracts/listener';
 import type { ChunkRoute, RouteTarget } from '../src/contracts/listener';
 import { SEND_REQUEST_ID_KEY } from '../src/temporal/names';
 const IDS_PER_QUERY = 50;
@@ -130,25 +130,17 @@ export class ChunkDirectory {
  * instead of querying it. A run in another process finds none here and queries.
  */
 export class LearnedRoutes {
-  readonly #byListener = new Map<string, Map<string, RouteTarget>>();
+  readonly #byListener = new Map<string, RouteBook>();
 
-  learned(listenerWorkflowId: string, { sendRequestId, ...target }: ChunkRoute): void {
-    let routes = this.#byListener.get(listenerWorkflowId);
-    if (!routes) this.#byListener.set(listenerWorkflowId, (routes = new Map()));
-    routes.delete(sendRequestId);
-    routes.set(sendRequestId, target);
-    if (routes.size > MAX_ROUTES) routes.delete(routes.keys().next().value!);
+  learned(listenerWorkflowId: string, route: ChunkRoute): void {
+    let book = this.#byListener.get(listenerWorkflowId);
+    if (!book) this.#byListener.set(listenerWorkflowId, (book = new RouteBook()));
+    book.remember(route);
   }
 
   /** The routes this process knows of those ids; the others are absent. */
   known(listenerWorkflowId: string, sendRequestIds: string[]): Record<string, RouteTarget> {
-    const routes = this.#byListener.get(listenerWorkflowId);
-    const found: Record<string, RouteTarget> = {};
-    for (const id of sendRequestIds) {
-      const target = routes?.get(id);
-      if (target !== undefined) found[id] = target;
-    }
-    return found;
+    return this.#byListener.get(listenerWorkflowId)?.known(sendRequestIds) ?? {};
   }
 }
 

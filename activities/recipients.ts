@@ -79,19 +79,25 @@ export class ReadsForSend {
   ) {}
 
   put(source: ChunkSource, recipients: RecipientInput[], now = Date.now()): void {
-    if (source.kind === 'inline' || source.kind === 'followUp') return; // nothing to read, or read through Temporal
-    const key = JSON.stringify(source);
+    const key = keyOf(source);
+    if (key === undefined) return;
     this.#entries.delete(key);
     this.#entries.set(key, { at: now, recipients });
     if (this.#entries.size > this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
   }
 
   take(source: ChunkSource, now = Date.now()): RecipientInput[] | undefined {
-    const key = JSON.stringify(source);
+    const key = keyOf(source);
+    if (key === undefined) return undefined;
     const entry = this.#entries.get(key);
     this.#entries.delete(key);
     return entry !== undefined && now - entry.at < this.ttlMs ? entry.recipients : undefined;
   }
+}
+
+/** Inline rows are in the input and a follow-up's come through Temporal: nothing to hold (and no list to stringify). */
+function keyOf(source: ChunkSource): string | undefined {
+  return source.kind === 'inline' || source.kind === 'followUp' ? undefined : JSON.stringify(source);
 }
 
 const readsForSend = new ReadsForSend();

@@ -105,6 +105,39 @@ export function routesOfInput(input: ListenerWorkflowInput): Array<[string, Rout
 /** Routes the listener workflow keeps (newest); older requests fall back to the visibility lookup. */
 export const MAX_ROUTES = 5_000;
 
+/**
+ * Send request → its chunk, the newest MAX_ROUTES, oldest first: what the listener workflow keeps,
+ * and what its process learns from it (activities/chunk-directory.ts, LearnedRoutes).
+ */
+export class RouteBook {
+  readonly #routes: Map<string, RouteTarget>;
+
+  constructor(routes: Iterable<[string, RouteTarget]> = []) {
+    this.#routes = new Map(routes);
+  }
+
+  /** A route told again moves to the newest; past MAX_ROUTES the oldest goes. */
+  remember({ sendRequestId, ...target }: ChunkRoute): void {
+    this.#routes.delete(sendRequestId);
+    this.#routes.set(sendRequestId, target);
+    if (this.#routes.size > MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value!);
+  }
+
+  /** The routes of those ids this book holds; the others are absent. */
+  known(sendRequestIds: string[]): Record<string, RouteTarget> {
+    const found: Record<string, RouteTarget> = {};
+    for (const id of sendRequestIds) {
+      const target = this.#routes.get(id);
+      if (target !== undefined) found[id] = target;
+    }
+    return found;
+  }
+
+  entries(): IterableIterator<[string, RouteTarget]> {
+    return this.#routes.entries();
+  }
+}
+
 /** Sent by the send path (createSendRequest, reconcileSend) the moment it knows a request's id. */
 export const chunkRouteSignal = defineSignal<[ChunkRoute]>('chunkRoute');
 
@@ -116,6 +149,7 @@ export const chunkRouteSignal = defineSignal<[ChunkRoute]>('chunkRoute');
 export interface ListenerSinks extends Sinks {
   routes: { learned(route: ChunkRoute): void };
 }
+
 /** The routes of the given send requests, as far as the listener workflow knows them (absent: unknown). */
 export const listenerRouteTargetsQuery = defineQuery<Record<string, RouteTarget>, [string[]]>('routeTargets');
 /** The owners alone: what listener activities before routeTargets ask (kept for a rolling upgrade). */

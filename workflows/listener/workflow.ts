@@ -10,8 +10,8 @@
 // workflow runs in (a sink), so an activity running beside it needs no query either.
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, proxySinks, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ListenerActivities } from '../../activities/listener';
-import { LISTENER_MAX_RUN_MS, MAX_ROUTES, chunkRouteSignal, listenerCursorQuery, listenerRouteTargetsQuery, listenerRoutesQuery, packRoutes, routesOfInput } from '../../src/contracts/listener';
-import type { ListenerSinks, ListenerWorkflowInput, RouteTarget } from '../../src/contracts/listener';
+import { LISTENER_MAX_RUN_MS, RouteBook, chunkRouteSignal, listenerCursorQuery, listenerRouteTargetsQuery, listenerRoutesQuery, packRoutes, routesOfInput } from '../../src/contracts/listener';
+import type { ListenerSinks, ListenerWorkflowInput } from '../../src/contracts/listener';
 
 /** Activity runs per workflow run before continue-as-new (3 history events each). */
 const RUNS_BEFORE_CONTINUE_AS_NEW = 200;
@@ -26,26 +26,15 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
   });
   let cursor = input.cursor;
   /** sendRequestId → its chunk workflow (and what that chunk acts on at once), oldest first. */
-  const routes = new Map<string, RouteTarget>(routesOfInput(input));
+  const routes = new RouteBook(routesOfInput(input));
   setHandler(listenerCursorQuery, () => cursor);
   const sinks = proxySinks<ListenerSinks>();
   setHandler(chunkRouteSignal, (route) => {
-    const { sendRequestId, ...target } = route;
-    routes.delete(sendRequestId);
-    routes.set(sendRequestId, target);
-    if (routes.size > MAX_ROUTES) routes.delete(routes.keys().next().value!);
+    routes.remember(route);
     sinks.routes.learned(route); // no command: recorded histories replay unchanged
   });
-  const known = <T>(sendRequestIds: string[], pick: (target: RouteTarget) => T): Record<string, T> => {
-    const found: Record<string, T> = {};
-    for (const id of sendRequestIds) {
-      const target = routes.get(id);
-      if (target !== undefined) found[id] = pick(target);
-    }
-    return found;
-  };
-  setHandler(listenerRouteTargetsQuery, (sendRequestIds) => known(sendRequestIds, (target) => target));
-  setHandler(listenerRoutesQuery, (sendRequestIds) => known(sendRequestIds, (target) => target.workflowId));
+  setHandler(listenerRouteTargetsQuery, (sendRequestIds) => routes.known(sendRequestIds));
+  setHandler(listenerRoutesQuery, (sendRequestIds) => Object.fromEntries(Object.entries(routes.known(sendRequestIds)).map(([id, target]) => [id, target.workflowId])));
   for (let run = 0; run < RUNS_BEFORE_CONTINUE_AS_NEW && !workflowInfo().continueAsNewSuggested; run++) {
     const result = await consumeEvents({ cursor, maxRunMs });
     cursor = result.cursor ?? cursor;
@@ -54,6 +43,6 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
   await continueAsNew<typeof listenerWorkflow>({
     cursor,
     maxRunMs: input.maxRunMs,
-    packedRoutes: packRoutes(routes),
+    packedRoutes: packRoutes(routes.entries()),
   });
 }
