@@ -9,6 +9,8 @@
 //   npm run bench -- --only chunk-cost          no-limit campaigns in chunks of 1,000 and of 500: what a chunk workflow costs
 //   npm run bench -- --quick --json             a tiny run, its modes side by side (the test uses it)
 //   npm run bench -- --scale                    only the 1,000,000-recipient scale run
+//   npm run bench -- --server production        the same on the production topology: the real Temporal
+//                                               server on PostgreSQL (its CPU counted with Temporal's)
 //
 // Exit codes: 0 the run completed (targets missed are reported, not failures); 1 the run broke; 2 bad flags.
 import { cpus, tmpdir } from 'node:os';
@@ -24,11 +26,13 @@ import { parseDurationMs } from '../src/sandbox/options';
 import { consentLine, emptyConsent } from '../src/campaign/consent';
 import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../dev/bench/orchestrator';
 import { runFairness, type FairnessRun } from '../dev/bench/fairness';
+import type { TemporalServerKind } from '../dev/stack/start-stack';
 
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
                         [--first-campaign-recipients N] [--first-campaign-window DURATION]
                         [--fairness-rate RPS] [--fairness-window SECONDS] [--only MODE,...]
-                        [--concurrency N] [--repeat N] [--default-partitions] [--worker-heap-mb N] [--quick] [--scale] [--scale-recipients N]
+                        [--concurrency N] [--repeat N] [--server dev|production] [--default-partitions] [--worker-heap-mb N]
+                        [--quick] [--scale] [--scale-recipients N]
                         [--json] [--out FILE] [--keep]`;
 
 interface BenchFlags {
@@ -52,7 +56,12 @@ interface BenchFlags {
    * one run is no verdict: the report shows each run's figure and takes the run with the median CPU.
    */
   repeat: number;
-  /** Keep Temporal's default task queue partitions (the rate limit then splits across them). */
+  /**
+   * The Temporal server every stack runs: the dev server on SQLite (the embedded default), or the
+   * production server on PostgreSQL, whose CPU then counts in Temporal's figure.
+   */
+  server: TemporalServerKind;
+  /** Keep Temporal's default task queue partitions (the rate limit then splits across them; dev server only). */
   defaultPartitions: boolean;
   /** Caps the V8 old space of the worker and listener processes (NODE_OPTIONS), or null for Node's default. */
   workerHeapMb: number | null;
@@ -83,6 +92,7 @@ function parseFlags(argv: string[]): BenchFlags {
       only: { type: 'string' },
       concurrency: { type: 'string' },
       repeat: { type: 'string' },
+      server: { type: 'string', default: 'dev' },
       'default-partitions': { type: 'boolean', default: false },
       'worker-heap-mb': { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -99,6 +109,10 @@ function parseFlags(argv: string[]): BenchFlags {
     process.exit(0);
   }
   const quick = values.quick;
+  const server = values.server as TemporalServerKind;
+  if (!TEMPORAL_SERVERS.includes(server)) throw new Error(`--server: expected ${TEMPORAL_SERVERS.join(' or ')}, got "${values.server}"`);
+  // The production server takes its dynamic config from deploy/temporal-dynamicconfig.yaml alone.
+  if (values['default-partitions'] && server !== 'dev') throw new Error('--default-partitions: only with --server dev (the production server reads deploy/temporal-dynamicconfig.yaml)');
   const rate = integerFlag('rate', values.rate, quick ? 2 : DEFAULT_RATE, 1, 1000);
   // At the ceiling (R × 1,000 recipients/s) the default send phase lasts 65 s.
   const recipients = integerFlag('recipients', values.recipients, quick ? 6_000 : rate * 1000 * 65, 1000, 2_000_000);
@@ -116,6 +130,7 @@ function parseFlags(argv: string[]): BenchFlags {
     only: onlyFlag(values.only),
     concurrency: integerFlag('concurrency', values.concurrency, 8, 1, 100),
     repeat: integerFlag('repeat', values.repeat, 1, 1, 9),
+    server,
     defaultPartitions: values['default-partitions'],
     workerHeapMb: values['worker-heap-mb'] === undefined ? null : integerFlag('worker-heap-mb', values['worker-heap-mb'], 0, 64, 16_384),
     quick,
@@ -155,8 +170,11 @@ function onlyFlag(value: string | undefined): BenchMode[] {
 /** Temporal's own default partitions, to show what the dev server's one partition (DEV_DYNAMIC_CONFIG) buys. */
 const TEMPORAL_DEFAULT_PARTITIONS = { 'matching.numTaskqueueReadPartitions': 4, 'matching.numTaskqueueWritePartitions': 4 };
 
-function stackSettings(flags: BenchFlags): { dynamicConfig?: Record<string, number>; workerHeapMb?: number } {
+const TEMPORAL_SERVERS: readonly TemporalServerKind[] = ['dev', 'production'];
+
+function stackSettings(flags: BenchFlags): { server: TemporalServerKind; dynamicConfig?: Record<string, number>; workerHeapMb?: number } {
   return {
+    server: flags.server,
     dynamicConfig: flags.defaultPartitions ? TEMPORAL_DEFAULT_PARTITIONS : undefined,
     workerHeapMb: flags.workerHeapMb ?? undefined,
   };
@@ -319,6 +337,7 @@ function fairness(flags: BenchFlags, dir: string, say: (line: string) => void): 
     alertEveryMs: flags.quick ? 1_500 : 3_000,
     // A quick run (the test's) measures the weighted pair only: the figures' fields, in under a minute.
     weights: flags.quick ? [[3, 1]] : [[1, 1], [3, 1]],
+    server: flags.server,
     say,
   });
 }
@@ -480,7 +499,8 @@ function render(report: BenchReport): string {
   const lines: string[] = [];
   const m = report.machine;
   lines.push(`ppoppo-campaigns benchmark · ${m.cpus} cores (${m.cpuModel}) · Node ${m.node} · ${report.startedAt} · ${fmt(report.seconds, 0)} s`);
-  lines.push(`command: ${report.command}`, '');
+  lines.push(`command: ${report.command}`);
+  lines.push(report.flags.server === 'production' ? 'Temporal: the production server on PostgreSQL (its CPU is the server\'s and PostgreSQL\'s together)' : 'Temporal: the dev server on SQLite (the embedded default)', '');
   const send: string[][] = [['send phase', 'recipients/s', 'requests/s', 'seconds', 'of ceiling', 'chunk→accepted p50/p99 ms', 'RESOURCE_EXHAUSTED', 'orch/baseline']];
   if (report.rateLimited) send.push(...sideBySideRows(`${report.rateLimited.rate} req/s, ${report.rateLimited.recipients.toLocaleString('en-US')}`, report.rateLimited));
   if (report.noLimit) send.push(...sideBySideRows(`no limit, ${report.noLimit.recipients.toLocaleString('en-US')}`, report.noLimit));
@@ -520,7 +540,10 @@ function render(report: BenchReport): string {
       const percent = (value: number) => `${fmt(Math.max(0, value) * 100, 0)} %`;
       cpu.push([label, ...['temporal', 'worker', 'listener', 'sandbox'].map((k) => percent(share[k] ?? 0)), percent(busyShare - stack), percent(1 - busyShare - stealShare), percent(stealShare)]);
     }
-    lines.push(table(cpu), 'CPU per recipient depends on the load: the same campaign measures up to a third cheaper on a machine busy with other work.', '');
+    lines.push(table(cpu), 'CPU per recipient depends on the load: the same campaign measures up to a third cheaper on a machine busy with other work.');
+    const database = runs.filter(([, run]) => run.temporalDatabaseCpuSeconds !== undefined && run.cpu.seconds.temporal! > 0);
+    if (database.length > 0) lines.push(`PostgreSQL's part of Temporal's CPU: ${database.map(([label, run]) => `${label} ${fmt((run.temporalDatabaseCpuSeconds! / run.cpu.seconds.temporal!) * 100, 0)} %`).join('; ')}`);
+    lines.push('');
     const work: string[][] = [['Temporal\'s work per 1,000 recipients', 'workflow tasks', 'activity tasks', 'signals', 'queries', 'history writes']];
     for (const [label, run] of runs) {
       const w = run.temporalWork;

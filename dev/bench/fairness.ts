@@ -12,7 +12,7 @@ import { campaignWorkflowId } from '../../src/contracts/campaign';
 import { runningChunksQuery } from '../../src/contracts/chunk';
 import type { SendRequestEntry } from '../sandbox/inspector';
 import { withTimeout } from '../script-helpers';
-import { startStack, type Stack } from '../stack/start-stack';
+import { startStack, type Stack, type TemporalServerKind } from '../stack/start-stack';
 import { sharingText } from '../../src/cli/format';
 import { percentiles, type Percentiles } from './measure';
 import { BENCH_TEMPLATE, writeRecipientsFile } from './orchestrator';
@@ -31,6 +31,8 @@ export interface FairnessOptions {
   alertEveryMs: number;
   /** The weight pairs [A, B] to run, one after the other on the same stack. */
   weights: [number, number][];
+  /** The Temporal server of the stack (default the dev server). */
+  server?: TemporalServerKind;
   say: (line: string) => void;
 }
 
@@ -89,6 +91,7 @@ export async function runFairness(options: FairnessOptions): Promise<FairnessRun
     dir: join(options.dir, 'fairness'),
     sandboxFlags: { 'outcome-mix': '100/0/0/0/0', 'rate-limit-rps': rateText, 'rate-limit-burst': rateText, 'monthly-quota': 'off' },
     env: { SEND_RATE_PER_SECOND: rateText },
+    server: options.server,
   });
   try {
     const pairs: FairnessPair[] = [];

@@ -1,7 +1,8 @@
 // The benchmark's measurements, read after a run from the sandbox (acceptance times, refusals, the
 // delivery ledger) and from Temporal (chunk start times, history sizes, recipient histories).
 // Used by scripts/bench.ts; no timing is asserted anywhere.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { CampaignClient } from '../../src/client/campaigns';
@@ -190,14 +191,41 @@ export async function listenerLatency(campaigns: CampaignClient, inspector: Sand
 
 /** CPU time (user + system) a live process has used so far, in seconds (Linux /proc; 0 if gone). */
 export function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
+  const stat = pid === undefined ? undefined : procStat(pid);
+  return stat ? (stat.utime + stat.stime) / 100 : 0;
+}
+
+/**
+ * CPU time of a PostgreSQL cluster so far, in seconds: the postmaster, the backends it runs now, and
+ * the ones that ended (the postmaster reaped them, so their time is in its children's count).
+ */
+export function postgresCpuSeconds(dataDir: string): number {
+  let postmaster: number;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name "(...)": state is field 3, utime 14, stime 15 (clock ticks, 100/s).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
   } catch {
     return 0;
+  }
+  const own = procStat(postmaster);
+  if (!own) return 0;
+  let seconds = (own.utime + own.stime + own.cutime + own.cstime) / 100;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat?.ppid === postmaster) seconds += (stat.utime + stat.stime) / 100;
+  }
+  return seconds;
+}
+
+/** A process's parent and CPU clock ticks (100/s): its own, and its reaped children's. */
+function procStat(pid: number): { ppid: number; utime: number; stime: number; cutime: number; cstime: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name "(...)": state is field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return { ppid: f[1]!, utime: f[11]!, stime: f[12]!, cutime: f[13]!, cstime: f[14]! };
+  } catch {
+    return undefined;
   }
 }
 

@@ -10,6 +10,7 @@ import type { CampaignResult } from '../../src/contracts/campaign';
 import {
   chunkStartsBySendRequest,
   cpuSeconds,
+  postgresCpuSeconds,
   cpuUse,
   machineLoad,
   machineTicks,
@@ -31,7 +32,7 @@ import {
 import type { WebhookReceiver } from '../receivers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withTimeout } from '../script-helpers';
-import { startStack, type Stack } from '../stack/start-stack';
+import { startStack, type Stack, type TemporalServerKind } from '../stack/start-stack';
 
 export const BENCH_TEMPLATE: { name: string; components: TemplateComponentSpec[] } = {
   name: 'bench',
@@ -56,6 +57,8 @@ export interface OrchestratorOptions {
   chunksInFlight: number;
   /** Recipients per chunk workflow (default 1,000, the API's most per send request). */
   chunkSize?: number;
+  /** Which Temporal server the stack runs (default the dev server on SQLite; `production`: the server on PostgreSQL). */
+  server?: TemporalServerKind;
   /** Temporal dynamic config for the dev server (experiments; the bench uses the defaults). */
   dynamicConfig?: Record<string, string | number | boolean>;
   /** Extra environment of the worker and listener processes (e.g. the listener's timing). */
@@ -110,6 +113,8 @@ export interface OrchestratorRun {
   cpuMsPer1000OverIdleByProcess: Omit<CpuByProcess, 'total'>;
   /** CPU seconds per second each process used idle, before the campaign. */
   idleCpuPerSecond: Record<string, number>;
+  /** On the production server: the CPU seconds PostgreSQL used over the campaign (part of Temporal's). */
+  temporalDatabaseCpuSeconds?: number;
   /** Temporal's work over the campaign, per 1,000 recipients (the dev server only: it serves its metrics). */
   temporalWork?: TemporalWork;
   firstCampaign?: FirstCampaignFigures;
@@ -123,7 +128,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
   // A first campaign's fallbacks go to a loopback receiver: listed, and signed with a bench secret.
   const receiverEnv = options.firstCampaign ? { FALLBACK_ALLOWED_HOSTS: new URL(options.firstCampaign.receiver.url).host, FALLBACK_SECRET_WEBHOOK: 'bench-webhook-signing-secret' } : {};
   const env: NodeJS.ProcessEnv = { RECIPIENT_FILE_ROOTS: dirname(options.file), ...receiverEnv, ...(options.rate === null ? {} : { SEND_RATE_PER_SECOND: String(options.rate) }), ...options.env };
-  const stack: Stack = await startStack({ dir: join(options.dir, options.name), sandboxFlags: options.sandboxFlags, env, dynamicConfig: options.dynamicConfig, workerHeapMb: options.workerHeapMb });
+  const stack: Stack = await startStack({ dir: join(options.dir, options.name), sandboxFlags: options.sandboxFlags, env, server: options.server, dynamicConfig: options.dynamicConfig, workerHeapMb: options.workerHeapMb });
   try {
     const campaignId = `bench-${options.name}`;
     const spec: CampaignSpec = {
@@ -135,12 +140,17 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       ...(options.firstCampaign ? { fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: options.firstCampaign.receiver.url }, text: 'Hello {{name}}, by another way' } } : {}),
     };
     const worker = stack.workers[0]!;
-    const cpuNow = (): Omit<CpuByProcess, 'total'> => ({ temporal: cpuSeconds(stack.temporal.pid), worker: cpuSeconds(worker.pid), listener: cpuSeconds(stack.listener.pid), sandbox: cpuSeconds(stack.sandbox.pid) });
+    // Temporal's CPU is its persistence's too: the dev server holds SQLite in its process; the production server's PostgreSQL runs beside it.
+    const database = stack.temporal.postgres?.dataDir;
+    const databaseCpu = () => (database ? postgresCpuSeconds(database) : 0);
+    const temporalCpu = () => cpuSeconds(stack.temporal.pid) + databaseCpu();
+    const cpuNow = (): Omit<CpuByProcess, 'total'> => ({ temporal: temporalCpu(), worker: cpuSeconds(worker.pid), listener: cpuSeconds(stack.listener.pid), sandbox: cpuSeconds(stack.sandbox.pid) });
     const idleStart = cpuNow();
     await sleep(IDLE_SAMPLE_MS);
     const metricsUrl = stack.temporal.metricsUrl;
     const countersBefore = metricsUrl ? await readTemporalCounters(metricsUrl) : undefined;
     const cpuBefore = cpuNow();
+    const databaseBefore = databaseCpu();
     const machineBefore = machineTicks();
     const idleCpuPerSecond = Object.fromEntries(Object.entries(cpuBefore).map(([name, seconds]) => [name, (seconds - idleStart[name as keyof typeof idleStart]) / (IDLE_SAMPLE_MS / 1000)]));
     const started = Date.now();
@@ -168,6 +178,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     // Peaks up to the campaign's end: reading the measurements (queries replay closed chunks) is not the campaign.
     const [workerPeakRssBytes, listenerPeakRssBytes] = [worker.peakRssBytes, stack.listener.peakRssBytes];
     const cpu = cpuUse(cpuBefore, cpuNow(), campaignSeconds, cpus().length);
+    const temporalDatabaseCpuSeconds = database ? databaseCpu() - databaseBefore : undefined;
     const machine = machineLoad(machineBefore, machineTicks());
     // The server publishes its counters about once a second: let the campaign's last ones arrive.
     const countersAfter = metricsUrl ? await sleep(COUNTERS_SETTLE_MS).then(() => readTemporalCounters(metricsUrl)) : undefined;
@@ -199,6 +210,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       cpuMsPer1000RecipientsOverIdle: per1000(Math.max(0, cpuTotal - idleTotal)),
       cpuMsPer1000OverIdleByProcess: { temporal: overIdle('temporal'), worker: overIdle('worker'), listener: overIdle('listener'), sandbox: overIdle('sandbox') },
       idleCpuPerSecond,
+      ...(temporalDatabaseCpuSeconds === undefined ? {} : { temporalDatabaseCpuSeconds }),
       ...(countersBefore && countersAfter ? { temporalWork: temporalWork(countersBefore, countersAfter, options.recipients) } : {}),
       ...(firstCampaign ? { firstCampaign } : {}),
       measureSeconds: (Date.now() - measureStarted) / 1000,

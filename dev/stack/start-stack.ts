@@ -34,7 +34,7 @@ export interface StackOptions {
   /** Listener processes (default 1); one streams at a time, the others stand by. */
   listeners?: number;
   /** `production`: the real Temporal server on PostgreSQL (dev/temporal/production-server.ts) instead of the dev server. */
-  server?: 'dev' | 'production';
+  server?: TemporalServerKind;
   /** Run each worker and listener in a working directory of its own (`<dir>/<name>/`): nothing shared on disk. */
   privateWorkDirs?: boolean;
   /** Extra environment for workers and the listener (e.g. SEND_RATE_PER_SECOND, RECONCILE_SETTLE_MS). */
@@ -61,8 +61,11 @@ export interface StackOptions {
  */
 export const WORKER_HEAP_MB = 256;
 
+/** `dev`: `temporal server start-dev` on SQLite (the embedded default); `production`: the real server on PostgreSQL. */
+export type TemporalServerKind = 'dev' | 'production';
+
 /** What the faults and the bench use of either server. */
-export type TemporalServer = Pick<DevServer, 'address' | 'pid' | 'stop' | 'restart'> & Partial<Pick<DevServer, 'metricsUrl'>> & Partial<Pick<ProductionServer, 'postgres' | 'dumpDatabases'>>;
+export type TemporalServer = Pick<DevServer, 'address' | 'pid' | 'stop' | 'restart' | 'metricsUrl'> & Partial<Pick<ProductionServer, 'postgres' | 'dumpDatabases'>>;
 
 /** The entry points of `npm run sandbox`, `npm run worker` and `npm run listener`. */
 export const SANDBOX_SCRIPT = 'dev/sandbox/main.ts';

@@ -42,6 +42,8 @@ export interface ProductionServer {
   /** host:port of the frontend, for TEMPORAL_ADDRESS. */
   address: string;
   postgres: ScratchPostgres;
+  /** The server's Prometheus endpoint (the bench counts its requests and persistence writes there, as on the dev server). */
+  metricsUrl: string;
   /** Current server process id (changes on restart). */
   readonly pid: number | undefined;
   /** How long the first start took, by phase (ms). */
@@ -76,7 +78,7 @@ export async function startProductionServer(options: ProductionServerOptions): P
   try {
     applySchemas(serverDir, postgres);
     lap('schema');
-    const ports = { frontend: await freePort(), frontendHttp: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort() };
+    const ports = { frontend: await freePort(), frontendHttp: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort(), metrics: await freePort() };
     const membership = { frontend: await membershipPort(), history: await membershipPort(), matching: await membershipPort(), worker: await membershipPort() };
     const address = `${HOST}:${ports.frontend}`;
     const configDir = join(options.dir, 'config');
@@ -95,6 +97,7 @@ export async function startProductionServer(options: ProductionServerOptions): P
     return {
       address,
       postgres,
+      metricsUrl: `http://${HOST}:${ports.metrics}/metrics`,
       timings,
       get pid() {
         return server?.child.pid;
@@ -164,7 +167,7 @@ function applySchemas(serverDir: string, postgres: ScratchPostgres): void {
 
 interface ServerConfigInput {
   postgres: ScratchPostgres;
-  ports: Record<'frontend' | 'frontendHttp' | 'history' | 'matching' | 'worker', number>;
+  ports: Record<'frontend' | 'frontendHttp' | 'history' | 'matching' | 'worker' | 'metrics', number>;
   membership: Record<'frontend' | 'history' | 'matching' | 'worker', number>;
   address: string;
   logLevel: string;
@@ -187,7 +190,11 @@ function serverConfig(c: ServerConfigInput): unknown {
       numHistoryShards: 4,
       datastores: { 'postgres-default': store(DATABASES.temporal, 20), 'postgres-visibility': store(DATABASES.visibility, 10) },
     },
-    global: { membership: { maxJoinDuration: '30s', broadcastAddress: HOST } },
+    global: {
+      membership: { maxJoinDuration: '30s', broadcastAddress: HOST },
+      // The metrics the dev server serves too (same names): what the bench counts.
+      metrics: { prometheus: { framework: 'tally', listenAddress: `${HOST}:${c.ports.metrics}`, timerType: 'histogram' } },
+    },
     services: { frontend: service('frontend'), history: service('history'), matching: service('matching'), worker: service('worker') },
     clusterMetadata: {
       enableGlobalNamespace: false,

@@ -1,26 +1,13 @@
 // `npm run bench` as a user runs it, tiny (--quick): its own stacks of real processes, the baseline on
 // its own sandbox. Checks that the JSON report holds every figure with a sane type and that the
 // runs really happened (all recipients accepted, histories read) — never how fast anything was.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { benchReport, runBench as bench } from '../support/bench-run';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const outDir = mkdtempSync(join(tmpdir(), 'bench-test-'));
-
-async function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
 
 const number = expect.any(Number);
 const percentiles = { samples: number, p50: number, p99: number, max: number };
@@ -49,18 +36,16 @@ afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 describe('npm run bench', () => {
   it('--quick --json: a report with every figure, also written to --out', async () => {
     const out = join(outDir, 'bench.json');
-    const { code, stdout, stderr } = await bench(['--quick', '--repeat', '2', '--json', '--out', out]);
-    let report: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    try {
-      report = JSON.parse(stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    } catch {
-      throw new Error(`bench printed no JSON report (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);
-    }
+    const run = await bench(['--quick', '--repeat', '2', '--json', '--out', out]);
+    const { code, stderr } = run;
+    const report = benchReport(run);
     expect(report.error).toBeUndefined();
     expect(code).toBe(0);
     expect(report.ok).toBe(true);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
     expect(stderr).toContain('baseline'); // progress lines go to stderr with --json
+    expect(report.flags.server).toBe('dev'); // the embedded default
+    expect(report.noLimit.orchestrator.temporalDatabaseCpuSeconds).toBeUndefined(); // SQLite is inside the dev server's own CPU
 
     for (const mode of ['rateLimited', 'noLimit'] as const) {
       const s = report[mode];
@@ -136,8 +121,9 @@ describe('npm run bench', () => {
 
   it('--only chunk-cost: the same campaign in chunks of 1,000 and of 500, and what one chunk workflow costs', async () => {
     const out = join(outDir, 'chunk-cost.json');
-    const { code, stdout, stderr } = await bench(['--quick', '--only', 'chunk-cost', '--json', '--out', out]);
-    const report = JSON.parse(stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const run = await bench(['--quick', '--only', 'chunk-cost', '--json', '--out', out]);
+    const { code, stderr } = run;
+    const report = benchReport(run);
     expect(report.error, stderr.slice(-3000)).toBeUndefined();
     expect(code).toBe(0);
     expect(report.noLimit).toBeUndefined(); // only the mode asked for
@@ -164,5 +150,11 @@ describe('npm run bench', () => {
     const { code, stderr } = await bench(['--rate', 'fast']);
     expect(code).toBe(2);
     expect(stderr).toContain('usage: npm run bench');
+    const server = await bench(['--server', 'staging']);
+    expect(server.code).toBe(2);
+    expect(server.stderr).toContain('--server: expected dev or production, got "staging"');
+    const partitions = await bench(['--server', 'production', '--default-partitions']);
+    expect(partitions.code).toBe(2);
+    expect(partitions.stderr).toContain('--default-partitions: only with --server dev');
   }, 60_000);
 });
