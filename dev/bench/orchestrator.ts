@@ -115,7 +115,7 @@ export interface OrchestratorRun {
   idleCpuPerSecond: Record<string, number>;
   /** On the production server: the CPU seconds PostgreSQL used over the campaign (part of Temporal's). */
   temporalDatabaseCpuSeconds?: number;
-  /** Temporal's work over the campaign, per 1,000 recipients (the dev server only: it serves its metrics). */
+  /** Temporal's work over the campaign, per 1,000 recipients, from the server's own metrics. */
   temporalWork?: TemporalWork;
   firstCampaign?: FirstCampaignFigures;
   /** Seconds spent reading the measurements after the campaign (not part of any figure). */
