@@ -175,8 +175,10 @@ interface ServerConfigInput {
 
 /** The server's YAML config: every service in one process, both stores on the scratch cluster. */
 function serverConfig(c: ServerConfigInput): unknown {
+  // The pgx driver: it keeps each connection's statements prepared, where lib/pq (`postgres12`) has
+  // every statement parsed again; PostgreSQL then used about half the CPU (README, "On the production topology").
   const store = (databaseName: string, maxConns: number) => ({
-    sql: { pluginName: 'postgres12', databaseName, connectAddr: `${c.postgres.host}:${c.postgres.port}`, connectProtocol: 'tcp', user: c.postgres.user, password: '', maxConns, maxIdleConns: maxConns, maxConnLifetime: '1h' },
+    sql: { pluginName: 'postgres12_pgx', databaseName, connectAddr: `${c.postgres.host}:${c.postgres.port}`, connectProtocol: 'tcp', user: c.postgres.user, password: '', maxConns, maxIdleConns: maxConns, maxConnLifetime: '1h' },
   });
   const service = (name: keyof ServerConfigInput['membership']) => ({
     rpc: { grpcPort: c.ports[name], membershipPort: c.membership[name], bindOnLocalHost: true, ...(name === 'frontend' ? { httpPort: c.ports.frontendHttp } : {}) },
