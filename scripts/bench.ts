@@ -26,7 +26,7 @@ import { parseDurationMs } from '../src/sandbox/options';
 import { consentLine, emptyConsent } from '../src/campaign/consent';
 import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../dev/bench/orchestrator';
 import { runFairness, type FairnessRun } from '../dev/bench/fairness';
-import type { TemporalServerKind } from '../dev/stack/start-stack';
+import { temporalServerFlag, type TemporalServerKind } from '../dev/stack/start-stack';
 
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
                         [--first-campaign-recipients N] [--first-campaign-window DURATION]
@@ -109,8 +109,7 @@ function parseFlags(argv: string[]): BenchFlags {
     process.exit(0);
   }
   const quick = values.quick;
-  const server = values.server as TemporalServerKind;
-  if (!TEMPORAL_SERVERS.includes(server)) throw new Error(`--server: expected ${TEMPORAL_SERVERS.join(' or ')}, got "${values.server}"`);
+  const server = temporalServerFlag(values.server);
   // The production server takes its dynamic config from deploy/temporal-dynamicconfig.yaml alone.
   if (values['default-partitions'] && server !== 'dev') throw new Error('--default-partitions: only with --server dev (the production server reads deploy/temporal-dynamicconfig.yaml)');
   const rate = integerFlag('rate', values.rate, quick ? 2 : DEFAULT_RATE, 1, 1000);
@@ -169,8 +168,6 @@ function onlyFlag(value: string | undefined): BenchMode[] {
 
 /** Temporal's own default partitions, to show what the dev server's one partition (DEV_DYNAMIC_CONFIG) buys. */
 const TEMPORAL_DEFAULT_PARTITIONS = { 'matching.numTaskqueueReadPartitions': 4, 'matching.numTaskqueueWritePartitions': 4 };
-
-const TEMPORAL_SERVERS: readonly TemporalServerKind[] = ['dev', 'production'];
 
 function stackSettings(flags: BenchFlags): { server: TemporalServerKind; dynamicConfig?: Record<string, number>; workerHeapMb?: number } {
   return {

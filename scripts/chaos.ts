@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startStack } from '../dev/stack/start-stack';
+import { startStack, temporalServerFlag, type TemporalServerKind } from '../dev/stack/start-stack';
 import { BUILD_DIR_ENV } from './package-commands';
 import type { Stack } from '../dev/stack/start-stack';
 import { startWebhookReceiver } from '../dev/receivers';
@@ -43,8 +43,6 @@ const USAGE = `usage: npm run chaos -- [--seed N] [--faults N] [--kinds a,b] [--
                      [--server dev|production] [--workers N] [--listeners N] [--source file|url|postgres] [--built]
 fault kinds: ${FAULT_KINDS.join(', ')}`;
 
-const SERVERS = ['dev', 'production'] as const;
-
 interface ChaosFlags {
   seed: number;
   faults: number;
@@ -58,7 +56,7 @@ interface ChaosFlags {
   keep: boolean;
   /** Every kind exactly once, in seeded order (the short test run). */
   everyKindOnce: boolean;
-  server: (typeof SERVERS)[number];
+  server: TemporalServerKind;
   workers: number;
   listeners: number;
   /** Where the workers read the recipients: a local file, nginx (URL) or a PostgreSQL table. */
@@ -99,8 +97,7 @@ function parseFlags(argv: string[]): ChaosFlags {
   const kinds = (values.kinds?.split(',').map((k) => k.trim()) ?? [...FAULT_KINDS]) as FaultKind[];
   const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k));
   if (unknown.length > 0) throw new Error(`--kinds: unknown fault kind ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
-  const server = values.server as ChaosFlags['server'];
-  if (!SERVERS.includes(server)) throw new Error(`--server: expected ${SERVERS.join(' or ')}, got ${server}`);
+  const server = temporalServerFlag(values.server);
   const source = values.source as ChaosFlags['source'];
   if (!RECIPIENT_SOURCES.includes(source)) throw new Error(`--source: expected ${RECIPIENT_SOURCES.join(', ')}, got ${source}`);
   const short = values.short;

@@ -62,7 +62,15 @@ export interface StackOptions {
 export const WORKER_HEAP_MB = 256;
 
 /** `dev`: `temporal server start-dev` on SQLite (the embedded default); `production`: the real server on PostgreSQL. */
-export type TemporalServerKind = 'dev' | 'production';
+export const TEMPORAL_SERVER_KINDS = ['dev', 'production'] as const;
+export type TemporalServerKind = (typeof TEMPORAL_SERVER_KINDS)[number];
+
+/** A script's `--server` flag, or an error that names it. */
+export function temporalServerFlag(value: string): TemporalServerKind {
+  const kind = TEMPORAL_SERVER_KINDS.find((known) => known === value);
+  if (!kind) throw new Error(`--server: expected ${TEMPORAL_SERVER_KINDS.join(' or ')}, got "${value}"`);
+  return kind;
+}
 
 /** What the faults and the bench use of either server. */
 export type TemporalServer = Pick<DevServer, 'address' | 'pid' | 'stop' | 'restart' | 'metricsUrl'> & Partial<Pick<ProductionServer, 'postgres' | 'dumpDatabases'>>;

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { benchReport, runBench as bench } from '../support/bench-run';
+import { benchReport, runBench as bench } from '../support/script-run';
 
 const outDir = mkdtempSync(join(tmpdir(), 'bench-test-'));
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { benchReport, runBench } from '../support/bench-run';
+import { benchReport, runBench } from '../support/script-run';
 
 const outDir = mkdtempSync(join(tmpdir(), 'bench-production-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));

@@ -1,9 +1,5 @@
 // `npm run chaos -- --json …` as a user runs it, in a child process: its exit code and its report.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { runScript } from './script-run';
 
 /** The parts of scripts/chaos.ts's JSON report the tests read. */
 export interface ChaosReport {
@@ -16,12 +12,7 @@ export interface ChaosReport {
 }
 
 export async function runChaos(args: string[]): Promise<{ code: number | null; report: ChaosReport }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--json', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const { code, stdout, stderr } = await runScript('chaos', ['--json', ...args]);
   try {
     return { code, report: JSON.parse(stdout) as ChaosReport };
   } catch {

@@ -1,12 +1,20 @@
-// `npm run bench -- …` as a user runs it, in a child process: its exit code and what it printed.
+// `npm run bench -- …` and `npm run chaos -- …` as a user runs them, in a child process: the exit
+// code and what the script printed.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-export async function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface ScriptRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs scripts/<name>.ts with `args` from the repository's root. */
+export async function runScript(name: 'bench' | 'chaos', args: string[]): Promise<ScriptRun> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
@@ -15,8 +23,10 @@ export async function runBench(args: string[]): Promise<{ code: number | null; s
   return { code, stdout, stderr };
 }
 
+export const runBench = (args: string[]): Promise<ScriptRun> => runScript('bench', args);
+
 /** The JSON report `--json` printed, or an error that shows what the run printed instead. */
-export function benchReport(run: { code: number | null; stdout: string; stderr: string }): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function benchReport(run: ScriptRun): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   try {
     return JSON.parse(run.stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   } catch {
