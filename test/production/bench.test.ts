@@ -2,7 +2,7 @@
 // production topology, the real Temporal server on PostgreSQL. Checks that every figure is there,
 // Temporal's counts included (read from the production server's own metrics), and that the runs
 // really happened; never how fast anything was.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,5 +37,13 @@ describe('npm run bench -- --server production', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('Temporal: the production server on PostgreSQL');
     expect(text.stdout).toMatch(/PostgreSQL's part of Temporal's CPU: no limit, all delivered \d+ %/);
+    // Temporal's CPU per workflow task: the run's Temporal CPU over idle divided by the server's own task count.
+    const lines = text.stdout.split('\n');
+    const header = lines.findIndex((line) => line.includes('Temporal CPU ms per workflow task'));
+    expect(header).toBeGreaterThan(0);
+    const row = lines.slice(header).find((line) => line.startsWith('| no limit, all delivered'))!;
+    const { orchestrator } = JSON.parse(readFileSync(join(outDir, 'text.json'), 'utf8')).noLimit;
+    const perTask = Number(row.split('|').at(-2)!.trim());
+    expect(perTask).toBeCloseTo(orchestrator.cpuMsPer1000OverIdleByProcess.temporal / orchestrator.temporalWork.workflowTasks, 0);
   }, 900_000);
 });
