@@ -116,7 +116,7 @@ export async function checkCampaign(evidence: CampaignEvidence): Promise<Check[]
   const limit = evidence.rateLimit;
   if (limit) {
     check('rate limit never exceeded', maxCalls <= limit.requestsPerSecond + limit.burst,
-      `at most ${maxCalls} CreateSendRequest calls in any second (limit ${limit.requestsPerSecond}/s, burst ${limit.burst}); ${refusals} refused by the rate limit and retried after retry-after-ms`);
+      `at most ${maxCalls} CreateSendRequest calls in any second (the API's token bucket: ${limit.requestsPerSecond}/s with a burst of ${limit.burst}, so at most ${limit.requestsPerSecond + limit.burst}); ${refusals} refused by the rate limit and retried after retry-after-ms`);
   }
   return checks;
 }
