@@ -26,13 +26,16 @@ export function spawnServer(name: string, binary: string, args: string[], logFil
   if (logFd !== undefined) closeSync(logFd); // the child has its own copy
 
   const tail: string[] = [];
+  let firstFailure: string | undefined;
   const keep = (chunk: Buffer) => {
-    tail.push(...chunk.toString().split('\n').filter(Boolean));
+    const lines = chunk.toString().split('\n').filter(Boolean);
+    firstFailure ??= lines.find(isFailureLine);
+    tail.push(...lines);
     tail.splice(0, Math.max(0, tail.length - 40));
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const outputTail = () => (logFile ? fileTail(logFile) : tail.join('\n'));
+  const outputTail = () => (logFile ? fileTail(logFile) : withFailureFirst(firstFailure, tail));
 
   let exitInfo: string | undefined;
   const exited = new Promise<void>((resolve) => {
@@ -48,12 +51,15 @@ export function spawnServer(name: string, binary: string, args: string[], logFil
   return { name, child, exited, exitInfo: () => exitInfo, outputTail };
 }
 
+/** The server exited before it was usable (its message holds the reason and the server's last lines). */
+export class ServerExitedError extends Error {}
+
 /** Polls `probe` until it holds; fails at once, with the server's last lines, if the server exits. */
 export async function waitUntil(what: string, probe: () => Promise<boolean>, server: ServerProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const exit = server.exitInfo();
-    if (exit !== undefined) throw new Error(`${server.name} ${exit} while waiting for ${what}\n${server.outputTail()}`);
+    if (exit !== undefined) throw new ServerExitedError(`${server.name} ${exit} while waiting for ${what}\n${server.outputTail()}`);
     if (await probe()) return;
     if (Date.now() > deadline) throw new Error(`${server.name}: timed out after ${timeoutMs} ms waiting for ${what}\n${server.outputTail()}`);
     await sleep(200);
@@ -90,8 +96,19 @@ export function searchAttributesRegistered(address: string, namespace: string): 
 
 function fileTail(file: string): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-10).map((line) => line.slice(0, 400)).join('\n');
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    return withFailureFirst(lines.find(isFailureLine), lines.slice(-10).map((line) => line.slice(0, 400)));
   } catch {
     return `(nothing in ${file})`;
   }
+}
+
+/** A line that says why a server stopped: a Go panic or fatal error, or a log line at ERROR or worse. */
+function isFailureLine(line: string): boolean {
+  return /^(panic:|fatal error:)|level=(ERROR|FATAL|DPANIC|PANIC)|"level":"(error|fatal|dpanic|panic)"/.test(line);
+}
+
+/** The last lines, led by the first failure line when they do not hold it (a panic's goroutine dump pushes its reason out of any tail). */
+function withFailureFirst(failure: string | undefined, tail: string[]): string {
+  return (failure === undefined || tail.includes(failure) ? tail : [failure.slice(0, 400), '…', ...tail]).join('\n');
 }
