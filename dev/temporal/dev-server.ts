@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
 import { freePort } from '../ports';
-import { ServerExitedError, searchAttributesRegistered, spawnServer, stopServer, waitUntil, type ServerProcess } from './server-process';
+import { searchAttributesRegistered, startRetryingExits, spawnServer, stopServer, waitUntil, type ServerProcess } from './server-process';
 
 export interface DevServerOptions {
   /** SQLite state file. Default: a fresh file in a temp dir, removed by stop(). */
@@ -71,8 +71,6 @@ export const DEV_DYNAMIC_CONFIG: Record<string, number | boolean> = {
 const SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
 
 const HOST = '127.0.0.1';
-/** Starts tried before a server that keeps exiting while it starts is reported. */
-const START_ATTEMPTS = 3;
 const NAMESPACE = 'default';
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
@@ -82,22 +80,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const withUi = options.ui === true || options.uiPort !== undefined;
   const dynamicConfig = { ...DEV_DYNAMIC_CONFIG, ...options.dynamicConfig };
   const logLevel = options.logLevel ?? 'warn';
-  // A server that exits while starting is tried again on fresh ports: the ports we pick, and those the
-  // CLI picks for its own services, can be taken by another process in between (stacks start side by side).
-  let started: { port: number; uiPort: number | undefined; metricsPort: number; args: string[]; proc: ServerProcess } | undefined;
-  for (let attempt = 1; !started; attempt++) {
+  const started = await startRetryingExits(async () => {
     const port = options.port ?? (await freePort());
     const uiPort = withUi ? (options.uiPort ?? (await freePort())) : undefined;
     const metricsPort = await freePort();
     const args = serverArgs({ dbFile, port, uiPort, metricsPort, dynamicConfig, logLevel });
     if (uiPort !== undefined && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
-    try {
-      started = { port, uiPort, metricsPort, args, proc: await launch(cli, args, `${HOST}:${port}`, options) };
-    } catch (err) {
-      if (!(err instanceof ServerExitedError) || attempt >= START_ATTEMPTS) throw err;
-      console.warn(`${err.message.split('\n').slice(0, 2).join(': ')}; starting it again (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
-    }
-  }
+    return { port, uiPort, metricsPort, args, proc: await launch(cli, args, `${HOST}:${port}`, options) };
+  });
   const { uiPort, metricsPort, args } = started;
   const address = `${HOST}:${started.port}`;
   let proc = started.proc;

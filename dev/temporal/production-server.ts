@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/names';
 import { freePort, portInUse } from '../ports';
 import { postgresBinDir, startScratchPostgres, type ScratchPostgres } from '../scratch-postgres';
-import { searchAttributesRegistered, spawnServer, stopServer, waitUntil, withConnection, type ServerProcess } from './server-process';
+import { searchAttributesRegistered, spawnServer, startRetryingExits, stopServer, waitUntil, withConnection, type ServerProcess } from './server-process';
 
 export const NAMESPACE = 'default';
 const HOST = '127.0.0.1';
@@ -78,18 +78,22 @@ export async function startProductionServer(options: ProductionServerOptions): P
   try {
     applySchemas(serverDir, postgres);
     lap('schema');
-    const ports = { frontend: await freePort(), frontendHttp: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort(), metrics: await freePort() };
-    const membership = { frontend: await membershipPort(), history: await membershipPort(), matching: await membershipPort(), worker: await membershipPort() };
-    const address = `${HOST}:${ports.frontend}`;
-    const configDir = join(options.dir, 'config');
-    mkdirSync(configDir, { recursive: true });
-    writeFileSync(join(configDir, 'development.yaml'), stringify(serverConfig({ postgres, ports, membership, address, logLevel: options.logLevel ?? 'warn' })));
-    const launch = () => spawnServer(`Temporal server (${serverDir})`, join(serverDir, 'bin', 'temporal-server'), ['--root', options.dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'], logFile);
-
-    server = launch();
-    await waitUntil(`its frontend on ${address}`, () => frontendAnswers(address), server, timeoutMs);
+    // Fresh ports on each start: one taken meanwhile makes the server exit (e.g. ringpop's bind).
+    const { address, ports, launch, proc: started } = await startRetryingExits(async () => {
+      const ports = { frontend: await freePort(), frontendHttp: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort(), metrics: await freePort() };
+      const membership = { frontend: await membershipPort(), history: await membershipPort(), matching: await membershipPort(), worker: await membershipPort() };
+      const address = `${HOST}:${ports.frontend}`;
+      const configDir = join(options.dir, 'config');
+      mkdirSync(configDir, { recursive: true });
+      writeFileSync(join(configDir, 'development.yaml'), stringify(serverConfig({ postgres, ports, membership, address, logLevel: options.logLevel ?? 'warn' })));
+      const launch = () => spawnServer(`Temporal server (${serverDir})`, join(serverDir, 'bin', 'temporal-server'), ['--root', options.dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'], logFile);
+      const proc = launch();
+      server = proc;
+      await waitUntil(`its frontend on ${address}`, () => frontendAnswers(address), proc, timeoutMs);
+      return { address, ports, launch, proc };
+    });
     lap('server');
-    if (options.setupNamespace !== false) await registerNamespace(address, server, timeoutMs);
+    if (options.setupNamespace !== false) await registerNamespace(address, started, timeoutMs);
     lap('namespace');
 
     const killOnExit = () => server?.child.kill('SIGKILL'); // never leave an orphan server behind

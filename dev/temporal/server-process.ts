@@ -54,6 +54,25 @@ export function spawnServer(name: string, binary: string, args: string[], logFil
 /** The server exited before it was usable (its message holds the reason and the server's last lines). */
 export class ServerExitedError extends Error {}
 
+/** Starts tried before a server that keeps exiting while it starts is reported. */
+const START_ATTEMPTS = 3;
+
+/**
+ * Runs `start` again, up to START_ATTEMPTS times, while the server exits before it is usable: the
+ * free ports it picks (and those the server picks for its own services) can be taken by another
+ * process in between, as when stacks start side by side. `start` must pick fresh ports each time.
+ */
+export async function startRetryingExits<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof ServerExitedError) || attempt >= START_ATTEMPTS) throw err;
+      console.warn(`${err.message.split('\n').slice(0, 2).join(': ')}; starting it again (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
+    }
+  }
+}
+
 /** Polls `probe` until it holds; fails at once, with the server's last lines, if the server exits. */
 export async function waitUntil(what: string, probe: () => Promise<boolean>, server: ServerProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
