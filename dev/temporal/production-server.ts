@@ -78,19 +78,19 @@ export async function startProductionServer(options: ProductionServerOptions): P
   try {
     applySchemas(serverDir, postgres);
     lap('schema');
-    // Fresh ports on each start: one taken meanwhile makes the server exit (e.g. ringpop's bind).
-    const { address, ports, launch, proc: started } = await startRetryingExits(async () => {
+    const configDir = join(options.dir, 'config');
+    mkdirSync(configDir, { recursive: true });
+    const launch = () => spawnServer(`Temporal server (${serverDir})`, join(serverDir, 'bin', 'temporal-server'), ['--root', options.dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'], logFile);
+    // Fresh ports, so a fresh config, on each start: one taken meanwhile makes the server exit (e.g. ringpop's bind).
+    const { address, ports, proc: started } = await startRetryingExits(async () => {
       const ports = { frontend: await freePort(), frontendHttp: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort(), metrics: await freePort() };
       const membership = { frontend: await membershipPort(), history: await membershipPort(), matching: await membershipPort(), worker: await membershipPort() };
       const address = `${HOST}:${ports.frontend}`;
-      const configDir = join(options.dir, 'config');
-      mkdirSync(configDir, { recursive: true });
       writeFileSync(join(configDir, 'development.yaml'), stringify(serverConfig({ postgres, ports, membership, address, logLevel: options.logLevel ?? 'warn' })));
-      const launch = () => spawnServer(`Temporal server (${serverDir})`, join(serverDir, 'bin', 'temporal-server'), ['--root', options.dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'], logFile);
       const proc = launch();
       server = proc;
       await waitUntil(`its frontend on ${address}`, () => frontendAnswers(address), proc, timeoutMs);
-      return { address, ports, launch, proc };
+      return { address, ports, proc };
     });
     lap('server');
     if (options.setupNamespace !== false) await registerNamespace(address, started, timeoutMs);
