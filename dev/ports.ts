@@ -1,18 +1,61 @@
-// Loopback ports for the local stack: a free one picked by the OS, or whether a fixed one is taken.
+// Loopback ports for the local stack: a free one we pick, or whether a fixed one is taken.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const HOST = '127.0.0.1';
 
-/** A port that was free a moment ago (the OS picks it; we release it for the server). */
-export function freePort(host = HOST): Promise<number> {
+/** Lowest port we pick from; the range ends below the kernel's ephemeral range. */
+const PICK_FLOOR = 10_000;
+
+/**
+ * The kernel's ephemeral range, which it hands out for port-0 binds (the Temporal CLI picks its own
+ * service ports that way) and for every outgoing connection's local port. A port picked there can be
+ * taken by any of those between our pick and the server's bind, so we pick below it.
+ */
+function ephemeralRange(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return { low: low!, high: high! };
+  } catch {
+    // Not Linux: fall through to the range Linux uses by default.
+  }
+  return { low: 32_768, high: 60_999 };
+}
+
+/** Ports this process handed out, so two picks in one process never collide. */
+const handedOut = new Set<number>();
+
+function bindable(port: number, host: string): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err)));
+    server.listen(port, host, () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A port that was free a moment ago, released for the server to bind. Picked at random below the
+ * ephemeral range (see `ephemeralRange`); where that leaves too few ports, the OS picks.
+ */
+export async function freePort(host = HOST): Promise<number> {
+  const { low } = ephemeralRange();
+  if (low - PICK_FLOOR >= 1_000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const candidate = PICK_FLOOR + Math.floor(Math.random() * (low - PICK_FLOOR));
+      if (handedOut.has(candidate)) continue;
+      const port = await bindable(candidate, host);
+      if (port !== undefined) {
+        handedOut.add(port);
+        return port;
+      }
+    }
+  }
+  const port = await bindable(0, host);
+  if (port === undefined) throw new Error(`no free port on ${host}`);
+  return port;
 }
 
 /** True when something already listens on `port` (binding it fails with EADDRINUSE). */
