@@ -13,6 +13,7 @@ import { describeTemporalConfig, temporalConfigFromEnv } from './temporal/config
 import { dataConverterFromEnv } from './temporal/data-converter';
 import { connectWorkerConnection } from './temporal/worker-connection';
 import { loadDotEnv } from './dotenv';
+import { tuneHeapGrowth } from './heap-growth';
 
 /** Exit codes of the worker and listener processes (the same meanings as the campaign CLI's). */
 export const PROCESS_EXIT = { failure: 1, usage: 2, cannotConnect: 4 } as const;
@@ -49,6 +50,7 @@ export function runProcess(name: string, usage: string, main: () => Promise<void
     console.log(usage);
     process.exit(0);
   }
+  tuneHeapGrowth();
   try {
     loadDotEnv(); // .env in the working directory (or ENV_FILE); variables already set win
     // The runtime's Prometheus exporter (METRICS_PORT) is installed with the logger: one Runtime per process.

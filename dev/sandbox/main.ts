@@ -1,6 +1,7 @@
 // `npm run sandbox`: runs the local Ppoppo sandbox until SIGINT/SIGTERM and prints how to point a
 // client at it. The printed client secret is the sandbox's own test credential, not a real one.
 // Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag or variable; 3 a port is in use.
+import { tuneHeapGrowth } from '../../src/heap-growth';
 import { startSandbox } from '../../src/sandbox/server';
 import { EXIT_PORT_IN_USE, portsTakenMessage } from '../ports';
 import { sandboxOptionsFrom, USAGE } from './cli-options';
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  tuneHeapGrowth();
   let options: ReturnType<typeof sandboxOptionsFrom>;
   try {
     options = sandboxOptionsFrom(process.argv.slice(2), process.env);
