@@ -424,6 +424,18 @@ async function chunkCost(flags: BenchFlags, dir: string, say: (line: string) => 
 function targetsOf(report: BenchReport): Target[] {
   const targets: Target[] = [];
   const add = (name: string, target: string, value: number | null, pass: (v: number) => boolean) => targets.push({ name, target, value, pass: value !== null && pass(value) });
+  // A campaign that did not complete measured a broken run, whatever its other figures say: first in the list.
+  const completed = (label: string, run: OrchestratorRun | undefined, allDelivered: boolean) => {
+    if (!run) return;
+    const { status, total, counts } = run.result;
+    if (allDelivered) add(`${label}: share of recipients delivered, campaign completed`, '1.00', status === 'completed' && total > 0 ? counts.delivered / total : 0, (v) => v === 1);
+    else add(`${label}: campaign completed (1 = yes)`, '1', status === 'completed' ? 1 : 0, (v) => v === 1);
+  };
+  completed('rate-limited', report.rateLimited?.orchestrator, true);
+  completed('no-limit', report.noLimit?.orchestrator, true);
+  completed('consent-heavy', report.consentHeavy?.orchestrator, false);
+  completed('first campaign', report.firstCampaign?.orchestrator, false);
+  completed('scale', report.scale?.orchestrator, true);
   if (report.rateLimited) {
     add('rate-limited send phase / ceiling', '≥ 0.95', report.rateLimited.orchestrator.send.ratioToCeiling, (v) => v >= 0.95);
     add('rate-limited orchestrator / baseline', '≥ 0.95', report.rateLimited.orchestratorToBaseline, (v) => v >= 0.95);

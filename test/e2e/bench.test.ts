@@ -115,7 +115,16 @@ describe('npm run bench', () => {
     // What `status` said while both sent: the operator view was asked at every alert.
     expect(Object.values(pair.operatorViews as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(pair.alertAcceptedMs.length);
 
-    expect(report.targets.map((t: { name: string }) => t.name)).toHaveLength(14);
+    expect(report.targets.map((t: { name: string }) => t.name)).toHaveLength(18);
+    // Every campaign the quick run measured completed (the all-delivered ones with everyone delivered): its figures measure a working stack.
+    const completion = report.targets.filter((t: { name: string }) => / campaign completed/.test(t.name));
+    expect(completion.map((t: { name: string }) => t.name)).toEqual([
+      'rate-limited: share of recipients delivered, campaign completed',
+      'no-limit: share of recipients delivered, campaign completed',
+      'consent-heavy: campaign completed (1 = yes)',
+      'first campaign: campaign completed (1 = yes)',
+    ]);
+    for (const target of completion) expect(target, target.name).toMatchObject({ value: 1, pass: true });
     for (const target of report.targets) expect(target).toMatchObject({ name: expect.any(String), target: expect.any(String), value: number, pass: expect.any(Boolean) });
   }, 900_000);
 
