@@ -8,7 +8,7 @@ export const EXIT = {
   usage: 2,
   /** No campaign with that id. */
   notFound: 3,
-  /** Temporal (or the Ppoppo API) could not be reached. */
+  /** Temporal (or the Ppoppo API) could not be reached, or no worker polls the campaign's task queue. */
   cannotConnect: 4,
   /** Nothing started: the campaign (same spec) is already running, or a retry asked for a running one. */
   alreadyRunning: 5,

@@ -13,6 +13,7 @@ import {
   CampaignNotFoundError,
   CampaignStillRunningError,
   CampaignStuckError,
+  NoWorkerError,
   ChunkUnreadableError,
   ControlRefusedError,
   InvalidScheduleError,
@@ -168,6 +169,7 @@ function exitCodeFor(err: unknown): { message: string; code: ExitCode } {
   if (err instanceof CampaignFinishedError) return { message: err.message, code: EXIT.finished };
   if (err instanceof AlertFailedError) return { message: `alert: ${err.message}`, code: ALERT_EXIT[err.kind] };
   if (err instanceof CampaignStillRunningError) return { message: err.message, code: EXIT.alreadyRunning };
+  if (err instanceof NoWorkerError) return { message: err.message, code: EXIT.cannotConnect };
   if (err instanceof ConfigError) return { message: `configuration: ${err.message}`, code: EXIT.usage };
   if (err instanceof UnavailableError) return { message: `cannot reach the Ppoppo API: ${err.message}; check PCS_API_URL`, code: EXIT.cannotConnect };
   if (err instanceof PpoppoApiError) return { message: `the Ppoppo API refused: ${err.message}`, code: EXIT.failure };

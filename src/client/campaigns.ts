@@ -34,6 +34,7 @@ import type { ControlAction, RecipientRecord } from '../contracts/chunk';
 import { failingWorkflowTask } from '../temporal/divergence';
 import type { FailingWorkflowTask } from '../temporal/divergence';
 import { failureReasons, innermostMessage } from '../temporal/failures';
+import { livePollers } from '../temporal/task-queues';
 import { CampaignAlerts } from './alerts';
 import { repairCampaign } from './repair';
 import type { RepairReport } from './repair';
@@ -50,6 +51,7 @@ import {
   ChunkUnreadableError,
   ControlRefusedError,
   InvalidSpecError,
+  NoWorkerError,
   SpecMismatchError,
 } from './errors';
 
@@ -255,7 +257,19 @@ export class CampaignClient {
   }
 
   getProgress(campaignId: string): Promise<CampaignProgress> {
-    return this.#call(campaignId, (handle) => handle.query(progressQuery));
+    return this.#call(campaignId, (handle) =>
+      handle.query(progressQuery).catch(async (err: unknown) => {
+        // Asked only after a failure: a progress bar polls this every second.
+        const { taskQueue } = await handle.describe();
+        await this.#needWorker(campaignId, taskQueue);
+        throw err;
+      }),
+    );
+  }
+
+  /** Throws NoWorkerError when no worker has polled `taskQueue` lately: a query there would go unanswered. */
+  async #needWorker(campaignId: string, taskQueue: string): Promise<void> {
+    if ((await livePollers(this.#client, taskQueue, 'workflow')) === 0) throw new NoWorkerError(campaignId, taskQueue);
   }
 
   pause(campaignId: string): Promise<CampaignProgress> {
@@ -335,6 +349,7 @@ export class CampaignClient {
     const workflowTask = await failingWorkflowTask(handle, description);
     // A workflow that cannot replay cannot answer a query either (it would only time out).
     if (workflowTask?.cause === 'nondeterminism') throw new CampaignStuckError(campaignId, workflowTask);
+    await this.#needWorker(campaignId, description.taskQueue);
     const progress = await handle.query(progressQuery).catch((err: unknown) => {
       // A workflow task that keeps failing fails the query too: say that, not the query's error.
       throw workflowTask ? new CampaignStuckError(campaignId, workflowTask) : err;

@@ -110,3 +110,17 @@ export class ChunkUnreadableError extends Error {
     this.name = 'ChunkUnreadableError';
   }
 }
+
+/**
+ * No worker polls the campaign's task queue, so nobody answers a query of its progress (a worker
+ * replays the workflow to answer it; without one the query waits about 30 s, then fails unexplained).
+ */
+export class NoWorkerError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly taskQueue: string,
+  ) {
+    super(`no worker polls task queue ${taskQueue}, so nobody can answer for campaign ${campaignId} (a worker replays it to tell its progress); start one (npm run worker)`);
+    this.name = 'NoWorkerError';
+  }
+}

@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { SandboxInspector } from '../../dev/sandbox/inspector';
 import { startWebhookReceiver } from '../../dev/receivers';
+import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId } from '../../src/contracts/campaign';
 import type { CampaignResult } from '../../src/contracts/campaign';
-import { CAMPAIGN, TEMPLATE, cli, run, runProcess, sandbox, useCliStack, write } from './cli-stack';
+import { CAMPAIGN, TEMPLATE, cli, run, runProcess, sandbox, temporal, useCliStack, write } from './cli-stack';
 
 useCliStack();
 
@@ -114,6 +115,25 @@ describe('campaign CLI: reasons, retries and previews', () => {
     expect(JSON.parse(second.stdout)).toMatchObject({ row: 2, line: 3, ppnum: '12300000002', message: 'Hello \n[Open](https://ppoppo.com)', problem: 'no value for "name": this row would be invalid' });
     expect((await cli('preview', spec, '--row', '9')).stderr).toContain('--row 9: ');
   });
+
+  it('says no worker polls the campaign\'s task queue, at once, instead of a query that fails after 30 s unexplained', async () => {
+    // A campaign on a queue nobody polls (its worker is down): status and progress read it through a worker.
+    const campaignId = `no-worker-${run}`;
+    const taskQueue = `nobody-${run}`;
+    const handle = await temporal.workflow.start(CAMPAIGN_WORKFLOW_TYPE, { workflowId: campaignWorkflowId(campaignId), taskQueue, args: [] });
+    try {
+      const started = Date.now();
+      const status = await cli('status', campaignId);
+      expect(status.code, status.stderr).toBe(4);
+      expect(status.stderr.trim()).toBe(`no worker polls task queue ${taskQueue}, so nobody can answer for campaign ${campaignId} (a worker replays it to tell its progress); start one (npm run worker)`);
+      expect(Date.now() - started).toBeLessThan(10_000); // asked before the query, which would wait about 30 s
+      const watch = await cli('watch', campaignId); // polls progress each second: asked only after its query failed
+      expect(watch.code, watch.stderr).toBe(4);
+      expect(watch.stderr).toContain(`no worker polls task queue ${taskQueue}`);
+    } finally {
+      await handle.terminate('test over');
+    }
+  }, 120_000);
 
   it('report | (a reader that stops early) ends quietly, without an EPIPE stack', async () => {
     const ran = await runProcess(['bash', '-c', `set -o pipefail; node ${CAMPAIGN} report cli-conflict-${run} | true`], {}, true);
