@@ -8,27 +8,28 @@ const HOST = '127.0.0.1';
 const PICK_FLOOR = 10_000;
 
 /**
- * The kernel's ephemeral range, which it hands out for port-0 binds (the Temporal CLI picks its own
- * service ports that way) and for every outgoing connection's local port. A port picked there can be
- * taken by any of those between our pick and the server's bind, so we pick below it.
+ * The low end of the kernel's ephemeral range, which it hands out for port-0 binds (the Temporal CLI
+ * picks its own service ports that way) and for every outgoing connection's local port. A port
+ * picked there can be taken by any of those between our pick and the server's bind, so we pick below it.
  */
-function ephemeralRange(): { low: number; high: number } {
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) return { low: low!, high: high! };
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low)) return low;
   } catch {
     // Not Linux: fall through to the range Linux uses by default.
   }
-  return { low: 32_768, high: 60_999 };
+  return 32_768;
 }
 
 /** Ports this process handed out, so two picks in one process never collide. */
 const handedOut = new Set<number>();
 
+/** Binds `port` (0: any) and releases it: the port bound, or undefined when something listens there. */
 function bindable(port: number, host: string): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err)));
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(undefined) : reject(err)));
     server.listen(port, host, () => {
       const bound = (server.address() as { port: number }).port;
       server.close(() => resolve(bound));
@@ -38,10 +39,10 @@ function bindable(port: number, host: string): Promise<number | undefined> {
 
 /**
  * A port that was free a moment ago, released for the server to bind. Picked at random below the
- * ephemeral range (see `ephemeralRange`); where that leaves too few ports, the OS picks.
+ * ephemeral range (see `ephemeralLow`); where that leaves too few ports, the OS picks.
  */
 export async function freePort(host = HOST): Promise<number> {
-  const { low } = ephemeralRange();
+  const low = ephemeralLow();
   if (low - PICK_FLOOR >= 1_000) {
     for (let attempt = 0; attempt < 50; attempt++) {
       const candidate = PICK_FLOOR + Math.floor(Math.random() * (low - PICK_FLOOR));
@@ -59,12 +60,8 @@ export async function freePort(host = HOST): Promise<number> {
 }
 
 /** True when something already listens on `port` (binding it fails with EADDRINUSE). */
-export function portInUse(port: number, host = HOST): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(true) : reject(err)));
-    server.listen(port, host, () => server.close(() => resolve(false)));
-  });
+export async function portInUse(port: number, host = HOST): Promise<boolean> {
+  return (await bindable(port, host)) === undefined;
 }
 
 /** Exit code of our dev processes when a port they must use is taken. */
