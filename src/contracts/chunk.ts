@@ -81,11 +81,19 @@ export interface ChunkInput {
    * then the chunk's progress shows this count. Absent in chunks started before it.
    */
   plannedRecipients?: number;
+  /**
+   * Recipients per send request, when the campaign's chunks hold several (limits.sendsPerChunk): the
+   * chunk sends them one request after another. Absent: one request holds the whole chunk.
+   */
+  requestSize?: number;
 }
 
 export interface ChunkResult {
   chunkIndex: number;
+  /** The first accepted request's id. */
   sendRequestId?: string;
+  /** Every accepted request's id, when the chunk was sent as several. */
+  sendRequestIds?: string[];
   counts: OutcomeCounts;
   consent?: ConsentStats;
 }
@@ -161,6 +169,8 @@ export interface ChunkProgress {
   chunkIndex: number;
   phase: ChunkPhase;
   sendRequestId?: string;
+  /** A chunk sent as several requests: how many of them are accepted so far. */
+  sendRequests?: { sent: number; total: number };
   recipients: number;
   /** The recipients are not read yet (read at the send): `recipients` is the plan's count. */
   unread?: true;

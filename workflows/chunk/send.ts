@@ -8,6 +8,7 @@ import { chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal } from '../.
 import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
 import { decodeSendFailure } from '../../src/contracts/chunk';
 import type { ChunkInput, SendFailure } from '../../src/contracts/chunk';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
 import type { ReconcileSendInput } from '../../activities/send';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
 import { fallbackTriggers } from '../../src/campaign/spec';
@@ -32,9 +33,24 @@ const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
  * Sends once, retrying only when it is certain nothing was accepted; ends with a send request id,
  * or none (cancelled/rejected/empty). `load` reads a list just before the first cursor, after the
  * checks: what follows a local activity's result must not depend on the time or on signals
- * (ChunkInput.afterLocalActivities). Without it the recipients are loaded already.
+ * (ChunkInput.afterLocalActivities). Without it the recipients are loaded already. A chunk larger
+ * than one request (ChunkInput.requestSize) sends its parts one after another, each exactly once
+ * the same way, and the campaign hears "sent" once, with the last.
  */
 export async function send(chunk: ChunkState, input: ChunkInput, show: () => void, load?: () => Promise<void>): Promise<void> {
+  const heard = { sent: false };
+  await sendRequest(chunk, input, show, heard, load);
+  if (!chunk.sendPart()) return; // one request holds the chunk
+  while (chunk.nextPart()) {
+    show();
+    await sendRequest(chunk, input, show, heard);
+  }
+  // The last request was not accepted (rejected, cancelled, the deadline): the earlier ones were.
+  if (chunk.sendRequestId !== undefined && !heard.sent) await tellCampaignSent(chunk, input);
+}
+
+/** One request: the whole chunk, or the part of it being sent. */
+async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => void, heard: { sent: boolean }, load?: () => Promise<void>): Promise<void> {
   const { createSendRequest } = sendActivities(input);
   // The listener hands over at once only the events this chunk's fallback policy acts on.
   const prompt = promptEventsFor(fallbackTriggers(input.fallback));
@@ -94,10 +110,25 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     let failure: SendFailure;
     try {
-      const campaign = { workflowId: input.parentWorkflowId, chunkIndex: input.chunkIndex, recipients: chunk.size };
-      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig, ...(input.deadline ? { notAfter: input.deadline } : {}), campaign, prompt });
+      const part = chunk.sendPart();
+      const source = part ? partSource(input.source, part) : input.source;
+      // Several requests: the campaign hears "sent" with the last one, and every id with it.
+      const campaign = !part
+        ? { workflowId: input.parentWorkflowId, chunkIndex: input.chunkIndex, recipients: chunk.size }
+        : chunk.lastPartToSend()
+          ? { workflowId: input.parentWorkflowId, chunkIndex: input.chunkIndex, recipients: chunk.sentRecipients() + part.size, sendRequestIds: chunk.sendRequestIds() }
+          : undefined;
+      const receipt = await createSendRequest({
+        templateId: input.templateId,
+        source,
+        ...(part && source.kind !== 'inline' ? { part: { offset: part.offset, count: part.size } } : {}),
+        pollConfig: input.pollConfig,
+        ...(input.deadline ? { notAfter: input.deadline } : {}),
+        ...(campaign ? { campaign } : {}),
+        prompt,
+      });
       recordSendResult('accepted');
-      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, receipt.campaignTold === true);
+      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, heard, receipt.campaignTold === true);
     } catch (err) {
       failure = sendFailureOf(err);
       if (failure.kind !== 'empty' && failure.kind !== 'blocked' && failure.kind !== 'deadline') recordSendResult(failure.kind);
@@ -143,7 +174,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     const { sendRequestId } = await reconcileSend({ ...sentAfter, ppnums: chunk.ppnums(), templateId: input.templateId, prompt });
     await told;
     recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
-    if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
+    if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show, heard);
     chunk.notAccepted();
     show();
     await sleep(atMost(backoff(attempt, 1_000, MAX_BACKOFF_MS))!);
@@ -159,14 +190,33 @@ function rejectedOutcome(codeName: string): RecipientOutcome {
   return codeName === 'INVALID_ARGUMENT' || codeName === 'RESOURCE_EXHAUSTED' ? 'invalid' : 'failed';
 }
 
-/** `campaignTold`: the send activity already signalled chunkSent (recorded in its result, so replay agrees). */
-async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void, campaignTold = false): Promise<void> {
+/**
+ * `campaignTold`: the send activity already signalled chunkSent (recorded in its result, so replay
+ * agrees). A chunk sent as several requests tells the campaign once, when the last is accepted
+ * (send), and keeps its first request's id in the search attribute (visibility finds it by that one).
+ */
+/** `heard.sent`: the campaign has this chunk's chunkSent. */
+async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void, heard: { sent: boolean }, campaignTold = false): Promise<void> {
+  const first = chunk.sendRequestId === undefined;
   chunk.accepted(sendRequestId, how);
-  upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
+  if (first) upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
   show();
-  if (campaignTold) return;
-  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId, recipients: chunk.size };
+  heard.sent ||= campaignTold;
+  if (campaignTold || !chunk.lastPartToSend()) return;
+  await tellCampaignSent(chunk, input);
+  heard.sent = true;
+}
+
+/** chunkSent from the workflow (the send activity could not tell the campaign, or the last request was not accepted). */
+async function tellCampaignSent(chunk: ChunkState, input: ChunkInput): Promise<void> {
+  const ids = chunk.sendRequestIds();
+  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId!, recipients: chunk.sendPart() ? chunk.sentRecipients() : chunk.size, ...(ids.length > 1 ? { sendRequestIds: ids } : {}) };
   await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
+}
+
+/** The source a part's send reads: an inline list's own rows; a list to read, with the part's place in it (SendChunkInput.part). */
+function partSource(source: ChunkSource, part: { offset: number; size: number }): ChunkSource {
+  return source.kind === 'inline' ? { ...source, recipients: source.recipients.slice(part.offset, part.offset + part.size) } : source;
 }
 
 /** What a failed createSendRequest means for the chunk; a timeout (worker died mid-call) is ambiguous. */
