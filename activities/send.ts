@@ -73,8 +73,13 @@ export interface SendChunkInput {
  */
 export type ReconcileSendInput = Omit<ReconcileInput, 'cursorBefore'> & { cursorBefore?: string | null; attemptStartedAt?: number; prompt?: PromptEventType[] };
 
-/** `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk signals). */
-export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean };
+/**
+ * `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk
+ * signals). `routeUntold`: the listener workflow could not be told the route (it answers only to
+ * a workflow's durable signal now; a chunk sent as several requests then signals it itself, since
+ * visibility knows only its first request).
+ */
+export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean; routeUntold?: { listenerWorkflowId: string } };
 
 /**
  * The pre-send cursor's margin: more than any clock difference between a worker and the API can be.
@@ -170,8 +175,8 @@ export function createSendActivities(deps: SendDeps) {
     }
     if (!receipt) throw deadlinePassed();
     const sendRequestId = receipt.sendRequestId;
-    const [, campaignTold] = await Promise.all([tellListener(sendRequestId, input.prompt), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
-    return { ...receipt, ...(input.campaign ? { campaignTold } : {}) };
+    const [routeTold, campaignTold] = await Promise.all([tellListener(sendRequestId, input.prompt), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
+    return { ...receipt, ...(input.campaign ? { campaignTold } : {}), ...(routeTold ? {} : { routeUntold: { listenerWorkflowId } }) };
   }
 
   /** The campaign's chunkSent, by workflow id; false (the chunk signals instead) if it cannot be told. */
@@ -200,14 +205,16 @@ export function createSendActivities(deps: SendDeps) {
    * it routes the request's events without a visibility query. Never fails the send: if the
    * listener cannot be told, it finds the chunk through visibility instead.
    */
-  async function tellListener(sendRequestId: string, prompt: PromptEventType[] | undefined): Promise<void> {
+  async function tellListener(sendRequestId: string, prompt: PromptEventType[] | undefined): Promise<boolean> {
     const workflowId = activityContext()?.info.workflowExecution?.workflowId;
-    if (!temporalClient || !workflowId) return;
+    if (!temporalClient || !workflowId) return true; // nobody to tell (no Temporal client: tests of the activity alone)
     const route: ChunkRoute = { sendRequestId, workflowId, ...(prompt ? { prompt } : {}) };
     try {
       await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, route);
+      return true;
     } catch (err) {
-      activityContext()?.log.warn('could not tell the listener about the send request; it will find the chunk through visibility', { sendRequestId, error: String(err) });
+      activityContext()?.log.warn('could not tell the listener about the send request; the chunk or visibility will', { sendRequestId, error: String(err) });
+      return false;
     }
   }
 

@@ -3,7 +3,7 @@
 // again; rejected → the recipients are invalid/failed; a configuration fault → hold (the campaign
 // parks), try again with backoff or when resumed, nobody's outcome touched; ambiguous or timed out →
 // reconcile (adopt the accepted request, or resend only when certain nothing was accepted).
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, condition, patched, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, condition, getExternalWorkflowHandle, log, patched, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal } from '../../src/contracts/campaign';
 import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
 import { decodeSendFailure } from '../../src/contracts/chunk';
@@ -12,7 +12,9 @@ import type { ChunkSource } from '../../src/campaign/chunk-source';
 import type { ReconcileSendInput } from '../../activities/send';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { promptEventsFor } from '../../src/contracts/listener';
+import { chunkRouteSignal, promptEventsFor } from '../../src/contracts/listener';
+import type { ChunkRoute } from '../../src/contracts/listener';
+import { innermostMessage } from '../../src/temporal/failures';
 import { windowAt } from '../../src/campaign/send-window';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { backoff } from '../activity-faults';
@@ -128,7 +130,10 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
         prompt,
       });
       recordSendResult('accepted');
-      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, heard, receipt.campaignTold === true);
+      await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, heard, receipt.campaignTold === true);
+      // Visibility knows a chunk by its first request only: the listener must hear of the others.
+      if (part && part.index > 0 && receipt.routeUntold) await tellListenerRoute(receipt.routeUntold.listenerWorkflowId, { sendRequestId: receipt.sendRequestId, workflowId: workflowInfo().workflowId, prompt });
+      return;
     } catch (err) {
       failure = sendFailureOf(err);
       if (failure.kind !== 'empty' && failure.kind !== 'blocked' && failure.kind !== 'deadline') recordSendResult(failure.kind);
@@ -212,6 +217,15 @@ async function tellCampaignSent(chunk: ChunkState, input: ChunkInput): Promise<v
   const ids = chunk.sendRequestIds();
   const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId!, recipients: chunk.sendPart() ? chunk.sentRecipients() : chunk.size, ...(ids.length > 1 ? { sendRequestIds: ids } : {}) };
   await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
+}
+
+/** The route the send activity could not hand the listener workflow, as a durable signal (retried by Temporal). */
+async function tellListenerRoute(listenerWorkflowId: string, route: ChunkRoute): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(listenerWorkflowId).signal(chunkRouteSignal, route);
+  } catch (err) {
+    log.warn('could not tell the listener workflow the route; the status snapshot before expiry settles its recipients', { sendRequestId: route.sendRequestId, error: innermostMessage(err) });
+  }
 }
 
 /** The source a part's send reads: an inline list's own rows; a list to read, with the part's place in it (SendChunkInput.part). */
