@@ -413,7 +413,7 @@ async function chunkCost(flags: BenchFlags, dir: string, say: (line: string) => 
   for (let i = 1; i <= flags.repeat; i++) {
     for (const size of CHUNK_COST_SIZES) {
       say(`chunk-cost: run ${i} of ${flags.repeat}, ${recipients.toLocaleString('en-US')} recipients in chunks of ${size.toLocaleString('en-US')}`);
-      const run = await runOrchestrator({ name: `chunk-cost-${size}-${i}`, dir, file, recipients, sandboxFlags, rate: null, chunksInFlight: flags.concurrency, chunkSize: size, ...stackSettings(flags), measureListener: false, timeoutMs: 30 * 60_000, say });
+      const run = await runOrchestrator({ name: `chunk-cost-${size}-${i}`, dir, file, recipients, sandboxFlags, rate: null, chunksInFlight: flags.concurrency, chunkSize: size, ...stackSettings(flags), sendsPerChunk: flags.sendsPerChunk ?? 1, measureListener: false, timeoutMs: 30 * 60_000, say });
       runs.get(size)!.push({ cpu: { ...run.cpuMsPer1000OverIdleByProcess, total: run.cpuMsPer1000RecipientsOverIdle }, sendRequests: run.send.requests });
     }
   }

@@ -86,6 +86,11 @@ export interface ChunkInput {
    * chunk sends them one request after another. Absent: one request holds the whole chunk.
    */
   requestSize?: number;
+  /**
+   * With a throttle, the least time from one of this chunk's requests to the next (requestSize at
+   * the throttle the chunk started with), so a chunk of several requests keeps the campaign's pace.
+   */
+  requestIntervalMs?: number;
 }
 
 export interface ChunkResult {

@@ -45,6 +45,9 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
   if (!chunk.sendPart()) return; // one request holds the chunk
   while (chunk.nextPart()) {
     show();
+    // A throttled campaign's pace holds inside the chunk too; a cancel ends the wait.
+    const paceMs = input.requestIntervalMs === undefined || chunk.sentAt === undefined ? 0 : chunk.sentAt + input.requestIntervalMs - Date.now();
+    if (paceMs > 0) await condition(() => chunk.cancelled, paceMs);
     await sendRequest(chunk, input, show, heard);
   }
   // The last request was not accepted (rejected, cancelled, the deadline): the earlier ones were.
