@@ -200,10 +200,10 @@ function rejectedOutcome(codeName: string): RecipientOutcome {
 
 /**
  * `campaignTold`: the send activity already signalled chunkSent (recorded in its result, so replay
- * agrees). A chunk sent as several requests tells the campaign once, when the last is accepted
- * (send), and keeps its first request's id in the search attribute (visibility finds it by that one).
+ * agrees); `heard.sent`: the campaign has this chunk's chunkSent. A chunk sent as several requests
+ * tells the campaign once, when the last is accepted (send), and keeps its first request's id in
+ * the search attribute (visibility finds it by that one).
  */
-/** `heard.sent`: the campaign has this chunk's chunkSent. */
 async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void, heard: { sent: boolean }, campaignTold = false): Promise<void> {
   const first = chunk.sendRequestId === undefined;
   chunk.accepted(sendRequestId, how);
