@@ -28,7 +28,9 @@ export function createChunkStatusActivities(deps: { temporalClient?: Client }) {
       const progress = await handle.query(chunkProgressQuery);
       // 'finished': its chunkFinished signal may have gone to the old run; it completes at once.
       if (progress.phase === 'finished') return { state: 'completed', result: (await handle.result()) as ChunkResult };
-      return { state: 'running', sendRequestId: progress.sendRequestId, recipients: progress.recipients };
+      // Sent as several requests and still sending: its chunkSent comes with the last.
+      const sending = progress.sendRequests !== undefined && progress.sendRequests.sent < progress.sendRequests.total && progress.phase !== 'sent';
+      return { state: 'running', sendRequestId: sending ? undefined : progress.sendRequestId, recipients: progress.recipients };
     });
   }
   return { describeChunk };

@@ -23,6 +23,7 @@ import { cursorAt, reconcileSendRequest } from './reconcile';
 import type { ReconcileInput } from './reconcile';
 import { chunkReader } from './recipients';
 import type { SendPacer } from './send-pacer';
+import { sourceChanged } from './sources/source';
 
 export interface SendDeps {
   client: PpoppoClient;
@@ -58,7 +59,9 @@ export interface SendChunkInput {
    * The campaign to tell about an accepted request (chunkSent), from here: the chunk then sends no
    * signal of its own, and is spared the workflow task that signal's completion would wake.
    */
-  campaign?: { workflowId: string; chunkIndex: number; recipients: number };
+  campaign?: { workflowId: string; chunkIndex: number; recipients: number; sendRequestIds?: string[] };
+  /** A chunk sent as several requests: this one's recipients are the source's rows [offset, offset + count). */
+  part?: { offset: number; count: number };
   /** The event types the chunk acts on at once, for the listener's route (absent: all that may call for a fallback). */
   prompt?: PromptEventType[];
 }
@@ -70,8 +73,13 @@ export interface SendChunkInput {
  */
 export type ReconcileSendInput = Omit<ReconcileInput, 'cursorBefore'> & { cursorBefore?: string | null; attemptStartedAt?: number; prompt?: PromptEventType[] };
 
-/** `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk signals). */
-export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean };
+/**
+ * `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk
+ * signals). `routeUntold`: the listener workflow could not be told the route (it answers only to
+ * a workflow's durable signal now; a chunk sent as several requests then signals it itself, since
+ * visibility knows only its first request).
+ */
+export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean; routeUntold?: { listenerWorkflowId: string } };
 
 /**
  * The pre-send cursor's margin: more than any clock difference between a worker and the API can be.
@@ -148,7 +156,11 @@ export function createSendActivities(deps: SendDeps) {
     const pastDeadline = () => input.notAfter !== undefined && Date.now() >= Date.parse(input.notAfter);
     const deadlinePassed = () => ApplicationFailure.nonRetryable(`the campaign's deadline ${input.notAfter} passed before this send went out; nothing was sent`, SEND_FAILURE_TYPES.deadline);
     if (pastDeadline()) throw deadlinePassed();
-    const recipients = await readChunkRecipients({ source: input.source });
+    const rows = await readChunkRecipients({ source: input.source });
+    const recipients = input.part ? rows.slice(input.part.offset, input.part.offset + input.part.count) : rows;
+    if (input.part && recipients.length !== input.part.count) {
+      throw sourceChanged(`of chunk ${input.campaign?.chunkIndex ?? ''}`.trim(), `${rows.length} rows now, too few for the request of rows ${input.part.offset + 1} to ${input.part.offset + input.part.count}`, 'restore the list, or start a new campaign');
+    }
     if (recipients.length === 0) throw ApplicationFailure.nonRetryable('the chunk has no recipients', SEND_FAILURE_TYPES.empty);
     let receipt: SendReceipt | undefined;
     try {
@@ -163,14 +175,15 @@ export function createSendActivities(deps: SendDeps) {
     }
     if (!receipt) throw deadlinePassed();
     const sendRequestId = receipt.sendRequestId;
-    const [, campaignTold] = await Promise.all([tellListener(sendRequestId, input.prompt), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
-    return { ...receipt, ...(input.campaign ? { campaignTold } : {}) };
+    const [routeTold, campaignTold] = await Promise.all([tellListener(sendRequestId, input.prompt), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
+    return { ...receipt, ...(input.campaign ? { campaignTold } : {}), ...(routeTold ? {} : { routeUntold: { listenerWorkflowId } }) };
   }
 
   /** The campaign's chunkSent, by workflow id; false (the chunk signals instead) if it cannot be told. */
   async function tellCampaign(campaign: NonNullable<SendChunkInput['campaign']>, sendRequestId: string): Promise<boolean> {
     if (!temporalClient) return false;
-    const sent: ChunkSentPayload = { chunkIndex: campaign.chunkIndex, sendRequestId, recipients: campaign.recipients };
+    const ids = campaign.sendRequestIds ? [...campaign.sendRequestIds, sendRequestId] : undefined;
+    const sent: ChunkSentPayload = { chunkIndex: campaign.chunkIndex, sendRequestId, recipients: campaign.recipients, ...(ids ? { sendRequestIds: ids } : {}) };
     try {
       await signalSoon(temporalClient, campaign.workflowId, chunkSentSignal, sent);
       return true;
@@ -192,14 +205,16 @@ export function createSendActivities(deps: SendDeps) {
    * it routes the request's events without a visibility query. Never fails the send: if the
    * listener cannot be told, it finds the chunk through visibility instead.
    */
-  async function tellListener(sendRequestId: string, prompt: PromptEventType[] | undefined): Promise<void> {
+  async function tellListener(sendRequestId: string, prompt: PromptEventType[] | undefined): Promise<boolean> {
     const workflowId = activityContext()?.info.workflowExecution?.workflowId;
-    if (!temporalClient || !workflowId) return;
+    if (!temporalClient || !workflowId) return true; // nobody to tell (no Temporal client: tests of the activity alone)
     const route: ChunkRoute = { sendRequestId, workflowId, ...(prompt ? { prompt } : {}) };
     try {
       await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, route);
+      return true;
     } catch (err) {
-      activityContext()?.log.warn('could not tell the listener about the send request; it will find the chunk through visibility', { sendRequestId, error: String(err) });
+      activityContext()?.log.warn('could not tell the listener about the send request; the chunk or visibility will', { sendRequestId, error: String(err) });
+      return false;
     }
   }
 

@@ -24,6 +24,7 @@ import { integerFlag } from '../dev/script-helpers';
 import { scaledListenerTiming } from '../activities/held-events';
 import { parseDurationMs } from '../src/sandbox/options';
 import { consentLine, emptyConsent } from '../src/campaign/consent';
+import { MAX_SENDS_PER_CHUNK } from '../src/campaign/spec';
 import { BENCH_TEMPLATE, runOrchestrator, writeRecipientsFile, type OrchestratorRun } from '../dev/bench/orchestrator';
 import { runFairness, type FairnessRun } from '../dev/bench/fairness';
 import { temporalServerFlag, type TemporalServerKind } from '../dev/stack/start-stack';
@@ -31,7 +32,7 @@ import { temporalServerFlag, type TemporalServerKind } from '../dev/stack/start-
 const USAGE = `usage: npm run bench -- [--rate RPS] [--recipients N] [--nolimit-recipients N] [--consent-recipients N]
                         [--first-campaign-recipients N] [--first-campaign-window DURATION]
                         [--fairness-rate RPS] [--fairness-window SECONDS] [--only MODE,...]
-                        [--concurrency N] [--repeat N] [--server dev|production] [--default-partitions] [--worker-heap-mb N]
+                        [--concurrency N] [--sends-per-chunk N] [--repeat N] [--server dev|production] [--default-partitions] [--worker-heap-mb N]
                         [--quick] [--scale] [--scale-recipients N]
                         [--json] [--out FILE] [--keep]`;
 
@@ -50,6 +51,8 @@ interface BenchFlags {
   only: BenchMode[];
   /** chunksInFlight of the campaign and the baseline's concurrency (the same for both). */
   concurrency: number;
+  /** limits.sendsPerChunk of the measured campaigns (null: the spec's default). */
+  sendsPerChunk: number | null;
   /**
    * Runs of the no-limit mode, and of each chunk size in the chunk-cost mode. The machine's speed
    * drifts between runs (the same code measured 185-272 CPU ms per 1,000 within 80 minutes here), so
@@ -91,6 +94,7 @@ function parseFlags(argv: string[]): BenchFlags {
       'fairness-window': { type: 'string' },
       only: { type: 'string' },
       concurrency: { type: 'string' },
+      'sends-per-chunk': { type: 'string' },
       repeat: { type: 'string' },
       server: { type: 'string', default: 'dev' },
       'default-partitions': { type: 'boolean', default: false },
@@ -128,6 +132,7 @@ function parseFlags(argv: string[]): BenchFlags {
     fairnessWindowMs: integerFlag('fairness-window', values['fairness-window'], quick ? 8 : 60, 5, 3600) * 1000,
     only: onlyFlag(values.only),
     concurrency: integerFlag('concurrency', values.concurrency, 8, 1, 100),
+    sendsPerChunk: values['sends-per-chunk'] === undefined ? null : integerFlag('sends-per-chunk', values['sends-per-chunk'], 1, 1, MAX_SENDS_PER_CHUNK),
     repeat: integerFlag('repeat', values.repeat, 1, 1, 9),
     server,
     defaultPartitions: values['default-partitions'],
@@ -169,11 +174,13 @@ function onlyFlag(value: string | undefined): BenchMode[] {
 /** Temporal's own default partitions, to show what the dev server's one partition (DEV_DYNAMIC_CONFIG) buys. */
 const TEMPORAL_DEFAULT_PARTITIONS = { 'matching.numTaskqueueReadPartitions': 4, 'matching.numTaskqueueWritePartitions': 4 };
 
-function stackSettings(flags: BenchFlags): { server: TemporalServerKind; dynamicConfig?: Record<string, number>; workerHeapMb?: number } {
+/** What the flags set for every measured campaign's stack (and its chunks' sends). */
+function stackSettings(flags: BenchFlags): { server: TemporalServerKind; dynamicConfig?: Record<string, number>; workerHeapMb?: number; sendsPerChunk?: number } {
   return {
     server: flags.server,
     dynamicConfig: flags.defaultPartitions ? TEMPORAL_DEFAULT_PARTITIONS : undefined,
     workerHeapMb: flags.workerHeapMb ?? undefined,
+    sendsPerChunk: flags.sendsPerChunk ?? undefined,
   };
 }
 
@@ -233,7 +240,7 @@ async function sideBySide(name: string, flags: BenchFlags, dir: string, rate: nu
   // The sandbox's defaults are a first campaign with a rate limit and a quota: this mode says what it needs.
   const sandboxFlags: Record<string, string> = { 'outcome-mix': DELIVERED_MIX, 'monthly-quota': 'off', 'rate-limit-rps': 'off' };
   if (rate !== null) Object.assign(sandboxFlags, { 'rate-limit-rps': String(rate), 'rate-limit-burst': String(rate) });
-  say(`${name}: orchestrator, ${recipients} recipients, ${rate === null ? 'no rate limit' : `${rate} requests/s`}, ${flags.concurrency} chunks in flight`);
+  say(`${name}: orchestrator, ${recipients} recipients, ${rate === null ? 'no rate limit' : `${rate} requests/s`}, ${flags.concurrency} chunks in flight${flags.sendsPerChunk ? `, ${flags.sendsPerChunk} send requests per chunk` : ''}`);
   const orchestrator = await runOrchestrator({
     name,
     dir,
@@ -406,7 +413,7 @@ async function chunkCost(flags: BenchFlags, dir: string, say: (line: string) => 
   for (let i = 1; i <= flags.repeat; i++) {
     for (const size of CHUNK_COST_SIZES) {
       say(`chunk-cost: run ${i} of ${flags.repeat}, ${recipients.toLocaleString('en-US')} recipients in chunks of ${size.toLocaleString('en-US')}`);
-      const run = await runOrchestrator({ name: `chunk-cost-${size}-${i}`, dir, file, recipients, sandboxFlags, rate: null, chunksInFlight: flags.concurrency, chunkSize: size, ...stackSettings(flags), measureListener: false, timeoutMs: 30 * 60_000, say });
+      const run = await runOrchestrator({ name: `chunk-cost-${size}-${i}`, dir, file, recipients, sandboxFlags, rate: null, chunksInFlight: flags.concurrency, chunkSize: size, ...stackSettings(flags), sendsPerChunk: flags.sendsPerChunk ?? 1, measureListener: false, timeoutMs: 30 * 60_000, say });
       runs.get(size)!.push({ cpu: { ...run.cpuMsPer1000OverIdleByProcess, total: run.cpuMsPer1000RecipientsOverIdle }, sendRequests: run.send.requests });
     }
   }

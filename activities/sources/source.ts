@@ -4,8 +4,10 @@
 // the ones the plan counted, or refuses with RecipientSourceChanged when the source changed since.
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecipientInput } from '../../src/api/types';
+import { MAX_RECIPIENTS_PER_REQUEST } from '../../src/api/validation';
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource, TimeZoneGrouping } from '../../src/campaign/chunk-source';
+import { MAX_SENDS_PER_CHUNK } from '../../src/campaign/spec';
 
 export interface PlanOptions {
   /** Template placeholders every recipient must have a non-empty value for. */
@@ -95,8 +97,11 @@ export class PlanAccount {
   }
 }
 
+/** Recipients per planned chunk: at most MAX_SENDS_PER_CHUNK requests of the API's 1,000. */
+const MAX_RECIPIENTS_PER_CHUNK = MAX_RECIPIENTS_PER_REQUEST * MAX_SENDS_PER_CHUNK;
+
 export function checkChunkSize(chunkSize: number): void {
-  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1000) {
-    throw ApplicationFailure.nonRetryable(`chunkSize must be an integer from 1 to 1000, got ${chunkSize}`, RECIPIENT_SOURCE_FAILURES.invalidPlan);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_RECIPIENTS_PER_CHUNK) {
+    throw ApplicationFailure.nonRetryable(`chunkSize must be an integer from 1 to ${MAX_RECIPIENTS_PER_CHUNK}, got ${chunkSize}`, RECIPIENT_SOURCE_FAILURES.invalidPlan);
   }
 }

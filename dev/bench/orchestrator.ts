@@ -55,8 +55,10 @@ export interface OrchestratorOptions {
   /** The app's request rate (sandbox limit and send queue), or null for none. */
   rate: number | null;
   chunksInFlight: number;
-  /** Recipients per chunk workflow (default 1,000, the API's most per send request). */
+  /** Recipients per send request (default 1,000, the API's most). */
   chunkSize?: number;
+  /** Send requests per chunk workflow (default: the spec's default, limits.sendsPerChunk). */
+  sendsPerChunk?: number;
   /** Which Temporal server the stack runs (default the dev server on SQLite; `production`: the server on PostgreSQL). */
   server?: TemporalServerKind;
   /** Temporal dynamic config for the dev server (experiments; the bench uses the defaults). */
@@ -136,7 +138,7 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
       template: BENCH_TEMPLATE,
       recipients: { file: options.file, format: 'csv' },
       consentWindow: options.consentWindow,
-      limits: { chunkSize: options.chunkSize ?? 1000, chunksInFlight: options.chunksInFlight },
+      limits: { chunkSize: options.chunkSize ?? 1000, chunksInFlight: options.chunksInFlight, ...(options.sendsPerChunk ? { sendsPerChunk: options.sendsPerChunk } : {}) },
       ...(options.firstCampaign ? { fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: options.firstCampaign.receiver.url }, text: 'Hello {{name}}, by another way' } } : {}),
     };
     const worker = stack.workers[0]!;

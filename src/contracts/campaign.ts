@@ -180,11 +180,15 @@ export interface ChunkSentPayload {
   chunkIndex: number;
   sendRequestId: string;
   recipients: number;
+  /** A chunk sent as several requests: every accepted one's id (`sendRequestId` is one of them). */
+  sendRequestIds?: string[];
 }
 
 export interface ChunkFinishedPayload {
   chunkIndex: number;
   sendRequestId?: string;
+  /** Every accepted request's id, when the chunk was sent as several. */
+  sendRequestIds?: string[];
   counts: OutcomeCounts;
   pollResponses?: number;
   consent?: ConsentStats;

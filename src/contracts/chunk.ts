@@ -81,11 +81,24 @@ export interface ChunkInput {
    * then the chunk's progress shows this count. Absent in chunks started before it.
    */
   plannedRecipients?: number;
+  /**
+   * Recipients per send request, when the campaign's chunks hold several (limits.sendsPerChunk): the
+   * chunk sends them one request after another. Absent: one request holds the whole chunk.
+   */
+  requestSize?: number;
+  /**
+   * With a throttle, the least time from one of this chunk's requests to the next (requestSize at
+   * the throttle the chunk started with), so a chunk of several requests keeps the campaign's pace.
+   */
+  requestIntervalMs?: number;
 }
 
 export interface ChunkResult {
   chunkIndex: number;
+  /** The first accepted request's id. */
   sendRequestId?: string;
+  /** Every accepted request's id, when the chunk was sent as several. */
+  sendRequestIds?: string[];
   counts: OutcomeCounts;
   consent?: ConsentStats;
 }
@@ -161,6 +174,8 @@ export interface ChunkProgress {
   chunkIndex: number;
   phase: ChunkPhase;
   sendRequestId?: string;
+  /** A chunk sent as several requests: how many of them are accepted so far. */
+  sendRequests?: { sent: number; total: number };
   recipients: number;
   /** The recipients are not read yet (read at the send): `recipients` is the plan's count. */
   unread?: true;

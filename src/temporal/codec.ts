@@ -9,6 +9,11 @@
 // workflows. Payloads without the encrypted encoding pass through decode unchanged: histories
 // recorded in cleartext (the replay fixtures, a workflow started with a plain JSON input) still
 // decode.
+//
+// A large payload (a chunk's carry across continue-as-new, the recipients query of a chunk sent as
+// several requests) is compressed before it is encrypted: such JSON shrinks 10-70 times, which keeps
+// it far from Temporal's 2 MB payload limit. `encryption-compression: deflate-raw` says so.
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -20,6 +25,12 @@ const PayloadProto = proto.temporal.api.common.v1.Payload;
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA_KEY = 'encryption-key-id';
+export const COMPRESSION_METADATA_KEY = 'encryption-compression';
+const DEFLATE_RAW = 'deflate-raw';
+/** Payloads from this size are compressed (smaller ones gain little and are the hot path). */
+export const COMPRESS_FROM_BYTES = 16 * 1024;
+/** What a compressed payload may inflate to: Temporal refuses payloads far below this anyway. */
+const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
 const CIPHER = 'aes-256-gcm';
 const KEY_BYTES = 32;
@@ -52,10 +63,15 @@ export class EncryptionCodec implements PayloadCodec {
   async encode(payloads: Payload[]): Promise<Payload[]> {
     const keyId = this.encryptingKeyId;
     const key = this.#keys.get(keyId)!;
-    return payloads.map((payload) => ({
-      metadata: { [METADATA_ENCODING_KEY]: utf8(ENCRYPTED_ENCODING), [KEY_ID_METADATA_KEY]: utf8(keyId) },
-      data: encrypt(PayloadProto.encode(payload).finish(), key, keyId),
-    }));
+    return payloads.map((payload) => {
+      const plain = PayloadProto.encode(payload).finish();
+      const packed = plain.length >= COMPRESS_FROM_BYTES ? deflateRawSync(plain) : undefined;
+      const compressed = packed !== undefined && packed.length < plain.length;
+      return {
+        metadata: { [METADATA_ENCODING_KEY]: utf8(ENCRYPTED_ENCODING), [KEY_ID_METADATA_KEY]: utf8(keyId), ...(compressed ? { [COMPRESSION_METADATA_KEY]: utf8(DEFLATE_RAW) } : {}) },
+        data: encrypt(compressed ? packed : plain, key, keyId),
+      };
+    });
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
@@ -66,7 +82,15 @@ export class EncryptionCodec implements PayloadCodec {
       const key = this.#keys.get(keyId);
       if (!key) throw new ValueError(`payload encrypted with key "${keyId}", which is not loaded (loaded: ${this.keyIds.join(', ')}); add it to PAYLOAD_KEYS or PAYLOAD_KEY_FILE`);
       if (!payload.data) throw new ValueError('an encrypted payload has no data');
-      return PayloadProto.decode(decrypt(payload.data, key, keyId));
+      const plain = decrypt(payload.data, key, keyId);
+      const compression = text(payload.metadata?.[COMPRESSION_METADATA_KEY]);
+      if (compression === undefined) return PayloadProto.decode(plain);
+      if (compression !== DEFLATE_RAW) throw new ValueError(`an encrypted payload is compressed with "${compression}", which this codec does not know (it knows ${DEFLATE_RAW})`);
+      try {
+        return PayloadProto.decode(inflateRawSync(plain, { maxOutputLength: MAX_INFLATED_BYTES }));
+      } catch {
+        throw new ValueError(`a compressed payload (key "${keyId}") does not inflate, or would exceed ${MAX_INFLATED_BYTES / 1024 / 1024} MB`);
+      }
     });
   }
 }

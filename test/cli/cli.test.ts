@@ -125,7 +125,7 @@ describe('campaign CLI on the real stack', () => {
 
   it('starts a campaign twice concurrently and both attach to one run', async () => {
     const csv = write('run.csv', `ppnum,name\n${Object.keys(EXPECTED).map((ppnum, i) => `${ppnum},Name ${i}`).join('\n')}\n`);
-    const spec = write('run.json', JSON.stringify({ campaignId, template: TEMPLATE, recipients: { inline: [] }, consentWindow: '1m', limits: { chunkSize: 2 } }));
+    const spec = write('run.json', JSON.stringify({ campaignId, template: TEMPLATE, recipients: { inline: [] }, consentWindow: '1m', limits: { chunkSize: 2, sendsPerChunk: 1 } }));
     const [first, second] = await Promise.all([cliProcess('start', spec, '--recipients', csv, '--json'), cliProcess('start', spec, '--recipients', csv, '--json')]);
     // One starts it (0); the other starts it too or finds it running (5): one run either way.
     expect([first.code, second.code].sort(), first.stderr + second.stderr).toContain(0);
@@ -193,7 +193,7 @@ describe('campaign CLI on the real stack', () => {
     expect(waited.stdout).toContain(`already finished, nothing started: campaign ${campaignId}`);
 
     // The same id with a different spec: refused, naming what differs; nothing started.
-    const changed = write('run-changed.json', JSON.stringify({ campaignId, template: { ...TEMPLATE, name: `cli-other-${run}` }, recipients: { inline: [] }, consentWindow: '1m', limits: { chunkSize: 2 } }));
+    const changed = write('run-changed.json', JSON.stringify({ campaignId, template: { ...TEMPLATE, name: `cli-other-${run}` }, recipients: { inline: [] }, consentWindow: '1m', limits: { chunkSize: 2, sendsPerChunk: 1 } }));
     const different = await cli('start', changed, '--recipients', join(dir, 'run.csv'));
     expect(different.code).toBe(2);
     expect(different.stderr).toContain(`campaign ${campaignId} already exists (completed) with a different spec: it differs in template`);
@@ -273,7 +273,7 @@ describe('campaign CLI on the real stack', () => {
     await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).config({ monthlyQuota: used + 1 });
     try {
       const recipients = ['12300000001', '12300000004', '12300000006'].map((ppnum) => ({ ppnum, vars: { name: 'Q' } }));
-      const spec = write('quota.json', JSON.stringify({ campaignId: id, template: TEMPLATE, recipients: { inline: recipients }, consentWindow: '1m', limits: { chunkSize: 1, chunksInFlight: 3 } }));
+      const spec = write('quota.json', JSON.stringify({ campaignId: id, template: TEMPLATE, recipients: { inline: recipients }, consentWindow: '1m', limits: { chunkSize: 1, sendsPerChunk: 1, chunksInFlight: 3 } }));
       const check = await cli('validate', spec);
       expect(check.code).toBe(0); // not an error in the rows: a warning about the month
       expect(check.stdout).toMatch(/QUOTA: the campaign needs 3 messages but only 1 of [\d,]+ left this month \(resets .*\): it will send what fits, then park at the quota/);

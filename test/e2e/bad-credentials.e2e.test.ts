@@ -36,7 +36,7 @@ describe('a worker restarted with a wrong client secret', () => {
       template: { name: 'bad-credentials', components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { file, format: 'csv' },
       consentWindow: '1m',
-      limits: { chunkSize: 5, chunksInFlight: 1 },
+      limits: { chunkSize: 5, sendsPerChunk: 1, chunksInFlight: 1 },
     };
     const { campaigns } = stack;
     await campaigns.startCampaign(spec);

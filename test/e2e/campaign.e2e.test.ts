@@ -91,7 +91,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
       recipients: { inline: ppnums.map((ppnum, i) => ({ ppnum, vars: { name: `Tester ${i}` } })) },
       consentWindow: '1m',
       fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}, see you elsewhere' },
-      limits: { chunkSize: 1, chunksInFlight: ppnums.length },
+      limits: { chunkSize: 1, sendsPerChunk: 1, chunksInFlight: ppnums.length },
     });
 
     expect(result.status).toBe('completed');
@@ -138,7 +138,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
       template: { name: `e2e-faults-${run}`, components: [{ type: 'text', content: 'Hello' }] },
       recipients: { inline: ppnums.map((ppnum) => ({ ppnum, vars: {} })) },
       consentWindow: '1m',
-      limits: { chunkSize: 1, chunksInFlight: 3 },
+      limits: { chunkSize: 1, sendsPerChunk: 1, chunksInFlight: 3 },
     });
     expect(result).toMatchObject({ status: 'completed', total: 3 });
     const records = await recipientsOf(campaignId, result.chunks);
@@ -174,7 +174,7 @@ describe('campaigns on the real stack (sandbox, worker, listener, fallback webho
       recipients: { file, format: 'csv' },
       consentWindow: '1m',
       onInvalidRows: 'skip',
-      limits: { chunkSize: 10, chunksInFlight: 2 },
+      limits: { chunkSize: 10, sendsPerChunk: 1, chunksInFlight: 2 },
     });
     expect(result.status).toBe('completed');
     expect(result.total).toBe(26);

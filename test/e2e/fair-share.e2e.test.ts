@@ -65,7 +65,7 @@ function spec(name: string, firstPpnum: number): CampaignSpec {
     // The heaviest weight: fairness alone would serve an alert (its own fairness key, weight 1) only
     // after the sends both campaigns have queued; only its priority puts it ahead of them.
     weight: 1000,
-    limits: { chunkSize: 2, chunksInFlight: CHUNKS_IN_FLIGHT },
+    limits: { chunkSize: 2, sendsPerChunk: 1, chunksInFlight: CHUNKS_IN_FLIGHT },
   };
 }
 

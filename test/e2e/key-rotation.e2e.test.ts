@@ -80,7 +80,7 @@ describe('payload key rotation', () => {
       template: { name: `rotation-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }, { ppnum: '12300000005', vars: { name: 'Eve' } }] },
       consentWindow: '2m',
-      limits: { chunkSize: 1 },
+      limits: { chunkSize: 1, sendsPerChunk: 1 },
     });
     const midway = await pollUntil('both chunks sent, one outcome pending', () => underA.campaigns.getProgress(campaignId), (p) => p.chunksSent === 2 && p.awaitingOutcome === 1, 60_000);
     expect(midway.status).toBe('running');

@@ -83,7 +83,8 @@ describe('a 50,000-recipient campaign from a CSV file', () => {
       template: { name: `e2e-large-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { file, format: 'csv' },
       consentWindow: '5m',
-      limits: { chunkSize: 1000, chunksInFlight: 4 },
+      // Chunks of two requests of 500: every chunk sends as several, and 50 chunks make the campaign continue as new.
+      limits: { chunkSize: 500, sendsPerChunk: 2, chunksInFlight: 4 },
     };
 
     const startedAt = Date.now();

@@ -40,7 +40,7 @@ describe('our consent window and the API\'s answers', () => {
       recipients: { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }, { ppnum: '12300000003', vars: { name: 'Dee' } }] },
       consentWindow: '1m',
       fallback: { on: ['denied'], channel: { type: 'webhook', url: receiver.url }, text: 'Hi {{name}}, elsewhere' },
-      limits: { chunkSize: 2 },
+      limits: { chunkSize: 2, sendsPerChunk: 1 },
     };
     await campaigns.startCampaign(spec);
     const result = await campaigns.result(campaignId);

@@ -96,7 +96,7 @@ beforeAll(async () => {
     recipients: { file, format: 'csv' },
     consentWindow: '1m', // the minimum; the sandbox's own 2 s window decides first
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hello {{name}}' },
-    limits: { chunkSize: 10, chunksInFlight: 4 },
+    limits: { chunkSize: 10, sendsPerChunk: 1, chunksInFlight: 4 },
     onInvalidRows: 'skip',
   };
   const campaigns = new CampaignClient(client);

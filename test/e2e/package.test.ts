@@ -117,7 +117,7 @@ describe('npm pack, installed into an empty directory', () => {
       template: { name: 'packaged', components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { file: join(app, 'recipients.csv'), format: 'csv' },
       consentWindow: '1m', // the minimum; the sandbox's own 1.5 s window decides first
-      limits: { chunkSize: 10, chunksInFlight: 2 },
+      limits: { chunkSize: 10, sendsPerChunk: 1, chunksInFlight: 2 },
     }));
 
     const started = await bin('ppoppo-campaign', ['start', 'spec.json', '--wait', '--json']);

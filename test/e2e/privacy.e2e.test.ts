@@ -61,7 +61,7 @@ function spec(campaignId: string, recipients: CampaignSpec['recipients'], extra:
     recipients,
     consentWindow: '1m', // the minimum; the sandbox's own 3 s window decides first
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: receiver.url }, text: 'Hi {{name}} ({{email}}), code {{code}}' },
-    limits: { chunkSize: 2 },
+    limits: { chunkSize: 2, sendsPerChunk: 1 },
     ...extra,
   };
 }

@@ -91,7 +91,7 @@ describe('a campaign started again under the same id', () => {
       template: { name: `e2e-restart-done-${run}`, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { inline: ppnums.map((ppnum, i) => ({ ppnum, vars: { name: `R${i}` } })) },
       consentWindow: '1m',
-      limits: { chunkSize: 5, chunksInFlight: 2 },
+      limits: { chunkSize: 5, sendsPerChunk: 1, chunksInFlight: 2 },
     };
     const first = (await (await startCampaign(spec)).result()) as CampaignResult;
     expect(first).toMatchObject({ status: 'completed', total: 12, chunks: 3 });
@@ -125,7 +125,7 @@ describe('a campaign started again under the same id', () => {
           template: { name: `e2e-restart-terminated-${run}`, components: [{ type: 'text', content: 'Hi {{name}}' }] },
           recipients: served.recipients,
           consentWindow: '1m',
-          limits: { chunkSize: 5, chunksInFlight: 1 },
+          limits: { chunkSize: 5, sendsPerChunk: 1, chunksInFlight: 1 },
         };
         const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
         const firstRun = await startCampaign(spec);
@@ -159,7 +159,7 @@ describe('a campaign started again under the same id', () => {
       template: { name: `e2e-restart-paused-${run}`, components: [{ type: 'text', content: 'Hello' }] },
       recipients: { inline: ppnums.map((ppnum) => ({ ppnum, vars: {} })) },
       consentWindow: '1m',
-      limits: { chunkSize: 5, chunksInFlight: 1 },
+      limits: { chunkSize: 5, sendsPerChunk: 1, chunksInFlight: 1 },
     };
     const acceptedBefore = (await inspector.stats()).createSendRequest.accepted;
     // Chunk 0's first send is refused: it waits 3 s, unsent, while the old run pauses it and is terminated.

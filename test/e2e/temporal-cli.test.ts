@@ -193,7 +193,7 @@ describe('README: Temporal CLI commands with the real temporal binary', () => {
       template: { name: campaignId, components: [{ type: 'text', content: 'Hello {{name}}' }] },
       recipients: { inline: ['12300000001', '12300000002', '12300000004', '12300000005'].map((ppnum) => ({ ppnum, vars: { name: `N${ppnum.slice(-1)}` } })) },
       fallback: undefined,
-      limits: { chunkSize: 1, chunksInFlight: 4 },
+      limits: { chunkSize: 1, sendsPerChunk: 1, chunksInFlight: 4 },
     };
     writeFileSync(specPath, JSON.stringify(spec));
 

@@ -59,7 +59,7 @@ function specFor(campaignId: string): CampaignSpec {
     template: { name: campaignId, components: [{ type: 'text', content: 'Hello {{name}}' }] },
     recipients: { inline: [{ ppnum: '12300000001', vars: { name: 'Ada' } }, { ppnum: '12300000005', vars: { name: 'Eve' } }] },
     consentWindow: '1h',
-    limits: { chunkSize: 1 },
+    limits: { chunkSize: 1, sendsPerChunk: 1 },
   };
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { FailureConverter, Payload } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { ENCRYPTED_ENCODING, EncryptionCodec, KEY_ID_METADATA_KEY, ensureKeyFile, newPayloadKeyLine, parsePayloadKeys, readKeyFile } from '../../src/temporal/codec';
+import { COMPRESSION_METADATA_KEY, COMPRESS_FROM_BYTES, ENCRYPTED_ENCODING, EncryptionCodec, KEY_ID_METADATA_KEY, ensureKeyFile, newPayloadKeyLine, parsePayloadKeys, readKeyFile } from '../../src/temporal/codec';
 import { FAILURE_CONVERTER_PATH, dataConverterFromEnv, describePayloadEncryption, payloadEncryptionFromEnv } from '../../src/temporal/data-converter';
 
 const SECRET_TEXT = 'Ada Lovelace, ada@example.org, 12300000042';
@@ -25,6 +25,22 @@ describe('EncryptionCodec', () => {
     expect(Buffer.from(encoded!.data!).includes(Buffer.from('Ada'))).toBe(false);
     const [decoded] = await codec.decode([encoded!]);
     expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual({ spec: SECRET_TEXT });
+  });
+
+  it('compresses a large payload before encrypting it, and decodes it back; small ones stay as they were', async () => {
+    const codec = new EncryptionCodec([keyA]);
+    const carry = { recipients: Array.from({ length: 3_000 }, (_, i) => ({ ppnum: String(45600000000 + i), state: 'delivered', history: [[1764547200000 + i, 'RECIPIENT_DELIVERED']] })) };
+    const large = plain(carry);
+    expect(large.data!.length).toBeGreaterThan(COMPRESS_FROM_BYTES);
+    const [packed, small] = await codec.encode([large, plain({ spec: SECRET_TEXT })]);
+    expect(text(packed!.metadata![COMPRESSION_METADATA_KEY])).toBe('deflate-raw');
+    expect(packed!.data!.length).toBeLessThan(large.data!.length / 5);
+    expect(small!.metadata![COMPRESSION_METADATA_KEY]).toBeUndefined();
+    const [back, smallBack] = await codec.decode([packed!, small!]);
+    expect(defaultPayloadConverter.fromPayload(back!)).toEqual(carry);
+    expect(defaultPayloadConverter.fromPayload(smallBack!)).toEqual({ spec: SECRET_TEXT });
+    // A compression this codec does not know is refused by name, never read as something else.
+    await expect(codec.decode([{ ...packed!, metadata: { ...packed!.metadata, [COMPRESSION_METADATA_KEY]: Buffer.from('zstd') } }])).rejects.toThrow('compressed with "zstd"');
   });
 
   it('uses a fresh IV per payload: the same value encrypts differently each time', async () => {

@@ -2,6 +2,7 @@
 // spec and recipient validation before sending, parking, pause/resume/cancel, exact counts, and
 // continue-as-new (the test server suggests it after ~200 events).
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -11,7 +12,7 @@ import { emptyCounts } from '../../src/campaign/outcomes';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_FAILURE_TYPES, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
-import { chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import { chunkProgressQuery, chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
 import type { ChunkInput } from '../../src/contracts/chunk';
 import { CampaignClient } from '../../src/client/campaigns';
 import { decodePayload, pollUntil, testTemporalAddress } from '../support/temporal';
@@ -27,7 +28,10 @@ afterAll(() => world.terminateAllAndStop());
 /** A campaign whose id is its template id, so the stubs find the scenario (and log fallbacks) by either. */
 function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<CampaignSpec> = {}) {
   const { templateId, calls } = world.scenario(scenario);
-  const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: list }, ...extra };
+  // Tests that set a chunkSize count chunks of that size: one request each, unless they say otherwise
+  // (chunks of several requests: test/workflows/chunk.test.ts, and the campaign's own tests of them).
+  const limits = extra.limits?.chunkSize !== undefined ? { sendsPerChunk: 1, ...extra.limits } : extra.limits;
+  const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: list }, ...extra, ...(limits ? { limits } : {}) };
   return { spec, calls };
 }
 
@@ -424,6 +428,44 @@ describe('the end', () => {
     expect(failure.message).toContain('has no recipient rows');
     expect(calls.ensureTemplate).toBe(0);
     expect((await handle.query(progressQuery)).failure).toBe(failure.message);
+  });
+});
+
+describe('chunks of several requests (limits.sendsPerChunk)', () => {
+  it('plans chunks of chunkSize × sendsPerChunk, sends every request once, and adds every request to the poll results', async () => {
+    const { spec, calls } = campaign({ isPoll: true }, recipients(7), { limits: { chunkSize: 2, sendsPerChunk: 2, chunksInFlight: 2 } });
+    const result: CampaignResult = await (await start(spec)).result();
+    expect(result).toMatchObject({ status: 'completed', total: 7, chunks: 2, counts: { delivered: 7 } });
+    expect(calls.sends.map((call) => call.ppnums.length).sort()).toEqual([1, 2, 2, 2]);
+    expect(new Set(calls.sends.flatMap((call) => call.ppnums)).size).toBe(7);
+    expect(result.poll).toEqual({ options: { yes: 4 }, totalResponses: 4 }); // the stub counts send requests
+  });
+
+  it("holds a chunk's requests not sent yet while the campaign is paused, and sends them on resume", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { spec, calls } = campaign(
+      {
+        send: async (_call, attempt) => {
+          if (attempt === 1) await gate; // the first request is out when the pause arrives
+          return `sr-${attempt}`;
+        },
+      },
+      recipients(6),
+      { limits: { chunkSize: 2, sendsPerChunk: 3, chunksInFlight: 1 } },
+    );
+    const handle = await start(spec);
+    await pollUntil('first request out', async () => calls.sends.length, (n) => n === 1);
+    expect((await handle.executeUpdate(pauseUpdate)).status).toBe('paused');
+    release();
+    const chunk = world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0));
+    await pollUntil('chunk holds', () => chunk.query(chunkProgressQuery), (p) => p.phase === 'paused' && p.sendRequests?.sent === 1);
+    await sleep(1_000);
+    expect(calls.sends).toHaveLength(1);
+    expect((await handle.executeUpdate(resumeUpdate)).status).toBe('running');
+    const result: CampaignResult = await handle.result();
+    expect(result.counts.delivered).toBe(6);
+    expect(calls.sends.map((call) => call.ppnums.length)).toEqual([2, 2, 2]);
   });
 });
 

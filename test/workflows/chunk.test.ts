@@ -278,6 +278,77 @@ describe('pause, resume and cancel before sending', () => {
   });
 });
 
+describe('a chunk of several requests (limits.sendsPerChunk)', () => {
+  const five = () => recipients(5);
+
+  it('sends them one after another, each with its own recipients, and tells the campaign once, with every id', async () => {
+    const { templateId, calls } = world.scenario({ tellsCampaign: true, send: (_call, attempt) => `sr-part-${attempt}` });
+    const input = chunkInput(templateId, { chunkIndex: 4, source: { kind: 'inline', recipients: five() }, requestSize: 2 });
+    const handle = await startChunk(input);
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends.map((call) => call.ppnums)).toEqual([five().slice(0, 2), five().slice(2, 4), five().slice(4)].map((part) => part.map((r) => r.ppnum)));
+    // Only the last request's activity tells the campaign, with the ids before it.
+    expect(calls.sends.map((call) => call.campaign)).toEqual([undefined, undefined, { workflowId: input.parentWorkflowId, chunkIndex: 4, recipients: 5, sendRequestIds: ['sr-part-1', 'sr-part-2'] }]);
+    expect(result).toMatchObject({ sendRequestId: 'sr-part-1', sendRequestIds: ['sr-part-1', 'sr-part-2', 'sr-part-3'], counts: { delivered: 5 } });
+    expect(await signalsSent(handle)).toEqual(['chunkFinished']);
+    // Each recipient's history names the request it went out in.
+    const recipientsSeen = await handle.query(chunkRecipientsQuery);
+    expect(recipientsSeen.map((r) => r.history.filter((line) => line.event.startsWith('accepted')).map((line) => line.event))).toEqual([
+      ['accepted: sr-part-1'],
+      ['accepted: sr-part-1'],
+      ['accepted: sr-part-2'],
+      ['accepted: sr-part-2'],
+      ['accepted: sr-part-3'],
+    ]);
+  });
+
+  it('waits out a refusal of a later request and sends only that one again', async () => {
+    const { templateId, calls } = world.scenario({
+      send: (_call, attempt) => {
+        if (attempt === 2) throw refused(1_000);
+        return `sr-${attempt}`;
+      },
+    });
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: five() }, requestSize: 2 }));
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends.map((call) => call.ppnums.length)).toEqual([2, 2, 2, 1]);
+    expect(calls.sends[1]!.ppnums).toEqual(calls.sends[2]!.ppnums);
+    expect(result.sendRequestIds).toEqual(['sr-1', 'sr-3', 'sr-4']);
+    expect(result.counts.delivered).toBe(5);
+    // No campaign heard it from an activity here: the chunk signals chunkSent once, after the last request.
+    expect(await signalsSent(handle)).toEqual(['chunkSent', 'chunkFinished']);
+  });
+
+  it('cancels only the requests not sent yet: the sent ones go on to their outcomes', async () => {
+    const { templateId, calls } = world.scenario({
+      send: (_call, attempt) => {
+        if (attempt === 2) throw refused(10 * 60_000, true);
+        return `sr-${attempt}`;
+      },
+    });
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: five() }, requestSize: 2 }));
+    await pollUntil('retry wait', () => handle.query(chunkProgressQuery), (p) => p.phase === 'waiting_retry');
+    await handle.signal(chunkControlSignal, { action: 'cancel' });
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends).toHaveLength(2);
+    expect(result).toMatchObject({ sendRequestId: 'sr-1', counts: { delivered: 2, cancelled: 3 } });
+    expect(result.sendRequestIds).toBeUndefined();
+    expect(await signalsSent(handle)).toEqual(['chunkParked', 'chunkSent', 'chunkFinished']);
+  });
+
+  it("keeps a throttled campaign's pace between its requests", async () => {
+    const { templateId, calls } = world.scenario({});
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: five() }, requestSize: 2, requestIntervalMs: 1_500 }));
+    const result: ChunkResult = await handle.result();
+    expect(result.counts.delivered).toBe(5);
+    const at = calls.sends.map((call) => call.at!);
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(1_400);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(1_400);
+    const timers = (await historyEvents(handle)).filter((e) => e.timerStartedEventAttributes).map((e) => tsToMs(e.timerStartedEventAttributes!.startToFireTimeout));
+    expect(timers.filter((ms) => ms > 1_000 && ms <= 1_500)).toHaveLength(2);
+  });
+});
+
 describe('outcomes and fallback', () => {
   const [delivered, pending, denied, silent] = recipients(4);
 

@@ -59,7 +59,7 @@ async function record(world: StubWorld): Promise<void> {
     recipients: { inline: list },
     consentWindow: '1m',
     fallback: { on: ['denied', 'expired'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
-    limits: { chunkSize: 2, chunksInFlight: 2 },
+    limits: { chunkSize: 2, sendsPerChunk: 1, chunksInFlight: 2 },
   };
   const handle = await world.client.workflow.start(CAMPAIGN_WORKFLOW_TYPE, {
     workflowId: campaignWorkflowId(templateId),

@@ -32,7 +32,9 @@ function campaign(scenario: Scenario, list: RecipientInput[], extra: Partial<Cam
     },
   };
   const { templateId, calls } = world.scenario(timed);
-  const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: list }, ...extra };
+  // Tests that set a chunkSize count (and time) chunks of that size: one request each, unless they say otherwise.
+  const limits = extra.limits?.chunkSize !== undefined ? { sendsPerChunk: 1, ...extra.limits } : extra.limits;
+  const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: list }, ...extra, ...(limits ? { limits } : {}) };
   return { spec, calls, sentAt };
 }
 
@@ -97,6 +99,23 @@ describe('deadline', () => {
     ]);
     // Chunk 2 never started: the campaign settled its recipients itself.
     await expect(world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 2)).describe()).rejects.toThrow();
+  }, 30_000);
+
+  it('ends a quota park inside a chunk of several requests at the deadline: the requests sent count, the rest end deadline', async () => {
+    const deadlineMs = Date.now() + 4_000;
+    // One chunk of three requests: the first is accepted, the second refused for the monthly quota.
+    const { spec, calls, sentAt } = campaign({ send: (call, attempt) => (attempt === 1 ? 'sr-first' : Promise.reject(refused(60 * 60_000, true))) }, recipients(6), {
+      deadline: iso(deadlineMs),
+      limits: { chunkSize: 2, sendsPerChunk: 3, chunksInFlight: 1 },
+    });
+    const handle = await start(spec);
+    await pollUntil('parked on the quota', () => handle.query(progressQuery), (p) => p.status === 'parked' && p.parkedReason === 'quota');
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', total: 6, chunks: 1, counts: { delivered: 2, deadline: 4, cancelled: 0 } });
+    expect(calls.sends.map((call) => call.ppnums.length)).toEqual([2, 2]);
+    for (const at of sentAt) expect(at).toBeLessThan(deadlineMs);
+    const chunk = await world.client.workflow.getHandle(chunkWorkflowId(spec.campaignId, 0)).query(chunkRecipientsQuery);
+    expect(chunk.map((r) => r.outcome)).toEqual(['delivered', 'delivered', 'deadline', 'deadline', 'deadline', 'deadline']);
   }, 30_000);
 
   it('with "deadline" in fallback.on, every recipient the deadline left unsent gets a fallback, including those of chunks not started by then', async () => {

@@ -31,7 +31,23 @@ describe('parseCampaignSpec', () => {
   it('accepts a minimal spec and applies defaults', () => {
     const { spec, issues } = parseCampaignSpec(validSpec);
     expect(issues).toEqual([]);
-    expect(campaignSettings(spec!)).toEqual({ consentWindowMs: 86_400_000, chunkSize: 1000, chunksInFlight: 4, onInvalidRows: 'abort', fallbackOn: [], fallbackRetryForMs: 6 * 3_600_000 });
+    expect(campaignSettings(spec!)).toEqual({
+      consentWindowMs: 86_400_000,
+      chunkSize: 1000,
+      chunksInFlight: 4,
+      sendsPerChunk: 1,
+      recipientsPerChunk: 1000,
+      onInvalidRows: 'abort',
+      fallbackOn: [],
+      fallbackRetryForMs: 6 * 3_600_000,
+    });
+  });
+
+  it('plans chunks of chunkSize × sendsPerChunk recipients, and names a sendsPerChunk out of range', () => {
+    expect(campaignSettings({ ...validSpec, limits: { chunkSize: 200, sendsPerChunk: 3 } } as never)).toMatchObject({ chunkSize: 200, sendsPerChunk: 3, recipientsPerChunk: 600 });
+    for (const sendsPerChunk of [0, 11, 2.5, '5']) {
+      expect(parseCampaignSpec({ ...validSpec, limits: { sendsPerChunk } }).issues.map((i) => `${i.path}: ${i.message}`)).toEqual(['limits.sendsPerChunk: sendsPerChunk must be a whole number from 1 to 10']);
+    }
   });
 
   it('names the JSON path of every problem', () => {

@@ -22,7 +22,9 @@ export interface SendCall {
   ppnums: string[];
   workflowId: string;
   /** The campaign the send activity was asked to tell about an accepted request. */
-  campaign?: { workflowId: string; chunkIndex: number; recipients: number };
+  campaign?: { workflowId: string; chunkIndex: number; recipients: number; sendRequestIds?: string[] };
+  /** When the activity ran (epoch ms). */
+  at?: number;
   /** reconcileSend only: where its scan was told to start. */
   cursorBefore?: string | null;
   attemptStartedAt?: number;
@@ -174,9 +176,11 @@ export class StubWorld {
       async beginSend() {
         return { cursorBefore: 'cursor-before' };
       },
-      async createSendRequest(input: { templateId: string; source: ChunkSource; campaign?: SendCall['campaign'] }): Promise<SendReceipt & { campaignTold?: boolean }> {
+      async createSendRequest(input: { templateId: string; source: ChunkSource; campaign?: SendCall['campaign']; part?: { offset: number; count: number } }): Promise<SendReceipt & { campaignTold?: boolean }> {
         const workflowId = currentWorkflowId();
-        const call: SendCall = { templateId: input.templateId, ppnums: ppnumsOf(input.source), workflowId, campaign: input.campaign };
+        const rows = ppnumsOf(input.source);
+        const ppnums = input.part ? rows.slice(input.part.offset, input.part.offset + input.part.count) : rows;
+        const call: SendCall = { templateId: input.templateId, ppnums, workflowId, campaign: input.campaign, at: Date.now() };
         const log = logOf(input.templateId);
         log.sends.push(call);
         const scenario = scenarioOf(input.templateId);
@@ -184,7 +188,8 @@ export class StubWorld {
         templateOfRequest.set(sendRequestId, input.templateId);
         // Like the real API, events may reach the chunk before the receipt does: it buffers them.
         await emit(workflowId, sendRequestId, call.ppnums, scenario);
-        return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length, ...(scenario.tellsCampaign ? { campaignTold: true } : {}) };
+        // As the real activity: the campaign is told only when the chunk asked (its last request).
+        return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length, ...(scenario.tellsCampaign && input.campaign ? { campaignTold: true } : {}) };
       },
       async reconcileSend(input: { ppnums: string[]; templateId: string; cursorBefore?: string | null; attemptStartedAt?: number }) {
         const workflowId = currentWorkflowId();

@@ -101,7 +101,7 @@ export async function prepare(input: CampaignSpec, ctx: Preparing): Promise<Camp
 }
 
 function plannedWith(spec: CampaignSpec, ensured: Ensured, planned: Planned, ctx: Preparing): CampaignSpec {
-  ctx.state.planned({ ...planned, templateId: ensured.templateId, isPoll: ensured.isPoll, chunkSize: campaignSettings(spec).chunkSize });
+  ctx.state.planned({ ...planned, templateId: ensured.templateId, isPoll: ensured.isPoll, chunkSize: campaignSettings(spec).recipientsPerChunk });
   // An inline list is now in the plan's chunks; do not carry it twice through continue-as-new.
   return 'inline' in spec.recipients ? { ...spec, recipients: { inline: [] } } : spec;
 }
@@ -135,7 +135,7 @@ function planInline(spec: CampaignSpec, placeholders: string[], links: string[],
   if (checked.invalidCount > 0 && settings.onInvalidRows === 'abort') {
     fail(ctx, CAMPAIGN_FAILURE_TYPES.invalidRecipients, `${checked.invalidCount} recipient(s) are invalid (onInvalidRows is "abort")`, checked.issues);
   }
-  const chunks = chunkInline(checked.recipients, settings.chunkSize, timeZones);
+  const chunks = chunkInline(checked.recipients, settings.recipientsPerChunk, timeZones);
   // Chunks grouped by zone are not all full: the campaign needs each one's size.
   const sizes = timeZones ? { sizes: chunks.map((chunk) => chunk.recipients.length) } : {};
   return { validTotal: checked.recipients.length, invalidRows: checked.invalidCount, issues: checked.issues, chunks, ...sizes };
@@ -150,7 +150,7 @@ function planInput(spec: CampaignSpec, placeholders: string[], links: string[], 
     requiredVars: requiredVarsFor(placeholders, spec.fallback),
     urlTemplates: links,
     requiredColumns: current ? requiredColumnsFor(spec.fallback) : [],
-    chunkSize: campaignSettings(spec).chunkSize,
+    chunkSize: campaignSettings(spec).recipientsPerChunk,
     maxIssues: MAX_ISSUES,
     ...timeZonesOption(spec),
   };

@@ -365,19 +365,20 @@ export class CampaignState {
 
   // ------------------------------------------------------------ chunk reports (idempotent)
 
-  chunkSent(chunkIndex: number, sendRequestId: string, recipients: number): void {
+  /** `sendRequestId`: the chunk's request, or each of them when it sent several. */
+  chunkSent(chunkIndex: number, sendRequestId: string | string[], recipients: number): void {
     this.unsent.delete(chunkIndex);
     this.reconciling.delete(chunkIndex);
     if (this.sent.has(chunkIndex)) return;
     this.sent.add(chunkIndex);
     if (!this.finished.has(chunkIndex)) this.sentRecipients.set(chunkIndex, recipients);
-    if (this.isPoll) this.sendRequestIds.add(sendRequestId);
+    if (this.isPoll) for (const id of [sendRequestId].flat()) this.sendRequestIds.add(id);
     this.unpark(chunkIndex);
     this.parks.delete(LEGACY_PARK);
     this.refreshPark();
   }
 
-  chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string, consent?: ConsentStats): void {
+  chunkFinished(chunkIndex: number, counts: OutcomeCounts, sendRequestId?: string | string[], consent?: ConsentStats): void {
     this.unsent.delete(chunkIndex);
     this.reconciling.delete(chunkIndex);
     if (this.finished.has(chunkIndex)) return; // counted once per chunk
@@ -388,7 +389,7 @@ export class CampaignState {
     this.runningCounts.delete(chunkIndex);
     addConsent(this.finishedConsent, consent);
     addCounts(this.chunkCounts, counts);
-    if (this.isPoll && sendRequestId) this.sendRequestIds.add(sendRequestId);
+    if (this.isPoll && sendRequestId) for (const id of [sendRequestId].flat()) this.sendRequestIds.add(id);
   }
 
   /** A running chunk's consent figures and settled recipients so far; the latest report replaces its earlier ones. */

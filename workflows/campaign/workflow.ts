@@ -95,7 +95,7 @@ const MAX_CHILDREN_PER_RUN = 1_000;
 
 export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry): Promise<CampaignResult> {
   const campaignId = typeof spec?.campaignId === 'string' ? spec.campaignId : workflowInfo().workflowId;
-  const state = new CampaignState(campaignId, carry ? { carry, chunkSize: campaignSettings(spec).chunkSize } : undefined);
+  const state = new CampaignState(campaignId, carry ? { carry, chunkSize: campaignSettings(spec).recipientsPerChunk } : undefined);
   let published = state.status;
   upsertSearchAttributes([
     { key: CAMPAIGN_ID_KEY, value: campaignId },
@@ -130,7 +130,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
   };
   /** A chunk's end, from its signal, its completion, or (a restart) what it completed with. */
   const chunkEnded = (chunkIndex: number, result: ChunkResult) => {
-    state.chunkFinished(chunkIndex, result.counts, result.sendRequestId, result.consent);
+    state.chunkFinished(chunkIndex, result.counts, result.sendRequestIds ?? result.sendRequestId, result.consent);
     publish();
   };
   const chunkFailed = (chunkIndex: number, reason: string) => {
@@ -138,8 +138,8 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
     publish();
   };
 
-  setHandler(chunkSentSignal, ({ chunkIndex, sendRequestId, recipients }) => {
-    state.chunkSent(chunkIndex, sendRequestId, recipients);
+  setHandler(chunkSentSignal, ({ chunkIndex, sendRequestId, recipients, sendRequestIds }) => {
+    state.chunkSent(chunkIndex, sendRequestIds ?? sendRequestId, recipients);
     publish();
   });
   setHandler(chunkFinishedSignal, (finished) => chunkEnded(finished.chunkIndex, finished));
@@ -238,6 +238,8 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       heldReports: 'wake',
       // A list read at the send shows the plan's count until then (an inline list is there at once).
       ...(source.kind === 'inline' ? {} : { plannedRecipients }),
+      ...(settings.sendsPerChunk > 1 ? { requestSize: settings.chunkSize } : {}),
+      ...(settings.sendsPerChunk > 1 && state.throttle !== undefined ? { requestIntervalMs: Math.ceil((settings.chunkSize * 60_000) / state.throttle) } : {}),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);
     try {

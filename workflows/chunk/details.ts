@@ -6,9 +6,11 @@ import type { ChunkProgress } from '../../src/contracts/chunk';
 import { table, thousands } from '../markdown';
 
 export function chunkDetails(progress: ChunkProgress): string {
-  const heading = `**chunk ${progress.chunkIndex} · ${progress.phase.replaceAll('_', ' ')}**${progress.sendRequestId ? ` · send request \`${progress.sendRequestId}\`` : ''}`;
+  const requests = progress.sendRequests;
+  const sentAs = requests ? ` · ${requests.sent} of ${requests.total} send requests accepted, the first \`${progress.sendRequestId ?? '–'}\`` : progress.sendRequestId ? ` · send request \`${progress.sendRequestId}\`` : '';
+  const heading = `**chunk ${progress.chunkIndex} · ${progress.phase.replaceAll('_', ' ')}**${sentAs}`;
   const flags = [
-    progress.paused && !progress.sendRequestId ? 'paused' : '',
+    progress.paused && (!progress.sendRequestId || (requests !== undefined && requests.sent < requests.total)) ? 'paused' : '',
     progress.unread ? `${thousands(progress.recipients)} recipients, read at the send` : '',
     progress.cancelled ? 'cancelled' : '',
     progress.blocked ? `held since ${progress.blocked.since}: ${PARK_REASON_TEXT[progress.blocked.reason]} (${progress.blocked.message}); next try at ${progress.blocked.retryAt}` : '',

@@ -3,15 +3,18 @@
 // again; rejected → the recipients are invalid/failed; a configuration fault → hold (the campaign
 // parks), try again with backoff or when resumed, nobody's outcome touched; ambiguous or timed out →
 // reconcile (adopt the accepted request, or resend only when certain nothing was accepted).
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, condition, patched, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, condition, getExternalWorkflowHandle, log, patched, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal } from '../../src/contracts/campaign';
 import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
 import { decodeSendFailure } from '../../src/contracts/chunk';
 import type { ChunkInput, SendFailure } from '../../src/contracts/chunk';
+import type { ChunkSource } from '../../src/campaign/chunk-source';
 import type { ReconcileSendInput } from '../../activities/send';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { promptEventsFor } from '../../src/contracts/listener';
+import { chunkRouteSignal, promptEventsFor } from '../../src/contracts/listener';
+import type { ChunkRoute } from '../../src/contracts/listener';
+import { innermostMessage } from '../../src/temporal/failures';
 import { windowAt } from '../../src/campaign/send-window';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { backoff } from '../activity-faults';
@@ -32,9 +35,27 @@ const BLOCKED_MAX_RETRY_MS = 5 * 60_000;
  * Sends once, retrying only when it is certain nothing was accepted; ends with a send request id,
  * or none (cancelled/rejected/empty). `load` reads a list just before the first cursor, after the
  * checks: what follows a local activity's result must not depend on the time or on signals
- * (ChunkInput.afterLocalActivities). Without it the recipients are loaded already.
+ * (ChunkInput.afterLocalActivities). Without it the recipients are loaded already. A chunk larger
+ * than one request (ChunkInput.requestSize) sends its parts one after another, each exactly once
+ * the same way, and the campaign hears "sent" once, with the last.
  */
 export async function send(chunk: ChunkState, input: ChunkInput, show: () => void, load?: () => Promise<void>): Promise<void> {
+  const heard = { sent: false };
+  await sendRequest(chunk, input, show, heard, load);
+  if (!chunk.sendPart()) return; // one request holds the chunk
+  while (chunk.nextPart()) {
+    show();
+    // A throttled campaign's pace holds inside the chunk too; a cancel ends the wait.
+    const paceMs = input.requestIntervalMs === undefined || chunk.sentAt === undefined ? 0 : chunk.sentAt + input.requestIntervalMs - Date.now();
+    if (paceMs > 0) await condition(() => chunk.cancelled, paceMs);
+    await sendRequest(chunk, input, show, heard);
+  }
+  // The last request was not accepted (rejected, cancelled, the deadline): the earlier ones were.
+  if (chunk.sendRequestId !== undefined && !heard.sent) await tellCampaignSent(chunk, input);
+}
+
+/** One request: the whole chunk, or the part of it being sent. */
+async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => void, heard: { sent: boolean }, load?: () => Promise<void>): Promise<void> {
   const { createSendRequest } = sendActivities(input);
   // The listener hands over at once only the events this chunk's fallback policy acts on.
   const prompt = promptEventsFor(fallbackTriggers(input.fallback));
@@ -94,10 +115,28 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     let failure: SendFailure;
     try {
-      const campaign = { workflowId: input.parentWorkflowId, chunkIndex: input.chunkIndex, recipients: chunk.size };
-      const receipt = await createSendRequest({ templateId: input.templateId, source: input.source, pollConfig: input.pollConfig, ...(input.deadline ? { notAfter: input.deadline } : {}), campaign, prompt });
+      const part = chunk.sendPart();
+      const source = part ? partSource(input.source, part) : input.source;
+      // Several requests: the campaign hears "sent" with the last one, and every id with it.
+      const campaign = !part
+        ? { workflowId: input.parentWorkflowId, chunkIndex: input.chunkIndex, recipients: chunk.size }
+        : chunk.lastPartToSend()
+          ? { workflowId: input.parentWorkflowId, chunkIndex: input.chunkIndex, recipients: chunk.sentRecipients() + part.size, sendRequestIds: chunk.sendRequestIds() }
+          : undefined;
+      const receipt = await createSendRequest({
+        templateId: input.templateId,
+        source,
+        ...(part && source.kind !== 'inline' ? { part: { offset: part.offset, count: part.size } } : {}),
+        pollConfig: input.pollConfig,
+        ...(input.deadline ? { notAfter: input.deadline } : {}),
+        ...(campaign ? { campaign } : {}),
+        prompt,
+      });
       recordSendResult('accepted');
-      return await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, receipt.campaignTold === true);
+      await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, heard, receipt.campaignTold === true);
+      // Visibility knows a chunk by its first request only: the listener must hear of the others.
+      if (part && part.index > 0 && receipt.routeUntold) await tellListenerRoute(receipt.routeUntold.listenerWorkflowId, { sendRequestId: receipt.sendRequestId, workflowId: workflowInfo().workflowId, prompt });
+      return;
     } catch (err) {
       failure = sendFailureOf(err);
       if (failure.kind !== 'empty' && failure.kind !== 'blocked' && failure.kind !== 'deadline') recordSendResult(failure.kind);
@@ -143,7 +182,7 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     const { sendRequestId } = await reconcileSend({ ...sentAfter, ppnums: chunk.ppnums(), templateId: input.templateId, prompt });
     await told;
     recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
-    if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show);
+    if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show, heard);
     chunk.notAccepted();
     show();
     await sleep(atMost(backoff(attempt, 1_000, MAX_BACKOFF_MS))!);
@@ -159,14 +198,42 @@ function rejectedOutcome(codeName: string): RecipientOutcome {
   return codeName === 'INVALID_ARGUMENT' || codeName === 'RESOURCE_EXHAUSTED' ? 'invalid' : 'failed';
 }
 
-/** `campaignTold`: the send activity already signalled chunkSent (recorded in its result, so replay agrees). */
-async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void, campaignTold = false): Promise<void> {
+/**
+ * `campaignTold`: the send activity already signalled chunkSent (recorded in its result, so replay
+ * agrees); `heard.sent`: the campaign has this chunk's chunkSent. A chunk sent as several requests
+ * tells the campaign once, when the last is accepted (send), and keeps its first request's id in
+ * the search attribute (visibility finds it by that one).
+ */
+async function accepted(chunk: ChunkState, input: ChunkInput, sendRequestId: string, how: string, show: () => void, heard: { sent: boolean }, campaignTold = false): Promise<void> {
+  const first = chunk.sendRequestId === undefined;
   chunk.accepted(sendRequestId, how);
-  upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
+  if (first) upsertSearchAttributes([{ key: SEND_REQUEST_ID_KEY, value: sendRequestId }]);
   show();
-  if (campaignTold) return;
-  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId, recipients: chunk.size };
+  heard.sent ||= campaignTold;
+  if (campaignTold || !chunk.lastPartToSend()) return;
+  await tellCampaignSent(chunk, input);
+  heard.sent = true;
+}
+
+/** chunkSent from the workflow (the send activity could not tell the campaign, or the last request was not accepted). */
+async function tellCampaignSent(chunk: ChunkState, input: ChunkInput): Promise<void> {
+  const ids = chunk.sendRequestIds();
+  const sent: ChunkSentPayload = { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId!, recipients: chunk.sendPart() ? chunk.sentRecipients() : chunk.size, ...(ids.length > 1 ? { sendRequestIds: ids } : {}) };
   await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
+}
+
+/** The route the send activity could not hand the listener workflow, as a durable signal (retried by Temporal). */
+async function tellListenerRoute(listenerWorkflowId: string, route: ChunkRoute): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(listenerWorkflowId).signal(chunkRouteSignal, route);
+  } catch (err) {
+    log.warn('could not tell the listener workflow the route; the status snapshot before expiry settles its recipients', { sendRequestId: route.sendRequestId, error: innermostMessage(err) });
+  }
+}
+
+/** The source a part's send reads: an inline list's own rows; a list to read, with the part's place in it (SendChunkInput.part). */
+function partSource(source: ChunkSource, part: { offset: number; size: number }): ChunkSource {
+  return source.kind === 'inline' ? { ...source, recipients: source.recipients.slice(part.offset, part.offset + part.size) } : source;
 }
 
 /** What a failed createSendRequest means for the chunk; a timeout (worker died mid-call) is ambiguous. */

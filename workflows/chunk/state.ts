@@ -24,10 +24,23 @@ export interface ChunkStateOptions {
   now?: () => number;
   /** The plan's count of recipients, shown until they are read (ChunkInput.plannedRecipients). */
   plannedRecipients?: number;
+  /** Recipients per send request (ChunkInput.requestSize): a larger chunk is sent as several, one after another. */
+  requestSize?: number;
 }
 
-/** One history line: when (epoch ms, the workflow's clock) and what. */
-export type HistoryLine = [at: number, event: string];
+/**
+ * One history line: when (epoch ms, the workflow's clock) and what. A shared line of a chunk sent
+ * as several requests names the part it is about; the others are every recipient's.
+ */
+export type HistoryLine = [at: number, event: string, part?: number];
+
+/** One of several send requests of a chunk: its recipients list[from, to). */
+export interface SendPart {
+  from: number;
+  to: number;
+  sendRequestId?: string;
+  sentAt?: number;
+}
 
 /** One recipient, as the chunk keeps it (and carries it across continue-as-new): the record, compactly. */
 export interface Recipient extends Omit<RecipientRecord, 'history'> {
@@ -54,6 +67,8 @@ export interface ChunkCarry {
   acceptingLate?: boolean;
   /** The campaign asked for chunkFinished by signal (absent: no). */
   reportFinishBySignal?: boolean;
+  /** A chunk sent as several requests: each one's recipients and id (`sendRequestId` is the first's, `sentAt` the last's). */
+  parts?: SendPart[];
 }
 
 /** The consent figures (and settled counts) last reported to the campaign, and when. */
@@ -124,10 +139,17 @@ export class ChunkState {
   private readonly fallbackOn: readonly FallbackTrigger[];
   private readonly now: () => number;
   private readonly plannedRecipients?: number;
+  private readonly requestSize?: number;
+  /** Set when the chunk is sent as several requests; `part` is the one being sent. */
+  private parts?: SendPart[];
+  private part = 0;
+  /** Each recipient's part (with parts only). */
+  private partOf = new Map<Recipient, number>();
 
   constructor(options: ChunkStateOptions) {
     this.chunkIndex = options.chunkIndex;
     this.plannedRecipients = options.plannedRecipients;
+    this.requestSize = options.requestSize;
     this.fallbackOn = options.fallbackOn;
     this.paused = options.paused ?? false;
     this.now = options.now ?? Date.now;
@@ -147,7 +169,7 @@ export class ChunkState {
     chunk.acceptingLate = carry.acceptingLate ?? false;
     chunk.reportFinishBySignal = carry.reportFinishBySignal ?? false;
     if (chunk.acceptingLate) chunk.phase = 'closing';
-    chunk.index(carry.recipients);
+    chunk.index(carry.recipients, carry.parts);
     // The previous run continued only with no fallback batch in flight: every recipient due one and
     // without it is still due (but for expiries our window gave while late events may still replace them).
     chunk.fallbackQueue = chunk.list.filter(
@@ -170,13 +192,14 @@ export class ChunkState {
       ...(this.blocked ? { blocked: this.blocked } : {}),
       ...(this.acceptingLate ? { acceptingLate: true } : {}),
       ...(this.reportFinishBySignal ? { reportFinishBySignal: true } : {}),
+      ...(this.parts ? { parts: this.parts } : {}),
     };
   }
 
   // ------------------------------------------------------------ before the send
 
   load(ppnums: string[]): void {
-    this.index(ppnums.map((ppnum) => ({ ppnum, state: 'queued', history: [] })));
+    this.index(ppnums.map((ppnum) => ({ ppnum, state: 'queued', history: [] })), splitParts(ppnums.length, this.requestSize));
     this.log.push([this.now(), 'queued']);
     this.applyBuffered();
   }
@@ -185,8 +208,55 @@ export class ChunkState {
     return this.list.length;
   }
 
+  /** The recipients of the request being sent (the whole chunk, unless it is sent as several). */
   ppnums(): string[] {
-    return this.list.map((r) => r.ppnum);
+    return this.scope().map((r) => r.ppnum);
+  }
+
+  /** Sent as several requests: how many, and the one being sent (its place among them, and its recipients). */
+  sendPart(): { index: number; count: number; offset: number; size: number } | undefined {
+    const part = this.parts?.[this.part];
+    return part && { index: this.part, count: this.parts!.length, offset: part.from, size: part.to - part.from };
+  }
+
+  /**
+   * Moves on to the next request to send, if any is left (a chunk sent as several): one not sent
+   * yet, with recipients not settled already (by the deadline, a cancel).
+   */
+  nextPart(): boolean {
+    if (!this.parts) return false;
+    for (let next = this.part + 1; next < this.parts.length; next++) {
+      const part = this.parts[next]!;
+      if (part.sendRequestId === undefined && this.list.slice(part.from, part.to).some((r) => r.outcome === undefined)) {
+        this.part = next;
+        this.phase = 'sending';
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Every accepted request's id, in the order they were sent (none: never sent). */
+  sendRequestIds(): string[] {
+    if (!this.parts) return this.sendRequestId === undefined ? [] : [this.sendRequestId];
+    return this.parts.flatMap((part) => (part.sendRequestId === undefined ? [] : [part.sendRequestId]));
+  }
+
+  /** Recipients in accepted requests. */
+  sentRecipients(): number {
+    if (!this.parts) return this.sendRequestId === undefined ? 0 : this.list.length;
+    return this.parts.reduce((sum, part) => sum + (part.sendRequestId === undefined ? 0 : part.to - part.from), 0);
+  }
+
+  /** Whether the last request left to send is the one being sent: telling the campaign "sent" is due with its acceptance. */
+  lastPartToSend(): boolean {
+    return !this.parts || this.parts.slice(this.part + 1).every((part) => part.sendRequestId !== undefined);
+  }
+
+  /** Whether some request is still to be sent (every one, before the first acceptance). */
+  private sendPending(): boolean {
+    if (!this.parts) return this.sendRequestId === undefined;
+    return this.parts.some((part) => part.sendRequestId === undefined && this.list.slice(part.from, part.to).some((r) => r.outcome === undefined));
   }
 
   /**
@@ -195,7 +265,7 @@ export class ChunkState {
    */
   control(action: ControlAction): boolean {
     if (action === 'resume' && this.blocked) this.wakeRequested = true;
-    if (this.sendRequestId !== undefined) return action === 'resume' && this.wakeRequested;
+    if (!this.sendPending()) return action === 'resume' && this.wakeRequested;
     if (action === 'pause') this.paused = true;
     else if (action === 'resume') this.paused = false;
     else this.cancelled = true;
@@ -243,7 +313,7 @@ export class ChunkState {
     this.wakeRequested = false;
     this.phase = 'blocked';
     // Before the send, its recipients go back to queued (quietly after the first time); nobody's outcome changes.
-    if (this.sendRequestId === undefined) this.markAll('queued', `held: ${PARK_REASON_TEXT[fault.reason]} (${fault.codeName})`, !fresh);
+    if (this.sendPending()) this.markAll('queued', `held: ${PARK_REASON_TEXT[fault.reason]} (${fault.codeName})`, !fresh);
     return fresh;
   }
 
@@ -252,7 +322,7 @@ export class ChunkState {
     const was = this.blocked !== undefined;
     this.blocked = undefined;
     this.wakeRequested = false;
-    if (was && this.phase === 'blocked') this.phase = this.sendRequestId === undefined && !this.allSettled() ? 'sending' : 'fallback';
+    if (was && this.phase === 'blocked') this.phase = this.sendPending() && !this.allSettled() ? 'sending' : 'fallback';
     return was;
   }
 
@@ -279,7 +349,12 @@ export class ChunkState {
   /** The send request exists (accepted, or adopted after reconciliation). */
   accepted(sendRequestId: string, how: string): void {
     this.unblock();
-    this.sendRequestId = sendRequestId;
+    const part = this.parts?.[this.part];
+    if (part) {
+      part.sendRequestId = sendRequestId;
+      part.sentAt = this.now();
+    }
+    this.sendRequestId ??= sendRequestId;
     this.sentAt = this.now();
     this.markAll('sent', `${how}: ${sendRequestId}`);
     this.phase = 'sent';
@@ -295,16 +370,26 @@ export class ChunkState {
 
   /** Never sent (cancelled, or rejected/empty and already settled): whoever is left is cancelled. */
   finishUnsent(): void {
-    this.finishAll('cancelled', undefined, 'cancelled before sending');
+    if (!this.parts) return this.finishAll('cancelled', undefined, 'cancelled before sending');
+    this.parts.forEach((part, index) => {
+      if (part.sendRequestId !== undefined) return;
+      this.part = index;
+      this.finishAll('cancelled', undefined, 'cancelled before sending');
+    });
   }
 
   // ------------------------------------------------------------ after the send
 
   receive(events: readonly ChunkEvent[]): void {
     for (const event of events) {
-      if (this.sendRequestId === undefined || this.list.length === 0) this.buffered.push(event);
+      if (this.sendRequestId === undefined || this.list.length === 0 || this.unknownYet(event.sendRequestId)) this.buffered.push(event);
       else this.apply(event);
     }
+  }
+
+  /** An event of a request this chunk has not heard accepted yet, while some of its requests are still to be sent. */
+  private unknownYet(sendRequestId: string): boolean {
+    return this.parts !== undefined && !this.parts.some((part) => part.sendRequestId === sendRequestId) && this.parts.some((part) => part.sendRequestId === undefined);
   }
 
   /** Final statuses from the API's snapshot, applied like the events that would have carried them. */
@@ -358,6 +443,15 @@ export class ChunkState {
 
   unsettledPpnums(): string[] {
     return this.list.filter((record) => record.outcome === undefined).map((record) => record.ppnum);
+  }
+
+  /** The unsettled recipients of each accepted request (a status snapshot is asked per request). */
+  unsettledByRequest(): { sendRequestId: string; ppnums: string[] }[] {
+    const parts = this.parts ?? (this.sendRequestId === undefined ? [] : [{ from: 0, to: this.list.length, sendRequestId: this.sendRequestId }]);
+    return parts.flatMap(({ from, to, sendRequestId }) => {
+      const ppnums = this.list.slice(from, to).filter((record) => record.outcome === undefined).map((record) => record.ppnum);
+      return sendRequestId === undefined || ppnums.length === 0 ? [] : [{ sendRequestId, ppnums }];
+    });
   }
 
   allSettled(): boolean {
@@ -447,7 +541,9 @@ export class ChunkState {
   /** Every recipient with its whole history, as the `recipients` query and the report show it. */
   recipients(): RecipientRecord[] {
     return this.list.map((r) => {
-      const record: RecipientRecord = { ppnum: r.ppnum, state: r.state, history: merged(this.log, r.history).map(([at, event]) => ({ at: iso(at), event })) };
+      const part = this.partOf.get(r);
+      const shared = part === undefined ? this.log : this.log.filter((line) => line[2] === undefined || line[2] === part);
+      const record: RecipientRecord = { ppnum: r.ppnum, state: r.state, history: merged(shared, r.history).map(([at, event]) => ({ at: iso(at), event })) };
       if (r.outcome !== undefined) record.outcome = r.outcome;
       if (r.fallback !== undefined) record.fallback = r.fallback;
       if (r.errorCode !== undefined) record.errorCode = r.errorCode;
@@ -485,6 +581,7 @@ export class ChunkState {
       chunkIndex: this.chunkIndex,
       phase: this.phase,
       sendRequestId: this.sendRequestId,
+      ...(this.parts ? { sendRequests: { sent: this.sendRequestIds().length, total: this.parts.length } } : {}),
       ...(this.loaded || this.plannedRecipients === undefined ? { recipients: this.list.length } : { recipients: this.plannedRecipients, unread: true as const }),
       states,
       counts: this.counts(),
@@ -500,10 +597,23 @@ export class ChunkState {
 
   // ------------------------------------------------------------ internals
 
-  private index(recipients: Recipient[]): void {
+  private index(recipients: Recipient[], parts?: SendPart[]): void {
     this.loaded = true;
     this.list = recipients;
     this.byPpnum = new Map(recipients.map((record) => [record.ppnum, record]));
+    this.parts = parts;
+    this.partOf = new Map(parts?.flatMap((part, index) => recipients.slice(part.from, part.to).map((record): [Recipient, number] => [record, index])));
+  }
+
+  /** The recipients of the request being sent: the whole chunk, or its part when sent as several. */
+  private scope(): Recipient[] {
+    const part = this.parts?.[this.part];
+    return part ? this.list.slice(part.from, part.to) : this.list;
+  }
+
+  /** A line shared by the recipients of the request being sent. */
+  private shareLine(at: number, event: string): void {
+    this.log.push(this.parts ? [at, event, this.part] : [at, event]);
   }
 
   private callsForFallback(outcome: RecipientOutcome): boolean {
@@ -514,14 +624,17 @@ export class ChunkState {
     if (this.sendRequestId === undefined || this.list.length === 0) return;
     const events = this.buffered;
     this.buffered = [];
-    for (const event of events) this.apply(event);
+    if (this.parts) this.receive(events); // those of requests not sent yet wait again
+    else for (const event of events) this.apply(event);
   }
 
   /** Idempotent by state: events for another request, for a final state, or that would move backwards are ignored. */
   private apply(event: ChunkEvent): void {
-    if (event.sendRequestId !== this.sendRequestId || event.ppnum === undefined) return;
+    if (event.ppnum === undefined) return;
+    if (!this.parts && event.sendRequestId !== this.sendRequestId) return;
     const record = this.byPpnum.get(event.ppnum);
     if (!record) return;
+    if (this.parts && this.parts[this.partOf.get(record)!]?.sendRequestId !== event.sendRequestId) return;
     switch (event.type) {
       case 'RECIPIENT_DELIVERED':
         record.consent ??= 'already-consented';
@@ -586,22 +699,23 @@ export class ChunkState {
     if (record.fallback === undefined && !this.fallbackQueue.includes(record)) this.fallbackQueue.push(record);
   }
 
-  /** Whether a send-bookkeeping line applies to every recipient alike (before any has an outcome). */
+  /** Whether a send-bookkeeping line applies to every recipient of the request alike (before any has an outcome). */
   private uniform(): boolean {
-    return this.list.every((record) => record.outcome === undefined);
+    return this.scope().every((record) => record.outcome === undefined);
   }
 
   /** Moves every recipient without an outcome to `state` (send bookkeeping); `quiet` leaves their history alone. */
   private markAll(state: RecipientState, event: string, quiet = false): void {
     const at = this.now();
-    const moving = this.list.filter((record) => record.outcome === undefined && record.state !== state);
+    const scope = this.scope();
+    const moving = scope.filter((record) => record.outcome === undefined && record.state !== state);
     if (moving.length === 0) return;
     if (quiet) {
       for (const record of moving) record.state = state;
       return;
     }
-    const shared = moving.length === this.list.length;
-    if (shared) this.log.push([at, event]);
+    const shared = moving.length === scope.length;
+    if (shared) this.shareLine(at, event);
     for (const record of moving) {
       record.state = state;
       if (!shared) record.history.push([at, event]);
@@ -610,9 +724,10 @@ export class ChunkState {
 
   private finishAll(outcome: RecipientOutcome, errorCode: string | undefined, event: string): void {
     const at = this.now();
-    const shared = this.list.length > 0 && this.uniform();
-    if (shared) this.log.push([at, event]);
-    for (const record of this.list) {
+    const scope = this.scope();
+    const shared = scope.length > 0 && this.uniform();
+    if (shared) this.shareLine(at, event);
+    for (const record of scope) {
       if (record.outcome !== undefined) continue;
       record.state = outcome;
       if (errorCode) record.errorCode = errorCode;
@@ -632,6 +747,14 @@ function merged(shared: readonly HistoryLine[], own: readonly HistoryLine[]): Hi
     else out.push(own[j++]!);
   }
   return out;
+}
+
+/** A chunk larger than one request goes as several of `requestSize`, in list order; none when one request holds it. */
+function splitParts(size: number, requestSize: number | undefined): SendPart[] | undefined {
+  if (requestSize === undefined || size <= requestSize) return undefined;
+  const parts: SendPart[] = [];
+  for (let from = 0; from < size; from += requestSize) parts.push({ from, to: Math.min(size, from + requestSize) });
+  return parts;
 }
 
 function iso(ms: number): string {

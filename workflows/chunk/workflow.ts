@@ -45,7 +45,7 @@ const LATE_EVENTS_GRACE_MS = 5 * 60_000;
 
 /** `carry`: this chunk continued as new while following outcomes (the send is done). */
 export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Promise<ChunkResult> {
-  const options = { chunkIndex: input.chunkIndex, fallbackOn: fallbackTriggers(input.fallback), paused: input.initialControl === 'paused', plannedRecipients: input.plannedRecipients };
+  const options = { chunkIndex: input.chunkIndex, fallbackOn: fallbackTriggers(input.fallback), paused: input.initialControl === 'paused', plannedRecipients: input.plannedRecipients, requestSize: input.requestSize };
   const chunk = carry ? ChunkState.continued(options, carry) : new ChunkState(options);
   // A continued chunk's earlier runs recorded the outcomes it carries.
   const outcomes = new OutcomeMetrics(carry ? chunk.counts() : undefined);
@@ -116,6 +116,7 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
       chunk.finishUnsent(); // cancelled, or already settled by a rejection
       await dispatch(); // a rejected request's 'failed' recipients, if the policy says so
     } else {
+      if (chunk.sendPart()) chunk.finishUnsent(); // sent as several, and cancelled before the last
       await followOutcomes(chunk, input, show, dispatch, () => fallbacksInTask === workflowInfo().historyLength);
     }
   }
@@ -123,7 +124,9 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
   chunk.finish();
   show();
   const counts = chunk.counts();
-  const finished: ChunkFinishedPayload = { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts, pollResponses: chunk.pollResponses(), consent: chunk.consent() };
+  const ids = chunk.sendRequestIds();
+  const several = ids.length > 1 ? { sendRequestIds: ids } : {};
+  const finished: ChunkFinishedPayload = { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, ...several, counts, pollResponses: chunk.pollResponses(), consent: chunk.consent() };
   // A campaign run that started this chunk with finishReport 'result' counts it from the completion
   // (no signal, no extra workflow task); told otherwise, or started before that, the chunk signals.
   // A chunk that never sent can end right after its read (a local activity), where nothing may look
@@ -135,7 +138,7 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
   if (!bySignal() && fallbacksInTask === workflowInfo().historyLength) await sleep(1);
   if (bySignal()) await signalCampaign(input, (campaign) => campaign.signal(chunkFinishedSignal, finished));
   await condition(allHandlersFinished);
-  return { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, counts, consent: finished.consent };
+  return { chunkIndex: input.chunkIndex, sendRequestId: chunk.sendRequestId, ...several, counts, consent: finished.consent };
 }
 
 /**
@@ -194,7 +197,8 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   if (!chunk.hasLateOpen()) {
     // Before declaring anyone expired, ask the API itself: the stream may be late (listener down).
     if (!chunk.allSettled() && chunk.sendRequestId !== undefined && patched(CHUNK_PATCHES.snapshotBeforeExpiry)) {
-      chunk.applySnapshot(await snapshotOutcomes({ sendRequestId: chunk.sendRequestId, ppnums: chunk.unsettledPpnums() }));
+      if (!chunk.sendPart()) chunk.applySnapshot(await snapshotOutcomes({ sendRequestId: chunk.sendRequestId, ppnums: chunk.unsettledPpnums() }));
+      else for (const unsettled of chunk.unsettledByRequest()) chunk.applySnapshot(await snapshotOutcomes(unsettled));
     }
     const lateEvents = !chunk.allSettled() && current();
     chunk.expireUnsettled({ noEventFails: !lateEvents });
