@@ -319,6 +319,20 @@ describe('a chunk of several requests (limits.sendsPerChunk)', () => {
     expect(await signalsSent(handle)).toEqual(['chunkSent', 'chunkFinished']);
   });
 
+  it('tells the campaign it is no longer parked once a parked request is accepted and more are to be sent', async () => {
+    const { templateId, calls } = world.scenario({
+      send: (_call, attempt) => {
+        if (attempt === 2) throw refused(1_000, true); // the monthly quota: the campaign parks
+        return `sr-${attempt}`;
+      },
+    });
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: five() }, requestSize: 2 }));
+    const result: ChunkResult = await handle.result();
+    expect(calls.sends).toHaveLength(4);
+    expect(result.counts.delivered).toBe(5);
+    expect(await signalsSent(handle)).toEqual(['chunkParked', 'chunkUnparked', 'chunkSent', 'chunkFinished']);
+  });
+
   it('cancels only the requests not sent yet: the sent ones go on to their outcomes', async () => {
     const { templateId, calls } = world.scenario({
       send: (_call, attempt) => {

@@ -4,7 +4,7 @@
 // parks), try again with backoff or when resumed, nobody's outcome touched; ambiguous or timed out →
 // reconcile (adopt the accepted request, or resend only when certain nothing was accepted).
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, condition, getExternalWorkflowHandle, log, patched, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal } from '../../src/contracts/campaign';
+import { chunkParkedSignal, chunkReconcilingSignal, chunkSentSignal, chunkUnparkedSignal } from '../../src/contracts/campaign';
 import type { ChunkParkedPayload, ChunkReconcilingPayload, ChunkSentPayload } from '../../src/contracts/campaign';
 import { decodeSendFailure } from '../../src/contracts/chunk';
 import type { ChunkInput, SendFailure } from '../../src/contracts/chunk';
@@ -74,6 +74,8 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
   };
   let blockedTries = 0;
+  /** This request's wait parked the campaign (chunkParked). */
+  let parkReported = false;
   for (let attempt = 1; ; attempt++) {
     if (pastDeadline()) {
       await ensureLoaded(); // the deadline settles every recipient
@@ -136,6 +138,8 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
       await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, heard, receipt.campaignTold === true);
       // Visibility knows a chunk by its first request only: the listener must hear of the others.
       if (part && part.index > 0 && receipt.routeUntold) await tellListenerRoute(receipt.routeUntold.listenerWorkflowId, { sendRequestId: receipt.sendRequestId, workflowId: workflowInfo().workflowId, prompt });
+      // Parked for this request, and more to send: the campaign is not parked for this chunk any more (chunkSent comes with the last).
+      if (part && parkReported && !heard.sent) await signalCampaign(input, (campaign) => campaign.signal(chunkUnparkedSignal, { chunkIndex: input.chunkIndex }));
       return;
     } catch (err) {
       failure = sendFailureOf(err);
@@ -145,7 +149,10 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
       // Credentials, permission, template or host: nothing was accepted and nobody is at fault.
       blockedTries += 1;
       const waitMs = failure.retryAfterMs ?? backoff(blockedTries, BLOCKED_FIRST_RETRY_MS, BLOCKED_MAX_RETRY_MS);
-      if (chunk.blockedBy(failure, new Date(Date.now() + waitMs).toISOString())) await reportBlocked(input, chunk);
+      if (chunk.blockedBy(failure, new Date(Date.now() + waitMs).toISOString())) {
+        await reportBlocked(input, chunk);
+        parkReported = true;
+      }
       show();
       await condition(() => chunk.cancelled || chunk.wakeRequested, atMost(waitMs));
       continue;
@@ -160,6 +167,7 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
       if (failure.quota || waitMs > PARK_AFTER_MS) {
         const parked: ChunkParkedPayload = { chunkIndex: input.chunkIndex, until, reason: failure.quota ? 'quota' : 'rate' };
         await signalCampaign(input, (campaign) => campaign.signal(chunkParkedSignal, parked));
+        parkReported = true;
       }
       // Exactly the server's hint; a cancel (or the deadline: a quota park can last weeks) ends the wait at once.
       await condition(() => chunk.cancelled, atMost(waitMs));
