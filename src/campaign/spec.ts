@@ -122,12 +122,14 @@ export interface CampaignSettings {
 }
 
 export function campaignSettings(spec: CampaignSpec): CampaignSettings {
+  const chunkSize = spec.limits?.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const sendsPerChunk = spec.limits?.sendsPerChunk ?? DEFAULT_SENDS_PER_CHUNK;
   return {
     consentWindowMs: parseDuration(spec.consentWindow ?? DEFAULT_CONSENT_WINDOW) ?? 0,
-    chunkSize: spec.limits?.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    chunkSize,
     chunksInFlight: spec.limits?.chunksInFlight ?? DEFAULT_CHUNKS_IN_FLIGHT,
-    sendsPerChunk: spec.limits?.sendsPerChunk ?? DEFAULT_SENDS_PER_CHUNK,
-    recipientsPerChunk: (spec.limits?.chunkSize ?? DEFAULT_CHUNK_SIZE) * (spec.limits?.sendsPerChunk ?? DEFAULT_SENDS_PER_CHUNK),
+    sendsPerChunk,
+    recipientsPerChunk: chunkSize * sendsPerChunk,
     onInvalidRows: spec.onInvalidRows ?? 'abort',
     fallbackOn: fallbackTriggers(spec.fallback),
     fallbackRetryForMs: fallbackRetryForMs(spec.fallback),

@@ -208,7 +208,7 @@ describe('the end of the consent window', () => {
   it('takes final statuses from the snapshot for the unsettled, and leaves the settled alone', () => {
     const { chunk } = sentChunk(['denied', 'expired']);
     chunk.receive([event('RECIPIENT_DELIVERED', A), event('RECIPIENT_PENDING_CONSENT', B), event('RECIPIENT_PENDING_CONSENT', C)]);
-    expect(chunk.unsettledPpnums()).toEqual([B, C]);
+    expect(chunk.unsettledByRequest()).toEqual([{ sendRequestId: SR, ppnums: [B, C] }]);
     chunk.applySnapshot([
       { ppnum: A, status: 'FAILED', errorCode: 'DELIVERY_FAILED' }, // already delivered: stays delivered
       { ppnum: B, status: 'FAILED', errorCode: 'CONSENT_DENIED' },

@@ -226,8 +226,7 @@ export class ChunkState {
   nextPart(): boolean {
     if (!this.parts) return false;
     for (let next = this.part + 1; next < this.parts.length; next++) {
-      const part = this.parts[next]!;
-      if (part.sendRequestId === undefined && this.list.slice(part.from, part.to).some((r) => r.outcome === undefined)) {
+      if (this.toSend(this.parts[next]!)) {
         this.part = next;
         this.phase = 'sending';
         return true;
@@ -256,7 +255,12 @@ export class ChunkState {
   /** Whether some request is still to be sent (every one, before the first acceptance). */
   private sendPending(): boolean {
     if (!this.parts) return this.sendRequestId === undefined;
-    return this.parts.some((part) => part.sendRequestId === undefined && this.list.slice(part.from, part.to).some((r) => r.outcome === undefined));
+    return this.parts.some((part) => this.toSend(part));
+  }
+
+  /** A request not sent yet whose recipients are not all settled already (by the deadline, a cancel). */
+  private toSend(part: SendPart): boolean {
+    return part.sendRequestId === undefined && this.recipientsOf(part).some((r) => r.outcome === undefined);
   }
 
   /**
@@ -441,15 +445,11 @@ export class ChunkState {
     for (const record of this.list) if (expiredByOurWindow(record)) this.queueFallback(record);
   }
 
-  unsettledPpnums(): string[] {
-    return this.list.filter((record) => record.outcome === undefined).map((record) => record.ppnum);
-  }
-
   /** The unsettled recipients of each accepted request (a status snapshot is asked per request). */
   unsettledByRequest(): { sendRequestId: string; ppnums: string[] }[] {
     const parts = this.parts ?? (this.sendRequestId === undefined ? [] : [{ from: 0, to: this.list.length, sendRequestId: this.sendRequestId }]);
     return parts.flatMap(({ from, to, sendRequestId }) => {
-      const ppnums = this.list.slice(from, to).filter((record) => record.outcome === undefined).map((record) => record.ppnum);
+      const ppnums = this.recipientsOf({ from, to }).filter((record) => record.outcome === undefined).map((record) => record.ppnum);
       return sendRequestId === undefined || ppnums.length === 0 ? [] : [{ sendRequestId, ppnums }];
     });
   }
@@ -602,13 +602,17 @@ export class ChunkState {
     this.list = recipients;
     this.byPpnum = new Map(recipients.map((record) => [record.ppnum, record]));
     this.parts = parts;
-    this.partOf = new Map(parts?.flatMap((part, index) => recipients.slice(part.from, part.to).map((record): [Recipient, number] => [record, index])));
+    this.partOf = new Map(parts?.flatMap((part, index) => this.recipientsOf(part).map((record): [Recipient, number] => [record, index])));
+  }
+
+  private recipientsOf(part: Pick<SendPart, 'from' | 'to'>): Recipient[] {
+    return this.list.slice(part.from, part.to);
   }
 
   /** The recipients of the request being sent: the whole chunk, or its part when sent as several. */
   private scope(): Recipient[] {
     const part = this.parts?.[this.part];
-    return part ? this.list.slice(part.from, part.to) : this.list;
+    return part ? this.recipientsOf(part) : this.list;
   }
 
   /** A line shared by the recipients of the request being sent. */
@@ -699,11 +703,6 @@ export class ChunkState {
     if (record.fallback === undefined && !this.fallbackQueue.includes(record)) this.fallbackQueue.push(record);
   }
 
-  /** Whether a send-bookkeeping line applies to every recipient of the request alike (before any has an outcome). */
-  private uniform(): boolean {
-    return this.scope().every((record) => record.outcome === undefined);
-  }
-
   /** Moves every recipient without an outcome to `state` (send bookkeeping); `quiet` leaves their history alone. */
   private markAll(state: RecipientState, event: string, quiet = false): void {
     const at = this.now();
@@ -725,7 +724,8 @@ export class ChunkState {
   private finishAll(outcome: RecipientOutcome, errorCode: string | undefined, event: string): void {
     const at = this.now();
     const scope = this.scope();
-    const shared = scope.length > 0 && this.uniform();
+    // The line applies to every recipient of the request alike while none has an outcome yet.
+    const shared = scope.length > 0 && scope.every((record) => record.outcome === undefined);
     if (shared) this.shareLine(at, event);
     for (const record of scope) {
       if (record.outcome !== undefined) continue;

@@ -197,8 +197,8 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   if (!chunk.hasLateOpen()) {
     // Before declaring anyone expired, ask the API itself: the stream may be late (listener down).
     if (!chunk.allSettled() && chunk.sendRequestId !== undefined && patched(CHUNK_PATCHES.snapshotBeforeExpiry)) {
-      if (!chunk.sendPart()) chunk.applySnapshot(await snapshotOutcomes({ sendRequestId: chunk.sendRequestId, ppnums: chunk.unsettledPpnums() }));
-      else for (const unsettled of chunk.unsettledByRequest()) chunk.applySnapshot(await snapshotOutcomes(unsettled));
+      // One request per chunk: one snapshot, as before; several: one per request.
+      for (const unsettled of chunk.unsettledByRequest()) chunk.applySnapshot(await snapshotOutcomes(unsettled));
     }
     const lateEvents = !chunk.allSettled() && current();
     chunk.expireUnsettled({ noEventFails: !lateEvents });
