@@ -91,6 +91,13 @@ export interface ChunkInput {
    * the throttle the chunk started with), so a chunk of several requests keeps the campaign's pace.
    */
   requestIntervalMs?: number;
+  /**
+   * A run following outcomes continues as new once its history has this many events, or when
+   * Temporal suggests it, whichever comes first: events keep arriving while the chunk acts on the
+   * suggestion (a fallback batch out), so without a margin a busy chunk's run passed 4,096. Absent
+   * in chunks started before (their histories replay by the suggestion alone).
+   */
+  continueAtEvents?: number;
 }
 
 export interface ChunkResult {

@@ -444,6 +444,34 @@ describe('outcomes and fallback', () => {
     expect(byPpnum.get(undecided!.ppnum)).toMatchObject({ outcome: 'expired', errorCode: CHUNK_ERROR_CODES.consentWindowEnded });
   });
 
+  it('continues as new at its own threshold (continueAtEvents), before the server suggests it, and keeps every outcome', async () => {
+    const list = recipients(30, 400);
+    const sendRequestId = `sr-trickle-${templateIdSuffix()}`;
+    const { templateId } = world.scenario({ send: () => sendRequestId, eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] });
+    // The test server suggests continue-as-new at 200 events; this chunk's own threshold is 60.
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: list }, continueAtEvents: 60 }));
+    await pollUntil('every recipient asked', () => handle.query(chunkProgressQuery), (p) => p.states.pending_consent === 30);
+    // One decision at a time: a signal and a workflow task each, as a day's trickle brings them.
+    for (const [i, recipient] of list.entries()) {
+      await handle.signal(deliveryEventsSignal, { events: [{ eventId: `grant-${i}`, sendRequestId, type: 'CONSENT_GRANTED', ppnum: recipient.ppnum }] });
+      await handle.signal(deliveryEventsSignal, { events: [{ eventId: `delivered-${i}`, sendRequestId, type: 'RECIPIENT_DELIVERED', ppnum: recipient.ppnum }] });
+    }
+    const result: ChunkResult = await handle.result(); // follows the runs
+    expect(result.counts.delivered).toBe(30);
+    const runs = await pollUntil(
+      'every run closed in visibility',
+      async () => {
+        const found = [];
+        for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) found.push(info);
+        return found;
+      },
+      (found) => found.length > 1 && found.every((info) => info.status.name !== 'RUNNING'),
+      30_000,
+    );
+    // Each run ends within a few workflow tasks of 60 events, far below the server's 200.
+    for (const info of runs) expect(info.historyLength).toBeLessThan(100);
+  });
+
   it('applies a denial that arrives after our consent window while the chunk closes, and falls back for it', async () => {
     const late = recipients(1, 300)[0]!;
     const sendRequestId = `sr-late-${templateIdSuffix()}`;

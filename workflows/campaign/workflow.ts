@@ -88,6 +88,8 @@ const PATCHES = {
   finishByResult: 'finish-by-result',
 } as const;
 
+/** A chunk's run continues as new from this many events: Temporal suggests it at 4,096, and events keep coming meanwhile. */
+const CHUNK_CONTINUE_AT_EVENTS = 3_500;
 /** Runs recorded before the shorter-runs patch continued as new at 10,000 events (about 5 s to replay). */
 const MAX_HISTORY_EVENTS_BEFORE_PATCH = 10_000;
 /** Children started by one run stay pending for it until they close (Temporal allows 2,000): a fresh run counts from zero. */
@@ -236,6 +238,7 @@ export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry
       ...(finishByResult ? { finishReport: 'result' as const, afterLocalActivities: 'fixed' as const } : {}),
       sendCursor: 'attempt-time',
       heldReports: 'wake',
+      continueAtEvents: CHUNK_CONTINUE_AT_EVENTS,
       // A list read at the send shows the plan's count until then (an inline list is there at once).
       ...(source.kind === 'inline' ? {} : { plannedRecipients }),
       ...(settings.sendsPerChunk > 1 ? { requestSize: settings.chunkSize } : {}),

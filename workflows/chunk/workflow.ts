@@ -157,7 +157,11 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
   // anyway, so no history recorded before it ever wakes at a new point. A run that continued from
   // one that reported counts goes on doing so.
   let countsDue = chunk.reportedCounts();
-  const continueDue = () => canContinue !== false && workflowInfo().continueAsNewSuggested;
+  const continueDue = () => {
+    if (canContinue === false) return false;
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || (input.continueAtEvents !== undefined && info.historyLength >= input.continueAtEvents);
+  };
   const reportDue = () => (canReport !== false ? chunk.reportDue(reportEveryMs, { counts: countsDue }) : undefined);
   // A change the report interval holds back wakes the chunk when the interval ends: a quiet hour
   // would otherwise leave the campaign's figures stale until the next event or the window's end.
