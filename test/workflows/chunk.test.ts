@@ -472,6 +472,44 @@ describe('outcomes and fallback', () => {
     for (const info of runs) expect(info.historyLength).toBeLessThan(100);
   });
 
+  it('continues as new between two fallback batches when due, and sends each fallback once', async () => {
+    const list = recipients(250, 500);
+    const sendRequestId = `sr-batches-${templateIdSuffix()}`;
+    const { templateId, calls } = world.scenario({ send: () => sendRequestId, eventsFor: () => ['RECIPIENT_PENDING_CONSENT'] });
+    const handle = await startChunk(
+      chunkInput(templateId, {
+        source: { kind: 'inline', recipients: list },
+        fallback: { on: ['denied'], channel: { type: 'webhook', url: 'http://127.0.0.1:1/unused' } },
+        continueAtEvents: 20,
+      }),
+    );
+    await pollUntil('every recipient asked', () => handle.query(chunkProgressQuery), (p) => p.states.pending_consent === 250 && p.run > 1);
+    // 250 denials in one signal: three batches of fallbacks (100, 100, 50), more than one run's worth of events.
+    await handle.signal(deliveryEventsSignal, { events: list.map((recipient, i) => ({ eventId: `deny-${i}`, sendRequestId, type: 'CONSENT_DENIED' as EventType, ppnum: recipient.ppnum })) });
+    const result: ChunkResult = await handle.result();
+    expect(result.counts).toMatchObject({ denied: 250, fallbackSent: 250, fallbackFailed: 0 });
+    expect(calls.fallbacks.map((item) => item.ppnum).sort()).toEqual(list.map((recipient) => recipient.ppnum).sort());
+    // The batches that one signal called for went out in more than one run: a run stopped between two.
+    const runs = await pollUntil(
+      'every run closed in visibility',
+      async () => {
+        const found = [];
+        for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) found.push(info);
+        return found;
+      },
+      (found) => found.every((info) => info.status.name !== 'RUNNING'),
+      30_000,
+    );
+    const batchesPerRun = await Promise.all(
+      runs.map(async (info) => {
+        const history = await world.client.workflow.getHandle(handle.workflowId, info.runId).fetchHistory();
+        return (history.events ?? []).filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'sendFallbacks').length;
+      }),
+    );
+    expect(batchesPerRun.reduce((sum, n) => sum + n, 0)).toBe(3);
+    expect(batchesPerRun.filter((n) => n > 0).length).toBeGreaterThan(1);
+  });
+
   it('applies a denial that arrives after our consent window while the chunk closes, and falls back for it', async () => {
     const late = recipients(1, 300)[0]!;
     const sendRequestId = `sr-late-${templateIdSuffix()}`;

@@ -21,17 +21,20 @@ const FALLBACK_FIRST_RETRY_MS = 30_000;
 const FALLBACK_MAX_RETRY_MS = 15 * 60_000;
 
 /**
- * Sends every fallback due; returns whether any batch went as a local activity (chunks started
+ * Sends every fallback due, or stops between two batches when `stopBetweenBatches()` says so (the
+ * rest stays queued); returns whether any batch went as a local activity (chunks started
  * without afterLocalActivities 'fixed'). `holdOnFaults()` (true but in histories
  * recorded before; asked only when a batch fails) waits out channel faults as described above;
  * before, the batch failed at once.
  */
-export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void, holdOnFaults: () => boolean): Promise<boolean> {
+export async function dispatchFallbacks(chunk: ChunkState, input: ChunkInput, show: () => void, holdOnFaults: () => boolean, stopBetweenBatches?: () => boolean): Promise<boolean> {
   const fallback = input.fallback;
   let sentLocally = false;
   const retryForMs = fallbackRetryForMs(fallback);
   let faultTries = 0;
   while (fallback && chunk.hasFallbacksDue()) {
+    // The caller continues as new here: no batch is in flight, and the next run takes up the queue.
+    if (stopBetweenBatches?.()) return sentLocally;
     // Taken off the queue before the activity is scheduled: a recipient is never dispatched twice.
     const batch = chunk.nextFallbackBatch(FALLBACK_BATCH);
     show();

@@ -17,4 +17,6 @@ export const CHUNK_PATCHES = {
   operatorFaults: 'operator-faults',
   /** A report to the campaign is due when only the settled counts changed too (a delivery after a grant). */
   countsInReports: 'counts-in-reports',
+  /** A long fallback dispatch stops between batches to continue as new (the queue is carried). */
+  continueBetweenFallbacks: 'continue-between-fallbacks',
 } as const;

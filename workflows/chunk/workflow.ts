@@ -90,8 +90,8 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
   const { source } = input;
   /** The workflow task that last sent fallbacks as local activities (older histories; their results are recorded when it completes). */
   let fallbacksInTask = -1;
-  const dispatch = async () => {
-    if (await dispatchFallbacks(chunk, input, show, current)) fallbacksInTask = workflowInfo().historyLength;
+  const dispatch = async (stopBetweenBatches?: () => boolean) => {
+    if (await dispatchFallbacks(chunk, input, show, current, stopBetweenBatches)) fallbacksInTask = workflowInfo().historyLength;
   };
   if (!continued && source.kind === 'followUp' && source.outcome === 'fallback-failed') {
     // A follow-up for fallbacks only: nobody is messaged on Ppoppo again.
@@ -147,12 +147,13 @@ async function runChunk(chunk: ChunkState, input: ChunkInput, show: () => void, 
  * to the campaign, and continuing as new on a day-long trickle. After the window, a late final
  * event (a denial, a delivery) still replaces our expiry for a short grace.
  */
-async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void, dispatch: () => Promise<void>, fallbacksInThisTask: () => boolean): Promise<void> {
+async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => void, dispatch: (stopBetweenBatches?: () => boolean) => Promise<void>, fallbacksInThisTask: () => boolean): Promise<void> {
   const deadline = (chunk.sentAt ?? Date.now()) + input.consentWindowMs;
   const reportEveryMs = input.consentWindowMs / CONSENT_REPORTS_PER_WINDOW;
   // Each patch is asked once, the first time it matters; histories from before it never continue or report.
   let canContinue: boolean | undefined;
   let canReport: boolean | undefined;
+  let canStopDispatch: boolean | undefined;
   // Reports due on the counts alone: asked (until yes) only as a consent report goes out, a command
   // anyway, so no history recorded before it ever wakes at a new point. A run that continued from
   // one that reported counts goes on doing so.
@@ -178,8 +179,16 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
     await condition(allHandlersFinished);
     await continueAsNew<typeof chunkWorkflow>(input, chunk.carry());
   };
+  // Hundreds of fallbacks go out in batches while events keep coming: the run may continue as new
+  // between two of them (the queue is rebuilt from the carry). Asked only once a run is due to continue.
+  const continueBetweenBatches = () => continueDue() && (canStopDispatch ??= patched(CHUNK_PATCHES.continueBetweenFallbacks));
+  /** Dispatches what is due, continuing as new between batches when due (only a stopped dispatch leaves any due). */
+  const dispatchOrContinue = async () => {
+    await dispatch(continueBetweenBatches);
+    if (chunk.hasFallbacksDue()) await continueIfDue();
+  };
   for (;;) {
-    await dispatch();
+    await dispatchOrContinue();
     if (chunk.allSettled()) break;
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
@@ -210,7 +219,7 @@ async function followOutcomes(chunk: ChunkState, input: ChunkInput, show: () => 
     closeAt = Date.now() + graceMs;
   }
   while (chunk.hasLateOpen()) {
-    await dispatch(); // a late denial gets its fallback at once
+    await dispatchOrContinue(); // a late denial gets its fallback at once
     const remaining = closeAt - Date.now();
     if (remaining <= 0) break;
     await continueIfDue();
