@@ -544,3 +544,81 @@ describe('the campaign deadline', () => {
     expect(chunk.hasFallbacksDue()).toBe(false);
   });
 });
+
+describe('figures kept between changes', () => {
+  /** The figures counted afresh from what the recipients query shows. */
+  function recount(chunk: ChunkState) {
+    const records = chunk.recipients();
+    const states: Record<string, number> = {};
+    const counts: Record<string, number> = {};
+    for (const record of records) {
+      states[record.state] = (states[record.state] ?? 0) + 1;
+      if (record.outcome) counts[record.outcome] = (counts[record.outcome] ?? 0) + 1;
+      if (record.fallback === 'sent') counts.fallbackSent = (counts.fallbackSent ?? 0) + 1;
+      if (record.fallback === 'failed') counts.fallbackFailed = (counts.fallbackFailed ?? 0) + 1;
+    }
+    const consentOf = (state: string) => records.filter((record) => record.consent === state).length;
+    return {
+      states,
+      counts,
+      consent: { granted: consentOf('granted'), denied: consentOf('denied'), alreadyConsented: consentOf('already-consented') },
+      responded: records.filter((record) => record.responded).length,
+      settled: records.every((record) => record.outcome !== undefined),
+    };
+  }
+
+  function figures(chunk: ChunkState) {
+    const progress = chunk.progress();
+    const counts = Object.fromEntries(Object.entries(chunk.counts()).filter(([, n]) => n > 0));
+    const consent = chunk.consent();
+    return {
+      states: progress.states,
+      counts,
+      consent: { granted: consent.granted, denied: consent.denied, alreadyConsented: consent.alreadyConsented },
+      responded: chunk.pollResponses(),
+      settled: chunk.allSettled(),
+    };
+  }
+
+  it('match a fresh count after every change: events, snapshot, expiry, late events, fallbacks', () => {
+    const { chunk, tick } = newChunk({ fallbackOn: ['denied', 'expired'] });
+    const ppnums = Array.from({ length: 60 }, (_, i) => `4560${String(i).padStart(7, '0')}`);
+    chunk.load(ppnums);
+    expect(figures(chunk)).toEqual(recount(chunk));
+    chunk.beginAttempt(1);
+    chunk.markSending();
+    expect(figures(chunk)).toEqual(recount(chunk));
+    chunk.accepted(SR, 'accepted');
+    expect(figures(chunk)).toEqual(recount(chunk));
+    // A fixed pseudo-random walk through the events (same every run).
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const types: EventType[] = ['RECIPIENT_PENDING_CONSENT', 'CONSENT_GRANTED', 'CONSENT_DENIED', 'RECIPIENT_DELIVERED', 'RECIPIENT_FAILED', 'POLL_RESPONSE_RECEIVED'];
+    for (let step = 0; step < 120; step++) {
+      tick(100);
+      chunk.receive([event(types[next(types.length)]!, ppnums[next(40)], { at: Date.parse('2026-12-01T00:00:00Z') + step * 100 })]);
+      expect(figures(chunk), `after event ${step}`).toEqual(recount(chunk));
+      if (step % 25 === 0 && chunk.hasFallbacksDue()) {
+        for (const item of chunk.nextFallbackBatch(3)) chunk.recordFallback(item.ppnum, next(2) === 0 ? 'sent' : 'failed');
+        expect(figures(chunk), `after fallbacks ${step}`).toEqual(recount(chunk));
+      }
+    }
+    chunk.applySnapshot([{ ppnum: ppnums[41]!, status: 'DELIVERED' }, { ppnum: ppnums[42]!, status: 'FAILED', errorCode: 'CONSENT_DENIED' }]);
+    expect(figures(chunk)).toEqual(recount(chunk));
+    chunk.expireUnsettled();
+    expect(figures(chunk)).toEqual(recount(chunk));
+    expect(chunk.hasLateOpen()).toBe(chunk.recipients().some((r) => r.outcome === 'expired' && (r.errorCode === CHUNK_ERROR_CODES.consentWindowEnded || r.errorCode === CHUNK_ERROR_CODES.noEvent)));
+    const late = chunk.recipients().find((r) => r.outcome === 'expired')!;
+    chunk.receive([event('CONSENT_DENIED', late.ppnum)]);
+    expect(figures(chunk)).toEqual(recount(chunk));
+    chunk.closeLateEvents();
+    while (chunk.hasFallbacksDue()) for (const item of chunk.nextFallbackBatch(10)) chunk.recordFallback(item.ppnum, 'sent');
+    expect(figures(chunk)).toEqual(recount(chunk));
+    const continued = ChunkState.continued({ chunkIndex: 7, fallbackOn: ['denied', 'expired'] }, chunk.carry());
+    expect(figures(continued)).toEqual(recount(continued));
+    expect(figures(continued)).toEqual(figures(chunk));
+  });
+});

@@ -145,6 +145,8 @@ export class ChunkState {
   private part = 0;
   /** Each recipient's part (with parts only). */
   private partOf = new Map<Recipient, number>();
+  /** The figures over every recipient, counted once after each change (see tally()). */
+  private tallied?: Tally;
 
   constructor(options: ChunkStateOptions) {
     this.chunkIndex = options.chunkIndex;
@@ -398,6 +400,7 @@ export class ChunkState {
 
   /** Final statuses from the API's snapshot, applied like the events that would have carried them. */
   applySnapshot(snapshot: readonly RecipientSnapshot[]): void {
+    this.changed();
     for (const { ppnum, status, errorCode } of snapshot) {
       const record = this.byPpnum.get(ppnum);
       if (!record || record.outcome !== undefined) continue;
@@ -416,6 +419,7 @@ export class ChunkState {
    * `noEventFails`: the rule of histories recorded before (NO_EVENT failed, everything final at once).
    */
   expireUnsettled(options: { noEventFails?: boolean } = {}): void {
+    this.changed();
     const at = this.now();
     for (const record of this.list) {
       if (record.outcome !== undefined) continue;
@@ -434,7 +438,7 @@ export class ChunkState {
 
   /** Expired by our window, and still open to a late final event. */
   hasLateOpen(): boolean {
-    return this.acceptingLate && this.list.some(expiredByOurWindow);
+    return this.acceptingLate && this.tally().lateOpen > 0;
   }
 
   /** The grace after the window is over: the window's expiries are final, and get their fallbacks by policy. */
@@ -455,7 +459,7 @@ export class ChunkState {
   }
 
   allSettled(): boolean {
-    return this.list.every((record) => record.outcome !== undefined);
+    return this.tally().settled === this.list.length;
   }
 
   // ------------------------------------------------------------ fallbacks
@@ -490,6 +494,7 @@ export class ChunkState {
   recordFallback(ppnum: string, status: FallbackOutcome, error?: string): void {
     const record = this.byPpnum.get(ppnum);
     if (!record || record.fallback !== undefined) return;
+    this.changed();
     record.fallback = status;
     record.history.push([this.now(), status === 'sent' ? 'fallback sent' : `fallback failed${error ? `: ${error}` : ''}`]);
   }
@@ -555,28 +560,20 @@ export class ChunkState {
   }
 
   counts(): OutcomeCounts {
-    const counts = emptyCounts();
-    for (const record of this.list) {
-      if (record.outcome) counts[record.outcome] += 1;
-      if (record.fallback === 'sent') counts.fallbackSent += 1;
-      if (record.fallback === 'failed') counts.fallbackFailed += 1;
-    }
-    return counts;
+    return { ...this.tally().counts };
   }
 
   consent(): ConsentStats {
-    const stats = emptyConsent();
-    for (const record of this.list) countConsent(stats, record.consent, record.consentDecisionMs);
-    return stats;
+    const { consent } = this.tally();
+    return { ...consent, decisionHistogram: [...consent.decisionHistogram] };
   }
 
   pollResponses(): number {
-    return this.list.filter((record) => record.responded).length;
+    return this.tally().responded;
   }
 
   progress(): ChunkProgress {
-    const states: Partial<Record<RecipientState, number>> = {};
-    for (const record of this.list) states[record.state] = (states[record.state] ?? 0) + 1;
+    const states = { ...this.tally().states };
     return {
       chunkIndex: this.chunkIndex,
       phase: this.phase,
@@ -597,7 +594,21 @@ export class ChunkState {
 
   // ------------------------------------------------------------ internals
 
+  /**
+   * The figures every event, condition and Web UI update reads, counted in one pass and kept until
+   * the next change: a 5,000-recipient chunk read them several times per workflow task.
+   */
+  private tally(): Tally {
+    return (this.tallied ??= tallyOf(this.list));
+  }
+
+  /** A recipient (or the list) is about to change: the figures are counted again when next read. */
+  private changed(): void {
+    this.tallied = undefined;
+  }
+
   private index(recipients: Recipient[], parts?: SendPart[]): void {
+    this.changed();
     this.loaded = true;
     this.list = recipients;
     this.byPpnum = new Map(recipients.map((record) => [record.ppnum, record]));
@@ -639,6 +650,7 @@ export class ChunkState {
     const record = this.byPpnum.get(event.ppnum);
     if (!record) return;
     if (this.parts && this.parts[this.partOf.get(record)!]?.sendRequestId !== event.sendRequestId) return;
+    this.changed();
     switch (event.type) {
       case 'RECIPIENT_DELIVERED':
         record.consent ??= 'already-consented';
@@ -674,6 +686,7 @@ export class ChunkState {
 
   /** A grant or denial: after being asked it is a decision (with its time); without, a denial is one made before. */
   private decided(record: Recipient, decision: 'granted' | 'denied', at: number | undefined): void {
+    this.changed();
     // A decision after our window ended (a late event) replaces the window's 'expired'.
     if (record.consent === 'asked' || (record.consent === 'expired' && this.acceptingLate)) {
       record.consent = decision;
@@ -685,6 +698,7 @@ export class ChunkState {
   }
 
   private move(record: Recipient, state: RecipientState, event: string, errorCode?: string): void {
+    this.changed();
     const late = this.acceptingLate && RANK[state] === FINAL_RANK && expiredByOurWindow(record);
     if (!late && (record.outcome !== undefined || RANK[state] <= RANK[record.state])) return;
     record.state = state;
@@ -695,6 +709,7 @@ export class ChunkState {
   }
 
   private settle(record: Recipient, outcome: RecipientOutcome): void {
+    this.changed();
     record.outcome = outcome;
     if (this.callsForFallback(outcome)) this.queueFallback(record);
   }
@@ -705,6 +720,7 @@ export class ChunkState {
 
   /** Moves every recipient without an outcome to `state` (send bookkeeping); `quiet` leaves their history alone. */
   private markAll(state: RecipientState, event: string, quiet = false): void {
+    this.changed();
     const at = this.now();
     const scope = this.scope();
     const moving = scope.filter((record) => record.outcome === undefined && record.state !== state);
@@ -722,6 +738,7 @@ export class ChunkState {
   }
 
   private finishAll(outcome: RecipientOutcome, errorCode: string | undefined, event: string): void {
+    this.changed();
     const at = this.now();
     const scope = this.scope();
     // The line applies to every recipient of the request alike while none has an outcome yet.
@@ -735,6 +752,35 @@ export class ChunkState {
       this.settle(record, outcome);
     }
   }
+}
+
+/** Figures over a chunk's recipients (ChunkState.tally). */
+interface Tally {
+  states: Partial<Record<RecipientState, number>>;
+  counts: OutcomeCounts;
+  consent: ConsentStats;
+  /** Recipients with an outcome. */
+  settled: number;
+  responded: number;
+  /** Expired by our window, still open to a late final event. */
+  lateOpen: number;
+}
+
+function tallyOf(list: readonly Recipient[]): Tally {
+  const tally: Tally = { states: {}, counts: emptyCounts(), consent: emptyConsent(), settled: 0, responded: 0, lateOpen: 0 };
+  for (const record of list) {
+    tally.states[record.state] = (tally.states[record.state] ?? 0) + 1;
+    if (record.outcome) {
+      tally.counts[record.outcome] += 1;
+      tally.settled += 1;
+      if (expiredByOurWindow(record)) tally.lateOpen += 1;
+    }
+    if (record.fallback === 'sent') tally.counts.fallbackSent += 1;
+    if (record.fallback === 'failed') tally.counts.fallbackFailed += 1;
+    if (record.responded) tally.responded += 1;
+    countConsent(tally.consent, record.consent, record.consentDecisionMs);
+  }
+  return tally;
 }
 
 /** Two time-ordered line lists as one (the chunk's shared lines first on equal times). */
