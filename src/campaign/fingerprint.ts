@@ -2,6 +2,7 @@
 // field. The campaign keeps it (memo), so starting the same campaign id again can tell the same
 // campaign from a different one, and say which parts differ. It detects changes; it is not a
 // security hash. PURE: the workflow computes it too (for campaigns started from the Temporal CLI).
+import { DEFAULT_SENDS_PER_CHUNK } from './spec';
 import type { CampaignSpec } from './spec';
 
 export interface SpecFingerprint {
@@ -12,11 +13,20 @@ export interface SpecFingerprint {
 }
 
 export function specFingerprint(spec: CampaignSpec): SpecFingerprint {
+  const canonical = withoutDefaultSends(spec);
   const fields: Record<string, string> = {};
-  for (const [name, value] of Object.entries(spec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [name, value] of Object.entries(canonical).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (value !== undefined) fields[name] = hash(canonicalJson(value));
   }
-  return { spec: hash(canonicalJson(spec)), fields };
+  return { spec: hash(canonicalJson(canonical)), fields };
+}
+
+/** A campaign writes the default sendsPerChunk into its spec (withSendsPerChunk): the same spec as without it. */
+function withoutDefaultSends(spec: CampaignSpec): CampaignSpec {
+  if (spec.limits?.sendsPerChunk !== DEFAULT_SENDS_PER_CHUNK) return spec;
+  const { sendsPerChunk: _default, ...limits } = spec.limits;
+  const { limits: _limits, ...rest } = spec;
+  return Object.keys(limits).length > 0 ? { ...rest, limits } : rest;
 }
 
 /** The top-level fields whose values differ (present in one only counts), in name order. */

@@ -88,11 +88,13 @@ const MAX_FALLBACK_RETRY_FOR_MS = 7 * 86_400_000;
 export const DEFAULT_CHUNK_SIZE = MAX_RECIPIENTS_PER_REQUEST;
 export const DEFAULT_CHUNKS_IN_FLIGHT = 4;
 /**
- * Send requests one chunk workflow makes, one after another (limits.sendsPerChunk). 1 until chunks
- * of several meet the first-campaign targets (docs/performance.md); changing it needs a patch, as
- * campaign histories recorded under a default replay by it.
+ * Send requests one chunk workflow makes, one after another (limits.sendsPerChunk), when the spec
+ * does not say. A campaign writes the default it started under into its spec (withSendsPerChunk),
+ * so a later change of this default never changes a running or recorded campaign's plan.
  */
-export const DEFAULT_SENDS_PER_CHUNK = 1;
+export const DEFAULT_SENDS_PER_CHUNK = 5;
+/** What campaigns started before the default was written into the spec ran with. */
+export const RECORDED_SENDS_PER_CHUNK = 1;
 export const MAX_SENDS_PER_CHUNK = 10;
 export const MAX_CHUNKS_IN_FLIGHT = 100;
 /**
@@ -119,6 +121,17 @@ export interface CampaignSettings {
   deadlineMs?: number;
   /** Recipients per minute, when the spec sets a throttle. */
   throttle?: number;
+}
+
+/**
+ * The spec with limits.sendsPerChunk set to `sendsPerChunk` when it does not set it (a spec whose
+ * limits are not an object is left for validation to name).
+ */
+export function withSendsPerChunk(spec: CampaignSpec, sendsPerChunk: number): CampaignSpec {
+  const limits: unknown = spec.limits;
+  if (limits !== undefined && (typeof limits !== 'object' || limits === null || Array.isArray(limits))) return spec;
+  if (spec.limits?.sendsPerChunk !== undefined) return spec;
+  return { ...spec, limits: { ...spec.limits, sendsPerChunk } };
 }
 
 export function campaignSettings(spec: CampaignSpec): CampaignSettings {

@@ -9,9 +9,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecipientInput } from '../../src/api/types';
 import { emptyCounts } from '../../src/campaign/outcomes';
+import { DEFAULT_SENDS_PER_CHUNK } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
-import { campaignControlSignal, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_FAILURE_TYPES, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
+import { campaignControlSignal, campaignSpecQuery, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_FAILURE_TYPES, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
 import { chunkProgressQuery, chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
 import type { ChunkInput } from '../../src/contracts/chunk';
 import { CampaignClient } from '../../src/client/campaigns';
@@ -439,6 +440,17 @@ describe('chunks of several requests (limits.sendsPerChunk)', () => {
     expect(calls.sends.map((call) => call.ppnums.length).sort()).toEqual([1, 2, 2, 2]);
     expect(new Set(calls.sends.flatMap((call) => call.ppnums)).size).toBe(7);
     expect(result.poll).toEqual({ options: { yes: 4 }, totalResponses: 4 }); // the stub counts send requests
+  });
+
+  it('writes the default into a spec that does not set it, and plans by it', async () => {
+    const { templateId, calls } = world.scenario({});
+    // Built here, not with campaign(), which sets one request per chunk for a chunkSize.
+    const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: recipients(2 * DEFAULT_SENDS_PER_CHUNK + 1) }, limits: { chunkSize: 2 } };
+    const handle = await start(spec);
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', chunks: 2, counts: { delivered: 2 * DEFAULT_SENDS_PER_CHUNK + 1 } });
+    expect(calls.sends).toHaveLength(DEFAULT_SENDS_PER_CHUNK + 1);
+    expect((await handle.query(campaignSpecQuery)).limits).toEqual({ chunkSize: 2, sendsPerChunk: DEFAULT_SENDS_PER_CHUNK });
   });
 
   it("holds a chunk's requests not sent yet while the campaign is paused, and sends them on resume", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { campaignSettings, checkInlineRecipients, parseCampaignSpec, parseDuration, requiredColumnsFor, requiredVarsFor, timeZoneGrouping } from '../../src/campaign/spec';
+import { DEFAULT_SENDS_PER_CHUNK, campaignSettings, checkInlineRecipients, parseCampaignSpec, withSendsPerChunk, parseDuration, requiredColumnsFor, requiredVarsFor, timeZoneGrouping } from '../../src/campaign/spec';
 import { fingerprintDifferences, specFingerprint } from '../../src/campaign/fingerprint';
+import type { CampaignSpec } from '../../src/campaign/spec';
 import { chunkInline, chunkTimeZone } from '../../src/campaign/chunk-source';
 import type { PostgresChunkSource } from '../../src/campaign/chunk-source';
 import { describeRecipientSource } from '../../src/campaign/recipient-source';
@@ -238,6 +239,26 @@ describe('spec fingerprints', () => {
     expect(specFingerprint(parseCampaignSpec(reordered).spec!)).toEqual(specFingerprint(parseCampaignSpec(validSpec).spec!));
     const other = specFingerprint(parseCampaignSpec({ ...validSpec, template: { name: 'autumn', components: validSpec.template.components }, limits: { chunkSize: 10 } }).spec!);
     expect(fingerprintDifferences(specFingerprint(parseCampaignSpec(validSpec).spec!), other)).toEqual(['limits', 'template']);
+  });
+
+  it('take the default sendsPerChunk a campaign writes into its spec as the spec without it, and any other value as a change', () => {
+    const spec = parseCampaignSpec(validSpec).spec!;
+    expect(specFingerprint(withSendsPerChunk(spec, DEFAULT_SENDS_PER_CHUNK))).toEqual(specFingerprint(spec));
+    const sized = parseCampaignSpec({ ...validSpec, limits: { chunkSize: 10 } }).spec!;
+    expect(specFingerprint(withSendsPerChunk(sized, DEFAULT_SENDS_PER_CHUNK))).toEqual(specFingerprint(sized));
+    expect(fingerprintDifferences(specFingerprint(spec), specFingerprint(withSendsPerChunk(spec, DEFAULT_SENDS_PER_CHUNK + 1)))).toEqual(['limits']);
+  });
+});
+
+describe('withSendsPerChunk', () => {
+  it('sets sendsPerChunk only where the spec does not, and leaves limits that are not an object to validation', () => {
+    const spec = parseCampaignSpec(validSpec).spec!;
+    expect(withSendsPerChunk(spec, 5).limits).toEqual({ sendsPerChunk: 5 });
+    expect(withSendsPerChunk({ ...spec, limits: { chunkSize: 10 } }, 5).limits).toEqual({ chunkSize: 10, sendsPerChunk: 5 });
+    expect(withSendsPerChunk({ ...spec, limits: { sendsPerChunk: 2 } }, 5).limits).toEqual({ sendsPerChunk: 2 });
+    const odd = { ...spec, limits: 'big' as unknown as CampaignSpec['limits'] };
+    expect(withSendsPerChunk(odd, 5)).toBe(odd);
+    expect(spec.limits).toBeUndefined(); // not changed in place
   });
 });
 

@@ -24,7 +24,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../../activities/index';
-import { campaignSettings } from '../../src/campaign/spec';
+import { DEFAULT_SENDS_PER_CHUNK, RECORDED_SENDS_PER_CHUNK, campaignSettings, withSendsPerChunk } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import {
   CAMPAIGN_FAILURE_TYPES,
@@ -86,6 +86,8 @@ const PATCHES = {
    * (finishReport). Chunks started from then on also keep clear of late local results (afterLocalActivities).
    */
   finishByResult: 'finish-by-result',
+  /** The default limits.sendsPerChunk is written into the spec at the start (withSendsPerChunk). */
+  sendsPerChunkInSpec: 'sends-per-chunk-in-spec',
 } as const;
 
 /** A chunk's run continues as new from this many events: Temporal suggests it at 4,096, and events keep coming meanwhile. */
@@ -95,7 +97,9 @@ const MAX_HISTORY_EVENTS_BEFORE_PATCH = 10_000;
 /** Children started by one run stay pending for it until they close (Temporal allows 2,000): a fresh run counts from zero. */
 const MAX_CHILDREN_PER_RUN = 1_000;
 
-export async function campaignWorkflow(spec: CampaignSpec, carry?: CampaignCarry): Promise<CampaignResult> {
+export async function campaignWorkflow(input: CampaignSpec, carry?: CampaignCarry): Promise<CampaignResult> {
+  // The default requests per chunk goes into the spec, so this campaign's plan never follows a later default.
+  const spec = input?.limits?.sendsPerChunk !== undefined || typeof input !== 'object' || input === null ? input : withSendsPerChunk(input, !carry && patched(PATCHES.sendsPerChunkInSpec) ? DEFAULT_SENDS_PER_CHUNK : RECORDED_SENDS_PER_CHUNK);
   const campaignId = typeof spec?.campaignId === 'string' ? spec.campaignId : workflowInfo().workflowId;
   const state = new CampaignState(campaignId, carry ? { carry, chunkSize: campaignSettings(spec).recipientsPerChunk } : undefined);
   let published = state.status;
