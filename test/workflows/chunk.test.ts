@@ -64,6 +64,21 @@ async function historyEvents(handle: WorkflowHandle) {
   return (await handle.fetchHistory()).events ?? [];
 }
 
+/** Every run of the chunk's workflow id, once visibility shows them all closed, the last one included. */
+async function closedRuns(handle: WorkflowHandle) {
+  const last = (await world.client.workflow.getHandle(handle.workflowId).describe()).runId;
+  return pollUntil(
+    'every run closed in visibility',
+    async () => {
+      const found = [];
+      for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) found.push(info);
+      return found;
+    },
+    (found) => found.some((info) => info.runId === last) && found.every((info) => info.status.name !== 'RUNNING'),
+    30_000,
+  );
+}
+
 /** The names of the signals the chunk sent, in order. */
 async function signalsSent(handle: WorkflowHandle): Promise<string[]> {
   return (await historyEvents(handle)).flatMap((event) => {
@@ -458,16 +473,8 @@ describe('outcomes and fallback', () => {
     }
     const result: ChunkResult = await handle.result(); // follows the runs
     expect(result.counts.delivered).toBe(30);
-    const runs = await pollUntil(
-      'every run closed in visibility',
-      async () => {
-        const found = [];
-        for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) found.push(info);
-        return found;
-      },
-      (found) => found.length > 1 && found.every((info) => info.status.name !== 'RUNNING'),
-      30_000,
-    );
+    const runs = await closedRuns(handle);
+    expect(runs.length).toBeGreaterThan(1);
     // Each run ends within a few workflow tasks of 60 events, far below the server's 200.
     for (const info of runs) expect(info.historyLength).toBeLessThan(100);
   });
@@ -490,16 +497,7 @@ describe('outcomes and fallback', () => {
     expect(result.counts).toMatchObject({ denied: 250, fallbackSent: 250, fallbackFailed: 0 });
     expect(calls.fallbacks.map((item) => item.ppnum).sort()).toEqual(list.map((recipient) => recipient.ppnum).sort());
     // The batches that one signal called for went out in more than one run: a run stopped between two.
-    const runs = await pollUntil(
-      'every run closed in visibility',
-      async () => {
-        const found = [];
-        for await (const info of world.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) found.push(info);
-        return found;
-      },
-      (found) => found.every((info) => info.status.name !== 'RUNNING'),
-      30_000,
-    );
+    const runs = await closedRuns(handle);
     const batchesPerRun = await Promise.all(
       runs.map(async (info) => {
         const history = await world.client.workflow.getHandle(handle.workflowId, info.runId).fetchHistory();
