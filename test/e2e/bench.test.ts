@@ -90,7 +90,7 @@ describe('npm run bench', () => {
     const figures = first.orchestrator.firstCampaign;
     expect(figures).toMatchObject({
       scale: 60_000 / 86_400_000,
-      chunks: 2,
+      chunks: Math.ceil(2000 / (1000 * DEFAULT_SENDS_PER_CHUNK)),
       largestChunkRunEvents: number,
       signalsPerChunk: { average: number, max: number },
       decisionToAppliedMs: { granted: percentiles, denied: percentiles },

@@ -196,13 +196,13 @@ describe('send window', () => {
 
   it('a window closing mid-campaign holds the remaining chunks (nothing sent after it closes)', async () => {
     const { timeZone, local } = noonZone();
-    // One-recipient chunks, one every 4 s: two start inside the window, the third would be after it
-    // (the second has 2 s or more to send under a full test run; with 2 s pacing it had 0.5 s, too little in ci1).
-    const closesAt = Math.ceil((Date.now() + 6_500) / 1_000) * 1_000;
+    // One-recipient chunks, one every 6 s: two start inside the window, the third would be after it
+    // (the second has 3 s or more to send under a full test run; with 4 s pacing and 2.5 s it missed once in a full run).
+    const closesAt = Math.ceil((Date.now() + 9_500) / 1_000) * 1_000;
     const sendWindow = { from: local(Date.now() - 60_000), until: local(closesAt), timeZone };
-    const { spec, sentAt } = campaign({}, recipients(3), { sendWindow, throttle: 15, limits: { chunkSize: 1 } });
+    const { spec, sentAt } = campaign({}, recipients(3), { sendWindow, throttle: 10, limits: { chunkSize: 1 } });
     const handle = await start(spec);
-    await pollUntil('two chunks sent', () => handle.query(progressQuery), (p) => p.chunksSent === 2);
+    await pollUntil('two chunks sent', () => handle.query(progressQuery), (p) => p.chunksSent === 2, 15_000);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, closesAt - Date.now()) + 2_000));
     const held = await handle.query(progressQuery);
     expect(held).toMatchObject({ status: 'running', chunksStarted: 2, chunksSent: 2 });
