@@ -2,10 +2,12 @@
 // campaign (the old run was terminated, or the same campaign id is started again) finds its chunk
 // ids taken (REJECT_DUPLICATE: a chunk is never started, so never sent, twice) and asks here
 // instead: a closed chunk never signals again, so the campaign adopts its result.
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
-import { chunkProgressQuery } from '../src/contracts/chunk';
-import type { ChunkResult } from '../src/contracts/chunk';
+import { ApplicationFailure } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { chunkProgressQuery, chunkWorkflowId } from '../src/contracts/chunk';
+import type { ChunkInput, ChunkResult } from '../src/contracts/chunk';
 import { withKeepAlive } from './heartbeat';
 
 export type ChunkStatus =
@@ -33,5 +35,29 @@ export function createChunkStatusActivities(deps: { temporalClient?: Client }) {
       return { state: 'running', sendRequestId: sending ? undefined : progress.sendRequestId, recipients: progress.recipients };
     });
   }
-  return { describeChunk };
+  /**
+   * The requests per chunk an earlier run of this campaign planned, read from the input its first
+   * chunk was started with (null: no earlier run started a chunk). A restart plans the same way, so
+   * every chunk id it finds taken holds the recipients it plans for it, whatever the default is now.
+   */
+  async function plannedSendsPerChunk(input: { campaignId: string }): Promise<number | null> {
+    const client = deps.temporalClient;
+    if (!client) throw ApplicationFailure.nonRetryable('plannedSendsPerChunk needs a Temporal client (ActivityDeps.temporalClient)', 'MissingDependency');
+    const handle = client.workflow.getHandle(chunkWorkflowId(input.campaignId, 0));
+    try {
+      await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
+    // Every run of a chunk (continued as new too) starts with the input the campaign gave it.
+    const started = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+    const chunk = await decodeFromPayloadsAtIndex<ChunkInput>(client.options.loadedDataConverter, 0, started?.input?.payloads);
+    if (chunk.requestSize === undefined) return 1;
+    const recipients = chunk.plannedRecipients ?? (chunk.source.kind === 'inline' ? chunk.source.recipients.length : undefined);
+    // A chunk of n recipients sent as requests of requestSize: the same plan as ceil(n / requestSize) per chunk.
+    return recipients === undefined ? null : Math.max(1, Math.ceil(recipients / chunk.requestSize));
+  }
+
+  return { describeChunk, plannedSendsPerChunk };
 }

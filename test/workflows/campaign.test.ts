@@ -13,7 +13,7 @@ import { DEFAULT_SENDS_PER_CHUNK } from '../../src/campaign/spec';
 import type { CampaignSpec } from '../../src/campaign/spec';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { campaignControlSignal, campaignSpecQuery, cancelUpdate, chunkFinishedSignal, pauseUpdate, progressQuery, resumeUpdate, CAMPAIGN_FAILURE_TYPES, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
-import { chunkProgressQuery, chunkRecipientsQuery, chunkWorkflowId } from '../../src/contracts/chunk';
+import { chunkProgressQuery, chunkRecipientsQuery, chunkWorkflowId, CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
 import type { ChunkInput } from '../../src/contracts/chunk';
 import { CampaignClient } from '../../src/client/campaigns';
 import { decodePayload, pollUntil, testTemporalAddress } from '../support/temporal';
@@ -451,6 +451,30 @@ describe('chunks of several requests (limits.sendsPerChunk)', () => {
     expect(result).toMatchObject({ status: 'completed', chunks: 2, counts: { delivered: 2 * DEFAULT_SENDS_PER_CHUNK + 1 } });
     expect(calls.sends).toHaveLength(DEFAULT_SENDS_PER_CHUNK + 1);
     expect((await handle.query(campaignSpecQuery)).limits).toEqual({ chunkSize: 2, sendsPerChunk: DEFAULT_SENDS_PER_CHUNK });
+  });
+
+  it('plans a restart the way its earlier run did (one request per chunk), whatever the default: every chunk id it finds taken holds what it plans for it', async () => {
+    const { templateId, calls } = world.scenario({});
+    const list = recipients(3);
+    // An earlier run, from before requests per chunk went into the spec, started chunk 0 of chunks of one recipient.
+    const earlier: ChunkInput = {
+      campaignId: templateId,
+      chunkIndex: 0,
+      templateId,
+      source: { kind: 'inline', recipients: list.slice(0, 1) },
+      consentWindowMs: 60_000,
+      parentWorkflowId: `campaign/${templateId}`,
+      afterLocalActivities: 'fixed',
+      sendCursor: 'attempt-time',
+    };
+    await world.client.workflow.execute(CHUNK_WORKFLOW_TYPE, { workflowId: chunkWorkflowId(templateId, 0), taskQueue: world.taskQueue, args: [earlier], memo: world.memo });
+    const spec: CampaignSpec = { campaignId: templateId, template: { templateId }, recipients: { inline: list }, limits: { chunkSize: 1 } };
+    const handle = await start(spec);
+    const result: CampaignResult = await handle.result();
+    expect(result).toMatchObject({ status: 'completed', chunks: 3, counts: { delivered: 3 } });
+    // Each once, in a request of its own (chunk 0's by the earlier run; chunks 1 and 2 may go in either order).
+    expect(calls.sends.map((call) => call.ppnums).sort()).toEqual(list.map((recipient) => [recipient.ppnum]).sort());
+    expect((await handle.query(campaignSpecQuery)).limits).toEqual({ chunkSize: 1, sendsPerChunk: 1 });
   });
 
   it("holds a chunk's requests not sent yet while the campaign is paused, and sends them on resume", async () => {

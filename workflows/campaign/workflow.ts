@@ -64,8 +64,8 @@ const { fetchPollResults } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-/** Asks what became of a chunk an earlier run of this campaign started (a restart). */
-const { describeChunk } = proxyActivities<Activities>({
+/** Asks what became of a chunk an earlier run of this campaign started (a restart), and how it planned. */
+const { describeChunk, plannedSendsPerChunk } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
@@ -90,6 +90,18 @@ const PATCHES = {
   sendsPerChunkInSpec: 'sends-per-chunk-in-spec',
 } as const;
 
+/**
+ * The spec with the requests per chunk it runs with written in: its own, or what an earlier run of
+ * this campaign planned (a restart adopts that run's chunks by index, so it must plan the same), or
+ * today's default. Written in, a later default never changes this campaign's plan. Recorded runs: 1.
+ */
+async function withPlannedSends(spec: CampaignSpec, campaignId: string): Promise<CampaignSpec> {
+  if (typeof spec !== 'object' || spec === null || spec.limits?.sendsPerChunk !== undefined) return spec;
+  if (!patched(PATCHES.sendsPerChunkInSpec)) return withSendsPerChunk(spec, RECORDED_SENDS_PER_CHUNK);
+  const earlier = await plannedSendsPerChunk({ campaignId });
+  return withSendsPerChunk(spec, earlier ?? DEFAULT_SENDS_PER_CHUNK);
+}
+
 /** A chunk's run continues as new from this many events: Temporal suggests it at 4,096, and events keep coming meanwhile. */
 const CHUNK_CONTINUE_AT_EVENTS = 3_500;
 /** Runs recorded before the shorter-runs patch continued as new at 10,000 events (about 5 s to replay). */
@@ -98,8 +110,8 @@ const MAX_HISTORY_EVENTS_BEFORE_PATCH = 10_000;
 const MAX_CHILDREN_PER_RUN = 1_000;
 
 export async function campaignWorkflow(input: CampaignSpec, carry?: CampaignCarry): Promise<CampaignResult> {
-  // The default requests per chunk goes into the spec, so this campaign's plan never follows a later default.
-  const spec = input?.limits?.sendsPerChunk !== undefined || typeof input !== 'object' || input === null ? input : withSendsPerChunk(input, !carry && patched(PATCHES.sendsPerChunkInSpec) ? DEFAULT_SENDS_PER_CHUNK : RECORDED_SENDS_PER_CHUNK);
+  // A run continued from one recorded before requests per chunk went into the spec ran with 1.
+  const spec = carry && typeof input === 'object' && input !== null ? withSendsPerChunk(input, RECORDED_SENDS_PER_CHUNK) : input;
   const campaignId = typeof spec?.campaignId === 'string' ? spec.campaignId : workflowInfo().workflowId;
   const state = new CampaignState(campaignId, carry ? { carry, chunkSize: campaignSettings(spec).recipientsPerChunk } : undefined);
   let published = state.status;
@@ -183,7 +195,7 @@ export async function campaignWorkflow(input: CampaignSpec, carry?: CampaignCarr
   if (!carry) {
     try {
       const waitUntilStart = (valid: CampaignSpec) => waitForStart(campaignSettings(valid), state, publish);
-      running = await prepare(spec, { state, publish, rules: patched(PATCHES.operatorFaults) ? 'current' : 'v1', waitForStart: waitUntilStart });
+      running = await prepare(await withPlannedSends(spec, campaignId), { state, publish, rules: patched(PATCHES.operatorFaults) ? 'current' : 'v1', waitForStart: waitUntilStart });
       recordCampaignOutcome('invalid', state.invalidRowsSkipped());
       publish();
     } catch (err) {
