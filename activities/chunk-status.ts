@@ -5,7 +5,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { chunkProgressQuery, chunkWorkflowId } from '../src/contracts/chunk';
 import type { ChunkInput, ChunkResult } from '../src/contracts/chunk';
 import { withKeepAlive } from './heartbeat';
@@ -52,7 +51,11 @@ export function createChunkStatusActivities(deps: { temporalClient?: Client }) {
     }
     // Every run of a chunk (continued as new too) starts with the input the campaign gave it.
     const started = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
-    const chunk = await decodeFromPayloadsAtIndex<ChunkInput>(client.options.loadedDataConverter, 0, started?.input?.payloads);
+    const { payloadCodecs, payloadConverter } = client.options.loadedDataConverter;
+    let payloads = started?.input?.payloads ?? [];
+    for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+    if (payloads.length === 0) return null;
+    const chunk = payloadConverter.fromPayload<ChunkInput>(payloads[0]!);
     if (chunk.requestSize === undefined) return 1;
     const recipients = chunk.plannedRecipients ?? (chunk.source.kind === 'inline' ? chunk.source.recipients.length : undefined);
     // A chunk of n recipients sent as requests of requestSize: the same plan as ceil(n / requestSize) per chunk.
