@@ -223,6 +223,8 @@ describe('campaign CLI on the real stack', () => {
     await new SandboxInspector(sandbox.httpUrl, sandbox.inspectToken).faults({ resourceExhaustedNext: 1, retryAfterMs: 55_000 });
     const spec = write('cancel.json', JSON.stringify({ campaignId: id, template: TEMPLATE, recipients: { inline: [{ ppnum: '12300000005', vars: { name: 'Eve' } }] }, consentWindow: '10m' }));
     expect((await cli('start', spec)).code).toBe(0);
+    // Running: checked and planned (a loaded machine can still be validating a moment after the start).
+    await pollUntilCli(() => cli('status', id, '--json'), (progress) => progress.status === 'running');
     const pause = await cli('pause', id, '--json');
     expect(pause.code, pause.stderr).toBe(0);
     expect((JSON.parse(pause.stdout) as CampaignProgress).status).toBe('paused');

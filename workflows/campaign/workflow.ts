@@ -16,6 +16,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -64,8 +65,14 @@ const { fetchPollResults } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-/** Asks what became of a chunk an earlier run of this campaign started (a restart), and how it planned. */
-const { describeChunk, plannedSendsPerChunk } = proxyActivities<Activities>({
+/** How an earlier run of this campaign planned its chunks (a restart): local, so a new campaign's start takes no extra workflow task. */
+const { plannedSendsPerChunk } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+/** Asks what became of a chunk an earlier run of this campaign started (a restart). */
+const { describeChunk } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
