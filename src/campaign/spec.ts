@@ -124,10 +124,11 @@ export interface CampaignSettings {
 }
 
 /**
- * The spec with limits.sendsPerChunk set to `sendsPerChunk` when it does not set it (a spec whose
- * limits are not an object is left for validation to name).
+ * The spec with limits.sendsPerChunk set to `sendsPerChunk` when it does not set it (a workflow
+ * input that is not an object, or whose limits are not, is left for validation to name).
  */
 export function withSendsPerChunk(spec: CampaignSpec, sendsPerChunk: number): CampaignSpec {
+  if (typeof spec !== 'object' || spec === null) return spec;
   const limits: unknown = spec.limits;
   if (limits !== undefined && (typeof limits !== 'object' || limits === null || Array.isArray(limits))) return spec;
   if (spec.limits?.sendsPerChunk !== undefined) return spec;

@@ -118,7 +118,7 @@ const MAX_CHILDREN_PER_RUN = 1_000;
 
 export async function campaignWorkflow(input: CampaignSpec, carry?: CampaignCarry): Promise<CampaignResult> {
   // A run continued from one recorded before requests per chunk went into the spec ran with 1.
-  const spec = carry && typeof input === 'object' && input !== null ? withSendsPerChunk(input, RECORDED_SENDS_PER_CHUNK) : input;
+  const spec = carry ? withSendsPerChunk(input, RECORDED_SENDS_PER_CHUNK) : input;
   const campaignId = typeof spec?.campaignId === 'string' ? spec.campaignId : workflowInfo().workflowId;
   const state = new CampaignState(campaignId, carry ? { carry, chunkSize: campaignSettings(spec).recipientsPerChunk } : undefined);
   let published = state.status;

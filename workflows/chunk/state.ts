@@ -602,7 +602,11 @@ export class ChunkState {
     return (this.tallied ??= tallyOf(this.list));
   }
 
-  /** A recipient (or the list) is about to change: the figures are counted again when next read. */
+  /**
+   * A recipient (or the list) is about to change: the figures are counted again when next read.
+   * Called first by every method through which recipients change (apply, applySnapshot,
+   * expireUnsettled, recordFallback, markAll, finishAll, index); their helpers need not.
+   */
   private changed(): void {
     this.tallied = undefined;
   }
@@ -686,7 +690,6 @@ export class ChunkState {
 
   /** A grant or denial: after being asked it is a decision (with its time); without, a denial is one made before. */
   private decided(record: Recipient, decision: 'granted' | 'denied', at: number | undefined): void {
-    this.changed();
     // A decision after our window ended (a late event) replaces the window's 'expired'.
     if (record.consent === 'asked' || (record.consent === 'expired' && this.acceptingLate)) {
       record.consent = decision;
@@ -698,7 +701,6 @@ export class ChunkState {
   }
 
   private move(record: Recipient, state: RecipientState, event: string, errorCode?: string): void {
-    this.changed();
     const late = this.acceptingLate && RANK[state] === FINAL_RANK && expiredByOurWindow(record);
     if (!late && (record.outcome !== undefined || RANK[state] <= RANK[record.state])) return;
     record.state = state;
@@ -709,7 +711,6 @@ export class ChunkState {
   }
 
   private settle(record: Recipient, outcome: RecipientOutcome): void {
-    this.changed();
     record.outcome = outcome;
     if (this.callsForFallback(outcome)) this.queueFallback(record);
   }
