@@ -5,7 +5,10 @@
 // workflow task per event and push it far past Temporal's history limits. So a send request's
 // events wait here until one of:
 //   - `batchMaxEvents` of them wait (a burst: a chunk of 1,000 delivered at once goes out at once);
-//   - the request completed (REQUEST_COMPLETED: everything about it is known);
+//   - the request completed (REQUEST_COMPLETED: everything about it is known) — but a request that
+//     is one part of a chunk sent as several (the route's `part`), not its last, waits for the
+//     chunk's last part, at most `partsMaxDelayMs` (default 30 s): the chunk then hears all its
+//     parts in one signal and one workflow task, not one per request;
 //   - an actionable event has waited `actionableMaxDelayMs` (default 30 s, so a denial's fallback
 //     goes out within a minute): CONSENT_DENIED and RECIPIENT_FAILED, as far as the chunk's fallback
 //     policy acts on them (the route's `prompt`; without one, both);
@@ -14,15 +17,16 @@
 // The committed cursor never passes a held event: it is the id read just before the oldest one.
 import type { DeliveryEvent } from '../src/api/types';
 import { LISTENER_MAX_RUN_MS, PROMPT_EVENT_TYPES } from '../src/contracts/listener';
-import type { PromptEventType, RouteTarget } from '../src/contracts/listener';
+import type { PromptEventType, RouteTarget, RoutePart } from '../src/contracts/listener';
 
 export interface HoldTiming {
   batchMaxEvents: number;
   actionableMaxDelayMs: number;
   batchMaxDelayMs: number;
+  partsMaxDelayMs: number;
 }
 
-export const DEFAULT_HOLD_TIMING: HoldTiming = { batchMaxEvents: 1_000, actionableMaxDelayMs: 30_000, batchMaxDelayMs: 10 * 60_000 };
+export const DEFAULT_HOLD_TIMING: HoldTiming = { batchMaxEvents: 1_000, actionableMaxDelayMs: 30_000, batchMaxDelayMs: 10 * 60_000, partsMaxDelayMs: 30_000 };
 
 const DAY_MS = 86_400_000;
 
@@ -35,11 +39,12 @@ const MIN_SCALED_RUN_MS = 60_000;
  * least a minute: a run's end only hands over early what each request's own hold would hand over
  * anyway, while very short runs would spend the time reopening the stream.
  */
-export function scaledListenerTiming(consentWindowMs: number): Pick<HoldTiming, 'actionableMaxDelayMs' | 'batchMaxDelayMs'> & { maxRunMs: number } {
+export function scaledListenerTiming(consentWindowMs: number): Pick<HoldTiming, 'actionableMaxDelayMs' | 'batchMaxDelayMs' | 'partsMaxDelayMs'> & { maxRunMs: number } {
   const scale = consentWindowMs / DAY_MS;
   return {
     actionableMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.actionableMaxDelayMs * scale)),
     batchMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.batchMaxDelayMs * scale)),
+    partsMaxDelayMs: Math.max(1, Math.round(DEFAULT_HOLD_TIMING.partsMaxDelayMs * scale)),
     maxRunMs: Math.max(MIN_SCALED_RUN_MS, Math.round(LISTENER_MAX_RUN_MS * scale)),
   };
 }
@@ -62,9 +67,13 @@ interface Group {
   workflowId?: string;
   /** The event types its chunk acts on at once (RouteTarget.prompt). */
   prompt?: PromptEventType[];
+  /** Its place among its chunk's requests (RouteTarget.part). */
+  part?: RoutePart;
   events: Held[];
   /** REQUEST_COMPLETED was read: hand over what is held now. */
   complete: boolean;
+  /** When it became complete or full: due from then (a part that is not its chunk's last: waits for it). */
+  readyAt?: number;
 }
 
 /** Events of one send request due for its chunk. */
@@ -72,7 +81,11 @@ export interface DueEvents {
   sendRequestId: string;
   workflowId: string;
   events: DeliveryEvent[];
+  /** The route's part: its chunk takes this request's events together with its other parts' (deliveryBatchesSignal). */
+  part?: RoutePart;
 }
+
+const isLastPart = (part: RoutePart | undefined) => part === undefined || part.index >= part.count - 1;
 
 export class HeldEvents {
   private readonly groups = new Map<string, Group>();
@@ -98,14 +111,19 @@ export class HeldEvents {
     this.lastRead = event.eventId;
     const group = this.groups.get(event.sendRequestId);
     if (event.type === 'REQUEST_COMPLETED') {
-      if (group) group.complete = true;
+      if (group) {
+        group.complete = true;
+        group.readyAt ??= now;
+      }
       return group !== undefined;
     }
     if (event.ppnum === undefined || event.type === 'UNKNOWN') return false; // nothing a chunk could apply
     const target = group ?? this.newGroup(event.sendRequestId);
     target.events.push({ event, seq: this.reads++, readAt: now, readAfter });
     this.count += 1;
-    return target.events.length >= this.timing.batchMaxEvents;
+    const full = target.events.length >= this.timing.batchMaxEvents;
+    if (full) target.readyAt ??= now;
+    return full;
   }
 
   /** Send requests whose chunk is not known yet. */
@@ -118,24 +136,32 @@ export class HeldEvents {
     if (!group) return;
     group.workflowId = target.workflowId;
     group.prompt = target.prompt;
+    group.part = target.part;
   }
 
   /** What is due for its chunk now (everything resolved, when `all`), oldest request first. Taken off only by `handedOver`. */
   due(now: number, all = false): DueEvents[] {
+    // Chunks whose last part is ready: their earlier parts waiting for it go along.
+    const lastPartReady = new Set<string>();
+    for (const group of this.groups.values()) if (group.workflowId !== undefined && group.part && isLastPart(group.part) && group.readyAt !== undefined) lastPartReady.add(group.workflowId);
     const due: DueEvents[] = [];
     for (const [sendRequestId, group] of this.groups) {
       if (group.workflowId === undefined || group.events.length === 0) continue;
-      const oldest = group.events[0]!.readAt;
-      const actionable = group.events.find((held) => isActionable(held.event, group.prompt))?.readAt;
-      const isDue =
-        all ||
-        group.complete ||
-        group.events.length >= this.timing.batchMaxEvents ||
-        (actionable !== undefined && now - actionable >= this.timing.actionableMaxDelayMs) ||
-        now - oldest >= this.timing.batchMaxDelayMs;
-      if (isDue) due.push({ sendRequestId, workflowId: group.workflowId, events: group.events.map((held) => held.event) });
+      const isDue = all || now >= this.dueAt(group) || (group.readyAt !== undefined && lastPartReady.has(group.workflowId));
+      if (isDue) due.push({ sendRequestId, workflowId: group.workflowId, events: group.events.map((held) => held.event), ...(group.part ? { part: group.part } : {}) });
     }
     return due;
+  }
+
+  /** When a group's events are due by themselves (a part that is not its chunk's last may go earlier, with the last). */
+  private dueAt(group: Group): number {
+    const first = group.events[0];
+    if (!first) return Infinity;
+    let at = first.readAt + this.timing.batchMaxDelayMs;
+    const actionable = group.events.find((held) => isActionable(held.event, group.prompt))?.readAt;
+    if (actionable !== undefined) at = Math.min(at, actionable + this.timing.actionableMaxDelayMs);
+    if (group.readyAt !== undefined) at = Math.min(at, isLastPart(group.part) ? group.readyAt : group.readyAt + this.timing.partsMaxDelayMs);
+    return at;
   }
 
   /** The first `count` held events of a request reached their chunk (or were skipped): no longer held. */
@@ -164,13 +190,8 @@ export class HeldEvents {
   handOverDeadline(): number | undefined {
     let earliest: number | undefined;
     for (const group of this.groups.values()) {
-      const first = group.events[0];
-      if (!first) continue;
-      let due = first.readAt + this.timing.batchMaxDelayMs;
-      const actionable = group.events.find((held) => isActionable(held.event, group.prompt))?.readAt;
-      if (actionable !== undefined) due = Math.min(due, actionable + this.timing.actionableMaxDelayMs);
-      if (group.complete || group.events.length >= this.timing.batchMaxEvents) due = first.readAt;
-      if (earliest === undefined || due < earliest) earliest = due;
+      const due = this.dueAt(group);
+      if (due !== Infinity && (earliest === undefined || due < earliest)) earliest = due;
     }
     return earliest;
   }

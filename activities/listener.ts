@@ -13,7 +13,7 @@ import type { Client } from '@temporalio/client';
 import type { PpoppoClient } from '../src/api/client';
 import { noopMetricMeter } from '@temporalio/common';
 import { redactPpnum } from '../src/api/validation';
-import { deliveryBatchSignal, encodeBatch } from '../src/contracts/chunk';
+import { deliveryBatchSignal, deliveryBatchesSignal, encodeBatch } from '../src/contracts/chunk';
 import { listenerRouteTargetsQuery } from '../src/contracts/listener';
 import { listenerMetrics } from '../src/metrics/listener';
 import type { ListenerMetrics } from '../src/metrics/listener';
@@ -85,6 +85,7 @@ export function createListenerActivities(deps: ListenerDeps) {
     batchMaxEvents: deps.batchMaxEvents ?? DEFAULT_HOLD_TIMING.batchMaxEvents,
     actionableMaxDelayMs: deps.actionableMaxDelayMs ?? DEFAULT_HOLD_TIMING.actionableMaxDelayMs,
     batchMaxDelayMs: deps.batchMaxDelayMs ?? DEFAULT_HOLD_TIMING.batchMaxDelayMs,
+    partsMaxDelayMs: deps.partsMaxDelayMs ?? DEFAULT_HOLD_TIMING.partsMaxDelayMs,
   };
   const tickMs = Math.max(1, Math.min(MAX_TICK_MS, timing.actionableMaxDelayMs, timing.batchMaxDelayMs));
   const unknownGraceMs = deps.unknownGraceMs ?? Number(process.env.LISTENER_UNKNOWN_GRACE_MS ?? 10 * 60_000);
@@ -200,33 +201,40 @@ export function createListenerActivities(deps: ListenerDeps) {
     }
 
     async function signalChunks(due: DueEvents[]): Promise<void> {
-      const jobs = [...due];
+      const jobs = chunkJobs(due);
       const worker = async () => {
         for (let job = jobs.shift(); job; job = jobs.shift()) await signalOneChunk(job);
       };
       await Promise.all(Array.from({ length: Math.min(SIGNAL_CONCURRENCY, jobs.length) }, worker));
     }
 
-    async function signalOneChunk({ sendRequestId, workflowId, events }: DueEvents): Promise<void> {
+    /** A chunk's due events: pieces of at most batchMaxEvents, several in one signal when the chunk takes them so. */
+    async function signalOneChunk({ workflowId, requests, together }: ChunkJob): Promise<void> {
       const handle = deps.temporalClient.workflow.getHandle(workflowId);
-      for (let i = 0; i < events.length; i += timing.batchMaxEvents) {
-        const batch = events.slice(i, i + timing.batchMaxEvents);
+      const pieces = requests.flatMap(({ sendRequestId, events }) => slices(events, timing.batchMaxEvents).map((slice) => ({ sendRequestId, events: slice })));
+      for (const signal of together ? packed(pieces, Math.max(timing.batchMaxEvents, MAX_EVENTS_PER_SIGNAL)) : pieces.map((piece) => [piece])) {
         try {
-          await handle.signal(deliveryBatchSignal, encodeBatch(sendRequestId, batch, Date.now()));
-          counters.signalled += batch.length;
+          const now = Date.now();
+          if (signal.length === 1) await handle.signal(deliveryBatchSignal, encodeBatch(signal[0]!.sendRequestId, signal[0]!.events, now));
+          else await handle.signal(deliveryBatchesSignal, { batches: signal.map((piece) => encodeBatch(piece.sendRequestId, piece.events, now)) });
           counters.signals += 1;
-          held.handedOver(sendRequestId, batch.length);
-          metrics.handedOver('signalled', batch.length);
+          for (const piece of signal) {
+            counters.signalled += piece.events.length;
+            held.handedOver(piece.sendRequestId, piece.events.length);
+            metrics.handedOver('signalled', piece.events.length);
+          }
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) {
             log.warn('signalling a chunk failed; will retry', { workflowId, error: String(err) });
             return; // still held: retried at the next flush, and the cursor waits
           }
-          const dropped = held.drop(sendRequestId);
-          log.debug('chunk already closed; skipping its events', { workflowId, events: dropped.length });
-          counters.skipped += dropped.length;
-          metrics.handedOver('skipped', dropped.length);
-          directory.forget(sendRequestId);
+          for (const { sendRequestId } of requests) {
+            const dropped = held.drop(sendRequestId);
+            log.debug('chunk already closed; skipping its events', { workflowId, events: dropped.length });
+            counters.skipped += dropped.length;
+            metrics.handedOver('skipped', dropped.length);
+            directory.forget(sendRequestId);
+          }
           return;
         }
       }
@@ -286,6 +294,59 @@ export function createListenerActivities(deps: ListenerDeps) {
 }
 
 export type ListenerActivities = ReturnType<typeof createListenerActivities>;
+
+/** One chunk's share of a hand-over: its requests' due events, together in few signals when its routes say it takes them so (RouteTarget.part). */
+interface ChunkJob {
+  workflowId: string;
+  requests: DueEvents[];
+  together: boolean;
+}
+
+/**
+ * Several requests' batches in one signal stay about 250 KB of payload at most (compact events are
+ * about 20 bytes), under Temporal's 512 KB warning.
+ */
+const MAX_EVENTS_PER_SIGNAL = 10_000;
+
+function chunkJobs(due: DueEvents[]): ChunkJob[] {
+  const jobs: ChunkJob[] = [];
+  const together = new Map<string, ChunkJob>();
+  for (const request of due) {
+    if (!request.part) {
+      jobs.push({ workflowId: request.workflowId, requests: [request], together: false });
+      continue;
+    }
+    let job = together.get(request.workflowId);
+    if (!job) {
+      job = { workflowId: request.workflowId, requests: [], together: true };
+      together.set(request.workflowId, job);
+      jobs.push(job);
+    }
+    job.requests.push(request);
+  }
+  return jobs;
+}
+
+function slices<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Pieces in order, as few groups as fit `maxEvents` events each (a piece is never split). */
+function packed<T extends { events: unknown[] }>(pieces: T[], maxEvents: number): T[][] {
+  const groups: T[][] = [];
+  let size = Infinity;
+  for (const piece of pieces) {
+    if (size + piece.events.length > maxEvents) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1)!.push(piece);
+    size += piece.events.length;
+  }
+  return groups;
+}
 
 /** ULIDs sort by time: the later of two cursors. */
 function laterCursor(a: string | null, b: string | null): string | null {

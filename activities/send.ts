@@ -15,7 +15,7 @@ import type { ChunkSentPayload } from '../src/contracts/campaign';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { RecipientSnapshot } from '../src/contracts/chunk';
 import { LISTENER_WORKFLOW_ID, chunkRouteSignal } from '../src/contracts/listener';
-import type { ChunkRoute, PromptEventType } from '../src/contracts/listener';
+import type { ChunkRoute, PromptEventType, RoutePart } from '../src/contracts/listener';
 import { apiFailure, configurationFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
 import { activityContext, keptAlive, withKeepAlive } from './heartbeat';
@@ -64,14 +64,16 @@ export interface SendChunkInput {
   part?: { offset: number; count: number };
   /** The event types the chunk acts on at once, for the listener's route (absent: all that may call for a fallback). */
   prompt?: PromptEventType[];
+  /** A chunk sent as several requests: this one's place among them, for the listener's route (RouteTarget.part). */
+  routePart?: RoutePart;
 }
 
 /**
- * `prompt`: as in SendChunkInput, for the route of a request reconciliation adopts. Where to scan
+ * `prompt`, `routePart`: as in SendChunkInput, for the route of a request reconciliation adopts. Where to scan
  * from: `attemptStartedAt` (the workflow's clock as the attempt began; the scan starts the pre-send
  * margin before it), or `cursorBefore` from beginSend (chunks started before).
  */
-export type ReconcileSendInput = Omit<ReconcileInput, 'cursorBefore'> & { cursorBefore?: string | null; attemptStartedAt?: number; prompt?: PromptEventType[] };
+export type ReconcileSendInput = Omit<ReconcileInput, 'cursorBefore'> & { cursorBefore?: string | null; attemptStartedAt?: number; prompt?: PromptEventType[]; routePart?: RoutePart };
 
 /**
  * `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk
@@ -175,7 +177,7 @@ export function createSendActivities(deps: SendDeps) {
     }
     if (!receipt) throw deadlinePassed();
     const sendRequestId = receipt.sendRequestId;
-    const [routeTold, campaignTold] = await Promise.all([tellListener(sendRequestId, input.prompt), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
+    const [routeTold, campaignTold] = await Promise.all([tellListener(sendRequestId, input.prompt, input.routePart), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
     return { ...receipt, ...(input.campaign ? { campaignTold } : {}), ...(routeTold ? {} : { routeUntold: { listenerWorkflowId } }) };
   }
 
@@ -193,10 +195,10 @@ export function createSendActivities(deps: SendDeps) {
     }
   }
 
-  async function reconcileSend({ prompt, attemptStartedAt, cursorBefore = null, ...input }: ReconcileSendInput): Promise<{ sendRequestId: string | null }> {
+  async function reconcileSend({ prompt, routePart, attemptStartedAt, cursorBefore = null, ...input }: ReconcileSendInput): Promise<{ sendRequestId: string | null }> {
     const from = attemptStartedAt !== undefined ? cursorAt(attemptStartedAt - cursorMarginMs) : cursorBefore;
     const found = await reconcileSendRequest(client, { ...input, cursorBefore: from }, { settleMs, maxScanMs, directory });
-    if (found.sendRequestId !== null) await tellListener(found.sendRequestId, prompt);
+    if (found.sendRequestId !== null) await tellListener(found.sendRequestId, prompt, routePart);
     return found;
   }
 
@@ -205,10 +207,10 @@ export function createSendActivities(deps: SendDeps) {
    * it routes the request's events without a visibility query. Never fails the send: if the
    * listener cannot be told, it finds the chunk through visibility instead.
    */
-  async function tellListener(sendRequestId: string, prompt: PromptEventType[] | undefined): Promise<boolean> {
+  async function tellListener(sendRequestId: string, prompt: PromptEventType[] | undefined, part: RoutePart | undefined): Promise<boolean> {
     const workflowId = activityContext()?.info.workflowExecution?.workflowId;
     if (!temporalClient || !workflowId) return true; // nobody to tell (no Temporal client: tests of the activity alone)
-    const route: ChunkRoute = { sendRequestId, workflowId, ...(prompt ? { prompt } : {}) };
+    const route: ChunkRoute = { sendRequestId, workflowId, ...(prompt ? { prompt } : {}), ...(part ? { part } : {}) };
     try {
       await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, route);
       return true;

@@ -195,8 +195,13 @@ const CONSENT_FLAGS = { 'consent-window': `${CONSENT_WINDOW_MS}ms`, 'consent-dec
 /** The campaign's window: the 1-minute minimum, longer than the sandbox's. */
 const CAMPAIGN_CONSENT_WINDOW = '1m';
 /** The listener's intervals for a run, as environment of the listener process. */
-function listenerEnv(timing: { actionableMaxDelayMs: number; batchMaxDelayMs: number; maxRunMs: number }): NodeJS.ProcessEnv {
-  return { LISTENER_ACTIONABLE_MAX_DELAY_MS: String(timing.actionableMaxDelayMs), LISTENER_BATCH_MAX_DELAY_MS: String(timing.batchMaxDelayMs), LISTENER_MAX_RUN_MS: String(timing.maxRunMs) };
+function listenerEnv(timing: { actionableMaxDelayMs: number; batchMaxDelayMs: number; partsMaxDelayMs: number; maxRunMs: number }): NodeJS.ProcessEnv {
+  return {
+    LISTENER_ACTIONABLE_MAX_DELAY_MS: String(timing.actionableMaxDelayMs),
+    LISTENER_BATCH_MAX_DELAY_MS: String(timing.batchMaxDelayMs),
+    LISTENER_PARTS_MAX_DELAY_MS: String(timing.partsMaxDelayMs),
+    LISTENER_MAX_RUN_MS: String(timing.maxRunMs),
+  };
 }
 
 interface SideBySide {

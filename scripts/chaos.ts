@@ -184,7 +184,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
   const faults: ChaosReport['faults'] = [];
   const topology = { server: flags.server, workers: flags.workers, listeners: flags.listeners, source: flags.source };
   const consent = flags.firstCampaign ? FIRST_CAMPAIGN_CONSENT : CONSENT;
-  const listenerTiming = flags.firstCampaign ? scaledListenerTiming(consent.consentWindowMs) : { maxRunMs: 5_000, batchMaxDelayMs: 100, actionableMaxDelayMs: 100 };
+  const listenerTiming = flags.firstCampaign ? scaledListenerTiming(consent.consentWindowMs) : { maxRunMs: 5_000, batchMaxDelayMs: 100, actionableMaxDelayMs: 100, partsMaxDelayMs: 100 };
   try {
     say(`chaos seed ${flags.seed}: ${flags.firstCampaign ? 'a first campaign, ' : ''}${flags.recipients} recipients, ${flags.faults} faults of ${flags.kinds.join(', ')} (state in ${dir})`);
     const file = join(dir, 'recipients.csv');
@@ -221,6 +221,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         LISTENER_MAX_RUN_MS: String(listenerTiming.maxRunMs),
         LISTENER_BATCH_MAX_DELAY_MS: String(listenerTiming.batchMaxDelayMs),
         LISTENER_ACTIONABLE_MAX_DELAY_MS: String(listenerTiming.actionableMaxDelayMs),
+        LISTENER_PARTS_MAX_DELAY_MS: String(listenerTiming.partsMaxDelayMs),
         ...served.env,
       },
     });

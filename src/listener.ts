@@ -27,7 +27,7 @@ import { metricsNote } from './metrics/runtime';
 const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 
-export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'actionableMaxDelayMs' | 'unknownGraceMs'> {
+export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'actionableMaxDelayMs' | 'partsMaxDelayMs' | 'unknownGraceMs'> {
   connection?: NativeConnection;
   temporalClient?: Client;
   ppoppoClient?: PpoppoClient;
@@ -64,6 +64,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     batchMaxEvents: options.batchMaxEvents,
     batchMaxDelayMs: options.batchMaxDelayMs ?? envNumber('LISTENER_BATCH_MAX_DELAY_MS'),
     actionableMaxDelayMs: options.actionableMaxDelayMs ?? envNumber('LISTENER_ACTIONABLE_MAX_DELAY_MS'),
+    partsMaxDelayMs: options.partsMaxDelayMs ?? envNumber('LISTENER_PARTS_MAX_DELAY_MS'),
     unknownGraceMs: options.unknownGraceMs,
   });
   const worker = await Worker.create({

@@ -71,7 +71,7 @@ describe('contracts', () => {
     // Pinned: renaming one breaks running workflows, the README's Temporal CLI commands and the Web UI steps.
     expect(Object.fromEntries(perContract)).toEqual({
       campaign: ['signal:chunkSent', 'signal:chunkFinished', 'signal:chunkParked', 'signal:chunkUnparked', 'signal:chunkFailed', 'signal:chunkReconciling', 'signal:chunkConsent', 'signal:control', 'update:pause', 'update:resume', 'update:cancel', 'query:progress', 'update:setThrottle', 'query:spec'],
-      chunk: ['signal:deliveryBatch', 'signal:deliveryEvents', 'signal:chunkControl', 'signal:reportFinishBySignal', 'query:recipients', 'query:progress', 'query:source'],
+      chunk: ['signal:deliveryBatch', 'signal:deliveryBatches', 'signal:deliveryEvents', 'signal:chunkControl', 'signal:reportFinishBySignal', 'query:recipients', 'query:progress', 'query:source'],
       listener: ['signal:chunkRoute', 'query:routeTargets', 'query:routes', 'query:cursor'],
     });
   });

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { CampaignClient } from '../../src/client/campaigns';
 import type { SandboxInspector, SandboxStats, SendRequestEntry } from '../sandbox/inspector';
-import { deliveryBatchSignal } from '../../src/contracts/chunk';
+import { deliveryBatchSignal, deliveryBatchesSignal } from '../../src/contracts/chunk';
 import type { WebhookReceiver } from '../receivers';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
 import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE } from '../../src/contracts/campaign';
@@ -385,7 +385,8 @@ export async function firstCampaignFigures(run: {
   const signals = new Map<string, number>();
   for (const info of run.workflows.chunks) {
     const history = await run.client.workflow.getHandle(info.workflowId, info.runId).fetchHistory();
-    const count = (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === deliveryBatchSignal.name).length;
+    const listenerSignals = new Set([deliveryBatchSignal.name, deliveryBatchesSignal.name]);
+    const count = (history.events ?? []).filter((event) => listenerSignals.has(event.workflowExecutionSignaledEventAttributes?.signalName ?? '')).length;
     signals.set(info.workflowId, (signals.get(info.workflowId) ?? 0) + count);
   }
   const decidedAt = new Map<string, { type: string; at: number }>();

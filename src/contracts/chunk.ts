@@ -290,6 +290,15 @@ export interface ControlPayload {
 
 /** The listener's batches (DeliveryBatch); applied idempotently, by state. */
 export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');
+/**
+ * Several send requests' batches in one signal, one workflow task: a chunk sent as several requests
+ * hears its finished parts together (RouteTarget.part). Only chunks that tell their parts get it.
+ */
+export const deliveryBatchesSignal = defineSignal<[DeliveryBatches]>('deliveryBatches');
+
+export interface DeliveryBatches {
+  batches: DeliveryBatch[];
+}
 /** The first form of the listener's batches, still handled so recorded histories replay. */
 export const deliveryEventsSignal = defineSignal<[DeliveryEventsPayload]>('deliveryEvents');
 /** Forwarded by the campaign to chunks that have not sent yet. */

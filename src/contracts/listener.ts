@@ -41,6 +41,18 @@ export interface RouteTarget {
    * through visibility): both types, the safe side.
    */
   prompt?: PromptEventType[];
+  /**
+   * A chunk sent as several requests: this request is part `index` of `count`, and the chunk takes
+   * several requests' events in one signal (deliveryBatchesSignal). The listener then hands a
+   * finished part's events over with the chunk's last part, in one workflow task instead of one per
+   * request. Absent (one request, or a chunk from before): each request's events go by themselves.
+   */
+  part?: RoutePart;
+}
+
+export interface RoutePart {
+  index: number;
+  count: number;
 }
 
 /** Send request → the chunk workflow that owns it. */
@@ -64,8 +76,8 @@ export function promptEventsFor(triggers: FallbackTrigger[]): PromptEventType[] 
 export interface PackedRoutes {
   /** Workflow ids up to and including their last '/'. */
   prefixes: string[];
-  /** [sendRequestId, index into prefixes, the rest of the workflow id, prompt bits or -1 when absent], oldest first. */
-  rows: Array<[string, number, string, number]>;
+  /** [sendRequestId, index into prefixes, the rest of the workflow id, prompt bits or -1 when absent, the part as [index, count] if any], oldest first. */
+  rows: Array<[string, number, string, number, [number, number]?]>;
 }
 
 const promptBits = (prompt: PromptEventType[] | undefined): number =>
@@ -75,7 +87,7 @@ const promptOfBits = (bits: number): PromptEventType[] | undefined => (bits < 0 
 export function packRoutes(routes: Iterable<[string, RouteTarget]>): PackedRoutes {
   const packed: PackedRoutes = { prefixes: [], rows: [] };
   const prefixIndex = new Map<string, number>();
-  for (const [sendRequestId, { workflowId, prompt }] of routes) {
+  for (const [sendRequestId, { workflowId, prompt, part }] of routes) {
     const cut = workflowId.lastIndexOf('/') + 1;
     const prefix = workflowId.slice(0, cut);
     let index = prefixIndex.get(prefix);
@@ -83,7 +95,9 @@ export function packRoutes(routes: Iterable<[string, RouteTarget]>): PackedRoute
       index = packed.prefixes.push(prefix) - 1;
       prefixIndex.set(prefix, index);
     }
-    packed.rows.push([sendRequestId, index, workflowId.slice(cut), promptBits(prompt)]);
+    const row: PackedRoutes['rows'][number] = [sendRequestId, index, workflowId.slice(cut), promptBits(prompt)];
+    if (part) row.push([part.index, part.count]);
+    packed.rows.push(row);
   }
   return packed;
 }
@@ -95,9 +109,9 @@ export function routesOfInput(input: ListenerWorkflowInput): Array<[string, Rout
   if (!packed) return old;
   return [
     ...old,
-    ...packed.rows.map(([sendRequestId, prefix, rest, bits]): [string, RouteTarget] => {
+    ...packed.rows.map(([sendRequestId, prefix, rest, bits, part]): [string, RouteTarget] => {
       const prompt = promptOfBits(bits);
-      return [sendRequestId, { workflowId: `${packed.prefixes[prefix]}${rest}`, ...(prompt ? { prompt } : {}) }];
+      return [sendRequestId, { workflowId: `${packed.prefixes[prefix]}${rest}`, ...(prompt ? { prompt } : {}), ...(part ? { part: { index: part[0], count: part[1] } } : {}) }];
     }),
   ];
 }

@@ -30,8 +30,8 @@ let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   // Sandbox defaults but the window: decisions spread over it by the default distribution.
-  const { maxRunMs, batchMaxDelayMs, actionableMaxDelayMs } = scaledListenerTiming(WINDOW_MS);
-  stack = await startCampaignStack('e2e-first', { sandbox: { consentWindowMs: WINDOW_MS }, listener: { maxRunMs, batchMaxDelayMs, actionableMaxDelayMs } });
+  const { maxRunMs, batchMaxDelayMs, actionableMaxDelayMs, partsMaxDelayMs } = scaledListenerTiming(WINDOW_MS);
+  stack = await startCampaignStack('e2e-first', { sandbox: { consentWindowMs: WINDOW_MS }, listener: { maxRunMs, batchMaxDelayMs, actionableMaxDelayMs, partsMaxDelayMs } });
   temporal = stack.temporal;
   receiver = await startWebhookReceiver();
   allowWebhookReceiver(receiver.url, 'first-campaign-e2e-webhook-signing-secret');

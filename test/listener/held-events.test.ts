@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeliveryEvent, EventType } from '../../src/api/types';
 import { HeldEvents } from '../../activities/held-events';
 
-const timing = { batchMaxEvents: 4, actionableMaxDelayMs: 1_000, batchMaxDelayMs: 10_000 };
+const timing = { batchMaxEvents: 4, actionableMaxDelayMs: 1_000, batchMaxDelayMs: 10_000, partsMaxDelayMs: 3_000 };
 let seq = 0;
 const event = (sendRequestId: string, type: EventType, ppnum?: string): DeliveryEvent => ({ eventId: `E${String(++seq).padStart(4, '0')}`, sendRequestId, type, ppnum });
 const sizes = (due: { sendRequestId: string; events: unknown[] }[]) => Object.fromEntries(due.map((d) => [d.sendRequestId, d.events.length]));
@@ -93,5 +93,48 @@ describe('HeldEvents', () => {
     held.handedOver('a', 1);
     expect(held.due(2_000)[0]!.events).toEqual(events.slice(1));
     expect(held.size).toBe(2);
+  });
+
+  it("hands a chunk's finished parts over together, with its last part (one signal, one workflow task)", () => {
+    const held = new HeldEvents(timing, null);
+    const complete = (id: string, at: number, ppnums: string[]) => {
+      for (const p of ppnums) held.add(event(id, 'RECIPIENT_DELIVERED', p), at);
+      return held.add(event(id, 'REQUEST_COMPLETED'), at);
+    };
+    held.add(event('a', 'RECIPIENT_DELIVERED', '1'), 0);
+    held.resolve('a', { workflowId: 'chunk-x', part: { index: 0, count: 3 } });
+    expect(complete('a', 0, ['2'])).toBe(true);
+    expect(complete('d', 0, ['9'])).toBe(true);
+    held.resolve('d', { workflowId: 'chunk-y' }); // one request for its chunk: due as it completes
+    expect(sizes(held.due(0))).toEqual({ d: 1 });
+    held.handedOver('d', 1);
+    expect(held.handOverDeadline()).toBe(3_000); // a waits for its chunk's last part, at most partsMaxDelayMs
+    complete('b', 500, ['3', '4', '5', '6']); // full (batchMaxEvents) and complete: a part still waits
+    held.resolve('b', { workflowId: 'chunk-x', part: { index: 1, count: 3 } });
+    expect(held.due(500)).toEqual([]);
+    held.add(event('c', 'RECIPIENT_DELIVERED', '7'), 900);
+    held.resolve('c', { workflowId: 'chunk-x', part: { index: 2, count: 3 } });
+    expect(held.due(900)).toEqual([]); // the last part is not finished yet
+    complete('c', 1_000, ['8']);
+    const due = held.due(1_000);
+    expect(sizes(due)).toEqual({ a: 2, b: 4, c: 2 });
+    expect(due.map((d) => d.part)).toEqual([{ index: 0, count: 3 }, { index: 1, count: 3 }, { index: 2, count: 3 }]);
+  });
+
+  it('lets a finished part wait for the last at most partsMaxDelayMs, and a denial in it at most the actionable delay', () => {
+    const held = new HeldEvents(timing, null);
+    held.add(event('a', 'RECIPIENT_DELIVERED', '1'), 0);
+    held.add(event('a', 'REQUEST_COMPLETED'), 0);
+    held.resolve('a', { workflowId: 'chunk-x', part: { index: 0, count: 2 } });
+    expect(held.due(2_999)).toEqual([]);
+    expect(sizes(held.due(3_000))).toEqual({ a: 1 }); // the last part never finished (a cancelled chunk): a goes alone
+
+    const denial = new HeldEvents(timing, null);
+    denial.add(event('b', 'CONSENT_DENIED', '2'), 0);
+    denial.add(event('b', 'REQUEST_COMPLETED'), 0);
+    denial.resolve('b', { workflowId: 'chunk-z', part: { index: 0, count: 2 } });
+    expect(denial.handOverDeadline()).toBe(1_000);
+    expect(denial.due(999)).toEqual([]);
+    expect(sizes(denial.due(1_000))).toEqual({ b: 1 }); // a fallback is due: no waiting for the other part
   });
 });

@@ -34,7 +34,7 @@ export async function startCampaignStack(
   name: string,
   options: {
     sandbox?: SandboxOptions;
-    listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs' | 'actionableMaxDelayMs'>;
+    listener?: Pick<RunListenerOptions, 'maxRunMs' | 'batchMaxDelayMs' | 'actionableMaxDelayMs' | 'partsMaxDelayMs'>;
     /** Another Temporal server than the shared one. */
     temporalAddress?: string;
     /** Other workflow code for the workers than today's (test/support/divergent-workflows.ts). */

@@ -13,7 +13,7 @@ import type { ReconcileSendInput } from '../../activities/send';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
 import { fallbackTriggers } from '../../src/campaign/spec';
 import { chunkRouteSignal, promptEventsFor } from '../../src/contracts/listener';
-import type { ChunkRoute } from '../../src/contracts/listener';
+import type { ChunkRoute, RoutePart } from '../../src/contracts/listener';
 import { innermostMessage } from '../../src/temporal/failures';
 import { windowAt } from '../../src/campaign/send-window';
 import { SEND_REQUEST_ID_KEY } from '../../src/temporal/names';
@@ -133,6 +133,7 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
         ...(input.deadline ? { notAfter: input.deadline } : {}),
         ...(campaign ? { campaign } : {}),
         prompt,
+        ...routePartOf(part),
       });
       recordSendResult('accepted');
       await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, heard, receipt.campaignTold === true);
@@ -187,7 +188,7 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
     const told = patched(CHUNK_PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
-    const { sendRequestId } = await reconcileSend({ ...sentAfter, ppnums: chunk.ppnums(), templateId: input.templateId, prompt });
+    const { sendRequestId } = await reconcileSend({ ...sentAfter, ppnums: chunk.ppnums(), templateId: input.templateId, prompt, ...routePartOf(chunk.sendPart()) });
     await told;
     recordReconcileResult(sendRequestId !== null ? 'adopted' : 'not_accepted');
     if (sendRequestId !== null) return await accepted(chunk, input, sendRequestId, 'adopted after reconciliation', show, heard);
@@ -237,6 +238,11 @@ async function tellListenerRoute(listenerWorkflowId: string, route: ChunkRoute):
   } catch (err) {
     log.warn('could not tell the listener workflow the route; the status snapshot before expiry settles its recipients', { sendRequestId: route.sendRequestId, error: innermostMessage(err) });
   }
+}
+
+/** A part's place among the chunk's requests, for the listener's route (this chunk takes deliveryBatchesSignal). */
+function routePartOf(part: { index: number; count: number } | undefined): { routePart?: RoutePart } {
+  return part ? { routePart: { index: part.index, count: part.count } } : {};
 }
 
 /** The source a part's send reads: an inline list's own rows; a list to read, with the part's place in it (SendChunkInput.part). */

@@ -24,6 +24,7 @@ import {
   chunkSourceQuery,
   decodeBatch,
   deliveryBatchSignal,
+  deliveryBatchesSignal,
   deliveryEventsSignal,
   fromDeliveryEvents,
   reportFinishBySignal,
@@ -56,6 +57,10 @@ export async function chunkWorkflow(input: ChunkInput, carry?: ChunkCarry): Prom
   // Handlers before the first await, so no early signal or query is missed.
   setHandler(deliveryBatchSignal, (batch) => {
     chunk.receive(decodeBatch(batch));
+    show();
+  });
+  setHandler(deliveryBatchesSignal, ({ batches }) => {
+    for (const batch of batches) chunk.receive(decodeBatch(batch));
     show();
   });
   setHandler(deliveryEventsSignal, (payload) => {
