@@ -172,6 +172,7 @@ export class HeldEvents {
     group.events.splice(0, taken);
     this.count -= taken;
     if (group.events.length === 0) this.groups.delete(sendRequestId);
+    else if (!group.complete && group.events.length < this.timing.batchMaxEvents) group.readyAt = undefined; // the rest waits again
   }
 
   /** Every held event of a request is skipped (no chunk owns it, or its chunk has closed). */

@@ -53,6 +53,10 @@ describe('HeldEvents', () => {
     held.resolve('a', { workflowId: 'chunk-a' });
     held.resolve('b', { workflowId: 'chunk-b' });
     expect(sizes(held.due(0))).toEqual({ a: 4, b: 1 });
+    held.add(event('a', 'CONSENT_GRANTED', '6'), 100); // read while the burst was being signalled
+    held.handedOver('a', 4);
+    expect(held.due(100).map((d) => d.sendRequestId)).toEqual(['b']); // after the burst, a trickle waits for the slow flush again
+    expect(sizes(held.due(10_100))).toEqual({ a: 1, b: 1 });
   });
 
   it('keeps events of unknown requests until resolved, and hands everything resolved over at the end of a run', () => {
