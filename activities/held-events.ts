@@ -74,6 +74,12 @@ interface Group {
   complete: boolean;
   /** When it became complete or full: due from then (a part that is not its chunk's last: waits for it). */
   readyAt?: number;
+  /**
+   * When its oldest actionable event was read (null: none), kept between flushes: every flush looks
+   * at every group, and rescanning thousands of held deliveries each time cost the listener more than
+   * the rest of its work. Undefined: to be found again (the events or the prompt changed).
+   */
+  actionableAt?: number | null;
 }
 
 /** Events of one send request due for its chunk. */
@@ -121,6 +127,7 @@ export class HeldEvents {
     const target = group ?? this.newGroup(event.sendRequestId);
     target.events.push({ event, seq: this.reads++, readAt: now, readAfter });
     this.count += 1;
+    if (target.actionableAt === null && isActionable(event, target.prompt)) target.actionableAt = now;
     const full = target.events.length >= this.timing.batchMaxEvents;
     if (full) target.readyAt ??= now;
     return full;
@@ -137,6 +144,7 @@ export class HeldEvents {
     group.workflowId = target.workflowId;
     group.prompt = target.prompt;
     group.part = target.part;
+    group.actionableAt = undefined;
   }
 
   /** What is due for its chunk now (everything resolved, when `all`), oldest request first. Taken off only by `handedOver`. */
@@ -158,8 +166,8 @@ export class HeldEvents {
     const first = group.events[0];
     if (!first) return Infinity;
     let at = first.readAt + this.timing.batchMaxDelayMs;
-    const actionable = group.events.find((held) => isActionable(held.event, group.prompt))?.readAt;
-    if (actionable !== undefined) at = Math.min(at, actionable + this.timing.actionableMaxDelayMs);
+    if (group.actionableAt === undefined) group.actionableAt = group.events.find((held) => isActionable(held.event, group.prompt))?.readAt ?? null;
+    if (group.actionableAt !== null) at = Math.min(at, group.actionableAt + this.timing.actionableMaxDelayMs);
     if (group.readyAt !== undefined) at = Math.min(at, isLastPart(group.part) ? group.readyAt : group.readyAt + this.timing.partsMaxDelayMs);
     return at;
   }
@@ -171,6 +179,7 @@ export class HeldEvents {
     const taken = Math.min(count, group.events.length);
     group.events.splice(0, taken);
     this.count -= taken;
+    group.actionableAt = undefined;
     if (group.events.length === 0) this.groups.delete(sendRequestId);
     else if (!group.complete && group.events.length < this.timing.batchMaxEvents) group.readyAt = undefined; // the rest waits again
   }
