@@ -65,13 +65,15 @@ function sourceReader(source: ReadChunkSource): AsyncIterable<RecipientInput[]> 
 }
 
 /**
- * The rows a chunk's own read (readChunkPpnums, a local activity) found, handed to the send that
- * follows it in this worker within a minute, once: each chunk's rows (a file range, an HTTP range
- * request, a query) are then read once, not twice, and the send sends exactly what the chunk loaded.
- * A send in another worker, later, or again reads the source itself (and checks it as always).
+ * The rows a chunk's own read (readChunkPpnums, a local activity) found, handed to the sends that
+ * follow it in this worker within a minute, each once: the whole chunk's one send, or each of its
+ * parts' (a chunk sent as several requests). Each chunk's rows (a file range, an HTTP range
+ * request, a query) are then read once, not once more per request, and each send sends exactly what
+ * the chunk loaded. A send in another worker, later, or again (a retry) reads the source itself
+ * (and checks it as always).
  */
 export class ReadsForSend {
-  readonly #entries = new Map<string, { at: number; recipients: RecipientInput[] }>();
+  readonly #entries = new Map<string, { at: number; recipients: RecipientInput[]; partsTaken: Set<number>; rowsTaken: number }>();
 
   constructor(
     private readonly maxEntries = 32,
@@ -82,16 +84,25 @@ export class ReadsForSend {
     const key = keyOf(source);
     if (key === undefined) return;
     this.#entries.delete(key);
-    this.#entries.set(key, { at: now, recipients });
+    this.#entries.set(key, { at: now, recipients, partsTaken: new Set(), rowsTaken: 0 });
     if (this.#entries.size > this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
   }
 
-  take(source: ChunkSource, now = Date.now()): RecipientInput[] | undefined {
+  /** The chunk's rows for the send of `part` (its rows [offset, offset + count); absent: the whole chunk), if that send has not had them yet. */
+  take(source: ChunkSource, part?: { offset: number; count: number }, now = Date.now()): RecipientInput[] | undefined {
     const key = keyOf(source);
     if (key === undefined) return undefined;
     const entry = this.#entries.get(key);
-    this.#entries.delete(key);
-    return entry !== undefined && now - entry.at < this.ttlMs ? entry.recipients : undefined;
+    if (entry === undefined) return undefined;
+    if (now - entry.at >= this.ttlMs || !part) {
+      this.#entries.delete(key);
+      return now - entry.at < this.ttlMs ? entry.recipients : undefined;
+    }
+    if (entry.partsTaken.has(part.offset)) return undefined;
+    entry.partsTaken.add(part.offset);
+    entry.rowsTaken += part.count;
+    if (entry.rowsTaken >= entry.recipients.length) this.#entries.delete(key); // every part had its turn
+    return entry.recipients;
   }
 }
 
@@ -121,8 +132,9 @@ async function chunkPpnums(source: ChunkSource, followUps?: FollowUpReader): Pro
   return recipients.map((recipient) => recipient.ppnum);
 }
 
-async function readRecipients(input: { source: ChunkSource; ppnums?: string[] }, followUps?: FollowUpReader): Promise<RecipientInput[]> {
-  if (!input.ppnums) return readsForSend.take(input.source) ?? (await chunkRecipients(input.source, followUps));
+/** `part`: the rows of one of the chunk's requests are wanted (the caller takes them from the whole chunk's). */
+async function readRecipients(input: { source: ChunkSource; ppnums?: string[]; part?: { offset: number; count: number } }, followUps?: FollowUpReader): Promise<RecipientInput[]> {
+  if (!input.ppnums) return readsForSend.take(input.source, input.part) ?? (await chunkRecipients(input.source, followUps));
   const recipients = await chunkRecipients(input.source, followUps);
   const wanted = new Set(input.ppnums);
   return recipients.filter((recipient) => wanted.has(recipient.ppnum));
@@ -143,7 +155,7 @@ export function chunkReader(temporalClient?: Client) {
   const followUps = temporalClient ? createFollowUpReader(temporalClient) : undefined;
   return {
     readChunkPpnums: (source: ChunkSource): Promise<string[]> => chunkPpnums(source, followUps),
-    readChunkRecipients: (input: { source: ChunkSource; ppnums?: string[] }): Promise<RecipientInput[]> => readRecipients(input, followUps),
+    readChunkRecipients: (input: { source: ChunkSource; ppnums?: string[]; part?: { offset: number; count: number } }): Promise<RecipientInput[]> => readRecipients(input, followUps),
     followUps,
   };
 }

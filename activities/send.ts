@@ -158,7 +158,7 @@ export function createSendActivities(deps: SendDeps) {
     const pastDeadline = () => input.notAfter !== undefined && Date.now() >= Date.parse(input.notAfter);
     const deadlinePassed = () => ApplicationFailure.nonRetryable(`the campaign's deadline ${input.notAfter} passed before this send went out; nothing was sent`, SEND_FAILURE_TYPES.deadline);
     if (pastDeadline()) throw deadlinePassed();
-    const rows = await readChunkRecipients({ source: input.source });
+    const rows = await readChunkRecipients({ source: input.source, ...(input.part ? { part: input.part } : {}) });
     const recipients = input.part ? rows.slice(input.part.offset, input.part.offset + input.part.count) : rows;
     if (input.part && recipients.length !== input.part.count) {
       throw sourceChanged(`of chunk ${input.campaign?.chunkIndex ?? ''}`.trim(), `${rows.length} rows now, too few for the request of rows ${input.part.offset + 1} to ${input.part.offset + input.part.count}`, 'restore the list, or start a new campaign');

@@ -262,13 +262,11 @@ export function encodeBatch(sendRequestId: string, events: readonly DeliveryEven
 }
 
 export function decodeBatch(batch: DeliveryBatch): ChunkEvent[] {
-  return batch.events.map(([code, ppnum, afterMs, errorCode]) => ({
-    sendRequestId: batch.sendRequestId,
-    type: TYPE_OF_CODE.get(code) ?? 'UNKNOWN',
-    ppnum,
-    at: batch.t0 + afterMs,
-    ...(errorCode ? { errorCode } : {}),
-  }));
+  return batch.events.map(([code, ppnum, afterMs, errorCode]) => {
+    const event: ChunkEvent = { sendRequestId: batch.sendRequestId, type: TYPE_OF_CODE.get(code) ?? 'UNKNOWN', ppnum, at: batch.t0 + afterMs };
+    if (errorCode) event.errorCode = errorCode; // not spread: the workflow bundle compiles a spread to a helper call, thousands per batch
+    return event;
+  });
 }
 
 /** The first signal form's events, as the chunk applies them. */

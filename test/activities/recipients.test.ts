@@ -156,14 +156,25 @@ describe('ReadsForSend', () => {
   it('hands rows over once, within its time, and keeps only the newest entries', () => {
     const reads = new ReadsForSend(2, 1_000);
     reads.put(source(0), rows, 0);
-    expect(reads.take(source(0), 999)).toEqual(rows);
-    expect(reads.take(source(0), 999)).toBeUndefined(); // once
+    expect(reads.take(source(0), undefined, 999)).toEqual(rows);
+    expect(reads.take(source(0), undefined, 999)).toBeUndefined(); // once
     reads.put(source(0), rows, 0);
-    expect(reads.take(source(0), 1_000)).toBeUndefined(); // too old
+    expect(reads.take(source(0), undefined, 1_000)).toBeUndefined(); // too old
     for (const start of [0, 10, 20]) reads.put(source(start), rows, 0);
-    expect([0, 10, 20].map((start) => reads.take(source(start), 1) !== undefined)).toEqual([false, true, true]);
+    expect([0, 10, 20].map((start) => reads.take(source(start), undefined, 1) !== undefined)).toEqual([false, true, true]);
     reads.put({ kind: 'inline', recipients: rows }, rows, 0);
-    expect(reads.take({ kind: 'inline', recipients: rows }, 1)).toBeUndefined(); // inline rows are in the input anyway
+    expect(reads.take({ kind: 'inline', recipients: rows }, undefined, 1)).toBeUndefined(); // inline rows are in the input anyway
+  });
+
+  it("hands a chunk sent as several requests each request's turn once, until every part had it", () => {
+    const reads = new ReadsForSend(2, 1_000);
+    const three = [...rows, { ppnum: '12300000002', vars: {} }, { ppnum: '12300000003', vars: {} }];
+    reads.put(source(0), three, 0);
+    expect(reads.take(source(0), { offset: 0, count: 2 }, 10)).toEqual(three);
+    expect(reads.take(source(0), { offset: 0, count: 2 }, 20)).toBeUndefined(); // the first request again (a retry) reads the source
+    expect(reads.take(source(0), { offset: 2, count: 1 }, 30)).toEqual(three);
+    reads.put(source(10), three, 0);
+    expect(reads.take(source(10), { offset: 2, count: 1 }, 1_000)).toBeUndefined(); // too old
   });
 });
 
