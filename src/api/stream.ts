@@ -6,6 +6,12 @@
 // skipped: one consumer never sees an event twice. UNAUTHENTICATED drops the token and reconnects
 // once with a fresh one; errors that will not go away (bad request, no permission, unknown send
 // request) end the iteration by throwing the PpoppoApiError.
+//
+// Cost: the listener reads every event of the app through here, mostly one event per gRPC message
+// and per network read, inside the activity's AsyncLocalStorage context where every promise pays
+// for async hooks. So the call's 'data' events are taken synchronously (converted and deduplicated
+// there) into a queue, a waiting consumer is woken with one promise per batch, and the reconnect
+// loop awaits once per server stream, not per message.
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { finished } from 'node:stream';
 import { eventFromProto } from './convert';
@@ -46,6 +52,23 @@ export interface EventStreamTransport {
 }
 
 const METHOD = 'StreamSendRequestEvents';
+/** Events received and not yet taken at which the call is paused (the server then waits: memory stays bounded). */
+const MAX_PENDING = 1_000;
+
+type BatchResult = IteratorResult<DeliveryEvent[], void>;
+/** What a waiting next() gets: a batch or the end, or a failure. */
+type Outcome = { result: BatchResult } | { error: unknown };
+interface Waiter {
+  resolve: (result: BatchResult | PromiseLike<BatchResult>) => void;
+  reject: (err: unknown) => void;
+  /** Resolved already, with a thenable that takes the events when it is read. */
+  answering?: boolean;
+}
+/** How one server stream ended: whether it brought a new event, and its error (none: a clean end). */
+interface SessionEnd {
+  sawEvent: boolean;
+  error?: unknown;
+}
 
 export class EventStream implements AsyncIterable<DeliveryEvent> {
   readonly sendRequestId: string | undefined;
@@ -58,6 +81,14 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
   #liveSince: number | undefined;
   #closed = false;
   #iterating = false;
+  /** The consumer takes single events (the cursor moves event by event), not batches. */
+  #perEvent = false;
+  /** Received (converted, replays dropped), not yet handed to the consumer. */
+  #pending: DeliveryEvent[] = [];
+  #paused = false;
+  /** Why the stream gave up: thrown to the consumer after the events received before it. */
+  #failure: { error: unknown } | undefined;
+  #waiter: Waiter | undefined;
   #call: ClientReadableStream<SendRequestEvent> | undefined;
   #wake: (() => void) | undefined;
   readonly #transport: EventStreamTransport;
@@ -101,11 +132,14 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
     this.#call?.cancel();
     this.#wake?.();
+    this.#answerWaiter();
     this.#onClose?.();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<DeliveryEvent> {
-    return this.#events(this.#start());
+    this.#start();
+    this.#perEvent = true;
+    return this.#events();
   }
 
   /**
@@ -113,32 +147,102 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
    * than one `await` per event; iterate either this or the stream itself, once.
    */
   batches(): AsyncGenerator<DeliveryEvent[], void, undefined> {
-    return this.#batches(this.#start());
+    this.#start();
+    return this.#batchIterator();
   }
 
-  #start(): AsyncGenerator<DeliveryEvent[], void, undefined> {
+  #start(): void {
     if (this.#iterating) throw new Error('an EventStream has a single consumer; open another stream for a second one');
     this.#iterating = true;
-    return this.#run();
+    if (!this.#closed) void this.#run();
   }
 
-  async *#events(batches: AsyncGenerator<DeliveryEvent[], void, undefined>): AsyncGenerator<DeliveryEvent, void, undefined> {
-    for await (const batch of batches) {
-      for (const event of batch) {
-        this.#yielded = event.eventId;
-        yield event;
+  async *#events(): AsyncGenerator<DeliveryEvent, void, undefined> {
+    const batches = this.#batchIterator();
+    try {
+      for (let next = await batches.next(); !next.done; next = await batches.next()) {
+        for (const event of next.value) {
+          this.#yielded = event.eventId;
+          yield event;
+        }
       }
+    } finally {
+      this.close();
     }
   }
 
-  async *#batches(batches: AsyncGenerator<DeliveryEvent[], void, undefined>): AsyncGenerator<DeliveryEvent[], void, undefined> {
-    for await (const batch of batches) {
-      this.#yielded = batch[batch.length - 1]!.eventId;
-      yield batch;
-    }
+  /** Written out rather than an async generator: a batch costs the consumer's one await and nothing more. */
+  #batchIterator(): AsyncGenerator<DeliveryEvent[], void, undefined> {
+    const iterator: AsyncGenerator<DeliveryEvent[], void, undefined> = {
+      next: () => this.#next(),
+      return: () => {
+        this.close();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+      throw: (err: unknown) => {
+        this.close();
+        return Promise.reject(err);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
-  async *#run(): AsyncGenerator<DeliveryEvent[], void, undefined> {
+  #next(): Promise<BatchResult> {
+    if (this.#waiter) return Promise.reject(new Error('EventStream: await each next() before calling it again'));
+    const outcome = this.#outcome();
+    if (outcome) return 'error' in outcome ? Promise.reject(outcome.error) : Promise.resolve(outcome.result);
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+
+  /** What next() answers now: the events received, then a failure, then the end; undefined: nothing yet. */
+  #outcome(): Outcome | undefined {
+    // After close() nothing more is handed out; after a failure, what arrived before it still is.
+    if (this.#pending.length > 0 && (!this.#closed || this.#failure)) return { result: this.#take() };
+    if (this.#failure) {
+      const { error } = this.#failure;
+      this.#failure = undefined;
+      return { error };
+    }
+    if (this.#closed) return { result: { done: true, value: undefined } };
+    return undefined;
+  }
+
+  #take(): BatchResult {
+    const events = this.#pending;
+    this.#pending = [];
+    if (!this.#perEvent) this.#yielded = events[events.length - 1]!.eventId;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#call?.resume();
+    }
+    return { done: false, value: events };
+  }
+
+  /**
+   * Answers a waiting next(). It is resolved with a thenable, which the promise machinery calls in a
+   * microtask: the events are taken then, so the other messages of the same network read go along.
+   */
+  #answerWaiter(): void {
+    const waiter = this.#waiter;
+    if (!waiter || waiter.answering) return;
+    waiter.answering = true;
+    const answer: PromiseLike<BatchResult> = {
+      then: (resolve, reject) => {
+        this.#waiter = undefined;
+        const outcome = this.#outcome();
+        // Nothing to answer cannot happen (only next() takes events, and it is refused meanwhile); wait on if it did.
+        if (!outcome) this.#waiter = { resolve: resolve as Waiter['resolve'], reject: reject as Waiter['reject'] };
+        else if ('error' in outcome) reject?.(outcome.error);
+        else resolve?.(outcome.result);
+        return undefined as never;
+      },
+    };
+    waiter.resolve(answer);
+  }
+
+  /** Opens server streams one after the other until closed, or until a failure reconnecting cannot fix. */
+  async #run(): Promise<void> {
     let idleSessions = 0; // consecutive streams that ended without a new event
     let unauthenticatedInARow = 0;
     try {
@@ -149,24 +253,13 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
         try {
           token = await this.#transport.getToken();
           if (this.#closed) return;
-          const call = this.#open(token);
-          call.on('metadata', () => (this.#liveSince ??= Date.now()));
-          for await (const messages of readBatches(call)) {
-            this.#liveSince ??= Date.now();
-            const events: DeliveryEvent[] = [];
-            for (const message of messages) {
-              const event = eventFromProto(message);
-              if (this.#cursor !== undefined && event.eventId <= this.#cursor) continue; // replayed
-              this.#cursor = event.eventId;
-              events.push(event);
-            }
-            if (events.length === 0) continue;
-            sawEvent = true;
+          const end = await this.#session(this.#open(token));
+          sawEvent = end.sawEvent;
+          if (sawEvent) {
             idleSessions = 0;
             unauthenticatedInARow = 0;
-            yield events;
-            if (this.#closed) return;
           }
+          if (end.error !== undefined) throw end.error;
         } catch (err) {
           if (this.#closed) return;
           failure = toPpoppoError(err, METHOD);
@@ -180,6 +273,7 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
         } finally {
           this.#call?.cancel();
           this.#call = undefined;
+          this.#paused = false;
           this.#liveSince = undefined;
         }
         if (this.#closed) return;
@@ -189,9 +283,52 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
         this.#options.onReconnect?.({ reconnects: this.reconnects, delayMs, cursor: this.#cursor, ...(failure ? { error: failure } : {}) });
         await this.#sleep(delayMs);
       }
+    } catch (err) {
+      if (!this.#closed) this.#failure = { error: err };
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * Reads one server stream until it ends (cleanly, with an error, or a premature close). Messages
+   * are converted as they arrive; replays (id <= cursor; ids are ULIDs, so ordered) are dropped.
+   */
+  #session(call: ClientReadableStream<SendRequestEvent>): Promise<SessionEnd> {
+    return new Promise((resolve) => {
+      let sawEvent = false;
+      let ended = false;
+      const end = (error?: unknown) => {
+        if (ended) return;
+        ended = true;
+        stopFinished();
+        call.off('data', onData);
+        resolve(error === undefined ? { sawEvent } : { sawEvent, error });
+      };
+      const onData = (message: SendRequestEvent) => {
+        if (this.#closed || ended) return;
+        this.#liveSince ??= Date.now();
+        let event: DeliveryEvent;
+        try {
+          event = eventFromProto(message);
+        } catch (err) {
+          end(err); // the caller cancels the call and reconnects after the last good event
+          return;
+        }
+        if (this.#cursor !== undefined && event.eventId <= this.#cursor) return; // replayed
+        this.#cursor = event.eventId;
+        sawEvent = true;
+        this.#pending.push(event);
+        if (this.#pending.length >= MAX_PENDING && !this.#paused) {
+          this.#paused = true;
+          call.pause();
+        }
+        this.#answerWaiter();
+      };
+      const stopFinished = finished(call, (err) => end(err ?? undefined));
+      call.on('metadata', () => (this.#liveSince ??= Date.now()));
+      call.on('data', onData);
+    });
   }
 
   #open(token: string): ClientReadableStream<SendRequestEvent> {
@@ -224,39 +361,5 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
     }).finally(() => {
       this.#wake = undefined;
     });
-  }
-}
-
-/**
- * The messages of a server stream, in batches of what is buffered (an object-mode readable): ends
- * when the stream ends, throws its error (or a premature close, as `for await` over it would).
- */
-async function* readBatches(call: ClientReadableStream<SendRequestEvent>): AsyncGenerator<SendRequestEvent[], void, undefined> {
-  let ended = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  const stopFinished = finished(call, (err) => {
-    if (err) failure = err;
-    ended = true;
-    wake?.();
-  });
-  const onReadable = () => wake?.();
-  call.on('readable', onReadable);
-  try {
-    for (;;) {
-      const batch: SendRequestEvent[] = [];
-      for (let message = call.read() as SendRequestEvent | null; message !== null; message = call.read() as SendRequestEvent | null) batch.push(message);
-      if (batch.length > 0) {
-        yield batch;
-        continue;
-      }
-      if (failure !== undefined) throw failure;
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-    }
-  } finally {
-    call.off('readable', onReadable);
-    stopFinished();
   }
 }
