@@ -336,7 +336,7 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
     if (this.sendRequestId !== undefined) request.sendRequestId = this.sendRequestId;
     if (this.#cursor !== undefined) request.afterEventId = this.#cursor;
     const call = this.#transport.open(request, token);
-    call.on('error', () => undefined); // errors reach the for-await; this keeps a late one (after cancel) from being unhandled
+    call.on('error', () => undefined); // errors reach the session through finished(); this keeps a late one (after cancel) from being unhandled
     this.#call = call;
     return call;
   }
