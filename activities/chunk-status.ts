@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { chunkProgressQuery, chunkWorkflowId } from '../src/contracts/chunk';
 import type { ChunkInput, ChunkResult } from '../src/contracts/chunk';
+import { decodePayloads } from '../src/temporal/data-converter';
 import { withKeepAlive } from './heartbeat';
 
 export type ChunkStatus =
@@ -52,8 +53,7 @@ export function createChunkStatusActivities(deps: { temporalClient?: Client }) {
     // Every run of a chunk (continued as new too) starts with the input the campaign gave it.
     const started = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
     const { payloadCodecs, payloadConverter } = client.options.loadedDataConverter;
-    let payloads = started?.input?.payloads ?? [];
-    for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+    const payloads = await decodePayloads(payloadCodecs, started?.input?.payloads ?? []);
     if (payloads.length === 0) return null;
     const chunk = payloadConverter.fromPayload<ChunkInput>(payloads[0]!);
     if (chunk.requestSize === undefined) return 1;

@@ -13,3 +13,13 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }
+
+/** The listener's holds and run length as the environment of a listener process (src/listener.ts reads it). */
+export function listenerTimingEnv(timing: { actionableMaxDelayMs: number; batchMaxDelayMs: number; partsMaxDelayMs: number; maxRunMs: number }): NodeJS.ProcessEnv {
+  return {
+    LISTENER_ACTIONABLE_MAX_DELAY_MS: String(timing.actionableMaxDelayMs),
+    LISTENER_BATCH_MAX_DELAY_MS: String(timing.batchMaxDelayMs),
+    LISTENER_PARTS_MAX_DELAY_MS: String(timing.partsMaxDelayMs),
+    LISTENER_MAX_RUN_MS: String(timing.maxRunMs),
+  };
+}

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { runBaseline } from '../dev/bench/baseline';
 import { chunkCostSplit, sendPhase, TEMPORAL_HISTORY_LIMITS, type ChunkCostSplit, type CpuByProcess, type Percentiles, type RealTime, type SendPhase } from '../dev/bench/measure';
 import { startWebhookReceiver } from '../dev/receivers';
-import { integerFlag } from '../dev/script-helpers';
+import { integerFlag, listenerTimingEnv } from '../dev/script-helpers';
 import { scaledListenerTiming } from '../activities/held-events';
 import { parseDurationMs } from '../src/sandbox/options';
 import { consentLine, emptyConsent } from '../src/campaign/consent';
@@ -194,15 +194,6 @@ const CONSENT_WINDOW_MS = 8_000;
 const CONSENT_FLAGS = { 'consent-window': `${CONSENT_WINDOW_MS}ms`, 'consent-decision-delay': '1s' };
 /** The campaign's window: the 1-minute minimum, longer than the sandbox's. */
 const CAMPAIGN_CONSENT_WINDOW = '1m';
-/** The listener's intervals for a run, as environment of the listener process. */
-function listenerEnv(timing: { actionableMaxDelayMs: number; batchMaxDelayMs: number; partsMaxDelayMs: number; maxRunMs: number }): NodeJS.ProcessEnv {
-  return {
-    LISTENER_ACTIONABLE_MAX_DELAY_MS: String(timing.actionableMaxDelayMs),
-    LISTENER_BATCH_MAX_DELAY_MS: String(timing.batchMaxDelayMs),
-    LISTENER_PARTS_MAX_DELAY_MS: String(timing.partsMaxDelayMs),
-    LISTENER_MAX_RUN_MS: String(timing.maxRunMs),
-  };
-}
 
 interface SideBySide {
   rate: number | null;
@@ -291,7 +282,7 @@ async function consentHeavy(flags: BenchFlags, dir: string, say: (line: string) 
     rate: flags.rate,
     chunksInFlight: flags.concurrency,
     consentWindow: CAMPAIGN_CONSENT_WINDOW,
-    env: listenerEnv(scaledListenerTiming(CONSENT_WINDOW_MS)),
+    env: listenerTimingEnv(scaledListenerTiming(CONSENT_WINDOW_MS)),
     ...stackSettings(flags),
     measureListener: true,
     timeoutMs: 30 * 60_000,
@@ -323,7 +314,7 @@ async function firstCampaign(flags: BenchFlags, dir: string, say: (line: string)
       rate: null,
       chunksInFlight: flags.concurrency,
       consentWindow: `${windowMs}ms`,
-      env: listenerEnv(timing),
+      env: listenerTimingEnv(timing),
       firstCampaign: { receiver, timing, consentWindowMs: windowMs },
       ...stackSettings(flags),
       measureListener: true,

@@ -26,7 +26,7 @@ import { startWebhookReceiver } from '../dev/receivers';
 import { checkCampaign, checkNoSecrets, type Check } from '../dev/chaos/checks';
 import { FAULT_KINDS, injectFault, planFaults, type ConsentTiming, type FaultKind, type InjectedFault } from '../dev/chaos/faults';
 import { seededRandom } from '../dev/chaos/random';
-import { integerFlag, withTimeout } from '../dev/script-helpers';
+import { integerFlag, listenerTimingEnv, withTimeout } from '../dev/script-helpers';
 import { RECIPIENT_SOURCES, serveRecipients, type RecipientSourceKind, type ServedRecipients } from '../dev/chaos/recipient-sources';
 import { SEND_GAP_TARGETS_MS, SEND_GAP_WINDOW_MS, acceptanceTimes, longestPauseOutside, sendGapAfter } from '../dev/chaos/send-gaps';
 import { scaledListenerTiming } from '../activities/held-events';
@@ -218,10 +218,7 @@ async function runChaos(flags: ChaosFlags, say: (line: string) => void): Promise
         FALLBACK_ALLOWED_HOSTS: new URL(receiver.url).host,
         SEND_RATE_PER_SECOND: String(flags.rate),
         RECONCILE_SETTLE_MS: '2000',
-        LISTENER_MAX_RUN_MS: String(listenerTiming.maxRunMs),
-        LISTENER_BATCH_MAX_DELAY_MS: String(listenerTiming.batchMaxDelayMs),
-        LISTENER_ACTIONABLE_MAX_DELAY_MS: String(listenerTiming.actionableMaxDelayMs),
-        LISTENER_PARTS_MAX_DELAY_MS: String(listenerTiming.partsMaxDelayMs),
+        ...listenerTimingEnv(listenerTiming),
         ...served.env,
       },
     });

@@ -6,7 +6,7 @@
 // file of such entries, one per line), and PAYLOAD_ENCRYPTION ("off" turns encryption off for
 // local play; anything but on/off is an error). Keys never come from a campaign spec.
 import { fileURLToPath } from 'node:url';
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { ConfigError } from '../api/config';
 import { EncryptionCodec, parsePayloadKeys, readKeyFile } from './codec';
 
@@ -62,4 +62,10 @@ export function dataConverterFromEnv(env: Env = process.env): DataConverter {
   const converter: DataConverter = { payloadCodecs: encryption.on ? [encryption.codec] : [], failureConverterPath: FAILURE_CONVERTER_PATH };
   cached = { env: fingerprint, converter };
   return converter;
+}
+
+/** Payloads as a history holds them, decoded by the codecs that encoded them (the last applied comes off first). */
+export async function decodePayloads(codecs: readonly PayloadCodec[], payloads: Payload[]): Promise<Payload[]> {
+  for (const codec of [...codecs].reverse()) payloads = await codec.decode(payloads);
+  return payloads;
 }

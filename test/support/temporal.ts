@@ -8,7 +8,7 @@ import type { QueryDefinition } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Payload } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
-import { dataConverterFromEnv } from '../../src/temporal/data-converter';
+import { dataConverterFromEnv, decodePayloads } from '../../src/temporal/data-converter';
 import { HistoryReplayer, eventList, explainHistory } from '../../src/temporal/divergence';
 
 /** Frontend address of the shared test server. */
@@ -34,9 +34,8 @@ export function connectTestWorkerConnection(address = testTemporalAddress()): Pr
 
 /** A payload from a raw history (as the server stores it: encrypted), decrypted and converted back to its value. */
 export async function decodePayload<T>(payload: Payload): Promise<T> {
-  let decoded = [payload];
-  for (const codec of [...(dataConverterFromEnv().payloadCodecs ?? [])].reverse()) decoded = await codec.decode(decoded);
-  return defaultPayloadConverter.fromPayload<T>(decoded[0]!);
+  const [decoded] = await decodePayloads(dataConverterFromEnv().payloadCodecs ?? [], [payload]);
+  return defaultPayloadConverter.fromPayload<T>(decoded!);
 }
 
 /** A task queue no other test (or earlier run on the same server) uses. */
