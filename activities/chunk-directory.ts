@@ -1,15 +1,22 @@
 // Finds the chunk workflow that owns a send request. First from the routes the send path gave the
 // listener workflow (handed to this process when that workflow runs here, else a query: cheap, no
-// visibility); only for requests the routes do not know after
-// a short grace (their route may still be on its way) through the PpoppoSendRequestId search
-// attribute, a visibility query. Production Temporal allows about 10 visibility list calls per
+// visibility); only for requests the routes do not know after a grace (their route may still be on
+// its way, or wait for the chunk's last request: ROUTE_WAIT_MAX_MS) through the PpoppoSendRequestId
+// search attribute, a visibility query. Production Temporal allows about 10 visibility list calls per
 // second per namespace, so those are the fallback (requests of other tools, routes lost), retried
 // with a growing interval. Found mappings are cached (LRU-bounded).
 import type { Client } from '@temporalio/client';
-import { RouteBook } from '../src/contracts/listener';
+import { ROUTE_WAIT_MAX_MS, RouteBook } from '../src/contracts/listener';
 import type { ChunkRoute, RouteTarget } from '../src/contracts/listener';
 import { SEND_REQUEST_ID_KEY } from '../src/temporal/names';
 const IDS_PER_QUERY = 50;
+/** A route that has not come this long after its request's first event is looked up in visibility: longer than a route may wait for its chunk's last request. */
+export const ROUTE_GRACE_MS = ROUTE_WAIT_MAX_MS + 15_000;
+/** In its grace, a request is asked of the routes query after 250 ms, 500 ms, 1 s … at most every 4 s (the routes this process learned: every time). */
+const FIRST_ROUTE_ASK_MS = 250;
+const MAX_ROUTE_ASK_MS = 4_000;
+/** A process that learned a route from a listener workflow this recently runs it: that workflow's routes query would tell it nothing more. */
+const HOSTED_WITHIN_MS = 60_000;
 
 export interface ChunkDirectoryOptions {
   maxCached?: number;
@@ -17,7 +24,9 @@ export interface ChunkDirectoryOptions {
   routes?: (sendRequestIds: string[]) => Promise<Record<string, RouteTarget>>;
   /** Routes this process already knows (LearnedRoutes): `routes` is asked only about the others. */
   learned?: (sendRequestIds: string[]) => Record<string, RouteTarget>;
-  /** How long a request must be unknown to the routes before visibility is asked (default 2 s). */
+  /** Whether the listener workflow runs in this process (LearnedRoutes.hosts): then `learned` is all `routes` would say, and it is not asked. */
+  hosted?: () => boolean;
+  /** How long a request must be unknown to the routes before visibility is asked (default ROUTE_GRACE_MS). */
   routeGraceMs?: number;
   /** First visibility retry for an id not found, doubling up to maxRetryLookupMs (default 500 ms, 30 s). */
   retryLookupMs?: number;
@@ -25,9 +34,13 @@ export interface ChunkDirectoryOptions {
 }
 
 interface Unknown {
+  firstSeen: number;
+  /** Route queries made for it so far. */
+  asks: number;
   /** Visibility lookups made for it so far. */
   lookups: number;
-  nextLookupAt: number;
+  /** When it may be asked of the routes query, or of visibility, again. */
+  nextAskAt: number;
 }
 
 export class ChunkDirectory {
@@ -37,7 +50,7 @@ export class ChunkDirectory {
   routeQueries = 0;
   private readonly found = new Map<string, RouteTarget>(); // sendRequestId → its chunk, oldest first
   private readonly unknown = new Map<string, Unknown>();
-  private readonly options: Required<Omit<ChunkDirectoryOptions, 'routes' | 'learned'>> & Pick<ChunkDirectoryOptions, 'routes' | 'learned'>;
+  private readonly options: Required<Omit<ChunkDirectoryOptions, 'routes' | 'learned' | 'hosted'>> & Pick<ChunkDirectoryOptions, 'routes' | 'learned' | 'hosted'>;
 
   constructor(
     private readonly client: Client,
@@ -47,7 +60,8 @@ export class ChunkDirectory {
       maxCached: options.maxCached ?? 10_000,
       routes: options.routes,
       learned: options.learned,
-      routeGraceMs: options.routes ? (options.routeGraceMs ?? 2_000) : 0,
+      hosted: options.hosted,
+      routeGraceMs: options.routes || options.learned ? (options.routeGraceMs ?? ROUTE_GRACE_MS) : 0,
       retryLookupMs: options.retryLookupMs ?? 500,
       maxRetryLookupMs: options.maxRetryLookupMs ?? 30_000,
     };
@@ -67,29 +81,43 @@ export class ChunkDirectory {
       this.found.set(id, target);
       result.set(id, target);
     }
-    // In its grace period an id is asked of the routes every time; after it, only at its visibility retry times.
-    const asking = missing.filter((id) => {
-      const entry = this.unknown.get(id);
-      return entry === undefined || entry.lookups === 0 || now >= entry.nextLookupAt;
-    });
-    if (asking.length === 0) return result;
+    if (missing.length === 0) return result;
 
-    const learned = this.options.learned?.(asking) ?? {};
-    const toAsk = asking.filter((id) => learned[id] === undefined);
-    if (toAsk.length > 0 && this.options.routes) this.routeQueries += 1;
-    const routed = { ...(toAsk.length > 0 && this.options.routes ? await this.options.routes(toAsk) : {}), ...learned };
+    // What this process learned: every time. The routes query and visibility: each id at its own times.
+    const learned = this.options.learned?.(missing) ?? {};
+    const due: string[] = [];
+    for (const id of missing) {
+      const target = learned[id];
+      if (target !== undefined) {
+        result.set(id, target);
+        this.remember(id, target);
+        continue;
+      }
+      const entry = this.unknown.get(id);
+      if (entry === undefined) this.unknown.set(id, { firstSeen: now, asks: 0, lookups: 0, nextAskAt: now });
+      if (entry === undefined || now >= entry.nextAskAt) due.push(id);
+    }
+    if (due.length === 0) return result;
+
+    const ask = this.options.routes !== undefined && !(this.options.hosted?.() ?? false);
+    if (ask) this.routeQueries += 1;
+    const routed = ask ? await this.options.routes!(due) : {};
     const toLookUp: string[] = [];
-    for (const id of asking) {
+    for (const id of due) {
       const routedTarget = routed[id];
       if (routedTarget !== undefined) {
         result.set(id, routedTarget);
         this.remember(id, routedTarget);
         continue;
       }
-      const entry = this.unknown.get(id) ?? { lookups: 0, nextLookupAt: now + this.options.routeGraceMs };
-      this.unknown.set(id, entry);
-      if (now < entry.nextLookupAt) continue;
-      entry.nextLookupAt = now + Math.min(this.options.maxRetryLookupMs, this.options.retryLookupMs * 2 ** entry.lookups);
+      const entry = this.unknown.get(id)!;
+      const graceEnds = entry.firstSeen + this.options.routeGraceMs;
+      if (now < graceEnds) {
+        entry.nextAskAt = Math.min(graceEnds, now + Math.min(MAX_ROUTE_ASK_MS, FIRST_ROUTE_ASK_MS * 2 ** entry.asks));
+        entry.asks += 1;
+        continue;
+      }
+      entry.nextAskAt = now + Math.min(this.options.maxRetryLookupMs, this.options.retryLookupMs * 2 ** entry.lookups);
       entry.lookups += 1;
       toLookUp.push(id);
     }
@@ -131,11 +159,19 @@ export class ChunkDirectory {
  */
 export class LearnedRoutes {
   readonly #byListener = new Map<string, RouteBook>();
+  readonly #lastLearnedAt = new Map<string, number>();
 
-  learned(listenerWorkflowId: string, route: ChunkRoute): void {
+  learned(listenerWorkflowId: string, route: ChunkRoute, now = Date.now()): void {
     let book = this.#byListener.get(listenerWorkflowId);
     if (!book) this.#byListener.set(listenerWorkflowId, (book = new RouteBook()));
     book.remember(route);
+    this.#lastLearnedAt.set(listenerWorkflowId, now);
+  }
+
+  /** Whether that listener workflow runs in this process: it handed over a route within HOSTED_WITHIN_MS. */
+  hosts(listenerWorkflowId: string, now = Date.now()): boolean {
+    const at = this.#lastLearnedAt.get(listenerWorkflowId);
+    return at !== undefined && now - at < HOSTED_WITHIN_MS;
   }
 
   /** The routes this process knows of those ids; the others are absent. */

@@ -10,6 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
+import { envNumber } from '../src/run-helpers';
 import type { PpoppoClient } from '../src/api/client';
 import { noopMetricMeter } from '@temporalio/common';
 import { redactPpnum } from '../src/api/validation';
@@ -28,6 +29,8 @@ export interface ListenerDeps extends Partial<HoldTiming> {
   temporalClient: Client;
   /** How long events of a send request no chunk owns are held before they are skipped. */
   unknownGraceMs?: number;
+  /** How long a send request may be unknown to the routes before visibility is asked (default env LISTENER_ROUTE_GRACE_MS, else ROUTE_GRACE_MS). */
+  routeGraceMs?: number;
   /** Stop reading the stream while this many events are held (memory stays bounded). */
   maxQueuedEvents?: number;
   /**
@@ -89,6 +92,7 @@ export function createListenerActivities(deps: ListenerDeps) {
   };
   const tickMs = Math.max(1, Math.min(MAX_TICK_MS, timing.actionableMaxDelayMs, timing.batchMaxDelayMs));
   const unknownGraceMs = deps.unknownGraceMs ?? Number(process.env.LISTENER_UNKNOWN_GRACE_MS ?? 10 * 60_000);
+  const routeGraceMs = deps.routeGraceMs ?? envNumber('LISTENER_ROUTE_GRACE_MS');
   const maxQueuedEvents = deps.maxQueuedEvents ?? 100_000;
   const metrics = deps.metrics ?? listenerMetrics(noopMetricMeter);
   // Shared by runs of this worker so a restarted attempt keeps the grace clock of held send requests.
@@ -107,7 +111,8 @@ export function createListenerActivities(deps: ListenerDeps) {
         : undefined;
       const { learnedRoutes } = deps;
       const learned = listenerWorkflowId && learnedRoutes ? (ids: string[]) => learnedRoutes.known(listenerWorkflowId, ids) : undefined;
-      directories.set(key, (directory = new ChunkDirectory(deps.temporalClient, { routes, learned })));
+      const hosted = listenerWorkflowId && learnedRoutes ? () => learnedRoutes.hosts(listenerWorkflowId) : undefined;
+      directories.set(key, (directory = new ChunkDirectory(deps.temporalClient, { routes, learned, hosted, routeGraceMs })));
     }
     return directory;
   };

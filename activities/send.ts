@@ -14,8 +14,8 @@ import { chunkSentSignal } from '../src/contracts/campaign';
 import type { ChunkSentPayload } from '../src/contracts/campaign';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { RecipientSnapshot } from '../src/contracts/chunk';
-import { LISTENER_WORKFLOW_ID, chunkRouteSignal } from '../src/contracts/listener';
-import type { ChunkRoute, PromptEventType, RoutePart } from '../src/contracts/listener';
+import { LISTENER_WORKFLOW_ID, ROUTE_WAIT_MAX_MS, chunkRouteSignal, chunkRoutesSignal } from '../src/contracts/listener';
+import type { ChunkRoute, PromptEventType, RoutePart, UntoldRoute } from '../src/contracts/listener';
 import { apiFailure, configurationFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
 import { activityContext, keptAlive, withKeepAlive } from './heartbeat';
@@ -66,6 +66,13 @@ export interface SendChunkInput {
   prompt?: PromptEventType[];
   /** A chunk sent as several requests: this one's place among them, for the listener's route (RouteTarget.part). */
   routePart?: RoutePart;
+  /**
+   * The chunk lets this request's route wait for a later request's send (ChunkInput.routes), with
+   * the routes of its earlier requests that wait already: all are told in one signal by the last
+   * request's send, or sooner by whichever send finds that waiting on would hold one back longer than
+   * ROUTE_WAIT_MAX_MS (see routeMayWait).
+   */
+  routesWithLast?: { untold: UntoldRoute[] };
 }
 
 /**
@@ -77,11 +84,25 @@ export type ReconcileSendInput = Omit<ReconcileInput, 'cursorBefore'> & { cursor
 
 /**
  * `campaignTold`: the campaign has this chunk's chunkSent (absent in older histories: the chunk
- * signals). `routeUntold`: the listener workflow could not be told the route (it answers only to
- * a workflow's durable signal now; a chunk sent as several requests then signals it itself, since
- * visibility knows only its first request).
+ * signals). `routeUntold`: the listener workflow could not be told the routes (it answers only to
+ * a workflow's durable signal now; a chunk sent as several requests then signals them itself, since
+ * visibility knows only its first request). `routeWaits`: this request's route was left to a later
+ * request's send (SendChunkInput.routesWithLast); the chunk tells it itself if it stops or waits first.
  */
-export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean; routeUntold?: { listenerWorkflowId: string } };
+export type SendChunkReceipt = SendReceipt & { campaignTold?: boolean; routeUntold?: { listenerWorkflowId: string }; routeWaits?: { listenerWorkflowId: string } };
+
+/**
+ * Whether a just-accepted request's route may wait for the chunk's next request: not the last, and
+ * the oldest waiting route plus the requests still to come, each taking as long as this one took
+ * from being scheduled to accepted, stay within ROUTE_WAIT_MAX_MS. At a slow rate every route is told at once.
+ */
+export function routeMayWait(o: { part: RoutePart; untold: UntoldRoute[]; scheduledAt: number; acceptedAt: number; maxWaitMs?: number }): boolean {
+  const toCome = o.part.count - 1 - o.part.index;
+  if (toCome <= 0) return false;
+  const oldest = Math.min(o.acceptedAt, ...o.untold.map((route) => route.acceptedAt));
+  const perRequestMs = Math.max(0, o.acceptedAt - o.scheduledAt);
+  return o.acceptedAt - oldest + toCome * perRequestMs <= (o.maxWaitMs ?? ROUTE_WAIT_MAX_MS);
+}
 
 /**
  * The pre-send cursor's margin: more than any clock difference between a worker and the API can be.
@@ -177,8 +198,17 @@ export function createSendActivities(deps: SendDeps) {
     }
     if (!receipt) throw deadlinePassed();
     const sendRequestId = receipt.sendRequestId;
-    const [routeTold, campaignTold] = await Promise.all([tellListener(sendRequestId, input.prompt, input.routePart), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
-    return { ...receipt, ...(input.campaign ? { campaignTold } : {}), ...(routeTold ? {} : { routeUntold: { listenerWorkflowId } }) };
+    const waits = routeWaits(input);
+    const routes = waits ? [] : [...(input.routesWithLast?.untold ?? []).map((untold) => routeOf(untold.sendRequestId, input.prompt, input.routePart && { index: untold.index, count: input.routePart.count })), routeOf(sendRequestId, input.prompt, input.routePart)];
+    const [routeTold, campaignTold] = await Promise.all([tellListener(routes), input.campaign ? tellCampaign(input.campaign, sendRequestId) : false]);
+    return { ...receipt, ...(input.campaign ? { campaignTold } : {}), ...(routeTold ? {} : { routeUntold: { listenerWorkflowId } }), ...(waits ? { routeWaits: { listenerWorkflowId } } : {}) };
+  }
+
+  /** Whether this request's route is left to a later request's send (SendChunkInput.routesWithLast). */
+  function routeWaits(input: SendChunkInput): boolean {
+    const info = activityContext()?.info;
+    if (!input.routesWithLast || !input.routePart || !info) return false;
+    return routeMayWait({ part: input.routePart, untold: input.routesWithLast.untold, scheduledAt: info.currentAttemptScheduledTimestampMs, acceptedAt: Date.now() });
   }
 
   /** The campaign's chunkSent, by workflow id; false (the chunk signals instead) if it cannot be told. */
@@ -198,24 +228,23 @@ export function createSendActivities(deps: SendDeps) {
   async function reconcileSend({ prompt, routePart, attemptStartedAt, cursorBefore = null, ...input }: ReconcileSendInput): Promise<{ sendRequestId: string | null }> {
     const from = attemptStartedAt !== undefined ? cursorAt(attemptStartedAt - cursorMarginMs) : cursorBefore;
     const found = await reconcileSendRequest(client, { ...input, cursorBefore: from }, { settleMs, maxScanMs, directory });
-    if (found.sendRequestId !== null) await tellListener(found.sendRequestId, prompt, routePart);
+    if (found.sendRequestId !== null) await tellListener([routeOf(found.sendRequestId, prompt, routePart)]);
     return found;
   }
 
   /**
-   * Tells the listener workflow which chunk (this activity's workflow) owns an accepted request, so
-   * it routes the request's events without a visibility query. Never fails the send: if the
-   * listener cannot be told, it finds the chunk through visibility instead.
+   * Tells the listener workflow which chunk (this activity's workflow) owns accepted requests, in one
+   * signal, so it routes their events without a visibility query. Never fails the send: if the
+   * listener cannot be told, the chunk tells it, or visibility finds the chunk.
    */
-  async function tellListener(sendRequestId: string, prompt: PromptEventType[] | undefined, part: RoutePart | undefined): Promise<boolean> {
-    const workflowId = activityContext()?.info.workflowExecution?.workflowId;
-    if (!temporalClient || !workflowId) return true; // nobody to tell (no Temporal client: tests of the activity alone)
-    const route: ChunkRoute = { sendRequestId, workflowId, ...(prompt ? { prompt } : {}), ...(part ? { part } : {}) };
+  async function tellListener(routes: ChunkRoute[]): Promise<boolean> {
+    if (!temporalClient || routes.length === 0 || routes[0]!.workflowId === '') return true; // nothing or nobody to tell (tests of the activity alone)
     try {
-      await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, route);
+      if (routes.length === 1) await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, routes[0]!);
+      else await signalSoon(temporalClient, listenerWorkflowId, chunkRoutesSignal, { routes });
       return true;
     } catch (err) {
-      activityContext()?.log.warn('could not tell the listener about the send request; the chunk or visibility will', { sendRequestId, error: String(err) });
+      activityContext()?.log.warn('could not tell the listener about the send requests; the chunk or visibility will', { sendRequestIds: routes.map((route) => route.sendRequestId), error: String(err) });
       return false;
     }
   }
@@ -254,6 +283,12 @@ export function createSendActivities(deps: SendDeps) {
   }
 
   return { ensureTemplate: keptAlive(ensureTemplate), beginSend, createSendRequest, reconcileSend, fetchPollResults: keptAlive(fetchPollResults), snapshotOutcomes };
+}
+
+/** A route to this activity's workflow (none outside an activity: tests of the activity alone). */
+function routeOf(sendRequestId: string, prompt: PromptEventType[] | undefined, part: RoutePart | undefined): ChunkRoute {
+  const workflowId = activityContext()?.info.workflowExecution?.workflowId ?? '';
+  return { sendRequestId, workflowId, ...(prompt ? { prompt } : {}), ...(part ? { part } : {}) };
 }
 
 function describe(template: TemplateInfo): EnsuredTemplate {

@@ -27,7 +27,7 @@ import { metricsNote } from './metrics/runtime';
 const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 
-export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'actionableMaxDelayMs' | 'partsMaxDelayMs' | 'unknownGraceMs'> {
+export interface RunListenerOptions extends Pick<ListenerDeps, 'batchMaxEvents' | 'batchMaxDelayMs' | 'actionableMaxDelayMs' | 'partsMaxDelayMs' | 'unknownGraceMs' | 'routeGraceMs'> {
   connection?: NativeConnection;
   temporalClient?: Client;
   ppoppoClient?: PpoppoClient;
@@ -66,6 +66,7 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
     actionableMaxDelayMs: options.actionableMaxDelayMs ?? envNumber('LISTENER_ACTIONABLE_MAX_DELAY_MS'),
     partsMaxDelayMs: options.partsMaxDelayMs ?? envNumber('LISTENER_PARTS_MAX_DELAY_MS'),
     unknownGraceMs: options.unknownGraceMs,
+    routeGraceMs: options.routeGraceMs,
   });
   const worker = await Worker.create({
     connection,

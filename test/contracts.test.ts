@@ -72,7 +72,7 @@ describe('contracts', () => {
     expect(Object.fromEntries(perContract)).toEqual({
       campaign: ['signal:chunkSent', 'signal:chunkFinished', 'signal:chunkParked', 'signal:chunkUnparked', 'signal:chunkFailed', 'signal:chunkReconciling', 'signal:chunkConsent', 'signal:control', 'update:pause', 'update:resume', 'update:cancel', 'query:progress', 'update:setThrottle', 'query:spec'],
       chunk: ['signal:deliveryBatch', 'signal:deliveryBatches', 'signal:deliveryEvents', 'signal:chunkControl', 'signal:reportFinishBySignal', 'query:recipients', 'query:progress', 'query:source'],
-      listener: ['signal:chunkRoute', 'query:routeTargets', 'query:routes', 'query:cursor'],
+      listener: ['signal:chunkRoute', 'signal:chunkRoutes', 'query:routeTargets', 'query:routes', 'query:cursor'],
     });
   });
 

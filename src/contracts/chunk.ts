@@ -87,6 +87,13 @@ export interface ChunkInput {
    */
   requestSize?: number;
   /**
+   * 'with-last': a request that is not the chunk's last may leave its route to a later request's
+   * send, which tells the listener workflow all waiting routes in one signal (SendChunkInput.routesWithLast);
+   * the chunk tells them itself before it waits or stops. Absent in chunks started before: each
+   * send tells its own route.
+   */
+  routes?: 'with-last';
+  /**
    * With a throttle, the least time from one of this chunk's requests to the next (requestSize at
    * the throttle the chunk started with), so a chunk of several requests keeps the campaign's pace.
    */

@@ -55,6 +55,23 @@ export interface RoutePart {
   count: number;
 }
 
+/**
+ * How long a request's route may wait to be told with a later request of its chunk. The listener
+ * holds a chunk's earlier requests' deliveries for its last one anyway (LISTENER_PARTS_MAX_DELAY_MS,
+ * 30 s); a request it has no route for goes to visibility only after its route grace
+ * (ChunkDirectory's ROUTE_GRACE_MS), which is longer than this.
+ */
+export const ROUTE_WAIT_MAX_MS = 30_000;
+
+/** A chunk's accepted request whose route waits to be told with a later request's (SendChunkInput.routesWithLast). */
+export interface UntoldRoute {
+  sendRequestId: string;
+  /** Its place among the chunk's requests (RoutePart.index). */
+  index: number;
+  /** When it was accepted (ms, the chunk's clock). */
+  acceptedAt: number;
+}
+
 /** Send request → the chunk workflow that owns it. */
 export interface ChunkRoute extends RouteTarget {
   sendRequestId: string;
@@ -154,6 +171,16 @@ export class RouteBook {
 
 /** Sent by the send path (createSendRequest, reconcileSend) the moment it knows a request's id. */
 export const chunkRouteSignal = defineSignal<[ChunkRoute]>('chunkRoute');
+
+/**
+ * Several routes in one signal: a chunk's requests told together, by its last request's send (or by
+ * the chunk when it stops or waits before that). One workflow task on the listener workflow instead
+ * of one per request.
+ */
+export const chunkRoutesSignal = defineSignal<[ChunkRoutesPayload]>('chunkRoutes');
+export interface ChunkRoutesPayload {
+  routes: ChunkRoute[];
+}
 
 /**
  * What the listener workflow tells the process it runs in: each route as it learns it (replays

@@ -1,6 +1,6 @@
 // Unit tests of the send activities' own logic with a stand-in API client (the sandbox-based
 // integration tests are in send.test.ts): reconciliation's stop rules and candidate checks,
-// template idempotency, reading file rows inside the send activity, poll totals.
+// template idempotency, reading file rows inside the send activity, poll totals, when a route may wait.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import type { PpoppoClient } from '../../src/api/client';
 import { AlreadyExistsError, GRPC_CODES, NotFoundError } from '../../src/api/errors';
 import type { RecipientInput, TemplateComponentSpec, TemplateInfo } from '../../src/api/types';
 import { decodeTime, ulid } from 'ulid';
-import { createSendActivities } from '../../activities/send';
+import { createSendActivities, routeMayWait } from '../../activities/send';
 import type { SendPacer } from '../../activities/send-pacer';
 import { cursorAt } from '../../activities/reconcile';
 import { planRecipients } from '../../activities/recipients';
@@ -190,5 +190,19 @@ describe('pre-send cursor', () => {
     expect(decodeTime(cursorBefore!)).toBeGreaterThanOrEqual(before - 60_001);
     expect(decodeTime(cursorBefore!)).toBeLessThanOrEqual(Date.now() - 60_000);
     expect(api.log.events).toHaveLength(0);
+  });
+});
+
+describe('routeMayWait', () => {
+  const part = (index: number) => ({ index, count: 5 });
+  it('lets a route wait for the chunk\'s last request while the requests to come take little time', () => {
+    // 4 s per request, 4 to come: the first route would wait 16 s.
+    expect(routeMayWait({ part: part(0), untold: [], scheduledAt: 0, acceptedAt: 4_000 })).toBe(true);
+    expect(routeMayWait({ part: part(3), untold: [{ sendRequestId: 'a', index: 0, acceptedAt: 4_000 }], scheduledAt: 12_000, acceptedAt: 16_000 })).toBe(true);
+  });
+  it('tells at once at the last request, when the oldest waiting route would wait too long, and at a slow rate', () => {
+    expect(routeMayWait({ part: part(4), untold: [], scheduledAt: 0, acceptedAt: 1 })).toBe(false);
+    expect(routeMayWait({ part: part(2), untold: [{ sendRequestId: 'a', index: 0, acceptedAt: 0 }], scheduledAt: 20_000, acceptedAt: 25_000 })).toBe(false); // 25 s + 2 × 5 s
+    expect(routeMayWait({ part: part(0), untold: [], scheduledAt: 0, acceptedAt: 8_000 })).toBe(false); // 4 × 8 s to come
   });
 });

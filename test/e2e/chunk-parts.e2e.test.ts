@@ -1,14 +1,15 @@
 // A chunk sent as several requests (limits.sendsPerChunk), on real parts: the send path tells the
-// listener each request's place among the chunk's, the listener holds a finished request until the
-// chunk's last one is finished and hands all of them over in one `deliveryBatches` signal, so the
-// chunk takes one workflow task for its deliveries instead of one per request.
+// listener every request's route, with its place among the chunk's, in one `chunkRoutes` signal with
+// the last request; the listener holds a finished request until the chunk's last one is finished and
+// hands all of them over in one `deliveryBatches` signal. So the chunk takes one workflow task for
+// its deliveries, and the listener workflow one for its routes, instead of one per request.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignWorkflowId, CAMPAIGN_WORKFLOW_TYPE, CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import type { CampaignResult } from '../../src/contracts/campaign';
 import { chunkRecipientsQuery, chunkWorkflowId, deliveryBatchesSignal, deliveryBatchSignal } from '../../src/contracts/chunk';
-import { listenerRouteTargetsQuery } from '../../src/contracts/listener';
+import { chunkRouteSignal, chunkRoutesSignal, listenerRouteTargetsQuery } from '../../src/contracts/listener';
 import { startCampaignStack, type CampaignStack } from '../support/campaign-stack';
 
 const REQUESTS = 3;
@@ -63,6 +64,12 @@ describe('a chunk sent as several requests', () => {
     expect(requests).toHaveLength(REQUESTS);
     const routes = await temporal.workflow.getHandle(stack.listenerWorkflowId).query(listenerRouteTargetsQuery, requests.map((r) => r.id));
     expect(Object.values(routes).map((route) => route.part).sort((a, b) => a!.index - b!.index)).toEqual([0, 1, 2].map((index) => ({ index, count: REQUESTS })));
+
+    // The three routes reached the listener workflow in one signal, from the last request's send.
+    const listenerHistory = await temporal.workflow.getHandle(stack.listenerWorkflowId).fetchHistory();
+    const routeSignals = (listenerHistory.events ?? []).flatMap((event) => event.workflowExecutionSignaledEventAttributes?.signalName ?? []);
+    expect(routeSignals.filter((name) => name === chunkRouteSignal.name)).toEqual([]);
+    expect(routeSignals.filter((name) => name === chunkRoutesSignal.name)).toHaveLength(1);
 
     // One signal from the listener carried all three requests' deliveries.
     const history = await chunk.fetchHistory();

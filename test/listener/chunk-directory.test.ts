@@ -1,5 +1,6 @@
-// ChunkDirectory without a server: routes this process learned, then the routes query answer first, and a visibility list call happens only
-// for a request the routes still do not know after the grace period, then less and less often.
+// ChunkDirectory without a server: routes this process learned, then the routes query answer first (asked less and less often, and
+// not at all where the listener workflow runs), and a visibility list call happens only for a request the routes still do not know
+// after the grace period, then less and less often.
 import type { Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { ChunkDirectory, LearnedRoutes } from '../../activities/chunk-directory';
@@ -74,6 +75,34 @@ describe('ChunkDirectory', () => {
     visible.sr_x = 'chunk-x'; // its search attribute became visible
     expect(await directory.resolve(['sr_x'], 5_500)).toEqual(new Map([['sr_x', { workflowId: 'chunk-x' }]])); // no prompt: the listener acts on both
     expect(directory.visibilityLookups).toBe(4);
+  });
+
+  it('in the grace, asks the routes query less and less often, and not at all in the process running the listener workflow', async () => {
+    const { client, calls } = fakeClient({});
+    const asked: number[] = [];
+    const queried = new ChunkDirectory(client, { routes: async () => (asked.push(0), {}), routeGraceMs: 10_000 });
+    for (let now = 0; now < 10_000; now += 150) await queried.resolve(['sr_later'], now); // a route waiting for its chunk's last request
+    // 0, 250, 750, 1,750, 3,750, 7,750 ms: not at every 150 ms tick.
+    expect(queried.routeQueries).toBe(6);
+    expect(calls).toEqual([]);
+
+    const learned = new LearnedRoutes();
+    learned.learned('listener-1', { sendRequestId: 'sr_other', workflowId: 'chunk-o' }, 0);
+    const hosting = new ChunkDirectory(client, { routes: async () => (asked.push(1), {}), learned: (ids) => learned.known('listener-1', ids), hosted: () => learned.hosts('listener-1', 0), routeGraceMs: 10_000 });
+    for (const now of [0, 150, 300]) expect(await hosting.resolve(['sr_later'], now)).toEqual(new Map());
+    learned.learned('listener-1', { sendRequestId: 'sr_later', workflowId: 'chunk-l', part: { index: 0, count: 5 } }, 400); // the chunk's routes came, together
+    expect(await hosting.resolve(['sr_later'], 450)).toEqual(new Map([['sr_later', { workflowId: 'chunk-l', part: { index: 0, count: 5 } }]]));
+    expect(hosting.routeQueries).toBe(0);
+    expect(calls).toEqual([]);
+  });
+
+  it('counts a listener workflow as running here while it hands over routes', () => {
+    const learned = new LearnedRoutes();
+    expect(learned.hosts('l', 0)).toBe(false);
+    learned.learned('l', { sendRequestId: 'sr_1', workflowId: 'chunk-1' }, 1_000);
+    expect(learned.hosts('l', 30_000)).toBe(true);
+    expect(learned.hosts('other', 30_000)).toBe(false);
+    expect(learned.hosts('l', 61_000)).toBe(false); // it went quiet: maybe it runs elsewhere now, so ask it
   });
 
   it('without routes, looks up visibility at once (the reconciliation path)', async () => {

@@ -67,6 +67,7 @@ beforeAll(async () => {
     maxRunMs: 2_000,
     batchMaxDelayMs: 50,
     actionableMaxDelayMs: 50,
+    routeGraceMs: 2_000, // these stand-in chunks tell no routes: visibility finds them
   });
 });
 

@@ -54,6 +54,25 @@ describe('a chunk larger than one request', () => {
     expect(chunk.progress().sendRequests).toEqual({ sent: 3, total: 3 });
   });
 
+  it('keeps the routes left to a later request until they are told, with their acceptance times', () => {
+    const { chunk, tick } = partsChunk();
+    send(chunk, 'sr_1');
+    chunk.routeWaits('listener-x');
+    const firstAt = Date.parse('2026-12-01T00:00:00Z');
+    tick(4_000);
+    chunk.nextPart();
+    send(chunk, 'sr_2');
+    chunk.routeWaits('listener-x');
+    expect(chunk.untoldRoutes()).toEqual([
+      { sendRequestId: 'sr_1', index: 0, acceptedAt: firstAt },
+      { sendRequestId: 'sr_2', index: 1, acceptedAt: firstAt + 4_000 },
+    ]);
+    expect(chunk.untoldRoutesListener()).toBe('listener-x');
+    chunk.routesTold();
+    expect(chunk.untoldRoutes()).toEqual([]);
+    expect(chunk.untoldRoutesListener()).toBeUndefined();
+  });
+
   it('is one request, as before, when the chunk fits in one', () => {
     const chunk = new ChunkState({ chunkIndex: 0, fallbackOn: [], requestSize: 5 });
     chunk.load(PPNUMS);

@@ -12,7 +12,7 @@ import type { DeliveryEvent, EventType } from '../../src/api/types';
 import type { ChunkInput, ChunkResult } from '../../src/contracts/chunk';
 import { chunkControlSignal, chunkProgressQuery, chunkRecipientsQuery, deliveryEventsSignal, reportFinishBySignal, CHUNK_ERROR_CODES, CHUNK_WORKFLOW_TYPE } from '../../src/contracts/chunk';
 import { decodePayload, pollUntil, queryOrExplain, testTemporalAddress } from '../support/temporal';
-import { StubWorld, ambiguous, recipients, refused, rejected } from './stub-worker';
+import { STUB_LISTENER_WORKFLOW_ID, StubWorld, ambiguous, recipients, refused, rejected } from './stub-worker';
 
 const world = new StubWorld();
 const started: WorkflowHandle[] = [];
@@ -363,6 +363,33 @@ describe('a chunk of several requests (limits.sendsPerChunk)', () => {
     expect(result).toMatchObject({ sendRequestId: 'sr-1', counts: { delivered: 2, cancelled: 3 } });
     expect(result.sendRequestIds).toBeUndefined();
     expect(await signalsSent(handle)).toEqual(['chunkParked', 'chunkSent', 'chunkFinished']);
+  });
+
+  it('lets the routes of its earlier requests wait for the last send, which tells them all: the chunk tells none itself', async () => {
+    const { templateId, calls } = world.scenario({ routesWait: true });
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: five() }, requestSize: 2, routes: 'with-last' }));
+    const result: ChunkResult = await handle.result();
+    expect(result.counts.delivered).toBe(5);
+    expect(calls.sends.map((call) => call.untold?.map((route) => [route.sendRequestId, route.index]))).toEqual([[], [[result.sendRequestIds![0], 0]], [[result.sendRequestIds![0], 0], [result.sendRequestIds![1], 1]]]);
+    expect(await signalsSent(handle)).toEqual(['chunkSent', 'chunkFinished']);
+  });
+
+  it('tells the waiting routes itself before it waits out a refusal, so their events are not held back', async () => {
+    const { templateId, calls } = world.scenario({
+      routesWait: true,
+      send: (_call, attempt) => {
+        if (attempt === 2) throw refused(10 * 60_000, true);
+        return `sr-${attempt}-${templateId}`;
+      },
+    });
+    const handle = await startChunk(chunkInput(templateId, { source: { kind: 'inline', recipients: five() }, requestSize: 2, routes: 'with-last' }));
+    await pollUntil('retry wait', () => handle.query(chunkProgressQuery), (p) => p.phase === 'waiting_retry');
+    await handle.signal(chunkControlSignal, { action: 'cancel' });
+    await handle.result();
+    expect(calls.sends).toHaveLength(2);
+    const told = (await historyEvents(handle)).flatMap((event) => event.signalExternalWorkflowExecutionInitiatedEventAttributes ?? []);
+    expect(told.map((signal) => signal.signalName)).toEqual(['chunkRoute', 'chunkParked', 'chunkSent', 'chunkFinished']);
+    expect(told[0]!.workflowExecution?.workflowId).toBe(STUB_LISTENER_WORKFLOW_ID);
   });
 
   it("keeps a throttled campaign's pace between its requests", async () => {

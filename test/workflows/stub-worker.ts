@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { DeliveryEvent, EventType, RecipientInput, SendReceipt } from '../../src/api/types';
+import type { DeliveryEvent, EventType, RecipientInput } from '../../src/api/types';
 import type { ValidationIssue } from '../../src/api/validation';
 import type { ChunkSource } from '../../src/campaign/chunk-source';
 import { createChunkStatusActivities } from '../../activities/chunk-status';
@@ -16,6 +16,11 @@ import { CONFIGURATION_FAULT, deliveryBatchSignal, encodeBatch, SEND_FAILURE_TYP
 import { CAMPAIGN_MEMO } from '../../src/contracts/campaign';
 import { dataConverterFromEnv } from '../../src/temporal/data-converter';
 import { quietTemporalLogs } from '../support/quiet-logs';
+import type { SendChunkInput, SendChunkReceipt } from '../../activities/send';
+import type { UntoldRoute } from '../../src/contracts/listener';
+
+/** The listener workflow the stub send names for routes the chunk must tell itself (none runs: the signal fails, as the chunk allows). */
+export const STUB_LISTENER_WORKFLOW_ID = 'stub-listener';
 
 export interface SendCall {
   templateId: string;
@@ -25,6 +30,8 @@ export interface SendCall {
   campaign?: { workflowId: string; chunkIndex: number; recipients: number; sendRequestIds?: string[] };
   /** When the activity ran (epoch ms). */
   at?: number;
+  /** The earlier requests' routes that waited for this one (SendChunkInput.routesWithLast). */
+  untold?: UntoldRoute[];
   /** reconcileSend only: where its scan was told to start. */
   cursorBefore?: string | null;
   attemptStartedAt?: number;
@@ -44,6 +51,8 @@ export interface Scenario {
   send?: (call: SendCall, attempt: number) => Promise<string> | string;
   /** The send activity says it told the campaign (chunkSent) itself, as the real one does when it can. */
   tellsCampaign?: boolean;
+  /** Routes the chunk lets wait (routesWithLast) wait, but the last request's: it tells them all, as the real activity does at a good rate. */
+  routesWait?: boolean;
   reconcile?: (call: SendCall) => string | null;
   /** Events to emit (to the chunk workflow, by signal) once a request is accepted or adopted. */
   eventsFor?: (ppnum: string) => EventType[];
@@ -176,11 +185,11 @@ export class StubWorld {
       async beginSend() {
         return { cursorBefore: 'cursor-before' };
       },
-      async createSendRequest(input: { templateId: string; source: ChunkSource; campaign?: SendCall['campaign']; part?: { offset: number; count: number } }): Promise<SendReceipt & { campaignTold?: boolean }> {
+      async createSendRequest(input: Pick<SendChunkInput, 'templateId' | 'source' | 'campaign' | 'part' | 'routePart' | 'routesWithLast'>): Promise<SendChunkReceipt> {
         const workflowId = currentWorkflowId();
         const rows = ppnumsOf(input.source);
         const ppnums = input.part ? rows.slice(input.part.offset, input.part.offset + input.part.count) : rows;
-        const call: SendCall = { templateId: input.templateId, ppnums, workflowId, campaign: input.campaign, at: Date.now() };
+        const call: SendCall = { templateId: input.templateId, ppnums, workflowId, campaign: input.campaign, at: Date.now(), ...(input.routesWithLast ? { untold: input.routesWithLast.untold } : {}) };
         const log = logOf(input.templateId);
         log.sends.push(call);
         const scenario = scenarioOf(input.templateId);
@@ -189,7 +198,8 @@ export class StubWorld {
         // Like the real API, events may reach the chunk before the receipt does: it buffers them.
         await emit(workflowId, sendRequestId, call.ppnums, scenario);
         // As the real activity: the campaign is told only when the chunk asked (its last request).
-        return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length, ...(scenario.tellsCampaign && input.campaign ? { campaignTold: true } : {}) };
+        const waits = scenario.routesWait === true && input.routesWithLast !== undefined && input.routePart !== undefined && input.routePart.index < input.routePart.count - 1;
+        return { sendRequestId, status: 'QUEUED', totalRecipients: call.ppnums.length, ...(scenario.tellsCampaign && input.campaign ? { campaignTold: true } : {}), ...(waits ? { routeWaits: { listenerWorkflowId: STUB_LISTENER_WORKFLOW_ID } } : {}) };
       },
       async reconcileSend(input: { ppnums: string[]; templateId: string; cursorBefore?: string | null; attemptStartedAt?: number }) {
         const workflowId = currentWorkflowId();

@@ -264,7 +264,7 @@ export async function campaignWorkflow(input: CampaignSpec, carry?: CampaignCarr
       continueAtEvents: CHUNK_CONTINUE_AT_EVENTS,
       // A list read at the send shows the plan's count until then (an inline list is there at once).
       ...(source.kind === 'inline' ? {} : { plannedRecipients }),
-      ...(settings.sendsPerChunk > 1 ? { requestSize: settings.chunkSize } : {}),
+      ...(settings.sendsPerChunk > 1 ? { requestSize: settings.chunkSize, routes: 'with-last' as const } : {}),
       ...(settings.sendsPerChunk > 1 && state.throttle !== undefined ? { requestIntervalMs: Math.ceil((settings.chunkSize * 60_000) / state.throttle) } : {}),
     };
     const sendTaskQueue = sendTaskQueueFromMemo(workflowInfo().memo);

@@ -12,7 +12,7 @@ import type { ChunkSource } from '../../src/campaign/chunk-source';
 import type { ReconcileSendInput } from '../../activities/send';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { chunkRouteSignal, promptEventsFor } from '../../src/contracts/listener';
+import { chunkRouteSignal, chunkRoutesSignal, promptEventsFor } from '../../src/contracts/listener';
 import type { ChunkRoute, RoutePart } from '../../src/contracts/listener';
 import { innermostMessage } from '../../src/temporal/failures';
 import { windowAt } from '../../src/campaign/send-window';
@@ -47,10 +47,14 @@ export async function send(chunk: ChunkState, input: ChunkInput, show: () => voi
     show();
     // A throttled campaign's pace holds inside the chunk too; a cancel ends the wait.
     const paceMs = input.requestIntervalMs === undefined || chunk.sentAt === undefined ? 0 : chunk.sentAt + input.requestIntervalMs - Date.now();
-    if (paceMs > 0) await condition(() => chunk.cancelled, paceMs);
+    if (paceMs > 0) {
+      await tellWaitingRoutes(chunk, input);
+      await condition(() => chunk.cancelled, paceMs);
+    }
     await sendRequest(chunk, input, show, heard);
   }
   // The last request was not accepted (rejected, cancelled, the deadline): the earlier ones were.
+  await tellWaitingRoutes(chunk, input);
   if (chunk.sendRequestId !== undefined && !heard.sent) await tellCampaignSent(chunk, input);
 }
 
@@ -86,6 +90,7 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
       show();
     }
     const held = () => chunk.paused && !chunk.cancelled;
+    if (held()) await tellWaitingRoutes(chunk, input);
     if (deadline === undefined) await condition(() => !held());
     else if (held()) await condition(() => !held(), atMost(undefined));
     if (chunk.cancelled) return await ensureLoaded(); // the chunk then cancels every recipient
@@ -97,6 +102,7 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
     if (window && !window.open) {
       chunk.holdForWindow(new Date(window.changesAt).toISOString());
       show();
+      await tellWaitingRoutes(chunk, input);
       await condition(() => chunk.cancelled, atMost(window.changesAt - Date.now()));
       attempt -= 1; // waiting for the window is no attempt
       continue;
@@ -134,11 +140,16 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
         ...(campaign ? { campaign } : {}),
         prompt,
         ...routePartOf(part),
+        ...(part && input.routes === 'with-last' ? { routesWithLast: { untold: chunk.untoldRoutes() } } : {}),
       });
       recordSendResult('accepted');
       await accepted(chunk, input, receipt.sendRequestId, 'accepted', show, heard, receipt.campaignTold === true);
-      // Visibility knows a chunk by its first request only: the listener must hear of the others.
-      if (part && part.index > 0 && receipt.routeUntold) await tellListenerRoute(receipt.routeUntold.listenerWorkflowId, { sendRequestId: receipt.sendRequestId, workflowId: workflowInfo().workflowId, prompt });
+      if (receipt.routeWaits) chunk.routeWaits(receipt.routeWaits.listenerWorkflowId);
+      else if (receipt.routeUntold) {
+        // Visibility knows a chunk by its first request only: the listener must hear of the others.
+        if (part && part.index > 0) chunk.routeWaits(receipt.routeUntold.listenerWorkflowId);
+        await tellWaitingRoutes(chunk, input);
+      } else chunk.routesTold(); // the send told the waiting ones with its own
       // Parked for this request, and more to send: the campaign is not parked for this chunk any more (chunkSent comes with the last).
       if (part && parkReported && !heard.sent) await signalCampaign(input, (campaign) => campaign.signal(chunkUnparkedSignal, { chunkIndex: input.chunkIndex }));
       return;
@@ -149,6 +160,7 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
     if (failure.kind === 'blocked') {
       // Credentials, permission, template or host: nothing was accepted and nobody is at fault.
       blockedTries += 1;
+      await tellWaitingRoutes(chunk, input);
       const waitMs = failure.retryAfterMs ?? backoff(blockedTries, BLOCKED_FIRST_RETRY_MS, BLOCKED_MAX_RETRY_MS);
       if (chunk.blockedBy(failure, new Date(Date.now() + waitMs).toISOString())) {
         await reportBlocked(input, chunk);
@@ -160,6 +172,7 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
     }
     blockedTries = 0;
     if (failure.kind === 'refused') {
+      await tellWaitingRoutes(chunk, input);
       const waitMs = failure.retryAfterMs ?? backoff(attempt, 1_000, MAX_BACKOFF_MS);
       const until = new Date(Date.now() + waitMs).toISOString();
       chunk.refused(failure.codeName, until);
@@ -186,6 +199,7 @@ async function sendRequest(chunk: ChunkState, input: ChunkInput, show: () => voi
     // the request may have been accepted. Look before sending again.
     chunk.reconciling();
     show();
+    await tellWaitingRoutes(chunk, input);
     const reconciling: ChunkReconcilingPayload = { chunkIndex: input.chunkIndex };
     const told = patched(CHUNK_PATCHES.reconcileOutsideWindow) ? signalCampaign(input, (campaign) => campaign.signal(chunkReconcilingSignal, reconciling)) : undefined;
     const { sendRequestId } = await reconcileSend({ ...sentAfter, ppnums: chunk.ppnums(), templateId: input.templateId, prompt, ...routePartOf(chunk.sendPart()) });
@@ -231,12 +245,23 @@ async function tellCampaignSent(chunk: ChunkState, input: ChunkInput): Promise<v
   await signalCampaign(input, (campaign) => campaign.signal(chunkSentSignal, sent));
 }
 
-/** The route the send activity could not hand the listener workflow, as a durable signal (retried by Temporal). */
-async function tellListenerRoute(listenerWorkflowId: string, route: ChunkRoute): Promise<void> {
+/**
+ * Routes still waiting for a later request's send (or that the send could not hand over), told by
+ * the chunk itself as a durable signal (retried by Temporal): before it waits, or when it sends no more.
+ */
+async function tellWaitingRoutes(chunk: ChunkState, input: ChunkInput): Promise<void> {
+  const listenerWorkflowId = chunk.untoldRoutesListener();
+  const untold = chunk.untoldRoutes();
+  if (listenerWorkflowId === undefined || untold.length === 0) return;
+  chunk.routesTold();
+  const count = chunk.sendPart()?.count ?? 1;
+  const prompt = promptEventsFor(fallbackTriggers(input.fallback));
+  const routes: ChunkRoute[] = untold.map(({ sendRequestId, index }) => ({ sendRequestId, workflowId: workflowInfo().workflowId, prompt, part: { index, count } }));
   try {
-    await getExternalWorkflowHandle(listenerWorkflowId).signal(chunkRouteSignal, route);
+    if (routes.length === 1) await getExternalWorkflowHandle(listenerWorkflowId).signal(chunkRouteSignal, routes[0]!);
+    else await getExternalWorkflowHandle(listenerWorkflowId).signal(chunkRoutesSignal, { routes });
   } catch (err) {
-    log.warn('could not tell the listener workflow the route; the status snapshot before expiry settles its recipients', { sendRequestId: route.sendRequestId, error: innermostMessage(err) });
+    log.warn('could not tell the listener workflow the routes; the status snapshot before expiry settles their recipients', { sendRequestIds: untold.map((route) => route.sendRequestId), error: innermostMessage(err) });
   }
 }
 

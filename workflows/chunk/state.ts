@@ -12,6 +12,7 @@ import { emptyCounts } from '../../src/campaign/outcomes';
 import type { FallbackOutcome, FallbackTrigger, OutcomeCounts, RecipientOutcome } from '../../src/campaign/outcomes';
 import { PARK_REASON_TEXT } from '../../src/contracts/campaign';
 import { CHUNK_ERROR_CODES } from '../../src/contracts/chunk';
+import type { UntoldRoute } from '../../src/contracts/listener';
 import type { ChunkBlock, ChunkEvent, ChunkPhase, ChunkProgress, ConfigurationFaultDetails, ControlAction, RecipientRecord, RecipientSnapshot, RecipientState } from '../../src/contracts/chunk';
 
 export interface ChunkStateOptions {
@@ -40,6 +41,8 @@ export interface SendPart {
   to: number;
   sendRequestId?: string;
   sentAt?: number;
+  /** Accepted, and its route left to a later request's send (ChunkInput.routes): the listener workflow (this id) does not know it yet. */
+  routeWaitsAt?: string;
 }
 
 /** One recipient, as the chunk keeps it (and carries it across continue-as-new): the record, compactly. */
@@ -247,6 +250,27 @@ export class ChunkState {
   sentRecipients(): number {
     if (!this.parts) return this.sendRequestId === undefined ? 0 : this.list.length;
     return this.parts.reduce((sum, part) => sum + (part.sendRequestId === undefined ? 0 : part.to - part.from), 0);
+  }
+
+  /** Accepted requests whose routes wait for a later request's send (SendChunkInput.routesWithLast). */
+  untoldRoutes(): UntoldRoute[] {
+    return (this.parts ?? []).flatMap((part, index) => (part.routeWaitsAt !== undefined && part.sendRequestId !== undefined ? [{ sendRequestId: part.sendRequestId, index, acceptedAt: part.sentAt ?? this.now() }] : []));
+  }
+
+  /** The listener workflow the waiting routes are for (none waits: undefined). */
+  untoldRoutesListener(): string | undefined {
+    return this.parts?.find((part) => part.routeWaitsAt !== undefined)?.routeWaitsAt;
+  }
+
+  /** The request just accepted left its route to a later one's send. */
+  routeWaits(listenerWorkflowId: string): void {
+    const part = this.parts?.[this.part];
+    if (part) part.routeWaitsAt = listenerWorkflowId;
+  }
+
+  /** Every waiting route was told (with a send, or by the chunk itself). */
+  routesTold(): void {
+    for (const part of this.parts ?? []) delete part.routeWaitsAt;
   }
 
   /** Whether the last request left to send is the one being sent: telling the campaign "sent" is due with its acceptance. */

@@ -4,14 +4,14 @@
 // single-instance (one workflow id) for free.
 //
 // It also keeps the routes: the send path signals "send request X belongs to chunk workflow W" the
-// moment a request is accepted, and the activity asks (a query) for the owners of requests it meets.
+// moment a request is accepted (a chunk's several requests together, with its last), and the activity asks (a query) for the owners of requests it meets.
 // Routes are durable (signals in this history, carried through continue-as-new), so the hot path
 // needs no visibility query; the newest MAX_ROUTES are kept. Each is also handed to the process the
 // workflow runs in (a sink), so an activity running beside it needs no query either.
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, proxySinks, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ListenerActivities } from '../../activities/listener';
-import { LISTENER_MAX_RUN_MS, RouteBook, chunkRouteSignal, listenerCursorQuery, listenerRouteTargetsQuery, listenerRoutesQuery, packRoutes, routesOfInput } from '../../src/contracts/listener';
-import type { ListenerSinks, ListenerWorkflowInput } from '../../src/contracts/listener';
+import { LISTENER_MAX_RUN_MS, RouteBook, chunkRouteSignal, chunkRoutesSignal, listenerCursorQuery, listenerRouteTargetsQuery, listenerRoutesQuery, packRoutes, routesOfInput } from '../../src/contracts/listener';
+import type { ChunkRoute, ListenerSinks, ListenerWorkflowInput } from '../../src/contracts/listener';
 
 /** Activity runs per workflow run before continue-as-new (3 history events each). */
 const RUNS_BEFORE_CONTINUE_AS_NEW = 200;
@@ -29,10 +29,12 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
   const routes = new RouteBook(routesOfInput(input));
   setHandler(listenerCursorQuery, () => cursor);
   const sinks = proxySinks<ListenerSinks>();
-  setHandler(chunkRouteSignal, (route) => {
+  const learn = (route: ChunkRoute) => {
     routes.remember(route);
     sinks.routes.learned(route); // no command: recorded histories replay unchanged
-  });
+  };
+  setHandler(chunkRouteSignal, learn);
+  setHandler(chunkRoutesSignal, ({ routes: told }) => told.forEach(learn));
   setHandler(listenerRouteTargetsQuery, (sendRequestIds) => routes.known(sendRequestIds));
   setHandler(listenerRoutesQuery, (sendRequestIds) => Object.fromEntries(Object.entries(routes.known(sendRequestIds)).map(([id, target]) => [id, target.workflowId])));
   for (let run = 0; run < RUNS_BEFORE_CONTINUE_AS_NEW && !workflowInfo().continueAsNewSuggested; run++) {
