@@ -15,7 +15,7 @@ export const ROUTE_GRACE_MS = ROUTE_WAIT_MAX_MS + 15_000;
 /** In its grace, a request is asked of the routes query after 250 ms, 500 ms, 1 s … at most every 4 s (the routes this process learned: every time). */
 const FIRST_ROUTE_ASK_MS = 250;
 const MAX_ROUTE_ASK_MS = 4_000;
-/** A process that learned a route from a listener workflow this recently runs it: that workflow's routes query would tell it nothing more. */
+/** A process that heard from a listener workflow this recently (a route, a run started) runs it: that workflow's routes query would tell it nothing more. */
 const HOSTED_WITHIN_MS = 60_000;
 
 export interface ChunkDirectoryOptions {
@@ -159,18 +159,23 @@ export class ChunkDirectory {
  */
 export class LearnedRoutes {
   readonly #byListener = new Map<string, RouteBook>();
-  readonly #lastLearnedAt = new Map<string, number>();
+  readonly #lastHeardAt = new Map<string, number>();
 
   learned(listenerWorkflowId: string, route: ChunkRoute, now = Date.now()): void {
     let book = this.#byListener.get(listenerWorkflowId);
     if (!book) this.#byListener.set(listenerWorkflowId, (book = new RouteBook()));
     book.remember(route);
-    this.#lastLearnedAt.set(listenerWorkflowId, now);
+    this.#lastHeardAt.set(listenerWorkflowId, now);
   }
 
-  /** Whether that listener workflow runs in this process: it handed over a route within HOSTED_WITHIN_MS. */
+  /** That listener workflow runs here now (it starts an activity run here). */
+  hosting(listenerWorkflowId: string, now = Date.now()): void {
+    this.#lastHeardAt.set(listenerWorkflowId, now);
+  }
+
+  /** Whether that listener workflow runs in this process: it handed over a route, or started a run here, within HOSTED_WITHIN_MS. */
   hosts(listenerWorkflowId: string, now = Date.now()): boolean {
-    const at = this.#lastLearnedAt.get(listenerWorkflowId);
+    const at = this.#lastHeardAt.get(listenerWorkflowId);
     return at !== undefined && now - at < HOSTED_WITHIN_MS;
   }
 

@@ -110,7 +110,12 @@ export async function runListener(options: RunListenerOptions = {}): Promise<Run
 
 /** The listener workflow's routes, handed to this process as it learns them (replays too: a restarted process relearns them). */
 export function listenerSinks(learnedRoutes: LearnedRoutes): InjectedSinks<ListenerSinks> {
-  return { routes: { learned: { fn: (info, route) => learnedRoutes.learned(info.workflowId, route), callDuringReplay: true } } };
+  return {
+    routes: {
+      learned: { fn: (info, route) => learnedRoutes.learned(info.workflowId, route), callDuringReplay: true },
+      hosting: { fn: (info) => learnedRoutes.hosting(info.workflowId), callDuringReplay: true },
+    },
+  };
 }
 
 const USAGE = `usage: npm run listener [-- --log-file PATH]   (installed package: ppoppo-listener [--log-file PATH])
@@ -119,7 +124,7 @@ listener workflow ${LISTENER_WORKFLOW_ID} and its activity on task queue ${TASK_
 ${PROCESS_FLAGS_USAGE}
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY;
 PCS_API_URL, PAS_TOKEN_URL, PAS_PCS_CLIENT_ID, PAS_PCS_CLIENT_SECRET; PAYLOAD_KEY_FILE or PAYLOAD_KEYS;
-LISTENER_UNKNOWN_GRACE_MS; METRICS_PORT (Prometheus /metrics); LISTENER_MAX_CACHED_WORKFLOWS,
+LISTENER_UNKNOWN_GRACE_MS, LISTENER_ROUTE_GRACE_MS; METRICS_PORT (Prometheus /metrics); LISTENER_MAX_CACHED_WORKFLOWS,
 LISTENER_SHUTDOWN_GRACE_MS, STICKY_QUEUE_TIMEOUT_MS (see .env.example).
 Exit codes: 0 stopped by a signal; 1 failed; 2 bad flag; 4 cannot connect to Temporal.`;
 

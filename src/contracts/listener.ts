@@ -188,7 +188,8 @@ export interface ChunkRoutesPayload {
  * one in another listener process still asks (listenerRouteTargetsQuery).
  */
 export interface ListenerSinks extends Sinks {
-  routes: { learned(route: ChunkRoute): void };
+  /** `hosting`: the workflow runs in this process now (each activity run's start): its routes come here. */
+  routes: { learned(route: ChunkRoute): void; hosting(): void };
 }
 
 /** The routes of the given send requests, as far as the listener workflow knows them (absent: unknown). */

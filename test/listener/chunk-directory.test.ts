@@ -96,13 +96,15 @@ describe('ChunkDirectory', () => {
     expect(calls).toEqual([]);
   });
 
-  it('counts a listener workflow as running here while it hands over routes', () => {
+  it('counts a listener workflow as running here while it hands over routes or starts runs here', () => {
     const learned = new LearnedRoutes();
     expect(learned.hosts('l', 0)).toBe(false);
     learned.learned('l', { sendRequestId: 'sr_1', workflowId: 'chunk-1' }, 1_000);
     expect(learned.hosts('l', 30_000)).toBe(true);
     expect(learned.hosts('other', 30_000)).toBe(false);
     expect(learned.hosts('l', 61_000)).toBe(false); // it went quiet: maybe it runs elsewhere now, so ask it
+    learned.hosting('l', 70_000); // it started an activity run here
+    expect(learned.hosts('l', 100_000)).toBe(true);
   });
 
   it('without routes, looks up visibility at once (the reconciliation path)', async () => {

@@ -38,6 +38,7 @@ export async function listenerWorkflow(input: ListenerWorkflowInput): Promise<vo
   setHandler(listenerRouteTargetsQuery, (sendRequestIds) => routes.known(sendRequestIds));
   setHandler(listenerRoutesQuery, (sendRequestIds) => Object.fromEntries(Object.entries(routes.known(sendRequestIds)).map(([id, target]) => [id, target.workflowId])));
   for (let run = 0; run < RUNS_BEFORE_CONTINUE_AS_NEW && !workflowInfo().continueAsNewSuggested; run++) {
+    sinks.routes.hosting(); // no command either
     const result = await consumeEvents({ cursor, maxRunMs });
     cursor = result.cursor ?? cursor;
   }
