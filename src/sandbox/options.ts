@@ -81,7 +81,7 @@ export interface SandboxOptions {
   rateLimit?: { requestsPerSecond: number; burst?: number } | null;
   /** Per-app messages (accepted recipients) per calendar month, UTC. Default DEFAULT_MONTHLY_QUOTA; null = off. */
   monthlyQuota?: number | null;
-  /** The server ends each event stream after this many events. Default 500; 0 = never. */
+  /** The server ends each event stream after this many events. Default 0 = never (streamMaxMs still ends it). */
   streamMaxEvents?: number;
   /** The server ends each event stream after this long. Default 30 s; 0 = never. */
   streamMaxMs?: number;
@@ -160,7 +160,7 @@ export function runtimeConfig(options: SandboxOptions): RuntimeConfig {
     outcomeMix: options.outcomeMix ? toMix(options.outcomeMix) : { ...DEFAULT_MIX },
     rateLimit: toRateLimit(options.rateLimit),
     monthlyQuota: toMonthlyQuota(options.monthlyQuota),
-    streamMaxEvents: options.streamMaxEvents ?? 500,
+    streamMaxEvents: options.streamMaxEvents ?? 0,
     streamMaxMs: options.streamMaxMs ?? 30_000,
   };
 }

@@ -47,7 +47,8 @@ export async function startCampaignStack(
   const listenerWorkflowId = `${name}-listener-${run}`;
   // The reconciliation settle period (…06 is "answer lost") stays short in tests.
   process.env.RECONCILE_SETTLE_MS ??= '2000';
-  const sandbox = await startSandbox(options.sandbox ?? {});
+  // Streams end every 500 events as well as every 30 s, so every campaign a test runs crosses reconnects.
+  const sandbox = await startSandbox({ streamMaxEvents: 500, ...options.sandbox });
   const ppoppo = new PpoppoClient(makeClientConfig({ apiUrl: sandbox.grpcUrl, tokenUrl: sandbox.tokenUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret }));
   const temporal = await connectTestClient(options.temporalAddress);
   const connection = await connectTestWorkerConnection(options.temporalAddress);
