@@ -78,8 +78,13 @@ export interface OrchestratorOptions {
   say: (line: string) => void;
 }
 
-/** How long the stack's idle CPU is sampled before a campaign: long enough that a stray timer or GC does not move the figure (5 s did, by up to 30 ms per 1,000). */
-const IDLE_SAMPLE_MS = 15_000;
+/**
+ * The stack's idle CPU before a campaign: each process's median rate over IDLE_WINDOWS windows of
+ * IDLE_WINDOW_MS. A single 5 s window moved the figure by up to 30 ms per 1,000 between runs of the
+ * same code: a stray burst (a process settling after its start, a GC) counted as idle all campaign long.
+ */
+const IDLE_WINDOWS = 5;
+const IDLE_WINDOW_MS = 3_000;
 /** How long after the campaign Temporal's counters are read (its metrics are reported every second). */
 const COUNTERS_SETTLE_MS = 2_500;
 
@@ -106,9 +111,9 @@ export interface OrchestratorRun {
   /** CPU of Temporal, worker, listener and sandbox together, per 1,000 recipients. */
   cpuMsPer1000Recipients: number;
   /**
-   * The same without what the four use idle over the campaign's time (their idle rate measured for
-   * IDLE_SAMPLE_MS before it): the campaign's own work, so a run a busy machine stretches out is
-   * not charged for the stack's idle timers and polls.
+   * The same without what the four use idle over the campaign's time (each one's median idle rate
+   * over IDLE_WINDOWS windows before it): the campaign's own work, so a run a busy machine stretches
+   * out is not charged for the stack's idle timers and polls.
    */
   cpuMsPer1000RecipientsOverIdle: number;
   /** The same for each of the four. */
@@ -147,14 +152,17 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
     const databaseCpu = () => (database ? postgresCpuSeconds(database) : 0);
     const temporalCpu = () => cpuSeconds(stack.temporal.pid) + databaseCpu();
     const cpuNow = (): Omit<CpuByProcess, 'total'> => ({ temporal: temporalCpu(), worker: cpuSeconds(worker.pid), listener: cpuSeconds(stack.listener.pid), sandbox: cpuSeconds(stack.sandbox.pid) });
-    const idleStart = cpuNow();
-    await sleep(IDLE_SAMPLE_MS);
+    const idleSamples = [cpuNow()];
+    for (let window = 0; window < IDLE_WINDOWS; window++) {
+      await sleep(IDLE_WINDOW_MS);
+      idleSamples.push(cpuNow());
+    }
     const metricsUrl = stack.temporal.metricsUrl;
     const countersBefore = metricsUrl ? await readTemporalCounters(metricsUrl) : undefined;
     const cpuBefore = cpuNow();
     const databaseBefore = databaseCpu();
     const machineBefore = machineTicks();
-    const idleCpuPerSecond = Object.fromEntries(Object.entries(cpuBefore).map(([name, seconds]) => [name, (seconds - idleStart[name as keyof typeof idleStart]) / (IDLE_SAMPLE_MS / 1000)]));
+    const idleCpuPerSecond = Object.fromEntries(Object.keys(cpuBefore).map((name) => [name, medianRate(idleSamples.map((sample) => sample[name as keyof typeof sample]), IDLE_WINDOW_MS)]));
     const started = Date.now();
     const rss: RssSample[] = [];
     const tick = async () => {
@@ -220,6 +228,14 @@ export async function runOrchestrator(options: OrchestratorOptions): Promise<Orc
   } finally {
     await stack.stop();
   }
+}
+
+/** The median CPU rate (seconds per second) over consecutive windows of `windowMs`, from cumulative CPU seconds at their edges. */
+export function medianRate(cumulative: number[], windowMs: number): number {
+  const rates = cumulative.slice(1).map((seconds, i) => (seconds - cumulative[i]!) / (windowMs / 1000)).sort((a, b) => a - b);
+  if (rates.length === 0) return 0;
+  const middle = Math.floor(rates.length / 2);
+  return rates.length % 2 === 1 ? rates[middle]! : (rates[middle - 1]! + rates[middle]!) / 2;
 }
 
 function mb(bytes: number): number {
