@@ -35,7 +35,7 @@ const opened: Array<() => Promise<unknown>> = [];
 /** Worker, listener and a CampaignClient, all with `dataConverter`. */
 async function startProcesses(dataConverter: DataConverter): Promise<{ campaigns: CampaignClient; client: Client; stop(): Promise<void> }> {
   const client = new Client({ connection: await Connection.connect({ address: testTemporalAddress() }), dataConverter });
-  const workers: RunningWorkers = await runWorkers({ connection, temporalClient: client, ppoppoClient: ppoppo, taskQueues: queues, dataConverter });
+  const workers: RunningWorkers = await runWorkers({ connection, temporalClient: client, ppoppoClient: ppoppo, taskQueues: queues, listenerWorkflowId: listenerId, dataConverter });
   const listener: RunningListener = await runListener({ connection, temporalClient: client, ppoppoClient: ppoppo, taskQueue: listenerId, workflowId: listenerId, maxRunMs: 2_000, batchMaxDelayMs: 100, dataConverter });
   const stop = async () => {
     await listener.shutdown();
