@@ -110,6 +110,12 @@ export function routeMayWait(o: { part: RoutePart; untold: UntoldRoute[]; schedu
  * cursor, up to one 60 s run old, cost before).
  */
 const PRESEND_CURSOR_MARGIN_MS = 60_000;
+/**
+ * A send heartbeats first after this, then as often (the SDK sends at most one per 4 s for the 5 s
+ * timeout). Each heartbeat is a write of the chunk's state in Temporal: at the app's limit a send
+ * waits about 1 s for its turn in the pacer, and with a first heartbeat at 1 s nearly every send paid one.
+ */
+const SEND_KEEP_ALIVE_MS = 2_500;
 /** How long telling the listener or the campaign may take: neither ever holds up a send. */
 const SIGNAL_TIMEOUT_MS = 5_000;
 
@@ -192,7 +198,7 @@ export function createSendActivities(deps: SendDeps) {
         await deps.pacer?.slot();
         if (pastDeadline()) return undefined;
         return client.createSendRequest({ templateId: input.templateId, recipients, pollConfig: input.pollConfig });
-      }, undefined, 1_000);
+      }, undefined, SEND_KEEP_ALIVE_MS);
     } catch (err) {
       throw sendFailure(err);
     }

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import type { PpoppoClient } from '../../src/api/client';
 import { AlreadyExistsError, GRPC_CODES, NotFoundError } from '../../src/api/errors';
 import type { RecipientInput, TemplateComponentSpec, TemplateInfo } from '../../src/api/types';
@@ -158,6 +159,21 @@ describe('createSendRequest', () => {
     await expect(slow.createSendRequest({ templateId: 't1', source, notAfter: soon })).rejects.toMatchObject({ type: 'SendAfterDeadline' });
     expect(api.sent).toHaveLength(0);
     expect(await slow.createSendRequest({ templateId: 't1', source, notAfter: new Date(Date.now() + 60_000).toISOString() })).toMatchObject({ sendRequestId: 'sr1' });
+  });
+
+  it('heartbeats only a send that waits longer than a turn at the app\'s limit takes (each heartbeat is a write in Temporal)', async () => {
+    const source = { kind: 'inline' as const, recipients: [{ ppnum: '12300000001', vars: {} }] };
+    const { api } = setup();
+    const heartbeatsWaiting = async (turnMs: number) => {
+      const activities = createSendActivities({ client: api as unknown as PpoppoClient, pacer: { slot: () => new Promise<void>((resolve) => setTimeout(resolve, turnMs)) } as unknown as SendPacer });
+      const env = new MockActivityEnvironment();
+      let heartbeats = 0;
+      env.on('heartbeat', () => (heartbeats += 1));
+      await env.run(activities.createSendRequest, { templateId: 't1', source });
+      return heartbeats;
+    };
+    expect(await heartbeatsWaiting(1_200)).toBe(0); // a turn at 2 requests/s behind a queue of two
+    expect(await heartbeatsWaiting(2_800)).toBe(1); // a dead worker is still found by the 5 s heartbeat timeout
   });
 });
 

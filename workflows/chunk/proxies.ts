@@ -49,7 +49,7 @@ export function sendActivities(input: Pick<ChunkInput, 'campaignId' | 'weight'>)
     taskQueue: sendTaskQueueFromMemo(workflowInfo().memo) ?? TASK_QUEUES.send,
     priority: { fairnessKey: fairnessKey(input.campaignId), fairnessWeight: input.weight ?? 1 },
     startToCloseTimeout: '30 seconds',
-    // A dead worker mid-send is found in seconds (the activity heartbeats every second), then reconciled.
+    // A dead worker mid-send is found in seconds (a send that waits heartbeats from 2.5 s on), then reconciled.
     heartbeatTimeout: '5 seconds',
     retry: { maximumAttempts: 1 },
   });
