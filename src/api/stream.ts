@@ -227,19 +227,21 @@ export class EventStream implements AsyncIterable<DeliveryEvent> {
     const waiter = this.#waiter;
     if (!waiter || waiter.answering) return;
     waiter.answering = true;
-    const answer: PromiseLike<BatchResult> = {
-      then: (resolve, reject) => {
-        this.#waiter = undefined;
-        const outcome = this.#outcome();
-        // Nothing to answer cannot happen (only next() takes events, and it is refused meanwhile); wait on if it did.
-        if (!outcome) this.#waiter = { resolve: resolve as Waiter['resolve'], reject: reject as Waiter['reject'] };
-        else if ('error' in outcome) reject?.(outcome.error);
-        else resolve?.(outcome.result);
-        return undefined as never;
-      },
-    };
-    waiter.resolve(answer);
+    waiter.resolve(this.#answer);
   }
+
+  /** The thenable #answerWaiter resolves with: one per stream, not one per batch (a batch is often a single event). */
+  readonly #answer: PromiseLike<BatchResult> = {
+    then: (resolve, reject) => {
+      this.#waiter = undefined;
+      const outcome = this.#outcome();
+      // Nothing to answer cannot happen (only next() takes events, and it is refused meanwhile); wait on if it did.
+      if (!outcome) this.#waiter = { resolve: resolve as Waiter['resolve'], reject: reject as Waiter['reject'] };
+      else if ('error' in outcome) reject?.(outcome.error);
+      else resolve?.(outcome.result);
+      return undefined as never;
+    },
+  };
 
   /** Opens server streams one after the other until closed, or until a failure reconnecting cannot fix. */
   async #run(): Promise<void> {

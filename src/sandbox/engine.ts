@@ -14,7 +14,7 @@ import {
 import type { EventLog } from './events';
 import type { RuntimeConfig } from './options';
 import { asksForConsent, decisionDelayMs, isTestNumber, pollChoice, type Outcome } from './outcomes';
-import type { MessageRow, SendRequestRow, Store } from './store';
+import type { MessageState, SendRequestRow, Store } from './store';
 import { pollOf } from './templates';
 
 /** The recipient's next transition. */
@@ -32,6 +32,12 @@ function scriptedDecision(outcome: Outcome): Decision {
 /** Paths whose delivery fails once the recipient is allowed (directly, or after a grant). */
 function deliveryFails(outcome: Outcome): boolean {
   return outcome === 'fail' || outcome === 'consent_grant_fail';
+}
+
+/** Sets the recipient's next transition. */
+function schedule(m: MessageState, step: Step | null, at: number | null): void {
+  m.step = step;
+  m.due_at = at;
 }
 
 const BATCH = 2000;
@@ -110,7 +116,7 @@ export class DeliveryEngine {
     else this.armForNextDue();
   }
 
-  private processBatch(due: MessageRow[], now: number, stepOf?: (m: MessageRow, request: SendRequestRow) => void): void {
+  private processBatch(due: MessageState[], now: number, stepOf?: (m: MessageState, request: SendRequestRow) => void): void {
     const requests = new Map<string, SendRequestRow>();
     const templates = new Map<string, TemplateComponent[]>();
     const requestOf = (id: string) => {
@@ -141,13 +147,9 @@ export class DeliveryEngine {
     }
   }
 
-  private step(m: MessageRow, request: SendRequestRow, components: TemplateComponent[], now: number): void {
+  private step(m: MessageState, request: SendRequestRow, components: TemplateComponent[], now: number): void {
     const c = this.config;
     const outcome = m.outcome as Outcome;
-    const schedule = (step: Step | null, at: number | null) => {
-      m.step = step;
-      m.due_at = at;
-    };
     switch (m.step as Step) {
       case 'first': {
         const remembered = isTestNumber(m.ppnum) ? undefined : this.store.consent(m.app_id, m.ppnum);
@@ -159,7 +161,7 @@ export class DeliveryEngine {
         request.pending_consent++;
         this.emit(request, E.RECIPIENT_PENDING_CONSENT, now, m);
         const wait = outcome === 'consent_expire' ? c.consentWindowMs : decisionDelayMs(m.ppnum, c.consentWindowMs, c.consentDecisionDelayMs, c.consentDecisionSpread);
-        return schedule('decide', now + wait);
+        return schedule(m, 'decide', now + wait);
       }
       case 'decide': {
         // The recipient decided when the decision was due; a busy timer may get to it later.
@@ -171,7 +173,7 @@ export class DeliveryEngine {
       case 'deliver':
         return deliveryFails(outcome) ? this.fail(m, request, 'DELIVERY_FAILED', E.RECIPIENT_FAILED, now) : this.deliver(m, request, components, now);
       case 'poll': {
-        schedule(null, null);
+        schedule(m, null, null);
         const poll = pollOf(components);
         if (!poll) return;
         const index = pollChoice(m.send_request_id, m.ppnum, poll.options.length);
@@ -180,7 +182,7 @@ export class DeliveryEngine {
         return;
       }
       default:
-        schedule(null, null);
+        schedule(m, null, null);
     }
   }
 
@@ -188,39 +190,36 @@ export class DeliveryEngine {
    * Ends a recipient's wait for consent: granted → delivery after deliveryDelayMs; denied; none →
    * expired. Its event says it happened at `decidedAt` (default `now`).
    */
-  private decide(m: MessageRow, request: SendRequestRow, decision: Decision, now: number, decidedAt = now): void {
+  private decide(m: MessageState, request: SendRequestRow, decision: Decision, now: number, decidedAt = now): void {
     request.pending_consent--;
     if (decision === 'granted') {
       m.status = R.RECIPIENT_DELIVERY_STATUS_PENDING;
       this.emit(request, E.CONSENT_GRANTED, now, m, undefined, decidedAt);
-      m.step = 'deliver';
-      m.due_at = now + this.config.deliveryDelayMs;
+      schedule(m, 'deliver', now + this.config.deliveryDelayMs);
       return;
     }
     if (decision === 'denied') return this.fail(m, request, 'CONSENT_DENIED', E.CONSENT_DENIED, now, decidedAt);
     return this.fail(m, request, 'CONSENT_EXPIRED', E.RECIPIENT_FAILED, now, decidedAt);
   }
 
-  private deliver(m: MessageRow, request: SendRequestRow, components: TemplateComponent[], now: number): void {
+  private deliver(m: MessageState, request: SendRequestRow, components: TemplateComponent[], now: number): void {
     m.status = R.RECIPIENT_DELIVERY_STATUS_DELIVERED;
     m.message_id = `msg_${this.newId(now)}`;
     request.delivered++;
     this.emit(request, E.RECIPIENT_DELIVERED, now, m);
     const hasPoll = pollOf(components) !== undefined;
-    m.step = hasPoll ? 'poll' : null;
-    m.due_at = hasPoll ? now + this.config.pollResponseDelayMs : null;
+    schedule(m, hasPoll ? 'poll' : null, hasPoll ? now + this.config.pollResponseDelayMs : null);
   }
 
-  private fail(m: MessageRow, request: SendRequestRow, errorCode: string, type: E, now: number, occurredAt = now): void {
+  private fail(m: MessageState, request: SendRequestRow, errorCode: string, type: E, now: number, occurredAt = now): void {
     m.status = R.RECIPIENT_DELIVERY_STATUS_FAILED;
     m.error_code = errorCode;
     request.failed++;
     this.emit(request, type, now, m, undefined, occurredAt);
-    m.step = null;
-    m.due_at = null;
+    schedule(m, null, null);
   }
 
-  private emit(request: SendRequestRow, type: E, now: number, recipient?: MessageRow, summary?: SendRequestRow, occurredAt = now): void {
+  private emit(request: SendRequestRow, type: E, now: number, recipient?: MessageState, summary?: SendRequestRow, occurredAt = now): void {
     this.log.append({ appId: request.app_id, sendRequestId: request.id, type, recipient, summary }, now, occurredAt);
   }
 }

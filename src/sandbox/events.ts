@@ -8,18 +8,25 @@ import {
   type SendRequestEventType,
   type SendRequestStatus,
 } from '../api/gen/ppoppo/external/v1/external';
-import type { EventRow, MessageRow, SendRequestRow, Store } from './store';
+import type { EventRow, MessageState, SendRequestRow, Store } from './store';
 
 export interface Subscriber {
   appId: string;
   sendRequestId?: string;
-  deliver(event: EventRow): void;
+  /** `event`: the row as the stream sends it, built once for every subscriber. */
+  deliver(row: EventRow, event: SendRequestEvent): void;
+}
+
+/** An appended event waiting for its transaction's commit. */
+interface Unpublished {
+  row: EventRow;
+  event: SendRequestEvent;
 }
 
 export class EventLog {
   private readonly nextUlid = monotonicFactory();
   private readonly floorTime: number;
-  private unpublished: EventRow[] = [];
+  private unpublished: Unpublished[] = [];
   private readonly subscribers = new Set<Subscriber>();
 
   constructor(private readonly store: Store) {
@@ -41,18 +48,21 @@ export class EventLog {
   }
 
   /** `occurredAt` (default `now`): when it happened, which may be before the timer got to it; the id is minted from `now`, in stream order. */
-  append(event: { appId: string; sendRequestId: string; type: SendRequestEventType; recipient?: MessageRow; summary?: SendRequestRow }, now: number, occurredAt = now): void {
+  append(event: { appId: string; sendRequestId: string; type: SendRequestEventType; recipient?: MessageState; summary?: SendRequestRow }, now: number, occurredAt = now): void {
+    const recipient = event.recipient && recipientJson(event.recipient);
+    const summary = event.summary && summaryJson(event.summary);
     const row: EventRow = {
       event_id: this.nextUlid(Math.max(now, this.floorTime)),
       app_id: event.appId,
       send_request_id: event.sendRequestId,
       type: event.type,
-      recipient: event.recipient ? JSON.stringify(recipientJson(event.recipient)) : null,
-      summary: event.summary ? JSON.stringify(summaryJson(event.summary)) : null,
+      recipient: recipient ? JSON.stringify(recipient) : null,
+      summary: summary ? JSON.stringify(summary) : null,
       occurred_at: occurredAt,
     };
     this.store.insertEvent(row);
-    this.unpublished.push(row);
+    // Live subscribers get the event from these values, not from parsing the row's JSON again.
+    this.unpublished.push({ row, event: protoEvent(row, recipient, summary) });
   }
 
   subscribe(subscriber: Subscriber): () => void {
@@ -69,10 +79,10 @@ export class EventLog {
     this.unpublished = [];
     if (events.length === 0 || this.subscribers.size === 0) return;
     for (const subscriber of [...this.subscribers]) {
-      for (const event of events) {
-        if (event.app_id !== subscriber.appId) continue;
-        if (subscriber.sendRequestId && event.send_request_id !== subscriber.sendRequestId) continue;
-        subscriber.deliver(event);
+      for (const { row, event } of events) {
+        if (row.app_id !== subscriber.appId) continue;
+        if (subscriber.sendRequestId && row.send_request_id !== subscriber.sendRequestId) continue;
+        subscriber.deliver(row, event);
       }
     }
   }
@@ -98,7 +108,7 @@ interface SummaryJson {
   completedAt?: number;
 }
 
-function recipientJson(m: MessageRow): RecipientJson {
+function recipientJson(m: MessageState): RecipientJson {
   return { id: m.id, ppnum: m.ppnum, status: m.status, messageId: m.message_id ?? undefined, errorCode: m.error_code ?? undefined, createdAt: m.accepted_at };
 }
 
@@ -106,7 +116,7 @@ function summaryJson(r: SendRequestRow): SummaryJson {
   return { id: r.id, status: r.status, totalRecipients: r.total, delivered: r.delivered, pendingConsent: r.pending_consent, failed: r.failed, createdAt: r.created_at, completedAt: r.completed_at ?? undefined };
 }
 
-export function recipientStatus(m: MessageRow) {
+export function recipientStatus(m: MessageState) {
   const j = recipientJson(m);
   return { ...j, createdAt: new Date(j.createdAt) };
 }
@@ -119,6 +129,10 @@ export function requestSummary(r: SendRequestRow) {
 export function toProtoEvent(row: EventRow): SendRequestEvent {
   const recipient = row.recipient ? (JSON.parse(row.recipient) as RecipientJson) : undefined;
   const summary = row.summary ? (JSON.parse(row.summary) as SummaryJson) : undefined;
+  return protoEvent(row, recipient, summary);
+}
+
+function protoEvent(row: EventRow, recipient: RecipientJson | undefined, summary: SummaryJson | undefined): SendRequestEvent {
   return {
     eventId: row.event_id,
     sendRequestId: row.send_request_id,

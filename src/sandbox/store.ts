@@ -66,6 +66,10 @@ export interface PollResponseRow {
 
 type NewMessage = Omit<MessageRow, 'seq' | 'message_id' | 'error_code'>;
 
+/** A message as the delivery engine moves it: everything but the rendered text, which it never reads. */
+export type MessageState = Omit<MessageRow, 'rendered'>;
+const STATE_COLUMNS = 'seq, id, send_request_id, app_id, template_id, ppnum, outcome, status, message_id, error_code, step, due_at, accepted_at, updated_at';
+
 export class Store {
   private readonly s: Record<string, Statement>;
 
@@ -97,9 +101,9 @@ export class Store {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       updateMessage: p('UPDATE messages SET status = ?, message_id = ?, error_code = ?, step = ?, due_at = ?, updated_at = ? WHERE seq = ?'),
       messagesOfRequest: p('SELECT * FROM messages WHERE send_request_id = ? ORDER BY seq'),
-      pendingConsentOf: p(`SELECT * FROM messages WHERE ppnum = ? AND app_id = ? AND step = 'decide' ORDER BY seq`),
+      pendingConsentOf: p(`SELECT ${STATE_COLUMNS} FROM messages WHERE ppnum = ? AND app_id = ? AND step = 'decide' ORDER BY seq`),
       ppnumsOfRequest: p('SELECT ppnum FROM messages WHERE send_request_id = ? ORDER BY seq'),
-      dueMessages: p('SELECT * FROM messages WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?'),
+      dueMessages: p(`SELECT ${STATE_COLUMNS} FROM messages WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`),
       nextDue: p('SELECT MIN(due_at) AS t FROM messages WHERE due_at IS NOT NULL'),
       ledgerAfter: p(`SELECT * FROM messages WHERE seq > @after AND (@ppnum IS NULL OR ppnum = @ppnum)
         AND (@send_request_id IS NULL OR send_request_id = @send_request_id) ORDER BY seq LIMIT @limit`),
@@ -194,21 +198,21 @@ export class Store {
   insertMessage(m: NewMessage): void {
     this.st('insertMessage').run(m.id, m.send_request_id, m.app_id, m.template_id, m.ppnum, m.rendered, m.outcome, m.status, m.step, m.due_at, m.accepted_at, m.updated_at);
   }
-  updateMessage(m: MessageRow): void {
+  updateMessage(m: MessageState): void {
     this.st('updateMessage').run(m.status, m.message_id, m.error_code, m.step, m.due_at, m.updated_at, m.seq);
   }
   messagesOf(sendRequestId: string): MessageRow[] {
     return this.st('messagesOfRequest').all(sendRequestId) as MessageRow[];
   }
   /** Messages of (app, ppnum) still waiting for a consent decision. */
-  pendingConsentOf(appId: string, ppnum: string): MessageRow[] {
-    return this.st('pendingConsentOf').all(ppnum, appId) as MessageRow[];
+  pendingConsentOf(appId: string, ppnum: string): MessageState[] {
+    return this.st('pendingConsentOf').all(ppnum, appId) as MessageState[];
   }
   ppnumsOf(sendRequestId: string): string[] {
     return (this.st('ppnumsOfRequest').pluck().all(sendRequestId) as string[]);
   }
-  dueMessages(now: number, limit: number): MessageRow[] {
-    return this.st('dueMessages').all(now, limit) as MessageRow[];
+  dueMessages(now: number, limit: number): MessageState[] {
+    return this.st('dueMessages').all(now, limit) as MessageState[];
   }
   nextDueAt(): number | undefined {
     return (this.st('nextDue').get() as { t: number | null }).t ?? undefined;

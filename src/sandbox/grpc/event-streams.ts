@@ -65,8 +65,8 @@ export class EventStreams {
       stop();
       call.end();
     };
-    const write = (row: EventRow): boolean => {
-      const ok = call.write(toProtoEvent(row));
+    const write = (row: EventRow, event = toProtoEvent(row)): boolean => {
+      const ok = call.write(event);
       cursor = row.event_id;
       if (streamMaxEvents > 0 && ++sent >= streamMaxEvents) end();
       return ok;
@@ -94,9 +94,9 @@ export class EventStreams {
     if (streamMaxMs > 0) timer = setTimeout(end, streamMaxMs);
     unsubscribe = this.log.subscribe({
       ...filter,
-      deliver: (row) => {
+      deliver: (row, event) => {
         if (!live || ended || row.event_id <= cursor) return;
-        write(row);
+        write(row, event);
         // A client slower than the event rate: stop buffering, let it catch up from the DB.
         if (call.writableLength > MAX_BUFFERED && !ended) {
           live = false;
