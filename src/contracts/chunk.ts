@@ -256,15 +256,16 @@ export interface DeliveryBatch {
  * `fallbackTime` stands in for an event without an occurredAt (when it was read).
  */
 export function encodeBatch(sendRequestId: string, events: readonly DeliveryEvent[], fallbackTime: number): DeliveryBatch {
-  const timeOf = (event: DeliveryEvent) => (event.occurredAt ? Date.parse(event.occurredAt) : fallbackTime);
-  const t0 = events.length > 0 ? Math.min(...events.map(timeOf)) : fallbackTime;
+  const times = events.map((event) => (event.occurredAt ? Date.parse(event.occurredAt) : fallbackTime));
+  let t0 = events.length > 0 ? Infinity : fallbackTime;
+  for (const time of times) t0 = Math.min(t0, time);
   const compact: CompactEvent[] = [];
-  for (const event of events) {
-    if (event.ppnum === undefined || event.type === 'UNKNOWN') continue;
-    const entry: CompactEvent = [EVENT_TYPE_CODES[event.type], event.ppnum, timeOf(event) - t0];
+  events.forEach((event, i) => {
+    if (event.ppnum === undefined || event.type === 'UNKNOWN') return;
+    const entry: CompactEvent = [EVENT_TYPE_CODES[event.type], event.ppnum, times[i]! - t0];
     if (event.errorCode) entry.push(event.errorCode);
     compact.push(entry);
-  }
+  });
   return { sendRequestId, t0, events: compact };
 }
 
