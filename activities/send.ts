@@ -14,7 +14,7 @@ import { chunkSentSignal } from '../src/contracts/campaign';
 import type { ChunkSentPayload } from '../src/contracts/campaign';
 import { SEND_FAILURE_TYPES } from '../src/contracts/chunk';
 import type { RecipientSnapshot } from '../src/contracts/chunk';
-import { LISTENER_WORKFLOW_ID, ROUTE_WAIT_MAX_MS, chunkRouteSignal, chunkRoutesSignal } from '../src/contracts/listener';
+import { LISTENER_WORKFLOW_ID, ROUTE_WAIT_MAX_MS, tellRoutes } from '../src/contracts/listener';
 import type { ChunkRoute, PromptEventType, RoutePart, UntoldRoute } from '../src/contracts/listener';
 import { apiFailure, configurationFailure, sendFailure } from './api-failures';
 import { ChunkDirectory } from './chunk-directory';
@@ -246,8 +246,7 @@ export function createSendActivities(deps: SendDeps) {
   async function tellListener(routes: ChunkRoute[]): Promise<boolean> {
     if (!temporalClient || routes.length === 0 || routes[0]!.workflowId === '') return true; // nothing or nobody to tell (tests of the activity alone)
     try {
-      if (routes.length === 1) await signalSoon(temporalClient, listenerWorkflowId, chunkRouteSignal, routes[0]!);
-      else await signalSoon(temporalClient, listenerWorkflowId, chunkRoutesSignal, { routes });
+      await tellRoutes(routes, (signal, payload) => signalSoon(temporalClient, listenerWorkflowId, signal, payload));
       return true;
     } catch (err) {
       activityContext()?.log.warn('could not tell the listener about the send requests; the chunk or visibility will', { sendRequestIds: routes.map((route) => route.sendRequestId), error: String(err) });

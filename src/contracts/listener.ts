@@ -3,7 +3,7 @@
 // workflow owns which send request, told by the send path as soon as a request is accepted.
 // PURE: no I/O; workflow code imports this module.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { Sinks } from '@temporalio/workflow';
+import type { SignalDefinition, Sinks } from '@temporalio/workflow';
 import type { FallbackTrigger } from '../campaign/outcomes';
 
 export const LISTENER_WORKFLOW_TYPE = 'listenerWorkflow';
@@ -180,6 +180,17 @@ export const chunkRouteSignal = defineSignal<[ChunkRoute]>('chunkRoute');
 export const chunkRoutesSignal = defineSignal<[ChunkRoutesPayload]>('chunkRoutes');
 export interface ChunkRoutesPayload {
   routes: ChunkRoute[];
+}
+
+/** Sends `signal` to the listener workflow by whatever handle the caller has (a client's, or a workflow's external one). */
+export type SignalListener = <T>(signal: SignalDefinition<[T]>, payload: T) => Promise<void>;
+
+/**
+ * Tells the listener workflow some routes: one as chunkRoute (what histories recorded before
+ * chunkRoutes hold, so they replay), several as one chunkRoutes.
+ */
+export function tellRoutes(routes: ChunkRoute[], signal: SignalListener): Promise<void> {
+  return routes.length === 1 ? signal(chunkRouteSignal, routes[0]!) : signal(chunkRoutesSignal, { routes });
 }
 
 /**

@@ -12,7 +12,7 @@ import type { ChunkSource } from '../../src/campaign/chunk-source';
 import type { ReconcileSendInput } from '../../activities/send';
 import type { RecipientOutcome } from '../../src/campaign/outcomes';
 import { fallbackTriggers } from '../../src/campaign/spec';
-import { chunkRouteSignal, chunkRoutesSignal, promptEventsFor } from '../../src/contracts/listener';
+import { promptEventsFor, tellRoutes } from '../../src/contracts/listener';
 import type { ChunkRoute, RoutePart } from '../../src/contracts/listener';
 import { innermostMessage } from '../../src/temporal/failures';
 import { windowAt } from '../../src/campaign/send-window';
@@ -258,8 +258,8 @@ async function tellWaitingRoutes(chunk: ChunkState, input: ChunkInput): Promise<
   const prompt = promptEventsFor(fallbackTriggers(input.fallback));
   const routes: ChunkRoute[] = untold.map(({ sendRequestId, index }) => ({ sendRequestId, workflowId: workflowInfo().workflowId, prompt, part: { index, count } }));
   try {
-    if (routes.length === 1) await getExternalWorkflowHandle(listenerWorkflowId).signal(chunkRouteSignal, routes[0]!);
-    else await getExternalWorkflowHandle(listenerWorkflowId).signal(chunkRoutesSignal, { routes });
+    const listener = getExternalWorkflowHandle(listenerWorkflowId);
+    await tellRoutes(routes, (signal, payload) => listener.signal(signal, payload));
   } catch (err) {
     log.warn('could not tell the listener workflow the routes; the status snapshot before expiry settles their recipients', { sendRequestIds: untold.map((route) => route.sendRequestId), error: innermostMessage(err) });
   }
