@@ -260,12 +260,12 @@ export function encodeBatch(sendRequestId: string, events: readonly DeliveryEven
   let t0 = events.length > 0 ? Infinity : fallbackTime;
   for (const time of times) t0 = Math.min(t0, time);
   const compact: CompactEvent[] = [];
-  events.forEach((event, i) => {
-    if (event.ppnum === undefined || event.type === 'UNKNOWN') return;
+  for (const [i, event] of events.entries()) {
+    if (event.ppnum === undefined || event.type === 'UNKNOWN') continue;
     const entry: CompactEvent = [EVENT_TYPE_CODES[event.type], event.ppnum, times[i]! - t0];
     if (event.errorCode) entry.push(event.errorCode);
     compact.push(entry);
-  });
+  }
   return { sendRequestId, t0, events: compact };
 }
 
